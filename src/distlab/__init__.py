@@ -1,0 +1,1 @@
+"""distlab: small, deterministic, runnable distributed systems."""
