@@ -1,0 +1,53 @@
+"""Which pending event runs next: the one replaceable place where that is decided.
+
+The default `Scheduler` runs events in time order, and events at the same time in the order
+they were scheduled (a sequence number breaks ties, as in SimPy): determinism by
+construction. A model checker replaces it with a scheduler that picks among the pending
+events itself (see `distlab.check`), on the same node code.
+
+An entry is a tuple ``(time, seq, fn, arg)``; running it means calling ``fn(arg)`` once the
+simulation's clock is set to ``time``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from itertools import count
+from typing import Any, Callable
+
+Entry = tuple[float, int, Callable[[Any], None], Any]
+
+
+class Scheduler:
+    """A heap of pending events, earliest first."""
+
+    def __init__(self) -> None:
+        self.heap: list[Entry] = []
+        self._seq = count()
+
+    def push(self, time: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Add an event."""
+        heapq.heappush(self.heap, (time, next(self._seq), fn, arg))
+
+    def pop(self, until: float | None = None) -> Entry | None:
+        """Remove and return the next event, or None if there is none at or before ``until``."""
+        heap = self.heap
+        if not heap or (until is not None and heap[0][0] > until):
+            return None
+        return heapq.heappop(heap)
+
+    def peek_time(self) -> float | None:
+        """The time of the next event, or None if nothing is pending."""
+        return self.heap[0][0] if self.heap else None
+
+    def pending(self) -> list[Entry]:
+        """Every pending entry, in the order they would run."""
+        return sorted(self.heap)
+
+    def remove(self, entry: Entry) -> None:
+        """Take a pending entry out (a scheduler that picks events itself needs this)."""
+        self.heap.remove(entry)
+        heapq.heapify(self.heap)
+
+    def __len__(self) -> int:
+        return len(self.heap)

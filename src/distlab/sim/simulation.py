@@ -1,0 +1,516 @@
+"""The deterministic discrete-event simulation: nodes, a network, faults, and a trace.
+
+`Simulation` keeps a clock in simulated milliseconds and a queue of pending events (message
+deliveries, timers, node starts, scheduled faults). `run` takes the next event from the
+`Scheduler`, moves the clock to its time and calls its handler; handlers act only through
+their `Node` methods, which come back here (`_send`, `_set_timer`...).
+
+Determinism: all randomness comes from streams seeded by the simulation's seed -- one per
+node (per incarnation), one for the network, one for fault injection -- and nothing reads the
+wall clock, so the same seed and code give the same trace, byte for byte.
+
+The kernel is a plain heap of ``(time, seq, fn, arg)`` entries with a one-argument callback
+per event and no generator machinery: that is what makes it faster than SimPy (see
+``bench/``).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError,
+                                WallClockLimitExceeded)
+from distlab.sim.history import Client, History, Operation
+from distlab.sim.messages import check_message
+from distlab.sim.network import Network
+from distlab.sim.node import Node, build_node
+from distlab.sim.scheduler import Entry, Scheduler
+from distlab.sim.trace import Trace, TraceEvent
+
+
+def stream(seed: object, *names: object) -> random.Random:
+    """A random stream of its own for ``names``, derived from ``seed`` (deterministically)."""
+    return random.Random("/".join(map(str, (seed, *names))))
+
+
+class Simulation:
+    """A run of a distributed system in simulated time.
+
+    >>> sim = Simulation(seed=1, network=Network(latency=Uniform(1, 10), loss=0.05))
+    >>> sim.add_nodes(Pinger, ["a", "b", "c"])
+    >>> sim.run(until=1_000)            # simulated milliseconds
+    >>> sim.trace                       # everything that happened
+
+    ``max_events`` bounds each call of `run`/`run_until`/`step`: past it the run stops with
+    `EventBudgetExceeded` (a livelock, or timers that never stop, would otherwise hang).
+    ``check_messages`` refuses mutable messages (see `distlab.sim.messages`).
+    """
+
+    def __init__(self, seed: object = 0, network: Network | None = None, *,
+                 scheduler: Scheduler | None = None, trace: bool = True,
+                 max_events: int = 1_000_000, check_messages: bool = True):
+        if not isinstance(max_events, int) or max_events <= 0:
+            raise ConfigurationError(f"max_events must be a positive int, got {max_events!r}")
+        self.seed = seed
+        self.network = network if network is not None else Network()
+        self.scheduler = scheduler if scheduler is not None else Scheduler()
+        self.trace = Trace(enabled=trace)
+        self.max_events = max_events
+        self.check_messages = check_messages
+        self.now = 0.0
+        #: the current instance of every node (after a restart, a new instance)
+        self.nodes: dict[str, Node] = {}
+        #: the ids of the nodes that are down
+        self.crashed: set[str] = set()
+        self.history = History(on_event=self._record_operation, clock=lambda: self.now)
+        self._net_rng = stream(seed, "network")
+        self._specs: dict[str, tuple[type[Node], dict[str, Any]]] = {}
+        self._storage: dict[str, dict[str, Any]] = {}
+        self._incarnation: dict[str, int] = {}
+        self._timers: dict[str, dict[str, tuple]] = {}
+        self._clocks: dict[str, tuple[float, float]] = {}
+        self._monitors: list[Callable[[Simulation], None]] = []
+        self._msg_count = 0
+        self._events_run = 0
+        self._events = self.trace._events if trace else None
+
+    # -- building the system ---------------------------------------------------------------------
+    def add_node(self, cls: type[Node], node_id: str, **kwargs: Any) -> Node:
+        """Create node ``node_id`` of class ``cls`` (``kwargs`` go to its ``__init__``).
+
+        Its ``on_start`` runs as the first event at the current time.
+        """
+        if not isinstance(node_id, str) or not node_id:
+            raise ConfigurationError(f"node ids are non-empty strings such as 'a' or 'n1'; "
+                                     f"got {node_id!r}")
+        if node_id in self._specs:
+            raise ConfigurationError(f"there is already a node {node_id!r}; ids must be unique")
+        self._specs[node_id] = (cls, kwargs)
+        self._storage[node_id] = {}
+        self._incarnation[node_id] = 0
+        self._timers[node_id] = {}
+        self.trace.nodes.append(node_id)
+        node = self._build(node_id)
+        self._refresh_peers()
+        self.scheduler.push(self.now, self._start, node_id)
+        return node
+
+    def add_nodes(self, cls: type[Node], ids: Iterable[str], **kwargs: Any) -> list[Node]:
+        """Create one node of class ``cls`` per id, each with the same ``kwargs``."""
+        return [self.add_node(cls, node_id, **kwargs) for node_id in ids]
+
+    def _build(self, node_id: str) -> Node:
+        cls, kwargs = self._specs[node_id]
+        rng = stream(self.seed, "node", node_id, self._incarnation[node_id])
+        node = build_node(cls, self, node_id, (), rng, self._storage[node_id], kwargs)
+        self.nodes[node_id] = node
+        return node
+
+    def _refresh_peers(self) -> None:
+        servers = tuple(sorted(i for i, n in self.nodes.items() if not isinstance(n, Client)))
+        for node_id, node in self.nodes.items():
+            node.peers = tuple(p for p in servers if p != node_id)
+
+    def add_monitor(self, fn: Callable[[Simulation], None]) -> None:
+        """Call ``fn(sim)`` after every event (invariant checks; see `distlab.check`)."""
+        self._monitors.append(fn)
+
+    def _node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except (KeyError, TypeError):
+            known = ", ".join(map(repr, self.nodes)) or "none yet"
+            raise ConfigurationError(f"unknown node {node_id!r}; the nodes are: {known}") from None
+
+    # -- the runtime interface used by Node ------------------------------------------------------
+    def _send(self, node: Node, dst: str, msg: Any) -> None:
+        if dst not in self.nodes:
+            self._node(dst)  # raises the clear error
+        if self.check_messages:
+            check_message(msg)
+        self._msg_count += 1
+        mid = self._msg_count
+        now = self.now
+        src = node.id
+        events = self._events
+        if events is not None:
+            events.append((now, "send", src, dst, mid, msg))
+        net = self.network
+        link = net.links.get((src, dst)) if net.links else None
+        loss, latency, dup, bandwidth = net.loss, net.latency, net.duplicate, net.bandwidth
+        if link is not None:
+            loss = loss if link.loss is None else link.loss
+            latency = latency if link.latency is None else link.latency
+            dup = dup if link.duplicate is None else link.duplicate
+            bandwidth = bandwidth if link.bandwidth is None else link.bandwidth
+        rng = self._net_rng
+        if loss and rng.random() < loss:
+            if events is not None:
+                events.append((now, "drop", dst, src, mid, "loss"))
+            return
+        delay = latency.sample(rng)
+        if net.reorder and rng.random() < net.reorder:
+            hold = net.reorder_delay if net.reorder_delay is not None else 5 * latency.mean
+            delay += hold * rng.random()
+        if bandwidth:
+            delay += self._transmission(src, dst, msg, bandwidth) - now
+        envelope = (src, dst, mid, msg)
+        self.scheduler.push(now + delay, self._deliver, envelope)
+        if dup and rng.random() < dup:
+            if events is not None:
+                events.append((now, "duplicate", src, dst, mid, msg))
+            self.scheduler.push(now + delay + latency.sample(rng), self._deliver, envelope)
+
+    def _transmission(self, src: str, dst: str, msg: Any, bandwidth: float) -> float:
+        """When the message has finished going onto the link (it queues behind earlier ones)."""
+        size = getattr(msg, "size", None)
+        if not isinstance(size, int):
+            size = len(repr(msg).encode())
+        start = max(self.now, self.network.busy_until.get((src, dst), 0.0))
+        done = start + size / bandwidth
+        self.network.busy_until[(src, dst)] = done
+        return done
+
+    def _set_timer(self, node: Node, delay: float, name: str) -> None:
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0 \
+                or delay != delay:
+            raise ConfigurationError(f"node {node.id!r}: set_timer({delay!r}, {name!r}) needs a "
+                                     f"delay of zero or more milliseconds")
+        clock = self._clocks.get(node.id)
+        if clock is not None:
+            delay = delay / (1.0 + clock[1])
+        token = (node.id, name)  # a fresh tuple: its identity marks this very timer
+        self._timers[node.id][name] = token
+        self.scheduler.push(self.now + delay, self._fire, token)
+
+    def _cancel_timer(self, node: Node, name: str) -> None:
+        self._timers[node.id].pop(name, None)
+
+    def _clock(self, node: Node) -> float:
+        clock = self._clocks.get(node.id)
+        if clock is None:
+            return self.now
+        skew, drift = clock
+        return skew + self.now * (1.0 + drift)
+
+    def _log(self, node: Node, text: str) -> None:
+        if self._events is not None:
+            self._events.append((self.now, "log", node.id, None, None, text))
+
+    def _record_operation(self, kind: str, op: Operation) -> None:
+        if self._events is not None:
+            self._events.append((self.now, kind, str(op.process), None, None, op))
+
+    # -- event handlers (what the scheduler's entries call) --------------------------------------
+    def _deliver(self, envelope: tuple[str, str, int, Any]) -> None:
+        src, dst, mid, msg = envelope
+        events = self._events
+        if dst in self.crashed:
+            if events is not None:
+                events.append((self.now, "drop", dst, src, mid, "crashed"))
+            return
+        if (src, dst) in self.network.cut_links:
+            if events is not None:
+                events.append((self.now, "drop", dst, src, mid, "partition"))
+            return
+        if events is not None:
+            events.append((self.now, "deliver", dst, src, mid, msg))
+        self.nodes[dst].on_message(src, msg)
+
+    def _fire(self, token: tuple[str, str]) -> None:
+        node_id, name = token
+        pending = self._timers[node_id]
+        if pending.get(name) is not token:
+            return  # cancelled, reset, or lost in a crash
+        del pending[name]
+        if self._events is not None:
+            self._events.append((self.now, "timer", node_id, None, None, name))
+        self.nodes[node_id].on_timer(name)
+
+    def _start(self, node_id: str) -> None:
+        if node_id not in self.crashed:
+            self.nodes[node_id].on_start()
+
+    def _call(self, call: tuple[Callable[..., Any], tuple]) -> None:
+        fn, args = call
+        fn(*args)
+
+    # -- faults ------------------------------------------------------------------------------------
+    def crash(self, node_id: str) -> None:
+        """Stop ``node_id``: its timers and volatile state are lost; ``storage`` survives.
+
+        Messages arriving while it is down are dropped.
+        """
+        self._node(node_id)
+        if node_id in self.crashed:
+            raise ConfigurationError(f"node {node_id!r} is already crashed")
+        self.crashed.add(node_id)
+        self._timers[node_id] = {}
+        if self._events is not None:
+            self._events.append((self.now, "crash", node_id, None, None, None))
+
+    def restart(self, node_id: str) -> Node:
+        """Bring a crashed node back: a new instance, rebuilt from its durable ``storage``."""
+        self._node(node_id)
+        if node_id not in self.crashed:
+            raise ConfigurationError(f"node {node_id!r} is not crashed; crash it before "
+                                     f"restarting it")
+        self.crashed.discard(node_id)
+        self._incarnation[node_id] += 1
+        node = self._build(node_id)
+        self._refresh_peers()
+        if self._events is not None:
+            self._events.append((self.now, "restart", node_id, None, None, None))
+        self.scheduler.push(self.now, self._start, node_id)
+        return node
+
+    def is_up(self, node_id: str) -> bool:
+        """Whether ``node_id`` is running (not crashed)."""
+        self._node(node_id)
+        return node_id not in self.crashed
+
+    def partition(self, *groups: Iterable[str]) -> None:
+        """Split the network: messages between different groups are dropped until `heal`.
+
+        Nodes named in no group form one more group together, so ``partition({"a"})``
+        isolates ``a``. A new partition replaces the previous one.
+        """
+        groups_ = [tuple(sorted(set(g))) for g in groups]
+        named = set()
+        for g in groups_:
+            for node_id in g:
+                self._node(node_id)
+                if node_id in named:
+                    raise ConfigurationError(f"node {node_id!r} is in two groups of the partition")
+                named.add(node_id)
+        rest = tuple(sorted(set(self.nodes) - named))
+        if rest:
+            groups_.append(rest)
+        groups_.sort()
+        self.network.partition(groups_)
+        if self._events is not None:
+            self._events.append((self.now, "partition", None, None, None, tuple(groups_)))
+
+    def cut(self, a: str, b: str, both_ways: bool = True) -> None:
+        """Cut the single link between ``a`` and ``b`` (one way if ``both_ways`` is False)."""
+        self._node(a), self._node(b)
+        self.network.cut(a, b, both_ways)
+        if self._events is not None:
+            self._events.append((self.now, "partition", None, None, None, ((a,), (b,))))
+
+    def heal(self) -> None:
+        """Restore every cut link."""
+        self.network.heal()
+        if self._events is not None:
+            self._events.append((self.now, "heal", None, None, None, None))
+
+    def set_clock(self, node_id: str, skew: float = 0.0, drift: float = 0.0) -> None:
+        """Give ``node_id`` a clock that reads ``skew + (1 + drift) * true_time``.
+
+        ``drift`` is a fraction: 0.001 gains a millisecond every second. Only that node's
+        ``now`` (and the speed of its timers) changes.
+        """
+        self._node(node_id)
+        if not isinstance(drift, (int, float)) or drift <= -1:
+            raise ConfigurationError(f"drift must be a number above -1 (a clock that runs "
+                                     f"backwards is not a clock); got {drift!r}")
+        self._clocks[node_id] = (float(skew), float(drift))
+
+    def at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` at simulated time ``time``: ``sim.at(500, sim.crash, "a")``."""
+        if not isinstance(time, (int, float)) or time < self.now:
+            raise ConfigurationError(f"sim.at({time!r}, ...) is in the past (now is "
+                                     f"{self.now:g} ms); give a time of {self.now:g} or later")
+        self.scheduler.push(float(time), self._call, (fn, args))
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self, until: float | None = None, *, max_events: int | None = None,
+            wall_limit: float | None = None) -> None:
+        """Run events up to simulated time ``until`` (or until none is left).
+
+        The clock ends at ``until`` even if the last event came earlier. ``max_events`` (by
+        default the simulation's) and ``wall_limit`` (seconds of real time) bound the run.
+        """
+        if until is not None:
+            if not isinstance(until, (int, float)) or until != until:
+                raise ConfigurationError(f"until must be a number of ms, got {until!r}")
+            if until < self.now:
+                raise ConfigurationError(f"run(until={until:g}) is in the past: the clock is "
+                                         f"already at {self.now:g} ms")
+        self._loop(until, None, max_events, wall_limit, "run()" if until is None else
+                   f"run(until={until:g})")
+        if until is not None:
+            self.now = float(until)
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None = None, *,
+                  max_events: int | None = None, wall_limit: float | None = None) -> bool:
+        """Run until ``predicate()`` is true; return False if ``timeout`` ms pass first.
+
+        The predicate is checked before the first event and after each one.
+        """
+        if predicate():
+            return True
+        until = None if timeout is None else self.now + timeout
+        if until is not None and timeout < 0:
+            raise ConfigurationError(f"timeout must not be negative, got {timeout!r}")
+        held = self._loop(until, predicate, max_events, wall_limit, "run_until(...)")
+        if not held and until is not None:
+            self.now = until
+        return held
+
+    def step(self) -> list[TraceEvent]:
+        """Run the next event that does something; return the trace events it recorded.
+
+        An empty list means nothing is left to run.
+        """
+        before = len(self.trace)
+        while len(self.trace) == before:
+            entry = self.scheduler.pop()
+            if entry is None:
+                break
+            if entry[0] > self.now:
+                self.now = entry[0]
+            try:
+                entry[2](entry[3])
+            except Exception as exc:
+                raise self._handler_error(entry, exc) from exc
+            self._events_run += 1
+            for monitor in self._monitors:
+                monitor(self)
+        return self.trace[before:]
+
+    def _loop(self, until: float | None, predicate: Callable[[], bool] | None,
+              max_events: int | None, wall_limit: float | None, what: str) -> bool:
+        budget = self.max_events if max_events is None else max_events
+        pop = self.scheduler.pop
+        monitors = self._monitors
+        ran = 0
+        entry: Entry | None = None
+        with _wall_clock_guard(wall_limit, what):
+            try:
+                while ran < budget:
+                    entry = pop(until)
+                    if entry is None:
+                        return False
+                    if entry[0] > self.now:
+                        self.now = entry[0]
+                    try:
+                        entry[2](entry[3])
+                    except WallClockLimitExceeded:
+                        raise
+                    except Exception as exc:
+                        raise self._handler_error(entry, exc) from exc
+                    ran += 1
+                    if monitors:
+                        for monitor in monitors:
+                            monitor(self)
+                    if predicate is not None and predicate():
+                        return True
+            except WallClockLimitExceeded as exc:
+                raise self._wall_clock_error(entry, wall_limit, what) from exc
+            finally:
+                self._events_run += ran
+        if len(self.scheduler) == 0:
+            return False
+        raise EventBudgetExceeded(self._budget_message(budget, until, predicate, what))
+
+    # -- explaining failures -------------------------------------------------------------------
+    def describe_entry(self, entry: Entry) -> tuple[str | None, str]:
+        """Which node a pending entry concerns, and what it is, in words."""
+        fn, arg = entry[2], entry[3]
+        if fn == self._deliver:
+            src, dst, mid, msg = arg
+            return dst, f"on_message(src={src!r}, msg={msg!r}) [message #{mid}]"
+        if fn == self._fire:
+            return arg[0], f"on_timer({arg[1]!r})"
+        if fn == self._start:
+            return arg, "on_start()"
+        call_fn, args = arg
+        name = getattr(call_fn, "__name__", repr(call_fn))
+        return None, f"{name}{args!r} scheduled with sim.at"
+
+    def is_live(self, entry: Entry) -> bool:
+        """False for the entries of cancelled timers (running them would do nothing)."""
+        if entry[2] == self._fire:
+            node_id, name = entry[3]
+            return self._timers[node_id].get(name) is entry[3]
+        return True
+
+    def _handler_error(self, entry: Entry, exc: Exception) -> NodeError:
+        node, event = self.describe_entry(entry)
+        who = f"node {node!r}" if node is not None else "a scheduled action"
+        return NodeError(
+            f"{who} raised {type(exc).__name__} in {event} at t={self.now:.3f} ms "
+            f"(Simulation(seed={self.seed!r}) replays it): {exc}",
+            node=node, event=event, time=self.now, seed=self.seed)
+
+    def _wall_clock_error(self, entry: Entry | None, limit: float | None,
+                          what: str) -> WallClockLimitExceeded:
+        where = ""
+        if entry is not None:
+            node, event = self.describe_entry(entry)
+            where = f" while node {node!r} ran {event}" if node else f" during {event}"
+        return WallClockLimitExceeded(
+            f"{what} took more than {limit:g} s of real time{where} at t={self.now:.3f} ms "
+            f"(seed={self.seed!r}): an infinite loop in a handler, or far too many events")
+
+    def _budget_message(self, budget: int, until: float | None,
+                        predicate: Callable[[], bool] | None, what: str) -> str:
+        recent = self.trace._events[-2000:]
+        busiest: dict[str, int] = {}
+        for e in recent:
+            key = f"{e[1]} at {e[2]}" + (f" ({e[5]!r})" if e[1] == "timer" else "")
+            busiest[key] = busiest.get(key, 0) + 1
+        top = sorted(busiest.items(), key=lambda kv: -kv[1])[:3]
+        hint = "; ".join(f"{k}: {v}" for k, v in top)
+        if until is None and predicate is None:
+            why = ("run() was given no until=, and the nodes keep scheduling events (periodic "
+                   "timers), so it would never end: pass until= (simulated ms)")
+        elif predicate is not None and until is None:
+            why = ("the predicate is still false and events keep coming: pass timeout= "
+                   "(simulated ms) to give up after a while")
+        else:
+            why = ("that is more events than expected before the time limit: a livelock, or "
+                   "a storm of timers or messages? Raise max_events= if the load is real")
+        return (f"{what} stopped after {budget:,} events at t={self.now:.3f} ms "
+                f"(seed={self.seed!r}): {why}. Most frequent recent events: {hint or 'none'}")
+
+    def __repr__(self) -> str:
+        up = [n for n in self.nodes if n not in self.crashed]
+        return (f"<Simulation seed={self.seed!r} t={self.now:g} ms, nodes up: {', '.join(up)}"
+                f"{'; crashed: ' + ', '.join(sorted(self.crashed)) if self.crashed else ''}; "
+                f"{len(self.trace)} trace events>")
+
+
+@contextmanager
+def _wall_clock_guard(limit: float | None, what: str) -> Iterator[None]:
+    """Interrupt the run after ``limit`` seconds of real time, even inside a handler's loop.
+
+    Uses SIGALRM where it can (the main thread on Unix, as in a Jupyter kernel); elsewhere the
+    limit is not enforced inside a single handler.
+    """
+    if limit is None:
+        yield
+        return
+    if limit <= 0:
+        raise ConfigurationError(f"wall_limit must be a positive number of seconds, got {limit!r}")
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise WallClockLimitExceeded(f"{what} exceeded {limit} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
