@@ -44,7 +44,9 @@ def check_message(msg: Any, where: str = "the message") -> None:
     fields = _FROZEN_FIELDS.get(cls)
     if fields is not None:
         for name in fields:
-            check_message(getattr(msg, name), f"{where}.{name}")
+            value = getattr(msg, name)
+            if type(value) not in _SCALARS:  # (the common case is tested inline: speed)
+                check_message(value, f"{where}.{name}")
         return
     if cls is tuple or cls is frozenset or (isinstance(msg, tuple) and hasattr(cls, "_fields")):
         for i, item in enumerate(msg):

@@ -197,6 +197,15 @@ class Network:
             case "bandwidth":
                 value = _bandwidth(value)
         object.__setattr__(self, name, value)
+        if name != "plain":
+            self._update_plain()
+
+    def _update_plain(self) -> None:
+        # True when a message needs nothing but a latency draw: the simulator's fast path
+        object.__setattr__(self, "plain", not (
+            getattr(self, "loss", 0) or getattr(self, "duplicate", 0)
+            or getattr(self, "reorder", 0) or getattr(self, "bandwidth", None)
+            or getattr(self, "links", None)))
 
     def set_link(self, a: str, b: str, *, latency: Latency | float | None = None,
                  loss: float | None = None, duplicate: float | None = None,
@@ -211,10 +220,12 @@ class Network:
         self.links[(a, b)] = link
         if both_ways:
             self.links[(b, a)] = link
+        self._update_plain()
 
     def clear_links(self) -> None:
         """Forget every per-link override."""
         self.links.clear()
+        self._update_plain()
 
     def is_cut(self, a: str, b: str) -> bool:
         """Whether messages from ``a`` to ``b`` are currently dropped by a partition."""

@@ -19,22 +19,29 @@ Entry = tuple[float, int, Callable[[Any], None], Any]
 
 
 class Scheduler:
-    """A heap of pending events, earliest first."""
+    """A heap of pending events, earliest first.
+
+    The simulation adds entries straight onto ``heap`` (with sequence numbers from ``seq``)
+    because that is its hottest path; a scheduler decides only which entry runs next, in
+    `pop`. A scheduler that explores other orders overrides `pop`.
+    """
 
     def __init__(self) -> None:
         self.heap: list[Entry] = []
-        self._seq = count()
+        self.seq = count()
 
-    def push(self, time: float, fn: Callable[[Any], None], arg: Any) -> None:
+    def push(self, time: float, fn: Callable[[Any], None], arg: Any,
+             _heappush: Callable = heapq.heappush) -> None:
         """Add an event."""
-        heapq.heappush(self.heap, (time, next(self._seq), fn, arg))
+        _heappush(self.heap, (time, next(self.seq), fn, arg))
 
-    def pop(self, until: float | None = None) -> Entry | None:
+    def pop(self, until: float | None = None,
+            _heappop: Callable = heapq.heappop) -> Entry | None:
         """Remove and return the next event, or None if there is none at or before ``until``."""
         heap = self.heap
         if not heap or (until is not None and heap[0][0] > until):
             return None
-        return heapq.heappop(heap)
+        return _heappop(heap)
 
     def peek_time(self) -> float | None:
         """The time of the next event, or None if nothing is pending."""
