@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gc
 import random
-from heapq import heappush
+from heapq import heappop, heappush
 from itertools import count
 import signal
 import threading
@@ -231,7 +231,8 @@ class Simulation:
 
     # -- event handlers (what the scheduler's entries call) --------------------------------------
     def _deliver(self, record: tuple) -> None:
-        _, _, src, dst, mid, msg = record  # the message's "send" record
+        """Deliver a message (given by its "send" record), unless it cannot arrive."""
+        _, _, src, dst, mid, msg = record
         events = self._events
         if self.crashed and dst in self.crashed:
             if events is not None:
@@ -412,15 +413,23 @@ class Simulation:
               max_events: int | None, wall_limit: float | None, what: str) -> bool:
         budget = self.max_events if max_events is None else max_events
         pop = self.scheduler.pop
+        # The default scheduler's choice (the earliest entry) is made right here, saving a
+        # call per event; any other scheduler is asked through its pop().
+        heap = self._heap if type(self.scheduler) is Scheduler else None
         monitors = self._monitors
         ran = 0
         entry: Entry | None = None
         with _wall_clock_guard(wall_limit, what), _gc_paused():
             try:
                 while ran < budget:
-                    entry = pop(until)
-                    if entry is None:
-                        return False
+                    if heap is not None:
+                        if not heap or (until is not None and heap[0][0] > until):
+                            return False
+                        entry = heappop(heap)
+                    else:
+                        entry = pop(until)
+                        if entry is None:
+                            return False
                     time, _, fn, arg = entry
                     if time > self.now:
                         self.now = time
