@@ -1,0 +1,195 @@
+"""Animations of a run: messages flying between nodes, as an HTML player.
+
+The nodes sit on a circle; each message in flight is a dot moving from its sender to its
+receiver, with a faint trail back to the sender; a dropped message becomes a red ✕, a
+crashed node turns grey, and links cut by a partition turn dashed red. The colours of the
+message kinds are those of the space-time diagram of the same trace.
+
+The result is matplotlib's JavaScript player (``to_jshtml``) with the frames embedded as
+PNG images, so it plays in the static book with no kernel. Keep animations short (tens of
+frames, small figures) to keep pages light: 60 frames are a few hundred kilobytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import numpy as np
+import PIL.Image
+from IPython.display import HTML
+from matplotlib.animation import FuncAnimation, HTMLWriter
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from distlab.sim.trace import Trace
+from distlab.viz.style import DROP_COLOR, KindColors
+from distlab.viz.timeline import Flight, Span, Timeline, read_timeline, trace_of
+from distlab.viz.topology import CRASHED_FACE, UP_COLOR, circle_positions
+
+#: How many frames a dropped message's ✕ stays visible.
+DROP_FRAMES = 3
+NODE_RADIUS = 0.13     # in data units (the nodes sit on the unit circle)
+LANE_OFFSET = 0.035    # a->b and b->a messages travel side by side, not on top of each other
+
+
+def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None = None,
+            interval: int = 100, title: str | None = None, start: float | None = None,
+            end: float | None = None, dpi: int = 80) -> HTML:
+    """Animate ``trace`` (a `Trace`, or a Simulation) as an HTML player; return it for display.
+
+    ``frames`` snapshots are taken evenly from ``start`` to ``end`` (ms; default the whole
+    trace) and shown ``interval`` ms apart. Choose the window so a frame lasts less than a
+    typical message delay, or messages will only flash by as lines. The returned object
+    displays itself when it is the last expression of a notebook cell (no ``;``).
+    """
+    if not isinstance(frames, int) or frames < 2:
+        raise ValueError(f"frames must be an int of at least 2, got {frames!r}")
+    if interval <= 0:
+        raise ValueError(f"interval is the delay between frames in ms and must be positive; "
+                         f"got {interval!r}")
+    timeline = read_timeline(trace_of(trace), nodes, until=end)
+    if not timeline.nodes:
+        raise ValueError("nothing to animate: the trace names no nodes (pass nodes=[...])")
+    t0 = timeline.first_time if start is None else start
+    t1 = timeline.last_time if end is None else end
+    if t1 <= t0:
+        t1 = t0 + 1.0
+    player = _Player(timeline, np.linspace(t0, t1, frames), title, dpi)
+    animation = FuncAnimation(player.figure, player.show_frame, frames=frames,
+                              interval=interval, blit=False)
+    with TemporaryDirectory() as folder:
+        path = Path(folder, "animation.html")
+        animation.save(str(path), writer=_SmallFramesWriter(fps=1000 / interval))
+        return HTML(path.read_text(encoding="utf-8"))
+
+
+class _SmallFramesWriter(HTMLWriter):
+    """matplotlib's HTML player, with each frame stored as a 64-colour PNG.
+
+    Our frames use a handful of flat colours, so a palette loses nothing visible and makes
+    the page 3-4 times lighter than full-colour frames.
+    """
+
+    def __init__(self, fps: float) -> None:
+        super().__init__(fps=fps, embed_frames=True, default_mode="once")
+
+    def grab_frame(self, **savefig_kwargs: Any) -> None:
+        canvas = self.fig.canvas
+        canvas.draw()
+        image = PIL.Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+        small = image.convert("RGB").quantize(colors=64, method=PIL.Image.Quantize.FASTOCTREE,
+                                              dither=PIL.Image.Dither.NONE)
+        buffer = io.BytesIO()
+        small.save(buffer, format="png", optimize=True)
+        self._saved_frames.append(base64.encodebytes(buffer.getvalue()).decode("ascii"))
+
+
+class _Player:
+    """The figure of an animation and how to draw frame ``k`` into it."""
+
+    def __init__(self, timeline: Timeline, times: np.ndarray, title: str | None,
+                 dpi: int) -> None:
+        self.timeline = timeline
+        self.times = times
+        self.step = times[1] - times[0]
+        self.title = title or "Messages in flight"
+        self.nodes = timeline.nodes
+        self.pos = circle_positions(self.nodes)
+        self.colors = KindColors()
+        for f in timeline.flights:
+            self.colors(f.kind)
+
+        self.figure = fig = Figure(figsize=(4.6, 4.4), dpi=dpi)
+        FigureCanvasAgg(fig)
+        fig.subplots_adjust(left=0.0, right=1.0, top=0.93, bottom=0.1)
+        self.ax = ax = fig.add_subplot()
+        ax.set_xlim(-1.2, 1.2)
+        ax.set_ylim(-1.2, 1.2)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        pairs = [(a, b) for i, a in enumerate(self.nodes) for b in self.nodes[i + 1:]]
+        ax.add_collection(LineCollection([(self.pos[a], self.pos[b]) for a, b in pairs],
+                                         colors="#e0e0e0", linewidths=0.8, zorder=0))
+        self.cut_links = ax.add_collection(LineCollection([], colors=DROP_COLOR, linewidths=1.4,
+                                                          linestyles=(0, (4, 3)), zorder=1))
+        xy = np.array([self.pos[n] for n in self.nodes])
+        self.node_dots = ax.scatter(xy[:, 0], xy[:, 1], s=700, c=[UP_COLOR] * len(self.nodes),
+                                    edgecolors="#333333", linewidths=1.0, zorder=2)
+        for node, (x, y) in self.pos.items():
+            ax.text(x, y, node, ha="center", va="center", fontsize=9, fontweight="bold",
+                    zorder=3)
+        self.trails = ax.add_collection(LineCollection([], linewidths=1.0, alpha=0.45, zorder=4))
+        self.dots = ax.scatter([], [], s=30, zorder=5, edgecolors="white", linewidths=0.5)
+        self.drops = ax.scatter([], [], marker="x", s=45, color=DROP_COLOR, linewidths=1.8,
+                                zorder=6)
+        kinds = self.colors.kinds()
+        legend = [Line2D([], [], marker="o", lw=0, color=self.colors(k), label=k)
+                  for k in kinds[:8]]
+        legend += [Line2D([], [], marker="x", lw=0, color=DROP_COLOR, label="dropped"),
+                   Line2D([], [], marker="o", lw=0, color=CRASHED_FACE,
+                          markeredgecolor="#333333", label="crashed"),
+                   Line2D([], [], color=DROP_COLOR, linestyle=(0, (4, 3)), label="cut link")]
+        fig.legend(handles=legend, loc="lower center", ncols=min(len(legend), 4), fontsize=7,
+                   frameon=False, borderaxespad=0.2, handletextpad=0.2, columnspacing=1.0)
+
+    def show_frame(self, k: int) -> None:
+        t = float(self.times[k])
+        crashed = {s.node for s in self.timeline.crashes if _holds(s, t)}
+        self.node_dots.set_facecolor([CRASHED_FACE if n in crashed else UP_COLOR
+                                      for n in self.nodes])
+        self.cut_links.set_segments([(self.pos[a], self.pos[b]) for a, b in self._cut(t)])
+
+        dots, dot_colors, trails, trail_colors, drops = [], [], [], [], []
+        for f in self.timeline.flights:
+            if f.sent > t or f.end < t - DROP_FRAMES * self.step:
+                continue
+            if f.dropped and f.end <= t:
+                drops.append(self._point(f, 0.15 if f.fate == "loss" else 0.85))
+                continue
+            if f.end < t - self.step or f.dropped and f.end == f.sent:
+                continue
+            frac = 1.0 if f.end <= f.sent else min(1.0, (t - f.sent) / (f.end - f.sent))
+            here = self._point(f, frac)
+            dots.append(here)
+            dot_colors.append(self.colors(f.kind))
+            trails.append((self._point(f, 0.0), here))
+            trail_colors.append(self.colors(f.kind))
+        self.dots.set_offsets(np.array(dots).reshape(-1, 2))
+        self.dots.set_facecolor(dot_colors)
+        self.trails.set_segments(trails)
+        self.trails.set_color(trail_colors)
+        self.drops.set_offsets(np.array(drops).reshape(-1, 2))
+        self.ax.set_title(f"{self.title}   t = {t:,.0f} ms", fontsize=10)
+
+    def _point(self, f: Flight, frac: float) -> tuple[float, float]:
+        """Where message ``f`` is when it has done ``frac`` of its way (border to border)."""
+        (xa, ya), (xb, yb) = self.pos[f.src], self.pos[f.dst]
+        length = math.hypot(xb - xa, yb - ya) or 1.0
+        ux, uy = (xb - xa) / length, (yb - ya) / length
+        along = NODE_RADIUS + frac * max(0.0, length - 2 * NODE_RADIUS)
+        return (xa + ux * along + uy * LANE_OFFSET, ya + uy * along - ux * LANE_OFFSET)
+
+    def _cut(self, t: float) -> set[tuple[str, str]]:
+        """The links (as sorted pairs of drawn nodes) that are cut at time ``t``."""
+        cut: set[tuple[str, str]] = set()
+        drawn = set(self.nodes)
+        for span in self.timeline.partitions:
+            if not _holds(span, t):
+                continue
+            for i, group in enumerate(span.groups):
+                for other in span.groups[i + 1:]:
+                    cut.update(tuple(sorted((a, b))) for a in group for b in other
+                               if a in drawn and b in drawn)
+        return cut
+
+
+def _holds(span: Span, t: float) -> bool:
+    return span.start <= t < span.end or (span.ongoing and t >= span.start)

@@ -1,0 +1,72 @@
+"""Shared look of the drawings: colours per message kind, short labels, PNG output.
+
+Every drawing in `distlab.viz` names a message the same way (`message_kind`) and gives each
+kind the same colour (`KindColors`), so a reader can match the arrows of a space-time diagram
+with the dots of an animation of the same run.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from matplotlib.figure import Figure
+
+#: Colours for message kinds, in order of first appearance (matplotlib's "tab10" without its
+#: grey and red: grey is for crashed nodes and red for drops and cuts).
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
+    "#e377c2", "#bcbd22", "#17becf", "#393b79", "#637939",
+)
+OTHER_COLOR = "#7f7f7f"   # kinds beyond the palette share this colour ("other")
+DROP_COLOR = "#d62728"    # the red of a lost message and of a cut link
+CRASH_COLOR = "#9e9e9e"   # the grey of a crashed node
+PARTITION_COLOR = "#ffb74d"
+
+
+def message_kind(msg: Any) -> str:
+    """A short name for a message: what its arrow is labelled and coloured by.
+
+    A dataclass or any object gives its class name (``Ping``); a tuple whose first item is a
+    string gives that string (``("ping", 3)`` -> ``ping``); a short string is its own name;
+    anything else gives its type's name (``int``).
+    """
+    if isinstance(msg, tuple) and msg and isinstance(msg[0], str) and not hasattr(msg, "_fields"):
+        return _shorten(msg[0])
+    if isinstance(msg, str):
+        return msg if len(msg) <= 12 else "str"
+    return type(msg).__name__
+
+
+def _shorten(text: str, limit: int = 12) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class KindColors:
+    """Gives each message kind a colour, the first kinds seen getting the palette's colours.
+
+    Keep one instance per drawing (or per explorer) so the colours stay the same when the
+    drawing is redrawn with more events.
+    """
+
+    def __init__(self) -> None:
+        self._colors: dict[str, str] = {}
+
+    def __call__(self, kind: str) -> str:
+        color = self._colors.get(kind)
+        if color is None:
+            n = len(self._colors)
+            color = PALETTE[n] if n < len(PALETTE) else OTHER_COLOR
+            self._colors[kind] = color
+        return color
+
+    def kinds(self) -> list[str]:
+        """The kinds seen so far, in order of first appearance."""
+        return list(self._colors)
+
+
+def figure_png(fig: Figure, *, compress_level: int = 1) -> bytes:
+    """Render ``fig`` to PNG bytes (level 1 compression: fast, as widgets need)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", pil_kwargs={"compress_level": compress_level})
+    return buffer.getvalue()
