@@ -1,0 +1,450 @@
+"""Running one `Node` as a real process: asyncio TCP on loopback.
+
+The simulator delivers messages by moving Python objects between nodes in one process. This
+module runs the *same* node class as an operating-system process of its own, so a reader can
+``kill -9`` it and watch the others carry on. `NodeHost` is the node's *runtime*: it gives the
+node what `distlab.sim.Node` asks of every runtime (``_send``, ``_set_timer``,
+``_cancel_timer``, ``_clock``, ``_log``) with real mechanisms:
+
+* **send** -- the message is encoded by an explicit JSON `Codec` and written as one
+  length-prefixed frame on a TCP connection to the peer. Connections are opened on first use
+  and kept. Each connection carries messages one way only (the sender's outgoing stream); a
+  reply travels on the replier's own connection back.
+* **timers** -- ``loop.call_later``; the clock is `time.monotonic` in ms since the host started.
+* **storage** -- a JSON file per node in a data directory, written atomically (a temporary
+  file, flushed to disk, then renamed over the old one: a crash leaves either the old or the
+  new file, never half of one) after every handler that changed it. A restarted process reads
+  it back.
+* **log** -- one line on standard output, stamped with the node id and its clock.
+
+Two rules make the real runtime behave like the simulator's model of a network:
+
+1. *Persist before you speak.* The messages a handler sends are held until the handler has
+   returned and its storage changes are on disk. So a node never promises something (a vote,
+   an acknowledgement) that a crash right after could make it forget -- the rule behind
+   Raft's "respond to RPCs only after updating stable storage" (Ongaro and Ousterhout,
+   "In Search of an Understandable Consensus Algorithm", USENIX ATC 2014, figure 2).
+2. *A peer that cannot be reached is a lossy link, not an error.* Messages to it are dropped
+   (and counted), the failure is logged once, and the connection is tried again later with a
+   growing pause (100 ms doubling up to 1 s). The node never crashes because of a peer.
+
+Handlers run one at a time on the event loop's thread, so node code needs no locks -- the
+same single-threaded, event-driven model as the simulator and as DSLabs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from distlab.net.addresses import Address, PortInUseError, port_taken_message
+from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
+from distlab.sim.node import Node, build_node
+
+RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
+RETRY_MAX = 1.0          # the pause doubles up to this
+CONNECT_TIMEOUT = 2.0    # seconds to wait for a TCP connection to open
+MAX_PENDING = 1000       # messages held per peer while its connection is being opened
+MAX_BUFFERED = 8 * 1024 * 1024   # bytes waiting in a connection's send buffer before we drop
+
+
+# -- storage on disk ---------------------------------------------------------------------------
+def storage_path(data_dir: str | Path, node_id: str) -> Path:
+    """Where node ``node_id`` keeps its storage."""
+    return Path(data_dir) / f"{node_id}.json"
+
+
+def load_storage(path: Path, codec: Codec) -> dict[Any, Any]:
+    """The storage saved at ``path``, or an empty dict if there is no file yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(text)
+        storage = codec.decode(data["storage"])
+    except (json.JSONDecodeError, KeyError, TypeError, CodecError) as exc:
+        raise CodecError(f"the storage file {path} cannot be read ({exc}): delete it to start "
+                         f"the node with empty storage") from exc
+    if not isinstance(storage, dict):
+        raise CodecError(f"the storage file {path} does not hold a dict: delete it to start "
+                         f"the node with empty storage")
+    return storage
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())      # the bytes are on disk before the rename makes them visible
+    os.replace(tmp, path)         # atomic on POSIX: readers see old or new, never a mix
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)          # and the rename itself survives a power cut
+    finally:
+        os.close(dir_fd)
+
+
+# -- connections to peers ----------------------------------------------------------------------
+@dataclass
+class _Link:
+    """The outgoing connection to one peer, and what happens while it is missing."""
+
+    peer: str
+    address: Address
+    writer: asyncio.StreamWriter | None = None
+    connecting: bool = False
+    pending: list[bytes] = field(default_factory=list)   # held while connecting
+    retry_at: float = 0.0     # time.monotonic() before which messages are dropped
+    backoff: float = RETRY_MIN
+    down: bool = False        # the last attempt failed (logged once per outage)
+    dropped: int = 0          # messages dropped since the outage began
+
+
+class NodeHost:
+    """The runtime that runs one node in this process over TCP.
+
+    Invariants: handlers never run concurrently; storage a handler changed is on disk before
+    any message it sent leaves; no peer failure stops the node.
+    """
+
+    def __init__(self, node_class: type[Node], node_id: str, listen: Address,
+                 peers: dict[str, Address], *, data_dir: str | Path,
+                 node_args: dict[str, Any] | None = None, seed: int = 0,
+                 codec: Codec | None = None, exit_with_parent: bool = False,
+                 out: IO[str] | None = None) -> None:
+        if not node_id:
+            raise ValueError("a node needs a non-empty id")
+        if node_id in peers:
+            raise ValueError(f"node {node_id!r} is listed among its own peers: list only the "
+                             f"other nodes")
+        self.node_class = node_class
+        self.id = node_id
+        self.listen = listen
+        self.peers = dict(peers)
+        self.data_dir = Path(data_dir)
+        self.node_args = dict(node_args or {})
+        self.seed = seed
+        self.codec = codec or Codec.for_node_class(node_class)
+        self.exit_with_parent = exit_with_parent
+        self.out = out or sys.stdout
+        self.node: Node | None = None
+        self.exit_code = 0
+        self._t0 = time.monotonic()
+        self._links = {peer: _Link(peer, addr) for peer, addr in self.peers.items()}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._incoming: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._outbox: list[tuple[str, bytes]] | None = None
+        self._saved_storage: str | None = None
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._server: asyncio.Server | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    async def serve(self, *, install_signal_handlers: bool = True) -> int:
+        """Listen, start the node, and run until `stop`; returns the exit code (0 = clean)."""
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = storage_path(self.data_dir, self.id)
+        storage = load_storage(path, self.codec)
+        self._saved_storage = self._storage_text(storage)
+        host, port = self.listen
+        try:
+            self._server = await asyncio.start_server(self._accept, host, port)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(port_taken_message(host, port, "--listen")) from None
+            raise
+        port = self._server.sockets[0].getsockname()[1]
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._loop.add_signal_handler(sig, self._on_signal, sig)
+        if self.exit_with_parent:
+            self._spawn(self._stop_when_stdin_closes())
+        self._t0 = time.monotonic()
+        rng = random.Random(f"{self.seed}:{self.id}")
+        self.node = build_node(self.node_class, self, self.id, tuple(sorted(self.peers)), rng,
+                               storage, self.node_args)
+        peers = ", ".join(f"{p}={h}:{n}" for p, (h, n) in sorted(self.peers.items())) or "none"
+        self._net_log(f"listening on {host}:{port}, peers: {peers}")
+        self._run_handler(self.node.on_start)
+        await self._stopped.wait()
+        await self._shutdown()
+        return self.exit_code
+
+    def stop(self) -> None:
+        """Ask the host to shut down cleanly (call it on the event loop's thread)."""
+        self._stopping = True
+        if self._stopped is not None:
+            self._stopped.set()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._net_log(f"received {sig.name}: shutting down")
+        self.stop()
+
+    async def _stop_when_stdin_closes(self) -> None:
+        """Used by `distlab.net.cluster`: when the parent process dies, its pipe closes."""
+        assert self._loop is not None
+        reader = asyncio.StreamReader()
+        await self._loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                           sys.stdin)
+        while await reader.read(4096):
+            pass
+        self._net_log("the parent process has gone (standard input closed): shutting down")
+        self.stop()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        writers = [link.writer for link in self._links.values() if link.writer is not None]
+        writers += list(self._incoming)
+        for writer in writers:
+            writer.close()      # sends what is still buffered, then closes
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            self._persist()
+        except (OSError, CodecError) as exc:
+            self._net_log(f"could not save storage while shutting down: {exc}")
+            self.exit_code = self.exit_code or 1
+        for writer in writers:
+            try:
+                await asyncio.wait_for(writer.wait_closed(), 0.5)
+            except (OSError, asyncio.TimeoutError):
+                pass
+        self._net_log(f"stopped (exit code {self.exit_code})")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- running handlers ---------------------------------------------------------------------
+    def _run_handler(self, handler: Callable[..., None], *args: Any) -> None:
+        """Run one handler; then save storage if it changed; then send what it sent."""
+        if self._stopping:
+            return
+        self._outbox = []
+        try:
+            handler(*args)
+            self._persist()
+        except Exception:
+            self._net_log(f"the node crashed: its handler raised an exception "
+                          f"(the messages it sent are not sent):\n{traceback.format_exc()}")
+            self.exit_code = 1
+            self._outbox = None
+            self.stop()
+            return
+        outbox, self._outbox = self._outbox, None
+        for dst, frame in outbox:
+            self._transmit(dst, frame)
+
+    def _storage_text(self, storage: dict[Any, Any]) -> str:
+        data = {"node": self.id, "storage": self.codec.encode(storage, where="storage")}
+        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+    def _persist(self) -> None:
+        """Write storage to disk if it differs from what was last written."""
+        if self.node is None:
+            return
+        text = self._storage_text(self.node.storage)
+        if text != self._saved_storage:
+            write_atomically(storage_path(self.data_dir, self.id), text)
+            self._saved_storage = text
+
+    # -- the runtime interface that distlab.sim.Node calls ----------------------------------------
+    def _send(self, node: Node, dst: str, msg: Any) -> None:
+        if dst != self.id and dst not in self.peers:
+            raise ValueError(f"node {self.id!r} has no peer {dst!r}; its peers are "
+                             f"{sorted(self.peers)}")
+        frame = self.codec.encode_message(self.id, msg)
+        if self._outbox is not None:
+            self._outbox.append((dst, frame))
+        else:
+            self._transmit(dst, frame)
+
+    def _set_timer(self, node: Node, delay: float, name: str) -> None:
+        if delay < 0:
+            raise ValueError(f"timer {name!r}: the delay must be >= 0 ms, not {delay}")
+        self._cancel_timer(node, name)
+        assert self._loop is not None
+        self._timers[name] = self._loop.call_later(delay / 1000, self._fire_timer, name)
+
+    def _cancel_timer(self, node: Node, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _clock(self, node: Node) -> float:
+        return (time.monotonic() - self._t0) * 1000
+
+    def _log(self, node: Node, text: str) -> None:
+        print(f"{self.id} {self._clock(node):10.1f} ms  {text}", file=self.out, flush=True)
+
+    def _net_log(self, text: str) -> None:
+        print(f"{self.id} {self._clock(self.node):10.1f} ms  net: {text}", file=self.out,
+              flush=True)
+
+    def _fire_timer(self, name: str) -> None:
+        self._timers.pop(name, None)
+        assert self.node is not None
+        self._run_handler(self.node.on_timer, name)
+
+    # -- sending ------------------------------------------------------------------------------
+    def _transmit(self, dst: str, frame: bytes) -> None:
+        if dst == self.id:   # to itself: through the codec like any message, on the next turn
+            assert self._loop is not None
+            self._loop.call_soon(self._deliver, frame[HEADER_SIZE:])
+            return
+        link = self._links[dst]
+        if link.writer is not None and not link.writer.is_closing():
+            if link.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+                link.dropped += 1      # the peer is not reading (stalled): a full queue drops
+                return
+            link.writer.write(frame)
+            return
+        link.writer = None
+        if link.connecting:
+            if len(link.pending) < MAX_PENDING:
+                link.pending.append(frame)
+            else:
+                link.dropped += 1
+            return
+        if time.monotonic() < link.retry_at:
+            link.dropped += 1
+            return
+        link.connecting = True
+        link.pending.append(frame)
+        self._spawn(self._connect(link))
+
+    async def _connect(self, link: _Link) -> None:
+        host, port = link.address
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
+                                                    CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as exc:
+            link.connecting = False
+            link.dropped += len(link.pending)
+            link.pending.clear()
+            if not link.down:
+                reason = (f"no answer within {CONNECT_TIMEOUT} s"
+                          if isinstance(exc, asyncio.TimeoutError)
+                          else os.strerror(exc.errno) if exc.errno else str(exc))
+                self._net_log(f"peer {link.peer} at {host}:{port} is unreachable ({reason}): "
+                              f"dropping messages to it, as a lossy network would, and "
+                              f"retrying later")
+                link.down = True
+            link.retry_at = time.monotonic() + link.backoff
+            link.backoff = min(link.backoff * 2, RETRY_MAX)
+            return
+        link.connecting = False
+        if self._stopping:
+            writer.close()
+            return
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        link.writer = writer
+        if link.down:
+            self._net_log(f"peer {link.peer} is reachable again ({link.dropped} messages to it "
+                          f"were dropped meanwhile)")
+        link.down = False
+        link.dropped = 0
+        link.backoff = RETRY_MIN
+        for frame in link.pending:
+            writer.write(frame)
+        link.pending.clear()
+        await self._watch(link, reader, writer)
+
+    async def _watch(self, link: _Link, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
+        """Notice when the peer closes our outgoing connection (it stopped or crashed)."""
+        try:
+            while await reader.read(4096):
+                pass       # peers never write on this connection; EOF means it closed
+        except OSError:
+            pass
+        if link.writer is writer:
+            link.writer = None
+            if not self._stopping:
+                self._net_log(f"connection to peer {link.peer} closed; reconnecting on the "
+                              f"next send")
+        writer.close()
+
+    # -- receiving ----------------------------------------------------------------------------
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._incoming.add(writer)
+        try:
+            while not self._stopping:
+                header = await reader.readexactly(HEADER_SIZE)
+                body = await reader.readexactly(frame_length(header))
+                self._deliver(body)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass        # the sender closed the connection
+        except CodecError as exc:
+            self._net_log(f"closing a connection from {writer.get_extra_info('peername')}: {exc}")
+        finally:
+            self._incoming.discard(writer)
+            writer.close()
+
+    def _deliver(self, body: bytes) -> None:
+        try:
+            src, msg = self.codec.decode_message(body)
+        except CodecError as exc:
+            self._net_log(f"dropped a message that could not be decoded: {exc}")
+            return
+        if src != self.id and src not in self.peers:
+            self._net_log(f"dropped a message from {src!r}, which is not a peer")
+            return
+        assert self.node is not None
+        self._run_handler(self.node.on_message, src, msg)
+
+
+def import_node_class(spec: str) -> type[Node]:
+    """``"pkg.module:ClassName"`` -> the class, with a clear error if it cannot be found.
+
+    The module must be importable by a fresh Python process: a class defined in a notebook
+    cell cannot be, so put node classes in a ``.py`` file (``%%writefile mynodes.py``).
+    """
+    module_name, sep, class_name = spec.partition(":")
+    if not sep or not module_name or not class_name:
+        raise ValueError(f"bad node class {spec!r}: expected MODULE:CLASS, "
+                         f"e.g. distlab.net.demo:Pinger")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r} for node class {spec!r}: {exc} "
+                         f"(is it a .py file in the current directory or on PYTHONPATH?)") from exc
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Node)):
+        raise ValueError(f"{spec!r} is not a subclass of distlab.sim.Node "
+                         f"(module {module_name!r} has {class_name!r}: {cls!r})")
+    return cls
+
+
+def run_node(node_class: type[Node], node_id: str, listen: Address, peers: dict[str, Address],
+             *, data_dir: str | Path, node_args: dict[str, Any] | None = None, seed: int = 0,
+             exit_with_parent: bool = False) -> int:
+    """Run one node in this process until SIGTERM or SIGINT; returns the exit code."""
+    host = NodeHost(node_class, node_id, listen, peers, data_dir=data_dir, node_args=node_args,
+                    seed=seed, exit_with_parent=exit_with_parent)
+    return asyncio.run(host.serve())

@@ -1,0 +1,417 @@
+"""Tests of distlab.net: real processes over loopback TCP, the fault proxy, the netns demo.
+
+Every wait is bounded (and each test has a pytest-timeout), every process is stopped in a
+``finally``, and no test asserts an upper bound on a wall-clock time: only lower bounds
+("the round trip took at least the added delay"), which a slow machine cannot break.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer, FaultProxy,
+                         PortInUseError, measure_rtts, parse_address, parse_peers, start_cluster)
+from distlab.net.addresses import free_ports
+from distlab.net.rtt import connect, round_trip
+
+pytestmark = pytest.mark.timeout(30)
+
+REPO = Path(__file__).resolve().parents[1]
+PINGER = "distlab.net.demo:Pinger"
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def run_cli(*args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "distlab.net", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class NodeProcess:
+    """One ``python -m distlab.net run`` process started by hand, with its output in a file."""
+
+    def __init__(self, tmp_path: Path, node_id: str, port: int, peers: str) -> None:
+        self.log = tmp_path / f"{node_id}.out"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "distlab.net", "run", "--node-class", PINGER,
+                 "--id", node_id, "--listen", f"127.0.0.1:{port}", "--peers", peers,
+                 "--data-dir", str(tmp_path), "--arg", "interval=30"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.proc.poll() is None, f"process exited early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"{text!r} not logged:\n{self.output()}"
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def cluster_factory(tmp_path: Path) -> Iterator:
+    """Start clusters in the test; every one is stopped afterwards, whatever happened."""
+    clusters = []
+
+    def start(ids: list[str], **kwargs):
+        kwargs.setdefault("data_dir", tmp_path / "cluster")
+        kwargs.setdefault("args", {"interval": 30})
+        cluster = start_cluster(PINGER, ids, **kwargs)
+        clusters.append(cluster)
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in clusters:
+            cluster.stop()
+
+
+@pytest.fixture
+def echo_server() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+def round_trips_logged(output: str, peer: str) -> list[float]:
+    return [float(ms) for ms in re.findall(rf"pong \d+ from {peer}: round trip ([\d.]+) ms",
+                                           output)]
+
+
+# -- the codec ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Vote:
+    term: int
+    candidate: str
+    granted: bool
+
+
+@dataclass(frozen=True)
+class Entries:
+    entries: tuple[Vote, ...]
+    tags: frozenset[str]
+    blob: bytes
+
+
+class Point(NamedTuple):
+    x: int
+    y: float
+
+
+class Role(enum.Enum):
+    LEADER = "leader"
+    FOLLOWER = "follower"
+
+
+@dataclass
+class Mutable:
+    items: list[int]
+
+
+CODEC = Codec([Vote, Entries, Point, Role, Mutable])
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 3, -2.5, "héllo", b"\x00\xff", (1, "a", (2.0, None)), frozenset({1, 2}),
+    Vote(3, "b", True), Entries((Vote(1, "a", False),), frozenset({"x"}), b"raw"),
+    Point(1, 2.5), Role.LEADER, 2 + 3j,
+])
+def test_codec_round_trips_every_kind_of_message(value: object) -> None:
+    frame = CODEC.encode_message("a", value)
+    assert CODEC.decode_message(frame[4:]) == ("a", value)
+    decoded = CODEC.decode_message(frame[4:])[1]
+    assert type(decoded) is type(value)
+
+
+def test_codec_round_trips_mutable_storage() -> None:
+    storage = {"log": [Vote(1, "a", True)], "votes": {("a", 1): Role.FOLLOWER}, "seen": {1, 2},
+               "state": Mutable([1, 2])}
+    assert CODEC.decode(CODEC.encode(storage)) == storage
+
+
+@pytest.mark.parametrize("msg, advice", [
+    ([1, 2], "use a tuple"), ({"a": 1}, "use a tuple"), ({1}, "use a tuple, frozenset"),
+    (Mutable([1]), "not frozen"), (Vote(1, "a", [True]), "the message.granted"),
+])
+def test_codec_refuses_mutable_messages_and_says_what_to_use(msg: object, advice: str) -> None:
+    with pytest.raises(CodecError, match=re.escape(advice)):
+        CODEC.encode_message("a", msg)
+
+
+def test_codec_refuses_classes_it_was_not_told_about() -> None:
+    @dataclass(frozen=True)
+    class Secret:
+        x: int
+
+    with pytest.raises(CodecError, match="does not know"):
+        CODEC.encode_message("a", Secret(1))
+    with pytest.raises(CodecError, match="a class this node does not know"):
+        CODEC.decode({"$type": "os.system", "fields": {}})
+
+
+def test_codec_for_node_class_finds_the_message_classes_of_its_module() -> None:
+    from distlab.net.demo import Ping, Pinger, Pong
+
+    codec = Codec.for_node_class(Pinger)
+    assert codec.classes["Ping"] is Ping and codec.classes["Pong"] is Pong
+
+
+# -- addresses ---------------------------------------------------------------------------------
+def test_peer_specs_parse() -> None:
+    assert parse_peers("b=127.0.0.1:9002, c=127.0.0.1:9003") == {
+        "b": ("127.0.0.1", 9002), "c": ("127.0.0.1", 9003)}
+    assert parse_peers("") == {}
+    assert parse_address("[::1]:9001") == ("::1", 9001)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("b127.0.0.1:9002", "expected ID=HOST:PORT"),
+    ("b=127.0.0.1", "expected HOST:PORT"),
+    ("b=127.0.0.1:http", "is not a number"),
+    ("b=127.0.0.1:70000", "between 0 and 65535"),
+    ("b=10.0.0.5:9002", "only uses loopback"),
+    ("b=127.0.0.1:1,b=127.0.0.1:2", "given twice"),
+])
+def test_bad_peer_specs_get_clear_errors(spec: str, message: str) -> None:
+    with pytest.raises(AddressError, match=message):
+        parse_peers(spec)
+
+
+def test_cli_reports_a_bad_peer_spec_and_exits_2() -> None:
+    result = run_cli("run", "--node-class", PINGER, "--id", "a", "--listen", "127.0.0.1:0",
+                     "--peers", "b=localhost")
+    assert result.returncode == 2
+    assert "bad address of peer 'b'" in result.stderr
+
+
+def test_cli_reports_a_node_class_that_cannot_be_imported() -> None:
+    result = run_cli("run", "--node-class", "no_such_module:Node", "--id", "a",
+                     "--listen", "127.0.0.1:0")
+    assert result.returncode == 2
+    assert "cannot import module 'no_such_module'" in result.stderr
+
+
+# -- real node processes -----------------------------------------------------------------------
+def test_three_nodes_exchange_pings_and_pongs_both_ways(cluster_factory) -> None:
+    cluster = cluster_factory(["a", "b", "c"])
+    for node in "abc":
+        for peer in "abc".replace(node, ""):
+            # node pinged peer, and peer's pong came back: both directions of the link work
+            cluster.wait_for_output(node, f"from {peer}: round trip")
+    assert all(cluster.is_alive(node) for node in "abc")
+
+
+def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
+    cluster = cluster_factory(["a", "b", "c"])
+    cluster.wait_for_output("b", "from a: round trip")
+    assert cluster.storage("b") == {"boots": 1}
+
+    assert cluster.kill("b", signal.SIGKILL) == -signal.SIGKILL
+    assert not cluster.is_alive("b")
+    assert cluster.is_alive("a") and cluster.is_alive("c")
+
+    cluster.restart("b")
+    assert cluster.wait_for_output("b", "boot ").endswith("boot 2")  # read back from disk
+    # The restarted b talks with a and c again (its pings out, their pongs back).
+    cluster.wait_for_output("b", "from a: round trip")
+    cluster.wait_for_output("b", "from c: round trip")
+    assert cluster.storage("b") == {"boots": 2}   # written when on_start returned
+    assert "boot 1" in cluster.output("b", all_runs=True)
+
+
+def test_sigterm_shuts_a_node_down_cleanly(cluster_factory) -> None:
+    cluster = cluster_factory(["a", "b"])
+    cluster.wait_for_output("a", "from b: round trip")
+    assert cluster.kill("a", signal.SIGTERM) == 0
+    assert "received SIGTERM" in cluster.output("a")
+    assert "stopped (exit code 0)" in cluster.output("a")
+    cluster.wait_for_output("b", "peer a at 127.0.0.1")   # b notices, logs it, carries on
+    assert cluster.is_alive("b")
+    assert cluster.stop() == {"a": 0, "b": 0}
+
+
+def test_unreachable_peer_does_not_crash_the_sender_and_is_retried(tmp_path: Path) -> None:
+    port_a, port_b = free_ports(2)
+    a = NodeProcess(tmp_path, "a", port_a, f"b=127.0.0.1:{port_b}")
+    b = None
+    try:
+        a.wait_for(f"peer b at 127.0.0.1:{port_b} is unreachable")
+        a.wait_for("boot 1")
+        time.sleep(0.3)                     # several more ticks, each sending to nobody
+        assert a.proc.poll() is None
+        b = NodeProcess(tmp_path, "b", port_b, f"a=127.0.0.1:{port_a}")
+        a.wait_for("peer b is reachable again")
+        a.wait_for("from b: round trip")
+    finally:
+        codes = [a.stop(), b.stop() if b else 0]
+    assert codes == [0, 0]
+
+
+def test_port_taken_gives_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = run_cli("run", "--node-class", PINGER, "--id", "a",
+                         "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path))
+        assert result.returncode == 2
+        assert (f"port {port} on 127.0.0.1 is taken: choose another with --listen "
+                f"or stop the process using it") in result.stderr
+
+        with pytest.raises(ClusterError, match=f"port {port} on 127.0.0.1 is taken"):
+            start_cluster(PINGER, ["a"], base_port=port, data_dir=tmp_path / "c")
+
+
+def test_a_route_through_the_proxy_delays_the_messages_of_that_link(cluster_factory) -> None:
+    port_a, port_b = free_ports(2)
+    with FaultProxy(0, "127.0.0.1", port_b, delay_ms=40) as proxy:
+        cluster = cluster_factory(["a", "b"], ports={"a": port_a, "b": port_b},
+                                  routes={("a", "b"): proxy.port})
+        # a's messages to b go through the proxy, so every a->b->a round trip is >= 40 ms.
+        deadline = time.monotonic() + 10
+        while len(rtts := round_trips_logged(cluster.output("a"), "b")) < 3:
+            assert time.monotonic() < deadline, cluster.output("a")
+            time.sleep(0.05)
+        assert min(rtts) >= 40
+        assert proxy.stats()["bytes_to_target"] > 0
+
+
+# -- the fault proxy ---------------------------------------------------------------------------
+def test_proxy_adds_at_least_twice_the_delay_to_each_round_trip(echo_server) -> None:
+    with FaultProxy(0, "127.0.0.1", echo_server.port, delay_ms=30) as proxy:
+        rtts = measure_rtts("127.0.0.1", proxy.port, count=4)
+        assert min(rtts) >= 2 * 30 - 0.5       # 30 ms each way (0.5 ms for clock rounding)
+        proxy.delay_ms = 60                     # settings change while it runs
+        rtts = measure_rtts("127.0.0.1", proxy.port, count=2)
+        assert min(rtts) >= 2 * 60 - 0.5
+
+
+def test_proxy_cut_makes_requests_time_out_and_heal_restores_them(echo_server) -> None:
+    with FaultProxy(0, "127.0.0.1", echo_server.port) as proxy:
+        with connect("127.0.0.1", proxy.port) as sock:
+            round_trip(sock, b"before\n")
+            proxy.cut()
+            assert proxy.is_cut
+            with pytest.raises(TimeoutError):
+                round_trip(sock, b"during\n", timeout=0.3)
+            with pytest.raises(TimeoutError):   # a new connection hangs as well
+                measure_rtts("127.0.0.1", proxy.port, count=1, timeout=0.3)
+            proxy.heal()
+            assert sock.recv(100) == b"during\n"   # the stalled request arrives after all
+            round_trip(sock, b"after\n")
+        assert measure_rtts("127.0.0.1", proxy.port, count=2)
+
+
+def test_proxy_reset_cut_resets_connections_until_healed(echo_server) -> None:
+    with FaultProxy(0, "127.0.0.1", echo_server.port) as proxy:
+        with connect("127.0.0.1", proxy.port) as sock:
+            round_trip(sock, b"before\n")
+            proxy.cut(mode="reset")
+            with pytest.raises(ConnectionError):
+                round_trip(sock, b"during\n", timeout=2)
+        with pytest.raises(ConnectionError):
+            measure_rtts("127.0.0.1", proxy.port, count=1, timeout=2)
+        proxy.heal()
+        assert len(measure_rtts("127.0.0.1", proxy.port, count=2)) == 2
+
+
+def test_proxy_drop_decisions_repeat_with_the_same_seed(echo_server) -> None:
+    def outcomes(seed: int) -> list[bool]:
+        with FaultProxy(0, "127.0.0.1", echo_server.port, drop_probability=0.5,
+                        seed=seed) as proxy:
+            result = []
+            for _ in range(12):
+                try:
+                    measure_rtts("127.0.0.1", proxy.port, count=1, timeout=2)
+                    result.append(True)
+                except ConnectionError:
+                    result.append(False)
+            assert proxy.stats()["dropped_connections"] == result.count(False)
+            return result
+
+    first = outcomes(seed=7)
+    assert outcomes(seed=7) == first
+    assert True in first and False in first
+
+
+def test_proxy_counts_bytes_in_each_direction(echo_server) -> None:
+    with FaultProxy(0, "127.0.0.1", echo_server.port) as proxy:
+        with connect("127.0.0.1", proxy.port) as sock:
+            round_trip(sock, b"x" * 99 + b"\n")
+        stats = proxy.stats()
+        assert stats["bytes_to_target"] == 100 and stats["bytes_to_client"] == 100
+        assert stats["connections"] == 1
+
+
+def test_proxy_port_taken_gives_a_clear_error(echo_server) -> None:
+    proxy = FaultProxy(echo_server.port, "127.0.0.1", 1)
+    with pytest.raises(PortInUseError,
+                       match=f"port {echo_server.port} on 127.0.0.1 is taken: choose another"):
+        proxy.start()
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("delay_ms", -1), ("jitter_ms", -5), ("drop_probability", 1.5)])
+def test_proxy_refuses_impossible_settings(setting: str, value: float) -> None:
+    proxy = FaultProxy(0, "127.0.0.1", 1)
+    with pytest.raises(ValueError, match=setting):
+        setattr(proxy, setting, value)
+
+
+# -- the network-namespace demo ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def netns_demo() -> str:
+    script = REPO / "scripts" / "netns_demo.sh"
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not available")
+    result = subprocess.run(["bash", str(script), "30", "0"], capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL,
+                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "COUNT": "5",
+                                 "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_netns_demo_measures_round_trips_or_says_why_not(netns_demo: str) -> None:
+    skipped = re.search(r"netns demo skipped: (.*)", netns_demo)
+    if skipped:
+        pytest.skip(skipped.group(1))
+    baseline = re.search(r"baseline: rtt n=5 min=([\d.]+) ", netns_demo)
+    assert baseline and float(baseline.group(1)) > 0
+    names = re.search(r"namespaces (\S+) .* <-> (\S+) ", netns_demo)
+    assert names
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                            timeout=10).stdout
+    assert names.group(1) not in listed and names.group(2) not in listed   # cleaned up
+
+
+def test_netns_demo_netem_delay_lengthens_round_trips(netns_demo: str) -> None:
+    skipped = re.search(r"(?:netns demo|netem) skipped: (.*)", netns_demo)
+    if skipped:
+        pytest.skip(skipped.group(1))
+    shaped = re.search(r"netem delay=30ms loss=0%: rtt n=5 min=([\d.]+) ", netns_demo)
+    assert shaped and float(shaped.group(1)) >= 30
