@@ -216,6 +216,18 @@ def test_cli_reports_a_node_class_that_cannot_be_imported() -> None:
 
 
 # -- real node processes -----------------------------------------------------------------------
+def test_the_demo_node_class_also_runs_in_the_simulator() -> None:
+    from distlab.net.demo import Pinger
+    from distlab.sim import Simulation
+
+    sim = Simulation(seed=1)
+    sim.add_nodes(Pinger, ["a", "b", "c"], interval=100)
+    sim.run(until=500)
+    logs = [event.data for event in sim.trace.of_kind("log") if event.node == "a"]
+    assert "boot 1" in logs
+    assert any(line.startswith("pong") and "from b" in line for line in logs)
+
+
 def test_three_nodes_exchange_pings_and_pongs_both_ways(cluster_factory) -> None:
     cluster = cluster_factory(["a", "b", "c"])
     for node in "abc":
@@ -241,6 +253,51 @@ def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
     cluster.wait_for_output("b", "from c: round trip")
     assert cluster.storage("b") == {"boots": 2}   # written when on_start returned
     assert "boot 1" in cluster.output("b", all_runs=True)
+
+
+def test_messages_and_storage_of_every_kind_cross_real_tcp_and_disk(tmp_path: Path) -> None:
+    from net_nodes import Kind, Note
+
+    with start_cluster("net_nodes:Recorder", ["a", "b"], data_dir=tmp_path) as cluster:
+        for node in "ab":
+            cluster.wait_for_output(node, "note from a")    # a message to itself, too
+            cluster.wait_for_output(node, "note from b")
+        storage = cluster.storage("a")
+    assert storage == {
+        "a": Note("hello from a", frozenset({"a", "x"}), b"\x00\xff", Kind.GREETING, ("a", "b")),
+        "b": Note("hello from b", frozenset({"b", "x"}), b"\x00\xff", Kind.GREETING, ("b", "a")),
+    }
+
+
+def test_a_handler_that_sends_a_list_crashes_the_node_with_the_simulators_advice(
+        tmp_path: Path) -> None:
+    with start_cluster("net_nodes:MutableSender", ["a"], data_dir=tmp_path) as cluster:
+        deadline = time.monotonic() + 5
+        while cluster.is_alive("a"):
+            assert time.monotonic() < deadline, cluster.output("a")
+            time.sleep(0.02)
+        assert cluster.returncode("a") == 1
+        output = cluster.output("a")
+    assert "the node crashed" in output and "MessageError" in output
+    assert "use a tuple instead of a list" in output
+
+
+def test_a_node_started_by_a_cluster_exits_when_its_parent_goes(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distlab.net", "run", "--node-class", PINGER, "--id", "a",
+         "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path), "--exit-with-parent"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert "listening on" in proc.stdout.readline().decode()
+        proc.stdin.close()                   # what the OS does when the parent dies
+        assert proc.wait(5) == 0
+        assert "standard input closed" in proc.stdout.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
 
 
 def test_sigterm_shuts_a_node_down_cleanly(cluster_factory) -> None:

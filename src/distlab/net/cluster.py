@@ -223,9 +223,10 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
     """Start one real process per id, running ``node_class`` (``"module:Class"``).
 
     ``base_port``: node ``ids[i]`` listens on ``base_port + i``; or ``ports`` gives each
-    node's port (``{"a": 9001, ...}``); by default free ports are picked. ``data_dir``: where logs and storage go (default: a new temporary directory,
-    kept after `Cluster.stop` so that you can look inside). ``args``: keyword arguments for
-    the node class's ``__init__`` (JSON values). ``routes``: ``{(src, dst): port}`` sends
+    node's port (``{"a": 9001, ...}``); by default free ports are picked. ``data_dir``: where
+    logs and storage go (default: a new temporary directory, kept after `Cluster.stop` so that
+    you can look inside). ``args``: keyword arguments for the node class's ``__init__`` (JSON
+    values). ``routes``: ``{(src, dst): port}`` sends
     ``src``'s messages for ``dst`` to that port instead -- e.g. a `FaultProxy` in front of
     ``dst``. The node class must live in an importable ``.py`` file, not a notebook cell.
     """
@@ -238,7 +239,7 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
             raise ClusterError(f"give either base_port or ports, and ports for exactly {ids}")
         ports = dict(ports)
     elif base_port is None:
-        ports = dict(zip(ids, free_ports(len(ids))))
+        ports = dict(zip(ids, free_ports(len(ids)), strict=True))
     else:
         ports = {node_id: base_port + i for i, node_id in enumerate(ids)}
     routes = dict(routes or {})

@@ -193,7 +193,7 @@ class Codec:
             case _:
                 raise CodecError(f"cannot decode {str(data)[:80]!r}: not written by this codec")
 
-    def _decode_object(self, name: str, rest: dict[str, Any]) -> Any:
+    def _decode_object(self, name: str, rest: dict[Any, Any]) -> Any:
         cls = self.classes.get(name)
         if cls is None:
             raise CodecError(f"received a {name!r}, a class this node does not know: both ends "
@@ -211,8 +211,8 @@ class Codec:
     # -- messages and frames ------------------------------------------------------------------
     def encode_message(self, src: str, msg: Any) -> bytes:
         """One frame carrying ``msg`` from node ``src``: length prefix + JSON."""
-        body = json.dumps({"src": src, "msg": self.encode(msg, immutable=True, where="the message")},
-                          separators=(",", ":")).encode("utf-8")
+        data = {"src": src, "msg": self.encode(msg, immutable=True, where="the message")}
+        body = json.dumps(data, separators=(",", ":")).encode("utf-8")
         return _LENGTH.pack(len(body)) + body
 
     def decode_message(self, body: bytes) -> tuple[str, Any]:

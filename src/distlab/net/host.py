@@ -52,6 +52,8 @@ from typing import IO, Any
 
 from distlab.net.addresses import Address, PortInUseError, port_taken_message
 from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
+from distlab.sim.errors import ConfigurationError
+from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
 
 RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
@@ -231,7 +233,7 @@ class NodeHost:
         for writer in writers:
             try:
                 await asyncio.wait_for(writer.wait_closed(), 0.5)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass
         self._net_log(f"stopped (exit code {self.exit_code})")
 
@@ -276,8 +278,9 @@ class NodeHost:
     # -- the runtime interface that distlab.sim.Node calls ----------------------------------------
     def _send(self, node: Node, dst: str, msg: Any) -> None:
         if dst != self.id and dst not in self.peers:
-            raise ValueError(f"node {self.id!r} has no peer {dst!r}; its peers are "
-                             f"{sorted(self.peers)}")
+            raise ConfigurationError(f"node {self.id!r} has no peer {dst!r}; its peers are "
+                                     f"{sorted(self.peers)}")
+        check_message(msg)     # the simulator's rule, and its MessageError, for mutable messages
         frame = self.codec.encode_message(self.id, msg)
         if self._outbox is not None:
             self._outbox.append((dst, frame))
@@ -285,8 +288,9 @@ class NodeHost:
             self._transmit(dst, frame)
 
     def _set_timer(self, node: Node, delay: float, name: str) -> None:
-        if delay < 0:
-            raise ValueError(f"timer {name!r}: the delay must be >= 0 ms, not {delay}")
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
+            raise ConfigurationError(f"node {self.id!r}: set_timer({delay!r}, {name!r}) needs a "
+                                     f"delay of zero or more milliseconds")
         self._cancel_timer(node, name)
         assert self._loop is not None
         self._timers[name] = self._loop.call_later(delay / 1000, self._fire_timer, name)
@@ -296,7 +300,7 @@ class NodeHost:
         if handle is not None:
             handle.cancel()
 
-    def _clock(self, node: Node) -> float:
+    def _clock(self, node: Node | None) -> float:
         return (time.monotonic() - self._t0) * 1000
 
     def _log(self, node: Node, text: str) -> None:
@@ -343,13 +347,13 @@ class NodeHost:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
                                                     CONNECT_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             link.connecting = False
             link.dropped += len(link.pending)
             link.pending.clear()
             if not link.down:
                 reason = (f"no answer within {CONNECT_TIMEOUT} s"
-                          if isinstance(exc, asyncio.TimeoutError)
+                          if isinstance(exc, TimeoutError)
                           else os.strerror(exc.errno) if exc.errno else str(exc))
                 self._net_log(f"peer {link.peer} at {host}:{port} is unreachable ({reason}): "
                               f"dropping messages to it, as a lossy network would, and "

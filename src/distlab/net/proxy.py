@@ -266,7 +266,8 @@ class FaultProxy:
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     counter: str) -> None:
         """Copy bytes from ``reader`` to ``writer``, each chunk held for the one-way delay."""
-        assert self._open is not None
+        opened = self._open
+        assert opened is not None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
 
@@ -274,7 +275,7 @@ class FaultProxy:
             due_last = 0.0
             try:
                 while True:
-                    await self._open.wait()        # during a stall, bytes wait in the kernel
+                    await opened.wait()            # during a stall, bytes wait in the kernel
                     data = await reader.read(65536)
                     if not data:
                         return
@@ -289,7 +290,7 @@ class FaultProxy:
             while (item := await queue.get()) is not None:
                 due, data = item
                 await asyncio.sleep(max(0.0, due - loop.time()))
-                await self._open.wait()
+                await opened.wait()
                 self._stats[counter] += len(data)    # counted first: the reader may look
                 writer.write(data)                    # as soon as the bytes arrive
                 await writer.drain()

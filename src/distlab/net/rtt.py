@@ -110,7 +110,7 @@ def round_trip(sock: socket.socket, line: bytes, *, timeout: float = 2.0) -> flo
     while not received.endswith(b"\n"):
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             raise TimeoutError(f"no reply within {timeout} s") from None
         if not chunk:
             raise ConnectionError("the connection was closed before the reply arrived")
