@@ -439,18 +439,49 @@ def test_proxy_refuses_impossible_settings(setting: str, value: float) -> None:
         setattr(proxy, setting, value)
 
 
+def test_cli_tools_measure_round_trips_through_a_delaying_proxy() -> None:
+    echo_port, proxy_port = free_ports(2)
+    tools = [
+        subprocess.Popen([sys.executable, "-m", "distlab.net", "echo-server",
+                          "--listen", f"127.0.0.1:{echo_port}"], stdout=subprocess.PIPE),
+        subprocess.Popen([sys.executable, "-m", "distlab.net", "proxy", "--listen",
+                          str(proxy_port), "--target", f"127.0.0.1:{echo_port}", "--delay", "20"],
+                         stdout=subprocess.PIPE),
+    ]
+    try:
+        for tool in tools:                       # each prints one line once it listens
+            assert tool.stdout is not None and tool.stdout.readline()
+        result = run_cli("rtt", "--connect", f"127.0.0.1:{proxy_port}", "--count", "3",
+                         "--wait", "5")
+        assert result.returncode == 0, result.stderr
+        assert float(re.search(r"min=([\d.]+)", result.stdout).group(1)) >= 2 * 20 - 0.5
+        refused = run_cli("rtt", "--connect", f"127.0.0.1:{free_ports(1)[0]}")
+        assert refused.returncode == 1 and "connection refused" in refused.stderr
+    finally:
+        for tool in tools:
+            tool.terminate()
+        codes = [tool.wait(5) for tool in tools]
+    assert codes == [0, 0]                       # SIGTERM is a clean shutdown for both
+
+
 # -- the network-namespace demo ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def netns_demo() -> str:
     script = REPO / "scripts" / "netns_demo.sh"
     if shutil.which("bash") is None:
         pytest.skip("bash is not available")
-    result = subprocess.run(["bash", str(script), "30", "0"], capture_output=True, text=True,
-                            timeout=60, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(["bash", str(script), "30", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "COUNT": "5",
                                  "PYTHON": sys.executable})
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.terminate()              # SIGTERM: the script's trap removes its namespaces
+        out, err = proc.communicate(timeout=10)
+        pytest.fail(f"the netns demo hung:\n{out}{err}")
+    assert proc.returncode == 0, out + err
+    return out
 
 
 def test_netns_demo_measures_round_trips_or_says_why_not(netns_demo: str) -> None:
@@ -464,6 +495,22 @@ def test_netns_demo_measures_round_trips_or_says_why_not(netns_demo: str) -> Non
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                             timeout=10).stdout
     assert names.group(1) not in listed and names.group(2) not in listed   # cleaned up
+
+
+def test_netns_demo_without_the_ip_tool_says_why_and_exits_0(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"                  # a PATH with the basics but no `ip` or `tc`
+    bin_dir.mkdir()
+    for tool in ("uname", "id", "dirname"):
+        found = shutil.which(tool)
+        assert found, f"{tool} is needed by this test"
+        (bin_dir / tool).symlink_to(found)
+    bash = shutil.which("bash") or "/bin/bash"
+    result = subprocess.run([bash, str(REPO / "scripts" / "netns_demo.sh")], capture_output=True,
+                            text=True, timeout=20, env={"PATH": str(bin_dir)},
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0
+    assert result.stdout.startswith("netns demo skipped: ")
+    assert "'ip' command is missing" in result.stdout or "needs root" in result.stdout
 
 
 def test_netns_demo_netem_delay_lengthens_round_trips(netns_demo: str) -> None:

@@ -26,7 +26,7 @@ from distlab.net.addresses import AddressError, PortInUseError, parse_address, p
 from distlab.net.codec import CodecError
 from distlab.net.host import import_node_class, run_node
 from distlab.net.proxy import FaultProxy
-from distlab.net.rtt import measure_rtts, serve_echo, summarize
+from distlab.net.rtt import EchoServer, measure_rtts, summarize
 
 
 class UsageError(Exception):
@@ -53,17 +53,22 @@ def cmd_run(opts: argparse.Namespace) -> int:
                     node_args=node_args, seed=opts.seed, exit_with_parent=opts.exit_with_parent)
 
 
+def wait_for_sigterm_or_sigint() -> None:
+    """Block until SIGTERM or SIGINT (Ctrl-C) arrives; the tools then shut down cleanly."""
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+
+
 def cmd_proxy(opts: argparse.Namespace) -> int:
     target_host, target_port = parse_address(opts.target, what="--target address")
     proxy = FaultProxy(opts.listen, target_host, target_port, delay_ms=opts.delay,
                        jitter_ms=opts.jitter, drop_probability=opts.drop, seed=opts.seed)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
     with proxy:
         print(f"proxy 127.0.0.1:{proxy.port} -> {target_host}:{target_port} "
               f"(delay {opts.delay} ms, jitter {opts.jitter} ms, drop {opts.drop})", flush=True)
-        done.wait()
+        wait_for_sigterm_or_sigint()
         print(f"proxy stopped: {proxy.stats()}", flush=True)
     return 0
 
@@ -81,7 +86,10 @@ def _private_address(spec: str, what: str) -> tuple[str, int]:
 
 
 def cmd_echo_server(opts: argparse.Namespace) -> int:
-    serve_echo(*_private_address(opts.listen, "--listen address"))
+    host, port = _private_address(opts.listen, "--listen address")
+    with EchoServer(host, port) as server:
+        print(f"echo server listening on {host}:{server.port}", flush=True)
+        wait_for_sigterm_or_sigint()
     return 0
 
 

@@ -13,7 +13,8 @@ None, bool, int, float, str the same JSON value
 list                        a JSON array
 tuple                       ``{"$tuple": [...]}``
 frozenset / set             ``{"$frozenset": [...]}`` / ``{"$set": [...]}``
-dict                        ``{"$dict": [[key, value], ...]}`` (any keys)
+dict with str keys          ``{"$dict": {"key": value, ...}}``
+other dict                  ``{"$dict": [[key, value], ...]}``
 bytes                       ``{"$bytes": "<base64>"}``
 complex                     ``{"$complex": [real, imag]}``
 dataclass ``Ping(3)``       ``{"$type": "Ping", "fields": {"sent_at": 3}}``
@@ -139,6 +140,9 @@ class Codec:
                 return [self.encode(v, where=f"{where}[{i}]") for i, v in enumerate(value)]
             case set():
                 return {"$set": [self.encode(v, where=where) for v in value]}
+            case dict() if all(type(k) is str for k in value):
+                return {"$dict": {k: self.encode(v, where=f"{where}[{k!r}]")
+                                  for k, v in value.items()}}
             case dict():
                 return {"$dict": [[self.encode(k, where=f"{where} key"),
                                    self.encode(v, where=f"{where}[{k!r}]")]
@@ -182,6 +186,8 @@ class Codec:
                 return frozenset(self.decode(v) for v in items)
             case {"$set": list(items)}:
                 return {self.decode(v) for v in items}
+            case {"$dict": dict(items)}:
+                return {k: self.decode(v) for k, v in items.items()}
             case {"$dict": list(pairs)}:
                 return {self.decode(k): self.decode(v) for k, v in pairs}
             case {"$bytes": str(text)}:

@@ -70,18 +70,6 @@ class EchoServer:
         self.stop()
 
 
-def serve_echo(host: str, port: int) -> None:
-    """Run an echo server in the foreground until interrupted (used by the netns demo)."""
-    server = EchoServer(host, port)
-    print(f"echo server listening on {host}:{server.port}", flush=True)
-    try:
-        server._thread.join()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-
-
 def connect(host: str, port: int, *, timeout: float = 2.0, wait: float = 0.0) -> socket.socket:
     """A TCP connection to ``host:port``; keep retrying for ``wait`` seconds if it is refused."""
     deadline = time.monotonic() + wait
@@ -90,7 +78,8 @@ def connect(host: str, port: int, *, timeout: float = 2.0, wait: float = 0.0) ->
             sock = socket.create_connection((host, port), timeout=timeout)
         except ConnectionRefusedError:
             if time.monotonic() >= deadline:
-                raise
+                raise ConnectionRefusedError(f"cannot connect to {host}:{port}: connection "
+                                             f"refused (is the server running?)") from None
             time.sleep(0.05)
             continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
