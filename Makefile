@@ -1,0 +1,76 @@
+# distlab: the book and its library.
+#   make book   build the HTML book into _build/html (warnings are errors)
+#   make test   run every test: library, notebooks (nbval), book build, browser
+#   make lab    open JupyterLab on the book
+#   make bench  run the benchmarks
+#   make labs   regenerate labs/ from solutions/
+# Every target creates the virtual environment .venv first when it is missing, and reinstalls
+# the package when pyproject.toml has changed since the last install.
+# Conda users: `conda env create -f environment.yml && conda activate distlab`, then
+# `make book VENV=$CONDA_PREFIX` (and the same for the other targets).
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS := book,test,bench,engines
+INSTALLED := $(VENV)/.distlab-installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv assets book test lab bench labs execute clean distclean
+
+help:
+	@sed -n '2,7p' Makefile
+
+venv: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
+	@touch $(INSTALLED)
+
+# Local copies of require.js, the widget manager and MathJax (see tools/js_assets.py).
+assets: venv
+	@$(PY) tools/js_assets.py
+
+book: venv assets
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going --all
+	@echo
+	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
+
+# One pytest run: tests/ (library and pipeline tests, including the book build and the browser
+# test) and every notebook in book/ and solutions/ under strict nbval; pyproject.toml holds the
+# options. Pass more with PYTEST_ARGS, e.g. make test PYTEST_ARGS="-m 'not browser' -x".
+test: venv assets
+	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test at all"; fi; \
+	exit $$status
+
+lab: venv
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/book
+
+bench: venv
+	@if [ -f bench/run.py ]; then \
+		$(PY) bench/run.py; \
+	else \
+		shopt -s nullglob; scripts=(bench/*.py); \
+		if [ $${#scripts[@]} -eq 0 ]; then echo "make bench: no benchmark in bench/ yet"; exit 1; fi; \
+		for script in "$${scripts[@]}"; do echo "== $$script"; $(PY) "$$script" || exit 1; done; \
+	fi
+
+labs: venv
+	$(PY) -m distlab.grading.make_labs
+
+# Execute notebooks in place, top to bottom, as they must be committed:
+#   make execute NB=book/00-toolbox/00.01-the-simulator.ipynb   (several: NB="a.ipynb b.ipynb")
+execute: venv
+	@test -n "$(NB)" || { echo "usage: make execute NB=path/to/notebook.ipynb"; exit 2; }
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=120 --ExecutePreprocessor.record_timing=False $(NB)
+
+clean:
+	rm -rf _build _assets/vendor .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

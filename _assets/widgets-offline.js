@@ -1,0 +1,28 @@
+/* Loaded on pages with widgets, just before the Jupyter widgets HTML manager (embed-amd.js);
+   see nb_ipywidgets_js in _config.yml. It makes the manager work from the local copies:
+   1. The manager's bundled stylesheet loads its icon fonts from the URL that require.js gives
+      its module name, by default a folder "@jupyter-widgets/html-manager/dist/" next to the
+      page, which does not exist; map that name to the folder of the local embed-amd.js.
+   2. The manager typesets widget labels with the MathJax 2 call MathJax.Hub.Queue; the book
+      loads MathJax 3, which has no Hub. Provide that one call, done with MathJax 3. */
+(function () {
+  var manager = new URL("vendor/html-manager/", document.currentScript.src).href;
+  window.requirejs.config({
+    paths: { "@jupyter-widgets/html-manager/dist": manager.slice(0, -1) },
+  });
+  window.__jupyter_widgets_assets_path__ = manager;
+
+  function typesetWithMathJax3(job) {
+    var element = job[2];  // the manager queues ["Typeset", MathJax.Hub, element]
+    if (window.MathJax && window.MathJax.typesetPromise) {
+      window.MathJax.typesetPromise([element]);
+    }
+  }
+
+  // The widgets are rendered on the window's load event, after MathJax 3 has started.
+  window.addEventListener("load", function () {
+    if (window.MathJax && !window.MathJax.Hub) {
+      window.MathJax.Hub = { Queue: typesetWithMathJax3 };
+    }
+  });
+})();
