@@ -1,9 +1,17 @@
 """distlab.viz: drawings of simulations: space-time diagrams, topologies, animations.
 
-Every function takes a `Trace` (``sim.trace``) or a `Simulation`. The figure functions
-(`spacetime`, `topology`) return a matplotlib Figure; in a notebook end the cell with ``;``
-so it shows exactly once, as a PNG. `animate` returns an HTML player: leave it as the
-cell's last expression (no ``;``).
+Every function takes a `Trace` (``sim.trace``) or a `Simulation`.
+
+How to show them in a notebook, exactly once and the same under strict nbval:
+
+* `spacetime` and `topology` return a matplotlib ``Figure`` that pyplot does not manage
+  (so the inline backend never shows it by itself). Make the call the last line of the cell,
+  with **no** ``;``: Jupyter shows the figure once, through its PNG repr. Do not add
+  ``plt.show()`` (there is no pyplot figure to show) and do not end with ``;`` (nbval runs
+  cells without input history, where IPython ignores the ``;``, so the notebook and nbval
+  would disagree). ``fig = spacetime(...)`` shows nothing until ``fig`` is displayed.
+* `animate` returns an ``IPython.display.HTML`` player: also the last line, no ``;``.
+* `distlab.widgets.Explorer`: end the cell with ``Explorer(...).show(run_until=...)``.
 """
 from distlab.viz.animation import animate
 from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime, spacetime

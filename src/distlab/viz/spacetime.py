@@ -19,10 +19,10 @@ where they fit. `SpaceTimeDrawer` keeps one figure and redraws into it.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -34,7 +34,7 @@ from matplotlib.transforms import offset_copy
 
 from distlab.sim.trace import Trace, TraceEvent
 from distlab.viz.style import (CRASH_COLOR, DROP_COLOR, PARTITION_COLOR, KindColors,
-                               figure_png)
+                               NotebookFigure, figure_png)
 from distlab.viz.timeline import Span, Timeline, describe_groups, read_timeline, trace_of
 
 #: At most this many message labels are written (beyond it the legend's colours tell).
@@ -42,6 +42,7 @@ MAX_LABELS = 80
 LABEL_SIZE = 6.5
 #: Arrows are labelled only when there are fewer than one per this many pixels of width.
 ARROW_SPACING = 12
+LABEL_BIN = 60
 
 
 def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
@@ -61,13 +62,15 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     each send and deliver event and may return a short text to write at that point (say the
     Lamport timestamp the message carries), or None.
 
-    In a notebook end the cell with ``;``: the figure then appears once, as a PNG.
+    The figure is not registered with pyplot: in a notebook, make the call the *last line of
+    the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
+    With ``ax=`` it draws into your axes instead and returns their figure.
     """
     events = trace_of(trace)
     timeline = read_timeline(events, nodes, until=end)
     if ax is None:
         height = max(2.4, 0.45 * len(timeline.nodes) + 1.5)
-        fig, ax = plt.subplots(figsize=(10, height), layout="constrained")
+        ax = NotebookFigure(figsize=(10, height), layout="constrained").add_subplot()
     draw_spacetime(ax, timeline, start=start, end=end, show_timers=show_timers,
                    show_logs=show_logs, label=label, annotate=annotate, title=title)
     return ax.figure
@@ -159,10 +162,13 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     if show_timers:   # timer names are written only when there are few of them
         _draw_marks(ax, timers, lanes, placer if label and len(timers) <= 20 else None,
                     marker="|", offset=-0.16, color="#555555", text=lambda e: str(e.data))
-    # Labels only help when arrows are sparse: at most one arrow per ARROW_SPACING pixels.
-    if label and len(delivered) * ARROW_SPACING <= placer.px_w:
-        for f in delivered:
-            if f.copy == 0 and not placer.full:
+    if label:
+        # Labels only help where arrows are sparse: in each stretch of LABEL_BIN pixels
+        # of width, at most one arrow per ARROW_SPACING pixels.
+        bins = [placer.bin((f.sent + f.end) / 2) for f in delivered]
+        crowd = Counter(bins)
+        for f, b in zip(delivered, bins):
+            if f.copy == 0 and crowd[b] * ARROW_SPACING <= LABEL_BIN and not placer.full:
                 placer.between(f.sent, lanes[f.src], f.end, lanes[f.dst], f.kind,
                                colors(f.kind))
     if annotate is not None:
@@ -316,6 +322,10 @@ class _LabelPlacer:
     @property
     def full(self) -> bool:
         return len(self.placed) >= MAX_LABELS
+
+    def bin(self, x: float) -> int:
+        """Which stretch of LABEL_BIN pixels the time ``x`` falls in."""
+        return int(self._px(x, self.y0)[0] // LABEL_BIN)
 
     def _px(self, x: float, y: float) -> tuple[float, float]:
         return ((x - self.x0) / (self.x1 - self.x0) * self.px_w,

@@ -65,6 +65,19 @@ class KindColors:
         return list(self._colors)
 
 
+class NotebookFigure(Figure):
+    """A Figure that Jupyter shows as a PNG when it ends a cell, whatever the backend.
+
+    The drawings return these rather than pyplot figures, so that the inline backend never
+    shows them a second time (see `distlab.viz` for how to display them).
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def figure_png(fig: Figure, *, compress_level: int = 1) -> bytes:
     """Render ``fig`` to PNG bytes (level 1 compression: fast, as widgets need)."""
     buffer = io.BytesIO()

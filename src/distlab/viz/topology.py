@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib.pyplot as plt
 import networkx as nx
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
@@ -23,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from distlab.viz.style import DROP_COLOR
+from distlab.viz.style import DROP_COLOR, NotebookFigure
 
 #: Colours for roles, in order of first appearance (light, so the ids stay readable).
 ROLE_PALETTE = ("#8ecae6", "#ffd166", "#95d5b2", "#f4a6c6", "#cdb4db", "#ffb38a",
@@ -122,11 +121,13 @@ def topology(sim_or_graph: Any, *, roles: Roles = None, ax: Axes | None = None,
     ``roles`` colours the nodes: a mapping ``{id: label}`` or a callable (given the node
     object of a simulation, or the id of a graph node) returning a label such as "leader".
     Crashed nodes are grey and crossed out; cut links are dashed red.
-    In a notebook end the cell with ``;``: the figure then appears once, as a PNG.
+    The figure is not registered with pyplot: in a notebook, make the call the *last line of
+    the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
+    With ``ax=`` it draws into your axes instead and returns their figure.
     """
     view = read_topology(sim_or_graph, roles)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
+        ax = NotebookFigure(figsize=(4.8, 4.2), layout="constrained").add_subplot()
     draw_topology(ax, view, positions(view, layout), title=title)
     return ax.figure
 
@@ -179,10 +180,7 @@ def draw_topology(ax: Axes, view: TopologyView, pos: Mapping[str, tuple[float, f
     ax.set_xlim(min(xs) - margin, max(xs) + margin)
     ax.set_ylim(min(ys) - margin, max(ys) + margin)
     ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    ax.set_axis_off()     # positions mean nothing: no ticks, no frame
     if title is None:
         title = f"Topology: {n} nodes"
         if view.crashed:

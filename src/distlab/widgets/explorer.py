@@ -78,6 +78,7 @@ class Explorer:
         self.spacetime_drawer = SpaceTimeDrawer(figsize=(7.4, 3.2), dpi=80, legend=False)
         self.topology_figure = Figure(figsize=(3.2, 3.3), dpi=80)
         self.topology_figure.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.12)
+        self.topology_ax = self.topology_figure.add_subplot()
         self._topology_key: Any = None
         self._syncing = False   # True while widgets are being set from the simulation
         self._make_widgets(seed, run_ms)
@@ -274,10 +275,13 @@ class Explorer:
         if key == self._topology_key:
             return   # nothing it shows has changed
         self._topology_key = key
-        fig = self.topology_figure
-        fig.clear()
-        draw_topology(fig.add_subplot(), view, circle_positions(view.nodes), title="topology")
-        self.topology_image.value = figure_png(fig)
+        ax = self.topology_ax
+        for artist in [*ax.collections, *ax.texts]:
+            artist.remove()
+        if ax.legend_ is not None:
+            ax.legend_.remove()
+        draw_topology(ax, view, circle_positions(view.nodes), title="topology")
+        self.topology_image.value = figure_png(self.topology_figure)
 
     def state_table(self) -> str:
         """An HTML table of every node's ``state()`` (crashed nodes have lost theirs)."""
