@@ -10,7 +10,7 @@
 # `make book VENV=$CONDA_PREFIX` (and the same for the other targets).
 
 SHELL := /bin/bash
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS := book,test,bench,engines
@@ -46,8 +46,14 @@ test: venv assets
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test at all"; fi; \
 	exit $$status
 
+# JupyterLab at the repository root, showing book/; it never calls out (no news feed, no update
+# check, no extension catalogue). As root (containers, CI machines) it needs --allow-root.
+LAB_OPTIONS := --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/book \
+	--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	--LabApp.extension_manager=readonly $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/book
+	$(VENV)/bin/jupyter lab $(LAB_OPTIONS) $(LAB_ARGS)
 
 bench: venv
 	@if [ -f bench/run.py ]; then \
