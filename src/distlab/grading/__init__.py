@@ -1,0 +1,25 @@
+"""distlab.grading: the lab harness -- graded checks over many seeds, reports, replays.
+
+A lab is a `Lab` subclass whose `graded` methods each return a `Scenario`: nodes, network,
+faults and client workload, how long to run, and the properties that must hold (invariants
+after every event, `Eventually` for liveness, `Linearizable` for the clients' history...).
+`check(lab)` runs every check over its seeds and returns a `Report`; `replay(lab.test_x,
+seed)` re-runs one run exactly, for debugging. The checks follow MIT 6.5840's naming (the
+behaviour, then the part) and DSLabs' spirit: many random schedules, one seed to replay any
+failure. `distlab.grading.example` is a complete small lab; ``python -m
+distlab.grading.make_labs`` generates the student labs from the solution notebooks.
+"""
+
+from distlab.check.invariants import Invariant, invariant, live_nodes
+from distlab.grading.failures import CodeLocation, Failure
+from distlab.grading.lab import Check, Lab, Scenario, graded
+from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
+                                        Property, Violation)
+from distlab.grading.report import Report
+from distlab.grading.runner import CheckResult, check, replay
+
+__all__ = [
+    "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",
+    "Failure", "Invariant", "Lab", "Linearizable", "Property", "Report", "Scenario", "Violation",
+    "check", "graded", "invariant", "live_nodes", "replay",
+]

@@ -1,0 +1,208 @@
+"""An example lab: a primary-backup key-value store (lab 0, ``solutions/lab00-example.ipynb``).
+
+The system is primary-backup replication {cite:p}`budhiraja1993primary` in its simplest form:
+
+* clients send every operation to the *primary* and resend it every 100 ms until the reply
+  comes (messages may be lost);
+* the primary answers reads (``get``) from its own data;
+* the primary handles one write (``put``, ``append``) at a time: it forwards it to the
+  *backup*, resends the forward until the backup acknowledges it, and only then applies it
+  and replies -- so a write a client was told succeeded is on both servers;
+* every request carries the client's id and a sequence number; both servers remember the
+  last sequence number applied for each client, so a resent or duplicated request is applied
+  once (at-most-once semantics, as in MIT 6.5840's key-value server lab);
+* both servers keep their data in durable ``storage``, so the primary can crash and restart.
+
+The student writes the two servers, ``Primary`` and ``Backup``; this module holds the rest:
+the messages, the client and the checks. The checks read one attribute of each server:
+``data``, the dict from key to value.
+
+The workload uses key ``"x"`` as a register (``put``/``get``) and key ``"y"`` as a log
+(``append``/``get``): appending a unique token (``"c1.3;"``) makes a write applied twice
+visible to a later read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from distlab.check.invariants import Invariant, invariant, live_nodes, no_acknowledged_write_lost
+from distlab.grading.lab import Lab, Scenario, graded
+from distlab.grading.properties import AtEnd, EveryOperationCompletes, Linearizable
+from distlab.sim import Client, FaultPlan, Network, Node, Simulation, Uniform, stream
+
+#: the operations a client draws from: (operation, key)
+WORKLOAD = (("get", "x"), ("put", "x"), ("get", "y"), ("append", "y"))
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """A client's operation: ``op`` is "get", "put" or "append"; ``seq`` counts 1, 2, 3..."""
+
+    client: str
+    seq: int
+    op: str
+    key: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The primary's answer to the request ``(client, seq)``; ``value`` is what a get read."""
+
+    client: str
+    seq: int
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Primary to backup: apply this write."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class ForwardOk:
+    """Backup to primary: the write ``(client, seq)`` is applied here."""
+
+    client: str
+    seq: int
+
+
+# -- the client --------------------------------------------------------------------------------
+
+class KVClient(Client):
+    """Runs ``ops`` random operations, one at a time, against the primary.
+
+    Each request is resent every ``retry`` ms until its reply arrives, so the primary may
+    receive it more than once. Operations are recorded in the simulation's history.
+    """
+
+    def __init__(self, primary: str = "primary", ops: int = 10, retry: float = 100.0):
+        self.primary = primary
+        self.ops = ops
+        self.retry = retry
+        self.seq = 0
+        self.request: Request | None = None
+
+    def on_start(self) -> None:
+        self.next_operation()
+
+    def next_operation(self) -> None:
+        if self.seq == self.ops:
+            self.request = None
+            return
+        self.seq += 1
+        op, key = self.rng.choice(WORKLOAD)
+        value = None if op == "get" else f"{self.id}.{self.seq};"
+        self.operation = self.invoke(op, value=value, key=key)
+        self.request = Request(self.id, self.seq, op, key, value)
+        self.send(self.primary, self.request)
+        self.set_timer(self.retry, "retry")
+
+    def on_timer(self, name: str) -> None:
+        if self.request is not None:
+            self.send(self.primary, self.request)
+            self.set_timer(self.retry, "retry")
+
+    def on_message(self, src: str, msg: object) -> None:
+        match msg:
+            case Reply(seq=seq, value=value) if self.request is not None and seq == self.seq:
+                self.ok(self.operation, value if self.request.op == "get" else None)
+                self.cancel_timer("retry")
+                self.next_operation()
+
+
+# -- what must hold ----------------------------------------------------------------------------
+
+def _backup_value(sim: Simulation, key: str) -> str | None:
+    backup = live_nodes(sim).get("backup")
+    return None if backup is None else backup.data.get(key)
+
+
+#: checked after every event: a reply to a write is sent only once the backup has it
+acknowledged_writes_on_backup = Invariant(
+    "every acknowledged write is already on the backup",
+    no_acknowledged_write_lost(_backup_value, writes=("put",), appends=("append",)).fn)
+
+
+@invariant("the backup holds the same data as the primary")
+def backup_agrees_with_primary(sim: Simulation) -> str | None:
+    nodes = live_nodes(sim)
+    if "primary" in nodes and "backup" in nodes:
+        primary, backup = nodes["primary"].data, nodes["backup"].data
+        if primary != backup:
+            return f"the primary holds {primary!r} but the backup holds {backup!r}"
+    return None
+
+
+# -- the lab -----------------------------------------------------------------------------------
+
+class PrimaryBackupLab(Lab):
+    """The checks of lab 0, for the student's ``Primary`` and ``Backup`` classes."""
+
+    title = "Lab 0: a primary-backup key-value store"
+
+    def __init__(self, primary: type[Node], backup: type[Node]):
+        self.primary = primary
+        self.backup = backup
+
+    def cluster(self, sim: Simulation, clients: int = 3, ops: int = 10) -> None:
+        """The primary, the backup, and ``clients`` clients running ``ops`` operations each."""
+        sim.add_node(self.primary, "primary", backup="backup")
+        sim.add_node(self.backup, "backup")
+        for n in range(1, clients + 1):
+            sim.add_node(KVClient, f"c{n}", ops=ops)
+
+    # -- part A: replication on a reliable network -------------------------------------------
+    @graded(part="A", seeds=20, description="one client, reliable network: every operation "
+            "completes, each write reaches the backup before its reply")
+    def test_one_client_A(self, seed: int) -> Scenario:
+        return Scenario(lambda sim: self.cluster(sim, clients=1), run_for=2_000,
+                        network=Network(latency=Uniform(1, 10)),
+                        properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
+                                    Linearizable("kv")])
+
+    @graded(part="A", seeds=20, description="three concurrent clients, reliable network: "
+            "linearizable, and the backup ends equal to the primary")
+    def test_concurrent_clients_A(self, seed: int) -> Scenario:
+        return Scenario(self.cluster, run_for=5_000, network=Network(latency=Uniform(1, 10)),
+                        properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
+                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+
+    # -- part B: an unreliable network --------------------------------------------------------
+    @graded(part="B", seeds=20, description="20% of messages lost: every operation still "
+            "completes, exactly once")
+    def test_lost_messages_B(self, seed: int) -> Scenario:
+        return Scenario(self.cluster, run_for=20_000,
+                        network=Network(latency=Uniform(1, 10), loss=0.2),
+                        properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
+                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+
+    @graded(part="B", seeds=20, description="30% of messages delivered twice, some late: "
+            "each write is applied once")
+    def test_duplicated_messages_B(self, seed: int) -> Scenario:
+        return Scenario(self.cluster, run_for=10_000,
+                        network=Network(latency=Uniform(1, 10), duplicate=0.3, reorder=0.2),
+                        properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
+                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+
+    # -- part C: crashes ------------------------------------------------------------------------
+    @graded(part="C", seeds=20, description="the primary crashes twice and restarts: no "
+            "acknowledged write is lost")
+    def test_primary_restarts_C(self, seed: int) -> Scenario:
+        rng = stream(seed, "lab0-faults")
+        first = rng.uniform(50, 300)
+        second = first + rng.uniform(300, 600)
+
+        def setup(sim: Simulation) -> None:
+            self.cluster(sim)
+            plan = FaultPlan().crash(first, "primary").restart(first + 150, "primary")
+            plan.crash(second, "primary").restart(second + 150, "primary").install(sim)
+
+        return Scenario(setup, run_for=10_000, network=Network(latency=Uniform(1, 10)),
+                        properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
+                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])

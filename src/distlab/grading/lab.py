@@ -1,0 +1,172 @@
+"""Declaring a lab: named checks, grouped by part, each a scenario run over many seeds.
+
+A lab is a class. Each of its checks is a method marked with `graded`, named like the tests
+of MIT 6.5840 (``test_initial_election_A``: the behaviour, then the part), that takes a seed
+and returns a `Scenario` -- how to build the system, how long to run it, and what must hold::
+
+    class RegisterLab(Lab):
+        title = "Lab 0: a primary-backup key-value store"
+
+        def __init__(self, primary, backup):
+            self.primary, self.backup = primary, backup
+
+        @graded(part="A", seeds=20, description="one client, reliable network")
+        def test_one_client_A(self, seed: int) -> Scenario:
+            def setup(sim):
+                sim.add_node(self.primary, "primary")
+                ...
+            return Scenario(setup, run_for=2_000,
+                            properties=[EveryOperationCompletes(), Linearizable("kv")])
+
+The harness (`distlab.grading.runner`) calls the method once per seed, builds a fresh
+`Simulation` with that seed, runs it, and judges the properties. Like DSLabs and 6.5840, a
+check can be run alone (``check(lab, name="test_one_client_A")``) or a part at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from distlab.sim import Network, Simulation
+
+#: the attribute `graded` sets on a check method
+MARK = "graded"
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One run of a check: how to build it, how long to run it, and what must hold.
+
+    ``setup(sim)`` adds the nodes and clients and schedules the faults (``sim.at``, a
+    `FaultPlan` or a `Nemesis`); it runs as the simulation's first event, so a node whose
+    ``__init__`` loops forever is stopped like any other handler. ``run_for`` is in simulated
+    milliseconds. ``properties`` are judged in order; the first that fails is reported (see
+    `distlab.grading.properties`: an `Invariant` is checked after every event, the others
+    as the run goes or at its end). ``network`` defaults to a reliable `Network()`.
+    ``max_events`` and ``wall_limit`` (seconds of real time) bound student code that never
+    stops.
+    """
+
+    setup: Callable[[Simulation], None]
+    run_for: float
+    properties: Sequence[Any] = ()
+    network: Network | None = None
+    max_events: int = 200_000
+    wall_limit: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not callable(self.setup):
+            raise TypeError(f"Scenario(setup, ...): setup must be a function setup(sim) that "
+                            f"adds the nodes; got {self.setup!r}")
+        if not isinstance(self.run_for, (int, float)) or self.run_for <= 0:
+            raise ValueError(f"Scenario(run_for=...) is how long to run, in simulated ms, and "
+                             f"must be positive; got {self.run_for!r}")
+        if isinstance(self.properties, (str, bytes)) or not isinstance(self.properties, Sequence):
+            raise TypeError(f"Scenario(properties=[...]) takes a list of properties; got "
+                            f"{self.properties!r}")
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """What `graded` records about a check method."""
+
+    part: str
+    seeds: int
+    description: str
+
+
+def graded(*, part: str, description: str, seeds: int = 20) -> Callable[[Method], Method]:
+    """Mark a lab method as a graded check of ``part``, run over ``seeds`` seeds (1, 2, ...).
+
+    The method takes the seed and returns a `Scenario`; ``description`` says in words what
+    the check tests. The method itself is returned unchanged.
+    """
+    if not isinstance(part, str) or not part:
+        raise ValueError(f"@graded(part=...) names the part of the lab, such as 'A'; got {part!r}")
+    if not isinstance(description, str) or not description:
+        raise ValueError("@graded(description=...) says in words what the check tests")
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ValueError(f"@graded(seeds=...) is how many seeds to run, at least 1; got {seeds!r}")
+
+    def mark(method: Method) -> Method:
+        setattr(method, MARK, CheckInfo(part, seeds, description))
+        return method
+
+    return mark
+
+
+class Lab:
+    """Base class of a lab: a set of `graded` check methods, in the order they are written.
+
+    Set ``title`` to the lab's name as students see it (by default the class name).
+    """
+
+    title: str = ""
+
+    def checks(self) -> list[Check]:
+        """Every check of the lab, in the order the methods are defined (base classes first)."""
+        found: dict[str, Check] = {}
+        for cls in reversed(type(self).__mro__):
+            for name, value in vars(cls).items():
+                info = getattr(value, MARK, None)
+                if isinstance(info, CheckInfo):
+                    found.pop(name, None)  # an override moves to where it is defined
+                    found[name] = Check(self, name, info.part, info.seeds, info.description)
+        return list(found.values())
+
+    def describe(self) -> str:
+        """The lab's title, or its class name."""
+        return self.title or type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self.checks())} checks>"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check of one lab object: its name, part, seeds and description."""
+
+    lab: Lab
+    name: str
+    part: str
+    seeds: int
+    description: str
+
+    def scenario(self, seed: int) -> Scenario:
+        """The scenario of this check for ``seed`` (calls the lab's method)."""
+        scenario = getattr(self.lab, self.name)(seed)
+        if not isinstance(scenario, Scenario):
+            raise TypeError(f"{type(self.lab).__name__}.{self.name} returned {scenario!r}; a "
+                            f"check method must return a Scenario(setup, run_for, properties)")
+        return scenario
+
+    @classmethod
+    def of(cls, method: Any) -> Check:
+        """The check behind ``lab.test_x`` (a check method of a lab object)."""
+        if isinstance(method, Check):
+            return method
+        lab = getattr(method, "__self__", None)
+        info = getattr(method, MARK, None)
+        if not isinstance(lab, Lab) or not isinstance(info, CheckInfo):
+            raise TypeError(f"expected a check of a lab object, such as lab.test_one_client_A "
+                            f"(with lab = MyLab(...)); got {method!r}")
+        return cls(lab, method.__name__, info.part, info.seeds, info.description)
+
+
+def as_lab(lab_or_cls: Lab | type[Lab]) -> Lab:
+    """A lab object: ``lab_or_cls`` itself, or an instance of the `Lab` subclass it names."""
+    if isinstance(lab_or_cls, Lab):
+        return lab_or_cls
+    if isinstance(lab_or_cls, type) and issubclass(lab_or_cls, Lab):
+        try:
+            return lab_or_cls()
+        except TypeError as exc:
+            raise TypeError(f"{lab_or_cls.__name__} needs arguments (your classes, usually): "
+                            f"pass an object, such as check({lab_or_cls.__name__}(...)); "
+                            f"{exc}") from None
+    raise TypeError(f"expected a Lab (an object or a subclass of distlab.grading.Lab); got "
+                    f"{lab_or_cls!r}")

@@ -1,0 +1,195 @@
+"""The report of a lab's checks: a table, each failure explained, and its space-time diagram.
+
+In Jupyter a `Report` shows itself (it is the check cell's result): an HTML table, the
+failures in words, and a PNG diagram of each failing run. Elsewhere ``str(report)`` is the
+same as text. Everything but the wall-clock column is deterministic, so a notebook that
+calls ``check(..., timing=False)`` reproduces its output exactly under nbval.
+
+`Progress` shows which check and seed is running. In Jupyter it is one display line that is
+updated in place and, at the end, set back to exactly what it first showed: nbval (which
+sees only the first version) and the saved notebook (which keeps the last) then agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distlab.grading.failures import Failure
+    from distlab.grading.runner import CheckResult
+
+#: the MIME type of the machine-readable summary (tests read it from executed notebooks)
+REPORT_MIME = "application/vnd.distlab.grading-report+json"
+#: at most this many failures get their diagrams drawn (drawing costs a fraction of a second)
+MAX_DIAGRAMS = 3
+_COLUMNS = ("check", "part", "result", "seeds run", "simulated", "messages")
+
+
+class Report:
+    """The outcome of `check`: one row per check, plus the first failure of each."""
+
+    def __init__(self, title: str, results: list[CheckResult], timing: bool = True):
+        self.title = title
+        self.results = results
+        self.timing = timing
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed on every seed."""
+        return all(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> list[str]:
+        """The names of the checks that failed."""
+        return [r.check.name for r in self.results if not r.passed]
+
+    @property
+    def failures(self) -> list[Failure]:
+        """The first failure of each failed check."""
+        return [r.failure for r in self.results if r.failure is not None]
+
+    def headline(self) -> str:
+        good = sum(r.passed for r in self.results)
+        return f"{self.title}: {good} of {len(self.results)} checks passed"
+
+    def rows(self) -> list[list[str]]:
+        """The table's cells, as text (the wall-clock column only with ``timing``)."""
+        rows = []
+        for r in self.results:
+            result = "passed" if r.passed else f"FAILED (seed {r.failure.seed})"
+            row = [r.check.name, r.check.part, result, f"{r.seeds_run} of {r.seeds_total}",
+                   f"{r.simulated_ms / 1000:,.1f} s", f"{r.messages:,}"]
+            if self.timing:
+                row.append(f"{r.wall_seconds:.2f} s")
+            rows.append(row)
+        return rows
+
+    def columns(self) -> list[str]:
+        return [*_COLUMNS, "wall time"] if self.timing else list(_COLUMNS)
+
+    # -- text ------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        columns, rows = self.columns(), self.rows()
+        widths = [max(len(line[i]) for line in [columns, *rows]) for i in range(len(columns))]
+        right = {"seeds run", "simulated", "messages", "wall time"}
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(c.rjust(w) if name in right else c.ljust(w)
+                             for c, w, name in zip(cells, widths, columns)).rstrip()
+
+        out = [self.headline(), "", line(columns), line(["-" * w for w in widths])]
+        out += [line(row) for row in rows]
+        for failure in self.failures:
+            out += ["", *failure.lines()]
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return f"<Report {self.headline()}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    # -- HTML (Jupyter) ----------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th>{esc(c)}</th>" for c in self.columns())
+        body = []
+        for r, row in zip(self.results, self.rows()):
+            colour = "#1a7f37" if r.passed else "#cf222e"
+            cells = [f'<td title="{esc(r.check.description)}"><code>{esc(row[0])}</code></td>']
+            cells += [f"<td>{esc(row[1])}</td>",
+                      f'<td style="color:{colour};font-weight:bold">{esc(row[2])}</td>']
+            cells += [f'<td style="text-align:right">{esc(c)}</td>' for c in row[3:]]
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        parts = [f"<p><b>{esc(self.headline())}</b></p>",
+                 f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"]
+        for failure in self.failures:
+            first, *rest = failure.lines()
+            parts.append(f'<details open><summary style="color:#cf222e"><b>{esc(first)}</b>'
+                         f'</summary><pre>{esc(chr(10).join(rest))}</pre></details>')
+        return "\n".join(parts)
+
+    def summary(self) -> dict[str, Any]:
+        """The outcome as plain data, without wall-clock times (it must reproduce)."""
+        return {
+            "title": self.title,
+            "passed": self.passed,
+            "checks": [{"name": r.check.name, "part": r.check.part, "passed": r.passed,
+                        "seeds_run": r.seeds_run, "seeds": r.seeds_total,
+                        "kind": None if r.passed else r.failure.kind,
+                        "seed": None if r.passed else r.failure.seed,
+                        "summary": None if r.passed else r.failure.summary}
+                       for r in self.results],
+        }
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display({"text/plain": str(self), "text/html": self._repr_html_(),
+                 REPORT_MIME: self.summary()}, raw=True)
+        for failure in self.failures[:MAX_DIAGRAMS]:
+            for draw in (failure.spacetime, failure.picture):
+                figure = draw() if draw is not None else None
+                if figure is not None:
+                    display({"image/png": _png(figure)}, raw=True)
+
+
+def _png(figure: Any) -> str:
+    """The figure as base64 PNG (for a raw display), and closed so it is not shown twice."""
+    import matplotlib.pyplot as plt
+
+    from distlab.viz import figure_png
+
+    data = figure_png(figure)
+    plt.close(figure)
+    return base64.b64encode(data).decode("ascii")
+
+
+class Progress:
+    """Which check and seed is running: an updating line in Jupyter or on a terminal."""
+
+    #: seconds between two updates, at least
+    INTERVAL = 0.1
+
+    def __init__(self, title: str):
+        self.title = title
+        self.last = 0.0
+        self.handle = None
+        self.terminal = False
+        if _in_kernel():
+            from IPython.display import display
+
+            self.handle = display({"text/plain": title}, raw=True, display_id=True)
+        else:
+            self.terminal = sys.stderr.isatty()
+
+    def update(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.last < self.INTERVAL:
+            return
+        self.last = now
+        line = f"{self.title} -- {text}"
+        if self.handle is not None:
+            self.handle.update({"text/plain": line}, raw=True)
+        elif self.terminal:
+            sys.stderr.write("\r" + line[:120] + "\033[K")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            # back to the first version: see the module docstring (nbval)
+            self.handle.update({"text/plain": self.title}, raw=True)
+        elif self.terminal:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _in_kernel() -> bool:
+    """Whether we run in a Jupyter kernel (which can update a display in place)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None

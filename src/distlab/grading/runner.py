@@ -1,0 +1,181 @@
+"""Running a lab's checks over many seeds, and replaying one run exactly.
+
+For every seed a check gets a fresh `Simulation(seed=seed)`: the scenario's ``setup`` runs as
+its first event (so even a node's ``__init__`` is bounded), the properties start watching,
+and the run goes on for ``run_for`` simulated milliseconds under an event budget and a
+wall-clock limit. A check stops at its first failing seed, as a test suite stops at its
+first failing assertion; the others still run. Because every random choice comes from the
+seed, `replay` re-runs a failing seed event for event.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from distlab.grading.failures import Failure, explain
+from distlab.grading.lab import Check, Lab, Scenario, as_lab
+from distlab.grading.properties import Judge, PropertyViolated, start
+from distlab.grading.report import Progress, Report
+from distlab.sim import Simulation
+
+
+@dataclass
+class CheckResult:
+    """How one check went over its seeds: totals, and the first failure if any."""
+
+    check: Check
+    seeds_run: int
+    seeds_total: int
+    simulated_ms: float
+    messages: int
+    wall_seconds: float
+    failure: Failure | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+
+def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None,
+          seeds: int | Iterable[int] | None = None, *, timing: bool = True,
+          wall_limit: float | None = None) -> Report:
+    """Run the checks of ``lab`` and return the `Report` (a table; failures explained).
+
+    ``part`` ("A") or ``name`` ("test_one_client_A") choose which checks run; ``seeds`` is a
+    number of seeds (1, 2, ... n) for every check, or the list of seeds to run, instead of each
+    check's own number. ``timing=False`` leaves out the wall-clock column, so that the report
+    is the same on every run (committed notebooks use it: nbval compares their output).
+    ``wall_limit`` (seconds of real time per run) overrides the scenarios' own.
+
+    In Jupyter the report shows itself as the cell's result; elsewhere it is also printed.
+    """
+    lab = as_lab(lab)
+    chosen = select(lab, part, name)
+    progress = Progress(f"{lab.describe()}: {len(chosen)} check{'s' * (len(chosen) != 1)}")
+    results = []
+    try:
+        for c in chosen:
+            results.append(run_check(c, seeds, wall_limit, progress))
+    finally:
+        progress.close()
+    report = Report(lab.describe(), results, timing)
+    if not _in_ipython():
+        print(report)
+    return report
+
+
+def run_check(c: Check, seeds: int | Iterable[int] | None = None,
+              wall_limit: float | None = None, progress: Progress | None = None) -> CheckResult:
+    """Run one check over its seeds, stopping at the first failure."""
+    chosen = seed_list(seeds, c.seeds)
+    result = CheckResult(c, 0, len(chosen), 0.0, 0, 0.0)
+    for n, seed in enumerate(chosen, start=1):
+        if progress is not None:
+            progress.update(f"running {c.name}, seed {seed} ({n} of {len(chosen)})")
+        began = time.perf_counter()
+        sim, failure = run_once(c, seed, wall_limit)
+        result.wall_seconds += time.perf_counter() - began
+        result.seeds_run += 1
+        result.simulated_ms += sim.now
+        result.messages += sim.trace.counts().get("send", 0)
+        if failure is not None:
+            result.failure = failure
+            break
+    return result
+
+
+def run_once(c: Check, seed: int, wall_limit: float | None = None
+             ) -> tuple[Simulation, Failure | None]:
+    """One run of check ``c`` with ``seed``: the simulation, and its failure or None."""
+    sim = Simulation(seed=seed)
+    try:
+        scenario = c.scenario(seed)
+        sim, judges = prepare(scenario, seed, judged=True)
+        sim.run(until=scenario.run_for, wall_limit=wall_limit or scenario.wall_limit)
+        for judge in judges:
+            violation = judge()
+            if violation is not None:
+                raise PropertyViolated(violation)
+    except Exception as exc:  # every way student code can fail becomes a report line
+        return sim, explain(exc, c, seed, sim)
+    return sim, None
+
+
+def prepare(scenario: Scenario, seed: int, judged: bool) -> tuple[Simulation, list[Judge]]:
+    """A simulation of ``scenario`` with ``seed``, ready to run (nothing has run yet).
+
+    The setup, then (if ``judged``) the start of every property, is the first event.
+    """
+    sim = Simulation(seed=seed, network=scenario.network, max_events=scenario.max_events)
+    judges: list[Judge] = []
+
+    def set_up(sim: Simulation) -> None:
+        scenario.setup(sim)
+        if judged:
+            judges.extend(start(prop, sim) for prop in scenario.properties)
+
+    sim.at(0, set_up, sim)
+    return sim, judges
+
+
+def replay(check_method: object, seed: int, *, run: bool = True,
+           wall_limit: float | None = None) -> Simulation:
+    """Re-run exactly the run of ``lab.test_x`` with ``seed``, and return its `Simulation`.
+
+    The run stops where the check stopped it (at a violated invariant, say), so its
+    ``trace`` ends with what went wrong: draw it (``spacetime(sim.trace)``) or read it
+    (``sim.trace.format(last=20)``). A line says how the run ended. With ``run=False`` the
+    simulation is only set up, without the properties: step it yourself, or hand
+    ``lambda: replay(lab.test_x, seed, run=False)`` to an explorer.
+    """
+    c = Check.of(check_method)
+    if not run:
+        return prepare(c.scenario(seed), seed, judged=False)[0]
+    sim, failure = run_once(c, seed, wall_limit)
+    print(f"{c.name}, seed {seed}: " + ("every property held" if failure is None
+                                        else failure.summary))
+    return sim
+
+
+def select(lab: Lab, part: str | None = None, name: str | None = None) -> list[Check]:
+    """The checks of ``lab`` in ``part`` and/or called ``name`` (all of them by default)."""
+    checks = lab.checks()
+    if not checks:
+        raise ValueError(f"{lab.describe()} has no checks: mark its check methods with "
+                         f"@graded(part=..., description=...)")
+    if part is not None:
+        parts = sorted({c.part for c in checks})
+        if part not in parts:
+            raise ValueError(f"{lab.describe()} has no part {part!r}; its parts are "
+                             f"{', '.join(parts)}")
+        checks = [c for c in checks if c.part == part]
+    if name is not None:
+        named = [c for c in checks if c.name == name]
+        if not named:
+            raise ValueError(f"no check named {name!r}" + (f" in part {part}" if part else "")
+                             + f"; the checks are: {', '.join(c.name for c in checks)}")
+        checks = named
+    return checks
+
+
+def seed_list(seeds: int | Iterable[int] | None, default: int) -> list[int]:
+    """The seeds to run: 1..``default``, 1..``seeds`` for a number, or the seeds given."""
+    if seeds is None:
+        return list(range(1, default + 1))
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {seeds}")
+        return list(range(1, seeds + 1))
+    chosen = list(seeds)
+    if not chosen or not all(isinstance(s, int) and not isinstance(s, bool) for s in chosen):
+        raise ValueError(f"seeds is a number of seeds or a list of int seeds; got {seeds!r}")
+    return chosen
+
+
+def _in_ipython() -> bool:
+    """Whether we run under IPython (which shows the returned report by itself)."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
