@@ -308,6 +308,16 @@ def test_animation_embeds_the_requested_number_of_png_frames():
     assert "<script" in html
 
 
+def test_animation_player_loads_nothing_from_the_network():
+    sim = pinging_simulation()
+    sim.run(until=200)
+    html = animate(sim.trace, frames=4).data
+    assert "http://" not in html and "https://" not in html
+    assert 'class="fa' not in html             # icons became characters
+    assert "&#9654;" in html                   # the play button
+    assert "Ping" in html and "cut link" in html   # the legend under the player
+
+
 def test_animation_is_deterministic_but_for_the_player_id():
     def make() -> str:
         sim = pinging_simulation(seed=3)

@@ -13,8 +13,8 @@ frames, small figures) to keep pages light: 60 frames are a few hundred kilobyte
 from __future__ import annotations
 
 import base64
-import io
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from distlab.sim.trace import Trace
-from distlab.viz.style import DROP_COLOR, KindColors
+from distlab.viz.style import DROP_COLOR, KindColors, compact_png, legend_html
 from distlab.viz.timeline import Flight, Span, Timeline, read_timeline, trace_of
 from distlab.viz.topology import CRASHED_FACE, UP_COLOR, circle_positions
 
@@ -68,15 +68,42 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
     with TemporaryDirectory() as folder:
         path = Path(folder, "animation.html")
         animation.save(str(path), writer=_SmallFramesWriter(fps=1000 / interval))
-        return HTML(path.read_text(encoding="utf-8"))
+        player_html = offline_player(path.read_text(encoding="utf-8"))
+    # The legend is HTML under the player: text is the slowest thing to draw in each frame.
+    return HTML(f"{player_html}\n<div style='margin-left:1em'>{legend_html(player.legend)}</div>")
+
+
+#: The player's button icons, as characters (HTML entities, so the page's encoding does
+#: not matter) instead of Font Awesome icons fetched from a CDN.
+BUTTON_GLYPHS = {
+    "fa fa-minus": "&#8722;",
+    "fa fa-fast-backward": "|&#9664;&#9664;",
+    "fa fa-step-backward": "|&#9664;",
+    "fa fa-play fa-flip-horizontal": "&#9664;",
+    "fa fa-pause": "&#10074;&#10074;",
+    "fa fa-play": "&#9654;",
+    "fa fa-step-forward": "&#9654;|",
+    "fa fa-fast-forward": "&#9654;&#9654;|",
+    "fa fa-plus": "+",
+}
+_FONT_AWESOME = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">')
+
+
+def offline_player(player_html: str) -> str:
+    """matplotlib's player without its one online resource, the Font Awesome stylesheet.
+
+    Offline (the book's pages must work with no network) its buttons would be blank; here
+    each icon becomes a plain character.
+    """
+    player_html = _FONT_AWESOME.sub("", player_html)
+    for icon, glyph in BUTTON_GLYPHS.items():
+        player_html = player_html.replace(f'<i class="{icon}"></i>', glyph)
+    return player_html
 
 
 class _SmallFramesWriter(HTMLWriter):
-    """matplotlib's HTML player, with each frame stored as a 64-colour PNG.
-
-    Our frames use a handful of flat colours, so a palette loses nothing visible and makes
-    the page 3-4 times lighter than full-colour frames.
-    """
+    """matplotlib's HTML player, with each frame stored as a 64-colour PNG (`compact_png`):
+    the page is 3-4 times lighter than with full-colour frames."""
 
     def __init__(self, fps: float) -> None:
         super().__init__(fps=fps, embed_frames=True, default_mode="once")
@@ -85,11 +112,8 @@ class _SmallFramesWriter(HTMLWriter):
         canvas = self.fig.canvas
         canvas.draw()
         image = PIL.Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
-        small = image.convert("RGB").quantize(colors=64, method=PIL.Image.Quantize.FASTOCTREE,
-                                              dither=PIL.Image.Dither.NONE)
-        buffer = io.BytesIO()
-        small.save(buffer, format="png", optimize=True)
-        self._saved_frames.append(base64.encodebytes(buffer.getvalue()).decode("ascii"))
+        png = compact_png(image, colors=64)
+        self._saved_frames.append(base64.encodebytes(png).decode("ascii"))
 
 
 class _Player:
@@ -107,9 +131,9 @@ class _Player:
         for f in timeline.flights:
             self.colors(f.kind)
 
-        self.figure = fig = Figure(figsize=(4.6, 4.4), dpi=dpi)
+        self.figure = fig = Figure(figsize=(4.6, 4.1), dpi=dpi)
         FigureCanvasAgg(fig)
-        fig.subplots_adjust(left=0.0, right=1.0, top=0.93, bottom=0.1)
+        fig.subplots_adjust(left=0.0, right=1.0, top=0.93, bottom=0.01)
         self.ax = ax = fig.add_subplot()
         ax.set_xlim(-1.2, 1.2)
         ax.set_ylim(-1.2, 1.2)
@@ -130,15 +154,12 @@ class _Player:
         self.dots = ax.scatter([], [], s=30, zorder=5, edgecolors="white", linewidths=0.5)
         self.drops = ax.scatter([], [], marker="x", s=45, color=DROP_COLOR, linewidths=1.8,
                                 zorder=6)
-        kinds = self.colors.kinds()
-        legend = [Line2D([], [], marker="o", lw=0, color=self.colors(k), label=k)
-                  for k in kinds[:8]]
-        legend += [Line2D([], [], marker="x", lw=0, color=DROP_COLOR, label="dropped"),
-                   Line2D([], [], marker="o", lw=0, color=CRASHED_FACE,
-                          markeredgecolor="#333333", label="crashed"),
-                   Line2D([], [], color=DROP_COLOR, linestyle=(0, (4, 3)), label="cut link")]
-        fig.legend(handles=legend, loc="lower center", ncols=min(len(legend), 4), fontsize=7,
-                   frameon=False, borderaxespad=0.2, handletextpad=0.2, columnspacing=1.0)
+        self.legend = [Line2D([], [], marker="o", lw=0, color=self.colors(k), label=k)
+                       for k in self.colors.kinds()]
+        self.legend += [
+            Line2D([], [], marker="x", lw=0, color=DROP_COLOR, label="dropped"),
+            Line2D([], [], marker="o", lw=0, color="#9e9e9e", label="crashed node"),
+            Line2D([], [], color=DROP_COLOR, linestyle=(0, (4, 3)), label="cut link")]
 
     def show_frame(self, k: int) -> None:
         t = float(self.times[k])

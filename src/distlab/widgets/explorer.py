@@ -29,15 +29,12 @@ from typing import Any
 
 import ipywidgets as w
 from IPython.display import Image, Markdown, display
-from matplotlib.artist import Artist
-from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from distlab.sim import (Constant, Exponential, Latency, LogNormal, Normal, Simulation,
                          Uniform)
 from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime
-from distlab.viz.style import figure_png
+from distlab.viz.style import compact_png, figure_png, legend_html
 from distlab.viz.timeline import read_timeline
 from distlab.viz.topology import Roles, circle_positions, draw_topology, read_topology
 
@@ -362,22 +359,7 @@ class Explorer:
         timeline = read_timeline(self.sim.trace, self.node_ids, until=self.sim.now)
         draw_spacetime(right, timeline, start=self._window_start(), end=max(self.sim.now, 1.0),
                        title=f"{self.title}: the last events up to t = {self.sim.now:,.0f} ms")
-        return figure_png(fig, compress_level=6)
-
-
-def legend_html(entries: list[Artist]) -> str:
-    """A one-line HTML legend for the entries `draw_spacetime` returns."""
-    items = []
-    for entry in entries:
-        if isinstance(entry, Patch):
-            symbol, color = "■", to_hex(entry.get_facecolor())
-        else:
-            marker = entry.get_marker()
-            symbol = {"x": "✕", "o": "○", "|": "|"}.get(marker, "━") if marker != "None" else "━"
-            color = to_hex(entry.get_color())
-        items.append(f"<span style='color:{color}'>{symbol}</span>&nbsp;"
-                     f"{html.escape(entry.get_label())}")
-    return f"<span style='font-size:12px'>{' &nbsp; '.join(items)}</span>"
+        return compact_png(fig)
 
 
 def scaled_latency(latency: Latency, mean: float) -> Latency:
