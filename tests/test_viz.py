@@ -125,6 +125,14 @@ def test_a_new_partition_replaces_the_previous_one_but_a_cut_adds_to_it():
         ("partition", 0.0, 10.0), ("partition", 10.0, 20.0), ("cut", 15.0, 20.0)]
 
 
+def test_reading_since_a_time_keeps_the_faults_still_in_force_and_later_messages():
+    trace = every_kind_trace()
+    full, tail = read_timeline(trace), read_timeline(trace, since=35.0)
+    assert tail.crashes == full.crashes            # c's crash at 20 is still found
+    assert tail.partitions == full.partitions
+    assert tail.flights == [f for f in full.flights if f.sent >= 35.0]
+
+
 def test_message_kind_names_dataclasses_tuples_and_strings():
     assert message_kind(Ping(1)) == "Ping"
     assert message_kind(("vote", 3, "a")) == "vote"

@@ -66,8 +66,7 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
     With ``ax=`` it draws into your axes instead and returns their figure.
     """
-    events = trace_of(trace)
-    timeline = read_timeline(events, nodes, until=end)
+    timeline = _read(trace, nodes, start, end)
     if ax is None:
         height = max(2.4, 0.45 * len(timeline.nodes) + 1.5)
         ax = NotebookFigure(figsize=(10, height), layout="constrained").add_subplot()
@@ -96,8 +95,8 @@ class SpaceTimeDrawer:
 
     def draw(self, trace: Trace | Any, **options: Any) -> list[Artist]:
         """Redraw with the options of `spacetime` (except ``ax``); return the legend's entries."""
-        events = trace_of(trace)
-        timeline = read_timeline(events, options.pop("nodes", None), until=options.get("end"))
+        timeline = _read(trace, options.pop("nodes", None), options.get("start"),
+                         options.get("end"))
         # Removing our artists is much cheaper than ax.cla(), which rebuilds the axis ticks.
         for artist in [*self.ax.collections, *self.ax.texts, *self.ax.patches]:
             artist.remove()
@@ -108,6 +107,14 @@ class SpaceTimeDrawer:
 
     def png(self) -> bytes:
         return figure_png(self.figure)
+
+
+def _read(trace: Trace | Any, nodes: Iterable[str] | None, start: float | None,
+          end: float | None) -> Timeline:
+    """Read the part of the trace a window needs: from one window's length before it (to
+    find the sends of the messages that arrive in it) to its end."""
+    since = start - (end - start) if start is not None and end is not None else None
+    return read_timeline(trace_of(trace), nodes, until=end, since=since)
 
 
 def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,

@@ -120,7 +120,9 @@ def legend_html(entries: list[Artist]) -> str:
     items = []
     for entry in entries:
         if isinstance(entry, Patch):
-            symbol, color = "&#9632;", to_hex(entry.get_facecolor())          # a square
+            # a square, in the edge colour if hatched (the face is then almost white)
+            face = entry.get_edgecolor() if entry.get_hatch() else entry.get_facecolor()
+            symbol, color = "&#9632;", to_hex(face)
         else:
             hollow = entry.get_markerfacecolor() == "none"
             symbol = {"x": "&#10005;", "o": "&#9675;" if hollow else "&#9679;", "|": "|"}.get(

@@ -8,12 +8,18 @@ pairing once, so the space-time diagram and the animation draw the same facts.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.sim.trace import Trace, TraceEvent
 from distlab.viz.style import message_kind
+
+
+#: The events that change what holds from then on (who is down, what is cut).
+FAULT_KINDS = ("crash", "restart", "partition", "heal")
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,12 @@ def lane_order(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | None)
 
 
 def read_timeline(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | None = None,
-                  until: float | None = None) -> Timeline:
+                  until: float | None = None, since: float | None = None) -> Timeline:
     """Pair up the events of ``trace`` (up to time ``until``, if given).
+
+    With ``since``, the events before that time are read only for the crashes and
+    partitions still in force after it (so a long trace costs little when only its end is
+    drawn); messages sent before ``since`` are left out.
 
     A crash with no restart, or a partition with no heal, lasts to the trace's last event.
     A partition (``sim.partition``: its groups name every node) lasts until the next heal
@@ -129,7 +139,13 @@ def read_timeline(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | No
             kind=message_kind(send.data), sent=send.time,
             end=send.time if fate == "loss" else e.time, fate=fate, copy=copy))
 
-    for e in trace:
+    events: Iterable[TraceEvent] = trace
+    if since is not None and isinstance(trace, Trace):
+        first_kept = bisect.bisect_left(trace, since, key=lambda e: e.time)
+        earlier = [e for e in trace.of_kind(*FAULT_KINDS) if e.time < since]
+        events = itertools.chain(earlier, trace[first_kept:])
+
+    for e in events:
         if until is not None and e.time > until:
             break
         if first is None:

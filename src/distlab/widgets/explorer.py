@@ -108,7 +108,7 @@ class Explorer:
                                      tooltip="rebuild the scenario with this seed",
                                      layout=w.Layout(width="70px"))
         mean = self.sim.network.latency.mean
-        self.latency = w.FloatSlider(value=mean, min=0.0, max=max(200.0, 4 * mean), step=0.5,
+        self.latency = w.FloatSlider(value=mean, min=0.0, max=max(20.0, 4 * mean), step=0.5,
                                      description="latency (ms)", continuous_update=False,
                                      style={"description_width": "80px"})
         self.loss = w.FloatSlider(value=self.sim.network.loss, min=0.0, max=0.5, step=0.01,
@@ -293,18 +293,21 @@ class Explorer:
             for key in state or {}:
                 if key not in columns and len(columns) < MAX_COLUMNS:
                     columns.append(key)
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["node", *columns])
+        cell = "style='padding:1px 10px;text-align:left'"
+        head = "".join(f"<th {cell}>{html.escape(str(c))}</th>" for c in ["node", *columns])
         rows = []
         for node, state in states.items():
+            name = f"<td {cell}><b>{html.escape(node)}</b></td>"
             if state is None:
-                cells = f"<td><i>crashed</i></td>" + "<td></td>" * (len(columns) - 1)
-                rows.append(f"<tr style='color:#888'><td><b>{html.escape(node)}</b></td>"
-                            f"{cells if columns else ''}</tr>")
+                lost = f"<td {cell}><i>crashed</i></td>" + f"<td {cell}></td>" * (len(columns) - 1)
+                rows.append(f"<tr style='color:#888'>{name}{lost if columns else ''}</tr>")
                 continue
-            cells = "".join(f"<td>{html.escape(_short(state.get(c, '')))}</td>" for c in columns)
-            rows.append(f"<tr><td><b>{html.escape(node)}</b></td>{cells}</tr>")
-        return (f"<table style='font-size:12px;font-family:monospace;border-collapse:collapse'>"
-                f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            cells = "".join(f"<td {cell}>{html.escape(_short(state.get(c, '')))}</td>"
+                            for c in columns)
+            rows.append(f"<tr>{name}{cells}</tr>")
+        return (f"<table style='font-size:12px;font-family:monospace;border-collapse:collapse;"
+                f"line-height:1.3'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
 
     def _status(self) -> str:
         sim = self.sim
@@ -356,8 +359,10 @@ class Explorer:
         fig.subplots_adjust(left=0.01, right=0.86, top=0.88, bottom=0.14, wspace=0.12)
         view = read_topology(self.sim, self.roles)
         draw_topology(left, view, circle_positions(view.nodes), title="topology")
-        timeline = read_timeline(self.sim.trace, self.node_ids, until=self.sim.now)
-        draw_spacetime(right, timeline, start=self._window_start(), end=max(self.sim.now, 1.0),
+        start, end = self._window_start(), max(self.sim.now, 1.0)
+        timeline = read_timeline(self.sim.trace, self.node_ids, until=end,
+                                 since=start - (end - start))
+        draw_spacetime(right, timeline, start=start, end=end,
                        title=f"{self.title}: the last events up to t = {self.sim.now:,.0f} ms")
         return compact_png(fig)
 
