@@ -74,6 +74,22 @@ def test_bully_message_counts_best_and_worst_case(n):
         assert run.messages == (n - 1) ** 2 + n - 2
 
 
+@pytest.mark.parametrize("heartbeats", [None, 50.0])
+def test_bully_costs_quadratic_not_exponential_messages_when_all_start_at_once(heartbeats):
+    # every node starts an election at t=0; then (with heartbeats) all notice a crash at once
+    for n in (8, 16, 24):
+        sim, ids = bully_sim(n=n, seed=2, heartbeat_interval=heartbeats)
+        sim.run(until=1_000)
+        assert leaders(sim, ids) == {f"n{n}"}
+        assert count_messages(sim, BULLY_MESSAGES) <= 2 * n * n
+        if heartbeats:
+            crashed_at = sim.now
+            sim.crash(f"n{n}")
+            sim.run(until=3_000)
+            assert leaders(sim, ids) == {f"n{n - 1}"}
+            assert count_messages(sim, BULLY_MESSAGES, since=crashed_at) <= 2 * n * n
+
+
 def test_bully_messages_can_be_counted_from_the_trace():
     sim, ids = bully_sim(n=4, seed=1, heartbeat_interval=None)
     sim.run(until=1_000)

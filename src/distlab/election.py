@@ -76,11 +76,18 @@ class BullyNode(Node):
     A node starts an election when it starts (or restarts) and when the leader's heartbeats
     stop (``leader_timeout``). In an election it sends `Election` to every higher node; if
     none answers within ``answer_timeout`` it wins and sends `Coordinator` to every lower
-    node. A node
-    that gets an `Election` from a lower node answers and starts its own election. If an
-    `Answer` came but no `Coordinator` follows within ``coordinator_timeout``, the node starts
-    again. Timeouts must exceed the longest round trip: the algorithm assumes a synchronous
-    network, and with slower messages two nodes can both believe they lead.
+    node. A node that gets an `Election` from a lower node answers and starts its own
+    election. If an `Answer` came but no `Coordinator` follows within ``coordinator_timeout``,
+    the node starts again. Timeouts must exceed the longest round trip: the algorithm assumes
+    a synchronous network, and with slower messages two nodes can both believe they lead.
+
+    Two details keep the message count polynomial when many nodes start at once: the leader
+    answers an `Election` by telling the challenger `Coordinator` (it does not hold a new
+    election), and a follower that heard `Coordinator` less than ``coordinator_timeout`` ago
+    answers a challenge without starting an election of its own (if the leader really is
+    gone, the challenger times out and tries again, and by then that news is stale). Without
+    them, every late `Election` restarts elections all the way up, and the count grows
+    exponentially with n.
 
     ``heartbeat_interval=None`` turns failure detection off (elections start only at start
     and when `start_election` is called), which makes message counts clean to measure.
@@ -100,6 +107,7 @@ class BullyNode(Node):
         self.heartbeat_interval = heartbeat_interval
         self.leader_timeout = leader_timeout
         self.leader: str | None = None
+        self.leader_since = float("-inf")  # when this node last heard Coordinator
         self.electing = False
 
     def on_start(self) -> None:
@@ -136,13 +144,18 @@ class BullyNode(Node):
         match msg:
             case Election():
                 self.send(src, Answer())
-                if not self.electing:
+                if self.leader == self.id:
+                    self.send(src, Coordinator(self.id))  # I lead: tell the challenger
+                elif not self.electing and not self.leader_is_fresh():
                     self.start_election()
-            case Answer():
+            case Answer() if self.electing:
                 self.cancel_timer("answer")  # a higher node takes over: wait for its word
                 self.set_timer(self.coordinator_timeout, "coordinator")
+            case Answer():
+                pass  # a late answer to an election already settled
             case Coordinator(leader):
                 self.leader = leader
+                self.leader_since = self.now
                 self.electing = False
                 self.cancel_timer("answer")
                 self.cancel_timer("coordinator")
@@ -153,6 +166,10 @@ class BullyNode(Node):
                 self.start_election()  # a lower node leads (say, after a partition): bully it
             case Heartbeat():
                 pass  # a higher leader I do not follow yet: it will bully me when it hears me
+
+    def leader_is_fresh(self) -> bool:
+        """Whether a leader announced itself less than ``coordinator_timeout`` ago."""
+        return self.now - self.leader_since < self.coordinator_timeout
 
     def watch_leader(self) -> None:
         if self.heartbeat_interval is not None:
