@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 
 from distlab.sim.trace import Trace
 from distlab.viz.style import DROP_COLOR, KindColors, compact_png, legend_html
-from distlab.viz.timeline import Flight, Span, Timeline, read_timeline, trace_of
+from distlab.viz.timeline import Flight, Span, Timeline, kind_colors, read_timeline, trace_of
 from distlab.viz.topology import CRASHED_FACE, UP_COLOR, circle_positions
 
 #: How many frames a dropped message's ✕ stays visible.
@@ -55,14 +55,15 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
     if interval <= 0:
         raise ValueError(f"interval is the delay between frames in ms and must be positive; "
                          f"got {interval!r}")
-    timeline = read_timeline(trace_of(trace), nodes, until=end)
+    events = trace_of(trace)
+    timeline = read_timeline(events, nodes, until=end)
     if not timeline.nodes:
         raise ValueError("nothing to animate: the trace names no nodes (pass nodes=[...])")
     t0 = timeline.first_time if start is None else start
     t1 = timeline.last_time if end is None else end
     if t1 <= t0:
         t1 = t0 + 1.0
-    player = _Player(timeline, np.linspace(t0, t1, frames), title, dpi)
+    player = _Player(timeline, np.linspace(t0, t1, frames), title, dpi, kind_colors(events))
     animation = FuncAnimation(player.figure, player.show_frame, frames=frames,
                               interval=interval, blit=False)
     with TemporaryDirectory() as folder:
@@ -120,14 +121,14 @@ class _Player:
     """The figure of an animation and how to draw frame ``k`` into it."""
 
     def __init__(self, timeline: Timeline, times: np.ndarray, title: str | None,
-                 dpi: int) -> None:
+                 dpi: int, colors: KindColors | None = None) -> None:
         self.timeline = timeline
         self.times = times
         self.step = times[1] - times[0]
         self.title = title or "Messages in flight"
         self.nodes = timeline.nodes
         self.pos = circle_positions(self.nodes)
-        self.colors = KindColors()
+        self.colors = colors or KindColors()
         for f in timeline.flights:
             self.colors(f.kind)
 

@@ -35,12 +35,14 @@ from matplotlib.transforms import offset_copy
 from distlab.sim.trace import Trace, TraceEvent
 from distlab.viz.style import (CRASH_COLOR, DROP_COLOR, PARTITION_COLOR, KindColors,
                                NotebookFigure, figure_png)
-from distlab.viz.timeline import Span, Timeline, describe_groups, read_timeline, trace_of
+from distlab.viz.timeline import (Span, Timeline, describe_groups, kind_colors, read_timeline,
+                                  trace_of)
 
 #: At most this many message labels are written (beyond it the legend's colours tell).
 MAX_LABELS = 80
 LABEL_SIZE = 6.5
-#: Arrows are labelled only when there are fewer than one per this many pixels of width.
+#: Arrows are labelled only where, in each stretch of LABEL_BIN pixels of width, there is
+#: at most one arrow per ARROW_SPACING pixels: labels in a thicket of arrows cannot be read.
 ARROW_SPACING = 12
 LABEL_BIN = 60
 
@@ -58,9 +60,9 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     are coloured by message kind (see the legend) and, with ``label=True``, also labelled
     with it where the label fits, when the window is sparse enough to read (zoom in with
     ``start``/``end`` to see labels in a busy run); ``label=False`` writes no text on the
-    arrows, timers or log marks. ``annotate`` is called on
-    each send and deliver event and may return a short text to write at that point (say the
-    Lamport timestamp the message carries), or None.
+    arrows, timers or log marks. ``annotate`` is called on each send and deliver event and
+    may return a short text to write at that point (say the Lamport timestamp the message
+    carries), or None.
 
     The figure is not registered with pyplot: in a notebook, make the call the *last line of
     the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
@@ -71,7 +73,8 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
         height = max(2.4, 0.45 * len(timeline.nodes) + 1.5)
         ax = NotebookFigure(figsize=(10, height), layout="constrained").add_subplot()
     draw_spacetime(ax, timeline, start=start, end=end, show_timers=show_timers,
-                   show_logs=show_logs, label=label, annotate=annotate, title=title)
+                   show_logs=show_logs, label=label, annotate=annotate, title=title,
+                   colors=kind_colors(trace_of(trace)))
     return ax.figure
 
 
@@ -129,7 +132,7 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     caller that shows its own legend, as the explorer does in HTML).
     """
     colors = colors or KindColors()
-    for f in timeline.flights:   # colours in order of first appearance in the whole trace
+    for f in timeline.flights:   # kinds the colours have not met yet, in order of appearance
         colors(f.kind)
     lanes = {node: i for i, node in enumerate(timeline.nodes)}
     n = len(lanes)
@@ -169,9 +172,7 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     if show_timers:   # timer names are written only when there are few of them
         _draw_marks(ax, timers, lanes, placer if label and len(timers) <= 20 else None,
                     marker="|", offset=-0.16, color="#555555", text=lambda e: str(e.data))
-    if label:
-        # Labels only help where arrows are sparse: in each stretch of LABEL_BIN pixels
-        # of width, at most one arrow per ARROW_SPACING pixels.
+    if label:   # only where arrows are sparse (see ARROW_SPACING)
         bins = [placer.bin((f.sent + f.end) / 2) for f in delivered]
         crowd = Counter(bins)
         for f, b in zip(delivered, bins):
@@ -183,17 +184,17 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
 
     kinds_shown = {f.kind for f in flights}
     entries[:0] = [Line2D([], [], color=colors(k), lw=2, label=k)
-                  for k in colors.kinds() if k in kinds_shown]
+                   for k in colors.kinds() if k in kinds_shown]
     if dropped:
         entries.append(Line2D([], [], color=DROP_COLOR, marker="x", lw=0, label="dropped"))
     if any(f.copy > 0 for f in delivered):
-        entries.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="none", lw=0,
-                             label="duplicate"))
+        entries.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="none",
+                              lw=0, label="duplicate"))
     if show_timers and timers:
         entries.append(Line2D([], [], color="#555555", marker="|", lw=0, label="timer"))
     if show_logs and logs:
         entries.append(Line2D([], [], color="#333333", marker="o", markersize=3, lw=0,
-                             label="log"))
+                              label="log"))
     if legend and entries:
         ax.legend(handles=entries, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
                   frameon=False, borderaxespad=0.0)
@@ -233,7 +234,7 @@ def _draw_crashes(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: float
     ax.add_collection(PolyCollection(boxes, facecolors="#ececec", edgecolors=CRASH_COLOR,
                                      hatch="////", linewidths=0.6, zorder=1, gid="crashes"))
     entries.append(Patch(facecolor="#ececec", edgecolor=CRASH_COLOR, hatch="////",
-                        label="crashed"))
+                         label="crashed"))
 
 
 def _draw_arrows(ax: Axes, delivered: Sequence, lanes: dict[str, int],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.sim.trace import Trace, TraceEvent
-from distlab.viz.style import message_kind
+from distlab.viz.style import KindColors, message_kind
 
 
 #: The events that change what holds from then on (who is down, what is cut).
@@ -191,6 +191,17 @@ def read_timeline(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | No
     timeline.first_time = first if first is not None else 0.0
     timeline.last_time = end
     return timeline
+
+
+def kind_colors(trace: Trace | Sequence[TraceEvent]) -> KindColors:
+    """Colours for the message kinds of ``trace``, in the order they are first sent, so that
+    every drawing of the same trace (any window, the animation) colours them alike."""
+    colors = KindColors()
+    sends = trace.of_kind("send") if isinstance(trace, Trace) else \
+        [e for e in trace if e.kind == "send"]
+    for e in sends:
+        colors(message_kind(e.data))
+    return colors
 
 
 def _partition_span(event: TraceEvent, end: float, everyone: set[str],
