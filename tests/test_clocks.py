@@ -18,7 +18,7 @@ from distlab.clocks import (PROCESS_KINDS, CristianClient, HappensBefore, HLCTim
 from distlab.sim import Constant, Network, Node, Simulation, Uniform
 
 
-# -- the clocks' rules ------------------------------------------------------------------------------
+# -- the clocks' rules -----------------------------------------------------------------------------
 def test_lamport_clock_ticks_and_merges():
     clock = LamportClock()
     assert clock.tick() == 1
@@ -89,7 +89,7 @@ def test_ntp_offset_and_delay():
     assert offset == pytest.approx(100) and delay == pytest.approx(20)
 
 
-# -- a random workload, with live clocks in the messages -----------------------------------------
+# -- a random workload, with live clocks in the messages -------------------------------------------
 @dataclass(frozen=True)
 class Chat:
     lamport: int
@@ -247,7 +247,7 @@ def test_hybrid_logical_clocks_respect_causality_and_stay_near_physical_time(see
         assert node.max_hlc_lead <= spread + 1e-9
 
 
-# -- annotations for space-time diagrams ------------------------------------------------------------
+# -- annotations for space-time diagrams -----------------------------------------------------------
 def test_annotations_label_sends_and_deliveries():
     sim = chatter_run(seed=2, n=3)
     lamport = annotate_lamport(sim)
@@ -260,7 +260,7 @@ def test_annotations_label_sends_and_deliveries():
     assert lamport(sim.trace.of_kind("timer")[0]) is None
 
 
-# -- Cristian's algorithm -------------------------------------------------------------------------
+# -- Cristian's algorithm --------------------------------------------------------------------------
 def test_cristian_error_is_at_most_half_the_round_trip():
     results = cristian_experiment(seed=3, server_skew=250.0, client_skew=-40.0)
     assert len(results) == 50

@@ -16,7 +16,7 @@ def test_rank_is_natural_order():
     assert sorted(["n10", "n9", "n1"], key=rank) == ["n1", "n9", "n10"]
 
 
-# -- Bully ------------------------------------------------------------------------------------------
+# -- Bully -----------------------------------------------------------------------------------------
 def bully_sim(n: int = 5, seed: int = 1, **kwargs) -> tuple[Simulation, list[str]]:
     ids = [f"n{i}" for i in range(1, n + 1)]
     sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10)))
@@ -103,7 +103,7 @@ def test_bully_refuses_a_leader_timeout_shorter_than_heartbeats():
         sim.add_node(BullyNode, "n1", heartbeat_interval=100, leader_timeout=50)
 
 
-# -- ring election ------------------------------------------------------------------------------------
+# -- ring election ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [4, 9, 16])
 def test_ring_election_message_counts_by_arrangement(n):
     best = ring_election(n, arrangement="increasing")
@@ -129,7 +129,7 @@ def test_ring_election_rejects_a_bad_ring():
         ring_election(4, arrangement="sideways")
 
 
-# -- Raft-style election -----------------------------------------------------------------------------
+# -- Raft-style election ---------------------------------------------------------------------------
 def raft_sim(seed: int, n: int = 5, loss: float = 0.0, **kwargs) -> tuple[Simulation, list[str]]:
     ids = [f"n{i}" for i in range(1, n + 1)]
     sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10), loss=loss))

@@ -37,7 +37,7 @@ from distlab.sim import Latency, Network, Node, Simulation, Trace, TraceEvent, U
 Relation = Literal["before", "after", "concurrent", "equal"]
 
 
-# -- Lamport clocks -----------------------------------------------------------------------------
+# -- Lamport clocks --------------------------------------------------------------------------------
 class LamportClock:
     """Lamport's logical clock ``C_i`` of one process.
 
@@ -73,7 +73,7 @@ class LamportClock:
         return f"LamportClock({self.time})"
 
 
-# -- vector clocks ------------------------------------------------------------------------------
+# -- vector clocks ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VectorClock:
     """A vector timestamp (Fidge 1988; Mattern 1989): for each process, how many of its
@@ -152,7 +152,7 @@ class VectorClock:
         return "{" + ", ".join(f"{node}:{n}" for node, n in self.entries) + "}"
 
 
-# -- hybrid logical clocks ------------------------------------------------------------------------
+# -- hybrid logical clocks -------------------------------------------------------------------------
 @dataclass(frozen=True, order=True)
 class HLCTimestamp:
     """A hybrid logical timestamp ``(l, c)``, compared as a pair.
@@ -340,7 +340,7 @@ def annotate_vector(trace: Trace | Simulation, nodes: Iterable[str] | None = Non
     return lambda event: labels.get(_event_key(event))
 
 
-# -- Cristian's algorithm -----------------------------------------------------------------------
+# -- Cristian's algorithm --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TimeRequest:
     seq: int

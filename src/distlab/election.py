@@ -44,7 +44,7 @@ def count_messages(trace: Trace | Simulation, types: Iterable[type], since: floa
     return sum(1 for e in trace.of_kind("send") if e.time >= since and isinstance(e.data, types))
 
 
-# -- the Bully algorithm ------------------------------------------------------------------------
+# -- the Bully algorithm ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Election:
     """"I am starting an election": sent to every higher-ranked node."""
@@ -240,7 +240,7 @@ def bully_election(n: int, *, initiator: str = "lowest", seed: int = 0,
                     time=elected_at - crashed_at, leader=sim.nodes[ids[-2]].leader)
 
 
-# -- ring election (Chang and Roberts) ---------------------------------------------------------------
+# -- ring election (Chang and Roberts) -------------------------------------------------------------
 @dataclass(frozen=True)
 class RingElection:
     """A candidate travelling around the ring."""
@@ -345,7 +345,7 @@ def ring_election(n: int, *, arrangement: str = "random", initiators: str = "all
                    leader=leaders.pop() if len(leaders) == 1 else None)
 
 
-# -- Raft's randomized election ------------------------------------------------------------------------
+# -- Raft's randomized election --------------------------------------------------------------------
 @dataclass(frozen=True)
 class RequestVote:
     term: int

@@ -39,7 +39,7 @@ from distlab.sim import Latency, Network, Node, Simulation, Uniform
 MODES = ("push", "pull", "push-pull")
 
 
-# -- messages -----------------------------------------------------------------------------------
+# -- messages --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Push:
     """The sender's state: the receiver adds it to its own."""
@@ -83,7 +83,7 @@ class Feedback:
     already_knew: bool
 
 
-# -- the common part: rounds and partners -------------------------------------------------------
+# -- the common part: rounds and partners ----------------------------------------------------------
 class GossipNode(Node):
     """A node that acts once per round (every ``period`` ms of its clock) and talks to
     ``fanout`` partners drawn at random from its ``neighbours`` (default: all peers).
@@ -195,7 +195,7 @@ class RumourMongeringNode(GossipNode):
                 pass
 
 
-# -- experiments ------------------------------------------------------------------------------------
+# -- experiments -----------------------------------------------------------------------------------
 def _topology_ids(n: int | None, topology: nx.Graph | None) -> tuple[list[str], dict[str, tuple]]:
     """Node ids and, with a topology, each node's neighbours (as strings)."""
     if topology is None:

@@ -48,7 +48,7 @@ from typing import Any
 from distlab.sim import Client, Latency, Network, Node, Simulation, Uniform
 
 
-# -- messages -----------------------------------------------------------------------------------
+# -- messages --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Request:
     """A call of ``body`` (what to do); ``id`` is unique per client and kept by retries.
@@ -83,7 +83,7 @@ class Timeout:
     attempts: int
 
 
-# -- results that are not known yet -------------------------------------------------------------
+# -- results that are not known yet ----------------------------------------------------------------
 class Pending:
     """A result that is not known yet: a call in flight, a sleep, or a spawned coroutine.
 
@@ -123,7 +123,7 @@ class Pending:
         return f"<Pending {self.what}, {state}>"
 
 
-# -- bookkeeping --------------------------------------------------------------------------------
+# -- bookkeeping -----------------------------------------------------------------------------------
 @dataclass
 class RpcStats:
     """Counters of one node's RPC traffic, as client and as server."""
@@ -191,7 +191,7 @@ class RpcNode(Node):
 
     at_most_once: bool = False
 
-    # -- the server's part: override ------------------------------------------------------------
+    # -- the server's part: override ---------------------------------------------------------------
     def on_request(self, src: str, body: Any) -> Any:
         """Execute the request ``body`` from ``src`` and return the reply body.
 
@@ -200,7 +200,7 @@ class RpcNode(Node):
         raise NotImplementedError(f"{type(self).__name__} received a request {body!r} from "
                                   f"{src!r} but defines no on_request(src, body)")
 
-    # -- the client's part --------------------------------------------------------------------
+    # -- the client's part -------------------------------------------------------------------------
     def call(self, dst: str, body: Any, *, timeout: float = 100.0, retries: int = 0,
              on_reply: Callable[[Any], None] | None = None) -> Pending:
         """Call ``body`` at node ``dst``; the result is the reply body or a `Timeout`.
@@ -258,7 +258,7 @@ class RpcNode(Node):
         """This node's RPC counters (volatile: a restart starts them again)."""
         return self._rpc.stats
 
-    # -- dispatch ---------------------------------------------------------------------------------
+    # -- dispatch ----------------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
             case Request():
@@ -283,7 +283,7 @@ class RpcNode(Node):
                                  f"RPC timer: handle your own timers in on_timer and pass the "
                                  f"rest to super().on_timer(name)")
 
-    # -- client internals ----------------------------------------------------------------------
+    # -- client internals --------------------------------------------------------------------------
     @property
     def _rpc(self) -> _RpcState:
         # Created on first use, so that subclasses need not call super().__init__().
@@ -336,7 +336,7 @@ class RpcNode(Node):
                             f"self.spawn(...) (asyncio functions need asyncio's real loop)")
         awaited.then(lambda _result: self._resume(coroutine, finished))
 
-    # -- server internals ----------------------------------------------------------------------
+    # -- server internals --------------------------------------------------------------------------
     def _on_request(self, src: str, request: Request) -> None:
         stats = self._rpc.stats
         stats.requests += 1
@@ -376,7 +376,7 @@ class RpcNode(Node):
         self.send(src, Reply(request_id, body))
 
 
-# -- the example: a counter, which is not idempotent ---------------------------------------------
+# -- the example: a counter, which is not idempotent -----------------------------------------------
 @dataclass(frozen=True)
 class Increment:
     """Add ``amount`` to the counter; the reply is the new value."""
