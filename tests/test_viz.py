@@ -227,6 +227,17 @@ def test_spacetime_figure_shows_itself_as_a_png():
     assert png.startswith(b"\x89PNG")
 
 
+def test_drawings_leave_no_pyplot_figure_behind():
+    # A pyplot figure would be shown a second time by the notebook's inline backend.
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    spacetime(every_kind_trace())
+    topology(nx.path_graph(3))
+    animate(every_kind_trace(), frames=2)
+    assert plt.get_fignums() == before
+
+
 def test_spacetime_refuses_what_is_not_a_trace():
     with pytest.raises(TypeError, match="expected a Trace"):
         spacetime({"a": 1})

@@ -45,8 +45,8 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
             end: float | None = None, dpi: int = 80) -> HTML:
     """Animate ``trace`` (a `Trace`, or a Simulation) as an HTML player; return it for display.
 
-    ``frames`` snapshots are taken evenly from ``start`` to ``end`` (ms; default the whole
-    trace) and shown ``interval`` ms apart. Choose the window so a frame lasts less than a
+    ``frames`` snapshots are taken evenly from ``start`` to ``end`` (ms; default from 0 to
+    the last event) and shown ``interval`` ms apart. Choose the window so a frame lasts less than a
     typical message delay, or messages will only flash by as lines. The returned object
     displays itself when it is the last expression of a notebook cell (no ``;``).
     """
@@ -59,7 +59,7 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
     timeline = read_timeline(events, nodes, until=end)
     if not timeline.nodes:
         raise ValueError("nothing to animate: the trace names no nodes (pass nodes=[...])")
-    t0 = timeline.first_time if start is None else start
+    t0 = min(0.0, timeline.first_time) if start is None else start   # runs start at 0
     t1 = timeline.last_time if end is None else end
     if t1 <= t0:
         t1 = t0 + 1.0

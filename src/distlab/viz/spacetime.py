@@ -55,7 +55,8 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     """Draw the space-time diagram of ``trace`` (a `Trace`, or a Simulation) and return the figure.
 
     ``nodes`` chooses and orders the lanes (default: every node, in the order added);
-    ``start``/``end`` limit the time window (ms); ``show_timers`` and ``show_logs`` add a
+    ``start``/``end`` limit the time window (ms; by default from 0 to the last event, or to
+    ``sim.now`` when given a Simulation); ``show_timers`` and ``show_logs`` add a
     mark for each timer that fired and each log line (with its text where it fits). Arrows
     are coloured by message kind (see the legend) and, with ``label=True``, also labelled
     with it where the label fits, when the window is sparse enough to read (zoom in with
@@ -68,6 +69,8 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
     With ``ax=`` it draws into your axes instead and returns their figure.
     """
+    if end is None and isinstance(getattr(trace, "now", None), (int, float)):
+        end = trace.now          # a Simulation: up to its clock, even past the last event
     timeline = _read(trace, nodes, start, end)
     if ax is None:
         height = max(2.4, 0.45 * len(timeline.nodes) + 1.5)
@@ -138,7 +141,7 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     n = len(lanes)
     if n == 0:
         raise ValueError("nothing to draw: the trace names no nodes (pass nodes=[...])")
-    t0 = timeline.first_time if start is None else start
+    t0 = min(0.0, timeline.first_time) if start is None else start   # runs start at 0
     t1 = timeline.last_time if end is None else end
     if t1 <= t0:
         t1 = t0 + 1.0
