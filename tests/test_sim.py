@@ -395,3 +395,20 @@ def test_an_infinite_loop_in_a_handler_is_stopped_by_the_wall_clock_limit():
     sim.add_node(Spinner, "s")
     with pytest.raises(WallClockLimitExceeded, match=r"node 's' ran on_start\(\).*infinite loop"):
         sim.run(until=10, wall_limit=0.2)
+
+
+def test_peers_are_known_in_init_and_exclude_clients():
+    seen = {}
+
+    class Curious(Node):
+        def __init__(self):
+            seen[self.id] = self.peers
+
+    sim = Simulation()
+    sim.add_nodes(Curious, ["b", "a", "c"])
+    sim.add_node(Client, "client")
+    assert seen == {"a": ("b", "c"), "b": ("a", "c"), "c": ("a", "b")}
+    assert sim.nodes["client"].peers == ("a", "b", "c")
+    assert sim.nodes["a"].peers == ("b", "c")
+    sim.set_clock("a", skew=5, drift=0.01)
+    assert sim.clock_of("a") == (5, 0.01) and sim.clock_of("b") == (0, 0)

@@ -79,6 +79,7 @@ class Simulation:
         self._incarnation: dict[str, int] = {}
         self._timers: dict[str, dict[str, tuple]] = {}
         self._clocks: dict[str, tuple[float, float]] = {}
+        self._peers: dict[str, tuple[str, ...]] = {}
         self._monitors: list[Callable[[Simulation], None]] = []
         self._msg_ids = count(1)
         self._events_run = 0
@@ -94,36 +95,48 @@ class Simulation:
 
         Its ``on_start`` runs as the first event at the current time.
         """
-        if not isinstance(node_id, str) or not node_id:
-            raise ConfigurationError(f"node ids are non-empty strings such as 'a' or 'n1'; "
-                                     f"got {node_id!r}")
-        if node_id in self._specs:
-            raise ConfigurationError(f"there is already a node {node_id!r}; ids must be unique")
-        self._specs[node_id] = (cls, kwargs)
-        self._storage[node_id] = {}
-        self._incarnation[node_id] = 0
-        self._timers[node_id] = {}
-        self.trace.nodes.append(node_id)
-        node = self._build(node_id)
-        self._refresh_peers()
-        self.scheduler.push(self.now, self._start, node_id)
-        return node
+        return self.add_nodes(cls, [node_id], **kwargs)[0]
 
     def add_nodes(self, cls: type[Node], ids: Iterable[str], **kwargs: Any) -> list[Node]:
         """Create one node of class ``cls`` per id, each with the same ``kwargs``."""
-        return [self.add_node(cls, node_id, **kwargs) for node_id in ids]
+        ids = list(ids)
+        for node_id in ids:
+            if not isinstance(node_id, str) or not node_id:
+                raise ConfigurationError(f"node ids are non-empty strings such as 'a' or "
+                                         f"'n1'; got {node_id!r}")
+            if node_id in self._specs:
+                raise ConfigurationError(f"there is already a node {node_id!r}; ids must be "
+                                         f"unique")
+            self._specs[node_id] = (cls, kwargs)
+            self._storage[node_id] = {}
+            self._incarnation[node_id] = 0
+            self._timers[node_id] = {}
+            self.trace.nodes.append(node_id)
+        self._refresh_peers()  # first, so that each new node's __init__ sees its peers
+        nodes = []
+        for node_id in ids:
+            nodes.append(self._build(node_id))
+            self.scheduler.push(self.now, self._start, node_id)
+        return nodes
 
     def _build(self, node_id: str) -> Node:
         cls, kwargs = self._specs[node_id]
         rng = stream(self.seed, "node", node_id, self._incarnation[node_id])
-        node = build_node(cls, self, node_id, (), rng, self._storage[node_id], kwargs)
+        node = build_node(cls, self, node_id, self._peers[node_id], rng,
+                          self._storage[node_id], kwargs)
         self.nodes[node_id] = node
         return node
 
     def _refresh_peers(self) -> None:
-        servers = tuple(sorted(i for i, n in self.nodes.items() if not isinstance(n, Client)))
+        """Every node's peers: the servers (the nodes that are not clients) but itself."""
+        servers = sorted(i for i, (cls, _) in self._specs.items() if not issubclass(cls, Client))
+        position = {node_id: i for i, node_id in enumerate(servers)}
+        self._peers = {}
+        for node_id in self._specs:
+            i = position.get(node_id)
+            self._peers[node_id] = tuple(servers if i is None else servers[:i] + servers[i + 1:])
         for node_id, node in self.nodes.items():
-            node.peers = tuple(p for p in servers if p != node_id)
+            node.peers = self._peers[node_id]
 
     def add_monitor(self, fn: Callable[[Simulation], None]) -> None:
         """Call ``fn(sim)`` after every event (invariant checks; see `distlab.check`)."""
@@ -288,7 +301,6 @@ class Simulation:
         self.crashed.discard(node_id)
         self._incarnation[node_id] += 1
         node = self._build(node_id)
-        self._refresh_peers()
         if self._events is not None:
             self._events.append((self.now, "restart", node_id, None, None, None))
         self.scheduler.push(self.now, self._start, node_id)
@@ -345,6 +357,11 @@ class Simulation:
             raise ConfigurationError(f"drift must be a number above -1 (a clock that runs "
                                      f"backwards is not a clock); got {drift!r}")
         self._clocks[node_id] = (float(skew), float(drift))
+
+    def clock_of(self, node_id: str) -> tuple[float, float]:
+        """The ``(skew, drift)`` of ``node_id``'s clock (``(0.0, 0.0)``: a perfect clock)."""
+        self._node(node_id)
+        return self._clocks.get(node_id, (0.0, 0.0))
 
     def at(self, time: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` at simulated time ``time``: ``sim.at(500, sim.crash, "a")``."""
