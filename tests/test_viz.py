@@ -199,12 +199,19 @@ def test_spacetime_labels_arrows_only_when_asked():
     assert not {"Ping", "Ack"} & {t.get_text() for t in bare.axes[0].texts}
 
 
-def test_spacetime_annotate_writes_a_label_at_each_send_and_delivery():
+def test_spacetime_annotate_writes_a_label_where_asked():
     fig = spacetime(every_kind_trace(), label=False,
                     annotate=lambda e: f"#{e.msg_id}" if e.kind == "send" else None)
     texts = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("#")]
     assert sorted(texts) == [f"#{i}" for i in range(1, 8)]
     assert count(fig, "annotated") == 7
+
+
+def test_spacetime_annotate_sees_every_send_delivery_timer_and_log():
+    seen = []
+    spacetime(every_kind_trace(), annotate=lambda e: seen.append(e.kind))
+    assert sorted(set(seen)) == ["deliver", "log", "send", "timer"]
+    assert len(seen) == 7 + 5 + 3 + 2
 
 
 def test_spacetime_accepts_a_simulation_and_chosen_lanes():

@@ -61,9 +61,9 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     are coloured by message kind (see the legend) and, with ``label=True``, also labelled
     with it where the label fits, when the window is sparse enough to read (zoom in with
     ``start``/``end`` to see labels in a busy run); ``label=False`` writes no text on the
-    arrows, timers or log marks. ``annotate`` is called on each send and deliver event and
-    may return a short text to write at that point (say the Lamport timestamp the message
-    carries), or None.
+    arrows, timers or log marks. ``annotate`` is called on each send, deliver, timer and
+    log event (every point where a node does something) and may return a short text to
+    write at that point, such as a Lamport timestamp, or None to write nothing.
 
     The figure is not registered with pyplot: in a notebook, make the call the *last line of
     the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
@@ -301,7 +301,7 @@ def _draw_annotations(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: f
     above = offset_copy(ax.transData, fig=ax.figure, x=2, y=3, units="points")
     below = offset_copy(ax.transData, fig=ax.figure, x=2, y=-3, units="points")
     points = []
-    for e in timeline.sends + timeline.deliveries:
+    for e in [*timeline.sends, *timeline.deliveries, *timeline.timers, *timeline.logs]:
         if not (t0 <= e.time <= t1) or e.node not in lanes:
             continue
         text = annotate(e)
@@ -310,8 +310,8 @@ def _draw_annotations(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: f
         y = lanes[e.node]
         points.append((e.time, y))
         ax.text(e.time, y, str(text), fontsize=6.5, clip_on=True, zorder=5,
-                transform=above if e.kind == "send" else below,
-                va="bottom" if e.kind == "send" else "top")
+                transform=below if e.kind == "deliver" else above,
+                va="top" if e.kind == "deliver" else "bottom")
     if points:
         ax.scatter(*zip(*points), s=9, color="black", zorder=4, gid="annotated")
 
