@@ -185,3 +185,20 @@ def test_measure_redraws_times_full_redraws(explorer):
     explorer.run_button.click()
     assert measure_redraws(explorer, times=3) > 0
     assert len(explorer.redraw_seconds) >= 3
+
+
+def test_show_runs_the_scenario_then_displays_the_widget_a_static_figure_and_a_caption():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    explorer = Explorer(counters, title="counters")
+    with capture_output() as shown:
+        explorer.show(run_until=300)
+    assert explorer.sim.now == 300
+    kinds = [sorted(output.data) for output in shown.outputs]
+    assert kinds == [["application/vnd.jupyter.widget-view+json", "text/plain"],
+                     ["image/png", "text/plain"], ["text/markdown", "text/plain"]]
+    # nbval compares text/plain: it must not vary from run to run
+    assert shown.outputs[0].data["text/plain"] == \
+        "Explorer: counters (live controls need a running kernel)"

@@ -334,6 +334,10 @@ class Explorer:
         """
         if run_until is not None and run_until > self.sim.now:
             self._act(lambda: self.sim.run(until=run_until))
+        # The images as first shown are saved in the notebook: make them small (later
+        # redraws favour speed instead).
+        self.spacetime_image.value = compact_png(self.spacetime_drawer.figure)
+        self.topology_image.value = compact_png(self.topology_figure)
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"Explorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
