@@ -450,3 +450,13 @@ def _line_of(cls: type, marker: str) -> int:
     lines, first = inspect.getsourcelines(cls)
     return first + next(i for i, line in enumerate(lines) if marker in line)
 
+
+
+def test_a_replay_that_is_not_run_opens_in_the_explorer():
+    from distlab.widgets import Explorer
+
+    lab = PrimaryBackupLab(Primary, Backup)
+    explorer = Explorer(lambda seed: replay(lab.test_lost_messages_B, seed, run=False), seed=3)
+    assert sorted(explorer.sim.nodes) == ["backup", "c1", "c2", "c3", "primary"]
+    explorer.sim.run(until=20_000)  # the scenario's run_for
+    assert explorer.sim.trace.dumps() == replay(lab.test_lost_messages_B, seed=3).trace.dumps()

@@ -105,17 +105,22 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None
 
 
 def prepare(scenario: Scenario, seed: int, judged: bool) -> tuple[Simulation, list[Judge]]:
-    """A simulation of ``scenario`` with ``seed``, ready to run (nothing has run yet).
+    """A simulation of ``scenario`` with ``seed``, ready to run, and the judges of its properties.
 
-    The setup, then (if ``judged``) the start of every property, is the first event.
+    When ``judged``, the setup and the start of every property are the run's first event, so
+    that the wall-clock limit bounds the students' ``__init__`` too. Otherwise (for stepping
+    by hand) the setup is done at once, and there are no judges. Either way the run that
+    follows is the same, event for event.
     """
     sim = Simulation(seed=seed, network=scenario.network, max_events=scenario.max_events)
     judges: list[Judge] = []
+    if not judged:
+        scenario.setup(sim)
+        return sim, judges
 
     def set_up(sim: Simulation) -> None:
         scenario.setup(sim)
-        if judged:
-            judges.extend(start(prop, sim) for prop in scenario.properties)
+        judges.extend(start(prop, sim) for prop in scenario.properties)
 
     sim.at(0, set_up, sim)
     return sim, judges
@@ -128,8 +133,8 @@ def replay(check_method: object, seed: int, *, run: bool = True,
     The run stops where the check stopped it (at a violated invariant, say), so its
     ``trace`` ends with what went wrong: draw it (``spacetime(sim.trace)``) or read it
     (``sim.trace.format(last=20)``). A line says how the run ended. With ``run=False`` the
-    simulation is only set up, without the properties: step it yourself, or hand
-    ``lambda: replay(lab.test_x, seed, run=False)`` to an explorer.
+    nodes are created but nothing has run, and no property is watched: step it yourself, or
+    explore it, ``Explorer(lambda seed: replay(lab.test_x, seed, run=False), seed=3)``.
     """
     c = Check.of(check_method)
     if not run:
