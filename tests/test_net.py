@@ -248,10 +248,10 @@ def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
 
     cluster.restart("b")
     assert cluster.wait_for_output("b", "boot ").endswith("boot 2")  # read back from disk
+    assert cluster.storage("b") == {"boots": 2}   # on disk before on_start's log line shows
     # The restarted b talks with a and c again (its pings out, their pongs back).
     cluster.wait_for_output("b", "from a: round trip")
     cluster.wait_for_output("b", "from c: round trip")
-    assert cluster.storage("b") == {"boots": 2}   # written when on_start returned
     assert "boot 1" in cluster.output("b", all_runs=True)
 
 
@@ -262,6 +262,7 @@ def test_messages_and_storage_of_every_kind_cross_real_tcp_and_disk(tmp_path: Pa
         for node in "ab":
             cluster.wait_for_output(node, "note from a")    # a message to itself, too
             cluster.wait_for_output(node, "note from b")
+        # A handler's log lines are shown only once the storage it changed is on disk.
         storage = cluster.storage("a")
     assert storage == {
         "a": Note("hello from a", frozenset({"a", "x"}), b"\x00\xff", Kind.GREETING, ("a", "b")),

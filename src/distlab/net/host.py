@@ -15,7 +15,8 @@ node what `distlab.sim.Node` asks of every runtime (``_send``, ``_set_timer``,
   file, flushed to disk, then renamed over the old one: a crash leaves either the old or the
   new file, never half of one) after every handler that changed it. A restarted process reads
   it back.
-* **log** -- one line on standard output, stamped with the node id and its clock.
+* **log** -- one line on standard output, stamped with the node id and its clock, shown once
+  the handler that logged it has returned and its storage is on disk.
 
 Two rules make the real runtime behave like the simulator's model of a network:
 
@@ -152,7 +153,8 @@ class NodeHost:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._incoming: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._outbox: list[tuple[str, bytes]] | None = None
+        self._outbox: list[tuple[str, bytes]] | None = None   # held while a handler runs
+        self._logbuf: list[str] | None = None                 # likewise
         self._saved_storage: str | None = None
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -244,23 +246,32 @@ class NodeHost:
 
     # -- running handlers ---------------------------------------------------------------------
     def _run_handler(self, handler: Callable[..., None], *args: Any) -> None:
-        """Run one handler; then save storage if it changed; then send what it sent."""
+        """Run one handler; save storage if it changed; then show its log lines and send its
+        messages. So whoever sees a handler's effects (a log line, a message) can rely on the
+        storage it wrote being on disk already."""
         if self._stopping:
             return
-        self._outbox = []
+        self._outbox, self._logbuf = [], []
         try:
             handler(*args)
             self._persist()
         except Exception:
+            self._flush_log()
             self._net_log(f"the node crashed: its handler raised an exception "
                           f"(the messages it sent are not sent):\n{traceback.format_exc()}")
             self.exit_code = 1
             self._outbox = None
             self.stop()
             return
+        self._flush_log()
         outbox, self._outbox = self._outbox, None
         for dst, frame in outbox:
             self._transmit(dst, frame)
+
+    def _flush_log(self) -> None:
+        lines, self._logbuf = self._logbuf, None
+        if lines:
+            print("\n".join(lines), file=self.out, flush=True)
 
     def _storage_text(self, storage: dict[Any, Any]) -> str:
         data = {"node": self.id, "storage": self.codec.encode(storage, where="storage")}
@@ -304,7 +315,11 @@ class NodeHost:
         return (time.monotonic() - self._t0) * 1000
 
     def _log(self, node: Node, text: str) -> None:
-        print(f"{self.id} {self._clock(node):10.1f} ms  {text}", file=self.out, flush=True)
+        line = f"{self.id} {self._clock(node):10.1f} ms  {text}"
+        if self._logbuf is not None:
+            self._logbuf.append(line)       # shown when the handler's storage is on disk
+        else:
+            print(line, file=self.out, flush=True)
 
     def _net_log(self, text: str) -> None:
         print(f"{self.id} {self._clock(self.node):10.1f} ms  net: {text}", file=self.out,
