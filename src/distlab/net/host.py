@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from distlab.net.addresses import Address, PortInUseError, port_taken_message
+from distlab.net.addresses import (Address, AddressError, PortInUseError, is_loopback,
+                                   port_taken_message)
 from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.messages import check_message
@@ -133,6 +134,9 @@ class NodeHost:
                  out: IO[str] | None = None) -> None:
         if not node_id:
             raise ValueError("a node needs a non-empty id")
+        if not is_loopback(listen[0]):
+            raise AddressError(f"node {node_id!r} may listen on loopback only (127.0.0.1 or ::1), "
+                               f"not {listen[0]!r}")
         if node_id in peers:
             raise ValueError(f"node {node_id!r} is listed among its own peers: list only the "
                              f"other nodes")
