@@ -35,8 +35,8 @@ from distlab.sim import (EventBudgetExceeded, Node, NodeError, Simulation, Trace
 
 _DISTLAB = Path(__file__).resolve().parent.parent
 #: where the standard library and installed packages live (never the student's code)
-_LIBRARIES = tuple({Path(sysconfig.get_paths()[name]).resolve()
-                    for name in ("stdlib", "platstdlib", "purelib", "platlib")})
+_LIBRARIES = tuple(sorted({Path(sysconfig.get_paths()[name]).resolve()
+                           for name in ("stdlib", "platstdlib", "purelib", "platlib")}))
 #: how many trace events a failure report shows, and how many messages its diagram draws
 LAST_EVENTS = 12
 DIAGRAM_MESSAGES = 40
