@@ -412,3 +412,36 @@ def test_peers_are_known_in_init_and_exclude_clients():
     assert sim.nodes["a"].peers == ("b", "c")
     sim.set_clock("a", skew=5, drift=0.01)
     assert sim.clock_of("a") == (5, 0.01) and sim.clock_of("b") == (0, 0)
+
+
+def test_a_handler_cannot_swallow_the_wall_clock_limit():
+    class Stubborn(Node):
+        def on_start(self):
+            while True:
+                try:
+                    while True:
+                        pass
+                except Exception:
+                    pass
+
+    sim = Simulation()
+    sim.add_node(Stubborn, "s")
+    with pytest.raises(WallClockLimitExceeded):
+        sim.run(until=10, wall_limit=0.2)
+
+
+def test_the_trace_keeps_an_operation_as_it_was_at_invoke_time():
+    class C(Client):
+        def on_start(self):
+            self.op = self.invoke("read")
+            self.set_timer(5, "done")
+
+        def on_timer(self, name):
+            self.ok(self.op, 7)
+
+    sim = Simulation()
+    sim.add_node(C, "c")
+    sim.run(until=10)
+    invoke, complete = sim.trace.of_kind("invoke")[0], sim.trace.of_kind("complete")[0]
+    assert invoke.data.status == "pending" and invoke.data.output is None
+    assert complete.data.status == "ok" and complete.data.output == 7

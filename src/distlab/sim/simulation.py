@@ -24,6 +24,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Iterator
 
 from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError,
@@ -240,7 +241,8 @@ class Simulation:
 
     def _record_operation(self, kind: str, op: Operation) -> None:
         if self._events is not None:
-            self._events.append((self.now, kind, str(op.process), None, None, op))
+            # a copy: the operation itself changes when it completes, the trace must not
+            self._events.append((self.now, kind, str(op.process), None, None, replace(op)))
 
     # -- event handlers (what the scheduler's entries call) --------------------------------------
     def _deliver(self, record: tuple) -> None:
@@ -452,8 +454,6 @@ class Simulation:
                         self.now = time
                     try:
                         fn(arg)
-                    except WallClockLimitExceeded:
-                        raise
                     except Exception as exc:
                         raise self._handler_error(entry, exc) from exc
                     ran += 1
@@ -462,8 +462,8 @@ class Simulation:
                             monitor(self)
                     if predicate is not None and predicate():
                         return True
-            except WallClockLimitExceeded as exc:
-                raise self._wall_clock_error(entry, wall_limit, what) from exc
+            except _Alarm as alarm:  # chained: its traceback shows the line that was running
+                raise self._wall_clock_error(entry, wall_limit, what) from alarm
             finally:
                 self._events_run += ran
         if len(self.scheduler) == 0:
@@ -538,6 +538,14 @@ class Simulation:
                 f"{len(self.trace)} trace events>")
 
 
+class _Alarm(BaseException):
+    """Raised inside node code when the wall-clock limit rings.
+
+    A BaseException, so that a handler's ``except Exception`` cannot swallow it; the run loop
+    turns it into a `WallClockLimitExceeded` that says where the time went.
+    """
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for the length of a run.
@@ -572,10 +580,11 @@ def _wall_clock_guard(limit: float | None, what: str) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise WallClockLimitExceeded(f"{what} exceeded {limit} s")
+        raise _Alarm(f"{what} exceeded {limit} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, limit)
+    # If node code swallows the first alarm, it rings again every 0.1 s until the run stops.
+    signal.setitimer(signal.ITIMER_REAL, limit, 0.1)
     try:
         yield
     finally:
