@@ -1,0 +1,552 @@
+"""Schedule exploration: model checking a small configuration on the real node code.
+
+Random seeds try *some* orders of events. Some bugs need one precise order -- two requests
+crossing in flight, a crash between a write and its acknowledgement -- that random timing
+almost never produces. The explorer tries *every* order, up to a bound, and returns the
+shortest one that breaks an invariant.
+
+What it explores
+----------------
+A state is what the simulation holds between two events: every node's variables, the
+messages in flight, the pending timers, which nodes are down. In a state, these steps are
+*enabled* (each kind can be switched on or off):
+
+* ``deliver #3 a->b RequestVote(term=1)`` -- any message in flight, in any order;
+* ``drop #3 a->b ...`` -- lose a message in flight (at most ``drops`` per schedule);
+* ``fire b:election`` -- any pending timer, whatever its time (the clock moves forward to
+  the timer's time if it is later; it never moves back);
+* ``crash a`` -- at most ``crashes`` per schedule; ``restart a`` when ``restarts`` is on.
+
+(For an invariant over node states, a lost message is no worse than one that is delayed
+forever, which the explorer already tries by never delivering it: drops are off by default,
+and matter only to invariants that look at the trace or at the messages in flight.)
+
+From the initial state the explorer walks the tree of all schedules, checking the
+invariants (`distlab.check.invariants`) in every state it reaches:
+
+* **breadth-first** (the default) visits all schedules of length 1, then of length 2...,
+  so the first violation it finds is a *shortest* violating schedule -- the easiest to read;
+* **depth-first** goes deep first: less memory, but its violations may be long.
+
+**State hashing**: many schedules lead to the same state (delivering two independent
+messages in either order). The explorer keeps a canonical, hashable form of each state it
+has seen (`distlab.check.canonical`) and does not explore a state twice. This assumes a
+node behaves according to its ``state()`` and ``storage`` alone: randomness used only for
+timer delays is fine, since timing is ignored here.
+
+How it runs the nodes
+---------------------
+The explorer drives the unchanged node code through the ordinary `Simulation`. It replaces
+only the scheduler, the one place that decides which pending event runs next: a
+`ChoiceScheduler` runs exactly the event the explorer chose. To reach a state it *re-executes*
+its schedule from a fresh simulation built by your ``setup`` function -- stateless search,
+as in VeriSoft {cite:p}`godefroid1997verisoft` -- which is correct for any node code that is
+deterministic, as simulator nodes are. DSLabs' search tests {cite:p}`michael2019dslabs` and
+Stateright explore the same way, with handlers that only record their effects.
+
+Bounds: ``max_depth`` (schedule length), ``max_states`` and ``time_budget`` (seconds of real
+time). When a bound stops the search early the result says so ("incomplete"); it never hangs.
+
+Example::
+
+    def two_nodes(sim):
+        sim.add_nodes(NaiveMutex, ["a", "b"])
+
+    result = explore(two_nodes, [mutual_exclusion])
+    print(result)                  # the shortest violating schedule, step by step
+    spacetime(result.simulation.trace)
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from distlab.check.canonical import canonical
+from distlab.check.invariants import Invariant, InvariantViolation
+from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
+                         Simulation)
+from distlab.sim.scheduler import Entry
+
+#: A choice during the search: (kind, the pending entry's sequence number or the node id,
+#: what that entry must be -- sender, receiver and message id, or node and timer name -- so
+#: that a replay that went differently is caught).
+Choice = tuple[str, Any, Any]
+
+#: The order in which the steps enabled in one state are tried.
+STEP_KINDS = ("deliver", "drop", "fire", "run", "crash", "restart")
+_ORDER = {kind: i for i, kind in enumerate(STEP_KINDS)}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a schedule, such as ``deliver #3 a->b RequestVote(term=1)``.
+
+    ``kind`` is one of `STEP_KINDS`; ``target`` identifies the pending event (its sequence
+    number in the scheduler) or, for a crash or restart, the node.
+    """
+
+    kind: str
+    target: Any
+    text: str = field(compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ChoiceScheduler(Scheduler):
+    """A scheduler that runs only the entry it was told to run, then nothing.
+
+    Set ``chosen`` to a pending entry; the next `pop` takes it out of the heap and returns
+    it, and later pops return None until something else is chosen. ``sim.step()`` then runs
+    exactly that event, through the kernel's ordinary path.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chosen: Entry | None = None
+
+    def pop(self, until: float | None = None) -> Entry | None:
+        entry, self.chosen = self.chosen, None
+        if entry is not None:
+            self.remove(entry)
+        return entry
+
+
+def entry_kinds(sim: Simulation) -> dict[Callable[[Any], None], str]:
+    """What a pending entry of ``sim`` is, by its callback: ``kinds.get(entry[2], "run")``.
+
+    ``"deliver"`` (a message), ``"timer"``, ``"start"`` (on_start) or ``"run"`` (an action of
+    ``sim.at``). The kernel has no public name for this yet: this is the one place that
+    relies on the names of its handlers.
+    """
+    return {sim._deliver: "deliver", sim._fire: "timer", sim._start: "start"}
+
+
+@dataclass
+class ExplorationResult:
+    """What an exploration found.
+
+    ``status`` is ``"violation"``, ``"no violation"`` or ``"incomplete"`` (a budget ran out
+    first: ``stopped_by`` says which). For a violation: the ``schedule`` that leads to it
+    (the shortest one with breadth-first search), the ``violation`` itself, and
+    ``simulation``, a run of that schedule whose trace can be drawn. ``states`` counts the
+    states explored (distinct ones; depth-first search explores a state again, and counts
+    it again, when it reaches it by a shorter schedule), ``transitions`` the steps taken to
+    reach them, ``depth`` the length of the longest schedule explored; ``depth_limited``
+    says whether ``max_depth`` kept some states from being expanded. ``elapsed`` (seconds of
+    real time) is left out of the printed form so that it reads the same on every machine.
+    """
+
+    status: str
+    strategy: str
+    states: int
+    transitions: int
+    depth: int
+    max_depth: int
+    depth_limited: bool
+    hashing: bool
+    schedule: list[Step] = field(default_factory=list)
+    violation: InvariantViolation | None = None
+    simulation: Simulation | None = None
+    stopped_by: str | None = None
+    elapsed: float = 0.0
+    replayer: Callable[[Sequence[Step]], Simulation] | None = field(default=None, repr=False)
+
+    @property
+    def found(self) -> bool:
+        """Whether a violating schedule was found."""
+        return self.status == "violation"
+
+    @property
+    def states_per_second(self) -> float:
+        """Exploration speed (real time)."""
+        return self.states / self.elapsed if self.elapsed > 0 else float("inf")
+
+    def replay(self) -> Simulation:
+        """A fresh simulation that has run the violating schedule (for drawing, stepping)."""
+        if self.replayer is None or not self.found:
+            raise ValueError(f"there is no violating schedule to replay: the exploration "
+                             f"ended with {self.status!r}")
+        return self.replayer(self.schedule)
+
+    def __str__(self) -> str:
+        how = "breadth-first" if self.strategy == "bfs" else "depth-first"
+        count = (f"{self.states:,} states explored ({self.transitions:,} transitions"
+                 f"{'' if self.hashing else ', no state hashing'})")
+        if self.status == "violation":
+            steps = "\n".join(f"  {i:3d}. {step}" for i, step in enumerate(self.schedule, 1))
+            return (f"exploration ({how}) found a violation of "
+                    f"{self.violation.invariant!r} after {len(self.schedule)} steps:\n"
+                    f"{steps or '  (in the initial state)'}\n"
+                    f"  => {self.violation.explanation}\n"
+                    f"{count}")
+        if self.status == "incomplete":
+            return (f"exploration ({how}) incomplete: stopped by {self.stopped_by} after "
+                    f"{count}, depth {self.depth}; no violation so far")
+        scope = (f"in every schedule of up to {self.max_depth} steps (deeper ones not explored)"
+                 if self.depth_limited else "in every reachable state")
+        return f"exploration ({how}): no violation {scope}; {count}, depth {self.depth}"
+
+
+def _identity(kind: str, entry: Entry) -> Any:
+    """What the pending entry of a ``kind`` of step is, in terms that do not depend on the run:
+    (sender, receiver, message id), (node, timer name), or the function ``sim.at`` calls."""
+    match kind:
+        case "deliver" | "drop":
+            _, _, src, dst, msg_id, _ = entry[3]
+            return src, dst, msg_id
+        case "fire":
+            return entry[3]
+        case _:
+            return getattr(entry[3][0], "__qualname__", None)
+
+
+class _OutOfTime(BaseException):
+    """Raised by the alarm when a handler overruns the time budget (not an Exception, so
+    that the kernel does not wrap it as a node error)."""
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt whatever runs after ``seconds``, even a handler stuck in a loop.
+
+    A backstop: the search itself checks the clock before every step, so the alarm (set a
+    little after the budget) only fires when a single step never ends. It works in the main
+    thread on Unix (as in a Jupyter kernel). An alarm already set by someone else (a test
+    timeout) is put back afterwards with the time it had left, or left alone if it is due
+    first.
+    """
+    if (seconds is None or not hasattr(signal, "SIGALRM")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    other_left, other_interval = signal.getitimer(signal.ITIMER_REAL)
+    if other_left and other_left <= seconds:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _OutOfTime()
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if other_left:
+            left = max(other_left - (time.monotonic() - started), 1e-6)
+            signal.setitimer(signal.ITIMER_REAL, left, other_interval)
+
+
+class _Explorer:
+    """The search itself; `explore` validates the arguments and runs one."""
+
+    def __init__(self, setup: Callable[[Simulation], Any], invariants: list[Invariant], *,
+                 seed: object, deliver: bool, drops: int, timers: bool, crashes: int,
+                 restarts: bool, crashable: Sequence[str] | None):
+        self.setup = setup
+        self.invariants = invariants
+        self.remembering = [inv for inv in invariants if inv.remembers]
+        self.seed = seed
+        self.deliver = deliver
+        self.drops = drops
+        self.timers = timers
+        self.crashes = crashes
+        self.restarts = restarts
+        self.crashable = crashable
+
+    # -- running one schedule ----------------------------------------------------------------
+    def fresh(self) -> Simulation:
+        """The initial state: a new simulation built by ``setup``, every node started."""
+        sim = Simulation(seed=self.seed, network=Network(latency=Constant(1)),
+                         scheduler=ChoiceScheduler())
+        self.setup(sim)
+        if not isinstance(sim.scheduler, ChoiceScheduler):
+            raise ConfigurationError("setup(sim) must not replace sim.scheduler: the explorer "
+                                     "needs its own")
+        if self.crashable is None:
+            self.crashable = [i for i, n in sim.nodes.items() if not isinstance(n, Client)]
+        unknown = sorted(set(self.crashable) - set(sim.nodes))
+        if unknown:
+            raise ConfigurationError(f"crashable names {unknown}, which setup did not add; the "
+                                     f"nodes are: {', '.join(sim.nodes)}")
+        for inv in self.invariants:
+            inv.reset()
+        self.run_starts(sim)
+        return sim
+
+    @staticmethod
+    def run_starts(sim: Simulation) -> None:
+        """Run every pending on_start now: starting is not a choice the explorer varies."""
+        kinds = entry_kinds(sim)
+        starts = sorted(e for e in sim.scheduler.heap if kinds.get(e[2]) == "start")
+        for entry in starts:
+            sim.scheduler.chosen = entry
+            sim.step()
+
+    def apply(self, sim: Simulation, choice: Choice) -> None:
+        """Take one step in ``sim``."""
+        kind, target, expected = choice
+        match kind:
+            case "crash":
+                sim.crash(target)
+            case "restart":
+                sim.restart(target)
+                self.run_starts(sim)
+            case "drop":
+                entry = self.find(sim, kind, target, expected)
+                sim.scheduler.remove(entry)
+                _, _, src, dst, msg_id, _ = entry[3]
+                sim.trace.record(sim.now, "drop", dst, src, msg_id, "loss")
+            case _:
+                sim.scheduler.chosen = self.find(sim, kind, target, expected)
+                sim.step()
+
+    @staticmethod
+    def find(sim: Simulation, kind: str, seq: int, expected: Any = None) -> Entry:
+        """The pending entry number ``seq``, checked against what it was in earlier runs."""
+        for entry in sim.scheduler.heap:
+            if entry[1] == seq and (expected is None or _identity(kind, entry) == expected):
+                return entry
+        raise RuntimeError(
+            f"replaying a schedule, pending event #{seq} ({expected}) is missing: the run "
+            f"diverged from an earlier one with the same steps. Node code must be "
+            f"deterministic: use self.rng and self.now, never the random module, the wall "
+            f"clock or global variables")
+
+    def replay(self, path: Sequence[Choice]) -> tuple[Simulation, tuple[str, str] | None]:
+        """Run ``path`` from the initial state; return the simulation and any violation.
+
+        Every state before the last already passed the invariants (it was reached earlier in
+        the search); invariants that remember the past are still checked in them, to rebuild
+        their memory. The last state is checked against all of them.
+        """
+        sim = self.fresh()
+        try:
+            for choice in path:
+                for inv in self.remembering:
+                    inv.check(sim)
+                self.apply(sim, choice)
+        except NodeError as exc:
+            return sim, ("node handlers run without raising", str(exc))
+        except InvariantViolation as exc:  # from a watch() that setup installed
+            return sim, (exc.invariant, exc.explanation)
+        for inv in self.invariants:
+            explanation = inv.check(sim)
+            if explanation is not None:
+                return sim, (inv.name, explanation)
+        return sim, None
+
+    # -- the state space ---------------------------------------------------------------------
+    def choices(self, sim: Simulation, path: Sequence[Choice]) -> list[Choice]:
+        """The steps enabled in ``sim``'s state, in a fixed order."""
+        drops_left = self.drops - sum(1 for c in path if c[0] == "drop")
+        crashes_left = self.crashes - sum(1 for c in path if c[0] == "crash")
+        crashed = sim.crashed
+        kinds = entry_kinds(sim)
+        found: list[Choice] = []
+        for entry in sim.scheduler.heap:
+            match kinds.get(entry[2], "run"):
+                case "deliver":
+                    if entry[3][3] in crashed and not self.restarts:
+                        continue  # it can only be dropped: not worth a choice
+                    if self.deliver:
+                        found.append(("deliver", entry[1], _identity("deliver", entry)))
+                    if drops_left > 0:
+                        found.append(("drop", entry[1], _identity("drop", entry)))
+                case "timer" if self.timers and sim.is_live(entry):
+                    found.append(("fire", entry[1], _identity("fire", entry)))
+                case "run":
+                    found.append(("run", entry[1], _identity("run", entry)))
+        if crashes_left > 0:
+            found.extend(("crash", n, None) for n in self.crashable if n not in crashed)
+        if self.restarts:
+            found.extend(("restart", n, None) for n in sorted(crashed))
+        found.sort(key=lambda c: (_ORDER[c[0]], c[1]))
+        return found
+
+    def key(self, sim: Simulation, path: Sequence[Choice]) -> Hashable:
+        """The canonical form of ``sim``'s state: equal states, equal keys."""
+        crashed = sim.crashed
+        nodes = tuple((node_id, node_id in crashed,
+                       None if node_id in crashed else canonical(node.state()),
+                       canonical(node.storage))
+                      for node_id, node in sim.nodes.items())
+        in_flight: Counter = Counter()
+        timers = set()
+        runs: Counter = Counter()
+        kinds = entry_kinds(sim)
+        for entry in sim.scheduler.heap:
+            match kinds.get(entry[2], "run"):
+                case "deliver":
+                    _, _, src, dst, _, msg = entry[3]
+                    if dst not in crashed or self.restarts:
+                        in_flight[(src, dst, canonical(msg))] += 1
+                case "timer" if sim.is_live(entry):
+                    timers.add(entry[3])
+                case "run":
+                    fn, args = entry[3]
+                    runs[(getattr(fn, "__qualname__", repr(fn)), canonical(args))] += 1
+        drops = sum(1 for c in path if c[0] == "drop")
+        crashes = sum(1 for c in path if c[0] == "crash")
+        return (nodes, frozenset(in_flight.items()), frozenset(timers), frozenset(runs.items()),
+                frozenset(sim.network.cut_links), drops, crashes,
+                tuple(inv.memory() for inv in self.invariants))
+
+    # -- readable steps ----------------------------------------------------------------------
+    def describe(self, sim: Simulation, choice: Choice) -> Step:
+        """The step ``choice`` in words, in the state ``sim`` is in (before taking it)."""
+        kind, target, expected = choice
+        if kind in ("crash", "restart"):
+            return Step(kind, target, f"{kind} {target}")
+        entry = self.find(sim, kind, target, expected)
+        match kind:
+            case "deliver" | "drop":
+                _, _, src, dst, msg_id, msg = entry[3]
+                return Step(kind, target, f"{kind} #{msg_id} {src}->{dst} {msg!r}")
+            case "fire":
+                node_id, name = entry[3]
+                return Step(kind, target, f"fire {node_id}:{name}")
+        fn, args = entry[3]
+        name = getattr(fn, "__name__", repr(fn))
+        return Step(kind, target, f"run {name}({', '.join(map(repr, args))})")
+
+    def replay_steps(self, steps: Sequence[Step]) -> Simulation:
+        """A fresh simulation that has taken ``steps``."""
+        sim = self.fresh()
+        for step in steps:
+            self.apply(sim, (step.kind, step.target, None))
+        return sim
+
+    def violating(self, path: Sequence[Choice], found: tuple[str, str]
+                  ) -> tuple[list[Step], Simulation, InvariantViolation]:
+        """The readable schedule, its replay and the violation, for a violating ``path``."""
+        sim = self.fresh()
+        steps = []
+        try:
+            for choice in path:
+                steps.append(self.describe(sim, choice))
+                self.apply(sim, choice)
+        except (NodeError, InvariantViolation):
+            pass  # the very step that the search saw fail
+        name, explanation = found
+        return steps, sim, InvariantViolation(name, explanation, sim.now, sim.seed, sim.trace[-10:])
+
+    # -- the search ----------------------------------------------------------------------------
+    def search(self, strategy: str, max_depth: int, max_states: int,
+               time_budget: float | None, hashing: bool) -> ExplorationResult:
+        started = time.monotonic()
+        deadline = None if time_budget is None else started + time_budget
+        states = transitions = depth = 0
+        depth_limited = False
+
+        def result(status: str, **more: Any) -> ExplorationResult:
+            return ExplorationResult(status=status, strategy=strategy, states=states,
+                                     transitions=transitions, depth=depth, max_depth=max_depth,
+                                     depth_limited=depth_limited, hashing=hashing,
+                                     elapsed=time.monotonic() - started,
+                                     replayer=self.replay_steps, **more)
+
+        def violation(path: Sequence[Choice], found: tuple[str, str]) -> ExplorationResult:
+            steps, sim, exc = self.violating(path, found)
+            return result("violation", schedule=steps, violation=exc, simulation=sim)
+
+        try:
+            with _deadline(None if time_budget is None else time_budget + 1.0):
+                sim, found = self.replay(())
+                states = 1
+                if found:
+                    return violation((), found)
+                seen: dict[Hashable, int] = {self.key(sim, ()): 0} if hashing else {}
+                frontier = deque([((), self.choices(sim, ()))])
+                while frontier:
+                    path, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
+                    children = []
+                    for choice in choices:
+                        if states >= max_states:
+                            return result("incomplete", stopped_by=f"max_states={max_states:,}")
+                        if deadline is not None and time.monotonic() > deadline:
+                            return result("incomplete", stopped_by=f"time_budget={time_budget:g} s")
+                        child = (*path, choice)
+                        sim, found = self.replay(child)
+                        transitions += 1
+                        if found:
+                            return violation(child, found)
+                        if hashing:
+                            key = self.key(sim, child)
+                            if seen.get(key, max_depth + 1) <= len(child):
+                                continue  # seen already, at this depth or shallower
+                            seen[key] = len(child)
+                        states += 1
+                        depth = max(depth, len(child))
+                        enabled = self.choices(sim, child)
+                        if enabled and len(child) >= max_depth:
+                            depth_limited = True
+                        elif enabled:
+                            children.append((child, enabled))
+                    # depth-first takes the last pushed first: push in reverse to try the
+                    # first choice first
+                    frontier.extend(children if strategy == "bfs" else reversed(children))
+        except _OutOfTime:
+            return result("incomplete", stopped_by=f"time_budget={time_budget:g} s "
+                                                   f"(inside a handler)")
+        return result("no violation")
+
+
+def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant], *,
+            strategy: str = "bfs", deliver: bool = True, drops: int = 0, timers: bool = True,
+            crashes: int = 0, restarts: bool = False, crashable: Sequence[str] | None = None,
+            max_depth: int = 20, max_states: int = 100_000, time_budget: float | None = 30.0,
+            hashing: bool = True, seed: object = 0) -> ExplorationResult:
+    """Explore every schedule of a small configuration, looking for an invariant violation.
+
+    ``setup(sim)`` adds the nodes (and any partition or ``sim.at`` action) to a fresh
+    simulation; it is called again for every schedule replayed, so it must build the same
+    system each time. ``invariants`` are checked in every state reached.
+
+    Enabled steps: message deliveries (``deliver``), up to ``drops`` message losses and
+    ``crashes`` crashes per schedule (of the nodes in ``crashable``, by default every node
+    that is not a `Client`), restarts of crashed nodes (``restarts``), timer firings
+    (``timers``) and ``sim.at`` actions. ``strategy`` is ``"bfs"`` (finds a shortest
+    violating schedule) or ``"dfs"``. ``hashing=False`` turns off the memory of visited
+    states (to see how much it saves). Bounds: ``max_depth`` steps per schedule,
+    ``max_states`` states, ``time_budget`` seconds of real time (None: no limit).
+    """
+    if strategy not in ("bfs", "dfs"):
+        raise ConfigurationError(f"strategy must be 'bfs' (breadth-first: shortest schedule) "
+                                 f"or 'dfs' (depth-first); got {strategy!r}")
+    if not callable(setup):
+        raise ConfigurationError(f"setup must be a function that adds the nodes to a "
+                                 f"simulation, setup(sim); got {setup!r}")
+    if isinstance(invariants, Invariant):
+        invariants = [invariants]
+    invariants = list(invariants)
+    for inv in invariants:
+        if not isinstance(inv, Invariant):
+            raise ConfigurationError(f"{inv!r} is not an Invariant: wrap a function with "
+                                     f"@invariant('what must hold') or Invariant(name, fn)")
+    for name, value in (("max_depth", max_depth), ("max_states", max_states)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
+    for name, value in (("drops", drops), ("crashes", crashes)):
+        if not isinstance(value, int) or value < 0:
+            raise ConfigurationError(f"{name} is how many per schedule, an int of 0 or more; "
+                                     f"got {value!r}")
+    if time_budget is not None and (not isinstance(time_budget, (int, float))
+                                    or time_budget <= 0):
+        raise ConfigurationError(f"time_budget is in seconds of real time and must be "
+                                 f"positive (or None for no limit); got {time_budget!r}")
+    explorer = _Explorer(setup, invariants, seed=seed, deliver=deliver, drops=drops,
+                         timers=timers, crashes=crashes, restarts=restarts,
+                         crashable=None if crashable is None else list(crashable))
+    return explorer.search(strategy, max_depth, max_states, time_budget, hashing)
