@@ -119,16 +119,6 @@ class ChoiceScheduler(Scheduler):
         return entry
 
 
-def entry_kinds(sim: Simulation) -> dict[Callable[[Any], None], str]:
-    """What a pending entry of ``sim`` is, by its callback: ``kinds.get(entry[2], "run")``.
-
-    ``"deliver"`` (a message), ``"timer"``, ``"start"`` (on_start) or ``"run"`` (an action of
-    ``sim.at``). The kernel has no public name for this yet: this is the one place that
-    relies on the names of its handlers.
-    """
-    return {sim._deliver: "deliver", sim._fire: "timer", sim._start: "start"}
-
-
 @dataclass
 class ExplorationResult:
     """What an exploration found.
@@ -288,8 +278,7 @@ class _Explorer:
     @staticmethod
     def run_starts(sim: Simulation) -> None:
         """Run every pending on_start now: starting is not a choice the explorer varies."""
-        kinds = entry_kinds(sim)
-        starts = sorted(e for e in sim.scheduler.heap if kinds.get(e[2]) == "start")
+        starts = sorted(e for e in sim.scheduler.heap if sim.entry_kind(e) == "start")
         for entry in starts:
             sim.scheduler.chosen = entry
             sim.step()
@@ -353,10 +342,9 @@ class _Explorer:
         drops_left = self.drops - sum(1 for c in path if c[0] == "drop")
         crashes_left = self.crashes - sum(1 for c in path if c[0] == "crash")
         crashed = sim.crashed
-        kinds = entry_kinds(sim)
         found: list[Choice] = []
         for entry in sim.scheduler.heap:
-            match kinds.get(entry[2], "run"):
+            match sim.entry_kind(entry):
                 case "deliver":
                     if entry[3][3] in crashed and not self.restarts:
                         continue  # it can only be dropped: not worth a choice
@@ -385,9 +373,8 @@ class _Explorer:
         in_flight: Counter = Counter()
         timers = set()
         runs: Counter = Counter()
-        kinds = entry_kinds(sim)
         for entry in sim.scheduler.heap:
-            match kinds.get(entry[2], "run"):
+            match sim.entry_kind(entry):
                 case "deliver":
                     _, _, src, dst, _, msg = entry[3]
                     if dst not in crashed or self.restarts:

@@ -471,23 +471,35 @@ class Simulation:
         raise EventBudgetExceeded(self._budget_message(budget, until, predicate, what))
 
     # -- explaining failures -------------------------------------------------------------------
+    def entry_kind(self, entry: Entry) -> str:
+        """What a pending entry is: "deliver", "timer", "start" (on_start) or "run" (sim.at)."""
+        fn = entry[2]
+        if fn == self._deliver:
+            return "deliver"
+        if fn == self._fire:
+            return "timer"
+        if fn == self._start:
+            return "start"
+        return "run"
+
     def describe_entry(self, entry: Entry) -> tuple[str | None, str]:
         """Which node a pending entry concerns, and what it is, in words."""
-        fn, arg = entry[2], entry[3]
-        if fn == self._deliver:
-            _, _, src, dst, mid, msg = arg
-            return dst, f"on_message(src={src!r}, msg={msg!r}) [message #{mid}]"
-        if fn == self._fire:
-            return arg[0], f"on_timer({arg[1]!r})"
-        if fn == self._start:
-            return arg, "on_start()"
+        arg = entry[3]
+        match self.entry_kind(entry):
+            case "deliver":
+                _, _, src, dst, mid, msg = arg
+                return dst, f"on_message(src={src!r}, msg={msg!r}) [message #{mid}]"
+            case "timer":
+                return arg[0], f"on_timer({arg[1]!r})"
+            case "start":
+                return arg, "on_start()"
         call_fn, args = arg
         name = getattr(call_fn, "__name__", repr(call_fn))
         return None, f"{name}{args!r} scheduled with sim.at"
 
     def is_live(self, entry: Entry) -> bool:
         """False for the entries of cancelled timers (running them would do nothing)."""
-        if entry[2] == self._fire:
+        if self.entry_kind(entry) == "timer":
             node_id, name = entry[3]
             return self._timers[node_id].get(name) is entry[3]
         return True
