@@ -440,6 +440,84 @@ def test_proxy_refuses_impossible_settings(setting: str, value: float) -> None:
         setattr(proxy, setting, value)
 
 
+
+class _CountingServer:
+    """A line server that answers each line with how many lines it has handled so far."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+
+        handled = self.handled = [0]
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                for _ in self.rfile:
+                    handled[0] += 1
+                    self.wfile.write(f"{handled[0]}\n".encode())
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> _CountingServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def ask(sock: socket.socket, line: bytes, timeout: float = 2.0) -> bytes:
+    """Send one line, return the reply line (raises TimeoutError / ConnectionError)."""
+    sock.settimeout(timeout)
+    sock.sendall(line)
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = sock.recv(100)
+        if not chunk:
+            raise ConnectionError("closed")
+        reply += chunk
+    return reply
+
+
+def test_proxy_drop_replies_loses_replies_of_requests_the_server_handled() -> None:
+    with _CountingServer() as server, FaultProxy(0, "127.0.0.1", server.port) as proxy:
+        # reset mode: the first reply passes, the second is lost and its connection reset
+        proxy.drop_replies(1, after=1)
+        with connect("127.0.0.1", proxy.port) as sock:
+            assert ask(sock, b"a\n") == b"1\n"
+            with pytest.raises(ConnectionError):
+                ask(sock, b"b\n")
+        with connect("127.0.0.1", proxy.port) as sock:
+            assert ask(sock, b"c\n") == b"3\n"   # the lost reply's request was handled
+        assert proxy.stats()["dropped_replies"] == 1
+
+        # stall mode: the reply vanishes and that connection stays silent for good
+        proxy.drop_replies(1, mode="stall")
+        with connect("127.0.0.1", proxy.port) as sock:
+            with pytest.raises(TimeoutError):
+                ask(sock, b"d\n", timeout=0.3)
+            with pytest.raises(TimeoutError):
+                ask(sock, b"e\n", timeout=0.3)
+        with connect("127.0.0.1", proxy.port) as sock:   # a new connection is fine
+            assert ask(sock, b"f\n") == b"6\n"
+            assert ask(sock, b"g\n") == b"7\n"   # and the plan is used up
+        assert proxy.stats()["dropped_replies"] == 2
+        assert server.handled[0] == 7
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mode": "sometimes"}, "unknown mode"), ({"count": -1}, "count"), ({"after": 1.5}, "after")])
+def test_proxy_drop_replies_refuses_impossible_plans(kwargs: dict, message: str) -> None:
+    proxy = FaultProxy(0, "127.0.0.1", 1)
+    with pytest.raises(ValueError, match=message):
+        proxy.drop_replies(**kwargs)
+
 def test_cli_tools_measure_round_trips_through_a_delaying_proxy() -> None:
     echo_port, proxy_port = free_ports(2)
     tools = [

@@ -13,7 +13,15 @@ bytes, doing to them what the reader asks, while the system runs:
 * `cut` / `heal` -- a partition. ``cut()`` *stalls*: no byte moves in either direction and
   new connections wait, the way a dead link looks to TCP (requests time out; after ``heal()``
   the held bytes flow on). ``cut(mode="reset")`` resets every connection and refuses new ones
-  until the heal, the way a crashed host's kernel answers.
+  until the heal, the way a crashed host's kernel answers;
+* `drop_replies` -- lose the server's next replies, *after* their requests reached it: the
+  classic trouble of retries. TCP never loses bytes inside a connection, so a lost reply is
+  a connection that breaks at that moment: it is closed at once (``mode="reset"``: the client
+  reads the end of the stream, or a reset), or its way back to the client goes silent for
+  good (``mode="stall"``: only the client's timeout ends its wait).
+  A *reply* here is a chunk of bytes read from the server: a server that writes each reply
+  line with one write (and a client that waits for it before sending more) sends one
+  chunk per reply.
 
 Decisions come from seeded random streams, one for drops and one for jitter, so the same seed
 drops the same connections (the n-th connection's fate depends only on the seed, n and the
@@ -40,6 +48,7 @@ from typing import Any
 from distlab.net.addresses import PortInUseError, is_loopback, port_taken_message
 
 _CUT_MODES = ("stall", "reset")
+_REPLY_DROP_MODES = ("reset", "stall")
 
 
 class FaultProxy:
@@ -65,7 +74,10 @@ class FaultProxy:
         self._jitter_rng = random.Random(f"{seed}:jitter")
         self._cut_mode: str | None = None
         self._stats = {"connections": 0, "dropped_connections": 0, "failed_to_target": 0,
-                       "bytes_to_target": 0, "bytes_to_client": 0}
+                       "bytes_to_target": 0, "bytes_to_client": 0, "dropped_replies": 0}
+        self._replies_to_pass = 0     # replies let through before the next one is dropped
+        self._replies_to_drop = 0     # replies still to drop (see drop_replies)
+        self._reply_drop_mode = "reset"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -114,7 +126,8 @@ class FaultProxy:
         return self._cut_mode is not None
 
     def stats(self) -> dict[str, int]:
-        """Counters: connections accepted and dropped, bytes forwarded each way, open ones."""
+        """Counters: connections accepted and dropped, bytes forwarded each way, replies
+        dropped, open connections."""
         return dict(self._stats, open_connections=self._active)
 
     # -- start and stop -----------------------------------------------------------------------
@@ -157,6 +170,24 @@ class FaultProxy:
     def heal(self) -> None:
         """End a cut: stalled bytes flow on, new connections are accepted again."""
         self._call(self._apply_cut(None))
+
+    def drop_replies(self, count: int = 1, *, after: int = 0, mode: str = "reset") -> None:
+        """Lose the server's replies number ``after + 1`` to ``after + count`` from now on.
+
+        The first ``after`` replies pass; each of the next ``count`` is thrown away once it
+        has left the server (so its request was handled), and its connection is closed at
+        once (``mode="reset"``: the client reads the end of the stream, or a reset) or stalls
+        towards the client for good (``mode="stall"``: the client hears nothing more on that
+        connection, and only its timeout ends the wait). Replies are counted over all
+        connections; a call replaces the previous one's plan.
+        """
+        if mode not in _REPLY_DROP_MODES:
+            raise ValueError(f"unknown mode {mode!r} for drop_replies: use 'reset' or 'stall'")
+        for name, value in (("count", count), ("after", after)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"drop_replies({name}=...) is a number of replies, 0 or more; "
+                                 f"got {value!r}")
+        self._call(self._plan_reply_drops(count, after, mode))
 
     def _call(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` on the proxy's loop and wait for it (errors are raised here)."""
@@ -208,6 +239,20 @@ class FaultProxy:
         if mode == "reset":
             for writer in list(self._writers):
                 writer.transport.abort()     # abort, not close: the peer sees a reset
+
+    async def _plan_reply_drops(self, count: int, after: int, mode: str) -> None:
+        self._replies_to_drop, self._replies_to_pass, self._reply_drop_mode = count, after, mode
+
+    def _reply_fate(self) -> str:
+        """What happens to the reply about to be forwarded: "pass", "reset" or "stall"."""
+        if self._replies_to_drop == 0:
+            return "pass"
+        if self._replies_to_pass > 0:
+            self._replies_to_pass -= 1
+            return "pass"
+        self._replies_to_drop -= 1
+        self._stats["dropped_replies"] += 1
+        return self._reply_drop_mode
 
     async def _accept(self, client_reader: asyncio.StreamReader,
                       client_writer: asyncio.StreamWriter) -> None:
@@ -286,11 +331,19 @@ class FaultProxy:
                 queue.put_nowait(None)             # end of stream, or the read failed
 
         receiving = asyncio.ensure_future(receive())
+        silenced = False                           # a dropped reply stalled this way back
         try:
             while (item := await queue.get()) is not None:
                 due, data = item
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 await opened.wait()
+                if counter == "bytes_to_client" and not silenced:
+                    fate = self._reply_fate()
+                    if fate == "reset":
+                        raise ConnectionResetError("a reply dropped by drop_replies")
+                    silenced = fate == "stall"
+                if silenced:
+                    continue                       # thrown away: the client hears nothing
                 self._stats[counter] += len(data)    # counted first: the reader may look
                 writer.write(data)                    # as soon as the bytes arrive
                 await writer.drain()
