@@ -10,12 +10,15 @@ student's own line. The untouched skeleton must give a table of failures, not a 
 from __future__ import annotations
 
 import inspect
+import threading
 
 import pytest
 
-from distlab.grading import AtEnd, Eventually, Lab, Scenario, check, graded, invariant, replay
+from distlab.grading import (AtEnd, Eventually, Lab, Scenario, Trial, Violation, check, graded,
+                             invariant, replay)
 from distlab.grading.example import (Forward, ForwardOk, PrimaryBackupLab, Reply, Request,
                                      backup_agrees_with_primary)
+from distlab.grading.properties import PropertyViolated
 from distlab.grading.report import REPORT_MIME
 from distlab.grading.runner import run_check
 from distlab.sim import Node, Simulation
@@ -460,3 +463,87 @@ def test_a_replay_that_is_not_run_opens_in_the_explorer():
     assert sorted(explorer.sim.nodes) == ["backup", "c1", "c2", "c3", "primary"]
     explorer.sim.run(until=20_000)  # the scenario's run_for
     assert explorer.sim.trace.dumps() == replay(lab.test_lost_messages_B, seed=3).trace.dumps()
+
+
+# -- checks that run real code: Trial --------------------------------------------------------------
+
+def _student_function_that_raises() -> None:
+    raise ValueError("bad reply 'OKK'")  # TRIAL-RAISES
+
+
+class RealLab(Lab):
+    """Checks whose bodies run plain code (as real-socket checks do), one per outcome."""
+
+    title = "Real runs"
+
+    def __init__(self, release: threading.Event | None = None):
+        self.release = release or threading.Event()
+
+    @graded(part="A", seeds=2, description="the body returns None")
+    def test_passes_A(self, seed: int) -> Trial:
+        return Trial(lambda: None)
+
+    @graded(part="A", seeds=1, description="the body returns a Violation")
+    def test_returns_a_violation_A(self, seed: int) -> Trial:
+        return Trial(lambda: Violation("the reply is correct", f"got 'OKK' (seed {seed})", 0.0))
+
+    @graded(part="A", seeds=1, description="the body raises PropertyViolated")
+    def test_raises_a_violation_A(self, seed: int) -> Trial:
+        def body() -> None:
+            raise PropertyViolated(Violation("the client gives up", "it never returned", 0.0))
+        return Trial(body)
+
+    @graded(part="B", seeds=1, description="student code is a stub")
+    def test_stub_B(self, seed: int) -> Trial:
+        def stub() -> None:
+            raise NotImplementedError()
+        return Trial(stub)
+
+    @graded(part="B", seeds=1, description="student code raises")
+    def test_raises_B(self, seed: int) -> Trial:
+        return Trial(_student_function_that_raises)
+
+    @graded(part="C", seeds=1, description="student code never returns")
+    def test_hangs_C(self, seed: int) -> Trial:
+        return Trial(lambda: self.release.wait(5), time_limit=0.2)
+
+
+def test_a_trial_runs_real_code_and_is_judged_by_what_its_body_returns():
+    report = check(RealLab(), part="A", timing=False)
+    assert report.failed == ["test_returns_a_violation_A", "test_raises_a_violation_A"]
+    first, second = report.failures
+    assert (first.kind, first.summary) == ("violated", "violated: the reply is correct")
+    assert first.explanation == "got 'OKK' (seed 1)"
+    assert second.summary == "violated: the client gives up"
+    passed = report.results[0]
+    assert passed.real and (passed.seeds_run, passed.simulated_ms, passed.messages) == (2, 0, 0)
+    assert report.rows()[0] == ["test_passes_A", "A", "passed", "2 of 2", "real run", "-"]
+    assert "test_returns_a_violation_A failed on seed 1: violated: the reply is correct" in str(
+        report)
+
+    stub, raised = check(RealLab(), part="B", timing=False).failures
+    assert stub.kind == "not implemented"
+    assert stub.summary == "not implemented yet: RealLab.test_stub_B.<locals>.stub"
+    assert (raised.kind, raised.summary) == ("exception", "raised ValueError: bad reply 'OKK'")
+    assert raised.where is not None
+    assert raised.where.line == _line_of_function(_student_function_that_raises, "TRIAL-RAISES")
+
+    release = threading.Event()
+    try:
+        hung = check(RealLab(release), part="C").failures[0]
+    finally:
+        release.set()  # the abandoned body ends in the background
+    assert hung.kind == "time limit"
+    assert "did not finish within 0.2 s" in hung.summary and "timeout" in hung.explanation
+
+    with pytest.raises(TypeError, match="runs real code"):
+        replay(RealLab().test_passes_A, seed=1, run=False)
+    assert replay(RealLab().test_passes_A, seed=1).trace.dumps() == ""
+
+    with pytest.raises(TypeError, match="body must be a function"):
+        Trial("not a function")
+
+
+def _line_of_function(fn, marker: str) -> int:
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if marker in line)

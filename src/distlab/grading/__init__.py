@@ -6,13 +6,14 @@ after every event, `Eventually` for liveness, `Linearizable` for the clients' hi
 `check(lab)` runs every check over its seeds and returns a `Report`; `replay(lab.test_x,
 seed)` re-runs one run exactly, for debugging. The checks follow MIT 6.5840's naming (the
 behaviour, then the part) and DSLabs' spirit: many random schedules, one seed to replay any
-failure. `distlab.grading.example` is a complete small lab; ``python -m
+failure. A check that must run real code (sockets on loopback) returns a `Trial` instead.
+`distlab.grading.example` is a complete small lab; ``python -m
 distlab.grading.make_labs`` generates the student labs from the solution notebooks.
 """
 
 from distlab.check.invariants import Invariant, invariant, live_nodes
 from distlab.grading.failures import CodeLocation, Failure
-from distlab.grading.lab import Check, Lab, Scenario, graded
+from distlab.grading.lab import Check, Lab, Scenario, Trial, graded
 from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
                                         Property, Violation)
 from distlab.grading.report import Report
@@ -20,6 +21,6 @@ from distlab.grading.runner import CheckResult, check, replay
 
 __all__ = [
     "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",
-    "Failure", "Invariant", "Lab", "Linearizable", "Property", "Report", "Scenario", "Violation",
-    "check", "graded", "invariant", "live_nodes", "replay",
+    "Failure", "Invariant", "Lab", "Linearizable", "Property", "Report", "Scenario", "Trial",
+    "Violation", "check", "graded", "invariant", "live_nodes", "replay",
 ]

@@ -21,15 +21,22 @@ and returns a `Scenario` -- how to build the system, how long to run it, and wha
 The harness (`distlab.grading.runner`) calls the method once per seed, builds a fresh
 `Simulation` with that seed, runs it, and judges the properties. Like DSLabs and 6.5840, a
 check can be run alone (``check(lab, name="test_one_client_A")``) or a part at a time.
+
+Some labs must also run the student's code for real: a server on a TCP socket, a client
+through a `distlab.net.FaultProxy`. Such a check returns a `Trial` instead of a `Scenario`:
+a plain function that runs the code, judges it, and returns None or a `Violation`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from distlab.sim import Network, Simulation
+
+if TYPE_CHECKING:
+    from distlab.grading.properties import Violation
 
 #: the attribute `graded` sets on a check method
 MARK = "graded"
@@ -68,6 +75,35 @@ class Scenario:
         if isinstance(self.properties, (str, bytes)) or not isinstance(self.properties, Sequence):
             raise TypeError(f"Scenario(properties=[...]) takes a list of properties; got "
                             f"{self.properties!r}")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A check that runs real code -- sockets, threads -- instead of a simulation.
+
+    ``body()`` runs the student's code and judges it: it returns None when the check
+    passed, or a `Violation` that says what went wrong (raising
+    ``PropertyViolated(violation)`` does the same). Any other exception is reported like one
+    in a simulated run: at the student's own line, and a ``NotImplementedError`` as "not
+    implemented yet".
+
+    The body runs in a worker thread, for at most ``time_limit`` seconds of real time: a body
+    still running then is reported as stopped and left to end in the background. So a body
+    bounds every wait itself (a timeout on every socket, on every join) and cleans up with
+    context managers. A real run is not reproducible event for event; the seed the check
+    method receives can still seed what the body controls, such as a `FaultProxy`.
+    """
+
+    body: Callable[[], Violation | None]
+    time_limit: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not callable(self.body):
+            raise TypeError(f"Trial(body): body must be a function body() that returns None "
+                            f"or a Violation; got {self.body!r}")
+        if not isinstance(self.time_limit, (int, float)) or self.time_limit <= 0:
+            raise ValueError(f"Trial(time_limit=...) is in seconds of real time and must be "
+                             f"positive; got {self.time_limit!r}")
 
 
 @dataclass(frozen=True)
@@ -136,12 +172,13 @@ class Check:
     seeds: int
     description: str
 
-    def scenario(self, seed: int) -> Scenario:
-        """The scenario of this check for ``seed`` (calls the lab's method)."""
+    def scenario(self, seed: int) -> Scenario | Trial:
+        """The scenario (or real `Trial`) of this check for ``seed`` (calls the lab's method)."""
         scenario = getattr(self.lab, self.name)(seed)
-        if not isinstance(scenario, Scenario):
+        if not isinstance(scenario, (Scenario, Trial)):
             raise TypeError(f"{type(self.lab).__name__}.{self.name} returned {scenario!r}; a "
-                            f"check method must return a Scenario(setup, run_for, properties)")
+                            f"check method must return a Scenario(setup, run_for, properties) "
+                            f"or a Trial(body)")
         return scenario
 
     @classmethod

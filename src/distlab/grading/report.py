@@ -61,8 +61,12 @@ class Report:
         rows = []
         for r in self.results:
             result = "passed" if r.passed else f"FAILED (seed {r.failure.seed})"
+            if r.real:  # a Trial: real code on real sockets, nothing simulated
+                simulated, messages = "real run", "-"
+            else:
+                simulated, messages = f"{r.simulated_ms / 1000:,.1f} s", f"{r.messages:,}"
             row = [r.check.name, r.check.part, result, f"{r.seeds_run} of {r.seeds_total}",
-                   f"{r.simulated_ms / 1000:,.1f} s", f"{r.messages:,}"]
+                   simulated, messages]
             if self.timing:
                 row.append(f"{r.wall_seconds:.2f} s")
             rows.append(row)

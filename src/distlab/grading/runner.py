@@ -6,18 +6,22 @@ and the run goes on for ``run_for`` simulated milliseconds under an event budget
 wall-clock limit. A check stops at its first failing seed, as a test suite stops at its
 first failing assertion; the others still run. Because every random choice comes from the
 seed, `replay` re-runs a failing seed event for event.
+
+A check that returns a `Trial` runs real code instead (sockets on loopback): its body runs
+in a worker thread under a real-time limit, and it is judged by what the body returns.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from distlab.grading.failures import Failure, explain
-from distlab.grading.lab import Check, Lab, Scenario, as_lab
-from distlab.grading.properties import Judge, PropertyViolated, start
+from distlab.grading.failures import Failure, _not_implemented, explain, your_code
+from distlab.grading.lab import Check, Lab, Scenario, Trial, as_lab
+from distlab.grading.properties import Judge, PropertyViolated, Violation, start
 from distlab.grading.report import Progress, Report
 from distlab.sim import Simulation
 
@@ -33,6 +37,8 @@ class CheckResult:
     messages: int
     wall_seconds: float
     failure: Failure | None = None
+    #: True when the check ran real code (a `Trial`), not a simulation
+    real: bool = False
 
     @property
     def passed(self) -> bool:
@@ -78,6 +84,7 @@ def run_check(c: Check, seeds: int | Iterable[int] | None = None,
         began = time.perf_counter()
         sim, failure = run_once(c, seed, wall_limit)
         result.wall_seconds += time.perf_counter() - began
+        result.real = result.real or isinstance(sim, _TrialRun)
         result.seeds_run += 1
         result.simulated_ms += sim.now
         result.messages += sim.trace.counts().get("send", 0)
@@ -93,6 +100,9 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None
     sim = Simulation(seed=seed)
     try:
         scenario = c.scenario(seed)
+        if isinstance(scenario, Trial):
+            sim = _TrialRun(seed=seed)
+            return sim, run_trial(scenario, c, seed, sim, wall_limit)
         sim, judges = prepare(scenario, seed, judged=True)
         sim.run(until=scenario.run_for, wall_limit=wall_limit or scenario.wall_limit)
         for judge in judges:
@@ -102,6 +112,53 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None
     except Exception as exc:  # every way student code can fail becomes a report line
         return sim, explain(exc, c, seed, sim)
     return sim, None
+
+
+class _TrialRun(Simulation):
+    """The (empty) simulation that stands for a real run in a report: it has no events."""
+
+
+def run_trial(trial: Trial, c: Check, seed: int, sim: Simulation,
+              wall_limit: float | None = None) -> Failure | None:
+    """Run a `Trial`'s body in a worker thread under its time limit; its failure or None."""
+    limit = wall_limit or trial.time_limit
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["violation"] = trial.body()
+        except BaseException as exc:  # reported below, in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True, name=f"distlab-trial:{c.name}")
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        return Failure(c.name, c.description, seed, "time limit",
+                       f"stopped: the check did not finish within {limit:g} s of real time",
+                       "A call that never returns? Give every socket a timeout "
+                       "(sock.settimeout(...)), and every retry loop an end.", 0.0, sim)
+    error = outcome.get("error")
+    violation = outcome.get("violation")
+    if isinstance(error, PropertyViolated):
+        error, violation = None, error.violation
+    if isinstance(error, BaseException):
+        where = your_code(error)
+        if _not_implemented(error):
+            name = where.function if where is not None else "(unknown)"
+            return Failure(c.name, c.description, seed, "not implemented",
+                           f"not implemented yet: {name}", "", 0.0, sim, where=where)
+        return Failure(c.name, c.description, seed, "exception",
+                       f"raised {type(error).__name__}: {error}",
+                       f"{type(error).__name__} while the check ran your code for real",
+                       0.0, sim, where=where)
+    if violation is None:
+        return None
+    if not isinstance(violation, Violation):
+        return Failure(c.name, c.description, seed, "exception",
+                       f"the check's body returned {violation!r}",
+                       "a Trial's body returns None (passed) or a Violation", 0.0, sim)
+    return explain(PropertyViolated(violation), c, seed, sim)
 
 
 def prepare(scenario: Scenario, seed: int, judged: bool) -> tuple[Simulation, list[Judge]]:
@@ -138,7 +195,11 @@ def replay(check_method: object, seed: int, *, run: bool = True,
     """
     c = Check.of(check_method)
     if not run:
-        return prepare(c.scenario(seed), seed, judged=False)[0]
+        scenario = c.scenario(seed)
+        if isinstance(scenario, Trial):
+            raise TypeError(f"{c.name} runs real code (sockets), not a simulation: there is "
+                            f"nothing to step; replay(lab.{c.name}, seed={seed}) runs it again")
+        return prepare(scenario, seed, judged=False)[0]
     sim, failure = run_once(c, seed, wall_limit)
     print(f"{c.name}, seed {seed}: " + ("every property held" if failure is None
                                         else failure.summary))
