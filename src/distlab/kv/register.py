@@ -1,0 +1,489 @@
+"""A register replicated on three nodes, and the choice a partition forces on it (CAP).
+
+A *register* holds one value: clients ``write`` it and ``read`` it. Keeping copies on three
+replicas lets it survive a crash, but when the network splits, a replica cut off from the
+others must choose (Brewer's conjecture, proved by Gilbert and Lynch):
+
+* **the consistent choice** (CP), `QuorumReplica`: every operation needs a *majority* of the
+  replicas. Any two majorities of three share a replica, so a read always meets the latest
+  completed write, and the history stays linearizable. A replica on the minority side of a
+  partition cannot gather a majority: it refuses (`Unavailable`) after ``quorum_timeout`` ms.
+  This is the multi-writer algorithm of Attiya, Bar-Noy and Dolev (ABD): values carry a
+  *version* ``(counter, writer)``; a write first asks a majority for the highest version,
+  then stores its value under a higher one at a majority; a read asks a majority, and if
+  they disagree it writes the newest value back to a majority before answering (otherwise a
+  later read could still see the older value).
+* **the available choice** (AP), `LwwReplica`: every replica answers at once from its own
+  copy and sends the write to the others afterwards (and again every ``sync_every`` ms, an
+  anti-entropy round). During a partition both sides accept writes and drift apart; when
+  it heals, each replica keeps the value with the highest version ``(timestamp, writer)``:
+  *last writer wins*, as in Dynamo-style stores. Every request is answered, but a read may
+  return an old value, so the history need not be linearizable; and a write whose timestamp
+  is lower than one already seen (a skewed clock) is silently lost.
+
+`RegisterClient` is the workload: a `distlab.sim.Client` that sends reads and writes to one
+replica and records each operation in the simulation's history as ``ok``, ``fail`` (it
+certainly did not happen) or ``info`` (unknown: a timeout, or a write that reached some
+replicas but not a majority). `cap_sim` builds the three replicas and their clients,
+`cap_run` runs them with a partition, and `distlab.check.check_linearizability` judges the
+history.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from distlab.sim import Client, History, Latency, Network, Node, Simulation, Uniform
+from distlab.sim.network import as_latency
+
+#: A version orders the values a register has held: (counter or timestamp, id of the writer).
+#: Ties on the first part are broken by the writer's id, so any two versions compare.
+Version = tuple[float, str]
+#: The version of a register that was never written.
+INITIAL: Version = (0, "")
+
+REPLICAS = ("a", "b", "c")
+#: The default clients, each talking to the replica next to it.
+CLIENTS = {"c1": "a", "c2": "b", "c3": "c"}
+
+
+# -- messages between clients and replicas ---------------------------------------------------------
+@dataclass(frozen=True)
+class Write:
+    """Client to replica: write ``value``. ``req`` numbers the client's requests."""
+
+    req: int
+    value: Any
+
+
+@dataclass(frozen=True)
+class Read:
+    """Client to replica: read the register."""
+
+    req: int
+
+
+@dataclass(frozen=True)
+class WriteOk:
+    """Replica to client: the write ``req`` took effect."""
+
+    req: int
+
+
+@dataclass(frozen=True)
+class ReadOk:
+    """Replica to client: the register holds ``value``."""
+
+    req: int
+    value: Any
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Replica to client: no majority answered in time, the request is refused.
+
+    ``maybe_applied`` is True when a write had already been stored on some replicas: it may
+    still become visible later, so the client cannot report it as failed (only as unknown).
+    """
+
+    req: int
+    maybe_applied: bool
+
+
+# -- messages between replicas ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Query:
+    """CP, phase 1: what version and value do you hold? (``op`` numbers the coordination)"""
+
+    op: int
+
+
+@dataclass(frozen=True)
+class QueryReply:
+    op: int
+    version: Version
+    value: Any
+
+
+@dataclass(frozen=True)
+class Store:
+    """CP, phase 2: keep ``value`` if ``version`` is newer than yours."""
+
+    op: int
+    version: Version
+    value: Any
+
+
+@dataclass(frozen=True)
+class StoreAck:
+    op: int
+
+
+@dataclass(frozen=True)
+class Update:
+    """AP: a write (or, in an anti-entropy round, the current value) sent to the others."""
+
+    version: Version
+    value: Any
+
+
+# -- replicas --------------------------------------------------------------------------------------
+class RegisterReplica(Node):
+    """What both kinds of replica share: a value and its version, kept in durable storage.
+
+    Invariant: ``version`` only grows; ``value`` is the value written with ``version``.
+    """
+
+    mode: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        self.value, self.version = self.storage.get("register", (None, INITIAL))
+
+    def adopt(self, version: Version, value: Any) -> bool:
+        """Keep ``value`` if its ``version`` is newer than ours; True if it was."""
+        if version <= self.version:
+            return False
+        self.value, self.version = value, version
+        self.storage["register"] = (value, version)
+        return True
+
+    @property
+    def majority(self) -> int:
+        """How many replicas (this one included) make a majority."""
+        return (len(self.peers) + 1) // 2 + 1
+
+    def state(self) -> dict[str, Any]:
+        return {"value": self.value, "version": self.version}
+
+
+@dataclass
+class Coordination:
+    """One client request that a `QuorumReplica` is carrying out (volatile: lost in a crash)."""
+
+    client: str
+    req: int
+    f: str                     # "read" or "write"
+    value: Any = None          # the value to write
+    phase: str = "query"       # "query", then "store"
+    replies: dict[str, tuple[Version, Any]] = field(default_factory=dict)
+    acks: set[str] = field(default_factory=set)
+    result: Any = None         # what a read will return
+
+
+class QuorumReplica(RegisterReplica):
+    """The consistent choice: reads and writes need a majority (ABD), or are refused.
+
+    The replica a client talks to *coordinates* its request: it asks every replica, counts
+    itself, and moves on as soon as a majority has answered. A coordination that has not
+    finished after ``quorum_timeout`` ms is abandoned with `Unavailable`.
+    """
+
+    mode = "cp"
+
+    def __init__(self, quorum_timeout: float = 100.0) -> None:
+        super().__init__()
+        self.quorum_timeout = quorum_timeout
+        self.coordinating: dict[int, Coordination] = {}
+        self.next_op = 0
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "coordinating": len(self.coordinating)}
+
+    def on_message(self, src: str, msg: Any) -> None:
+        match msg:
+            case Write(req, value):
+                self.start(Coordination(src, req, "write", value))
+            case Read(req):
+                self.start(Coordination(src, req, "read"))
+            case Query(op):
+                self.send(src, QueryReply(op, self.version, self.value))
+            case QueryReply(op, version, value):
+                c = self.coordinating.get(op)
+                if c is not None and c.phase == "query":
+                    c.replies[src] = (version, value)
+                    self.query_answered(op, c)
+            case Store(op, version, value):
+                self.adopt(version, value)
+                self.send(src, StoreAck(op))
+            case StoreAck(op):
+                c = self.coordinating.get(op)
+                if c is not None and c.phase == "store":
+                    c.acks.add(src)
+                    self.store_acknowledged(op, c)
+
+    def start(self, c: Coordination) -> None:
+        """Phase 1: ask every replica for its version (this one answers at once)."""
+        op, self.next_op = self.next_op, self.next_op + 1
+        self.coordinating[op] = c
+        c.replies[self.id] = (self.version, self.value)
+        self.broadcast(Query(op))
+        self.set_timer(self.quorum_timeout, f"quorum {op}")
+        self.query_answered(op, c)
+
+    def query_answered(self, op: int, c: Coordination) -> None:
+        if len(c.replies) < self.majority:
+            return
+        newest_version, newest_value = max(c.replies.values(), key=lambda reply: reply[0])
+        if c.f == "write":
+            self.store(op, c, (newest_version[0] + 1, self.id), c.value)
+        elif all(version == newest_version for version, _ in c.replies.values()):
+            c.result = newest_value   # a majority holds it already: no write-back needed
+            self.finish(op, c)
+        else:
+            c.result = newest_value
+            self.store(op, c, newest_version, newest_value)
+
+    def store(self, op: int, c: Coordination, version: Version, value: Any) -> None:
+        """Phase 2: store ``value`` under ``version`` at a majority (this one included)."""
+        c.phase = "store"
+        self.adopt(version, value)
+        c.acks.add(self.id)
+        self.broadcast(Store(op, version, value))
+        self.store_acknowledged(op, c)
+
+    def store_acknowledged(self, op: int, c: Coordination) -> None:
+        if len(c.acks) >= self.majority:
+            self.finish(op, c)
+
+    def finish(self, op: int, c: Coordination) -> None:
+        del self.coordinating[op]
+        self.cancel_timer(f"quorum {op}")
+        if c.f == "write":
+            self.send(c.client, WriteOk(c.req))
+        else:
+            self.send(c.client, ReadOk(c.req, c.result))
+
+    def on_timer(self, name: str) -> None:
+        op = int(name.split()[1])      # "quorum <op>"
+        c = self.coordinating.pop(op, None)
+        if c is not None:
+            maybe_applied = c.f == "write" and c.phase == "store"
+            self.send(c.client, Unavailable(c.req, maybe_applied))
+
+
+class LwwReplica(RegisterReplica):
+    """The available choice: answer from the local copy, replicate afterwards.
+
+    A write gets the version ``(local clock, replica id)`` and is sent to the other replicas
+    at once; every ``sync_every`` ms each replica also sends its current value to the others
+    (anti-entropy), so replicas that missed updates in a partition catch up after it heals.
+    Whatever the order updates arrive in, every replica ends with the value of the highest
+    version: last writer wins.
+    """
+
+    mode = "ap"
+
+    def __init__(self, sync_every: float = 100.0) -> None:
+        super().__init__()
+        self.sync_every = sync_every
+
+    def on_start(self) -> None:
+        self.set_timer(self.sync_every, "sync")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        match msg:
+            case Write(req, value):
+                version = (self.now, self.id)
+                self.adopt(version, value)
+                self.send(src, WriteOk(req))
+                self.broadcast(Update(version, value))
+            case Read(req):
+                self.send(src, ReadOk(req, self.value))
+            case Update(version, value):
+                self.adopt(version, value)
+
+    def on_timer(self, name: str) -> None:
+        if self.version != INITIAL:
+            self.broadcast(Update(self.version, self.value))
+        self.set_timer(self.sync_every, "sync")
+
+
+#: The two choices, by the name `cap_sim` and `cap_run` take.
+MODES: dict[str, type[RegisterReplica]] = {"cp": QuorumReplica, "ap": LwwReplica}
+
+
+# -- the workload ----------------------------------------------------------------------------------
+class RegisterClient(Client):
+    """Reads and writes the register through one ``replica``, one operation at a time.
+
+    After each operation it waits a ``think`` time (a latency distribution, or ms), then
+    writes with probability ``writes`` (else reads). Its writes are ``first_value``,
+    ``first_value + 1``... so every value written in a run is unique. It gives up on a request
+    after ``timeout`` ms (outcome unknown: ``info``) and starts no operation after ``stop`` ms.
+
+    The current operation and the request counter are kept in ``storage``: if the client
+    crashes, its restarted self reports the operation as unknown and never mistakes a late
+    reply to an old request for the answer to a new one.
+    """
+
+    def __init__(self, replica: str, timeout: float = 300.0,
+                 think: Latency | float = Uniform(20, 80), writes: float = 0.5,
+                 first_value: int = 1, stop: float = math.inf) -> None:
+        if replica not in self.peers:
+            raise ValueError(f"client {self.id!r}: there is no replica {replica!r}; the "
+                             f"replicas are {', '.join(self.peers) or 'none yet'} (add the "
+                             f"replicas before the clients)")
+        if not 0 <= writes <= 1:
+            raise ValueError(f"writes is the fraction of operations that are writes, in "
+                             f"[0, 1]; got {writes!r}")
+        self.replica = replica
+        self.timeout = timeout
+        self.think = as_latency(think)
+        self.writes = writes
+        self.stop = stop
+        self.next_value = self.storage.get("next_value", first_value)
+
+    def state(self) -> dict[str, Any]:
+        op = self.storage.get("op")
+        doing = str(op) if op is not None and op.status == "pending" else "-"
+        return {"replica": self.replica, "doing": doing}
+
+    def on_start(self) -> None:
+        op = self.storage.get("op")
+        if op is not None and op.status == "pending":
+            self.info(op)              # crashed while waiting: the outcome is unknown
+        self.set_timer(self.think.sample(self.rng), "next")
+
+    def on_timer(self, name: str) -> None:
+        match name:
+            case "next":
+                self.begin()
+            case "timeout":
+                self.end("info")
+
+    def begin(self) -> None:
+        if self.now >= self.stop:
+            return
+        req = self.storage.get("req", 0) + 1
+        self.storage["req"] = req
+        if self.rng.random() < self.writes:
+            value = self.next_value
+            self.next_value += 1
+            self.storage["next_value"] = self.next_value
+            self.storage["op"] = self.invoke("write", value=value)
+            self.send(self.replica, Write(req, value))
+        else:
+            self.storage["op"] = self.invoke("read")
+            self.send(self.replica, Read(req))
+        self.set_timer(self.timeout, "timeout")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        op = self.storage.get("op")
+        if op is None or op.status != "pending" or getattr(msg, "req", None) != \
+                self.storage.get("req"):
+            return                     # a reply to a request we gave up on
+        match msg:
+            case WriteOk():
+                self.end("ok")
+            case ReadOk(_, value):
+                self.end("ok", value)
+            case Unavailable(_, maybe_applied):
+                self.end("info" if maybe_applied else "fail")
+
+    def end(self, status: str, output: Any = None) -> None:
+        op = self.storage["op"]
+        match status:
+            case "ok":
+                self.ok(op, output)
+            case "fail":
+                self.fail(op)
+            case "info":
+                self.info(op)
+        self.cancel_timer("timeout")
+        self.set_timer(self.think.sample(self.rng), "next")
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+def cap_sim(mode: str, seed: int = 1, *, latency: Latency | float = Uniform(5, 10),
+            client_latency: Latency | float | None = None,
+            clients: dict[str, str] | None = None, think: Latency | float = Uniform(20, 80),
+            writes: float = 0.5, timeout: float = 300.0, quorum_timeout: float = 100.0,
+            sync_every: float = 100.0, stop: float = math.inf,
+            replica_class: type[RegisterReplica] | None = None) -> Simulation:
+    """Three replicas ``a``, ``b``, ``c`` of the ``mode`` ("cp" or "ap") register and their
+    clients, ready to run (a factory for `distlab.widgets.Explorer`).
+
+    ``clients`` maps each client id to its replica (default: ``c1``-``a``, ``c2``-``b``,
+    ``c3``-``c``); client *i* writes the values ``100 i + 1``, ``100 i + 2``...
+    ``latency`` is every link's one-way delay; ``client_latency``, if given, that of each
+    client's link to its own replica (a client next to its replica: small).
+    ``replica_class`` replaces the mode's replica class by a variant of it (a subclass, for
+    an experiment).
+
+    With the default network (every link 5-10 ms) the AP register is linearizable when nothing
+    fails: a write reaches the other replicas (at most 10 ms) before any client can have heard
+    of it and asked another replica (at least 5 + 5 ms). With clients close to their replicas
+    and replicas far apart it is not, partition or not.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use 'cp' (consistent: majority quorums) or "
+                         f"'ap' (available: local answers, last writer wins)")
+    clients = dict(CLIENTS if clients is None else clients)
+    for client, replica in clients.items():
+        if replica not in REPLICAS:
+            raise ValueError(f"client {client!r} talks to {replica!r}, which is not a replica; "
+                             f"the replicas are {', '.join(REPLICAS)}")
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    options = ({"quorum_timeout": quorum_timeout} if mode == "cp"
+               else {"sync_every": sync_every})
+    sim.add_nodes(replica_class or MODES[mode], REPLICAS, **options)
+    for i, (client, replica) in enumerate(clients.items(), start=1):
+        sim.add_node(RegisterClient, client, replica=replica, timeout=timeout, think=think,
+                     writes=writes, first_value=100 * i + 1, stop=stop)
+        if client_latency is not None:
+            sim.network.set_link(client, replica, latency=client_latency)
+    return sim
+
+
+def cap_run(mode: str, seed: int = 1, partition: tuple[float, float] | None = None, *,
+            minority: tuple[str, ...] = ("a", "c1"), duration: float = 3_000.0,
+            settle: float = 500.0, **options: Any) -> Simulation:
+    """Run `cap_sim` for ``duration`` ms, cutting ``minority`` off from the rest from
+    ``partition[0]`` to ``partition[1]`` ms; return the simulation.
+
+    Clients start no operation in the last ``settle`` ms, so every request is answered or
+    timed out and (AP) the replicas have time to converge. ``options`` go to `cap_sim`.
+    """
+    if partition is not None:
+        start, end = partition
+        if not 0 <= start < end:
+            raise ValueError(f"partition=(start, end) needs 0 <= start < end (ms); got "
+                             f"{partition!r}")
+    if settle >= duration:
+        raise ValueError(f"settle ({settle} ms) must be shorter than the run ({duration} ms)")
+    sim = cap_sim(mode, seed, stop=duration - settle, **options)
+    if partition is not None:
+        rest = set(sim.nodes) - set(minority)
+        sim.at(partition[0], sim.partition, set(minority), rest)
+        sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
+
+
+# -- reading the results ---------------------------------------------------------------------------
+def replica_states(sim: Simulation) -> dict[str, tuple[Any, Version]]:
+    """``{replica: (value, version)}`` for every replica that is up."""
+    return {node_id: (node.value, node.version) for node_id, node in sim.nodes.items()
+            if isinstance(node, RegisterReplica) and sim.is_up(node_id)}
+
+
+def converged(sim: Simulation) -> bool:
+    """Whether every replica that is up holds the same version (and so the same value)."""
+    return len({version for _, version in replica_states(sim).values()}) <= 1
+
+
+def outcome_counts(history: History, process: str | None = None) -> dict[str, int]:
+    """How many operations ended ok, fail, info (or are still pending), of one process or all."""
+    counts = {"ok": 0, "fail": 0, "info": 0, "pending": 0}
+    for op in history:
+        if process is None or op.process == process:
+            counts[op.status] += 1
+    return counts
+
+
+def operation_latencies(history: History, f: str | None = None) -> list[float]:
+    """The durations (ms) of the operations that completed ok (only ``f`` ones, if given)."""
+    return [op.complete_time - op.invoke_time for op in history
+            if op.status == "ok" and (f is None or op.f == f)]
