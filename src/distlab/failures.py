@@ -20,8 +20,8 @@ spike lasts: a short timeout suspects live nodes (false suspicions), a long one 
 notice a real crash (detection time). Chandra and Toueg made such *unreliable failure
 detectors* a building block; with ``adaptive`` the timeout grows after each mistake, which
 in a partially synchronous system (delays bounded, but by an unknown bound) eventually stops
-the mistakes. `slow_or_dead` runs one scenario; `timeout_tradeoff` measures both costs as a
-function of the timeout.
+the mistakes. `slow_or_dead` runs one scenario (`detector_scenario` builds it);
+`timeout_tradeoff` measures both costs as a function of the timeout.
 """
 
 from __future__ import annotations
@@ -245,13 +245,15 @@ class DetectorRun:
         return max(0.0, self.detector.suspicions[-1][0] - self.crash_at)
 
 
-def slow_or_dead(seed: int = 1, timeout: float = 200.0, *, crash_at: float | None = None,
-                 duration: float = 10_000.0, every: float = 50.0,
-                 latency: Latency | float = Uniform(1, 10),
-                 spike_delay: Latency = LogNormal(median=150, sigma=1.0),
-                 spike_every: float = 1_500.0, spike_length: tuple[float, float] = (200, 600),
-                 adaptive: float = 0.0) -> DetectorRun:
-    """A sender ``s`` watched by a detector ``m`` for ``duration`` ms.
+def detector_scenario(seed: int = 1, timeout: float = 200.0, *,
+                      crash_at: float | None = None, duration: float = 10_000.0,
+                      every: float = 50.0, latency: Latency | float = Uniform(1, 10),
+                      spike_delay: Latency = LogNormal(median=150, sigma=1.0),
+                      spike_every: float = 1_500.0,
+                      spike_length: tuple[float, float] = (200, 600),
+                      adaptive: float = 0.0) -> DetectorRun:
+    """A sender ``s`` watched by a detector ``m``, with latency spikes planned up to
+    ``duration`` ms; not run yet (`slow_or_dead` runs it; ``.sim`` suits an Explorer).
 
     Now and then (every ``spike_every`` ms on average, for ``spike_length`` ms) the link gets
     slow: for that spike its one-way latency jumps to 10 ms above a delay drawn from
@@ -274,8 +276,16 @@ def slow_or_dead(seed: int = 1, timeout: float = 200.0, *, crash_at: float | Non
         t = end + rng.expovariate(1 / spike_every)
     if crash_at is not None:
         sim.at(crash_at, sim.crash, "s")
-    sim.run(until=duration)
     return DetectorRun(sim, spikes, crash_at)
+
+
+def slow_or_dead(seed: int = 1, timeout: float = 200.0, *, duration: float = 10_000.0,
+                 **options: Any) -> DetectorRun:
+    """`detector_scenario` run for ``duration`` ms (``options``: crash_at, every, latency,
+    spike_delay, spike_every, spike_length, adaptive)."""
+    run = detector_scenario(seed, timeout, duration=duration, **options)
+    run.sim.run(until=duration)
+    return run
 
 
 @dataclass(frozen=True)
