@@ -1,0 +1,710 @@
+"""Lab 1: a key-value server and its client over real TCP, with timeouts, retries and request ids.
+
+``solutions/lab01-client-server.ipynb`` is the lab; this module holds what students do not
+write -- the protocol's helpers, a runner for their server, the exception their client
+raises, a simulated server and client base for the last part -- and the checks.
+
+**The protocol.** One request per line, one reply line per request, over one TCP connection
+(keys and values are single words, without spaces)::
+
+    PUT key value      ->  OK
+    APPEND key value   ->  OK                     (appends to the value; absent = "")
+    GET key            ->  VALUE value | NOTFOUND
+    anything else      ->  ERROR why
+
+A request may start with a *request id*, ``client:seq`` (``c1:7 APPEND log x;``): then the
+reply starts with the same id (``c1:7 OK``), and the server applies each id at most once.
+That is how retries are made safe, as in Birrell and Nelson's RPC {cite:p}`birrell1984rpc`
+and the key-value server of MIT 6.5840 {cite:p}`mit6824`: a client that heard no reply
+cannot tell a lost request from a lost reply, so it sends the request again, under the
+same id, and a server that already applied it answers from its table instead of applying
+it twice. APPEND makes a double application visible (``a;b;b;``), which PUT would hide.
+
+**What the student writes.** ``KVState`` (the data, a lock, the table of replies, and
+``execute(line) -> reply``), ``KVHandler`` (a `socketserver.StreamRequestHandler` whose
+``handle`` serves one connection; `serve` runs it), ``KVClient`` (a client whose calls time
+out, are retried over a fresh connection and end in `ServerUnavailable`), and
+``SimKVClient`` (the same retry logic as a simulated `SimClientBase`).
+
+**The checks.** Parts A-C run the student's code for real, on loopback sockets, through a
+`distlab.net.FaultProxy` that delays traffic and loses replies after their requests reached
+the server (`FaultProxy.drop_replies`). They are `Trial` checks: every socket has a timeout,
+every call of the student's code runs under a deadline, and servers and proxies are closed
+by context managers whatever happens. No check asserts how fast the machine is: the timing
+checks compare the client's behaviour with its *own* timeout, with generous margins. Part D
+runs the student's ``KVState`` and ``SimKVClient`` in the simulator under partitions, loss,
+duplicates and late replies, over 20 seeds each.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NamedTuple, NoReturn, TypeVar
+
+from distlab.grading.lab import Lab, Scenario, Trial, graded
+from distlab.grading.properties import (EveryOperationCompletes, Linearizable, PropertyViolated,
+                                        Violation)
+from distlab.net import FaultProxy
+from distlab.net.addresses import free_ports
+from distlab.sim import Client, FaultPlan, Network, Node, Simulation, Uniform, stream
+
+HOST = "127.0.0.1"
+#: seconds the checks wait for one reply of the student's server
+REPLY_WAIT = 2.0
+#: seconds any one call of the student's client may take before the check gives up on it
+CALL_LIMIT = 5.0
+
+T = TypeVar("T")
+
+
+# -- request ids ---------------------------------------------------------------------------------
+
+class RequestId(NamedTuple):
+    """The id of one request: the client's name and its request number (1, 2, 3...)."""
+
+    client: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.client}:{self.seq}"
+
+
+def with_id(request_id: RequestId, text: str) -> str:
+    """``text`` with the id in front: ``with_id(RequestId("c1", 7), "OK") == "c1:7 OK"``."""
+    return f"{request_id} {text}"
+
+
+def split_id(line: str) -> tuple[RequestId | None, str]:
+    """The id at the start of ``line`` (None if there is none) and the rest of the line.
+
+    ``split_id("c1:7 APPEND log x;") == (RequestId("c1", 7), "APPEND log x;")`` and
+    ``split_id("GET log") == (None, "GET log")``.
+    """
+    first, _, rest = line.partition(" ")
+    client, colon, seq = first.rpartition(":")
+    if colon and client and seq.isdigit() and rest:
+        return RequestId(client, int(seq)), rest
+    return None, line
+
+
+# -- what the client raises ----------------------------------------------------------------------
+
+class ServerUnavailable(ConnectionError):
+    """The client gave up: no reply from the server after ``attempts`` attempts.
+
+    ``cause`` is what made the last attempt fail (a `TimeoutError`, a
+    `ConnectionRefusedError`...). The message says all three, so that whoever reads it knows
+    which server did not answer and what was tried.
+    """
+
+    def __init__(self, address: tuple[str, int], attempts: int,
+                 cause: BaseException | None = None):
+        self.address = tuple(address)
+        self.attempts = attempts
+        self.cause = cause
+        host, port = self.address
+        why = "" if cause is None else f"; the last attempt failed with {_describe(cause)}"
+        super().__init__(f"no reply from the server at {host}:{port} after {attempts} "
+                         f"attempt{'s' * (attempts != 1)}{why}")
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# -- running a line server -----------------------------------------------------------------------
+
+class NoReply(ConnectionError):
+    """A request line got no reply line: none in time, or the connection was closed."""
+
+
+class _Connection:
+    """A raw connection to a line server: send lines, read reply lines (each within 2 s)."""
+
+    def __init__(self, port: int, description: str = "the server answers"):
+        self.description = description
+        self.sock = socket.create_connection((HOST, port), timeout=REPLY_WAIT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode())
+
+    def read(self, request: str) -> str:
+        try:
+            line = self.file.readline()
+        except TimeoutError:
+            raise NoReply(f"no reply to {request!r} within {REPLY_WAIT:g} s") from None
+        except ConnectionError:
+            line = b""
+        if not line.endswith(b"\n"):
+            raise NoReply(f"the server closed the connection instead of answering {request!r}")
+        return line.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    def ask(self, request: str) -> str:
+        self.send(request + "\n")
+        return self.read(request)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def __enter__(self) -> _Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    """A thread per connection; keeps the handlers' errors and the open connections."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+    block_on_close = False      # never wait for a handler that does not end
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler], state: Any):
+        self.state = state
+        self.errors: list[BaseException] = []
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__((HOST, 0), handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, ConnectionError):  # not the peer's doing
+            self.errors.append(error)
+
+
+class LineServer:
+    """A running line server: ``port``, the shared ``state``, and the handlers' ``errors``.
+
+    Made by `serve`; `stop` (or the end of the ``with`` block) closes the listening socket and
+    every open connection, so that the handlers' loops end.
+    """
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler], state: Any):
+        if not (isinstance(handler, type) and issubclass(handler, socketserver.BaseRequestHandler)):
+            raise TypeError(f"serve(handler, state): handler must be a class such as a "
+                            f"socketserver.StreamRequestHandler subclass; got {handler!r}")
+        self._server = _Server(handler, state)
+        self.state = state
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True,
+                                        name=f"line-server:{self.port}")
+        self._thread.start()
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """The exceptions raised by handlers so far (a peer's reset is not one)."""
+        return list(self._server.errors)
+
+    def talk(self, *requests: str) -> list[str]:
+        """Send the request lines over one new connection; return the reply lines, in order.
+
+        Raises `NoReply` if one gets no reply within 2 s -- or, if a handler raised, that
+        handler's exception (the reason there was no reply).
+        """
+        with _Connection(self.port) as connection:
+            try:
+                return [connection.ask(request) for request in requests]
+            except NoReply:
+                if self.errors:
+                    raise self.errors[0] from None
+                raise
+
+    def stop(self) -> None:
+        """Stop accepting, close every connection, and close the listening socket."""
+        self._server.shutdown()
+        with self._server.connections_lock:
+            open_connections = list(self._server.connections)
+        for connection in open_connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)   # the handler reads the end of stream
+            except OSError:
+                pass
+        self._server.server_close()
+        self._thread.join(timeout=2)
+
+    def __enter__(self) -> LineServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(handler: type[socketserver.BaseRequestHandler], state: Any) -> LineServer:
+    """Run a server on 127.0.0.1 (a free port) that gives each connection to ``handler``.
+
+    ``handler`` is a `socketserver.StreamRequestHandler` subclass; each connection gets a new
+    one, in its own thread, and finds ``state`` (shared by all) as ``self.server.state``.
+    Use it in a ``with`` block::
+
+        with serve(KVHandler, KVState()) as server:
+            ...connect to 127.0.0.1:server.port...
+    """
+    return LineServer(handler, state)
+
+
+# -- the simulated server and client (part D) ----------------------------------------------------
+
+#: the operations a simulated client draws from: (operation, key)
+WORKLOAD = (("get", "x"), ("put", "x"), ("get", "log"), ("append", "log"))
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request line sent to the simulated server (``Request("c1:7 GET x")``)."""
+
+    line: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The server's reply line (``Reply("c1:7 VALUE 3")``)."""
+
+    line: str
+
+
+class KVServerNode(Node):
+    """The server in the simulator: answers each `Request` with the reply of a ``KVState``.
+
+    The same ``execute`` that serves TCP connections serves simulated messages here.
+    """
+
+    def __init__(self, state: Callable[[], Any]):
+        self.state = state()
+
+    def on_message(self, src: str, msg: Any) -> None:
+        match msg:
+            case Request(line):
+                self.send(src, Reply(self.state.execute(line)))
+
+
+class SimClientBase(Client):
+    """A simulated client that runs ``ops`` random operations, one at a time.
+
+    For each operation it records the invocation and calls ``send_request(command)`` with the
+    command line (``"APPEND log c1.3;"``). Subclasses send it (in a `Request`), resend it every
+    ``timeout`` ms until its `Reply` arrives, and then call ``finish(reply)`` with the reply (without its id),
+    which records the outcome and starts the next operation. ``seq`` is there for the
+    subclass to number its requests; ``operation`` is None when no operation is waiting.
+    """
+
+    def __init__(self, server: str = "server", ops: int = 8, timeout: float = 100.0):
+        self.server = server
+        self.ops = ops
+        self.timeout = timeout
+        self.seq = 0
+        self.started = 0
+        self.operation = None
+        self.command: str | None = None
+
+    def on_start(self) -> None:
+        self.next_operation()
+
+    def next_operation(self) -> None:
+        if self.started == self.ops:
+            return
+        self.started += 1
+        f, key = self.rng.choice(WORKLOAD)
+        value = None if f == "get" else f"{self.id}.{self.started};"
+        self.operation = self.invoke(f, value=value, key=key)
+        self.command = f"{f.upper()} {key}" + ("" if value is None else f" {value}")
+        self.send_request(self.command)
+
+    def send_request(self, command: str) -> None:
+        raise NotImplementedError("SimClientBase.send_request: a subclass sends the request")
+
+    def finish(self, reply: str) -> None:
+        """The reply to the waiting operation arrived: record its outcome, start the next."""
+        if self.operation is None:
+            raise RuntimeError(f"finish({reply!r}) called while no operation is waiting: "
+                               f"was this reply answered already?")
+        op = self.operation
+        match op.f, reply.split(" ", 1):
+            case "get", ["VALUE", value]:
+                output = value
+            case "get", ["NOTFOUND"]:
+                output = None
+            case ("put" | "append"), ["OK"]:
+                output = None
+            case _:
+                raise ValueError(f"the reply {reply!r} does not answer {self.command!r}: is it "
+                                 f"the reply to another request?")
+        self.operation = None
+        self.ok(op, output)
+        self.next_operation()
+
+
+# -- helpers of the checks -----------------------------------------------------------------------
+
+def _fail(description: str, explanation: str) -> NoReturn:
+    raise PropertyViolated(Violation(description, explanation, 0.0))
+
+
+def _within(limit: float, what: str, call: Callable[[], T]) -> tuple[T, float]:
+    """Run ``call()`` (the student's code) in a thread; its result and its duration in s.
+
+    Its exception is raised here; if it has not returned after ``limit`` seconds, the check
+    fails (and the caller's context managers close the sockets it may be stuck on).
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        began = time.monotonic()
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # re-raised in the check's thread
+            outcome["error"] = exc
+        outcome["seconds"] = time.monotonic() - began
+
+    worker = threading.Thread(target=run, daemon=True, name="lab1-client-call")
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        _fail("every call of the client returns in bounded time",
+              f"{what} had not returned after {limit:g} s: does every socket operation have "
+              f"a timeout (sock.settimeout), and does the retry loop end?")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"], outcome["seconds"]
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'s' * (n != 1)}"
+
+
+def _while_server_is_up(description: str, what: str, call: Callable[[], T]) -> T:
+    """Run a call of the student's client that must succeed (the server is up); its result."""
+    try:
+        return _within(CALL_LIMIT, what, call)[0]
+    except ServerUnavailable as given_up:
+        _fail(description, f"{what} raised ServerUnavailable although the server was up: "
+                           f"{given_up}. After a timeout or a broken connection, the client "
+                           f"must try again on a new connection")
+
+
+def _gives_up(client: Any, description: str) -> ServerUnavailable:
+    """Call ``client.get("x")``, which must end in `ServerUnavailable`; return that error."""
+    try:
+        value = client.get("x")
+    except ServerUnavailable as given_up:
+        return given_up
+    except OSError as other:          # a socket error that escaped the retry loop
+        _fail(description, f"get('x') raised {type(other).__name__}: {other}; the client must "
+                           f"retry, then raise ServerUnavailable")
+    _fail(description, f"get('x') returned {value!r}, but no reply could arrive in time: it "
+                       f"must raise ServerUnavailable")
+
+
+def _expect(conn: _Connection, request: str, expected: str) -> None:
+    """Ask ``request``; the reply must be ``expected`` (or start with ``ERROR`` if that is it)."""
+    try:
+        reply = conn.ask(request)
+    except NoReply as missing:
+        _fail(conn.description, str(missing))
+    if reply == expected or (expected == "ERROR" and reply.startswith("ERROR")):
+        return
+    shown = "a line starting with 'ERROR'" if expected == "ERROR" else repr(expected)
+    _fail(conn.description, f"{request!r} was answered {reply!r}; expected {shown}")
+
+
+# -- the lab -------------------------------------------------------------------------------------
+
+class ClientServerLab(Lab):
+    """The checks of lab 1, for the student's ``KVState``, ``KVHandler``, ``KVClient`` and
+    ``SimKVClient`` classes."""
+
+    title = "Lab 1: a key-value server and client over TCP"
+
+    def __init__(self, state: Callable[[], Any], handler: type[socketserver.BaseRequestHandler],
+                 client: Callable[..., Any], sim_client: type[Node]):
+        self.state = state
+        self.handler = handler
+        self.client = client
+        self.sim_client = sim_client
+
+    @contextmanager
+    def server(self) -> Iterator[LineServer]:
+        """The student's server, running; a handler's exception is raised at the end.
+
+        A handler that raised explains everything the check saw afterwards (no reply, a
+        closed connection), so its exception is what the report shows.
+        """
+        with serve(self.handler, self.state()) as server:
+            try:
+                yield server
+            except BaseException:
+                if server.errors:
+                    raise server.errors[0] from None
+                raise
+            if server.errors:
+                raise server.errors[0]
+
+    @contextmanager
+    def connected_client(self, port: int, *, timeout: float, retries: int) -> Iterator[Any]:
+        """The student's client of ``127.0.0.1:port``, closed at the end if all went well.
+
+        After a failure it is left alone: one of its calls may still be stuck on a socket
+        (closing it from here would wait for that call); the check's proxy and server close
+        those sockets, and the stuck call then ends by itself.
+        """
+        client = self.client(HOST, port, timeout=timeout, retries=retries, client_id="c1")
+        yield client
+        _within(CALL_LIMIT, "client.close()", client.close)
+
+    # -- part A: the server ----------------------------------------------------------------
+    @graded(part="A", seeds=1, description="GET, PUT and APPEND over one connection are "
+            "answered as the protocol says")
+    def test_commands_A(self, seed: int) -> Trial:
+        def body() -> None:
+            with self.server() as server, _Connection(
+                    server.port, "the server answers each command as the protocol says") as c:
+                for request, expected in [
+                        ("GET x", "NOTFOUND"), ("PUT x 1", "OK"), ("GET x", "VALUE 1"),
+                        ("PUT x 2", "OK"), ("GET x", "VALUE 2"), ("APPEND log a;", "OK"),
+                        ("APPEND log b;", "OK"), ("GET log", "VALUE a;b;"),
+                        ("APPEND x 3", "OK"), ("GET x", "VALUE 23")]:
+                    _expect(c, request, expected)
+        return Trial(body)
+
+    @graded(part="A", seeds=1, description="a malformed request gets an ERROR reply, and the "
+            "connection goes on")
+    def test_bad_requests_A(self, seed: int) -> Trial:
+        def body() -> None:
+            with self.server() as server, _Connection(
+                    server.port, "a bad request is answered with ERROR, and the connection "
+                                 "stays usable") as c:
+                for request in ["HELLO", "GET", "PUT x", "APPEND log", "PUT x 1 2", ""]:
+                    _expect(c, request, "ERROR")
+                _expect(c, "PUT x 1", "OK")
+                _expect(c, "GET x", "VALUE 1")
+        return Trial(body)
+
+    @graded(part="A", seeds=1, description="several requests sent at once are answered in "
+            "order")
+    def test_pipelined_requests_A(self, seed: int) -> Trial:
+        def body() -> None:
+            description = "requests sent together get their replies in order"
+            with self.server() as server, _Connection(server.port, description) as c:
+                requests = ["PUT a 1", "PUT b 2", "GET a", "APPEND a 0", "GET a", "GET b"]
+                c.send("".join(line + "\n" for line in requests))   # one write: one chunk
+                try:
+                    replies = [c.read(line) for line in requests]
+                except NoReply as missing:
+                    _fail(description, f"{missing}, after the six requests "
+                                       f"{requests} were sent in one write. A read from a socket "
+                                       f"may hold several lines, or part of one: read lines "
+                                       f"(self.rfile), not chunks")
+                expected = ["OK", "OK", "VALUE 1", "OK", "VALUE 10", "VALUE 2"]
+                if replies != expected:
+                    _fail(description, f"the six requests {requests} sent in one write got "
+                                       f"{replies}; expected {expected}. A read from a socket "
+                                       f"may hold several lines, or part of one: read lines "
+                                       f"(self.rfile), not chunks")
+        return Trial(body)
+
+    @graded(part="A", seeds=1, description="three connections at once share one store")
+    def test_many_connections_A(self, seed: int) -> Trial:
+        def body() -> None:
+            description = "every connection sees the same data"
+            with self.server() as server, _Connection(server.port, description) as c1, \
+                    _Connection(server.port, description) as c2, \
+                    _Connection(server.port, description) as c3:
+                _expect(c1, "PUT k one", "OK")
+                _expect(c2, "GET k", "VALUE one")
+                _expect(c3, "APPEND k two", "OK")
+                _expect(c1, "GET k", "VALUE onetwo")
+                _expect(c2, "PUT k three", "OK")
+                _expect(c3, "GET k", "VALUE three")
+        return Trial(body)
+
+    # -- part B: the client ----------------------------------------------------------------
+    @graded(part="B", seeds=1, description="through a slow network (40 ms each way), every "
+            "call returns the right answer")
+    def test_answers_through_a_slow_network_B(self, seed: int) -> Trial:
+        def body() -> None:
+            description = "the client's calls return what the server answered"
+            with self.server() as server, \
+                    FaultProxy(0, HOST, server.port, delay_ms=40, jitter_ms=10,
+                               seed=seed) as proxy:
+                with self.connected_client(proxy.port, timeout=2.0, retries=1) as client:
+                    for what, call, expected in [
+                            ("get('x')", lambda: client.get("x"), None),
+                            ("put('x', '1')", lambda: client.put("x", "1"), None),
+                            ("get('x')", lambda: client.get("x"), "1"),
+                            ("append('x', '2')", lambda: client.append("x", "2"), None),
+                            ("get('x')", lambda: client.get("x"), "12")]:
+                        got = _while_server_is_up(description, what, call)
+                        if got != expected:
+                            _fail(description, f"{what} returned {got!r}; expected {expected!r} "
+                                               f"(the calls: get x, put x 1, get x, append x 2, "
+                                               f"get x)")
+        return Trial(body, time_limit=30)
+
+    @graded(part="B", seeds=1, description="when replies take longer than the timeout, the "
+            "client gives up after its retries, in about (retries + 1) x timeout")
+    def test_timeout_is_respected_B(self, seed: int) -> Trial:
+        timeout, retries, delay_ms = 0.2, 2, 1_000
+
+        def body() -> None:
+            description = "the client waits its timeout on each attempt, then gives up"
+            attempts = retries + 1
+            with self.server() as server, \
+                    FaultProxy(0, HOST, server.port, delay_ms=delay_ms, seed=seed) as proxy:
+                with self.connected_client(proxy.port, timeout=timeout,
+                                           retries=retries) as client:
+                    given_up, seconds = _within(CALL_LIMIT, "get('x') with replies 2 s late",
+                                                lambda: _gives_up(client, description))
+            if given_up.attempts != attempts:
+                _fail(description, f"ServerUnavailable says {_attempts(given_up.attempts)}; "
+                                   f"with retries={retries} the client makes {attempts}")
+            lowest, highest = 0.8 * attempts * timeout, attempts * timeout + 3.0
+            if seconds < lowest:
+                _fail(description, f"the client gave up after {seconds:.2f} s, before "
+                                   f"{attempts} attempts x timeout {timeout:g} s = "
+                                   f"{attempts * timeout:.1f} s: does each attempt wait for its "
+                                   f"reply for the whole timeout, on a new connection (a socket "
+                                   f"that timed out is in an unknown state: close it)?")
+            if seconds > highest:
+                _fail(description, f"the client gave up only after {seconds:.1f} s, although "
+                                   f"{attempts} attempts x timeout {timeout:g} s take "
+                                   f"{attempts * timeout:.1f} s: is the timeout set on the "
+                                   f"socket before each read?")
+        return Trial(body, time_limit=30)
+
+    @graded(part="B", seeds=1, description="a lost reply (connection reset, or silence) is "
+            "retried over a new connection")
+    def test_lost_reply_is_retried_B(self, seed: int) -> Trial:
+        def body() -> None:
+            description = "a read whose reply was lost is retried, and returns the value"
+            with self.server() as server, FaultProxy(0, HOST, server.port, seed=seed) as proxy:
+                with self.connected_client(proxy.port, timeout=0.5, retries=2) as client:
+                    _while_server_is_up(description, "put('x', '1')", lambda: client.put("x", "1"))
+                    for mode, lost in (("reset", "the connection breaks"),
+                                       ("stall", "the connection goes silent")):
+                        proxy.drop_replies(1, mode=mode)
+                        what = f"get('x') whose reply is lost ({lost})"
+                        got = _while_server_is_up(description, what, lambda: client.get("x"))
+                        if got != "1":
+                            _fail(description, f"{what} returned {got!r}; expected '1'")
+                lost = proxy.stats()["dropped_replies"]
+                if lost != 2:
+                    _fail(description, f"the proxy lost {lost} replies instead of 2: does get "
+                                       f"ask the server every time?")
+        return Trial(body, time_limit=30)
+
+    @graded(part="B", seeds=1, description="with no server at all, the client raises "
+            "ServerUnavailable naming the address")
+    def test_server_down_B(self, seed: int) -> Trial:
+        def body() -> None:
+            description = "with the server down, the client raises ServerUnavailable"
+            port = free_ports(1)[0]          # nothing listens there
+            with self.connected_client(port, timeout=0.5, retries=2) as client:
+                given_up, _ = _within(CALL_LIMIT, "get('x') with the server down",
+                                      lambda: _gives_up(client, description))
+            if given_up.attempts != 3:
+                _fail(description, f"ServerUnavailable says {_attempts(given_up.attempts)}; "
+                                   f"with retries=2 the client makes 3")
+            if f"{HOST}:{port}" not in str(given_up):
+                _fail(description, f"the message {str(given_up)!r} does not name the server's "
+                                   f"address {HOST}:{port}")
+        return Trial(body, time_limit=30)
+
+    # -- part C: at most once --------------------------------------------------------------
+    @graded(part="C", seeds=1, description="the server applies each request id once, and "
+            "answers a repeat from its table")
+    def test_repeated_request_is_applied_once_C(self, seed: int) -> Trial:
+        def body() -> None:
+            with self.server() as server:
+                description = "a request id is applied at most once"
+                with _Connection(server.port, description) as c:
+                    _expect(c, "c7:1 APPEND k x;", "c7:1 OK")
+                    _expect(c, "c7:1 APPEND k x;", "c7:1 OK")       # a retry
+                    _expect(c, "c7:2 GET k", "c7:2 VALUE x;")
+                    _expect(c, "c8:1 APPEND k y;", "c8:1 OK")       # another client's #1
+                    _expect(c, "c7:3 APPEND k z;", "c7:3 OK")
+                with _Connection(server.port, description) as c:     # retries reconnect
+                    _expect(c, "c7:3 APPEND k z;", "c7:3 OK")
+                    _expect(c, "GET k", "VALUE x;y;z;")
+                    _expect(c, "PUT k w", "OK")                     # no id: as in part A
+                    _expect(c, "c7:4 GET k", "c7:4 VALUE w")
+        return Trial(body)
+
+    @graded(part="C", seeds=1, description="end to end: appends whose replies are lost "
+            "(reset, then silence) are applied exactly once")
+    def test_retried_append_is_applied_once_C(self, seed: int) -> Trial:
+        def body() -> None:
+            description = "each append is applied once, although replies were lost"
+            with self.server() as server, FaultProxy(0, HOST, server.port, seed=seed) as proxy:
+                with self.connected_client(proxy.port, timeout=0.5, retries=3) as client:
+                    _while_server_is_up(description, "put('log', 'a;')",
+                                        lambda: client.put("log", "a;"))
+                    for mode, token in (("reset", "b;"), ("stall", "c;")):
+                        proxy.drop_replies(1, mode=mode)
+                        _while_server_is_up(description, f"append('log', {token!r}) whose reply "
+                                            f"is lost", lambda: client.append("log", token))
+                    got = _while_server_is_up(description, "get('log')",
+                                              lambda: client.get("log"))
+                if got != "a;b;c;":
+                    hint = ("a retried APPEND was applied twice: the retry must carry the same "
+                            "request id as the first attempt, and the server must answer it "
+                            "from its table" if got and len(got) > len("a;b;c;") else
+                            "an append is missing: does each new call get a new request number?")
+                    _fail(description, f"after put a;, append b; (reply lost, reset) and append "
+                                       f"c; (reply lost, silence), the log reads {got!r}; "
+                                       f"expected 'a;b;c;': {hint}")
+        return Trial(body, time_limit=30)
+
+    # -- part D: the same logic in the simulator --------------------------------------------
+    def cluster(self, sim: Simulation, clients: int = 3, ops: int = 15) -> None:
+        """The server and ``clients`` simulated clients (the student's ``SimKVClient``)."""
+        sim.add_node(KVServerNode, "server", state=self.state)
+        for n in range(1, clients + 1):
+            sim.add_node(self.sim_client, f"c{n}", ops=ops)
+
+    @graded(part="D", seeds=20, description="the server, then one client, cut off by "
+            "partitions, 10% loss: every operation completes after the heal, each applied once")
+    def test_partitioned_clients_D(self, seed: int) -> Scenario:
+        rng = stream(seed, "lab1-partitions")
+        first = rng.uniform(30, 120)
+        second = first + 300 + rng.uniform(50, 150)
+
+        def setup(sim: Simulation) -> None:
+            self.cluster(sim)
+            plan = FaultPlan().partition(first, {"server"}, {"c1", "c2", "c3"}).heal(first + 300)
+            plan.partition(second, {"c1"}, {"server", "c2", "c3"}).heal(second + 300)
+            plan.install(sim)
+
+        return Scenario(setup, run_for=15_000,
+                        network=Network(latency=Uniform(1, 10), loss=0.1),
+                        properties=[EveryOperationCompletes(), Linearizable("kv")])
+
+    @graded(part="D", seeds=20, description="slow, duplicated and reordered messages: late "
+            "replies are not taken for the replies of later requests")
+    def test_late_replies_D(self, seed: int) -> Scenario:
+        return Scenario(self.cluster, run_for=15_000,
+                        network=Network(latency=Uniform(1, 90), loss=0.1, duplicate=0.2,
+                                        reorder=0.2),
+                        properties=[EveryOperationCompletes(), Linearizable("kv")])

@@ -1,0 +1,326 @@
+"""Lab 1's checks (`distlab.grading.client_server`): the reference passes, each bug is caught.
+
+The reference solution below is the one of ``solutions/lab01-client-server.ipynb``. Each
+broken variant has one classic bug of network code, and the check written for it must catch
+it, with an explanation a student can act on. The real-socket checks run on loopback through
+a `FaultProxy`; every wait is bounded, and no test asserts how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+
+import pytest
+
+from distlab.grading import check
+from distlab.grading.client_server import (ClientServerLab, NoReply, Reply, Request, RequestId,
+                                           ServerUnavailable, SimClientBase, serve, split_id,
+                                           with_id)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+# -- the reference solution ---------------------------------------------------------------------
+
+class KVState:
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.replies: dict[str, tuple[int, str]] = {}
+
+    def execute(self, line: str) -> str:
+        request_id, command = split_id(line)
+        with self.lock:
+            if request_id is None:
+                return self.apply(command)
+            last_seq, last_reply = self.replies.get(request_id.client, (0, ""))
+            if request_id.seq == last_seq:
+                return with_id(request_id, last_reply)
+            if request_id.seq < last_seq:
+                return with_id(request_id, "ERROR stale request")
+            reply = self.apply(command)
+            self.replies[request_id.client] = (request_id.seq, reply)
+            return with_id(request_id, reply)
+
+    def apply(self, command: str) -> str:
+        match command.split(" "):
+            case ["GET", key]:
+                return f"VALUE {self.data[key]}" if key in self.data else "NOTFOUND"
+            case ["PUT", key, value]:
+                self.data[key] = value
+                return "OK"
+            case ["APPEND", key, value]:
+                self.data[key] = self.data.get(key, "") + value
+                return "OK"
+        return f"ERROR cannot understand {command!r}"
+
+
+class KVHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        for raw in self.rfile:
+            reply = self.server.state.execute(raw.decode().rstrip("\r\n"))
+            self.wfile.write(reply.encode() + b"\n")
+
+
+class KVClient:
+    def __init__(self, host: str, port: int, *, timeout: float = 1.0, retries: int = 2,
+                 client_id: str = "c1"):
+        self.address = (host, port)
+        self.timeout = timeout
+        self.retries = retries
+        self.client_id = client_id
+        self.seq = 0
+        self.sock = None
+        self.reader = None
+
+    def get(self, key: str) -> str | None:
+        match self.call(f"GET {key}").split(" ", 1):
+            case ["VALUE", value]:
+                return value
+            case ["NOTFOUND"]:
+                return None
+            case reply:
+                raise ValueError(f"unexpected reply {reply!r}")
+
+    def put(self, key: str, value: str) -> None:
+        assert self.call(f"PUT {key} {value}") == "OK"
+
+    def append(self, key: str, value: str) -> None:
+        assert self.call(f"APPEND {key} {value}") == "OK"
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = self.reader = None
+
+    def call(self, command: str) -> str:
+        self.seq += 1
+        request_id = RequestId(self.client_id, self.seq)
+        line = with_id(request_id, command)
+        error = None
+        for _ in range(1 + self.retries):
+            try:
+                reply_id, reply = split_id(self.attempt(line))
+            except OSError as exc:
+                error = exc
+                self.close()
+                continue
+            if reply_id == request_id:
+                return reply
+            error = ConnectionError(f"the reply {reply!r} is not for {request_id}")
+            self.close()
+        raise ServerUnavailable(self.address, 1 + self.retries, error)
+
+    def attempt(self, line: str) -> str:
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address, timeout=self.timeout)
+            self.reader = self.sock.makefile("rb")
+        self.sock.sendall(line.encode() + b"\n")
+        reply = self.reader.readline()
+        if not reply.endswith(b"\n"):
+            raise ConnectionError("the server closed the connection before replying")
+        return reply.decode().rstrip("\n")
+
+
+class SimKVClient(SimClientBase):
+    def send_request(self, command: str) -> None:
+        self.seq += 1
+        self.line = with_id(RequestId(self.id, self.seq), command)
+        self.send(self.server, Request(self.line))
+        self.set_timer(self.timeout, "retry")
+
+    def on_timer(self, name: str) -> None:
+        if self.operation is not None:
+            self.send(self.server, Request(self.line))
+            self.set_timer(self.timeout, "retry")
+
+    def on_message(self, src: str, msg) -> None:
+        match msg:
+            case Reply(line):
+                request_id, reply = split_id(line)
+                if self.operation is not None and request_id == RequestId(self.id, self.seq):
+                    self.cancel_timer("retry")
+                    self.finish(reply)
+
+
+def lab(state=KVState, handler=KVHandler, client=KVClient, sim_client=SimKVClient):
+    return ClientServerLab(state, handler, client, sim_client)
+
+
+# -- broken variants: one bug each ---------------------------------------------------------------
+
+class ChunkHandler(socketserver.BaseRequestHandler):
+    """Takes whatever one recv returns for one request."""
+
+    def handle(self) -> None:
+        while data := self.request.recv(4096):
+            reply = self.server.state.execute(data.decode().rstrip("\n"))
+            self.request.sendall(reply.encode() + b"\n")
+
+
+class PerConnectionState(KVHandler):
+    """Gives each connection its own store."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.state = KVState()
+
+    def handle(self) -> None:
+        for raw in self.rfile:
+            self.wfile.write(self.state.execute(raw.decode().rstrip("\n")).encode() + b"\n")
+
+
+class NoRetries(KVClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retries = 0
+
+
+class NoTimeout(KVClient):
+    def attempt(self, line: str) -> str:
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address)
+            self.reader = self.sock.makefile("rb")
+        self.sock.sendall(line.encode() + b"\n")
+        return self.reader.readline().decode().rstrip("\n")
+
+
+class LeakyClient(KVClient):
+    """Lets the socket's error out instead of retrying and raising ServerUnavailable."""
+
+    def call(self, command: str) -> str:
+        return self.attempt(command)
+
+
+class NewIdPerAttempt(KVClient):
+    """Numbers every attempt anew, so that the server takes a retry for a new request."""
+
+    def call(self, command: str) -> str:
+        error = None
+        for _ in range(1 + self.retries):
+            self.seq += 1
+            request_id = RequestId(self.client_id, self.seq)
+            try:
+                reply_id, reply = split_id(self.attempt(with_id(request_id, command)))
+                if reply_id == request_id:
+                    return reply
+            except OSError as exc:
+                error = exc
+            self.close()
+        raise ServerUnavailable(self.address, 1 + self.retries, error)
+
+
+class NoDeduplication(KVState):
+    def execute(self, line: str) -> str:
+        request_id, command = split_id(line)
+        with self.lock:
+            reply = self.apply(command)
+        return reply if request_id is None else with_id(request_id, reply)
+
+
+class TakesAnyReply(SimKVClient):
+    def on_message(self, src: str, msg) -> None:
+        if self.operation is not None:
+            self.cancel_timer("retry")
+            self.finish(split_id(msg.line)[1])
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+def test_request_ids_are_written_in_front_and_split_off_again():
+    assert str(RequestId("c1", 7)) == "c1:7"
+    assert with_id(RequestId("c1", 7), "APPEND log x;") == "c1:7 APPEND log x;"
+    assert split_id("c1:7 APPEND log x;") == (RequestId("c1", 7), "APPEND log x;")
+    assert split_id("GET x") == (None, "GET x")
+    assert split_id("c1:x GET a") == (None, "c1:x GET a")
+    assert split_id("c1:7") == (None, "c1:7")
+
+
+def test_server_unavailable_says_where_how_often_and_why():
+    error = ServerUnavailable(("127.0.0.1", 5000), 3, TimeoutError("timed out"))
+    assert isinstance(error, ConnectionError) and error.attempts == 3
+    assert str(error) == ("no reply from the server at 127.0.0.1:5000 after 3 attempts; the "
+                          "last attempt failed with TimeoutError: timed out")
+
+
+def test_serve_keeps_handler_errors_and_closes_its_connections():
+    class Broken(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            raise ZeroDivisionError("oops")
+
+    with serve(Broken, None) as server:
+        with pytest.raises(ZeroDivisionError):       # the reason there was no reply
+            server.talk("GET x")
+        assert [type(e) for e in server.errors] == [ZeroDivisionError]
+
+    with serve(KVHandler, KVState()) as server:
+        assert server.talk("PUT a 1", "GET a") == ["OK", "VALUE 1"]
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=2)
+        idle.sendall(b"GET a\n")
+        assert idle.recv(100) == b"VALUE 1\n"         # its handler waits for the next line
+    with idle:                                       # stop() ended that connection too
+        assert idle.recv(10) == b""
+    with pytest.raises(NoReply, match="closed the connection"):
+        with serve(socketserver.StreamRequestHandler, None) as server:
+            server.talk("GET x")
+
+
+def test_the_reference_solution_passes_every_check():
+    report = check(lab(), timing=False)
+    assert report.passed, str(report)
+    assert [r.real for r in report.results] == [True] * 10 + [False] * 2
+
+
+@pytest.mark.parametrize("variant, failing", [
+    ({"handler": ChunkHandler}, ["test_pipelined_requests_A"]),
+    ({"handler": PerConnectionState}, ["test_many_connections_A"]),
+], ids=["reads-chunks", "state-per-connection"])
+def test_each_server_bug_is_caught_by_its_check(variant, failing):
+    assert check(lab(**variant), part="A", timing=False).failed == failing
+
+
+def test_a_client_without_retries_is_caught():
+    report = check(lab(client=NoRetries), part="B", timing=False)
+    assert report.failed == ["test_timeout_is_respected_B", "test_lost_reply_is_retried_B",
+                             "test_server_down_B"]
+    timeout, lost, down = (f.explanation for f in report.failures)
+    assert timeout == "ServerUnavailable says 1 attempt; with retries=2 the client makes 3"
+    assert "raised ServerUnavailable although the server was up" in lost
+
+
+def test_a_client_without_a_timeout_is_caught_and_the_check_still_ends():
+    failure = check(lab(client=NoTimeout), name="test_lost_reply_is_retried_B").failures[0]
+    assert failure.summary == "violated: every call of the client returns in bounded time"
+    assert "had not returned after 5 s" in failure.explanation
+    late = check(lab(client=NoTimeout), name="test_timeout_is_respected_B").failures[0]
+    assert "must raise ServerUnavailable" in late.explanation
+
+
+def test_a_socket_error_that_escapes_the_client_is_caught():
+    failure = check(lab(client=LeakyClient), name="test_server_down_B").failures[0]
+    assert "raised ConnectionRefusedError" in failure.explanation
+    assert "then raise ServerUnavailable" in failure.explanation
+
+
+def test_retries_that_apply_twice_are_caught():
+    server = check(lab(state=NoDeduplication), part="C", timing=False)
+    assert server.failed == ["test_repeated_request_is_applied_once_C",
+                             "test_retried_append_is_applied_once_C"]
+    assert "'a;b;b;c;c;'" in server.failures[1].explanation
+    client = check(lab(client=NewIdPerAttempt), part="C", timing=False)
+    assert client.failed == ["test_retried_append_is_applied_once_C"]
+    assert "applied twice" in client.failures[0].explanation
+    simulated = check(lab(state=NoDeduplication), part="D", timing=False)
+    assert simulated.failures[0].kind == "violated"
+    assert "linearizable" in simulated.failures[0].summary
+
+
+def test_a_simulated_client_that_takes_any_reply_is_caught_by_late_replies():
+    report = check(lab(sim_client=TakesAnyReply), part="D", timing=False)
+    assert report.failed == ["test_late_replies_D"]
+    assert "is it the reply to another request?" in report.failures[0].summary
