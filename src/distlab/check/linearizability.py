@@ -25,13 +25,15 @@ never explored again, whatever order led to it.
 
 Operations whose outcome is unknown (status ``"info"``, or ``"pending"``: never completed)
 may have taken effect or not; they have no return event (their completion is at +infinity),
-so they may be linearized anywhere after their call, or never. Failed operations (``"fail"``)
-took no effect and are left out. Key-value histories are split per key and each key is
-checked alone {cite:p}`horn2015faster`.
+so they may be linearized anywhere after their call, or never. Left to themselves they would
+double the work for the rest of the history each, so the search tries them last and prunes
+them hard (see `_Search`). Failed operations (``"fail"``) took no effect and are left out.
+Key-value histories are split per key and each key is checked alone {cite:p}`horn2015faster`.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Hashable, Iterable
@@ -264,7 +266,7 @@ def check_linearizability(history: Any, model: Model | type[Model] | str, *,
         unknown_operations=sum(op.unknown for op in operations), keys=len(groups))
     if len(groups) == 1:
         (result.key, result.operations), = groups.items()
-    for done, (key, ops) in enumerate(groups.items()):
+    for checked, (key, ops) in enumerate(groups.items()):
         search = _Search(model, ops, deadline)
         try:
             found = search.run()
@@ -272,7 +274,7 @@ def check_linearizability(history: Any, model: Model | type[Model] | str, *,
             result.verdict = Verdict.UNKNOWN
             result.key, result.operations = key, tuple(ops)
             result.reason = (f"no answer within the time budget of {timeout:g} s"
-                             + (f" (checked {done} of {len(groups)} keys)" if model.keyed
+                             + (f" (checked {checked} of {len(groups)} keys)" if model.keyed
                                 else ""))
             result.explored += search.explored
             return result
@@ -378,6 +380,7 @@ class _Search:
             self.nxt[last], self.prv[i], last = i, last, i
         for members in self.classes:
             members.append((m, -1))  # invoked after everything: never available
+        self.first_calls = [members[0][0] for members in self.classes]
 
     def _visit(self, done: int, used: int, state: Hashable) -> bool:
         """Record a configuration; False if it (or one using fewer optional ops) was seen."""
@@ -385,8 +388,9 @@ class _Search:
         if earlier is None:
             self.seen[(done, state)] = [used]
             return True
-        if any(u & used == u for u in earlier):
-            return False
+        for u in earlier:
+            if u & used == u:
+                return False
         earlier.append(used)
         return True
 
@@ -394,7 +398,9 @@ class _Search:
                          before: int) -> list[tuple[Hashable, int, tuple[int, ...], tuple]]:
         """The new configurations that non-empty sequences of the optional operations invoked
         before event ``before`` lead to: (state, used, taken per class, the sequence)."""
-        ops, step = self.ops, self.model.step
+        ops, step, visit = self.ops, self.model.step, self._visit
+        # classes are numbered in the order of their first call: these have begun
+        classes = self.classes[:bisect.bisect_left(self.first_calls, before)]
         blocks = []
         layer = [(state, used, taken, ())]
         while layer:
@@ -402,12 +408,12 @@ class _Search:
                 raise _Timeout
             next_layer = []
             for s, u, tk, sequence in layer:
-                for c, members in enumerate(self.classes):
+                for c, members in enumerate(classes):
                     call, n = members[tk[c]]
                     if call > before:
                         continue
                     ok, new_state = step(s, ops[n])
-                    if ok and self._visit(done, u | (1 << n), new_state):
+                    if ok and visit(done, u | (1 << n), new_state):
                         block = (new_state, u | (1 << n), tk[:c] + (tk[c] + 1,) + tk[c + 1:],
                                  sequence + (n,))
                         blocks.append(block)
@@ -437,7 +443,8 @@ class _Search:
                               else [ops[n] for n in blocks[k][3]])
             return tuple(result)
 
-        best = -1  # depth of the deepest configuration that hit a dead end
+        # the deepest dead end: most completed operations linearized, then fewest optional
+        best = (-1, 0)
         iterations = 0
         entry = nxt[head]
         try:
@@ -469,8 +476,9 @@ class _Search:
                         entry = nxt[entry]
                     continue
                 # The first remaining return: its operation had to be linearized by now.
-                if len(stack) > best:  # the deepest dead end so far: remember it
-                    best = len(stack)
+                depth = (done.bit_count(), -used.bit_count())
+                if depth > best:  # the deepest dead end so far: remember it
+                    best = depth
                     self.linearization = order()
                     self.state_after_prefix = state
                     self.unplaceable = (ops[op_of[entry]],)
