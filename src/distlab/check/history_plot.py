@@ -94,11 +94,10 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
     linearized_ids = {op.id for op in linearization}
     for op in shown:
         y = lane_of[op.process]
-        stop = op.complete_time if op.status == "ok" else None
-        if op.status == "fail":
-            stop = op.complete_time if op.complete_time is not None else op.invoke_time
-        width = (stop if stop is not None else right) - op.invoke_time
-        width = max(width, 0.004 * span)
+        # a bar to the completion; an unknown outcome that was given up on (info) continues as
+        # a dotted line (it may still take effect), one never completed (pending) as its bar
+        stop = op.complete_time if op.complete_time is not None else right
+        width = max(stop - op.invoke_time, 0.004 * span)
         style: dict[str, Any] = {"edgecolor": "black", "linewidth": 0.8}
         if op.id in impossible_ids:
             style.update(color=IMPOSSIBLE, edgecolor="darkred", linewidth=1.5)
@@ -106,15 +105,18 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
             style.update(color="white", edgecolor="grey", linestyle="--")
         elif op.unknown:
             style.update(color=UNKNOWN_FILL, hatch="///", edgecolor="#a63603")
+            if op.complete_time is not None:
+                ax.plot([op.complete_time, right], [y, y], color="#a63603", linestyle=":",
+                        linewidth=1, zorder=0.5)
         elif op.id in linearized_ids:
             style.update(color=LINEARIZED)
         else:
             style.update(color=PLACED_NOT)
-        ax.barh(y, width, left=op.invoke_time, height=0.5, **style)
+        (bar,) = ax.barh(y, width, left=op.invoke_time, height=0.5, **style)
         label = model.describe(op) + (" ✗" if op.status == "fail" else "")
-        ax.text(op.invoke_time + min(width, end - op.invoke_time + 1e-9) / 2, y + 0.02, label,
-                ha="center", va="center", fontsize=8, clip_on=True,
-                color="white" if op.id in impossible_ids else "black")
+        text = ax.text(op.invoke_time + width / 2, y + 0.02, label, ha="center", va="center",
+                       fontsize=8, color="white" if op.id in impossible_ids else "black")
+        text.set_clip_path(bar)  # a label never spills over its neighbours
 
     points = linearization_points(linearization, spread=0.004 * span)
     xs, ys, numbers = [], [], []
