@@ -147,7 +147,7 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path, capsys):
     assert main([str(bad), "--model", "register"]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "not linearizable"
-    assert "could not be placed" in out and "r→1" in out
+    assert "cannot be placed" in out and "r→1" in out
 
 
 def test_cli_answers_unknown_past_its_time_budget(tmp_path, capsys):

@@ -50,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m distlab.check",
-        description="Check a client history (JSON lines, Jepsen conventions) for "
+        description="Check a client history (JSON lines, Jepsen conventions) for\n"
                     "linearizability against a sequential model.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("history", metavar="HISTORY",

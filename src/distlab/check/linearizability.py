@@ -169,8 +169,8 @@ class LinearizabilityResult:
         for n, op in enumerate(prefix[-shown:], start=max(1, len(prefix) - shown + 1)):
             lines.append(f"    {n:>3}. {_line(op, describe)}")
         lines.append(f"  state after it: {self.state!r}")
-        lines.append("  could not be placed next (it returned before any order of the "
-                     "remaining operations allows it):")
+        lines.append("  then no order of the operations in progress lets this one take effect "
+                     "before it returned (it cannot be placed):")
         lines.extend(f"         {_line(op, describe)}" for op in self.unplaceable)
         return lines
 
