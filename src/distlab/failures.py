@@ -104,7 +104,7 @@ class General(Node):
             case "dawn":
                 self.cancel_timer("resend")
                 self.decision = "attack" if self.received >= self.last_expected else "wait"
-                self.log(f"{self.decision} (received messengers up to {self.received})")
+                self.log(f"{self.decision}s")
 
 
 def two_generals(seed: int = 1, messengers: int = 4, *, loss: float = 0.0,
