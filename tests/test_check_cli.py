@@ -76,6 +76,9 @@ def test_jepsen_nemesis_events_and_blank_lines_are_skipped():
     assert len(ops) == 3
 
 
+READ_INVOKE = '{"process": 0, "type": "invoke", "f": "read"}'
+
+
 @pytest.mark.parametrize("lines, message", [
     (['{"process": 0, "type": "invoke", "f": "read"', ],
      r"line 1: not valid JSON"),
@@ -83,13 +86,13 @@ def test_jepsen_nemesis_events_and_blank_lines_are_skipped():
     (['{"type": "invoke", "f": "read"}'], r'line 1: missing "process"'),
     (['{"process": 0, "type": "done", "f": "read"}'], r'line 1: "type" must be one of'),
     (['{"process": 0, "type": "invoke"}'], r'line 1: "f" must name the operation'),
-    (['{"process": 0, "type": "invoke", "f": "read"}', '{"process": 1, "type": "ok", "f": "read"}'],
+    ([READ_INVOKE, '{"process": 1, "type": "ok", "f": "read"}'],
      r"line 2: 'ok' for process 1, which has no operation in progress"),
-    (['{"process": 0, "type": "invoke", "f": "read"}', '{"process": 0, "type": "invoke", "f": "read"}'],
+    ([READ_INVOKE, READ_INVOKE],
      r"line 2: process 0 invokes 'read' while its 'read' from line 1 has not completed"),
     (['{"process": 0, "type": "invoke", "f": "incr"}'],
      r"line 1: 'incr' is not an operation of model register \(it has read, write\)"),
-    (['{"process": 0, "type": "invoke", "f": "read"}', '{"process": 0, "type": "ok", "f": "write"}'],
+    ([READ_INVOKE, '{"process": 0, "type": "ok", "f": "write"}'],
      r"line 2: 'ok' of 'write' completes process 0's 'read' invoked on line 1"),
     (['{"process": 0, "type": "invoke", "f": "read", "key": "x"}'],
      r'line 1: this event has a "key" but model register is a single object'),

@@ -61,7 +61,8 @@ def read_jsonl(source: str | Path | IO[str],
 def parse_jsonl(lines: Iterable[str], model: Model | type[Model] | str | None = None) -> list[Op]:
     """Parse JSON lines (an iterable of strings, such as an open file) into operations."""
     checked_model = None if model is None else get_model(model)
-    in_progress: dict[Any, tuple[int, str, Any, Any, int]] = {}  # process -> id, f, key, value, line
+    # process -> (operation id, f, key, value, line of the invoke)
+    in_progress: dict[Any, tuple[int, str, Any, Any, int]] = {}
     ops: list[Op] = []
     next_id = 0
     for number, text in enumerate(lines, start=1):
@@ -114,8 +115,9 @@ def _parse_event(number: int, text: str,
         raise HistoryFormatError(number, f"not valid JSON ({exc.msg}, column {exc.colno})") \
             from None
     if not isinstance(event, dict):
-        raise HistoryFormatError(number, f"expected a JSON object such as "
-                                 f'{{"process": 0, "type": "invoke", "f": "read"}}; got {text.strip()[:60]}')
+        example = '{"process": 0, "type": "invoke", "f": "read"}'
+        raise HistoryFormatError(number, f"expected a JSON object such as {example}; got "
+                                 f"{text.strip()[:60]}")
     if "process" not in event:
         raise HistoryFormatError(number, "missing \"process\" (who performed the operation)")
     process = event["process"]
