@@ -101,7 +101,8 @@ class Explorer:
         self.run_button = w.Button(description="Run", tooltip="run for the time on the slider",
                                    button_style="primary", layout=w.Layout(width="70px"))
         self.run_ms = w.IntSlider(value=run_ms, min=10, max=2000, step=10,
-                                  description="run (ms)", continuous_update=False)
+                                  description="run (ms)", continuous_update=False,
+                                  style={"description_width": "initial"})
         self.seed_box = w.IntText(value=seed, description="seed",
                                   layout=w.Layout(width="150px"))
         self.reset_button = w.Button(description="Reset",
@@ -110,7 +111,7 @@ class Explorer:
         mean = self.sim.network.latency.mean
         self.latency = w.FloatSlider(value=mean, min=0.0, max=max(20.0, 4 * mean), step=0.5,
                                      description="latency (ms)", continuous_update=False,
-                                     style={"description_width": "80px"})
+                                     style={"description_width": "initial"})
         self.loss = w.FloatSlider(value=self.sim.network.loss, min=0.0, max=0.5, step=0.01,
                                   description="loss", continuous_update=False)
         self.partition = w.Dropdown(description="partition", layout=w.Layout(width="260px"))
