@@ -445,3 +445,19 @@ def test_the_trace_keeps_an_operation_as_it_was_at_invoke_time():
     invoke, complete = sim.trace.of_kind("invoke")[0], sim.trace.of_kind("complete")[0]
     assert invoke.data.status == "pending" and invoke.data.output is None
     assert complete.data.status == "ok" and complete.data.output == 7
+
+
+def test_jepsen_export_puts_a_completion_before_the_same_clients_next_invoke():
+    from distlab.sim import History
+
+    now = [0.0]
+    history = History(clock=lambda: now[0])
+    write = history.invoke("c1", "write", 1)
+    now[0] = 5.0
+    history.ok(write)
+    dequeue = history.invoke("c1", "dequeue")
+    now[0] = 9.0
+    history.ok(dequeue, output="x")
+    assert [(e["type"], e["f"], e["value"]) for e in history.to_jepsen()] == [
+        ("invoke", "write", 1), ("ok", "write", 1), ("invoke", "dequeue", None),
+        ("ok", "dequeue", "x")]

@@ -95,17 +95,22 @@ class History:
         return iter(self.operations)
 
     def to_jepsen(self) -> list[dict]:
-        """The history as Jepsen-style events (invoke, then ok/fail/info), in time order."""
+        """The history as Jepsen-style events (invoke, then ok/fail/info), in time order.
+
+        An invoke carries the operation's argument; an ``ok`` carries what the operation
+        returned (a read's value, a dequeued element) or, when it returned nothing, its
+        argument. At equal times completions come first, so a client that completes an
+        operation and invokes the next at the same instant is written in that order.
+        """
         events = []
         for op in self.operations:
             base = {"process": op.process, "f": op.f}
             if op.key is not None:
                 base["key"] = op.key
-            value = None if op.f in ("read", "get") else op.value
-            events.append((op.invoke_time, 0, op.id, {**base, "type": "invoke", "value": value}))
+            events.append((op.invoke_time, 1, op.id, {**base, "type": "invoke", "value": op.value}))
             if op.status != "pending":
-                out = op.output if op.status == "ok" and op.f in ("read", "get") else value
-                events.append((op.complete_time, 1, op.id, {**base, "type": op.status, "value": out}))
+                out = op.output if op.status == "ok" and op.output is not None else op.value
+                events.append((op.complete_time, 0, op.id, {**base, "type": op.status, "value": out}))
         return [e[3] for e in sorted(events, key=lambda e: e[:3])]
 
     def to_jsonl(self, target: str | IO[str]) -> None:
