@@ -5,8 +5,8 @@ disturb and measure real traffic.
   storage survives on disk (`distlab.net.cluster`).
 * `NodeHost` / `run_node` -- the runtime that runs one node over asyncio TCP
   (`distlab.net.host`); the command line is ``python -m distlab.net run ...``.
-* `FaultProxy` -- a TCP proxy that adds delay and jitter, drops connections and cuts links,
-  the in-process stand-in for ``tc netem`` (`distlab.net.proxy`).
+* `FaultProxy` -- a TCP proxy that adds delay and jitter, drops connections, cuts links and
+  loses replies, the in-process stand-in for ``tc netem`` (`distlab.net.proxy`).
 * `EchoServer` / `measure_rtts` -- measure real round trips (`distlab.net.rtt`).
 * `Codec` -- the explicit JSON codec for messages and storage (`distlab.net.codec`).
 
