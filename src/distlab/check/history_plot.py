@@ -115,7 +115,8 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
         (bar,) = ax.barh(y, width, left=op.invoke_time, height=0.5, **style)
         label = model.describe(op) + (" ✗" if op.status == "fail" else "")
         text = ax.text(op.invoke_time + width / 2, y + 0.02, label, ha="center", va="center",
-                       fontsize=8, color="white" if op.id in impossible_ids else "black")
+                       fontsize=8, color="white" if op.id in impossible_ids else "black",
+                       clip_on=True)
         text.set_clip_path(bar)  # a label never spills over its neighbours
 
     points = linearization_points(linearization, spread=0.004 * span)
