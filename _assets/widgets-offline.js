@@ -1,14 +1,20 @@
 /* Loaded on pages with widgets, just before the Jupyter widgets HTML manager (embed-amd.js);
    see nb_ipywidgets_js in _config.yml. It makes the manager work from the local copies:
-   1. The manager's bundled stylesheet loads its icon fonts from the URL that require.js gives
-      its module name, by default a folder "@jupyter-widgets/html-manager/dist/" next to the
-      page, which does not exist; map that name to the folder of the local embed-amd.js.
+   1. The manager's bundled stylesheets load their icon fonts from the URL that require.js
+      gives their module names, by default folders "@jupyter-widgets/..." next to the page,
+      which do not exist; map those names to the folder of the local embed-amd.js.
    2. The manager typesets widget labels with the MathJax 2 call MathJax.Hub.Queue; the book
       loads MathJax 3, which has no Hub. Provide that one call, done with MathJax 3. */
 (function () {
   var manager = new URL("vendor/html-manager/", document.currentScript.src).href;
+  // Other bundled modules (@jupyter-widgets/base, /controls...) derive the same folder from
+  // their own module names: map the whole scope there too, or their fonts are looked for
+  // next to the page (an intermittent 404, depending on which module asks first).
   window.requirejs.config({
-    paths: { "@jupyter-widgets/html-manager/dist": manager.slice(0, -1) },
+    paths: {
+      "@jupyter-widgets/html-manager/dist": manager.slice(0, -1),
+      "@jupyter-widgets": manager.slice(0, -1),
+    },
   });
   window.__jupyter_widgets_assets_path__ = manager;
 
