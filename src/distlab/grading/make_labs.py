@@ -38,7 +38,8 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 TEXT_STUB = ("YOUR ANSWER HERE",)
 SCHEMA_VERSION = 3
-LAB_PATTERN = "lab[0-9][0-9]-*.ipynb"
+#: labNN-*.ipynb, or labNNa-*.ipynb, labNNb-*.ipynb... for a chapter with several labs
+LAB_PATTERN = "lab[0-9][0-9]*-*.ipynb"
 #: notebook metadata that belongs to one execution, not to the lab
 EXECUTION_METADATA = ("widgets", "execution")
 
