@@ -28,7 +28,8 @@ class Node:
     arguments given to ``add_node``):
 
     ``self.id``       this node's id;
-    ``self.peers``    the ids of the other nodes, sorted;
+    ``self.peers``    the ids of the other nodes, sorted (clients excluded); in ``__init__``
+                      only the nodes added so far, so add a cluster with one ``add_nodes``;
     ``self.now``      this node's clock in milliseconds (skew and drift applied);
     ``self.rng``      a `random.Random` of its own, seeded from the simulation's seed;
     ``self.storage``  a dict that survives crashes (everything else is lost on a crash).
