@@ -461,3 +461,57 @@ def test_jepsen_export_puts_a_completion_before_the_same_clients_next_invoke():
     assert [(e["type"], e["f"], e["value"]) for e in history.to_jepsen()] == [
         ("invoke", "write", 1), ("ok", "write", 1), ("invoke", "dequeue", None),
         ("ok", "dequeue", "x")]
+
+
+# -- the fast paths keep the semantics -----------------------------------------------------------
+
+def test_a_message_class_seen_clean_is_still_checked_every_time():
+    @dataclass(frozen=True)
+    class Batch:
+        n: int
+        items: object
+
+    class Sender(Node):
+        def on_start(self):
+            self.send("a", Batch(1, (1, 2)))   # clean: the class becomes known
+            self.send("a", Batch(2, "text"))
+            self.send("a", Batch(3, [1, 2]))   # the same class, now with a list inside
+
+    sim = Simulation()
+    sim.add_node(Sender, "a")
+    with pytest.raises(NodeError, match=r"the message.items is a list"):
+        sim.run(until=1)
+    assert [e.data.n for e in sim.trace.of_kind("send")] == [1, 2]
+
+
+def test_splitting_a_run_gives_the_same_trace_as_one_run():
+    whole = pingers(seed=3)
+    whole.run(until=1_000)
+    split = pingers(seed=3)
+    for until in (0, 99.5, 100, 250, 1_000):
+        split.run(until=until)
+    assert split.trace.dumps() == whole.trace.dumps()
+
+
+def test_a_monitor_added_by_an_event_watches_from_that_event_on():
+    seen = []
+    sim = pingers()
+    sim.at(250, sim.add_monitor, lambda s: seen.append(s.now))
+    sim.run(until=400)
+    assert seen[0] == 250 and min(seen) == 250
+    assert len(seen) == 1 + sum(1 for e in sim.trace if 250 < e.time and e.kind != "send")
+
+
+@pytest.mark.parametrize("index", [0, 1, -1, -7, slice(None), slice(3, 9), slice(-5, None),
+                                   slice(None, None, 3), slice(8, 2, -2), slice(40, 50),
+                                   slice(-200, 4)])
+def test_trace_indexing_is_that_of_a_list_of_events(index):
+    sim = pingers()
+    sim.run(until=300)
+    events = list(sim.trace)
+    assert len(events) == len(sim.trace) > 30
+    assert sim.trace[index] == events[index]
+    assert sim.trace.counts() == {k: sum(e.kind == k for e in events)
+                                  for k in {e.kind for e in events}}
+    with pytest.raises(IndexError):
+        sim.trace[len(events)]

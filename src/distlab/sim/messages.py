@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from distlab.sim.errors import MessageError
 
 _SCALARS: set[type] = {type(None), bool, int, float, complex, str, bytes, range}
-# dataclass type -> its field names, once it is known to be frozen
-_FROZEN_FIELDS: dict[type, tuple[str, ...]] = {}
+# frozen dataclass type -> its field names, and a quick test that all of them hold scalars
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_SCALAR_FIELDS: dict[type, Callable[[Any], bool]] = {}
 
 _ADVICE = {
     list: "use a tuple instead of a list",
@@ -41,12 +43,10 @@ def check_message(msg: Any, where: str = "the message") -> None:
     cls = type(msg)
     if cls in _SCALARS:
         return
-    fields = _FROZEN_FIELDS.get(cls)
-    if fields is not None:
-        for name in fields:
-            value = getattr(msg, name)
-            if type(value) not in _SCALARS:  # (the common case is tested inline: speed)
-                check_message(value, f"{where}.{name}")
+    names = _FIELD_NAMES.get(cls)
+    if names is not None:
+        for name in names:
+            check_message(getattr(msg, name), f"{where}.{name}")
         return
     if cls is tuple or cls is frozenset or (isinstance(msg, tuple) and hasattr(cls, "_fields")):
         for i, item in enumerate(msg):
@@ -57,7 +57,8 @@ def check_message(msg: Any, where: str = "the message") -> None:
             raise MessageError(f"{where} is a {cls.__name__}, a dataclass that is not frozen: "
                                f"the receiver could change the sender's copy. Declare it with "
                                f"@dataclass(frozen=True).")
-        _FROZEN_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(msg))
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(msg))
+        _SCALAR_FIELDS[cls] = _scalar_fields_test(_FIELD_NAMES[cls])
         check_message(msg, where)
         return
     if isinstance(msg, enum.Enum):
@@ -67,3 +68,18 @@ def check_message(msg: Any, where: str = "the message") -> None:
                               "tuples, frozensets and frozen dataclasses")
     raise MessageError(f"{where} is a {cls.__name__}, which can change after it is sent, so "
                        f"sender and receiver would share memory: {advice}.")
+
+
+def _scalar_fields_test(names: tuple[str, ...]) -> Callable[[Any], bool]:
+    """A function telling whether the fields ``names`` of a message all hold scalars.
+
+    The simulator asks it for every message it sends: when it says yes (the common case) the
+    message is immutable and nothing else is checked; otherwise `check_message` looks deeper.
+    It is generated once per message class, as `dataclasses` generates ``__init__``, because
+    ``msg.name`` is several times faster than ``getattr(msg, "name")``.
+    """
+    test = " and ".join(f"type(msg.{name}) in scalars" for name in names) or "True"
+    namespace: dict[str, Any] = {}
+    exec(f"def fields_are_scalars(msg, scalars=scalars):\n    return {test}\n",
+         {"scalars": _SCALARS}, namespace)
+    return namespace["fields_are_scalars"]

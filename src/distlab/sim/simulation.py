@@ -17,6 +17,7 @@ per event and no generator machinery: that is what makes it faster than SimPy (s
 from __future__ import annotations
 
 import gc
+import math
 import random
 from heapq import heappop, heappush
 from itertools import count
@@ -30,10 +31,10 @@ from typing import Any, Iterator
 from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError,
                                 WallClockLimitExceeded)
 from distlab.sim.history import Client, History, Operation
-from distlab.sim.messages import _FROZEN_FIELDS as FROZEN_FIELDS
+from distlab.sim.messages import _SCALAR_FIELDS as SCALAR_FIELDS
 from distlab.sim.messages import _SCALARS as IMMUTABLE_SCALARS
 from distlab.sim.messages import check_message
-from distlab.sim.network import Network
+from distlab.sim.network import Network, Uniform
 from distlab.sim.node import Node, build_node
 from distlab.sim.scheduler import Entry, Scheduler
 from distlab.sim.trace import Trace, TraceEvent
@@ -154,30 +155,31 @@ class Simulation:
     def _send(self, node: Node, dst: str, msg: Any) -> None:
         if dst not in self.nodes:
             self._node(dst)  # raises the clear error
-        if self.check_messages and type(msg) not in IMMUTABLE_SCALARS:
-            # the common case (a known frozen dataclass of plain values) is checked inline
-            fields = FROZEN_FIELDS.get(type(msg))
-            if fields is None:
+        cls = type(msg)
+        if self.check_messages and cls not in IMMUTABLE_SCALARS:
+            # the common case, a known frozen dataclass of scalars, takes one quick test
+            fields_are_scalars = SCALAR_FIELDS.get(cls)
+            if fields_are_scalars is None or not fields_are_scalars(msg):
                 check_message(msg)
-            else:
-                for name in fields:
-                    if type(getattr(msg, name)) not in IMMUTABLE_SCALARS:
-                        check_message(msg)
-                        break
-        record = (self.now, "send", node.id, dst, next(self._msg_ids), msg)
-        if self._events is not None:
-            self._events.append(record)
+        now = self.now
+        record = (now, "send", node.id, dst, next(self._msg_ids), msg)
+        events = self._events
+        if events is not None:
+            events.extend(record)
         net = self.network
         if net.plain:  # no loss, duplication, reordering, bandwidth or per-link settings
-            heappush(self._heap, (record[0] + net.latency.sample(self._net_rng),
-                                  next(self._seq), self._deliver_fn, record))
+            latency = net.latency
+            if type(latency) is Uniform:  # the default, drawn here: a call less per message
+                delay = latency.low + latency.width * self._net_rng.random()
+            else:
+                delay = latency.sample(self._net_rng)
+            heappush(self._heap, (now + delay, next(self._seq), self._deliver_fn, record))
         else:
             self._send_unreliable(record)
 
     def _send_unreliable(self, record: tuple) -> None:
         """The path of a message through a network with loss, duplicates, bandwidth..."""
         now, _, src, dst, mid, msg = record
-        events = self._events
         net = self.network
         loss, latency, dup, bandwidth = net.loss, net.latency, net.duplicate, net.bandwidth
         link = net.links.get((src, dst))
@@ -188,8 +190,7 @@ class Simulation:
             bandwidth = bandwidth if link.bandwidth is None else link.bandwidth
         rng = self._net_rng
         if loss and rng.random() < loss:
-            if events is not None:
-                events.append((now, "drop", dst, src, mid, "loss"))
+            self._record("drop", dst, src, mid, "loss")
             return
         delay = latency.sample(rng)
         if net.reorder and rng.random() < net.reorder:
@@ -199,8 +200,7 @@ class Simulation:
             delay += self._transmission(src, dst, msg, bandwidth) - now
         self.scheduler.push(now + delay, self._deliver_fn, record)
         if dup and rng.random() < dup:
-            if events is not None:
-                events.append((now, "duplicate", src, dst, mid, msg))
+            self._record("duplicate", src, dst, mid, msg)
             self.scheduler.push(now + delay + latency.sample(rng), self._deliver_fn, record)
 
     def _transmission(self, src: str, dst: str, msg: Any, bandwidth: float) -> float:
@@ -235,14 +235,23 @@ class Simulation:
         skew, drift = clock
         return skew + self.now * (1.0 + drift)
 
-    def _log(self, node: Node, text: str) -> None:
+    def _record(self, kind: str, node: str | None, peer: str | None, msg_id: int | None,
+                data: Any) -> None:
+        """Add an event, at the current time, to the trace (if it is on).
+
+        The two events of every message, "send" and "deliver", are added inline instead:
+        they are most of a trace, and a call each would show in the benchmarks.
+        """
         if self._events is not None:
-            self._events.append((self.now, "log", node.id, None, None, text))
+            self._events.extend((self.now, kind, node, peer, msg_id, data))
+
+    def _log(self, node: Node, text: str) -> None:
+        self._record("log", node.id, None, None, text)
 
     def _record_operation(self, kind: str, op: Operation) -> None:
         if self._events is not None:
             # a copy: the operation itself changes when it completes, the trace must not
-            self._events.append((self.now, kind, str(op.process), None, None, replace(op)))
+            self._record(kind, str(op.process), None, None, replace(op))
 
     # -- event handlers (what the scheduler's entries call) --------------------------------------
     def _deliver(self, record: tuple) -> None:
@@ -250,16 +259,14 @@ class Simulation:
         _, _, src, dst, mid, msg = record
         events = self._events
         if self.crashed and dst in self.crashed:
-            if events is not None:
-                events.append((self.now, "drop", dst, src, mid, "crashed"))
+            self._record("drop", dst, src, mid, "crashed")
             return
         cut_links = self.network.cut_links
         if cut_links and (src, dst) in cut_links:
-            if events is not None:
-                events.append((self.now, "drop", dst, src, mid, "partition"))
+            self._record("drop", dst, src, mid, "partition")
             return
         if events is not None:
-            events.append((self.now, "deliver", dst, src, mid, msg))
+            events.extend((self.now, "deliver", dst, src, mid, msg))
         self.nodes[dst].on_message(src, msg)
 
     def _fire(self, token: tuple[str, str]) -> None:
@@ -268,8 +275,7 @@ class Simulation:
         if pending.get(name) is not token:
             return  # cancelled, reset, or lost in a crash
         del pending[name]
-        if self._events is not None:
-            self._events.append((self.now, "timer", node_id, None, None, name))
+        self._record("timer", node_id, None, None, name)
         self.nodes[node_id].on_timer(name)
 
     def _start(self, node_id: str) -> None:
@@ -291,8 +297,7 @@ class Simulation:
             raise ConfigurationError(f"node {node_id!r} is already crashed")
         self.crashed.add(node_id)
         self._timers[node_id] = {}
-        if self._events is not None:
-            self._events.append((self.now, "crash", node_id, None, None, None))
+        self._record("crash", node_id, None, None, None)
 
     def restart(self, node_id: str) -> Node:
         """Bring a crashed node back: a new instance, rebuilt from its durable ``storage``."""
@@ -303,8 +308,7 @@ class Simulation:
         self.crashed.discard(node_id)
         self._incarnation[node_id] += 1
         node = self._build(node_id)
-        if self._events is not None:
-            self._events.append((self.now, "restart", node_id, None, None, None))
+        self._record("restart", node_id, None, None, None)
         self.scheduler.push(self.now, self._start, node_id)
         return node
 
@@ -332,21 +336,18 @@ class Simulation:
             groups_.append(rest)
         groups_.sort()
         self.network.partition(groups_)
-        if self._events is not None:
-            self._events.append((self.now, "partition", None, None, None, tuple(groups_)))
+        self._record("partition", None, None, None, tuple(groups_))
 
     def cut(self, a: str, b: str, both_ways: bool = True) -> None:
         """Cut the single link between ``a`` and ``b`` (one way if ``both_ways`` is False)."""
         self._node(a), self._node(b)
         self.network.cut(a, b, both_ways)
-        if self._events is not None:
-            self._events.append((self.now, "partition", None, None, None, ((a,), (b,))))
+        self._record("partition", None, None, None, ((a,), (b,)))
 
     def heal(self) -> None:
         """Restore every cut link."""
         self.network.heal()
-        if self._events is not None:
-            self._events.append((self.now, "heal", None, None, None, None))
+        self._record("heal", None, None, None, None)
 
     def set_clock(self, node_id: str, skew: float = 0.0, drift: float = 0.0) -> None:
         """Give ``node_id`` a clock that reads ``skew + (1 + drift) * true_time``.
@@ -440,6 +441,23 @@ class Simulation:
         entry: Entry | None = None
         with _wall_clock_guard(wall_limit, what), _gc_paused():
             try:
+                if heap is not None and not monitors and predicate is None:
+                    # The common case, kept as tight as it can be: the simulator's innermost
+                    # loop (the general loop below does the same, with more questions asked).
+                    limit = math.inf if until is None else until
+                    try:
+                        while heap and ran < budget and not monitors:
+                            entry = heappop(heap)
+                            if entry[0] > limit:  # not for this run: put it back
+                                heappush(heap, entry)
+                                return False
+                            self.now = entry[0]
+                            entry[2](entry[3])
+                            ran += 1
+                    except Exception as exc:
+                        raise self._handler_error(entry, exc) from exc
+                    for monitor in monitors:  # the last event added them: they watch from now
+                        monitor(self)
                 while ran < budget:
                     if heap is not None:
                         if not heap or (until is not None and heap[0][0] > until):
@@ -524,7 +542,7 @@ class Simulation:
 
     def _budget_message(self, budget: int, until: float | None,
                         predicate: Callable[[], bool] | None, what: str) -> str:
-        recent = self.trace._events[-2000:]
+        recent = self.trace[-2000:]
         busiest: dict[str, int] = {}
         for e in recent:
             key = f"{e[1]} at {e[2]}" + (f" ({e[5]!r})" if e[1] == "timer" else "")
@@ -565,8 +583,13 @@ def _gc_paused() -> Iterator[None]:
     A trace holds hundreds of thousands of small objects that never form cycles; the
     collector would scan them again and again (it doubled the cost of a run). Reference
     counting still frees everything as usual, and the collector resumes after the run.
+    A young-generation collection first moves what exists already (the trace's list above
+    all) out of the youngest generation, so that the collection that follows the run visits
+    only what the run created, not the whole trace again.
     """
     was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.collect(0)
     gc.disable()
     try:
         yield

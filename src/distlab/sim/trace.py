@@ -5,8 +5,10 @@ client operation is one `TraceEvent`. The drawings (`distlab.viz`), the checkers
 (`distlab.check`) and the lab harness (`distlab.grading`) read only the trace, so anything a
 reader wants to see or check must be recorded here.
 
-Events are stored as plain tuples (cheap to append: a run of a million events must fit in
-memory) and handed out as `TraceEvent` named tuples when read.
+Events are stored flat, six slots of one list per event, and handed out as `TraceEvent`
+named tuples when read. A list of tuples would cost one more object per event, which
+Python's garbage collector must visit again and again; flat, a run of a million events
+takes a third less memory and its collection costs a fraction.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ class Trace:
     __slots__ = ("_events", "nodes", "enabled")
 
     def __init__(self, enabled: bool = True) -> None:
-        self._events: list[tuple] = []
+        #: the events, flat: slots 6*i to 6*i+5 hold event i's six fields
+        self._events: list[Any] = []
         #: node ids, in the order they were added to the simulation
         self.nodes: list[str] = []
         #: when False nothing is recorded (for very long runs that only need a result)
@@ -121,33 +124,44 @@ class Trace:
                msg_id: int | None = None, data: Any = None) -> None:
         """Append one event (the kernel calls this; so may extensions)."""
         if self.enabled:
-            self._events.append((time, kind, node, peer, msg_id, data))
+            self._events.extend((time, kind, node, peer, msg_id, data))
+
+    def _tuples(self, start: int = 0, stop: int | None = None) -> Iterator[tuple]:
+        """The events from ``start`` to ``stop`` (positions, as in a slice) as plain tuples."""
+        slots = iter(self._events[start * _WIDTH:None if stop is None else stop * _WIDTH])
+        return zip(*[slots] * _WIDTH)
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._events) // _WIDTH
 
     def __iter__(self) -> Iterator[TraceEvent]:
-        return map(TraceEvent._make, self._events)
+        return map(TraceEvent._make, self._tuples())
 
     def __getitem__(self, index: int | slice) -> TraceEvent | list[TraceEvent]:
         if isinstance(index, slice):
-            return [TraceEvent._make(e) for e in self._events[index]]
-        return TraceEvent._make(self._events[index])
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return list(map(TraceEvent._make, self._tuples(start, max(start, stop))))
+            return [self[i] for i in range(start, stop, step)]
+        i = index + len(self) if index < 0 else index
+        if not 0 <= i < len(self):
+            raise IndexError(f"trace index {index} out of range ({len(self)} events)")
+        return TraceEvent._make(self._events[i * _WIDTH:(i + 1) * _WIDTH])
 
     def of_kind(self, *kinds: str) -> list[TraceEvent]:
         """The events of the given kinds, in order."""
-        return [TraceEvent._make(e) for e in self._events if e[1] in kinds]
+        return [TraceEvent._make(e) for e in self._tuples() if e[1] in kinds]
 
     def counts(self) -> dict[str, int]:
         """How many events of each kind."""
         counts: dict[str, int] = {}
-        for e in self._events:
-            counts[e[1]] = counts.get(e[1], 0) + 1
+        for kind in self._events[1::_WIDTH]:
+            counts[kind] = counts.get(kind, 0) + 1
         return counts
 
     def to_dicts(self) -> Iterator[dict]:
         """The events as plain JSON-ready dictionaries."""
-        for time, kind, node, peer, msg_id, data in self._events:
+        for time, kind, node, peer, msg_id, data in self._tuples():
             yield {"time": round(time, 6), "kind": kind, "node": node, "peer": peer,
                    "msg_id": msg_id, "data": _jsonable(data)}
 
@@ -165,8 +179,11 @@ class Trace:
 
     def format(self, last: int | None = None) -> str:
         """The events (or the ``last`` few) as readable lines."""
-        events = self._events if last is None else self._events[-last:]
-        return "\n".join(TraceEvent._make(e).describe() for e in events)
+        events = self if last is None else self[-last:]
+        return "\n".join(e.describe() for e in events)
 
     def __repr__(self) -> str:
-        return f"<Trace: {len(self._events)} events over nodes {', '.join(self.nodes)}>"
+        return f"<Trace: {len(self)} events over nodes {', '.join(self.nodes)}>"
+
+
+_WIDTH = len(TraceEvent._fields)  # slots per event in Trace._events
