@@ -515,3 +515,16 @@ def test_trace_indexing_is_that_of_a_list_of_events(index):
                                   for k in {e.kind for e in events}}
     with pytest.raises(IndexError):
         sim.trace[len(events)]
+
+
+def test_cuts_are_traced_with_their_direction():
+    sim = pingers()
+    sim.at(50, sim.cut, "a", "b", False)
+    sim.at(60, sim.cut, "b", "c")
+    sim.run(until=300)
+    cuts = sim.trace.of_kind("cut")
+    assert [(e.node, e.peer, e.data) for e in cuts] == [("a", "b", "one way"),
+                                                         ("b", "c", "both ways")]
+    assert "cut a -> b" in cuts[0].describe() and "cut b <-> c" in cuts[1].describe()
+    dropped = {(e.peer, e.node) for e in sim.trace.of_kind("drop")}
+    assert dropped == {("a", "b"), ("b", "c"), ("c", "b")}

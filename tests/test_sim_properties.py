@@ -30,6 +30,9 @@ systems = st.fixed_dictionaries({
     "duplicate": st.sampled_from([0.0, 0.2]),
     "reorder": st.sampled_from([0.0, 0.3]),
     "nemesis": st.sampled_from([None, 50.0, 200.0]),
+    # single links cut with sim.cut: (time, one end, other end, both ways?)
+    "cuts": st.lists(st.tuples(st.floats(0, 1_000), st.integers(0, 4), st.integers(0, 4),
+                               st.booleans()), max_size=4),
 })
 
 
@@ -39,6 +42,9 @@ def run_system(p: dict) -> Simulation:
     sim.add_nodes(Chatter, [f"n{i}" for i in range(p["nodes"])])
     if p["nemesis"]:
         Nemesis(interval=p["nemesis"]).install(sim)
+    for time, a, b, both_ways in p["cuts"]:
+        if a != b and max(a, b) < p["nodes"]:
+            sim.at(time, sim.cut, f"n{a}", f"n{b}", both_ways)
     sim.run(until=1_000)
     return sim
 
@@ -78,6 +84,8 @@ def test_nothing_is_delivered_across_a_partition_or_to_a_crashed_node(p):
         match e.kind:
             case "partition":
                 cut = {(a, b) for g in e.data for h in e.data if g != h for a in g for b in h}
+            case "cut":
+                cut |= {(e.node, e.peer)} | ({(e.peer, e.node)} if e.data == "both ways" else set())
             case "heal":
                 cut = set()
             case "crash":

@@ -67,7 +67,7 @@ def every_kind_trace() -> Trace:
     rec(50.0, "timer", "b", data="tick")
     rec(51.0, "send", "b", "c", 7, Ack(2))
     rec(55.0, "deliver", "c", "b", 7, Ack(2))
-    rec(60.0, "partition", data=(("a",), ("c",)))      # sim.cut("a", "c"): a single link
+    rec(60.0, "cut", "a", "c", data="one way")          # sim.cut("a", "c", False)
     rec(62.0, "crash", "b")                            # never restarts
     rec(70.0, "log", "a", data="done")
     rec(70.0, "timer", "c", data="tick")
@@ -110,8 +110,9 @@ def test_timeline_spans_of_crashes_and_partitions():
     timeline = read_timeline(every_kind_trace())
     assert [(s.node, s.start, s.end, s.ongoing) for s in timeline.crashes] == [
         ("c", 20.0, 30.0, False), ("b", 62.0, 70.0, True)]
-    assert [(s.what, s.start, s.end, s.groups) for s in timeline.partitions] == [
-        ("partition", 40.0, 50.0, (("a",), ("b", "c"))), ("cut", 60.0, 70.0, (("a",), ("c",)))]
+    assert [(s.what, s.start, s.end, s.groups, s.one_way) for s in timeline.partitions] == [
+        ("partition", 40.0, 50.0, (("a",), ("b", "c")), False),
+        ("cut", 60.0, 70.0, (("a",), ("c",)), True)]
 
 
 def test_a_new_partition_replaces_the_previous_one_but_a_cut_adds_to_it():
@@ -119,11 +120,13 @@ def test_a_new_partition_replaces_the_previous_one_but_a_cut_adds_to_it():
     t.nodes = ["a", "b", "c"]
     t.record(0.0, "partition", data=(("a",), ("b", "c")))
     t.record(10.0, "partition", data=(("a", "b"), ("c",)))
-    t.record(15.0, "partition", data=(("a",), ("b",)))
+    t.record(15.0, "cut", "a", "b", data="both ways")
+    t.record(16.0, "partition", data=(("a",), ("b",)))   # a cut, as traces before "cut" said
     t.record(20.0, "heal")
     spans = read_timeline(t).partitions
     assert [(s.what, s.start, s.end) for s in spans] == [
-        ("partition", 0.0, 10.0), ("partition", 10.0, 20.0), ("cut", 15.0, 20.0)]
+        ("partition", 0.0, 10.0), ("partition", 10.0, 20.0), ("cut", 15.0, 20.0),
+        ("cut", 16.0, 20.0)]
 
 
 def test_reading_since_a_time_keeps_the_faults_still_in_force_and_later_messages():
@@ -383,3 +386,9 @@ def test_animation_frame_shows_messages_in_flight_crashes_and_cuts():
 def test_animation_rejects_too_few_frames():
     with pytest.raises(ValueError, match="frames"):
         animate(every_kind_trace(), frames=1)
+
+
+def test_a_one_way_cut_is_labelled_with_its_direction():
+    from distlab.viz.spacetime import _describe_partition
+    spans = read_timeline(every_kind_trace()).partitions
+    assert [_describe_partition(s) for s in spans] == ["partition a | b,c", "cut a→c"]

@@ -342,7 +342,7 @@ class Simulation:
         """Cut the single link between ``a`` and ``b`` (one way if ``both_ways`` is False)."""
         self._node(a), self._node(b)
         self.network.cut(a, b, both_ways)
-        self._record("partition", None, None, None, ((a,), (b,)))
+        self._record("cut", a, b, None, "both ways" if both_ways else "one way")
 
     def heal(self) -> None:
         """Restore every cut link."""

@@ -21,7 +21,7 @@ from typing import IO, Any, NamedTuple
 #: The kinds of event, in the words used everywhere else (viz, checks, JSON export).
 KINDS = (
     "send", "deliver", "drop", "duplicate", "timer", "crash", "restart",
-    "partition", "heal", "log", "invoke", "complete",
+    "partition", "cut", "heal", "log", "invoke", "complete",
 )
 
 
@@ -39,6 +39,7 @@ class TraceEvent(NamedTuple):
     crash       node             --              --
     restart     node             --              --
     partition   --               --              the groups, a tuple of tuples of ids
+    cut         one end          the other end   "both ways", or "one way" (node to peer)
     heal        --               --              --
     log         node             --              the text
     invoke      client           --              the `Operation`
@@ -72,6 +73,9 @@ class TraceEvent(NamedTuple):
             case "partition":
                 groups = " | ".join(",".join(g) for g in self.data)
                 return f"{t}  partition {groups}"
+            case "cut":
+                arrow = "->" if self.data == "one way" else "<->"
+                return f"{t}  cut {self.node} {arrow} {self.peer}"
             case "heal":
                 return f"{t}  heal"
             case "log":

@@ -370,7 +370,7 @@ _LABEL_BOX = {"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": 
 
 def _describe_partition(span: Span) -> str:
     if span.what == "cut":
-        return "cut " + "–".join(g[0] for g in span.groups)
+        return "cut " + ("→" if span.one_way else "–").join(g[0] for g in span.groups)
     return "partition " + describe_groups(span.groups)
 
 

@@ -19,7 +19,7 @@ from distlab.viz.style import KindColors, message_kind
 
 
 #: The events that change what holds from then on (who is down, what is cut).
-FAULT_KINDS = ("crash", "restart", "partition", "heal")
+FAULT_KINDS = ("crash", "restart", "partition", "cut", "heal")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class Span:
     """A stretch of time: a node down (``node`` set) or a partition (``groups`` set).
 
     ``what`` is ``"crash"``, ``"partition"`` (groups naming every node) or ``"cut"`` (one
-    link cut with ``sim.cut(a, b)``: the groups are ``((a,), (b,))``).
+    link cut with ``sim.cut(a, b)``: the groups are ``((a,), (b,))``, and ``one_way`` says
+    that only messages from ``a`` to ``b`` are dropped).
     """
 
     start: float
@@ -61,6 +62,7 @@ class Span:
     node: str | None = None
     groups: tuple[tuple[str, ...], ...] = ()
     ongoing: bool = False   # not ended within the trace: ``end`` is the trace's last time
+    one_way: bool = False
 
 
 @dataclass
@@ -117,8 +119,8 @@ def read_timeline(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | No
 
     A crash with no restart, or a partition with no heal, lasts to the trace's last event.
     A partition (``sim.partition``: its groups name every node) lasts until the next heal
-    or partition, which replaces it; a single cut link (``sim.cut(a, b)``, recorded as the
-    groups ``((a,), (b,))``) adds to what is cut and lasts until the next heal or partition.
+    or partition, which replaces it; a single cut link (``sim.cut(a, b)``, a "cut" event)
+    adds to what is cut and lasts until the next heal or partition.
     """
     timeline = Timeline(nodes=lane_order(trace, nodes))
     sent: dict[int, TraceEvent] = {}
@@ -174,6 +176,8 @@ def read_timeline(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | No
                     in_force = []
                 if e.kind == "partition":
                     in_force.append(e)
+            case "cut":
+                in_force.append(e)
             case "timer":
                 timeline.timers.append(e)
             case "log":
@@ -206,6 +210,9 @@ def kind_colors(trace: Trace | Sequence[TraceEvent]) -> KindColors:
 
 def _partition_span(event: TraceEvent, end: float, everyone: set[str],
                     ongoing: bool = False) -> Span:
+    if event.kind == "cut":
+        return Span(event.time, end, "cut", groups=((event.node,), (event.peer,)),
+                    ongoing=ongoing, one_way=event.data == "one way")
     groups = tuple(tuple(g) for g in event.data) if event.data else ()
     what = "partition" if _covers(groups, everyone) else "cut"
     return Span(event.time, end, what, groups=groups, ongoing=ongoing)
