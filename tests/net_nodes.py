@@ -53,3 +53,10 @@ class MutableSender(Node):
 
     def on_timer(self, name: str) -> None:
         self.send(self.id, [1, 2, 3])
+
+
+class Dice(Node):
+    """Logs one draw of its ``self.rng`` when it starts (to compare random streams)."""
+
+    def on_start(self) -> None:
+        self.log(f"roll {self.rng.random()!r}")

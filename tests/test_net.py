@@ -26,6 +26,7 @@ from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServ
                          PortInUseError, measure_rtts, parse_address, parse_peers, start_cluster)
 from distlab.net.addresses import free_ports
 from distlab.net.rtt import connect, round_trip
+from distlab.sim import Simulation
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -218,7 +219,6 @@ def test_cli_reports_a_node_class_that_cannot_be_imported() -> None:
 # -- real node processes -----------------------------------------------------------------------
 def test_the_demo_node_class_also_runs_in_the_simulator() -> None:
     from distlab.net.demo import Pinger
-    from distlab.sim import Simulation
 
     sim = Simulation(seed=1)
     sim.add_nodes(Pinger, ["a", "b", "c"], interval=100)
@@ -598,3 +598,27 @@ def test_netns_demo_netem_delay_lengthens_round_trips(netns_demo: str) -> None:
         pytest.skip(skipped.group(1))
     shaped = re.search(r"netem delay=30ms loss=0%: rtt n=5 min=([\d.]+) ", netns_demo)
     assert shaped and float(shaped.group(1)) >= 30
+
+
+def test_a_restarted_process_draws_a_fresh_stream_the_same_as_the_simulators(
+        tmp_path: Path) -> None:
+    from net_nodes import Dice
+
+    def roll(output: str) -> str:
+        return output.split("roll ")[1].split()[0]
+
+    with start_cluster("net_nodes:Dice", ["a"], data_dir=tmp_path, seed=7) as cluster:
+        real = [roll(cluster.wait_for_output("a", "roll "))]
+        cluster.kill("a", signal.SIGKILL)
+        cluster.restart("a")
+        real.append(roll(cluster.wait_for_output("a", "roll ")))
+
+    sim = Simulation(seed=7)
+    sim.add_node(Dice, "a")
+    sim.run(until=1)
+    sim.crash("a")
+    sim.restart("a")
+    sim.run(until=2)
+    simulated = [e.data.split()[1] for e in sim.trace.of_kind("log")]
+    assert real[0] != real[1]
+    assert real == simulated

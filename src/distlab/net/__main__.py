@@ -2,7 +2,7 @@
 
     python -m distlab.net run --node-class distlab.net.demo:Pinger --id a \\
         --listen 127.0.0.1:9001 --peers b=127.0.0.1:9002,c=127.0.0.1:9003 \\
-        [--data-dir DIR] [--seed N] [--arg interval=200 ...]
+        [--data-dir DIR] [--seed N] [--incarnation N] [--arg interval=200 ...]
     python -m distlab.net proxy --listen 9100 --target 127.0.0.1:9001 [--delay 50] [--jitter 10]
         [--drop 0.1] [--seed N]
     python -m distlab.net echo-server --listen 127.0.0.1:7000
@@ -50,7 +50,8 @@ def cmd_run(opts: argparse.Namespace) -> int:
     node_class = import_node_class(opts.node_class)
     node_args = dict(parse_arg(spec) for spec in opts.arg)
     return run_node(node_class, opts.id, listen, peers, data_dir=opts.data_dir,
-                    node_args=node_args, seed=opts.seed, exit_with_parent=opts.exit_with_parent)
+                    node_args=node_args, seed=opts.seed, incarnation=opts.incarnation,
+                    exit_with_parent=opts.exit_with_parent)
 
 
 def wait_for_sigterm_or_sigint() -> None:
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", default="distlab-data", metavar="DIR",
                      help="where storage is kept, as DIR/ID.json (default: ./distlab-data)")
     run.add_argument("--seed", type=int, default=0, help="seed of the node's self.rng")
+    run.add_argument("--incarnation", type=int, default=0, metavar="N",
+                     help="which restart of the node this is (0 for its first run): each one "
+                          "draws a fresh self.rng, as in the simulator")
     run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                      help="a keyword argument for the node's __init__ (VALUE read as JSON "
                           "if it parses, else as text); repeatable")

@@ -69,7 +69,7 @@ class Cluster:
         cmd = [sys.executable, "-m", "distlab.net", "run", "--node-class", self.node_class,
                "--id", node_id, "--listen", f"127.0.0.1:{self.addresses[node_id][1]}",
                "--peers", peers, "--data-dir", str(self.data_dir), "--seed", str(self.seed),
-               "--exit-with-parent"]
+               "--incarnation", str(max(0, self._runs[node_id] - 1)), "--exit-with-parent"]
         for key, value in self.args.items():
             cmd += ["--arg", f"{key}={json.dumps(value)}"]
         return cmd

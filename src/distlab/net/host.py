@@ -40,7 +40,6 @@ import errno
 import importlib
 import json
 import os
-import random
 import signal
 import socket
 import sys
@@ -57,6 +56,7 @@ from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
+from distlab.sim.simulation import stream
 
 RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
 RETRY_MAX = 1.0          # the pause doubles up to this
@@ -130,8 +130,8 @@ class NodeHost:
     def __init__(self, node_class: type[Node], node_id: str, listen: Address,
                  peers: dict[str, Address], *, data_dir: str | Path,
                  node_args: dict[str, Any] | None = None, seed: int = 0,
-                 codec: Codec | None = None, exit_with_parent: bool = False,
-                 out: IO[str] | None = None) -> None:
+                 incarnation: int = 0, codec: Codec | None = None,
+                 exit_with_parent: bool = False, out: IO[str] | None = None) -> None:
         if not node_id:
             raise ValueError("a node needs a non-empty id")
         if not is_loopback(listen[0]):
@@ -147,6 +147,7 @@ class NodeHost:
         self.data_dir = Path(data_dir)
         self.node_args = dict(node_args or {})
         self.seed = seed
+        self.incarnation = incarnation
         self.codec = codec or Codec.for_node_class(node_class)
         self.exit_with_parent = exit_with_parent
         self.out = out or sys.stdout
@@ -188,7 +189,9 @@ class NodeHost:
         if self.exit_with_parent:
             self._spawn(self._stop_when_stdin_closes())
         self._t0 = time.monotonic()
-        rng = random.Random(f"{self.seed}:{self.id}")
+        # the simulator's stream for this node and incarnation: the same seed draws the same
+        # numbers here as in a Simulation, and a restarted process draws new ones
+        rng = stream(self.seed, "node", self.id, self.incarnation)
         self.node = build_node(self.node_class, self, self.id, tuple(sorted(self.peers)), rng,
                                storage, self.node_args)
         peers = ", ".join(f"{p}={h}:{n}" for p, (h, n) in sorted(self.peers.items())) or "none"
@@ -466,8 +469,8 @@ def import_node_class(spec: str) -> type[Node]:
 
 def run_node(node_class: type[Node], node_id: str, listen: Address, peers: dict[str, Address],
              *, data_dir: str | Path, node_args: dict[str, Any] | None = None, seed: int = 0,
-             exit_with_parent: bool = False) -> int:
+             incarnation: int = 0, exit_with_parent: bool = False) -> int:
     """Run one node in this process until SIGTERM or SIGINT; returns the exit code."""
     host = NodeHost(node_class, node_id, listen, peers, data_dir=data_dir, node_args=node_args,
-                    seed=seed, exit_with_parent=exit_with_parent)
+                    seed=seed, incarnation=incarnation, exit_with_parent=exit_with_parent)
     return asyncio.run(host.serve())
