@@ -60,3 +60,20 @@ class Dice(Node):
 
     def on_start(self) -> None:
         self.log(f"roll {self.rng.random()!r}")
+
+
+@dataclass(frozen=True)
+class Shout:
+    text: str
+
+
+class Echo(Node):
+    """Answers every message with ``(its id, the message)``; logs its peers when it starts."""
+
+    def on_start(self) -> None:
+        self.log(f"my peers: {','.join(self.peers)}")
+
+    def on_message(self, src: str, msg: object) -> None:
+        self.send(src, (self.id, msg))
+        if isinstance(msg, Shout):
+            self.send(src, Shout(msg.text.upper()))

@@ -22,8 +22,9 @@ from typing import NamedTuple
 
 import pytest
 
-from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer, FaultProxy,
-                         PortInUseError, measure_rtts, parse_address, parse_peers, start_cluster)
+from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer,
+                         EndpointError, FaultProxy, PortInUseError, measure_rtts, parse_address,
+                         parse_peers, start_cluster)
 from distlab.net.addresses import free_ports
 from distlab.net.rtt import connect, round_trip
 from distlab.sim import Simulation
@@ -622,3 +623,38 @@ def test_a_restarted_process_draws_a_fresh_stream_the_same_as_the_simulators(
     simulated = [e.data.split()[1] for e in sim.trace.of_kind("log")]
     assert real[0] != real[1]
     assert real == simulated
+
+
+# -- a client in this process ---------------------------------------------------------------------
+def test_a_notebook_client_sends_requests_and_reads_replies(tmp_path: Path) -> None:
+    from net_nodes import Shout
+
+    with start_cluster("net_nodes:Echo", ["a", "b"], data_dir=tmp_path,
+                       clients=["me"]) as cluster:
+        assert cluster.wait_for_output("a", "my peers").endswith("my peers: b")  # "me" is not one
+        me = cluster.client("me")
+        assert cluster.client("me") is me
+        assert me.request("a", "hello") == ("a", "hello")
+        me.send("b", Shout("hi"))
+        # asked for by class, the second reply comes first; the first waits in the inbox
+        assert me.receive(kind=Shout) == ("b", Shout("HI"))
+        assert me.receive() == ("b", ("b", Shout("hi")))
+
+        cluster.kill("a")
+        with pytest.raises(EndpointError, match=r"cannot reach node 'a' .* is it running"):
+            me.send("a", "anyone?")
+        cluster.restart("a")
+        assert me.request("a", "back?", timeout=5) == ("a", "back?")
+        with pytest.raises(TimeoutError, match=r"no message from 'b' arrived within 0.2 s"):
+            me.receive(0.2, src="b")
+        with pytest.raises(EndpointError, match=r"there is no node 'z'; the nodes are \['a', 'b'\]"):
+            me.send("z", "hello")
+        with pytest.raises(EndpointError, match="cannot send"):
+            me.send("a", object())
+        with pytest.raises(ClusterError, match="not a client of this cluster"):
+            cluster.client("you")
+
+
+def test_client_ids_must_differ_from_node_ids(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="must be distinct and differ from the node ids"):
+        start_cluster("net_nodes:Echo", ["a", "b"], data_dir=tmp_path, clients=["a"])

@@ -3,6 +3,8 @@ disturb and measure real traffic.
 
 * `start_cluster` / `Cluster` -- start one OS process per node, ``kill -9`` and restart them;
   storage survives on disk (`distlab.net.cluster`).
+* `Endpoint` -- a client in this process (a notebook) that sends the nodes requests and
+  reads their replies: ``cluster.client("me").request("a", Get("x"))`` (`distlab.net.endpoint`).
 * `NodeHost` / `run_node` -- the runtime that runs one node over asyncio TCP
   (`distlab.net.host`); the command line is ``python -m distlab.net run ...``.
 * `FaultProxy` -- a TCP proxy that adds delay and jitter, drops connections, cuts links and
@@ -17,12 +19,13 @@ network namespaces joined by a veth pair, shaped by ``tc netem`` (root on Linux 
 from distlab.net.addresses import AddressError, PortInUseError, parse_address, parse_peers
 from distlab.net.cluster import Cluster, ClusterError, start_cluster
 from distlab.net.codec import Codec, CodecError
+from distlab.net.endpoint import Endpoint, EndpointError
 from distlab.net.host import NodeHost, run_node
 from distlab.net.proxy import FaultProxy
 from distlab.net.rtt import EchoServer, measure_rtts, round_trip, summarize
 
 __all__ = [
     "AddressError", "Cluster", "ClusterError", "Codec", "CodecError", "EchoServer",
-    "FaultProxy", "NodeHost", "PortInUseError", "measure_rtts", "parse_address", "parse_peers",
+    "Endpoint", "EndpointError", "FaultProxy", "NodeHost", "PortInUseError", "measure_rtts", "parse_address", "parse_peers",
     "round_trip", "run_node", "start_cluster", "summarize",
 ]

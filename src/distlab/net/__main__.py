@@ -2,6 +2,7 @@
 
     python -m distlab.net run --node-class distlab.net.demo:Pinger --id a \\
         --listen 127.0.0.1:9001 --peers b=127.0.0.1:9002,c=127.0.0.1:9003 \\
+        [--clients me=127.0.0.1:9100] \\
         [--data-dir DIR] [--seed N] [--incarnation N] [--arg interval=200 ...]
     python -m distlab.net proxy --listen 9100 --target 127.0.0.1:9001 [--delay 50] [--jitter 10]
         [--drop 0.1] [--seed N]
@@ -51,7 +52,7 @@ def cmd_run(opts: argparse.Namespace) -> int:
     node_args = dict(parse_arg(spec) for spec in opts.arg)
     return run_node(node_class, opts.id, listen, peers, data_dir=opts.data_dir,
                     node_args=node_args, seed=opts.seed, incarnation=opts.incarnation,
-                    exit_with_parent=opts.exit_with_parent)
+                    clients=parse_peers(opts.clients), exit_with_parent=opts.exit_with_parent)
 
 
 def wait_for_sigterm_or_sigint() -> None:
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where to accept messages, e.g. 127.0.0.1:9001 (loopback only)")
     run.add_argument("--peers", default="", metavar="ID=HOST:PORT,...",
                      help="the other nodes, e.g. b=127.0.0.1:9002,c=127.0.0.1:9003")
+    run.add_argument("--clients", default="", metavar="ID=HOST:PORT,...",
+                     help="processes that may send requests and get replies without being "
+                          "peers, e.g. me=127.0.0.1:9100 (a notebook's cluster.client('me'))")
     run.add_argument("--data-dir", default="distlab-data", metavar="DIR",
                      help="where storage is kept, as DIR/ID.json (default: ./distlab-data)")
     run.add_argument("--seed", type=int, default=0, help="seed of the node's self.rng")

@@ -10,6 +10,9 @@
     cluster.storage("b")                          # {'boots': 2}
     cluster.stop()                                # SIGTERM to all: clean shutdown
 
+With ``clients=["me"]``, ``cluster.client("me")`` is an `Endpoint` in this process that
+sends the nodes requests and receives their replies (``me.request("a", Get("x"))``).
+
 Each process writes its log to ``<data_dir>/<id>.log`` and its storage to
 ``<data_dir>/<id>.json``. The processes exit by themselves if the Python that started them
 dies (they watch the pipe on their standard input), so a crashed notebook kernel leaves no
@@ -32,6 +35,7 @@ from typing import IO, Any
 
 from distlab.net.addresses import Address, free_ports
 from distlab.net.codec import Codec
+from distlab.net.endpoint import Endpoint
 from distlab.net.host import import_node_class, load_storage, storage_path
 
 READY_LINE = "net: listening on"
@@ -46,7 +50,8 @@ class Cluster:
 
     def __init__(self, node_class: str, ids: Iterable[str], ports: Mapping[str, int], *,
                  data_dir: Path, args: Mapping[str, Any], seed: int,
-                 routes: Mapping[tuple[str, str], int], ready_timeout: float) -> None:
+                 routes: Mapping[tuple[str, str], int], ready_timeout: float,
+                 clients: Mapping[str, int] | None = None) -> None:
         self.node_class = node_class
         self.ids = tuple(ids)
         self.addresses: dict[str, Address] = {i: ("127.0.0.1", ports[i]) for i in self.ids}
@@ -55,6 +60,9 @@ class Cluster:
         self.seed = seed
         self.routes = dict(routes)
         self.ready_timeout = ready_timeout
+        #: the client ids the nodes accept requests from, and the port each one listens on
+        self.clients: dict[str, Address] = {c: ("127.0.0.1", p) for c, p in (clients or {}).items()}
+        self._endpoints: dict[str, Endpoint] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self._log_start: dict[str, int] = {}     # where the current run's output begins
@@ -70,6 +78,8 @@ class Cluster:
                "--id", node_id, "--listen", f"127.0.0.1:{self.addresses[node_id][1]}",
                "--peers", peers, "--data-dir", str(self.data_dir), "--seed", str(self.seed),
                "--incarnation", str(max(0, self._runs[node_id] - 1)), "--exit-with-parent"]
+        if self.clients:
+            cmd += ["--clients", ",".join(f"{c}={h}:{p}" for c, (h, p) in self.clients.items())]
         for key, value in self.args.items():
             cmd += ["--arg", f"{key}={json.dumps(value)}"]
         return cmd
@@ -133,8 +143,23 @@ class Cluster:
                                f"(cluster.kill({node_id!r}))")
         self.start(node_id)
 
+    def client(self, client_id: str) -> Endpoint:
+        """The `Endpoint` of ``client_id`` (one of ``start_cluster``'s ``clients``), to send
+        the nodes requests and read their replies from this process."""
+        if client_id not in self.clients:
+            raise ClusterError(f"{client_id!r} is not a client of this cluster; its clients are "
+                               f"{sorted(self.clients) or 'none'} (start_cluster(..., "
+                               f"clients=[{client_id!r}]) makes one)")
+        if client_id not in self._endpoints:
+            self._endpoints[client_id] = Endpoint(
+                client_id, self.clients[client_id], self.addresses,
+                Codec.for_node_class(import_node_class(self.node_class)))
+        return self._endpoints[client_id]
+
     def stop(self, timeout: float = 5.0) -> dict[str, int]:
         """Stop every node that runs (SIGTERM, then SIGKILL after ``timeout``); exit codes."""
+        for endpoint in self._endpoints.values():
+            endpoint.close()
         for node_id in self.ids:
             if self.is_alive(node_id):
                 self._procs[node_id].terminate()
@@ -219,7 +244,7 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
                   data_dir: str | Path | None = None, args: Mapping[str, Any] | None = None,
                   ports: Mapping[str, int] | None = None, seed: int = 0,
                   routes: Mapping[tuple[str, str], int] | None = None,
-                  ready_timeout: float = 10.0) -> Cluster:
+                  clients: Iterable[str] = (), ready_timeout: float = 10.0) -> Cluster:
     """Start one real process per id, running ``node_class`` (``"module:Class"``).
 
     ``base_port``: node ``ids[i]`` listens on ``base_port + i``; or ``ports`` gives each
@@ -228,7 +253,9 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
     you can look inside). ``args``: keyword arguments for the node class's ``__init__`` (JSON
     values). ``routes``: ``{(src, dst): port}`` sends
     ``src``'s messages for ``dst`` to that port instead -- e.g. a `FaultProxy` in front of
-    ``dst``. The node class must live in an importable ``.py`` file, not a notebook cell.
+    ``dst``. ``clients``: ids that are not nodes but may send the nodes requests and get
+    replies (not among the nodes' ``peers``): `Cluster.client` gives each an `Endpoint`.
+    The node class must live in an importable ``.py`` file, not a notebook cell.
     """
     ids = list(ids)
     if not ids or len(set(ids)) != len(ids):
@@ -242,6 +269,13 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
         ports = dict(zip(ids, free_ports(len(ids)), strict=True))
     else:
         ports = {node_id: base_port + i for i, node_id in enumerate(ids)}
+    clients = list(clients)
+    if set(clients) & set(ids) or len(set(clients)) != len(clients):
+        raise ClusterError(f"client ids {clients} must be distinct and differ from the node "
+                           f"ids {ids}")
+    # (drawn with as many spare ports as there are nodes: none may be a node's)
+    client_ports = [p for p in free_ports(len(clients) + len(ids))
+                    if p not in ports.values()][:len(clients)] if clients else []
     routes = dict(routes or {})
     for src, dst in routes:
         if src not in ports or dst not in ports:
@@ -250,7 +284,8 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
         tempfile.mkdtemp(prefix="distlab-cluster-"))
     path.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(node_class, ids, ports, data_dir=path, args=args or {}, seed=seed,
-                      routes=routes, ready_timeout=ready_timeout)
+                      routes=routes, ready_timeout=ready_timeout,
+                      clients=dict(zip(clients, client_ports, strict=True)))
     try:
         for node_id in ids:          # all at once: start-up times overlap
             cluster._launch(node_id)

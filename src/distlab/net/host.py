@@ -130,8 +130,9 @@ class NodeHost:
     def __init__(self, node_class: type[Node], node_id: str, listen: Address,
                  peers: dict[str, Address], *, data_dir: str | Path,
                  node_args: dict[str, Any] | None = None, seed: int = 0,
-                 incarnation: int = 0, codec: Codec | None = None,
-                 exit_with_parent: bool = False, out: IO[str] | None = None) -> None:
+                 incarnation: int = 0, clients: dict[str, Address] | None = None,
+                 codec: Codec | None = None, exit_with_parent: bool = False,
+                 out: IO[str] | None = None) -> None:
         if not node_id:
             raise ValueError("a node needs a non-empty id")
         if not is_loopback(listen[0]):
@@ -144,6 +145,12 @@ class NodeHost:
         self.id = node_id
         self.listen = listen
         self.peers = dict(peers)
+        #: processes outside the cluster that may send requests and get replies (a notebook's
+        #: `Endpoint`): like the simulator's clients, they are not among ``node.peers``
+        self.clients = dict(clients or {})
+        if node_id in self.clients or set(self.clients) & set(self.peers):
+            raise ValueError(f"node {node_id!r}: client ids {sorted(self.clients)} must differ "
+                             f"from the node ids {sorted({node_id, *self.peers})}")
         self.data_dir = Path(data_dir)
         self.node_args = dict(node_args or {})
         self.seed = seed
@@ -154,7 +161,8 @@ class NodeHost:
         self.node: Node | None = None
         self.exit_code = 0
         self._t0 = time.monotonic()
-        self._links = {peer: _Link(peer, addr) for peer, addr in self.peers.items()}
+        self._links = {peer: _Link(peer, addr)
+                       for peer, addr in {**self.peers, **self.clients}.items()}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._incoming: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -295,9 +303,10 @@ class NodeHost:
 
     # -- the runtime interface that distlab.sim.Node calls ----------------------------------------
     def _send(self, node: Node, dst: str, msg: Any) -> None:
-        if dst != self.id and dst not in self.peers:
+        if dst != self.id and dst not in self._links:
             raise ConfigurationError(f"node {self.id!r} has no peer {dst!r}; its peers are "
-                                     f"{sorted(self.peers)}")
+                                     f"{sorted(self.peers)}" + (f" and its clients "
+                                     f"{sorted(self.clients)}" if self.clients else ""))
         check_message(msg)     # the simulator's rule, and its MessageError, for mutable messages
         frame = self.codec.encode_message(self.id, msg)
         if self._outbox is not None:
@@ -438,8 +447,8 @@ class NodeHost:
         except CodecError as exc:
             self._net_log(f"dropped a message that could not be decoded: {exc}")
             return
-        if src != self.id and src not in self.peers:
-            self._net_log(f"dropped a message from {src!r}, which is not a peer")
+        if src != self.id and src not in self._links:
+            self._net_log(f"dropped a message from {src!r}, which is neither a peer nor a client")
             return
         assert self.node is not None
         self._run_handler(self.node.on_message, src, msg)
@@ -469,8 +478,10 @@ def import_node_class(spec: str) -> type[Node]:
 
 def run_node(node_class: type[Node], node_id: str, listen: Address, peers: dict[str, Address],
              *, data_dir: str | Path, node_args: dict[str, Any] | None = None, seed: int = 0,
-             incarnation: int = 0, exit_with_parent: bool = False) -> int:
+             incarnation: int = 0, clients: dict[str, Address] | None = None,
+             exit_with_parent: bool = False) -> int:
     """Run one node in this process until SIGTERM or SIGINT; returns the exit code."""
     host = NodeHost(node_class, node_id, listen, peers, data_dir=data_dir, node_args=node_args,
-                    seed=seed, incarnation=incarnation, exit_with_parent=exit_with_parent)
+                    seed=seed, incarnation=incarnation, clients=clients,
+                    exit_with_parent=exit_with_parent)
     return asyncio.run(host.serve())

@@ -1,0 +1,185 @@
+"""Talking to a running real cluster from a notebook: a client `Endpoint`.
+
+The nodes of a `Cluster` only talk to ids they know. An endpoint is a client id that the
+cluster was started with (``start_cluster(..., clients=["me"])``): the nodes accept its
+messages and can reply to it, but it is not among their ``peers`` (as a `distlab.sim.Client`
+is not in the simulator). It speaks the nodes' own protocol -- length-prefixed JSON frames of
+the node class's `Codec`, one connection per direction -- so a request is exactly what a
+node would have sent::
+
+    cluster = start_cluster("mykv:Server", ["a", "b", "c"], clients=["me"])
+    me = cluster.client("me")
+    me.request("a", Put("x", 1))            # send, and wait for a's reply
+    cluster.kill("a")
+    me.request("b", Get("x"), timeout=2)    # ask another replica
+
+Calls block (with a timeout) so that a notebook cell reads top to bottom; replies arrive on a
+background thread and wait in an inbox until asked for.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from distlab.net.addresses import Address
+from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
+
+
+class EndpointError(RuntimeError):
+    """A node the endpoint cannot reach, or a message it does not know how to send."""
+
+
+class Endpoint:
+    """A client of a real cluster, in this process: `send`, `receive`, `request`.
+
+    Made by `Cluster.client`. ``nodes`` maps each node id to the address it listens on.
+    """
+
+    def __init__(self, client_id: str, listen: Address, nodes: Mapping[str, Address],
+                 codec: Codec) -> None:
+        self.id = client_id
+        self.nodes = dict(nodes)
+        self.codec = codec
+        self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._held: list[tuple[str, Any]] = []    # received, but not what a receive asked for
+        self._out: dict[str, socket.socket] = {}
+        self._server = socket.create_server(listen)
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True,
+                         name=f"distlab endpoint {client_id}").start()
+
+    # -- sending --------------------------------------------------------------------------------
+    def send(self, dst: str, msg: Any) -> None:
+        """Send ``msg`` to node ``dst`` (a message the node class's codec knows)."""
+        if self._closed:
+            raise EndpointError(f"endpoint {self.id!r} is closed")
+        if dst not in self.nodes:
+            raise EndpointError(f"there is no node {dst!r}; the nodes are {sorted(self.nodes)}")
+        try:
+            frame = self.codec.encode_message(self.id, msg)
+        except CodecError as exc:
+            raise EndpointError(f"cannot send {msg!r}: {exc}") from None
+        conn = self._out.get(dst)
+        if conn is not None and not _still_open(conn):
+            conn.close()           # the node went away (killed, restarted): connect anew
+            conn = None
+        try:
+            if conn is None:
+                conn = self._out[dst] = socket.create_connection(self.nodes[dst], timeout=2)
+            conn.sendall(frame)
+        except OSError as exc:
+            self._out.pop(dst, None)
+            host, port = self.nodes[dst]
+            raise EndpointError(f"cannot reach node {dst!r} at {host}:{port} ({exc}): is it "
+                                f"running? (cluster.is_alive({dst!r}))") from None
+
+    # -- receiving ------------------------------------------------------------------------------
+    def receive(self, timeout: float = 5.0, *, src: str | None = None,
+                kind: type | None = None) -> tuple[str, Any]:
+        """The next message that arrived, as ``(sender, message)``, waiting up to ``timeout`` s.
+
+        With ``src`` or ``kind`` (a message class), the next one from that node or of that
+        class; the others stay in the inbox for later calls, in the order they arrived.
+        """
+        def wanted(item: tuple[str, Any]) -> bool:
+            return (src is None or item[0] == src) and (kind is None or isinstance(item[1], kind))
+
+        for i, item in enumerate(self._held):
+            if wanted(item):
+                return self._held.pop(i)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = self._inbox.get(timeout=left)
+            except queue.Empty:
+                break
+            if wanted(item):
+                return item
+            self._held.append(item)
+        what = ("message" + (f" of class {kind.__name__}" if kind else "")
+                + (f" from {src!r}" if src else ""))
+        waiting = f"; in the inbox: {self._held}" if self._held else ""
+        raise TimeoutError(f"{self.id}: no {what} arrived within {timeout:g} s{waiting}")
+
+    def request(self, dst: str, msg: Any, timeout: float = 5.0, *,
+                kind: type | None = None) -> Any:
+        """Send ``msg`` to ``dst`` and return ``dst``'s next reply (of class ``kind``)."""
+        self.send(dst, msg)
+        return self.receive(timeout, src=dst, kind=kind)[1]
+
+    def pending(self) -> list[tuple[str, Any]]:
+        """Every message received and not yet taken, without waiting (they are taken now)."""
+        items, self._held = self._held, []
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return items
+
+    # -- the background thread ----------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return          # closed
+            threading.Thread(target=self._read_loop, args=(conn,), daemon=True).start()
+
+    def _read_loop(self, conn: socket.socket) -> None:
+        with conn:
+            while (header := _read_exactly(conn, HEADER_SIZE)) is not None:
+                body = _read_exactly(conn, frame_length(header))
+                if body is None:
+                    return
+                try:
+                    self._inbox.put(self.codec.decode_message(body))
+                except CodecError as exc:
+                    self._inbox.put(("?", f"undecodable message: {exc}"))
+
+    def close(self) -> None:
+        """Stop listening and close every connection (`Cluster.stop` does it too)."""
+        self._closed = True
+        self._server.close()
+        for conn in self._out.values():
+            conn.close()
+        self._out.clear()
+
+    def __enter__(self) -> Endpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        host, port = self._server.getsockname()[:2] if not self._closed else ("-", "-")
+        return f"<Endpoint {self.id} at {host}:{port}, nodes {', '.join(self.nodes)}>"
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
+    """``size`` bytes from ``conn``, or None if it closes first."""
+    data = b""
+    while len(data) < size:
+        try:
+            chunk = conn.recv(size - len(data))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _still_open(conn: socket.socket) -> bool:
+    """Whether the node at the other end has not closed ``conn`` (nodes never write on it,
+    so readable means closed)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
