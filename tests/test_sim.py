@@ -528,3 +528,21 @@ def test_cuts_are_traced_with_their_direction():
     assert "cut a -> b" in cuts[0].describe() and "cut b <-> c" in cuts[1].describe()
     dropped = {(e.peer, e.node) for e in sim.trace.of_kind("drop")}
     assert dropped == {("a", "b"), ("b", "c"), ("c", "b")}
+
+
+def test_a_node_class_with_its_own_send_keeps_it_and_state_hides_send():
+    class Counting(Pinger):
+        def send(self, dst, msg):
+            self.sends = getattr(self, "sends", 0) + 1
+            super().send(dst, msg)
+
+        def on_timer(self, name):
+            self.send(self.peers[0], Ping(0))    # through the override
+            self.set_timer(self.period, "tick")
+
+    sim = Simulation(seed=1)
+    sim.add_nodes(Counting, ["a", "b"])
+    sim.add_node(Pinger, "c")
+    sim.run(until=350)
+    assert sim.nodes["a"].sends == 3 == len([e for e in sim.trace.of_kind("send") if e.node == "a"])
+    assert "send" not in sim.nodes["c"].state() and "send" not in sim.nodes["a"].state()

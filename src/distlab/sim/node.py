@@ -89,7 +89,7 @@ class Node:
         By default, every public attribute except the framework's own; override it to show
         less, or something computed.
         """
-        hidden = {"id", "peers", "rng", "storage"}
+        hidden = {"id", "peers", "rng", "storage", "send"}  # (the simulator binds send)
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in hidden}
 
     def __repr__(self) -> str:
