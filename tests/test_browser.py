@@ -274,3 +274,28 @@ def test_widgets_render(reports: list[PageReport]) -> None:
         pytest.skip("no built page has a saved widget view yet")
     assert not offenders(reports, "widgets_blank"), "these widget areas stayed blank"
 
+
+
+MEASURE_CODE_WIDTH = """() => {
+  const pre = document.querySelector('div.cell div.cell_input pre');
+  const style = getComputedStyle(pre);
+  const probe = document.createElement('span');
+  probe.textContent = 'x'.repeat(99);
+  probe.style.font = style.font;
+  probe.style.position = 'absolute';
+  document.body.appendChild(probe);
+  const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  return {line: probe.getBoundingClientRect().width, room: pre.clientWidth - padding};
+}"""
+
+
+def test_code_cells_fit_99_columns_on_a_wide_screen(built_html: Path, server: str) -> None:
+    """The library and the notebooks are written to 99 columns: on a 1440 px wide window a
+    99-character line of a code cell must fit without scrolling sideways (_assets/distlab.css)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server + "book/00-toolbox/00.01-the-simulator.html", wait_until="load")
+        sizes = page.evaluate(MEASURE_CODE_WIDTH)
+        browser.close()
+    assert sizes["line"] <= sizes["room"], sizes
