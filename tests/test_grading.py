@@ -547,3 +547,15 @@ def test_a_trial_runs_real_code_and_is_judged_by_what_its_body_returns():
 def _line_of_function(fn, marker: str) -> int:
     lines, first = inspect.getsourcelines(fn)
     return first + next(i for i, line in enumerate(lines) if marker in line)
+
+
+def test_the_book_renders_a_reports_summary_as_nothing_and_leaves_other_types_alone():
+    from types import SimpleNamespace
+    from importlib.metadata import entry_points
+
+    from distlab.grading.report import REPORT_MIME, ReportSummaryInBook
+
+    plugins = [ep.load() for ep in entry_points(group="myst_nb.mime_renderers")]
+    assert ReportSummaryInBook in plugins          # registered in pyproject.toml
+    assert ReportSummaryInBook.handle_mime(None, SimpleNamespace(mime_type=REPORT_MIME), False) == []
+    assert ReportSummaryInBook.handle_mime(None, SimpleNamespace(mime_type="text/html"), False) is None

@@ -197,3 +197,18 @@ def _in_kernel() -> bool:
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     return getattr(shell, "kernel", None) is not None
+
+
+class ReportSummaryInBook:
+    """A myst-nb mime renderer (registered in ``pyproject.toml``) for `REPORT_MIME`.
+
+    A lab report's output carries an HTML table for people and a JSON summary for tests. The
+    book shows the table; this renders the summary as nothing, where myst-nb would otherwise
+    warn that it does not know the type (and the book build treats warnings as errors).
+    """
+
+    mime_priority_overrides: tuple = ()
+
+    @staticmethod
+    def handle_mime(renderer: object, data: Any, inline: bool) -> list | None:
+        return [] if data.mime_type == REPORT_MIME else None
