@@ -10,8 +10,10 @@ node (per incarnation), one for the network, one for fault injection -- and noth
 wall clock, so the same seed and code give the same trace, byte for byte.
 
 The kernel is a plain heap of ``(time, seq, fn, arg)`` entries with a one-argument callback
-per event and no generator machinery: that is what makes it faster than SimPy (see
-``bench/``).
+per event and no generator machinery: that is what makes it four to five times faster than
+SimPy written with processes, and about as fast as SimPy's bare callbacks, while it also
+keeps a full trace and checks every message (see ``bench/`` and "Changing the simulator's
+kernel" in CONTRIBUTING.md).
 """
 
 from __future__ import annotations
