@@ -654,6 +654,13 @@ def test_a_notebook_client_sends_requests_and_reads_replies(tmp_path: Path) -> N
         with pytest.raises(ClusterError, match="not a client of this cluster"):
             cluster.client("you")
 
+        me.send("a", "one")
+        got, deadline = [], time.monotonic() + 5
+        while not got and time.monotonic() < deadline:    # pending() does not wait
+            got = me.pending()
+            time.sleep(0.01)
+        assert got == [("a", ("a", "one"))] and me.pending() == []
+
 
 def test_client_ids_must_differ_from_node_ids(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="must be distinct and differ from the node ids"):
