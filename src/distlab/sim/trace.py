@@ -1,6 +1,6 @@
 """The trace: everything that happened in a simulation, in order.
 
-Every send, delivery, drop, duplicate, timer, crash, restart, partition, heal, log line and
+Every send, delivery, drop, duplicate, timer, crash, restart, partition, cut, heal, log line and
 client operation is one `TraceEvent`. The drawings (`distlab.viz`), the checkers
 (`distlab.check`) and the lab harness (`distlab.grading`) read only the trace, so anything a
 reader wants to see or check must be recorded here.
