@@ -26,6 +26,6 @@ from distlab.net.rtt import EchoServer, measure_rtts, round_trip, summarize
 
 __all__ = [
     "AddressError", "Cluster", "ClusterError", "Codec", "CodecError", "EchoServer",
-    "Endpoint", "EndpointError", "FaultProxy", "NodeHost", "PortInUseError", "measure_rtts", "parse_address", "parse_peers",
-    "round_trip", "run_node", "start_cluster", "summarize",
+    "Endpoint", "EndpointError", "FaultProxy", "NodeHost", "PortInUseError", "measure_rtts",
+    "parse_address", "parse_peers", "round_trip", "run_node", "start_cluster", "summarize",
 ]

@@ -61,7 +61,8 @@ class Cluster:
         self.routes = dict(routes)
         self.ready_timeout = ready_timeout
         #: the client ids the nodes accept requests from, and the port each one listens on
-        self.clients: dict[str, Address] = {c: ("127.0.0.1", p) for c, p in (clients or {}).items()}
+        self.clients: dict[str, Address] = {client: ("127.0.0.1", port)
+                                            for client, port in (clients or {}).items()}
         self._endpoints: dict[str, Endpoint] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
