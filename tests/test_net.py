@@ -665,3 +665,15 @@ def test_a_notebook_client_sends_requests_and_reads_replies(tmp_path: Path) -> N
 def test_client_ids_must_differ_from_node_ids(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="must be distinct and differ from the node ids"):
         start_cluster("net_nodes:Echo", ["a", "b"], data_dir=tmp_path, clients=["a"])
+
+
+def test_an_endpoint_drops_what_it_cannot_read_and_says_so() -> None:
+    from distlab.net import Endpoint
+
+    (port,) = free_ports(1)
+    with Endpoint("me", ("127.0.0.1", port), {}, Codec()) as me:
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")          # not distlab.net's protocol
+        with pytest.raises(TimeoutError, match="dropped as unreadable: .*frame of"):
+            me.receive(1.0)
+        assert me.pending() == []

@@ -47,6 +47,8 @@ class Endpoint:
         self.codec = codec
         self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._held: list[tuple[str, Any]] = []    # received, but not what a receive asked for
+        #: what arrived but could not be read (a frame of another protocol, an unknown class)
+        self.dropped: list[str] = []
         self._out: dict[str, socket.socket] = {}
         self._server = socket.create_server(listen)
         self._closed = False
@@ -104,7 +106,8 @@ class Endpoint:
         what = ("message" + (f" of class {kind.__name__}" if kind else "")
                 + (f" from {src!r}" if src else ""))
         waiting = f"; in the inbox: {self._held}" if self._held else ""
-        raise TimeoutError(f"{self.id}: no {what} arrived within {timeout:g} s{waiting}")
+        dropped = f"; dropped as unreadable: {self.dropped}" if self.dropped else ""
+        raise TimeoutError(f"{self.id}: no {what} arrived within {timeout:g} s{waiting}{dropped}")
 
     def request(self, dst: str, msg: Any, timeout: float = 5.0, *,
                 kind: type | None = None) -> Any:
@@ -133,13 +136,14 @@ class Endpoint:
     def _read_loop(self, conn: socket.socket) -> None:
         with conn:
             while (header := _read_exactly(conn, HEADER_SIZE)) is not None:
-                body = _read_exactly(conn, frame_length(header))
-                if body is None:
-                    return
                 try:
+                    body = _read_exactly(conn, frame_length(header))
+                    if body is None:
+                        return
                     self._inbox.put(self.codec.decode_message(body))
-                except CodecError as exc:
-                    self._inbox.put(("?", f"undecodable message: {exc}"))
+                except CodecError as exc:     # the connection cannot be trusted any more
+                    self.dropped.append(f"from {conn.getpeername()}: {exc}")
+                    return
 
     def close(self) -> None:
         """Stop listening and close every connection (`Cluster.stop` does it too)."""
