@@ -42,7 +42,7 @@ class Recorder(Node):
         match msg:
             case Note() if src not in self.storage:
                 self.storage[src] = msg
-                self.log(f"note from {src}")
+                self.note("note from", src=src)
 
 
 class MutableSender(Node):
@@ -59,7 +59,7 @@ class Dice(Node):
     """Logs one draw of its ``self.rng`` when it starts (to compare random streams)."""
 
     def on_start(self) -> None:
-        self.log(f"roll {self.rng.random()!r}")
+        self.note("roll", value=self.rng.random())
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,50 @@ class Echo(Node):
     """Answers every message with ``(its id, the message)``; logs its peers when it starts."""
 
     def on_start(self) -> None:
-        self.log(f"my peers: {','.join(self.peers)}")
+        self.note("my peers", peers=",".join(self.peers))
 
     def on_message(self, src: str, msg: object) -> None:
         self.send(src, (self.id, msg))
         if isinstance(msg, Shout):
             self.send(src, Shout(msg.text.upper()))
+
+
+@dataclass(frozen=True)
+class Vote:
+    term: int
+
+
+class RaftWords(Node):
+    """A node that uses a Raft node's own words for its data: ``log``, ``state``, ``term``,
+    ``votes``, ``commit_index``. None of them may collide with the framework's names."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[int, str]] = []
+        self.state = "follower"
+        self.term = 0
+        self.votes: set[str] = set()
+        self.commit_index = 0
+
+    def on_start(self) -> None:
+        if self.id == min([self.id, *self.peers]):
+            self.set_timer(5, "election")
+
+    def on_timer(self, name: str) -> None:
+        self.state = "candidate"
+        self.term += 1
+        self.votes = {self.id}
+        self.log.append((self.term, "campaign"))
+        self.note("candidate", term=self.term, log=self.log)
+        self.broadcast(Vote(self.term))
+
+    def on_message(self, src: str, msg: object) -> None:
+        match msg:
+            case Vote(term) if term >= self.term and self.state != "candidate":
+                self.term = term
+                self.commit_index += 1
+                self.send(src, Vote(term))
+            case Vote(term) if term == self.term and self.state == "candidate":
+                self.votes.add(src)
+                if len(self.votes) > (len(self.peers) + 1) // 2:
+                    self.state = "leader"
+                    self.note("leader", term=self.term, votes=len(self.votes))

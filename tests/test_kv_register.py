@@ -241,7 +241,7 @@ def test_ap_with_far_replicas_is_not_linearizable_even_without_partition():
 def test_a_client_that_crashes_reports_its_operation_unknown_and_goes_on():
     sim = cap_sim("cp", 2, latency=Constant(10))
     sim.run(until=50)
-    assert sim.nodes["c1"].state()["doing"] != "-"   # an operation is in flight...
+    assert sim.nodes["c1"].show()["doing"] != "-"   # an operation is in flight...
     sim.crash("c1")                                   # ...when the client crashes
     sim.run(until=400)
     sim.restart("c1")

@@ -100,7 +100,7 @@ def echo_server() -> Iterator[EchoServer]:
 
 
 def round_trips_logged(output: str, peer: str) -> list[float]:
-    return [float(ms) for ms in re.findall(rf"pong \d+ from {peer}: round trip ([\d.]+) ms",
+    return [float(ms) for ms in re.findall(rf"pong src={peer} seq=\d+ round_trip_ms=([\d.]+)",
                                            output)]
 
 
@@ -224,9 +224,9 @@ def test_the_demo_node_class_also_runs_in_the_simulator() -> None:
     sim = Simulation(seed=1)
     sim.add_nodes(Pinger, ["a", "b", "c"], interval=100)
     sim.run(until=500)
-    logs = [event.data for event in sim.trace.of_kind("log") if event.node == "a"]
-    assert "boot 1" in logs
-    assert any(line.startswith("pong") and "from b" in line for line in logs)
+    notes = [event.data for event in sim.trace.of_kind("note") if event.node == "a"]
+    assert notes[0].what == "boot" and notes[0]["boots"] == 1
+    assert any(note.what == "pong" and note["src"] == "b" for note in notes)
 
 
 def test_three_nodes_exchange_pings_and_pongs_both_ways(cluster_factory) -> None:
@@ -234,13 +234,13 @@ def test_three_nodes_exchange_pings_and_pongs_both_ways(cluster_factory) -> None
     for node in "abc":
         for peer in "abc".replace(node, ""):
             # node pinged peer, and peer's pong came back: both directions of the link work
-            cluster.wait_for_output(node, f"from {peer}: round trip")
+            cluster.wait_for_output(node, f"pong src={peer}")
     assert all(cluster.is_alive(node) for node in "abc")
 
 
 def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
     cluster = cluster_factory(["a", "b", "c"])
-    cluster.wait_for_output("b", "from a: round trip")
+    cluster.wait_for_output("b", "pong src=a")
     assert cluster.storage("b") == {"boots": 1}
 
     assert cluster.kill("b", signal.SIGKILL) == -signal.SIGKILL
@@ -248,12 +248,12 @@ def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
     assert cluster.is_alive("a") and cluster.is_alive("c")
 
     cluster.restart("b")
-    assert cluster.wait_for_output("b", "boot ").endswith("boot 2")  # read back from disk
+    assert cluster.wait_for_output("b", "boot ").endswith("boot boots=2")  # read back from disk
     assert cluster.storage("b") == {"boots": 2}   # on disk before on_start's log line shows
     # The restarted b talks with a and c again (its pings out, their pongs back).
-    cluster.wait_for_output("b", "from a: round trip")
-    cluster.wait_for_output("b", "from c: round trip")
-    assert "boot 1" in cluster.output("b", all_runs=True)
+    cluster.wait_for_output("b", "pong src=a")
+    cluster.wait_for_output("b", "pong src=c")
+    assert "boot boots=1" in cluster.output("b", all_runs=True)
 
 
 def test_messages_and_storage_of_every_kind_cross_real_tcp_and_disk(tmp_path: Path) -> None:
@@ -261,8 +261,8 @@ def test_messages_and_storage_of_every_kind_cross_real_tcp_and_disk(tmp_path: Pa
 
     with start_cluster("net_nodes:Recorder", ["a", "b"], data_dir=tmp_path) as cluster:
         for node in "ab":
-            cluster.wait_for_output(node, "note from a")    # a message to itself, too
-            cluster.wait_for_output(node, "note from b")
+            cluster.wait_for_output(node, "note from src=a")    # a message to itself, too
+            cluster.wait_for_output(node, "note from src=b")
         # A handler's log lines are shown only once the storage it changed is on disk.
         storage = cluster.storage("a")
     assert storage == {
@@ -304,7 +304,7 @@ def test_a_node_started_by_a_cluster_exits_when_its_parent_goes(tmp_path: Path) 
 
 def test_sigterm_shuts_a_node_down_cleanly(cluster_factory) -> None:
     cluster = cluster_factory(["a", "b"])
-    cluster.wait_for_output("a", "from b: round trip")
+    cluster.wait_for_output("a", "pong src=b")
     assert cluster.kill("a", signal.SIGTERM) == 0
     assert "received SIGTERM" in cluster.output("a")
     assert "stopped (exit code 0)" in cluster.output("a")
@@ -319,12 +319,12 @@ def test_unreachable_peer_does_not_crash_the_sender_and_is_retried(tmp_path: Pat
     b = None
     try:
         a.wait_for(f"peer b at 127.0.0.1:{port_b} is unreachable")
-        a.wait_for("boot 1")
+        a.wait_for("boot boots=1")
         time.sleep(0.3)                     # several more ticks, each sending to nobody
         assert a.proc.poll() is None
         b = NodeProcess(tmp_path, "b", port_b, f"a=127.0.0.1:{port_a}")
         a.wait_for("peer b is reachable again")
-        a.wait_for("from b: round trip")
+        a.wait_for("pong src=b")
     finally:
         codes = [a.stop(), b.stop() if b else 0]
     assert codes == [0, 0]
@@ -606,7 +606,7 @@ def test_a_restarted_process_draws_a_fresh_stream_the_same_as_the_simulators(
     from net_nodes import Dice
 
     def roll(output: str) -> str:
-        return output.split("roll ")[1].split()[0]
+        return output.split("roll value=")[1].split()[0]
 
     with start_cluster("net_nodes:Dice", ["a"], data_dir=tmp_path, seed=7) as cluster:
         real = [roll(cluster.wait_for_output("a", "roll "))]
@@ -620,7 +620,7 @@ def test_a_restarted_process_draws_a_fresh_stream_the_same_as_the_simulators(
     sim.crash("a")
     sim.restart("a")
     sim.run(until=2)
-    simulated = [e.data.split()[1] for e in sim.trace.of_kind("log")]
+    simulated = [repr(e.data["value"]) for e in sim.trace.of_kind("note")]
     assert real[0] != real[1]
     assert real == simulated
 
@@ -631,7 +631,7 @@ def test_a_notebook_client_sends_requests_and_reads_replies(tmp_path: Path) -> N
 
     with start_cluster("net_nodes:Echo", ["a", "b"], data_dir=tmp_path,
                        clients=["me"]) as cluster:
-        assert cluster.wait_for_output("a", "my peers").endswith("my peers: b")  # "me" is not one
+        assert cluster.wait_for_output("a", "my peers").endswith("my peers peers=b")  # "me" is not one
         me = cluster.client("me")
         assert cluster.client("me") is me
         assert me.request("a", "hello") == ("a", "hello")

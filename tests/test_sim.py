@@ -545,4 +545,4 @@ def test_a_node_class_with_its_own_send_keeps_it_and_state_hides_send():
     sim.add_node(Pinger, "c")
     sim.run(until=350)
     assert sim.nodes["a"].sends == 3 == len([e for e in sim.trace.of_kind("send") if e.node == "a"])
-    assert "send" not in sim.nodes["c"].state() and "send" not in sim.nodes["a"].state()
+    assert "send" not in sim.nodes["c"].show() and "send" not in sim.nodes["a"].show()

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import networkx as nx  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from distlab.sim import Network, Node, Simulation, Trace, Uniform  # noqa: E402
+from distlab.sim import Network, Node, Note, Simulation, Trace, Uniform  # noqa: E402
 from distlab.viz import (SpaceTimeDrawer, animate, message_kind, read_timeline,  # noqa: E402
                          spacetime, topology)
 from distlab.viz.animation import _Player  # noqa: E402
@@ -39,7 +39,7 @@ def every_kind_trace() -> Trace:
 
     5 deliveries (one of them the second copy of a duplicated message), 3 drops (loss,
     partition, crashed), 2 crash spans (c restarts; b never does), 1 partition then a heal,
-    then 1 cut, 3 timers, 2 log lines.
+    then 1 cut, 3 timers, 2 notes.
     """
     t = Trace()
     t.nodes = ["a", "b", "c"]
@@ -59,7 +59,7 @@ def every_kind_trace() -> Trace:
     rec(21.0, "send", "a", "c", 5, Ping(2))
     rec(25.0, "drop", "c", "a", 5, "crashed")          # arrives at a crashed node
     rec(30.0, "restart", "c")
-    rec(30.0, "log", "c", data="recovered from storage")
+    rec(30.0, "note", "c", data=Note("recovered from storage"))
     rec(40.0, "partition", data=(("a",), ("b", "c")))
     rec(41.0, "send", "b", "a", 6, "hello")
     rec(45.0, "drop", "a", "b", 6, "partition")        # cut by the partition
@@ -69,7 +69,7 @@ def every_kind_trace() -> Trace:
     rec(55.0, "deliver", "c", "b", 7, Ack(2))
     rec(60.0, "cut", "a", "c", data="one way")          # sim.cut("a", "c", False)
     rec(62.0, "crash", "b")                            # never restarts
-    rec(70.0, "log", "a", data="done")
+    rec(70.0, "note", "a", data=Note("done"))
     rec(70.0, "timer", "c", data="tick")
     return t
 
@@ -88,7 +88,7 @@ def count(fig: Figure, gid: str) -> int:
     artist = found[0]
     if hasattr(artist, "N") and gid == "messages":      # a quiver: one arrow per delivery
         return artist.N
-    if gid in ("drops", "duplicates", "timers", "logs", "annotated"):
+    if gid in ("drops", "duplicates", "timers", "notes", "annotated"):
         return len(artist.get_offsets())
     return len(artist.get_paths()) if not hasattr(artist, "get_segments") \
         else len(artist.get_segments())
@@ -148,7 +148,7 @@ def test_message_kind_names_dataclasses_tuples_and_strings():
 # -- the space-time diagram -----------------------------------------------------------------------
 
 def test_spacetime_draws_one_arrow_per_delivery_and_one_cross_per_drop():
-    fig = spacetime(every_kind_trace(), show_timers=True, show_logs=True)
+    fig = spacetime(every_kind_trace(), show_timers=True, show_notes=True)
     assert count(fig, "messages") == 5
     assert count(fig, "drops") == 3
     assert count(fig, "dropped") == 3          # the lines leading to the crosses
@@ -156,7 +156,7 @@ def test_spacetime_draws_one_arrow_per_delivery_and_one_cross_per_drop():
     assert count(fig, "crashes") == 2
     assert count(fig, "partitions") == 2       # the partition and the cut
     assert count(fig, "timers") == 3
-    assert count(fig, "logs") == 2
+    assert count(fig, "notes") == 2
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
     assert ax.get_xlabel() == "time (ms)"
@@ -210,10 +210,10 @@ def test_spacetime_annotate_writes_a_label_where_asked():
     assert count(fig, "annotated") == 7
 
 
-def test_spacetime_annotate_sees_every_send_delivery_timer_and_log():
+def test_spacetime_annotate_sees_every_send_delivery_timer_and_note():
     seen = []
     spacetime(every_kind_trace(), annotate=lambda e: seen.append(e.kind))
-    assert sorted(set(seen)) == ["deliver", "log", "send", "timer"]
+    assert sorted(set(seen)) == ["deliver", "note", "send", "timer"]
     assert len(seen) == 7 + 5 + 3 + 2
 
 

@@ -207,7 +207,7 @@ class HybridLogicalClock:
 #: The trace events that are events of a process: its sends and its receipts.
 MESSAGE_KINDS = ("send", "deliver")
 #: Every kind of trace event that happens at one process (pass as ``kinds=`` to include them).
-PROCESS_KINDS = ("send", "deliver", "timer", "log", "crash", "restart", "invoke", "complete")
+PROCESS_KINDS = ("send", "deliver", "timer", "note", "crash", "restart", "invoke", "complete")
 
 
 def _trace_of(trace: Trace | Simulation) -> Trace:

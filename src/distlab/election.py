@@ -133,7 +133,7 @@ class BullyNode(Node):
         self.leader = self.id
         self.cancel_timer("answer")
         self.cancel_timer("coordinator")
-        self.log(f"leader {self.id}")
+        self.note("leader", node=self.id)
         for node in self.peers:
             if rank(node) < rank(self.id):
                 self.send(node, Coordinator(self.id))
@@ -185,7 +185,7 @@ class BullyNode(Node):
                 self.broadcast(Heartbeat())
                 self.set_timer(self.heartbeat_interval, "heartbeat")
             case "leader-timeout":
-                self.log(f"leader {self.leader} silent")
+                self.note("leader silent", leader=self.leader)
                 self.start_election()
 
 
@@ -294,7 +294,7 @@ class RingNode(Node):
             case RingElection(_):  # my own id went all the way round
                 self.participant = False
                 self.leader = self.id
-                self.log(f"leader {self.id}")
+                self.note("leader", node=self.id)
                 self.send(self.successor, Elected(self.id))
             case Elected(leader):
                 self.participant = False
@@ -386,7 +386,7 @@ class RaftElectionNode(Node):
     Invariant (Election Safety): at most one leader per term -- two majorities intersect, and
     the node in both voted only once. Without a log there is no up-to-date check on votes.
 
-    The trace records ``candidate term=T`` and ``leader term=T`` log lines (see
+    The trace records ``candidate`` and ``leader`` notes with their ``term`` (see
     `election_terms`).
     """
 
@@ -415,7 +415,7 @@ class RaftElectionNode(Node):
     def voted_for(self) -> str | None:
         return self.storage.get("voted_for")
 
-    def state(self) -> dict[str, Any]:
+    def show(self) -> dict[str, Any]:
         return {"role": self.role, "current_term": self.current_term,
                 "voted_for": self.voted_for, "leader_id": self.leader_id}
 
@@ -434,7 +434,7 @@ class RaftElectionNode(Node):
         self.role = "candidate"
         self.leader_id = None
         self.votes = {self.id}
-        self.log(f"candidate term={self.current_term}")
+        self.note("candidate", term=self.current_term)
         self.broadcast(RequestVote(self.current_term, self.id))
         self.reset_election_timer()  # if this term ends in a split vote, try again
         if len(self.votes) >= self.majority():  # a cluster of one
@@ -444,7 +444,7 @@ class RaftElectionNode(Node):
         self.role = "leader"
         self.leader_id = self.id
         self.cancel_timer("election")
-        self.log(f"leader term={self.current_term}")
+        self.note("leader", term=self.current_term)
         self.send_heartbeats()
 
     def send_heartbeats(self) -> None:
@@ -504,16 +504,15 @@ class TermOutcome:
 
 
 def election_terms(trace: Trace | Simulation) -> dict[int, TermOutcome]:
-    """Each term's candidates and leaders, read from a `RaftElectionNode` trace's log lines."""
+    """Each term's candidates and leaders, read from a `RaftElectionNode` trace's notes."""
     trace = trace.trace if isinstance(trace, Simulation) else trace
     candidates: dict[int, set[str]] = {}
     leaders: dict[int, set[str]] = {}
-    for e in trace.of_kind("log"):
-        match e.data.split("="):
-            case ["candidate term", term]:
-                candidates.setdefault(int(term), set()).add(e.node)
-            case ["leader term", term]:
-                leaders.setdefault(int(term), set()).add(e.node)
+    for e in trace.of_kind("note"):
+        if e.data.what == "candidate":
+            candidates.setdefault(e.data["term"], set()).add(e.node)
+        elif e.data.what == "leader":
+            leaders.setdefault(e.data["term"], set()).add(e.node)
     return {t: TermOutcome(t, frozenset(candidates.get(t, ())), frozenset(leaders.get(t, ())))
             for t in sorted(candidates.keys() | leaders.keys())}
 

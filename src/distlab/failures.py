@@ -110,7 +110,7 @@ class General(Node):
             case "dawn":
                 self.cancel_timer("resend")
                 self.decision = "attack" if self.received >= self.last_expected else "wait"
-                self.log(f"{self.decision}s")
+                self.note(f"{self.decision}s")
 
 
 def two_generals(seed: int = 1, messengers: int = 4, *, loss: float = 0.0,
@@ -201,7 +201,7 @@ class TimeoutDetector(Node):
         self.suspected = False
         self.suspicions: list[list[float | None]] = []
 
-    def state(self) -> dict[str, Any]:
+    def show(self) -> dict[str, Any]:
         return {"suspected": self.suspected, "timeout": self.timeout,
                 "suspicions": len(self.suspicions)}
 
@@ -215,13 +215,13 @@ class TimeoutDetector(Node):
                     self.suspected = False
                     self.suspicions[-1][1] = self.now
                     self.timeout += self.adaptive
-                    self.log(f"trust {src} again (timeout now {self.timeout:g} ms)")
+                    self.note("trust again", node=src, timeout=self.timeout)
                 self.set_timer(self.timeout, "silence")
 
     def on_timer(self, name: str) -> None:
         self.suspected = True
         self.suspicions.append([self.now, None])
-        self.log(f"suspect {self.peers[0]}")
+        self.note("suspect", node=self.peers[0])
 
 
 @dataclass

@@ -31,7 +31,8 @@ invariants (`distlab.check.invariants`) in every state it reaches:
 **State hashing**: many schedules lead to the same state (delivering two independent
 messages in either order). The explorer keeps a canonical, hashable form of each state it
 has seen (`distlab.check.canonical`) and does not explore a state twice. This assumes a
-node behaves according to its ``state()`` and ``storage`` alone: randomness used only for
+node behaves according to its ``fingerprint()`` (by default every attribute that is not
+the framework's) and its ``storage`` alone: randomness used only for
 timer delays is fine, since timing is ignored here.
 
 How it runs the nodes
@@ -367,7 +368,7 @@ class _Explorer:
         """The canonical form of ``sim``'s state: equal states, equal keys."""
         crashed = sim.crashed
         nodes = tuple((node_id, node_id in crashed,
-                       None if node_id in crashed else canonical(node.state()),
+                       None if node_id in crashed else canonical(node.fingerprint()),
                        canonical(node.storage))
                       for node_id, node in sim.nodes.items())
         in_flight: Counter = Counter()

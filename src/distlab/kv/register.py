@@ -154,7 +154,7 @@ class RegisterReplica(Node):
         """How many replicas (this one included) make a majority."""
         return (len(self.peers) + 1) // 2 + 1
 
-    def state(self) -> dict[str, Any]:
+    def show(self) -> dict[str, Any]:
         return {"value": self.value, "version": self.version}
 
 
@@ -188,8 +188,8 @@ class QuorumReplica(RegisterReplica):
         self.coordinating: dict[int, Coordination] = {}
         self.next_op = 0
 
-    def state(self) -> dict[str, Any]:
-        return {**super().state(), "coordinating": len(self.coordinating)}
+    def show(self) -> dict[str, Any]:
+        return {**super().show(), "coordinating": len(self.coordinating)}
 
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
@@ -335,7 +335,7 @@ class RegisterClient(Client):
         self.stop = stop
         self.next_value = self.storage.get("next_value", first_value)
 
-    def state(self) -> dict[str, Any]:
+    def show(self) -> dict[str, Any]:
         op = self.storage.get("op")
         doing = str(op) if op is not None and op.status == "pending" else "-"
         return {"replica": self.replica, "doing": doing}

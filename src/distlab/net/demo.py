@@ -34,7 +34,7 @@ class Pinger(Node):
 
     def on_start(self) -> None:
         self.storage["boots"] = self.storage.get("boots", 0) + 1
-        self.log(f"boot {self.storage['boots']}")
+        self.note("boot", boots=self.storage["boots"])
         self.set_timer(0, "tick")
 
     def on_timer(self, name: str) -> None:
@@ -45,7 +45,7 @@ class Pinger(Node):
     def on_message(self, src: str, msg: object) -> None:
         match msg:
             case Ping(seq, sent_at):
-                self.log(f"ping {seq} from {src}")
+                self.note("ping", src=src, seq=seq)
                 self.send(src, Pong(seq, sent_at))
             case Pong(seq, sent_at):
-                self.log(f"pong {seq} from {src}: round trip {self.now - sent_at:.2f} ms")
+                self.note("pong", src=src, seq=seq, round_trip_ms=round(self.now - sent_at, 2))

@@ -4,7 +4,7 @@ The simulator delivers messages by moving Python objects between nodes in one pr
 module runs the *same* node class as an operating-system process of its own, so a reader can
 ``kill -9`` it and watch the others carry on. `NodeHost` is the node's *runtime*: it gives the
 node what `distlab.sim.Node` asks of every runtime (``_send``, ``_set_timer``,
-``_cancel_timer``, ``_clock``, ``_log``) with real mechanisms:
+``_cancel_timer``, ``_clock``, ``_note``) with real mechanisms:
 
 * **send** -- the message is encoded by an explicit JSON `Codec` and written as one
   length-prefixed frame on a TCP connection to the peer. Connections are opened on first use
@@ -56,6 +56,7 @@ from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
+from distlab.sim.trace import Note
 from distlab.sim.simulation import stream
 
 RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
@@ -330,8 +331,8 @@ class NodeHost:
     def _clock(self, node: Node | None) -> float:
         return (time.monotonic() - self._t0) * 1000
 
-    def _log(self, node: Node, text: str) -> None:
-        line = f"{self.id} {self._clock(node):10.1f} ms  {text}"
+    def _note(self, node: Node, note: Note) -> None:
+        line = f"{self.id} {self._clock(node):10.1f} ms  {note}"
         if self._logbuf is not None:
             self._logbuf.append(line)       # shown when the handler's storage is on disk
         else:

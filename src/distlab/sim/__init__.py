@@ -16,12 +16,12 @@ from distlab.sim.network import (Constant, Exponential, Latency, Link, LogNormal
 from distlab.sim.node import Node, build_node
 from distlab.sim.scheduler import Scheduler
 from distlab.sim.simulation import Simulation, stream
-from distlab.sim.trace import KINDS, Trace, TraceEvent
+from distlab.sim.trace import KINDS, Note, Trace, TraceEvent
 
 __all__ = [
     "Client", "ConfigurationError", "Constant", "EventBudgetExceeded", "Exponential", "Fault",
     "FaultPlan", "History", "KINDS", "Latency", "Link", "LogNormal", "MessageError", "Nemesis",
-    "Network", "Node", "NodeError", "Normal", "Operation", "Scheduler", "Simulation",
+    "Network", "Node", "NodeError", "Normal", "Note", "Operation", "Scheduler", "Simulation",
     "SimulationError", "Trace", "TraceEvent", "Uniform", "WallClockLimitExceeded",
     "build_node", "check_message", "register_immutable", "stream",
 ]

@@ -6,19 +6,28 @@ A node never does I/O and never blocks. It reacts to three kinds of event --
 * ``on_message(src, msg)``: a message arrived from node ``src``;
 * ``on_timer(name)``: a timer it set went off --
 
-and acts only through ``send``, ``broadcast``, ``set_timer``, ``cancel_timer``, ``log`` and
+and acts only through ``send``, ``broadcast``, ``set_timer``, ``cancel_timer``, ``note`` and
 its durable ``storage``. That discipline (the one of Stateright and DSLabs) is what lets the
 same class run in the deterministic simulator, be explored exhaustively by the model checker,
 and run as real processes over TCP (`distlab.net`).
 
 Every action is handed to the node's *runtime* (the `Simulation`, or a real-network host),
-which must provide ``_send``, ``_set_timer``, ``_cancel_timer``, ``_clock`` and ``_log``.
+which must provide ``_send``, ``_set_timer``, ``_cancel_timer``, ``_clock`` and ``_note``.
+
+The framework's names stay out of the protocols' vocabulary: a Raft node can call its own
+attributes ``log``, ``state``, ``term``, ``votes`` or ``commit_index``. What the framework
+does own is listed in `FRAMEWORK_NAMES`; `build_node` refuses a node whose ``__init__``
+hides one of them, and names the attribute to rename.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
+
+from distlab.sim.errors import ConfigurationError
+from distlab.sim.trace import Note
 
 
 class Node:
@@ -78,19 +87,41 @@ class Node:
         """This node's clock, in milliseconds. With skew or drift it differs from true time."""
         return self._runtime._clock(self)
 
-    def log(self, text: str) -> None:
-        """Record a line of text in the trace, stamped with the node and the time."""
-        self._runtime._log(self, str(text))
+    def note(self, what: str, **details: Any) -> None:
+        """Record in the trace that ``what`` happened here, with its ``details`` as data.
+
+        ``self.note("leader", term=3)`` adds a "note" event whose data is a `Note`:
+        ``event.data.what == "leader"`` and ``event.data["term"] == 3``. Analyses read the
+        details as values, and the drawings print them as ``leader term=3``. A detail that
+        can change later (a list, a dict) is copied, so the trace keeps what it was then.
+        """
+        if not isinstance(what, str) or not what:
+            raise TypeError(f"note(what, **details) takes a short word first, such as "
+                            f"self.note('leader', term=3); got {what!r}")
+        self._runtime._note(self, Note(what, tuple(
+            (key, value if type(value) in _IMMUTABLE else copy.deepcopy(value))
+            for key, value in details.items())))
 
     # -- inspection ------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        """The node's state as shown in explorers and reports.
+    def show(self) -> dict[str, Any]:
+        """What the explorers and the lab reports show of this node.
 
-        By default, every public attribute except the framework's own; override it to show
-        less, or something computed.
+        By default, every public attribute that is not the framework's; override it to show
+        less, or something computed. It changes what is shown, never what is checked.
         """
-        hidden = {"id", "peers", "rng", "storage", "send"}  # (the simulator binds send)
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in hidden}
+        return {k: v for k, v in vars(self).items()
+                if not k.startswith("_") and k not in FRAMEWORK_NAMES}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What schedule exploration takes as this node's identity (its storage apart).
+
+        Two explored states are merged when every node's fingerprint and storage are equal,
+        so it must hold everything the handlers read: by default, *every* attribute that is
+        not the framework's, private ones included. Override it only to leave out what
+        cannot change behaviour (statistics, caches); leaving out real state makes the
+        explorer merge states that differ, and miss the bugs that tell them apart.
+        """
+        return {k: v for k, v in vars(self).items() if k not in FRAMEWORK_NAMES}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'id', '?')}>"
@@ -106,6 +137,7 @@ def build_node(cls: type[Node], runtime: Any, node_id: str, peers: tuple[str, ..
     """
     if not (isinstance(cls, type) and issubclass(cls, Node)):
         raise TypeError(f"a node class must subclass distlab.sim.Node; got {cls!r}")
+    _refuse_shadowing_methods(cls)
     node = cls.__new__(cls)
     node._runtime = runtime
     node.id = node_id
@@ -117,4 +149,64 @@ def build_node(cls: type[Node], runtime: Any, node_id: str, peers: tuple[str, ..
     except TypeError as exc:
         raise TypeError(f"could not create node {node_id!r} of class {cls.__name__} with "
                         f"arguments {sorted(kwargs)}: {exc}") from exc
+    except AttributeError as exc:  # assigning self.now: "property 'now' ... has no setter"
+        name = next((n for n in FRAMEWORK_METHODS if f"property {n!r}" in str(exc)), None)
+        if name is not None:
+            raise ConfigurationError(_shadow_message(cls, name, "sets")) from None
+        raise
+    for name, mine in (("id", node_id), ("peers", peers), ("rng", rng), ("storage", storage)):
+        if vars(node).get(name) is not mine:
+            raise ConfigurationError(_shadow_message(cls, name, "replaces"))
+    clashes = sorted(FRAMEWORK_METHODS.intersection(vars(node)))
+    if clashes:
+        raise ConfigurationError(_shadow_message(cls, clashes[0], "sets"))
     return node
+
+
+#: Immutable values a note keeps as they are (anything else is copied).
+_IMMUTABLE = frozenset({type(None), bool, int, float, str, bytes, tuple, frozenset})
+
+#: What the framework gives every node as data: set before ``__init__`` runs.
+FRAMEWORK_DATA = frozenset({"id", "peers", "rng", "storage"})
+#: What the framework gives every node as methods and properties.
+FRAMEWORK_METHODS = frozenset({
+    "send", "broadcast", "set_timer", "cancel_timer", "now", "note", "show", "fingerprint",
+    "on_start", "on_message", "on_timer",
+})
+#: Every name a node subclass must leave to the framework (``_runtime`` is private to it).
+FRAMEWORK_NAMES = FRAMEWORK_DATA | FRAMEWORK_METHODS | {"_runtime"}
+
+_HANDLERS = {"on_start", "on_message", "on_timer", "show", "fingerprint", "send"}
+
+
+def _refuse_shadowing_methods(cls: type[Node]) -> None:
+    """Refuse a class that defines a framework member as something it is not.
+
+    Overriding a handler (``on_message``), ``show``, ``fingerprint`` or ``send`` with a
+    method is the point of a subclass; a class attribute or property called ``note`` or
+    ``now``, or a method called ``storage``, would break the framework far from the cause.
+    """
+    for klass in cls.__mro__:
+        if klass is Node or klass is object:
+            break
+        for name, value in vars(klass).items():
+            if name in FRAMEWORK_DATA:
+                raise ConfigurationError(_shadow_message(cls, name, "defines"))
+            if name in FRAMEWORK_METHODS and not (name in _HANDLERS and callable(value)):
+                raise ConfigurationError(_shadow_message(cls, name, "defines"))
+
+
+def _shadow_message(cls: type[Node], name: str, how: str) -> str:
+    """Why a node class may not use ``name``, and what to do instead."""
+    what = ("data the framework sets for every node" if name in FRAMEWORK_DATA
+            else "a method or property of every node")
+    advice = {
+        "storage": " (write into it, self.storage['x'] = ..., to keep something across a "
+                   "crash; never replace it)",
+        "now": " (read self.now for the node's clock; keep your own time in another name)",
+        "note": " (self.note('event', key=value) records in the trace; keep your notes in "
+                "another name)",
+    }.get(name, "")
+    return (f"{cls.__name__} {how} self.{name}, but {name!r} is {what}{advice}. Rename your "
+            f"attribute (for example {name}_ or my_{name}); the framework's names are: "
+            f"{', '.join(sorted(FRAMEWORK_NAMES - {'_runtime'}))}.")

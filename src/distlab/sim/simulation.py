@@ -40,7 +40,7 @@ from distlab.sim.messages import check_message
 from distlab.sim.network import Network, Uniform
 from distlab.sim.node import Node, build_node
 from distlab.sim.scheduler import Entry, Scheduler
-from distlab.sim.trace import Trace, TraceEvent
+from distlab.sim.trace import Note, Trace, TraceEvent
 
 
 def stream(seed: object, *names: object) -> random.Random:
@@ -229,8 +229,8 @@ class Simulation:
         if self._events is not None:
             self._events.extend((self.now, kind, node, peer, msg_id, data))
 
-    def _log(self, node: Node, text: str) -> None:
-        self._record("log", node.id, None, None, text)
+    def _note(self, node: Node, note: Note) -> None:
+        self._record("note", node.id, None, None, note)
 
     def _record_operation(self, kind: str, op: Operation) -> None:
         if self._events is not None:

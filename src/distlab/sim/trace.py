@@ -1,7 +1,7 @@
 """The trace: everything that happened in a simulation, in order.
 
-Every send, delivery, drop, duplicate, timer, crash, restart, partition, cut, heal, log line and
-client operation is one `TraceEvent`. The drawings (`distlab.viz`), the checkers
+Every send, delivery, drop, duplicate, timer, crash, restart, partition, cut, heal, node note
+and client operation is one `TraceEvent`. The drawings (`distlab.viz`), the checkers
 (`distlab.check`) and the lab harness (`distlab.grading`) read only the trace, so anything a
 reader wants to see or check must be recorded here.
 
@@ -15,14 +15,42 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
 #: The kinds of event, in the words used everywhere else (viz, checks, JSON export).
 KINDS = (
     "send", "deliver", "drop", "duplicate", "timer", "crash", "restart",
-    "partition", "cut", "heal", "log", "invoke", "complete",
+    "partition", "cut", "heal", "note", "invoke", "complete",
 )
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a node wrote down with ``self.note(what, **details)``: a word and its data.
+
+    ``note.what`` is the word (``"leader"``), ``note["term"]`` or ``note.get("term")`` a
+    detail, ``note.details`` all of them as ``(name, value)`` pairs in the order given.
+    ``str(note)`` is how the drawings print it: ``leader term=3``.
+    """
+
+    what: str
+    details: tuple[tuple[str, Any], ...] = ()
+
+    def __getitem__(self, name: str) -> Any:
+        for key, value in self.details:
+            if key == name:
+                return value
+        raise KeyError(f"note {self.what!r} has no detail {name!r}; it has: "
+                       f"{', '.join(k for k, _ in self.details) or 'none'}")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The detail ``name``, or ``default`` when the note has none of that name."""
+        return next((value for key, value in self.details if key == name), default)
+
+    def __str__(self) -> str:
+        return " ".join([self.what, *(f"{key}={value}" for key, value in self.details)])
 
 
 class TraceEvent(NamedTuple):
@@ -41,7 +69,7 @@ class TraceEvent(NamedTuple):
     partition   --               --              the groups, a tuple of tuples of ids
     cut         one end          the other end   "both ways", or "one way" (node to peer)
     heal        --               --              --
-    log         node             --              the text
+    note        node             --              the `Note` (what, and its details)
     invoke      client           --              the `Operation`
     complete    client           --              the `Operation`, with its outcome
     ==========  ===============  ==============  =======================================
@@ -78,8 +106,8 @@ class TraceEvent(NamedTuple):
                 return f"{t}  cut {self.node} {arrow} {self.peer}"
             case "heal":
                 return f"{t}  heal"
-            case "log":
-                return f"{t}  {self.node}  log: {self.data}"
+            case "note":
+                return f"{t}  {self.node}  note: {self.data}"
             case "invoke" | "complete":
                 return f"{t}  {self.node}  {self.kind} {self.data}"
             case _:
@@ -90,6 +118,8 @@ def _jsonable(value: Any) -> Any:
     """Turn a message (usually a frozen dataclass) into plain JSON data, deterministically."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if type(value) is Note:
+        return {"what": value.what, **{k: _jsonable(v) for k, v in value.details}}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"type": type(value).__name__, **fields}

@@ -49,15 +49,15 @@ LABEL_BIN = 60
 
 def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
               start: float | None = None, end: float | None = None,
-              show_timers: bool = False, show_logs: bool = False, label: bool = True,
+              show_timers: bool = False, show_notes: bool = False, label: bool = True,
               annotate: Callable[[TraceEvent], str | None] | None = None,
               ax: Axes | None = None, title: str | None = None) -> Figure:
     """Draw the space-time diagram of ``trace`` (a `Trace`, or a Simulation) and return the figure.
 
     ``nodes`` chooses and orders the lanes (default: every node, in the order added);
     ``start``/``end`` limit the time window (ms; by default from 0 to the last event, or to
-    ``sim.now`` when given a Simulation); ``show_timers`` and ``show_logs`` add a
-    mark for each timer that fired and each log line (with its text where it fits). Arrows
+    ``sim.now`` when given a Simulation); ``show_timers`` and ``show_notes`` add a
+    mark for each timer that fired and each note (with its text where it fits). Arrows
     are coloured by message kind (see the legend) and, with ``label=True``, also labelled
     with it where the label fits, when the window is sparse enough to read (zoom in with
     ``start``/``end`` to see labels in a busy run); ``label=False`` writes no text on the
@@ -76,7 +76,7 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
         height = max(2.4, 0.45 * len(timeline.nodes) + 1.5)
         ax = NotebookFigure(figsize=(10, height), layout="constrained").add_subplot()
     draw_spacetime(ax, timeline, start=start, end=end, show_timers=show_timers,
-                   show_logs=show_logs, label=label, annotate=annotate, title=title,
+                   show_notes=show_notes, label=label, annotate=annotate, title=title,
                    colors=kind_colors(trace_of(trace)))
     return ax.figure
 
@@ -125,7 +125,7 @@ def _read(trace: Trace | Any, nodes: Iterable[str] | None, start: float | None,
 
 def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
                    end: float | None = None, show_timers: bool = False,
-                   show_logs: bool = False, label: bool = True,
+                   show_notes: bool = False, label: bool = True,
                    annotate: Callable[[TraceEvent], str | None] | None = None,
                    title: str | None = None, colors: KindColors | None = None,
                    legend: bool = True) -> list[Artist]:
@@ -167,10 +167,10 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     _draw_arrows(ax, delivered, lanes, colors)
     _draw_drops(ax, dropped, delivered, lanes, colors, t1 - t0)
     placer = _LabelPlacer(ax)
-    logs = [e for e in timeline.logs if t0 <= e.time <= t1 and e.node in lanes]
+    notes = [e for e in timeline.notes if t0 <= e.time <= t1 and e.node in lanes]
     timers = [e for e in timeline.timers if t0 <= e.time <= t1 and e.node in lanes]
-    if show_logs:
-        _draw_marks(ax, logs, lanes, placer if label else None, marker="o", offset=0.16,
+    if show_notes:
+        _draw_marks(ax, notes, lanes, placer if label else None, marker="o", offset=0.16,
                     color="#333333", text=lambda e: _clip(str(e.data), 32))
     if show_timers:   # timer names are written only when there are few of them
         _draw_marks(ax, timers, lanes, placer if label and len(timers) <= 20 else None,
@@ -195,9 +195,9 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
                               lw=0, label="duplicate"))
     if show_timers and timers:
         entries.append(Line2D([], [], color="#555555", marker="|", lw=0, label="timer"))
-    if show_logs and logs:
+    if show_notes and notes:
         entries.append(Line2D([], [], color="#333333", marker="o", markersize=3, lw=0,
-                              label="log"))
+                              label="note"))
     if legend and entries:
         ax.legend(handles=entries, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
                   frameon=False, borderaxespad=0.0)
@@ -288,7 +288,7 @@ def _draw_marks(ax: Axes, events: list, lanes: dict[str, int], placer: _LabelPla
     xs = [e.time for e in events]
     ys = [lanes[e.node] + offset for e in events]
     ax.scatter(xs, ys, marker=marker, s=14, color=color, linewidths=0.8, zorder=3,
-               gid="timers" if marker == "|" else "logs")
+               gid="timers" if marker == "|" else "notes")
     if placer is not None:
         for e, x, y in zip(events, xs, ys):
             if placer.full:
@@ -301,7 +301,7 @@ def _draw_annotations(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: f
     above = offset_copy(ax.transData, fig=ax.figure, x=2, y=3, units="points")
     below = offset_copy(ax.transData, fig=ax.figure, x=2, y=-3, units="points")
     points = []
-    for e in [*timeline.sends, *timeline.deliveries, *timeline.timers, *timeline.logs]:
+    for e in [*timeline.sends, *timeline.deliveries, *timeline.timers, *timeline.notes]:
         if not (t0 <= e.time <= t1) or e.node not in lanes:
             continue
         text = annotate(e)

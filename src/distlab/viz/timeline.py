@@ -74,7 +74,7 @@ class Timeline:
     crashes: list[Span] = field(default_factory=list)
     partitions: list[Span] = field(default_factory=list)
     timers: list[TraceEvent] = field(default_factory=list)
-    logs: list[TraceEvent] = field(default_factory=list)
+    notes: list[TraceEvent] = field(default_factory=list)
     sends: list[TraceEvent] = field(default_factory=list)
     deliveries: list[TraceEvent] = field(default_factory=list)
     first_time: float = 0.0
@@ -180,8 +180,8 @@ def read_timeline(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | No
                 in_force.append(e)
             case "timer":
                 timeline.timers.append(e)
-            case "log":
-                timeline.logs.append(e)
+            case "note":
+                timeline.notes.append(e)
 
     end = last if last is not None else 0.0
     if until is not None and last is not None:

@@ -40,7 +40,7 @@ from distlab.viz.topology import Roles, circle_positions, draw_topology, read_to
 
 #: When no ``window`` is given, the space-time diagram shows about this many recent events.
 RECENT_EVENTS = 300
-#: The state table shows at most this many columns of ``node.state()``.
+#: The state table shows at most this many columns of ``node.show()``.
 MAX_COLUMNS = 8
 NO_PARTITION = "none"
 OTHER_CUTS = "(set by the scenario)"
@@ -287,13 +287,13 @@ class Explorer:
         self.topology_image.value = figure_png(self.topology_figure)
 
     def state_table(self) -> str:
-        """An HTML table of every node's ``state()`` (crashed nodes have lost theirs)."""
+        """An HTML table of every node's ``show()`` (crashed nodes have lost theirs)."""
         states = {}
         for node in self.node_ids:
             if node in self.sim.crashed or node not in self.sim.nodes:
                 states[node] = None
             else:
-                states[node] = self.sim.nodes[node].state()
+                states[node] = self.sim.nodes[node].show()
         columns: list[str] = []
         for state in states.values():
             for key in state or {}:
