@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from distlab.grading.failures import Failure
+    from distlab.grading.explain import Failure
     from distlab.grading.runner import CheckResult
 
 #: the MIME type of the machine-readable summary (tests read it from executed notebooks)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from distlab.grading.failures import Failure, _not_implemented, explain, your_code
+from distlab.grading.explain import Failure, _not_implemented, explain, your_code
 from distlab.grading.lab import Check, Lab, Scenario, Trial, as_lab
 from distlab.grading.properties import Judge, PropertyViolated, Violation, start
 from distlab.grading.report import Progress, Report

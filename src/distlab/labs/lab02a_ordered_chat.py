@@ -1,4 +1,6 @@
-"""Lab 2a: a group chat, totally ordered with Lamport clocks (``solutions/lab02a-ordered-chat.ipynb``).
+"""Lab 2a: a group chat, totally ordered with Lamport clocks.
+
+The checks of ``solutions/lab02a-ordered-chat.ipynb``.
 
 A group chat is a multicast: every member's post goes to every member. Over a network whose
 messages take different times, and are sometimes held back or delivered twice, members that
@@ -180,7 +182,7 @@ class DeliveryProperty(Property):
         """Forget the previous run."""
 
     def posted(self, member: str, text: str, delivered_before: list[str]) -> None:
-        """``member``'s user posted ``text``, when ``member`` had delivered ``delivered_before``."""
+        """``member``'s user posted ``text`` when ``member`` had delivered ``delivered_before``."""
 
     def delivered(self, member: str, position: int, delivered: list[str]) -> str | None:
         """``member`` delivered ``delivered[position]``: None if fine, else what is wrong."""

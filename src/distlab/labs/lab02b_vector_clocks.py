@@ -1,4 +1,6 @@
-"""Lab 2b: vector clocks, checked against happens-before (``solutions/lab02b-vector-clocks.ipynb``).
+"""Lab 2b: vector clocks, checked against happens-before.
+
+The checks of ``solutions/lab02b-vector-clocks.ipynb``.
 
 Vector clocks (Fidge 1988; Mattern 1989) stamp every event of a distributed run so that the
 stamps alone tell how two events are related: a happens before b exactly when V(a) < V(b)
@@ -133,7 +135,7 @@ def line_topology(n: int = 5) -> nx.Graph:
     return nx.path_graph([f"n{i}" for i in range(n)])
 
 
-# -- the ground truth, and how to explain it -------------------------------------------------------
+# -- the ground truth, and how to explain it ---------------------------------------------------
 
 class Truth:
     """What really happened in a run: its events, happens-before, and the true timestamps."""
