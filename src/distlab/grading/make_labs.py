@@ -234,9 +234,9 @@ def module_name(notebook: Path) -> str:
 def pairing_problems(solutions: Path, modules: Path, tests: Path) -> list[str]:
     """Labs that lack their notebook, their module or their tests (an empty list: all paired).
 
-    Every ``solutions/labNN-name.ipynb`` needs ``modules/labNN_name.py`` (its checks) and
-    ``tests/test_labNN_name.py`` (their tests); a module or a test file whose notebook is
-    missing is reported too, so that a renamed lab cannot leave an orphan behind.
+    Every ``labNN-name.ipynb`` in ``solutions`` needs ``labNN_name.py`` in ``modules`` (its
+    checks) and ``test_labNN_name.py`` in ``tests`` (their tests); a module or a test file
+    whose notebook is missing is reported too, so that a renamed lab leaves no orphan behind.
     """
     found = []
     notebooks = {module_name(path): path for path in sorted(solutions.glob(LAB_PATTERN))}
