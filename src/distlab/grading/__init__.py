@@ -19,12 +19,12 @@ from distlab.check.invariants import Invariant, invariant, live_nodes
 from distlab.grading.explain import CodeLocation, Failure
 from distlab.grading.lab import Check, Lab, Scenario, Trial, graded
 from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
-                                        Property, Violation)
+                                        Run, TraceProperty, Violation)
 from distlab.grading.report import Report
 from distlab.grading.runner import CheckResult, check, replay
 
 __all__ = [
     "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",
-    "Failure", "Invariant", "Lab", "Linearizable", "Property", "Report", "Scenario", "Trial",
-    "Violation", "check", "graded", "invariant", "live_nodes", "replay",
+    "Failure", "Invariant", "Lab", "Linearizable", "Report", "Run", "Scenario", "TraceProperty",
+    "Trial", "Violation", "check", "graded", "invariant", "live_nodes", "replay",
 ]

@@ -34,7 +34,7 @@ import networkx as nx
 
 from distlab.clocks import HappensBefore, vector_timestamps
 from distlab.grading.lab import Lab, Scenario, graded
-from distlab.grading.properties import Judge, Property, Violation
+from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Network, Node, Simulation, TraceEvent, Uniform, stream
 
 #: the trace events that are events of a process in this lab
@@ -194,20 +194,17 @@ class Truth:
 
 # -- what must hold ----------------------------------------------------------------------------
 
-class ClockProperty(Property):
+class ClockProperty(TraceProperty):
     """Judged once the run is over, against the `Truth` of its trace."""
 
     def __init__(self, clock_class: type):
         self.clock_class = clock_class
 
-    def start(self, sim: Simulation) -> Judge:
-        def judge() -> Violation | None:
-            problem = self.judge(Truth(sim), sim)
-            return None if problem is None else Violation(self.description, problem, sim.now)
+    def judge(self, run: Run) -> str | None:
+        return self.judge_clocks(Truth(run.sim))
 
-        return judge
-
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
+        """None if the student's clock class agrees with ``truth``, else what is wrong."""
         raise NotImplementedError
 
 
@@ -217,7 +214,7 @@ class IncrementsRight(ClockProperty):
 
     description = "increment gives the timestamp of a node's next local event or send"
 
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
         cls = self.clock_class
         for node, events in truth.of_node.items():
             previous = cls()
@@ -240,7 +237,7 @@ class MergesRight(ClockProperty):
 
     description = ("merge, then increment, gives the timestamp of a receipt")
 
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
         cls = self.clock_class
         for node, events in truth.of_node.items():
             previous = cls()
@@ -282,24 +279,18 @@ class ComparesRight(ClockProperty):
 
     description = "compare tells before, after, concurrent and equal apart, for every pair"
 
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
         stamp_of = {p: truth.clock(self.clock_class, p) for p in truth.events}
         return first_wrong_pair(truth, stamp_of)
 
 
-class StampsMatchHappensBefore(Property):
+class StampsMatchHappensBefore(TraceProperty):
     """The nodes' own stamps tell, for every pair of events, how they are really related."""
 
     description = "your nodes' stamps order every pair of events as happens-before does"
 
-    def start(self, sim: Simulation) -> Judge:
-        def judge() -> Violation | None:
-            problem = self.judge(Truth(sim), sim)
-            return None if problem is None else Violation(self.description, problem, sim.now)
-
-        return judge
-
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge(self, run: Run) -> str | None:
+        sim, truth = run.sim, Truth(run.sim)
         stamp_of = {}
         for node, events in truth.of_node.items():
             stamps = list(sim.nodes[node].stamps)
@@ -324,7 +315,7 @@ class VectorClockLab(Lab):
         self.node = node
 
     def scenario(self, node: type[Node], topology: nx.Graph, network: Network,
-                 properties: Sequence[Property]) -> Scenario:
+                 properties: Sequence[TraceProperty]) -> Scenario:
         """Nodes of class ``node`` talking over ``topology``, judged by ``properties``."""
 
         def setup(sim: Simulation) -> None:
