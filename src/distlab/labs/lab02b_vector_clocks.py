@@ -36,6 +36,7 @@ from distlab.clocks import HappensBefore, vector_timestamps
 from distlab.grading.lab import Lab, Scenario, graded
 from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Network, Node, Simulation, TraceEvent, Uniform, stream
+from distlab.sim.helpers import node_ids
 
 #: the trace events that are events of a process in this lab
 KINDS = ("send", "deliver", "timer")
@@ -119,20 +120,21 @@ def random_topology(seed: int, low: int = 3, high: int = 7) -> nx.Graph:
     """
     rng = stream(seed, "lab2b-topology")
     n = rng.randint(low, high)
+    ids = node_ids(n)
     graph = nx.Graph()
-    graph.add_nodes_from(f"n{i}" for i in range(n))
+    graph.add_nodes_from(ids)
     for i in range(1, n):
-        graph.add_edge(f"n{i}", f"n{rng.randrange(i)}")
+        graph.add_edge(ids[i], ids[rng.randrange(i)])
     for i in range(n):
         for j in range(i + 1, n):
             if rng.random() < 0.2:
-                graph.add_edge(f"n{i}", f"n{j}")
+                graph.add_edge(ids[i], ids[j])
     return graph
 
 
 def line_topology(n: int = 5) -> nx.Graph:
     """n0 - n1 - ... - n(n-1): every causal chain passes through the middle."""
-    return nx.path_graph([f"n{i}" for i in range(n)])
+    return nx.path_graph(node_ids(n))
 
 
 # -- the ground truth, and how to explain it ---------------------------------------------------

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from distlab.grading.lab import Lab, Scenario, graded
 from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Network, Node, Simulation, Uniform, stream
+from distlab.sim.helpers import node_ids
 
 #: the length of a gossip round, in ms
 ROUND = 100.0
@@ -34,11 +35,6 @@ RELIABLE_ROUNDS = 2.0
 LOSSY_ROUNDS = 3.0
 #: messages allowed per node and round, on average over the run
 BUDGET = 3
-
-
-def node_ids(n: int) -> list[str]:
-    """``n00, n01, ...``: ids that sort in their numeric order."""
-    return [f"n{i:02d}" for i in range(n)]
 
 
 def round_bound(n: int, factor: float) -> int:
@@ -117,7 +113,7 @@ class GossipLab(Lab):
     def scenario(self, seed: int, n: int, loss: float = 0.0, crashes: int = 0) -> Scenario:
         """``n`` nodes; two rumours start at two random nodes; ``crashes`` other nodes crash
         at random moments of the first rounds (and stay down)."""
-        ids = node_ids(n)
+        ids = node_ids(n, padded=True)  # n00, n01...: they sort in their numeric order
         rng = stream(seed, "lab2c-scenario")
         chosen = rng.sample(ids, 2 + crashes)
         origins = dict(zip(chosen[:2], ("r1", "r2")))
