@@ -4,6 +4,8 @@
 #   make lab    open JupyterLab on the book
 #   make bench  run the benchmarks
 #   make labs   regenerate labs/ from solutions/
+#   make labs-check   (or make labs CHECK=1) write nothing; fail if labs/ is stale or a lab
+#               lacks its notebook, its module (src/distlab/labs/) or its tests (tests/labs/)
 # Every target creates the virtual environment .venv first when it is missing, and reinstalls
 # the package when pyproject.toml has changed since the last install.
 # Conda users: `conda env create -f environment.yml && conda activate distlab`, then
@@ -17,10 +19,11 @@ EXTRAS := book,test,bench,engines
 INSTALLED := $(VENV)/.distlab-installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv system-packages assets book test lab bench labs execute clean distclean
+.PHONY: help venv system-packages assets book test lab bench labs labs-check execute clean \
+	distclean
 
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,8p' Makefile
 
 venv: $(INSTALLED)
 
@@ -70,8 +73,13 @@ bench: venv
 		for script in "$${scripts[@]}"; do echo "== $$script"; $(PY) "$$script" || exit 1; done; \
 	fi
 
+# A lab is solutions/labNN-name.ipynb + src/distlab/labs/labNN_name.py +
+# tests/labs/test_labNN_name.py; --check verifies that, and that labs/ is what would be written.
 labs: venv
-	$(PY) -m distlab.grading.make_labs
+	$(PY) -m distlab.grading.make_labs $(if $(CHECK),--check)
+
+labs-check: venv
+	$(PY) -m distlab.grading.make_labs --check
 
 # Execute notebooks in place, top to bottom, as they must be committed:
 #   make execute NB=book/00-toolbox/00.01-the-simulator.ipynb   (several: NB="a.ipynb b.ipynb")

@@ -6,10 +6,16 @@ plain nbval the ``;`` is therefore ignored: ``ax.plot(x, y);`` outputs
 ``[<matplotlib.lines.Line2D ...>]`` and ``x;`` outputs ``x``, which the committed notebook
 (executed by Jupyter, with history) does not have, and strict nbval fails. Here nbval runs
 cells with history, as Jupyter and nbconvert do, so a notebook means the same thing under nbval
-as in JupyterLab. tests/notebooks/nbval_semicolon.ipynb checks that this stays so.
+as in JupyterLab. tests/book/notebooks/nbval_semicolon.ipynb checks that this stays so.
+
+The generated student labs (``labs/``) are not collected: unexecuted, with stubs, they are
+tested by tests/labs/test_lab_notebooks.py, not compared by nbval.
 """
 
 from nbval.kernel import RunningKernel
+
+#: folders (relative to this file) that pytest never collects from
+collect_ignore = ["labs"]
 
 
 def _execute_cell_input_with_history(self, cell_input, allow_stdin=None):

@@ -1,72 +1,30 @@
-"""Shared fixtures of the pipeline tests: where the repository is, and the book built once.
+"""What every test folder shares: where the repository is, and the helper modules on sys.path.
 
-The book is built once per pytest session into a fresh temporary folder (a fresh build, so
-Sphinx reports the warnings of every page, not only of the pages changed since the last build).
-``tests/test_book_build.py`` checks the build itself; ``tests/test_browser.py`` opens its pages.
+The tests mirror the package (``tests/sim/`` for ``distlab/sim/``, ``tests/labs/`` for
+``distlab/labs/``, ...; ``tests/book/`` holds the notebook, book-build and browser tests).
+There is no ``__init__.py``: pytest puts each test file's folder on ``sys.path``, so test file
+names must be unique across folders (``tests/test_layering.py`` checks it).
+
+``tests/net/net_nodes.py`` holds node classes that real node processes import by module name
+(``start_cluster("net_nodes:Echo", ...)``): its folder goes on ``sys.path`` here, for the tests
+of every folder, and `distlab.net.start_cluster` hands ``sys.path`` on to the processes.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+NET_NODES = Path(__file__).resolve().parent / "net"
 
-
-@dataclass(frozen=True)
-class BookBuild:
-    """The outcome of one `jupyter-book build`: exit code, everything it printed, the HTML."""
-
-    returncode: int
-    output: str
-    html_dir: Path
-
-
-def build_book(output_dir: Path) -> BookBuild:
-    """Fetch the local JS assets if needed, then build the HTML book as `make book` does."""
-    assets = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tools" / "js_assets.py")],
-        capture_output=True,
-        text=True,
-    )
-    if assets.returncode != 0:
-        pytest.fail(f"tools/js_assets.py failed:\n{assets.stdout}\n{assets.stderr}")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    build = subprocess.run(
-        [str(jupyter_book), "build", str(REPO_ROOT), "--path-output", str(output_dir),
-         "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-    )
-    return BookBuild(
-        returncode=build.returncode,
-        output=build.stdout + build.stderr,
-        html_dir=output_dir / "_build" / "html",
-    )
+if str(NET_NODES) not in sys.path:
+    sys.path.insert(0, str(NET_NODES))
 
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
+    """The repository's root folder."""
     return REPO_ROOT
-
-
-@pytest.fixture(scope="session")
-def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
-    """The book, built once per session (it may have failed: see ``built_html``)."""
-    return build_book(tmp_path_factory.mktemp("book"))
-
-
-@pytest.fixture(scope="session")
-def built_html(book_build: BookBuild) -> Path:
-    """The folder of the built HTML pages; fails the test when the build failed."""
-    if book_build.returncode != 0 or not (book_build.html_dir / "index.html").is_file():
-        pytest.fail(
-            "the book did not build (see tests/test_book_build.py); last lines:\n"
-            + "\n".join(book_build.output.splitlines()[-30:])
-        )
-    return book_build.html_dir

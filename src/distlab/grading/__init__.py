@@ -7,20 +7,24 @@ after every event, `Eventually` for liveness, `Linearizable` for the clients' hi
 seed)` re-runs one run exactly, for debugging. The checks follow MIT 6.5840's naming (the
 behaviour, then the part) and DSLabs' spirit: many random schedules, one seed to replay any
 failure. A check that must run real code (sockets on loopback) returns a `Trial` instead.
-`distlab.grading.example` is a complete small lab; ``python -m
-distlab.grading.make_labs`` generates the student labs from the solution notebooks.
+
+This package is the harness only; the labs themselves live in `distlab.labs`, one module per
+lab notebook (`distlab.labs.lab00_example` is a complete small lab), and the harness never
+imports them. ``python -m distlab.grading.make_labs`` generates the student labs from the
+solution notebooks and, with ``--check``, verifies that every lab has its notebook, its
+module and its tests.
 """
 
 from distlab.check.invariants import Invariant, invariant, live_nodes
-from distlab.grading.failures import CodeLocation, Failure
+from distlab.grading.explain import CodeLocation, Failure
 from distlab.grading.lab import Check, Lab, Scenario, Trial, graded
 from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
-                                        Property, Violation)
+                                        Run, TraceProperty, Violation)
 from distlab.grading.report import Report
 from distlab.grading.runner import CheckResult, check, replay
 
 __all__ = [
     "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",
-    "Failure", "Invariant", "Lab", "Linearizable", "Property", "Report", "Scenario", "Trial",
-    "Violation", "check", "graded", "invariant", "live_nodes", "replay",
+    "Failure", "Invariant", "Lab", "Linearizable", "Report", "Run", "Scenario", "TraceProperty",
+    "Trial", "Violation", "check", "graded", "invariant", "live_nodes", "replay",
 ]

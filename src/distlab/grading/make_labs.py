@@ -17,9 +17,14 @@ writes ``labs/`` + the same name, in which
 These are the rules of nbgrader's ``generate_assignment`` (without its database and
 checksums), so a teacher can also give ``solutions/`` to nbgrader directly.
 
+A lab is three files under one name: ``solutions/lab02a-ordered-chat.ipynb`` (the notebook),
+``src/distlab/labs/lab02a_ordered_chat.py`` (its checks) and
+``tests/labs/test_lab02a_ordered_chat.py`` (the tests of those checks).
+
 Run ``python -m distlab.grading.make_labs`` from the repository root (``make labs`` does);
-``--check`` writes nothing and exits with status 1 when ``labs/`` is not exactly what would
-be generated (CI uses it).
+``--check`` (``make labs-check``) writes nothing and exits with status 1 when ``labs/`` is not
+exactly what would be generated, or when a lab lacks its notebook, its module or its tests
+(CI runs it through ``tests/labs/test_lab_notebooks.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ TEXT_STUB = ("YOUR ANSWER HERE",)
 SCHEMA_VERSION = 3
 #: labNN-*.ipynb, or labNNa-*.ipynb, labNNb-*.ipynb... for a chapter with several labs
 LAB_PATTERN = "lab[0-9][0-9]*-*.ipynb"
+#: the module of a lab's checks, and the file of their tests (see `expected_files`)
+MODULE_PATTERN = "lab[0-9][0-9]*_*.py"
+TEST_PATTERN = "test_lab[0-9][0-9]*_*.py"
+#: where those live, relative to the repository root
+MODULES = Path("src/distlab/labs")
+TESTS = Path("tests/labs")
 #: notebook metadata that belongs to one execution, not to the lab
 EXECUTION_METADATA = ("widgets", "execution")
 
@@ -215,6 +226,37 @@ def differences(solutions: Path, labs: Path) -> list[str]:
     return found
 
 
+def module_name(notebook: Path) -> str:
+    """The name of a lab's module: ``lab02a_ordered_chat`` for ``lab02a-ordered-chat.ipynb``."""
+    return notebook.stem.replace("-", "_")
+
+
+def pairing_problems(solutions: Path, modules: Path, tests: Path) -> list[str]:
+    """Labs that lack their notebook, their module or their tests (an empty list: all paired).
+
+    Every ``labNN-name.ipynb`` in ``solutions`` needs ``labNN_name.py`` in ``modules`` (its
+    checks) and ``test_labNN_name.py`` in ``tests`` (their tests); a module or a test file
+    whose notebook is missing is reported too, so that a renamed lab leaves no orphan behind.
+    """
+    found = []
+    notebooks = {module_name(path): path for path in sorted(solutions.glob(LAB_PATTERN))}
+    for name, notebook in notebooks.items():
+        if not (modules / f"{name}.py").is_file():
+            found.append(f"{notebook} has no module {modules / name}.py: the lab's checks (its "
+                         f"Lab subclass, messages and workload) go there")
+        if not (tests / f"test_{name}.py").is_file():
+            found.append(f"{notebook} has no tests {tests / f'test_{name}.py'}: the tests of "
+                         f"the lab's checks go there")
+    for folder, pattern, prefix in ((modules, MODULE_PATTERN, ""), (tests, TEST_PATTERN, "test_")):
+        for path in sorted(folder.glob(pattern)):
+            name = path.stem.removeprefix(prefix)
+            if name not in notebooks:
+                wanted = solutions / (name.replace("_", "-") + ".ipynb")
+                found.append(f"{path} has no solution notebook (such as {wanted}): rename it "
+                             f"after its notebook, or remove it")
+    return found
+
+
 def write(solutions: Path, labs: Path) -> list[str]:
     """Make ``labs`` what `plan` says; returns what was done, one line each."""
     done = []
@@ -229,6 +271,24 @@ def write(solutions: Path, labs: Path) -> list[str]:
     return done
 
 
+def check(args: argparse.Namespace) -> int:
+    """``--check``: report what is out of sync or unpaired; 0 if nothing, else 1."""
+    stale = differences(args.solutions, args.labs)
+    unpaired = pairing_problems(args.solutions, args.modules, args.tests)
+    for line in stale + unpaired:
+        print(line)
+    if stale:
+        print("run `python -m distlab.grading.make_labs` (make labs) and commit labs/")
+    if unpaired:
+        print(f"each lab is solutions/labNN-name.ipynb + {args.modules}/labNN_name.py + "
+              f"{args.tests}/test_labNN_name.py (see CONTRIBUTING.md)")
+    if stale or unpaired:
+        return 1
+    print(f"{args.labs}/ is in sync with {args.solutions}/, and every lab has its module "
+          f"and its tests")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m distlab.grading.make_labs",
@@ -238,8 +298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder of the solution notebooks (default: solutions)")
     parser.add_argument("--labs", type=Path, default=Path("labs"),
                         help="folder of the generated labs (default: labs)")
+    parser.add_argument("--modules", type=Path, default=MODULES,
+                        help=f"folder of the labs' modules (default: {MODULES})")
+    parser.add_argument("--tests", type=Path, default=TESTS,
+                        help=f"folder of the labs' tests (default: {TESTS})")
     parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if the labs are not what would be generated")
+                        help="write nothing; exit 1 if the labs are not what would be generated, "
+                             "or if a lab lacks its notebook, its module or its tests")
     args = parser.parse_args(argv)
     if not args.solutions.is_dir():
         print(f"no folder {args.solutions}: run from the repository root, or pass --solutions",
@@ -247,14 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.check:
-            found = differences(args.solutions, args.labs)
-            for line in found:
-                print(line)
-            if found:
-                print("run `python -m distlab.grading.make_labs` (make labs) and commit labs/")
-                return 1
-            print(f"{args.labs}/ is in sync with {args.solutions}/")
-            return 0
+            return check(args)
         for line in write(args.solutions, args.labs) or [f"{args.labs}/ was already up to date"]:
             print(line)
     except LabSourceError as exc:

@@ -18,8 +18,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from distlab.sim.helpers import ipython_shell
+
 if TYPE_CHECKING:
-    from distlab.grading.failures import Failure
+    from distlab.grading.explain import Failure
     from distlab.grading.runner import CheckResult
 
 #: the MIME type of the machine-readable summary (tests read it from executed notebooks)
@@ -164,7 +166,7 @@ class Progress:
         self.last = 0.0
         self.handle = None
         self.terminal = False
-        if _in_kernel():
+        if getattr(ipython_shell(), "kernel", None) is not None:  # a Jupyter kernel
             from IPython.display import display
 
             self.handle = display({"text/plain": title}, raw=True, display_id=True)
@@ -190,13 +192,6 @@ class Progress:
         elif self.terminal:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
-
-
-def _in_kernel() -> bool:
-    """Whether we run in a Jupyter kernel (which can update a display in place)."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
 
 
 class ReportSummaryInBook:

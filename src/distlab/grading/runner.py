@@ -13,17 +13,17 @@ in a worker thread under a real-time limit, and it is judged by what the body re
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from distlab.grading.failures import Failure, _not_implemented, explain, your_code
+from distlab.grading.explain import Failure, _not_implemented, explain, your_code
 from distlab.grading.lab import Check, Lab, Scenario, Trial, as_lab
 from distlab.grading.properties import Judge, PropertyViolated, Violation, start
 from distlab.grading.report import Progress, Report
 from distlab.sim import Simulation
+from distlab.sim.helpers import ipython_shell
 
 
 @dataclass
@@ -68,7 +68,7 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     finally:
         progress.close()
     report = Report(lab.describe(), results, timing)
-    if not _in_ipython():
+    if ipython_shell() is None:  # IPython shows the returned report by itself
         print(report)
     return report
 
@@ -240,8 +240,3 @@ def seed_list(seeds: int | Iterable[int] | None, default: int) -> list[int]:
         raise ValueError(f"seeds is a number of seeds or a list of int seeds; got {seeds!r}")
     return chosen
 
-
-def _in_ipython() -> bool:
-    """Whether we run under IPython (which shows the returned report by itself)."""
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and ipython.get_ipython() is not None

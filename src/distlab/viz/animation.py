@@ -29,9 +29,10 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from distlab.sim.helpers import trace_of
 from distlab.sim.trace import Trace
 from distlab.viz.style import DROP_COLOR, KindColors, compact_png, legend_html
-from distlab.viz.timeline import Flight, Span, Timeline, kind_colors, read_timeline, trace_of
+from distlab.viz.timeline import Flight, Span, Timeline, kind_colors, read_timeline
 from distlab.viz.topology import CRASHED_FACE, UP_COLOR, circle_positions
 
 #: How many frames a dropped message's ✕ stays visible.

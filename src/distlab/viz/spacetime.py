@@ -32,11 +32,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import offset_copy
 
+from distlab.sim.helpers import trace_of
 from distlab.sim.trace import Trace, TraceEvent
 from distlab.viz.style import (CRASH_COLOR, DROP_COLOR, PARTITION_COLOR, KindColors,
                                NotebookFigure, figure_png)
-from distlab.viz.timeline import (Span, Timeline, describe_groups, kind_colors, read_timeline,
-                                  trace_of)
+from distlab.viz.timeline import Span, Timeline, describe_groups, kind_colors, read_timeline
 
 #: At most this many message labels are written (beyond it the legend's colours tell).
 MAX_LABELS = 80

@@ -81,17 +81,6 @@ class Timeline:
     last_time: float = 0.0
 
 
-def trace_of(source: Any) -> Trace | Sequence[TraceEvent]:
-    """Accept a `Trace`, a list of events, or anything with a ``.trace`` (a Simulation)."""
-    if isinstance(source, (Trace, list, tuple)):
-        return source
-    trace = getattr(source, "trace", None)
-    if isinstance(trace, Trace):
-        return trace
-    raise TypeError(f"expected a Trace (sim.trace), a Simulation or a list of TraceEvent; "
-                    f"got {type(source).__name__}")
-
-
 def lane_order(trace: Trace | Sequence[TraceEvent], nodes: Iterable[str] | None) -> list[str]:
     """The nodes to draw, in order: those asked for, else ``trace.nodes``, else as they appear."""
     if nodes is not None:

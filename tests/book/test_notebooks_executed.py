@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIRS = ("book", "solutions")
 MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
 

@@ -1,4 +1,6 @@
-"""Lab 2a: a group chat, totally ordered with Lamport clocks (``solutions/lab02a-ordered-chat.ipynb``).
+"""Lab 2a: a group chat, totally ordered with Lamport clocks.
+
+The checks of ``solutions/lab02a-ordered-chat.ipynb``.
 
 A group chat is a multicast: every member's post goes to every member. Over a network whose
 messages take different times, and are sometimes held back or delivered twice, members that
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from distlab.grading.lab import Lab, Scenario, graded
-from distlab.grading.properties import Judge, Property, PropertyViolated, Violation
+from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Client, Network, Node, Simulation, Uniform, stream
 
 #: the chat's members, as node ids
@@ -138,51 +140,44 @@ def _show(texts: Sequence[str], upto: int | None = None) -> str:
                                                       and len(texts) > upto else "]")
 
 
-class DeliveryProperty(Property):
+class DeliveryProperty(TraceProperty):
     """Watches the members' ``delivered`` lists after every event, one new entry at a time.
 
     A subclass says what a new delivery must satisfy (`delivered`); the first that does not
-    stops the run with a `Violation`.
+    stops the run with a `Violation`. What it remembers of the run goes in ``run.state``.
     """
 
     def __init__(self, script: Sequence[Scripted], members: Sequence[str] = MEMBERS):
         self.script = tuple(script)
         self.members = tuple(members)
+        self.texts = frozenset(text for _, _, text in self.script)
 
-    def start(self, sim: Simulation) -> Judge:
-        self.reset()
-        counted = {member: 0 for member in self.members}
-        read = [0]  # how much of the trace has been looked at
+    def begin(self, run: Run) -> None:
+        run.state.counted = {member: 0 for member in self.members}  # entries already judged
 
-        def monitor(sim: Simulation) -> None:
-            events = sim.trace[read[0]:]
-            read[0] += len(events)
-            for event in events:
-                if event.kind == "deliver" and isinstance(event.data, Post):
-                    # the member's list as it was before this event: the last monitor's count
-                    before = sim.nodes[event.node].delivered[:counted[event.node]]
-                    self.posted(event.node, event.data.text, before)
-            for member in self.members:
-                if member in sim.crashed:
-                    continue
-                delivered = sim.nodes[member].delivered
-                for position in range(counted[member], len(delivered)):
-                    problem = self.delivered(member, position, delivered)
-                    if problem is not None:
-                        raise PropertyViolated(Violation(self.description, problem, sim.now))
-                counted[member] = len(delivered)
+    def observe(self, run: Run) -> str | None:
+        sim, counted = run.sim, run.state.counted
+        for event in run.new_events():
+            if event.kind == "deliver" and isinstance(event.data, Post):
+                # the member's list as it was before this event: the last observation's count
+                before = sim.nodes[event.node].delivered[:counted[event.node]]
+                self.posted(run, event.node, event.data.text, before)
+        for member in self.members:
+            if member in sim.crashed:
+                continue
+            delivered = sim.nodes[member].delivered
+            for position in range(counted[member], len(delivered)):
+                problem = self.delivered(run, member, position, delivered)
+                if problem is not None:
+                    return problem
+            counted[member] = len(delivered)
+        return None
 
-        monitor(sim)
-        sim.add_monitor(monitor)
-        return lambda: None
+    def posted(self, run: Run, member: str, text: str, delivered_before: list[str]) -> None:
+        """``member``'s user posted ``text`` when ``member`` had delivered ``delivered_before``."""
 
-    def reset(self) -> None:
-        """Forget the previous run."""
-
-    def posted(self, member: str, text: str, delivered_before: list[str]) -> None:
-        """``member``'s user posted ``text``, when ``member`` had delivered ``delivered_before``."""
-
-    def delivered(self, member: str, position: int, delivered: list[str]) -> str | None:
+    def delivered(self, run: Run, member: str, position: int,
+                  delivered: list[str]) -> str | None:
         """``member`` delivered ``delivered[position]``: None if fine, else what is wrong."""
         raise NotImplementedError
 
@@ -192,13 +187,14 @@ class DeliveredOnce(DeliveryProperty):
 
     description = "no member delivers a message twice"
 
-    def reset(self) -> None:
-        self.seen = {member: set() for member in self.members}
-        self.texts = {text for _, _, text in self.script}
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        run.state.seen = {member: set() for member in self.members}
 
-    def delivered(self, member: str, position: int, delivered: list[str]) -> str | None:
+    def delivered(self, run: Run, member: str, position: int,
+                  delivered: list[str]) -> str | None:
         text = delivered[position]
-        if text in self.seen[member]:
+        if text in run.state.seen[member]:
             first = delivered.index(text)
             return (f"{member} delivered {text!r} twice: as its message {first + 1} and "
                     f"again as its message {position + 1} (a message delivered twice? "
@@ -206,7 +202,7 @@ class DeliveredOnce(DeliveryProperty):
         if text not in self.texts:
             return (f"{member} delivered {text!r}, which nobody posted; delivered must hold "
                     f"the texts of the posts")
-        self.seen[member].add(text)
+        run.state.seen[member].add(text)
         return None
 
 
@@ -216,22 +212,24 @@ class SameOrder(DeliveryProperty):
 
     description = "every member delivers the messages in the same order"
 
-    def reset(self) -> None:
-        self.order: list[str] = []      # the common sequence, as far as anyone has delivered
-        self.first: list[str] = []      # who delivered each of its entries first
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        run.state.order = []    # the common sequence, as far as anyone has delivered
+        run.state.first = []    # who delivered each of its entries first
 
-    def delivered(self, member: str, position: int, delivered: list[str]) -> str | None:
-        text = delivered[position]
-        if position == len(self.order):
-            self.order.append(text)
-            self.first.append(member)
+    def delivered(self, run: Run, member: str, position: int,
+                  delivered: list[str]) -> str | None:
+        text, order, first = delivered[position], run.state.order, run.state.first
+        if position == len(order):
+            order.append(text)
+            first.append(member)
             return None
-        if self.order[position] == text:
+        if order[position] == text:
             return None
-        other = self.first[position]
+        other = first[position]
         return (f"{member}'s message {position + 1} is {text!r}, but {other}'s message "
-                f"{position + 1} is {self.order[position]!r}:\n"
-                f"  {other} delivered {_show(self.order, position + 1)}\n"
+                f"{position + 1} is {order[position]!r}:\n"
+                f"  {other} delivered {_show(order, position + 1)}\n"
                 f"  {member} delivered {_show(delivered, position + 1)}")
 
 
@@ -242,29 +240,31 @@ class CausalOrder(DeliveryProperty):
     description = ("every member delivers a message after the messages its author had "
                    "delivered before posting it")
 
-    def reset(self) -> None:
-        self.before: dict[str, dict[str, str]] = {}   # post -> {earlier post: why earlier}
-        self.own: dict[str, list[str]] = {member: [] for member in self.members}
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        run.state.before = {}   # post -> {earlier post: why it is earlier}
+        run.state.own = {member: [] for member in self.members}  # each member's posts so far
 
-    def posted(self, member: str, text: str, delivered_before: list[str]) -> None:
+    def posted(self, run: Run, member: str, text: str, delivered_before: list[str]) -> None:
         why = {earlier: f"{member} posted {text!r} after it had delivered {earlier!r}"
                for earlier in delivered_before}
-        for earlier in self.own[member]:
+        for earlier in run.state.own[member]:
             why[earlier] = f"{member} posted {earlier!r} before {text!r}"
-        self.before[text] = why
-        self.own[member].append(text)
+        run.state.before[text] = why
+        run.state.own[member].append(text)
 
-    def delivered(self, member: str, position: int, delivered: list[str]) -> str | None:
+    def delivered(self, run: Run, member: str, position: int,
+                  delivered: list[str]) -> str | None:
         text = delivered[position]
         earlier = set(delivered[:position])
-        for must, why in self.before.get(text, {}).items():
+        for must, why in run.state.before.get(text, {}).items():
             if must not in earlier:
                 return (f"{member} delivered {text!r} before {must!r}, but {why}: "
                         f"{text!r} may answer {must!r}, so it must come after it everywhere")
         return None
 
 
-class EveryMessageDelivered(Property):
+class EveryMessageDelivered(TraceProperty):
     """Every member delivers every post within ``bound`` ms after the last post (liveness)."""
 
     def __init__(self, script: Sequence[Scripted], members: Sequence[str] = MEMBERS,
@@ -275,39 +275,34 @@ class EveryMessageDelivered(Property):
         self.description = (f"every member delivers every message within {bound:g} ms "
                             f"after the last post")
 
-    def start(self, sim: Simulation) -> Judge:
-        texts = [text for _, _, text in self.script]
-        done: list[float] = []
+    def missing(self, sim: Simulation) -> dict[str, list[str]]:
+        """member -> the posts it has not delivered yet (members that lack none are left out)."""
+        gaps = {}
+        for member in self.members:
+            have = set(sim.nodes[member].delivered)
+            lacking = [text for _, _, text in self.script if text not in have]
+            if lacking:
+                gaps[member] = lacking
+        return gaps
 
-        def missing() -> dict[str, list[str]]:
-            gaps = {}
-            for member in self.members:
-                have = set(sim.nodes[member].delivered)
-                lacking = [text for text in texts if text not in have]
-                if lacking:
-                    gaps[member] = lacking
-            return gaps
+    def begin(self, run: Run) -> None:
+        run.state.done = False  # whether every member had delivered everything by the deadline
 
-        def monitor(sim: Simulation) -> None:
-            if not done and sim.now <= self.deadline and not missing():
-                done.append(sim.now)
+    def observe(self, run: Run) -> None:
+        if not run.state.done and run.sim.now <= self.deadline:
+            run.state.done = not self.missing(run.sim)
 
-        sim.add_monitor(monitor)
-
-        def judge() -> Violation | None:
-            if done:
-                return None
-            gaps = missing()
-            if not gaps:
-                return Violation(self.description, f"every message was delivered, but not "
-                                 f"all of them by t={self.deadline:g} ms", sim.now)
-            lines = [f"at the end of the run (t={sim.now:g} ms), of the {len(texts)} "
-                     f"messages posted:"]
-            lines += [f"  {member} had not delivered {_show(lacking, 6)}"
-                      for member, lacking in gaps.items()]
-            return Violation(self.description, "\n".join(lines), sim.now)
-
-        return judge
+    def judge(self, run: Run) -> str | None:
+        if run.state.done:
+            return None
+        gaps = self.missing(run.sim)
+        if not gaps:
+            return f"every message was delivered, but not all of them by t={self.deadline:g} ms"
+        lines = [f"at the end of the run (t={run.sim.now:g} ms), of the {len(self.script)} "
+                 f"messages posted:"]
+        lines += [f"  {member} had not delivered {_show(lacking, 6)}"
+                  for member, lacking in gaps.items()]
+        return "\n".join(lines)
 
 
 # -- the lab -----------------------------------------------------------------------------------
@@ -322,14 +317,14 @@ class OrderedChatLab(Lab):
         self.ordered_member = ordered_member
 
     def scenario(self, member: type[Node], script: Sequence[Scripted], network: Network,
-                 properties: Sequence[type[Property]],
+                 properties: Sequence[type[TraceProperty]],
                  skews: Sequence[float] = ()) -> Scenario:
         """The members (of class ``member``), the users playing ``script``, and the checks."""
 
         def setup(sim: Simulation) -> None:
             setup_chat(sim, member, script, skews)
 
-        checks: list[Property] = [p(script) for p in properties]
+        checks: list[TraceProperty] = [p(script) for p in properties]
         checks.append(EveryMessageDelivered(script))
         last = max(time for time, _, _ in script)
         return Scenario(setup, run_for=last + 2 * DELIVERY_BOUND, network=network,

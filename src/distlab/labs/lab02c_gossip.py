@@ -24,8 +24,9 @@ import math
 from collections.abc import Sequence
 
 from distlab.grading.lab import Lab, Scenario, graded
-from distlab.grading.properties import Judge, Property, Violation
+from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Network, Node, Simulation, Uniform, stream
+from distlab.sim.helpers import node_ids
 
 #: the length of a gossip round, in ms
 ROUND = 100.0
@@ -36,11 +37,6 @@ LOSSY_ROUNDS = 3.0
 BUDGET = 3
 
 
-def node_ids(n: int) -> list[str]:
-    """``n00, n01, ...``: ids that sort in their numeric order."""
-    return [f"n{i:02d}" for i in range(n)]
-
-
 def round_bound(n: int, factor: float) -> int:
     """``factor * log2(n)``, rounded up: the rounds allowed to reach every node."""
     return math.ceil(factor * math.log2(n))
@@ -48,7 +44,7 @@ def round_bound(n: int, factor: float) -> int:
 
 # -- what must hold ----------------------------------------------------------------------------
 
-class EveryoneKnows(Property):
+class EveryoneKnows(TraceProperty):
     """Every node that is up knows every rumour by the end of round ``rounds``.
 
     Knowledge is read half a round after the round's start, so that the messages of the
@@ -66,30 +62,25 @@ class EveryoneKnows(Property):
         return [node_id for node_id, node in sim.nodes.items()
                 if node_id not in sim.crashed and not self.rumours <= node.rumours]
 
-    def start(self, sim: Simulation) -> Judge:
-        done: list[float] = []
+    def begin(self, run: Run) -> None:
+        run.state.done = False  # whether every live node knew every rumour by the deadline
 
-        def monitor(sim: Simulation) -> None:
-            if not done and sim.now <= self.deadline and not self.lacking(sim):
-                done.append(sim.now)
+    def observe(self, run: Run) -> None:
+        if not run.state.done and run.sim.now <= self.deadline:
+            run.state.done = not self.lacking(run.sim)
 
-        sim.add_monitor(monitor)
-
-        def judge() -> Violation | None:
-            if done:
-                return None
-            lacking = self.lacking(sim)
-            live = len(sim.nodes) - len(sim.crashed)
-            shown = ", ".join(lacking[:8]) + (", ..." if len(lacking) > 8 else "")
-            return Violation(self.description,
-                             f"after round {self.rounds} (t={sim.now:g} ms), {len(lacking)} of "
-                             f"the {live} live nodes did not know every rumour yet: {shown}",
-                             sim.now)
-
-        return judge
+    def judge(self, run: Run) -> str | None:
+        if run.state.done:
+            return None
+        sim = run.sim
+        lacking = self.lacking(sim)
+        live = len(sim.nodes) - len(sim.crashed)
+        shown = ", ".join(lacking[:8]) + (", ..." if len(lacking) > 8 else "")
+        return (f"after round {self.rounds} (t={sim.now:g} ms), {len(lacking)} of the {live} "
+                f"live nodes did not know every rumour yet: {shown}")
 
 
-class MessageBudget(Property):
+class MessageBudget(TraceProperty):
     """All nodes together send at most ``per_node_round`` messages per node and round."""
 
     def __init__(self, n: int, rounds: int, per_node_round: int = BUDGET):
@@ -100,17 +91,13 @@ class MessageBudget(Property):
         self.description = (f"at most {per_node_round} messages per node and round "
                             f"({self.limit:,} in all)")
 
-    def start(self, sim: Simulation) -> Judge:
-        def judge() -> Violation | None:
-            sent = sim.trace.counts().get("send", 0)
-            if sent <= self.limit:
-                return None
-            return Violation(self.description,
-                             f"the {self.n} nodes sent {sent:,} messages in {self.rounds} "
-                             f"rounds, {sent / (self.n * self.rounds):.1f} per node and round: "
-                             f"do not contact every peer every round", sim.now)
-
-        return judge
+    def judge(self, run: Run) -> str | None:
+        sent = run.sim.trace.counts().get("send", 0)
+        if sent <= self.limit:
+            return None
+        return (f"the {self.n} nodes sent {sent:,} messages in {self.rounds} rounds, "
+                f"{sent / (self.n * self.rounds):.1f} per node and round: do not contact "
+                f"every peer every round")
 
 
 # -- the lab -----------------------------------------------------------------------------------
@@ -126,7 +113,7 @@ class GossipLab(Lab):
     def scenario(self, seed: int, n: int, loss: float = 0.0, crashes: int = 0) -> Scenario:
         """``n`` nodes; two rumours start at two random nodes; ``crashes`` other nodes crash
         at random moments of the first rounds (and stay down)."""
-        ids = node_ids(n)
+        ids = node_ids(n, padded=True)  # n00, n01...: they sort in their numeric order
         rng = stream(seed, "lab2c-scenario")
         chosen = rng.sample(ids, 2 + crashes)
         origins = dict(zip(chosen[:2], ("r1", "r2")))

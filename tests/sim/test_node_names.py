@@ -8,7 +8,6 @@ exploration) and check that a node which does hide a framework name is refused c
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -20,9 +19,7 @@ from distlab.check import at_most_one_leader_per_term, explore  # noqa: E402
 from distlab.net import start_cluster  # noqa: E402
 from distlab.sim import ConfigurationError, Node, Note, Simulation  # noqa: E402
 from distlab.widgets import Explorer  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))
-from net_nodes import RaftWords  # noqa: E402
+from net_nodes import RaftWords  # noqa: E402  (tests/net/, on sys.path: tests/conftest.py)
 
 
 def raft_words(seed: int = 0) -> Simulation:

@@ -1,4 +1,4 @@
-"""Node classes for tests/test_net.py, imported by the node processes the tests start.
+"""Node classes for tests/net/test_net.py, imported by the node processes the tests start.
 
 (A child process imports its node class by name, so these live in a file, not in a test.)
 """

@@ -1,4 +1,4 @@
-"""Lab 1's checks (`distlab.grading.client_server`): the reference passes, each bug is caught.
+"""Lab 1's checks (`distlab.labs.lab01_client_server`): the reference passes, each bug is caught.
 
 The reference solution below is the one of ``solutions/lab01-client-server.ipynb``. Each
 broken variant has one classic bug of network code, and the check written for it must catch
@@ -15,9 +15,9 @@ import threading
 import pytest
 
 from distlab.grading import check
-from distlab.grading.client_server import (ClientServerLab, NoReply, Reply, Request, RequestId,
-                                           ServerUnavailable, SimClientBase, serve, split_id,
-                                           with_id)
+from distlab.labs.lab01_client_server import (ClientServerLab, NoReply, Reply, Request,
+                                              RequestId, ServerUnavailable, SimClientBase, serve,
+                                              split_id, with_id)
 
 pytestmark = pytest.mark.timeout(120)
 

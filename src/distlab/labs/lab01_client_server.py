@@ -203,7 +203,8 @@ class LineServer:
     """
 
     def __init__(self, handler: type[socketserver.BaseRequestHandler], state: Any):
-        if not (isinstance(handler, type) and issubclass(handler, socketserver.BaseRequestHandler)):
+        if not (isinstance(handler, type)
+                and issubclass(handler, socketserver.BaseRequestHandler)):
             raise TypeError(f"serve(handler, state): handler must be a class such as a "
                             f"socketserver.StreamRequestHandler subclass; got {handler!r}")
         self._server = _Server(handler, state)
@@ -306,9 +307,10 @@ class SimClientBase(Client):
 
     For each operation it records the invocation and calls ``send_request(command)`` with the
     command line (``"APPEND log c1.3;"``). Subclasses send it (in a `Request`), resend it every
-    ``timeout`` ms until its `Reply` arrives, and then call ``finish(reply)`` with the reply (without its id),
-    which records the outcome and starts the next operation. ``seq`` is there for the
-    subclass to number its requests; ``operation`` is None when no operation is waiting.
+    ``timeout`` ms until its `Reply` arrives, and then call ``finish(reply)`` with the reply
+    (without its id), which records the outcome and starts the next operation. ``seq`` is
+    there for the subclass to number its requests; ``operation`` is None when no operation
+    is waiting.
     """
 
     def __init__(self, server: str = "server", ops: int = 8, timeout: float = 100.0):

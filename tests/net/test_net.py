@@ -31,7 +31,7 @@ from distlab.sim import Simulation
 
 pytestmark = pytest.mark.timeout(30)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PINGER = "distlab.net.demo:Pinger"
 
 

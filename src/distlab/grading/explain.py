@@ -19,7 +19,6 @@ standard library or an installed package: that is the line they wrote.
 
 from __future__ import annotations
 
-import sys
 import sysconfig
 import traceback
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from distlab.grading.lab import Check
 from distlab.grading.properties import PropertyViolated
 from distlab.sim import (EventBudgetExceeded, Node, NodeError, Simulation, TraceEvent,
                          WallClockLimitExceeded)
+from distlab.sim.helpers import ipython_shell
 
 _DISTLAB = Path(__file__).resolve().parent.parent
 #: where the standard library and installed packages live (never the student's code)
@@ -238,9 +238,7 @@ def _is_student_file(filename: str) -> bool:
 
 def _file_label(filename: str) -> str:
     """``Cell In[4]`` for a notebook cell (as IPython says it), else the file's path."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    compiler = getattr(shell, "compile", None)
+    compiler = getattr(ipython_shell(), "compile", None)
     label = getattr(compiler, "format_code_name", lambda name: None)(filename)
     if label:
         return " ".join(label)

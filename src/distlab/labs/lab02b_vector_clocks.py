@@ -1,4 +1,6 @@
-"""Lab 2b: vector clocks, checked against happens-before (``solutions/lab02b-vector-clocks.ipynb``).
+"""Lab 2b: vector clocks, checked against happens-before.
+
+The checks of ``solutions/lab02b-vector-clocks.ipynb``.
 
 Vector clocks (Fidge 1988; Mattern 1989) stamp every event of a distributed run so that the
 stamps alone tell how two events are related: a happens before b exactly when V(a) < V(b)
@@ -32,8 +34,9 @@ import networkx as nx
 
 from distlab.clocks import HappensBefore, vector_timestamps
 from distlab.grading.lab import Lab, Scenario, graded
-from distlab.grading.properties import Judge, Property, Violation
+from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Network, Node, Simulation, TraceEvent, Uniform, stream
+from distlab.sim.helpers import node_ids
 
 #: the trace events that are events of a process in this lab
 KINDS = ("send", "deliver", "timer")
@@ -117,23 +120,24 @@ def random_topology(seed: int, low: int = 3, high: int = 7) -> nx.Graph:
     """
     rng = stream(seed, "lab2b-topology")
     n = rng.randint(low, high)
+    ids = node_ids(n)
     graph = nx.Graph()
-    graph.add_nodes_from(f"n{i}" for i in range(n))
+    graph.add_nodes_from(ids)
     for i in range(1, n):
-        graph.add_edge(f"n{i}", f"n{rng.randrange(i)}")
+        graph.add_edge(ids[i], ids[rng.randrange(i)])
     for i in range(n):
         for j in range(i + 1, n):
             if rng.random() < 0.2:
-                graph.add_edge(f"n{i}", f"n{j}")
+                graph.add_edge(ids[i], ids[j])
     return graph
 
 
 def line_topology(n: int = 5) -> nx.Graph:
     """n0 - n1 - ... - n(n-1): every causal chain passes through the middle."""
-    return nx.path_graph([f"n{i}" for i in range(n)])
+    return nx.path_graph(node_ids(n))
 
 
-# -- the ground truth, and how to explain it -------------------------------------------------------
+# -- the ground truth, and how to explain it ---------------------------------------------------
 
 class Truth:
     """What really happened in a run: its events, happens-before, and the true timestamps."""
@@ -192,20 +196,17 @@ class Truth:
 
 # -- what must hold ----------------------------------------------------------------------------
 
-class ClockProperty(Property):
+class ClockProperty(TraceProperty):
     """Judged once the run is over, against the `Truth` of its trace."""
 
     def __init__(self, clock_class: type):
         self.clock_class = clock_class
 
-    def start(self, sim: Simulation) -> Judge:
-        def judge() -> Violation | None:
-            problem = self.judge(Truth(sim), sim)
-            return None if problem is None else Violation(self.description, problem, sim.now)
+    def judge(self, run: Run) -> str | None:
+        return self.judge_clocks(Truth(run.sim))
 
-        return judge
-
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
+        """None if the student's clock class agrees with ``truth``, else what is wrong."""
         raise NotImplementedError
 
 
@@ -215,7 +216,7 @@ class IncrementsRight(ClockProperty):
 
     description = "increment gives the timestamp of a node's next local event or send"
 
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
         cls = self.clock_class
         for node, events in truth.of_node.items():
             previous = cls()
@@ -238,7 +239,7 @@ class MergesRight(ClockProperty):
 
     description = ("merge, then increment, gives the timestamp of a receipt")
 
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
         cls = self.clock_class
         for node, events in truth.of_node.items():
             previous = cls()
@@ -280,24 +281,18 @@ class ComparesRight(ClockProperty):
 
     description = "compare tells before, after, concurrent and equal apart, for every pair"
 
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge_clocks(self, truth: Truth) -> str | None:
         stamp_of = {p: truth.clock(self.clock_class, p) for p in truth.events}
         return first_wrong_pair(truth, stamp_of)
 
 
-class StampsMatchHappensBefore(Property):
+class StampsMatchHappensBefore(TraceProperty):
     """The nodes' own stamps tell, for every pair of events, how they are really related."""
 
     description = "your nodes' stamps order every pair of events as happens-before does"
 
-    def start(self, sim: Simulation) -> Judge:
-        def judge() -> Violation | None:
-            problem = self.judge(Truth(sim), sim)
-            return None if problem is None else Violation(self.description, problem, sim.now)
-
-        return judge
-
-    def judge(self, truth: Truth, sim: Simulation) -> str | None:
+    def judge(self, run: Run) -> str | None:
+        sim, truth = run.sim, Truth(run.sim)
         stamp_of = {}
         for node, events in truth.of_node.items():
             stamps = list(sim.nodes[node].stamps)
@@ -322,7 +317,7 @@ class VectorClockLab(Lab):
         self.node = node
 
     def scenario(self, node: type[Node], topology: nx.Graph, network: Network,
-                 properties: Sequence[Property]) -> Scenario:
+                 properties: Sequence[TraceProperty]) -> Scenario:
         """Nodes of class ``node`` talking over ``topology``, judged by ``properties``."""
 
         def setup(sim: Simulation) -> None:

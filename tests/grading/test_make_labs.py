@@ -1,11 +1,8 @@
-"""Labs from solutions: labs/ is generated from solutions/, solutions pass, labs fail cleanly.
+"""`python -m distlab.grading.make_labs`: its rules on small notebooks, and what ``--check`` finds.
 
-``solutions/labNN-*.ipynb`` is the only source of a lab and ``labs/`` is generated from it by
-``python -m distlab.grading.make_labs``. These tests hold for every lab in solutions/, present
-and future: labs/ is exactly what the script generates; every solution carries the nbgrader
-metadata nbgrader needs; every solution notebook runs and passes all its checks; every
-generated lab runs without an error and its checks report failures (a table, not a crash).
-The script's rules themselves are tested on small notebooks built here.
+The rules are nbgrader's (solution regions become stubs, hidden tests go, outputs are cleared,
+metadata is kept or created); ``--check`` finds stale, missing and orphan labs, and labs
+without their module or their tests, in temporary folders built here.
 """
 
 from __future__ import annotations
@@ -14,68 +11,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from distlab.grading.make_labs import (LAB_PATTERN, LabSourceError, differences, main, make_lab,
-                                       metadata_problems, nbgrader_metadata, render)
-from distlab.grading.report import REPORT_MIME
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = sorted((REPO_ROOT / "solutions").glob(LAB_PATTERN))
-LABS = sorted((REPO_ROOT / "labs").glob(LAB_PATTERN))
-
-
-def test_there_is_at_least_one_lab():
-    assert SOLUTIONS, "solutions/ holds no labNN-*.ipynb notebook"
-
-
-def test_labs_are_exactly_what_make_labs_generates():
-    assert differences(REPO_ROOT / "solutions", REPO_ROOT / "labs") == [], (
-        "labs/ is out of date: run `python -m distlab.grading.make_labs` (make labs) and "
-        "commit labs/")
-
-
-@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
-def test_every_solution_has_the_metadata_nbgrader_needs(path: Path):
-    notebook = nbformat.read(path, as_version=4)
-    assert metadata_problems(notebook) == []
-    graded = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert graded, f"{path.name} has no graded cell: nbgrader would give no points"
-
-
-def executed(path: Path) -> nbformat.NotebookNode:
-    """The notebook at ``path``, executed in a fresh kernel (the file is not changed)."""
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return notebook
-
-
-def reports(notebook: nbformat.NotebookNode) -> list[dict]:
-    """The lab reports the notebook displayed (their machine-readable summaries)."""
-    return [output.data[REPORT_MIME] for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.outputs if REPORT_MIME in output.get("data", {})]
-
-
-@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
-def test_every_solution_executes_and_passes_all_its_checks(path: Path):
-    found = reports(executed(path))
-    assert found, f"{path.name} shows no report of check(...)"
-    failed = [(r["title"], c["name"], c["summary"]) for r in found for c in r["checks"]
-              if not c["passed"]]
-    assert failed == []
-
-
-@pytest.mark.parametrize("path", LABS, ids=[p.name for p in LABS])
-def test_every_generated_lab_executes_and_its_checks_report_failures(path: Path):
-    notebook = executed(path)  # raises CellExecutionError if any cell crashes
-    found = reports(notebook)
-    assert found, f"{path.name} shows no report of check(...)"
-    for report in found:
-        assert report["passed"] is False
-        assert all(c["kind"] == "not implemented" for c in report["checks"]), report
-
+from distlab.grading.make_labs import (LabSourceError, main, make_lab, metadata_problems,
+                                       nbgrader_metadata, pairing_problems, render)
 
 # -- the script's rules, on small notebooks ------------------------------------------------------
 
@@ -164,7 +103,9 @@ def test_check_mode_finds_stale_missing_and_orphan_labs(tmp_path: Path, capsys):
     solutions, labs = tmp_path / "solutions", tmp_path / "labs"
     solutions.mkdir()
     nbformat.write(solution_notebook(), solutions / "lab01-demo.ipynb")
-    args = ["--solutions", str(solutions), "--labs", str(labs)]
+    paired(tmp_path, "lab01_demo")
+    args = ["--solutions", str(solutions), "--labs", str(labs),
+            "--modules", str(tmp_path / "modules"), "--tests", str(tmp_path / "tests")]
     assert main([*args, "--check"]) == 1
     assert "lab01-demo.ipynb is missing" in capsys.readouterr().out
     assert main(args) == 0
@@ -177,3 +118,38 @@ def test_check_mode_finds_stale_missing_and_orphan_labs(tmp_path: Path, capsys):
     assert main(args) == 0
     assert sorted(p.name for p in labs.iterdir()) == ["lab01-demo.ipynb"]
     assert main([*args, "--check"]) == 0
+
+
+def paired(root: Path, name: str) -> None:
+    """Write an (empty) lab module and test file for lab ``name`` under ``root``."""
+    for folder, file in (("modules", f"{name}.py"), ("tests", f"test_{name}.py")):
+        (root / folder).mkdir(exist_ok=True)
+        (root / folder / file).write_text("", encoding="utf-8")
+
+
+def test_check_mode_names_a_missing_lab_module_and_missing_tests(tmp_path: Path, capsys):
+    solutions, labs = tmp_path / "solutions", tmp_path / "labs"
+    solutions.mkdir()
+    nbformat.write(solution_notebook(), solutions / "lab03b-two-words.ipynb")
+    args = ["--solutions", str(solutions), "--labs", str(labs),
+            "--modules", str(tmp_path / "modules"), "--tests", str(tmp_path / "tests")]
+    assert main(args) == 0  # generating labs/ does not need the module
+    assert main([*args, "--check"]) == 1
+    out = capsys.readouterr().out
+    assert f"has no module {tmp_path / 'modules' / 'lab03b_two_words.py'}" in out
+    assert f"has no tests {tmp_path / 'tests' / 'test_lab03b_two_words.py'}" in out
+    paired(tmp_path, "lab03b_two_words")
+    assert main([*args, "--check"]) == 0
+    assert "every lab has its module and its tests" in capsys.readouterr().out
+
+
+def test_a_module_or_tests_without_a_notebook_are_orphans(tmp_path: Path):
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(solution_notebook(), tmp_path / "solutions" / "lab01-demo.ipynb")
+    paired(tmp_path, "lab01_demo")
+    paired(tmp_path, "lab02_renamed")
+    (tmp_path / "tests" / "notebook_code.py").write_text("", encoding="utf-8")  # a helper
+    found = pairing_problems(tmp_path / "solutions", tmp_path / "modules", tmp_path / "tests")
+    assert len(found) == 2
+    assert all("lab02_renamed.py has no solution notebook" in line for line in found)
+    assert "lab02-renamed.ipynb" in found[0]
