@@ -19,7 +19,7 @@ from types import ModuleType
 import nbformat
 import pytest
 
-from distlab.clocks import HappensBefore
+from distlab.clocks.happens_before import HappensBefore
 from distlab.grading import check
 from distlab.grading.epidemic import ROUND, GossipLab, round_bound
 from distlab.grading.ordered_chat import (MEMBERS, Ack, Chat, OrderedChatLab, Stamped, chat_script,
