@@ -17,7 +17,7 @@ EXTRAS := book,test,bench,engines
 INSTALLED := $(VENV)/.distlab-installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv assets book test lab bench labs execute clean distclean
+.PHONY: help venv system-packages assets book test lab bench labs execute clean distclean
 
 help:
 	@sed -n '2,7p' Makefile
@@ -29,8 +29,14 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
 	@touch $(INSTALLED)
 
+# System packages, installed with apt when missing (as root, or with sudo when it needs no
+# password; otherwise the exact command is printed): npm for the book's JavaScript, and
+# Debian's Chromium for the browser tests.
+system-packages:
+	@tools/system_packages.sh npm $(if $(filter test,$(MAKECMDGOALS)),chromium)
+
 # Local copies of require.js, the widget manager and MathJax (see tools/js_assets.py).
-assets: venv
+assets: venv system-packages
 	@$(PY) tools/js_assets.py
 
 book: venv assets
