@@ -60,7 +60,7 @@ def test_the_schedule_reads_as_steps_and_replays_into_a_drawable_trace():
     result = explore(two(NaiveMutex), [mutual_exclusion])
     text = [str(step) for step in result.schedule]
     assert text[0] == "fire a:want"
-    assert text[1].startswith("deliver #1 a->b Request(")
+    assert text[1].startswith("deliver #1 a->b AskToEnter(")
     printed = str(result)
     assert ("found a violation of 'at most one node in the critical section' after 6 steps"
             in printed)

@@ -29,7 +29,7 @@ from distlab.sim import Node, Simulation
 
 
 @dataclass(frozen=True)
-class Request:
+class AskToEnter:
     """Ask for permission to enter; ``clock`` is the sender's Lamport timestamp."""
 
     clock: int = 0
@@ -72,11 +72,11 @@ class NaiveMutex(Node):
                 self.deferred = frozenset()
 
     def ask(self) -> None:
-        self.broadcast(Request())
+        self.broadcast(AskToEnter())
 
     def on_message(self, src: str, msg: object) -> None:
         match msg:
-            case Request():
+            case AskToEnter():
                 if self.must_defer(src, msg):
                     self.deferred |= {src}
                 else:
@@ -88,7 +88,7 @@ class NaiveMutex(Node):
                     self.in_cs = True
                     self.set_timer(self.hold, "leave")
 
-    def must_defer(self, src: str, msg: Request) -> bool:
+    def must_defer(self, src: str, msg: AskToEnter) -> bool:
         return self.in_cs
 
 
@@ -107,14 +107,14 @@ class RicartAgrawala(NaiveMutex):
     def ask(self) -> None:
         self.clock += 1
         self.asked_at = self.clock
-        self.broadcast(Request(self.clock))
+        self.broadcast(AskToEnter(self.clock))
 
     def on_message(self, src: str, msg: object) -> None:
-        if isinstance(msg, Request):
+        if isinstance(msg, AskToEnter):
             self.clock = max(self.clock, msg.clock) + 1
         super().on_message(src, msg)
 
-    def must_defer(self, src: str, msg: Request) -> bool:
+    def must_defer(self, src: str, msg: AskToEnter) -> bool:
         mine_first = (self.asked_at, self.id) < (msg.clock, src)
         return self.in_cs or (self.wanting and mine_first)
 
