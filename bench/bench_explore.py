@@ -18,7 +18,7 @@ from __future__ import annotations
 from distlab.check.examples import (AmnesiacElection, ForgetfulElection, RicartAgrawala,
                                     mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
-from distlab.check.invariants import at_most_one_leader_per_term
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 
 NODES = ["a", "b", "c"]
 

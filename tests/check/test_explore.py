@@ -9,9 +9,9 @@ import pytest
 from distlab.check.examples import (Election, ForgetfulElection, NaiveMutex, RicartAgrawala,
                                     mutual_exclusion)
 from distlab.check.explore import ChoiceScheduler, explore
-from distlab.check.invariants import (InvariantViolation, at_most_one_leader_per_term,
-                                      durable_storage, invariant, no_acknowledged_write_lost,
-                                      watch)
+from distlab.check.invariants import (InvariantViolation, durable_storage, invariant,
+                                      no_acknowledged_write_lost, watch)
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 from distlab.sim import Client, ConfigurationError, Node, Simulation
 
 
@@ -60,7 +60,7 @@ def test_the_schedule_reads_as_steps_and_replays_into_a_drawable_trace():
     result = explore(two(NaiveMutex), [mutual_exclusion])
     text = [str(step) for step in result.schedule]
     assert text[0] == "fire a:want"
-    assert text[1].startswith("deliver #1 a->b Request(")
+    assert text[1].startswith("deliver #1 a->b AskToEnter(")
     printed = str(result)
     assert ("found a violation of 'at most one node in the critical section' after 6 steps"
             in printed)
@@ -83,7 +83,7 @@ def test_two_leaders_in_one_term_are_found_in_a_forgetful_election():
     result = explore(two(ForgetfulElection), [at_most_one_leader_per_term()])
     assert result.found and len(result.schedule) == 6
     assert str(result.schedule[0]) == "fire a:election"
-    assert any(str(s).startswith("deliver #1 a->b RequestVote(term=1)") for s in result.schedule)
+    assert any(str(s).startswith("deliver #1 a->b Candidacy(term=1)") for s in result.schedule)
 
 
 # -- correct protocols ---------------------------------------------------------------------------

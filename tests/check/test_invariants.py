@@ -1,4 +1,7 @@
-"""Tests of distlab.check.invariants: each catches a broken toy and passes a correct one."""
+"""Tests of distlab.check.invariants: each catches a broken toy and passes a correct one.
+
+Raft's invariants are tested beside Raft, in tests/consensus/test_raft_invariants.py.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from distlab.check.examples import (Election, ForgetfulElection,
-                                    RicartAgrawala, mutual_exclusion)
-from distlab.check.invariants import (Invariant, InvariantViolation, at_most_one_leader_per_term,
-                                      check_now, durable_storage, invariant, live_nodes,
-                                      logs_agree_up_to_commit, no_acknowledged_write_lost, watch)
-from distlab.sim import (Client, ConfigurationError, Nemesis, Network, Node, Operation,
-                         Simulation, Uniform)
+from distlab.check.examples import RicartAgrawala, mutual_exclusion
+from distlab.check.invariants import (Invariant, InvariantViolation, check_now, durable_storage,
+                                      invariant, live_nodes, no_acknowledged_write_lost, watch)
+from distlab.sim import Client, Node, Operation, Simulation
+from scripted import Scripted
 
 SEEDS = range(30)
 
@@ -23,92 +24,6 @@ def violation_or_none(sim: Simulation, until: float) -> InvariantViolation | Non
     except InvariantViolation as exc:
         return exc
     return None
-
-
-# -- a scripted node: its variables change at given times -------------------------------------
-
-class Scripted(Node):
-    """Sets attributes at given times: ``script=[(10, {"role": "leader", "term": 1}), ...]``."""
-
-    def __init__(self, script: list[tuple[float, dict]] = (), **initial):
-        self.script = list(script)
-        for name, value in initial.items():
-            setattr(self, name, value)
-
-    def on_start(self) -> None:
-        for i, (time, _) in enumerate(self.script):
-            self.set_timer(time, f"step{i}")
-
-    def on_timer(self, name: str) -> None:
-        changes = self.script[int(name.removeprefix("step"))][1]
-        for attr, value in changes.items():
-            setattr(self, attr, value)
-
-
-# -- at most one leader per term ----------------------------------------------------------------
-
-def elections(cls: type[Node], seed: int) -> Simulation:
-    sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 30)))
-    sim.add_nodes(cls, ["a", "b", "c"])
-    Nemesis(interval=300).install(sim)
-    return sim
-
-
-def test_leader_invariant_catches_voters_that_forget_their_votes():
-    found = [v for seed in SEEDS
-             if (v := violation_or_none(watched(elections(ForgetfulElection, seed)), 3_000))]
-    assert found, "the forgetful election never elected two leaders in 30 seeds"
-    first = found[0]
-    assert first.invariant == "at most one leader per term"
-    assert "were both leader in term" in first.explanation
-    assert first.seed in SEEDS and first.time > 0
-    assert first.events and first.events[-1].time <= first.time
-    assert f"Simulation(seed={first.seed})" in str(first)
-
-
-def watched(sim: Simulation) -> Simulation:
-    watch(sim, at_most_one_leader_per_term())
-    return sim
-
-
-def test_leader_invariant_holds_for_raft_style_election_under_crashes_and_partitions():
-    terms_with_leaders = 0
-    for seed in SEEDS:
-        sim = elections(Election, seed)
-        leaders = at_most_one_leader_per_term()
-        watch(sim, leaders)
-        sim.run(until=3_000)
-        terms_with_leaders += len(leaders.leaders)
-    assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
-
-
-def test_two_leaders_of_one_term_at_different_times_is_still_a_violation():
-    sim = Simulation(seed=1)
-    sim.add_node(Scripted, "a", role="follower", term=0,
-                 script=[(10, {"role": "leader", "term": 1}), (20, {"role": "follower"})])
-    sim.add_node(Scripted, "b", role="follower", term=0,
-                 script=[(30, {"role": "leader", "term": 1})])
-    watch(sim, at_most_one_leader_per_term())
-    exc = violation_or_none(sim, 100)
-    assert exc is not None and exc.time == 30
-    assert "'a' since t=10.000 ms" in exc.explanation
-
-
-def test_leader_invariant_reads_the_attribute_names_it_is_given():
-    sim = Simulation(seed=1)
-    sim.add_node(Scripted, "a", state="LEADER", epoch=4)
-    sim.add_node(Scripted, "b", state="LEADER", epoch=5)
-    check_now(sim, at_most_one_leader_per_term("state", "epoch", "LEADER"))
-    sim.nodes["b"].epoch = 4
-    with pytest.raises(InvariantViolation, match="term 4"):
-        check_now(sim, at_most_one_leader_per_term("state", "epoch", "LEADER"))
-
-
-def test_a_leader_without_a_term_attribute_is_a_clear_error():
-    sim = Simulation(seed=1)
-    sim.add_node(Scripted, "a", role="leader")
-    with pytest.raises(ConfigurationError, match="term_attr"):
-        check_now(sim, at_most_one_leader_per_term())
 
 
 def test_crashed_nodes_are_skipped():
@@ -123,109 +38,6 @@ def test_crashed_nodes_are_skipped():
 
     assert run(crash=False) is not None
     assert run(crash=True) is None
-
-
-# -- logs agree up to the commit index ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Append:
-    entries: tuple
-    commit: int
-
-
-@dataclass(frozen=True)
-class Ack:
-    length: int
-
-
-class Replica(Node):
-    """Log replication from one proposer: followers adopt any longer log the proposer sends.
-
-    Safe with a single proposer, whose log only grows; with two proposers (there are no
-    terms to tell them apart) a longer log from the second overwrites entries the first has
-    already committed.
-    """
-
-    def __init__(self, propose_from: float | None = None, entries: int = 20):
-        self.propose_from = propose_from
-        self.entries = entries
-        self.log: list[str] = []
-        self.commit_index = 0
-        self.match: dict[str, int] = {}
-
-    def on_start(self) -> None:
-        if self.propose_from is not None:
-            self.set_timer(self.propose_from, "propose")
-
-    def on_timer(self, name: str) -> None:
-        self.log.append(f"{self.id}{len(self.log) + 1}")
-        self.match[self.id] = len(self.log)
-        self.broadcast(Append(tuple(self.log), self.commit_index))
-        if len(self.log) < self.entries:
-            self.set_timer(10, "propose")
-
-    def on_message(self, src: str, msg: Append | Ack) -> None:
-        match msg:
-            case Append(entries, commit):
-                if len(entries) >= len(self.log):
-                    self.log = list(entries)
-                self.commit_index = max(self.commit_index, min(commit, len(self.log)))
-                self.send(src, Ack(len(entries)))
-            case Ack(length):
-                self.match[src] = max(self.match.get(src, 0), length)
-                majority = sorted(self.match.values(), reverse=True)[(len(self.peers) + 1) // 2]
-                if majority > self.commit_index and majority <= len(self.log):
-                    self.commit_index = majority
-
-
-def replication(seed: int, second_proposer: bool) -> Simulation:
-    sim = Simulation(seed=seed)
-    sim.add_node(Replica, "a", propose_from=10)
-    sim.add_node(Replica, "b", propose_from=55 if second_proposer else None)
-    sim.add_node(Replica, "c")
-    watch(sim, logs_agree_up_to_commit())
-    return sim
-
-
-def test_log_invariant_catches_a_second_proposer_overwriting_committed_entries():
-    found = [v for seed in SEEDS if (v := violation_or_none(replication(seed, True), 1_000))]
-    assert len(found) >= len(SEEDS) * 3 // 4
-    assert "was committed as" in found[0].explanation
-
-
-def test_log_invariant_holds_with_a_single_proposer():
-    for seed in SEEDS:
-        sim = replication(seed, False)
-        sim.run(until=1_000)
-        assert sim.nodes["a"].commit_index == 20  # the check saw real commits
-        assert sim.nodes["c"].commit_index >= 15
-
-
-def test_a_committed_entry_that_changes_later_is_caught():
-    sim = Simulation(seed=1)
-    sim.add_node(Scripted, "a", log=[], commit_index=0,
-                 script=[(10, {"log": ["x"], "commit_index": 1}), (20, {"log": ["y"]})])
-    watch(sim, logs_agree_up_to_commit())
-    exc = violation_or_none(sim, 100)
-    assert exc is not None and exc.time == 20
-    assert exc.explanation == ("index 1 was committed as 'x' (seen on 'a' at t=10.000 ms), "
-                               "but 'a' now has 'y' committed there")
-
-
-def test_log_invariant_with_a_placeholder_at_index_zero():
-    sim = Simulation(seed=1)
-    sim.add_node(Scripted, "a", log=[None, "x", "z"], commit_index=1)
-    sim.add_node(Scripted, "b", log=[None, "y"], commit_index=1)
-    check_now(sim, logs_agree_up_to_commit())          # first_index=1: only None committed
-    with pytest.raises(InvariantViolation, match="index 1 was committed as 'x'"):
-        check_now(sim, logs_agree_up_to_commit(first_index=0))
-
-
-def test_committing_beyond_the_log_is_reported():
-    sim = Simulation(seed=1)
-    sim.add_node(Scripted, "a", log=["x"], commit_index=3)
-    with pytest.raises(InvariantViolation, match="only 1 entries"):
-        check_now(sim, logs_agree_up_to_commit())
 
 
 # -- no acknowledged write lost ------------------------------------------------------------------
@@ -446,14 +258,3 @@ def test_mutual_exclusion_example_holds_for_ricart_agrawala_over_many_seeds():
         watch(sim, mutual_exclusion)
         sim.run(until=1_200)
         assert all(node.done for node in sim.nodes.values())
-
-
-def test_watching_resets_the_memory_of_a_reused_invariant():
-    leaders = at_most_one_leader_per_term()
-    for node_id in ("a", "b"):   # each run has one leader of term 1: fine, run by run
-        sim = Simulation(seed=0)
-        sim.add_node(Scripted, node_id, role="leader", term=1)
-        watch(sim, leaders)
-        sim.run(until=10)
-    assert leaders.leaders == {1: "b"}
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from notebook_code import failures, solution
 
-from distlab.clocks import HappensBefore
+from distlab.clocks.happens_before import HappensBefore
 from distlab.grading import check
 from distlab.labs.lab02b_vector_clocks import (KINDS, Talker, Truth, VectorClockLab,
                                                random_topology)

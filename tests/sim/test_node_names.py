@@ -15,7 +15,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from distlab.check import at_most_one_leader_per_term, explore  # noqa: E402
+from distlab.check import explore  # noqa: E402
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term  # noqa: E402
 from distlab.net import start_cluster  # noqa: E402
 from distlab.sim import ConfigurationError, Node, Note, Simulation  # noqa: E402
 from distlab.widgets import Explorer  # noqa: E402

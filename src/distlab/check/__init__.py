@@ -14,6 +14,5 @@ from distlab.check.models import (KV, MODELS, UNKNOWN, CASRegister, Counter, Mod
 # Invariants over node states, and exhaustive schedule exploration (distlab.check.invariants,
 # distlab.check.explore).
 from distlab.check.explore import ChoiceScheduler, ExplorationResult, Step, explore
-from distlab.check.invariants import (Invariant, InvariantViolation, at_most_one_leader_per_term,
-                                      check_now, durable_storage, invariant, live_nodes,
-                                      logs_agree_up_to_commit, no_acknowledged_write_lost, watch)
+from distlab.check.invariants import (Invariant, InvariantViolation, check_now, durable_storage,
+                                      invariant, live_nodes, no_acknowledged_write_lost, watch)

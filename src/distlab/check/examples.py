@@ -12,7 +12,10 @@ whole protocol in mind while reading a violating schedule.
 * **Leader election** in the style of Raft {cite:p}`ongaro2014raft`: terms, votes, majorities.
   `Election` remembers whom it voted for in each term, durably; `ForgetfulElection` forgets,
   so one voter can elect two leaders in the same term; `AmnesiacElection` remembers only in
-  memory, so a crash and restart make it vote twice.
+  memory, so a crash and restart make it vote twice. Their messages (`Candidacy`, `Vote`,
+  `Heartbeat`) are smaller than Raft's `RequestVote` and `AppendEntries`
+  (`distlab.consensus.raft.messages`), so that the explorer has fewer states to enumerate,
+  and `distlab.check` sits below the protocols: it cannot import them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from distlab.sim import Node, Simulation
 
 
 @dataclass(frozen=True)
-class Request:
+class AskToEnter:
     """Ask for permission to enter; ``clock`` is the sender's Lamport timestamp."""
 
     clock: int = 0
@@ -69,11 +72,11 @@ class NaiveMutex(Node):
                 self.deferred = frozenset()
 
     def ask(self) -> None:
-        self.broadcast(Request())
+        self.broadcast(AskToEnter())
 
     def on_message(self, src: str, msg: object) -> None:
         match msg:
-            case Request():
+            case AskToEnter():
                 if self.must_defer(src, msg):
                     self.deferred |= {src}
                 else:
@@ -85,7 +88,7 @@ class NaiveMutex(Node):
                     self.in_cs = True
                     self.set_timer(self.hold, "leave")
 
-    def must_defer(self, src: str, msg: Request) -> bool:
+    def must_defer(self, src: str, msg: AskToEnter) -> bool:
         return self.in_cs
 
 
@@ -104,14 +107,14 @@ class RicartAgrawala(NaiveMutex):
     def ask(self) -> None:
         self.clock += 1
         self.asked_at = self.clock
-        self.broadcast(Request(self.clock))
+        self.broadcast(AskToEnter(self.clock))
 
     def on_message(self, src: str, msg: object) -> None:
-        if isinstance(msg, Request):
+        if isinstance(msg, AskToEnter):
             self.clock = max(self.clock, msg.clock) + 1
         super().on_message(src, msg)
 
-    def must_defer(self, src: str, msg: Request) -> bool:
+    def must_defer(self, src: str, msg: AskToEnter) -> bool:
         mine_first = (self.asked_at, self.id) < (msg.clock, src)
         return self.in_cs or (self.wanting and mine_first)
 
@@ -130,8 +133,8 @@ def mutual_exclusion(sim: Simulation) -> str | None:
 
 
 @dataclass(frozen=True)
-class RequestVote:
-    """A candidate asks for a vote in ``term``."""
+class Candidacy:
+    """The sender is a candidate in ``term`` and asks for a vote."""
 
     term: int
 
@@ -185,13 +188,13 @@ class Election(Node):
                 self.voted_for = self.id
                 self.votes = frozenset({self.id})
                 self.persist()
-                self.broadcast(RequestVote(self.term))
+                self.broadcast(Candidacy(self.term))
                 self.reset_election_timer()
             case "heartbeat" if self.role == "leader":
                 self.broadcast(Heartbeat(self.term))
                 self.set_timer(self.heartbeat_interval, "heartbeat")
 
-    def on_message(self, src: str, msg: RequestVote | Vote | Heartbeat) -> None:
+    def on_message(self, src: str, msg: Candidacy | Vote | Heartbeat) -> None:
         if msg.term > self.term:
             self.term = msg.term
             self.role = "follower"
@@ -199,7 +202,7 @@ class Election(Node):
             self.votes = frozenset()
             self.persist()
         match msg:
-            case RequestVote(term) if self.grants_vote(src, term):
+            case Candidacy(term) if self.grants_vote(src, term):
                 self.voted_for = src
                 self.persist()
                 self.send(src, Vote(term))

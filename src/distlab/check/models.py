@@ -304,9 +304,43 @@ class Counter(Model):
                 return f"r→{_show(op.output)}"
 
 
+class Log(Model):
+    """An append-only log that starts empty; entries are numbered from 0 (their offset).
+
+    ======  ===============  ==============================================
+    f       value            output
+    ======  ===============  ==============================================
+    append  the entry        its offset: how many entries came before it
+    read    ignored          every entry, in order (a tuple)
+    ======  ===============  ==============================================
+    """
+
+    name = "log"
+    functions = frozenset({"append", "read"})
+    read_only = frozenset({"read"})
+
+    def init(self) -> Hashable:
+        return ()
+
+    def step(self, state: Any, op: OpLike) -> tuple[bool, Hashable]:
+        match op.f:
+            case "append":
+                return agrees(op.output, len(state)), state + (op.value,)
+            case "read":
+                return agrees(op.output, state), state
+        raise ValueError(f"a log has no operation {op.f!r} (it has append and read)")
+
+    def describe(self, op: OpLike) -> str:
+        match op.f:
+            case "append":
+                return f"app({_show(op.value)})→{_show(op.output)}"
+            case _:
+                return f"r→{_show(op.output)}"
+
+
 #: The models by the names the command line uses.
 MODELS: dict[str, type[Model]] = {
-    cls.name: cls for cls in (Register, CASRegister, KV, Queue, Counter)
+    cls.name: cls for cls in (Register, CASRegister, KV, Queue, Counter, Log)
 }
 
 

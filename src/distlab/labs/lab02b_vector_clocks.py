@@ -12,7 +12,8 @@ The student writes a `VectorClock` value class (part A: ``increment``, ``merge``
 the workload, `Talker` -- nodes that talk to random neighbours at random times and pass
 messages on, over random topologies with loss and duplicates -- and the checks. Every check
 compares the student's answers with the ground truth computed from the run's trace
-(`distlab.clocks.HappensBefore`: process order plus message edges, no clocks involved).
+(`distlab.clocks.happens_before.HappensBefore`: process order plus message edges, no clocks
+involved).
 
 An *event* here is what a node does, as the trace records it: a timer going off (a local
 event), a send, a receipt (a message delivered twice is received twice).
@@ -32,7 +33,7 @@ from typing import Any
 
 import networkx as nx
 
-from distlab.clocks import HappensBefore, vector_timestamps
+from distlab.clocks.happens_before import HappensBefore, vector_timestamps
 from distlab.grading.lab import Lab, Scenario, graded
 from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Network, Node, Simulation, TraceEvent, Uniform, stream

@@ -7,8 +7,8 @@ import statistics
 import networkx as nx
 import pytest
 
-from distlab.gossip import (MODES, AntiEntropyNode, RumourMongeringNode, log_bound,
-                            rounds_to_all, rumour_mongering, spread)
+from distlab.gossip.epidemic import MODES, AntiEntropyNode, RumourMongeringNode
+from distlab.gossip.runs import log_bound, rounds_to_all, rumour_mongering, spread
 from distlab.sim import Network, Simulation, Uniform
 
 

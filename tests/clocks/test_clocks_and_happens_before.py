@@ -10,15 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.clocks import (PROCESS_KINDS, CristianClient, HappensBefore, HLCTimestamp,
-                            HybridLogicalClock, LamportClock, TimeServer, VectorClock,
-                            annotate_lamport, annotate_vector, cristian_experiment,
-                            lamport_timestamps, ntp_offset_delay, process_events,
-                            vector_timestamps)
+from distlab.clocks.cristian import CristianClient, TimeServer, ntp_offset_delay
+from distlab.clocks.happens_before import (PROCESS_KINDS, HappensBefore, annotate_lamport,
+                                           annotate_vector, lamport_timestamps, process_events,
+                                           vector_timestamps)
+from distlab.clocks.logical import HLCTimestamp, HybridLogicalClock, LamportClock, VectorClock
+from distlab.clocks.runs import cristian_experiment
 from distlab.sim import Constant, Network, Node, Simulation, Uniform
 
 
-# -- the clocks' rules -----------------------------------------------------------------------------
+# -- the clocks' rules ----------------------------------------------------------------------------
 def test_lamport_clock_ticks_and_merges():
     clock = LamportClock()
     assert clock.tick() == 1
@@ -89,7 +90,7 @@ def test_ntp_offset_and_delay():
     assert offset == pytest.approx(100) and delay == pytest.approx(20)
 
 
-# -- a random workload, with live clocks in the messages -------------------------------------------
+# -- a random workload, with live clocks in the messages ------------------------------------------
 @dataclass(frozen=True)
 class Chat:
     lamport: int
@@ -247,7 +248,7 @@ def test_hybrid_logical_clocks_respect_causality_and_stay_near_physical_time(see
         assert node.max_hlc_lead <= spread + 1e-9
 
 
-# -- annotations for space-time diagrams -----------------------------------------------------------
+# -- annotations for space-time diagrams ----------------------------------------------------------
 def test_annotations_label_sends_and_deliveries():
     sim = chatter_run(seed=2, n=3)
     lamport = annotate_lamport(sim)
@@ -260,7 +261,7 @@ def test_annotations_label_sends_and_deliveries():
     assert lamport(sim.trace.of_kind("timer")[0]) is None
 
 
-# -- Cristian's algorithm --------------------------------------------------------------------------
+# -- Cristian's algorithm -------------------------------------------------------------------------
 def test_cristian_error_is_at_most_half_the_round_trip():
     results = cristian_experiment(seed=3, server_skew=250.0, client_skew=-40.0)
     assert len(results) == 50

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from distlab.check import check_linearizability
-from distlab.kv import (INITIAL, LwwReplica, QuorumReplica, Read, ReadOk, RegisterClient,
-                        Unavailable, Update, Write, WriteOk, cap_run, cap_sim, converged,
-                        operation_latencies, outcome_counts, replica_states)
+from distlab.kv.register import (INITIAL, LwwReplica, QuorumReplica, Read, ReadOk,
+                                 RegisterClient, Unavailable, Update, Write, WriteOk)
+from distlab.kv.runs import (cap_run, cap_sim, converged, operation_latencies, outcome_counts,
+                             replica_states)
 from distlab.sim import Client, Constant, Nemesis, Network, Simulation, Uniform
 
 #: A seed whose AP run under the default partition is not linearizable (the notebook uses it).
@@ -60,7 +61,7 @@ class ScriptedClient(Client):
                 self.info(op) if maybe_applied else self.fail(op)
 
 
-# -- no fault: both choices are linearizable -------------------------------------------------------
+# -- no fault: both choices are linearizable ------------------------------------------------------
 @pytest.mark.parametrize("mode", ["cp", "ap"])
 def test_without_partition_both_modes_are_linearizable(mode):
     for seed in SEEDS:
@@ -75,7 +76,7 @@ def test_same_seed_same_history():
     assert first != cap_run("ap", 4, PARTITION).history.to_jepsen()
 
 
-# -- CP: consistent, but the minority side is unavailable ------------------------------------------
+# -- CP: consistent, but the minority side is unavailable -----------------------------------------
 def test_cp_stays_linearizable_under_partition():
     for seed in SEEDS:
         assert linearizable(cap_run("cp", seed, PARTITION)), f"seed {seed}"
@@ -160,7 +161,7 @@ def test_reads_need_their_write_back():
     assert linearizable(run(None))
 
 
-# -- AP: available, divergent, not linearizable, convergent ----------------------------------------
+# -- AP: available, divergent, not linearizable, convergent ---------------------------------------
 def test_ap_answers_every_request_even_under_partition():
     for seed in SEEDS:
         sim = cap_run("ap", seed, PARTITION)
@@ -221,7 +222,7 @@ def test_a_skewed_clock_makes_last_writer_wins_lose_a_later_write():
     assert {value for value, _ in replica_states(sim).values()} == {1}   # 2 was lost
 
 
-# -- PACELC: without a partition, consistency costs latency ----------------------------------------
+# -- PACELC: without a partition, consistency costs latency ---------------------------------------
 def test_majorities_cost_round_trips_and_local_answers_do_not():
     options = dict(latency=Constant(20), client_latency=1, duration=2_000)
     ap = cap_run("ap", 1, **options).history
@@ -237,7 +238,7 @@ def test_ap_with_far_replicas_is_not_linearizable_even_without_partition():
     assert linearizable(cap_run("cp", 1, latency=Uniform(20, 50), client_latency=1))
 
 
-# -- the client ------------------------------------------------------------------------------------
+# -- the client -----------------------------------------------------------------------------------
 def test_a_client_that_crashes_reports_its_operation_unknown_and_goes_on():
     sim = cap_sim("cp", 2, latency=Constant(10))
     sim.run(until=50)
@@ -261,7 +262,7 @@ def test_a_client_times_out_when_its_replica_is_down():
         [op for op in sim.history if op.process == "c1" and op.status != "pending"]) > 0
 
 
-# -- mistakes are explained ------------------------------------------------------------------------
+# -- mistakes are explained -----------------------------------------------------------------------
 def test_unknown_mode_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="'cp'.*'ap'"):
         cap_sim("ca")

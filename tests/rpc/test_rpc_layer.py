@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distlab.rpc import (CounterServer, Increment, Pending, Reply, Request, RpcNode, Timeout,
-                         counter_experiment)
+from distlab.rpc.counter import CounterServer, Increment
+from distlab.rpc.layer import Pending, Reply, Request, RpcNode, Timeout
+from distlab.rpc.runs import counter_experiment
 from distlab.sim import Constant, Network, NodeError, Simulation, Uniform
 
 
@@ -70,7 +71,7 @@ def requests_sent(sim: Simulation) -> list[Request]:
     return [e.data for e in sim.trace.of_kind("send") if isinstance(e.data, Request)]
 
 
-# -- calls and replies -----------------------------------------------------------------------------
+# -- calls and replies ----------------------------------------------------------------------------
 def test_callback_call_gets_the_reply_body():
     sim = echo_sim()
     caller = sim.add_node(Caller, "c", calls=(("s1", Echo("hi")), ("s2", Echo("ho"))))
@@ -99,7 +100,7 @@ def test_request_and_reply_follow_maelstroms_ids():
     assert sorted(r.in_reply_to for r in replies) == [1, 2]
 
 
-# -- timeouts and retries --------------------------------------------------------------------------
+# -- timeouts and retries -------------------------------------------------------------------------
 def test_timeout_fires_when_the_server_is_down():
     sim = echo_sim(latency=Constant(5))
     sim.crash("s1")
@@ -148,7 +149,7 @@ def test_duplicated_replies_complete_a_call_once():
     assert caller.rpc_stats.late_replies >= 1
 
 
-# -- at-least-once versus at-most-once -------------------------------------------------------------
+# -- at-least-once versus at-most-once ------------------------------------------------------------
 @pytest.mark.parametrize("at_most_once, expected", [(False, 40), (True, 20)])
 def test_duplicated_requests_apply_twice_at_least_once_and_once_at_most_once(at_most_once,
                                                                              expected):
@@ -195,7 +196,7 @@ def test_unknown_outcomes_are_recorded_as_info_in_the_history():
     assert statuses.count("ok") == run.acknowledged
 
 
-# -- the at-most-once table ------------------------------------------------------------------------
+# -- the at-most-once table -----------------------------------------------------------------------
 class RawClient(RpcNode):
     """Sends hand-made requests at set times (to replay a late duplicate)."""
 
@@ -254,7 +255,7 @@ def test_the_table_survives_a_server_crash(at_most_once, applied_once):
     assert (server.value == 1) is applied_once
 
 
-# -- coordinators: async handlers ------------------------------------------------------------------
+# -- coordinators: async handlers -----------------------------------------------------------------
 class SumCoordinator(RpcNode):
     """Answers Increment(n) after asking both backends to add n, with the sum of their values."""
 
@@ -285,7 +286,7 @@ def test_a_duplicate_arriving_while_the_handler_runs_is_not_executed():
     assert sim.nodes["b1"].value == sim.nodes["b2"].value == 1
 
 
-# -- errors and determinism ------------------------------------------------------------------------
+# -- errors and determinism -----------------------------------------------------------------------
 class BadAwaiter(RpcNode):
     def on_start(self) -> None:
         self.spawn(self.run())

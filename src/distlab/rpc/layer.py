@@ -34,8 +34,9 @@ This module gives nodes a small RPC layer in two styles, on the simulator's own 
 A server answers in ``on_request(src, body)``: it returns the reply body (or is itself an
 ``async def`` that may call other nodes first: a coordinator).
 
-`CounterServer`, `CounterClient` and `counter_experiment` show the difference: an increment
-that is retried or duplicated counts twice under at-least-once, once under at-most-once.
+`distlab.rpc.counter` shows the difference with a counter: an increment that is retried or
+duplicated counts twice under at-least-once, once under at-most-once
+(`distlab.rpc.runs.counter_experiment` measures it).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from distlab.sim import Client, Latency, Network, Node, Simulation, Uniform
+from distlab.sim import Node
 
 
-# -- messages --------------------------------------------------------------------------------------
+# -- messages -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Request:
     """A call of ``body`` (what to do); ``id`` is unique per client and kept by retries.
@@ -83,7 +84,7 @@ class Timeout:
     attempts: int
 
 
-# -- results that are not known yet ----------------------------------------------------------------
+# -- results that are not known yet ---------------------------------------------------------------
 class Pending:
     """A result that is not known yet: a call in flight, a sleep, or a spawned coroutine.
 
@@ -123,7 +124,7 @@ class Pending:
         return f"<Pending {self.what}, {state}>"
 
 
-# -- bookkeeping -----------------------------------------------------------------------------------
+# -- bookkeeping ----------------------------------------------------------------------------------
 @dataclass
 class RpcStats:
     """Counters of one node's RPC traffic, as client and as server."""
@@ -191,7 +192,7 @@ class RpcNode(Node):
 
     at_most_once: bool = False
 
-    # -- the server's part: override ---------------------------------------------------------------
+    # -- the server's part: override --------------------------------------------------------------
     def on_request(self, src: str, body: Any) -> Any:
         """Execute the request ``body`` from ``src`` and return the reply body.
 
@@ -200,7 +201,7 @@ class RpcNode(Node):
         raise NotImplementedError(f"{type(self).__name__} received a request {body!r} from "
                                   f"{src!r} but defines no on_request(src, body)")
 
-    # -- the client's part -------------------------------------------------------------------------
+    # -- the client's part ------------------------------------------------------------------------
     def call(self, dst: str, body: Any, *, timeout: float = 100.0, retries: int = 0,
              on_reply: Callable[[Any], None] | None = None) -> Pending:
         """Call ``body`` at node ``dst``; the result is the reply body or a `Timeout`.
@@ -258,7 +259,7 @@ class RpcNode(Node):
         """This node's RPC counters (volatile: a restart starts them again)."""
         return self._rpc.stats
 
-    # -- dispatch ----------------------------------------------------------------------------------
+    # -- dispatch ---------------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
             case Request():
@@ -283,7 +284,7 @@ class RpcNode(Node):
                                  f"RPC timer: handle your own timers in on_timer and pass the "
                                  f"rest to super().on_timer(name)")
 
-    # -- client internals --------------------------------------------------------------------------
+    # -- client internals -------------------------------------------------------------------------
     @property
     def _rpc(self) -> _RpcState:
         # Created on first use, so that subclasses need not call super().__init__().
@@ -336,7 +337,7 @@ class RpcNode(Node):
                             f"self.spawn(...) (asyncio functions need asyncio's real loop)")
         awaited.then(lambda _result: self._resume(coroutine, finished))
 
-    # -- server internals --------------------------------------------------------------------------
+    # -- server internals -------------------------------------------------------------------------
     def _on_request(self, src: str, request: Request) -> None:
         stats = self._rpc.stats
         stats.requests += 1
@@ -374,94 +375,3 @@ class RpcNode(Node):
         if replies is not None and request_id in replies:
             replies[request_id] = body
         self.send(src, Reply(request_id, body))
-
-
-# -- the example: a counter, which is not idempotent -----------------------------------------------
-@dataclass(frozen=True)
-class Increment:
-    """Add ``amount`` to the counter; the reply is the new value."""
-
-    amount: int = 1
-
-
-class CounterServer(RpcNode):
-    """A counter kept in durable storage. Executing an `Increment` twice is visible."""
-
-    def __init__(self, at_most_once: bool = False):
-        self.at_most_once = at_most_once
-
-    @property
-    def value(self) -> int:
-        return self.storage.get("value", 0)
-
-    def on_request(self, src: str, body: Any) -> int:
-        match body:
-            case Increment(amount):
-                self.storage["value"] = self.value + amount
-                return self.value
-            case _:
-                raise ValueError(f"CounterServer understands Increment(amount), not {body!r}")
-
-
-class CounterClient(RpcNode, Client):
-    """Increments the counter ``increments`` times, one call after another.
-
-    Each increment is recorded in the history: ``ok`` when a reply came, ``info`` (unknown)
-    after a `Timeout`.
-    """
-
-    def __init__(self, server: str = "server", increments: int = 10, timeout: float = 50.0,
-                 retries: int = 3):
-        self.server = server
-        self.increments = increments
-        self.timeout = timeout
-        self.retries = retries
-        self.acknowledged = 0
-        self.unknown = 0
-
-    def on_start(self) -> None:
-        self.spawn(self.run())
-
-    async def run(self) -> None:
-        for _ in range(self.increments):
-            op = self.invoke("increment", 1)
-            reply = await self.call(self.server, Increment(1), timeout=self.timeout,
-                                    retries=self.retries)
-            match reply:
-                case Timeout():
-                    self.unknown += 1
-                    self.info(op)
-                case value:
-                    self.acknowledged += 1
-                    self.ok(op, value)
-
-
-@dataclass(frozen=True)
-class CounterRun:
-    """What `counter_experiment` observed."""
-
-    semantics: str        # "at-most-once" or "at-least-once"
-    increments: int       # increments the client asked for
-    acknowledged: int     # ... that got a reply
-    unknown: int          # ... that ended in a Timeout
-    final_value: int      # the counter at the end: the increments actually applied
-    executed: int         # requests the server executed
-    duplicates: int       # requests the server answered from its table instead
-    sim: Simulation = field(repr=False, compare=False)
-
-
-def counter_experiment(at_most_once: bool, *, seed: int = 0, increments: int = 20,
-                       loss: float = 0.0, duplicate: float = 0.0,
-                       latency: Latency | float = Uniform(1, 10), timeout: float = 50.0,
-                       retries: int = 3, until: float = 60_000) -> CounterRun:
-    """One client increments a `CounterServer` ``increments`` times over a faulty network."""
-    sim = Simulation(seed=seed, network=Network(latency=latency, loss=loss, duplicate=duplicate))
-    server = sim.add_node(CounterServer, "server", at_most_once=at_most_once)
-    client = sim.add_node(CounterClient, "client", server="server", increments=increments,
-                          timeout=timeout, retries=retries)
-    sim.run(until=until)
-    return CounterRun(
-        semantics="at-most-once" if at_most_once else "at-least-once",
-        increments=increments, acknowledged=client.acknowledged, unknown=client.unknown,
-        final_value=server.value, executed=server.rpc_stats.executed,
-        duplicates=server.rpc_stats.duplicates, sim=sim)

@@ -1,0 +1,246 @@
+"""Tests of distlab.consensus.raft.invariants: Election Safety and State Machine Safety.
+
+Each invariant, with its defaults, on the library's own Raft node (a run with crashes and
+partitions: no violation; a forgetful variant: caught), on the explorer's toy elections, and on
+scripted nodes that put it in chosen states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from distlab.check import InvariantViolation, check_now, watch
+from distlab.check.examples import Election, ForgetfulElection
+from distlab.consensus.raft.election import RaftElectionNode
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term, logs_agree_up_to_commit
+from distlab.consensus.raft.messages import RequestVote
+from distlab.sim import ConfigurationError, Nemesis, Network, Node, Simulation, Uniform
+from scripted import Scripted
+
+SEEDS = range(30)
+
+
+def violation_or_none(sim: Simulation, until: float) -> InvariantViolation | None:
+    try:
+        sim.run(until=until)
+    except InvariantViolation as exc:
+        return exc
+    return None
+
+
+# -- the library's Raft node, with the invariant's defaults ---------------------------------------
+
+class ForgetfulRaftElectionNode(RaftElectionNode):
+    """The bug: it grants every vote of the current term, forgetting whom it voted for."""
+
+    def on_message(self, src: str, msg: object) -> None:
+        if isinstance(msg, RequestVote):
+            self.storage["voted_for"] = None
+        super().on_message(src, msg)
+
+
+def raft_elections(cls: type[RaftElectionNode], seed: int) -> Simulation:
+    sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 30), loss=0.05))
+    sim.add_nodes(cls, ["n1", "n2", "n3", "n4", "n5"])
+    Nemesis(interval=300, max_crashed=2).install(sim)
+    return sim
+
+
+def test_raft_election_node_keeps_election_safety_under_crashes_partitions_and_loss():
+    terms_with_leaders = 0
+    for seed in SEEDS:
+        sim = raft_elections(RaftElectionNode, seed)
+        leaders = at_most_one_leader_per_term()
+        watch(sim, leaders)
+        sim.run(until=4_000)
+        terms_with_leaders += len(leaders.leaders)
+    assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
+
+
+def test_a_forgetful_raft_election_node_is_caught():
+    found = [v for seed in SEEDS
+             if (v := violation_or_none(watched(raft_elections(ForgetfulRaftElectionNode, seed)),
+                                        4_000))]
+    assert found, "the forgetful Raft node never elected two leaders in 30 seeds"
+    assert "were both leader in term" in found[0].explanation
+
+
+# -- at most one leader per term: the explorer's toy elections, scripted nodes --------------
+
+def elections(cls: type[Node], seed: int) -> Simulation:
+    sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 30)))
+    sim.add_nodes(cls, ["a", "b", "c"])
+    Nemesis(interval=300).install(sim)
+    return sim
+
+
+def test_leader_invariant_catches_voters_that_forget_their_votes():
+    found = [v for seed in SEEDS
+             if (v := violation_or_none(watched(elections(ForgetfulElection, seed)), 3_000))]
+    assert found, "the forgetful election never elected two leaders in 30 seeds"
+    first = found[0]
+    assert first.invariant == "at most one leader per term"
+    assert "were both leader in term" in first.explanation
+    assert first.seed in SEEDS and first.time > 0
+    assert first.events and first.events[-1].time <= first.time
+    assert f"Simulation(seed={first.seed})" in str(first)
+
+
+def watched(sim: Simulation) -> Simulation:
+    watch(sim, at_most_one_leader_per_term())
+    return sim
+
+
+def test_leader_invariant_holds_for_raft_style_election_under_crashes_and_partitions():
+    terms_with_leaders = 0
+    for seed in SEEDS:
+        sim = elections(Election, seed)
+        leaders = at_most_one_leader_per_term()
+        watch(sim, leaders)
+        sim.run(until=3_000)
+        terms_with_leaders += len(leaders.leaders)
+    assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
+
+
+def test_two_leaders_of_one_term_at_different_times_is_still_a_violation():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="follower", term=0,
+                 script=[(10, {"role": "leader", "term": 1}), (20, {"role": "follower"})])
+    sim.add_node(Scripted, "b", role="follower", term=0,
+                 script=[(30, {"role": "leader", "term": 1})])
+    watch(sim, at_most_one_leader_per_term())
+    exc = violation_or_none(sim, 100)
+    assert exc is not None and exc.time == 30
+    assert "'a' since t=10.000 ms" in exc.explanation
+
+
+def test_leader_invariant_reads_the_attribute_names_it_is_given():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", state="LEADER", epoch=4)
+    sim.add_node(Scripted, "b", state="LEADER", epoch=5)
+    check_now(sim, at_most_one_leader_per_term("state", "epoch", "LEADER"))
+    sim.nodes["b"].epoch = 4
+    with pytest.raises(InvariantViolation, match="term 4"):
+        check_now(sim, at_most_one_leader_per_term("state", "epoch", "LEADER"))
+
+
+def test_a_leader_without_a_term_attribute_is_a_clear_error():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="leader")
+    with pytest.raises(ConfigurationError, match="term_attr"):
+        check_now(sim, at_most_one_leader_per_term())
+
+
+def test_watching_resets_the_memory_of_a_reused_invariant():
+    leaders = at_most_one_leader_per_term()
+    for node_id in ("a", "b"):   # each run has one leader of term 1: fine, run by run
+        sim = Simulation(seed=0)
+        sim.add_node(Scripted, node_id, role="leader", term=1)
+        watch(sim, leaders)
+        sim.run(until=10)
+    assert leaders.leaders == {1: "b"}
+
+
+# -- logs agree up to the commit index ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Append:
+    entries: tuple
+    commit: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    length: int
+
+
+class Replica(Node):
+    """Log replication from one proposer: followers adopt any longer log the proposer sends.
+
+    Safe with a single proposer, whose log only grows; with two proposers (there are no
+    terms to tell them apart) a longer log from the second overwrites entries the first has
+    already committed.
+    """
+
+    def __init__(self, propose_from: float | None = None, entries: int = 20):
+        self.propose_from = propose_from
+        self.entries = entries
+        self.log: list[str] = []
+        self.commit_index = 0
+        self.match: dict[str, int] = {}
+
+    def on_start(self) -> None:
+        if self.propose_from is not None:
+            self.set_timer(self.propose_from, "propose")
+
+    def on_timer(self, name: str) -> None:
+        self.log.append(f"{self.id}{len(self.log) + 1}")
+        self.match[self.id] = len(self.log)
+        self.broadcast(Append(tuple(self.log), self.commit_index))
+        if len(self.log) < self.entries:
+            self.set_timer(10, "propose")
+
+    def on_message(self, src: str, msg: Append | Ack) -> None:
+        match msg:
+            case Append(entries, commit):
+                if len(entries) >= len(self.log):
+                    self.log = list(entries)
+                self.commit_index = max(self.commit_index, min(commit, len(self.log)))
+                self.send(src, Ack(len(entries)))
+            case Ack(length):
+                self.match[src] = max(self.match.get(src, 0), length)
+                majority = sorted(self.match.values(), reverse=True)[(len(self.peers) + 1) // 2]
+                if majority > self.commit_index and majority <= len(self.log):
+                    self.commit_index = majority
+
+
+def replication(seed: int, second_proposer: bool) -> Simulation:
+    sim = Simulation(seed=seed)
+    sim.add_node(Replica, "a", propose_from=10)
+    sim.add_node(Replica, "b", propose_from=55 if second_proposer else None)
+    sim.add_node(Replica, "c")
+    watch(sim, logs_agree_up_to_commit())
+    return sim
+
+
+def test_log_invariant_catches_a_second_proposer_overwriting_committed_entries():
+    found = [v for seed in SEEDS if (v := violation_or_none(replication(seed, True), 1_000))]
+    assert len(found) >= len(SEEDS) * 3 // 4
+    assert "was committed as" in found[0].explanation
+
+
+def test_log_invariant_holds_with_a_single_proposer():
+    for seed in SEEDS:
+        sim = replication(seed, False)
+        sim.run(until=1_000)
+        assert sim.nodes["a"].commit_index == 20  # the check saw real commits
+        assert sim.nodes["c"].commit_index >= 15
+
+
+def test_a_committed_entry_that_changes_later_is_caught():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", log=[], commit_index=0,
+                 script=[(10, {"log": ["x"], "commit_index": 1}), (20, {"log": ["y"]})])
+    watch(sim, logs_agree_up_to_commit())
+    exc = violation_or_none(sim, 100)
+    assert exc is not None and exc.time == 20
+    assert exc.explanation == ("index 1 was committed as 'x' (seen on 'a' at t=10.000 ms), "
+                               "but 'a' now has 'y' committed there")
+
+
+def test_log_invariant_with_a_placeholder_at_index_zero():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", log=[None, "x", "z"], commit_index=1)
+    sim.add_node(Scripted, "b", log=[None, "y"], commit_index=1)
+    check_now(sim, logs_agree_up_to_commit())          # first_index=1: only None committed
+    with pytest.raises(InvariantViolation, match="index 1 was committed as 'x'"):
+        check_now(sim, logs_agree_up_to_commit(first_index=0))
+
+
+def test_committing_beyond_the_log_is_reported():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", log=["x"], commit_index=3)
+    with pytest.raises(InvariantViolation, match="only 1 entries"):
+        check_now(sim, logs_agree_up_to_commit())
