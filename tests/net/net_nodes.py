@@ -100,6 +100,9 @@ class RaftWords(Node):
             self.set_timer(5, "election")
 
     def on_timer(self, name: str) -> None:
+        if self.state == "leader":
+            return
+        self.set_timer(50, "election")  # again, until elected (real peers may start late)
         self.state = "candidate"
         self.term += 1
         self.votes = {self.id}
