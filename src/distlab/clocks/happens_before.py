@@ -15,6 +15,7 @@ import networkx as nx
 
 from distlab.clocks.logical import LamportClock, Relation, VectorClock
 from distlab.sim import Simulation, Trace, TraceEvent
+from distlab.sim.helpers import trace_of
 
 
 # -- happens-before from a trace ------------------------------------------------------------------
@@ -22,10 +23,6 @@ from distlab.sim import Simulation, Trace, TraceEvent
 MESSAGE_KINDS = ("send", "deliver")
 #: Every kind of trace event that happens at one process (pass as ``kinds=`` to include them).
 PROCESS_KINDS = ("send", "deliver", "timer", "note", "crash", "restart", "invoke", "complete")
-
-
-def _trace_of(trace: Trace | Simulation) -> Trace:
-    return trace.trace if isinstance(trace, Simulation) else trace
 
 
 def process_events(trace: Trace | Simulation,
@@ -38,7 +35,7 @@ def process_events(trace: Trace | Simulation,
     if not {"send", "deliver"} <= set(kinds) or not set(kinds) <= set(PROCESS_KINDS):
         raise ValueError(f"kinds must include 'send' and 'deliver' (the messages carry the "
                          f"causality) and be among {PROCESS_KINDS}; got {kinds}")
-    return [i for i, e in enumerate(_trace_of(trace)) if e.kind in kinds]
+    return [i for i, e in enumerate(trace_of(trace)) if e.kind in kinds]
 
 
 class HappensBefore:
@@ -52,7 +49,7 @@ class HappensBefore:
     """
 
     def __init__(self, trace: Trace | Simulation, kinds: Iterable[str] = MESSAGE_KINDS):
-        trace = _trace_of(trace)
+        trace = trace_of(trace)
         self.trace = trace
         self.events = process_events(trace, kinds)
         self.graph = nx.DiGraph()
@@ -95,7 +92,7 @@ def lamport_timestamps(trace: Trace | Simulation,
                        kinds: Iterable[str] = MESSAGE_KINDS) -> dict[int, int]:
     """The Lamport timestamp of each event (trace position -> timestamp), as if every node
     ran a `LamportClock` that ticks on the events of ``kinds``."""
-    trace = _trace_of(trace)
+    trace = trace_of(trace)
     clocks: dict[str, LamportClock] = {}
     carried: dict[int, int] = {}   # msg_id -> the timestamp the message carries
     stamps: dict[int, int] = {}
@@ -115,7 +112,7 @@ def lamport_timestamps(trace: Trace | Simulation,
 def vector_timestamps(trace: Trace | Simulation,
                       kinds: Iterable[str] = MESSAGE_KINDS) -> dict[int, VectorClock]:
     """The vector timestamp of each event (trace position -> `VectorClock`)."""
-    trace = _trace_of(trace)
+    trace = trace_of(trace)
     clocks: dict[str, VectorClock] = {}
     carried: dict[int, VectorClock] = {}
     stamps: dict[int, VectorClock] = {}
@@ -138,7 +135,7 @@ def _event_key(event: TraceEvent) -> tuple:
 def annotate_lamport(trace: Trace | Simulation, kinds: Iterable[str] = MESSAGE_KINDS
                      ) -> Callable[[TraceEvent], str | None]:
     """A labeller for ``spacetime(..., annotate=...)`` writing each event's Lamport time."""
-    trace = _trace_of(trace)
+    trace = trace_of(trace)
     labels = {_event_key(trace[i]): str(t) for i, t in lamport_timestamps(trace, kinds).items()}
     return lambda event: labels.get(_event_key(event))
 
@@ -147,7 +144,7 @@ def annotate_vector(trace: Trace | Simulation, nodes: Iterable[str] | None = Non
                     kinds: Iterable[str] = MESSAGE_KINDS) -> Callable[[TraceEvent], str | None]:
     """A labeller writing each event's vector timestamp as ``[2,0,1]`` (in ``nodes`` order,
     by default the trace's nodes)."""
-    trace = _trace_of(trace)
+    trace = trace_of(trace)
     order = list(trace.nodes if nodes is None else nodes)
     labels = {_event_key(trace[i]): v.format(order)
               for i, v in vector_timestamps(trace, kinds).items()}

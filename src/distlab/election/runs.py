@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from distlab.election.bully import BULLY_MESSAGES, BullyNode
 from distlab.election.ring import Elected, RingElection, RingNode
 from distlab.sim import Latency, Network, Simulation, Trace, Uniform, stream
+from distlab.sim.helpers import node_ids, trace_of
 
 
 def count_messages(trace: Trace | Simulation, types: Iterable[type], since: float = 0.0) -> int:
     """How many messages of the given types were sent from time ``since`` on."""
-    trace = trace.trace if isinstance(trace, Simulation) else trace
+    trace = trace_of(trace)
     types = tuple(types)
     return sum(1 for e in trace.of_kind("send") if e.time >= since and isinstance(e.data, types))
 
@@ -44,7 +45,7 @@ def bully_election(n: int, *, initiator: str = "lowest", seed: int = 0,
     """
     if n < 3:
         raise ValueError(f"n must be at least 3 (a leader to crash and two survivors); got {n}")
-    ids = [f"n{i}" for i in range(1, n + 1)]
+    ids = node_ids(n, first=1)
     sim = Simulation(seed=seed, network=Network(latency=latency))
     sim.add_nodes(BullyNode, ids, heartbeat_interval=None)
 
@@ -91,7 +92,7 @@ def ring_election(n: int, *, arrangement: str = "random", initiators: str = "all
     ``"random"`` (a shuffle drawn from ``seed``: O(n log n) on average). ``initiators`` is
     ``"all"`` or ``"one"`` (only ``n1`` starts).
     """
-    ids = [f"n{i}" for i in range(1, n + 1)]
+    ids = node_ids(n, first=1)
     match arrangement:
         case "increasing":
             ring = ids

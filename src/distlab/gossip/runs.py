@@ -17,6 +17,7 @@ import networkx as nx
 
 from distlab.gossip.epidemic import AntiEntropyNode, Rumour, RumourMongeringNode
 from distlab.sim import Latency, Network, Simulation, Uniform
+from distlab.sim.helpers import node_ids
 
 
 # -- experiments ----------------------------------------------------------------------------------
@@ -25,7 +26,7 @@ def _topology_ids(n: int | None, topology: nx.Graph | None) -> tuple[list[str], 
     if topology is None:
         if not isinstance(n, int) or n < 2:
             raise ValueError(f"n must be a whole number >= 2, got {n!r}")
-        return [f"n{i}" for i in range(n)], {}
+        return node_ids(n), {}
     ids = [str(v) for v in topology.nodes]
     if len(set(ids)) != len(ids):
         raise ValueError("the topology's node labels must stay distinct as strings")

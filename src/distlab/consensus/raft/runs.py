@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.sim import Latency, Network, Simulation, Trace, Uniform
+from distlab.sim.helpers import node_ids, trace_of
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class TermOutcome:
 
 def election_terms(trace: Trace | Simulation) -> dict[int, TermOutcome]:
     """Each term's candidates and leaders, read from a `RaftElectionNode` trace's notes."""
-    trace = trace.trace if isinstance(trace, Simulation) else trace
+    trace = trace_of(trace)
     candidates: dict[int, set[str]] = {}
     leaders: dict[int, set[str]] = {}
     for e in trace.of_kind("note"):
@@ -61,7 +62,7 @@ def raft_election(*, seed: int = 0, n: int = 5, election_timeout: tuple[float, f
     """
     if heartbeat_interval is None:
         heartbeat_interval = election_timeout[0] / 3
-    ids = [f"n{i}" for i in range(1, n + 1)]
+    ids = node_ids(n, first=1)
     sim = Simulation(seed=seed, network=Network(latency=latency))
     sim.add_nodes(RaftElectionNode, ids, election_timeout=election_timeout,
                   heartbeat_interval=heartbeat_interval)
