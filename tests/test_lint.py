@@ -1,8 +1,9 @@
 """The lint gate: the code students read keeps to 99 columns, sorted imports and no unused names.
 
 `ruff check` with the settings of ``[tool.ruff]`` in pyproject.toml (pycodestyle errors and
-warnings, pyflakes, import order). ``ruff check --fix`` sorts the imports; long lines and
-unused names are for a person to fix.
+warnings, pyflakes), and `isort --check-only` with ``[tool.isort]`` (the import order, in the
+grid style the code is written in). ``isort .`` sorts the imports; long lines and unused names
+are for a person to fix.
 """
 
 from __future__ import annotations
@@ -12,19 +13,32 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = str(ROOT / "pyproject.toml")
 
 
-def test_the_code_passes_the_linter() -> None:
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
+def lint(linter: str, path: str = ".") -> subprocess.CompletedProcess:
+    """Run ``ruff`` or ``isort`` over ``path`` with the project's settings."""
+    command = {"ruff": ["ruff", "check", "--no-cache", "--config", SETTINGS],
+               "isort": ["isort", "--check-only", "--diff", "--settings-path", SETTINGS]}[linter]
+    return subprocess.run([sys.executable, "-m", *command, path], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"ruff check found problems (fix them, or run `ruff check " \
-                                 f"--fix .` for the import order):\n{done.stdout}{done.stderr}"
 
 
-def test_the_linter_catches_a_long_line_and_an_unused_import(tmp_path: Path) -> None:
+def test_the_code_passes_ruff() -> None:
+    done = lint("ruff")
+    assert done.returncode == 0, f"ruff check found problems:\n{done.stdout}{done.stderr}"
+
+
+def test_the_imports_are_in_order() -> None:
+    done = lint("isort")
+    assert done.returncode == 0, (f"imports out of order (run `.venv/bin/isort .` to sort "
+                                  f"them):\n{done.stdout}{done.stderr}")
+
+
+def test_the_linters_catch_a_long_line_an_unused_import_and_a_misplaced_one(
+        tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import os\n\nx = '" + "y" * 100 + "'\n")
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
-                           "--config", str(ROOT / "pyproject.toml"), str(bad)],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "E501" in done.stdout and "F401" in done.stdout
+    bad.write_text("import sys\nimport os\n\nx = '" + "y" * 100 + "'\n")
+    ruff = lint("ruff", str(bad))
+    assert ruff.returncode == 1 and "E501" in ruff.stdout and "F401" in ruff.stdout
+    assert lint("isort", str(bad)).returncode == 1

@@ -21,7 +21,8 @@ from distlab.grading.lab import Check, Lab, Scenario, Trial, graded
 from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
                                         Run, TraceProperty, Violation)
 from distlab.grading.report import Report
-from distlab.grading.runner import CheckResult, check, replay
+from distlab.grading.results import CheckResult
+from distlab.grading.runner import check, replay
 
 __all__ = [
     "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",

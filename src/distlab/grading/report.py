@@ -22,7 +22,7 @@ from distlab.sim.helpers import ipython_shell
 
 if TYPE_CHECKING:
     from distlab.grading.explain import Failure
-    from distlab.grading.runner import CheckResult
+    from distlab.grading.results import CheckResult
 
 #: the MIME type of the machine-readable summary (tests read it from executed notebooks)
 REPORT_MIME = "application/vnd.distlab.grading-report+json"

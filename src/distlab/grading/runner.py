@@ -16,33 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from distlab.grading.explain import Failure, _not_implemented, explain, your_code
 from distlab.grading.lab import Check, Lab, Scenario, Trial, as_lab
 from distlab.grading.properties import Judge, PropertyViolated, Violation, start
 from distlab.grading.report import Progress, Report
+from distlab.grading.results import CheckResult
 from distlab.sim import Simulation
 from distlab.sim.helpers import ipython_shell
-
-
-@dataclass
-class CheckResult:
-    """How one check went over its seeds: totals, and the first failure if any."""
-
-    check: Check
-    seeds_run: int
-    seeds_total: int
-    simulated_ms: float
-    messages: int
-    wall_seconds: float
-    failure: Failure | None = None
-    #: True when the check ran real code (a `Trial`), not a simulation
-    real: bool = False
-
-    @property
-    def passed(self) -> bool:
-        return self.failure is None
 
 
 def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None,
