@@ -108,7 +108,8 @@ class Order:
             "order_id": self.order_id,
             "customer": self.customer,
             "items": [
-                {"sku": item.sku, "quantity": item.quantity, "unit_price_cents": item.unit_price_cents}
+                {"sku": item.sku, "quantity": item.quantity,
+                 "unit_price_cents": item.unit_price_cents}
                 for item in self.items
             ],
             "amount_cents": self.amount_cents,
@@ -176,7 +177,8 @@ def schema_fields(version: str) -> tuple[Field, ...]:
         return SCHEMAS[version]
     except KeyError:
         raise ValueError(
-            f"unknown schema version {version!r}: the versions are {', '.join(map(repr, VERSIONS))}"
+            f"unknown schema version {version!r}: the versions are "
+            f"{', '.join(map(repr, VERSIONS))}"
         ) from None
 
 
@@ -392,7 +394,8 @@ def sample_orders() -> dict[str, Order]:
     """Three orders of growing size, by name: the rows of the size table."""
     small = Order(7, "ada", (LineItem("tea-green", 1, 450),), 450)
     typical_items = (
-        LineItem("book-ddia", 1, 3999), LineItem("mug-blue", 2, 1200), LineItem("tea-green", 3, 450),
+        LineItem("book-ddia", 1, 3999), LineItem("mug-blue", 2, 1200),
+        LineItem("tea-green", 3, 450),
     )
     typical = Order(104_217, "leslie", typical_items, 3999 + 2 * 1200 + 3 * 450)
     bulk_items = tuple(LineItem(f"part-{n:04d}", n % 7 + 1, 100 + 37 * n) for n in range(40))

@@ -164,7 +164,8 @@ def test_a_store_that_saves_before_acknowledging_loses_nothing():
 
 
 def history_sim(ops: list[tuple[str, object, float, float | None, str]]) -> Simulation:
-    """A simulation whose history holds ``(f, value, invoke, complete, status)`` operations on x."""
+    """A simulation whose history holds ``(f, value, invoke, complete, status)`` operations
+    on x."""
     sim = Simulation(seed=0)
     events = []
     for i, (f, value, start, end, status) in enumerate(ops):
@@ -222,7 +223,8 @@ def test_a_custom_invariant_written_with_the_decorator():
         return None
 
     sim = Simulation(seed=4)
-    sim.add_node(Scripted, "a", count=0, script=[(t, {"count": t // 10}) for t in (10, 20, 30, 40)])
+    sim.add_node(Scripted, "a", count=0,
+                 script=[(t, {"count": t // 10}) for t in (10, 20, 30, 40)])
     watch(sim, small_counts)
     exc = violation_or_none(sim, 100)
     assert (exc.invariant, exc.explanation, exc.time, exc.seed) == (

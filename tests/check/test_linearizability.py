@@ -135,7 +135,7 @@ def test_identical_unknown_writes_are_tried_as_one_but_each_takes_effect_once():
     assert verdict(ops) == "not linearizable"  # three fives seen after overwrites, two writes
 
 
-# -- compare-and-set -------------------------------------------------------------------------------
+# -- compare-and-set ------------------------------------------------------------------------------
 
 def cas(id, process, expected, new, start, end, status="ok"):
     return op(id, process, "cas", start, end, value=(expected, new), status=status)
@@ -403,7 +403,7 @@ def test_linearization_points_lie_inside_each_interval_in_order():
         assert o.invoke_time <= t <= o.complete_time
 
 
-# -- against brute force ---------------------------------------------------------------------------
+# -- against brute force --------------------------------------------------------------------------
 
 def brute_force(ops: list[Op], model: Model) -> bool:
     """Linearizable iff some order of the completed operations plus some subset of the

@@ -631,7 +631,8 @@ def test_a_notebook_client_sends_requests_and_reads_replies(tmp_path: Path) -> N
 
     with start_cluster("net_nodes:Echo", ["a", "b"], data_dir=tmp_path,
                        clients=["me"]) as cluster:
-        assert cluster.wait_for_output("a", "my peers").endswith("my peers peers=b")  # "me" is not one
+        # "me", a client, is not one of a's peers
+        assert cluster.wait_for_output("a", "my peers").endswith("my peers peers=b")
         me = cluster.client("me")
         assert cluster.client("me") is me
         assert me.request("a", "hello") == ("a", "hello")
@@ -647,7 +648,8 @@ def test_a_notebook_client_sends_requests_and_reads_replies(tmp_path: Path) -> N
         assert me.request("a", "back?", timeout=5) == ("a", "back?")
         with pytest.raises(TimeoutError, match=r"no message from 'b' arrived within 0.2 s"):
             me.receive(0.2, src="b")
-        with pytest.raises(EndpointError, match=r"there is no node 'z'; the nodes are \['a', 'b'\]"):
+        with pytest.raises(EndpointError,
+                           match=r"there is no node 'z'; the nodes are \['a', 'b'\]"):
             me.send("z", "hello")
         with pytest.raises(EndpointError, match="cannot send"):
             me.send("a", object())

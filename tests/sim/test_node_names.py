@@ -77,7 +77,7 @@ def test_a_node_with_raft_words_runs_as_real_processes(tmp_path: Path) -> None:
         assert " votes=" in cluster.wait_for_output("a", "leader term=", timeout=10)
 
 
-# -- refusing a node that hides a framework name ---------------------------------------------------
+# -- refusing a node that hides a framework name --------------------------------------------------
 
 def refused(cls: type[Node]) -> str:
     with pytest.raises(ConfigurationError) as caught:

@@ -273,7 +273,7 @@ def test_drawer_keeps_each_kind_of_message_in_its_colour_across_windows():
     assert matplotlib.colors.to_hex(arrows.get_facecolor()[0]) == ack
 
 
-# -- topology --------------------------------------------------------------------------------------
+# -- topology -------------------------------------------------------------------------------------
 
 class Pinger(Node):
     def __init__(self) -> None:
@@ -331,7 +331,7 @@ def test_topology_rejects_unknown_inputs_and_layouts():
         topology(nx.path_graph(3), layout="hexagonal")
 
 
-# -- animation -------------------------------------------------------------------------------------
+# -- animation ------------------------------------------------------------------------------------
 
 FRAME = re.compile(r'frames\[(\d+)\] = "data:image/png;base64,')
 

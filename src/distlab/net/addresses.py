@@ -46,7 +46,8 @@ def parse_address(spec: str, *, what: str = "address", loopback_only: bool = Tru
     try:
         port = int(port_text)
     except ValueError:
-        raise AddressError(f"bad {what} {spec!r}: the port {port_text!r} is not a number") from None
+        raise AddressError(f"bad {what} {spec!r}: the port {port_text!r} is not a "
+                           f"number") from None
     if not 0 <= port <= 65535:
         raise AddressError(f"bad {what} {spec!r}: a port must be between 0 and 65535")
     if loopback_only and not is_loopback(host):

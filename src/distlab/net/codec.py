@@ -238,8 +238,8 @@ def frame_length(header: bytes) -> int:
     """The body length announced by a 4-byte frame header; refuses absurd sizes."""
     (length,) = _LENGTH.unpack(header)
     if length > MAX_FRAME:
-        raise CodecError(f"a frame of {length} bytes announced, more than the {MAX_FRAME} allowed: "
-                         f"the peer is not speaking distlab.net")
+        raise CodecError(f"a frame of {length} bytes announced, more than the {MAX_FRAME} "
+                         f"allowed: the peer is not speaking distlab.net")
     return length
 
 

@@ -290,8 +290,10 @@ class FaultProxy:
                        client_writer: asyncio.StreamWriter, target_reader: asyncio.StreamReader,
                        target_writer: asyncio.StreamWriter) -> None:
         """Pump both directions until both have ended; a reset on either side ends both."""
-        pumps = [asyncio.ensure_future(self._pump(client_reader, target_writer, "bytes_to_target")),
-                 asyncio.ensure_future(self._pump(target_reader, client_writer, "bytes_to_client"))]
+        pumps = [
+            asyncio.ensure_future(self._pump(client_reader, target_writer, "bytes_to_target")),
+            asyncio.ensure_future(self._pump(target_reader, client_writer, "bytes_to_client")),
+        ]
         self._active += 1
         try:
             _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
