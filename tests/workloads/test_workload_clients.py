@@ -212,10 +212,16 @@ def test_a_key_value_request_builds_its_own_reply():
     assert kv.Append("c1", 5, "y", "v").ok() == kv.AppendOk(5)
 
 
-def test_finishing_when_no_request_waits_is_explained():
+def test_finishing_with_the_wrong_reply_is_explained():
     sim = Simulation(seed=1)
     sim.add_node(Node, "server")
     client = sim.add_node(kv.KVClient, "c1", ops=1, attempts=1, retry=10)
     sim.run(until=100)                             # gave up: nothing waits any more
     with pytest.raises(RuntimeError, match="no request is waiting"):
         client.finish(kv.GetOk(1, None))
+    sim = Simulation(seed=1)
+    sim.add_node(Node, "server")
+    client = sim.add_node(kv.KVClient, "c1", ops=2)
+    sim.run(until=10)                              # waiting for its first request
+    with pytest.raises(ValueError, match="the reply to another request"):
+        client.finish(kv.GetOk(0, None))

@@ -32,7 +32,7 @@ from distlab.check.invariants import Invariant, invariant, live_nodes, no_acknow
 from distlab.grading.lab import Lab, Scenario, graded
 from distlab.grading.properties import AtEnd, EveryOperationCompletes, Linearizable
 from distlab.sim import FaultPlan, Network, Node, Simulation, Uniform, stream
-from distlab.workloads.kv import MODEL, Append, KVClient, Put
+from distlab.workloads import kv
 
 # -- messages between the servers --------------------------------------------------------------
 
@@ -41,7 +41,7 @@ from distlab.workloads.kv import MODEL, Append, KVClient, Put
 class Forward:
     """Primary to backup: apply this write (a `Put` or an `Append` of a client)."""
 
-    request: Put | Append
+    request: kv.Put | kv.Append
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class PrimaryBackupLab(Lab):
         sim.add_node(self.primary, "primary", backup="backup")
         sim.add_node(self.backup, "backup")
         for n in range(1, clients + 1):
-            sim.add_node(KVClient, f"c{n}", server="primary", ops=ops)
+            sim.add_node(kv.KVClient, f"c{n}", server="primary", ops=ops)
 
     # -- part A: replication on a reliable network -------------------------------------------
     @graded(part="A", seeds=20, description="one client, reliable network: every operation "
@@ -100,14 +100,15 @@ class PrimaryBackupLab(Lab):
         return Scenario(lambda sim: self.cluster(sim, clients=1), run_for=2_000,
                         network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable(MODEL.name)])
+                                    Linearizable(kv.MODEL.name)])
 
     @graded(part="A", seeds=20, description="three concurrent clients, reliable network: "
             "linearizable, and the backup ends equal to the primary")
     def test_concurrent_clients_A(self, seed: int) -> Scenario:
         return Scenario(self.cluster, run_for=5_000, network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable(MODEL.name), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])
 
     # -- part B: an unreliable network --------------------------------------------------------
     @graded(part="B", seeds=20, description="20% of messages lost: every operation still "
@@ -116,7 +117,8 @@ class PrimaryBackupLab(Lab):
         return Scenario(self.cluster, run_for=20_000,
                         network=Network(latency=Uniform(1, 10), loss=0.2),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable(MODEL.name), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])
 
     @graded(part="B", seeds=20, description="30% of messages delivered twice, some late: "
             "each write is applied once")
@@ -124,7 +126,8 @@ class PrimaryBackupLab(Lab):
         return Scenario(self.cluster, run_for=10_000,
                         network=Network(latency=Uniform(1, 10), duplicate=0.3, reorder=0.2),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable(MODEL.name), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])
 
     # -- part C: crashes ------------------------------------------------------------------------
     @graded(part="C", seeds=20, description="the primary crashes twice and restarts: no "
@@ -141,4 +144,5 @@ class PrimaryBackupLab(Lab):
 
         return Scenario(setup, run_for=10_000, network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable(MODEL.name), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])

@@ -134,6 +134,9 @@ class WorkloadClient(Client):
         if self.waiting is None:
             raise RuntimeError(f"finish({reply!r}) called while no request is waiting: was "
                                f"this request answered already?")
+        if getattr(reply, "in_reply_to", None) != self.msg_id:
+            raise ValueError(f"{reply!r} does not answer the waiting request (msg_id "
+                             f"{self.msg_id}): is it the reply to another request?")
         match reply:
             case Error(definite=definite):
                 self.complete("fail" if definite else "info", None)
