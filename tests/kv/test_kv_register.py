@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from distlab.check import check_linearizability
-from distlab.kv.register import (INITIAL, LwwReplica, QuorumReplica, Read, ReadOk,
-                                 RegisterClient, Unavailable, Update, Write, WriteOk)
+from distlab.kv.register import INITIAL, LwwReplica, QuorumReplica, RegisterClient, Update
 from distlab.kv.runs import (cap_run, cap_sim, converged, operation_latencies, outcome_counts,
                              replica_states)
 from distlab.sim import Client, Constant, Nemesis, Network, Simulation, Uniform
+from distlab.workloads.client import Error
+from distlab.workloads.register import Read, ReadOk, Write, WriteOk
 
 #: A seed whose AP run under the default partition is not linearizable (the notebook uses it).
 AP_VIOLATION_SEED = 1
@@ -48,17 +49,18 @@ class ScriptedClient(Client):
         req = int(name.split()[1])
         _, f, value = self.script[req]
         self.ops[req] = self.invoke(f, value=value)
-        self.send(self.replica, Write(req, value) if f == "write" else Read(req))
+        self.send(self.replica,
+                  Write(self.id, req, value) if f == "write" else Read(self.id, req))
 
     def on_message(self, src: str, msg: Any) -> None:
-        op = self.ops[msg.req]
+        op = self.ops[msg.in_reply_to]
         match msg:
             case WriteOk():
                 self.ok(op)
-            case ReadOk(_, value):
+            case ReadOk(value=value):
                 self.ok(op, value)
-            case Unavailable(_, maybe_applied):
-                self.info(op) if maybe_applied else self.fail(op)
+            case Error(definite=definite):
+                self.fail(op) if definite else self.info(op)
 
 
 # -- no fault: both choices are linearizable ------------------------------------------------------

@@ -17,26 +17,28 @@ import pytest
 from distlab.grading import check, replay
 from distlab.grading.report import REPORT_MIME
 from distlab.grading.runner import run_check
-from distlab.labs.lab00_example import (Forward, ForwardOk, PrimaryBackupLab, Reply, Request,
+from distlab.labs.lab00_example import (Forward, ForwardOk, PrimaryBackupLab,
                                         backup_agrees_with_primary)
 from distlab.sim import Node, Simulation
+from distlab.workloads.kv import Append, Get, Put
 
 # -- the reference solution ---------------------------------------------------------------------
 
 
-def apply(data: dict, request: Request) -> None:
+def apply(data: dict, write: Put | Append) -> None:
     """Apply a write to ``data``."""
-    if request.op == "put":
-        data[request.key] = request.value
-    else:
-        data[request.key] = data.get(request.key, "") + request.value
+    match write:
+        case Put(key=key, value=value):
+            data[key] = value
+        case Append(key=key, value=value):
+            data[key] = data.get(key, "") + value
 
 
 class Primary(Node):
     def __init__(self, backup: str = "backup"):
         self.backup = backup
         self.data = self.storage.setdefault("data", {})
-        self.last_seq = self.storage.setdefault("last_seq", {})
+        self.applied = self.storage.setdefault("applied", {})
         self.pending = self.storage.get("pending")
 
     def on_start(self) -> None:
@@ -45,23 +47,23 @@ class Primary(Node):
 
     def on_message(self, src, msg) -> None:
         match msg:
-            case Request(op="get"):
-                self.send(src, Reply(msg.client, msg.seq, self.data.get(msg.key)))
-            case Request(client=client, seq=seq) if self.last_seq.get(client, 0) >= seq:
-                self.send(src, Reply(client, seq))
-            case Request() if self.pending is None:
+            case Get(key=key):
+                self.send(src, msg.ok(self.data.get(key)))
+            case Put() | Append() if self.applied.get(msg.client, 0) >= msg.msg_id:
+                self.send(src, msg.ok())
+            case Put() | Append() if self.pending is None:
                 self.pending = self.storage["pending"] = msg
                 self.forward()
-            case ForwardOk(client=client, seq=seq) if self.is_pending(client, seq):
+            case ForwardOk(client=client, msg_id=msg_id) if self.is_pending(client, msg_id):
                 apply(self.data, self.pending)
-                self.last_seq[client] = seq
+                self.applied[client] = msg_id
+                self.send(client, self.pending.ok())
                 self.pending = self.storage["pending"] = None
                 self.cancel_timer("forward")
-                self.send(client, Reply(client, seq))
 
-    def is_pending(self, client: str, seq: int) -> bool:
+    def is_pending(self, client: str, msg_id: int) -> bool:
         pending = self.pending
-        return pending is not None and (pending.client, pending.seq) == (client, seq)
+        return pending is not None and (pending.client, pending.msg_id) == (client, msg_id)
 
     def forward(self) -> None:
         self.send(self.backup, Forward(self.pending))
@@ -75,28 +77,28 @@ class Primary(Node):
 class Backup(Node):
     def __init__(self):
         self.data = self.storage.setdefault("data", {})
-        self.last_seq = self.storage.setdefault("last_seq", {})
+        self.applied = self.storage.setdefault("applied", {})
 
     def on_message(self, src, msg) -> None:
         match msg:
             case Forward(request=r):
-                if self.last_seq.get(r.client, 0) < r.seq:
+                if self.applied.get(r.client, 0) < r.msg_id:
                     apply(self.data, r)
-                    self.last_seq[r.client] = r.seq
-                self.send(src, ForwardOk(r.client, r.seq))
+                    self.applied[r.client] = r.msg_id
+                self.send(src, ForwardOk(r.client, r.msg_id))
 
 
 # -- seven broken variants, one bug each ----------------------------------------------------------
 
 class IgnoresDuplicates(Primary):
-    """Applies a resent or duplicated request again (no check of the client's seq)."""
+    """Applies a resent or duplicated request again (no check of the client's msg_id)."""
 
     def on_message(self, src, msg) -> None:
         match msg:
-            case Request(op="put" | "append") if self.pending is None:
+            case Put() | Append() if self.pending is None:
                 self.pending = self.storage["pending"] = msg
                 self.forward()
-            case Request(op="get") | ForwardOk():
+            case Get() | ForwardOk():
                 super().on_message(src, msg)
 
 
@@ -112,7 +114,7 @@ class Forgetful(Primary):
 
     def __init__(self, backup: str = "backup"):
         self.backup = backup
-        self.data, self.last_seq, self.pending = {}, {}, None
+        self.data, self.applied, self.pending = {}, {}, None
 
 
 class AcksBeforeReplicating(Primary):
@@ -120,11 +122,10 @@ class AcksBeforeReplicating(Primary):
 
     def on_message(self, src, msg) -> None:
         match msg:
-            case Request(op="put" | "append", client=client, seq=seq) \
-                    if self.last_seq.get(client, 0) < seq:
+            case Put() | Append() if self.applied.get(msg.client, 0) < msg.msg_id:
                 apply(self.data, msg)
-                self.last_seq[client] = seq
-                self.send(src, Reply(client, seq))
+                self.applied[msg.client] = msg.msg_id
+                self.send(src, msg.ok())
                 self.send(self.backup, Forward(msg))
             case _:
                 super().on_message(src, msg)
@@ -144,8 +145,8 @@ class RaisesKeyError(Primary):
 
     def on_message(self, src, msg) -> None:
         match msg:
-            case Request(op="get"):
-                self.send(src, Reply(msg.client, msg.seq, self.data[msg.key]))  # KEY ERROR
+            case Get():
+                self.send(src, msg.ok(self.data[msg.key]))  # KEY ERROR
             case _:
                 super().on_message(src, msg)
 
@@ -157,7 +158,7 @@ class ReappliesForwards(Backup):
         match msg:
             case Forward(request=r):
                 apply(self.data, r)
-                self.send(src, ForwardOk(r.client, r.seq))
+                self.send(src, ForwardOk(r.client, r.msg_id))
 
 
 class SkeletonPrimary(Node):

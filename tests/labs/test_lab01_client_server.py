@@ -15,9 +15,11 @@ import threading
 import pytest
 
 from distlab.grading import check
-from distlab.labs.lab01_client_server import (ClientServerLab, NoReply, Reply, Request,
-                                              RequestId, ServerUnavailable, SimClientBase, serve,
-                                              split_id, with_id)
+from distlab.labs.lab01_client_server import (ClientServerLab, NoReply, RequestId,
+                                              ServerUnavailable, SimClientBase, as_line, as_reply,
+                                              serve, split_id, with_id)
+from distlab.workloads import kv
+from distlab.workloads.client import Error
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,24 +129,19 @@ class KVClient:
 
 
 class SimKVClient(SimClientBase):
-    def send_request(self, command: str) -> None:
-        self.seq += 1
-        self.line = with_id(RequestId(self.id, self.seq), command)
-        self.send(self.server, Request(self.line))
-        self.set_timer(self.timeout, "retry")
+    def send_request(self, request) -> None:
+        self.send(self.server, request)
+        self.set_timer(self.retry, "retry")
 
     def on_timer(self, name: str) -> None:
-        if self.operation is not None:
-            self.send(self.server, Request(self.line))
-            self.set_timer(self.timeout, "retry")
+        if self.waiting is not None:
+            self.send(self.server, self.waiting)
+            self.set_timer(self.retry, "retry")
 
     def on_message(self, src: str, msg) -> None:
-        match msg:
-            case Reply(line):
-                request_id, reply = split_id(line)
-                if self.operation is not None and request_id == RequestId(self.id, self.seq):
-                    self.cancel_timer("retry")
-                    self.finish(reply)
+        if self.waiting is not None and msg.in_reply_to == self.waiting.msg_id:
+            self.cancel_timer("retry")
+            self.finish(msg)
 
 
 def lab(state=KVState, handler=KVHandler, client=KVClient, sim_client=SimKVClient):
@@ -224,12 +221,27 @@ class NoDeduplication(KVState):
 
 class TakesAnyReply(SimKVClient):
     def on_message(self, src: str, msg) -> None:
-        if self.operation is not None:
+        if self.waiting is not None:
             self.cancel_timer("retry")
-            self.finish(split_id(msg.line)[1])
+            self.finish(msg)
 
 
 # -- tests ---------------------------------------------------------------------------------------
+
+def test_workload_requests_become_protocol_lines_and_replies_come_back():
+    get, append = kv.Get("c1", 7, "x"), kv.Append("c1", 8, "y", "c1.8;")
+    assert as_line(get) == "c1:7 GET x"
+    assert as_line(append) == "c1:8 APPEND y c1.8;"
+    assert as_line(kv.Put("c2", 1, "x", "v")) == "c2:1 PUT x v"
+    assert as_reply(get, "c1:7 VALUE 3") == kv.GetOk(7, "3")
+    assert as_reply(get, "c1:7 NOTFOUND") == kv.GetOk(7, None)
+    assert as_reply(append, "c1:8 OK") == kv.AppendOk(8)
+    assert as_reply(append, "c1:8 ERROR stale request") == Error(8, True, "stale request")
+    with pytest.raises(ValueError, match="does not start with the request's id"):
+        as_reply(get, "VALUE 3")
+    with pytest.raises(ValueError, match="not a reply the protocol allows"):
+        as_reply(get, "c1:7 OK")
+
 
 def test_request_ids_are_written_in_front_and_split_off_again():
     assert str(RequestId("c1", 7)) == "c1:7"

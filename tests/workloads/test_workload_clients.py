@@ -204,3 +204,24 @@ def test_broadcast_messages_lost_after_their_acknowledgement_are_reported():
 
 def test_clients_are_clients():
     assert all(issubclass(c, Client) for c, _ in WORKLOADS.values())
+
+
+def test_a_key_value_request_builds_its_own_reply():
+    assert kv.Get("c1", 3, "x").ok("v") == kv.GetOk(3, "v")
+    assert kv.Put("c1", 4, "x", "v").ok() == kv.PutOk(4)
+    assert kv.Append("c1", 5, "y", "v").ok() == kv.AppendOk(5)
+
+
+def test_finishing_with_the_wrong_reply_is_explained():
+    sim = Simulation(seed=1)
+    sim.add_node(Node, "server")
+    client = sim.add_node(kv.KVClient, "c1", ops=1, attempts=1, retry=10)
+    sim.run(until=100)                             # gave up: nothing waits any more
+    with pytest.raises(RuntimeError, match="no request is waiting"):
+        client.finish(kv.GetOk(1, None))
+    sim = Simulation(seed=1)
+    sim.add_node(Node, "server")
+    client = sim.add_node(kv.KVClient, "c1", ops=2)
+    sim.run(until=10)                              # waiting for its first request
+    with pytest.raises(ValueError, match="the reply to another request"):
+        client.finish(kv.GetOk(0, None))

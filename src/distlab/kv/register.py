@@ -7,7 +7,7 @@ others must choose (Brewer's conjecture, proved by Gilbert and Lynch):
 * **the consistent choice** (CP), `QuorumReplica`: every operation needs a *majority* of the
   replicas. Any two majorities of three share a replica, so a read always meets the latest
   completed write, and the history stays linearizable. A replica on the minority side of a
-  partition cannot gather a majority: it refuses (`Unavailable`) after ``quorum_timeout`` ms.
+  partition cannot gather a majority: it refuses (an `Error`) after ``quorum_timeout`` ms.
   This is the multi-writer algorithm of Attiya, Bar-Noy and Dolev (ABD): values carry a
   *version* ``(counter, writer)``; a write first asks a majority for the highest version,
   then stores its value under a higher one at a majority; a read asks a majority, and if
@@ -21,11 +21,13 @@ others must choose (Brewer's conjecture, proved by Gilbert and Lynch):
   return an old value, so the history need not be linearizable; and a write whose timestamp
   is lower than one already seen (a skewed clock) is silently lost.
 
-`RegisterClient` is the workload: a `distlab.sim.Client` that sends reads and writes to one
-replica and records each operation in the simulation's history as ``ok``, ``fail`` (it
-certainly did not happen) or ``info`` (unknown: a timeout, or a write that reached some
-replicas but not a majority). `distlab.kv.runs` builds and runs the scenarios (`cap_sim`,
-`cap_run`), and `distlab.check.check_linearizability` judges the history.
+Clients and replicas speak the register workload of every chapter
+(`distlab.workloads.register`: ``Read``, ``Write``, their replies, and the workload's
+``Error``). `RegisterClient` sends reads and writes to one replica and records each
+operation in the simulation's history as ``ok``, ``fail`` (it certainly did not happen) or
+``info`` (unknown: a timeout, or a write that reached some replicas but not a majority).
+`distlab.kv.runs` builds and runs the scenarios (`cap_sim`, `cap_run`), and
+`distlab.check.check_linearizability` judges the history.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from typing import Any, ClassVar
 
 from distlab.sim import Client, Latency, Node, Uniform
 from distlab.sim.network import as_latency
+from distlab.workloads.client import Error
+from distlab.workloads.register import Read, ReadOk, Write, WriteOk
 
 #: A version orders the values a register has held: (counter or timestamp, id of the writer).
 #: Ties on the first part are broken by the writer's id, so any two versions compare.
@@ -43,49 +47,6 @@ Version = tuple[float, str]
 #: The version of a register that was never written.
 INITIAL: Version = (0, "")
 
-
-
-# -- messages between clients and replicas --------------------------------------------------------
-@dataclass(frozen=True)
-class Write:
-    """Client to replica: write ``value``. ``req`` numbers the client's requests."""
-
-    req: int
-    value: Any
-
-
-@dataclass(frozen=True)
-class Read:
-    """Client to replica: read the register."""
-
-    req: int
-
-
-@dataclass(frozen=True)
-class WriteOk:
-    """Replica to client: the write ``req`` took effect."""
-
-    req: int
-
-
-@dataclass(frozen=True)
-class ReadOk:
-    """Replica to client: the register holds ``value``."""
-
-    req: int
-    value: Any
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    """Replica to client: no majority answered in time, the request is refused.
-
-    ``maybe_applied`` is True when a write had already been stored on some replicas: it may
-    still become visible later, so the client cannot report it as failed (only as unknown).
-    """
-
-    req: int
-    maybe_applied: bool
 
 
 # -- messages between replicas --------------------------------------------------------------------
@@ -159,7 +120,7 @@ class Coordination:
     """One client request that a `QuorumReplica` is carrying out (volatile: lost in a crash)."""
 
     client: str
-    req: int
+    msg_id: int                # the client's request
     f: str                     # "read" or "write"
     value: Any = None          # the value to write
     phase: str = "query"       # "query", then "store"
@@ -173,7 +134,9 @@ class QuorumReplica(RegisterReplica):
 
     The replica a client talks to *coordinates* its request: it asks every replica, counts
     itself, and moves on as soon as a majority has answered. A coordination that has not
-    finished after ``quorum_timeout`` ms is abandoned with `Unavailable`.
+    finished after ``quorum_timeout`` ms is abandoned with an `Error`: a definite one if
+    nothing was stored yet, an indefinite one if a write may already be on some replicas (it
+    may still become visible later, so the client cannot report it as failed).
     """
 
     mode = "cp"
@@ -189,10 +152,10 @@ class QuorumReplica(RegisterReplica):
 
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
-            case Write(req, value):
-                self.start(Coordination(src, req, "write", value))
-            case Read(req):
-                self.start(Coordination(src, req, "read"))
+            case Write(msg_id=msg_id, value=value):
+                self.start(Coordination(src, msg_id, "write", value))
+            case Read(msg_id=msg_id):
+                self.start(Coordination(src, msg_id, "read"))
             case Query(op):
                 self.send(src, QueryReply(op, self.version, self.value))
             case QueryReply(op, version, value):
@@ -247,16 +210,17 @@ class QuorumReplica(RegisterReplica):
         del self.coordinating[op]
         self.cancel_timer(f"quorum {op}")
         if c.f == "write":
-            self.send(c.client, WriteOk(c.req))
+            self.send(c.client, WriteOk(c.msg_id))
         else:
-            self.send(c.client, ReadOk(c.req, c.result))
+            self.send(c.client, ReadOk(c.msg_id, c.result))
 
     def on_timer(self, name: str) -> None:
         op = int(name.split()[1])      # "quorum <op>"
         c = self.coordinating.pop(op, None)
         if c is not None:
             maybe_applied = c.f == "write" and c.phase == "store"
-            self.send(c.client, Unavailable(c.req, maybe_applied))
+            self.send(c.client, Error(c.msg_id, definite=not maybe_applied,
+                                      text="no majority answered in time"))
 
 
 class LwwReplica(RegisterReplica):
@@ -280,13 +244,13 @@ class LwwReplica(RegisterReplica):
 
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
-            case Write(req, value):
+            case Write(msg_id=msg_id, value=value):
                 version = (self.now, self.id)
                 self.adopt(version, value)
-                self.send(src, WriteOk(req))
+                self.send(src, WriteOk(msg_id))
                 self.broadcast(Update(version, value))
-            case Read(req):
-                self.send(src, ReadOk(req, self.value))
+            case Read(msg_id=msg_id):
+                self.send(src, ReadOk(msg_id, self.value))
             case Update(version, value):
                 self.adopt(version, value)
 
@@ -312,6 +276,14 @@ class RegisterClient(Client):
     The current operation and the request counter are kept in ``storage``: if the client
     crashes, its restarted self reports the operation as unknown and never mistakes a late
     reply to an old request for the answer to a new one.
+
+    It speaks the register workload's messages but is not its `WorkloadClient`, because the
+    CAP experiment measures something else: how many operations a partition refuses or
+    leaves unknown *per unit of time*, and how long they take. So operations arrive after a
+    random think time until ``stop`` ms (not a fixed count), each is sent once and given up
+    after ``timeout`` ms (a resend would only reach the same cut-off replica again), writes
+    are a chosen fraction, and the values written are unique (so a read shows which write it
+    saw); there is no compare-and-set, which the replicas do not implement.
     """
 
     def __init__(self, replica: str, timeout: float = 300.0,
@@ -359,24 +331,24 @@ class RegisterClient(Client):
             self.next_value += 1
             self.storage["next_value"] = self.next_value
             self.storage["op"] = self.invoke("write", value=value)
-            self.send(self.replica, Write(req, value))
+            self.send(self.replica, Write(self.id, req, value))
         else:
             self.storage["op"] = self.invoke("read")
-            self.send(self.replica, Read(req))
+            self.send(self.replica, Read(self.id, req))
         self.set_timer(self.timeout, "timeout")
 
     def on_message(self, src: str, msg: Any) -> None:
         op = self.storage.get("op")
-        if op is None or op.status != "pending" or getattr(msg, "req", None) != \
+        if op is None or op.status != "pending" or getattr(msg, "in_reply_to", None) != \
                 self.storage.get("req"):
             return                     # a reply to a request we gave up on
         match msg:
             case WriteOk():
                 self.end("ok")
-            case ReadOk(_, value):
+            case ReadOk(value=value):
                 self.end("ok", value)
-            case Unavailable(_, maybe_applied):
-                self.end("info" if maybe_applied else "fail")
+            case Error(definite=definite):
+                self.end("fail" if definite else "info")
 
     def end(self, status: str, output: Any = None) -> None:
         op = self.storage["op"]

@@ -8,14 +8,16 @@ The system is primary-backup replication {cite:p}`budhiraja1993primary` in its s
 * the primary handles one write (``put``, ``append``) at a time: it forwards it to the
   *backup*, resends the forward until the backup acknowledges it, and only then applies it
   and replies -- so a write a client was told succeeded is on both servers;
-* every request carries the client's id and a sequence number; both servers remember the
-  last sequence number applied for each client, so a resent or duplicated request is applied
-  once (at-most-once semantics, as in MIT 6.5840's key-value server lab);
+* every request carries the client's id and its ``msg_id``, a sequence number; both servers
+  remember the last ``msg_id`` applied for each client, so a resent or duplicated request is
+  applied once (at-most-once semantics, as in MIT 6.5840's key-value server lab);
 * both servers keep their data in durable ``storage``, so the primary can crash and restart.
 
-The student writes the two servers, ``Primary`` and ``Backup``; this module holds the rest:
-the messages, the client and the checks. The checks read one attribute of each server:
-``data``, the dict from key to value.
+The student writes the two servers, ``Primary`` and ``Backup``. The clients and their
+messages are the key-value workload of every chapter (`distlab.workloads.kv`: ``Get``,
+``Put``, ``Append`` and their replies, the retrying `KVClient`, the model ``MODEL``); this
+module adds the two messages between the servers and the checks. The checks read one
+attribute of each server: ``data``, the dict from key to value.
 
 The workload uses key ``"x"`` as a register (``put``/``get``) and key ``"y"`` as a log
 (``append``/``get``): appending a unique token (``"c1.3;"``) makes a write applied twice
@@ -29,91 +31,25 @@ from dataclasses import dataclass
 from distlab.check.invariants import Invariant, invariant, live_nodes, no_acknowledged_write_lost
 from distlab.grading.lab import Lab, Scenario, graded
 from distlab.grading.properties import AtEnd, EveryOperationCompletes, Linearizable
-from distlab.sim import Client, FaultPlan, Network, Node, Simulation, Uniform, stream
+from distlab.sim import FaultPlan, Network, Node, Simulation, Uniform, stream
+from distlab.workloads import kv
 
-#: the operations a client draws from: (operation, key)
-WORKLOAD = (("get", "x"), ("put", "x"), ("get", "y"), ("append", "y"))
-
-
-# -- messages ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Request:
-    """A client's operation: ``op`` is "get", "put" or "append"; ``seq`` counts 1, 2, 3..."""
-
-    client: str
-    seq: int
-    op: str
-    key: str
-    value: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The primary's answer to the request ``(client, seq)``; ``value`` is what a get read."""
-
-    client: str
-    seq: int
-    value: str | None = None
+# -- messages between the servers --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Forward:
-    """Primary to backup: apply this write."""
+    """Primary to backup: apply this write (a `Put` or an `Append` of a client)."""
 
-    request: Request
+    request: kv.Put | kv.Append
 
 
 @dataclass(frozen=True)
 class ForwardOk:
-    """Backup to primary: the write ``(client, seq)`` is applied here."""
+    """Backup to primary: the write ``msg_id`` of ``client`` is applied here."""
 
     client: str
-    seq: int
-
-
-# -- the client --------------------------------------------------------------------------------
-
-class KVClient(Client):
-    """Runs ``ops`` random operations, one at a time, against the primary.
-
-    Each request is resent every ``retry`` ms until its reply arrives, so the primary may
-    receive it more than once. Operations are recorded in the simulation's history.
-    """
-
-    def __init__(self, primary: str = "primary", ops: int = 10, retry: float = 100.0):
-        self.primary = primary
-        self.ops = ops
-        self.retry = retry
-        self.seq = 0
-        self.request: Request | None = None
-
-    def on_start(self) -> None:
-        self.next_operation()
-
-    def next_operation(self) -> None:
-        if self.seq == self.ops:
-            self.request = None
-            return
-        self.seq += 1
-        op, key = self.rng.choice(WORKLOAD)
-        value = None if op == "get" else f"{self.id}.{self.seq};"
-        self.operation = self.invoke(op, value=value, key=key)
-        self.request = Request(self.id, self.seq, op, key, value)
-        self.send(self.primary, self.request)
-        self.set_timer(self.retry, "retry")
-
-    def on_timer(self, name: str) -> None:
-        if self.request is not None:
-            self.send(self.primary, self.request)
-            self.set_timer(self.retry, "retry")
-
-    def on_message(self, src: str, msg: object) -> None:
-        match msg:
-            case Reply(seq=seq, value=value) if self.request is not None and seq == self.seq:
-                self.ok(self.operation, value if self.request.op == "get" else None)
-                self.cancel_timer("retry")
-                self.next_operation()
+    msg_id: int
 
 
 # -- what must hold ----------------------------------------------------------------------------
@@ -155,7 +91,7 @@ class PrimaryBackupLab(Lab):
         sim.add_node(self.primary, "primary", backup="backup")
         sim.add_node(self.backup, "backup")
         for n in range(1, clients + 1):
-            sim.add_node(KVClient, f"c{n}", ops=ops)
+            sim.add_node(kv.KVClient, f"c{n}", server="primary", ops=ops)
 
     # -- part A: replication on a reliable network -------------------------------------------
     @graded(part="A", seeds=20, description="one client, reliable network: every operation "
@@ -164,14 +100,15 @@ class PrimaryBackupLab(Lab):
         return Scenario(lambda sim: self.cluster(sim, clients=1), run_for=2_000,
                         network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable("kv")])
+                                    Linearizable(kv.MODEL.name)])
 
     @graded(part="A", seeds=20, description="three concurrent clients, reliable network: "
             "linearizable, and the backup ends equal to the primary")
     def test_concurrent_clients_A(self, seed: int) -> Scenario:
         return Scenario(self.cluster, run_for=5_000, network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])
 
     # -- part B: an unreliable network --------------------------------------------------------
     @graded(part="B", seeds=20, description="20% of messages lost: every operation still "
@@ -180,7 +117,8 @@ class PrimaryBackupLab(Lab):
         return Scenario(self.cluster, run_for=20_000,
                         network=Network(latency=Uniform(1, 10), loss=0.2),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])
 
     @graded(part="B", seeds=20, description="30% of messages delivered twice, some late: "
             "each write is applied once")
@@ -188,7 +126,8 @@ class PrimaryBackupLab(Lab):
         return Scenario(self.cluster, run_for=10_000,
                         network=Network(latency=Uniform(1, 10), duplicate=0.3, reorder=0.2),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])
 
     # -- part C: crashes ------------------------------------------------------------------------
     @graded(part="C", seeds=20, description="the primary crashes twice and restarts: no "
@@ -205,4 +144,5 @@ class PrimaryBackupLab(Lab):
 
         return Scenario(setup, run_for=10_000, network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable("kv"), AtEnd(backup_agrees_with_primary)])
+                                    Linearizable(kv.MODEL.name),
+                                    AtEnd(backup_agrees_with_primary)])

@@ -24,7 +24,8 @@ it twice. APPEND makes a double application visible (``a;b;b;``), which PUT woul
 ``execute(line) -> reply``), ``KVHandler`` (a `socketserver.StreamRequestHandler` whose
 ``handle`` serves one connection; `serve` runs it), ``KVClient`` (a client whose calls time
 out, are retried over a fresh connection and end in `ServerUnavailable`), and
-``SimKVClient`` (the same retry logic as a simulated `SimClientBase`).
+``SimKVClient`` (the same retry logic as a simulated `SimClientBase`, a client of the
+key-value workload `distlab.workloads.kv`).
 
 **The checks.** Parts A-C run the student's code for real, on loopback sockets, through a
 `distlab.net.FaultProxy` that delays traffic and loses replies after their requests reached
@@ -33,7 +34,10 @@ every call of the student's code runs under a deadline, and servers and proxies 
 by context managers whatever happens. No check asserts how fast the machine is: the timing
 checks compare the client's behaviour with its *own* timeout, with generous margins. Part D
 runs the student's ``KVState`` and ``SimKVClient`` in the simulator under partitions, loss,
-duplicates and late replies, over 20 seeds each.
+duplicates and late replies, over 20 seeds each: the clients speak the workload's messages
+(``Get``, ``Put``, ``Append``), `KVServerNode` turns each into a protocol line for the
+student's ``execute`` and its reply line back into the workload's reply, and the history is
+checked against the workload's model.
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from distlab.grading.lab import Lab, Scenario, Trial, graded
@@ -53,7 +56,9 @@ from distlab.grading.properties import (EveryOperationCompletes, Linearizable, P
                                         Violation)
 from distlab.net import FaultProxy
 from distlab.net.addresses import free_ports
-from distlab.sim import Client, FaultPlan, Network, Node, Simulation, Uniform, stream
+from distlab.sim import FaultPlan, Network, Node, Simulation, Uniform, stream
+from distlab.workloads.client import Error
+from distlab.workloads import kv
 
 HOST = "127.0.0.1"
 #: seconds the checks wait for one reply of the student's server
@@ -269,28 +274,51 @@ def serve(handler: type[socketserver.BaseRequestHandler], state: Any) -> LineSer
 
 # -- the simulated server and client (part D) ----------------------------------------------------
 
-#: the operations a simulated client draws from: (operation, key)
-WORKLOAD = (("get", "x"), ("put", "x"), ("get", "log"), ("append", "log"))
+def as_line(request: kv.Get | kv.Put | kv.Append) -> str:
+    """A request of the key-value workload as a protocol line, with its request id.
+
+    ``as_line(kv.Append("c1", 7, "y", "c1.7;")) == "c1:7 APPEND y c1.7;"``.
+    """
+    match request:
+        case kv.Get(key=key):
+            command = f"GET {key}"
+        case kv.Put(key=key, value=value):
+            command = f"PUT {key} {value}"
+        case kv.Append(key=key, value=value):
+            command = f"APPEND {key} {value}"
+    return with_id(RequestId(request.client, request.msg_id), command)
 
 
-@dataclass(frozen=True)
-class Request:
-    """A request line sent to the simulated server (``Request("c1:7 GET x")``)."""
+def as_reply(request: kv.Get | kv.Put | kv.Append, line: str) -> Any:
+    """The workload's reply to ``request`` that the server's reply ``line`` means.
 
-    line: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The server's reply line (``Reply("c1:7 VALUE 3")``)."""
-
-    line: str
+    An ``ERROR`` is a definite `Error` (the server did not apply the request). A line that
+    does not answer the request as the protocol says raises `ValueError`, naming both lines.
+    """
+    request_id, reply = split_id(line)
+    if request_id != RequestId(request.client, request.msg_id):
+        raise ValueError(f"the server answered {as_line(request)!r} with {line!r}, which does "
+                         f"not start with the request's id: in part D every request carries "
+                         f"one (part C)")
+    match request, reply.split(" ", 1):
+        case kv.Get(), ["VALUE", value]:
+            return request.ok(value)
+        case kv.Get(), ["NOTFOUND"]:
+            return request.ok(None)
+        case (kv.Put() | kv.Append()), ["OK"]:
+            return request.ok()
+        case _, ["ERROR", *why]:
+            return Error(request.msg_id, definite=True, text=" ".join(why))
+    raise ValueError(f"the server answered {as_line(request)!r} with {line!r}, which is not "
+                     f"a reply the protocol allows to that request")
 
 
 class KVServerNode(Node):
-    """The server in the simulator: answers each `Request` with the reply of a ``KVState``.
+    """The server in the simulator: a ``KVState`` behind the key-value workload's messages.
 
-    The same ``execute`` that serves TCP connections serves simulated messages here.
+    Each request (`Get`, `Put`, `Append` of `distlab.workloads.kv`) becomes its protocol line
+    (`as_line`), the same ``execute`` that serves TCP connections answers it, and the reply
+    line goes back as the workload's reply (`as_reply`).
     """
 
     def __init__(self, state: Callable[[], Any]):
@@ -298,65 +326,37 @@ class KVServerNode(Node):
 
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
-            case Request(line):
-                self.send(src, Reply(self.state.execute(line)))
+            case kv.Get() | kv.Put() | kv.Append():
+                self.send(src, as_reply(msg, self.state.execute(as_line(msg))))
 
 
-class SimClientBase(Client):
-    """A simulated client that runs ``ops`` random operations, one at a time.
+class SimClientBase(kv.KVClient):
+    """The key-value workload's client (`distlab.workloads.kv.KVClient`) without its retry
+    loop: a subclass writes `send_request`, ``on_timer`` and ``on_message``.
 
-    For each operation it records the invocation and calls ``send_request(command)`` with the
-    command line (``"APPEND log c1.3;"``). Subclasses send it (in a `Request`), resend it every
-    ``timeout`` ms until its `Reply` arrives, and then call ``finish(reply)`` with the reply
-    (without its id), which records the outcome and starts the next operation. ``seq`` is
-    there for the subclass to number its requests; ``operation`` is None when no operation
-    is waiting.
+    It runs ``ops`` random operations on the keys ``"x"`` and ``"y"``, one at a time, and
+    records each in the history. For each it builds the request (a `Get`, `Put` or `Append`
+    carrying this client's id and its ``msg_id``, 1, 2, 3...) and calls
+    ``send_request(request)``. The subclass sends it to ``self.server`` and resends
+    ``self.waiting`` (the request still waiting for its reply; None when none is) every
+    ``self.retry`` ms; when the reply to it arrives, it calls ``finish(reply)``, which records
+    the outcome and starts the next operation.
     """
 
-    def __init__(self, server: str = "server", ops: int = 8, timeout: float = 100.0):
-        self.server = server
-        self.ops = ops
-        self.timeout = timeout
-        self.seq = 0
-        self.started = 0
-        self.operation = None
-        self.command: str | None = None
+    def transmit(self) -> None:
+        self.send_request(self.waiting)
 
-    def on_start(self) -> None:
-        self.next_operation()
+    def send_request(self, request: kv.Get | kv.Put | kv.Append) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.send_request: a subclass sends the "
+                                  f"request")
 
-    def next_operation(self) -> None:
-        if self.started == self.ops:
-            return
-        self.started += 1
-        f, key = self.rng.choice(WORKLOAD)
-        value = None if f == "get" else f"{self.id}.{self.started};"
-        self.operation = self.invoke(f, value=value, key=key)
-        self.command = f"{f.upper()} {key}" + ("" if value is None else f" {value}")
-        self.send_request(self.command)
+    def on_timer(self, name: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.on_timer: a subclass resends the "
+                                  f"waiting request")
 
-    def send_request(self, command: str) -> None:
-        raise NotImplementedError("SimClientBase.send_request: a subclass sends the request")
-
-    def finish(self, reply: str) -> None:
-        """The reply to the waiting operation arrived: record its outcome, start the next."""
-        if self.operation is None:
-            raise RuntimeError(f"finish({reply!r}) called while no operation is waiting: "
-                               f"was this reply answered already?")
-        op = self.operation
-        match op.f, reply.split(" ", 1):
-            case "get", ["VALUE", value]:
-                output = value
-            case "get", ["NOTFOUND"]:
-                output = None
-            case ("put" | "append"), ["OK"]:
-                output = None
-            case _:
-                raise ValueError(f"the reply {reply!r} does not answer {self.command!r}: is it "
-                                 f"the reply to another request?")
-        self.operation = None
-        self.ok(op, output)
-        self.next_operation()
+    def on_message(self, src: str, msg: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.on_message: a subclass takes the "
+                                  f"reply to the waiting request")
 
 
 # -- helpers of the checks -----------------------------------------------------------------------
@@ -701,7 +701,7 @@ class ClientServerLab(Lab):
 
         return Scenario(setup, run_for=15_000,
                         network=Network(latency=Uniform(1, 10), loss=0.1),
-                        properties=[EveryOperationCompletes(), Linearizable("kv")])
+                        properties=[EveryOperationCompletes(), Linearizable(kv.MODEL.name)])
 
     @graded(part="D", seeds=20, description="slow, duplicated and reordered messages: late "
             "replies are not taken for the replies of later requests")
@@ -709,4 +709,4 @@ class ClientServerLab(Lab):
         return Scenario(self.cluster, run_for=15_000,
                         network=Network(latency=Uniform(1, 90), loss=0.1, duplicate=0.2,
                                         reorder=0.2),
-                        properties=[EveryOperationCompletes(), Linearizable("kv")])
+                        properties=[EveryOperationCompletes(), Linearizable(kv.MODEL.name)])

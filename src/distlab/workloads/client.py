@@ -51,7 +51,9 @@ class WorkloadClient(Client):
     crashes and restarts records its waiting operation as unknown, and never mistakes a reply
     to an old request for the answer to a new one.
 
-    Subclasses write `choose`, `request` and `outcome`.
+    Subclasses write `choose`, `request` and `outcome`. (A lab that has students write the
+    retry loop itself overrides `transmit`, `on_timer` and `on_message`, and calls `finish`
+    with the reply.)
     """
 
     def __init__(self, server: str = "server", ops: int = 10, retry: float = 100.0,
@@ -125,11 +127,21 @@ class WorkloadClient(Client):
     def on_message(self, src: str, msg: Any) -> None:
         if self.waiting is None or getattr(msg, "in_reply_to", None) != self.msg_id:
             return                          # a duplicate, or a reply to an earlier request
-        match msg:
+        self.finish(msg)
+
+    def finish(self, reply: Any) -> None:
+        """The reply to the waiting request arrived: record what it says, go on to the next."""
+        if self.waiting is None:
+            raise RuntimeError(f"finish({reply!r}) called while no request is waiting: was "
+                               f"this request answered already?")
+        if getattr(reply, "in_reply_to", None) != self.msg_id:
+            raise ValueError(f"{reply!r} does not answer the waiting request (msg_id "
+                             f"{self.msg_id}): is it the reply to another request?")
+        match reply:
             case Error(definite=definite):
                 self.complete("fail" if definite else "info", None)
             case _:
-                self.complete(*self.outcome(self.storage["op"], msg))
+                self.complete(*self.outcome(self.storage["op"], reply))
 
     def complete(self, status: str, output: Any) -> None:
         """Record the waiting operation's outcome, then start the next after ``think`` ms."""

@@ -4,6 +4,16 @@ The vocabulary of MIT 6.5840's key-value labs and of Maelstrom's ``lin-kv``: a c
 value under a key, appends to it, or gets it. Values are strings unique to one operation
 (``"c1.3;"``: client ``c1``'s third), so an append applied twice shows in a later ``get``.
 The history is linearizable exactly when `distlab.check.models.KV` accepts it.
+
+A server answers a request with the request's own ``ok``: ``get.ok(value)``, ``put.ok()``,
+``append.ok()`` build the reply that names it (``in_reply_to``), so a handler reads::
+
+    match msg:
+        case Get(key=key):
+            self.send(src, msg.ok(self.data.get(key)))
+        case Put(key=key, value=value):
+            self.data[key] = value
+            self.send(src, msg.ok())
 """
 
 from __future__ import annotations
@@ -32,6 +42,10 @@ class Get:
     msg_id: int
     key: str
 
+    def ok(self, value: str | None) -> GetOk:
+        """The reply: ``key`` holds ``value`` (None: absent)."""
+        return GetOk(self.msg_id, value)
+
 
 @dataclass(frozen=True)
 class Put:
@@ -42,6 +56,10 @@ class Put:
     key: str
     value: str
 
+    def ok(self) -> PutOk:
+        """The reply: done."""
+        return PutOk(self.msg_id)
+
 
 @dataclass(frozen=True)
 class Append:
@@ -51,6 +69,10 @@ class Append:
     msg_id: int
     key: str
     value: str
+
+    def ok(self) -> AppendOk:
+        """The reply: done."""
+        return AppendOk(self.msg_id)
 
 
 @dataclass(frozen=True)
