@@ -70,10 +70,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.check.canonical import canonical
+from distlab.check.fork import CannotFork, ForkEngine, TraceNeeded
 from distlab.check.invariants import Invariant, InvariantViolation
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
 from distlab.sim.scheduler import Entry
+from distlab.sim.trace import Trace
 
 #: A choice during the search: (kind, the pending entry's sequence number or the node id,
 #: what that entry must be -- sender, receiver and message id, or node and timer name -- so
@@ -83,6 +85,9 @@ Choice = tuple[str, Any, Any]
 #: The order in which the steps enabled in one state are tried.
 STEP_KINDS = ("deliver", "drop", "fire", "run", "crash", "restart")
 _ORDER = {kind: i for i, kind in enumerate(STEP_KINDS)}
+
+#: How a state is reached: from a snapshot of its parent, or by replaying its schedule.
+METHODS = ("fork", "replay")
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,8 @@ class ExplorationResult:
     stopped_by: str | None = None
     elapsed: float = 0.0
     replayer: Callable[[Sequence[Step]], Simulation] | None = field(default=None, repr=False)
+    method: str = "fork"
+    fallback: str | None = None
 
     @property
     def found(self) -> bool:
@@ -259,8 +266,20 @@ class _Explorer:
     # -- running one schedule ----------------------------------------------------------------
     def fresh(self) -> Simulation:
         """The initial state: a new simulation built by ``setup``, every node started."""
+        sim = self.build()
+        self.run_starts(sim)
+        return sim
+
+    def build(self, trace: bool = True, trace_object: Trace | None = None) -> Simulation:
+        """A new simulation built by ``setup``, its nodes not started yet.
+
+        ``trace=False`` records no trace; ``trace_object`` replaces the simulation's trace
+        before ``setup`` runs (the fork engine's, which notices when someone reads it).
+        """
         sim = Simulation(seed=self.seed, network=Network(latency=Constant(1)),
-                         scheduler=ChoiceScheduler())
+                         scheduler=ChoiceScheduler(), trace=trace)
+        if trace_object is not None:
+            sim.trace = trace_object
         self.setup(sim)
         if not isinstance(sim.scheduler, ChoiceScheduler):
             raise ConfigurationError("setup(sim) must not replace sim.scheduler: the explorer "
@@ -273,8 +292,12 @@ class _Explorer:
                                      f"nodes are: {', '.join(sim.nodes)}")
         for inv in self.invariants:
             inv.reset()
-        self.run_starts(sim)
         return sim
+
+    @staticmethod
+    def order(choice: Choice) -> tuple:
+        """Where ``choice`` comes among the steps enabled in a state (see `STEP_KINDS`)."""
+        return _ORDER[choice[0]], choice[1]
 
     @staticmethod
     def run_starts(sim: Simulation) -> None:
@@ -432,17 +455,40 @@ class _Explorer:
 
     # -- the search ----------------------------------------------------------------------------
     def search(self, strategy: str, max_depth: int, max_states: int,
-               time_budget: float | None, hashing: bool) -> ExplorationResult:
+               time_budget: float | None, hashing: bool, method: str) -> ExplorationResult:
+        """Search with ``method``; "fork" starts again with the trace recorded when an
+        invariant reads it, and falls back to "replay" where snapshots cannot go."""
         started = time.monotonic()
+        fallback = None
+        if method == "fork":
+            for keep_trace in (False, True):
+                try:
+                    return self.run(ForkEngine(self, keep_trace=keep_trace), strategy,
+                                    max_depth, max_states, time_budget, hashing, started)
+                except TraceNeeded:
+                    continue
+                except CannotFork as exc:
+                    fallback = str(exc)
+                    break
+        result = self.run(_ReplayEngine(self), strategy, max_depth, max_states, time_budget,
+                          hashing, started)
+        result.fallback = fallback
+        return result
+
+    def run(self, engine: _ReplayEngine | ForkEngine, strategy: str, max_depth: int,
+            max_states: int, time_budget: float | None, hashing: bool,
+            started: float) -> ExplorationResult:
+        """The search loop, the same for both engines (so their results are the same)."""
         deadline = None if time_budget is None else started + time_budget
         states = transitions = depth = 0
         depth_limited = False
+        method = "fork" if isinstance(engine, ForkEngine) else "replay"
 
         def result(status: str, **more: Any) -> ExplorationResult:
             return ExplorationResult(status=status, strategy=strategy, states=states,
                                      transitions=transitions, depth=depth, max_depth=max_depth,
                                      depth_limited=depth_limited, hashing=hashing,
-                                     elapsed=time.monotonic() - started,
+                                     elapsed=time.monotonic() - started, method=method,
                                      replayer=self.replay_steps, **more)
 
         def violation(path: Sequence[Choice], found: tuple[str, str]) -> ExplorationResult:
@@ -451,51 +497,89 @@ class _Explorer:
 
         try:
             with _deadline(None if time_budget is None else time_budget + 1.0):
-                sim, found = self.replay(())
+                root, found = engine.initial()
                 states = 1
                 if found:
                     return violation((), found)
-                seen: dict[Hashable, int] = {self.key(sim, ()): 0} if hashing else {}
-                frontier = deque([((), self.choices(sim, ()))])
+                seen: dict[Hashable, int] = {engine.key(root): 0} if hashing else {}
+                frontier = deque([(engine.keep(root), engine.choices(root))])
                 while frontier:
-                    path, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
+                    parent, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
                     children = []
                     for choice in choices:
                         if states >= max_states:
+                            engine.verify()
                             return result("incomplete", stopped_by=f"max_states={max_states:,}")
                         if deadline is not None and time.monotonic() > deadline:
                             return result("incomplete", stopped_by=f"time_budget={time_budget:g} s")
-                        child = (*path, choice)
-                        sim, found = self.replay(child)
+                        child, found = engine.step(parent, choice)
                         transitions += 1
+                        path = engine.path(child)
                         if found:
-                            return violation(child, found)
+                            return violation(path, found)
                         if hashing:
-                            key = self.key(sim, child)
-                            if seen.get(key, max_depth + 1) <= len(child):
+                            key = engine.key(child)
+                            if seen.get(key, max_depth + 1) <= len(path):
                                 continue  # seen already, at this depth or shallower
-                            seen[key] = len(child)
+                            seen[key] = len(path)
                         states += 1
-                        depth = max(depth, len(child))
-                        enabled = self.choices(sim, child)
-                        if enabled and len(child) >= max_depth:
+                        depth = max(depth, len(path))
+                        enabled = engine.choices(child)
+                        if enabled and len(path) >= max_depth:
                             depth_limited = True
                         elif enabled:
-                            children.append((child, enabled))
+                            children.append((engine.keep(child), enabled))
                     # depth-first takes the last pushed first: push in reverse to try the
                     # first choice first
                     frontier.extend(children if strategy == "bfs" else reversed(children))
         except _OutOfTime:
             return result("incomplete", stopped_by=f"time_budget={time_budget:g} s "
                                                    f"(inside a handler)")
+        engine.verify()
         return result("no violation")
+
+
+class _ReplayEngine:
+    """Stateless steps: a state is reached by re-executing its schedule from the start.
+
+    A state is ``(path, sim)`` just after its step, and only its path once kept for later.
+    """
+
+    def __init__(self, explorer: _Explorer):
+        self.explorer = explorer
+
+    def initial(self) -> tuple[tuple[tuple, Simulation], tuple[str, str] | None]:
+        sim, found = self.explorer.replay(())
+        return ((), sim), found
+
+    def step(self, parent: tuple, choice: Choice
+             ) -> tuple[tuple[tuple, Simulation], tuple[str, str] | None]:
+        path = (*parent, choice)
+        sim, found = self.explorer.replay(path)
+        return (path, sim), found
+
+    def key(self, state: tuple[tuple, Simulation]) -> Hashable:
+        return self.explorer.key(state[1], state[0])
+
+    def choices(self, state: tuple[tuple, Simulation]) -> list[Choice]:
+        return self.explorer.choices(state[1], state[0])
+
+    def keep(self, state: tuple[tuple, Simulation]) -> tuple:
+        return state[0]
+
+    @staticmethod
+    def path(state: tuple[tuple, Simulation]) -> tuple:
+        return state[0]
+
+    def verify(self) -> None:
+        """Nothing to do: every step was a replay, and replays check themselves."""
 
 
 def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant], *,
             strategy: str = "bfs", deliver: bool = True, drops: int = 0, timers: bool = True,
             crashes: int = 0, restarts: bool = False, crashable: Sequence[str] | None = None,
             max_depth: int = 20, max_states: int = 100_000, time_budget: float | None = 30.0,
-            hashing: bool = True, seed: object = 0) -> ExplorationResult:
+            hashing: bool = True, seed: object = 0, method: str = "fork") -> ExplorationResult:
     """Explore every schedule of a small configuration, looking for an invariant violation.
 
     ``setup(sim)`` adds the nodes (and any partition or ``sim.at`` action) to a fresh
@@ -510,6 +594,10 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     states (to see how much it saves). Bounds: ``max_depth`` steps per schedule,
     ``max_states`` states, ``time_budget`` seconds of real time (None: no limit).
     """
+    if method not in METHODS:
+        raise ConfigurationError(f"method must be 'fork' (snapshots of each state, fast) or "
+                                 f"'replay' (re-execute each schedule from the start); "
+                                 f"got {method!r}")
     if strategy not in ("bfs", "dfs"):
         raise ConfigurationError(f"strategy must be 'bfs' (breadth-first: shortest schedule) "
                                  f"or 'dfs' (depth-first); got {strategy!r}")
@@ -537,4 +625,4 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     explorer = _Explorer(setup, invariants, seed=seed, deliver=deliver, drops=drops,
                          timers=timers, crashes=crashes, restarts=restarts,
                          crashable=None if crashable is None else list(crashable))
-    return explorer.search(strategy, max_depth, max_states, time_budget, hashing)
+    return explorer.search(strategy, max_depth, max_states, time_budget, hashing, method)
