@@ -237,6 +237,11 @@ class ForkEngine:
         self.track_streams()
         self.specs = len(sim._specs)
         self.server_cells = len(self.servers)
+        # each remembering invariant, with the names of its own bound methods (its ``fn``),
+        # which stay as they are instead of being saved
+        self.own_methods = [(inv, [name for name, value in vars(inv).items()
+                                   if isinstance(value, MethodType) and value.__self__ is inv])
+                            for inv in self.remembering]
 
     # -- random streams --------------------------------------------------------------------
     def track_streams(self) -> None:
@@ -361,6 +366,24 @@ class ForkEngine:
                 self.loaded[cell] = before
                 return before
         after = self.loaded[cell] = _Version((node,), data, (rng.position(),))
+        return after
+
+    def resave_invariants(self, before: _Version) -> _Version:
+        """`resave` for the invariants that remember: checked after every step."""
+        saved = []
+        for inv, own_methods in self.own_methods:
+            attrs = vars(inv).copy()
+            for name in own_methods:
+                attrs.pop(name, None)
+            saved.append(attrs)
+        try:
+            data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return self.resave(self.inv_cell, before)
+        if data == before.data:
+            self.loaded[self.inv_cell] = before
+            return before
+        after = self.loaded[self.inv_cell] = _Version(before.objects, data, before.positions)
         return after
 
     def resave(self, cell: int, before: _Version) -> _Version:
@@ -591,7 +614,7 @@ class ForkEngine:
                               else self.resave(cell, before[cell]))
         inv_cell = self.inv_cell
         if inv_cell is not None and not everything:
-            versions[inv_cell] = self.resave(inv_cell, before[inv_cell])
+            versions[inv_cell] = self.resave_invariants(before[inv_cell])
         child.versions = versions
         if kind == "deliver" or kind == "fire" or kind == "drop":
             child.crashed = parent.crashed
