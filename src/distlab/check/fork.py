@@ -282,12 +282,13 @@ class ForkEngine:
             return saved, sim.history.operations
         return saved
 
-    def memo(self) -> dict[int, Any]:
-        """What `copy.deepcopy` must keep by identity: the simulation, its nodes, streams."""
+    def memo(self, objects: Sequence[Any] = ()) -> dict[int, Any]:
+        """What `copy.deepcopy` must keep by identity: the simulation, its nodes (and the
+        cell's ``objects``, which may be an earlier incarnation), their streams."""
         sim = self.sim
         keep: list[Any] = [sim, sim.network, sim.history, sim._net_rng, *self.remembering]
-        for node in sim.nodes.values():
-            keep += [node, node.rng]
+        for node in [*sim.nodes.values(), *objects]:
+            keep += [node, getattr(node, "rng", None)]
         return {id(obj): obj for obj in keep}
 
     def save(self, cell: int) -> _Version:
@@ -297,7 +298,7 @@ class ForkEngine:
         try:
             data: Any = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
         except Exception:  # pickle's errors vary: PicklingError, TypeError, AttributeError
-            data = _Copied(copy.deepcopy(payload, self.memo()))
+            data = _Copied(copy.deepcopy(payload, self.memo(objects)))
         positions = tuple([obj.rng.position() if isinstance(obj, Node) else None
                            for obj in objects])
         return _Version(objects, data, positions)
@@ -325,8 +326,8 @@ class ForkEngine:
                 rng.gauss_next = position[2]
             self.loaded[cell] = version
             return
-        payload = (copy.deepcopy(data.value, self.memo()) if type(data) is _Copied
-                   else pickle.loads(data))
+        payload = (copy.deepcopy(data.value, self.memo(version.objects))
+                   if type(data) is _Copied else pickle.loads(data))
         if cell == self.net_cell:
             vars(sim.network).clear()
             vars(sim.network).update(payload)
