@@ -9,7 +9,8 @@ clients with histories, invariants that remember, and node code that pickle cann
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def both(setup: Callable[[Simulation], Any], invariants: Callable[[], list[Invar
     return fork, replay
 
 
-def nodes(cls: type[Node], ids: list[str] = ["a", "b"]) -> Callable[[Simulation], None]:
+def nodes(cls: type[Node], ids: tuple[str, ...] = ("a", "b")) -> Callable[[Simulation], None]:
     def setup(sim: Simulation) -> None:
         sim.add_nodes(cls, ids)
     return setup
@@ -55,18 +56,18 @@ def test_every_reachable_state_of_a_correct_mutex_is_the_same():
 
 
 def test_the_same_shortest_race_is_found():
-    fork, _ = both(nodes(NaiveMutex, ["a", "b", "c"]), lambda: [mutual_exclusion])
+    fork, _ = both(nodes(NaiveMutex, ("a", "b", "c")), lambda: [mutual_exclusion])
     assert fork.found and len(fork.schedule) == 10  # two ask, four grants each way
 
 
 def test_an_invariant_that_remembers_gives_the_same_shortest_schedule():
-    both(nodes(ForgetfulElection, ["a", "b", "c"]), lambda: [at_most_one_leader_per_term()])
+    both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
 
 
 def test_depth_bounds_without_hashing_and_depth_first_search_agree():
     both(nodes(Election), lambda: [at_most_one_leader_per_term()], max_depth=6)
     both(nodes(RicartAgrawala), lambda: [mutual_exclusion], hashing=False, max_depth=7)
-    both(nodes(NaiveMutex, ["a", "b", "c"]), lambda: [mutual_exclusion], strategy="dfs")
+    both(nodes(NaiveMutex, ("a", "b", "c")), lambda: [mutual_exclusion], strategy="dfs")
 
 
 def test_a_state_budget_stops_both_at_the_same_place():
@@ -77,14 +78,14 @@ def test_a_state_budget_stops_both_at_the_same_place():
 # -- crashes, restarts, drops, clients --------------------------------------------------------
 
 def test_crashes_and_restarts_of_nodes_that_forget_agree():
-    fork, _ = both(nodes(AmnesiacElection, ["a", "b", "c"]),
+    fork, _ = both(nodes(AmnesiacElection, ("a", "b", "c")),
                    lambda: [at_most_one_leader_per_term()], strategy="dfs", crashes=1,
                    restarts=True, crashable=["c"], max_depth=6)
     assert fork.depth_limited   # (its violation needs 8 steps: the bench finds it)
 
 
 def test_raft_election_with_one_crash_agrees():
-    both(nodes(RaftElectionNode, ["a", "b", "c"]),
+    both(nodes(RaftElectionNode, ("a", "b", "c")),
          lambda: [at_most_one_leader_per_term(term_attr="current_term")],
          crashes=1, restarts=True, max_depth=5)
 
@@ -191,7 +192,7 @@ def test_sim_at_actions_calling_node_methods_and_faults_agree():
 
 
 #: A module-level lambda: pickle cannot save it by name, but it is the same object everywhere.
-DOUBLE = lambda value: 2 * value  # noqa: E731
+DOUBLE = lambda value: 2 * value
 
 
 class Local(Node):
@@ -214,11 +215,11 @@ class Local(Node):
 
 
 def test_node_state_that_pickle_cannot_copy_is_deep_copied():
-    fork, _ = both(nodes(Local, ["a", "b", "c"]), lambda: [mutual_exclusion],
+    fork, _ = both(nodes(Local, ("a", "b", "c")), lambda: [mutual_exclusion],
                    crashes=1, restarts=True)
     assert fork.status == "no violation"
     # the handler tables of equal states are equal: states merge as for any other node
-    unhashed = explore(nodes(Local, ["a", "b", "c"]), [mutual_exclusion], crashes=1,
+    unhashed = explore(nodes(Local, ("a", "b", "c")), [mutual_exclusion], crashes=1,
                        restarts=True, hashing=False)
     assert fork.states < unhashed.states
 

@@ -37,13 +37,31 @@ timer delays is fine, since timing is ignored here.
 
 How it runs the nodes
 ---------------------
-The explorer drives the unchanged node code through the ordinary `Simulation`. It replaces
-only the scheduler, the one place that decides which pending event runs next: a
-`ChoiceScheduler` runs exactly the event the explorer chose. To reach a state it *re-executes*
-its schedule from a fresh simulation built by your ``setup`` function -- stateless search,
-as in VeriSoft {cite:p}`godefroid1997verisoft` -- which is correct for any node code that is
-deterministic, as simulator nodes are. DSLabs' search tests {cite:p}`michael2019dslabs` and
-Stateright explore the same way, with handlers that only record their effects.
+The explorer drives the unchanged node code through the ordinary `Simulation`; it decides
+only which pending event runs next. It reaches each state in one of two ways (``method=``):
+
+* ``"fork"`` (the default): **stateful search**. The explorer keeps a snapshot of every
+  state it has still to expand -- every node's attributes and storage, the pending events,
+  timers, crashed nodes, random streams, the clients' history, the invariants' memory -- and
+  takes a step by loading the parent's snapshot into one working simulation and running a
+  single event (`distlab.check.fork` explains how, and why it is exact). Reaching a state
+  costs one event, not a whole schedule: about ten times faster on the book's
+  configurations (``bench/bench_explore.py``). DSLabs' search tests
+  {cite:p}`michael2019dslabs` keep states in the same way.
+* ``"replay"``: **stateless search**, as in VeriSoft {cite:p}`godefroid1997verisoft`: to
+  reach a state, re-execute its schedule from a fresh simulation built by ``setup``, with a
+  `ChoiceScheduler` that runs exactly the event chosen. Slower, but it needs nothing from
+  the nodes beyond determinism, and every state is rebuilt from scratch.
+
+Both run the same search loop over the same keys and choices, so they explore the same
+states in the same order and return the same result (the tests check it, state count and
+schedule alike). "fork" falls back to "replay" by itself where snapshots cannot go -- when
+``setup`` installs monitors (`distlab.check.invariants.watch`) or a ``sim.at`` action adds
+nodes -- and says so in ``result.fallback``. It runs without a trace, and starts again with
+one if an invariant reads ``sim.trace``. The violating schedule is always replayed at the
+end, with its trace, into ``result.simulation``; and a "fork" search that ends without a
+violation replays its deepest state to check that it is the state the snapshots hold, which
+catches node code that is not deterministic, as "replay" does on every step.
 
 Bounds: ``max_depth`` (schedule length), ``max_states`` and ``time_budget`` (seconds of real
 time). When a bound stops the search early the result says so ("incomplete"); it never hangs.
@@ -139,6 +157,8 @@ class ExplorationResult:
     reach them, ``depth`` the length of the longest schedule explored; ``depth_limited``
     says whether ``max_depth`` kept some states from being expanded. ``elapsed`` (seconds of
     real time) is left out of the printed form so that it reads the same on every machine.
+    ``method`` is how states were reached ("fork" or "replay"); ``fallback`` says why a
+    "fork" search had to replay instead (None when it did not).
     """
 
     status: str
@@ -452,7 +472,8 @@ class _Explorer:
         except (NodeError, InvariantViolation):
             pass  # the very step that the search saw fail
         name, explanation = found
-        return steps, sim, InvariantViolation(name, explanation, sim.now, sim.seed, sim.trace[-10:])
+        return steps, sim, InvariantViolation(name, explanation, sim.now, sim.seed,
+                                              sim.trace[-10:])
 
     # -- the search ----------------------------------------------------------------------------
     def search(self, strategy: str, max_depth: int, max_states: int,
@@ -516,7 +537,8 @@ class _Explorer:
                             engine.verify()
                             return result("incomplete", stopped_by=f"max_states={max_states:,}")
                         if deadline is not None and time.monotonic() > deadline:
-                            return result("incomplete", stopped_by=f"time_budget={time_budget:g} s")
+                            return result("incomplete",
+                                          stopped_by=f"time_budget={time_budget:g} s")
                         child, found = engine.step(parent, choice)
                         transitions += 1
                         path = engine.path(child)
@@ -588,8 +610,8 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     """Explore every schedule of a small configuration, looking for an invariant violation.
 
     ``setup(sim)`` adds the nodes (and any partition or ``sim.at`` action) to a fresh
-    simulation; it is called again for every schedule replayed, so it must build the same
-    system each time. ``invariants`` are checked in every state reached.
+    simulation; it may be called more than once (for every schedule replayed), so it must
+    build the same system each time. ``invariants`` are checked in every state reached.
 
     Enabled steps: message deliveries (``deliver``), up to ``drops`` message losses and
     ``crashes`` crashes per schedule (of the nodes in ``crashable``, by default every node
@@ -598,6 +620,9 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     violating schedule) or ``"dfs"``. ``hashing=False`` turns off the memory of visited
     states (to see how much it saves). Bounds: ``max_depth`` steps per schedule,
     ``max_states`` states, ``time_budget`` seconds of real time (None: no limit).
+    ``method`` is how a state is reached: ``"fork"`` (from a snapshot of its parent, fast)
+    or ``"replay"`` (re-executing its schedule); both give the same result, and
+    ``result.method`` says which one ran.
     """
     if method not in METHODS:
         raise ConfigurationError(f"method must be 'fork' (snapshots of each state, fast) or "

@@ -4,8 +4,8 @@ The schedule explorer (`distlab.check.explore`) can reach a state in two ways. *
 re-executes the state's whole schedule from a fresh simulation. This module does the other:
 it keeps a **snapshot** of every state still to expand, and takes one step from it by
 loading the snapshot into one working simulation and running a single event. Reaching a state
-costs one event instead of a whole schedule: twenty to fifty times faster on the book's
-configurations (``bench/bench_explore.py`` measures both).
+costs one event instead of a whole schedule: six to ten times faster on the book's
+configurations, more on deeper ones (``bench/bench_explore.py`` measures both).
 
 What a snapshot holds, and why it is enough
 -------------------------------------------
@@ -34,6 +34,10 @@ A ``sim.at`` action may touch anything, so after one everything is saved again.
 The random streams are `random.Random` objects that count what they have drawn; a stream's
 position is its starting state and that count, restored by drawing as many words again (in
 one call) instead of copying the generator's 625 words of state after every step.
+
+What it assumes, beyond the determinism that replaying needs: nodes share no mutable object
+(the simulator's contract: messages are immutable, and a node never reaches another's
+memory), and a node's ``fingerprint()`` depends only on its own attributes and storage.
 
 The trace is not recorded while exploring (the violating schedule is replayed at the end,
 with its trace, for the drawings). An invariant that reads ``sim.trace`` is detected the
@@ -513,12 +517,10 @@ class ForkEngine:
         if snap.net_position is not self.net_loaded:
             sim._net_rng.restore(snap.net_position)
             self.net_loaded = snap.net_position
-        cell = 0
         loaded = self.loaded
-        for version in snap.versions:
+        for cell, version in enumerate(snap.versions):
             if loaded[cell] is not version:
                 self.load(cell, version)
-            cell += 1
         if self.keep_trace:
             sim.trace._events[:] = snap.events
 
