@@ -14,7 +14,7 @@ from distlab.check.explore import ExplorationResult, explore
 from distlab.check.invariants import InvariantViolation, watch
 from distlab.consensus.paxos.invariants import agreement, validity
 from distlab.consensus.paxos.nodes import Acceptor, Proposer
-from distlab.sim import Network, Simulation, Uniform
+from distlab.sim import Network, Simulation, Uniform, stream
 
 
 def acceptor_ids(n: int) -> list[str]:
@@ -70,7 +70,7 @@ def random_runs(seeds: Iterable[int], *, acceptors: int = 3, proposers: int = 2,
         sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10), loss=loss))
         paxos_setup(acceptors, proposers, acceptor_class=acceptor_class,
                     proposer_class=proposer_class, retry_after=30.0)(sim)
-        faults = sim.nodes[sim.trace.nodes[0]].rng.__class__(f"{seed}/faults")
+        faults = stream(seed, "faults")
         time = crash_every
         while time < until:
             victim = faults.choice(sim.trace.nodes)
