@@ -1,58 +1,99 @@
-"""How fast is the schedule explorer? States per second on two small configurations.
+"""How fast is the schedule explorer? States per second of its two methods, on the book's
+configurations, and a full exploration of single-decree Paxos.
 
-* Ricart and Agrawala's mutual exclusion on 3 nodes, each entering the critical section
-  once: the explorer visits *every* reachable state (a proof of mutual exclusion for this
-  configuration), with state hashing.
-* Raft-style leader election on 3 nodes whose voters forget their votes: breadth-first
-  search for the shortest schedule that elects two leaders in one term (6 steps).
-* The same election with votes kept only in memory, and node c allowed to crash and restart
-  once: depth-first search for two leaders in one term (8 steps, a larger space).
+Each configuration is explored twice in this one run: with snapshots of each state forked to
+take one step (``method="fork"``, the default) and by re-executing each state's schedule from
+a fresh simulation (``method="replay"``, stateless search). Both must give the same result --
+status, states, transitions, schedule -- and the benchmark stops if they do not; it prints
+the states per second of each and their ratio.
 
-The explorer re-executes each schedule from a fresh simulation (stateless search), so its
-speed is roughly the simulator's speed divided by the schedule length, plus the cost of
-building a simulation and hashing each state. Run with ``python bench/bench_explore.py``.
+* Ricart and Agrawala's mutual exclusion on 3 nodes: every reachable state.
+* Raft-style election on 3 nodes whose voters forget their votes: breadth-first search for
+  the shortest schedule that elects two leaders in one term (6 steps).
+* The same election with votes kept only in memory, node c allowed to crash and restart
+  once: depth-first search for two leaders in one term (8 steps).
+* Raft's election (`distlab.consensus.raft.election.RaftElectionNode`) on 3 nodes, one crash and restart:
+  every schedule of up to 6 steps.
+* Paxos, 3 acceptors and 2 proposers with different values: the first 5,000 states (the
+  stateless search would take minutes for all of them).
+
+Then the full exploration of that Paxos configuration, with snapshots only: every reachable
+state, no violation. Run with ``python bench/bench_explore.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from distlab.check.examples import (AmnesiacElection, ForgetfulElection, RicartAgrawala,
                                     mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
+from distlab.check.invariants import Invariant
+from distlab.consensus.paxos import agreement, validity
+from distlab.consensus.paxos.runs import explore_paxos, paxos_setup
+from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.sim import Simulation
 
 NODES = ["a", "b", "c"]
 
+#: name -> (setup, a function making fresh invariants, options of explore)
+CONFIGURATIONS: dict[str, tuple[Callable[[Simulation], Any], Callable[[], list[Invariant]],
+                                dict[str, Any]]] = {
+    "Ricart-Agrawala, 3 nodes, every reachable state": (
+        lambda sim: sim.add_nodes(RicartAgrawala, NODES), lambda: [mutual_exclusion], {}),
+    "forgetful election, 3 nodes, shortest violation": (
+        lambda sim: sim.add_nodes(ForgetfulElection, NODES),
+        lambda: [at_most_one_leader_per_term()], {}),
+    "amnesiac election, 3 nodes, crash+restart, dfs": (
+        lambda sim: sim.add_nodes(AmnesiacElection, NODES),
+        lambda: [at_most_one_leader_per_term()],
+        {"strategy": "dfs", "crashes": 1, "restarts": True, "crashable": ["c"],
+         "max_depth": 8}),
+    "Raft election, 3 nodes, 1 crash+restart, depth 6": (
+        lambda sim: sim.add_nodes(RaftElectionNode, NODES),
+        lambda: [at_most_one_leader_per_term()],
+        {"crashes": 1, "restarts": True, "max_depth": 6}),
+    "Paxos, 3 acceptors, 2 proposers, first 5,000 states": (
+        paxos_setup(3, 2), lambda: [agreement(), validity], {"max_states": 5_000}),
+}
 
-def mutex_everywhere() -> ExplorationResult:
-    return explore(lambda sim: sim.add_nodes(RicartAgrawala, NODES), [mutual_exclusion],
-                   time_budget=300)
+
+def outcome(result: ExplorationResult) -> tuple:
+    """What both methods must agree on."""
+    return (result.status, result.states, result.transitions, result.depth,
+            [step.text for step in result.schedule])
 
 
-def two_leaders() -> ExplorationResult:
-    return explore(lambda sim: sim.add_nodes(ForgetfulElection, NODES),
-                   [at_most_one_leader_per_term()], time_budget=300)
-
-
-def crash_and_forget() -> ExplorationResult:
-    return explore(lambda sim: sim.add_nodes(AmnesiacElection, NODES),
-                   [at_most_one_leader_per_term()], strategy="dfs", crashes=1, restarts=True,
-                   crashable=["c"], max_depth=8, time_budget=300)
-
-
-def measure() -> dict[str, ExplorationResult]:
-    """Run the explorations; each result carries its counts and ``elapsed`` seconds."""
-    return {"Ricart-Agrawala, 3 nodes, every reachable state": mutex_everywhere(),
-            "forgetful election, 3 nodes, shortest violation": two_leaders(),
-            "amnesiac election, 3 nodes, crash+restart, dfs": crash_and_forget()}
+def compare() -> dict[str, tuple[ExplorationResult, ExplorationResult]]:
+    """Explore every configuration with both methods: {name: (fork, replay)}."""
+    results = {}
+    for name, (setup, invariants, options) in CONFIGURATIONS.items():
+        fork = explore(setup, invariants(), time_budget=None, **options)
+        replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
+        if outcome(fork) != outcome(replay):
+            raise AssertionError(f"{name}: the two methods disagree:\n{fork}\n{replay}")
+        results[name] = fork, replay
+    return results
 
 
 def main() -> None:
-    for name, result in measure().items():
-        print(f"{name:50s} {result.status:13s} {result.states:>7,} states "
-              f"{result.transitions:>7,} transitions in {result.elapsed:5.2f} s = "
-              f"{result.states_per_second:>6,.0f} states/s "
-              f"({result.transitions / result.elapsed:,.0f} transitions/s, "
-              f"depth {result.depth})")
+    ratios = []
+    for name, (fork, replay) in compare().items():
+        ratio = fork.states_per_second / replay.states_per_second
+        ratios.append(ratio)
+        print(f"{name:52s} {fork.status:13s} {fork.states:>7,} states "
+              f"{fork.transitions:>7,} transitions: fork {fork.states_per_second:>7,.0f} "
+              f"states/s, replay {replay.states_per_second:>6,.0f} states/s = {ratio:5.1f}x")
+    ratios.sort()
+    print(f"explore: snapshots (fork) vs stateless replay, states/s: {ratios[0]:.1f}x to "
+          f"{ratios[-1]:.1f}x, median {ratios[len(ratios) // 2]:.1f}x")
+    paxos = explore_paxos(3, 2)
+    print(f"Paxos, 3 acceptors, 2 proposers, full exploration (fork): {paxos.status} in every "
+          f"reachable state: {paxos.states:,} states, {paxos.transitions:,} transitions, "
+          f"depth {paxos.depth}, in {paxos.elapsed:.1f} s ({paxos.states_per_second:,.0f} "
+          f"states/s)")
 
 
 if __name__ == "__main__":

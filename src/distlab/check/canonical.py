@@ -8,6 +8,8 @@ nested tuples and frozensets that are equal exactly when the values are equal:
 * a dict becomes a frozenset of its (key, value) pairs (so key order does not matter);
 * a list, tuple or deque becomes a tuple; a set a frozenset;
 * a frozen dataclass (a message) stays as it is: it already compares by its fields;
+* a method bound to a node (a table of handlers, ``{"ping": self.on_ping}``) becomes its
+  function and the node's id: the same in every run, where the node object is not;
 * another dataclass, or any object with attributes, becomes its class and its fields;
 * numbers, strings, None, enums and other hashable values stay as they are.
 """
@@ -17,7 +19,10 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Hashable
+from types import MethodType
 from typing import Any
+
+from distlab.sim import Node
 
 _PLAIN = (type(None), bool, int, float, str, bytes)
 
@@ -35,6 +40,8 @@ def canonical(value: Any) -> Hashable:
         return tuple(canonical(v) for v in value)
     if kind is frozenset or kind is set:
         return ("set", frozenset(canonical(v) for v in value))
+    if kind is MethodType and isinstance(value.__self__, Node):
+        return ("method", value.__func__, value.__self__.id)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         params = value.__dataclass_params__
         if params.frozen and params.eq and _hashes(value):

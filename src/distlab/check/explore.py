@@ -37,13 +37,31 @@ timer delays is fine, since timing is ignored here.
 
 How it runs the nodes
 ---------------------
-The explorer drives the unchanged node code through the ordinary `Simulation`. It replaces
-only the scheduler, the one place that decides which pending event runs next: a
-`ChoiceScheduler` runs exactly the event the explorer chose. To reach a state it *re-executes*
-its schedule from a fresh simulation built by your ``setup`` function -- stateless search,
-as in VeriSoft {cite:p}`godefroid1997verisoft` -- which is correct for any node code that is
-deterministic, as simulator nodes are. DSLabs' search tests {cite:p}`michael2019dslabs` and
-Stateright explore the same way, with handlers that only record their effects.
+The explorer drives the unchanged node code through the ordinary `Simulation`; it decides
+only which pending event runs next. It reaches each state in one of two ways (``method=``):
+
+* ``"fork"`` (the default): **stateful search**. The explorer keeps a snapshot of every
+  state it has still to expand -- every node's attributes and storage, the pending events,
+  timers, crashed nodes, random streams, the clients' history, the invariants' memory -- and
+  takes a step by loading the parent's snapshot into one working simulation and running a
+  single event (`distlab.check.fork` explains how, and why it is exact). Reaching a state
+  costs one event, not a whole schedule: six to ten times faster on the book's
+  configurations (``bench/bench_explore.py``), more on longer schedules. DSLabs' search tests
+  {cite:p}`michael2019dslabs` keep states in the same way.
+* ``"replay"``: **stateless search**, as in VeriSoft {cite:p}`godefroid1997verisoft`: to
+  reach a state, re-execute its schedule from a fresh simulation built by ``setup``, with a
+  `ChoiceScheduler` that runs exactly the event chosen. Slower, but it needs nothing from
+  the nodes beyond determinism, and every state is rebuilt from scratch.
+
+Both run the same search loop over the same keys and choices, so they explore the same
+states in the same order and return the same result (the tests check it, state count and
+schedule alike). "fork" falls back to "replay" by itself where snapshots cannot go -- when
+``setup`` installs monitors (`distlab.check.invariants.watch`) or a ``sim.at`` action adds
+nodes -- and says so in ``result.fallback``. It runs without a trace, and starts again with
+one if an invariant reads ``sim.trace``. The violating schedule is always replayed at the
+end, with its trace, into ``result.simulation``; and a "fork" search that ends without a
+violation replays its deepest state to check that it is the state the snapshots hold, which
+catches node code that is not deterministic, as "replay" does on every step.
 
 Bounds: ``max_depth`` (schedule length), ``max_states`` and ``time_budget`` (seconds of real
 time). When a bound stops the search early the result says so ("incomplete"); it never hangs.
@@ -70,10 +88,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.check.canonical import canonical
+from distlab.check.fork import CannotFork, ForkEngine, TraceNeeded
 from distlab.check.invariants import Invariant, InvariantViolation
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
 from distlab.sim.scheduler import Entry
+from distlab.sim.simulation import _gc_paused
+from distlab.sim.trace import Trace
 
 #: A choice during the search: (kind, the pending entry's sequence number or the node id,
 #: what that entry must be -- sender, receiver and message id, or node and timer name -- so
@@ -83,6 +104,9 @@ Choice = tuple[str, Any, Any]
 #: The order in which the steps enabled in one state are tried.
 STEP_KINDS = ("deliver", "drop", "fire", "run", "crash", "restart")
 _ORDER = {kind: i for i, kind in enumerate(STEP_KINDS)}
+
+#: How a state is reached: from a snapshot of its parent, or by replaying its schedule.
+METHODS = ("fork", "replay")
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,8 @@ class ExplorationResult:
     reach them, ``depth`` the length of the longest schedule explored; ``depth_limited``
     says whether ``max_depth`` kept some states from being expanded. ``elapsed`` (seconds of
     real time) is left out of the printed form so that it reads the same on every machine.
+    ``method`` is how states were reached ("fork" or "replay"); ``fallback`` says why a
+    "fork" search had to replay instead (None when it did not).
     """
 
     status: str
@@ -149,6 +175,8 @@ class ExplorationResult:
     stopped_by: str | None = None
     elapsed: float = 0.0
     replayer: Callable[[Sequence[Step]], Simulation] | None = field(default=None, repr=False)
+    method: str = "fork"
+    fallback: str | None = None
 
     @property
     def found(self) -> bool:
@@ -259,8 +287,20 @@ class _Explorer:
     # -- running one schedule ----------------------------------------------------------------
     def fresh(self) -> Simulation:
         """The initial state: a new simulation built by ``setup``, every node started."""
+        sim = self.build()
+        self.run_starts(sim)
+        return sim
+
+    def build(self, trace: bool = True, trace_object: Trace | None = None) -> Simulation:
+        """A new simulation built by ``setup``, its nodes not started yet.
+
+        ``trace=False`` records no trace; ``trace_object`` replaces the simulation's trace
+        before ``setup`` runs (the fork engine's, which notices when someone reads it).
+        """
         sim = Simulation(seed=self.seed, network=Network(latency=Constant(1)),
-                         scheduler=ChoiceScheduler())
+                         scheduler=ChoiceScheduler(), trace=trace)
+        if trace_object is not None:
+            sim.trace = trace_object
         self.setup(sim)
         if not isinstance(sim.scheduler, ChoiceScheduler):
             raise ConfigurationError("setup(sim) must not replace sim.scheduler: the explorer "
@@ -273,8 +313,12 @@ class _Explorer:
                                      f"nodes are: {', '.join(sim.nodes)}")
         for inv in self.invariants:
             inv.reset()
-        self.run_starts(sim)
         return sim
+
+    @staticmethod
+    def order(choice: Choice) -> tuple:
+        """Where ``choice`` comes among the steps enabled in a state (see `STEP_KINDS`)."""
+        return _ORDER[choice[0]], choice[1]
 
     @staticmethod
     def run_starts(sim: Simulation) -> None:
@@ -428,21 +472,49 @@ class _Explorer:
         except (NodeError, InvariantViolation):
             pass  # the very step that the search saw fail
         name, explanation = found
-        return steps, sim, InvariantViolation(name, explanation, sim.now, sim.seed, sim.trace[-10:])
+        return steps, sim, InvariantViolation(name, explanation, sim.now, sim.seed,
+                                              sim.trace[-10:])
 
     # -- the search ----------------------------------------------------------------------------
     def search(self, strategy: str, max_depth: int, max_states: int,
-               time_budget: float | None, hashing: bool) -> ExplorationResult:
+               time_budget: float | None, hashing: bool, method: str) -> ExplorationResult:
+        """Search with ``method``; "fork" starts again with the trace recorded when an
+        invariant reads it, and falls back to "replay" where snapshots cannot go."""
         started = time.monotonic()
+        fallback = None
+        if method == "fork":
+            for keep_trace in (False, True):
+                try:
+                    # Snapshots are many small objects that live long and never form cycles:
+                    # the cyclic collector would scan them again and again (it doubled the
+                    # search's time). Reference counting still frees everything.
+                    with _gc_paused():
+                        return self.run(ForkEngine(self, keep_trace=keep_trace), strategy,
+                                        max_depth, max_states, time_budget, hashing, started)
+                except TraceNeeded:
+                    continue
+                except CannotFork as exc:
+                    fallback = str(exc)
+                    break
+        result = self.run(_ReplayEngine(self), strategy, max_depth, max_states, time_budget,
+                          hashing, started)
+        result.fallback = fallback
+        return result
+
+    def run(self, engine: _ReplayEngine | ForkEngine, strategy: str, max_depth: int,
+            max_states: int, time_budget: float | None, hashing: bool,
+            started: float) -> ExplorationResult:
+        """The search loop, the same for both engines (so their results are the same)."""
         deadline = None if time_budget is None else started + time_budget
         states = transitions = depth = 0
         depth_limited = False
+        method = "fork" if isinstance(engine, ForkEngine) else "replay"
 
         def result(status: str, **more: Any) -> ExplorationResult:
             return ExplorationResult(status=status, strategy=strategy, states=states,
                                      transitions=transitions, depth=depth, max_depth=max_depth,
                                      depth_limited=depth_limited, hashing=hashing,
-                                     elapsed=time.monotonic() - started,
+                                     elapsed=time.monotonic() - started, method=method,
                                      replayer=self.replay_steps, **more)
 
         def violation(path: Sequence[Choice], found: tuple[str, str]) -> ExplorationResult:
@@ -451,56 +523,95 @@ class _Explorer:
 
         try:
             with _deadline(None if time_budget is None else time_budget + 1.0):
-                sim, found = self.replay(())
+                root, found = engine.initial()
                 states = 1
                 if found:
                     return violation((), found)
-                seen: dict[Hashable, int] = {self.key(sim, ()): 0} if hashing else {}
-                frontier = deque([((), self.choices(sim, ()))])
+                seen: dict[Hashable, int] = {engine.key(root): 0} if hashing else {}
+                frontier = deque([(engine.keep(root), engine.choices(root))])
                 while frontier:
-                    path, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
+                    parent, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
                     children = []
                     for choice in choices:
                         if states >= max_states:
+                            engine.verify()
                             return result("incomplete", stopped_by=f"max_states={max_states:,}")
                         if deadline is not None and time.monotonic() > deadline:
-                            return result("incomplete", stopped_by=f"time_budget={time_budget:g} s")
-                        child = (*path, choice)
-                        sim, found = self.replay(child)
+                            return result("incomplete",
+                                          stopped_by=f"time_budget={time_budget:g} s")
+                        child, found = engine.step(parent, choice)
                         transitions += 1
+                        path = engine.path(child)
                         if found:
-                            return violation(child, found)
+                            return violation(path, found)
                         if hashing:
-                            key = self.key(sim, child)
-                            if seen.get(key, max_depth + 1) <= len(child):
+                            key = engine.key(child)
+                            if seen.get(key, max_depth + 1) <= len(path):
                                 continue  # seen already, at this depth or shallower
-                            seen[key] = len(child)
+                            seen[key] = len(path)
                         states += 1
-                        depth = max(depth, len(child))
-                        enabled = self.choices(sim, child)
-                        if enabled and len(child) >= max_depth:
+                        depth = max(depth, len(path))
+                        enabled = engine.choices(child)
+                        if enabled and len(path) >= max_depth:
                             depth_limited = True
                         elif enabled:
-                            children.append((child, enabled))
+                            children.append((engine.keep(child), enabled))
                     # depth-first takes the last pushed first: push in reverse to try the
                     # first choice first
                     frontier.extend(children if strategy == "bfs" else reversed(children))
         except _OutOfTime:
             return result("incomplete", stopped_by=f"time_budget={time_budget:g} s "
                                                    f"(inside a handler)")
+        engine.verify()
         return result("no violation")
+
+
+class _ReplayEngine:
+    """Stateless steps: a state is reached by re-executing its schedule from the start.
+
+    A state is ``(path, sim)`` just after its step, and only its path once kept for later.
+    """
+
+    def __init__(self, explorer: _Explorer):
+        self.explorer = explorer
+
+    def initial(self) -> tuple[tuple[tuple, Simulation], tuple[str, str] | None]:
+        sim, found = self.explorer.replay(())
+        return ((), sim), found
+
+    def step(self, parent: tuple, choice: Choice
+             ) -> tuple[tuple[tuple, Simulation], tuple[str, str] | None]:
+        path = (*parent, choice)
+        sim, found = self.explorer.replay(path)
+        return (path, sim), found
+
+    def key(self, state: tuple[tuple, Simulation]) -> Hashable:
+        return self.explorer.key(state[1], state[0])
+
+    def choices(self, state: tuple[tuple, Simulation]) -> list[Choice]:
+        return self.explorer.choices(state[1], state[0])
+
+    def keep(self, state: tuple[tuple, Simulation]) -> tuple:
+        return state[0]
+
+    @staticmethod
+    def path(state: tuple[tuple, Simulation]) -> tuple:
+        return state[0]
+
+    def verify(self) -> None:
+        """Nothing to do: every step was a replay, and replays check themselves."""
 
 
 def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant], *,
             strategy: str = "bfs", deliver: bool = True, drops: int = 0, timers: bool = True,
             crashes: int = 0, restarts: bool = False, crashable: Sequence[str] | None = None,
             max_depth: int = 20, max_states: int = 100_000, time_budget: float | None = 30.0,
-            hashing: bool = True, seed: object = 0) -> ExplorationResult:
+            hashing: bool = True, seed: object = 0, method: str = "fork") -> ExplorationResult:
     """Explore every schedule of a small configuration, looking for an invariant violation.
 
     ``setup(sim)`` adds the nodes (and any partition or ``sim.at`` action) to a fresh
-    simulation; it is called again for every schedule replayed, so it must build the same
-    system each time. ``invariants`` are checked in every state reached.
+    simulation; it may be called more than once (for every schedule replayed), so it must
+    build the same system each time. ``invariants`` are checked in every state reached.
 
     Enabled steps: message deliveries (``deliver``), up to ``drops`` message losses and
     ``crashes`` crashes per schedule (of the nodes in ``crashable``, by default every node
@@ -509,7 +620,14 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     violating schedule) or ``"dfs"``. ``hashing=False`` turns off the memory of visited
     states (to see how much it saves). Bounds: ``max_depth`` steps per schedule,
     ``max_states`` states, ``time_budget`` seconds of real time (None: no limit).
+    ``method`` is how a state is reached: ``"fork"`` (from a snapshot of its parent, fast)
+    or ``"replay"`` (re-executing its schedule); both give the same result, and
+    ``result.method`` says which one ran.
     """
+    if method not in METHODS:
+        raise ConfigurationError(f"method must be 'fork' (snapshots of each state, fast) or "
+                                 f"'replay' (re-execute each schedule from the start); "
+                                 f"got {method!r}")
     if strategy not in ("bfs", "dfs"):
         raise ConfigurationError(f"strategy must be 'bfs' (breadth-first: shortest schedule) "
                                  f"or 'dfs' (depth-first); got {strategy!r}")
@@ -537,4 +655,4 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     explorer = _Explorer(setup, invariants, seed=seed, deliver=deliver, drops=drops,
                          timers=timers, crashes=crashes, restarts=restarts,
                          crashable=None if crashable is None else list(crashable))
-    return explorer.search(strategy, max_depth, max_states, time_budget, hashing)
+    return explorer.search(strategy, max_depth, max_states, time_budget, hashing, method)

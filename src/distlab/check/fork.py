@@ -1,0 +1,765 @@
+"""Stateful exploration: snapshots of a running simulation, forked to take one step.
+
+The schedule explorer (`distlab.check.explore`) can reach a state in two ways. *Replay*
+re-executes the state's whole schedule from a fresh simulation. This module does the other:
+it keeps a **snapshot** of every state still to expand, and takes one step from it by
+loading the snapshot into one working simulation and running a single event. Reaching a state
+costs one event instead of a whole schedule: six to ten times faster on the book's
+configurations, more on deeper ones (``bench/bench_explore.py`` measures both).
+
+What a snapshot holds, and why it is enough
+-------------------------------------------
+Everything a step can read or change: the clock; the pending events (a list of immutable
+entries, shared between snapshots); every node's timers, its attributes and its ``storage``;
+which nodes are down and in which incarnation; the message-id and sequence counters; each
+random stream's position; the network's settings (for ``sim.at`` actions and lossy networks);
+the clients' operations in ``sim.history``; and what the invariants that remember the past
+have remembered.
+
+Node code stays as it is. A node's attributes and storage are saved together, with `pickle`
+(the fastest faithful copy in Python: equal values, and objects shared within the node stay
+shared -- ``self.log = self.storage["log"]`` still works after a restore). What pickle cannot
+copy (a local class, a lambda) is copied with `copy.deepcopy` instead, which never copies the
+node itself, another node or the simulation. (Pickle is safe here: the bytes never leave this
+process; `distlab.net` does not use it, where bytes come from others.) Loading a snapshot
+writes the saved attributes back into the *same* node objects, so that anything that holds a
+node -- a ``sim.at`` action, a closure in ``setup`` -- still holds the live one.
+
+Two facts about the simulator keep a step cheap. A step runs the code of one node (a message's
+receiver, a timer's owner) and nodes never share memory, so only that node's snapshot can
+change: the others are shared with the parent state, and so are their parts of the state's
+key (`distlab.check.canonical` is the expensive part, and is cached by the saved bytes).
+A ``sim.at`` action may touch anything, so after one everything is saved again.
+
+The random streams are `random.Random` objects that count what they have drawn; a stream's
+position is its starting state and that count, restored by drawing as many words again (in
+one call) instead of copying the generator's 625 words of state after every step.
+
+What it assumes, beyond the determinism that replaying needs: nodes share no mutable object
+(the simulator's contract: messages are immutable, and a node never reaches another's
+memory), and a node's ``fingerprint()`` depends only on its own attributes and storage.
+
+The trace is not recorded while exploring (the violating schedule is replayed at the end,
+with its trace, for the drawings). An invariant that reads ``sim.trace`` is detected the
+first time it does, and the search starts again with the trace recorded in every snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+import _random
+from collections.abc import Callable, Hashable, Sequence
+from itertools import count
+from types import MethodType
+from typing import TYPE_CHECKING, Any
+
+from distlab.check.canonical import canonical
+from distlab.check.invariants import Invariant
+from distlab.sim import Client, Node, NodeError, Simulation
+from distlab.sim.scheduler import Entry
+from distlab.sim.trace import Trace
+
+if TYPE_CHECKING:
+    from distlab.check.explore import Choice, _Explorer
+
+#: The attributes of a node that belong to the runtime: put back as they are, never copied.
+_LIVE = ("_runtime", "send", "rng")
+
+
+class TraceNeeded(BaseException):
+    """Raised when exploring without a trace and something reads ``sim.trace``.
+
+    A BaseException, so that an ``except Exception`` in an invariant cannot swallow it.
+    """
+
+
+class _UnrecordedTrace(Trace):
+    """The trace of a simulation explored without one: any read raises `TraceNeeded`."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TraceNeeded()
+
+    __len__ = __iter__ = __getitem__ = _refuse  # type: ignore[assignment]
+    of_kind = counts = to_dicts = dumps = to_jsonl = format = _tuples = _refuse
+
+
+class CountingRandom(random.Random):
+    """A `random.Random` that counts the 32-bit words it has drawn since ``base``.
+
+    Its position is then ``(base, words, gauss_next)``: `restore` goes back to any earlier
+    position by reloading ``base`` and drawing ``words`` words again in a single call --
+    far cheaper than saving the generator's whole state after every step. It draws exactly
+    what a plain `random.Random` in the same state draws.
+    """
+
+    def seed(self, *args: Any, **kwargs: Any) -> None:
+        super().seed(*args, **kwargs)
+        self.base = super().getstate()
+        self.words = 0
+
+    def setstate(self, state: tuple) -> None:
+        super().setstate(state)
+        self.base = state
+        self.words = 0
+
+    def random(self) -> float:
+        self.words += 2  # a double takes two words of the Mersenne Twister
+        return _random.Random.random(self)
+
+    def getrandbits(self, k: int) -> int:
+        if k > 0:
+            self.words += (k + 31) // 32
+        return _random.Random.getrandbits(self, k)
+
+    def position(self) -> tuple:
+        """Where the stream is now, as a hashable, comparable value."""
+        return self.base, self.words, self.gauss_next
+
+    def restore(self, position: tuple) -> None:
+        """Go back (or forward) to a position returned by `position`."""
+        base, words, gauss_next = position
+        if (words, gauss_next) == (self.words, self.gauss_next) and base is self.base:
+            return
+        random.Random.setstate(self, base)
+        if words:
+            _random.Random.getrandbits(self, 32 * words)
+        self.base, self.words, self.gauss_next = base, words, gauss_next
+
+    def __reduce__(self) -> Any:
+        # A node that keeps its stream under a second name must get the same stream back
+        # after a restore, not a copy: refusing to pickle sends it to the deepcopy path,
+        # which keeps it by identity.
+        raise TypeError("a node's random stream is kept by reference, never copied")
+
+
+def counting(rng: random.Random) -> CountingRandom:
+    """A `CountingRandom` in the same state as ``rng``."""
+    tracked = CountingRandom()
+    tracked.setstate(rng.getstate())
+    return tracked
+
+
+class CannotFork(Exception):
+    """This configuration cannot be explored with snapshots (the message says why); the
+    explorer replays schedules instead."""
+
+
+class _Copied:
+    """A cell's content copied with `copy.deepcopy`, for what pickle cannot save."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class _Cell:
+    """A part of the simulation saved and restored as one: a node, or all clients with the
+    operations they recorded, or the network, or the invariants that remember the past."""
+
+    def __init__(self, name: str, objects: Callable[[], list[Any]]):
+        self.name = name
+        self.objects = objects  # the live objects of the cell, in the working simulation
+
+
+class _Version:
+    """One saved content of a cell: the objects, their saved attributes, stream positions."""
+
+    __slots__ = ("objects", "data", "positions", "parts")
+
+    def __init__(self, objects: tuple, data: Any, positions: tuple):
+        self.objects = objects
+        self.data = data          # pickled bytes, or a deep copy when pickle cannot
+        self.positions = positions
+        self.parts: Any = None    # cached key parts of the nodes in it (see ForkEngine)
+
+
+class _Snapshot:
+    """A state of the search, to expand later (or a child just reached)."""
+
+    __slots__ = ("path", "now", "heap", "timers", "crashed", "incarnation", "clocks",
+                 "versions", "net_position", "msg_next", "seq_next", "events", "parts",
+                 "inflight", "by_seq", "timer_key", "runs", "cuts", "drops", "crashes",
+                 "memory")
+
+
+class ForkEngine:
+    """Stateful search steps for `distlab.check.explore`: restore a snapshot, take a step.
+
+    It offers the same operations as the replay engine -- ``initial``, ``step``, ``key``,
+    ``choices``, ``keep`` -- and its keys and choices equal the replay engine's, state for
+    state (``tests/check/test_explore_fast.py`` checks it), so both explore the same states
+    in the same order.
+    """
+
+    def __init__(self, explorer: _Explorer, *, keep_trace: bool):
+        self.explorer = explorer
+        self.keep_trace = keep_trace
+        self.sim: Simulation = explorer.build(trace=keep_trace,
+                                              trace_object=None if keep_trace
+                                              else _UnrecordedTrace())
+        self.run_starts()
+        if self.sim._monitors:
+            raise CannotFork("setup(sim) installed monitors (watch or add_monitor), whose "
+                             "memory snapshots cannot save")
+        sim = self.sim
+        self.ids = list(sim.nodes)
+        self.servers = [i for i in self.ids if not isinstance(sim.nodes[i], Client)]
+        self.clients = [i for i in self.ids if isinstance(sim.nodes[i], Client)]
+        self.remembering = explorer.remembering
+        self.deliver_fn = sim._deliver_fn
+        self.fire_fn = sim._fire
+        self.intern: dict[Hashable, int] = {}
+        self.as_is: dict[type, bool] = {}
+        self.part_cache: dict[Any, Any] = {}
+        # the cells: one per server node, then the clients, the network, the invariants
+        self.cells = [_Cell(i, lambda i=i: [self.sim.nodes[i]]) for i in self.servers]
+        self.cell_of = {i: n for n, i in enumerate(self.servers)}
+        self.position = {i: n for n, i in enumerate(self.ids)}
+        if self.clients:
+            self.cell_of.update({i: len(self.cells) for i in self.clients})
+            self.cells.append(_Cell("clients", lambda: [self.sim.nodes[i] for i in self.clients]))
+        self.net_cell = len(self.cells)
+        self.cells.append(_Cell("network", lambda: [self.sim.network]))
+        self.inv_cell = len(self.cells) if self.remembering else None
+        if self.remembering:
+            self.cells.append(_Cell("invariants", lambda: list(self.remembering)))
+        self.loaded: list[_Version | None] = [None] * len(self.cells)
+        self.deepest: _Snapshot | None = None
+        self.net_loaded: tuple | None = None
+        # whether the invariants' memory() can change only with what they save (it can if
+        # one that does not declare ``remembers`` still overrides memory())
+        self.plain_memory = all(inv.remembers or type(inv).memory is Invariant.memory
+                                for inv in explorer.invariants)
+        self.track_streams()
+        self.specs = len(sim._specs)
+        self.server_cells = len(self.servers)
+        # each remembering invariant, with the names of its own bound methods (its ``fn``),
+        # which stay as they are instead of being saved
+        self.own_methods = [(inv, [name for name, value in vars(inv).items()
+                                   if isinstance(value, MethodType) and value.__self__ is inv])
+                            for inv in self.remembering]
+
+    # -- random streams --------------------------------------------------------------------
+    def track_streams(self) -> None:
+        """Give every node (and the network) a counting stream in the same state."""
+        sim = self.sim
+        if type(sim._net_rng) is not CountingRandom:
+            sim._net_rng = counting(sim._net_rng)
+        for node_id, node in sim.nodes.items():
+            rng = node.rng
+            if type(rng) is CountingRandom:
+                continue
+            if any(value is rng for name, value in vars(node).items() if name != "rng"):
+                raise CannotFork(f"node {node_id!r} keeps self.rng under another name too")
+            node.rng = counting(rng)
+
+    # -- saving and loading cells ------------------------------------------------------------
+    def payload(self, cell: int) -> Any:
+        """What is saved of a cell: its objects' attributes (and storage, and history)."""
+        sim = self.sim
+        if cell == self.net_cell:
+            return vars(sim.network)
+        if cell == self.inv_cell:
+            saved = []
+            for inv in self.remembering:
+                attrs = vars(inv).copy()
+                for name, value in vars(inv).items():
+                    if isinstance(value, MethodType) and value.__self__ is inv:
+                        del attrs[name]  # its own method (Invariant.fn): kept as it is
+                saved.append(attrs)
+            return saved
+        saved = []
+        for node in self.cells[cell].objects():
+            attrs = vars(node).copy()
+            for name in _LIVE:
+                attrs.pop(name, None)
+            saved.append((attrs, sim._storage[node.id]))
+        if self.cells[cell].name == "clients":
+            return saved, sim.history.operations
+        return saved
+
+    def memo(self, objects: Sequence[Any] = ()) -> dict[int, Any]:
+        """What `copy.deepcopy` must keep by identity: the simulation, its nodes (and the
+        cell's ``objects``, which may be an earlier incarnation), their streams."""
+        sim = self.sim
+        keep: list[Any] = [sim, sim.network, sim.history, sim._net_rng, *self.remembering]
+        for node in [*sim.nodes.values(), *objects]:
+            keep += [node, getattr(node, "rng", None)]
+        return {id(obj): obj for obj in keep}
+
+    def save(self, cell: int) -> _Version:
+        """A new version of ``cell`` holding what its objects hold now."""
+        objects = tuple(self.cells[cell].objects())
+        payload = self.payload(cell)
+        try:
+            data: Any = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # pickle's errors vary: PicklingError, TypeError, AttributeError
+            data = _Copied(copy.deepcopy(payload, self.memo(objects)))
+        positions = tuple([obj.rng.position() if isinstance(obj, Node) else None
+                           for obj in objects])
+        return _Version(objects, data, positions)
+
+    def load(self, cell: int, version: _Version) -> None:
+        """Write ``version`` back into the live objects of ``cell``."""
+        sim = self.sim
+        data = version.data
+        if cell < self.server_cells and type(data) is bytes:  # the quick, frequent case
+            node = version.objects[0]
+            own = node.__dict__
+            runtime, rng, send = own["_runtime"], own["rng"], own.get("send")
+            [(attrs, storage)] = pickle.loads(data)
+            own.clear()
+            own.update(attrs)
+            own["_runtime"], own["rng"] = runtime, rng
+            if send is not None:
+                own["send"] = send
+            sim._storage[node.id] = storage
+            sim.nodes[node.id] = node
+            position = version.positions[0]
+            if position[1] != rng.words or position[0] is not rng.base:
+                rng.restore(position)
+            else:
+                rng.gauss_next = position[2]
+            self.loaded[cell] = version
+            return
+        payload = (copy.deepcopy(data.value, self.memo(version.objects))
+                   if type(data) is _Copied else pickle.loads(data))
+        if cell == self.net_cell:
+            vars(sim.network).clear()
+            vars(sim.network).update(payload)
+        elif cell == self.inv_cell:
+            for inv, saved in zip(self.remembering, payload):
+                vars(inv).update(saved)
+        else:
+            if self.cells[cell].name == "clients":
+                payload, operations = payload
+                sim.history.operations[:] = operations
+            for node, (attrs, storage), position in zip(version.objects, payload,
+                                                        version.positions):
+                own = vars(node)
+                live = [(name, own[name]) for name in _LIVE if name in own]
+                own.clear()
+                own.update(attrs)
+                own.update(live)
+                sim._storage[node.id] = storage
+                sim.nodes[node.id] = node
+                node.rng.restore(position)
+        self.loaded[cell] = version
+
+    def resave_node(self, cell: int, before: _Version) -> _Version:
+        """`resave` for the cell of one server node: the most frequent case, made quick."""
+        node = self.sim.nodes[self.servers[cell]]
+        attrs = vars(node).copy()
+        for name in _LIVE:
+            attrs.pop(name, None)
+        try:
+            data = pickle.dumps([(attrs, self.sim._storage[node.id])], pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return self.resave(cell, before)
+        rng = node.rng
+        if data == before.data and node is before.objects[0]:
+            base, words, gauss_next = before.positions[0]
+            if words == rng.words and base is rng.base and gauss_next == rng.gauss_next:
+                self.loaded[cell] = before
+                return before
+        after = self.loaded[cell] = _Version((node,), data, (rng.position(),))
+        return after
+
+    def resave_invariants(self, before: _Version) -> _Version:
+        """`resave` for the invariants that remember: checked after every step."""
+        saved = []
+        for inv, own_methods in self.own_methods:
+            attrs = vars(inv).copy()
+            for name in own_methods:
+                attrs.pop(name, None)
+            saved.append(attrs)
+        try:
+            data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return self.resave(self.inv_cell, before)
+        if data == before.data:
+            self.loaded[self.inv_cell] = before
+            return before
+        after = self.loaded[self.inv_cell] = _Version(before.objects, data, before.positions)
+        return after
+
+    def resave(self, cell: int, before: _Version) -> _Version:
+        """The version of ``cell`` after a step: ``before`` itself if nothing changed."""
+        after = self.save(cell)
+        if (type(after.data) is bytes and after.data == before.data
+                and after.objects == before.objects and after.positions == before.positions):
+            after = before
+        self.loaded[cell] = after
+        return after
+
+    # -- the key's parts ---------------------------------------------------------------------
+    def node_parts(self, cell: int, version: _Version) -> tuple:
+        """``(canonical fingerprint, canonical storage)`` of each node of a cell's version,
+        computed once per saved content (the objects must hold that version now)."""
+        if version.parts is None:
+            cached = self.part_cache.get(version.data) if type(version.data) is bytes else None
+            if cached is None:
+                cached = tuple((canonical(node.fingerprint()), canonical(node.storage))
+                               for node in version.objects)
+                if type(version.data) is bytes:
+                    self.part_cache[version.data] = cached
+            version.parts = cached
+        return version.parts
+
+    def part(self, node_id: str, versions: Sequence[_Version]) -> int:
+        """The interned part of the key that describes node ``node_id``."""
+        cell = self.cell_of[node_id]
+        version = versions[cell]
+        position = 0 if cell < len(self.servers) else self.clients.index(node_id)
+        fingerprint, storage = self.node_parts(cell, version)[position]
+        crashed = node_id in self.sim.crashed
+        return self.interned((node_id, crashed, None if crashed else fingerprint, storage))
+
+    def interned(self, value: Hashable) -> int:
+        """A small int standing for ``value`` (equal values, equal ints): cheap to hash."""
+        number = self.intern.get(value)
+        if number is None:
+            number = self.intern[value] = len(self.intern)
+        return number
+
+    def in_flight(self, entry: Entry) -> int:
+        """The interned ``(sender, receiver, canonical message)`` of a pending delivery."""
+        _, _, src, dst, _, msg = entry[3]
+        kind = type(msg)
+        as_is = self.as_is.get(kind)
+        if as_is is None:
+            params = getattr(kind, "__dataclass_params__", None)
+            as_is = self.as_is[kind] = (kind in (int, float, str, bytes, bool, type(None))
+                                        or (params is not None and params.frozen
+                                            and params.eq))
+        if as_is:  # its own canonical form (see canonical()), when it hashes
+            try:
+                return self.interned((src, dst, msg))
+            except TypeError:
+                pass
+        return self.interned((src, dst, canonical(msg)))
+
+    def count_in_flight(self, snap: _Snapshot) -> None:
+        """The messages in flight, from scratch (after a crash or a ``sim.at`` action)."""
+        crashed, restarts = self.sim.crashed, self.explorer.restarts
+        snap.by_seq, snap.inflight = {}, {}
+        for entry in self.sim.scheduler.heap:
+            if entry[2] is self.deliver_fn and (entry[3][3] not in crashed or restarts):
+                number = snap.by_seq[entry[1]] = self.in_flight(entry)
+                snap.inflight[number] = snap.inflight.get(number, 0) + 1
+
+    def count_others(self, snap: _Snapshot) -> None:
+        """The pending ``sim.at`` actions and the cut links (only ``sim.at`` changes them)."""
+        sim = self.sim
+        runs: dict[Hashable, int] = {}
+        for entry in sim.scheduler.heap:
+            if sim.entry_kind(entry) == "run":
+                fn, args = entry[3]
+                run = (getattr(fn, "__qualname__", repr(fn)), canonical(args))
+                runs[run] = runs.get(run, 0) + 1
+        snap.runs = frozenset(runs.items())
+        snap.cuts = frozenset(sim.network.cut_links)
+
+    # -- the engine's operations ---------------------------------------------------------------
+    def initial(self) -> tuple[_Snapshot, tuple[str, str] | None]:
+        """The initial state (``setup`` ran, every node started) and any violation in it."""
+        found = self.check()
+        sim = self.sim
+        snap = _Snapshot()
+        snap.path = ()
+        snap.drops = snap.crashes = 0
+        snap.versions = [self.save(cell) for cell in range(len(self.cells))]
+        for cell, version in enumerate(snap.versions):
+            self.loaded[cell] = version
+        snap.crashed = frozenset(sim.crashed)
+        snap.incarnation = dict(sim._incarnation)
+        snap.clocks = dict(sim._clocks)
+        self.count_in_flight(snap)
+        self.count_others(snap)
+        snap.parts = tuple([self.part(node_id, snap.versions) for node_id in self.ids])
+        snap.timer_key = self.timer_key()
+        snap.memory = self.memory()
+        self.finish(snap, None)
+        return snap, found
+
+    def check(self) -> tuple[str, str] | None:
+        """The first invariant that does not hold now, as (name, explanation), or None."""
+        for inv in self.explorer.invariants:
+            explanation = inv.check(self.sim)
+            if explanation is not None:
+                return inv.name, explanation
+        return None
+
+    def restore(self, snap: _Snapshot) -> None:
+        """Put the working simulation in the state of ``snap``.
+
+        What only crashes, restarts and ``sim.at`` actions change (the crashed set, the
+        incarnations, the clocks) is shared with the snapshot here, and copied by `step`
+        before such a step.
+        """
+        sim = self.sim
+        sim.now = snap.now
+        sim.scheduler.heap[:] = snap.heap
+        sim._timers = snap.timers.copy()
+        sim.crashed = snap.crashed
+        sim._incarnation = snap.incarnation
+        sim._clocks = snap.clocks
+        sim._msg_ids = count(snap.msg_next)
+        sim.scheduler.seq = sim._seq = count(snap.seq_next)
+        if snap.net_position is not self.net_loaded:
+            sim._net_rng.restore(snap.net_position)
+            self.net_loaded = snap.net_position
+        loaded = self.loaded
+        for cell, version in enumerate(snap.versions):
+            if loaded[cell] is not version:
+                self.load(cell, version)
+        if self.keep_trace:
+            sim.trace._events[:] = snap.events
+
+    def run(self, entry: Entry) -> None:
+        """Run one pending entry, as ``sim.step()`` would (without asking the trace)."""
+        sim = self.sim
+        sim.scheduler.heap.remove(entry)
+        if entry[0] > sim.now:
+            sim.now = entry[0]
+        try:
+            entry[2](entry[3])
+        except Exception as exc:
+            raise sim._handler_error(entry, exc) from exc
+
+    def run_starts(self) -> None:
+        """Run the pending on_start of a restarted node (starting is not a choice)."""
+        sim = self.sim
+        for entry in sorted(e for e in sim.scheduler.heap if sim.entry_kind(e) == "start"):
+            self.run(entry)
+
+    def step(self, parent: _Snapshot, choice: Choice) -> tuple[_Snapshot, tuple[str, str] | None]:
+        """Take ``choice`` from the state ``parent``; the working simulation is then in the
+        child's state, which the returned snapshot describes (its copies come in `keep`)."""
+        self.restore(parent)
+        sim = self.sim
+        kind, target, _ = choice
+        entry: Any = None
+        if kind == "deliver" or kind == "fire" or kind == "drop" or kind == "run":
+            for entry in sim.scheduler.heap:
+                if entry[1] == target:
+                    break
+        # which nodes run code: only their parts of the state can change (and their timers
+        # must be copied before they change: the parent's stay as they were)
+        if kind == "deliver":
+            actors = (entry[3][3],)
+        elif kind == "fire":
+            actors = (entry[3][0],)
+        elif kind == "drop":
+            actors = ()
+        else:
+            actors = (target,) if kind != "run" else tuple(self.ids)
+            sim.crashed = set(parent.crashed)
+            sim._incarnation = dict(parent.incarnation)
+            sim._clocks = dict(parent.clocks)
+        for node_id in actors:
+            sim._timers[node_id] = dict(parent.timers[node_id])
+        try:
+            match kind:
+                case "crash":
+                    sim.crash(target)
+                case "restart":
+                    sim.restart(target)
+                    self.track_streams()
+                    self.run_starts()
+                case "drop":
+                    sim.scheduler.heap.remove(entry)
+                    _, _, src, dst, msg_id, _ = entry[3]
+                    sim.trace.record(sim.now, "drop", dst, src, msg_id, "loss")
+                case _:
+                    self.run(entry)
+                    if kind == "run":
+                        self.track_streams()
+        except NodeError as exc:
+            found: tuple[str, str] | None = ("node handlers run without raising", str(exc))
+        else:
+            found = self.check()
+        child = _Snapshot()
+        child.path = (*parent.path, choice)
+        child.drops = parent.drops + (kind == "drop")
+        child.crashes = parent.crashes + (kind == "crash")
+        if found is None:
+            self.advance(parent, child, kind, target, actors)
+        return child, found
+
+    def advance(self, parent: _Snapshot, child: _Snapshot, kind: str, target: Any,
+                actors: tuple[str, ...]) -> None:
+        """Fill in ``child``, just reached from ``parent``, sharing what did not change."""
+        sim = self.sim
+        everything = kind == "run"
+        if everything and len(sim._specs) != self.specs:
+            raise CannotFork("a sim.at action added nodes")
+        # the cells that may have changed: the actors', the network's, the invariants'
+        before = parent.versions
+        versions = before.copy()
+        if everything:
+            cells = range(len(self.cells))
+        else:
+            cells = [self.cell_of[node_id] for node_id in actors]
+            if not sim.network.plain:
+                cells.append(self.net_cell)
+        servers = len(self.servers)
+        for cell in cells:
+            versions[cell] = (self.resave_node(cell, before[cell]) if cell < servers
+                              else self.resave(cell, before[cell]))
+        inv_cell = self.inv_cell
+        if inv_cell is not None and not everything:
+            versions[inv_cell] = self.resave_invariants(before[inv_cell])
+        child.versions = versions
+        if kind == "deliver" or kind == "fire" or kind == "drop":
+            child.crashed = parent.crashed
+        else:
+            child.crashed = frozenset(sim.crashed)
+        child.incarnation, child.clocks = sim._incarnation, sim._clocks
+        if everything:
+            self.count_others(child)
+        else:
+            child.runs, child.cuts = parent.runs, parent.cuts
+        restarts = self.explorer.restarts
+        if everything or (kind == "crash" and not restarts):
+            self.count_in_flight(child)
+        else:
+            by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
+            if kind == "deliver" or kind == "drop":
+                number = by_seq.pop(target, None)
+                if number is not None:
+                    if inflight[number] == 1:
+                        del inflight[number]
+                    else:
+                        inflight[number] -= 1
+            crashed, deliver_fn, newest = sim.crashed, self.deliver_fn, parent.seq_next
+            for entry in sim.scheduler.heap:
+                if (entry[1] >= newest and entry[2] is deliver_fn
+                        and (restarts or entry[3][3] not in crashed)):
+                    number = by_seq[entry[1]] = self.in_flight(entry)
+                    inflight[number] = inflight.get(number, 0) + 1
+            child.by_seq, child.inflight = by_seq, inflight
+        if kind == "deliver" or kind == "fire":
+            actor = actors[0]
+            parts = list(parent.parts)
+            parts[self.position[actor]] = self.part(actor, versions)
+            # timers: unchanged unless the actor's changed (tokens compare by value)
+            if sim._timers[actor] == parent.timers[actor]:
+                child.timer_key = parent.timer_key
+            else:
+                child.timer_key = self.timer_key()
+        else:
+            parts = [self.part(node_id, versions) for node_id in self.ids]
+            child.timer_key = self.timer_key()
+        child.parts = tuple(parts)
+        if (self.plain_memory and not everything
+                and (inv_cell is None or versions[inv_cell] is before[inv_cell])):
+            child.memory = parent.memory
+        else:
+            child.memory = self.memory()
+        self.finish(child, parent)
+
+    def timer_key(self) -> frozenset:
+        """The pending timers, as the replay engine's key holds them."""
+        return frozenset([token for pending in self.sim._timers.values()
+                          for token in pending.values()])
+
+    def memory(self) -> tuple:
+        """What the invariants remember, as the replay engine's key holds it."""
+        return tuple([inv.memory() for inv in self.explorer.invariants])
+
+    def finish(self, snap: _Snapshot, parent: _Snapshot | None) -> None:
+        """What every state records after its step: the clock, the counters, the network's
+        random position."""
+        sim = self.sim
+        snap.now = sim.now
+        snap.msg_next = next(sim._msg_ids)
+        snap.seq_next = next(sim._seq)
+        sim._msg_ids = count(snap.msg_next)
+        sim.scheduler.seq = sim._seq = count(snap.seq_next)
+        rng = sim._net_rng
+        position = None if parent is None else parent.net_position
+        if (position is None or position[1] != rng.words or position[0] is not rng.base
+                or position[2] != rng.gauss_next):
+            position = rng.position()
+        snap.net_position = self.net_loaded = position
+
+    def key(self, snap: _Snapshot) -> Hashable:
+        """The state's key: equal exactly when the replay engine's keys are equal."""
+        return (snap.parts, frozenset(snap.inflight.items()), snap.timer_key, snap.runs,
+                snap.cuts, snap.drops, snap.crashes, snap.memory)
+
+    def choices(self, snap: _Snapshot) -> list[Choice]:
+        """The steps enabled in the state just reached (the same as the replay engine's)."""
+        explorer, sim = self.explorer, self.sim
+        drops_left = explorer.drops - snap.drops
+        crashes_left = explorer.crashes - snap.crashes
+        crashed = sim.crashed
+        deliver_fn, fire_fn = self.deliver_fn, self.fire_fn
+        found: list[Choice] = []
+        for entry in sim.scheduler.heap:
+            fn = entry[2]
+            if fn is deliver_fn:
+                record = entry[3]
+                if record[3] in crashed and not explorer.restarts:
+                    continue
+                if explorer.deliver:
+                    found.append(("deliver", entry[1], (record[2], record[3], record[4])))
+                if drops_left > 0:
+                    found.append(("drop", entry[1], (record[2], record[3], record[4])))
+            elif fn == fire_fn:
+                if explorer.timers and sim._timers[entry[3][0]].get(entry[3][1]) is entry[3]:
+                    found.append(("fire", entry[1], entry[3]))
+            elif sim.entry_kind(entry) == "run":
+                found.append(("run", entry[1], getattr(entry[3][0], "__qualname__", None)))
+        if crashes_left > 0:
+            found.extend(("crash", n, None) for n in explorer.crashable if n not in crashed)
+        if explorer.restarts:
+            found.extend(("restart", n, None) for n in sorted(crashed))
+        found.sort(key=self.explorer.order)
+        return found
+
+    def keep(self, snap: _Snapshot) -> _Snapshot:
+        """Complete ``snap`` with copies of what the next step from it will change."""
+        sim = self.sim
+        snap.heap = list(sim.scheduler.heap)
+        snap.timers = dict(sim._timers)
+        snap.events = list(sim.trace._events) if self.keep_trace else None
+        if self.deepest is None or len(snap.path) >= len(self.deepest.path):
+            self.deepest = snap
+        return snap
+
+    def path(self, snap: _Snapshot) -> tuple:
+        """The schedule that reached ``snap``."""
+        return snap.path
+
+    def verify(self) -> None:
+        """Replay the deepest state kept, and check that it is the state the snapshots hold.
+
+        Snapshots never re-execute anything, so node code that is not deterministic (that
+        reads the wall clock, the random module or a global variable) would go unnoticed:
+        this one replay, with the replay engine's own checks, notices it.
+        """
+        snap = self.deepest
+        if snap is None:
+            return
+        self.restore(snap)
+        explorer = self.explorer
+        mine = explorer.key(self.sim, snap.path)
+        sim, found = explorer.replay(snap.path)
+        self.loaded = [None] * len(self.cells)  # the replay reset the invariants
+        if found is not None or explorer.key(sim, snap.path) != mine:
+            raise RuntimeError(
+                f"replaying the schedule of {len(snap.path)} steps that the exploration "
+                f"reached gives another state than the exploration found: the run diverged. "
+                f"Node code must be deterministic: use self.rng and self.now, never the "
+                f"random module, the wall clock or global variables")
+

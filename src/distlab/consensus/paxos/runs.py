@@ -1,0 +1,95 @@
+"""Experiments on single-decree Paxos, for the book's pages and the benchmarks.
+
+`paxos_setup` builds a cluster for a simulation (or for the schedule explorer),
+`explore_paxos` model-checks a small configuration, and `random_runs` checks the invariants
+over many seeds of a lossy network with crashes and restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from distlab.check.explore import ExplorationResult, explore
+from distlab.check.invariants import InvariantViolation, watch
+from distlab.consensus.paxos.invariants import agreement, validity
+from distlab.consensus.paxos.nodes import Acceptor, Proposer
+from distlab.sim import Network, Simulation, Uniform, stream
+
+
+def acceptor_ids(n: int) -> list[str]:
+    return [f"a{i}" for i in range(1, n + 1)]
+
+
+def proposer_ids(n: int) -> list[str]:
+    return [f"p{i}" for i in range(1, n + 1)]
+
+
+def paxos_setup(acceptors: int = 3, proposers: int = 2, *,
+                acceptor_class: type[Acceptor] = Acceptor,
+                proposer_class: type[Proposer] = Proposer,
+                retry_after: float | None = None) -> Callable[[Simulation], None]:
+    """A ``setup(sim)`` that adds ``acceptors`` acceptors (a1, a2...) and ``proposers``
+    proposers (p1, p2...); proposer ``pi`` proposes the value ``"vi"``."""
+    a_ids = acceptor_ids(acceptors)
+
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(acceptor_class, a_ids)
+        for i, proposer in enumerate(proposer_ids(proposers), 1):
+            sim.add_node(proposer_class, proposer, value=f"v{i}", acceptors=a_ids,
+                         retry_after=retry_after)
+
+    return setup
+
+
+def explore_paxos(acceptors: int = 3, proposers: int = 2, *,
+                  acceptor_class: type[Acceptor] = Acceptor,
+                  proposer_class: type[Proposer] = Proposer,
+                  **options: Any) -> ExplorationResult:
+    """Explore every schedule of a Paxos configuration against agreement and validity.
+
+    ``options`` go to `explore` (``crashes``, ``restarts``, ``crashable``, ``method``...);
+    by default the search is exhaustive (no state or time bound).
+    """
+    options = {"max_states": 10_000_000, "max_depth": 1_000, "time_budget": None, **options}
+    return explore(paxos_setup(acceptors, proposers, acceptor_class=acceptor_class,
+                               proposer_class=proposer_class),
+                   [agreement(), validity], **options)
+
+
+def random_runs(seeds: Iterable[int], *, acceptors: int = 3, proposers: int = 2,
+                loss: float = 0.1, crash_every: float = 40.0, until: float = 600.0,
+                acceptor_class: type[Acceptor] = Acceptor,
+                proposer_class: type[Proposer] = Proposer
+                ) -> dict[int, InvariantViolation | str]:
+    """Run one simulation per seed (lossy network, random crashes and restarts, proposers
+    that retry) with the invariants watched; the outcome of each: the value chosen (or
+    "none") or the violation."""
+    outcomes: dict[int, InvariantViolation | str] = {}
+    for seed in seeds:
+        sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10), loss=loss))
+        paxos_setup(acceptors, proposers, acceptor_class=acceptor_class,
+                    proposer_class=proposer_class, retry_after=30.0)(sim)
+        faults = stream(seed, "faults")
+        time = crash_every
+        while time < until:
+            victim = faults.choice(sim.trace.nodes)
+            sim.at(time, _crash_for_a_while, sim, victim, faults.uniform(5, 30))
+            time += faults.expovariate(1 / crash_every)
+        watch(sim, agreement(), validity)
+        try:
+            sim.run(until=until)
+        except InvariantViolation as exc:
+            outcomes[seed] = exc
+            continue
+        chosen = {node.chosen for node in sim.nodes.values()
+                  if isinstance(node, Proposer) and node.chosen is not None}
+        outcomes[seed] = ", ".join(sorted(map(str, chosen))) or "none"
+    return outcomes
+
+
+def _crash_for_a_while(sim: Simulation, node_id: str, downtime: float) -> None:
+    """Crash ``node_id`` now (if it is up) and restart it ``downtime`` ms later."""
+    if sim.is_up(node_id):
+        sim.crash(node_id)
+        sim.at(sim.now + downtime, sim.restart, node_id)

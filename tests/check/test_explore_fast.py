@@ -1,0 +1,241 @@
+"""The fork engine (stateful search) explores exactly what the replay engine explores.
+
+Every test runs one configuration with ``method="fork"`` and ``method="replay"`` and
+requires the same verdict, the same counts of states and transitions, the same depth and
+the same (shortest) violating schedule -- over crashes, restarts, drops, ``sim.at`` actions,
+clients with histories, invariants that remember, and node code that pickle cannot copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from distlab.check.examples import (AmnesiacElection, Election, ForgetfulElection, NaiveMutex,
+                                    RicartAgrawala, mutual_exclusion)
+from distlab.check.explore import ExplorationResult, explore
+from distlab.check.invariants import (Invariant, durable_storage, invariant,
+                                      no_acknowledged_write_lost, watch)
+from distlab.consensus.paxos import HastyProposer, agreement, validity
+from distlab.consensus.paxos.runs import paxos_setup
+from distlab.consensus.raft.election import RaftElectionNode
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.sim import Client, ConfigurationError, Node, Simulation
+
+
+def both(setup: Callable[[Simulation], Any], invariants: Callable[[], list[Invariant]],
+         **options: Any) -> tuple[ExplorationResult, ExplorationResult]:
+    """Explore with both methods and require identical results; return (fork, replay)."""
+    fork = explore(setup, invariants(), time_budget=None, **options)
+    replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
+    assert fork.method == "fork" and replay.method == "replay"
+    for name in ("status", "states", "transitions", "depth", "depth_limited", "stopped_by"):
+        assert getattr(fork, name) == getattr(replay, name), name
+    assert [step.text for step in fork.schedule] == [step.text for step in replay.schedule]
+    if fork.found:
+        assert fork.violation.invariant == replay.violation.invariant
+        assert fork.violation.explanation == replay.violation.explanation
+        assert fork.simulation.trace.dumps() == replay.simulation.trace.dumps()
+    assert str(fork) == str(replay)
+    return fork, replay
+
+
+def nodes(cls: type[Node], ids: tuple[str, ...] = ("a", "b")) -> Callable[[Simulation], None]:
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(cls, ids)
+    return setup
+
+
+# -- the book's small protocols -----------------------------------------------------------------
+
+def test_every_reachable_state_of_a_correct_mutex_is_the_same():
+    fork, _ = both(nodes(RicartAgrawala), lambda: [mutual_exclusion])
+    assert fork.status == "no violation" and not fork.depth_limited
+
+
+def test_the_same_shortest_race_is_found():
+    fork, _ = both(nodes(NaiveMutex, ("a", "b", "c")), lambda: [mutual_exclusion])
+    assert fork.found and len(fork.schedule) == 10  # two ask, four grants each way
+
+
+def test_an_invariant_that_remembers_gives_the_same_shortest_schedule():
+    both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
+
+
+def test_depth_bounds_without_hashing_and_depth_first_search_agree():
+    both(nodes(Election), lambda: [at_most_one_leader_per_term()], max_depth=6)
+    both(nodes(RicartAgrawala), lambda: [mutual_exclusion], hashing=False, max_depth=7)
+    both(nodes(NaiveMutex, ("a", "b", "c")), lambda: [mutual_exclusion], strategy="dfs")
+
+
+def test_a_state_budget_stops_both_at_the_same_place():
+    both(paxos_setup(proposer_class=HastyProposer), lambda: [agreement(), validity],
+         max_states=1_500)
+
+
+# -- crashes, restarts, drops, clients --------------------------------------------------------
+
+def test_crashes_and_restarts_of_nodes_that_forget_agree():
+    fork, _ = both(nodes(AmnesiacElection, ("a", "b", "c")),
+                   lambda: [at_most_one_leader_per_term()], strategy="dfs", crashes=1,
+                   restarts=True, crashable=["c"], max_depth=6)
+    assert fork.depth_limited   # (its violation needs 8 steps: the bench finds it)
+
+
+def test_raft_election_with_one_crash_agrees():
+    both(nodes(RaftElectionNode, ("a", "b", "c")),
+         lambda: [at_most_one_leader_per_term()],
+         crashes=1, restarts=True, max_depth=5)
+
+
+@dataclass(frozen=True)
+class Put:
+    value: int
+
+
+@dataclass(frozen=True)
+class PutOk:
+    value: int
+
+
+class Store(Node):
+    """Appends every write to a log that is both an attribute and durable storage."""
+
+    def __init__(self) -> None:
+        self.log = self.storage.setdefault("log", [])   # the same list, twice
+        self.acked = 0
+
+    def on_message(self, src: str, msg: Put) -> None:
+        self.log.append(msg.value)
+        self.acked += 1
+        self.send(src, PutOk(msg.value))
+
+
+class Writer(Client):
+    """Writes 1, then 2, to the store "s"."""
+
+    def on_start(self) -> None:
+        self.op = self.invoke("append", value=1)
+        self.send("s", Put(1))
+
+    def on_message(self, src: str, msg: PutOk) -> None:
+        if self.op.status == "pending":
+            self.ok(self.op)
+            if msg.value == 1:
+                self.op = self.invoke("append", value=2)
+                self.send("s", Put(2))
+
+
+def read_log(sim: Simulation, key: None) -> list[int]:
+    return list(durable_storage(sim, "s")["log"])
+
+
+def store_and_writer(sim: Simulation) -> None:
+    sim.add_node(Store, "s")
+    sim.add_node(Writer, "w")
+
+
+def test_storage_shared_with_an_attribute_and_client_histories_survive_snapshots():
+    fork, _ = both(store_and_writer, lambda: [no_acknowledged_write_lost(read_log)],
+                   crashes=2, restarts=True, crashable=["s"])
+    assert fork.status == "no violation" and fork.states > 10
+
+
+def test_drops_and_an_invariant_that_reads_the_trace_agree():
+    @invariant("nothing is lost")
+    def nothing_lost(sim: Simulation) -> str | None:
+        drops = sim.trace.of_kind("drop")
+        return f"message #{drops[0].msg_id} was lost" if drops else None
+
+    fork, _ = both(store_and_writer, lambda: [nothing_lost], drops=1)
+    assert [str(s) for s in fork.schedule] == ["drop #1 w->s Put(value=1)"]
+    quiet, _ = both(store_and_writer, lambda: [nothing_lost])
+    assert quiet.status == "no violation"
+
+
+# -- sim.at actions and node code pickle cannot copy ---------------------------------------------
+
+class Poked(Node):
+    """Counts pokes (a sim.at action calls its bound method) and tells its peer."""
+
+    def __init__(self) -> None:
+        self.pokes = 0
+        self.heard = 0
+
+    def poke(self) -> None:
+        self.pokes += 1
+        self.broadcast("poked")
+
+    def on_message(self, src: str, msg: str) -> None:
+        self.heard += 1
+
+
+@invariant("b hears at most one poke")
+def one_poke(sim: Simulation) -> str | None:
+    if sim.is_up("b") and sim.nodes["b"].heard > 1:
+        return "b heard two pokes"
+    return None
+
+
+def test_sim_at_actions_calling_node_methods_and_faults_agree():
+    def setup(sim: Simulation) -> None:
+        a, _ = sim.add_nodes(Poked, ["a", "b"])
+        sim.at(1, a.poke)
+        sim.at(2, lambda: sim.nodes["a"].poke())
+        sim.at(3, sim.crash, "b")
+        sim.at(4, sim.restart, "b")
+
+    fork, _ = both(setup, lambda: [one_poke])
+    assert fork.found and any(step.kind == "run" for step in fork.schedule)
+
+
+#: A module-level lambda: pickle cannot save it by name, but it is the same object everywhere.
+DOUBLE = lambda value: 2 * value
+
+
+class Local(Node):
+    """Keeps a lambda and a table of its own bound methods: pickle cannot copy them, so its
+    snapshots are deep copies that keep the node itself by identity."""
+
+    def __init__(self) -> None:
+        self.scale = DOUBLE
+        self.handlers = {"ping": self.on_ping}
+        self.heard: list[str] = []
+
+    def on_start(self) -> None:
+        self.broadcast("ping")
+
+    def on_message(self, src: str, msg: str) -> None:
+        self.handlers[msg](src)
+
+    def on_ping(self, src: str) -> None:
+        self.heard.append(src * self.scale(1))
+
+
+def test_node_state_that_pickle_cannot_copy_is_deep_copied():
+    fork, _ = both(nodes(Local, ("a", "b", "c")), lambda: [mutual_exclusion],
+                   crashes=1, restarts=True)
+    assert fork.status == "no violation"
+    # the handler tables of equal states are equal: states merge as for any other node
+    unhashed = explore(nodes(Local, ("a", "b", "c")), [mutual_exclusion], crashes=1,
+                       restarts=True, hashing=False)
+    assert fork.states < unhashed.states
+
+
+# -- where snapshots cannot go, and wrong arguments -----------------------------------------------
+
+def test_setup_that_watches_invariants_falls_back_to_replay():
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(NaiveMutex, ["a", "b"])
+        watch(sim, mutual_exclusion)
+
+    result = explore(setup, [])
+    assert result.found and result.method == "replay" and "monitors" in result.fallback
+
+
+def test_an_unknown_method_is_refused_with_the_choices():
+    with pytest.raises(ConfigurationError, match="'fork'.*'replay'"):
+        explore(nodes(NaiveMutex), [mutual_exclusion], method="stateful")
