@@ -388,7 +388,7 @@ class _Explorer:
         drops = sum(1 for c in path if c[0] == "drop")
         crashes = sum(1 for c in path if c[0] == "crash")
         return (nodes, frozenset(in_flight.items()), frozenset(timers), frozenset(runs.items()),
-                frozenset(sim.network.cut_links), drops, crashes,
+                sim.cut_links, drops, crashes,
                 tuple(inv.memory() for inv in self.invariants))
 
     # -- readable steps ----------------------------------------------------------------------

@@ -58,6 +58,7 @@ from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
 from distlab.sim.trace import Note
 from distlab.sim.simulation import stream
+from distlab.sim.times import timer_delay
 
 RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
 RETRY_MAX = 1.0          # the pause doubles up to this
@@ -316,9 +317,7 @@ class NodeHost:
             self._transmit(dst, frame)
 
     def _set_timer(self, node: Node, delay: float, name: str) -> None:
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
-            raise ConfigurationError(f"node {self.id!r}: set_timer({delay!r}, {name!r}) needs a "
-                                     f"delay of zero or more milliseconds")
+        delay = timer_delay(self.id, delay, name)
         self._cancel_timer(node, name)
         assert self._loop is not None
         self._timers[name] = self._loop.call_later(delay / 1000, self._fire_timer, name)
