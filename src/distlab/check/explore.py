@@ -74,6 +74,7 @@ from distlab.check.invariants import Invariant, InvariantViolation
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
 from distlab.sim.scheduler import Entry
+from distlab.sim.simulation import Envelope
 
 #: A choice during the search: (kind, the pending entry's sequence number or the node id,
 #: what that entry must be -- sender, receiver and message id, or node and timer name -- so
@@ -191,8 +192,8 @@ def _identity(kind: str, entry: Entry) -> Any:
     (sender, receiver, message id), (node, timer name), or the function ``sim.at`` calls."""
     match kind:
         case "deliver" | "drop":
-            _, _, src, dst, msg_id, _ = entry[3]
-            return src, dst, msg_id
+            env = Envelope._make(entry[3])
+            return env.src, env.dst, env.msg_id
         case "fire":
             return entry[3]
         case _:
@@ -296,8 +297,8 @@ class _Explorer:
             case "drop":
                 entry = self.find(sim, kind, target, expected)
                 sim.scheduler.remove(entry)
-                _, _, src, dst, msg_id, _ = entry[3]
-                sim.trace.record(sim.now, "drop", dst, src, msg_id, "loss")
+                env = Envelope._make(entry[3])
+                sim.trace.record(sim.now, "drop", env.dst, env.src, env.msg_id, "loss")
             case _:
                 sim.scheduler.chosen = self.find(sim, kind, target, expected)
                 sim.step()
@@ -347,7 +348,7 @@ class _Explorer:
         for entry in sim.scheduler.heap:
             match sim.entry_kind(entry):
                 case "deliver":
-                    if entry[3][3] in crashed and not self.restarts:
+                    if Envelope._make(entry[3]).dst in crashed and not self.restarts:
                         continue  # it can only be dropped: not worth a choice
                     if self.deliver:
                         found.append(("deliver", entry[1], _identity("deliver", entry)))
@@ -377,9 +378,9 @@ class _Explorer:
         for entry in sim.scheduler.heap:
             match sim.entry_kind(entry):
                 case "deliver":
-                    _, _, src, dst, _, msg = entry[3]
-                    if dst not in crashed or self.restarts:
-                        in_flight[(src, dst, canonical(msg))] += 1
+                    env = Envelope._make(entry[3])
+                    if env.dst not in crashed or self.restarts:
+                        in_flight[(env.src, env.dst, canonical(env.msg))] += 1
                 case "timer" if sim.is_live(entry):
                     timers.add(entry[3])
                 case "run":
@@ -400,8 +401,9 @@ class _Explorer:
         entry = self.find(sim, kind, target, expected)
         match kind:
             case "deliver" | "drop":
-                _, _, src, dst, msg_id, msg = entry[3]
-                return Step(kind, target, f"{kind} #{msg_id} {src}->{dst} {msg!r}")
+                env = Envelope._make(entry[3])
+                return Step(kind, target,
+                            f"{kind} #{env.msg_id} {env.src}->{env.dst} {env.msg!r}")
             case "fire":
                 node_id, name = entry[3]
                 return Step(kind, target, f"fire {node_id}:{name}")

@@ -41,7 +41,8 @@ class FaultPlan:
     def add(self, time: float, action: str, *args: Any) -> FaultPlan:
         """Add ``sim.<action>(*args)`` at ``time``; returns the plan, for chaining."""
         if action not in _ACTIONS:
-            raise ConfigurationError(f"unknown fault {action!r}; choose one of {', '.join(_ACTIONS)}")
+            raise ConfigurationError(f"unknown fault {action!r}; choose one of "
+                                     f"{', '.join(_ACTIONS)}")
         self.faults.append(Fault(time, action, tuple(args)))
         return self
 
