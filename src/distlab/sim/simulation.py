@@ -129,7 +129,10 @@ class Simulation:
         # bound once, because the hot path (_send) uses them for every message
         self._heap = self.scheduler.heap
         self._seq = self.scheduler.seq
+        # the entries' functions, bound once: an entry's kind is told by which one it holds
         self._deliver_fn = self._deliver
+        self._fire_fn = self._fire
+        self._start_fn = self._start
 
     # -- building the system ---------------------------------------------------------------------
     def add_node(self, cls: type[Node], node_id: str, **kwargs: Any) -> Node:
@@ -158,7 +161,7 @@ class Simulation:
         nodes = []
         for node_id in ids:
             nodes.append(self._build(node_id))
-            self.scheduler.push(self.now, self._start, node_id)
+            self.scheduler.push(self.now, self._start_fn, node_id)
         return nodes
 
     def _build(self, node_id: str) -> Node:
@@ -243,7 +246,7 @@ class Simulation:
             delay = delay / (1.0 + clock[1])
         token = (node.id, name)  # a fresh tuple: its identity marks this very timer
         self._timers[node.id][name] = token
-        self.scheduler.push(self.now + delay, self._fire, token)
+        self.scheduler.push(self.now + delay, self._fire_fn, token)
 
     def _cancel_timer(self, node: Node, name: str) -> None:
         self._timers[node.id].pop(name, None)
@@ -329,7 +332,7 @@ class Simulation:
         self._incarnation[node_id] += 1
         node = self._build(node_id)
         self._record("restart", node_id, None, None, None)
-        self.scheduler.push(self.now, self._start, node_id)
+        self.scheduler.push(self.now, self._start_fn, node_id)
         return node
 
     def is_up(self, node_id: str) -> bool:
@@ -569,11 +572,11 @@ class Simulation:
     def entry_kind(self, entry: Entry) -> str:
         """What a pending entry is: "deliver", "timer", "start" (on_start) or "run" (sim.at)."""
         fn = entry[2]
-        if fn == self._deliver:
+        if fn == self._deliver_fn:
             return "deliver"
-        if fn == self._fire:
+        if fn == self._fire_fn:
             return "timer"
-        if fn == self._start:
+        if fn == self._start_fn:
             return "start"
         return "run"
 
