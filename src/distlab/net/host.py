@@ -3,8 +3,8 @@
 The simulator delivers messages by moving Python objects between nodes in one process. This
 module runs the *same* node class as an operating-system process of its own, so a reader can
 ``kill -9`` it and watch the others carry on. `NodeHost` is the node's *runtime*: it gives the
-node what `distlab.sim.Node` asks of every runtime (``_send``, ``_set_timer``,
-``_cancel_timer``, ``_clock``, ``_note``) with real mechanisms:
+node what `distlab.sim.runtime.Runtime` names (``_send``, ``_set_timer``, ``_cancel_timer``,
+``_clock``, ``_note``, ``history``) with real mechanisms:
 
 * **send** -- the message is encoded by an explicit JSON `Codec` and written as one
   length-prefixed frame on a TCP connection to the peer. Connections are opened on first use
@@ -315,7 +315,7 @@ class NodeHost:
             write_atomically(storage_path(self.data_dir, self.id), text)
             self._saved_storage = text
 
-    # -- the runtime interface that distlab.sim.Node calls ----------------------------------------
+    # -- the runtime (distlab.sim.runtime.Runtime) that distlab.sim.Node calls --------------------
     def _send(self, node: Node, dst: str, msg: Any) -> None:
         if dst != self.id and dst not in self._links:
             raise ConfigurationError(f"node {self.id!r} has no peer {dst!r}; its peers are "

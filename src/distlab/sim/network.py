@@ -167,7 +167,8 @@ class Network:
     * ``loss``: the probability that a message is lost;
     * ``duplicate``: the probability that a message is delivered twice;
     * ``reorder``: the probability that a message is held back by up to ``reorder_delay``
-      extra ms (so it is overtaken by later ones; random latencies reorder a little already);
+      extra ms (by default, five mean latencies: `simulation.REORDER_HOLD_LATENCIES`), so
+      that later ones overtake it (random latencies reorder a little already);
     * ``bandwidth``: bytes per ms, or None for unlimited. A message of ``n`` bytes then
       occupies its link for ``n / bandwidth`` ms, and messages queue behind each other.
       A message's size is its ``size`` attribute if it has one, else the length of its repr.

@@ -196,7 +196,7 @@ class Simulation:
             known = ", ".join(map(repr, self.nodes)) or "none yet"
             raise ConfigurationError(f"unknown node {node_id!r}; the nodes are: {known}") from None
 
-    # -- the runtime interface used by Node ------------------------------------------------------
+    # -- the runtime (distlab.sim.runtime.Runtime) that every Node calls --------------------------
     def _send(self, node: Node, dst: str, msg: Any) -> None:
         """What ``Node.send`` and ``Node.broadcast`` call: see `_send_message`."""
         _send_message(node, dst, msg)
