@@ -283,7 +283,7 @@ def test_node_code_that_is_not_deterministic_is_detected():
 def test_the_choice_scheduler_runs_exactly_the_chosen_event():
     sim = Simulation(seed=0, scheduler=ChoiceScheduler())
     sim.add_nodes(Fragile, ["a", "b"])
-    assert sim.step() == []               # nothing chosen: nothing runs
+    assert sim.step() is None             # nothing chosen: nothing runs
     start_b = max(sim.scheduler.heap, key=lambda e: e[1])
     sim.scheduler.chosen = start_b
     sim.step()

@@ -84,13 +84,13 @@ def test_crash_button_crashes_the_node_and_a_second_click_restarts_it(explorer):
 
 def test_partition_chooser_cuts_the_links_between_the_groups_and_none_heals(explorer):
     explorer.partition.value = "a,b | c,d,e"
-    network = explorer.sim.network
-    assert network.is_cut("a", "c") and network.is_cut("e", "b")
-    assert not network.is_cut("a", "b") and not network.is_cut("c", "d")
+    sim = explorer.sim
+    assert sim.is_cut("a", "c") and sim.is_cut("e", "b")
+    assert not sim.is_cut("a", "b") and not sim.is_cut("c", "d")
     explorer.partition.value = "isolate d"
-    assert network.is_cut("d", "a") and not network.is_cut("a", "b")
+    assert sim.is_cut("d", "a") and not sim.is_cut("a", "b")
     explorer.partition.value = "none"
-    assert not network.cut_links
+    assert not sim.cut_links
 
 
 def test_partition_chooser_follows_cuts_the_scenario_makes_itself(explorer):

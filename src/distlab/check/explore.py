@@ -78,6 +78,7 @@ Example::
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -93,7 +94,7 @@ from distlab.check.invariants import Invariant, InvariantViolation
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
 from distlab.sim.scheduler import Entry
-from distlab.sim.simulation import _gc_paused
+from distlab.sim.simulation import Envelope
 from distlab.sim.trace import Trace
 
 #: A choice during the search: (kind, the pending entry's sequence number or the node id,
@@ -219,8 +220,8 @@ def _identity(kind: str, entry: Entry) -> Any:
     (sender, receiver, message id), (node, timer name), or the function ``sim.at`` calls."""
     match kind:
         case "deliver" | "drop":
-            _, _, src, dst, msg_id, _ = entry[3]
-            return src, dst, msg_id
+            env = Envelope._make(entry[3])
+            return env.src, env.dst, env.msg_id
         case "fire":
             return entry[3]
         case _:
@@ -230,6 +231,18 @@ def _identity(kind: str, entry: Entry) -> Any:
 class _OutOfTime(BaseException):
     """Raised by the alarm when a handler overruns the time budget (not an Exception, so
     that the kernel does not wrap it as a node error)."""
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Switch Python's cyclic garbage collector off for a search (reference counting goes on)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager
@@ -340,8 +353,8 @@ class _Explorer:
             case "drop":
                 entry = self.find(sim, kind, target, expected)
                 sim.scheduler.remove(entry)
-                _, _, src, dst, msg_id, _ = entry[3]
-                sim.trace.record(sim.now, "drop", dst, src, msg_id, "loss")
+                env = Envelope._make(entry[3])
+                sim.trace.record(sim.now, "drop", env.dst, env.src, env.msg_id, "loss")
             case _:
                 sim.scheduler.chosen = self.find(sim, kind, target, expected)
                 sim.step()
@@ -391,7 +404,7 @@ class _Explorer:
         for entry in sim.scheduler.heap:
             match sim.entry_kind(entry):
                 case "deliver":
-                    if entry[3][3] in crashed and not self.restarts:
+                    if Envelope._make(entry[3]).dst in crashed and not self.restarts:
                         continue  # it can only be dropped: not worth a choice
                     if self.deliver:
                         found.append(("deliver", entry[1], _identity("deliver", entry)))
@@ -421,9 +434,9 @@ class _Explorer:
         for entry in sim.scheduler.heap:
             match sim.entry_kind(entry):
                 case "deliver":
-                    _, _, src, dst, _, msg = entry[3]
-                    if dst not in crashed or self.restarts:
-                        in_flight[(src, dst, canonical(msg))] += 1
+                    env = Envelope._make(entry[3])
+                    if env.dst not in crashed or self.restarts:
+                        in_flight[(env.src, env.dst, canonical(env.msg))] += 1
                 case "timer" if sim.is_live(entry):
                     timers.add(entry[3])
                 case "run":
@@ -432,7 +445,7 @@ class _Explorer:
         drops = sum(1 for c in path if c[0] == "drop")
         crashes = sum(1 for c in path if c[0] == "crash")
         return (nodes, frozenset(in_flight.items()), frozenset(timers), frozenset(runs.items()),
-                frozenset(sim.network.cut_links), drops, crashes,
+                sim.cut_links, drops, crashes,
                 tuple(inv.memory() for inv in self.invariants))
 
     # -- readable steps ----------------------------------------------------------------------
@@ -444,8 +457,9 @@ class _Explorer:
         entry = self.find(sim, kind, target, expected)
         match kind:
             case "deliver" | "drop":
-                _, _, src, dst, msg_id, msg = entry[3]
-                return Step(kind, target, f"{kind} #{msg_id} {src}->{dst} {msg!r}")
+                env = Envelope._make(entry[3])
+                return Step(kind, target,
+                            f"{kind} #{env.msg_id} {env.src}->{env.dst} {env.msg!r}")
             case "fire":
                 node_id, name = entry[3]
                 return Step(kind, target, f"fire {node_id}:{name}")
@@ -488,7 +502,7 @@ class _Explorer:
                     # Snapshots are many small objects that live long and never form cycles:
                     # the cyclic collector would scan them again and again (it doubled the
                     # search's time). Reference counting still frees everything.
-                    with _gc_paused():
+                    with _collector_paused():
                         return self.run(ForkEngine(self, keep_trace=keep_trace), strategy,
                                         max_depth, max_states, time_budget, hashing, started)
                 except TraceNeeded:

@@ -12,9 +12,9 @@ What a snapshot holds, and why it is enough
 Everything a step can read or change: the clock; the pending events (a list of immutable
 entries, shared between snapshots); every node's timers, its attributes and its ``storage``;
 which nodes are down and in which incarnation; the message-id and sequence counters; each
-random stream's position; the network's settings (for ``sim.at`` actions and lossy networks);
-the clients' operations in ``sim.history``; and what the invariants that remember the past
-have remembered.
+random stream's position; the network's settings and the run's cut and busy links (for
+``sim.at`` actions and lossy networks); the clients' operations in ``sim.history``; and what
+the invariants that remember the past have remembered.
 
 Node code stays as it is. A node's attributes and storage are saved together, with `pickle`
 (the fastest faithful copy in Python: equal values, and objects shared within the node stay
@@ -265,8 +265,8 @@ class ForkEngine:
     def payload(self, cell: int) -> Any:
         """What is saved of a cell: its objects' attributes (and storage, and history)."""
         sim = self.sim
-        if cell == self.net_cell:
-            return vars(sim.network)
+        if cell == self.net_cell:  # its settings, and the run's state of its links
+            return vars(sim.network), sim._cut_links, sim._busy_until
         if cell == self.inv_cell:
             saved = []
             for inv in self.remembering:
@@ -333,8 +333,9 @@ class ForkEngine:
         payload = (copy.deepcopy(data.value, self.memo(version.objects))
                    if type(data) is _Copied else pickle.loads(data))
         if cell == self.net_cell:
+            settings, sim._cut_links, sim._busy_until = payload
             vars(sim.network).clear()
-            vars(sim.network).update(payload)
+            vars(sim.network).update(settings)
         elif cell == self.inv_cell:
             for inv, saved in zip(self.remembering, payload):
                 vars(inv).update(saved)
@@ -466,7 +467,7 @@ class ForkEngine:
                 run = (getattr(fn, "__qualname__", repr(fn)), canonical(args))
                 runs[run] = runs.get(run, 0) + 1
         snap.runs = frozenset(runs.items())
-        snap.cuts = frozenset(sim.network.cut_links)
+        snap.cuts = sim.cut_links
 
     # -- the engine's operations ---------------------------------------------------------------
     def initial(self) -> tuple[_Snapshot, tuple[str, str] | None]:

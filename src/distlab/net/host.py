@@ -3,8 +3,8 @@
 The simulator delivers messages by moving Python objects between nodes in one process. This
 module runs the *same* node class as an operating-system process of its own, so a reader can
 ``kill -9`` it and watch the others carry on. `NodeHost` is the node's *runtime*: it gives the
-node what `distlab.sim.Node` asks of every runtime (``_send``, ``_set_timer``,
-``_cancel_timer``, ``_clock``, ``_note``) with real mechanisms:
+node what `distlab.sim.runtime.Runtime` names (``_send``, ``_set_timer``, ``_cancel_timer``,
+``_clock``, ``_note``, ``history``) with real mechanisms:
 
 * **send** -- the message is encoded by an explicit JSON `Codec` and written as one
   length-prefixed frame on a TCP connection to the peer. Connections are opened on first use
@@ -17,6 +17,10 @@ node what `distlab.sim.Node` asks of every runtime (``_send``, ``_set_timer``,
   it back.
 * **log** -- one line on standard output, stamped with the node id and its clock, shown once
   the handler that logged it has returned and its storage is on disk.
+* **history** -- a `distlab.sim.Client` node records its operations in ``host.history``, as
+  in the simulator; each invocation and completion is also a line on standard output and
+  a Jepsen-style JSON line in ``<data_dir>/<id>.history.jsonl`` (`history_path`), which
+  ``python -m distlab.check`` reads. A restarted client appends to the same file.
 
 Two rules make the real runtime behave like the simulator's model of a network:
 
@@ -54,10 +58,12 @@ from distlab.net.addresses import (Address, AddressError, PortInUseError, is_loo
                                    port_taken_message)
 from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
 from distlab.sim.errors import ConfigurationError
+from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
 from distlab.sim.trace import Note
 from distlab.sim.simulation import stream
+from distlab.sim.times import timer_delay
 
 RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
 RETRY_MAX = 1.0          # the pause doubles up to this
@@ -70,6 +76,11 @@ MAX_BUFFERED = 8 * 1024 * 1024   # bytes waiting in a connection's send buffer b
 def storage_path(data_dir: str | Path, node_id: str) -> Path:
     """Where node ``node_id`` keeps its storage."""
     return Path(data_dir) / f"{node_id}.json"
+
+
+def history_path(data_dir: str | Path, node_id: str) -> Path:
+    """Where client node ``node_id`` appends the events of its operations (JSON lines)."""
+    return Path(data_dir) / f"{node_id}.history.jsonl"
 
 
 def load_storage(path: Path, codec: Codec) -> dict[Any, Any]:
@@ -162,6 +173,8 @@ class NodeHost:
         self.node: Node | None = None
         self.exit_code = 0
         self._t0 = time.monotonic()
+        #: the operations of a `distlab.sim.Client` node run by this host
+        self.history = History(on_event=self._record_operation, clock=lambda: self._clock(None))
         self._links = {peer: _Link(peer, addr)
                        for peer, addr in {**self.peers, **self.clients}.items()}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -302,7 +315,7 @@ class NodeHost:
             write_atomically(storage_path(self.data_dir, self.id), text)
             self._saved_storage = text
 
-    # -- the runtime interface that distlab.sim.Node calls ----------------------------------------
+    # -- the runtime (distlab.sim.runtime.Runtime) that distlab.sim.Node calls --------------------
     def _send(self, node: Node, dst: str, msg: Any) -> None:
         if dst != self.id and dst not in self._links:
             raise ConfigurationError(f"node {self.id!r} has no peer {dst!r}; its peers are "
@@ -316,9 +329,7 @@ class NodeHost:
             self._transmit(dst, frame)
 
     def _set_timer(self, node: Node, delay: float, name: str) -> None:
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not delay >= 0:
-            raise ConfigurationError(f"node {self.id!r}: set_timer({delay!r}, {name!r}) needs a "
-                                     f"delay of zero or more milliseconds")
+        delay = timer_delay(self.id, delay, name)
         self._cancel_timer(node, name)
         assert self._loop is not None
         self._timers[name] = self._loop.call_later(delay / 1000, self._fire_timer, name)
@@ -332,11 +343,20 @@ class NodeHost:
         return (time.monotonic() - self._t0) * 1000
 
     def _note(self, node: Node, note: Note) -> None:
-        line = f"{self.id} {self._clock(node):10.1f} ms  {note}"
+        self._note_line(f"{self.id} {self._clock(node):10.1f} ms  {note}")
+
+    def _note_line(self, line: str) -> None:
         if self._logbuf is not None:
             self._logbuf.append(line)       # shown when the handler's storage is on disk
         else:
             print(line, file=self.out, flush=True)
+
+    def _record_operation(self, kind: str, op: Operation) -> None:
+        """A client operation was invoked or completed: show it, and append it to the file."""
+        self._note_line(f"{self.id} {self._clock(None):10.1f} ms  {kind} {op}")
+        line = json.dumps(jepsen_event(op, kind), default=repr)
+        with open(history_path(self.data_dir, self.id), "a", encoding="utf-8") as f:
+            f.write(line + "\n")
 
     def _net_log(self, text: str) -> None:
         print(f"{self.id} {self._clock(self.node):10.1f} ms  net: {text}", file=self.out,

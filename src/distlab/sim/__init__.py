@@ -14,14 +14,15 @@ from distlab.sim.messages import check_message, register_immutable
 from distlab.sim.network import (Constant, Exponential, Latency, Link, LogNormal, Network, Normal,
                                  Uniform)
 from distlab.sim.node import Node, build_node
+from distlab.sim.runtime import Runtime
 from distlab.sim.scheduler import Scheduler
-from distlab.sim.simulation import Simulation, stream
+from distlab.sim.simulation import Envelope, Simulation, stream
 from distlab.sim.trace import KINDS, Note, Trace, TraceEvent
 
 __all__ = [
-    "Client", "ConfigurationError", "Constant", "EventBudgetExceeded", "Exponential", "Fault",
-    "FaultPlan", "History", "KINDS", "Latency", "Link", "LogNormal", "MessageError", "Nemesis",
-    "Network", "Node", "NodeError", "Normal", "Note", "Operation", "Scheduler", "Simulation",
-    "SimulationError", "Trace", "TraceEvent", "Uniform", "WallClockLimitExceeded",
-    "build_node", "check_message", "register_immutable", "stream",
+    "Client", "ConfigurationError", "Constant", "Envelope", "EventBudgetExceeded", "Exponential",
+    "Fault", "FaultPlan", "History", "KINDS", "Latency", "Link", "LogNormal", "MessageError",
+    "Nemesis", "Network", "Node", "NodeError", "Normal", "Note", "Operation", "Runtime",
+    "Scheduler", "Simulation", "SimulationError", "Trace", "TraceEvent", "Uniform",
+    "WallClockLimitExceeded", "build_node", "check_message", "register_immutable", "stream",
 ]

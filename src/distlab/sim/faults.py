@@ -13,6 +13,7 @@ from typing import Any
 
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.simulation import Simulation, stream
+from distlab.sim.times import checked_number
 
 _ACTIONS = ("crash", "restart", "partition", "cut", "heal", "set_clock")
 
@@ -25,6 +26,11 @@ class Fault:
     action: str
     args: tuple[Any, ...] = ()
 
+    def __post_init__(self) -> None:
+        time = checked_number(self.time, f"the time of fault {self.action!r}", if_infinite="a "
+                              "fault at infinity never happens: leave it out of the plan")
+        object.__setattr__(self, "time", time)  # frozen: set once, here
+
 
 class FaultPlan:
     """Faults at fixed times: ``FaultPlan().crash(500, "a").restart(900, "a").install(sim)``."""
@@ -35,8 +41,9 @@ class FaultPlan:
     def add(self, time: float, action: str, *args: Any) -> FaultPlan:
         """Add ``sim.<action>(*args)`` at ``time``; returns the plan, for chaining."""
         if action not in _ACTIONS:
-            raise ConfigurationError(f"unknown fault {action!r}; choose one of {', '.join(_ACTIONS)}")
-        self.faults.append(Fault(float(time), action, tuple(args)))
+            raise ConfigurationError(f"unknown fault {action!r}; choose one of "
+                                     f"{', '.join(_ACTIONS)}")
+        self.faults.append(Fault(time, action, tuple(args)))
         return self
 
     def crash(self, time: float, node: str) -> FaultPlan:
@@ -70,8 +77,15 @@ class Nemesis:
     def __init__(self, interval: float = 1_000.0, *, crashes: bool = True,
                  partitions: bool = True, max_crashed: int = 1, nodes: list[str] | None = None,
                  start: float = 0.0, stop: float | None = None):
+        interval = checked_number(interval, "the nemesis interval", if_infinite="a nemesis "
+                                  "that never acts does nothing: leave it out")
         if interval <= 0:
             raise ConfigurationError(f"the nemesis interval must be positive, got {interval!r}")
+        start = checked_number(start, "the nemesis start", if_infinite="a nemesis that never "
+                               "starts does nothing: leave it out")
+        if stop is not None:
+            stop = checked_number(stop, "the nemesis stop", if_infinite="for a nemesis that "
+                                  "never stops, leave stop out (None)")
         if not crashes and not partitions:
             raise ConfigurationError("a nemesis with neither crashes nor partitions does nothing")
         self.interval = interval

@@ -6,7 +6,9 @@ effect) or ``info`` (unknown: a timeout, a crash -- it may or may not have taken
 An operation still pending when the run ends is unknown too. These are Jepsen's conventions,
 and `History.to_jepsen` writes them in Jepsen's form.
 
-`Client` is a `Node` that records its operations in the simulation's history.
+`Client` is a `Node` that records its operations in its runtime's history: ``sim.history``
+in a simulation, the host's in a real process (`distlab.net`), which prints each event and
+appends it to a JSON lines file.
 """
 
 from __future__ import annotations
@@ -104,13 +106,9 @@ class History:
         """
         events = []
         for op in self.operations:
-            base = {"process": op.process, "f": op.f}
-            if op.key is not None:
-                base["key"] = op.key
-            events.append((op.invoke_time, 1, op.id, {**base, "type": "invoke", "value": op.value}))
+            events.append((op.invoke_time, 1, op.id, jepsen_event(op, "invoke")))
             if op.status != "pending":
-                out = op.output if op.status == "ok" and op.output is not None else op.value
-                events.append((op.complete_time, 0, op.id, {**base, "type": op.status, "value": out}))
+                events.append((op.complete_time, 0, op.id, jepsen_event(op, "complete")))
         return [e[3] for e in sorted(events, key=lambda e: e[:3])]
 
     def to_jsonl(self, target: str | IO[str]) -> None:
@@ -123,8 +121,21 @@ class History:
             target.write(text)
 
 
+def jepsen_event(op: Operation, kind: str) -> dict[str, Any]:
+    """The invocation (``kind="invoke"``) or the completion (``"complete"``) of ``op`` as
+    one Jepsen event (see `History.to_jepsen`)."""
+    event: dict[str, Any] = {"process": op.process, "f": op.f}
+    if op.key is not None:
+        event["key"] = op.key
+    if kind == "invoke":
+        return {**event, "type": "invoke", "value": op.value}
+    out = op.output if op.status == "ok" and op.output is not None else op.value
+    return {**event, "type": op.status, "value": out}
+
+
 class Client(Node):
-    """A node that stands for a client: it records its operations in the history.
+    """A node that stands for a client: it records its operations in its runtime's history
+    (``sim.history`` in a simulation; in a real process, the host's, also saved to a file).
 
     Clients are outside the cluster: they are not among the servers' ``peers``, but their
     own ``peers`` are all the servers.

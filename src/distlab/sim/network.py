@@ -1,9 +1,11 @@
 """The simulated network: latency, loss, duplication, reordering, bandwidth, partitions.
 
-A `Network` holds the default behaviour of every link, optional per-link overrides
-(`set_link`), and the set of links that are currently cut (partitions). It draws its random
-numbers from the simulation's *network* stream, separate from the nodes' streams, so turning
-loss on does not change what the protocol code draws.
+A `Network` is configuration only: the default behaviour of every link and optional per-link
+overrides (`set_link`). What happens during a run -- which links a partition has cut, how
+long each link stays busy sending -- is the `Simulation`'s, so one `Network` object can
+configure several simulations, one after the other, and none leaks into the next. The
+simulation draws the network's random numbers from its own *network* stream, separate from
+the nodes' streams, so turning loss on does not change what the protocol code draws.
 
 Latencies are distributions with a ``sample(rng)`` method: `Constant`, `Uniform`,
 `Exponential`, `Normal` and `LogNormal` (real networks have long tails: LogNormal shows it).
@@ -13,10 +15,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from distlab.sim.errors import ConfigurationError
+from distlab.sim.times import checked_number
 
 
 class Latency:
@@ -29,12 +31,12 @@ class Latency:
 
 
 def _nonnegative(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a finite number of milliseconds, got {value!r}")
+    value = checked_number(value, name, if_infinite="a message that never arrives is a lost "
+                           "one: use loss=, a partition or a cut link instead")
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative (got {value} ms): a message "
                                  f"cannot arrive before it was sent")
-    return float(value)
+    return value
 
 
 class Constant(Latency):
@@ -141,10 +143,11 @@ def _probability(name: str, value: float) -> float:
 def _bandwidth(value: float | None) -> float | None:
     if value is None:
         return None
-    if not isinstance(value, (int, float)) or value <= 0:
+    value = checked_number(value, "bandwidth", if_infinite="use bandwidth=None for unlimited")
+    if value <= 0:
         raise ConfigurationError(f"bandwidth is in bytes per millisecond and must be positive "
                                  f"(or None for unlimited); got {value!r}")
-    return float(value)
+    return value
 
 
 @dataclass
@@ -158,18 +161,23 @@ class Link:
 
 
 class Network:
-    """Default link behaviour, per-link overrides, and the cut links of partitions.
+    """Default link behaviour and per-link overrides: the configuration of a network.
 
     * ``latency``: a distribution (or a number of ms) for one-way delays;
     * ``loss``: the probability that a message is lost;
     * ``duplicate``: the probability that a message is delivered twice;
     * ``reorder``: the probability that a message is held back by up to ``reorder_delay``
-      extra ms (so it is overtaken by later ones; random latencies reorder a little already);
+      extra ms (by default, five mean latencies: `simulation.REORDER_HOLD_LATENCIES`), so
+      that later ones overtake it (random latencies reorder a little already);
     * ``bandwidth``: bytes per ms, or None for unlimited. A message of ``n`` bytes then
       occupies its link for ``n / bandwidth`` ms, and messages queue behind each other.
       A message's size is its ``size`` attribute if it has one, else the length of its repr.
 
-    All attributes may be changed between events (the explorer's sliders do).
+    All attributes may be changed between events (the explorer's sliders do); a change
+    holds for every simulation built with this object. A simulation never writes into its
+    network: partitions (`Simulation.partition`, `cut`, `heal`) and bandwidth queues belong
+    to the run, so ``net = Network(...)`` once, then several ``Simulation(network=net)``,
+    start each from the same, uncut network.
     """
 
     def __init__(self, latency: Latency | float = Uniform(1, 10), loss: float = 0.0,
@@ -182,8 +190,6 @@ class Network:
         self.reorder_delay = reorder_delay
         self.bandwidth = bandwidth
         self.links: dict[tuple[str, str], Link] = {}
-        self.cut_links: set[tuple[str, str]] = set()
-        self.busy_until: dict[tuple[str, str], float] = {}
 
     # Validation happens on assignment, so a slider or a typo gets the same clear error.
     def __setattr__(self, name: str, value: object) -> None:
@@ -226,30 +232,6 @@ class Network:
         """Forget every per-link override."""
         self.links.clear()
         self._update_plain()
-
-    def is_cut(self, a: str, b: str) -> bool:
-        """Whether messages from ``a`` to ``b`` are currently dropped by a partition."""
-        return (a, b) in self.cut_links
-
-    def cut(self, a: str, b: str, both_ways: bool = True) -> None:
-        """Cut the link from ``a`` to ``b`` (and back, by default)."""
-        self.cut_links.add((a, b))
-        if both_ways:
-            self.cut_links.add((b, a))
-
-    def partition(self, groups: Iterable[Iterable[str]]) -> None:
-        """Cut every link between different groups (replacing any earlier cuts)."""
-        groups = [set(g) for g in groups]
-        self.cut_links.clear()
-        for i, g in enumerate(groups):
-            for h in groups[i + 1:]:
-                for a in g:
-                    for b in h:
-                        self.cut(a, b)
-
-    def heal(self) -> None:
-        """Restore every cut link."""
-        self.cut_links.clear()
 
     def __repr__(self) -> str:
         parts = [f"latency={self.latency!r}"]

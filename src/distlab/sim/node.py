@@ -11,8 +11,11 @@ its durable ``storage``. That discipline (the one of Stateright and DSLabs) is w
 same class run in the deterministic simulator, be explored exhaustively by the model checker,
 and run as real processes over TCP (`distlab.net`).
 
-Every action is handed to the node's *runtime* (the `Simulation`, or a real-network host),
-which must provide ``_send``, ``_set_timer``, ``_cancel_timer``, ``_clock`` and ``_note``.
+Every action is handed to the node's *runtime*, the `distlab.sim.runtime.Runtime` that
+`build_node` binds it to: the `Simulation`, or `distlab.net.host.NodeHost` in a real
+process. That protocol names the whole contract (``_send``, ``_set_timer``,
+``_cancel_timer``, ``_clock``, ``_note``, and the ``history`` a `Client` records into);
+the runtime also hands the node its durable ``storage`` when it builds it.
 
 The framework's names stay out of the protocols' vocabulary: a Raft node can call its own
 attributes ``log``, ``state``, ``term``, ``votes`` or ``commit_index``. What the framework
@@ -24,10 +27,13 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.trace import Note
+
+if TYPE_CHECKING:
+    from distlab.sim.runtime import Runtime
 
 
 class Node:
@@ -48,7 +54,7 @@ class Node:
     peers: tuple[str, ...]
     rng: random.Random
     storage: dict[str, Any]
-    _runtime: Any
+    _runtime: Runtime
 
     # -- handlers: override these ------------------------------------------------------------
     def on_start(self) -> None:
@@ -127,7 +133,7 @@ class Node:
         return f"<{type(self).__name__} {getattr(self, 'id', '?')}>"
 
 
-def build_node(cls: type[Node], runtime: Any, node_id: str, peers: tuple[str, ...],
+def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: tuple[str, ...],
                rng: random.Random, storage: dict[str, Any], kwargs: dict[str, Any]) -> Node:
     """Create a node of class ``cls`` bound to ``runtime``.
 

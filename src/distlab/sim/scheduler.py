@@ -43,10 +43,6 @@ class Scheduler:
             return None
         return _heappop(heap)
 
-    def peek_time(self) -> float | None:
-        """The time of the next event, or None if nothing is pending."""
-        return self.heap[0][0] if self.heap else None
-
     def pending(self) -> list[Entry]:
         """Every pending entry, in the order they would run."""
         return sorted(self.heap)

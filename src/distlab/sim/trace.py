@@ -221,3 +221,9 @@ class Trace:
 
 
 _WIDTH = len(TraceEvent._fields)  # slots per event in Trace._events
+
+
+def events_from_slots(slots: list[Any]) -> list[TraceEvent]:
+    """Events stored flat, as in `Trace` (six slots each), as a list of `TraceEvent`."""
+    it = iter(slots)
+    return list(map(TraceEvent._make, zip(*[it] * _WIDTH)))

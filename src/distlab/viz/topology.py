@@ -73,9 +73,8 @@ def read_topology(source: Any, roles: Roles = None) -> TopologyView:
         nodes = list(source.nodes)
         edges = list(itertools.combinations(nodes, 2))
         crashed = frozenset(source.crashed)
-        network = source.network
         cut = frozenset(frozenset((a, b)) for a, b in edges
-                        if network.is_cut(a, b) or network.is_cut(b, a))
+                        if source.is_cut(a, b) or source.is_cut(b, a))
         subject = dict(source.nodes)
     else:
         raise TypeError(f"topology() draws a Simulation or a networkx graph; "

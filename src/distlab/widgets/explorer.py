@@ -159,8 +159,14 @@ class Explorer:
 
     # -- actions (each is also what a button does) ----------------------------------------------
     def _step(self) -> None:
-        if not self.sim.step():
-            self.error = "nothing left to run: no message in flight, no timer pending"
+        # One click, one visible event: events that record nothing (an on_start that only
+        # sets a timer) are run on the way.
+        for _ in range(self.sim.max_events):
+            events = self.sim.step()
+            if events is None:
+                self.error = "nothing left to run: no message in flight, no timer pending"
+            if events != []:
+                return
 
     def _run(self) -> None:
         self.sim.run(until=self.sim.now + self.run_ms.value)
@@ -234,7 +240,7 @@ class Explorer:
         return button
 
     def _current_partition(self, choices: dict) -> str:
-        cut = self.sim.network.cut_links
+        cut = self.sim.cut_links
         if not cut:
             return NO_PARTITION
         for label, groups in choices.items():
@@ -354,8 +360,8 @@ class Explorer:
         faults = []
         if sim.crashed:
             faults.append("crashed now: " + ", ".join(sorted(sim.crashed)))
-        if sim.network.cut_links:
-            faults.append(f"{len(sim.network.cut_links) // 2} links cut")
+        if sim.cut_links:
+            faults.append(f"{len(sim.cut_links) // 2} links cut")
         more = f" ({'; '.join(faults)})" if faults else ""
         return (f"*{self.title}*, seed {sim.seed}, after {sim.now:,.0f} ms: "
                 f"{counts.get('deliver', 0):,} messages delivered, {counts.get('drop', 0):,} "
