@@ -12,8 +12,8 @@ the states per second of each and their ratio.
   the shortest schedule that elects two leaders in one term (6 steps).
 * The same election with votes kept only in memory, node c allowed to crash and restart
   once: depth-first search for two leaders in one term (8 steps).
-* Raft's election (`distlab.consensus.raft.election.RaftElectionNode`) on 3 nodes, one crash and restart:
-  every schedule of up to 6 steps.
+* Raft's election (`distlab.consensus.raft.election.RaftElectionNode`) on 3 nodes, one crash
+  and restart: every schedule of up to 6 steps.
 * Paxos, 3 acceptors and 2 proposers with different values: the first 5,000 states (the
   stateless search would take minutes for all of them).
 

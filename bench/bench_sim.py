@@ -161,7 +161,8 @@ def run_bare() -> tuple[int, int]:
     for n in NODES:
         for _ in range(BALLS // len(NODES)):
             seq += 1
-            heapq.heappush(heap, (1 + 9 * rng.random(), seq, deliver, (rng.choice(peers[n]), Ball(1))))
+            heapq.heappush(heap, (1 + 9 * rng.random(), seq, deliver,
+                                  (rng.choice(peers[n]), Ball(1))))
         seq += 1
         heapq.heappush(heap, (TICK_MS, seq, tick, 1))
     while heap:

@@ -193,7 +193,7 @@ def test_sim_at_actions_calling_node_methods_and_faults_agree():
 
 
 #: A module-level lambda: pickle cannot save it by name, but it is the same object everywhere.
-DOUBLE = lambda value: 2 * value
+DOUBLE = lambda value: 2 * value  # noqa: E731
 
 
 class Local(Node):

@@ -13,6 +13,7 @@ from distlab.check.examples import RicartAgrawala, mutual_exclusion
 from distlab.check.invariants import (Invariant, InvariantViolation, check_now, durable_storage,
                                       invariant, live_nodes, no_acknowledged_write_lost, watch)
 from distlab.sim import Client, Node, Operation, Simulation
+
 from scripted import Scripted
 
 SEEDS = range(30)

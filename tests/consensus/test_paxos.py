@@ -4,8 +4,8 @@ small configuration; the explorer finds the bugs of the broken variants."""
 from __future__ import annotations
 
 from distlab.check.invariants import InvariantViolation
-from distlab.consensus.paxos import (Accept, Acceptor, ForgetfulAcceptor, HastyProposer,
-                                     Prepare, Promise, Proposer)
+from distlab.consensus.paxos import (Accept, Acceptor, ForgetfulAcceptor, HastyProposer, Prepare,
+                                     Promise, Proposer)
 from distlab.consensus.paxos.runs import explore_paxos, paxos_setup, random_runs
 from distlab.sim import Node, Simulation
 

@@ -17,6 +17,7 @@ from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, logs_agree_up_to_commit
 from distlab.consensus.raft.messages import RequestVote
 from distlab.sim import ConfigurationError, Nemesis, Network, Node, Simulation, Uniform
+
 from scripted import Scripted
 
 SEEDS = range(30)

@@ -169,8 +169,8 @@ def _line_of_function(fn, marker: str) -> int:
 
 
 def test_the_book_renders_a_reports_summary_as_nothing_and_leaves_other_types_alone():
-    from types import SimpleNamespace
     from importlib.metadata import entry_points
+    from types import SimpleNamespace
 
     from distlab.grading.report import REPORT_MIME, ReportSummaryInBook
 

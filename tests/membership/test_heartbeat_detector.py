@@ -9,7 +9,6 @@ from __future__ import annotations
 from distlab.membership.runs import slow_or_dead, timeout_tradeoff
 from distlab.sim import Constant
 
-
 # -- slow or dead --------------------------------------------------------------------------------
 NO_SPIKES = {"spike_every": 1e12}
 

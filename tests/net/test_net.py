@@ -22,9 +22,9 @@ from typing import NamedTuple
 
 import pytest
 
-from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer,
-                         EndpointError, FaultProxy, PortInUseError, measure_rtts, parse_address,
-                         parse_peers, start_cluster)
+from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer, EndpointError,
+                         FaultProxy, PortInUseError, measure_rtts, parse_address, parse_peers,
+                         start_cluster)
 from distlab.net.addresses import free_ports
 from distlab.net.rtt import connect, round_trip
 from distlab.sim import Simulation

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from client_nodes import RegisterServer, WriteThenRead
 
 from distlab.check.history_io import read_jsonl
 from distlab.net.addresses import free_ports
 from distlab.net.host import history_path
 from distlab.sim import Simulation
-
-from client_nodes import RegisterServer, WriteThenRead
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,31 +8,12 @@ import pytest
 
 serialization = pytest.importorskip("distlab.serialization", reason="needs the engines extra")
 
-from distlab.serialization import (  # noqa: E402
-    FAILS,
-    FORMATS,
-    VERSIONS,
-    WORKS,
-    WRONG_DATA,
-    LineItem,
-    Order,
-    SerializationError,
-    avro_schema,
-    decode,
-    decode_version,
-    encode,
-    encode_version,
-    encoded_sizes,
-    evolution_cell,
-    evolution_matrix,
-    example_record,
-    format_matrix,
-    measure_speed,
-    protobuf_class,
-    random_orders,
-    sample_orders,
-    schema_fields,
-)
+from distlab.serialization import (FAILS, FORMATS, VERSIONS, WORKS, WRONG_DATA,  # noqa: E402
+                                   LineItem, Order, SerializationError, avro_schema, decode,
+                                   decode_version, encode, encode_version, encoded_sizes,
+                                   evolution_cell, evolution_matrix, example_record, format_matrix,
+                                   measure_speed, protobuf_class, random_orders, sample_orders,
+                                   schema_fields)
 
 
 def cell(fmt: str, writer: str, reader: str, *, aliases: bool = True):

@@ -20,6 +20,7 @@ from distlab.consensus.raft.invariants import at_most_one_leader_per_term  # noq
 from distlab.net import start_cluster  # noqa: E402
 from distlab.sim import ConfigurationError, Node, Note, Simulation  # noqa: E402
 from distlab.widgets import Explorer  # noqa: E402
+
 from net_nodes import RaftWords  # noqa: E402  (tests/net/, on sys.path: tests/conftest.py)
 
 

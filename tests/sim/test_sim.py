@@ -186,9 +186,11 @@ def test_clock_skew_shifts_only_that_node_and_drift_changes_its_speed():
 
 def test_fault_plan_runs_at_the_given_times():
     sim = pingers()
-    FaultPlan().crash(100, "a").partition(200, {"b"}, {"c"}).restart(300, "a").heal(400).install(sim)
+    plan = FaultPlan().crash(100, "a").partition(200, {"b"}, {"c"}).restart(300, "a").heal(400)
+    plan.install(sim)
     sim.run(until=500)
-    faults = [(e.time, e.kind) for e in sim.trace if e.kind in ("crash", "restart", "partition", "heal")]
+    kinds = ("crash", "restart", "partition", "heal")
+    faults = [(e.time, e.kind) for e in sim.trace if e.kind in kinds]
     assert faults == [(100, "crash"), (200, "partition"), (300, "restart"), (400, "heal")]
 
 
@@ -367,7 +369,8 @@ def test_negative_delays_and_bad_settings_are_refused():
 
 def test_a_run_that_would_never_end_is_stopped_and_explained():
     sim = pingers()
-    with pytest.raises(EventBudgetExceeded, match=r"no until=.*never end.*Most frequent recent events: send at a"):
+    with pytest.raises(EventBudgetExceeded,
+                       match=r"no until=.*never end.*Most frequent recent events: send at a"):
         sim.run(max_events=5_000)
 
 
@@ -545,5 +548,6 @@ def test_a_node_class_with_its_own_send_keeps_it_and_state_hides_send():
     sim.add_nodes(Counting, ["a", "b"])
     sim.add_node(Pinger, "c")
     sim.run(until=350)
-    assert sim.nodes["a"].sends == 3 == len([e for e in sim.trace.of_kind("send") if e.node == "a"])
+    sent = [e for e in sim.trace.of_kind("send") if e.node == "a"]
+    assert sim.nodes["a"].sends == 3 == len(sent)
     assert "send" not in sim.nodes["c"].show() and "send" not in sim.nodes["a"].show()

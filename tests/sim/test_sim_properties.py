@@ -85,7 +85,9 @@ def test_nothing_is_delivered_across_a_partition_or_to_a_crashed_node(p):
             case "partition":
                 cut = {(a, b) for g in e.data for h in e.data if g != h for a in g for b in h}
             case "cut":
-                cut |= {(e.node, e.peer)} | ({(e.peer, e.node)} if e.data == "both ways" else set())
+                cut.add((e.node, e.peer))
+                if e.data == "both ways":
+                    cut.add((e.peer, e.node))
             case "heal":
                 cut = set()
             case "crash":

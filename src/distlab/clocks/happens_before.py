@@ -17,7 +17,6 @@ from distlab.clocks.logical import LamportClock, Relation, VectorClock
 from distlab.sim import Simulation, Trace, TraceEvent
 from distlab.sim.helpers import trace_of
 
-
 # -- happens-before from a trace ------------------------------------------------------------------
 #: The trace events that are events of a process: its sends and its receipts.
 MESSAGE_KINDS = ("send", "deliver")

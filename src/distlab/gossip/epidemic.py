@@ -30,7 +30,6 @@ from typing import Any
 
 from distlab.sim import Node
 
-
 MODES = ("push", "pull", "push-pull")
 
 

@@ -61,9 +61,9 @@ from distlab.sim.errors import ConfigurationError
 from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
-from distlab.sim.trace import Note
 from distlab.sim.simulation import stream
 from distlab.sim.times import timer_delay
+from distlab.sim.trace import Note
 
 RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
 RETRY_MAX = 1.0          # the pause doubles up to this

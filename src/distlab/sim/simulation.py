@@ -21,13 +21,13 @@ from __future__ import annotations
 import gc
 import math
 import random
-from heapq import heappop, heappush
-from itertools import count
 import signal
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import replace
+from heapq import heappop, heappush
+from itertools import count
 from types import MethodType
 from typing import Any, Iterator, NamedTuple
 
@@ -42,7 +42,6 @@ from distlab.sim.node import Node, build_node
 from distlab.sim.scheduler import Entry, Scheduler
 from distlab.sim.times import checked_number, timer_delay
 from distlab.sim.trace import Note, Trace, TraceEvent, events_from_slots
-
 
 #: how many of the last trace events an `EventBudgetExceeded` message looks at, to name the
 #: busiest timers and messages (enough to see a storm, few enough to count at once)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 #: The kinds of event, in the words used everywhere else (viz, checks, JSON export).
@@ -124,7 +124,8 @@ def _jsonable(value: Any) -> Any:
         fields = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"type": type(value).__name__, **fields}
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
-        return {"type": type(value).__name__, **{k: _jsonable(v) for k, v in zip(value._fields, value)}}
+        fields = {k: _jsonable(v) for k, v in zip(value._fields, value)}
+        return {"type": type(value).__name__, **fields}
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (frozenset, set)):

@@ -17,7 +17,6 @@ from typing import Any
 from distlab.sim.trace import Trace, TraceEvent
 from distlab.viz.style import KindColors, message_kind
 
-
 #: The events that change what holds from then on (who is down, what is cut).
 FAULT_KINDS = ("crash", "restart", "partition", "cut", "heal")
 

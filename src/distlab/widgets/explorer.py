@@ -31,8 +31,7 @@ import ipywidgets as w
 from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
-from distlab.sim import (Constant, Exponential, Latency, LogNormal, Normal, Simulation,
-                         Uniform)
+from distlab.sim import Constant, Exponential, Latency, LogNormal, Normal, Simulation, Uniform
 from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime
 from distlab.viz.style import compact_png, figure_png, legend_html
 from distlab.viz.timeline import read_timeline

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
 #: A proposal number: ``(round, proposer id)``, compared as a tuple -- round first, the id
 #: breaking ties. Two proposers never use the same ballot, and a proposer uses a higher round
 #: each time it starts again, so every ballot is used for at most one proposal. (A plain

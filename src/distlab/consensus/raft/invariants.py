@@ -20,7 +20,6 @@ from distlab.check.canonical import canonical
 from distlab.check.invariants import Invariant, live_nodes
 from distlab.sim import ConfigurationError, Simulation
 
-
 # -- Election Safety ---------------------------------------------------------------------------
 
 class AtMostOneLeaderPerTerm(Invariant):
