@@ -35,5 +35,5 @@ def test_the_docstring_examples_of_the_module_run(module_name: str) -> None:
 def test_the_core_classes_show_a_runnable_example() -> None:
     documented = {t.name for m in MODULES for t in examples(m)}
     for name in ("distlab.sim.simulation.Simulation", "distlab.sim.trace.Note",
-                 "distlab.check.canonical.canonical"):
+                 "distlab.sim.helpers.node_ids"):
         assert name in documented, f"{name} has no >>> example in its docstring"

@@ -34,6 +34,9 @@ def node_ids(n: int, *, first: int = 0, padded: bool = False) -> list[str]:
 
     With ``padded`` every number has the width of the largest (``n00 ... n63``), so that the
     ids sort in their numeric order (lanes of a diagram, columns of a table).
+
+    >>> node_ids(3), node_ids(3, first=1), node_ids(11, padded=True)[-2:]
+    (['n0', 'n1', 'n2'], ['n1', 'n2', 'n3'], ['n09', 'n10'])
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"the number of nodes must be a whole number >= 0, got {n!r}")

@@ -81,10 +81,19 @@ def stream(seed: object, *names: object) -> random.Random:
 class Simulation:
     """A run of a distributed system in simulated time.
 
-    >>> sim = Simulation(seed=1, network=Network(latency=Uniform(1, 10), loss=0.05))
-    >>> sim.add_nodes(Pinger, ["a", "b", "c"])
+    >>> from distlab.sim import Node
+    >>> class Pinger(Node):
+    ...     def on_start(self):
+    ...         self.broadcast("ping")
+    ...     def on_message(self, src, msg):
+    ...         self.note("heard", msg=msg, src=src)
+    >>> sim = Simulation(seed=1, network=Network(latency=Uniform(1, 10), loss=0.2))
+    >>> _ = sim.add_nodes(Pinger, ["a", "b", "c"])
     >>> sim.run(until=1_000)            # simulated milliseconds
-    >>> sim.trace                       # everything that happened
+    >>> sim.trace.counts()              # everything that happened, by kind
+    {'send': 6, 'drop': 1, 'deliver': 5, 'note': 5}
+    >>> print(sim.trace.of_kind("note")[0].describe())
+         8.909 ms  c  note: heard msg=ping src=b
 
     ``max_events`` bounds each call of `run`/`run_until`/`step`: past it the run stops with
     `EventBudgetExceeded` (a livelock, or timers that never stop, would otherwise hang).

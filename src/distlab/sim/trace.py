@@ -33,6 +33,12 @@ class Note:
     ``note.what`` is the word (``"leader"``), ``note["term"]`` or ``note.get("term")`` a
     detail, ``note.details`` all of them as ``(name, value)`` pairs in the order given.
     ``str(note)`` is how the drawings print it: ``leader term=3``.
+
+    >>> note = Note("leader", (("term", 3), ("votes", 2)))
+    >>> note.what, note["term"], note.get("log", [])
+    ('leader', 3, [])
+    >>> str(note)
+    'leader term=3 votes=2'
     """
 
     what: str
