@@ -18,21 +18,18 @@ kernel" in CONTRIBUTING.md).
 
 from __future__ import annotations
 
-import gc
 import math
 import random
-import signal
-import threading
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import replace
 from heapq import heappop, heappush
 from itertools import count
 from types import MethodType
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError,
                                 WallClockLimitExceeded)
+from distlab.sim.guards import GC_BATCH, Alarm, gc_between_batches, wall_clock_guard
 from distlab.sim.history import Client, History, Operation
 from distlab.sim.messages import _SCALAR_FIELDS as SCALAR_FIELDS
 from distlab.sim.messages import _SCALARS as IMMUTABLE_SCALARS
@@ -46,11 +43,6 @@ from distlab.sim.trace import Note, Trace, TraceEvent, events_from_slots
 #: how many of the last trace events an `EventBudgetExceeded` message looks at, to name the
 #: busiest timers and messages (enough to see a storm, few enough to count at once)
 RECENT_EVENTS = 2000
-#: events run between two collections of the young cyclic garbage: the cycles node code drops
-#: pile up for at most this many events (see _gc_between_batches)
-GC_BATCH = 10_000
-#: if node code swallows the wall-clock alarm, it rings again after this many seconds
-ALARM_REPEAT_S = 0.1
 #: a reordered message is held back by up to this many mean latencies (unless the network
 #: sets ``reorder_delay``): enough for later messages on the same link to overtake it
 REORDER_HOLD_LATENCIES = 5
@@ -515,9 +507,9 @@ class Simulation:
         heap = self._heap if type(self.scheduler) is Scheduler else None
         monitors = self._monitors
         ran = 0
-        next_gc = GC_BATCH  # when to collect the young garbage next (see _gc_between_batches)
+        next_gc = GC_BATCH  # when to collect the young garbage next (see gc_between_batches)
         entry: Entry | None = None
-        with _wall_clock_guard(wall_limit, what), _gc_between_batches() as collect_garbage:
+        with wall_clock_guard(wall_limit, what), gc_between_batches() as collect_garbage:
             try:
                 if heap is not None and not monitors and predicate is None:
                     # The common case, kept as tight as it can be: the simulator's innermost
@@ -568,7 +560,7 @@ class Simulation:
                             monitor(self)
                     if predicate is not None and predicate():
                         return True
-            except _Alarm as alarm:  # chained: its traceback shows the line that was running
+            except Alarm as alarm:  # chained: its traceback shows the line that was running
                 raise self._wall_clock_error(entry, wall_limit, what) from alarm
             finally:
                 self._events_run += ran
@@ -662,77 +654,6 @@ class Simulation:
         return (f"<Simulation seed={self.seed!r} t={self.now:g} ms, nodes up: {', '.join(up)}"
                 f"{'; crashed: ' + ', '.join(sorted(self.crashed)) if self.crashed else ''}; "
                 f"{len(self.trace)} trace events>")
-
-
-class _Alarm(BaseException):
-    """Raised inside node code when the wall-clock limit rings.
-
-    A BaseException, so that a handler's ``except Exception`` cannot swallow it; the run loop
-    turns it into a `WallClockLimitExceeded` that says where the time went.
-    """
-
-
-@contextmanager
-def _gc_between_batches() -> Iterator[Callable[[], object]]:
-    """Let Python's cyclic garbage collector run between batches of events, never during one.
-
-    Left to itself, the collector would run every few hundred allocations, and now and then
-    scan every object alive -- the trace's hundreds of thousands of messages again and
-    again (it doubled the cost of a run). Switched off for a whole run, it let the cycles
-    that node code drops pile up (a 2M-event run grew from 14 MB to 570 MB). So it is off
-    during a run, and `_loop` calls the function this yields every `GC_BATCH` events: a
-    collection of the two young generations only, which frees the cycles made since the last
-    one and moves what survives (the trace's messages) to the old generation, where no
-    collection visits it again during the run. Reference counting frees everything else as
-    usual. If the collector was off before the run, it stays off and nothing is collected.
-    """
-    if not gc.isenabled():
-        yield _collect_nothing
-        return
-    gc.disable()
-    try:
-        yield _collect_young_garbage
-    finally:
-        gc.enable()
-
-
-def _collect_young_garbage() -> object:
-    return gc.collect(1)
-
-
-def _collect_nothing() -> object:
-    return None
-
-
-@contextmanager
-def _wall_clock_guard(limit: float | None, what: str) -> Iterator[None]:
-    """Interrupt the run after ``limit`` seconds of real time, even inside a handler's loop.
-
-    Uses SIGALRM where it can (the main thread on Unix, as in a Jupyter kernel); elsewhere the
-    limit is not enforced inside a single handler.
-    """
-    if limit is None:
-        yield
-        return
-    limit = checked_number(limit, "wall_limit", if_infinite="for no limit, leave wall_limit "
-                           "out (None)")
-    if limit <= 0:
-        raise ConfigurationError(f"wall_limit must be a positive number of seconds, got {limit!r}")
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _Alarm(f"{what} exceeded {limit} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    # If node code swallows the first alarm, it rings again until the run stops.
-    signal.setitimer(signal.ITIMER_REAL, limit, ALARM_REPEAT_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _send_message(node: Node, dst: str, msg: Any) -> None:
