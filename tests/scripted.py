@@ -1,11 +1,22 @@
-"""A node whose variables change at given times, to put invariants in chosen states.
+"""Helpers for the invariant tests: a node whose variables change at given times (to put
+invariants in chosen states), and a run that returns the violation it raised.
 
 Importable from every test folder: the root conftest.py's folder is on ``sys.path``.
 """
 
 from __future__ import annotations
 
-from distlab.sim import Node
+from distlab.check import InvariantViolation
+from distlab.sim import Node, Simulation
+
+
+def violation_or_none(sim: Simulation, until: float) -> InvariantViolation | None:
+    """Run ``sim`` until ``until``; the invariant violation it raised, or None."""
+    try:
+        sim.run(until=until)
+    except InvariantViolation as exc:
+        return exc
+    return None
 
 
 class Scripted(Node):

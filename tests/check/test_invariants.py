@@ -14,17 +14,9 @@ from distlab.check.invariants import (Invariant, InvariantViolation, check_now, 
                                       invariant, live_nodes, no_acknowledged_write_lost, watch)
 from distlab.sim import Client, Node, Operation, Simulation
 
-from scripted import Scripted
+from scripted import Scripted, violation_or_none
 
 SEEDS = range(30)
-
-
-def violation_or_none(sim: Simulation, until: float) -> InvariantViolation | None:
-    try:
-        sim.run(until=until)
-    except InvariantViolation as exc:
-        return exc
-    return None
 
 
 def test_crashed_nodes_are_skipped():

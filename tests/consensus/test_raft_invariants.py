@@ -18,17 +18,9 @@ from distlab.consensus.raft.invariants import at_most_one_leader_per_term, logs_
 from distlab.consensus.raft.messages import RequestVote
 from distlab.sim import ConfigurationError, Nemesis, Network, Node, Simulation, Uniform
 
-from scripted import Scripted
+from scripted import Scripted, violation_or_none
 
 SEEDS = range(30)
-
-
-def violation_or_none(sim: Simulation, until: float) -> InvariantViolation | None:
-    try:
-        sim.run(until=until)
-    except InvariantViolation as exc:
-        return exc
-    return None
 
 
 # -- the library's Raft node, with the invariant's defaults ---------------------------------------

@@ -351,13 +351,6 @@ class RegisterClient(Client):
                 self.end("fail" if definite else "info")
 
     def end(self, status: str, output: Any = None) -> None:
-        op = self.storage["op"]
-        match status:
-            case "ok":
-                self.ok(op, output)
-            case "fail":
-                self.fail(op)
-            case "info":
-                self.info(op)
+        self.conclude(self.storage["op"], status, output)
         self.cancel_timer("timeout")
         self.set_timer(self.think.sample(self.rng), "next")

@@ -156,3 +156,16 @@ class Client(Node):
     def info(self, op: Operation) -> None:
         """The outcome is unknown (for example, no reply before the timeout)."""
         self._runtime.history.info(op)
+
+    def conclude(self, op: Operation, status: str, output: Any = None) -> None:
+        """Record the outcome of ``op`` by its status: "ok" (with ``output``), "fail" or
+        "info" -- the three words of a Jepsen history."""
+        match status:
+            case "ok":
+                self.ok(op, output)
+            case "fail":
+                self.fail(op)
+            case "info":
+                self.info(op)
+            case _:
+                raise ValueError(f"an outcome is 'ok', 'fail' or 'info'; got {status!r}")

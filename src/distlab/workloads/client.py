@@ -145,16 +145,7 @@ class WorkloadClient(Client):
 
     def complete(self, status: str, output: Any) -> None:
         """Record the waiting operation's outcome, then start the next after ``think`` ms."""
-        op = self.storage["op"]
-        match status:
-            case "ok":
-                self.ok(op, output)
-            case "fail":
-                self.fail(op)
-            case "info":
-                self.info(op)
-            case _:
-                raise ValueError(f"an outcome is 'ok', 'fail' or 'info'; got {status!r}")
+        self.conclude(self.storage["op"], status, output)
         self.waiting = None
         self.cancel_timer("retry")
         if self.think > 0:
