@@ -51,6 +51,7 @@ import pickle
 import random
 import _random
 from collections.abc import Callable, Hashable, Sequence
+from heapq import heappush
 from itertools import count
 from types import MethodType
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,9 @@ from typing import TYPE_CHECKING, Any
 from distlab.check.canonical import canonical
 from distlab.check.invariants import Invariant
 from distlab.sim import Client, Node, NodeError, Simulation
+from distlab.sim.network import Constant
 from distlab.sim.scheduler import Entry
+from distlab.sim.times import timer_delay
 from distlab.sim.trace import Trace
 
 if TYPE_CHECKING:
@@ -181,6 +184,27 @@ class _Version:
         self.parts: Any = None    # cached key parts of the nodes in it (see ForkEngine)
 
 
+class _Transition:
+    """What one node did when it handled one event, from one saved version: enough to take
+    the same step again from the same version without running its code (see `ForkEngine`).
+
+    ``sends`` are ``(receiver, message, in-flight number)``, ``pushes`` the new entries in
+    order, each ``(delay, index into sends or None for a timer, timer name)``; ``timers`` the
+    actor's timers that the step fired, set or cancelled, each ``(name, index into pushes
+    of its new entry, or None when it is no longer pending)``.
+    """
+
+    __slots__ = ("version", "pushes", "sends", "timers", "part")
+
+    def __init__(self, version: _Version, pushes: tuple, sends: tuple, timers: tuple,
+                 part: int):
+        self.version = version
+        self.pushes = pushes
+        self.sends = sends
+        self.timers = timers
+        self.part = part
+
+
 class _Snapshot:
     """A state of the search, to expand later (or a child just reached)."""
 
@@ -246,6 +270,47 @@ class ForkEngine:
         self.own_methods = [(inv, [name for name, value in vars(inv).items()
                                    if isinstance(value, MethodType) and value.__self__ is inv])
                             for inv in self.remembering]
+        # the transitions of single nodes already taken (see `step`), and the server nodes'
+        # versions interned by content, so that equal versions are the same object
+        self.transitions: dict[Hashable, Any] = {}
+        self.versions: dict[Hashable, _Version] = {}
+        self.memoise = not keep_trace
+        self.clock_read = False
+        self.timer_delays: list[float] = []
+        self.timers_touched: list[str] = []
+        self.watch_runtime()
+
+    def watch_runtime(self) -> None:
+        """Note when node code reads its clock, and the delay of every timer it sets.
+
+        A node's step can be taken again without running its code only if it did not read
+        ``self.now`` (or the reading is part of what identifies the step), and the new timers'
+        times are then ``now + delay`` with the very delays it computed.
+        """
+        sim = self.sim
+        clock, set_timer, cancel_timer = sim._clock, sim._set_timer, sim._cancel_timer
+        delays, touched = self.timer_delays, self.timers_touched
+        engine = self
+
+        def read_clock(node: Node) -> float:
+            engine.clock_read = True
+            return clock(node)
+
+        def set_timer_noted(node: Node, delay: float, name: str) -> None:
+            set_timer(node, delay, name)
+            # the same delay as Simulation._set_timer's (checked against the entry's time)
+            delay = timer_delay(node.id, delay, name)
+            drift = sim._clocks.get(node.id)
+            delays.append(delay if drift is None else delay / (1.0 + drift[1]))
+            touched.append(name)
+
+        def cancel_timer_noted(node: Node, name: str) -> None:
+            cancel_timer(node, name)
+            touched.append(name)
+
+        sim._clock = read_clock  # type: ignore[method-assign]
+        sim._set_timer = set_timer_noted  # type: ignore[method-assign]
+        sim._cancel_timer = cancel_timer_noted  # type: ignore[method-assign]
 
     # -- random streams --------------------------------------------------------------------
     def track_streams(self) -> None:
@@ -371,7 +436,12 @@ class ForkEngine:
             if words == rng.words and base is rng.base and gauss_next == rng.gauss_next:
                 self.loaded[cell] = before
                 return before
-        after = self.loaded[cell] = _Version((node,), data, (rng.position(),))
+        position = rng.position()
+        content = (id(node), data, id(position[0]), position[1], position[2])
+        after = self.versions.get(content)
+        if after is None:
+            after = self.versions[content] = _Version((node,), data, (position,))
+        self.loaded[cell] = after
         return after
 
     def resave_invariants(self, before: _Version) -> _Version:
@@ -478,6 +548,12 @@ class ForkEngine:
         snap.path = ()
         snap.drops = snap.crashes = 0
         snap.versions = [self.save(cell) for cell in range(len(self.cells))]
+        for cell in range(self.server_cells):  # interned, as `resave_node` does
+            version = snap.versions[cell]
+            if type(version.data) is bytes:
+                base, words, gauss_next = version.positions[0]
+                content = (id(version.objects[0]), version.data, id(base), words, gauss_next)
+                snap.versions[cell] = self.versions.setdefault(content, version)
         for cell, version in enumerate(snap.versions):
             self.loaded[cell] = version
         snap.crashed = frozenset(sim.crashed)
@@ -499,7 +575,7 @@ class ForkEngine:
                 return inv.name, explanation
         return None
 
-    def restore(self, snap: _Snapshot) -> None:
+    def restore(self, snap: _Snapshot, skip: int = -1) -> None:
         """Put the working simulation in the state of ``snap``.
 
         What only crashes, restarts and ``sim.at`` actions change (the crashed set, the
@@ -520,7 +596,7 @@ class ForkEngine:
             self.net_loaded = snap.net_position
         loaded = self.loaded
         for cell, version in enumerate(snap.versions):
-            if loaded[cell] is not version:
+            if loaded[cell] is not version and cell != skip:
                 self.load(cell, version)
         if self.keep_trace:
             sim.trace._events[:] = snap.events
@@ -542,17 +618,69 @@ class ForkEngine:
         for entry in sorted(e for e in sim.scheduler.heap if sim.entry_kind(e) == "start"):
             self.run(entry)
 
+    def transition_key(self, parent: _Snapshot, kind: str, entry: Entry
+                       ) -> tuple[str, int, Hashable] | None:
+        """``(actor, cell, key)`` of a delivery or a timer that one server node handles, when
+        its step may be taken again from a memo (see `step`); None when it may not."""
+        if kind == "deliver":
+            _, _, src, actor, _, _ = entry[3]
+            if actor in parent.crashed or (src, actor) in parent.cuts:
+                return None  # dropped without running node code
+            event: Hashable = parent.by_seq.get(entry[1])
+            if event is None:
+                return None
+        else:
+            actor, name = entry[3]
+            if parent.timers[actor].get(name) is not entry[3]:
+                return None
+            event = ("timer", name)
+        cell = self.cell_of[actor]
+        if cell >= self.server_cells:
+            return None
+        sim = self.sim
+        net = sim.network
+        if not net.plain or type(net.latency) is not Constant:
+            return None
+        return actor, cell, (parent.versions[cell], event, net.latency.ms,
+                             sim._clocks.get(actor))
+
     def step(self, parent: _Snapshot, choice: Choice) -> tuple[_Snapshot, tuple[str, str] | None]:
         """Take ``choice`` from the state ``parent``; the working simulation is then in the
-        child's state, which the returned snapshot describes (its copies come in `keep`)."""
-        self.restore(parent)
+        child's state, which the returned snapshot describes (its copies come in `keep`).
+
+        A delivery or a timer runs the code of one node, whose effects depend only on its
+        saved version (attributes, storage, random position), the event, and the clock if it
+        reads it. The first time a node takes a step from a version, what it did is kept as
+        a `_Transition`; when the same step comes again from the same version (in another
+        interleaving of the other nodes' steps), its effects are applied without running
+        its code, pickling it or computing its part of the key.
+        """
         sim = self.sim
         kind, target, _ = choice
         entry: Any = None
+        memo = None
         if kind == "deliver" or kind == "fire" or kind == "drop" or kind == "run":
-            for entry in sim.scheduler.heap:
+            for entry in parent.heap:
                 if entry[1] == target:
                     break
+        if self.memoise and (kind == "deliver" or kind == "fire"):
+            memo = self.transition_key(parent, kind, entry)
+        if memo is not None:
+            actor, cell, memo_key = memo
+            self.restore(parent, skip=cell)
+            known = self.transitions.get(memo_key)
+            if type(known) is dict:  # the node read its clock: the clock is part of the key
+                known = known.get(entry[0] if entry[0] > sim.now else sim.now)
+            if known is not None:
+                return self.retake(parent, choice, entry, actor, cell, known)
+            if self.loaded[cell] is not parent.versions[cell]:
+                self.load(cell, parent.versions[cell])
+            self.clock_read = False
+            self.timer_delays.clear()
+            self.timers_touched.clear()
+            net_words = sim._net_rng.words
+        else:
+            self.restore(parent)
         # which nodes run code: only their parts of the state can change (and their timers
         # must be copied before they change: the parent's stay as they were)
         if kind == "deliver":
@@ -594,7 +722,144 @@ class ForkEngine:
         child.crashes = parent.crashes + (kind == "crash")
         if found is None:
             self.advance(parent, child, kind, target, actors)
+            if memo is not None and sim._net_rng.words == net_words:
+                self.remember(parent, child, entry, *memo)
         return child, found
+
+    def remember(self, parent: _Snapshot, child: _Snapshot, entry: Entry, actor: str,
+                 cell: int, memo_key: Hashable) -> None:
+        """Keep what ``actor`` just did (from ``parent`` to ``child``) as a `_Transition`,
+        if every effect is one that `retake` reproduces exactly."""
+        sim = self.sim
+        now = sim.now
+        clock_read = self.clock_read  # (before an invariant's reads: checked already)
+        new = sorted(e for e in sim.scheduler.heap if e[1] >= parent.seq_next)
+        latency = sim.network.latency.ms
+        delays = iter(self.timer_delays)
+        pushes, sends = [], []
+        msg_id = parent.msg_next
+        for at, _, fn, arg in new:
+            if fn is self.deliver_fn:
+                if (arg[0] != now or arg[2] != actor or arg[4] != msg_id
+                        or at != now + latency):
+                    return
+                msg_id += 1
+                pushes.append((latency, len(sends), None))
+                sends.append((arg[3], arg[5], self.in_flight((at, 0, None, arg))))
+            elif fn == self.fire_fn and arg[0] == actor:
+                delay = next(delays, None)
+                if delay is None or at != now + delay:
+                    return
+                pushes.append((delay, None, arg[1]))
+            else:
+                return  # something else (a sim.at action): not reproduced
+        if next(delays, None) is not None or msg_id != child.msg_next:
+            return
+        # the actor's timers: the parent's, but for those it fired, set or cancelled (the
+        # node cannot see which timers it has: the parent's others stay as they were)
+        after, tokens = sim._timers[actor], [e[3] for e in new]
+        touched = set(self.timers_touched)
+        if entry[2] == self.fire_fn:
+            touched.add(entry[3][1])
+        timers = []
+        for name in sorted(touched):
+            token = after.get(name)
+            if token is None:
+                timers.append((name, None))
+            else:
+                index = next((i for i, t in enumerate(tokens) if t is token), None)
+                if index is None:
+                    return
+                timers.append((name, index))
+        if any(name not in touched and token is not parent.timers[actor].get(name)
+               for name, token in after.items()):
+            return
+        known = _Transition(child.versions[cell], tuple(pushes), tuple(sends), tuple(timers),
+                            child.parts[self.position[actor]])
+        if clock_read:
+            by_clock = self.transitions.get(memo_key)
+            if type(by_clock) is not dict:
+                by_clock = self.transitions[memo_key] = {}
+            by_clock[now] = known
+        else:
+            self.transitions[memo_key] = known
+
+    def retake(self, parent: _Snapshot, choice: Choice, entry: Entry, actor: str, cell: int,
+               known: _Transition) -> tuple[_Snapshot, tuple[str, str] | None]:
+        """Take again a step that ``actor`` already took from the same version: what `run`
+        and `advance` do, from the `_Transition` instead of running node code."""
+        sim = self.sim
+        version = known.version
+        if self.loaded[cell] is not version:
+            self.load(cell, version)
+        heap = sim.scheduler.heap
+        heap.remove(entry)
+        now = sim.now
+        if entry[0] > now:
+            sim.now = now = entry[0]
+        seq, msg_id = parent.seq_next, parent.msg_next
+        deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
+        new = []
+        for delay, send, name in known.pushes:
+            if send is not None:
+                dst, msg, _ = sends[send]
+                item = (now + delay, seq, deliver_fn, (now, "send", actor, dst, msg_id, msg))
+                msg_id += 1
+            else:
+                item = (now + delay, seq, fire_fn, (actor, name))
+            heappush(heap, item)
+            new.append(item)
+            seq += 1
+        before = parent.timers[actor]
+        timers = sim._timers[actor] = dict(before)
+        for name, push in known.timers:
+            if push is None:
+                timers.pop(name, None)
+            else:
+                timers[name] = new[push][3]
+        sim._msg_ids = count(msg_id)
+        sim.scheduler.seq = sim._seq = count(seq)
+        found = self.check()
+        child = _Snapshot()
+        child.path = (*parent.path, choice)
+        child.drops, child.crashes = parent.drops, parent.crashes
+        if found is not None:
+            return child, found
+        versions = parent.versions.copy()
+        versions[cell] = version
+        inv_cell = self.inv_cell
+        if inv_cell is not None:
+            versions[inv_cell] = self.resave_invariants(parent.versions[inv_cell])
+        child.versions = versions
+        child.crashed = parent.crashed
+        child.incarnation, child.clocks = sim._incarnation, sim._clocks
+        child.runs, child.cuts = parent.runs, parent.cuts
+        by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
+        if choice[0] == "deliver":
+            number = by_seq.pop(entry[1])
+            if inflight[number] == 1:
+                del inflight[number]
+            else:
+                inflight[number] -= 1
+        restarts, crashed = self.explorer.restarts, sim.crashed
+        for item, (_, send, _) in zip(new, known.pushes):
+            if send is not None:
+                dst, _, number = sends[send]
+                if restarts or dst not in crashed:
+                    by_seq[item[1]] = number
+                    inflight[number] = inflight.get(number, 0) + 1
+        child.by_seq, child.inflight = by_seq, inflight
+        parts = list(parent.parts)
+        parts[self.position[actor]] = known.part
+        child.parts = tuple(parts)
+        child.timer_key = (parent.timer_key if timers.keys() == before.keys()
+                           else self.timer_key())
+        if self.plain_memory and (inv_cell is None or versions[inv_cell] is parent.versions[inv_cell]):
+            child.memory = parent.memory
+        else:
+            child.memory = self.memory()
+        self.finish(child, parent)
+        return child, None
 
     def advance(self, parent: _Snapshot, child: _Snapshot, kind: str, target: Any,
                 actors: tuple[str, ...]) -> None:
