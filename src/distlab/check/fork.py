@@ -175,13 +175,14 @@ class _Cell:
 class _Version:
     """One saved content of a cell: the objects, their saved attributes, stream positions."""
 
-    __slots__ = ("objects", "data", "positions", "parts")
+    __slots__ = ("objects", "data", "positions", "parts", "live")
 
     def __init__(self, objects: tuple, data: Any, positions: tuple):
         self.objects = objects
         self.data = data          # pickled bytes, or a deep copy when pickle cannot
         self.positions = positions
         self.parts: Any = None    # cached key parts of the nodes in it (see ForkEngine)
+        self.live: Any = None     # its attributes and storage, to read only (see `view`)
 
 
 class _Transition:
@@ -256,6 +257,7 @@ class ForkEngine:
         if self.remembering:
             self.cells.append(_Cell("invariants", lambda: list(self.remembering)))
         self.loaded: list[_Version | None] = [None] * len(self.cells)
+        self.private = [True] * len(self.cells)  # whether loaded[cell] is a private copy
         self.deepest: _Snapshot | None = None
         self.net_loaded: tuple | None = None
         # whether the invariants' memory() can change only with what they save (it can if
@@ -381,11 +383,11 @@ class ForkEngine:
             own = node.__dict__
             runtime, rng, send = own["_runtime"], own["rng"], own.get("send")
             [(attrs, storage)] = pickle.loads(data)
-            own.clear()
-            own.update(attrs)
-            own["_runtime"], own["rng"] = runtime, rng
+            attrs["_runtime"], attrs["rng"] = runtime, rng
             if send is not None:
-                own["send"] = send
+                attrs["send"] = send
+            node.__dict__ = attrs  # a new dict: the one it had may be a version's view
+            self.private[cell] = True
             sim._storage[node.id] = storage
             sim.nodes[node.id] = node
             position = version.positions[0]
@@ -412,13 +414,46 @@ class ForkEngine:
                                                         version.positions):
                 own = vars(node)
                 live = [(name, own[name]) for name in _LIVE if name in own]
-                own.clear()
-                own.update(attrs)
-                own.update(live)
+                attrs = dict(attrs)
+                attrs.update(live)
+                node.__dict__ = attrs  # (a new dict, as above)
                 sim._storage[node.id] = storage
                 sim.nodes[node.id] = node
                 node.rng.restore(position)
         self.loaded[cell] = version
+        self.private[cell] = True
+
+    def view(self, cell: int, version: _Version) -> None:
+        """Show ``version`` of a server node's cell in its live node, to be read only (by the
+        invariants, and for the key): the node's ``__dict__`` becomes the version's own
+        unpickled attributes, kept with the version and shared by every state that holds it,
+        instead of a private copy. `load` makes a private copy before node code runs."""
+        data = version.data
+        if type(data) is not bytes:
+            self.load(cell, version)
+            return
+        node = version.objects[0]
+        live = version.live
+        if live is None:
+            own = node.__dict__
+            [(attrs, storage)] = pickle.loads(data)
+            attrs["_runtime"], attrs["rng"] = own["_runtime"], own["rng"]
+            if "send" in own:
+                attrs["send"] = own["send"]
+            live = version.live = (attrs, storage)
+        node.__dict__ = live[0]
+        sim = self.sim
+        sim._storage[node.id] = live[1]
+        sim.nodes[node.id] = node
+        self.loaded[cell] = version
+        self.private[cell] = False
+
+    def own_all(self) -> None:
+        """Make every server node's loaded version a private copy (before a step that may
+        change any of them: a crash, a restart, a ``sim.at`` action)."""
+        for cell in range(self.server_cells):
+            if not self.private[cell] and self.loaded[cell] is not None:
+                self.load(cell, self.loaded[cell])
 
     def resave_node(self, cell: int, before: _Version) -> _Version:
         """`resave` for the cell of one server node: the most frequent case, made quick."""
@@ -594,10 +629,13 @@ class ForkEngine:
         if snap.net_position is not self.net_loaded:
             sim._net_rng.restore(snap.net_position)
             self.net_loaded = snap.net_position
-        loaded = self.loaded
+        loaded, servers = self.loaded, self.server_cells
         for cell, version in enumerate(snap.versions):
             if loaded[cell] is not version and cell != skip:
-                self.load(cell, version)
+                if cell < servers:
+                    self.view(cell, version)
+                else:
+                    self.load(cell, version)
         if self.keep_trace:
             sim.trace._events[:] = snap.events
 
@@ -673,7 +711,7 @@ class ForkEngine:
                 known = known.get(entry[0] if entry[0] > sim.now else sim.now)
             if known is not None:
                 return self.retake(parent, choice, entry, actor, cell, known)
-            if self.loaded[cell] is not parent.versions[cell]:
+            if self.loaded[cell] is not parent.versions[cell] or not self.private[cell]:
                 self.load(cell, parent.versions[cell])
             self.clock_read = False
             self.timer_delays.clear()
@@ -681,6 +719,8 @@ class ForkEngine:
             net_words = sim._net_rng.words
         else:
             self.restore(parent)
+            if kind != "drop":
+                self.own_all()
         # which nodes run code: only their parts of the state can change (and their timers
         # must be copied before they change: the parent's stay as they were)
         if kind == "deliver":
@@ -791,7 +831,7 @@ class ForkEngine:
         sim = self.sim
         version = known.version
         if self.loaded[cell] is not version:
-            self.load(cell, version)
+            self.view(cell, version)
         heap = sim.scheduler.heap
         heap.remove(entry)
         now = sim.now
@@ -1022,6 +1062,7 @@ class ForkEngine:
         mine = explorer.key(self.sim, snap.path)
         sim, found = explorer.replay(snap.path)
         self.loaded = [None] * len(self.cells)  # the replay reset the invariants
+        self.private = [True] * len(self.cells)
         if found is not None or explorer.key(sim, snap.path) != mine:
             raise RuntimeError(
                 f"replaying the schedule of {len(snap.path)} steps that the exploration "
