@@ -185,6 +185,11 @@ class _Version:
         self.live: Any = None     # its attributes and storage, to read only (see `view`)
 
 
+def actor_of(kind: str, entry: Entry) -> str:
+    """The node whose code a delivery or a timer runs."""
+    return entry[3][3] if kind == "deliver" else entry[3][0]
+
+
 class _Transition:
     """What one node did when it handled one event, from one saved version: enough to take
     the same step again from the same version without running its code (see `ForkEngine`).
@@ -719,8 +724,15 @@ class ForkEngine:
             net_words = sim._net_rng.words
         else:
             self.restore(parent)
-            if kind != "drop":
+            if kind == "run":  # a sim.at action may change any node
                 self.own_all()
+            elif kind != "drop" and kind != "crash":  # (a crash runs no node code)
+                # the node that runs code (a restart builds it on its storage) needs its
+                # own copy
+                node_id = target if kind == "restart" else actor_of(kind, entry)
+                cell = self.cell_of[node_id]
+                if not self.private[cell]:
+                    self.load(cell, self.loaded[cell])
         # which nodes run code: only their parts of the state can change (and their timers
         # must be copied before they change: the parent's stay as they were)
         if kind == "deliver":
@@ -1010,27 +1022,46 @@ class ForkEngine:
         crashes_left = explorer.crashes - snap.crashes
         crashed = sim.crashed
         deliver_fn, fire_fn = self.deliver_fn, self.fire_fn
-        found: list[Choice] = []
+        # in the explorer's order (`_Explorer.order`): by kind, then by sequence number; the
+        # entries' sequence numbers are distinct, so sorting (seq, choice) compares ints only
+        delivers: list[tuple[int, Choice]] = []
+        fires: list[tuple[int, Choice]] = []
+        runs: list[tuple[int, Choice]] = []
+        timers, restarts = sim._timers, explorer.restarts
+        deliver, fire = explorer.deliver, explorer.timers
         for entry in sim.scheduler.heap:
             fn = entry[2]
             if fn is deliver_fn:
                 record = entry[3]
-                if record[3] in crashed and not explorer.restarts:
+                if record[3] in crashed and not restarts:
                     continue
-                if explorer.deliver:
-                    found.append(("deliver", entry[1], (record[2], record[3], record[4])))
-                if drops_left > 0:
-                    found.append(("drop", entry[1], (record[2], record[3], record[4])))
+                delivers.append((entry[1], record))
             elif fn == fire_fn:
-                if explorer.timers and sim._timers[entry[3][0]].get(entry[3][1]) is entry[3]:
-                    found.append(("fire", entry[1], entry[3]))
+                if fire and timers[entry[3][0]].get(entry[3][1]) is entry[3]:
+                    fires.append((entry[1], ("fire", entry[1], entry[3])))
             elif sim.entry_kind(entry) == "run":
-                found.append(("run", entry[1], getattr(entry[3][0], "__qualname__", None)))
+                runs.append((entry[1], ("run", entry[1],
+                                        getattr(entry[3][0], "__qualname__", None))))
+        found: list[Choice] = []
+        if delivers:
+            delivers.sort()
+            if deliver:
+                found += [("deliver", seq, (record[2], record[3], record[4]))
+                          for seq, record in delivers]
+            if drops_left > 0:
+                found += [("drop", seq, (record[2], record[3], record[4]))
+                          for seq, record in delivers]
+        if fires:
+            fires.sort()
+            found += [choice for _, choice in fires]
+        if runs:
+            runs.sort()
+            found += [choice for _, choice in runs]
         if crashes_left > 0:
-            found.extend(("crash", n, None) for n in explorer.crashable if n not in crashed)
-        if explorer.restarts:
+            found.extend(("crash", n, None)
+                         for n in sorted(n for n in explorer.crashable if n not in crashed))
+        if restarts:
             found.extend(("restart", n, None) for n in sorted(crashed))
-        found.sort(key=self.explorer.order)
         return found
 
     def keep(self, snap: _Snapshot) -> _Snapshot:
