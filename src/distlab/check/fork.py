@@ -862,15 +862,16 @@ class ForkEngine:
             heappush(heap, item)
             new.append(item)
             seq += 1
-        before = parent.timers[actor]
-        timers = sim._timers[actor] = dict(before)
-        for name, push in known.timers:
-            if push is None:
-                timers.pop(name, None)
-            else:
-                timers[name] = new[push][3]
-        sim._msg_ids = count(msg_id)
-        sim.scheduler.seq = sim._seq = count(seq)
+        before = timers = parent.timers[actor]
+        if known.timers:
+            timers = sim._timers[actor] = dict(before)
+            for name, push in known.timers:
+                if push is None:
+                    timers.pop(name, None)
+                else:
+                    timers[name] = new[push][3]
+        # (the counters of the working simulation are set by the next `restore`: no node
+        # code runs before it)
         found = self.check()
         child = _Snapshot()
         child.path = (*parent.path, choice)
@@ -904,13 +905,16 @@ class ForkEngine:
         parts = list(parent.parts)
         parts[self.position[actor]] = known.part
         child.parts = tuple(parts)
-        child.timer_key = (parent.timer_key if timers.keys() == before.keys()
+        child.timer_key = (parent.timer_key if timers is before or timers.keys() == before.keys()
                            else self.timer_key())
-        if self.plain_memory and (inv_cell is None or versions[inv_cell] is parent.versions[inv_cell]):
+        if self.plain_memory and (inv_cell is None
+                                  or versions[inv_cell] is parent.versions[inv_cell]):
             child.memory = parent.memory
         else:
             child.memory = self.memory()
-        self.finish(child, parent)
+        # what `finish` records (the network's stream did not move)
+        child.now, child.msg_next, child.seq_next = now, msg_id, seq
+        child.net_position = parent.net_position
         return child, None
 
     def advance(self, parent: _Snapshot, child: _Snapshot, kind: str, target: Any,
