@@ -217,7 +217,7 @@ class _Snapshot:
     __slots__ = ("path", "now", "heap", "timers", "crashed", "incarnation", "clocks",
                  "versions", "net_position", "msg_next", "seq_next", "events", "parts",
                  "inflight", "by_seq", "timer_key", "runs", "cuts", "drops", "crashes",
-                 "memory")
+                 "memory", "enabled", "derive")
 
 
 class ForkEngine:
@@ -914,6 +914,10 @@ class ForkEngine:
             child.memory = self.memory()
         # what `finish` records (the network's stream did not move)
         child.now, child.msg_next, child.seq_next = now, msg_id, seq
+        # the child's choices are the parent's, but for the entry taken and the timers the
+        # actor fired, cancelled or set again, and with the new entries (see `choices`)
+        gone = tuple([before[name] for name, _ in known.timers if name in before])
+        child.derive = (parent, entry[1], gone, new, timers)
         child.net_position = parent.net_position
         return child, None
 
@@ -1021,6 +1025,52 @@ class ForkEngine:
 
     def choices(self, snap: _Snapshot) -> list[Choice]:
         """The steps enabled in the state just reached (the same as the replay engine's)."""
+        derive = getattr(snap, "derive", None)
+        if derive is not None and getattr(derive[0], "enabled", None) is not None:
+            snap.enabled = self.derived_choices(snap, *derive)
+        else:
+            snap.enabled = self.enabled(snap)
+        return snap.enabled
+
+    def derived_choices(self, snap: _Snapshot, parent: _Snapshot, taken: int, gone: tuple,
+                        new: list[Entry], timers: dict) -> list[Choice]:
+        """`enabled` for a state that `retake` reached: the parent's choices but for the
+        entry ``taken`` and the timers ``gone``, and the ``new`` entries' (whose sequence
+        numbers come after every other: each goes last among its kind)."""
+        explorer = self.explorer
+        delivers, drops, fires = [], [], []
+        crashed, restarts = snap.crashed, explorer.restarts
+        drops_left = explorer.drops - snap.drops
+        for item in new:
+            if item[2] is self.deliver_fn:
+                record = item[3]
+                if record[3] in crashed and not restarts:
+                    continue
+                identity = (record[2], record[3], record[4])
+                if explorer.deliver:
+                    delivers.append(("deliver", item[1], identity))
+                if drops_left > 0:
+                    drops.append(("drop", item[1], identity))
+            elif explorer.timers and timers.get(item[3][1]) is item[3]:
+                fires.append(("fire", item[1], item[3]))
+        kept = [c for c in parent.enabled
+                if c[1] != taken and not (c[0] == "fire" and c[2] in gone)]
+        if not (delivers or drops or fires):
+            return kept
+        found: list[Choice] = []
+        extra = {"deliver": delivers, "drop": drops, "fire": fires}
+        order = ("deliver", "drop", "fire")
+        i, n = 0, len(kept)
+        for kind in order:
+            while i < n and kept[i][0] == kind:
+                found.append(kept[i])
+                i += 1
+            found += extra[kind]
+        found += kept[i:]
+        return found
+
+    def enabled(self, snap: _Snapshot) -> list[Choice]:
+        """The steps enabled in the working simulation's state, from its pending entries."""
         explorer, sim = self.explorer, self.sim
         drops_left = explorer.drops - snap.drops
         crashes_left = explorer.crashes - snap.crashes
