@@ -726,7 +726,10 @@ class ForkEngine:
             self.restore(parent)
             if kind == "run":  # a sim.at action may change any node
                 self.own_all()
-            elif kind != "drop" and kind != "crash":  # (a crash runs no node code)
+            elif kind != "drop" and kind != "crash" and not (
+                    kind == "deliver" and (entry[3][3] in sim.crashed
+                                           or (entry[3][2], entry[3][3]) in sim._cut_links)):
+                # (a crash runs no node code, nor a delivery to a crashed node or over a cut)
                 # the node that runs code (a restart builds it on its storage) needs its
                 # own copy
                 node_id = target if kind == "restart" else actor_of(kind, entry)
@@ -736,7 +739,10 @@ class ForkEngine:
         # which nodes run code: only their parts of the state can change (and their timers
         # must be copied before they change: the parent's stay as they were)
         if kind == "deliver":
-            actors = (entry[3][3],)
+            _, _, src, dst, _, _ = entry[3]
+            # a message to a crashed node, or over a cut link, is dropped on arrival: no node
+            # code runs
+            actors = () if dst in sim.crashed or (src, dst) in sim._cut_links else (dst,)
         elif kind == "fire":
             actors = (entry[3][0],)
         elif kind == "drop":
@@ -973,7 +979,11 @@ class ForkEngine:
                     number = by_seq[entry[1]] = self.in_flight(entry)
                     inflight[number] = inflight.get(number, 0) + 1
             child.by_seq, child.inflight = by_seq, inflight
-        if kind == "deliver" or kind == "fire":
+        if not actors and (kind == "deliver" or kind == "drop"):
+            # no node code ran: every node's part, and the timers, are the parent's
+            parts = parent.parts
+            child.timer_key = parent.timer_key
+        elif kind == "deliver" or kind == "fire":
             actor = actors[0]
             parts = list(parent.parts)
             parts[self.position[actor]] = self.part(actor, versions)
