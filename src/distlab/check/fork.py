@@ -31,6 +31,24 @@ change: the others are shared with the parent state, and so are their parts of t
 key (`distlab.check.canonical` is the expensive part, and is cached by the saved bytes).
 A ``sim.at`` action may touch anything, so after one everything is saved again.
 
+Steps taken again
+-----------------
+A node's saved versions are interned by content (attributes, storage, stream position), and
+what a node did when it handled an event from a version -- its new version, the messages it
+sent, the timers it set or cancelled -- is remembered as a `_Transition`. The same node in the
+same version handling an equal event (the same message from the same sender, or the same
+timer) in another interleaving of the others' steps does the same again: the explorer applies
+the remembered effects instead of running the handler, pickling the node and canonicalising
+it (nine steps in ten, on the book's configurations). This holds because a handler reads only
+its node's own state, the event and the clock: a handler that reads ``self.now`` is noticed,
+and its steps are remembered per reading of the clock. A step is remembered only if every
+effect is one this module reproduces exactly (deliveries over a plain network with a constant
+latency, timers of the node itself, no draw from the network's stream); any other runs.
+
+The invariants then read the nodes through *views*: a version unpickled once and kept with it,
+swapped in as the node's ``__dict__``, shared by every state that holds that version. Node code
+never runs on a view: a node gets a private copy before its handler runs (`ForkEngine.load`).
+
 The random streams are `random.Random` objects that count what they have drawn; a stream's
 position is its starting state and that count, restored by drawing as many words again (in
 one call) instead of copying the generator's 625 words of state after every step.
