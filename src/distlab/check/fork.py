@@ -720,8 +720,9 @@ class ForkEngine:
         kind, target, _ = choice
         entry: Any = None
         memo = None
+        index = 0
         if kind == "deliver" or kind == "fire" or kind == "drop" or kind == "run":
-            for entry in parent.heap:
+            for index, entry in enumerate(parent.heap):
                 if entry[1] == target:
                     break
         if self.memoise and (kind == "deliver" or kind == "fire"):
@@ -733,7 +734,7 @@ class ForkEngine:
             if type(known) is dict:  # the node read its clock: the clock is part of the key
                 known = known.get(entry[0] if entry[0] > sim.now else sim.now)
             if known is not None:
-                return self.retake(parent, choice, entry, actor, cell, known)
+                return self.retake(parent, choice, entry, index, actor, cell, known)
             if self.loaded[cell] is not parent.versions[cell] or not self.private[cell]:
                 self.load(cell, parent.versions[cell])
             self.clock_read = False
@@ -860,8 +861,8 @@ class ForkEngine:
         else:
             self.transitions[memo_key] = known
 
-    def retake(self, parent: _Snapshot, choice: Choice, entry: Entry, actor: str, cell: int,
-               known: _Transition) -> tuple[_Snapshot, tuple[str, str] | None]:
+    def retake(self, parent: _Snapshot, choice: Choice, entry: Entry, index: int, actor: str,
+               cell: int, known: _Transition) -> tuple[_Snapshot, tuple[str, str] | None]:
         """Take again a step that ``actor`` already took from the same version: what `run`
         and `advance` do, from the `_Transition` instead of running node code."""
         sim = self.sim
@@ -869,7 +870,7 @@ class ForkEngine:
         if self.loaded[cell] is not version:
             self.view(cell, version)
         heap = sim.scheduler.heap
-        heap.remove(entry)
+        del heap[index]  # (the working heap is a copy of the parent's, in the same order)
         now = sim.now
         if entry[0] > now:
             sim.now = now = entry[0]
@@ -1058,6 +1059,7 @@ class ForkEngine:
             snap.enabled = self.derived_choices(snap, *derive)
         else:
             snap.enabled = self.enabled(snap)
+        snap.derive = None  # (it holds the parent: let it go)
         return snap.enabled
 
     def derived_choices(self, snap: _Snapshot, parent: _Snapshot, taken: int, gone: tuple,
