@@ -319,3 +319,32 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
     both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
          crashes=1, restarts=True, max_depth=4)
     assert len(calls) > 1_000
+
+
+class LateTimer(Node):
+    """Sets a long timer, then sends: its entries' times run against the order they were
+    made in, and a step taken again must number them in the order they were made."""
+
+    def on_start(self) -> None:
+        self.heard = 0
+        self.broadcast("hello")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.heard += 1
+        self.set_timer(100, "late")
+        if self.heard < 3:
+            self.send(src, "back")
+
+    def on_timer(self, name: str) -> None:
+        self.broadcast("late")
+
+
+@invariant("no node hears four messages")
+def fewer_than_four(sim: Simulation) -> str | None:
+    loud = [node_id for node_id, node in sim.nodes.items() if node.heard >= 4]
+    return f"{loud} heard four messages" if loud else None
+
+
+def test_a_step_taken_again_numbers_its_entries_in_the_order_they_were_made():
+    fork, _ = both(nodes(LateTimer, ("a", "b", "c")), lambda: [fewer_than_four])
+    assert fork.found

@@ -71,6 +71,7 @@ import _random
 from collections.abc import Callable, Hashable, Sequence
 from heapq import heappush
 from itertools import count
+from operator import itemgetter
 from types import MethodType
 from typing import TYPE_CHECKING, Any
 
@@ -810,7 +811,9 @@ class ForkEngine:
         sim = self.sim
         now = sim.now
         clock_read = self.clock_read  # (before an invariant's reads: checked already)
-        new = sorted(e for e in sim.scheduler.heap if e[1] >= parent.seq_next)
+        # the new entries in the order they were made (their sequence numbers)
+        new = sorted([e for e in sim.scheduler.heap if e[1] >= parent.seq_next],
+                     key=itemgetter(1))
         latency = sim.network.latency.ms
         delays = iter(self.timer_delays)
         pushes, sends = [], []
