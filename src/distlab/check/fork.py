@@ -163,7 +163,8 @@ class CountingRandom(random.Random):
 
 def counting(rng: random.Random) -> CountingRandom:
     """A `CountingRandom` in the same state as ``rng``."""
-    tracked = CountingRandom()
+    tracked = CountingRandom.__new__(CountingRandom)  # (not seeded: its state comes next)
+    tracked.gauss_next = None
     tracked.setstate(rng.getstate())
     return tracked
 
