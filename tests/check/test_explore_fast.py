@@ -239,3 +239,112 @@ def test_setup_that_watches_invariants_falls_back_to_replay():
 def test_an_unknown_method_is_refused_with_the_choices():
     with pytest.raises(ConfigurationError, match="'fork'.*'replay'"):
         explore(nodes(NaiveMutex), [mutual_exclusion], method="stateful")
+
+
+# -- steps taken again from a memo (the same node version handling the same event) -------------
+
+class Clocked(Node):
+    """Reads its clock and draws from its stream in its handlers, and keeps both: a step
+    taken again from a memo must give what running the handler gives."""
+
+    def on_start(self) -> None:
+        self.seen: list[float] = []
+        self.set_timer(1 + self.rng.random(), "tick")
+        self.set_timer(50, "idle")  # never touched again: it stays pending as it was
+
+    def on_timer(self, name: str) -> None:
+        if len(self.seen) < 2:
+            self.broadcast(("tick", len(self.seen)))
+            self.set_timer(1 + self.rng.random(), "tick")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.seen.append(round(self.now, 6))
+        if self.rng.random() < 0.5:
+            self.cancel_timer("tick")
+        else:
+            self.set_timer(2, "tick")
+
+
+class Counting(Node):
+    """Counts what it hears, without its clock: every delivery of a message it already
+    heard from the same state is a step taken again."""
+
+    def on_start(self) -> None:
+        self.heard = 0
+        self.broadcast("hello")
+        self.set_timer(5, "again")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.heard = min(self.heard + 1, 2)
+        if msg == "hello":
+            self.send(src, "back")
+
+    def on_timer(self, name: str) -> None:
+        self.cancel_timer("never")
+        if self.heard < 2:
+            self.broadcast("hello")
+
+
+@invariant("always holds: the search visits every state")
+def quiet(sim: Simulation) -> None:
+    return None
+
+
+def test_nodes_that_read_their_clock_and_stream_agree():
+    both(nodes(Clocked, ("a", "b", "c")), lambda: [quiet], max_depth=5)
+    both(nodes(Clocked, ("a", "b")), lambda: [quiet], strategy="dfs", drops=1, crashes=1,
+         restarts=True, max_depth=5)
+
+
+def test_steps_taken_again_with_drops_crashes_and_timers_agree():
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=5, drops=1)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], crashes=1, restarts=True,
+         max_depth=5)
+
+
+def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entries(monkeypatch):
+    from distlab.check.fork import ForkEngine
+    derived = ForkEngine.derived_choices
+    calls = []
+
+    def checked(self, snap, *derive):
+        found = derived(self, snap, *derive)
+        assert found == self.enabled(snap)
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(ForkEngine, "derived_choices", checked)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=4, drops=1, crashes=1)
+    both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
+    both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
+         crashes=1, restarts=True, max_depth=4)
+    assert len(calls) > 1_000
+
+
+class LateTimer(Node):
+    """Sets a long timer, then sends: its entries' times run against the order they were
+    made in, and a step taken again must number them in the order they were made."""
+
+    def on_start(self) -> None:
+        self.heard = 0
+        self.broadcast("hello")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.heard += 1
+        self.set_timer(100, "late")
+        if self.heard < 3:
+            self.send(src, "back")
+
+    def on_timer(self, name: str) -> None:
+        self.broadcast("late")
+
+
+@invariant("no node hears four messages")
+def fewer_than_four(sim: Simulation) -> str | None:
+    loud = [node_id for node_id, node in sim.nodes.items() if node.heard >= 4]
+    return f"{loud} heard four messages" if loud else None
+
+
+def test_a_step_taken_again_numbers_its_entries_in_the_order_they_were_made():
+    fork, _ = both(nodes(LateTimer, ("a", "b", "c")), lambda: [fewer_than_four])
+    assert fork.found
