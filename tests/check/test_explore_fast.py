@@ -8,8 +8,8 @@ clients with histories, invariants that remember, and node code that pickle cann
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest

@@ -65,10 +65,10 @@ first time it does, and the search starts again with the trace recorded in every
 
 from __future__ import annotations
 
+import _random
 import copy
 import pickle
 import random
-import _random
 from collections.abc import Callable, Hashable, Sequence
 from heapq import heappush
 from itertools import count
