@@ -41,17 +41,6 @@ def raft_elections(cls: type[RaftElectionNode], seed: int) -> Simulation:
     return sim
 
 
-def test_raft_election_node_keeps_election_safety_under_crashes_partitions_and_loss():
-    terms_with_leaders = 0
-    for seed in SEEDS:
-        sim = raft_elections(RaftElectionNode, seed)
-        leaders = at_most_one_leader_per_term()
-        watch(sim, leaders)
-        sim.run(until=4_000)
-        terms_with_leaders += len(leaders.leaders)
-    assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
-
-
 def test_a_forgetful_raft_election_node_is_caught():
     found = [v for seed in SEEDS
              if (v := violation_or_none(watched(raft_elections(ForgetfulRaftElectionNode, seed)),
@@ -84,17 +73,6 @@ def test_leader_invariant_catches_voters_that_forget_their_votes():
 def watched(sim: Simulation) -> Simulation:
     watch(sim, at_most_one_leader_per_term())
     return sim
-
-
-def test_leader_invariant_holds_for_raft_style_election_under_crashes_and_partitions():
-    terms_with_leaders = 0
-    for seed in SEEDS:
-        sim = elections(Election, seed)
-        leaders = at_most_one_leader_per_term()
-        watch(sim, leaders)
-        sim.run(until=3_000)
-        terms_with_leaders += len(leaders.leaders)
-    assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
 
 
 def test_two_leaders_of_one_term_at_different_times_is_still_a_violation():
@@ -237,3 +215,20 @@ def test_committing_beyond_the_log_is_reported():
     sim.add_node(Scripted, "a", log=["x"], commit_index=3)
     with pytest.raises(InvariantViolation, match="only 1 entries"):
         check_now(sim, logs_agree_up_to_commit())
+
+
+# -- both election nodes keep Election Safety --------------------------------------------------
+
+@pytest.mark.parametrize("scenario, until", [
+    (lambda seed: raft_elections(RaftElectionNode, seed), 4_000),  # library node, with loss
+    (lambda seed: elections(Election, seed), 3_000),               # the explorer's toy node
+], ids=["RaftElectionNode", "toy Election"])
+def test_election_safety_holds_under_crashes_and_partitions(scenario, until):
+    terms_with_leaders = 0
+    for seed in SEEDS:
+        sim = scenario(seed)
+        leaders = at_most_one_leader_per_term()
+        watch(sim, leaders)
+        sim.run(until=until)
+        terms_with_leaders += len(leaders.leaders)
+    assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
