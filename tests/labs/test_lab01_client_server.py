@@ -219,6 +219,11 @@ class NoDeduplication(KVState):
         return reply if request_id is None else with_id(request_id, reply)
 
 
+class NeverResends(SimKVClient):
+    def on_timer(self, name: str) -> None:
+        pass  # the request, once lost, is never sent again
+
+
 class TakesAnyReply(SimKVClient):
     def on_message(self, src: str, msg) -> None:
         if self.waiting is not None:
@@ -336,3 +341,9 @@ def test_a_simulated_client_that_takes_any_reply_is_caught_by_late_replies():
     report = check(lab(sim_client=TakesAnyReply), part="D", timing=False)
     assert report.failed == ["test_late_replies_D"]
     assert "is it the reply to another request?" in report.failures[0].summary
+
+
+def test_a_simulated_client_that_never_resends_is_caught_by_the_partition():
+    report = check(lab(sim_client=NeverResends), part="D", timing=False)
+    assert "test_partitioned_clients_D" in report.failed
+    assert "operations did not complete" in "\n".join(report.failures[0].lines())
