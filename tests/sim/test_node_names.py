@@ -50,6 +50,19 @@ def test_a_note_keeps_a_copy_of_data_that_changes_later() -> None:
     assert sim.trace.of_kind("note")[0].data["log"] == [(1, "campaign")]
 
 
+def test_a_note_copies_a_list_inside_a_tuple_too() -> None:
+    class Noter(Node):
+        def on_start(self) -> None:
+            self.items = [1]
+            self.note("items", both=(self.items, 2))
+            self.items.append(3)
+
+    sim = Simulation()
+    sim.add_node(Noter, "a")
+    sim.run()
+    assert sim.trace.of_kind("note")[0].data["both"] == ([1], 2)
+
+
 def test_show_hides_the_framework_and_fingerprint_keeps_every_attribute_of_the_node() -> None:
     sim = raft_words()
     sim.run(until=100)

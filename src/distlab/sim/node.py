@@ -169,8 +169,9 @@ def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: tuple[str
     return node
 
 
-#: Immutable values a note keeps as they are (anything else is copied).
-_IMMUTABLE = frozenset({type(None), bool, int, float, str, bytes, tuple, frozenset})
+#: Values a note keeps as they are; anything else is copied (deepcopy returns a tuple of such
+#: values itself, and copies one that holds a list).
+_IMMUTABLE = frozenset({type(None), bool, int, float, str, bytes})
 
 #: What the framework gives every node as data: set before ``__init__`` runs.
 FRAMEWORK_DATA = frozenset({"id", "peers", "rng", "storage"})
