@@ -35,40 +35,41 @@ class Server(Node):
         self.send(src, self.replies[done])
 
     def execute(self, msg: Any) -> Any:
+        """Do ``msg`` and build its reply with the request's own ``ok``."""
         match msg:
-            case kv.Get(_, msg_id, key):
-                return kv.GetOk(msg_id, self.data.get(key))
-            case kv.Put(_, msg_id, key, value):
+            case kv.Get(key=key):
+                return msg.ok(self.data.get(key))
+            case kv.Put(key=key, value=value):
                 self.data[key] = value
-                return kv.PutOk(msg_id)
-            case kv.Append(_, msg_id, key, value):
+                return msg.ok()
+            case kv.Append(key=key, value=value):
                 self.data[key] = self.data.get(key, "") + value
-                return kv.AppendOk(msg_id)
-            case register.Read(_, msg_id):
-                return register.ReadOk(msg_id, self.data.get("r"))
-            case register.Write(_, msg_id, value):
+                return msg.ok()
+            case register.Read():
+                return msg.ok(self.data.get("r"))
+            case register.Write(value=value):
                 self.data["r"] = value
-                return register.WriteOk(msg_id)
-            case register.Cas(_, msg_id, expected, new) if self.data.get("r") == expected:
+                return msg.ok()
+            case register.Cas(expected=expected, new=new) if self.data.get("r") == expected:
                 self.data["r"] = new
-                return register.CasOk(msg_id)
-            case register.Cas(_, msg_id):
+                return msg.ok()
+            case register.Cas(msg_id=msg_id):
                 return Error(msg_id, definite=True, text="the register holds another value")
-            case counter.Add(_, msg_id, delta):
+            case counter.Add(delta=delta):
                 self.total += delta
-                return counter.AddOk(msg_id)
-            case counter.Read(_, msg_id):
-                return counter.ReadOk(msg_id, self.total)
-            case log.Append(_, msg_id, entry):
+                return msg.ok()
+            case counter.Read():
+                return msg.ok(self.total)
+            case log.Append(entry=entry):
                 self.entries += (entry,)
-                return log.AppendOk(msg_id, len(self.entries) - 1)
-            case log.Read(_, msg_id):
-                return log.ReadOk(msg_id, self.entries)
-            case broadcast.Broadcast(_, msg_id, message):
+                return msg.ok(len(self.entries) - 1)
+            case log.Read():
+                return msg.ok(list(self.entries))
+            case broadcast.Broadcast(message=message):
                 self.messages |= {message}
-                return broadcast.BroadcastOk(msg_id)
-            case broadcast.Read(_, msg_id):
-                return broadcast.ReadOk(msg_id, self.messages)
+                return msg.ok()
+            case broadcast.Read():
+                return msg.ok(self.messages)
 
 
 WORKLOADS = {"kv": (kv.KVClient, kv.MODEL), "register": (register.RegisterClient, register.MODEL),
@@ -206,10 +207,19 @@ def test_clients_are_clients():
     assert all(issubclass(c, Client) for c, _ in WORKLOADS.values())
 
 
-def test_a_key_value_request_builds_its_own_reply():
+def test_every_request_builds_its_own_reply():
     assert kv.Get("c1", 3, "x").ok("v") == kv.GetOk(3, "v")
     assert kv.Put("c1", 4, "x", "v").ok() == kv.PutOk(4)
     assert kv.Append("c1", 5, "y", "v").ok() == kv.AppendOk(5)
+    assert register.Read("c1", 6).ok(2) == register.ReadOk(6, 2)
+    assert register.Write("c1", 7, 2).ok() == register.WriteOk(7)
+    assert register.Cas("c1", 8, 2, 3).ok() == register.CasOk(8)
+    assert counter.Add("c1", 9, 4).ok() == counter.AddOk(9)
+    assert counter.Read("c1", 10).ok(4) == counter.ReadOk(10, 4)
+    assert log.Append("c1", 11, "c1.11").ok(0) == log.AppendOk(11, 0)
+    assert log.Read("c1", 12).ok(["c1.11"]) == log.ReadOk(12, ("c1.11",))
+    assert broadcast.Broadcast("c1", 13, "m").ok() == broadcast.BroadcastOk(13)
+    assert broadcast.Read("c1", 14).ok({"m"}) == broadcast.ReadOk(14, frozenset({"m"}))
 
 
 def test_finishing_with_the_wrong_reply_is_explained():

@@ -10,4 +10,9 @@ client (a `WorkloadClient`, from `distlab.workloads.client`, which records the h
 * `distlab.workloads.log` -- ``append`` returning an offset, ``read`` (`Log`);
 * `distlab.workloads.broadcast` -- ``broadcast``, ``read``; not linearizable by design, checked
   by `distlab.workloads.broadcast.unseen` instead.
+
+Every request builds its own reply, so that a server never copies a ``msg_id`` by hand:
+``msg.ok()`` for a write, ``msg.ok(value)`` for a read (``Read(...).ok(3)`` is
+``ReadOk(msg_id, 3)``). A request that cannot be done is answered with the shared
+`distlab.workloads.client.Error`.
 """

@@ -9,6 +9,7 @@ history: after a quiet period, every read must contain every acknowledged messag
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,19 @@ class Broadcast:
     msg_id: int
     message: str
 
+    def ok(self) -> BroadcastOk:
+        """The reply: the node has the message and will spread it."""
+        return BroadcastOk(self.msg_id)
+
 
 @dataclass(frozen=True)
 class Read:
     client: str
     msg_id: int
+
+    def ok(self, messages: Iterable[str]) -> ReadOk:
+        """The reply: every message the node has."""
+        return ReadOk(self.msg_id, frozenset(messages))
 
 
 @dataclass(frozen=True)

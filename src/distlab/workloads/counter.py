@@ -24,11 +24,19 @@ class Add:
     msg_id: int
     delta: int
 
+    def ok(self) -> AddOk:
+        """The reply: done."""
+        return AddOk(self.msg_id)
+
 
 @dataclass(frozen=True)
 class Read:
     client: str
     msg_id: int
+
+    def ok(self, value: int) -> ReadOk:
+        """The reply: the counter's total is ``value``."""
+        return ReadOk(self.msg_id, value)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ appended twice, lost, or read in two different orders shows up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,19 @@ class Append:
     msg_id: int
     entry: str
 
+    def ok(self, offset: int) -> AppendOk:
+        """The reply: the entry is at ``offset`` (how many entries precede it)."""
+        return AppendOk(self.msg_id, offset)
+
 
 @dataclass(frozen=True)
 class Read:
     client: str
     msg_id: int
+
+    def ok(self, entries: Sequence[str]) -> ReadOk:
+        """The reply: every entry of the log, in order."""
+        return ReadOk(self.msg_id, tuple(entries))
 
 
 @dataclass(frozen=True)

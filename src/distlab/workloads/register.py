@@ -24,12 +24,20 @@ class Read:
     client: str
     msg_id: int
 
+    def ok(self, value: int | None) -> ReadOk:
+        """The reply: the register holds ``value`` (None: never written)."""
+        return ReadOk(self.msg_id, value)
+
 
 @dataclass(frozen=True)
 class Write:
     client: str
     msg_id: int
     value: int
+
+    def ok(self) -> WriteOk:
+        """The reply: done."""
+        return WriteOk(self.msg_id)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,10 @@ class Cas:
     msg_id: int
     expected: int | None
     new: int
+
+    def ok(self) -> CasOk:
+        """The reply: the register held ``expected`` and now holds ``new``."""
+        return CasOk(self.msg_id)
 
 
 @dataclass(frozen=True)
