@@ -15,7 +15,7 @@ from distlab.net.host import NodeHost
 from distlab.sim import Node, Simulation
 from distlab.sim.runtime import Runtime
 
-MEMBERS = ["_send", "_set_timer", "_cancel_timer", "_clock", "_note"]
+MEMBERS = ["_send", "_set_timer", "_cancel_timer", "_rng", "_clock", "_note"]
 
 
 def host(tmp_path: Path) -> NodeHost:

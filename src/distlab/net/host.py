@@ -60,7 +60,7 @@ from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
-from distlab.sim.node import Node, build_node
+from distlab.sim.node import Node, NodeRandom, build_node
 from distlab.sim.simulation import stream
 from distlab.sim.times import timer_delay
 from distlab.sim.trace import Note
@@ -211,10 +211,7 @@ class NodeHost:
         if self.exit_with_parent:
             self._spawn(self._stop_when_stdin_closes())
         self._t0 = time.monotonic()
-        # the simulator's stream for this node and incarnation: the same seed draws the same
-        # numbers here as in a Simulation, and a restarted process draws new ones
-        rng = stream(self.seed, "node", self.id, self.incarnation)
-        self.node = build_node(self.node_class, self, self.id, tuple(sorted(self.peers)), rng,
+        self.node = build_node(self.node_class, self, self.id, tuple(sorted(self.peers)),
                                storage, self.node_args)
         peers = ", ".join(f"{p}={h}:{n}" for p, (h, n) in sorted(self.peers.items())) or "none"
         self._net_log(f"listening on {host}:{port}, peers: {peers}")
@@ -338,6 +335,11 @@ class NodeHost:
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
+
+    def _rng(self, node: Node) -> NodeRandom:
+        # the simulator's stream for this node and incarnation: the same seed draws the same
+        # numbers here as in a Simulation, and a restarted process draws new ones
+        return stream(self.seed, "node", self.id, self.incarnation, cls=NodeRandom)
 
     def _clock(self, node: Node | None) -> float:
         return (time.monotonic() - self._t0) * 1000

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from distlab.sim.errors import ConfigurationError
@@ -34,6 +35,25 @@ from distlab.sim.trace import Note
 
 if TYPE_CHECKING:
     from distlab.sim.runtime import Runtime
+
+
+class NodeRandom(random.Random):
+    """A node's own random stream, ``self.rng``: a `random.Random` the framework made."""
+
+
+class _OwnRandom:
+    """``self.rng``: made by the node's runtime the first time the node uses it, then kept.
+
+    A non-data descriptor, like `functools.cached_property`: once made, the stream is an
+    ordinary attribute of the node, as fast to read as any other. Made late or early, it is
+    the same stream (``stream(seed, "node", id, incarnation)``), so traces do not change.
+    """
+
+    def __get__(self, node: Node | None, owner: type | None = None) -> Any:
+        if node is None:
+            return self
+        rng = node.__dict__["rng"] = node._runtime._rng(node)
+        return rng
 
 
 class Node:
@@ -48,13 +68,17 @@ class Node:
     ``self.now``      this node's clock in milliseconds (skew and drift applied);
     ``self.rng``      a `random.Random` of its own, seeded from the simulation's seed;
     ``self.storage``  a dict that survives crashes (everything else is lost on a crash).
+
+    ``self.peers`` reads like a tuple but is a view of one list the whole simulation shares
+    (`distlab.sim.peers.Peers`), and ``self.rng`` is made the first time the node uses it: a
+    node that does neither costs a few hundred bytes, so a laptop can hold 100,000 of them.
     """
 
     id: str
-    peers: tuple[str, ...]
-    rng: random.Random
+    peers: Sequence[str]
     storage: dict[str, Any]
     _runtime: Runtime
+    rng: random.Random = _OwnRandom()  # type: ignore[assignment]
 
     # -- handlers: override these ------------------------------------------------------------
     def on_start(self) -> None:
@@ -133,13 +157,14 @@ class Node:
         return f"<{type(self).__name__} {getattr(self, 'id', '?')}>"
 
 
-def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: tuple[str, ...],
-               rng: random.Random, storage: dict[str, Any], kwargs: dict[str, Any]) -> Node:
+def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: Sequence[str],
+               storage: dict[str, Any], kwargs: dict[str, Any]) -> Node:
     """Create a node of class ``cls`` bound to ``runtime``.
 
     The framework's attributes are set *before* the subclass's ``__init__`` runs, so that
-    ``__init__`` can already use ``self.id``, ``self.peers``, ``self.rng`` and ``self.storage``
-    (and need not call ``super().__init__()``).
+    ``__init__`` can already use ``self.id``, ``self.peers``, ``self.rng`` (made by
+    ``runtime._rng`` when first used) and ``self.storage`` (and need not call
+    ``super().__init__()``).
     """
     if not (isinstance(cls, type) and issubclass(cls, Node)):
         raise TypeError(f"a node class must subclass distlab.sim.Node; got {cls!r}")
@@ -148,7 +173,6 @@ def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: tuple[str
     node._runtime = runtime
     node.id = node_id
     node.peers = peers
-    node.rng = rng
     node.storage = storage
     try:
         node.__init__(**kwargs)
@@ -160,9 +184,11 @@ def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: tuple[str
         if name is not None:
             raise ConfigurationError(_shadow_message(cls, name, "sets")) from None
         raise
-    for name, mine in (("id", node_id), ("peers", peers), ("rng", rng), ("storage", storage)):
+    for name, mine in (("id", node_id), ("peers", peers), ("storage", storage)):
         if vars(node).get(name) is not mine:
             raise ConfigurationError(_shadow_message(cls, name, "replaces"))
+    if "rng" in vars(node) and type(vars(node)["rng"]) is not NodeRandom:
+        raise ConfigurationError(_shadow_message(cls, "rng", "replaces"))
     clashes = sorted(FRAMEWORK_METHODS.intersection(vars(node)))
     if clashes:
         raise ConfigurationError(_shadow_message(cls, clashes[0], "sets"))

@@ -18,7 +18,8 @@ What a node keeps does not go through these methods: its ``storage`` dict is han
 by the runtime when the node is built (`build_node`). The simulation keeps that dict in
 memory across a crash and gives it to the restarted node; the host loads it from a file
 and writes it back after every handler that changed it. Its ``rng`` is the stream
-``stream(seed, "node", id, incarnation)`` in both.
+``stream(seed, "node", id, incarnation)`` in both, which ``_rng`` makes the first time the
+node uses it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from distlab.sim.history import History
-    from distlab.sim.node import Node
+    from distlab.sim.node import Node, NodeRandom
     from distlab.sim.trace import Note
 
 
@@ -54,6 +55,9 @@ class Runtime(Protocol):
 
     def _cancel_timer(self, node: Node, name: str) -> None:
         """Forget ``node``'s pending timer ``name``, if there is one."""
+
+    def _rng(self, node: Node) -> NodeRandom:
+        """``node``'s own random stream, made when the node first reads ``self.rng``."""
 
     def _clock(self, node: Node) -> float:
         """``node``'s clock, in milliseconds (what ``node.now`` reads)."""

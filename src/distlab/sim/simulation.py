@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from heapq import heappop, heappush
 from itertools import count
 from types import MethodType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError,
                                 WallClockLimitExceeded)
@@ -35,7 +36,8 @@ from distlab.sim.messages import _SCALAR_FIELDS as SCALAR_FIELDS
 from distlab.sim.messages import _SCALARS as IMMUTABLE_SCALARS
 from distlab.sim.messages import check_message
 from distlab.sim.network import Network, Uniform
-from distlab.sim.node import Node, build_node
+from distlab.sim.node import Node, NodeRandom, build_node
+from distlab.sim.peers import Peers
 from distlab.sim.scheduler import Entry, Scheduler
 from distlab.sim.times import checked_number, timer_delay
 from distlab.sim.trace import Note, Trace, TraceEvent, events_from_slots
@@ -64,10 +66,15 @@ class Envelope(NamedTuple):
     msg_id: int
     msg: Any
 
+R = TypeVar("R", bound=random.Random)
 
-def stream(seed: object, *names: object) -> random.Random:
-    """A random stream of its own for ``names``, derived from ``seed`` (deterministically)."""
-    return random.Random("/".join(map(str, (seed, *names))))
+
+def stream(seed: object, *names: object, cls: type[R] = random.Random) -> R:  # type: ignore
+    """A random stream of its own for ``names``, derived from ``seed`` (deterministically).
+
+    ``cls`` is the class of the stream: `random.Random` or a subclass of it.
+    """
+    return cls("/".join(map(str, (seed, *names))))
 
 
 class Simulation:
@@ -89,18 +96,25 @@ class Simulation:
 
     ``max_events`` bounds each call of `run`/`run_until`/`step`: past it the run stops with
     `EventBudgetExceeded` (a livelock, or timers that never stop, would otherwise hang).
-    ``check_messages`` refuses mutable messages (see `distlab.sim.messages`).
+    ``check_messages`` refuses mutable messages (see `distlab.sim.messages`). ``trace`` is
+    True (every event: past a million, the oldest wait in a temporary file, see `Trace`),
+    False (nothing), or ``"summary"`` (counts, notes and the last thousand events: for runs
+    of millions of events that nobody will draw).
     """
 
     def __init__(self, seed: object = 0, network: Network | None = None, *,
-                 scheduler: Scheduler | None = None, trace: bool = True,
+                 scheduler: Scheduler | None = None, trace: bool | str = True,
                  max_events: int = 1_000_000, check_messages: bool = True):
         if not isinstance(max_events, int) or max_events <= 0:
             raise ConfigurationError(f"max_events must be a positive int, got {max_events!r}")
         self.seed = seed
         self.network = network if network is not None else Network()
         self.scheduler = scheduler if scheduler is not None else Scheduler()
-        self.trace = Trace(enabled=trace)
+        if trace not in (True, False, "summary"):
+            raise ConfigurationError(f"trace is True (record every event), False (record "
+                                     f"nothing) or 'summary' (counts, notes and the last "
+                                     f"events only); got {trace!r}")
+        self.trace = Trace(enabled=bool(trace), summary=trace == "summary")
         self.max_events = max_events
         self.check_messages = check_messages
         self.now = 0.0
@@ -115,7 +129,9 @@ class Simulation:
         self._incarnation: dict[str, int] = {}
         self._timers: dict[str, dict[str, tuple]] = {}
         self._clocks: dict[str, tuple[float, float]] = {}
-        self._peers: dict[str, tuple[str, ...]] = {}
+        #: the ids of the servers (the nodes that are not clients), sorted: every node's
+        #: ``peers`` is a view of this one list (see distlab.sim.peers)
+        self._servers: list[str] = []
         self._monitors: list[Callable[[Simulation], None]] = []
         # The state of the network during this run (its configuration is self.network, which
         # this simulation never changes, so one Network object can serve several runs):
@@ -157,7 +173,10 @@ class Simulation:
             self._incarnation[node_id] = 0
             self._timers[node_id] = {}
             self.trace.nodes.append(node_id)
-        self._refresh_peers()  # first, so that each new node's __init__ sees its peers
+        # the servers first, so that each new node's __init__ sees its peers
+        for node_id in ids:
+            if not issubclass(cls, Client):
+                insort(self._servers, node_id)
         nodes = []
         for node_id in ids:
             nodes.append(self._build(node_id))
@@ -166,24 +185,12 @@ class Simulation:
 
     def _build(self, node_id: str) -> Node:
         cls, kwargs = self._specs[node_id]
-        rng = stream(self.seed, "node", node_id, self._incarnation[node_id])
-        node = build_node(cls, self, node_id, self._peers[node_id], rng,
+        node = build_node(cls, self, node_id, Peers(self._servers, node_id),
                           self._storage[node_id], kwargs)
         if cls.send is Node.send:  # (a class of its own keeps its own send)
             node.send = MethodType(_send_message, node)  # type: ignore[method-assign]
         self.nodes[node_id] = node
         return node
-
-    def _refresh_peers(self) -> None:
-        """Every node's peers: the servers (the nodes that are not clients) but itself."""
-        servers = sorted(i for i, (cls, _) in self._specs.items() if not issubclass(cls, Client))
-        position = {node_id: i for i, node_id in enumerate(servers)}
-        self._peers = {}
-        for node_id in self._specs:
-            i = position.get(node_id)
-            self._peers[node_id] = tuple(servers if i is None else servers[:i] + servers[i + 1:])
-        for node_id, node in self.nodes.items():
-            node.peers = self._peers[node_id]
 
     def add_monitor(self, fn: Callable[[Simulation], None]) -> None:
         """Call ``fn(sim)`` after every event (invariant checks; see `distlab.check`)."""
@@ -250,6 +257,9 @@ class Simulation:
 
     def _cancel_timer(self, node: Node, name: str) -> None:
         self._timers[node.id].pop(name, None)
+
+    def _rng(self, node: Node) -> NodeRandom:
+        return stream(self.seed, "node", node.id, self._incarnation[node.id], cls=NodeRandom)
 
     def _clock(self, node: Node) -> float:
         clock = self._clocks.get(node.id)
@@ -530,6 +540,7 @@ class Simulation:
                             if ran < next_gc or ran == budget:  # no event left, or no budget
                                 break
                             collect_garbage()
+                            self.trace.compact()
                             next_gc += GC_BATCH
                     except Exception as exc:
                         raise self._handler_error(entry, exc) from exc
@@ -554,6 +565,7 @@ class Simulation:
                     ran += 1
                     if ran >= next_gc:
                         collect_garbage()
+                        self.trace.compact()
                         next_gc += GC_BATCH
                     if monitors:
                         for monitor in monitors:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
@@ -149,17 +151,43 @@ class Trace:
     Iterate over it, index it, or take ``len()``; ``of_kind("deliver")`` filters, and
     ``dumps()`` / ``to_jsonl()`` export it as JSON lines (one event a line), the form two runs
     are compared in to prove they were identical.
+
+    A long trace does not have to fit in memory. Past ``in_memory`` events, the oldest are
+    written to a temporary file (pickled, a chunk at a time) and read back, a chunk at a
+    time, by whatever iterates the trace; the drawings and checkers see no difference. With
+    ``summary=True`` nothing old is kept at all: only `counts`, every note (`notes`) and the
+    ``last`` events (`last_events`), for runs of millions of events that nobody will draw.
     """
 
-    __slots__ = ("_events", "nodes", "enabled")
+    __slots__ = ("_events", "nodes", "enabled", "in_memory", "summary", "last", "_spill",
+                 "_chunks", "_older_counts", "_notes", "_dropped", "_cached")
 
-    def __init__(self, enabled: bool = True) -> None:
-        #: the events, flat: slots 6*i to 6*i+5 hold event i's six fields
+    def __init__(self, enabled: bool = True, *, in_memory: int = 1_000_000,
+                 summary: bool = False, last: int = 1_000) -> None:
+        if not (isinstance(in_memory, int) and in_memory > 0 and isinstance(last, int)
+                and last >= 0):
+            raise ValueError(f"in_memory is a positive number of events and last a number "
+                             f"of events (0 or more); got in_memory={in_memory!r}, "
+                             f"last={last!r}")
+        #: the events in memory, flat: slots 6*i to 6*i+5 hold event i's six fields
         self._events: list[Any] = []
         #: node ids, in the order they were added to the simulation
         self.nodes: list[str] = []
         #: when False nothing is recorded (for very long runs that only need a result)
         self.enabled = enabled
+        #: how many events stay in memory before the oldest go to a file (or, in a summary,
+        #: are folded into the counts)
+        self.in_memory = in_memory
+        #: keep only counts, notes and the last events
+        self.summary = summary
+        #: how many of the latest events a summary keeps
+        self.last = last
+        self._spill: IO[bytes] | None = None  # the temporary file of the older events
+        self._chunks: list[tuple[int, int]] = []  # (offset in the file, events) per chunk
+        self._older_counts: dict[str, int] = {}  # the counts of the events not in memory
+        self._notes: list[TraceEvent] = []  # a summary's notes, older than those in memory
+        self._dropped = 0  # events a summary has forgotten
+        self._cached: tuple[int, list[Any]] | None = None  # the chunk read last
 
     def record(self, time: float, kind: str, node: str | None = None, peer: str | None = None,
                msg_id: int | None = None, data: Any = None) -> None:
@@ -167,13 +195,64 @@ class Trace:
         if self.enabled:
             self._events.extend((time, kind, node, peer, msg_id, data))
 
+    def compact(self) -> None:
+        """Move the oldest events out of memory once more than ``in_memory`` are there.
+
+        The simulator calls it between batches of events (it appends to ``_events``
+        directly, to stay fast); anything that records by hand may call it too.
+        """
+        keep = self.last if self.summary else 0
+        excess = len(self._events) // _WIDTH - (keep if self.summary else self.in_memory)
+        if excess <= 0 or (self.summary and excess < self.in_memory // 10):
+            return
+        cut = (len(self._events) // _WIDTH - keep) * _WIDTH
+        older = self._events[:cut]
+        del self._events[:cut]
+        for kind in older[1::_WIDTH]:
+            self._older_counts[kind] = self._older_counts.get(kind, 0) + 1
+        if self.summary:
+            self._notes.extend(TraceEvent._make(e) for e in zip(*[iter(older)] * _WIDTH)
+                               if e[1] == "note")
+            self._dropped += cut // _WIDTH
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="distlab-trace-")
+        self._spill.seek(0, 2)
+        self._chunks.append((self._spill.tell(), cut // _WIDTH))
+        pickle.dump(older, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _chunk(self, i: int) -> list[Any]:
+        """The slots of chunk ``i`` of the file (the last one read is kept)."""
+        if self._cached is None or self._cached[0] != i:
+            assert self._spill is not None
+            self._spill.seek(self._chunks[i][0])
+            self._cached = (i, pickle.load(self._spill))
+        return self._cached[1]
+
+    def _refuse_if_summary(self) -> None:
+        if self.summary and self._dropped:
+            raise ValueError(f"this trace keeps a summary only (summary=True): "
+                             f"{self._dropped:,} older events were counted and forgotten. "
+                             f"Read counts(), notes() and last_events(); for the whole trace, "
+                             f"run with summary=False")
+
     def _tuples(self, start: int = 0, stop: int | None = None) -> Iterator[tuple]:
         """The events from ``start`` to ``stop`` (positions, as in a slice) as plain tuples."""
-        slots = iter(self._events[start * _WIDTH:None if stop is None else stop * _WIDTH])
-        return zip(*[slots] * _WIDTH)
+        self._refuse_if_summary()
+        stop = len(self) if stop is None else stop
+        first = 0  # the position of the current chunk's first event
+        for i, (_, size) in enumerate(self._chunks):
+            if start < first + size and stop > first:
+                slots = iter(self._chunk(i)[(max(start, first) - first) * _WIDTH:
+                                            (min(stop, first + size) - first) * _WIDTH])
+                yield from zip(*[slots] * _WIDTH)
+            first += size
+        if stop > first:
+            slots = iter(self._events[max(start - first, 0) * _WIDTH:(stop - first) * _WIDTH])
+            yield from zip(*[slots] * _WIDTH)
 
     def __len__(self) -> int:
-        return len(self._events) // _WIDTH
+        return self._dropped + sum(n for _, n in self._chunks) + len(self._events) // _WIDTH
 
     def __iter__(self) -> Iterator[TraceEvent]:
         return map(TraceEvent._make, self._tuples())
@@ -187,18 +266,34 @@ class Trace:
         i = index + len(self) if index < 0 else index
         if not 0 <= i < len(self):
             raise IndexError(f"trace index {index} out of range ({len(self)} events)")
-        return TraceEvent._make(self._events[i * _WIDTH:(i + 1) * _WIDTH])
+        return TraceEvent._make(next(self._tuples(i, i + 1)))
 
     def of_kind(self, *kinds: str) -> list[TraceEvent]:
         """The events of the given kinds, in order."""
         return [TraceEvent._make(e) for e in self._tuples() if e[1] in kinds]
 
     def counts(self) -> dict[str, int]:
-        """How many events of each kind."""
-        counts: dict[str, int] = {}
+        """How many events of each kind (of the whole run, in a summary too)."""
+        counts = dict(self._older_counts)
         for kind in self._events[1::_WIDTH]:
             counts[kind] = counts.get(kind, 0) + 1
         return counts
+
+    def notes(self) -> list[TraceEvent]:
+        """Every "note" event, in order (a summary keeps them all)."""
+        if not self.summary:
+            return self.of_kind("note")
+        return self._notes + [TraceEvent._make(e) for e in zip(*[iter(self._events)] * _WIDTH)
+                              if e[1] == "note"]
+
+    def last_events(self, n: int | None = None) -> list[TraceEvent]:
+        """The ``n`` latest events (a summary's ``last`` by default; it has no more)."""
+        n = self.last if n is None else n
+        if n <= 0:
+            return []
+        if self.summary:
+            return events_from_slots(self._events[-n * _WIDTH:])
+        return self[max(len(self) - n, 0):]  # type: ignore[return-value]
 
     def to_dicts(self) -> Iterator[dict]:
         """The events as plain JSON-ready dictionaries."""
@@ -214,13 +309,14 @@ class Trace:
         """Write the trace as JSON lines to a path or an open text file."""
         if isinstance(target, str):
             with open(target, "w", encoding="utf-8") as f:
-                f.write(self.dumps())
-        else:
-            target.write(self.dumps())
+                self.to_jsonl(f)
+            return
+        for d in self.to_dicts():
+            target.write(json.dumps(d, sort_keys=True) + "\n")
 
     def format(self, last: int | None = None) -> str:
         """The events (or the ``last`` few) as readable lines."""
-        events = self if last is None else self[-last:]
+        events = self if last is None else self.last_events(last)
         return "\n".join(e.describe() for e in events)
 
     def __repr__(self) -> str:

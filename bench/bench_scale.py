@@ -1,0 +1,121 @@
+"""How does the simulator grow with the number of nodes? Build time, cost per event, memory.
+
+The workload of issue-style scaling tables: N nodes, each ticking every ``TICK_MS`` ms and
+sending one small message to a random peer at every tick, for ``SIM_MS`` simulated ms (so
+about 2 x N x SIM_MS / TICK_MS events: ticks and deliveries). Each size runs in a fresh
+child process, so that one size's memory does not flatter or burden the next. Printed per N:
+the time to build the nodes, the run time, microseconds per event, the memory an idle node
+costs (built, never run), and the memory of the whole run with its trace.
+
+Then one long run: ``LONG_EVENTS`` events with the trace on, and the memory it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from distlab.sim import Constant, Network, Node, Simulation
+
+SIZES = tuple(int(s) for s in os.environ.get("SCALE_SIZES", "100,1000,10000,100000").split(","))
+TICK_MS = 100.0
+SIM_MS = 2_000.0
+LONG_EVENTS = 10_000_000
+
+
+@dataclass(frozen=True)
+class Ping:
+    hop: int
+
+
+class Ticker(Node):
+    """Every TICK_MS ms, sends a Ping to a random peer."""
+
+    def on_start(self) -> None:
+        self.set_timer(self.rng.uniform(0, TICK_MS), "tick")
+
+    def on_timer(self, name: str) -> None:
+        self.send(self.rng.choice(self.peers), Ping(1))
+        self.set_timer(TICK_MS, "tick")
+
+    def on_message(self, src: str, msg: Ping) -> None:
+        pass
+
+
+class Idle(Node):
+    """Does nothing: what a node costs by itself."""
+
+
+def rss_bytes() -> int:
+    """The resident memory of this process now (Linux: /proc/self/statm)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def node_ids(n: int) -> list[str]:
+    return [f"n{i}" for i in range(n)]
+
+
+def measure(n: int) -> dict[str, float]:
+    """One size, in this process: build, run, idle nodes."""
+    base = rss_bytes()
+    sim = Simulation(seed=1, network=Network(latency=Constant(5)), max_events=10**9)
+    began = time.perf_counter()
+    sim.add_nodes(Ticker, node_ids(n))
+    build = time.perf_counter() - began
+    began = time.perf_counter()
+    sim.run(until=SIM_MS)
+    run = time.perf_counter() - began
+    events = sim._events_run
+    run_memory = rss_bytes() - base
+    del sim
+    base = rss_bytes()
+    idle = Simulation(seed=1)
+    idle.add_nodes(Idle, node_ids(n))
+    per_node = (rss_bytes() - base) / n
+    return {"n": n, "build": build, "run": run, "events": events,
+            "us_per_event": run / events * 1e6, "run_mb": run_memory / 2**20,
+            "idle_bytes_per_node": per_node}
+
+
+def measure_long(events: int) -> dict[str, float]:
+    """A run of about ``events`` events with the trace on: its memory."""
+    base = rss_bytes()
+    n = 1_000
+    sim = Simulation(seed=1, network=Network(latency=Constant(5)), max_events=10**9)
+    sim.add_nodes(Ticker, node_ids(n))
+    began = time.perf_counter()
+    sim.run(until=events / (2 * n) * TICK_MS)
+    return {"events": sim._events_run, "seconds": time.perf_counter() - began,
+            "mb": (rss_bytes() - base) / 2**20, "trace_events": len(sim.trace)}
+
+
+def in_child(what: str, arg: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, what, str(arg)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    print(f"{'nodes':>8} {'build s':>8} {'run s':>7} {'events':>10} {'us/event':>9} "
+          f"{'run MB':>7} {'idle B/node':>12}")
+    for n in SIZES:
+        r = in_child("size", n)
+        print(f"{r['n']:>8,} {r['build']:>8.2f} {r['run']:>7.2f} {r['events']:>10,} "
+              f"{r['us_per_event']:>9.2f} {r['run_mb']:>7.0f} {r['idle_bytes_per_node']:>12,.0f}",
+              flush=True)
+    r = in_child("long", LONG_EVENTS)
+    print(f"long run: {r['events']:,} events (trace on, {r['trace_events']:,} in the trace) "
+          f"in {r['seconds']:.1f} s, {r['mb']:,.0f} MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3:
+        fn = measure if sys.argv[1] == "size" else measure_long
+        print(json.dumps(fn(int(sys.argv[2]))))
+    else:
+        main()
