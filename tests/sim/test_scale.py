@@ -15,11 +15,18 @@ import tracemalloc
 import pytest
 
 from distlab.sim import Client, ConfigurationError, Node, Simulation
-from distlab.sim.simulation import stream
+from distlab.sim.peers import Peers
+from distlab.sim.simulation import SHARED_PEERS_FROM, stream
 
 
 class Idle(Node):
     """Does nothing."""
+
+
+@pytest.fixture
+def views(monkeypatch):
+    """Every node's peers a shared view, however small the cluster."""
+    monkeypatch.setattr("distlab.sim.simulation.SHARED_PEERS_FROM", 0)
 
 
 def cluster(*ids: str) -> Simulation:
@@ -28,7 +35,19 @@ def cluster(*ids: str) -> Simulation:
     return sim
 
 
-def test_every_node_sees_the_others_sorted_as_a_tuple_would():
+def test_a_small_cluster_has_tuples_a_large_one_views_of_one_list():
+    sim = cluster(*(f"n{i:02}" for i in range(SHARED_PEERS_FROM)))
+    node = sim.nodes["n00"]
+    assert type(node.peers) is tuple and len(node.peers) == SHARED_PEERS_FROM - 1
+    sim.add_node(Idle, "n99")                       # one more server: views from now on
+    assert type(node.peers) is Peers and node.peers._servers is sim.nodes["n99"].peers._servers
+    assert node.peers[-1] == "n99" and len(node.peers) == SHARED_PEERS_FROM
+    sim.crash("n00")
+    sim.restart("n00")
+    assert type(sim.nodes["n00"].peers) is Peers
+
+
+def test_every_node_sees_the_others_sorted_as_a_tuple_would(views):
     sim = cluster("c", "a", "b")
     assert sim.nodes["a"].peers == ("b", "c")
     assert sim.nodes["b"].peers == ("a", "c")
@@ -46,7 +65,7 @@ def test_every_node_sees_the_others_sorted_as_a_tuple_would():
         peers["a"]
 
 
-def test_all_views_share_one_list_and_see_nodes_added_later():
+def test_all_views_share_one_list_and_see_nodes_added_later(views):
     sim = cluster("a", "b")
     a, b = sim.nodes["a"], sim.nodes["b"]
     assert a.peers._servers is b.peers._servers
@@ -57,7 +76,7 @@ def test_all_views_share_one_list_and_see_nodes_added_later():
     assert "me" not in a.peers                      # ...and no server sees a client
 
 
-def test_a_random_peer_is_drawn_as_from_the_tuple():
+def test_a_random_peer_is_drawn_as_from_the_tuple(views):
     sim = cluster(*"abcdefg")
     node = sim.nodes["d"]
     mine, theirs = random.Random(5), random.Random(5)
@@ -67,7 +86,7 @@ def test_a_random_peer_is_drawn_as_from_the_tuple():
         tuple(node.peers), 3)
 
 
-def test_a_copy_of_a_view_is_a_plain_tuple():
+def test_a_copy_of_a_view_is_a_plain_tuple(views):
     peers = cluster("a", "b", "c").nodes["a"].peers
     assert pickle.loads(pickle.dumps(peers)) == ("b", "c")
     assert type(copy.deepcopy(peers)) is tuple

@@ -69,9 +69,10 @@ class Node:
     ``self.rng``      a `random.Random` of its own, seeded from the simulation's seed;
     ``self.storage``  a dict that survives crashes (everything else is lost on a crash).
 
-    ``self.peers`` reads like a tuple but is a view of one list the whole simulation shares
-    (`distlab.sim.peers.Peers`), and ``self.rng`` is made the first time the node uses it: a
-    node that does neither costs a few hundred bytes, so a laptop can hold 100,000 of them.
+    In a cluster of more than 64 servers ``self.peers`` reads like a tuple but is a view of
+    one list the whole simulation shares (`distlab.sim.peers.Peers`), and ``self.rng`` is
+    always made the first time the node uses it: so an idle node costs under a kilobyte,
+    and a laptop can hold 100,000 of them.
     """
 
     id: str

@@ -1,10 +1,12 @@
 """A node's peers: one sorted list of server ids per simulation, seen by each node without itself.
 
-``self.peers`` reads like the tuple it used to be (sorted ids, ``len``, indexing, ``in``,
-iteration, ``self.rng.choice(self.peers)``), but no node holds a copy: every node's `Peers`
-is a small view of the simulation's one list, which skips the node's own id. A tuple per
-node would cost N ids for each of N nodes -- at 100,000 nodes, 80 GB of pointers; the view
-costs the same few bytes at any size, and sees the nodes added later without being rebuilt.
+In a large cluster (see `distlab.sim.simulation.SHARED_PEERS_FROM`) ``self.peers`` reads
+like the tuple it is in a small one (sorted ids, ``len``, indexing, ``in``, iteration,
+``self.rng.choice(self.peers)``), but no node holds a copy: every node's `Peers` is a small
+view of the simulation's one list, which skips the node's own id. A tuple per node would cost
+N ids for each of N nodes -- at 100,000 nodes, 80 GB of pointers; the view costs the same few
+bytes at any size, and sees the nodes added later without being rebuilt. (Small clusters keep
+tuples because indexing a tuple is faster: a random peer is drawn for most messages.)
 """
 
 from __future__ import annotations

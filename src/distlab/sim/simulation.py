@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import insort
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from heapq import heappop, heappush
 from itertools import count
@@ -67,6 +67,10 @@ class Envelope(NamedTuple):
     msg: Any
 
 R = TypeVar("R", bound=random.Random)
+
+#: Past this many servers, a node's ``peers`` is a view of one list the simulation shares
+#: (distlab.sim.peers.Peers) instead of a tuple of its own.
+SHARED_PEERS_FROM = 64
 
 
 def stream(seed: object, *names: object, cls: type[R] = random.Random) -> R:  # type: ignore
@@ -174,9 +178,13 @@ class Simulation:
             self._timers[node_id] = {}
             self.trace.nodes.append(node_id)
         # the servers first, so that each new node's __init__ sees its peers
-        for node_id in ids:
-            if not issubclass(cls, Client):
+        was_small = len(self._servers) <= SHARED_PEERS_FROM
+        if not issubclass(cls, Client):
+            for node_id in ids:
                 insort(self._servers, node_id)
+        if was_small:  # the nodes' own tuples are out of date (or views from now on)
+            for node_id, node in self.nodes.items():
+                node.peers = self._peers_of(node_id)
         nodes = []
         for node_id in ids:
             nodes.append(self._build(node_id))
@@ -185,12 +193,24 @@ class Simulation:
 
     def _build(self, node_id: str) -> Node:
         cls, kwargs = self._specs[node_id]
-        node = build_node(cls, self, node_id, Peers(self._servers, node_id),
-                          self._storage[node_id], kwargs)
+        node = build_node(cls, self, node_id, self._peers_of(node_id), self._storage[node_id],
+                          kwargs)
         if cls.send is Node.send:  # (a class of its own keeps its own send)
             node.send = MethodType(_send_message, node)  # type: ignore[method-assign]
         self.nodes[node_id] = node
         return node
+
+    def _peers_of(self, node_id: str) -> Sequence[str]:
+        """``node_id``'s peers: every server but itself, sorted.
+
+        A tuple of its own while the cluster is small (indexing a tuple is what
+        ``self.rng.choice(self.peers)`` does fastest, and N tuples of N ids cost little); past
+        `SHARED_PEERS_FROM` servers, a view of the one shared list, so that memory grows
+        linearly with the number of nodes.
+        """
+        if len(self._servers) > SHARED_PEERS_FROM:
+            return Peers(self._servers, node_id)
+        return tuple(server for server in self._servers if server != node_id)
 
     def add_monitor(self, fn: Callable[[Simulation], None]) -> None:
         """Call ``fn(sim)`` after every event (invariant checks; see `distlab.check`)."""
