@@ -133,8 +133,8 @@ def wall_clock_guard(limit: float | None,
 class WallClockGuard:
     """The wall-clock limit of one guarded block (made by `wall_clock_guard`).
 
-    Invariants: an `Alarm` is raised only while ``_armed`` is true, which is from the end of
-    ``__enter__`` to the very first statement of ``__exit__``; on the main thread the
+    Invariants: an `Alarm` is raised only while ``_armed`` is true, which is from the start
+    of the limit's timer to the very first statement of ``__exit__``; on the main thread the
     interval timer is always armed for the earliest of the limit's next ring and the
     caller's timer (``_due``, ``_their_due``), so each rings at its time; when the block ends,
     the caller's handler and timer are back as if the guard had never been there.

@@ -424,7 +424,8 @@ class Simulation:
         """Run events up to simulated time ``until`` (or until none is left).
 
         The clock ends at ``until`` even if the last event came earlier. ``max_events`` (by
-        default the simulation's) and ``wall_limit`` (seconds of real time) bound the run.
+        default the simulation's) and ``wall_limit`` (seconds of real time) bound the run;
+        `distlab.sim.guards` says what a wall limit can stop, on which thread.
         """
         if until is not None:
             until = checked_number(until, "run(until=...)", if_infinite="to run until no "
