@@ -79,8 +79,6 @@ Example::
 from __future__ import annotations
 
 import gc
-import signal
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -93,6 +91,7 @@ from distlab.check.fork import CannotFork, ForkEngine, TraceNeeded
 from distlab.check.invariants import Invariant, InvariantViolation
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
+from distlab.sim.guards import Alarm, wall_clock_guard
 from distlab.sim.scheduler import Entry
 from distlab.sim.simulation import Envelope
 from distlab.sim.trace import Trace
@@ -228,11 +227,6 @@ def _identity(kind: str, entry: Entry) -> Any:
             return getattr(entry[3][0], "__qualname__", None)
 
 
-class _OutOfTime(BaseException):
-    """Raised by the alarm when a handler overruns the time budget (not an Exception, so
-    that the kernel does not wrap it as a node error)."""
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Switch Python's cyclic garbage collector off for a search (reference counting goes on)."""
@@ -243,41 +237,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@contextmanager
-def _deadline(seconds: float | None) -> Iterator[None]:
-    """Interrupt whatever runs after ``seconds``, even a handler stuck in a loop.
-
-    A backstop: the search itself checks the clock before every step, so the alarm (set a
-    little after the budget) only fires when a single step never ends. It works in the main
-    thread on Unix (as in a Jupyter kernel). An alarm already set by someone else (a test
-    timeout) is put back afterwards with the time it had left, or left alone if it is due
-    first.
-    """
-    if (seconds is None or not hasattr(signal, "SIGALRM")
-            or threading.current_thread() is not threading.main_thread()):
-        yield
-        return
-    other_left, other_interval = signal.getitimer(signal.ITIMER_REAL)
-    if other_left and other_left <= seconds:
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _OutOfTime()
-
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if other_left:
-            left = max(other_left - (time.monotonic() - started), 1e-6)
-            signal.setitimer(signal.ITIMER_REAL, left, other_interval)
 
 
 class _Explorer:
@@ -535,8 +494,12 @@ class _Explorer:
             steps, sim, exc = self.violating(path, found)
             return result("violation", schedule=steps, violation=exc, simulation=sim)
 
+        # A backstop: the loop checks the clock before every step, so the limit (a little
+        # after the budget) only rings when a single step never ends. It is the simulator's
+        # wall-clock guard, with its guarantees and holes (distlab.sim.guards).
+        backstop = wall_clock_guard(None if time_budget is None else time_budget + 1.0)
         try:
-            with _deadline(None if time_budget is None else time_budget + 1.0):
+            with backstop:
                 root, found = engine.initial()
                 states = 1
                 if found:
@@ -573,7 +536,9 @@ class _Explorer:
                     # depth-first takes the last pushed first: push in reverse to try the
                     # first choice first
                     frontier.extend(children if strategy == "bfs" else reversed(children))
-        except _OutOfTime:
+        except Alarm as alarm:
+            if alarm.guard is not backstop:
+                raise
             return result("incomplete", stopped_by=f"time_budget={time_budget:g} s "
                                                    f"(inside a handler)")
         engine.verify()

@@ -454,7 +454,8 @@ class Simulation:
         """Run events up to simulated time ``until`` (or until none is left).
 
         The clock ends at ``until`` even if the last event came earlier. ``max_events`` (by
-        default the simulation's) and ``wall_limit`` (seconds of real time) bound the run.
+        default the simulation's) and ``wall_limit`` (seconds of real time) bound the run;
+        `distlab.sim.guards` says what a wall limit can stop, on which thread.
         """
         if until is not None:
             until = checked_number(until, "run(until=...)", if_infinite="to run until no "
@@ -539,8 +540,12 @@ class Simulation:
         ran = 0
         next_gc = GC_BATCH  # when to collect the young garbage next (see gc_between_batches)
         entry: Entry | None = None
-        with wall_clock_guard(wall_limit, what), gc_between_batches() as collect_garbage:
-            try:
+        guard = wall_clock_guard(wall_limit, monitors)
+        # The guard is entered last and left first: the garbage collector's switch is never
+        # inside the limit. Its Alarm is turned into an error here, outside the block, so an
+        # alarm that rings as the block ends is explained too, never let out.
+        try:
+            with gc_between_batches() as collect_garbage, guard:
                 if heap is not None and not monitors and predicate is None:
                     # The common case, kept as tight as it can be: the simulator's innermost
                     # loop (the general loop below does the same, with more questions asked),
@@ -592,10 +597,12 @@ class Simulation:
                             monitor(self)
                     if predicate is not None and predicate():
                         return True
-            except Alarm as alarm:  # chained: its traceback shows the line that was running
-                raise self._wall_clock_error(entry, wall_limit, what) from alarm
-            finally:
-                self._events_run += ran
+        except Alarm as alarm:  # chained: its traceback shows the line that was running
+            if alarm.guard is not guard:
+                raise  # an outer limit's (explore's time budget): the code that set it says
+            raise self._wall_clock_error(entry, alarm, what) from alarm
+        finally:
+            self._events_run += ran
         if len(self.scheduler) == 0:
             return False
         raise EventBudgetExceeded(self._budget_message(budget, until, predicate, what))
@@ -647,15 +654,17 @@ class Simulation:
             f"(Simulation(seed={self.seed!r}) replays it): {exc}",
             node=node, event=event, time=self.now, seed=self.seed)
 
-    def _wall_clock_error(self, entry: Entry | None, limit: float | None,
+    def _wall_clock_error(self, entry: Entry | None, alarm: Alarm,
                           what: str) -> WallClockLimitExceeded:
         where = ""
         if entry is not None:
             node, event = self.describe_entry(entry)
-            where = f" while node {node!r} ran {event}" if node else f" during {event}"
+            when = "while" if alarm.inside_handler else "just after"
+            where = f" {when} node {node!r} ran {event}" if node else f" {when} {event}"
         return WallClockLimitExceeded(
-            f"{what} took more than {limit:g} s of real time{where} at t={self.now:.3f} ms "
-            f"(seed={self.seed!r}): an infinite loop in a handler, or far too many events")
+            f"{what} took more than {alarm.guard.seconds:g} s of real time{where} at "
+            f"t={self.now:.3f} ms (seed={self.seed!r}): an infinite loop in a handler, or far "
+            f"too many events")
 
     def _budget_message(self, budget: int, until: float | None,
                         predicate: Callable[[], bool] | None, what: str) -> str:
