@@ -679,3 +679,20 @@ def test_an_endpoint_drops_what_it_cannot_read_and_says_so() -> None:
         with pytest.raises(TimeoutError, match="dropped as unreadable: .*frame of"):
             me.receive(1.0)
         assert me.pending() == []
+
+
+def test_a_hundred_requests_take_about_a_hundred_times_one(tmp_path: Path) -> None:
+    # An endpoint once waited 2 s before every send after the first, asking whether its
+    # connection was still open; so 100 requests took 200 s where one takes a millisecond.
+    with start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path, clients=["me"]) as cluster:
+        me = cluster.client("me")
+        started = time.monotonic()
+        me.request("a", "one")                      # (it opens the connection, too)
+        one = time.monotonic() - started
+        budget = 100 * one * 5 + 1.0                # generous: the machine is shared
+        started = time.monotonic()
+        for i in range(100):
+            assert me.request("a", i) == ("a", i)
+            elapsed = time.monotonic() - started
+            assert elapsed < budget, (f"{i + 1} requests took {elapsed:.2f} s, one took "
+                                      f"{one * 1000:.1f} ms")

@@ -20,6 +20,7 @@ background thread and wait in an inbox until asked for.
 from __future__ import annotations
 
 import queue
+import select
 import socket
 import threading
 import time
@@ -180,10 +181,17 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
 
 def _still_open(conn: socket.socket) -> bool:
     """Whether the node at the other end has not closed ``conn`` (nodes never write on it,
-    so readable means closed)."""
+    so readable means closed).
+
+    Asked without waiting: ``poll`` with a zero timeout says whether there is anything to read.
+    Peeking with ``recv`` would not do, because the socket has a timeout: Python then waits
+    up to that timeout for data, which on an open connection never comes.
+    """
+    poller = select.poll()
+    poller.register(conn, select.POLLIN)
+    if not poller.poll(0):
+        return True              # nothing to read, not even an end of stream: still open
     try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
-    except BlockingIOError:
-        return True
+        return conn.recv(1, socket.MSG_PEEK) != b""
     except OSError:
         return False
