@@ -121,3 +121,14 @@ class RaftWords(Node):
                 if len(self.votes) > (len(self.peers) + 1) // 2:
                     self.state = "leader"
                     self.note("leader", term=self.term, votes=len(self.votes))
+
+
+class Spinner(Node):
+    """A buggy node: its first timer's handler never returns (a busy loop, not a sleep)."""
+
+    def on_start(self) -> None:
+        self.set_timer(0, "spin")
+
+    def on_timer(self, name: str) -> None:
+        while True:
+            pass

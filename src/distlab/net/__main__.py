@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a keyword argument for the node's __init__ (VALUE read as JSON "
                           "if it parses, else as text); repeatable")
     run.add_argument("--exit-with-parent", action="store_true",
-                     help="stop when standard input closes (used by start_cluster)")
+                     help="stop when standard input closes, at once if a handler is stuck "
+                          "(used by start_cluster)")
     run.set_defaults(func=cmd_run)
 
     proxy = sub.add_parser("proxy", help="a fault-injecting TCP proxy on 127.0.0.1")

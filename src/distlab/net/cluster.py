@@ -15,8 +15,8 @@ sends the nodes requests and receives their replies (``me.request("a", Get("x"))
 
 Each process writes its log to ``<data_dir>/<id>.log`` and its storage to
 ``<data_dir>/<id>.json``. The processes exit by themselves if the Python that started them
-dies (they watch the pipe on their standard input), so a crashed notebook kernel leaves no
-orphans behind.
+dies (they watch the pipe on their standard input, even while a handler is stuck in an
+endless loop: `distlab.net.lifeline`), so a crashed notebook kernel leaves no orphans behind.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ from typing import IO, Any
 from distlab.net.addresses import (Address, AddressError, PortInUseError, is_loopback,
                                    port_taken_message)
 from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
+from distlab.net.lifeline import exit_with_parent
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
@@ -209,7 +210,7 @@ class NodeHost:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
         if self.exit_with_parent:
-            self._spawn(self._stop_when_stdin_closes())
+            exit_with_parent(sys.stdin.fileno(), self._loop, self._parent_gone, self._net_log)
         self._t0 = time.monotonic()
         # the simulator's stream for this node and incarnation: the same seed draws the same
         # numbers here as in a Simulation, and a restarted process draws new ones
@@ -233,14 +234,7 @@ class NodeHost:
         self._net_log(f"received {sig.name}: shutting down")
         self.stop()
 
-    async def _stop_when_stdin_closes(self) -> None:
-        """Used by `distlab.net.cluster`: when the parent process dies, its pipe closes."""
-        assert self._loop is not None
-        reader = asyncio.StreamReader()
-        await self._loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                           sys.stdin)
-        while await reader.read(4096):
-            pass
+    def _parent_gone(self) -> None:
         self._net_log("the parent process has gone (standard input closed): shutting down")
         self.stop()
 
