@@ -26,7 +26,7 @@ import pytest
 from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer, EndpointError,
                          FaultProxy, PortInUseError, measure_rtts, parse_address, parse_peers,
                          start_cluster)
-from distlab.net.addresses import free_ports
+from distlab.net.addresses import free_ports, parse_tool_address
 from distlab.net.rtt import connect, round_trip
 from distlab.sim import Simulation
 
@@ -209,6 +209,28 @@ def test_cli_reports_a_bad_peer_spec_and_exits_2() -> None:
                      "--peers", "b=localhost")
     assert result.returncode == 2
     assert "bad address of peer 'b'" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["echo-server", "--listen", "0.0.0.0:0"], "0.0.0.0 means every interface"),
+    (["echo-server", "--listen", "0.0.0.0:0", "--allow-private"], "means every interface"),
+    (["echo-server", "--listen", "[::]:0", "--allow-private"], ":: means every interface"),
+    (["echo-server", "--listen", "10.0.0.1:0"], "add --allow-private to allow a private"),
+    (["echo-server", "--listen", "[::1]:0"], "the echo server speaks IPv4 only"),
+    (["echo-server", "--listen", "example.org:0"], "'example.org' is not an IP address"),
+    (["rtt", "--connect", "192.168.1.1:7"], "add --allow-private"),
+])
+def test_the_measuring_tools_stay_on_loopback_unless_told(args: list[str], message: str) -> None:
+    result = run_cli(*args, timeout=5)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_allow_private_admits_a_private_address_but_not_a_public_one() -> None:
+    assert parse_tool_address("10.213.77.2:7000", what="x", allow_private=True) == (
+        "10.213.77.2", 7000)
+    with pytest.raises(AddressError, match="only loopback addresses"):
+        parse_tool_address("8.8.8.8:53", what="x", allow_private=True)
 
 
 def test_cli_reports_a_node_class_that_cannot_be_imported() -> None:
