@@ -28,6 +28,7 @@ from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServ
                          start_cluster)
 from distlab.net.addresses import free_ports, parse_tool_address
 from distlab.net.rtt import connect, round_trip
+from distlab.net.storage_file import StorageFileError, load_storage
 from distlab.sim import Simulation
 
 pytestmark = pytest.mark.timeout(30)
@@ -277,6 +278,40 @@ def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
     cluster.wait_for_output("b", "pong src=a")
     cluster.wait_for_output("b", "pong src=c")
     assert "boot boots=1" in cluster.output("b", all_runs=True)
+
+
+def test_two_clusters_cannot_share_a_nodes_storage(tmp_path: Path) -> None:
+    # Both would write a.json, each overwriting the other's acknowledged writes.
+    with start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path) as first:
+        with pytest.raises(ClusterError, match=r"(?s)exited with code 2 .*the storage of node "
+                                               r"'a' .* is in use by another process \(pid "
+                                               rf"{first.pid('a')}\).*own data directory"):
+            start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path)
+        assert first.is_alive("a")
+    with start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path) as second:   # free again
+        assert second.is_alive("a")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"node": "a", "storage": {"$dict": {"boots": 3}}}', None),
+    ('{"node": "b", "storage": {"$dict": {"boots": 3}}}',
+     "belongs to node 'b', not to 'a': it was copied or renamed"),
+    ('{"node": "a"}', r"has no 'storage' and 'node' keys \(it holds \['node'\]\)"),
+    ('{"boots": 3}', r"has no 'storage' and 'node' keys \(it holds \['boots'\]\)"),
+    ("[1, 2]", "has no 'storage' and 'node' keys .it holds a list"),
+    ('{"node": "a", "storage": {"$tuple": [1]}}', "does not hold a dict"),
+    ('{"node": "a", "storage": {"$bogus": 1}}', "cannot be read .cannot decode"),
+    ("{", "is not JSON"),
+])
+def test_a_storage_file_is_read_only_by_its_own_node(tmp_path: Path, text: str,
+                                                    message: str | None) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(text)
+    if message is None:
+        assert load_storage(path, Codec(), "a") == {"boots": 3}
+    else:
+        with pytest.raises(StorageFileError, match=message + ".*delete it to start the node"):
+            load_storage(path, Codec(), "a")
 
 
 def test_messages_and_storage_of_every_kind_cross_real_tcp_and_disk(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ node what `distlab.sim.runtime.Runtime` names (``_send``, ``_set_timer``, ``_can
 * **timers** -- ``loop.call_later``; the clock is `time.monotonic` in ms since the host started.
 * **storage** -- a JSON file per node in a data directory, written atomically (a temporary
   file, flushed to disk, then renamed over the old one: a crash leaves either the old or the
-  new file, never half of one) after every handler that changed it. A restarted process reads
-  it back.
+  new file, never half of one) after every handler that changed it, and locked while the node
+  runs, so that no second process with its id writes it too (`distlab.net.storage_file`). A
+  restarted process reads it back.
 * **log** -- one line on standard output, stamped with the node id and its clock, shown once
   the handler that logged it has returned and its storage is on disk.
 * **history** -- a `distlab.sim.Client` node records its operations in ``host.history``, as
@@ -58,6 +59,8 @@ from distlab.net.addresses import (Address, AddressError, PortInUseError, is_loo
                                    port_taken_message)
 from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
 from distlab.net.lifeline import exit_with_parent
+from distlab.net.storage_file import (load_storage, lock_storage, storage_path, storage_text,
+                                      write_atomically)
 from distlab.sim.errors import ConfigurationError
 from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
@@ -73,48 +76,10 @@ MAX_PENDING = 1000       # messages held per peer while its connection is being 
 MAX_BUFFERED = 8 * 1024 * 1024   # bytes waiting in a connection's send buffer before we drop
 
 
-# -- storage on disk ---------------------------------------------------------------------------
-def storage_path(data_dir: str | Path, node_id: str) -> Path:
-    """Where node ``node_id`` keeps its storage."""
-    return Path(data_dir) / f"{node_id}.json"
-
-
+# -- files in the data directory -----------------------------------------------------------------
 def history_path(data_dir: str | Path, node_id: str) -> Path:
     """Where client node ``node_id`` appends the events of its operations (JSON lines)."""
     return Path(data_dir) / f"{node_id}.history.jsonl"
-
-
-def load_storage(path: Path, codec: Codec) -> dict[Any, Any]:
-    """The storage saved at ``path``, or an empty dict if there is no file yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    try:
-        data = json.loads(text)
-        storage = codec.decode(data["storage"])
-    except (json.JSONDecodeError, KeyError, TypeError, CodecError) as exc:
-        raise CodecError(f"the storage file {path} cannot be read ({exc}): delete it to start "
-                         f"the node with empty storage") from exc
-    if not isinstance(storage, dict):
-        raise CodecError(f"the storage file {path} does not hold a dict: delete it to start "
-                         f"the node with empty storage")
-    return storage
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())      # the bytes are on disk before the rename makes them visible
-    os.replace(tmp, path)         # atomic on POSIX: readers see old or new, never a mix
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)          # and the rename itself survives a power cut
-    finally:
-        os.close(dir_fd)
 
 
 # -- connections to peers ----------------------------------------------------------------------
@@ -188,6 +153,7 @@ class NodeHost:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
+        self._lock: IO[str] | None = None    # held while the node runs: its storage is its own
 
     # -- life cycle ---------------------------------------------------------------------------
     async def serve(self, *, install_signal_handlers: bool = True) -> int:
@@ -195,14 +161,15 @@ class NodeHost:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = storage_path(self.data_dir, self.id)
-        storage = load_storage(path, self.codec)
-        self._saved_storage = self._storage_text(storage)
+        self._lock = lock = lock_storage(self.data_dir, self.id)
         host, port = self.listen
         try:
+            storage = load_storage(storage_path(self.data_dir, self.id), self.codec, self.id)
+            self._saved_storage = storage_text(self.id, storage, self.codec)
             self._server = await asyncio.start_server(self._accept, host, port)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
+        except BaseException as exc:
+            lock.close()
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(port_taken_message(host, port, "--listen")) from None
             raise
         port = self._server.sockets[0].getsockname()[1]
@@ -260,6 +227,8 @@ class NodeHost:
                 await asyncio.wait_for(writer.wait_closed(), 0.5)
             except (TimeoutError, OSError):
                 pass
+        if self._lock is not None:    # after the last write: another process may take it now
+            self._lock.close()
         self._net_log(f"stopped (exit code {self.exit_code})")
 
     def _spawn(self, coro: Any) -> None:
@@ -296,15 +265,11 @@ class NodeHost:
         if lines:
             print("\n".join(lines), file=self.out, flush=True)
 
-    def _storage_text(self, storage: dict[Any, Any]) -> str:
-        data = {"node": self.id, "storage": self.codec.encode(storage, where="storage")}
-        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-
     def _persist(self) -> None:
         """Write storage to disk if it differs from what was last written."""
         if self.node is None:
             return
-        text = self._storage_text(self.node.storage)
+        text = storage_text(self.id, self.node.storage, self.codec)
         if text != self._saved_storage:
             write_atomically(storage_path(self.data_dir, self.id), text)
             self._saved_storage = text
