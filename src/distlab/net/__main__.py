@@ -4,6 +4,7 @@
         --listen 127.0.0.1:9001 --peers b=127.0.0.1:9002,c=127.0.0.1:9003 \\
         [--clients me=127.0.0.1:9100] \\
         [--data-dir DIR] [--seed N] [--incarnation N] [--arg interval=200 ...]
+        [--idle-timeout SECONDS]
     python -m distlab.net proxy --listen 9100 --target 127.0.0.1:9001 [--delay 50] [--jitter 10]
         [--drop 0.1] [--seed N]
     python -m distlab.net echo-server --listen 127.0.0.1:7000 [--allow-private]
@@ -28,7 +29,7 @@ from typing import Any
 
 from distlab.net.addresses import (AddressError, PortInUseError, parse_address, parse_peers,
                                    parse_tool_address)
-from distlab.net.codec import CodecError
+from distlab.net.codec import IDLE_TIMEOUT, CodecError
 from distlab.net.host import import_node_class, run_node
 from distlab.net.proxy import FaultProxy
 from distlab.net.rtt import EchoServer, measure_rtts, summarize
@@ -49,6 +50,17 @@ def parse_arg(spec: str) -> tuple[str, Any]:
         return key, text
 
 
+def positive_seconds(text: str) -> float:
+    """An ``argparse`` type: a number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
 def cmd_run(opts: argparse.Namespace) -> int:
     listen = parse_address(opts.listen, what="--listen address")
     peers = parse_peers(opts.peers)
@@ -56,7 +68,8 @@ def cmd_run(opts: argparse.Namespace) -> int:
     node_args = dict(parse_arg(spec) for spec in opts.arg)
     return run_node(node_class, opts.id, listen, peers, data_dir=opts.data_dir,
                     node_args=node_args, seed=opts.seed, incarnation=opts.incarnation,
-                    clients=parse_peers(opts.clients), exit_with_parent=opts.exit_with_parent)
+                    clients=parse_peers(opts.clients), exit_with_parent=opts.exit_with_parent,
+                    idle_timeout=opts.idle_timeout)
 
 
 def wait_for_sigterm_or_sigint() -> None:
@@ -126,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                      help="a keyword argument for the node's __init__ (VALUE read as JSON "
                           "if it parses, else as text); repeatable")
+    run.add_argument("--idle-timeout", type=positive_seconds, default=IDLE_TIMEOUT,
+                     metavar="SECONDS",
+                     help=f"close an incoming connection that carries no message for this "
+                          f"long; its sender connects again when it next sends "
+                          f"(default: {IDLE_TIMEOUT:g})")
     run.add_argument("--exit-with-parent", action="store_true",
                      help="stop when standard input closes, at once if a handler is stuck "
                           "(used by start_cluster)")

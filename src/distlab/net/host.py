@@ -10,6 +10,11 @@ node what `distlab.sim.runtime.Runtime` names (``_send``, ``_set_timer``, ``_can
   length-prefixed frame on a TCP connection to the peer. Connections are opened on first use
   and kept. Each connection carries messages one way only (the sender's outgoing stream); a
   reply travels on the replier's own connection back.
+* **receive** -- one frame at a time from each incoming connection, decoded and handed to
+  ``on_message``; a frame that cannot be decoded is dropped and logged. A connection that
+  carries no message for ``idle_timeout`` seconds is closed (its sender connects again on its
+  next send), and past `MAX_INCOMING` open ones the idlest is closed: connections that
+  clients open and forget cannot use up the process's file descriptors.
 * **timers** -- ``loop.call_later``; the clock is `time.monotonic` in ms since the host started.
 * **storage** -- a JSON file per node in a data directory, written atomically (a temporary
   file, flushed to disk, then renamed over the old one: a crash leaves either the old or the
@@ -45,6 +50,7 @@ import errno
 import importlib
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -57,7 +63,7 @@ from typing import IO, Any
 
 from distlab.net.addresses import (Address, AddressError, PortInUseError, is_loopback,
                                    port_taken_message)
-from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
+from distlab.net.codec import HEADER_SIZE, IDLE_TIMEOUT, Codec, CodecError, frame_length
 from distlab.net.lifeline import exit_with_parent
 from distlab.net.storage_file import (load_storage, lock_storage, storage_path, storage_text,
                                       write_atomically)
@@ -74,6 +80,8 @@ RETRY_MAX = 1.0          # the pause doubles up to this
 CONNECT_TIMEOUT = 2.0    # seconds to wait for a TCP connection to open
 MAX_PENDING = 1000       # messages held per peer while its connection is being opened
 MAX_BUFFERED = 8 * 1024 * 1024   # bytes waiting in a connection's send buffer before we drop
+MAX_INCOMING = 256       # open incoming connections (at most a quarter of the descriptors
+                         # the process may open): past it, the idlest one is closed
 
 
 # -- files in the data directory -----------------------------------------------------------------
@@ -110,7 +118,7 @@ class NodeHost:
                  node_args: dict[str, Any] | None = None, seed: int = 0,
                  incarnation: int = 0, clients: dict[str, Address] | None = None,
                  codec: Codec | None = None, exit_with_parent: bool = False,
-                 out: IO[str] | None = None) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, out: IO[str] | None = None) -> None:
         if not node_id:
             raise ValueError("a node needs a non-empty id")
         if not is_loopback(listen[0]):
@@ -135,6 +143,10 @@ class NodeHost:
         self.incarnation = incarnation
         self.codec = codec or Codec.for_node_class(node_class)
         self.exit_with_parent = exit_with_parent
+        #: seconds an incoming connection may carry no message before it is closed
+        self.idle_timeout = idle_timeout
+        self.max_incoming = max(1, min(MAX_INCOMING,
+                                       resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
         self.out = out or sys.stdout
         self.node: Node | None = None
         self.exit_code = 0
@@ -144,7 +156,9 @@ class NodeHost:
         self._links = {peer: _Link(peer, addr)
                        for peer, addr in {**self.peers, **self.clients}.items()}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._incoming: set[asyncio.StreamWriter] = set()
+        #: each incoming connection, and when it last carried a message (time.monotonic())
+        self._incoming: dict[asyncio.StreamWriter, float] = {}
+        self._idle_sweep: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._outbox: list[tuple[str, bytes]] | None = None   # held while a handler runs
         self._logbuf: list[str] | None = None                 # likewise
@@ -166,7 +180,10 @@ class NodeHost:
         try:
             storage = load_storage(storage_path(self.data_dir, self.id), self.codec, self.id)
             self._saved_storage = storage_text(self.id, storage, self.codec)
-            self._server = await asyncio.start_server(self._accept, host, port)
+            # (asyncio accepts up to `backlog` connections at a time before any of them is
+            # served: a bound on it keeps a burst of them within the descriptor limit)
+            self._server = await asyncio.start_server(self._accept, host, port,
+                                                      backlog=min(100, self.max_incoming))
         except BaseException as exc:
             lock.close()
             if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
@@ -176,6 +193,7 @@ class NodeHost:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
+        self._idle_sweep = self._loop.call_later(self.idle_timeout / 2, self._close_idle)
         if self.exit_with_parent:
             exit_with_parent(sys.stdin.fileno(), self._loop, self._parent_gone, self._net_log)
         self._t0 = time.monotonic()
@@ -208,8 +226,9 @@ class NodeHost:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        for handle in self._timers.values():
-            handle.cancel()
+        for handle in [*self._timers.values(), self._idle_sweep]:
+            if handle is not None:
+                handle.cancel()
         self._timers.clear()
         writers = [link.writer for link in self._links.values() if link.writer is not None]
         writers += list(self._incoming)
@@ -407,19 +426,39 @@ class NodeHost:
 
     # -- receiving ----------------------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._incoming.add(writer)
+        if len(self._incoming) >= self.max_incoming:
+            oldest = min(self._incoming, key=self._incoming.__getitem__)
+            self._close_incoming(oldest, f"{len(self._incoming)} connections are open, the "
+                                         f"most this node keeps, and it is the idlest")
+        self._incoming[writer] = time.monotonic()
         try:
             while not self._stopping:
                 header = await reader.readexactly(HEADER_SIZE)
                 body = await reader.readexactly(frame_length(header))
+                self._incoming[writer] = time.monotonic()
                 self._deliver(body)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass        # the sender closed the connection
+            pass        # the sender closed the connection (or we did, as it was idle)
         except CodecError as exc:
             self._net_log(f"closing a connection from {writer.get_extra_info('peername')}: {exc}")
         finally:
-            self._incoming.discard(writer)
+            self._incoming.pop(writer, None)
             writer.close()
+
+    def _close_idle(self) -> None:
+        """Close the incoming connections that carried nothing for ``idle_timeout`` seconds
+        (their senders connect again when they next send); runs twice per timeout."""
+        now = time.monotonic()
+        for writer, last in list(self._incoming.items()):
+            if now - last > self.idle_timeout:
+                self._close_incoming(writer, f"no message came for {self.idle_timeout:g} s")
+        assert self._loop is not None
+        self._idle_sweep = self._loop.call_later(self.idle_timeout / 2, self._close_idle)
+
+    def _close_incoming(self, writer: asyncio.StreamWriter, why: str) -> None:
+        self._net_log(f"closing the connection from {writer.get_extra_info('peername')}: {why}")
+        del self._incoming[writer]
+        writer.close()
 
     def _deliver(self, body: bytes) -> None:
         try:
@@ -459,9 +498,9 @@ def import_node_class(spec: str) -> type[Node]:
 def run_node(node_class: type[Node], node_id: str, listen: Address, peers: dict[str, Address],
              *, data_dir: str | Path, node_args: dict[str, Any] | None = None, seed: int = 0,
              incarnation: int = 0, clients: dict[str, Address] | None = None,
-             exit_with_parent: bool = False) -> int:
+             exit_with_parent: bool = False, idle_timeout: float = IDLE_TIMEOUT) -> int:
     """Run one node in this process until SIGTERM or SIGINT; returns the exit code."""
     host = NodeHost(node_class, node_id, listen, peers, data_dir=data_dir, node_args=node_args,
                     seed=seed, incarnation=incarnation, clients=clients,
-                    exit_with_parent=exit_with_parent)
+                    exit_with_parent=exit_with_parent, idle_timeout=idle_timeout)
     return asyncio.run(host.serve())
