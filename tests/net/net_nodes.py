@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 from dataclasses import dataclass
 
@@ -132,3 +133,10 @@ class Spinner(Node):
     def on_timer(self, name: str) -> None:
         while True:
             pass
+
+
+class DequeKeeper(Node):
+    """A buggy node: it keeps a deque in storage, which a real node cannot write to disk."""
+
+    def on_start(self) -> None:
+        self.storage["kept"] = collections.deque([1, 2])

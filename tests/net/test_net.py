@@ -29,7 +29,7 @@ from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServ
 from distlab.net.addresses import free_ports, parse_tool_address
 from distlab.net.rtt import connect, round_trip
 from distlab.net.storage_file import StorageFileError, load_storage
-from distlab.sim import Simulation
+from distlab.sim import NodeError, Simulation
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -356,6 +356,26 @@ def test_a_handler_that_sends_a_list_crashes_the_node_with_the_simulators_advice
         output = cluster.output("a")
     assert "the node crashed" in output and "MessageError" in output
     assert "use a tuple instead of a list" in output
+
+
+def test_storage_the_codec_cannot_write_fails_alike_in_the_simulator_and_for_real(
+        tmp_path: Path) -> None:
+    from net_nodes import DequeKeeper
+
+    sim = Simulation(seed=1)
+    sim.add_node(DequeKeeper, "a")
+    with pytest.raises(NodeError) as simulated:
+        sim.run(until=10)
+    reason = str(simulated.value.__cause__)
+    assert reason.startswith("storage['kept'] is of type deque, which a real node could not")
+    with start_cluster("net_nodes:DequeKeeper", ["a"], data_dir=tmp_path) as cluster:
+        deadline = time.monotonic() + 5
+        while cluster.is_alive("a"):
+            assert time.monotonic() < deadline, cluster.output("a")
+            time.sleep(0.02)
+        assert cluster.returncode("a") == 1
+        output = cluster.output("a")
+    assert "the node crashed" in output and f"StorageError: {reason}" in output
 
 
 def test_a_node_started_by_a_cluster_exits_when_its_parent_goes(tmp_path: Path) -> None:

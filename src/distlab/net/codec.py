@@ -23,7 +23,8 @@ enum member ``Color.RED``   ``{"$type": "Color", "member": "RED"}``
 ==========================  ==================================================
 
 Messages must be immutable, exactly as in the simulator: `encode_message` refuses lists,
-dicts, sets and dataclasses that are not frozen. Storage may hold anything above.
+dicts, sets and dataclasses that are not frozen. Storage may hold what the simulator's rule
+allows (`distlab.sim.storage.check_storable`, which the host applies before it encodes).
 
 A frame on the wire is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON:
 TCP is a byte stream with no message boundaries, so the receiver needs the length to know

@@ -67,11 +67,12 @@ from distlab.net.codec import HEADER_SIZE, IDLE_TIMEOUT, Codec, CodecError, fram
 from distlab.net.lifeline import exit_with_parent
 from distlab.net.storage_file import (load_storage, lock_storage, storage_path, storage_text,
                                       write_atomically)
-from distlab.sim.errors import ConfigurationError
+from distlab.sim.errors import ConfigurationError, StorageError
 from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
 from distlab.sim.node import Node, build_node
 from distlab.sim.simulation import stream
+from distlab.sim.storage import Storage, check_storable
 from distlab.sim.times import timer_delay
 from distlab.sim.trace import Note
 
@@ -178,7 +179,8 @@ class NodeHost:
         self._lock = lock = lock_storage(self.data_dir, self.id)
         host, port = self.listen
         try:
-            storage = load_storage(storage_path(self.data_dir, self.id), self.codec, self.id)
+            storage = Storage(load_storage(storage_path(self.data_dir, self.id), self.codec,
+                                           self.id))
             self._saved_storage = storage_text(self.id, storage, self.codec)
             # (asyncio accepts up to `backlog` connections at a time before any of them is
             # served: a bound on it keeps a burst of them within the descriptor limit)
@@ -238,7 +240,7 @@ class NodeHost:
             task.cancel()
         try:
             self._persist()
-        except (OSError, CodecError) as exc:
+        except (OSError, CodecError, StorageError) as exc:
             self._net_log(f"could not save storage while shutting down: {exc}")
             self.exit_code = self.exit_code or 1
         for writer in writers:
@@ -288,6 +290,7 @@ class NodeHost:
         """Write storage to disk if it differs from what was last written."""
         if self.node is None:
             return
+        check_storable(self.node.storage)   # the simulator's rule, and its StorageError
         text = storage_text(self.id, self.node.storage, self.codec)
         if text != self._saved_storage:
             write_atomically(storage_path(self.data_dir, self.id), text)
