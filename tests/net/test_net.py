@@ -8,7 +8,6 @@ Every wait is bounded (and each test has a pytest-timeout), every process is sto
 from __future__ import annotations
 
 import enum
-import os
 import re
 import shutil
 import signal
@@ -28,8 +27,7 @@ from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServ
                          start_cluster)
 from distlab.net.addresses import free_ports, parse_tool_address
 from distlab.net.rtt import connect, round_trip
-from distlab.net.storage_file import StorageFileError, load_storage
-from distlab.sim import NodeError, Simulation
+from distlab.sim import Simulation
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -296,40 +294,6 @@ def test_kill_9_and_restart_recovers_storage(cluster_factory) -> None:
     assert "boot boots=1" in cluster.output("b", all_runs=True)
 
 
-def test_two_clusters_cannot_share_a_nodes_storage(tmp_path: Path) -> None:
-    # Both would write a.json, each overwriting the other's acknowledged writes.
-    with start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path) as first:
-        with pytest.raises(ClusterError, match=r"(?s)exited with code 2 .*the storage of node "
-                                               r"'a' .* is in use by another process \(pid "
-                                               rf"{first.pid('a')}\).*own data directory"):
-            start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path)
-        assert first.is_alive("a")
-    with start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path) as second:   # free again
-        assert second.is_alive("a")
-
-
-@pytest.mark.parametrize("text, message", [
-    ('{"node": "a", "storage": {"$dict": {"boots": 3}}}', None),
-    ('{"node": "b", "storage": {"$dict": {"boots": 3}}}',
-     "belongs to node 'b', not to 'a': it was copied or renamed"),
-    ('{"node": "a"}', r"has no 'storage' and 'node' keys \(it holds \['node'\]\)"),
-    ('{"boots": 3}', r"has no 'storage' and 'node' keys \(it holds \['boots'\]\)"),
-    ("[1, 2]", "has no 'storage' and 'node' keys .it holds a list"),
-    ('{"node": "a", "storage": {"$tuple": [1]}}', "does not hold a dict"),
-    ('{"node": "a", "storage": {"$bogus": 1}}', "cannot be read .cannot decode"),
-    ("{", "is not JSON"),
-])
-def test_a_storage_file_is_read_only_by_its_own_node(tmp_path: Path, text: str,
-                                                    message: str | None) -> None:
-    path = tmp_path / "a.json"
-    path.write_text(text)
-    if message is None:
-        assert load_storage(path, Codec(), "a") == {"boots": 3}
-    else:
-        with pytest.raises(StorageFileError, match=message + ".*delete it to start the node"):
-            load_storage(path, Codec(), "a")
-
-
 def test_messages_and_storage_of_every_kind_cross_real_tcp_and_disk(tmp_path: Path) -> None:
     from net_nodes import Kind, Note
 
@@ -358,26 +322,6 @@ def test_a_handler_that_sends_a_list_crashes_the_node_with_the_simulators_advice
     assert "use a tuple instead of a list" in output
 
 
-def test_storage_the_codec_cannot_write_fails_alike_in_the_simulator_and_for_real(
-        tmp_path: Path) -> None:
-    from net_nodes import DequeKeeper
-
-    sim = Simulation(seed=1)
-    sim.add_node(DequeKeeper, "a")
-    with pytest.raises(NodeError) as simulated:
-        sim.run(until=10)
-    reason = str(simulated.value.__cause__)
-    assert reason.startswith("storage['kept'] is of type deque, which a real node could not")
-    with start_cluster("net_nodes:DequeKeeper", ["a"], data_dir=tmp_path) as cluster:
-        deadline = time.monotonic() + 5
-        while cluster.is_alive("a"):
-            assert time.monotonic() < deadline, cluster.output("a")
-            time.sleep(0.02)
-        assert cluster.returncode("a") == 1
-        output = cluster.output("a")
-    assert "the node crashed" in output and f"StorageError: {reason}" in output
-
-
 def test_a_node_started_by_a_cluster_exits_when_its_parent_goes(tmp_path: Path) -> None:
     (port,) = free_ports(1)
     proc = subprocess.Popen(
@@ -394,44 +338,6 @@ def test_a_node_started_by_a_cluster_exits_when_its_parent_goes(tmp_path: Path) 
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-
-
-def _process_is_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (a zombie waiting to be reaped counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
-def test_a_node_whose_handler_is_stuck_dies_with_its_parent(tmp_path: Path) -> None:
-    parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\n"
-         "from distlab.net import start_cluster\n"
-         f"cluster = start_cluster('net_nodes:Spinner', ['a'], data_dir={str(tmp_path)!r})\n"
-         "print(cluster.pid('a'), flush=True)\n"
-         "time.sleep(60)\n"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent)
-    node_pid = None
-    try:
-        assert parent.stdout is not None
-        node_pid = int(parent.stdout.readline())
-        time.sleep(0.3)                     # the node is in its busy loop by now
-        assert not _process_is_gone(node_pid)
-        parent.kill()                       # kill -9: the parent cannot stop the node itself
-        parent.wait(5)
-        deadline = time.monotonic() + 5
-        while not _process_is_gone(node_pid):
-            assert time.monotonic() < deadline, "the node outlived its parent by 5 s"
-            time.sleep(0.05)
-        assert "its handler is stuck" in (tmp_path / "a.log").read_text()
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-        if node_pid is not None and not _process_is_gone(node_pid):
-            os.kill(node_pid, signal.SIGKILL)
 
 
 def test_sigterm_shuts_a_node_down_cleanly(cluster_factory) -> None:
