@@ -78,13 +78,13 @@ ip -n "$NS_SERVER" link set "$VETH_SERVER" up ||
   { echo "error: could not configure the veth pair" >&2; exit 1; }
 
 echo "namespaces $NS_CLIENT ($ADDR_CLIENT) <-> $NS_SERVER ($ADDR_SERVER) joined by a veth pair"
-ip netns exec "$NS_SERVER" "$PYTHON" -m distlab.net echo-server --listen "$ADDR_SERVER:$PORT" \
-  >/dev/null &
+ip netns exec "$NS_SERVER" "$PYTHON" -m distlab.net echo-server --allow-private \
+  --listen "$ADDR_SERVER:$PORT" >/dev/null &
 SERVER_PID=$!
 
 measure() {  # $1: label; prints "<label>: rtt n=... ms"
   local out
-  out=$(ip netns exec "$NS_CLIENT" "$PYTHON" -m distlab.net rtt \
+  out=$(ip netns exec "$NS_CLIENT" "$PYTHON" -m distlab.net rtt --allow-private \
           --connect "$ADDR_SERVER:$PORT" --count "$COUNT" --timeout 5 --wait 5) ||
     { echo "error: the round-trip client failed: $out" >&2; exit 1; }
   echo "$1: $out"

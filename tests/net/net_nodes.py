@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 from dataclasses import dataclass
 
@@ -121,3 +122,21 @@ class RaftWords(Node):
                 if len(self.votes) > (len(self.peers) + 1) // 2:
                     self.state = "leader"
                     self.note("leader", term=self.term, votes=len(self.votes))
+
+
+class Spinner(Node):
+    """A buggy node: its first timer's handler never returns (a busy loop, not a sleep)."""
+
+    def on_start(self) -> None:
+        self.set_timer(0, "spin")
+
+    def on_timer(self, name: str) -> None:
+        while True:
+            pass
+
+
+class DequeKeeper(Node):
+    """A buggy node: it keeps a deque in storage, which a real node cannot write to disk."""
+
+    def on_start(self) -> None:
+        self.storage["kept"] = collections.deque([1, 2])

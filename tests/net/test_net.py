@@ -25,7 +25,7 @@ import pytest
 from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServer, EndpointError,
                          FaultProxy, PortInUseError, measure_rtts, parse_address, parse_peers,
                          start_cluster)
-from distlab.net.addresses import free_ports
+from distlab.net.addresses import free_ports, parse_tool_address
 from distlab.net.rtt import connect, round_trip
 from distlab.sim import Simulation
 
@@ -175,6 +175,22 @@ def test_codec_refuses_classes_it_was_not_told_about() -> None:
         CODEC.decode({"$type": "os.system", "fields": {}})
 
 
+BAD_MESSAGES = [
+    ('{"$type": "Vote", "fields": {"term": 1, "ballot": 2}}', "unexpected keyword"),
+    ('{"$type": "Role", "member": "KING"}', "KING"),
+    ('{"$bytes": "not base64!"}', "base64|padding|Invalid"),
+    ('{"$complex": ["a", "b"]}', "complex"),
+    ('{"$set": [[1]]}', "unhashable"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply|recursion"),
+]
+
+
+@pytest.mark.parametrize("msg, reason", BAD_MESSAGES)
+def test_codec_turns_any_malformed_message_into_a_codec_error(msg: str, reason: str) -> None:
+    with pytest.raises(CodecError, match=reason):
+        CODEC.decode_message(f'{{"src": "a", "msg": {msg}}}'.encode())
+
+
 def test_codec_for_node_class_finds_the_message_classes_of_its_module() -> None:
     from distlab.net.demo import Ping, Pinger, Pong
 
@@ -208,6 +224,28 @@ def test_cli_reports_a_bad_peer_spec_and_exits_2() -> None:
                      "--peers", "b=localhost")
     assert result.returncode == 2
     assert "bad address of peer 'b'" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["echo-server", "--listen", "0.0.0.0:0"], "0.0.0.0 means every interface"),
+    (["echo-server", "--listen", "0.0.0.0:0", "--allow-private"], "means every interface"),
+    (["echo-server", "--listen", "[::]:0", "--allow-private"], ":: means every interface"),
+    (["echo-server", "--listen", "10.0.0.1:0"], "add --allow-private to allow a private"),
+    (["echo-server", "--listen", "[::1]:0"], "the echo server speaks IPv4 only"),
+    (["echo-server", "--listen", "example.org:0"], "'example.org' is not an IP address"),
+    (["rtt", "--connect", "192.168.1.1:7"], "add --allow-private"),
+])
+def test_the_measuring_tools_stay_on_loopback_unless_told(args: list[str], message: str) -> None:
+    result = run_cli(*args, timeout=5)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_allow_private_admits_a_private_address_but_not_a_public_one() -> None:
+    assert parse_tool_address("10.213.77.2:7000", what="x", allow_private=True) == (
+        "10.213.77.2", 7000)
+    with pytest.raises(AddressError, match="only loopback addresses"):
+        parse_tool_address("8.8.8.8:53", what="x", allow_private=True)
 
 
 def test_cli_reports_a_node_class_that_cannot_be_imported() -> None:
@@ -679,3 +717,96 @@ def test_an_endpoint_drops_what_it_cannot_read_and_says_so() -> None:
         with pytest.raises(TimeoutError, match="dropped as unreadable: .*frame of"):
             me.receive(1.0)
         assert me.pending() == []
+
+
+def frame(body: str) -> bytes:
+    return len(body.encode()).to_bytes(4, "big") + body.encode()
+
+
+def test_an_endpoint_drops_a_malformed_message_and_reads_on() -> None:
+    from distlab.net import Endpoint
+
+    (port,) = free_ports(1)
+    with Endpoint("me", ("127.0.0.1", port), {}, CODEC) as me:
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            for msg, _ in BAD_MESSAGES:
+                conn.sendall(frame(f'{{"src": "a", "msg": {msg}}}'))
+            conn.sendall(frame('{"src": "a", "msg": {"$type": "Vote", "fields": {"term": 1, '
+                               '"candidate": "a", "granted": true}}}'))
+            # the reader survived every bad message, and the framing is intact: it reads on
+            assert me.receive(5.0) == ("a", Vote(1, "a", True))
+        assert len(me.dropped) == len(BAD_MESSAGES)
+        for (_, reason), dropped in zip(BAD_MESSAGES, me.dropped, strict=True):
+            assert re.search(reason, dropped), dropped
+
+
+def test_an_endpoint_closes_idle_connections_and_lists_a_frame_cut_short() -> None:
+    from distlab.net import Endpoint
+
+    (port,) = free_ports(1)
+    with Endpoint("me", ("127.0.0.1", port), {}, CODEC, idle_timeout=0.3) as me:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as idle, \
+                socket.create_connection(("127.0.0.1", port), timeout=5) as stalled:
+            stalled.sendall(frame('{"src": "a", "msg": 1}')[:7])    # and then nothing
+            stalled_port = stalled.getsockname()[1]
+            assert idle.recv(1) == b"" and stalled.recv(1) == b""    # closed by the endpoint
+        assert me.dropped == [f"from 127.0.0.1:{stalled_port}: a frame of 22 bytes cut short "
+                              f"after 3 bytes (the connection closed, or stayed idle for 0.3 s)"]
+
+
+def test_a_node_closes_idle_connections_and_answers_despite_hundreds(tmp_path: Path) -> None:
+    import resource
+
+    from distlab.net import Endpoint
+
+    def few_descriptors() -> None:      # so that 300 piled-up connections would exhaust them
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    port, client_port = free_ports(2)
+    log = tmp_path / "a.out"
+    with open(log, "wb") as out:
+        node = subprocess.Popen(
+            [sys.executable, "-m", "distlab.net", "run", "--node-class", "net_nodes:Echo",
+             "--id", "a", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path),
+             "--clients", f"me=127.0.0.1:{client_port}", "--idle-timeout", "0.5"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=few_descriptors, cwd=Path(__file__).parent)
+    forgotten: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 10
+        while "listening on" not in log.read_text():
+            assert node.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as idle:
+            assert idle.recv(1) == b""                  # closed after 0.5 s of silence
+        assert "no message came for 0.5 s" in log.read_text()
+        for i in range(300):              # opened and forgotten (a few at a time, not a flood)
+            forgotten.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            if i % 16 == 15:
+                time.sleep(0.02)
+        with Endpoint("me", ("127.0.0.1", client_port), {"a": ("127.0.0.1", port)},
+                      Codec()) as me:
+            assert me.request("a", "still there?", timeout=5) == ("a", "still there?")
+        assert "connections are open, the most this node keeps" in log.read_text()
+    finally:
+        for conn in forgotten:
+            conn.close()
+        node.terminate()
+        node.wait(5)
+
+
+def test_a_hundred_requests_take_about_a_hundred_times_one(tmp_path: Path) -> None:
+    # An endpoint once waited 2 s before every send after the first, asking whether its
+    # connection was still open; so 100 requests took 200 s where one takes a millisecond.
+    with start_cluster("net_nodes:Echo", ["a"], data_dir=tmp_path, clients=["me"]) as cluster:
+        me = cluster.client("me")
+        started = time.monotonic()
+        me.request("a", "one")                      # (it opens the connection, too)
+        one = time.monotonic() - started
+        budget = 100 * one * 5 + 1.0                # generous: the machine is shared
+        started = time.monotonic()
+        for i in range(100):
+            assert me.request("a", i) == ("a", i)
+            elapsed = time.monotonic() - started
+            assert elapsed < budget, (f"{i + 1} requests took {elapsed:.2f} s, one took "
+                                      f"{one * 1000:.1f} ms")

@@ -4,10 +4,15 @@
         --listen 127.0.0.1:9001 --peers b=127.0.0.1:9002,c=127.0.0.1:9003 \\
         [--clients me=127.0.0.1:9100] \\
         [--data-dir DIR] [--seed N] [--incarnation N] [--arg interval=200 ...]
+        [--idle-timeout SECONDS]
     python -m distlab.net proxy --listen 9100 --target 127.0.0.1:9001 [--delay 50] [--jitter 10]
         [--drop 0.1] [--seed N]
-    python -m distlab.net echo-server --listen 127.0.0.1:7000
+    python -m distlab.net echo-server --listen 127.0.0.1:7000 [--allow-private]
     python -m distlab.net rtt --connect 127.0.0.1:7000 [--count 20] [--timeout 2] [--wait 5]
+        [--allow-private]
+
+Every address is a loopback one; ``--allow-private`` lets the two measuring tools use a
+private address too (the netns demo runs them in network namespaces joined by 10.x addresses).
 
 Exit codes: 0 after a clean shutdown (SIGTERM or Ctrl-C), 1 if the node crashed, 2 for a
 usage error (a bad option, a taken port, a class that cannot be imported).
@@ -16,15 +21,15 @@ usage error (a bad option, a taken port, a class that cannot be imported).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import signal
 import sys
 import threading
 from typing import Any
 
-from distlab.net.addresses import AddressError, PortInUseError, parse_address, parse_peers
-from distlab.net.codec import CodecError
+from distlab.net.addresses import (AddressError, PortInUseError, parse_address, parse_peers,
+                                   parse_tool_address)
+from distlab.net.codec import IDLE_TIMEOUT, CodecError
 from distlab.net.host import import_node_class, run_node
 from distlab.net.proxy import FaultProxy
 from distlab.net.rtt import EchoServer, measure_rtts, summarize
@@ -45,6 +50,17 @@ def parse_arg(spec: str) -> tuple[str, Any]:
         return key, text
 
 
+def positive_seconds(text: str) -> float:
+    """An ``argparse`` type: a number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
 def cmd_run(opts: argparse.Namespace) -> int:
     listen = parse_address(opts.listen, what="--listen address")
     peers = parse_peers(opts.peers)
@@ -52,7 +68,8 @@ def cmd_run(opts: argparse.Namespace) -> int:
     node_args = dict(parse_arg(spec) for spec in opts.arg)
     return run_node(node_class, opts.id, listen, peers, data_dir=opts.data_dir,
                     node_args=node_args, seed=opts.seed, incarnation=opts.incarnation,
-                    clients=parse_peers(opts.clients), exit_with_parent=opts.exit_with_parent)
+                    clients=parse_peers(opts.clients), exit_with_parent=opts.exit_with_parent,
+                    idle_timeout=opts.idle_timeout)
 
 
 def wait_for_sigterm_or_sigint() -> None:
@@ -75,20 +92,12 @@ def cmd_proxy(opts: argparse.Namespace) -> int:
     return 0
 
 
-def _private_address(spec: str, what: str) -> tuple[str, int]:
-    """Loopback or a private (RFC 1918) address, as used inside the netns demo."""
-    host, port = parse_address(spec, what=what, loopback_only=False)
-    try:
-        private = ipaddress.ip_address(host).is_private
-    except ValueError:
-        private = host == "localhost"
-    if not private:
-        raise UsageError(f"bad {what} {spec!r}: only loopback or private addresses are allowed")
-    return host, port
-
-
 def cmd_echo_server(opts: argparse.Namespace) -> int:
-    host, port = _private_address(opts.listen, "--listen address")
+    host, port = parse_tool_address(opts.listen, what="--listen address",
+                                    allow_private=opts.allow_private)
+    if ":" in host:
+        raise UsageError(f"bad --listen address {opts.listen!r}: the echo server speaks IPv4 "
+                         f"only; give an IPv4 address, e.g. 127.0.0.1:{port}")
     with EchoServer(host, port) as server:
         print(f"echo server listening on {host}:{server.port}", flush=True)
         wait_for_sigterm_or_sigint()
@@ -96,7 +105,8 @@ def cmd_echo_server(opts: argparse.Namespace) -> int:
 
 
 def cmd_rtt(opts: argparse.Namespace) -> int:
-    host, port = _private_address(opts.connect, "--connect address")
+    host, port = parse_tool_address(opts.connect, what="--connect address",
+                                    allow_private=opts.allow_private)
     rtts = measure_rtts(host, port, opts.count, timeout=opts.timeout, wait=opts.wait)
     print(f"rtt {summarize(rtts)}", flush=True)
     return 0
@@ -129,8 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
                      help="a keyword argument for the node's __init__ (VALUE read as JSON "
                           "if it parses, else as text); repeatable")
+    run.add_argument("--idle-timeout", type=positive_seconds, default=IDLE_TIMEOUT,
+                     metavar="SECONDS",
+                     help=f"close an incoming connection that carries no message for this "
+                          f"long; its sender connects again when it next sends "
+                          f"(default: {IDLE_TIMEOUT:g})")
     run.add_argument("--exit-with-parent", action="store_true",
-                     help="stop when standard input closes (used by start_cluster)")
+                     help="stop when standard input closes, at once if a handler is stuck "
+                          "(used by start_cluster)")
     run.set_defaults(func=cmd_run)
 
     proxy = sub.add_parser("proxy", help="a fault-injecting TCP proxy on 127.0.0.1")
@@ -145,11 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.set_defaults(func=cmd_proxy)
 
     echo = sub.add_parser("echo-server", help="a line echo server (for rtt)")
-    echo.add_argument("--listen", required=True, metavar="HOST:PORT")
+    echo.add_argument("--listen", required=True, metavar="HOST:PORT",
+                      help="a loopback address, e.g. 127.0.0.1:7000")
+    echo.add_argument("--allow-private", action="store_true",
+                      help="also accept a private address (10.x, 172.16.x to 172.31.x, "
+                           "192.168.x), as in a network namespace; never 0.0.0.0")
     echo.set_defaults(func=cmd_echo_server)
 
     rtt = sub.add_parser("rtt", help="measure round trips to an echo server")
-    rtt.add_argument("--connect", required=True, metavar="HOST:PORT")
+    rtt.add_argument("--connect", required=True, metavar="HOST:PORT",
+                     help="the echo server's address, e.g. 127.0.0.1:7000")
+    rtt.add_argument("--allow-private", action="store_true",
+                     help="also accept a private address, as for echo-server")
     rtt.add_argument("--count", type=int, default=20)
     rtt.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS")
     rtt.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",

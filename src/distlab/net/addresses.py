@@ -57,6 +57,34 @@ def parse_address(spec: str, *, what: str = "address", loopback_only: bool = Tru
     return host, port
 
 
+def parse_tool_address(spec: str, *, what: str, allow_private: bool = False) -> Address:
+    """The address of a measuring tool (``echo-server``, ``rtt``): loopback only, or with
+    ``allow_private`` also a private address (the 10.x addresses of ``netns_demo.sh``).
+
+    A wildcard such as 0.0.0.0 is refused even then: it means every interface of the machine,
+    public ones included (Python's `ipaddress` calls 0.0.0.0 private, so checking
+    ``is_private`` alone would let it through).
+    """
+    host, port = parse_address(spec, what=what, loopback_only=False)
+    if host == "localhost":
+        return host, port
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise AddressError(f"bad {what} {spec!r}: {host!r} is not an IP address; give one, "
+                           f"e.g. 127.0.0.1:7000") from None
+    if ip.is_unspecified:
+        raise AddressError(f"bad {what} {spec!r}: {host} means every interface of this "
+                           f"machine, so other machines could reach it; give 127.0.0.1 (or, "
+                           f"with --allow-private, the private address of one interface)")
+    if ip.is_loopback or (allow_private and ip.is_private):
+        return host, port
+    hint = ("" if allow_private else "; add --allow-private to allow a private address "
+            "(10.x, 172.16.x to 172.31.x, 192.168.x), as scripts/netns_demo.sh does")
+    raise AddressError(f"bad {what} {spec!r}: only loopback addresses (127.0.0.1) are "
+                       f"allowed{hint}")
+
+
 def parse_peers(spec: str) -> dict[str, Address]:
     """``"b=127.0.0.1:9002,c=127.0.0.1:9003"`` -> ``{"b": (...), "c": (...)}``.
 

@@ -15,8 +15,8 @@ sends the nodes requests and receives their replies (``me.request("a", Get("x"))
 
 Each process writes its log to ``<data_dir>/<id>.log`` and its storage to
 ``<data_dir>/<id>.json``. The processes exit by themselves if the Python that started them
-dies (they watch the pipe on their standard input), so a crashed notebook kernel leaves no
-orphans behind.
+dies (they watch the pipe on their standard input, even while a handler is stuck in an
+endless loop: `distlab.net.lifeline`), so a crashed notebook kernel leaves no orphans behind.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from typing import IO, Any
 from distlab.net.addresses import Address, free_ports
 from distlab.net.codec import Codec
 from distlab.net.endpoint import Endpoint
-from distlab.net.host import import_node_class, load_storage, storage_path
+from distlab.net.host import import_node_class
+from distlab.net.storage_file import load_storage, storage_path
 
 READY_LINE = "net: listening on"
 
@@ -227,7 +228,7 @@ class Cluster:
         """Node ``node_id``'s storage as it is on disk now."""
         self._check_id(node_id)
         codec = Codec.for_node_class(import_node_class(self.node_class))
-        return load_storage(storage_path(self.data_dir, node_id), codec)
+        return load_storage(storage_path(self.data_dir, node_id), codec, node_id)
 
     def _tail(self, node_id: str, lines: int = 15) -> str:
         return "\n".join(self.output(node_id).splitlines()[-lines:]) or "(no output)"

@@ -23,7 +23,8 @@ enum member ``Color.RED``   ``{"$type": "Color", "member": "RED"}``
 ==========================  ==================================================
 
 Messages must be immutable, exactly as in the simulator: `encode_message` refuses lists,
-dicts, sets and dataclasses that are not frozen. Storage may hold anything above.
+dicts, sets and dataclasses that are not frozen. Storage may hold what the simulator's rule
+allows (`distlab.sim.storage.check_storable`, which the host applies before it encodes).
 
 A frame on the wire is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON:
 TCP is a byte stream with no message boundaries, so the receiver needs the length to know
@@ -44,6 +45,11 @@ from typing import Any
 
 #: Largest frame accepted from the network (bytes); a bigger one means a confused peer.
 MAX_FRAME = 16 * 1024 * 1024
+#: Seconds an incoming connection may carry no frame before the receiver closes it. Every
+#: open connection costs the receiver a file descriptor (and an endpoint a thread): without
+#: a limit, connections that are opened and forgotten pile up until none can be accepted.
+#: The sender notices the close and connects again when it next has something to send.
+IDLE_TIMEOUT = 60.0
 
 _LENGTH = struct.Struct(">I")
 _JSON_SCALARS = (type(None), bool, int, float, str)
@@ -174,22 +180,37 @@ class Codec:
 
     # -- decoding -----------------------------------------------------------------------------
     def decode(self, data: Any) -> Any:
-        """The value that `encode` turned into ``data``."""
+        """The value that `encode` turned into ``data``.
+
+        ``data`` comes from the network or from a file, so anything may be wrong with it: a
+        class given fields it does not have, an enum member it lacks, bad base64, a list
+        where a set needs hashable items. Each of these is a `CodecError`, so that whoever
+        reads (a node, an endpoint) can drop the value and carry on.
+        """
+        try:
+            return self._decode(data)
+        except CodecError:
+            raise
+        except (TypeError, ValueError, KeyError, RecursionError) as exc:
+            raise CodecError(f"cannot decode {str(data)[:80]!r}: {type(exc).__name__}: "
+                             f"{exc}") from exc
+
+    def _decode(self, data: Any) -> Any:
         match data:
             case None | bool() | int() | float() | str():
                 return data
             case list():
-                return [self.decode(v) for v in data]
+                return [self._decode(v) for v in data]
             case {"$tuple": list(items)}:
-                return tuple(self.decode(v) for v in items)
+                return tuple(self._decode(v) for v in items)
             case {"$frozenset": list(items)}:
-                return frozenset(self.decode(v) for v in items)
+                return frozenset(self._decode(v) for v in items)
             case {"$set": list(items)}:
-                return {self.decode(v) for v in items}
+                return {self._decode(v) for v in items}
             case {"$dict": dict(items)}:
-                return {k: self.decode(v) for k, v in items.items()}
+                return {k: self._decode(v) for k, v in items.items()}
             case {"$dict": list(pairs)}:
-                return {self.decode(k): self.decode(v) for k, v in pairs}
+                return {self._decode(k): self._decode(v) for k, v in pairs}
             case {"$bytes": str(text)}:
                 return base64.b64decode(text)
             case {"$complex": [real, imag]}:
@@ -206,9 +227,9 @@ class Codec:
                              f"must run the same node class (known: {sorted(self.classes)})")
         match rest:
             case {"fields": dict(fields)} if dataclasses.is_dataclass(cls):
-                return cls(**{k: self.decode(v) for k, v in fields.items()})
+                return cls(**{k: self._decode(v) for k, v in fields.items()})
             case {"items": list(items)} if _is_named_tuple_class(cls):
-                return cls(*(self.decode(v) for v in items))
+                return cls(*(self._decode(v) for v in items))
             case {"member": str(member)} if issubclass(cls, enum.Enum):
                 return cls[member]
             case _:
@@ -227,6 +248,8 @@ class Codec:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CodecError(f"a frame that is not JSON: {exc}") from exc
+        except RecursionError:
+            raise CodecError("a frame whose JSON is nested too deeply to read") from None
         match data:
             case {"src": str(src), "msg": msg}:
                 return src, self.decode(msg)

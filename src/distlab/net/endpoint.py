@@ -14,12 +14,15 @@ node would have sent::
     me.request("b", Get("x"), timeout=2)    # ask another replica
 
 Calls block (with a timeout) so that a notebook cell reads top to bottom; replies arrive on a
-background thread and wait in an inbox until asked for.
+background thread and wait in an inbox until asked for. A connection from a node that stays
+silent for ``idle_timeout`` seconds (`IDLE_TIMEOUT` by default) is closed, so connections do
+not pile up; the node opens a new one when it next replies.
 """
 
 from __future__ import annotations
 
 import queue
+import select
 import socket
 import threading
 import time
@@ -27,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from distlab.net.addresses import Address
-from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
+from distlab.net.codec import HEADER_SIZE, IDLE_TIMEOUT, Codec, CodecError, frame_length
 
 
 class EndpointError(RuntimeError):
@@ -41,13 +44,17 @@ class Endpoint:
     """
 
     def __init__(self, client_id: str, listen: Address, nodes: Mapping[str, Address],
-                 codec: Codec) -> None:
+                 codec: Codec, *, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.id = client_id
+        #: seconds a connection from a node may stay silent before it is closed (the node
+        #: opens a new one when it next has something to say)
+        self.idle_timeout = idle_timeout
         self.nodes = dict(nodes)
         self.codec = codec
         self._inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._held: list[tuple[str, Any]] = []    # received, but not what a receive asked for
-        #: what arrived but could not be read (a frame of another protocol, an unknown class)
+        #: what arrived but could not be read (a frame of another protocol, an unknown class,
+        #: a frame cut short)
         self.dropped: list[str] = []
         self._out: dict[str, socket.socket] = {}
         self._server = socket.create_server(listen)
@@ -134,16 +141,42 @@ class Endpoint:
             threading.Thread(target=self._read_loop, args=(conn,), daemon=True).start()
 
     def _read_loop(self, conn: socket.socket) -> None:
+        """Read frames from one node's connection until it closes or stays idle too long.
+
+        A message that cannot be decoded is dropped and the next one read (the framing is
+        intact); a frame whose length is absurd or that is cut short ends the connection.
+        Both are listed in ``dropped``.
+        """
+        conn.settimeout(self.idle_timeout)
         with conn:
-            while (header := _read_exactly(conn, HEADER_SIZE)) is not None:
+            try:
+                host, port = conn.getpeername()[:2]
+            except OSError:
+                return               # gone already
+            peer = f"{host}:{port}"
+            while True:
+                header = _read_exactly(conn, HEADER_SIZE)
+                if len(header) < HEADER_SIZE:
+                    if header:
+                        self._cut_short(peer, len(header), "a frame header")
+                    return           # closed, or idle too long: nothing was lost
                 try:
-                    body = _read_exactly(conn, frame_length(header))
-                    if body is None:
-                        return
-                    self._inbox.put(self.codec.decode_message(body))
-                except CodecError as exc:     # the connection cannot be trusted any more
-                    self.dropped.append(f"from {conn.getpeername()}: {exc}")
+                    length = frame_length(header)
+                except CodecError as exc:
+                    self.dropped.append(f"from {peer}: {exc}")
                     return
+                body = _read_exactly(conn, length)
+                if len(body) < length:
+                    self._cut_short(peer, len(body), f"a frame of {length} bytes")
+                    return
+                try:
+                    self._inbox.put(self.codec.decode_message(body))
+                except CodecError as exc:
+                    self.dropped.append(f"from {peer}: {exc}")
+
+    def _cut_short(self, peer: str, got: int, what: str) -> None:
+        self.dropped.append(f"from {peer}: {what} cut short after {got} bytes (the connection "
+                            f"closed, or stayed idle for {self.idle_timeout:g} s)")
 
     def close(self) -> None:
         """Stop listening and close every connection (`Cluster.stop` does it too)."""
@@ -164,26 +197,33 @@ class Endpoint:
         return f"<Endpoint {self.id} at {host}:{port}, nodes {', '.join(self.nodes)}>"
 
 
-def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
-    """``size`` bytes from ``conn``, or None if it closes first."""
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    """``size`` bytes from ``conn``; fewer if it closes, fails or times out first."""
     data = b""
     while len(data) < size:
         try:
             chunk = conn.recv(size - len(data))
-        except OSError:
-            return None
+        except OSError:          # including TimeoutError: the connection was idle too long
+            break
         if not chunk:
-            return None
+            break
         data += chunk
     return data
 
 
 def _still_open(conn: socket.socket) -> bool:
     """Whether the node at the other end has not closed ``conn`` (nodes never write on it,
-    so readable means closed)."""
+    so readable means closed).
+
+    Asked without waiting: ``poll`` with a zero timeout says whether there is anything to read.
+    Peeking with ``recv`` would not do, because the socket has a timeout: Python then waits
+    up to that timeout for data, which on an open connection never comes.
+    """
+    poller = select.poll()
+    poller.register(conn, select.POLLIN)
+    if not poller.poll(0):
+        return True              # nothing to read, not even an end of stream: still open
     try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
-    except BlockingIOError:
-        return True
+        return conn.recv(1, socket.MSG_PEEK) != b""
     except OSError:
         return False

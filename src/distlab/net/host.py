@@ -10,11 +10,17 @@ node what `distlab.sim.runtime.Runtime` names (``_send``, ``_set_timer``, ``_can
   length-prefixed frame on a TCP connection to the peer. Connections are opened on first use
   and kept. Each connection carries messages one way only (the sender's outgoing stream); a
   reply travels on the replier's own connection back.
+* **receive** -- one frame at a time from each incoming connection, decoded and handed to
+  ``on_message``; a frame that cannot be decoded is dropped and logged. A connection that
+  carries no message for ``idle_timeout`` seconds is closed (its sender connects again on its
+  next send), and past `MAX_INCOMING` open ones the idlest is closed: connections that
+  clients open and forget cannot use up the process's file descriptors.
 * **timers** -- ``loop.call_later``; the clock is `time.monotonic` in ms since the host started.
 * **storage** -- a JSON file per node in a data directory, written atomically (a temporary
   file, flushed to disk, then renamed over the old one: a crash leaves either the old or the
-  new file, never half of one) after every handler that changed it. A restarted process reads
-  it back.
+  new file, never half of one) after every handler that changed it, and locked while the node
+  runs, so that no second process with its id writes it too (`distlab.net.storage_file`). A
+  restarted process reads it back.
 * **log** -- one line on standard output, stamped with the node id and its clock, shown once
   the handler that logged it has returned and its storage is on disk.
 * **history** -- a `distlab.sim.Client` node records its operations in ``host.history``, as
@@ -44,6 +50,7 @@ import errno
 import importlib
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -56,12 +63,16 @@ from typing import IO, Any
 
 from distlab.net.addresses import (Address, AddressError, PortInUseError, is_loopback,
                                    port_taken_message)
-from distlab.net.codec import HEADER_SIZE, Codec, CodecError, frame_length
-from distlab.sim.errors import ConfigurationError
+from distlab.net.codec import HEADER_SIZE, IDLE_TIMEOUT, Codec, CodecError, frame_length
+from distlab.net.lifeline import exit_with_parent
+from distlab.net.storage_file import (load_storage, lock_storage, storage_path, storage_text,
+                                      write_atomically)
+from distlab.sim.errors import ConfigurationError, StorageError
 from distlab.sim.history import History, Operation, jepsen_event
 from distlab.sim.messages import check_message
 from distlab.sim.node import Node, NodeRandom, build_node
 from distlab.sim.simulation import stream
+from distlab.sim.storage import Storage, check_storable
 from distlab.sim.times import timer_delay
 from distlab.sim.trace import Note
 
@@ -70,50 +81,14 @@ RETRY_MAX = 1.0          # the pause doubles up to this
 CONNECT_TIMEOUT = 2.0    # seconds to wait for a TCP connection to open
 MAX_PENDING = 1000       # messages held per peer while its connection is being opened
 MAX_BUFFERED = 8 * 1024 * 1024   # bytes waiting in a connection's send buffer before we drop
+MAX_INCOMING = 256       # open incoming connections (at most a quarter of the descriptors
+                         # the process may open): past it, the idlest one is closed
 
 
-# -- storage on disk ---------------------------------------------------------------------------
-def storage_path(data_dir: str | Path, node_id: str) -> Path:
-    """Where node ``node_id`` keeps its storage."""
-    return Path(data_dir) / f"{node_id}.json"
-
-
+# -- files in the data directory -----------------------------------------------------------------
 def history_path(data_dir: str | Path, node_id: str) -> Path:
     """Where client node ``node_id`` appends the events of its operations (JSON lines)."""
     return Path(data_dir) / f"{node_id}.history.jsonl"
-
-
-def load_storage(path: Path, codec: Codec) -> dict[Any, Any]:
-    """The storage saved at ``path``, or an empty dict if there is no file yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    try:
-        data = json.loads(text)
-        storage = codec.decode(data["storage"])
-    except (json.JSONDecodeError, KeyError, TypeError, CodecError) as exc:
-        raise CodecError(f"the storage file {path} cannot be read ({exc}): delete it to start "
-                         f"the node with empty storage") from exc
-    if not isinstance(storage, dict):
-        raise CodecError(f"the storage file {path} does not hold a dict: delete it to start "
-                         f"the node with empty storage")
-    return storage
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old or the new file whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())      # the bytes are on disk before the rename makes them visible
-    os.replace(tmp, path)         # atomic on POSIX: readers see old or new, never a mix
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)          # and the rename itself survives a power cut
-    finally:
-        os.close(dir_fd)
 
 
 # -- connections to peers ----------------------------------------------------------------------
@@ -144,7 +119,7 @@ class NodeHost:
                  node_args: dict[str, Any] | None = None, seed: int = 0,
                  incarnation: int = 0, clients: dict[str, Address] | None = None,
                  codec: Codec | None = None, exit_with_parent: bool = False,
-                 out: IO[str] | None = None) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, out: IO[str] | None = None) -> None:
         if not node_id:
             raise ValueError("a node needs a non-empty id")
         if not is_loopback(listen[0]):
@@ -169,6 +144,10 @@ class NodeHost:
         self.incarnation = incarnation
         self.codec = codec or Codec.for_node_class(node_class)
         self.exit_with_parent = exit_with_parent
+        #: seconds an incoming connection may carry no message before it is closed
+        self.idle_timeout = idle_timeout
+        self.max_incoming = max(1, min(MAX_INCOMING,
+                                       resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
         self.out = out or sys.stdout
         self.node: Node | None = None
         self.exit_code = 0
@@ -178,7 +157,9 @@ class NodeHost:
         self._links = {peer: _Link(peer, addr)
                        for peer, addr in {**self.peers, **self.clients}.items()}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._incoming: set[asyncio.StreamWriter] = set()
+        #: each incoming connection, and when it last carried a message (time.monotonic())
+        self._incoming: dict[asyncio.StreamWriter, float] = {}
+        self._idle_sweep: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._outbox: list[tuple[str, bytes]] | None = None   # held while a handler runs
         self._logbuf: list[str] | None = None                 # likewise
@@ -187,6 +168,7 @@ class NodeHost:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
+        self._lock: IO[str] | None = None    # held while the node runs: its storage is its own
 
     # -- life cycle ---------------------------------------------------------------------------
     async def serve(self, *, install_signal_handlers: bool = True) -> int:
@@ -194,22 +176,28 @@ class NodeHost:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = storage_path(self.data_dir, self.id)
-        storage = load_storage(path, self.codec)
-        self._saved_storage = self._storage_text(storage)
+        self._lock = lock = lock_storage(self.data_dir, self.id)
         host, port = self.listen
         try:
-            self._server = await asyncio.start_server(self._accept, host, port)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
+            storage = Storage(load_storage(storage_path(self.data_dir, self.id), self.codec,
+                                           self.id))
+            self._saved_storage = storage_text(self.id, storage, self.codec)
+            # (asyncio accepts up to `backlog` connections at a time before any of them is
+            # served: a bound on it keeps a burst of them within the descriptor limit)
+            self._server = await asyncio.start_server(self._accept, host, port,
+                                                      backlog=min(100, self.max_incoming))
+        except BaseException as exc:
+            lock.close()
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(port_taken_message(host, port, "--listen")) from None
             raise
         port = self._server.sockets[0].getsockname()[1]
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
+        self._idle_sweep = self._loop.call_later(self.idle_timeout / 2, self._close_idle)
         if self.exit_with_parent:
-            self._spawn(self._stop_when_stdin_closes())
+            exit_with_parent(sys.stdin.fileno(), self._loop, self._parent_gone, self._net_log)
         self._t0 = time.monotonic()
         self.node = build_node(self.node_class, self, self.id, tuple(sorted(self.peers)),
                                storage, self.node_args)
@@ -230,22 +218,16 @@ class NodeHost:
         self._net_log(f"received {sig.name}: shutting down")
         self.stop()
 
-    async def _stop_when_stdin_closes(self) -> None:
-        """Used by `distlab.net.cluster`: when the parent process dies, its pipe closes."""
-        assert self._loop is not None
-        reader = asyncio.StreamReader()
-        await self._loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                           sys.stdin)
-        while await reader.read(4096):
-            pass
+    def _parent_gone(self) -> None:
         self._net_log("the parent process has gone (standard input closed): shutting down")
         self.stop()
 
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        for handle in self._timers.values():
-            handle.cancel()
+        for handle in [*self._timers.values(), self._idle_sweep]:
+            if handle is not None:
+                handle.cancel()
         self._timers.clear()
         writers = [link.writer for link in self._links.values() if link.writer is not None]
         writers += list(self._incoming)
@@ -255,7 +237,7 @@ class NodeHost:
             task.cancel()
         try:
             self._persist()
-        except (OSError, CodecError) as exc:
+        except (OSError, CodecError, StorageError) as exc:
             self._net_log(f"could not save storage while shutting down: {exc}")
             self.exit_code = self.exit_code or 1
         for writer in writers:
@@ -263,6 +245,8 @@ class NodeHost:
                 await asyncio.wait_for(writer.wait_closed(), 0.5)
             except (TimeoutError, OSError):
                 pass
+        if self._lock is not None:    # after the last write: another process may take it now
+            self._lock.close()
         self._net_log(f"stopped (exit code {self.exit_code})")
 
     def _spawn(self, coro: Any) -> None:
@@ -299,15 +283,12 @@ class NodeHost:
         if lines:
             print("\n".join(lines), file=self.out, flush=True)
 
-    def _storage_text(self, storage: dict[Any, Any]) -> str:
-        data = {"node": self.id, "storage": self.codec.encode(storage, where="storage")}
-        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-
     def _persist(self) -> None:
         """Write storage to disk if it differs from what was last written."""
         if self.node is None:
             return
-        text = self._storage_text(self.node.storage)
+        check_storable(self.node.storage)   # the simulator's rule, and its StorageError
+        text = storage_text(self.id, self.node.storage, self.codec)
         if text != self._saved_storage:
             write_atomically(storage_path(self.data_dir, self.id), text)
             self._saved_storage = text
@@ -450,19 +431,39 @@ class NodeHost:
 
     # -- receiving ----------------------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._incoming.add(writer)
+        if len(self._incoming) >= self.max_incoming:
+            oldest = min(self._incoming, key=self._incoming.__getitem__)
+            self._close_incoming(oldest, f"{len(self._incoming)} connections are open, the "
+                                         f"most this node keeps, and it is the idlest")
+        self._incoming[writer] = time.monotonic()
         try:
             while not self._stopping:
                 header = await reader.readexactly(HEADER_SIZE)
                 body = await reader.readexactly(frame_length(header))
+                self._incoming[writer] = time.monotonic()
                 self._deliver(body)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass        # the sender closed the connection
+            pass        # the sender closed the connection (or we did, as it was idle)
         except CodecError as exc:
             self._net_log(f"closing a connection from {writer.get_extra_info('peername')}: {exc}")
         finally:
-            self._incoming.discard(writer)
+            self._incoming.pop(writer, None)
             writer.close()
+
+    def _close_idle(self) -> None:
+        """Close the incoming connections that carried nothing for ``idle_timeout`` seconds
+        (their senders connect again when they next send); runs twice per timeout."""
+        now = time.monotonic()
+        for writer, last in list(self._incoming.items()):
+            if now - last > self.idle_timeout:
+                self._close_incoming(writer, f"no message came for {self.idle_timeout:g} s")
+        assert self._loop is not None
+        self._idle_sweep = self._loop.call_later(self.idle_timeout / 2, self._close_idle)
+
+    def _close_incoming(self, writer: asyncio.StreamWriter, why: str) -> None:
+        self._net_log(f"closing the connection from {writer.get_extra_info('peername')}: {why}")
+        del self._incoming[writer]
+        writer.close()
 
     def _deliver(self, body: bytes) -> None:
         try:
@@ -502,9 +503,9 @@ def import_node_class(spec: str) -> type[Node]:
 def run_node(node_class: type[Node], node_id: str, listen: Address, peers: dict[str, Address],
              *, data_dir: str | Path, node_args: dict[str, Any] | None = None, seed: int = 0,
              incarnation: int = 0, clients: dict[str, Address] | None = None,
-             exit_with_parent: bool = False) -> int:
+             exit_with_parent: bool = False, idle_timeout: float = IDLE_TIMEOUT) -> int:
     """Run one node in this process until SIGTERM or SIGINT; returns the exit code."""
     host = NodeHost(node_class, node_id, listen, peers, data_dir=data_dir, node_args=node_args,
                     seed=seed, incarnation=incarnation, clients=clients,
-                    exit_with_parent=exit_with_parent)
+                    exit_with_parent=exit_with_parent, idle_timeout=idle_timeout)
     return asyncio.run(host.serve())

@@ -15,6 +15,10 @@ class MessageError(SimulationError, TypeError):
     """A message that is mutable, or could share memory between sender and receiver."""
 
 
+class StorageError(SimulationError, TypeError):
+    """A value a node's durable storage cannot keep: it could not survive a real crash."""
+
+
 class NodeError(SimulationError):
     """A node's handler raised an exception.
 

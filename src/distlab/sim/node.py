@@ -67,7 +67,9 @@ class Node:
                       only the nodes added so far, so add a cluster with one ``add_nodes``;
     ``self.now``      this node's clock in milliseconds (skew and drift applied);
     ``self.rng``      a `random.Random` of its own, seeded from the simulation's seed;
-    ``self.storage``  a dict that survives crashes (everything else is lost on a crash).
+    ``self.storage``  a dict that survives crashes (everything else is lost on a crash); it
+                      keeps only values a real process could write to disk and read back
+                      (`distlab.sim.storage`).
 
     In a cluster of more than 64 servers ``self.peers`` reads like a tuple but is a view of
     one list the whole simulation shares (`distlab.sim.peers.Peers`), and ``self.rng`` is

@@ -28,7 +28,7 @@ from itertools import count
 from types import MethodType
 from typing import Any, NamedTuple, TypeVar
 
-from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError,
+from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, NodeError, StorageError,
                                 WallClockLimitExceeded)
 from distlab.sim.guards import GC_BATCH, Alarm, gc_between_batches, wall_clock_guard
 from distlab.sim.history import Client, History, Operation
@@ -39,6 +39,7 @@ from distlab.sim.network import Network, Uniform
 from distlab.sim.node import Node, NodeRandom, build_node
 from distlab.sim.peers import Peers
 from distlab.sim.scheduler import Entry, Scheduler
+from distlab.sim.storage import Storage, check_storable
 from distlab.sim.times import checked_number, timer_delay
 from distlab.sim.trace import Note, Trace, TraceEvent, events_from_slots
 
@@ -129,7 +130,7 @@ class Simulation:
         self.history = History(on_event=self._record_operation, clock=lambda: self.now)
         self._net_rng = stream(seed, "network")
         self._specs: dict[str, tuple[type[Node], dict[str, Any]]] = {}
-        self._storage: dict[str, dict[str, Any]] = {}
+        self._storage: dict[str, Storage] = {}
         self._incarnation: dict[str, int] = {}
         self._timers: dict[str, dict[str, tuple]] = {}
         self._clocks: dict[str, tuple[float, float]] = {}
@@ -173,7 +174,7 @@ class Simulation:
                 raise ConfigurationError(f"there is already a node {node_id!r}; ids must be "
                                          f"unique")
             self._specs[node_id] = (cls, kwargs)
-            self._storage[node_id] = {}
+            self._storage[node_id] = Storage()
             self._incarnation[node_id] = 0
             self._timers[node_id] = {}
             self.trace.nodes.append(node_id)
@@ -348,6 +349,11 @@ class Simulation:
         self._node(node_id)
         if node_id in self.crashed:
             raise ConfigurationError(f"node {node_id!r} is already crashed")
+        try:        # what it wrote was checked then; this also sees what it changed in place
+            check_storable(self._storage[node_id])
+        except StorageError as exc:
+            raise StorageError(f"node {node_id!r} cannot crash and keep its storage: {exc}. "
+                               f"(The value was changed in place after it was stored.)") from None
         self.crashed.add(node_id)
         self._timers[node_id] = {}
         self._record("crash", node_id, None, None, None)
