@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from distlab.consensus.paxos import HastyProposer
+from distlab.membership.heartbeat import TimeoutDetector
 from distlab.soak import labs, library
 from distlab.soak.__main__ import main
 from distlab.soak.runner import PROTOCOLS, replay, soak, target
@@ -44,6 +45,16 @@ def test_an_at_least_once_counter_is_caught_applying_a_retry_twice():
     summary = soak(library.rpc_counter(at_most_once=False), 10)
     assert summary.violations, "no run of an at-least-once server met a duplicate"
     assert "each increment is applied at most once" in summary.violations[0].violation
+
+
+def test_a_detector_that_never_suspects_is_caught():
+    class NeverSuspects(TimeoutDetector):
+        def on_timer(self, name: str) -> None:
+            pass  # the silence timer goes off, and nothing happens
+
+    summary = soak(library.heartbeat(detector=NeverSuspects), 5)
+    assert summary.violations
+    assert "yet it does not suspect the sender" in summary.violations[0].violation
 
 
 def test_a_lab_solution_with_a_bug_is_caught():

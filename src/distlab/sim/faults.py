@@ -74,8 +74,8 @@ class Nemesis:
     partition, calms the network, puts a clock right) or breaks something more: crashes a
     node (never more than ``max_crashed`` at once), splits the nodes in two groups, or --
     when asked -- degrades the network or a clock. ``nodes`` limits the faults to some nodes
-    (clients, for example, are usually spared), and ``crashable`` the crashes to some of
-those (by default any of them). The kinds of fault, each switched on by its
+    (clients, for example, are usually spared), and ``crashable`` limits the crashes to some
+    of those (by default any of them may crash). The kinds of fault, each switched on by its
     argument:
 
     * ``crashes`` and ``partitions`` (on by default);

@@ -99,8 +99,10 @@ class SuspectsTheSilent(TraceProperty):
 
 class AppliedAtMostOnce(TraceProperty):
     """The counter ``server`` holds exactly the increments it applied: at least every
-    acknowledged one, and at most one per call (acknowledged, unknown or still pending).
-    An increment applied twice -- a retry or a duplicate executed again -- breaks it."""
+    acknowledged one, and at most one per call (acknowledged, unknown or still pending); and
+    no two acknowledged increments returned the same new value. An increment applied twice
+    -- a retry or a duplicate executed again -- breaks the first; a reply sent for the wrong
+    call, the second."""
 
     def __init__(self, server: str):
         self.server = server
@@ -115,6 +117,10 @@ class AppliedAtMostOnce(TraceProperty):
         if not acknowledged <= value <= at_most:
             return (f"the counter holds {value}, but the clients called {at_most} increments "
                     f"and {acknowledged} were acknowledged")
+        returned = [op.output for op in ops if op.status == "ok"]
+        if len(set(returned)) != len(returned):
+            twice = sorted({v for v in returned if returned.count(v) > 1})
+            return f"two acknowledged increments both returned the new value {twice[0]}"
         return None
 
 
