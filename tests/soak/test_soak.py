@@ -110,6 +110,12 @@ def test_bad_requests_get_clear_errors(capsys):
     assert "--runs and --jobs must be at least 1" in capsys.readouterr().err
 
 
+def test_a_missing_solution_notebook_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no solution notebook .*lab00-example.ipynb: "
+                       r"the lab solutions are read from the repository's solutions/ folder"):
+        solution("lab00-example", folder=tmp_path)
+
+
 def test_the_command_prints_a_line_per_protocol_and_a_total(capsys):
     assert main(["--runs", "2", "--protocol", "paxos", "--protocol", "cristian"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -17,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from distlab.soak.runner import PROTOCOLS, replay, soak, target, workers
+from distlab.soak.runner import PROTOCOLS, replay, row, soak, target, workers
 from distlab.soak.target import FAULT_NAMES
 
 #: trace events shown when a replayed run violated something
@@ -49,20 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs < 1 or args.jobs < 1:
         parser.error(f"--runs and --jobs must be at least 1 (got {args.runs} and {args.jobs})")
     names = args.protocol or list(PROTOCOLS)
-    if args.list:
-        return list_protocols(names)
-    if args.seed is not None:
-        if len(names) != 1:
-            parser.error("--seed replays one run: name its protocol, with one --protocol")
-        return replay_one(names[0], args.seed)
-    print(f"soak: {args.runs} seeds per protocol, {args.jobs} worker"
-          f"{'s' * (args.jobs > 1)}, {len(names)} protocols", flush=True)
-    pool = workers(args.jobs) if args.jobs > 1 else None
+    if args.seed is not None and len(names) != 1:
+        parser.error("--seed replays one run: name its protocol, with one --protocol")
+    try:
+        if args.list:
+            return list_protocols(names)
+        if args.seed is not None:
+            return replay_one(names[0], args.seed)
+        return soak_all(names, args.runs, args.jobs)
+    except (OSError, ValueError) as exc:  # a target that cannot be built (no notebook...)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def soak_all(names: Sequence[str], runs: int, jobs: int) -> int:
+    """Soak every protocol of ``names``; one line each, and a total."""
+    print(f"soak: {runs} seeds per protocol, {jobs} worker{'s' * (jobs > 1)}, "
+          f"{len(names)} protocols", flush=True)
+    pool = workers(jobs) if jobs > 1 else None
     total_runs = total_violations = 0
     total_seconds = 0.0
     try:
         for name in names:
-            summary = soak(name, args.runs, jobs=args.jobs, pool=pool)
+            summary = soak(name, runs, jobs=jobs, pool=pool)
             print(summary.line(), flush=True)
             for line in summary.details():
                 print(line, flush=True)
@@ -72,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if pool is not None:
             pool.shutdown()
-    print(f"{'total':<22} {total_runs:>6} runs {total_violations:>4} violations "
-          f"{total_seconds:7.1f} s")
+    print(row("total", total_runs, total_violations, total_seconds))
     return 1 if total_violations else 0
 
 

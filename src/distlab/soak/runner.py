@@ -67,9 +67,8 @@ class Summary:
 
     def line(self) -> str:
         """The protocol's line: name, runs, violations, time, and the faults it met."""
-        return (f"{self.target.name:<22} {len(self.outcomes):>6} runs "
-                f"{len(self.violations):>4} violations {self.seconds:7.1f} s   "
-                f"{' '.join(self.target.faults.kinds())}")
+        return (row(self.target.name, len(self.outcomes), len(self.violations), self.seconds)
+                + "   " + " ".join(self.target.faults.kinds()))
 
     def details(self, shown: int = SHOWN) -> list[str]:
         """The first ``shown`` violations: seed, what it runs, what broke, how to replay it."""
@@ -82,6 +81,11 @@ class Summary:
         if len(self.violations) > shown:
             lines.append(f"    ... and {len(self.violations) - shown} more")
         return lines
+
+
+def row(name: str, runs: int, violations: int, seconds: float) -> str:
+    """One line of the soak's table: a protocol (or the total), its runs, violations, time."""
+    return f"{name:<22} {runs:>6} runs {violations:>4} violations {seconds:7.1f} s"
 
 
 def soak(chosen: Target | str, runs: int, *, jobs: int = 1,
