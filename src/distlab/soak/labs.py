@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from distlab.grading.lab import Lab, Scenario
+from distlab.grading.lab import Check, Lab
 from distlab.labs.lab00_example import PrimaryBackupLab
 from distlab.labs.lab01_client_server import ClientServerLab
 from distlab.labs.lab02a_ordered_chat import OrderedChatLab
@@ -43,13 +43,13 @@ def lab_target(name: str, lab: Lab, parts: Sequence[str], faults: Faults, *,
     """The target that runs ``lab``'s checks of ``parts`` in turn, one per seed."""
     chosen = [check for check in lab.checks() if check.part in parts]
 
-    def scenario(seed: int) -> Scenario:
-        return chosen[seed % len(chosen)].scenario(seed)
+    def check_of(seed: int) -> Check:
+        return chosen[seed % len(chosen)]
 
     return Target(name, f"solutions/{name}.ipynb",
                   f"{len(chosen)} checks of part{'s' * (len(parts) > 1)} {', '.join(parts)}",
-                  faults, scenario, calm_at=calm_at, spared=spared,
-                  which=lambda seed: chosen[seed % len(chosen)].name)
+                  faults, lambda seed: check_of(seed).scenario(seed), calm_at=calm_at,
+                  spared=spared, which=lambda seed: check_of(seed).name)
 
 
 def lab00() -> Target:
