@@ -39,12 +39,11 @@ def ring_elects_the_largest(sim: Simulation) -> str | None:
     return None
 
 
-def follow_one_leader(leader_of: Callable[[Any], str | None], *,
-                      leader: Callable[[Simulation], str] | None = None
+def follow_one_leader(leader_of: Callable[[Any], str | None], *, leader: str | None = None
                       ) -> Callable[[Simulation], bool]:
     """``happened(sim)`` for `Eventually`: every live node follows the same leader, which is
-    up (and, if ``leader`` is given, is ``leader(sim)``). ``leader_of(node)`` reads whom a
-    node follows (None: nobody)."""
+    up (and is ``leader``, if given). ``leader_of(node)`` reads whom a node follows (None:
+    nobody)."""
 
     def agreed(sim: Simulation) -> bool:
         followed = {leader_of(node) for node in live_nodes(sim).values()}
@@ -53,7 +52,7 @@ def follow_one_leader(leader_of: Callable[[Any], str | None], *,
         (chosen,) = followed
         if chosen is None or not sim.is_up(chosen):
             return False
-        return leader is None or chosen == leader(sim)
+        return leader is None or chosen == leader
 
     return agreed
 
