@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from distlab.consensus.paxos import HastyProposer
+from distlab.consensus.raft.election import RaftElectionNode
 from distlab.membership.heartbeat import TimeoutDetector
 from distlab.soak import labs, library
 from distlab.soak.__main__ import main
@@ -55,6 +56,16 @@ def test_a_detector_that_never_suspects_is_caught():
     summary = soak(library.heartbeat(detector=NeverSuspects), 5)
     assert summary.violations
     assert "yet it does not suspect the sender" in summary.violations[0].violation
+
+
+def test_liveness_is_judged_once_the_faults_are_over():
+    class NeverStandsForElection(RaftElectionNode):
+        def start_election(self) -> None:
+            self.reset_election_timer()  # waits for a leader that never comes
+
+    summary = soak(library.raft_election(node=NeverStandsForElection), 2)
+    assert [o.violation.split(":")[0] for o in summary.violations] == [
+        "every node follows one leader, and still at the end"] * 2
 
 
 def test_a_lab_solution_with_a_bug_is_caught():
