@@ -64,10 +64,14 @@ def test_clock_faults_skew_clocks_and_put_them_back():
 
 def test_only_crashable_nodes_crash_but_all_are_partitioned():
     sim = pingers(seed=4)
-    Nemesis(interval=50, nodes=["a", "b", "c"], crashable=["b"]).install(sim)
+    sim.at(10, sim.crash, "c")  # crashed by the scenario, for good: not the nemesis's to restart
+    nemesis = Nemesis(interval=50, nodes=["a", "b", "c"], crashable=["b"]).install(sim)
     sim.run(until=3_000)
-    assert {e.node for e in sim.trace.of_kind("crash")} == {"b"}
+    assert {e.node for e in sim.trace.of_kind("crash")} == {"b", "c"}
+    assert {e.node for e in sim.trace.of_kind("restart")} == {"b"}
     assert len(sim.trace.of_kind("partition")) > 3
+    nemesis.repair_all()
+    assert sim.crashed == {"c"}
 
 
 def test_every_fault_at_once_replays_exactly():

@@ -74,9 +74,10 @@ class Nemesis:
     partition, calms the network, puts a clock right) or breaks something more: crashes a
     node (never more than ``max_crashed`` at once), splits the nodes in two groups, or --
     when asked -- degrades the network or a clock. ``nodes`` limits the faults to some nodes
-    (clients, for example, are usually spared), and ``crashable`` limits the crashes to some
-    of those (by default any of them may crash). The kinds of fault, each switched on by its
-    argument:
+    (clients, for example, are usually spared), and ``crashable`` limits the crashes, and the
+    restarts, to some of those (by default any of them may crash; a node outside
+    ``crashable`` that something else crashed stays down). The kinds of fault, each switched
+    on by its argument:
 
     * ``crashes`` and ``partitions`` (on by default);
     * ``loss``, ``duplicate``, ``reorder``: probabilities (off at 0). A *lossy* (or
@@ -150,12 +151,16 @@ class Nemesis:
     def _targets(self) -> list[str]:
         return sorted(self.nodes if self.nodes is not None else self.sim.nodes)
 
+    def _crashable(self) -> list[str]:
+        targets = self._targets()
+        return targets if self.crashable is None else [n for n in targets if n in self.crashable]
+
     def _act(self) -> None:
         sim, rng = self.sim, self.rng
         if self.stop is not None and sim.now >= self.stop:
             self.repair_all()
             return
-        down = sorted(n for n in self._targets() if n in sim.crashed)
+        down = [n for n in self._crashable() if n in sim.crashed]
         repairs = down + (["heal"] if self.partitioned else [])
         repairs += (["calm"] if self.degraded else []) + sorted(self.clocks)
         if repairs and rng.random() < 0.5:
@@ -163,7 +168,7 @@ class Nemesis:
         else:
             options = []
             up = [n for n in self._targets() if n not in sim.crashed]
-            victims = up if self.crashable is None else [n for n in up if n in self.crashable]
+            victims = [n for n in self._crashable() if n not in sim.crashed]
             if self.crashes and len(down) < self.max_crashed and victims:
                 options.append("crash")
             if self.partitions and not self.partitioned and len(self._targets()) > 1:
@@ -214,9 +219,9 @@ class Nemesis:
         self.degraded.clear()
 
     def repair_all(self) -> None:
-        """Restart every crashed target, heal any partition, calm the network, and put every
-        changed clock back."""
-        for node in self._targets():
+        """Restart every crashed target (that it may crash), heal any partition, calm the
+        network, and put every changed clock back."""
+        for node in self._crashable():
             if node in self.sim.crashed:
                 self.sim.restart(node)
         if self.partitioned:

@@ -31,8 +31,9 @@ FAULT_NAMES = ("crash", "partition", "loss", "duplicate", "reorder", "clock")
 class Faults:
     """The faults a nemesis injects into a target's runs (`distlab.sim.Nemesis` options).
 
-    ``loss``, ``duplicate`` and ``reorder`` are the probabilities of a spell of each;
-    ``skew`` (ms) and ``drift`` (a fraction) bound a clock fault. ``interval`` is the mean
+    ``loss``, ``duplicate`` and ``reorder`` are the shares of messages lost, duplicated or
+    held back during a spell of each; ``skew`` (ms) and ``drift`` (a fraction) bound a clock
+    fault. ``interval`` is the mean
     time between two steps of the nemesis, in ms.
     """
 
@@ -53,10 +54,11 @@ class Faults:
         return tuple(name for name, used in zip(FAULT_NAMES, on) if used)
 
     def nemesis(self, nodes: list[str], crashable: list[str], stop: float | None) -> Nemesis:
-        """A nemesis with these faults, acting on ``nodes`` (crashing only ``crashable``
-        ones) until ``stop`` ms."""
+        """A nemesis with these faults, acting on ``nodes`` (crashing and restarting only
+        ``crashable`` ones, and none without ``crashes``) until ``stop`` ms."""
         return Nemesis(self.interval, crashes=self.crashes, partitions=self.partitions,
-                       max_crashed=self.max_crashed, nodes=nodes, crashable=crashable,
+                       max_crashed=self.max_crashed, nodes=nodes,
+                       crashable=crashable if self.crashes else [],
                        stop=stop, loss=self.loss,
                        duplicate=self.duplicate, reorder=self.reorder, skew=self.skew,
                        drift=self.drift)
