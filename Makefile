@@ -3,6 +3,8 @@
 #   make test   run every test: library, notebooks (nbval), book build, browser
 #   make lab    open JupyterLab on the book
 #   make bench  run the benchmarks
+#   make soak   run every protocol and lab solution under 1,000 random fault schedules each
+#               (SOAK_RUNS=... to change; one line per protocol: runs, violations, time)
 #   make labs   regenerate labs/ from solutions/
 #   make labs-check   (or make labs CHECK=1) write nothing; fail if labs/ is stale or a lab
 #               lacks its notebook, its module (src/distlab/labs/) or its tests (tests/labs/)
@@ -18,12 +20,13 @@ PY := $(VENV)/bin/python
 EXTRAS := book,test,bench,engines
 INSTALLED := $(VENV)/.distlab-installed
 PYTEST_ARGS ?=
+SOAK_RUNS ?= 1000
 
-.PHONY: help venv system-packages assets book test lab bench labs labs-check execute clean \
+.PHONY: help venv system-packages assets book test lab bench soak labs labs-check execute clean \
 	distclean
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,10p' Makefile
 
 venv: $(INSTALLED)
 
@@ -72,6 +75,13 @@ bench: venv
 		if [ $${#scripts[@]} -eq 0 ]; then echo "make bench: no benchmark in bench/ yet"; exit 1; fi; \
 		for script in "$${scripts[@]}"; do echo "== $$script"; $(PY) "$$script" || exit 1; done; \
 	fi
+
+# The soak: each reference implementation of the library and each lab's reference solution over
+# SOAK_RUNS seeds, each with a nemesis of the faults its guarantees cover, on two worker
+# processes; exit status 1 if any run violated an invariant or a property (its seed and the
+# command that replays it are printed). make test runs a few seeds of each (tests/soak/).
+soak: venv
+	$(PY) -m distlab.soak --runs $(SOAK_RUNS) --jobs 2
 
 # A lab is solutions/labNN-name.ipynb + src/distlab/labs/labNN_name.py +
 # tests/labs/test_labNN_name.py; --check verifies that, and that labs/ is what would be written.

@@ -1,11 +1,12 @@
 """The library's dependencies point one way: every import of every module is checked.
 
 DESIGN.md draws the layers as ``sim <- {check, viz, net} <- topics and workloads <- grading <-
-labs`` (and ``widgets <- viz``). `MAY_IMPORT` below writes that down, one row per layer: the
-layers its modules may import, besides their own. Every module under ``src/distlab/`` is
-parsed (not imported) and each ``import distlab...`` in it -- at the top, inside a function,
-under ``TYPE_CHECKING`` alike -- must be allowed by its row; a failure names the module, the
-line and the import that goes the wrong way.
+labs`` (and ``widgets <- viz``); the soak (`distlab.soak`) sits on top of the labs.
+`MAY_IMPORT` below writes that down, one row per layer: the layers its modules may import,
+besides their own. Every module under ``src/distlab/`` is parsed (not imported) and each
+``import distlab...`` in it -- at the top, inside a function, under ``TYPE_CHECKING`` alike --
+must be allowed by its row; a failure names the module, the line and the import that goes the
+wrong way.
 
 A *topic* is any other top-level module or package: ``clocks``, ``election``, ``failures``,
 ``gossip``, ``rpc``, ``kv``, ``consensus``, ``serialization``, ``membership``... Topics may
@@ -35,6 +36,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "topics":    {"sim", "check", "viz", "net", "workloads"},
     "grading":   {"sim", "check", "viz", "net", "workloads", "topics"},
     "labs":      {"sim", "check", "viz", "net", "workloads", "topics", "grading", "widgets"},
+    # the soak runs the library's protocols and the labs' solutions under random faults
+    "soak":      {"sim", "check", "viz", "net", "workloads", "topics", "grading", "labs",
+                  "widgets"},
     # the package itself (distlab/__init__.py, a `python -m distlab` entry point)
     "distlab":   {"sim", "check", "viz", "net", "workloads", "topics", "grading", "widgets"},
 }

@@ -291,3 +291,16 @@ def test_cristian_client_keeps_the_fastest_estimate():
     fastest = min(client.samples, key=lambda s: s.rtt)
     assert client.offset == fastest.offset
     assert abs(client.corrected_now - (sim.now + 1_000.0)) <= fastest.rtt / 2 + 1e-9
+
+
+def test_a_restarted_cristian_client_ignores_replies_to_its_earlier_life():
+    # found by the soak: request numbers restarted at 1 after a crash, so the reply to the
+    # request sent before the crash passed for the reply to the first one sent after it
+    sim = Simulation(seed=1, network=Network(latency=Constant(10)))
+    sim.add_node(TimeServer, "server")
+    sim.add_node(CristianClient, "client", samples=1)
+    sim.at(12, sim.crash, "client")      # the server answered request 1 at t=10
+    sim.at(15, sim.restart, "client")    # the new life asks at t=15; the old reply lands at 20
+    sim.run(until=100)
+    assert [sample.rtt for sample in sim.nodes["client"].samples] == [20]
+

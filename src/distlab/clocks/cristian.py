@@ -60,6 +60,10 @@ class CristianClient(Node):
     ``offset`` is the estimate from the exchange with the smallest round trip: the error of
     an estimate is at most half its round trip (if clocks do not drift meanwhile), so the
     fastest exchange is the most trustworthy. ``corrected_now`` applies it.
+
+    Requests are numbered in durable ``storage``: after a crash the client never reuses a
+    number, so a late reply to a request of its earlier life is not taken for the reply to a
+    new one (its round trip would be wrong, and the estimate outside its bound).
     """
 
     def __init__(self, server: str = "server", period: float = 1_000.0, samples: int = 10):
@@ -76,8 +80,9 @@ class CristianClient(Node):
 
     def on_timer(self, name: str) -> None:
         self.asked += 1
-        self._sent_at[self.asked] = self.now
-        self.send(self.server, TimeRequest(self.asked))
+        seq = self.storage["seq"] = self.storage.get("seq", 0) + 1
+        self._sent_at[seq] = self.now
+        self.send(self.server, TimeRequest(seq))
         if self.asked < self.samples_wanted:
             self.set_timer(self.period, "ask")
 

@@ -134,7 +134,8 @@ def as_latency(value: Latency | float) -> Latency:
                              f"Uniform(1, 10); got {value!r}")
 
 
-def _probability(name: str, value: float) -> float:
+def probability(name: str, value: float) -> float:
+    """``value``, checked to be a probability (in [0, 1]); ``name`` says what it is."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
         raise ConfigurationError(f"{name} is a probability and must lie in [0, 1]; got {value!r}")
     return float(value)
@@ -197,7 +198,7 @@ class Network:
             case "latency":
                 value = as_latency(value)
             case "loss" | "duplicate" | "reorder":
-                value = _probability(name, value)
+                value = probability(name, value)
             case "reorder_delay" if value is not None:
                 value = _nonnegative("reorder_delay", value)
             case "bandwidth":
@@ -219,14 +220,22 @@ class Network:
         """Override the settings of the link from ``a`` to ``b`` (and back, by default)."""
         link = Link(
             latency=None if latency is None else as_latency(latency),
-            loss=None if loss is None else _probability("loss", loss),
-            duplicate=None if duplicate is None else _probability("duplicate", duplicate),
+            loss=None if loss is None else probability("loss", loss),
+            duplicate=None if duplicate is None else probability("duplicate", duplicate),
             bandwidth=_bandwidth(bandwidth),
         )
         self.links[(a, b)] = link
         if both_ways:
             self.links[(b, a)] = link
         self._update_plain()
+
+    def copy(self) -> Network:
+        """A network with the same settings and per-link overrides, to change on its own."""
+        twin = Network(self.latency, self.loss, self.duplicate, self.reorder,
+                       self.reorder_delay, self.bandwidth)
+        twin.links.update(self.links)
+        twin._update_plain()
+        return twin
 
     def clear_links(self) -> None:
         """Forget every per-link override."""

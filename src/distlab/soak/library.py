@@ -1,0 +1,256 @@
+"""The library's reference implementations, as soak targets: one function per protocol.
+
+Each function returns the `Target` of one protocol: the cluster a page of the book runs,
+the invariants its package states (watched after every event), the liveness it promises once
+the faults are over (judged at the end), and the faults its guarantees cover. The classes are
+arguments, so that a broken variant (`distlab.consensus.paxos.HastyProposer`...) can be
+soaked the same way and be caught.
+
+Not soaked: the two generals (`distlab.failures.generals`) and the memory ledger
+(`distlab.failures.ledgers.MemoryLedger`), the book's demonstrations of what cannot be
+promised; rumour mongering, whose residue is a measurement, not a guarantee; and, for now,
+the durable ledger, which has no client recording a history to judge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from distlab.clocks.cristian import CristianClient, TimeServer
+from distlab.consensus.paxos import Acceptor, Proposer, agreement, validity
+from distlab.consensus.paxos.runs import paxos_setup
+from distlab.consensus.raft.election import RaftElectionNode
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.election.bully import BullyNode
+from distlab.election.rank import rank
+from distlab.election.ring import RingNode
+from distlab.gossip.epidemic import AntiEntropyNode
+from distlab.grading.lab import Scenario
+from distlab.grading.properties import AtEnd, Eventually, Linearizable
+from distlab.kv.register import LwwReplica, QuorumReplica, RegisterClient
+from distlab.kv.runs import REPLICAS, converged
+from distlab.membership.heartbeat import HeartbeatSender, TimeoutDetector
+from distlab.rpc.counter import CounterClient, CounterServer
+from distlab.sim import Network, Node, Simulation, Uniform, stream
+from distlab.sim.helpers import node_ids
+from distlab.soak.properties import (AppliedAtMostOnce, CristianWithinBound,
+                                     OperationsSucceedAfter, SuspectsTheSilent, follow_one_leader,
+                                     gossip_invents_nothing, raft_leader, reads_were_written,
+                                     ring_elects_the_largest)
+from distlab.soak.target import Faults, Target
+
+#: every fault a nemesis can inject, for protocols whose guarantees hold under all of them
+EVERYTHING = dict(crashes=True, partitions=True, loss=0.3, duplicate=0.3, reorder=0.3,
+                  skew=100.0, drift=0.01)
+#: the network every target runs on, before the nemesis degrades it
+NETWORK = Network(latency=Uniform(1, 10))
+
+
+def paxos(acceptor: type[Acceptor] = Acceptor, proposer: type[Proposer] = Proposer) -> Target:
+    """Single-decree Paxos, 3 acceptors and 2 proposers that retry: agreement and validity
+    under every fault. Progress is not promised (two proposers can pre-empt each other)."""
+    setup = paxos_setup(3, 2, acceptor_class=acceptor, proposer_class=proposer,
+                        retry_after=30.0)
+    return Target(
+        "paxos", "distlab.consensus.paxos", "agreement, validity (every event)",
+        Faults(interval=40.0, max_crashed=2, **EVERYTHING),
+        lambda seed: Scenario(setup, run_for=600.0, network=NETWORK,
+                              properties=[agreement(), validity]))
+
+
+def raft_election(node: type[RaftElectionNode] = RaftElectionNode) -> Target:
+    """Raft's election on 5 nodes: Election Safety under every fault; once they are over,
+    one leader that every node follows."""
+    ids = node_ids(5, first=1)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(lambda sim: sim.add_nodes(node, ids), run_for=4_000.0, network=NETWORK,
+                        properties=[at_most_one_leader_per_term(), Eventually(
+                            "every node follows one leader", follow_one_leader(raft_leader),
+                            until_end=True)])
+
+    return Target("raft-election", "distlab.consensus.raft",
+                  "one leader per term (every event); one leader followed by all (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=0.6)
+
+
+def bully(node: type[BullyNode] = BullyNode) -> Target:
+    """The Bully algorithm on 5 nodes. It assumes a synchronous network, so it promises
+    nothing while the faults last; once they are over, every node follows the highest."""
+    ids = node_ids(5, first=1)
+    agreed = follow_one_leader(lambda n: n.leader, leader=max(ids, key=rank))
+    return Target(
+        "bully", "distlab.election.bully", "all follow the highest node (end)",
+        Faults(interval=250.0, max_crashed=2, **EVERYTHING),
+        lambda seed: Scenario(lambda sim: sim.add_nodes(node, ids), run_for=4_000.0,
+                              network=NETWORK, properties=[Eventually(
+                                  "every node follows the highest node", agreed,
+                                  until_end=True)]),
+        calm_at=0.6)
+
+
+def ring_election(node: type[RingNode] = RingNode) -> Target:
+    """Chang and Roberts' ring election on 6 nodes in a random ring, every node starting.
+    It assumes that no message is lost and no node fails: only duplicates, reordering and
+    clocks. The largest id is elected, and nobody else."""
+    ids = node_ids(6, first=1)
+    largest = max(ids, key=rank)
+
+    def scenario(seed: int) -> Scenario:
+        ring = ids[:]
+        stream(seed, "soak-ring").shuffle(ring)
+
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(node, ids, ring=ring)
+
+        return Scenario(setup, run_for=1_000.0, network=NETWORK, properties=[
+            ring_elects_the_largest,
+            Eventually("every node knows the largest id as leader",
+                       lambda sim: all(n.leader == largest for n in sim.nodes.values()),
+                       until_end=True)])
+
+    return Target("ring-election", "distlab.election.ring",
+                  "only the largest id is leader (every event); everyone knows it (end)",
+                  Faults(interval=50.0, duplicate=0.3, reorder=0.3, skew=100.0, drift=0.01),
+                  scenario)
+
+
+def heartbeat(detector: type[TimeoutDetector] = TimeoutDetector) -> Target:
+    """A heartbeat sender and a timeout detector: the detector suspects a silent sender
+    (completeness) under every fault, and trusts it again once they are over."""
+
+    def setup(sim: Simulation) -> None:
+        sim.add_node(HeartbeatSender, "sender", every=50.0)
+        sim.add_node(detector, "detector", timeout=200.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=4_000.0, network=NETWORK, properties=[
+            SuspectsTheSilent("detector"),
+            Eventually("the detector trusts the sender",
+                       lambda sim: sim.is_up("detector") and not sim.nodes["detector"].suspected,
+                       until_end=True)])
+
+    return Target("heartbeat", "distlab.membership.heartbeat",
+                  "a silent sender is suspected (every event); trusted again (end)",
+                  Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
+
+
+def rpc_counter(server: type[CounterServer] = CounterServer, at_most_once: bool = True
+                ) -> Target:
+    """An at-most-once counter server and a retrying client: each increment applied at most
+    once, every acknowledged one applied, under every fault of the server and the network
+    (the client is spared: its history is what is judged)."""
+
+    def setup(sim: Simulation) -> None:
+        sim.add_node(server, "server", at_most_once=at_most_once)
+        sim.add_node(CounterClient, "client", server="server", increments=20, timeout=30.0,
+                     retries=3)
+
+    return Target(
+        "rpc-at-most-once", "distlab.rpc.counter", "no increment applied twice, none lost (end)",
+        Faults(interval=100.0, **EVERYTHING),
+        lambda seed: Scenario(setup, run_for=3_000.0, network=NETWORK,
+                              properties=[AppliedAtMostOnce("server")]))
+
+
+def cristian(client: type[CristianClient] = CristianClient) -> Target:
+    """Cristian's algorithm between a client and a server whose clocks are skewed and drift,
+    each run differently: every estimate within its bound, under crashes and every network
+    fault. The clocks stay as they are during a run: the bound assumes so."""
+
+    def scenario(seed: int) -> Scenario:
+        rng = stream(seed, "soak-cristian-clocks")
+        clocks = {node: (rng.uniform(-500, 500), rng.uniform(-0.001, 0.001))
+                  for node in ("client", "server")}
+
+        def setup(sim: Simulation) -> None:
+            sim.add_node(TimeServer, "server")
+            sim.add_node(client, "client", server="server", period=100.0, samples=30)
+            for node, (skew, drift) in clocks.items():
+                sim.set_clock(node, skew=skew, drift=drift)
+
+        return Scenario(setup, run_for=3_500.0, network=NETWORK,
+                        properties=[CristianWithinBound("client", "server")])
+
+    # frequent faults: a crash and a restart within one round trip is what tests the
+    # client's request numbers (a late reply to its earlier life's request)
+    faults = {**EVERYTHING, "skew": 0.0, "drift": 0.0}
+    return Target("cristian", "distlab.clocks.cristian",
+                  "every estimate within rtt/2 (+ drift) of the true offset (every event)",
+                  Faults(interval=20.0, **faults), scenario)
+
+
+def gossip(node: type[AntiEntropyNode] = AntiEntropyNode) -> Target:
+    """Push-pull anti-entropy on 8 nodes, two rumours: nothing invented under every fault;
+    once the faults are over, every node knows both."""
+    ids = node_ids(8, first=1)
+    rumours = ("r1", "r2")
+
+    def scenario(seed: int) -> Scenario:
+        origins = stream(seed, "soak-gossip").sample(ids, 2)
+
+        def setup(sim: Simulation) -> None:
+            for node_id in ids:
+                known = [r for r, origin in zip(rumours, origins) if origin == node_id]
+                sim.add_node(node, node_id, mode="push-pull", rumours=known)
+
+        return Scenario(setup, run_for=3_500.0, network=NETWORK, properties=[
+            gossip_invents_nothing(rumours),
+            Eventually("every node knows every rumour",
+                       lambda sim: all(set(rumours) <= n.known for n in sim.nodes.values()),
+                       until_end=True)])
+
+    return Target("gossip", "distlab.gossip.epidemic",
+                  "nothing invented (every event); everyone knows everything (end)",
+                  Faults(interval=200.0, max_crashed=3, **EVERYTHING), scenario,
+                  calm_at=0.6)
+
+
+#: how long a register run lasts, and the share of it with faults
+REGISTER_RUN, REGISTER_CALM = 3_000.0, 0.6
+
+
+def register_setup(replica: type[Node], stop: float = math.inf, **options: float
+                   ) -> Callable[[Simulation], None]:
+    """A ``setup(sim)``: three replicas of ``replica`` and a client next to each, which
+    starts no operation after ``stop`` ms."""
+
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(replica, REPLICAS, **options)
+        for i, replica_id in enumerate(REPLICAS, start=1):
+            sim.add_node(RegisterClient, f"c{i}", replica=replica_id, timeout=300.0,
+                         first_value=100 * i + 1, stop=stop)
+
+    return setup
+
+
+def quorum_register(replica: type[QuorumReplica] = QuorumReplica) -> Target:
+    """The consistent (majority quorum, ABD) register of `distlab.kv.register`: linearizable
+    under every fault; once they are over, every operation succeeds."""
+    setup = register_setup(replica, quorum_timeout=100.0)
+    # a request sent just before the repair may still meet its effects: 100 ms of grace
+    after_repair = REGISTER_CALM * REGISTER_RUN + 100.0
+    return Target(
+        "kv-quorum-register", "distlab.kv.register",
+        "linearizable (end); every operation after the repair succeeds (end)",
+        Faults(interval=200.0, **EVERYTHING),
+        lambda seed: Scenario(setup, run_for=REGISTER_RUN, network=NETWORK, properties=[
+            Linearizable("register"), OperationsSucceedAfter(after_repair)]),
+        calm_at=REGISTER_CALM)
+
+
+def lww_register(replica: type[LwwReplica] = LwwReplica) -> Target:
+    """The available (last writer wins) register: not linearizable, by design; it reads only
+    values that were written, and once the faults are over and the clients stop writing, the
+    replicas converge."""
+    setup = register_setup(replica, stop=REGISTER_RUN - 500.0, sync_every=100.0)
+    return Target(
+        "kv-lww-register", "distlab.kv.register",
+        "reads return written values (end); replicas converge (end)",
+        Faults(interval=200.0, **EVERYTHING),
+        lambda seed: Scenario(setup, run_for=REGISTER_RUN, network=NETWORK, properties=[
+            AtEnd(reads_were_written), Eventually("the replicas converge", converged,
+                                                  until_end=True)]),
+        calm_at=REGISTER_CALM)
