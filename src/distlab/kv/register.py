@@ -145,16 +145,15 @@ class QuorumReplica(RegisterReplica):
         super().__init__()
         self.quorum_timeout = quorum_timeout
         self.coordinating: dict[int, Coordination] = {}
-        self.next_op = 0
 
     def show(self) -> dict[str, Any]:
         return {**super().show(), "coordinating": len(self.coordinating)}
 
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
-            case Write(msg_id=msg_id, value=value):
+            case Write(msg_id=msg_id, value=value) if self.first_time(src, msg_id):
                 self.start(Coordination(src, msg_id, "write", value))
-            case Read(msg_id=msg_id):
+            case Read(msg_id=msg_id) if self.first_time(src, msg_id):
                 self.start(Coordination(src, msg_id, "read"))
             case Query(op):
                 self.send(src, QueryReply(op, self.version, self.value))
@@ -172,9 +171,26 @@ class QuorumReplica(RegisterReplica):
                     c.acks.add(src)
                     self.store_acknowledged(op, c)
 
+    def first_time(self, client: str, msg_id: int) -> bool:
+        """True the first time a request arrives, False for a copy of it.
+
+        The network may deliver a message twice. Coordinating a write twice would be wrong:
+        one coordination may fail (the client records the write as failed) while the other
+        succeeds, or store the value again after a later write. The record is durable, so a
+        copy that arrives after a crash is recognised too.
+        """
+        key = f"request {client} {msg_id}"
+        if key in self.storage:
+            return False
+        self.storage[key] = True
+        return True
+
     def start(self, c: Coordination) -> None:
         """Phase 1: ask every replica for its version (this one answers at once)."""
-        op, self.next_op = self.next_op, self.next_op + 1
+        # durable, so that a late reply to a coordination of an earlier life is never
+        # taken for a reply to a new one
+        op = self.storage.get("next op", 0)
+        self.storage["next op"] = op + 1
         self.coordinating[op] = c
         c.replies[self.id] = (self.version, self.value)
         self.broadcast(Query(op))
