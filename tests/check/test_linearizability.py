@@ -22,6 +22,7 @@ from distlab.check import (KV, UNKNOWN, CASRegister, Counter, Model, Op, Queue, 
                            check_linearizability)
 from distlab.check.history_plot import linearization_points
 from distlab.check.models import agrees, get_model
+from distlab.check.synthetic import with_hard_keys
 from distlab.sim import Client, Network, Node, Simulation, Uniform
 
 
@@ -329,17 +330,35 @@ def test_bad_input_gets_a_clear_error():
         check_linearizability([op(0, 0, "cas", 0, 1, value=3)], "cas-register")
 
 
+def test_a_value_the_model_can_never_apply_is_refused_before_the_search():
+    # the read fails first: a search would never reach the add to step it
+    ops = [op(0, 0, "read", 0, 1, output=5), add(1, 1, "x", 2, 3)]
+    with pytest.raises(ValueError, match=r"operation 1: a counter adds numbers; got add\('x'\)"):
+        check_linearizability(ops, "counter")
+
+
+def test_long_values_are_cut_in_the_explanation():
+    ops = [w(0, 0, "v" * 10_000, 0, 1), r(1, 1, "u" * 10_000, 2, 3)]
+    text = str(check_linearizability(ops, "register"))
+    assert "w('" + "v" * 36 + "...)" in text  # 40 characters in all
+    assert max(len(line) for line in text.splitlines()) < 120
+
+
+def test_a_picture_needs_a_known_suffix(tmp_path):
+    result = check_linearizability([w(0, 0, 1, 0, 1)], "register")
+    with pytest.raises(ValueError, match=r"cannot tell which picture format '.*h\.xyz' "
+                                         r"should be: end it with one of .*\.png"):
+        result.save(str(tmp_path / "h.xyz"))
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- the time budget -----------------------------------------------------------------------------
 
-def hard_history(writers: int = 22) -> list[Op]:
-    """Many concurrent writes, then a read of a value none of them wrote: to prove it wrong,
-    the search must try every subset of the writes (Lowe's cache cannot help)."""
-    ops = [w(i, i, i, 0, 10) for i in range(writers)]
-    return ops + [r(writers, writers, "never written", 0, 10)]
-
-
 def test_past_the_time_budget_the_answer_is_unknown():
-    result = check_linearizability(hard_history(), "register", timeout=0.2)
+    # many concurrent writes and a read of a value none of them wrote: to prove it wrong, the
+    # search must try every subset of the writes (Lowe's cache cannot help)
+    hard = with_hard_keys([], [None], writers=22)
+    result = check_linearizability(hard, "register", timeout=0.2)
     assert result.verdict == "unknown"
     assert "time budget of 0.2 s" in str(result)
     assert not result.ok
