@@ -22,7 +22,7 @@ from distlab.check import (KV, UNKNOWN, CASRegister, Counter, Model, Op, Queue, 
                            check_linearizability)
 from distlab.check.history_plot import linearization_points
 from distlab.check.models import agrees, get_model
-from distlab.check.synthetic import with_hard_keys
+from distlab.check.synthetic import correct_history, with_hard_keys
 from distlab.sim import Client, Network, Node, Simulation, Uniform
 
 
@@ -553,38 +553,11 @@ def test_the_search_agrees_with_plain_wing_gong_on_longer_histories(model_name, 
     assert check_linearizability(ops, model).ok == reference_search(ops, model)
 
 
-def random_correct_history(seed: int, n: int, clients: int, values: int, unknown: float):
-    """A register history whose operations each take effect at one instant inside their
-    interval (those with unknown outcome: later, or never)."""
-    rng = random.Random(seed)
-    spans, free_at = [], [0.0] * clients
-    for i in range(n):
-        process = min(range(clients), key=lambda c: free_at[c])
-        start = free_at[process] + rng.uniform(0, 1)
-        end = start + rng.uniform(0.5, 6)
-        free_at[process] = end
-        f = rng.choice(["read", "write"])
-        status = "info" if rng.random() < unknown else "ok"
-        effect = start + rng.uniform(0, end - start)
-        if status == "info" and rng.random() < 0.5:
-            effect = None
-        spans.append([i, process, f, rng.randrange(values) if f == "write" else None, status,
-                      start, end, effect])
-    value, outputs = None, {}
-    for span in sorted((s for s in spans if s[7] is not None), key=lambda s: s[7]):
-        if span[2] == "write":
-            value = span[3]
-        else:
-            outputs[span[0]] = value
-    return [Op(i, p, f, None, v, outputs.get(i), status, start, end)
-            for i, p, f, v, status, start, end, _ in spans]
-
-
 def test_the_search_agrees_with_plain_wing_gong_on_nearly_correct_histories():
     """Correct histories with many unknown outcomes, some with one read changed."""
     verdicts = []
     for seed in range(150):
-        ops = random_correct_history(seed, n=14, clients=4, values=3, unknown=0.3)
+        ops = correct_history(seed, clients=4, operations=14, values=3, info_rate=0.3)
         rng = random.Random(seed)
         reads = [i for i, o in enumerate(ops) if o.f == "read" and o.status == "ok"]
         if reads and rng.random() < 0.6:
@@ -598,7 +571,7 @@ def test_the_search_agrees_with_plain_wing_gong_on_nearly_correct_histories():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_correct_histories_with_unknown_outcomes_are_linearizable(seed):
-    ops = random_correct_history(seed, n=200, clients=5, values=4, unknown=0.1)
+    ops = correct_history(seed, clients=5, operations=200, values=4, info_rate=0.1)
     assert check_linearizability(ops, "register", timeout=60).ok
 
 
