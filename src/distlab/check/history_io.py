@@ -42,7 +42,7 @@ NEMESIS = ("nemesis", ":nemesis")
 #: The longest line (one event) read, in characters: a longer one is refused, not loaded.
 MAX_LINE = 1 << 20
 #: The largest history written as one JSON array, in characters.
-MAX_ARRAY = 1 << 28
+MAX_ARRAY = 1 << 26
 #: How deeply lists may nest in a value.
 MAX_DEPTH = 100
 #: The most digits of an integer (Python refuses to convert more than 4,300).
@@ -114,17 +114,13 @@ def _decoded(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
     """The JSON value of each non-blank numbered line."""
     for number, text in lines:
         if text.strip():
-            yield number, _loads(text, number, "line")
+            yield number, _loads(text, number)
 
 
 def _array_events(number: int, text: str) -> Iterator[tuple[int, Any]]:
     """The events of a history written as one JSON array (starting on line ``number``)."""
-    try:
-        events = _loads(text, number, "line")
-    except HistoryFormatError as exc:
-        raise HistoryFormatError(exc.line, f"{exc.args[0].split(': ', 1)[1]} (the file "
-                                 f"starts with '[': it was read as one JSON array of "
-                                 f"events)") from None
+    events = _loads(text, number, note=" (the file starts with '[': it was read as one "
+                                       "JSON array of events)")
     if not isinstance(events, list):
         raise HistoryFormatError(number, "the file starts with '[' but is not one JSON array "
                                  "of events")
@@ -149,20 +145,20 @@ def _integer(text: str) -> int:
     return int(text)
 
 
-def _loads(text: str, number: int, unit: str) -> Any:
-    """``json.loads``, refusing NaN, infinities and endless numbers, with errors as
-    `HistoryFormatError`."""
+def _loads(text: str, number: int, note: str = "") -> Any:
+    """``json.loads`` of ``text`` (from line ``number`` on), refusing NaN, infinities and
+    endless numbers; errors are `HistoryFormatError`, with ``note`` added."""
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite,
                           parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise HistoryFormatError(number + exc.lineno - 1, f"not valid JSON ({exc.msg}, "
-                                 f"column {exc.colno})", unit) from None
+                                 f"column {exc.colno}){note}") from None
     except RecursionError:
         raise HistoryFormatError(number, f"values nest too deeply (at most {MAX_DEPTH} "
-                                 f"levels of lists)", unit) from None
+                                 f"levels of lists){note}") from None
     except ValueError as exc:  # NaN, an infinity, or an integer too long
-        raise HistoryFormatError(number, str(exc), unit) from None
+        raise HistoryFormatError(number, f"{exc}{note}") from None
 
 
 def _pair(events: Iterable[tuple[int, Any]], model: Model | type[Model] | str | None,

@@ -265,6 +265,7 @@ def check_linearizability(history: Any, model: Model | type[Model] | str, *,
     """
     model = get_model(model)
     _check_limits(timeout, memory_limit)
+    deadline = math.inf if timeout is None else time.monotonic() + timeout
     operations = _operations(history)
     for op in operations:
         if op.f not in model.functions:
@@ -284,7 +285,6 @@ def check_linearizability(history: Any, model: Model | type[Model] | str, *,
     if len(groups) == 1:
         (result.key, result.operations), = groups.items()
     searches = {key: LinearizationSearch(model, ops) for key, ops in groups.items()}
-    deadline = math.inf if timeout is None else time.monotonic() + timeout
     sides = _SideBySide(searches, deadline, memory_limit)
     violated = sides.run()
     failed = sides.failed
