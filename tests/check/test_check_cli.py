@@ -293,6 +293,16 @@ def test_cli_reports_an_internal_error_with_its_own_exit_code(tmp_path, capsys, 
                                        "bug); please report it, with the history\n")
 
 
+def test_cli_interrupted_exits_130_without_a_traceback(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("distlab.check.cli.check_linearizability", interrupted)
+    path = write_events(tmp_path / "h.jsonl", STALE_READ)
+    assert main([str(path), "--model", "register"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
 def test_cli_keeps_the_verdicts_exit_code_when_its_reader_went_away(tmp_path):
     path = write_events(tmp_path / "bad.jsonl", STALE_READ)
     read_end, write_end = os.pipe()

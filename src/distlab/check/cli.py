@@ -35,10 +35,10 @@ exit status:
   0  linearizable (also an empty history, with a warning)
   1  not linearizable (the explanation is printed)
   2  unknown: the time budget (--timeout, default {DEFAULT_TIMEOUT:g} s) or the memory limit
-     (--max-memory, default {DEFAULT_MEMORY_LIMIT >> 20} MB) was reached first; what was
-     explored is printed
-  3  bad input: unreadable file, malformed line (its number is printed), a value the model
-     cannot apply, bad arguments
+     (--max-memory, default {DEFAULT_MEMORY_LIMIT >> 20} MB) was reached first; what was explored
+     is printed
+  3  bad input: unreadable file, malformed line (its number is printed), a value the
+     model cannot apply, bad arguments
   4  internal error of the checker (please report it, with the history)
   130  interrupted (Ctrl-C)
 
