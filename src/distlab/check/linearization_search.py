@@ -97,6 +97,8 @@ class LinearizationSearch:
         #: (low, bitset after low, state) -> the sets of optional operations used there
         self.seen: dict[tuple[int, int, Hashable], list[int]] = {}
         self.states: dict[Hashable, Hashable] = {}
+        #: per tuple of how many of each optional class are used, `_first_unused_call`
+        self.first_unused: dict[tuple[int, ...], int] = {}
         self._build_list()
 
     def _build_list(self) -> None:
@@ -155,6 +157,17 @@ class LinearizationSearch:
         self.memory += USED_BYTES + (used.bit_length() >> 3)
         return True
 
+    def _first_unused_call(self, taken: tuple[int, ...]) -> int:
+        """The earliest call event of an optional operation not used yet (when ``taken`` of
+        each class are): before it, no block of optional operations can be tried."""
+        call = self.first_unused.get(taken)
+        if call is None:
+            call = min((members[t][0] for members, t in zip(self.classes, taken)),
+                       default=len(self.op_of))
+            self.first_unused[taken] = call
+            self.memory += ENTRY_BYTES
+        return call
+
     def _optional_blocks(self, state: Hashable, low: int, after: int, used: int,
                          taken: tuple[int, ...], before: int
                          ) -> Generator[None, None, list[tuple[Hashable, int, tuple, tuple]]]:
@@ -198,7 +211,6 @@ class LinearizationSearch:
         nxt, prv, head = self.nxt, self.prv, self.head
         visit = self._visit
         read_only = [op.f in self.model.read_only for op in ops]
-        first_optional_call = min(self.first_calls, default=len(op_of))
         state: Hashable = self.model.init()
         # the completed operations linearized: all before ``low``, and those whose bit is set
         # in ``after`` (bit i: operation low + i); ``used``: the optional ones (bit n - completed)
@@ -261,7 +273,7 @@ class LinearizationSearch:
                     self.state_after_prefix = state
                     self.unplaceable = (ops[op_of[entry]],)
                 after_block = bool(stack) and stack[-1][2] is not None
-                if after_block or entry < first_optional_call:
+                if after_block or entry < self._first_unused_call(taken):
                     blocks = []
                 else:
                     blocks = yield from self._optional_blocks(state, low, after, used, taken,
@@ -304,7 +316,7 @@ class LinearizationSearch:
 
     def forget(self) -> None:
         """Free the cache of a search that is over (its counters and answer stay)."""
-        self.seen, self.states, self.memory = {}, {}, 0
+        self.seen, self.states, self.first_unused, self.memory = {}, {}, {}, 0
 
     def _unchain(self, chain: Any) -> tuple[Any, ...]:
         """The operations of a linearization chain, oldest first."""
