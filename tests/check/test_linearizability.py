@@ -328,6 +328,12 @@ def test_bad_input_gets_a_clear_error():
         check_linearizability([r(0, 0, None, 2, 1)], "register")
     with pytest.raises(ValueError, match=r"\[expected, new\]"):
         check_linearizability([op(0, 0, "cas", 0, 1, value=3)], "cas-register")
+    with pytest.raises(ValueError, match="operation 0 has invoke_time nan; times must be"):
+        check_linearizability([r(0, 0, None, math.nan, 1)], "register")
+    with pytest.raises(ValueError, match="operation 0 has value nan: NaN equals nothing"):
+        check_linearizability([w(0, 0, math.nan, 0, 1)], "register")
+    with pytest.raises(ValueError, match="operation 1 has output nan: NaN equals nothing"):
+        check_linearizability([w(0, 0, 1, 0, 1), r(1, 1, math.nan, 2, 3)], "register")
 
 
 def test_a_value_the_model_can_never_apply_is_refused_before_the_search():

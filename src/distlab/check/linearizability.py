@@ -105,9 +105,17 @@ class Op:
         complete = op.complete_time
         if status == "ok" and complete is None:
             raise ValueError(f"operation {op.id} is ok but has no complete_time")
+        for name, time_ in (("invoke_time", op.invoke_time), ("complete_time", complete)):
+            if time_ is not None and math.isnan(time_):
+                raise ValueError(f"operation {op.id} has {name} nan; times must be numbers")
         if complete is not None and complete < op.invoke_time:
             raise ValueError(f"operation {op.id} completes at {complete} before its "
                              f"invocation at {op.invoke_time}")
+        for name, value in (("value", op.value), ("output", op.output)):
+            if isinstance(value, float) and math.isnan(value):
+                raise ValueError(f"operation {op.id} has {name} nan: NaN equals nothing, not "
+                                 f"even itself, so no read could match it; use None or a "
+                                 f"number")
         output = op.output if status == "ok" else UNKNOWN
         return cls(op.id, op.process, op.f, getattr(op, "key", None), op.value, output,
                    status, op.invoke_time, complete)
