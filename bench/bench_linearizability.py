@@ -24,7 +24,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from distlab.check import Op, check_linearizability
 from distlab.check.synthetic import correct_history, with_hard_keys, with_violations
@@ -76,8 +75,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2:
-        sys.path.insert(0, str(Path(__file__).parent))
+    if len(sys.argv) == 2:  # one case, in the fresh process `bench` started
         print(json.dumps(measure(sys.argv[1])))
     else:
         main()
