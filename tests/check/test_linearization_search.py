@@ -93,6 +93,13 @@ def test_past_the_time_budget_each_unfinished_key_is_named():
     assert "no answer within the time budget of 0.5 s on key 'k1': explored " in text
 
 
+def test_an_unknown_answer_names_at_most_five_keys():
+    ops = kv_history(hard=KEYS[:7], violated=[], clients=10, operations=400)
+    text = str(check_linearizability(ops, "kv", timeout=0.5))
+    assert text.count("no answer within the time budget of 0.5 s on key") == 5
+    assert "... and 2 more keys given up" in text
+
+
 @pytest.mark.parametrize("limits, message", [
     ({"timeout": -1}, "timeout must be a finite number of seconds >= 0"),
     ({"timeout": float("nan")}, "timeout must be a finite number of seconds >= 0"),

@@ -404,19 +404,26 @@ class _SideBySide:
         self.searches[key].forget()
         self.given_up[key] = why
 
-    def explain(self, timeout: float | None, memory_limit: int | None, keyed: bool) -> str:
-        """Why the answer is unknown: per key given up, the limit reached and the work done."""
+    def explain(self, timeout: float | None, memory_limit: int | None, keyed: bool,
+                shown: int = 5) -> str:
+        """Why the answer is unknown: per key given up (the ``shown`` that explored most),
+        the limit reached and the work done."""
         lines = []
-        for key, why in self.given_up.items():
-            limit = (f"no answer within the time budget of {timeout:g} s" if why == "time"
+        keys = sorted(self.given_up, key=lambda k: -self.searches[k].explored)
+        for key in keys[:shown]:
+            limit = (f"no answer within the time budget of {timeout:g} s"
+                     if self.given_up[key] == "time"
                      else f"memory limit of {_size(memory_limit or 0)} reached")
             where = f" on key {key!r}" if keyed else ""
             lines.append(f"{limit}{where}: explored {self.searches[key].explored:,} "
                          f"configurations in {self.seconds[key]:.1f} s")
+        if len(keys) > shown:
+            lines.append(f"... and {len(keys) - shown} more keys given up")
         if keyed:
             lines.append(f"{len(self.passed)} of {len(self.searches)} keys are linearizable; "
                          f"no key was found not linearizable")
         return "\n".join(lines)
+
 
 def _operations(history: Any) -> list[Op]:
     """The history's operations as `Op` values, in id order."""
