@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
               f"linearizable", file=sys.stderr)
     try:
         result = check_linearizability(ops, args.model, timeout=args.timeout,
-                                       memory_limit=int(args.max_memory * (1 << 20)))
+                                       memory_limit=max(1, int(args.max_memory * (1 << 20))))
     except ValueError as exc:  # a value the model cannot apply, e.g. append to a number
         raise _BadInput(f"{args.history}: {exc}") from None
     _print(str(result))
