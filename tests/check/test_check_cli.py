@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from distlab.check import HistoryFormatError, Op, check_linearizability, read_jsonl, write_jsonl
-from distlab.check.cli import main
+from distlab.check.cli import DEFAULT_TIMEOUT, main
 from distlab.check.history_io import dumps_jsonl, parse_jsonl
 from distlab.check.models import UNKNOWN
+from distlab.check.synthetic import with_hard_keys
 
 STALE_READ = [
     {"process": 0, "type": "invoke", "f": "write", "value": 1},
@@ -228,3 +230,147 @@ def test_a_simulated_history_written_as_json_lines_checks_from_the_command_line(
         path.write_text(buffer.getvalue())
         assert main([str(path), "--model", "register"]) == expected
     capsys.readouterr()
+
+
+# -- no input makes the command line crash, and no error exits 1 ("not linearizable") ---------
+
+def one_write(value_json: str) -> str:
+    return (f'{{"process": 0, "type": "invoke", "f": "write", "value": {value_json}}}\n'
+            f'{{"process": 0, "type": "ok", "f": "write", "value": {value_json}}}\n')
+
+
+@pytest.mark.parametrize("text, model, message", [
+    (one_write("[" * 5_000 + "]" * 5_000), "register", "line 1: values nest too deeply"),
+    (one_write("[" * 150 + "]" * 150), "register", "line 1: values nest too deeply"),
+    (one_write("9" * 5_000), "register", "line 1: a number of 5,000 digits is too long"),
+    (one_write("NaN"), "register", "line 1: NaN is not a value a history can hold"),
+    (one_write("-Infinity"), "register", "line 1: -Infinity is not a value a history can"),
+    (one_write("1e999"), "register", "line 1: 1e999 is not a value a history can hold"),
+    ('{"process": 0, "type": "invoke", "f": "add", "value": "x"}\n', "counter",
+     "operation 0: a counter adds numbers; got add('x')"),
+    ("x" * 2_000_000, "register", "line 1: is longer than 1,048,576 characters"),
+    ('[{"process": 0, "type": "invoke", "f": "read"},\n {"process": 0, "type": "ok"]\n',
+     "register", "line 2: not valid JSON (Expecting ',' delimiter, column 29) (the file "
+                 "starts with '[': it was read as one JSON array of events)"),
+    ('[{"process": 0, "type": "invoke", "f": "read"}, 3]', "register",
+     "event 2: expected a JSON object"),
+])
+def test_cli_refuses_what_it_cannot_read_with_exit_3_and_no_traceback(tmp_path, capsys, text,
+                                                                      model, message):
+    path = tmp_path / "h.jsonl"
+    path.write_text(text)
+    assert main([str(path), "--model", model]) == 3
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_cli_refuses_binary_data_without_reading_it_all(capsys):
+    assert main(["/dev/zero", "--model", "register"]) == 3  # an endless line of NUL bytes
+    assert "/dev/zero, line 1: holds NUL bytes: this is not a text file" in capsys.readouterr().err
+
+
+def run_cli(*shell_tail: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    command = f"exec {sys.executable} -m distlab.check {' '.join(shell_tail)}"
+    return subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_with_standard_input_closed_exits_3():
+    done = run_cli("-", "--model", "register", "<&-")
+    assert done.returncode == 3
+    assert done.stderr == "error: standard input is closed; give a history file, or pipe one in\n"
+
+
+def test_cli_reports_an_internal_error_with_its_own_exit_code(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("distlab.check.cli.check_linearizability", broken)
+    path = write_events(tmp_path / "h.jsonl", STALE_READ)
+    assert main([str(path), "--model", "register"]) == 4
+    assert capsys.readouterr().err == ("error: internal error of the checker (RuntimeError: a "
+                                       "bug); please report it, with the history\n")
+
+
+def test_cli_interrupted_exits_130_without_a_traceback(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("distlab.check.cli.check_linearizability", interrupted)
+    path = write_events(tmp_path / "h.jsonl", STALE_READ)
+    assert main([str(path), "--model", "register"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_cli_keeps_the_verdicts_exit_code_when_its_reader_went_away(tmp_path):
+    path = write_events(tmp_path / "bad.jsonl", STALE_READ)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read what the checker prints
+    try:
+        done = subprocess.run([sys.executable, "-m", "distlab.check", str(path), "--model",
+                               "register"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (1, "")
+
+
+def test_an_empty_history_is_linearizable_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    assert main([str(path), "--model", "kv"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("linearizable\n")
+    assert err == f"warning: {path} holds no operations; an empty history is linearizable\n"
+
+
+def test_a_history_written_as_one_json_array_is_read(tmp_path, capsys):
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(STALE_READ, indent=2))
+    assert main([str(path), "--model", "register"]) == 1
+    assert "process 2: r→1            invoked 5, returned 6" in capsys.readouterr().out
+    assert [op.invoke_time for op in read_jsonl(path)] == [1, 3, 5]  # positions in the array
+
+
+@pytest.mark.parametrize("option, name, written", [
+    ("--png", "pic", "pic.png"), ("--png", "pic.xyz", "pic.xyz.png"),
+    ("--png", "pic.PNG", "pic.PNG"), ("--svg", "pic", "pic.svg"),
+])
+def test_cli_says_which_picture_file_it_wrote(tmp_path, capsys, option, name, written):
+    bad = write_events(tmp_path / "bad.jsonl", STALE_READ)
+    assert main([str(bad), "--model", "register", option, str(tmp_path / name)]) == 1
+    assert capsys.readouterr().out.endswith(f"picture written to {tmp_path / written}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", written]
+
+
+@pytest.mark.parametrize("option, value", [("--timeout", "nan"), ("--timeout", "-1"),
+                                           ("--max-memory", "inf"), ("--max-memory", "0")])
+def test_cli_refuses_limits_that_are_not_positive_numbers(tmp_path, capsys, option, value):
+    path = write_events(tmp_path / "h.jsonl", STALE_READ)
+    assert main([str(path), "--model", "register", option, value]) == 3
+    assert f"error: {option} must be a positive number" in capsys.readouterr().err
+
+
+def test_cli_gives_up_past_its_memory_limit_with_exit_2(tmp_path, capsys):
+    path = tmp_path / "hard.jsonl"
+    write_jsonl(with_hard_keys([], [None], writers=24), path)
+    assert main([str(path), "--model", "register", "--max-memory", "5"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("unknown\n")
+    assert "memory limit of 5 MB reached: explored " in out
+
+
+def test_cli_has_a_default_time_budget_and_memory_limit(tmp_path, capsys, monkeypatch):
+    limits = {}
+
+    def spy(ops, model, **kwargs):
+        limits.update(kwargs)
+        return check_linearizability(ops, model, **kwargs)
+
+    monkeypatch.setattr("distlab.check.cli.check_linearizability", spy)
+    path = write_events(tmp_path / "h.jsonl", STALE_READ)
+    main([str(path), "--model", "register"])
+    assert limits == {"timeout": DEFAULT_TIMEOUT, "memory_limit": 1 << 30}
+    assert main_exit_code(["--help"]) == 0
+    assert "(default: 600)" in capsys.readouterr().out

@@ -22,6 +22,7 @@ from distlab.check import (KV, UNKNOWN, CASRegister, Counter, Model, Op, Queue, 
                            check_linearizability)
 from distlab.check.history_plot import linearization_points
 from distlab.check.models import agrees, get_model
+from distlab.check.synthetic import correct_history, with_hard_keys
 from distlab.sim import Client, Network, Node, Simulation, Uniform
 
 
@@ -327,19 +328,43 @@ def test_bad_input_gets_a_clear_error():
         check_linearizability([r(0, 0, None, 2, 1)], "register")
     with pytest.raises(ValueError, match=r"\[expected, new\]"):
         check_linearizability([op(0, 0, "cas", 0, 1, value=3)], "cas-register")
+    with pytest.raises(ValueError, match="operation 0 has invoke_time nan; times must be"):
+        check_linearizability([r(0, 0, None, math.nan, 1)], "register")
+    with pytest.raises(ValueError, match="operation 0 has value nan: NaN equals nothing"):
+        check_linearizability([w(0, 0, math.nan, 0, 1)], "register")
+    with pytest.raises(ValueError, match="operation 1 has output nan: NaN equals nothing"):
+        check_linearizability([w(0, 0, 1, 0, 1), r(1, 1, math.nan, 2, 3)], "register")
+
+
+def test_a_value_the_model_can_never_apply_is_refused_before_the_search():
+    # the read fails first: a search would never reach the add to step it
+    ops = [op(0, 0, "read", 0, 1, output=5), add(1, 1, "x", 2, 3)]
+    with pytest.raises(ValueError, match=r"operation 1: a counter adds numbers; got add\('x'\)"):
+        check_linearizability(ops, "counter")
+
+
+def test_long_values_are_cut_in_the_explanation():
+    ops = [w(0, 0, "v" * 10_000, 0, 1), r(1, 1, "u" * 10_000, 2, 3)]
+    text = str(check_linearizability(ops, "register"))
+    assert "w('" + "v" * 36 + "...)" in text  # 40 characters in all
+    assert max(len(line) for line in text.splitlines()) < 120
+
+
+def test_a_picture_needs_a_known_suffix(tmp_path):
+    result = check_linearizability([w(0, 0, 1, 0, 1)], "register")
+    with pytest.raises(ValueError, match=r"cannot tell which picture format '.*h\.xyz' "
+                                         r"should be: end it with one of .*\.png"):
+        result.save(str(tmp_path / "h.xyz"))
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- the time budget -----------------------------------------------------------------------------
 
-def hard_history(writers: int = 22) -> list[Op]:
-    """Many concurrent writes, then a read of a value none of them wrote: to prove it wrong,
-    the search must try every subset of the writes (Lowe's cache cannot help)."""
-    ops = [w(i, i, i, 0, 10) for i in range(writers)]
-    return ops + [r(writers, writers, "never written", 0, 10)]
-
-
 def test_past_the_time_budget_the_answer_is_unknown():
-    result = check_linearizability(hard_history(), "register", timeout=0.2)
+    # many concurrent writes and a read of a value none of them wrote: to prove it wrong, the
+    # search must try every subset of the writes (Lowe's cache cannot help)
+    hard = with_hard_keys([], [None], writers=22)
+    result = check_linearizability(hard, "register", timeout=0.2)
     assert result.verdict == "unknown"
     assert "time budget of 0.2 s" in str(result)
     assert not result.ok
@@ -534,38 +559,11 @@ def test_the_search_agrees_with_plain_wing_gong_on_longer_histories(model_name, 
     assert check_linearizability(ops, model).ok == reference_search(ops, model)
 
 
-def random_correct_history(seed: int, n: int, clients: int, values: int, unknown: float):
-    """A register history whose operations each take effect at one instant inside their
-    interval (those with unknown outcome: later, or never)."""
-    rng = random.Random(seed)
-    spans, free_at = [], [0.0] * clients
-    for i in range(n):
-        process = min(range(clients), key=lambda c: free_at[c])
-        start = free_at[process] + rng.uniform(0, 1)
-        end = start + rng.uniform(0.5, 6)
-        free_at[process] = end
-        f = rng.choice(["read", "write"])
-        status = "info" if rng.random() < unknown else "ok"
-        effect = start + rng.uniform(0, end - start)
-        if status == "info" and rng.random() < 0.5:
-            effect = None
-        spans.append([i, process, f, rng.randrange(values) if f == "write" else None, status,
-                      start, end, effect])
-    value, outputs = None, {}
-    for span in sorted((s for s in spans if s[7] is not None), key=lambda s: s[7]):
-        if span[2] == "write":
-            value = span[3]
-        else:
-            outputs[span[0]] = value
-    return [Op(i, p, f, None, v, outputs.get(i), status, start, end)
-            for i, p, f, v, status, start, end, _ in spans]
-
-
 def test_the_search_agrees_with_plain_wing_gong_on_nearly_correct_histories():
     """Correct histories with many unknown outcomes, some with one read changed."""
     verdicts = []
     for seed in range(150):
-        ops = random_correct_history(seed, n=14, clients=4, values=3, unknown=0.3)
+        ops = correct_history(seed, clients=4, operations=14, values=3, info_rate=0.3)
         rng = random.Random(seed)
         reads = [i for i, o in enumerate(ops) if o.f == "read" and o.status == "ok"]
         if reads and rng.random() < 0.6:
@@ -579,7 +577,7 @@ def test_the_search_agrees_with_plain_wing_gong_on_nearly_correct_histories():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_correct_histories_with_unknown_outcomes_are_linearizable(seed):
-    ops = random_correct_history(seed, n=200, clients=5, values=4, unknown=0.1)
+    ops = correct_history(seed, clients=5, operations=200, values=4, info_rate=0.1)
     assert check_linearizability(ops, "register", timeout=60).ok
 
 

@@ -2,8 +2,9 @@
 
 Linearizability of client histories (`check_linearizability`, with the sequential models in
 `distlab.check.models` and the JSON lines format in `distlab.check.history_io`); the command
-line is ``python -m distlab.check``. Invariants over node states (`distlab.check.invariants`)
-and exhaustive schedule exploration of small configurations (`distlab.check.explore`).
+line is ``python -m distlab.check``; `distlab.check.synthetic` makes seeded test histories.
+Invariants over node states (`distlab.check.invariants`) and exhaustive schedule exploration
+of small configurations (`distlab.check.explore`).
 """
 
 from distlab.check.explore import ChoiceScheduler, ExplorationResult, Step, explore

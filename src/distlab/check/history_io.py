@@ -25,10 +25,12 @@ Mistakes are reported as `HistoryFormatError` with the line number.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from distlab.check.linearizability import Op, _operations
 from distlab.check.models import UNKNOWN, Model, get_model
@@ -37,12 +39,24 @@ EVENT_TYPES = ("invoke", "ok", "fail", "info")
 NEMESIS = ("nemesis", ":nemesis")
 
 
-class HistoryFormatError(ValueError):
-    """A history file that cannot be read; ``line`` is the (1-based) line at fault."""
+#: The longest line (one event) read, in characters: a longer one is refused, not loaded.
+MAX_LINE = 1 << 20
+#: The largest history written as one JSON array, in characters.
+MAX_ARRAY = 1 << 26
+#: How deeply lists may nest in a value.
+MAX_DEPTH = 100
+#: The most digits of an integer (Python refuses to convert more than 4,300).
+MAX_DIGITS = 4000
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
+
+class HistoryFormatError(ValueError):
+    """A history file that cannot be read; ``line`` is the (1-based) line at fault (or, in a
+    history written as one JSON array, the event's position: then ``unit`` is ``"event"``)."""
+
+    def __init__(self, line: int, message: str, unit: str = "line") -> None:
+        super().__init__(f"{unit} {line}: {message}")
         self.line = line
+        self.unit = unit
 
 
 def read_jsonl(source: str | Path | IO[str],
@@ -50,116 +64,202 @@ def read_jsonl(source: str | Path | IO[str],
     """Read a history from a JSON lines file (a path or an open text file).
 
     With a ``model``, every ``f`` is checked against it, and keys are required (key-value
-    models) or refused (the others). Each operation's times are line numbers.
+    models) or refused (the others). Each operation's times are line numbers. A history
+    written as one JSON array of events (``[{...}, {...}]``) is read too; its times are then
+    the events' positions in the array. Lines longer than `MAX_LINE` characters, binary data
+    and values that are not plain JSON (NaN, infinities, lists nested deeper than
+    `MAX_DEPTH`) are refused with a `HistoryFormatError`.
     """
     if isinstance(source, (str, Path)):
         with open(source, encoding="utf-8") as f:
-            return parse_jsonl(f, model)
-    return parse_jsonl(source, model)
+            return read_jsonl(f, model)
+    lines = _bounded_lines(source)
+    for number, text in lines:
+        if not text.strip():
+            continue
+        if text.lstrip().startswith("["):
+            rest = source.read(MAX_ARRAY + 1)
+            if len(rest) > MAX_ARRAY:
+                raise HistoryFormatError(number, f"a history written as one JSON array may "
+                                         f"hold at most {MAX_ARRAY:,} characters; write it "
+                                         f"as JSON lines, one event per line")
+            return _pair(_array_events(number, text + rest), model, "event")
+        return _pair(_decoded(itertools.chain([(number, text)], lines)), model, "line")
+    return []
 
 
 def parse_jsonl(lines: Iterable[str], model: Model | type[Model] | str | None = None) -> list[Op]:
     """Parse JSON lines (an iterable of strings, such as an open file) into operations."""
+    return _pair(_decoded(enumerate(lines, start=1)), model, "line")
+
+
+def _bounded_lines(f: IO[str]) -> Iterator[tuple[int, str]]:
+    """The numbered lines of ``f``, refusing a line that is too long or holds NUL bytes."""
+    number = 0
+    while True:
+        text = f.readline(MAX_LINE + 1)
+        if not text:
+            return
+        number += 1
+        if "\0" in text:
+            raise HistoryFormatError(number, "holds NUL bytes: this is not a text file of "
+                                     "JSON lines")
+        if len(text) > MAX_LINE:
+            raise HistoryFormatError(number, f"is longer than {MAX_LINE:,} characters; an "
+                                     f"event is one short JSON object")
+        yield number, text
+
+
+def _decoded(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+    """The JSON value of each non-blank numbered line."""
+    for number, text in lines:
+        if text.strip():
+            yield number, _loads(text, number)
+
+
+def _array_events(number: int, text: str) -> Iterator[tuple[int, Any]]:
+    """The events of a history written as one JSON array (starting on line ``number``)."""
+    events = _loads(text, number, note=" (the file starts with '[': it was read as one "
+                                       "JSON array of events)")
+    if not isinstance(events, list):
+        raise HistoryFormatError(number, "the file starts with '[' but is not one JSON array "
+                                 "of events")
+    return enumerate(events, start=1)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a value a history can hold (use a number or null)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        _refuse_constant(text)
+    return value
+
+
+def _integer(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise ValueError(f"a number of {digits:,} digits is too long (at most {MAX_DIGITS:,})")
+    return int(text)
+
+
+def _loads(text: str, number: int, note: str = "") -> Any:
+    """``json.loads`` of ``text`` (from line ``number`` on), refusing NaN, infinities and
+    endless numbers; errors are `HistoryFormatError`, with ``note`` added."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite,
+                          parse_int=_integer)
+    except json.JSONDecodeError as exc:
+        raise HistoryFormatError(number + exc.lineno - 1, f"not valid JSON ({exc.msg}, "
+                                 f"column {exc.colno}){note}") from None
+    except RecursionError:
+        raise HistoryFormatError(number, f"values nest too deeply (at most {MAX_DEPTH} "
+                                 f"levels of lists){note}") from None
+    except ValueError as exc:  # NaN, an infinity, or an integer too long
+        raise HistoryFormatError(number, f"{exc}{note}") from None
+
+
+def _pair(events: Iterable[tuple[int, Any]], model: Model | type[Model] | str | None,
+          unit: str) -> list[Op]:
+    """Operations from numbered events: each completion is paired with its invoke."""
     checked_model = None if model is None else get_model(model)
-    # process -> (operation id, f, key, value, line of the invoke)
+    # process -> (operation id, f, key, value, number of the invoke)
     in_progress: dict[Any, tuple[int, str, Any, Any, int]] = {}
     ops: list[Op] = []
     next_id = 0
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        event = _parse_event(number, text, checked_model)
-        if event is None:
-            continue
-        process, kind, f, key, value = event
-        if kind == "invoke":
-            if process in in_progress:
-                _, other_f, _, _, other_line = in_progress[process]
-                raise HistoryFormatError(
-                    number, f"process {process!r} invokes {f!r} while its {other_f!r} from line "
-                    f"{other_line} has not completed; a process does one operation at a time "
-                    f"(after an 'info', give the process a new id, as Jepsen does)")
-            if f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
-                raise HistoryFormatError(
-                    number, f"a cas takes [expected, new] as its value; got {_json(value)}")
-            in_progress[process] = (next_id, f, key, value, number)
-            next_id += 1
-            continue
-        if process not in in_progress:
-            raise HistoryFormatError(
-                number, f"{kind!r} for process {process!r}, which has no operation in progress "
-                f"(each completion must follow its process's invoke)")
-        op_id, invoked_f, invoked_key, argument, invoked_line = in_progress.pop(process)
-        if f != invoked_f:
-            raise HistoryFormatError(
-                number, f"{kind!r} of {f!r} completes process {process!r}'s {invoked_f!r} "
-                f"invoked on line {invoked_line}")
-        if key is not None and key != invoked_key:
-            raise HistoryFormatError(
-                number, f"key {_json(key)} differs from the invoke's key {_json(invoked_key)} "
-                f"(line {invoked_line})")
+    for number, data in events:
+        try:
+            event = _parse_event(data, checked_model)
+            if event is None:
+                continue
+            process, kind, f, key, value = event
+            if kind == "invoke":
+                _check_invoke(in_progress, process, f, value, unit)
+                in_progress[process] = (next_id, f, key, value, number)
+                next_id += 1
+                continue
+            if process not in in_progress:
+                raise _EventError(f"{kind!r} for process {process!r}, which has no operation "
+                                  f"in progress (each completion must follow its process's "
+                                  f"invoke)")
+            op_id, invoked_f, invoked_key, argument, invoked = in_progress.pop(process)
+            if f != invoked_f:
+                raise _EventError(f"{kind!r} of {f!r} completes process {process!r}'s "
+                                  f"{invoked_f!r} invoked on {unit} {invoked}")
+            if key is not None and key != invoked_key:
+                raise _EventError(f"key {_json(key)} differs from the invoke's key "
+                                  f"{_json(invoked_key)} ({unit} {invoked})")
+        except _EventError as exc:
+            raise HistoryFormatError(number, str(exc), unit) from None
         output = value if kind == "ok" else UNKNOWN
-        ops.append(Op(op_id, process, f, invoked_key, argument, output, kind, invoked_line,
-                      number))
-    for process, (op_id, f, key, argument, line) in in_progress.items():
-        ops.append(Op(op_id, process, f, key, argument, UNKNOWN, "pending", line, None))
+        ops.append(Op(op_id, process, f, invoked_key, argument, output, kind, invoked, number))
+    for process, (op_id, f, key, argument, invoked) in in_progress.items():
+        ops.append(Op(op_id, process, f, key, argument, UNKNOWN, "pending", invoked, None))
     return sorted(ops, key=lambda op: op.id)
 
 
-def _parse_event(number: int, text: str,
-                 model: Model | None) -> tuple[Any, str, str, Any, Any] | None:
-    """(process, type, f, key, value) of one line, or None for a line to skip."""
-    try:
-        event = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistoryFormatError(number, f"not valid JSON ({exc.msg}, column {exc.colno})") \
-            from None
+def _check_invoke(in_progress: dict[Any, tuple[int, str, Any, Any, int]], process: Any,
+                  f: str, value: Any, unit: str) -> None:
+    """Refuse an invoke by a busy process, or a cas without its pair of values."""
+    if process in in_progress:
+        _, other_f, _, _, other = in_progress[process]
+        raise _EventError(f"process {process!r} invokes {f!r} while its {other_f!r} from "
+                          f"{unit} {other} has not completed; a process does one operation "
+                          f"at a time (after an 'info', give the process a new id, as "
+                          f"Jepsen does)")
+    if f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
+        raise _EventError(f"a cas takes [expected, new] as its value; got {_json(value)}")
+
+
+class _EventError(ValueError):
+    """What is wrong with one event (the caller adds where it is)."""
+
+
+def _parse_event(event: Any, model: Model | None) -> tuple[Any, str, str, Any, Any] | None:
+    """(process, type, f, key, value) of one decoded event, or None for an event to skip."""
     if not isinstance(event, dict):
         example = '{"process": 0, "type": "invoke", "f": "read"}'
-        raise HistoryFormatError(number, f"expected a JSON object such as {example}; got "
-                                 f"{text.strip()[:60]}")
+        raise _EventError(f"expected a JSON object such as {example}; got "
+                          f"{json.dumps(event)[:60]}")
     if "process" not in event:
-        raise HistoryFormatError(number, "missing \"process\" (who performed the operation)")
+        raise _EventError("missing \"process\" (who performed the operation)")
     process = event["process"]
     if process in NEMESIS:
         return None
     if not isinstance(process, (int, str)) or isinstance(process, bool):
-        raise HistoryFormatError(number, f"\"process\" must be a number or a string; got "
-                                 f"{_json(process)}")
+        raise _EventError(f"\"process\" must be a number or a string; got {_json(process)}")
     kind = event.get("type")
     if kind not in EVENT_TYPES:
-        raise HistoryFormatError(number, f"\"type\" must be one of {', '.join(EVENT_TYPES)}; "
-                                 f"got {_json(kind)}")
+        raise _EventError(f"\"type\" must be one of {', '.join(EVENT_TYPES)}; got "
+                          f"{_json(kind)}")
     f = event.get("f")
     if not isinstance(f, str):
-        raise HistoryFormatError(number, f"\"f\" must name the operation (a string such as "
-                                 f"\"read\"); got {_json(f)}")
-    try:
-        value, key = _freeze(event.get("value")), _freeze(event.get("key"))
-    except TypeError as exc:
-        raise HistoryFormatError(number, str(exc)) from None
+        raise _EventError(f"\"f\" must name the operation (a string such as \"read\"); got "
+                          f"{_json(f)}")
+    value, key = _freeze(event.get("value")), _freeze(event.get("key"))
     if model is not None:
         if f not in model.functions:
-            raise HistoryFormatError(
-                number, f"{f!r} is not an operation of model {model.name} (it has "
-                f"{', '.join(sorted(model.functions))})")
+            raise _EventError(f"{f!r} is not an operation of model {model.name} (it has "
+                              f"{', '.join(sorted(model.functions))})")
         if model.keyed and key is None and kind == "invoke":
-            raise HistoryFormatError(number, f"model {model.name} needs a \"key\" on every "
-                                     f"invoke")
+            raise _EventError(f"model {model.name} needs a \"key\" on every invoke")
         if not model.keyed and key is not None:
-            raise HistoryFormatError(
-                number, f"this event has a \"key\" but model {model.name} is a single object; "
-                f"use the kv model for key-value histories")
+            raise _EventError(f"this event has a \"key\" but model {model.name} is a single "
+                              f"object; use the kv model for key-value histories")
     return process, kind, f, key, value
 
 
-def _freeze(value: Any) -> Any:
+def _freeze(value: Any, depth: int = 0) -> Any:
     """JSON data as hashable values: lists become tuples."""
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        if depth == MAX_DEPTH:
+            raise _EventError(f"values nest too deeply (at most {MAX_DEPTH} levels of lists)")
+        return tuple(_freeze(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        raise TypeError(f"values must be null, numbers, strings, booleans or lists; got the "
-                        f"object {json.dumps(value)[:60]}")
+        raise _EventError(f"values must be null, numbers, strings, booleans or lists; got the "
+                          f"object {json.dumps(value)[:60]}")
     return value
 
 

@@ -27,21 +27,24 @@ Operations whose outcome is unknown (status ``"info"``, or ``"pending"``: never 
 may have taken effect or not; they have no return event (their completion is at +infinity),
 so they may be linearized anywhere after their call, or never. Left to themselves they would
 double the work for the rest of the history each, so the search tries them last and prunes
-them hard (see `_Search`). Failed operations (``"fail"``) took no effect and are left out.
-Key-value histories are split per key and each key is checked alone {cite:p}`horn2015faster`.
+them hard (see `distlab.check.linearization_search`, which holds the search and what keeps
+its cost near linear in a long history). Failed operations (``"fail"``) took no effect and are
+left out. Key-value histories are split per key and each key is checked alone
+{cite:p}`horn2015faster`; the keys are searched side by side, so that the first violation
+found ends the check, and a time budget and a memory limit bound the whole check.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from distlab.check.models import UNKNOWN, Model, get_model
+from distlab.check.linearization_search import LinearizationSearch
+from distlab.check.models import UNKNOWN, Model, get_model, shorten
 
 STATUSES = ("ok", "fail", "info", "pending")
 
@@ -102,9 +105,17 @@ class Op:
         complete = op.complete_time
         if status == "ok" and complete is None:
             raise ValueError(f"operation {op.id} is ok but has no complete_time")
+        for name, time_ in (("invoke_time", op.invoke_time), ("complete_time", complete)):
+            if time_ is not None and math.isnan(time_):
+                raise ValueError(f"operation {op.id} has {name} nan; times must be numbers")
         if complete is not None and complete < op.invoke_time:
             raise ValueError(f"operation {op.id} completes at {complete} before its "
                              f"invocation at {op.invoke_time}")
+        for name, value in (("value", op.value), ("output", op.output)):
+            if isinstance(value, float) and math.isnan(value):
+                raise ValueError(f"operation {op.id} has {name} nan: NaN equals nothing, not "
+                                 f"even itself, so no read could match it; use None or a "
+                                 f"number")
         output = op.output if status == "ok" else UNKNOWN
         return cls(op.id, op.process, op.f, getattr(op, "key", None), op.value, output,
                    status, op.invoke_time, complete)
@@ -151,7 +162,7 @@ class LinearizabilityResult:
                    f"unknown outcome) on {objects}, model {self.model.name}")
         lines = [str(self.verdict.value), summary]
         if self.verdict is Verdict.UNKNOWN:
-            lines.append(f"  {self.reason}")
+            lines.extend(f"  {line}" for line in self.reason.splitlines())
         if self.verdict is Verdict.NOT_LINEARIZABLE:
             lines.extend(self._explanation())
         return "\n".join(lines)
@@ -168,7 +179,7 @@ class LinearizabilityResult:
             lines.append(f"    ... {len(prefix) - shown} earlier operations")
         for n, op in enumerate(prefix[-shown:], start=max(1, len(prefix) - shown + 1)):
             lines.append(f"    {n:>3}. {_line(op, describe)}")
-        lines.append(f"  state after it: {self.state!r}")
+        lines.append(f"  state after it: {shorten(repr(self.state))}")
         lines.append("  then no order of the operations in progress lets this one take effect "
                      "before it returned (it cannot be placed):")
         lines.extend(f"         {_line(op, describe)}" for op in self.unplaceable)
@@ -193,7 +204,8 @@ class LinearizabilityResult:
         title = {Verdict.LINEARIZABLE: "linearizable: numbered points give an order",
                  Verdict.NOT_LINEARIZABLE: "not linearizable: the red operation cannot be "
                                            "placed",
-                 Verdict.UNKNOWN: "unknown: the check ran out of time"}[self.verdict]
+                 Verdict.UNKNOWN: "unknown: the check reached its time or memory "
+                                  "limit"}[self.verdict]
         if self.model.keyed and self.key is not None:
             title += f" (key {self.key!r})"
         return draw_history(self.operations, self.model, linearization=self.linearization,
@@ -204,8 +216,15 @@ class LinearizabilityResult:
         import matplotlib.pyplot as plt
 
         fig = self.draw(max_ops=max_ops)
-        fig.savefig(path, bbox_inches="tight")
-        plt.close(fig)
+        try:
+            formats = fig.canvas.get_supported_filetypes()
+            suffix = path.rpartition(".")[2].lower() if "." in path else ""
+            if suffix not in formats:
+                raise ValueError(f"cannot tell which picture format {path!r} should be: end "
+                                 f"it with one of {', '.join('.' + f for f in formats)}")
+            fig.savefig(path, bbox_inches="tight")
+        finally:
+            plt.close(fig)
 
     def _repr_png_(self) -> bytes:
         import io
@@ -224,33 +243,37 @@ def _line(op: Op, describe: Any) -> str:
     return f"process {op.process}: {describe(op):<14} invoked {op.invoke_time:g}, {end}"
 
 
-def _hashable(value: Any) -> Hashable:
-    """``value`` if hashable, else its repr (only used to group look-alike operations)."""
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
-class _Timeout(Exception):
-    """Raised inside the search when the time budget is spent."""
+#: The default bound on the memory the search may hold (an estimate of its cache), in bytes.
+DEFAULT_MEMORY_LIMIT = 1 << 30
+#: Pauses (of `LinearizationSearch.YIELD_EVERY` steps) each key gets in the first round;
+#: every round doubles it.
+FIRST_SLICE = 2
 
 
 def check_linearizability(history: Any, model: Model | type[Model] | str, *,
-                          timeout: float | None = None) -> LinearizabilityResult:
+                          timeout: float | None = None,
+                          memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+                          ) -> LinearizabilityResult:
     """Decide whether ``history`` is linearizable with respect to ``model``.
 
     ``history`` is a `distlab.sim.History` (anything with ``.operations``) or an iterable of
     operation-like objects (`OperationLike`: id, process, f, key, value, output, status,
     invoke_time, complete_time). ``model`` is a `Model` or a name (``"register"``,
-    ``"cas-register"``, ``"kv"``, ``"queue"``, ``"counter"``). After ``timeout`` seconds of
-    searching the verdict is ``"unknown"``; the check never hangs.
+    ``"cas-register"``, ``"kv"``, ``"queue"``, ``"counter"``).
+
+    The check never hangs and never exhausts the machine: after ``timeout`` seconds (None: no
+    limit), or once the search would hold more than ``memory_limit`` bytes (1 GiB by default;
+    None: no limit), the verdict is ``"unknown"`` and the reason says what was explored.
+    The keys of a key-value history are searched side by side, in rounds that give each key
+    twice the steps of the round before, and the check stops at the first key found not
+    linearizable: a key whose search blows up cannot hide another key's violation.
 
     Operations that touch at an instant (one completes at t, another is invoked at t) are
     treated as concurrent, so ties in the timestamps never cause a false alarm.
     """
     model = get_model(model)
+    _check_limits(timeout, memory_limit)
+    deadline = math.inf if timeout is None else time.monotonic() + timeout
     operations = _operations(history)
     for op in operations:
         if op.f not in model.functions:
@@ -259,34 +282,147 @@ def check_linearizability(history: Any, model: Model | type[Model] | str, *,
         if model.keyed and op.key is None:
             raise ValueError(f"operation {op.id} ({op.f!r}) has no key; model {model.name} "
                              f"needs one on every operation")
-    deadline = math.inf if timeout is None else time.monotonic() + timeout
+        try:
+            model.check(op)
+        except ValueError as exc:
+            raise ValueError(f"operation {op.id}: {exc}") from None
     groups = _partition(operations, model)
     result = LinearizabilityResult(
         Verdict.LINEARIZABLE, model, total_operations=len(operations),
         unknown_operations=sum(op.unknown for op in operations), keys=len(groups))
     if len(groups) == 1:
         (result.key, result.operations), = groups.items()
-    for checked, (key, ops) in enumerate(groups.items()):
-        search = _Search(model, ops, deadline)
-        try:
-            found = search.run()
-        except _Timeout:
-            result.verdict = Verdict.UNKNOWN
-            result.key, result.operations = key, tuple(ops)
-            result.reason = (f"no answer within the time budget of {timeout:g} s"
-                             + (f" (checked {checked} of {len(groups)} keys)" if model.keyed
-                                else ""))
-            result.explored += search.explored
-            return result
-        result.explored += search.explored
-        result.linearizations[key] = search.linearization
-        if not found:
-            result.verdict = Verdict.NOT_LINEARIZABLE
-            result.key, result.operations = key, tuple(ops)
-            result.unplaceable = search.unplaceable
-            result.state = search.state_after_prefix
-            return result
+    searches = {key: LinearizationSearch(model, ops) for key, ops in groups.items()}
+    sides = _SideBySide(searches, deadline, memory_limit)
+    violated = sides.run()
+    failed = sides.failed
+    result.explored = sum(search.explored for search in searches.values())
+    result.linearizations = {key: search.linearization for key, search in searches.items()
+                             if key in sides.passed or (violated and key == failed)}
+    if violated or sides.given_up:
+        key = failed if violated else max(sides.given_up, key=lambda k: searches[k].explored)
+        result.key, result.operations = key, tuple(groups[key])
+    if violated:
+        search = searches[failed]
+        result.verdict = Verdict.NOT_LINEARIZABLE
+        result.unplaceable = search.unplaceable
+        result.state = search.state_after_prefix
+    elif sides.given_up:
+        result.verdict = Verdict.UNKNOWN
+        result.reason = sides.explain(timeout, memory_limit, model.keyed)
     return result
+
+
+def _check_limits(timeout: float | None, memory_limit: int | None) -> None:
+    """Refuse limits that would make the check hang or stop at once for no reason."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0
+                                    and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, or None for no "
+                         f"limit; got {timeout!r}")
+    if memory_limit is not None and not (isinstance(memory_limit, int) and memory_limit > 0):
+        raise ValueError(f"memory_limit must be a number of bytes > 0, or None for no limit; "
+                         f"got {memory_limit!r}")
+
+
+def _size(n: float) -> str:
+    """Bytes as a short text: ``1 GB``, ``500 MB``."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:g} bytes"
+
+
+class _SideBySide:
+    """Runs the searches of several keys in rounds, and stops at the first violation.
+
+    Round r gives each unfinished key ``FIRST_SLICE * 2**r`` pauses' worth of steps, so the
+    work spent before a violating key is found is at most a few times (number of keys) x (its
+    own cost), whatever the other keys cost. Between two pauses the deadline and the memory
+    held by all searches are checked: past the deadline every unfinished key is given up;
+    past the memory limit, the key whose search holds the most is given up (its memory freed)
+    and the others go on. Rounds are counted in steps, not seconds, so the outcome is the
+    same on every run (unless a limit is reached).
+    """
+
+    def __init__(self, searches: dict[Any, LinearizationSearch], deadline: float,
+                 memory_limit: int | None) -> None:
+        self.searches = searches
+        self.deadline = deadline
+        self.memory_limit = math.inf if memory_limit is None else memory_limit
+        self.running = {key: search.steps() for key, search in searches.items()}
+        self.passed: set[Any] = set()
+        #: key -> why it was given up ("time" or "memory"); its search's ``explored`` says how far
+        self.given_up: dict[Any, str] = {}
+        self.seconds = dict.fromkeys(searches, 0.0)
+        #: the key found not linearizable, once `run` returned True
+        self.failed: Any = None
+
+    def run(self) -> bool:
+        """Search until a key is found not linearizable (True; it is ``failed``) or every key
+        is decided or given up (False)."""
+        pauses = FIRST_SLICE
+        while self.running:
+            for key in list(self.running):
+                if key not in self.running:  # given up earlier in this round
+                    continue
+                began = time.monotonic()
+                try:
+                    linearizable = self._advance(key, pauses)
+                finally:
+                    self.seconds[key] += time.monotonic() - began
+                if linearizable is False:
+                    self.failed = key
+                    return True
+            pauses *= 2
+        return False
+
+    def _advance(self, key: Any, pauses: int) -> bool | None:
+        """Run ``key``'s search for up to ``pauses`` pauses: its answer, or None if unfinished."""
+        steps = self.running[key]
+        try:
+            for _ in range(pauses):
+                next(steps)
+                if time.monotonic() > self.deadline:
+                    for unfinished in list(self.running):
+                        self._give_up(unfinished, "time")
+                    return None
+                if sum(self.searches[k].memory for k in self.running) > self.memory_limit:
+                    self._give_up(max(self.running, key=lambda k: self.searches[k].memory),
+                                  "memory")
+                    if key not in self.running:
+                        return None
+        except StopIteration as finished:
+            del self.running[key]
+            self.searches[key].forget()  # its answer is known: free its cache
+            if finished.value:
+                self.passed.add(key)
+            return finished.value
+        return None
+
+    def _give_up(self, key: Any, why: str) -> None:
+        self.running.pop(key).close()
+        self.searches[key].forget()
+        self.given_up[key] = why
+
+    def explain(self, timeout: float | None, memory_limit: int | None, keyed: bool,
+                shown: int = 5) -> str:
+        """Why the answer is unknown: per key given up (the ``shown`` that explored most),
+        the limit reached and the work done."""
+        lines = []
+        keys = sorted(self.given_up, key=lambda k: -self.searches[k].explored)
+        for key in keys[:shown]:
+            limit = (f"no answer within the time budget of {timeout:g} s"
+                     if self.given_up[key] == "time"
+                     else f"memory limit of {_size(memory_limit or 0)} reached")
+            where = f" on key {key!r}" if keyed else ""
+            lines.append(f"{limit}{where}: explored {self.searches[key].explored:,} "
+                         f"configurations in {self.seconds[key]:.1f} s")
+        if len(keys) > shown:
+            lines.append(f"... and {len(keys) - shown} more keys given up")
+        if keyed:
+            lines.append(f"{len(self.passed)} of {len(self.searches)} keys are linearizable; "
+                         f"no key was found not linearizable")
+        return "\n".join(lines)
 
 
 def _operations(history: Any) -> list[Op]:
@@ -305,213 +441,3 @@ def _partition(ops: list[Op], model: Model) -> dict[Any, list[Op]]:
     return groups
 
 
-class _Search:
-    """Lowe's just-in-time linearization over one object's operations.
-
-    The event list lives in arrays indexed by event number, in time order (faster than
-    objects): ``nxt``/``prv`` link the events still in the list (index ``head`` is the
-    sentinel before the first, -1 the end), ``op_of`` gives each event's operation and
-    ``ret_of`` the return event of a call.
-
-    Operations with unknown outcome are *optional*. They have no return, so they are kept
-    out of the list, and they are tried last: only when the walk reaches the first remaining
-    return (every completed operation that could go next has been tried) does the search try
-    *blocks* of optional operations invoked before it, and only then does it backtrack.
-    Three rules keep the optional operations from multiplying the work:
-
-    * the cache remembers, per (completed operations done, state), the sets of optional
-      operations used; a configuration reached again with a *superset* of one of them is
-      skipped, since the earlier visit could do all this one can (the unused ones were still
-      available to it);
-    * optional operations that look the same (same f, key, value) are interchangeable, so
-      only the earliest-invoked unused one of each such *class* is ever tried;
-    * a block is computed breadth-first, keeping per resulting state only the minimal sets,
-      and a block is never followed directly by another.
-    """
-
-    CHECK_EVERY = 2048  # iterations between two looks at the clock
-
-    def __init__(self, model: Model, ops: list[Op], deadline: float) -> None:
-        self.model = model
-        self.deadline = deadline
-        # failed operations took no effect; unknown reads cannot matter
-        self.ops = [op for op in ops if op.status != "fail"
-                    and not (op.unknown and op.f in model.read_only)]
-        self.explored = 0
-        self.linearization: tuple[Op, ...] = ()
-        self.unplaceable: tuple[Op, ...] = ()
-        self.state_after_prefix: Any = model.init()
-        self.seen: dict[tuple[int, Hashable], list[int]] = {}
-        self._build_list()
-
-    def _build_list(self) -> None:
-        """The time-ordered call/return list, and the classes of optional operations."""
-        events = []  # (time, calls-first tiebreak, op number, is_call)
-        for n, op in enumerate(self.ops):
-            events.append((op.invoke_time, 0, n, True))
-            if not op.unknown:
-                events.append((op.complete_time, 1, n, False))
-        events.sort()
-        m = len(events)
-        self.head = m
-        self.op_of = [e[2] for e in events]
-        self.is_call = [e[3] for e in events]
-        self.ret_of = [-1] * m
-        call_of_op = [0] * len(self.ops)
-        self.nxt = [-1] * (m + 1)
-        self.prv = [-1] * (m + 1)
-        class_of: dict[tuple, int] = {}
-        #: per class, the (call event, op number) of its members in time order, then a sentinel
-        self.classes: list[list[tuple[int, int]]] = []
-        last = self.head
-        for i, (_, _, n, is_call) in enumerate(events):
-            op = self.ops[n]
-            if is_call and op.unknown:
-                key = (op.f, _hashable(op.key), _hashable(op.value))
-                c = class_of.setdefault(key, len(self.classes))
-                if c == len(self.classes):
-                    self.classes.append([])
-                self.classes[c].append((i, n))
-                continue
-            if is_call:
-                call_of_op[n] = i
-            else:
-                self.ret_of[call_of_op[n]] = i
-            self.nxt[last], self.prv[i], last = i, last, i
-        for members in self.classes:
-            members.append((m, -1))  # invoked after everything: never available
-        self.first_calls = [members[0][0] for members in self.classes]
-
-    def _visit(self, done: int, used: int, state: Hashable) -> bool:
-        """Record a configuration; False if it (or one using fewer optional ops) was seen."""
-        earlier = self.seen.get((done, state))
-        if earlier is None:
-            self.seen[(done, state)] = [used]
-            return True
-        for u in earlier:
-            if u & used == u:
-                return False
-        earlier.append(used)
-        return True
-
-    def _optional_blocks(self, state: Hashable, done: int, used: int, taken: tuple[int, ...],
-                         before: int) -> list[tuple[Hashable, int, tuple[int, ...], tuple]]:
-        """The new configurations that non-empty sequences of the optional operations invoked
-        before event ``before`` lead to: (state, used, taken per class, the sequence)."""
-        ops, step, visit = self.ops, self.model.step, self._visit
-        # classes are numbered in the order of their first call: these have begun
-        classes = self.classes[:bisect.bisect_left(self.first_calls, before)]
-        blocks = []
-        layer = [(state, used, taken, ())]
-        while layer:
-            if time.monotonic() > self.deadline:
-                raise _Timeout
-            next_layer = []
-            for s, u, tk, sequence in layer:
-                for c, members in enumerate(classes):
-                    call, n = members[tk[c]]
-                    if call > before:
-                        continue
-                    ok, new_state = step(s, ops[n])
-                    if ok and visit(done, u | (1 << n), new_state):
-                        block = (new_state, u | (1 << n), tk[:c] + (tk[c] + 1,) + tk[c + 1:],
-                                 sequence + (n,))
-                        blocks.append(block)
-                        next_layer.append(block)
-            layer = next_layer
-        return blocks
-
-    def run(self) -> bool:
-        """Search; True if linearizable. Sets ``linearization`` (or the longest prefix)."""
-        if time.monotonic() > self.deadline:
-            raise _Timeout
-        ops, step = self.ops, self.model.step
-        op_of, is_call, ret_of = self.op_of, self.is_call, self.ret_of
-        nxt, prv, head = self.nxt, self.prv, self.head
-        state: Hashable = self.model.init()
-        done = used = 0  # bitsets of the completed / optional operations linearized so far
-        taken = (0,) * len(self.classes)  # how many of each optional class are linearized
-        self.seen = {(0, state): [0]}
-        # A frame is (call event, state before, None, 0) for a completed operation, or
-        # (return event it unblocked, (state, used, taken) before, blocks, which one).
-        stack: list[tuple[int, Any, list | None, int]] = []
-
-        def order() -> tuple[Op, ...]:
-            result = []
-            for e, _, blocks, k in stack:
-                result.extend([ops[op_of[e]]] if blocks is None
-                              else [ops[n] for n in blocks[k][3]])
-            return tuple(result)
-
-        # the deepest dead end: most completed operations linearized, then fewest optional
-        best = (-1, 0)
-        iterations = 0
-        entry = nxt[head]
-        try:
-            while True:
-                iterations += 1
-                if iterations % self.CHECK_EVERY == 0 and time.monotonic() > self.deadline:
-                    raise _Timeout
-                if entry == -1:  # every completed operation is linearized
-                    self.linearization = order()
-                    return True
-                if is_call[entry]:
-                    n = op_of[entry]
-                    ok, new_state = step(state, ops[n])
-                    if ok and self._visit(done | (1 << n), used, new_state):
-                        stack.append((entry, state, None, 0))
-                        state, done = new_state, done | (1 << n)
-                        # lift the call and its return out of the list
-                        p, q = prv[entry], nxt[entry]
-                        nxt[p] = q
-                        if q != -1:
-                            prv[q] = p
-                        r = ret_of[entry]
-                        p, q = prv[r], nxt[r]
-                        nxt[p] = q
-                        if q != -1:
-                            prv[q] = p
-                        entry = nxt[head]
-                    else:
-                        entry = nxt[entry]
-                    continue
-                # The first remaining return: its operation had to be linearized by now.
-                depth = (done.bit_count(), -used.bit_count())
-                if depth > best:  # the deepest dead end so far: remember it
-                    best = depth
-                    self.linearization = order()
-                    self.state_after_prefix = state
-                    self.unplaceable = (ops[op_of[entry]],)
-                after_block = bool(stack) and stack[-1][2] is not None
-                blocks = [] if after_block else self._optional_blocks(state, done, used, taken,
-                                                                       entry)
-                if blocks:  # try a block of optional operations before giving up here
-                    stack.append((entry, (state, used, taken), blocks, 0))
-                    state, used, taken, _ = blocks[0]
-                    entry = nxt[head]
-                    continue
-                while True:  # backtrack
-                    if not stack:
-                        return False
-                    entry, saved, blocks, k = stack.pop()
-                    if blocks is None:  # undo a completed operation
-                        state = saved
-                        done ^= 1 << op_of[entry]
-                        # put the return, then the call, back (the reverse of lifting them)
-                        r = ret_of[entry]
-                        nxt[prv[r]] = r
-                        if nxt[r] != -1:
-                            prv[nxt[r]] = r
-                        nxt[prv[entry]] = entry
-                        if nxt[entry] != -1:
-                            prv[nxt[entry]] = entry
-                        entry = nxt[entry]
-                        break
-                    if k + 1 < len(blocks):  # the next block of optional operations
-                        stack.append((entry, saved, blocks, k + 1))
-                        state, used, taken, _ = blocks[k + 1]
-                        entry = nxt[head]
-                        break
-                    state, used, taken = saved
-        finally:
-            self.explored += iterations

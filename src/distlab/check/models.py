@@ -91,6 +91,13 @@ class Model:
         """Apply ``op`` to ``state``: (could it happen with the output seen?, the next state)."""
         raise NotImplementedError
 
+    def check(self, op: OpLike) -> None:
+        """Refuse, with a ValueError saying why, an operation this model can never apply.
+
+        The checker asks before it searches, so that a bad argument is reported up front,
+        whichever orders the search would have tried. Most models accept any value.
+        """
+
     def describe(self, op: OpLike) -> str:
         """A short label for pictures and reports, such as ``w(3)`` or ``r→1``."""
         text = f"{op.f}({_show(op.value)})" if op.value is not None else op.f
@@ -100,13 +107,24 @@ class Model:
         return f"{type(self).__name__}()"
 
 
+#: The longest rendering of a value in a label; a longer one is cut, ending in "...".
+SHOWN_CHARACTERS = 40
+
+
 def _show(value: Any) -> str:
-    """A compact rendering of a value: strings quoted, ``None`` as ``nil``."""
+    """A compact rendering of a value: strings quoted, ``None`` as ``nil``, long values cut."""
     if value is None:
-        return "nil"
-    if isinstance(value, tuple):
-        return "[" + ",".join(_show(v) for v in value) + "]"
-    return repr(value)
+        text = "nil"
+    elif isinstance(value, tuple):
+        text = "[" + ",".join(_show(v) for v in value[:SHOWN_CHARACTERS]) + "]"
+    else:
+        text = repr(value)
+    return shorten(text)
+
+
+def shorten(text: str) -> str:
+    """``text``, cut to `SHOWN_CHARACTERS` (ending in "...") if it is longer."""
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS - 3] + "..."
 
 
 class Register(Model):
@@ -158,6 +176,10 @@ class CASRegister(Register):
 
     name = "cas-register"
     functions = frozenset({"read", "write", "cas"})
+
+    def check(self, op: OpLike) -> None:
+        if op.f == "cas":
+            _pair(op)
 
     def step(self, state: Any, op: OpLike) -> tuple[bool, Hashable]:
         if op.f == "cas":
@@ -287,6 +309,11 @@ class Counter(Model):
 
     def init(self) -> Hashable:
         return 0
+
+    def check(self, op: OpLike) -> None:
+        if op.f == "add" and (isinstance(op.value, bool)
+                              or not isinstance(op.value, (int, float))):
+            raise ValueError(f"a counter adds numbers; got add({op.value!r})")
 
     def step(self, state: Any, op: OpLike) -> tuple[bool, Hashable]:
         match op.f:
