@@ -4,9 +4,12 @@ A lab is a `Lab` subclass whose `graded` methods each return a `Scenario`: nodes
 faults and client workload, how long to run, and the properties that must hold (invariants
 after every event, `Eventually` for liveness, `Linearizable` for the clients' history...).
 `check(lab)` runs every check over its seeds and returns a `Report`; `replay(lab.test_x,
-seed)` re-runs one run exactly, for debugging. The checks follow MIT 6.5840's naming (the
-behaviour, then the part) and DSLabs' spirit: many random schedules, one seed to replay any
-failure. A check that must run real code (sockets on loopback) returns a `Trial` instead.
+seed)` re-runs one run exactly, for debugging. The runs of `check` happen in a child process
+and are judged in the grading process from what they send back (`distlab.grading.verdicts`):
+student code can neither forge a verdict nor end or hang the grader. The checks follow MIT
+6.5840's naming (the behaviour, then the part) and DSLabs' spirit: many random schedules, one
+seed to replay any failure. A check that must run real code (sockets on loopback) returns a
+`Trial` instead.
 
 This package is the harness only; the labs themselves live in `distlab.labs`, one module per
 lab notebook (`distlab.labs.lab00_example` is a complete small lab), and the harness never

@@ -56,6 +56,12 @@ class Scenario:
     as the run goes or at its end). ``network`` defaults to a reliable `Network()`.
     ``max_events`` and ``wall_limit`` (seconds of real time) bound student code that never
     stops.
+
+    ``node_attributes`` names the attributes of the nodes that the properties read (``"data"``
+    for ``sim.nodes["backup"].data``): a graded run records them after every event, and the
+    grader judges the properties on that record, in a process where no student code runs
+    (`distlab.grading.verdicts`). A property that reads an attribute not listed fails the
+    check with a message that says so.
     """
 
     setup: Callable[[Simulation], None]
@@ -64,6 +70,7 @@ class Scenario:
     network: Network | None = None
     max_events: int = 200_000
     wall_limit: float = 2.0
+    node_attributes: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if not callable(self.setup):
@@ -75,6 +82,10 @@ class Scenario:
         if isinstance(self.properties, (str, bytes)) or not isinstance(self.properties, Sequence):
             raise TypeError(f"Scenario(properties=[...]) takes a list of properties; got "
                             f"{self.properties!r}")
+        if isinstance(self.node_attributes, str) or not all(
+                isinstance(a, str) and a.isidentifier() for a in self.node_attributes):
+            raise TypeError(f"Scenario(node_attributes=[...]) takes a list of attribute names, "
+                            f"such as ['data']; got {self.node_attributes!r}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,9 @@ class Trial:
     implemented yet".
 
     The body runs in a worker thread, for at most ``time_limit`` seconds of real time: a body
-    still running then is reported as stopped and left to end in the background. So a body
+    still running then is reported as stopped and left to end in the background (in a graded
+    run, its process ends when the check's seeds are done). Its verdict is the body's own:
+    there is no trace for the grader to judge again. So a body
     bounds every wait itself (a timeout on every socket, on every join) and cleans up with
     context managers. A real run is not reproducible event for event; the seed the check
     method receives can still seed what the body controls, such as a `FaultProxy`.

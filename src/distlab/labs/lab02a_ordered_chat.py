@@ -328,7 +328,7 @@ class OrderedChatLab(Lab):
         checks.append(EveryMessageDelivered(script))
         last = max(time for time, _, _ in script)
         return Scenario(setup, run_for=last + 2 * DELIVERY_BOUND, network=network,
-                        properties=checks)
+                        properties=checks, node_attributes=("delivered",))
 
     # -- part A: a chat that delivers on arrival -------------------------------------------
     @graded(part="A", seeds=20, description="four members post five messages each: every "

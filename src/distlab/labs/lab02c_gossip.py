@@ -130,7 +130,7 @@ class GossipLab(Lab):
         properties = [EveryoneKnows(origins.values(), rounds), MessageBudget(n, rounds)]
         return Scenario(setup, run_for=rounds * ROUND + ROUND / 2,
                         network=Network(latency=Uniform(1, 10), loss=loss),
-                        properties=properties)
+                        properties=properties, node_attributes=("rumours",))
 
     # -- part A: a reliable network ------------------------------------------------------------
     @graded(part="A", seeds=20, description="16 nodes, reliable network: everyone knows both "
