@@ -24,7 +24,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -125,11 +124,11 @@ class Child:
             pass  # it ended already: stop() says how
         return cls(popen.pid, popen.stdout.fileno(), popen)
 
-    def receive(self, deadline: float) -> bytes | None:
+    def receive(self, deadline: float | None) -> bytes | None:
         """The next frame; None once the child has closed the pipe (it ended).
 
-        Raises `TimeoutError` at ``deadline`` (a `time.monotonic` time) and `ValueError` for
-        a frame longer than `MAX_FRAME`.
+        Raises `TimeoutError` at ``deadline`` (a `time.monotonic` time; None: wait as long as
+        it takes) and `ValueError` for a frame longer than `MAX_FRAME`.
         """
         while True:
             if len(self._buffer) >= _HEADER:
@@ -142,8 +141,8 @@ class Child:
                     return frame
             if self._closed:
                 return None
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or not select.select([self.fd], [], [], left)[0]):
                 raise TimeoutError
             chunk = os.read(self.fd, 1 << 20)
             if chunk:
@@ -192,8 +191,3 @@ def limit_memory(limit: int | None) -> None:
     except OSError:  # not Linux: the cap is on the whole address space
         size = 0
     resource.setrlimit(resource.RLIMIT_AS, (size + limit, size + limit))
-
-
-def python_argv(module: str) -> list[str]:
-    """The command that runs ``python -m module`` with this interpreter."""
-    return [sys.executable, "-m", module]

@@ -57,14 +57,38 @@ def _trusted(cls: type) -> bool:
 
 
 class _RecordPickler(pickle.Pickler):
-    """Pickles plain values and ``distlab`` value classes; anything else as a `Recorded`."""
+    """Pickles plain values and ``distlab`` value classes; anything else as a `Recorded`.
+
+    Equal objects of one class get one `Recorded` (``seen``, reset by `fresh`): a run sends
+    the same message value again and again, and its repr and JSON form cost more than the
+    rest of the pickling.
+    """
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, PROTOCOL)
+        self.seen: dict[tuple[type, Any], tuple] = {}
+
+    def fresh(self) -> _RecordPickler:
+        """Forget what was pickled before (the memo, and the records of objects seen)."""
+        self.clear_memo()
+        self.seen.clear()
+        return self
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
         if cls in _PLAIN or (_trusted(obj) if isinstance(obj, type) else _trusted(cls)):
             return NotImplemented  # pickled as usual (a trusted class: by its name)
-        return Recorded, (f"{cls.__module__}.{cls.__qualname__}", _safe_repr(obj),
-                          _safe_json(obj))
+        try:
+            return self.seen[cls, obj]
+        except (KeyError, TypeError):  # not seen yet, or unhashable
+            pass
+        reduced = Recorded, (f"{cls.__module__}.{cls.__qualname__}", _safe_repr(obj),
+                             _safe_json(obj))
+        try:
+            self.seen[cls, obj] = reduced
+        except TypeError:
+            pass
+        return reduced
 
 
 def _safe_repr(obj: Any) -> str:
@@ -76,18 +100,31 @@ def _safe_repr(obj: Any) -> str:
 
 
 def _safe_json(obj: Any) -> Any:
+    """The JSON form of ``obj`` (as `Trace.dumps` writes it) if it is plain data, else its
+    repr (a subclass of str, say, stays behind)."""
     try:
         value = _jsonable(obj)
-        pickle.dumps(value, PROTOCOL)  # plain data only (a repr of what is not)
     except Exception:
         return _safe_repr(obj)
-    return value
+    return value if _is_json(value) else _safe_repr(obj)
+
+
+def _is_json(value: Any, depth: int = 0) -> bool:
+    if type(value) in (type(None), bool, int, float, str):
+        return True
+    if depth > 50:
+        return False
+    if type(value) is list:
+        return all(_is_json(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _is_json(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def dumps(value: Any) -> bytes:
     """``value`` as record bytes (in the run's process; see the module docstring)."""
     buffer = io.BytesIO()
-    _RecordPickler(buffer, PROTOCOL).dump(value)
+    _RecordPickler(buffer).dump(value)
     return buffer.getvalue()
 
 
@@ -138,8 +175,9 @@ class RunRecorder:
         self.downs: list[tuple[int, tuple[str, ...]]] = []  # step, the crashed nodes from then
         self._last: dict[tuple[str, str], bytes | None] = {}
         self._down: frozenset[str] = frozenset()
+        self._complete = 0  # how many steps are recorded in full
         self._pickler_buffer = io.BytesIO()
-        self._pickler = _RecordPickler(self._pickler_buffer, PROTOCOL)
+        self._pickler = _RecordPickler(self._pickler_buffer)
 
     def attach(self, sim: Simulation, attributes: Sequence[str]) -> None:
         """Record ``sim`` from now on, with the node ``attributes`` the properties read."""
@@ -148,12 +186,14 @@ class RunRecorder:
 
     def __call__(self, sim: Simulation) -> None:
         step, before, length = len(self.lengths), (self.lengths or [0])[-1], len(sim.trace)
+        self._complete = step  # until this call returns (an alarm may stop it half-way)
         self.lengths.append(length)
         self.times.append(sim.now)
         if sim.crashed != self._down:
             self._down = frozenset(sim.crashed)
             self.downs.append((step, tuple(sorted(self._down))))
         if not self.attributes:
+            self._complete = step + 1
             return
         first = sim.trace[before] if length > before else None
         if first is not None and first.kind in ("deliver", "timer"):
@@ -167,6 +207,7 @@ class RunRecorder:
                 if self._last.get((node_id, attribute), b"") != value:
                     self._last[node_id, attribute] = value
                     self.changes.append((step, node_id, attribute, value))
+        self._complete = step + 1
 
     def _snapshot(self, value: Any) -> bytes | None:
         if value is _Absent:
@@ -174,15 +215,17 @@ class RunRecorder:
         buffer = self._pickler_buffer
         buffer.seek(0)
         buffer.truncate()
-        self._pickler.clear_memo()
-        self._pickler.dump(value)
+        self._pickler.fresh().dump(value)
         return buffer.getvalue()
 
     def record(self, sim: Simulation) -> dict[str, Any]:
-        """The record of the run so far, as plain data (for `dumps`)."""
+        """The record of the run so far, as plain data (for `dumps`): its complete steps (a
+        run stopped by its time limit may have stopped the last one half-way)."""
+        done = self._complete
         return {"events": list(sim.trace._events), "nodes": list(sim.trace.nodes),
-                "lengths": self.lengths, "times": self.times, "changes": self.changes,
-                "downs": self.downs, "end": sim.now}
+                "lengths": self.lengths[:done], "times": self.times[:done],
+                "changes": [c for c in self.changes if c[0] < done],
+                "downs": [d for d in self.downs if d[0] < done], "end": sim.now}
 
 
 class _Absent:

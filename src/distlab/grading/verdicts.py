@@ -16,7 +16,8 @@ the run printed. The grader then reaches the verdict itself (`judge_seed`):
   one. It is shown with the recorded trace: its last events, its diagram;
 * a run that ends its process (``os._exit``, a crash in C code), overruns its time limit by
   `GRACE_S` (it swallowed the interruption) or sends something that is not a record fails,
-  with its seed, like any other run.
+  with its seed, like any other run. (Once the run is over, the child says so, `RAN`, and
+  has `RECORD_S` more to send its record: a long trace takes a moment to pickle.)
 
 A property whose ``calls_student_code`` is True (it calls the student's own classes, as lab
 2b's clock checks call ``VectorClock.merge``) cannot be judged where no student code may run:
@@ -29,7 +30,7 @@ import io
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from distlab.grading.explain import CodeLocation, Failure, explain
@@ -42,15 +43,20 @@ from distlab.sim import Simulation
 
 #: how much of what a check's runs print is passed on (characters)
 MAX_OUTPUT = 100_000
+#: the frame a child sends when a run is over, before its record
+RAN = b"ran"
+#: how long a child may take to make and send the record of a run that is over (seconds)
+RECORD_S = 30.0
 _FAILURE_TEXT = ("kind", "summary", "explanation")
 
 
 # -- in the child ------------------------------------------------------------------------------
 
 def report_seed(c: Check, seed: int, wall_limit: float | None, memory_limit: int | None,
-                output: io.StringIO) -> tuple[bytes, bool]:
+                output: io.StringIO, ran: Callable[[], object] = lambda: None
+                ) -> tuple[bytes, bool]:
     """Run ``seed`` of ``c`` here: the frame that reports it to the grader, and whether the
-    run saw a failure."""
+    run saw a failure. ``ran()`` is called when the run is over (its record is made next)."""
     recorder = RunRecorder()
     threads = set(threading.enumerate())
     sim: Simulation = Simulation(seed=seed)
@@ -58,6 +64,7 @@ def report_seed(c: Check, seed: int, wall_limit: float | None, memory_limit: int
         sim, failure = run_once(c, seed, wall_limit, recorder=recorder)
     except BaseException as exc:  # a KeyboardInterrupt or another BaseException of its code
         failure = explain(exc, c, seed, sim)
+    ran()
     real = isinstance(sim, TrialRun)
     if failure is not None and failure.kind == "memory":
         sim.nodes.clear()  # let go of what filled the memory, to report it
@@ -85,7 +92,8 @@ def run_seeds(c: Check, seeds: list[int], wall_limit: float | None,
     output = io.StringIO()
     sys.stdout = sys.stderr = output
     for seed in seeds:
-        frame, failed = report_seed(c, seed, wall_limit, memory_limit, output)
+        frame, failed = report_seed(c, seed, wall_limit, memory_limit, output,
+                                    lambda: send(RAN))
         send(frame)
         if failed:
             break
@@ -125,6 +133,8 @@ def graded_runs(c: Check, seeds: list[int], wall_limit: float | None = None,
                                    else scenario.wall_limit)
             try:
                 frame = child.receive(time.monotonic() + limit + GRACE_S)
+                if frame == RAN:  # the run is over: its record may take a while to make
+                    frame = child.receive(time.monotonic() + RECORD_S)
             except TimeoutError:
                 yield seed, Simulation(seed=seed), _killed(c, seed, limit, child)
                 return
