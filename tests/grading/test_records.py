@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from distlab.grading import Lab, Scenario, graded
-from distlab.grading.records import MalformedRecord, RecordedRun, dumps, loads
+from distlab.grading.records import MalformedRecord, RecordedRun, RunRecorder, dumps, loads
 from distlab.grading.verdicts import judge_seed
 from distlab.sim import Note, Operation
 from distlab.sim.trace import Recorded
@@ -86,3 +86,27 @@ def test_a_damaged_report_fails_the_run_with_its_seed():
                               "record cannot hold"
     _, failure = judge_seed(c, 1, c.scenario(1), dumps({"seed": 2}))
     assert failure.summary == "the run's report is damaged: it is not the report of seed 1"
+
+
+class StoppedHalfWay:
+    """A simulation as the recorder sees it when the time limit's alarm rings mid-step."""
+
+    def __init__(self):
+        from distlab.sim import Simulation
+
+        self.sim = Simulation()
+        self.trace, self.crashed, self.nodes = self.sim.trace, set(), {}
+
+    @property
+    def now(self) -> float:
+        raise TimeoutError("the alarm rang here")
+
+
+def test_a_step_the_time_limit_stopped_half_way_is_left_out_of_the_record():
+    recorder = RunRecorder()
+    recorder(StoppedHalfWay().sim)  # one whole step
+    half = StoppedHalfWay()
+    with pytest.raises(TimeoutError):
+        recorder(half)
+    record = loads(dumps(recorder.record(half.sim)))
+    assert RecordedRun.from_data(1, record, ()).steps == 1
