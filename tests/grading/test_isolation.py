@@ -148,6 +148,22 @@ def test_os_exit_and_a_crash_in_c_code_end_only_the_runs_process():
     assert os.getpid() == pid
 
 
+class Escape(BaseException):
+    """What no handler should raise: it is not an Exception, so the simulator lets it out."""
+
+
+class RaisesBaseException(Pinger):
+    def misbehave(self) -> None:
+        raise Escape("out of the simulation")
+
+
+def test_a_base_exception_out_of_the_run_is_reported_with_the_run_up_to_there():
+    failure = failure_of(RaisesBaseException)
+    assert (failure.kind, failure.summary) == ("exception",
+                                               "the check raised Escape: out of the simulation")
+    assert failure.sim.trace.of_kind("deliver")
+
+
 # -- memory, time, threads ------------------------------------------------------------------------
 
 class HogsMemory(Pinger):

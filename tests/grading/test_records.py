@@ -108,5 +108,6 @@ def test_a_step_the_time_limit_stopped_half_way_is_left_out_of_the_record():
     half = StoppedHalfWay()
     with pytest.raises(TimeoutError):
         recorder(half)
-    record = loads(dumps(recorder.record(half.sim)))
+    recorder.sim = half.sim
+    record = loads(dumps(recorder.record()))
     assert RecordedRun.from_data(1, record, ()).steps == 1

@@ -38,6 +38,7 @@ from distlab.grading.lab import Check
 from distlab.grading.properties import PropertyViolated
 from distlab.sim import (EventBudgetExceeded, Node, NodeError, Simulation, TraceEvent,
                          WallClockLimitExceeded)
+from distlab.sim.guards import Alarm
 from distlab.sim.helpers import ipython_shell
 
 _DISTLAB = Path(__file__).resolve().parent.parent
@@ -167,7 +168,7 @@ def explain(exc: BaseException, check: Check, seed: int, sim: Simulation) -> Fai
         case InvariantViolation():
             return failure("violated", f"violated: always: {exc.invariant}",
                            f"{exc.explanation}\n(at t={exc.time:.3f} ms)", exc.time)
-        case WallClockLimitExceeded():
+        case WallClockLimitExceeded() | Alarm():  # (an alarm that rang again, uncaught)
             what = f"{node}'s handler" if node else "a handler"
             return failure("time limit",
                            f"stopped: {what} ran too long (an infinite loop, or a busy wait?)",

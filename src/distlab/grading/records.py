@@ -168,6 +168,7 @@ class RunRecorder:
     """
 
     def __init__(self) -> None:
+        self.sim = Simulation()  # the run recorded, once attached (`attach`)
         self.attributes: tuple[str, ...] = ()
         self.lengths: list[int] = []     # the trace's length after each step
         self.times: list[float] = []     # the simulated time after each step
@@ -181,6 +182,7 @@ class RunRecorder:
 
     def attach(self, sim: Simulation, attributes: Sequence[str]) -> None:
         """Record ``sim`` from now on, with the node ``attributes`` the properties read."""
+        self.sim = sim
         self.attributes = tuple(attributes)
         sim.add_monitor(self)
 
@@ -218,10 +220,10 @@ class RunRecorder:
         self._pickler.fresh().dump(value)
         return buffer.getvalue()
 
-    def record(self, sim: Simulation) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
         """The record of the run so far, as plain data (for `dumps`): its complete steps (a
         run stopped by its time limit may have stopped the last one half-way)."""
-        done = self._complete
+        sim, done = self.sim, self._complete
         return {"events": list(sim.trace._events), "nodes": list(sim.trace.nodes),
                 "lengths": self.lengths[:done], "times": self.times[:done],
                 "changes": [c for c in self.changes if c[0] < done],

@@ -62,7 +62,8 @@ def report_seed(c: Check, seed: int, wall_limit: float | None, memory_limit: int
     sim: Simulation = Simulation(seed=seed)
     try:
         sim, failure = run_once(c, seed, wall_limit, recorder=recorder)
-    except BaseException as exc:  # a KeyboardInterrupt or another BaseException of its code
+    except BaseException as exc:  # a BaseException of its code, or an alarm rung twice
+        sim = recorder.sim
         failure = explain(exc, c, seed, sim)
     ran()
     real = isinstance(sim, TrialRun)
@@ -81,7 +82,7 @@ def report_seed(c: Check, seed: int, wall_limit: float | None, memory_limit: int
     output.seek(0)
     output.truncate()
     frame = dumps({"seed": seed, "real": real, "failure": _failure_data(failure),
-                   "record": None if real else recorder.record(sim), "output": text})
+                   "record": None if real else recorder.record(), "output": text})
     return frame, failure is not None
 
 
