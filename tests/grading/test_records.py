@@ -67,6 +67,7 @@ def test_a_record_of_the_wrong_shape_is_refused():
             "times": [0.0], "changes": [], "downs": [(0, ("a",))], "end": 5.0}
     assert RecordedRun.from_data(1, good, ()).steps == 1
     for name, bad in [("events", [0.0, "explode", "a", None, None, None]),
+                      ("events", [0.0, ["crash"], "a", None, None, None]),
                       ("lengths", [2]), ("downs", [(0, ("zz",))]), ("end", "soon")]:
         with pytest.raises(MalformedRecord):
             RecordedRun.from_data(1, {**good, name: bad}, ())

@@ -150,14 +150,20 @@ class Child:
             else:
                 self._closed = True
 
+    def kill(self) -> None:
+        """Kill the child's process group (whatever still runs there); `stop` reaps it."""
+        if self.ending is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass  # it ended, and took its group with it
+
     def stop(self, killed: bool = False) -> Ending:
-        """Kill the child's process group (whatever still runs there) and reap the child."""
+        """Kill the child's process group, reap the child and close the pipe (no thread may
+        be reading it any more: see `kill`)."""
         if self.ending is not None:
             return self.ending
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # it ended, and took its group with it
+        self.kill()
         if self.popen is not None:
             status = self.popen.wait()
             self.popen.stdout.close()  # type: ignore[union-attr]

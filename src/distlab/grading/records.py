@@ -38,6 +38,7 @@ PROTOCOL = 5
 _PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes, list, tuple, dict,
                     set, frozenset})
 _TRUSTED: dict[type, bool] = {}
+_KINDS = frozenset(KINDS)
 
 
 class MalformedRecord(Exception):
@@ -306,12 +307,12 @@ class RecordedRun:
             raise MalformedRecord("its node ids are not distinct strings")
         if len(events) % 6:
             raise MalformedRecord("its events are not whole")
-        for i in range(0, len(events), 6):
-            time, kind, node, peer, msg_id = events[i:i + 5]
-            if (type(time) not in (int, float) or kind not in KINDS
-                    or not all(x is None or type(x) is str for x in (node, peer))
-                    or not (msg_id is None or type(msg_id) is int)):
-                raise MalformedRecord(f"its event {i // 6} is not an event")
+        kinds = events[1::6]
+        if (not set(map(type, events[0::6])) <= {int, float} or not set(map(type, kinds)) <= {str}
+                or not set(kinds) <= _KINDS
+                or not set(map(type, events[2::6] + events[3::6])) <= {str, type(None)}
+                or not set(map(type, events[4::6])) <= {int, type(None)}):
+            raise MalformedRecord("its events are not events")
         count = len(events) // 6
         if (len(lengths) != len(times) or not all(type(n) is int for n in lengths)
                 or any(not 0 <= a <= b <= count for a, b in zip([0, *lengths], lengths))

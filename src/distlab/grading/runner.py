@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from distlab.grading.determinism import FreshRuns, compare_first_seed
 from distlab.grading.isolation import MEMORY_LIMIT
 from distlab.grading.lab import Check, Lab, Trial, as_lab
 from distlab.grading.report import Progress, Report
@@ -37,7 +38,9 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     is the same on every run (committed notebooks use it: nbval compares their output).
     ``wall_limit`` (seconds of real time per run) overrides the scenarios' own; a run that
     does not stop when interrupted is killed a little later. ``memory_limit`` is how many
-    bytes a check's process may allocate (2 GB; None for no cap).
+    bytes a check's process may allocate (2 GB; None for no cap). The first seed of each
+    simulated check also runs in a fresh Python process, and must give the same trace there
+    (`distlab.grading.determinism`).
 
     In Jupyter the report shows itself as the cell's result; elsewhere it is also printed.
     """
@@ -45,11 +48,19 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     chosen = select(lab, part, name)
     progress = Progress(f"{lab.describe()}: {len(chosen)} check{'s' * (len(chosen) != 1)}")
     results = []
+    fresh = FreshRuns.start([(c, seed_list(seeds, c.seeds)[0]) for c in chosen], wall_limit,
+                            memory_limit)
     try:
         for c in chosen:
             results.append(run_check(c, seeds, wall_limit, progress, memory_limit=memory_limit))
+        if fresh is not None:  # it ran while the checks ran
+            progress.update("comparing the first seeds with their runs in a fresh process")
+            for result in results:
+                compare_first_seed(result, fresh)
     finally:
         progress.close()
+        if fresh is not None:
+            fresh.close()
     report = Report(lab.describe(), results, timing)
     if ipython_shell() is None:  # IPython shows the returned report by itself
         print(report)
@@ -71,6 +82,8 @@ def run_check(c: Check, seeds: int | Iterable[int] | None = None,
         result.seeds_run += 1
         result.simulated_ms += sim.now
         result.messages += sim.trace.counts().get("send", 0)
+        if n == 1 and failure is None and not result.real:
+            result.first_run = sim
         if failure is not None:
             result.failure = failure
         elif progress is not None and n < len(chosen):
