@@ -162,7 +162,7 @@ def compare_first_seed(result: CheckResult, fresh: FreshRuns) -> None:
     That failure replaces any other of the check: it is about the first seed, and a later
     seed's failure may not replay anyway.
     """
-    run = result.first_run
+    run, result.first_run = result.first_run, None  # (the report need not keep it)
     if run is not None:
         c = result.check
         result.failure = compare(c, run.seed, run, fresh.run(c, run.seed)) or result.failure

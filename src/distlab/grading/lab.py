@@ -58,8 +58,9 @@ class Scenario:
     stops.
 
     ``node_attributes`` names the attributes of the nodes that the properties read (``"data"``
-    for ``sim.nodes["backup"].data``): a graded run records them after every event, and the
-    grader judges the properties on that record, in a process where no student code runs
+    for ``sim.nodes["backup"].data``), besides those the lab lists for all its checks
+    (`Lab.node_attributes`): a graded run records them after every event, and the grader
+    judges the properties on that record, in a process where no student code runs
     (`distlab.grading.verdicts`). A property that reads an attribute not listed fails the
     check with a message that says so.
     """
@@ -151,10 +152,13 @@ def graded(*, part: str, description: str, seeds: int = 20) -> Callable[[Method]
 class Lab:
     """Base class of a lab: a set of `graded` check methods, in the order they are written.
 
-    Set ``title`` to the lab's name as students see it (by default the class name).
+    Set ``title`` to the lab's name as students see it (by default the class name), and
+    ``node_attributes`` to the attributes of the nodes its properties read (``("data",)``),
+    for every check (see `Scenario`).
     """
 
     title: str = ""
+    node_attributes: tuple[str, ...] = ()
 
     def checks(self) -> list[Check]:
         """Every check of the lab, in the order the methods are defined (base classes first)."""
@@ -193,6 +197,10 @@ class Check:
                             f"check method must return a Scenario(setup, run_for, properties) "
                             f"or a Trial(body)")
         return scenario
+
+    def node_attributes(self, scenario: Scenario) -> tuple[str, ...]:
+        """The node attributes a run of ``scenario`` records: the lab's, and the scenario's."""
+        return (*self.lab.node_attributes, *scenario.node_attributes)
 
     @classmethod
     def of(cls, method: Any) -> Check:

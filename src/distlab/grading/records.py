@@ -5,10 +5,11 @@ in the grading process, from data alone. This module is both ends of that data:
 
 * in the run's process, `RunRecorder` watches the simulation after every event and notes how
   far the trace has grown, the simulated time, which nodes are down, and the attributes that
-  the lab's properties read (``Scenario.node_attributes``) of the node that just ran (of every
-  node after an event that is not a delivery or a timer). `dumps` turns the record into bytes
-  in which an object of any class outside ``distlab`` -- a student's message, say -- is
-  replaced by a `Recorded` stand-in (its class name, repr and JSON form, computed there);
+  the lab's properties read (`distlab.grading.lab.Check.node_attributes`) of the node that
+  just ran (of every node after an event that is not a delivery or a timer). `dumps` turns
+  the record into bytes in which an object of any class outside ``distlab`` -- a student's
+  message, say -- is replaced by a `Recorded` stand-in (its class name, repr and JSON form,
+  computed there);
 * in the grading process, `loads` reads those bytes back with an unpickler that builds
   nothing but plain Python values, ``distlab``'s own data classes and `Recorded`: the grader
   never runs a student's code, not even a ``__eq__`` or a ``__hash__``. `RecordedRun` then
@@ -181,10 +182,9 @@ class RunRecorder:
         self._pickler_buffer = io.BytesIO()
         self._pickler = _RecordPickler(self._pickler_buffer)
 
-    def attach(self, sim: Simulation, attributes: Sequence[str]) -> None:
-        """Record ``sim`` from now on, with the node ``attributes`` the properties read."""
+    def attach(self, sim: Simulation) -> None:
+        """Record ``sim`` from now on (with the node ``attributes`` the properties read)."""
         self.sim = sim
-        self.attributes = tuple(attributes)
         sim.add_monitor(self)
 
     def __call__(self, sim: Simulation) -> None:
@@ -258,9 +258,9 @@ class NodeView:
         if name.startswith("_") or name in self._attributes:
             raise AttributeError(f"node {self.id!r} has no attribute {name!r}")
         raise ConfigurationError(
-            f"a property reads {self.id}.{name}, which the graded run did not record: a "
-            f"check lists the node attributes its properties read in "
-            f"Scenario(node_attributes=[...])")
+            f"a property reads {self.id}.{name}, which the graded run did not record: a lab "
+            f"lists the node attributes its properties read in its class attribute "
+            f"node_attributes = (...), or a check in Scenario(node_attributes=[...])")
 
     def __repr__(self) -> str:
         return f"<node {self.id} as recorded>"

@@ -35,6 +35,8 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None, *,
         if isinstance(scenario, Trial):
             sim = TrialRun(seed=seed)
             return sim, run_trial(scenario, c, seed, sim, wall_limit)
+        if recorder is not None:
+            recorder.attributes = c.node_attributes(scenario)
         sim, judges = prepare(scenario, seed, judged=True, recorder=recorder)
         sim.run(until=scenario.run_for, wall_limit=wall_limit or scenario.wall_limit)
         for judge in judges:
@@ -110,7 +112,7 @@ def prepare(scenario: Scenario, seed: int, judged: bool, recorder: RunRecorder |
     judges: list[Judge] = []
     properties = scenario.properties
     if recorder is not None:
-        recorder.attach(sim, scenario.node_attributes)
+        recorder.attach(sim)
         properties = [p for p in properties if getattr(p, "calls_student_code", False)]
     if not judged:
         scenario.setup(sim)

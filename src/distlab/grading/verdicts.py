@@ -165,7 +165,7 @@ def judge_seed(c: Check, seed: int, scenario: Scenario | Trial, frame: bytes
         if isinstance(scenario, Trial):
             sim = TrialRun(seed=seed)
             return sim, _failure_from(c, seed, data.get("failure"), sim)
-        run = RecordedRun.from_data(seed, data.get("record"), scenario.node_attributes)
+        run = RecordedRun.from_data(seed, data.get("record"), c.node_attributes(scenario))
         claimed = _failure_from(c, seed, data.get("failure"), run)
     except MalformedRecord as exc:
         return Simulation(seed=seed), _malformed(c, seed, str(exc))

@@ -54,10 +54,6 @@ class ForwardOk:
 
 # -- what must hold ----------------------------------------------------------------------------
 
-#: the attributes of the servers that the checks read (a graded run records them)
-NODE_ATTRIBUTES = ("data",)
-
-
 def _backup_value(sim: Simulation, key: str) -> str | None:
     backup = live_nodes(sim).get("backup")
     return None if backup is None else backup.data.get(key)
@@ -85,6 +81,7 @@ class PrimaryBackupLab(Lab):
     """The checks of lab 0, for the student's ``Primary`` and ``Backup`` classes."""
 
     title = "Lab 0: a primary-backup key-value store"
+    node_attributes = ("data",)
 
     def __init__(self, primary: type[Node], backup: type[Node]):
         self.primary = primary
@@ -104,8 +101,7 @@ class PrimaryBackupLab(Lab):
         return Scenario(lambda sim: self.cluster(sim, clients=1), run_for=2_000,
                         network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
-                                    Linearizable(kv.MODEL.name)],
-                        node_attributes=NODE_ATTRIBUTES)
+                                    Linearizable(kv.MODEL.name)])
 
     @graded(part="A", seeds=20, description="three concurrent clients, reliable network: "
             "linearizable, and the backup ends equal to the primary")
@@ -113,8 +109,7 @@ class PrimaryBackupLab(Lab):
         return Scenario(self.cluster, run_for=5_000, network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
                                     Linearizable(kv.MODEL.name),
-                                    AtEnd(backup_agrees_with_primary)],
-                        node_attributes=NODE_ATTRIBUTES)
+                                    AtEnd(backup_agrees_with_primary)])
 
     # -- part B: an unreliable network --------------------------------------------------------
     @graded(part="B", seeds=20, description="20% of messages lost: every operation still "
@@ -124,8 +119,7 @@ class PrimaryBackupLab(Lab):
                         network=Network(latency=Uniform(1, 10), loss=0.2),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
                                     Linearizable(kv.MODEL.name),
-                                    AtEnd(backup_agrees_with_primary)],
-                        node_attributes=NODE_ATTRIBUTES)
+                                    AtEnd(backup_agrees_with_primary)])
 
     @graded(part="B", seeds=20, description="30% of messages delivered twice, some late: "
             "each write is applied once")
@@ -134,8 +128,7 @@ class PrimaryBackupLab(Lab):
                         network=Network(latency=Uniform(1, 10), duplicate=0.3, reorder=0.2),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
                                     Linearizable(kv.MODEL.name),
-                                    AtEnd(backup_agrees_with_primary)],
-                        node_attributes=NODE_ATTRIBUTES)
+                                    AtEnd(backup_agrees_with_primary)])
 
     # -- part C: crashes ------------------------------------------------------------------------
     @graded(part="C", seeds=20, description="the primary crashes twice and restarts: no "
@@ -153,5 +146,4 @@ class PrimaryBackupLab(Lab):
         return Scenario(setup, run_for=10_000, network=Network(latency=Uniform(1, 10)),
                         properties=[acknowledged_writes_on_backup, EveryOperationCompletes(),
                                     Linearizable(kv.MODEL.name),
-                                    AtEnd(backup_agrees_with_primary)],
-                        node_attributes=NODE_ATTRIBUTES)
+                                    AtEnd(backup_agrees_with_primary)])

@@ -311,6 +311,7 @@ class OrderedChatLab(Lab):
     """The checks of lab 2a, for the student's part A and part B member classes."""
 
     title = "Lab 2a: a totally ordered chat"
+    node_attributes = ("delivered",)
 
     def __init__(self, chat_member: type[Node], ordered_member: type[Node]):
         self.chat_member = chat_member
@@ -328,7 +329,7 @@ class OrderedChatLab(Lab):
         checks.append(EveryMessageDelivered(script))
         last = max(time for time, _, _ in script)
         return Scenario(setup, run_for=last + 2 * DELIVERY_BOUND, network=network,
-                        properties=checks, node_attributes=("delivered",))
+                        properties=checks)
 
     # -- part A: a chat that delivers on arrival -------------------------------------------
     @graded(part="A", seeds=20, description="four members post five messages each: every "

@@ -106,6 +106,7 @@ class GossipLab(Lab):
     """The checks of lab 2c, for the student's push-pull node class."""
 
     title = "Lab 2c: push-pull gossip"
+    node_attributes = ("rumours",)
 
     def __init__(self, node: type[Node]):
         self.node = node
@@ -130,7 +131,7 @@ class GossipLab(Lab):
         properties = [EveryoneKnows(origins.values(), rounds), MessageBudget(n, rounds)]
         return Scenario(setup, run_for=rounds * ROUND + ROUND / 2,
                         network=Network(latency=Uniform(1, 10), loss=loss),
-                        properties=properties, node_attributes=("rumours",))
+                        properties=properties)
 
     # -- part A: a reliable network ------------------------------------------------------------
     @graded(part="A", seeds=20, description="16 nodes, reliable network: everyone knows both "
