@@ -69,7 +69,8 @@ def report_seed(c: Check, seed: int, wall_limit: float | None, memory_limit: int
     real = isinstance(sim, TrialRun)
     if failure is not None and failure.kind == "memory":
         sim.nodes.clear()  # let go of what filled the memory, to report it
-        failure.summary = f"the run exceeded the memory cap of {format_bytes(memory_limit or 0)}"
+        if memory_limit is not None:
+            failure.summary = f"the run exceeded the memory cap of {format_bytes(memory_limit)}"
     started = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
     if failure is None and not real and started:
         failure = Failure(c.name, c.description, seed, "thread",
