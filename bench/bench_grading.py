@@ -5,7 +5,9 @@ check's seeds in a child process, judged in this one from the records they send 
 the peer, by the same runs judged in this process (`run_once`, what `check` did before runs
 were isolated). The rounds take turns; the best of each is printed, in wall time and in CPU
 time (this process and its children: on a busy machine wall time also counts waiting for a
-core, and the child and the grader can use two cores at once).
+core, and the child and the grader can use two cores at once). The fresh interpreter of the
+determinism check is kept between checks: its start (a quarter of a second of CPU) falls in
+the first round, and what it spends later is not counted (it is not a finished child).
 """
 
 from __future__ import annotations

@@ -11,14 +11,16 @@ started with another ``PYTHONHASHSEED`` (`FreshRuns`; the lab and the student's 
 there with cloudpickle, which copies classes defined in a notebook by value), and compares
 its trace with the graded run's (`compare`): a difference fails the check with a report that
 shows the first event where the runs part and names the likely causes. One fresh process
-serves a whole `check` call, and it runs while the checks run, on another core if there is
-one. `check_determinism(lab.test_x, seed)` is the same comparison for one seed.
+serves a whole `check` call -- and the next ones: it is kept (`FreshInterpreter`) -- and it
+runs while the checks run, on another core if there is one. `check_determinism(lab.test_x,
+seed)` is the same comparison for one seed.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import pickle
 import queue
 import re
 import sys
@@ -30,7 +32,7 @@ from typing import Any
 
 from distlab.grading.explain import Failure
 from distlab.grading.isolation import (GRACE_S, MEMORY_LIMIT, Child, Ending, limit_memory,
-                                       send_frame)
+                                       read_frame, send_frame)
 from distlab.grading.lab import Check, Scenario, Trial
 from distlab.grading.records import RecordedRun
 from distlab.grading.report import Report
@@ -39,6 +41,10 @@ from distlab.grading.verdicts import RAN, graded_runs, judge_seed, report_seed
 
 #: how long a fresh interpreter may take to start and load the lab (seconds, on a busy machine)
 STARTUP_S = 60.0
+#: how long `FreshRuns.close` waits for the interpreter to finish its batch (seconds)
+FINISH_S = 2.0
+#: the frame the fresh interpreter sends after the last run of a batch
+END = b"end"
 #: what may differ between two processes without the run differing: object addresses
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -54,45 +60,41 @@ A seed that does not replay cannot be debugged: replay() may show another run th
 one that failed."""
 
 
-class FreshRuns:
-    """One fresh interpreter that runs one seed of each of several checks, in the background.
+class FreshInterpreter:
+    """A fresh Python interpreter, started with another ``PYTHONHASHSEED``, kept for the
+    determinism checks of this process: it runs one batch of seeds after another (`send`),
+    and sends a report of each run, then `END`.
 
-    `start` sends it the checks (pickled in a forked child: pickling runs no student code in
-    the grader either; a module made at run time, such as one a test loads a notebook into,
-    is copied by value too); `run` waits for one check's report and judges it here, as
-    `distlab.grading.verdicts.judge_seed` judges a graded run.
+    Starting one costs a quarter of a second of CPU (importing distlab), so `get` keeps it
+    between `check` calls. It starts afresh when it has ended, when a check asks for another
+    memory cap, or after a batch that left a thread of the student's code running (it ends
+    itself then). A batch it does not finish in time stops it (`stop`).
     """
 
-    def __init__(self, child: Child, runs: Sequence[tuple[Check, int]], limit: float):
-        self.child = child
-        self.pending = [(c.name, seed) for c, seed in runs]
+    _current: FreshInterpreter | None = None
+    _lock = threading.Lock()  # one batch at a time
+
+    def __init__(self, memory_limit: int | None):
+        env = {**os.environ, "PYTHONHASHSEED": _other_hash_seed(),
+               "PYTHONPATH": os.pathsep.join(p for p in sys.path if isinstance(p, str)),
+               "DISTLAB_MEMORY_LIMIT": "" if memory_limit is None else str(memory_limit)}
+        self.child = Child.spawn([sys.executable, "-c", f"import {__name__} as m; m.main()"],
+                                 env)
+        self.memory_limit = memory_limit
         self.frames: queue.Queue[bytes | None] = queue.Queue()
-        self.deadline = time.monotonic() + STARTUP_S + limit
-        self.reader = threading.Thread(target=self._read, daemon=True, name="distlab-fresh-runs")
+        self.reader = threading.Thread(target=self._read, daemon=True, name="distlab-fresh")
         self.reader.start()
 
     @classmethod
-    def start(cls, runs: Sequence[tuple[Check, int]], wall_limit: float | None = None,
-              memory_limit: int | None = MEMORY_LIMIT) -> FreshRuns | None:
-        """Start the fresh interpreter on ``runs`` (check, seed), skipping `Trial` checks;
-        None when there is nothing to run, or when the lab cannot be sent (a warning says
-        why: cloudpickle could not copy it)."""
-        chosen, limit = [], 0.0
-        for c, seed in runs:
-            scenario = _scenario(c, seed)
-            if isinstance(scenario, Scenario):
-                chosen.append((c, seed))
-                limit += (wall_limit or scenario.wall_limit) + GRACE_S
-        if not chosen:
-            return None
-        payload = _pickled((chosen, wall_limit, memory_limit))
-        if payload is None:
-            return None
-        env = {**os.environ, "PYTHONHASHSEED": _other_hash_seed(),
-               "PYTHONPATH": os.pathsep.join(p for p in sys.path if isinstance(p, str))}
-        child = Child.spawn([sys.executable, "-c", f"import {__name__} as m; m.main()"], env,
-                            payload)
-        return cls(child, chosen, limit)
+    def get(cls, memory_limit: int | None) -> FreshInterpreter:
+        """The interpreter kept for this process, started if need be (call with `_lock`)."""
+        current = cls._current
+        if current is None or not current.reader.is_alive() or \
+                current.memory_limit != memory_limit:
+            if current is not None:
+                current.stop()
+            current = cls._current = cls(memory_limit)
+        return current
 
     def _read(self) -> None:
         try:
@@ -104,6 +106,64 @@ class FreshRuns:
         finally:
             self.frames.put(None)
 
+    def stop(self) -> Ending:
+        """End it, and the thread that reads it; how it ended."""
+        self.child.kill()
+        self.reader.join(STARTUP_S)  # it reads to the end of the pipe, then stops
+        if FreshInterpreter._current is self:
+            FreshInterpreter._current = None
+        return self.child.stop(killed=True)
+
+
+class FreshRuns:
+    """One seed of each of several checks, run in the `FreshInterpreter` in the background.
+
+    `start` sends it the checks (pickled in a forked child: pickling runs no student code in
+    the grader either; a module made at run time, such as one a test loads a notebook into,
+    is copied by value too); `run` waits for one check's report and judges it here, as
+    `distlab.grading.verdicts.judge_seed` judges a graded run; `close` lets the interpreter
+    finish the batch, or stops it.
+    """
+
+    def __init__(self, fresh: FreshInterpreter, runs: Sequence[tuple[Check, int]], limit: float):
+        self.fresh = fresh
+        self.pending = [(c.name, seed) for c, seed in runs]
+        self.deadline = time.monotonic() + STARTUP_S + limit
+        self.ended = False  # whether the batch's END has been read
+
+    @classmethod
+    def start(cls, runs: Sequence[tuple[Check, int]], wall_limit: float | None = None,
+              memory_limit: int | None = MEMORY_LIMIT) -> FreshRuns | None:
+        """Send ``runs`` (check, seed) to the fresh interpreter, skipping `Trial` checks;
+        None when there is nothing to run, or when the lab cannot be sent (a warning says
+        why: cloudpickle could not copy it)."""
+        chosen, limit = [], 0.0
+        for c, seed in runs:
+            scenario = _scenario(c, seed)
+            if isinstance(scenario, Scenario):
+                chosen.append((c, seed))
+                limit += (wall_limit or scenario.wall_limit) + GRACE_S
+        payload = _pickled((chosen, wall_limit)) if chosen else None
+        if payload is None:
+            return None
+        FreshInterpreter._lock.acquire()
+        try:
+            fresh = FreshInterpreter.get(memory_limit)
+            fresh.child.send(pickle.dumps(([p for p in sys.path if isinstance(p, str)],
+                                           payload)))
+        except BaseException:
+            FreshInterpreter._lock.release()
+            raise
+        return cls(fresh, chosen, limit)
+
+    def _next(self) -> bytes | None:
+        try:
+            frame = self.fresh.frames.get(timeout=max(0.0, self.deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        self.ended = self.ended or frame == END
+        return frame
+
     def run(self, c: Check, seed: int) -> tuple[Any, Failure | None] | None:
         """The fresh run of ``c`` with ``seed``, judged here: (run, failure); None if it
         was not run there or its process ended first (the graded runs report such a run)."""
@@ -111,26 +171,27 @@ class FreshRuns:
             return None
         while self.pending:
             name, pending_seed = self.pending.pop(0)
-            try:
-                frame = self.frames.get(timeout=max(0.0, self.deadline - time.monotonic()))
-            except queue.Empty:
-                frame = None
-            if frame is None:
+            frame = self._next()
+            if frame is None or frame == END:
                 self.pending.clear()
                 warnings.warn(f"the determinism check of {c.name} is skipped: the fresh process "
                               f"ended or timed out before it ran seed {seed} ("
-                              f"{self.close().describe()})", stacklevel=4)
+                              f"{self.fresh.stop().describe()})", stacklevel=4)
                 return None
             if (name, pending_seed) == (c.name, seed):
                 return judge_seed(c, seed, _scenario(c, seed), frame)
         return None
 
-    def close(self) -> Ending:
-        """Stop the fresh interpreter (it may still be running checks no longer wanted), and
-        the thread that reads it; how it ended."""
-        self.child.kill()
-        self.reader.join(STARTUP_S)  # it reads to the end of the pipe, then stops
-        return self.child.stop(killed=True)
+    def close(self) -> None:
+        """Let the interpreter finish the batch (for a moment), or stop it."""
+        try:
+            self.deadline = min(self.deadline, time.monotonic() + FINISH_S)
+            while not self.ended:
+                if self._next() is None:
+                    self.fresh.stop()
+                    break
+        finally:
+            FreshInterpreter._lock.release()
 
 
 def compare(c: Check, seed: int, here: RecordedRun, fresh: tuple[Any, Failure | None] | None
@@ -249,14 +310,21 @@ def _pickled(value: Any) -> bytes | None:
 
 
 def main() -> None:
-    """The fresh interpreter: run the seeds it is sent, send a report of each on stdout."""
-    import pickle
-
+    """The fresh interpreter: run the batches of seeds it is sent on stdin, one after the
+    other, and send a report of each run on stdout, then `END` after each batch."""
     out = os.dup(1)
     os.dup2(2, 1)  # what the runs write to the file descriptor goes to stderr, not the frames
-    runs, wall_limit, memory_limit = pickle.loads(sys.stdin.buffer.read())
+    cap = os.environ.get("DISTLAB_MEMORY_LIMIT", "")
+    memory_limit = int(cap) if cap.isdigit() else None
     limit_memory(memory_limit)
     output = io.StringIO()  # what the runs print: the graded runs print the same
     sys.stdout = output
-    for c, seed in runs:
-        send_frame(out, report_seed(c, seed, wall_limit, memory_limit, output)[0])
+    while (frame := read_frame(0)) is not None:
+        path, payload = pickle.loads(frame)
+        sys.path[:0] = [p for p in path if p not in sys.path]  # where the lab's modules are
+        runs, wall_limit = pickle.loads(payload)
+        for c, seed in runs:
+            send_frame(out, report_seed(c, seed, wall_limit, memory_limit, output)[0])
+        send_frame(out, END)
+        if threading.active_count() > 1:  # a student's thread still runs: start afresh
+            return

@@ -114,18 +114,18 @@ class Child:
         return cls(pid, read)
 
     @classmethod
-    def spawn(cls, argv: list[str], env: dict[str, str], data: bytes) -> Child:
-        """Start a fresh interpreter running ``argv``; it reads ``data`` on its stdin and
-        sends its frames on its stdout."""
+    def spawn(cls, argv: list[str], env: dict[str, str]) -> Child:
+        """Start a fresh interpreter running ``argv``; it reads frames on its stdin (`send`)
+        and sends its own on its stdout."""
         popen = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  start_new_session=True)
         assert popen.stdin is not None and popen.stdout is not None
-        try:
-            popen.stdin.write(data)
-            popen.stdin.close()
-        except BrokenPipeError:
-            pass  # it ended already: stop() says how
         return cls(popen.pid, popen.stdout.fileno(), popen)
+
+    def send(self, data: bytes) -> None:
+        """Send a frame to a spawned child (raises OSError if it has ended)."""
+        assert self.popen is not None and self.popen.stdin is not None
+        send_frame(self.popen.stdin.fileno(), data)
 
     def receive(self, deadline: float | None) -> bytes | None:
         """The next frame; None once the child has closed the pipe (it ended).
@@ -170,6 +170,7 @@ class Child:
         if self.popen is not None:
             status = self.popen.wait()
             self.popen.stdout.close()  # type: ignore[union-attr]
+            self.popen.stdin.close()  # type: ignore[union-attr]
             code, sig = (None, -status) if status < 0 else (status, None)
         else:
             _, raw = os.waitpid(self.pid, 0)
@@ -186,6 +187,21 @@ def send_frame(fd: int, data: bytes) -> None:
     view = memoryview(len(data).to_bytes(_HEADER, "big") + data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def read_frame(fd: int) -> bytes | None:
+    """The next frame from ``fd``, waiting as long as it takes; None at the end of the file."""
+    def exactly(size: int) -> bytes | None:
+        data = b""
+        while len(data) < size:
+            chunk = os.read(fd, size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    header = exactly(_HEADER)
+    return None if header is None else exactly(int.from_bytes(header, "big"))
 
 
 def limit_memory(limit: int | None) -> None:
