@@ -5,10 +5,11 @@ calls the module random or reads the real clock is caught, with the likely cause
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 from distlab.grading import Eventually, Lab, Scenario, check, graded
-from distlab.grading.determinism import check_determinism
+from distlab.grading.determinism import FreshInterpreter, check_determinism
 from distlab.sim import Node
 
 PEERS = [f"n{i}" for i in range(8)]
@@ -81,3 +82,19 @@ def test_one_call_checks_any_seed():
     assert check_determinism(GossipLab(Gossiper).test_heard_A, seed=2).passed
     report = check_determinism(GossipLab(CallsGlobalRandom).test_heard_A, seed=2)
     assert report.failures[0].summary.startswith("nondeterministic: seed 2")
+
+
+class LeavesAThread(Gossiper):
+    def on_start(self) -> None:
+        super().on_start()
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+
+
+def test_the_fresh_interpreter_is_kept_but_not_after_a_students_thread_ran_there():
+    assert check(GossipLab(Gossiper), timing=False).passed
+    kept = FreshInterpreter._current
+    assert check(GossipLab(Gossiper), timing=False).passed
+    assert FreshInterpreter._current is kept  # the same interpreter served both
+    assert check(GossipLab(LeavesAThread), timing=False).failures[0].kind == "thread"
+    assert check(GossipLab(Gossiper), timing=False).passed  # a new interpreter
+    assert FreshInterpreter._current is not kept

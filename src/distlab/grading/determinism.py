@@ -45,6 +45,8 @@ STARTUP_S = 60.0
 FINISH_S = 2.0
 #: the frame the fresh interpreter sends after the last run of a batch
 END = b"end"
+#: what it sends instead when it ends after this batch (a student's thread still runs there)
+BYE = b"bye"
 #: what may differ between two processes without the run differing: object addresses
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -81,6 +83,7 @@ class FreshInterpreter:
         self.child = Child.spawn([sys.executable, "-c", f"import {__name__} as m; m.main()"],
                                  env)
         self.memory_limit = memory_limit
+        self.retired = False  # it said it ends (BYE)
         self.frames: queue.Queue[bytes | None] = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True, name="distlab-fresh")
         self.reader.start()
@@ -89,7 +92,7 @@ class FreshInterpreter:
     def get(cls, memory_limit: int | None) -> FreshInterpreter:
         """The interpreter kept for this process, started if need be (call with `_lock`)."""
         current = cls._current
-        if current is None or not current.reader.is_alive() or \
+        if current is None or current.retired or not current.reader.is_alive() or \
                 current.memory_limit != memory_limit:
             if current is not None:
                 current.stop()
@@ -146,11 +149,16 @@ class FreshRuns:
         payload = _pickled((chosen, wall_limit)) if chosen else None
         if payload is None:
             return None
+        batch = pickle.dumps(([p for p in sys.path if isinstance(p, str)], payload))
         FreshInterpreter._lock.acquire()
         try:
             fresh = FreshInterpreter.get(memory_limit)
-            fresh.child.send(pickle.dumps(([p for p in sys.path if isinstance(p, str)],
-                                           payload)))
+            try:
+                fresh.child.send(batch)
+            except OSError:  # it ended since: once more, with a new one
+                fresh.stop()
+                fresh = FreshInterpreter.get(memory_limit)
+                fresh.child.send(batch)
         except BaseException:
             FreshInterpreter._lock.release()
             raise
@@ -161,7 +169,9 @@ class FreshRuns:
             frame = self.fresh.frames.get(timeout=max(0.0, self.deadline - time.monotonic()))
         except queue.Empty:
             return None
-        self.ended = self.ended or frame == END
+        if frame in (END, BYE):
+            self.ended = True
+            self.fresh.retired = self.fresh.retired or frame == BYE
         return frame
 
     def run(self, c: Check, seed: int) -> tuple[Any, Failure | None] | None:
@@ -172,7 +182,7 @@ class FreshRuns:
         while self.pending:
             name, pending_seed = self.pending.pop(0)
             frame = self._next()
-            if frame is None or frame == END:
+            if frame is None or frame in (END, BYE):
                 self.pending.clear()
                 warnings.warn(f"the determinism check of {c.name} is skipped: the fresh process "
                               f"ended or timed out before it ran seed {seed} ("
@@ -325,6 +335,7 @@ def main() -> None:
         runs, wall_limit = pickle.loads(payload)
         for c, seed in runs:
             send_frame(out, report_seed(c, seed, wall_limit, memory_limit, output)[0])
-        send_frame(out, END)
         if threading.active_count() > 1:  # a student's thread still runs: start afresh
+            send_frame(out, BYE)
             return
+        send_frame(out, END)
