@@ -51,11 +51,13 @@ class SleeperLab(Lab):
     @graded(part="A", seeds=3, description="wakes within 500 ms")
     def test_wakes_A(self, seed: int) -> Scenario:
         awake = Eventually("the sleeper wakes", lambda sim: sim.nodes["s"].awake, within=500)
-        return Scenario(self.sleeper, run_for=1_000, properties=[awake])
+        return Scenario(self.sleeper, run_for=1_000, properties=[awake],
+                        node_attributes=["awake"])
 
     @graded(part="A", seeds=3, description="asleep at the end")
     def test_asleep_at_end_A(self, seed: int) -> Scenario:
-        return Scenario(self.sleeper, run_for=1_000, properties=[AtEnd(never_wakes)])
+        return Scenario(self.sleeper, run_for=1_000, properties=[AtEnd(never_wakes)],
+                        node_attributes=["awake"])
 
     @graded(part="B", seeds=2, description="a storm of timers")
     def test_storm_B(self, seed: int) -> Scenario:

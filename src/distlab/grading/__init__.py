@@ -4,7 +4,11 @@ A lab is a `Lab` subclass whose `graded` methods each return a `Scenario`: nodes
 faults and client workload, how long to run, and the properties that must hold (invariants
 after every event, `Eventually` for liveness, `Linearizable` for the clients' history...).
 `check(lab)` runs every check over its seeds and returns a `Report`; `replay(lab.test_x,
-seed)` re-runs one run exactly, for debugging. The checks follow MIT 6.5840's naming (the
+seed)` re-runs one run exactly, for debugging. The runs of `check` happen in a child process
+and are judged in the grading process from what they send back (`distlab.grading.verdicts`):
+student code can neither forge a verdict nor end or hang the grader. The first seed of each
+check also runs in a fresh Python process, and must give the same trace there
+(`check_determinism` does it for any seed). The checks follow MIT 6.5840's naming (the
 behaviour, then the part) and DSLabs' spirit: many random schedules, one seed to replay any
 failure. A check that must run real code (sockets on loopback) returns a `Trial` instead.
 
@@ -16,6 +20,7 @@ module and its tests.
 """
 
 from distlab.check.invariants import Invariant, invariant, live_nodes
+from distlab.grading.determinism import check_determinism
 from distlab.grading.explain import CodeLocation, Failure
 from distlab.grading.lab import Check, Lab, Scenario, Trial, graded
 from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
@@ -27,5 +32,6 @@ from distlab.grading.runner import check, replay
 __all__ = [
     "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",
     "Failure", "Invariant", "Lab", "Linearizable", "Report", "Run", "Scenario", "TraceProperty",
-    "Trial", "Violation", "check", "graded", "invariant", "live_nodes", "replay",
+    "Trial", "Violation", "check", "check_determinism", "graded", "invariant", "live_nodes",
+    "replay",
 ]

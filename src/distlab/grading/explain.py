@@ -10,7 +10,14 @@ not implemented    the skeleton's ``raise NotImplementedError()`` is still there
 exception          the student's code raised (reported at the student's own line)
 time limit         a handler ran too long in real time: an infinite loop, or a busy wait
 event budget       too many events: a livelock, or timers that fire in a storm
+exit               the run's code ended its process: ``sys.exit()``, ``os._exit()``, a crash
+memory             the run's code ran out of memory (past a graded run's memory cap)
+thread             the run's code started a thread that was still running at its end
+malformed          a graded run sent back something that is not a report of a run
+nondeterministic   the same seed gave two different traces (`distlab.grading.determinism`)
 =================  =========================================================================
+
+(The last five come from graded runs in a child process: `distlab.grading.verdicts`.)
 
 The student's own line is found by walking the traceback of the exception the kernel chained
 (``NodeError.__cause__``) to the innermost frame that is neither in distlab nor in the
@@ -31,6 +38,7 @@ from distlab.grading.lab import Check
 from distlab.grading.properties import PropertyViolated
 from distlab.sim import (EventBudgetExceeded, Node, NodeError, Simulation, TraceEvent,
                          WallClockLimitExceeded)
+from distlab.sim.guards import Alarm
 from distlab.sim.helpers import ipython_shell
 
 _DISTLAB = Path(__file__).resolve().parent.parent
@@ -62,7 +70,9 @@ class Failure:
 
     ``summary`` is one line (the first violated property, or what the code did wrong);
     ``explanation`` gives the details; ``where`` is the student's own line when code failed.
-    ``sim`` is the failed run itself, stopped where it failed.
+    ``sim`` is the failed run itself, stopped where it failed: a `Simulation`, or for a
+    graded run the `distlab.grading.records.RecordedRun` it sent back (it has the same
+    ``trace`` and ``now``); empty when the run's process died.
     """
 
     check: str
@@ -72,7 +82,7 @@ class Failure:
     summary: str
     explanation: str
     time: float
-    sim: Simulation
+    sim: Simulation | Any
     node: str | None = None
     where: CodeLocation | None = None
     picture: Callable[[], Any] | None = None
@@ -147,6 +157,10 @@ def explain(exc: BaseException, check: Check, seed: int, sim: Simulation) -> Fai
         return Failure(check.name, check.description, seed, kind, summary, explanation, time,
                        sim, **more)
 
+    if _caused_by(exc, MemoryError):
+        return failure("memory", "the run ran out of memory (MemoryError)",
+                       "Something grew without end: a list appended to in a loop, a message "
+                       "that holds all the earlier ones?", sim.now, node=node, where=where)
     match exc:
         case PropertyViolated(violation=v):
             return failure("violated", f"violated: {v.description}", v.explanation, v.time,
@@ -154,7 +168,7 @@ def explain(exc: BaseException, check: Check, seed: int, sim: Simulation) -> Fai
         case InvariantViolation():
             return failure("violated", f"violated: always: {exc.invariant}",
                            f"{exc.explanation}\n(at t={exc.time:.3f} ms)", exc.time)
-        case WallClockLimitExceeded():
+        case WallClockLimitExceeded() | Alarm():  # (an alarm that rang again, uncaught)
             what = f"{node}'s handler" if node else "a handler"
             return failure("time limit",
                            f"stopped: {what} ran too long (an infinite loop, or a busy wait?)",
@@ -183,6 +197,11 @@ def explain(exc: BaseException, check: Check, seed: int, sim: Simulation) -> Fai
             name = where.function if where is not None else "(unknown)"
             return failure("not implemented", f"not implemented yet: {name}", "", sim.now,
                            node=node, where=where)
+        case SystemExit(code=code):
+            return failure("exit", f"the run ended the process (exit code {code or 0}): your "
+                           f"code called sys.exit({'' if code is None else repr(code)})",
+                           "A check cannot judge a run that ends its process: never exit in "
+                           "a node's code.", sim.now, node=node, where=where)
     return failure("exception", f"the check raised {type(exc).__name__}: {exc}",
                    f"at t={sim.now:.3f} ms; if it names an attribute of your node, the lab's "
                    f"text says which attributes the checks read", sim.now, node=node,
@@ -191,9 +210,14 @@ def explain(exc: BaseException, check: Check, seed: int, sim: Simulation) -> Fai
 
 def _not_implemented(exc: BaseException) -> bool:
     """Whether ``exc`` is, or was caused by, a NotImplementedError."""
+    return _caused_by(exc, NotImplementedError)
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    """Whether ``exc`` is, or was caused by, an exception of type ``kind``."""
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, NotImplementedError):
+        if isinstance(exc, kind):
             return True
         exc, seen = exc.__cause__, seen + 1
     return False

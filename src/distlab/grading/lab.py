@@ -56,6 +56,13 @@ class Scenario:
     as the run goes or at its end). ``network`` defaults to a reliable `Network()`.
     ``max_events`` and ``wall_limit`` (seconds of real time) bound student code that never
     stops.
+
+    ``node_attributes`` names the attributes of the nodes that the properties read (``"data"``
+    for ``sim.nodes["backup"].data``), besides those the lab lists for all its checks
+    (`Lab.node_attributes`): a graded run records them after every event, and the grader
+    judges the properties on that record, in a process where no student code runs
+    (`distlab.grading.verdicts`). A property that reads an attribute not listed fails the
+    check with a message that says so.
     """
 
     setup: Callable[[Simulation], None]
@@ -64,6 +71,7 @@ class Scenario:
     network: Network | None = None
     max_events: int = 200_000
     wall_limit: float = 2.0
+    node_attributes: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if not callable(self.setup):
@@ -75,6 +83,10 @@ class Scenario:
         if isinstance(self.properties, (str, bytes)) or not isinstance(self.properties, Sequence):
             raise TypeError(f"Scenario(properties=[...]) takes a list of properties; got "
                             f"{self.properties!r}")
+        if isinstance(self.node_attributes, str) or not all(
+                isinstance(a, str) and a.isidentifier() for a in self.node_attributes):
+            raise TypeError(f"Scenario(node_attributes=[...]) takes a list of attribute names, "
+                            f"such as ['data']; got {self.node_attributes!r}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,9 @@ class Trial:
     implemented yet".
 
     The body runs in a worker thread, for at most ``time_limit`` seconds of real time: a body
-    still running then is reported as stopped and left to end in the background. So a body
+    still running then is reported as stopped and left to end in the background (in a graded
+    run, its process ends when the check's seeds are done). Its verdict is the body's own:
+    there is no trace for the grader to judge again. So a body
     bounds every wait itself (a timeout on every socket, on every join) and cleans up with
     context managers. A real run is not reproducible event for event; the seed the check
     method receives can still seed what the body controls, such as a `FaultProxy`.
@@ -138,10 +152,13 @@ def graded(*, part: str, description: str, seeds: int = 20) -> Callable[[Method]
 class Lab:
     """Base class of a lab: a set of `graded` check methods, in the order they are written.
 
-    Set ``title`` to the lab's name as students see it (by default the class name).
+    Set ``title`` to the lab's name as students see it (by default the class name), and
+    ``node_attributes`` to the attributes of the nodes its properties read (``("data",)``),
+    for every check (see `Scenario`).
     """
 
     title: str = ""
+    node_attributes: tuple[str, ...] = ()
 
     def checks(self) -> list[Check]:
         """Every check of the lab, in the order the methods are defined (base classes first)."""
@@ -180,6 +197,10 @@ class Check:
                             f"check method must return a Scenario(setup, run_for, properties) "
                             f"or a Trial(body)")
         return scenario
+
+    def node_attributes(self, scenario: Scenario) -> tuple[str, ...]:
+        """The node attributes a run of ``scenario`` records: the lab's, and the scenario's."""
+        return (*self.lab.node_attributes, *scenario.node_attributes)
 
     @classmethod
     def of(cls, method: Any) -> Check:

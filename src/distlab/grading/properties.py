@@ -92,6 +92,10 @@ class TraceProperty:
     """
 
     description: str = ""
+    #: True for a property that calls the student's own code (lab 2b's clock checks call the
+    #: student's ``VectorClock``): the grader cannot judge it again where no student code
+    #: may run, so its verdict is the run's own (see `distlab.grading.verdicts`)
+    calls_student_code: bool = False
 
     def begin(self, run: Run) -> None:
         """Prepare ``run.state`` for a new run (nothing, unless overridden)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from distlab.grading.explain import Failure
 from distlab.grading.lab import Check
@@ -21,6 +22,8 @@ class CheckResult:
     failure: Failure | None = None
     #: True when the check ran real code (a `Trial`), not a simulation
     real: bool = False
+    #: the run of the first seed, if it passed (the determinism check compares it)
+    first_run: Any = None
 
     @property
     def passed(self) -> bool:

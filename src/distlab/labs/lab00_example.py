@@ -81,6 +81,7 @@ class PrimaryBackupLab(Lab):
     """The checks of lab 0, for the student's ``Primary`` and ``Backup`` classes."""
 
     title = "Lab 0: a primary-backup key-value store"
+    node_attributes = ("data",)
 
     def __init__(self, primary: type[Node], backup: type[Node]):
         self.primary = primary

@@ -311,6 +311,7 @@ class OrderedChatLab(Lab):
     """The checks of lab 2a, for the student's part A and part B member classes."""
 
     title = "Lab 2a: a totally ordered chat"
+    node_attributes = ("delivered",)
 
     def __init__(self, chat_member: type[Node], ordered_member: type[Node]):
         self.chat_member = chat_member

@@ -198,7 +198,12 @@ class Truth:
 # -- what must hold ----------------------------------------------------------------------------
 
 class ClockProperty(TraceProperty):
-    """Judged once the run is over, against the `Truth` of its trace."""
+    """Judged once the run is over, against the `Truth` of its trace.
+
+    It calls the student's clock class, so it is judged in the run's own process.
+    """
+
+    calls_student_code = True
 
     def __init__(self, clock_class: type):
         self.clock_class = clock_class
@@ -291,6 +296,7 @@ class StampsMatchHappensBefore(TraceProperty):
     """The nodes' own stamps tell, for every pair of events, how they are really related."""
 
     description = "your nodes' stamps order every pair of events as happens-before does"
+    calls_student_code = True  # the stamps are the student's clocks: compare is theirs
 
     def judge(self, run: Run) -> str | None:
         sim, truth = run.sim, Truth(run.sim)

@@ -106,6 +106,7 @@ class GossipLab(Lab):
     """The checks of lab 2c, for the student's push-pull node class."""
 
     title = "Lab 2c: push-pull gossip"
+    node_attributes = ("rumours",)
 
     def __init__(self, node: type[Node]):
         self.node = node

@@ -4,6 +4,19 @@ Nodes (`Node` subclasses) exchange immutable messages over a simulated `Network`
 simulated milliseconds; faults (crashes, restarts, partitions, clock skew) are injected by
 hand, by a `FaultPlan` or by a random `Nemesis`; everything is recorded in a `Trace`; client
 operations are recorded in a `History`. Same seed, same trace.
+
+What breaks "same seed, same trace" is node code that draws on anything but the simulation:
+
+* iterating a set, or a dict built from one, of strings: the order depends on Python's hash
+  seed, which changes from process to process (``PYTHONHASHSEED``): iterate ``sorted(...)``;
+* the module ``random``: it is seeded anew in every process; use ``self.rng``, the node's own
+  stream, seeded from the simulation's seed;
+* the real clock (``time.time()``, ``time.monotonic()``, ``datetime.now()``): use
+  ``self.now``, simulated time;
+* ``id()``, object addresses, threads, files, the network: anything outside the simulation.
+
+Such a run may differ the next time, or only after a restart; the lab harness runs the first
+seed of every check again in a fresh process and says so (`distlab.grading.determinism`).
 """
 
 from distlab.sim.errors import (ConfigurationError, EventBudgetExceeded, MessageError, NodeError,

@@ -18,7 +18,7 @@ import json
 import pickle
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
 #: The kinds of event, in the words used everywhere else (viz, checks, JSON export).
@@ -59,6 +59,34 @@ class Note:
 
     def __str__(self) -> str:
         return " ".join([self.what, *(f"{key}={value}" for key, value in self.details)])
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A value recorded in another process, standing in for an object this one must not run.
+
+    A graded run happens in a child process (`distlab.grading.isolation`), and what it sends
+    back must not make the grader run a student's code: an object of a student's class (a
+    message, say) comes back as a `Recorded` -- its class's name, its ``repr`` and its JSON
+    form, all computed where the run happened. It prints and exports (`Trace.dumps`) as the
+    object did, and compares equal only to the same record.
+
+    >>> r = Recorded("__main__.Ping", "Ping(seq=1)", {"type": "Ping", "seq": 1})
+    >>> r, r.name
+    (Ping(seq=1), 'Ping')
+    """
+
+    cls: str
+    text: str
+    json: Any = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        """The short name of the object's class (``Ping``)."""
+        return self.cls.rsplit(".", 1)[-1]
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class TraceEvent(NamedTuple):
@@ -126,6 +154,8 @@ def _jsonable(value: Any) -> Any:
     """Turn a message (usually a frozen dataclass) into plain JSON data, deterministically."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if type(value) is Recorded:
+        return value.json
     if type(value) is Note:
         return {"what": value.what, **{k: _jsonable(v) for k, v in value.details}}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -17,6 +17,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from distlab.sim.trace import Recorded
+
 #: Colours for message kinds, in order of first appearance (matplotlib's "tab10" without its
 #: grey and red: grey is for crashed nodes and red for drops and cuts).
 PALETTE = (
@@ -40,6 +42,8 @@ def message_kind(msg: Any) -> str:
         return _shorten(msg[0])
     if isinstance(msg, str):
         return msg if len(msg) <= 12 else "str"
+    if isinstance(msg, Recorded):  # a message recorded in a graded run's process
+        return msg.name
     return type(msg).__name__
 
 

@@ -1,0 +1,69 @@
+"""What do isolated graded runs cost? Lab 2a's full check, graded versus judged in-process.
+
+The reference solution of lab 2a (loaded from its notebook) is checked by `check` -- each
+check's seeds in a child process, judged in this one from the records they send -- and, as
+the peer, by the same runs judged in this process (`run_once`, what `check` did before runs
+were isolated). The rounds take turns; the best of each is printed, in wall time and in CPU
+time (this process and its children: on a busy machine wall time also counts waiting for a
+core, and the child and the grader can use two cores at once). The fresh interpreter of the
+determinism check is kept between checks: its start (a quarter of a second of CPU) falls in
+the first round, and what it spends later is not counted (it is not a finished child).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+ROUNDS = 3
+
+
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _measure(fn) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), _cpu()
+    with contextlib.redirect_stdout(io.StringIO()):
+        fn()
+    return time.perf_counter() - wall, _cpu() - cpu
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "labs"))
+    from distlab.grading import check
+    from distlab.grading.runner import run_once, seed_list
+    from distlab.labs.lab02a_ordered_chat import OrderedChatLab
+
+    from notebook_code import solution
+
+    chat = solution("lab02a-ordered-chat")
+    lab = OrderedChatLab(chat.ChatMember, chat.OrderedChatMember)
+
+    def in_process() -> None:
+        for c in lab.checks():
+            for seed in seed_list(None, c.seeds):
+                assert run_once(c, seed)[1] is None
+
+    def graded() -> None:
+        assert check(lab, timing=False).passed
+
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(ROUNDS):
+        for name, fn in (("in_process", in_process), ("graded", graded)):
+            wall, cpu = _measure(fn)
+            old = best.get(name, (float("inf"), float("inf")))
+            best[name] = (min(old[0], wall), min(old[1], cpu))
+    for name, (wall, cpu) in best.items():
+        print(f"lab 2a full check, {name:10}  wall {wall:.2f} s  cpu {cpu:.2f} s")
+    print(f"grading_ratio_wall={best['graded'][0] / best['in_process'][0]:.2f} "
+          f"grading_ratio_cpu={best['graded'][1] / best['in_process'][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

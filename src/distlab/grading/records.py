@@ -1,0 +1,413 @@
+"""What a graded run sends back to the grader, and the grader's view of it.
+
+A graded run happens in a child process (`distlab.grading.isolation`); the verdict is reached
+in the grading process, from data alone. This module is both ends of that data:
+
+* in the run's process, `RunRecorder` watches the simulation after every event and notes how
+  far the trace has grown, the simulated time, which nodes are down, and the attributes that
+  the lab's properties read (`distlab.grading.lab.Check.node_attributes`) of the node that
+  just ran (of every node after an event that is not a delivery or a timer). `dumps` turns
+  the record into bytes in which an object of any class outside ``distlab`` -- a student's
+  message, say -- is replaced by a `Recorded` stand-in (its class name, repr and JSON form,
+  computed there);
+* in the grading process, `loads` reads those bytes back with an unpickler that builds
+  nothing but plain Python values, ``distlab``'s own data classes and `Recorded`: the grader
+  never runs a student's code, not even a ``__eq__`` or a ``__hash__``. `RecordedRun` then
+  plays the record back, event after event, to the lab's properties as if it were the
+  `Simulation` (``now``, ``nodes``, ``crashed``, ``trace``, ``history``).
+
+A record that does not have the expected shape raises `MalformedRecord`: the run's own code
+damaged it, and the run fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import io
+import pickle
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from distlab.sim import ConfigurationError, History, Operation, Simulation, Trace
+from distlab.sim.trace import KINDS, Recorded, _jsonable
+
+#: pickle's protocol for records (5: out-of-band buffers are refused when reading)
+PROTOCOL = 5
+#: the types a record holds as they are (exact types: a subclass could run code)
+_PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes, list, tuple, dict,
+                    set, frozenset})
+_TRUSTED: dict[type, bool] = {}
+_KINDS = frozenset(KINDS)
+
+
+class MalformedRecord(Exception):
+    """The data a run sent back is not a record of a run (its code damaged it)."""
+
+
+def _trusted(cls: type) -> bool:
+    """Whether objects of ``cls`` may cross into the grader: ``distlab``'s own value classes."""
+    known = _TRUSTED.get(cls)
+    if known is None:
+        module = getattr(cls, "__module__", "") or ""
+        known = _TRUSTED[cls] = cls is Recorded or (
+            module.startswith("distlab.") and isinstance(cls, type)
+            and (dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum)
+                 or (issubclass(cls, tuple) and hasattr(cls, "_fields"))))
+    return known
+
+
+class _RecordPickler(pickle.Pickler):
+    """Pickles plain values and ``distlab`` value classes; anything else as a `Recorded`.
+
+    Equal objects of one class get one `Recorded` (``seen``, reset by `fresh`): a run sends
+    the same message value again and again, and its repr and JSON form cost more than the
+    rest of the pickling.
+    """
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, PROTOCOL)
+        self.seen: dict[tuple[type, Any], tuple] = {}
+
+    def fresh(self) -> _RecordPickler:
+        """Forget what was pickled before (the memo, and the records of objects seen)."""
+        self.clear_memo()
+        self.seen.clear()
+        return self
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        if cls in _PLAIN or (_trusted(obj) if isinstance(obj, type) else _trusted(cls)):
+            return NotImplemented  # pickled as usual (a trusted class: by its name)
+        try:
+            return self.seen[cls, obj]
+        except (KeyError, TypeError):  # not seen yet, or unhashable
+            pass
+        reduced = Recorded, (f"{cls.__module__}.{cls.__qualname__}", _safe_repr(obj),
+                             _safe_json(obj))
+        try:
+            self.seen[cls, obj] = reduced
+        except TypeError:
+            pass
+        return reduced
+
+
+def _safe_repr(obj: Any) -> str:
+    try:
+        text = repr(obj)
+    except Exception as exc:  # the student's __repr__ raised: say so, in its place
+        return f"<{type(obj).__qualname__}: repr raised {type(exc).__name__}>"
+    return text if type(text) is str else f"<{type(obj).__qualname__}>"
+
+
+def _safe_json(obj: Any) -> Any:
+    """The JSON form of ``obj`` (as `Trace.dumps` writes it) if it is plain data, else its
+    repr (a subclass of str, say, stays behind)."""
+    try:
+        value = _jsonable(obj)
+    except Exception:
+        return _safe_repr(obj)
+    return value if _is_json(value) else _safe_repr(obj)
+
+
+def _is_json(value: Any, depth: int = 0) -> bool:
+    if type(value) in (type(None), bool, int, float, str):
+        return True
+    if depth > 50:
+        return False
+    if type(value) is list:
+        return all(_is_json(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _is_json(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as record bytes (in the run's process; see the module docstring)."""
+    buffer = io.BytesIO()
+    _RecordPickler(buffer).dump(value)
+    return buffer.getvalue()
+
+
+class _RecordUnpickler(pickle.Unpickler):
+    """Builds plain values, `Recorded` and ``distlab``'s value classes; refuses the rest."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = sys.modules.get(module) if module.startswith("distlab.") else None
+        for part in name.split(".") if found is not None else ():
+            found = getattr(found, part, None)
+        if (not isinstance(found, type) or found.__module__ != module
+                or found.__qualname__ != name or not _trusted(found)):
+            raise MalformedRecord(f"it names {module}.{name}, which a record cannot hold")
+        return found
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise MalformedRecord("it holds a persistent id")
+
+
+def loads(data: bytes) -> Any:
+    """Record bytes back as values (in the grader; see the module docstring)."""
+    try:
+        return _RecordUnpickler(io.BytesIO(data)).load()
+    except MalformedRecord:
+        raise
+    except Exception as exc:  # anything unpickle can raise on damaged data
+        raise MalformedRecord(f"it cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+# -- in the run's process ----------------------------------------------------------------------
+
+#: what a node lacks (its attribute is not set), in a record
+ABSENT = None
+
+
+class RunRecorder:
+    """Records a run, event after event, for the grader to judge (see the module docstring).
+
+    Attached to a simulation before its first event (`attach`), it is the first of its
+    monitors, so each step is recorded before a property can stop the run.
+    """
+
+    def __init__(self) -> None:
+        self.sim = Simulation()  # the run recorded, once attached (`attach`)
+        self.attributes: tuple[str, ...] = ()
+        self.lengths: list[int] = []     # the trace's length after each step
+        self.times: list[float] = []     # the simulated time after each step
+        self.changes: list[tuple[int, str, str, bytes | None]] = []  # step, node, attr, value
+        self.downs: list[tuple[int, tuple[str, ...]]] = []  # step, the crashed nodes from then
+        self._last: dict[tuple[str, str], bytes | None] = {}
+        self._down: frozenset[str] = frozenset()
+        self._complete = 0  # how many steps are recorded in full
+        self._length = 0  # the trace's length at the last step
+        self._pickler_buffer = io.BytesIO()
+        self._pickler = _RecordPickler(self._pickler_buffer)
+
+    def attach(self, sim: Simulation) -> None:
+        """Record ``sim`` from now on (with the node ``attributes`` the properties read)."""
+        self.sim = sim
+        sim.trace.in_memory = sys.maxsize  # the record reads the trace in memory, all of it
+        sim.add_monitor(self)
+
+    def __call__(self, sim: Simulation) -> None:
+        # (after every event of a graded run: the trace is read in its flat form, six slots
+        # an event, to save making an event object each time)
+        events = sim.trace._events
+        step, before, length = len(self.lengths), self._length, len(events) // 6
+        self._complete = step  # until this call returns (an alarm may stop it half-way)
+        self.lengths.append(length)
+        self.times.append(sim.now)
+        self._length = length
+        if sim.crashed != self._down:
+            self._down = frozenset(sim.crashed)
+            self.downs.append((step, tuple(sorted(self._down))))
+        if self.attributes:
+            if length > before and events[before * 6 + 1] in ("deliver", "timer"):
+                ran: Any = (events[before * 6 + 2],)  # only that node's handler ran
+            else:
+                ran = sim.nodes  # set-up, a start, a fault: look at every node
+            last, changes = self._last, self.changes
+            for node_id in ran:
+                node = sim.nodes[node_id]
+                for attribute in self.attributes:
+                    value = self._snapshot(getattr(node, attribute, _Absent))
+                    if last.get((node_id, attribute), b"") != value:
+                        last[node_id, attribute] = value
+                        changes.append((step, node_id, attribute, value))
+        self._complete = step + 1
+
+    def _snapshot(self, value: Any) -> bytes | None:
+        if value is _Absent:
+            return ABSENT
+        buffer = self._pickler_buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self._pickler.fresh().dump(value)
+        return buffer.getvalue()
+
+    def record(self) -> dict[str, Any]:
+        """The record of the run so far, as plain data (for `dumps`): its complete steps (a
+        run stopped by its time limit may have stopped the last one half-way)."""
+        sim, done = self.sim, self._complete
+        return {"events": list(sim.trace._events), "nodes": list(sim.trace.nodes),
+                "lengths": self.lengths[:done], "times": self.times[:done],
+                "changes": [c for c in self.changes if c[0] < done],
+                "downs": [d for d in self.downs if d[0] < done], "end": sim.now}
+
+
+class _Absent:
+    """Marks an attribute a node does not have."""
+
+
+# -- in the grader -----------------------------------------------------------------------------
+
+class NodeView:
+    """A node as a record shows it: the attributes the properties read, at the current step.
+
+    They are plain attributes of the view (set as the record is played), so reading one costs
+    no more than reading a node's.
+    """
+
+    def __init__(self, node_id: str, attributes: tuple[str, ...]):
+        self.id = node_id
+        self._attributes = attributes
+
+    def _set(self, attribute: str, blob: bytes | None) -> None:
+        if blob is ABSENT:
+            self.__dict__.pop(attribute, None)
+        else:
+            self.__dict__[attribute] = loads(blob)
+
+    def __getattr__(self, name: str) -> Any:  # only for what the view does not hold
+        if name.startswith("_") or name in self._attributes:
+            raise AttributeError(f"node {self.id!r} has no attribute {name!r}")
+        raise ConfigurationError(
+            f"a property reads {self.id}.{name}, which the graded run did not record: a lab "
+            f"lists the node attributes its properties read in its class attribute "
+            f"node_attributes = (...), or a check in Scenario(node_attributes=[...])")
+
+    def __repr__(self) -> str:
+        return f"<node {self.id} as recorded>"
+
+
+class RecordedRun:
+    """A recorded run, played back step by step to the properties as if it were running.
+
+    It offers what properties read of a `Simulation`: ``now``, ``seed``, ``nodes`` (views
+    with the recorded attributes), ``crashed``, ``trace`` (a real `Trace`, up to the current
+    step), ``history`` (rebuilt from the trace's invoke and complete events) and
+    ``add_monitor``. Build it with `from_data`, which checks the record's shape.
+    """
+
+    def __init__(self, seed: int, node_ids: list[str], events: list[Any], lengths: list[int],
+                 times: list[float], changes: list[tuple[int, str, str, bytes | None]],
+                 downs: list[tuple[int, tuple[str, ...]]], end: float,
+                 attributes: tuple[str, ...]):
+        self.seed = seed
+        self.now = 0.0
+        self.trace = Trace()
+        self.trace.nodes = list(node_ids)
+        self.nodes = {node_id: NodeView(node_id, attributes) for node_id in node_ids}
+        self.crashed: set[str] = set()
+        self.history = History()
+        self.end = end
+        self._events, self._lengths, self._times = events, lengths, times
+        self._changes, self._downs = changes, downs
+        self._monitors: list[Callable[[Any], None]] = []
+        self._step = 0
+        self._change = self._down = 0
+        self._operations: dict[int, Operation] = {}
+
+    @classmethod
+    def from_data(cls, seed: int, data: Any, attributes: Sequence[str]) -> RecordedRun:
+        """The run recorded in ``data`` (a `RunRecorder.record`), its shape checked."""
+        if not isinstance(data, dict):
+            raise MalformedRecord("it is not a dict")
+        events, nodes = _field(data, "events", list), _field(data, "nodes", list)
+        lengths, times = _field(data, "lengths", list), _field(data, "times", list)
+        changes, downs = _field(data, "changes", list), _field(data, "downs", list)
+        end = _field(data, "end", (int, float))
+        if not all(type(n) is str for n in nodes) or len(set(nodes)) != len(nodes):
+            raise MalformedRecord("its node ids are not distinct strings")
+        if len(events) % 6:
+            raise MalformedRecord("its events are not whole")
+        kinds = events[1::6]
+        if (not set(map(type, events[0::6])) <= {int, float} or not set(map(type, kinds)) <= {str}
+                or not set(kinds) <= _KINDS
+                or not set(map(type, events[2::6] + events[3::6])) <= {str, type(None)}
+                or not set(map(type, events[4::6])) <= {int, type(None)}):
+            raise MalformedRecord("its events are not events")
+        count = len(events) // 6
+        if (len(lengths) != len(times) or not all(type(n) is int for n in lengths)
+                or any(not 0 <= a <= b <= count for a, b in zip([0, *lengths], lengths))
+                or not all(type(t) in (int, float) for t in times)):
+            raise MalformedRecord("its steps do not follow the trace")
+        known = set(nodes)
+        for change in changes:
+            if (type(change) is not tuple or len(change) != 4 or type(change[0]) is not int
+                    or change[1] not in known or change[2] not in attributes
+                    or not (change[3] is ABSENT or type(change[3]) is bytes)):
+                raise MalformedRecord("a change of a node's attributes is not one")
+        for down in downs:
+            if (type(down) is not tuple or len(down) != 2 or type(down[0]) is not int
+                    or type(down[1]) is not tuple or not set(down[1]) <= known):
+                raise MalformedRecord("a change of the crashed nodes is not one")
+        if [c[0] for c in changes] != sorted(c[0] for c in changes) or \
+                [d[0] for d in downs] != sorted(d[0] for d in downs):
+            raise MalformedRecord("its changes are out of order")
+        return cls(seed, nodes, events, lengths, times, changes, downs, float(end),
+                   tuple(attributes))
+
+    @property
+    def steps(self) -> int:
+        """How many steps (events run) the record holds."""
+        return len(self._lengths)
+
+    def add_monitor(self, fn: Callable[[Any], None]) -> None:
+        """Call ``fn(run)`` after every step from now on (as `Simulation.add_monitor`)."""
+        self._monitors.append(fn)
+
+    def is_up(self, node_id: str) -> bool:
+        return node_id not in self.crashed
+
+    def advance(self) -> None:
+        """Apply the next step: the trace grows, time moves, nodes change."""
+        step = self._step
+        self._step += 1
+        self._extend(self._lengths[step])
+        self.now = float(self._times[step])
+        changes = self._changes
+        while self._change < len(changes) and changes[self._change][0] == step:
+            _, node_id, attribute, blob = changes[self._change]
+            self.nodes[node_id]._set(attribute, blob)
+            self._change += 1
+        downs = self._downs
+        while self._down < len(downs) and downs[self._down][0] == step:
+            self.crashed = set(downs[self._down][1])
+            self._down += 1
+
+    def run_monitors(self) -> None:
+        """Call every monitor, as the simulation does after an event."""
+        for monitor in self._monitors:
+            monitor(self)
+
+    def finish(self) -> None:
+        """The state at the end of the run (its time may be past the last event)."""
+        self.now = self.end
+
+    def play_to_end(self) -> None:
+        """Apply every step left, and the events after the last one (those of the event that
+        stopped the run), then `finish`: the run as it ended."""
+        while self._step < self.steps:
+            self.advance()
+        self._extend(len(self._events) // 6)
+        self.finish()
+
+    def _extend(self, length: int) -> None:
+        """The trace up to ``length`` events; the history follows its invoke and complete."""
+        events = self.trace._events
+        start = len(events) // 6
+        events.extend(self._events[start * 6:length * 6])
+        for i in range(start, length):
+            if events[i * 6 + 1] in ("invoke", "complete"):
+                self._apply_operation(events[i * 6 + 1], events[i * 6 + 5])
+
+    def _apply_operation(self, kind: str, op: Any) -> None:
+        if type(op) is not Operation:
+            raise MalformedRecord(f"an {kind} event holds {type(op).__name__}, not an Operation")
+        if kind == "invoke":
+            self._operations[op.id] = mine = dataclasses.replace(op)
+            self.history.operations.append(mine)
+        elif op.id in self._operations:
+            mine = self._operations[op.id]
+            mine.status, mine.output, mine.complete_time = op.status, op.output, op.complete_time
+
+    def __repr__(self) -> str:
+        return f"<recorded run of seed {self.seed}: {len(self.trace)} events so far>"
+
+
+def _field(data: dict, name: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise MalformedRecord(f"its {name!r} is missing or of the wrong type")
+    return value

@@ -1,0 +1,114 @@
+"""What a graded run sends back: plain data and distlab's value classes, nothing that runs.
+
+The grader reads a run's record with an unpickler that refuses every class but distlab's value
+classes and `Recorded`; the run's process writes anything else as a `Recorded` stand-in. A
+damaged record fails the run, never the grader.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+
+import pytest
+
+from distlab.grading import Lab, Scenario, graded
+from distlab.grading.records import MalformedRecord, RecordedRun, RunRecorder, dumps, loads
+from distlab.grading.verdicts import judge_seed
+from distlab.sim import Note, Operation
+from distlab.sim.trace import Recorded
+from distlab.workloads.kv import Put
+
+
+@dataclass(frozen=True)
+class Message:
+    body: object
+
+
+class Sly(str):
+    """A string that says it equals everything (a way to fool a property that compares)."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def test_plain_values_and_distlabs_value_classes_come_back_as_they_are():
+    value = {"a": [1, 2.5, None, (True, b"x")], "s": {"x"}, "op": Operation(1, "c1", "put"),
+             "put": Put("c1", 3, "k", "v"), "note": Note("leader", (("term", 3),))}
+    assert loads(dumps(value)) == value
+
+
+def test_anything_else_comes_back_as_a_record_of_it():
+    back = loads(dumps([Message(1), Sly("a"), Put("c1", 1, "k", Message(2)), Message]))
+    assert [type(x) for x in back] == [Recorded, Recorded, Put, Recorded]
+    assert back[0] == Recorded(f"{__name__}.Message", "Message(body=1)")
+    assert back[0].json == {"type": "Message", "body": 1}
+    assert back[1].text == "'a'" and back[1] != "b"  # its __eq__ stayed behind
+    assert back[2].value == Recorded(f"{__name__}.Message", "Message(body=2)")
+
+
+@pytest.mark.parametrize("data", [
+    pickle.dumps(Message(1)),                            # a class outside distlab
+    pickle.dumps(os.system),                             # a function to call
+    b"\x80\x05cbuiltins\neval\n(S'1+1'\ntR.",            # builtins.eval('1+1')
+    b"\x80\x05cdistlab.grading.records\ndumps\n.",        # a distlab function, not a class
+    b"not a pickle at all",
+])
+def test_the_grader_refuses_to_build_anything_that_could_run(data):
+    with pytest.raises(MalformedRecord):
+        loads(data)
+
+
+def test_a_record_of_the_wrong_shape_is_refused():
+    good = {"events": [0.0, "crash", "a", None, None, None], "nodes": ["a"], "lengths": [1],
+            "times": [0.0], "changes": [], "downs": [(0, ("a",))], "end": 5.0}
+    assert RecordedRun.from_data(1, good, ()).steps == 1
+    for name, bad in [("events", [0.0, "explode", "a", None, None, None]),
+                      ("events", [0.0, ["crash"], "a", None, None, None]),
+                      ("lengths", [2]), ("downs", [(0, ("zz",))]), ("end", "soon")]:
+        with pytest.raises(MalformedRecord):
+            RecordedRun.from_data(1, {**good, name: bad}, ())
+
+
+class OneCheck(Lab):
+    @graded(part="A", seeds=1, description="a check")
+    def test_a_A(self, seed: int) -> Scenario:
+        return Scenario(lambda sim: None, run_for=10)
+
+
+def test_a_damaged_report_fails_the_run_with_its_seed():
+    c = OneCheck().checks()[0]
+    _, failure = judge_seed(c, 1, c.scenario(1), b"\x80\x05cos\nsystem\n.")
+    assert failure.kind == "malformed" and failure.seed == 1
+    assert failure.summary == "the run's report is damaged: it names os.system, which a " \
+                              "record cannot hold"
+    _, failure = judge_seed(c, 1, c.scenario(1), dumps({"seed": 2}))
+    assert failure.summary == "the run's report is damaged: it is not the report of seed 1"
+
+
+class StoppedHalfWay:
+    """A simulation as the recorder sees it when the time limit's alarm rings mid-step."""
+
+    def __init__(self):
+        from distlab.sim import Simulation
+
+        self.sim = Simulation()
+        self.trace, self.crashed, self.nodes = self.sim.trace, set(), {}
+
+    @property
+    def now(self) -> float:
+        raise TimeoutError("the alarm rang here")
+
+
+def test_a_step_the_time_limit_stopped_half_way_is_left_out_of_the_record():
+    recorder = RunRecorder()
+    recorder(StoppedHalfWay().sim)  # one whole step
+    half = StoppedHalfWay()
+    with pytest.raises(TimeoutError):
+        recorder(half)
+    recorder.sim = half.sim
+    record = loads(dumps(recorder.record()))
+    assert RecordedRun.from_data(1, record, ()).steps == 1
