@@ -50,6 +50,12 @@ The invariants then read the nodes through *views*: a version unpickled once and
 swapped in as the node's ``__dict__``, shared by every state that holds that version. Node code
 never runs on a view: a node gets a private copy before its handler runs (`ForkEngine.load`).
 
+When every invariant reads only the nodes (`Invariant.reads_only_nodes`), the invariants
+are checked once per combination of the nodes' versions, which nodes are down and what the
+invariants remember: a state that differs from one already checked only by its messages in
+flight, its timers or its clock is not checked again (`ForkEngine.check_state`), and its
+nodes are not even loaded.
+
 The random streams are `random.Random` objects that count what they have drawn; a stream's
 position is its starting state and that count, restored by drawing as many words again (in
 one call) instead of copying the generator's 625 words of state after every step.
@@ -307,6 +313,13 @@ class ForkEngine:
         self.timer_delays: list[float] = []
         self.timers_touched: list[str] = []
         self.watch_runtime()
+        # the invariants' saved versions, interned by content; and the states of the nodes
+        # (and the invariants' memory) in which the invariants held without changing what
+        # they remember, when every invariant reads only the nodes (see `check_state`)
+        self.invariant_versions: dict[bytes, _Version] = {}
+        self.held: set[tuple] | None = (
+            set() if not keep_trace and all(inv.reads_only_nodes for inv in explorer.invariants)
+            else None)
 
     def watch_runtime(self) -> None:
         """Note when node code reads its clock, and the delay of every timer it sets.
@@ -520,7 +533,11 @@ class ForkEngine:
         if data == before.data:
             self.loaded[self.inv_cell] = before
             return before
-        after = self.loaded[self.inv_cell] = _Version(before.objects, data, before.positions)
+        after = self.invariant_versions.get(data)
+        if after is None:
+            after = self.invariant_versions[data] = _Version(before.objects, data,
+                                                             before.positions)
+        self.loaded[self.inv_cell] = after
         return after
 
     def resave(self, cell: int, before: _Version) -> _Version:
@@ -636,8 +653,55 @@ class ForkEngine:
                 return inv.name, explanation
         return None
 
-    def restore(self, snap: _Snapshot, skip: int = -1) -> None:
-        """Put the working simulation in the state of ``snap``.
+    def check_state(self, versions: list[_Version], crashed: frozenset
+                    ) -> tuple[str, str] | None:
+        """`check` in the state whose cells hold ``versions`` (the invariants' version before
+        the check, replaced in ``versions`` by the one after it when they hold).
+
+        When every invariant reads only the nodes (`Invariant.reads_only_nodes`), their
+        verdict is a function of the nodes' versions, which nodes are down and what the
+        invariants remember: a check that held without changing what they remember is not
+        run again in the same node states (the messages in flight, the timers and the clock
+        may differ). The nodes are loaded (as views) only when the check runs.
+        """
+        held, inv_cell = self.held, self.inv_cell
+        state = None
+        if held is not None:
+            state = (*versions[:self.net_cell], crashed,
+                     None if inv_cell is None else versions[inv_cell])
+            if state in held:
+                return None
+        self.show(versions)
+        found = self.check()
+        if found is None:
+            if inv_cell is not None:
+                before = versions[inv_cell]
+                versions[inv_cell] = self.resave_invariants(before)
+                if versions[inv_cell] is not before:
+                    return None
+            if state is not None:
+                held.add(state)
+        return found
+
+    def restore(self, snap: _Snapshot) -> None:
+        """Put the working simulation in the state of ``snap``."""
+        self.restore_events(snap)
+        self.show(snap.versions)
+
+    def show(self, versions: Sequence[_Version], skip: int = -1) -> None:
+        """Load ``versions`` in the cells (but ``skip``) that hold another one: server nodes
+        as views, to read (a step's actor gets a private copy before its code runs)."""
+        loaded, servers = self.loaded, self.server_cells
+        for cell, version in enumerate(versions):
+            if loaded[cell] is not version and cell != skip:
+                if cell < servers:
+                    self.view(cell, version)
+                else:
+                    self.load(cell, version)
+
+    def restore_events(self, snap: _Snapshot) -> None:
+        """Put the working simulation's clock, pending events, timers, counters, streams and
+        trace in the state of ``snap`` (its cells: `show`).
 
         What only crashes, restarts and ``sim.at`` actions change (the crashed set, the
         incarnations, the clocks) is shared with the snapshot here, and copied by `step`
@@ -655,13 +719,6 @@ class ForkEngine:
         if snap.net_position is not self.net_loaded:
             sim._net_rng.restore(snap.net_position)
             self.net_loaded = snap.net_position
-        loaded, servers = self.loaded, self.server_cells
-        for cell, version in enumerate(snap.versions):
-            if loaded[cell] is not version and cell != skip:
-                if cell < servers:
-                    self.view(cell, version)
-                else:
-                    self.load(cell, version)
         if self.keep_trace:
             sim.trace._events[:] = snap.events
 
@@ -732,12 +789,13 @@ class ForkEngine:
             memo = self.transition_key(parent, kind, entry)
         if memo is not None:
             actor, cell, memo_key = memo
-            self.restore(parent, skip=cell)
+            self.restore_events(parent)
             known = self.transitions.get(memo_key)
             if type(known) is dict:  # the node read its clock: the clock is part of the key
                 known = known.get(entry[0] if entry[0] > sim.now else sim.now)
             if known is not None:
                 return self.retake(parent, choice, entry, index, actor, cell, known)
+            self.show(parent.versions, skip=cell)
             if self.loaded[cell] is not parent.versions[cell] or not self.private[cell]:
                 self.load(cell, parent.versions[cell])
             self.clock_read = False
@@ -871,9 +929,6 @@ class ForkEngine:
         """Take again a step that ``actor`` already took from the same version: what `run`
         and `advance` do, from the `_Transition` instead of running node code."""
         sim = self.sim
-        version = known.version
-        if self.loaded[cell] is not version:
-            self.view(cell, version)
         heap = sim.scheduler.heap
         del heap[index]  # (the working heap is a copy of the parent's, in the same order)
         now = sim.now
@@ -902,17 +957,15 @@ class ForkEngine:
                     timers[name] = new[push][3]
         # (the counters of the working simulation are set by the next `restore`: no node
         # code runs before it)
-        found = self.check()
+        versions = parent.versions.copy()
+        versions[cell] = known.version
+        found = self.check_state(versions, parent.crashed)
         child = _Snapshot()
         child.path = (*parent.path, choice)
         child.drops, child.crashes = parent.drops, parent.crashes
         if found is not None:
             return child, found
-        versions = parent.versions.copy()
-        versions[cell] = version
         inv_cell = self.inv_cell
-        if inv_cell is not None:
-            versions[inv_cell] = self.resave_invariants(parent.versions[inv_cell])
         child.versions = versions
         child.crashed = parent.crashed
         child.incarnation, child.clocks = sim._incarnation, sim._clocks
