@@ -138,6 +138,8 @@ class ForkEngine:
         self.track_streams()
         self.specs = len(sim._specs)
         self.cells = Cells(sim, servers, clients, explorer.remembering)
+        self.inv_cell = self.cells.inv_cell
+        self.clients_cell = self.cells.server_cells if clients else None
         self.keys = KeyParts(sim, self.cells, clients, explorer.restarts)
         # the steps of single nodes already taken (see `step`), when they can be taken again
         self.memoise = not keep_trace
@@ -146,8 +148,8 @@ class ForkEngine:
         # without changing what they remember, when every invariant reads only the nodes
         # (see `check_state`)
         self.held: set[tuple] | None = (
-            set() if not keep_trace and all(inv.reads_only_nodes for inv in explorer.invariants)
-            else None)
+            set() if not keep_trace and self.plain_memory
+            and all(inv.reads_only_nodes for inv in explorer.invariants) else None)
 
     def track_streams(self) -> None:
         """Give every node (and the network) a counting stream in the same state."""
@@ -189,22 +191,24 @@ class ForkEngine:
                 return inv.name, explanation
         return None
 
-    def check_state(self, versions: list[Version], crashed: frozenset
+    def check_state(self, versions: list[Version], parts: tuple, memory: tuple
                     ) -> tuple[str, str] | None:
         """`check` in the state whose cells hold ``versions`` (the invariants' version before
-        the check, replaced in ``versions`` by the one after it when they hold).
+        the check, replaced in ``versions`` by the one after it when they hold) and whose
+        nodes' parts of the key are ``parts``, where the invariants remember ``memory``
+        (their `Invariant.memory` before the check).
 
         When every invariant reads only the nodes (`Invariant.reads_only_nodes`), their
-        verdict is a function of the nodes' versions, which nodes are down and what the
-        invariants remember: a check that held without changing what they remember is not
-        run again in the same node states (the messages in flight, the timers and the clock
-        may differ). The nodes are loaded (as views) only when the check runs.
+        verdict is a function of the nodes' states (their parts of the key: fingerprint,
+        storage, whether they are down), the clients' history and what the invariants
+        remember: a check that held without changing what they remember is not run again in
+        the same node states (the messages in flight, the timers and the clock may differ).
+        The nodes are loaded (as views) only when the check runs.
         """
-        held, inv_cell = self.held, self.cells.inv_cell
+        held, inv_cell = self.held, self.inv_cell
         state = None
         if held is not None:
-            state = (*versions[:self.cells.net_cell], crashed,
-                     None if inv_cell is None else versions[inv_cell])
+            state = self.node_state(versions, parts, memory)
             if state in held:
                 return None
         self.cells.show(versions)
@@ -218,6 +222,13 @@ class ForkEngine:
             if state is not None:
                 held.add(state)
         return found
+
+    def node_state(self, versions: list[Version], parts: tuple, memory: tuple) -> tuple:
+        """What the verdict of invariants that read only the nodes depends on: the nodes'
+        parts of the key, the clients' saved content (with their history), the memory."""
+        if self.clients_cell is None:
+            return parts, memory
+        return parts, memory, versions[self.clients_cell].data
 
     def restore(self, snap: Snapshot) -> None:
         """Put the working simulation in the state of ``snap``."""
@@ -284,6 +295,10 @@ class ForkEngine:
             for index, entry in enumerate(parent.heap):
                 if entry[1] == target:
                     break
+        if self.memoise and (kind == "crash" or kind == "drop" or (
+                kind == "deliver" and (entry[3][3] in parent.crashed
+                                       or (entry[3][2], entry[3][3]) in parent.cuts))):
+            return self.without_code(parent, choice, entry, index)
         if self.memoise and (kind == "deliver" or kind == "fire"):
             memo = self.steps.key(parent, kind, entry)
         if memo is not None:
@@ -356,6 +371,10 @@ class ForkEngine:
         child.crashes = parent.crashes + (kind == "crash")
         if found is None:
             self.advance(parent, child, kind, target, actors)
+            inv_cell = self.inv_cell
+            if self.held is not None and (inv_cell is None or child.versions[inv_cell]
+                                          is parent.versions[inv_cell]):
+                self.held.add(self.node_state(child.versions, child.parts, parent.memory))
             if memo is not None and sim._net_rng.words == net_words:
                 self.steps.remember(parent, child, entry, *memo)
         return child, found
@@ -395,7 +414,10 @@ class ForkEngine:
         # code runs before it)
         versions = parent.versions.copy()
         versions[cell] = known.version
-        found = self.check_state(versions, parent.crashed)
+        parts = list(parent.parts)
+        parts[self.position[actor]] = known.part
+        child_parts = tuple(parts)
+        found = self.check_state(versions, child_parts, parent.memory)
         child = Snapshot()
         child.path = (*parent.path, choice)
         child.drops, child.crashes = parent.drops, parent.crashes
@@ -421,9 +443,7 @@ class ForkEngine:
                     by_seq[item[1]] = number
                     inflight[number] = inflight.get(number, 0) + 1
         child.by_seq, child.inflight = by_seq, inflight
-        parts = list(parent.parts)
-        parts[self.position[actor]] = known.part
-        child.parts = tuple(parts)
+        child.parts = child_parts
         child.timer_key = (parent.timer_key if timers is before or timers.keys() == before.keys()
                            else self.keys.timer_key())
         if self.plain_memory and (inv_cell is None
@@ -437,6 +457,66 @@ class ForkEngine:
         # actor fired, cancelled or set again, and with the new entries (see `choices`)
         gone = tuple([before[name] for name, _ in known.timers if name in before])
         child.derive = (parent, entry[1], gone, new, timers)
+        child.net_position = parent.net_position
+        return child, None
+
+    def without_code(self, parent: Snapshot, choice: Choice, entry: Entry, index: int
+                     ) -> tuple[Snapshot, tuple[str, str] | None]:
+        """Take a step that runs no node code: a crash, a drop, a delivery to a crashed node
+        or over a cut link (dropped on arrival). Every node keeps its version; a crashed
+        node's part of the key changes, and its timers are gone."""
+        sim = self.sim
+        kind, target, _ = choice
+        self.restore_events(parent)
+        versions = parent.versions.copy()
+        parts = parent.parts
+        if kind == "crash":
+            sim.crashed = set(parent.crashed)
+            sim.crash(target)
+            if versions[self.cells.cell_of[target]].parts is None:
+                self.cells.show(versions)  # (its part is computed from the live node)
+            listed = list(parts)
+            listed[self.position[target]] = self.keys.part(target, versions)
+            parts = tuple(listed)
+        else:
+            del sim.scheduler.heap[index]  # (a copy of the parent's heap, in the same order)
+            if kind == "deliver" and entry[0] > sim.now:
+                sim.now = entry[0]
+        found = self.check_state(versions, parts, parent.memory)
+        child = Snapshot()
+        child.path = (*parent.path, choice)
+        child.drops = parent.drops + (kind == "drop")
+        child.crashes = parent.crashes + (kind == "crash")
+        if found is not None:
+            return child, found
+        child.versions = versions
+        child.crashed = frozenset(sim.crashed) if kind == "crash" else parent.crashed
+        child.incarnation, child.clocks = parent.incarnation, parent.clocks
+        child.runs, child.cuts = parent.runs, parent.cuts
+        if kind == "crash":
+            child.timer_key = self.keys.timer_key()
+            if self.explorer.restarts:  # (messages to a crashed node count if it restarts)
+                child.by_seq, child.inflight = parent.by_seq, parent.inflight
+            else:
+                self.keys.count_in_flight(child)
+        else:
+            child.timer_key = parent.timer_key
+            by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
+            number = by_seq.pop(entry[1], None)
+            if number is not None:
+                if inflight[number] == 1:
+                    del inflight[number]
+                else:
+                    inflight[number] -= 1
+            child.by_seq, child.inflight = by_seq, inflight
+        child.parts = parts
+        inv_cell = self.inv_cell
+        if self.plain_memory and (inv_cell is None
+                                  or versions[inv_cell] is parent.versions[inv_cell]):
+            child.memory = parent.memory
+        else:
+            child.memory = self.memory()
+        child.now, child.msg_next, child.seq_next = sim.now, parent.msg_next, parent.seq_next
         child.net_position = parent.net_position
         return child, None
 

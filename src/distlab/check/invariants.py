@@ -40,13 +40,14 @@ committed) subclass `Invariant` and keep that memory in ``self``; they say so wi
 ``remembers = True``, forget it in `Invariant.reset` and show it in `Invariant.memory` (the
 schedule explorer, `distlab.check.explore`, needs both).
 
-An invariant that reads nothing but the nodes -- their attributes, their storage, the
-clients' history, which nodes are up -- and what it remembers says so with
-``reads_only_nodes=True`` (``@invariant("...", reads_only_nodes=True)``, or the class
-attribute): the schedule explorer then checks it once for each combination of node states
-instead of after every step. An invariant that reads the clock, the messages in flight,
-the timers or the trace must not say so (one that only *records* the clock in what it
-remembers, for its explanations, may).
+An invariant whose verdict depends on nothing but the nodes -- what their ``fingerprint()``
+holds (by default every attribute), their storage, the clients' history, which nodes are up
+-- and on what it remembers (its `Invariant.memory`) says so with ``reads_only_nodes=True``
+(``@invariant("...", reads_only_nodes=True)``, or the class attribute): the schedule
+explorer then checks it once for each combination of node states instead of after every
+step. An invariant that reads the clock, the messages in flight, the timers or the trace
+must not say so (one that only *records* the clock beside its memory, for its
+explanations, may).
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ class Invariant:
     #: whether the invariant keeps a memory of past states (then override reset and memory)
     remembers: bool = False
     #: whether its verdict, and whether it changes what it remembers, depend only on the
-    #: nodes (attributes, storage, clients' history, which are up) and on what it
-    #: remembers: the schedule explorer then checks it once per combination of node states
+    #: nodes (fingerprint, storage, clients' history, which are up) and on its `memory`: the
+    #: schedule explorer then checks it once per combination of node states
     reads_only_nodes: bool = False
 
     def __init__(self, name: str, fn: Callable[[Simulation], Outcome], *,
