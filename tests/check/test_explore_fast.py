@@ -309,6 +309,7 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
 
     def checked(self, snap, *derive):
         found = derived(self, snap, *derive)
+        self.restore_events(snap)  # (a step taken again leaves the working simulation as it was)
         assert found == self.enabled(snap)
         calls.append(len(found))
         return found

@@ -191,12 +191,13 @@ class ForkEngine:
                 return inv.name, explanation
         return None
 
-    def check_state(self, versions: list[Version], parts: tuple, memory: tuple
-                    ) -> tuple[str, str] | None:
+    def check_state(self, versions: list[Version], parts: tuple, memory: tuple,
+                    child: Snapshot | None = None) -> tuple[str, str] | None:
         """`check` in the state whose cells hold ``versions`` (the invariants' version before
         the check, replaced in ``versions`` by the one after it when they hold) and whose
         nodes' parts of the key are ``parts``, where the invariants remember ``memory``
-        (their `Invariant.memory` before the check).
+        (their `Invariant.memory` before the check). The working simulation is in that state,
+        or is put in the state of ``child`` (a child that `retake` reached) if the check runs.
 
         When every invariant reads only the nodes (`Invariant.reads_only_nodes`), their
         verdict is a function of the nodes' states (their parts of the key: fingerprint,
@@ -211,6 +212,8 @@ class ForkEngine:
             state = self.node_state(versions, parts, memory)
             if state in held:
                 return None
+        if child is not None:
+            self.restore_events(self.complete(child))
         self.cells.show(versions)
         found = self.check()
         if found is None:
@@ -303,10 +306,10 @@ class ForkEngine:
             memo = self.steps.key(parent, kind, entry)
         if memo is not None:
             actor, cell, memo_key = memo
-            self.restore_events(parent)
-            known = self.steps.find(memo_key, entry[0] if entry[0] > sim.now else sim.now)
+            known = self.steps.find(memo_key, entry[0] if entry[0] > parent.now else parent.now)
             if known is not None:
                 return self.retake(parent, choice, entry, index, actor, cell, known)
+            self.restore_events(parent)
             cells = self.cells
             cells.show(parent.versions, skip=cell)  # (the actor's own copy comes next)
             if cells.loaded[cell] is not parent.versions[cell] or not cells.private[cell]:
@@ -382,14 +385,72 @@ class ForkEngine:
     def retake(self, parent: Snapshot, choice: Choice, entry: Entry, index: int, actor: str,
                cell: int, known: Transition) -> tuple[Snapshot, tuple[str, str] | None]:
         """Take again a step that ``actor`` already took from the same version: what `run`
-        and `advance` do, from the `Transition` instead of running node code."""
-        sim = self.sim
-        heap = sim.scheduler.heap
-        del heap[index]  # (the working heap is a copy of the parent's, in the same order)
-        now = sim.now
+        and `advance` do, from the `Transition` instead of running node code.
+
+        Only what the child's key needs is computed here, without the working simulation;
+        the child's pending events, timers and choices are built by `complete`, when it
+        turns out to be a new state (or its invariants must be checked).
+        """
+        now = parent.now
         if entry[0] > now:
-            sim.now = now = entry[0]
-        seq, msg_id = parent.seq_next, parent.msg_next
+            now = entry[0]
+        versions = parent.versions.copy()
+        versions[cell] = known.version
+        parts = list(parent.parts)
+        parts[self.position[actor]] = known.part
+        child = Snapshot()
+        child.path = (*parent.path, choice)
+        child.drops, child.crashes = parent.drops, parent.crashes
+        child.versions = versions
+        child.parts = tuple(parts)
+        child.crashed = parent.crashed
+        child.incarnation, child.clocks = parent.incarnation, parent.clocks
+        child.runs, child.cuts = parent.runs, parent.cuts
+        child.now, child.net_position = now, parent.net_position
+        child.msg_next = parent.msg_next + len(known.sends)
+        child.seq_next = parent.seq_next + len(known.pushes)
+        child.derive = (parent, index, actor, known)  # (what `complete` needs)
+        found = self.check_state(versions, child.parts, parent.memory, child)
+        if found is not None:
+            return child, found
+        inflight = parent.inflight.copy()
+        if choice[0] == "deliver":
+            number = parent.by_seq[entry[1]]
+            if inflight[number] == 1:
+                del inflight[number]
+            else:
+                inflight[number] -= 1
+        restarts, crashed = self.explorer.restarts, parent.crashed
+        for dst, _, number in known.sends:
+            if restarts or dst not in crashed:
+                inflight[number] = inflight.get(number, 0) + 1
+        child.inflight = inflight
+        # the pending timers change only if the actor's timers' names do (tokens are
+        # (node, name) and compare by value)
+        before = parent.timers[actor]
+        if all((push is None) == (name not in before) for name, push in known.timers):
+            child.timer_key = parent.timer_key
+        else:
+            child.timer_key = self.keys.timer_key_of(self.complete(child).timers)
+        inv_cell = self.inv_cell
+        if self.plain_memory and (inv_cell is None
+                                  or versions[inv_cell] is parent.versions[inv_cell]):
+            child.memory = parent.memory
+        else:  # (the invariants were checked: the working simulation is in the child's state)
+            child.memory = self.memory()
+        return child, None
+
+    def complete(self, child: Snapshot) -> Snapshot:
+        """Build the pending events, the timers and the messages in flight of a child that
+        `retake` reached (nothing if it has them already)."""
+        derive = child.derive
+        if derive is None or len(derive) != 4:
+            return child
+        parent, index, actor, known = derive
+        heap = parent.heap.copy()
+        taken = heap.pop(index)  # (the list stays a list of the pending entries, which is
+        # all the explorer needs of it: it never pops the earliest)
+        now, seq, msg_id = child.now, parent.seq_next, parent.msg_next
         deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
         new = []
         for delay, send, name in known.pushes:
@@ -403,62 +464,31 @@ class ForkEngine:
             new.append(item)
             seq += 1
         before = timers = parent.timers[actor]
+        all_timers = parent.timers
         if known.timers:
-            timers = sim._timers[actor] = dict(before)
+            all_timers = dict(all_timers)
+            timers = all_timers[actor] = dict(before)
             for name, push in known.timers:
                 if push is None:
                     timers.pop(name, None)
                 else:
                     timers[name] = new[push][3]
-        # (the counters of the working simulation are set by the next `restore`: no node
-        # code runs before it)
-        versions = parent.versions.copy()
-        versions[cell] = known.version
-        parts = list(parent.parts)
-        parts[self.position[actor]] = known.part
-        child_parts = tuple(parts)
-        found = self.check_state(versions, child_parts, parent.memory)
-        child = Snapshot()
-        child.path = (*parent.path, choice)
-        child.drops, child.crashes = parent.drops, parent.crashes
-        if found is not None:
-            return child, found
-        inv_cell = self.cells.inv_cell
-        child.versions = versions
-        child.crashed = parent.crashed
-        child.incarnation, child.clocks = sim._incarnation, sim._clocks
-        child.runs, child.cuts = parent.runs, parent.cuts
-        by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
-        if choice[0] == "deliver":
-            number = by_seq.pop(entry[1])
-            if inflight[number] == 1:
-                del inflight[number]
-            else:
-                inflight[number] -= 1
-        restarts, crashed = self.explorer.restarts, sim.crashed
+        by_seq = parent.by_seq.copy()
+        if taken[2] is deliver_fn:
+            by_seq.pop(taken[1], None)
+        restarts, crashed = self.explorer.restarts, parent.crashed
         for item, (_, send, _) in zip(new, known.pushes):
             if send is not None:
                 dst, _, number = sends[send]
                 if restarts or dst not in crashed:
                     by_seq[item[1]] = number
-                    inflight[number] = inflight.get(number, 0) + 1
-        child.by_seq, child.inflight = by_seq, inflight
-        child.parts = child_parts
-        child.timer_key = (parent.timer_key if timers is before or timers.keys() == before.keys()
-                           else self.keys.timer_key())
-        if self.plain_memory and (inv_cell is None
-                                  or versions[inv_cell] is parent.versions[inv_cell]):
-            child.memory = parent.memory
-        else:
-            child.memory = self.memory()
-        # what `finish` records (the network's stream did not move)
-        child.now, child.msg_next, child.seq_next = now, msg_id, seq
+        child.heap, child.timers, child.by_seq = heap, all_timers, by_seq
+        child.events = None
         # the child's choices are the parent's, but for the entry taken and the timers the
         # actor fired, cancelled or set again, and with the new entries (see `choices`)
         gone = tuple([before[name] for name, _ in known.timers if name in before])
-        child.derive = (parent, entry[1], gone, new, timers)
-        child.net_position = parent.net_position
-        return child, None
+        child.derive = (parent, taken[1], gone, new, timers)
+        return child
 
     def without_code(self, parent: Snapshot, choice: Choice, entry: Entry, index: int
                      ) -> tuple[Snapshot, tuple[str, str] | None]:
@@ -624,9 +654,13 @@ class ForkEngine:
     def choices(self, snap: Snapshot) -> list[Choice]:
         """The steps enabled in the state just reached (the same as the replay engine's)."""
         derive = getattr(snap, "derive", None)
+        if derive is not None:  # a child that `retake` reached
+            derive = self.complete(snap).derive
         if derive is not None and getattr(derive[0], "enabled", None) is not None:
             snap.enabled = self.derived_choices(snap, *derive)
         else:
+            if derive is not None:
+                self.restore_events(snap)
             snap.enabled = self.enabled(snap)
         snap.derive = None  # (it holds the parent: let it go)
         return snap.enabled
@@ -720,9 +754,10 @@ class ForkEngine:
     def keep(self, snap: Snapshot) -> Snapshot:
         """Complete ``snap`` with copies of what the next step from it will change."""
         sim = self.sim
-        snap.heap = list(sim.scheduler.heap)
-        snap.timers = dict(sim._timers)
-        snap.events = list(sim.trace._events) if self.keep_trace else None
+        if getattr(snap, "heap", None) is None:  # (a child of `retake` has its own)
+            snap.heap = list(sim.scheduler.heap)
+            snap.timers = dict(sim._timers)
+            snap.events = list(sim.trace._events) if self.keep_trace else None
         if self.deepest is None or len(snap.path) >= len(self.deepest.path):
             self.deepest = snap
         return snap
