@@ -425,13 +425,14 @@ class ForkEngine:
             if restarts or dst not in crashed:
                 inflight[number] = inflight.get(number, 0) + 1
         child.inflight = inflight
-        # the pending timers change only if the actor's timers' names do (tokens are
-        # (node, name) and compare by value)
+        # the pending timers change only if the actor's timers' names do (a timer's token
+        # is (node, name), and compares by value)
         before = parent.timers[actor]
-        if all((push is None) == (name not in before) for name, push in known.timers):
-            child.timer_key = parent.timer_key
-        else:
-            child.timer_key = self.keys.timer_key_of(self.complete(child).timers)
+        gone = [(actor, name) for name, push in known.timers if push is None and name in before]
+        new = [(actor, name) for name, push in known.timers
+               if push is not None and name not in before]
+        child.timer_key = (parent.timer_key.difference(gone).union(new) if gone or new
+                           else parent.timer_key)
         inv_cell = self.inv_cell
         if self.plain_memory and (inv_cell is None
                                   or versions[inv_cell] is parent.versions[inv_cell]):
@@ -548,6 +549,10 @@ class ForkEngine:
             child.memory = self.memory()
         child.now, child.msg_next, child.seq_next = sim.now, parent.msg_next, parent.seq_next
         child.net_position = parent.net_position
+        child.heap, child.timers, child.events = list(sim.scheduler.heap), dict(sim._timers), None
+        if kind == "deliver" or (kind == "drop" and self.explorer.drops > child.drops):
+            # its choices are the parent's but for the entry taken (see `choices`)
+            child.derive = (parent, entry[1], (), [], {})
         return child, None
 
     def advance(self, parent: Snapshot, child: Snapshot, kind: str, target: Any,

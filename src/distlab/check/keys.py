@@ -102,11 +102,6 @@ class KeyParts:
         snap.cuts = sim.cut_links
 
     def timer_key(self) -> frozenset:
-        """The pending timers of the working simulation, as the replay engine's key holds
-        them."""
-        return self.timer_key_of(self.sim._timers)
-
-    @staticmethod
-    def timer_key_of(timers: dict[str, dict[str, tuple]]) -> frozenset:
-        """The pending ``timers`` (by node, by name), as the replay engine's key holds them."""
-        return frozenset([token for pending in timers.values() for token in pending.values()])
+        """The pending timers, as the replay engine's key holds them."""
+        return frozenset([token for pending in self.sim._timers.values()
+                          for token in pending.values()])
