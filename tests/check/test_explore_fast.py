@@ -23,7 +23,7 @@ from distlab.consensus.paxos import HastyProposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
-from distlab.sim import Client, ConfigurationError, Node, Simulation
+from distlab.sim import Client, ConfigurationError, Constant, Node, Simulation
 
 
 def both(setup: Callable[[Simulation], Any], invariants: Callable[[], list[Invariant]],
@@ -190,6 +190,42 @@ def test_sim_at_actions_calling_node_methods_and_faults_agree():
 
     fork, _ = both(setup, lambda: [one_poke])
     assert fork.found and any(step.kind == "run" for step in fork.schedule)
+
+
+class Timed(Node):
+    """Pings its peers; records when each message arrives (its clock) and answers twice."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+
+    def on_start(self) -> None:
+        self.broadcast("ping")
+
+    def on_message(self, src: str, msg: str) -> None:
+        self.arrivals.append(self.now)
+        if len(self.arrivals) < 3:
+            self.send(src, "pong")
+
+
+@invariant("no node hears a message after t=7", reads_only_nodes=True)
+def heard_early(sim: Simulation) -> str | None:
+    late = [node_id for node_id, node in sim.nodes.items() if any(t > 7 for t in node.arrivals)]
+    return f"{late} heard a message after t=7" if late else None
+
+
+def test_a_sim_at_action_that_slows_the_network_is_seen_by_steps_taken_again():
+    def setup(sim: Simulation) -> None:
+        def slow_down() -> None:
+            sim.network.latency = Constant(5)
+
+        sim.network.latency = Constant(1)
+        sim.add_nodes(Timed, ["a", "b", "c"])
+        sim.at(0, slow_down)
+
+    # (timing is not part of a state: without hashing, the run that slows the network first
+    # is not merged with the one that slows it later)
+    fork, _ = both(setup, lambda: [heard_early], max_depth=4, hashing=False)
+    assert fork.found
 
 
 #: A module-level lambda: pickle cannot save it by name, but it is the same object everywhere.

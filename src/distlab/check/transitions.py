@@ -53,7 +53,7 @@ class Transition:
 
 
 class StepMemo:
-    """The steps single server nodes took, by (version, event, latency, clock drift)."""
+    """The steps single server nodes took, by (version, event, network, clock drift)."""
 
     def __init__(self, sim: Simulation, cells: Cells, keys: KeyParts, position: dict[str, int]):
         self.sim = sim
@@ -123,15 +123,17 @@ class StepMemo:
             if parent.timers[actor].get(name) is not entry[3]:
                 return None
             event = ("timer", name)
-        cell = self.cells.cell_of[actor]
-        if cell >= self.cells.server_cells:
+        cells = self.cells
+        cell = cells.cell_of[actor]
+        if cell >= cells.server_cells:
             return None
-        sim = self.sim
-        net = sim.network
+        network = parent.versions[cells.net_cell]  # (a sim.at action may have changed it)
+        if cells.loaded[cells.net_cell] is not network:
+            cells.load(cells.net_cell, network)
+        net = self.sim.network
         if not net.plain or type(net.latency) is not Constant:
             return None
-        return actor, cell, (parent.versions[cell], event, net.latency.ms,
-                             sim._clocks.get(actor))
+        return actor, cell, (parent.versions[cell], event, network, parent.clocks.get(actor))
 
     def find(self, memo_key: Hashable, now: float) -> Transition | None:
         """The step remembered under ``memo_key`` (taken at ``now``, if the node read its
