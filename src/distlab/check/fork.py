@@ -197,7 +197,8 @@ class ForkEngine:
         the check, replaced in ``versions`` by the one after it when they hold) and whose
         nodes' parts of the key are ``parts``, where the invariants remember ``memory``
         (their `Invariant.memory` before the check). The working simulation is in that state,
-        or is put in the state of ``child`` (a child that `retake` reached) if the check runs.
+        or is put in the state of ``child`` (a child that `retake` reached) if the check runs:
+        only its nodes and its clock when the invariants read only the nodes.
 
         When every invariant reads only the nodes (`Invariant.reads_only_nodes`), their
         verdict is a function of the nodes' states (their parts of the key: fingerprint,
@@ -213,7 +214,10 @@ class ForkEngine:
             if state in held:
                 return None
         if child is not None:
-            self.restore_events(self.complete(child))
+            if held is not None:  # (they read the nodes, and maybe the clock to record it)
+                self.sim.now, self.sim.crashed = child.now, child.crashed
+            else:
+                self.restore_events(self.complete(child))
         self.cells.show(versions)
         found = self.check()
         if found is None:
