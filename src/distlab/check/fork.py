@@ -147,6 +147,8 @@ class ForkEngine:
         # the states of the nodes (and the invariants' memory) in which the invariants held
         # without changing what they remember, when every invariant reads only the nodes
         # (see `check_state`)
+        # the first version of each content that a restarted node took (see `restarted`)
+        self.restarts_seen: dict[tuple, Version] = {}
         self.held: set[tuple] | None = (
             set() if not keep_trace and self.plain_memory
             and all(inv.reads_only_nodes for inv in explorer.invariants) else None)
@@ -579,6 +581,9 @@ class ForkEngine:
         for cell in cells:
             versions[cell] = (self.cells.resave_node(cell, before[cell]) if cell < servers
                               else self.cells.resave(cell, before[cell]))
+        if kind == "restart" and self.cells.cell_of[target] < servers:
+            cell = self.cells.cell_of[target]
+            versions[cell] = self.restarted(target, versions[cell])
         inv_cell = self.cells.inv_cell
         if inv_cell is not None and not everything:
             versions[inv_cell] = self.cells.resave_invariants(before[inv_cell])
@@ -634,6 +639,24 @@ class ForkEngine:
         else:
             child.memory = self.memory()
         self.finish(child, parent)
+
+    def restarted(self, node_id: str, version: Version) -> Version:
+        """The version of node ``node_id`` just restarted: the one the *first* node object
+        restarted in the same incarnation into the same content holds (now loaded).
+
+        A restart builds a new node object, and a node's versions are told apart by object:
+        without this, every step a restarted node takes would run its code again
+        (`StepMemo`). Restarts into equal contents (attributes, storage, stream position)
+        share one object, and its versions, instead."""
+        if type(version.data) is not bytes:
+            return version
+        base, words, gauss_next = version.positions[0]
+        content = (node_id, self.sim._incarnation[node_id], version.data, base, words,
+                   gauss_next)
+        first = self.restarts_seen.setdefault(content, version)
+        if first is not version:
+            self.cells.load(self.cells.cell_of[node_id], first)
+        return first
 
     def memory(self) -> tuple:
         """What the invariants remember, as the replay engine's key holds it."""
