@@ -5,7 +5,7 @@ re-executes the state's whole schedule from a fresh simulation. This module does
 it keeps a **snapshot** of every state still to expand, and takes one step from it by
 loading the snapshot into one working simulation and running a single event. Reaching a state
 costs one event instead of a whole schedule, and a step a node already took from the same
-state costs no node code at all: ten to forty times faster on the book's configurations,
+state costs no node code at all: ten to thirty times faster on the book's configurations,
 more on deeper ones (``bench/bench_explore.py`` measures both).
 
 Its parts, each in its own module:
@@ -144,11 +144,11 @@ class ForkEngine:
         # the steps of single nodes already taken (see `step`), when they can be taken again
         self.memoise = not keep_trace
         self.steps = StepMemo(sim, self.cells, self.keys, self.position)
+        # the first version of each content that a restarted node took (see `restarted`)
+        self.restarts_seen: dict[tuple, Version] = {}
         # the states of the nodes (and the invariants' memory) in which the invariants held
         # without changing what they remember, when every invariant reads only the nodes
         # (see `check_state`)
-        # the first version of each content that a restarted node took (see `restarted`)
-        self.restarts_seen: dict[tuple, Version] = {}
         self.held: set[tuple] | None = (
             set() if not keep_trace and self.plain_memory
             and all(inv.reads_only_nodes for inv in explorer.invariants) else None)
@@ -285,15 +285,18 @@ class ForkEngine:
             self.run(entry)
 
     def step(self, parent: Snapshot, choice: Choice) -> tuple[Snapshot, tuple[str, str] | None]:
-        """Take ``choice`` from the state ``parent``; the working simulation is then in the
-        child's state, which the returned snapshot describes (its copies come in `keep`).
+        """Take ``choice`` from the state ``parent``, and describe the child reached (its
+        copies come in `keep`). The working simulation is then in the child's state, except
+        after a step taken again (`retake`), which does not use it.
 
         A delivery or a timer runs the code of one node, whose effects depend only on its
         saved version (attributes, storage, random position), the event, and the clock if it
         reads it. The first time a node takes a step from a version, what it did is kept as
         a `Transition`; when the same step comes again from the same version (in another
         interleaving of the other nodes' steps), its effects are applied without running
-        its code, pickling it or computing its part of the key.
+        its code, pickling it or computing its part of the key. A step that runs no node
+        code (a crash, a drop, a message dropped on arrival) takes a short path too
+        (`without_code`).
         """
         sim = self.sim
         kind, target, _ = choice
