@@ -302,7 +302,7 @@ class ForkEngine:
         kind, target, _ = choice
         entry: Any = None
         memo = None
-        index = 0
+        index: Any = None
         if kind == "deliver" or kind == "fire" or kind == "drop" or kind == "run":
             for index, entry in enumerate(parent.heap):
                 if entry[1] == target:
@@ -313,9 +313,12 @@ class ForkEngine:
             return self.without_code(parent, choice, entry, index)
         if self.memoise and (kind == "deliver" or kind == "fire"):
             memo = self.steps.key(parent, kind, entry)
+        elif self.memoise and kind == "restart":
+            memo = self.steps.restart_key(parent, target)
         if memo is not None:
             actor, cell, memo_key = memo
-            known = self.steps.find(memo_key, entry[0] if entry[0] > parent.now else parent.now)
+            known = self.steps.find(memo_key, entry[0] if entry is not None and entry[0] >
+                                    parent.now else parent.now)
             if known is not None:
                 return self.retake(parent, choice, entry, index, actor, cell, known)
             self.restore_events(parent)
@@ -391,17 +394,19 @@ class ForkEngine:
                 self.steps.remember(parent, child, entry, *memo)
         return child, found
 
-    def retake(self, parent: Snapshot, choice: Choice, entry: Entry, index: int, actor: str,
-               cell: int, known: Transition) -> tuple[Snapshot, tuple[str, str] | None]:
-        """Take again a step that ``actor`` already took from the same version: what `run`
-        and `advance` do, from the `Transition` instead of running node code.
+    def retake(self, parent: Snapshot, choice: Choice, entry: Entry | None, index: int | None,
+               actor: str, cell: int, known: Transition
+               ) -> tuple[Snapshot, tuple[str, str] | None]:
+        """Take again a step that ``actor`` already took from the same version (a delivery,
+        a timer, or its restart, which has no ``entry``): what `run` and `advance` do, from
+        the `Transition` instead of running node code.
 
         Only what the child's key needs is computed here, without the working simulation;
         the child's pending events, timers and choices are built by `complete`, when it
         turns out to be a new state (or its invariants must be checked).
         """
         now = parent.now
-        if entry[0] > now:
+        if entry is not None and entry[0] > now:
             now = entry[0]
         versions = parent.versions.copy()
         versions[cell] = known.version
@@ -412,12 +417,16 @@ class ForkEngine:
         child.drops, child.crashes = parent.drops, parent.crashes
         child.versions = versions
         child.parts = tuple(parts)
-        child.crashed = parent.crashed
-        child.incarnation, child.clocks = parent.incarnation, parent.clocks
-        child.runs, child.cuts = parent.runs, parent.cuts
+        restart = choice[0] == "restart"
+        if restart:  # (its start entry took a sequence number)
+            child.crashed = parent.crashed - {actor}
+            child.incarnation = {**parent.incarnation, actor: parent.incarnation[actor] + 1}
+        else:
+            child.crashed, child.incarnation = parent.crashed, parent.incarnation
+        child.clocks, child.runs, child.cuts = parent.clocks, parent.runs, parent.cuts
         child.now, child.net_position = now, parent.net_position
         child.msg_next = parent.msg_next + len(known.sends)
-        child.seq_next = parent.seq_next + len(known.pushes)
+        child.seq_next = parent.seq_next + restart + len(known.pushes)
         child.derive = (parent, index, actor, known)  # (what `complete` needs)
         found = self.check_state(versions, child.parts, parent.memory, child)
         if found is not None:
@@ -429,7 +438,7 @@ class ForkEngine:
                 del inflight[number]
             else:
                 inflight[number] -= 1
-        restarts, crashed = self.explorer.restarts, parent.crashed
+        restarts, crashed = self.explorer.restarts, child.crashed
         for dst, _, number in known.sends:
             if restarts or dst not in crashed:
                 inflight[number] = inflight.get(number, 0) + 1
@@ -458,9 +467,10 @@ class ForkEngine:
             return child
         parent, index, actor, known = derive
         heap = parent.heap.copy()
-        taken = heap.pop(index)  # (the list stays a list of the pending entries, which is
-        # all the explorer needs of it: it never pops the earliest)
-        now, seq, msg_id = child.now, parent.seq_next, parent.msg_next
+        # (the list stays a list of the pending entries, which is all the explorer needs of
+        # it: it never pops the earliest)
+        taken = None if index is None else heap.pop(index)
+        now, seq, msg_id = child.now, child.seq_next - len(known.pushes), parent.msg_next
         deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
         new = []
         for delay, send, name in known.pushes:
@@ -484,9 +494,9 @@ class ForkEngine:
                 else:
                     timers[name] = new[push][3]
         by_seq = parent.by_seq.copy()
-        if taken[2] is deliver_fn:
+        if taken is not None and taken[2] is deliver_fn:
             by_seq.pop(taken[1], None)
-        restarts, crashed = self.explorer.restarts, parent.crashed
+        restarts, crashed = self.explorer.restarts, child.crashed
         for item, (_, send, _) in zip(new, known.pushes):
             if send is not None:
                 dst, _, number = sends[send]
@@ -497,7 +507,8 @@ class ForkEngine:
         # the child's choices are the parent's, but for the entry taken and the timers the
         # actor fired, cancelled or set again, and with the new entries (see `choices`)
         gone = tuple([before[name] for name, _ in known.timers if name in before])
-        child.derive = (parent, taken[1], gone, new, timers)
+        # (after a restart, crashes and restarts are enabled differently: see `choices`)
+        child.derive = None if taken is None else (parent, taken[1], gone, new, timers)
         return child
 
     def without_code(self, parent: Snapshot, choice: Choice, entry: Entry, index: int
@@ -689,12 +700,13 @@ class ForkEngine:
     def choices(self, snap: Snapshot) -> list[Choice]:
         """The steps enabled in the state just reached (the same as the replay engine's)."""
         derive = getattr(snap, "derive", None)
-        if derive is not None:  # a child that `retake` reached
+        elsewhere = derive is not None  # (the working simulation may be in another state)
+        if elsewhere:
             derive = self.complete(snap).derive
         if derive is not None and getattr(derive[0], "enabled", None) is not None:
             snap.enabled = self.derived_choices(snap, *derive)
         else:
-            if derive is not None:
+            if elsewhere:
                 self.restore_events(snap)
             snap.enabled = self.enabled(snap)
         snap.derive = None  # (it holds the parent: let it go)

@@ -1,14 +1,15 @@
 """Steps taken again: what a node did from one saved version, remembered and replayed.
 
-In the stateful search (`distlab.check.fork`) a delivery or a timer runs the code of one
-node, and nodes share no memory: what the node does -- its new attributes and storage, the
-messages it sends, the timers it sets or cancels -- depends only on its saved version
-(attributes, storage, random stream position), the event (the same message from the same
-sender, or the same timer) and the clock, if it reads it. The same node in the same version
-handling an equal event in another interleaving of the others' steps does the same again:
-the first time, what it did is remembered as a `Transition`; the next times, the search
-applies the remembered effects instead of running the handler, pickling the node and
-computing its part of the state's key (nine steps in ten, on the book's configurations).
+In the stateful search (`distlab.check.fork`) a delivery, a timer or a restart runs the
+code of one node, and nodes share no memory: what the node does -- its new attributes and
+storage, the messages it sends, the timers it sets or cancels -- depends only on its saved
+version (attributes, storage, random stream position), the event (the same message from the
+same sender, the same timer, a restart into the same incarnation) and the clock, if it reads
+it. The same node in the same version handling an equal event in another interleaving of the
+others' steps does the same again: the first time, what it did is remembered as a
+`Transition`; the next times, the search applies the remembered effects instead of running
+the handler, pickling the node and computing its part of the state's key (nine steps in ten,
+on the book's configurations).
 
 A handler that reads ``self.now`` is noticed (`StepMemo.watch_runtime`), and its steps are
 remembered per reading of the clock. A step is remembered only if every effect is one that
@@ -123,6 +124,18 @@ class StepMemo:
             if parent.timers[actor].get(name) is not entry[3]:
                 return None
             event = ("timer", name)
+        return self.over_network(parent, actor, event)
+
+    def restart_key(self, parent: Snapshot, node_id: str) -> tuple[str, int, Hashable] | None:
+        """`key` of the restart of crashed node ``node_id``: it is built on its storage (in
+        its saved version) with a stream of its new incarnation, then runs ``on_start``."""
+        return self.over_network(parent, node_id, ("restart", parent.incarnation[node_id]))
+
+    def over_network(self, parent: Snapshot, actor: str, event: Hashable
+                     ) -> tuple[str, int, Hashable] | None:
+        """``(actor, cell, key)`` of ``event`` handled by server node ``actor`` from its
+        version in ``parent``, over the network's settings there; None for a client, or a
+        network whose deliveries `ForkEngine.retake` cannot reproduce."""
         cells = self.cells
         cell = cells.cell_of[actor]
         if cell >= cells.server_cells:
@@ -143,7 +156,7 @@ class StepMemo:
             return known.get(now)
         return known
 
-    def remember(self, parent: Snapshot, child: Snapshot, entry: Entry, actor: str,
+    def remember(self, parent: Snapshot, child: Snapshot, entry: Entry | None, actor: str,
                  cell: int, memo_key: Hashable) -> None:
         """Keep what ``actor`` just did (from ``parent`` to ``child``) as a `Transition`,
         if every effect is one that `ForkEngine.retake` reproduces exactly."""
@@ -178,7 +191,7 @@ class StepMemo:
         # node cannot see which timers it has: the parent's others stay as they were)
         after, tokens = sim._timers[actor], [e[3] for e in new]
         touched = set(self.timers_touched)
-        if entry[2] == self.fire_fn:
+        if entry is not None and entry[2] == self.fire_fn:
             touched.add(entry[3][1])
         timers = []
         for name in sorted(touched):
