@@ -1,11 +1,13 @@
 """How fast is the schedule explorer? States per second of its two methods, on the book's
 configurations, and a full exploration of single-decree Paxos.
 
-Each configuration is explored twice in this one run: with snapshots of each state forked to
-take one step (``method="fork"``, the default) and by re-executing each state's schedule from
-a fresh simulation (``method="replay"``, stateless search). Both must give the same result --
-status, states, transitions, schedule -- and the benchmark stops if they do not; it prints
-the states per second of each and their ratio.
+Each configuration is explored with both methods, one after the other, in this one process:
+with snapshots of each state forked to take one step (``method="fork"``, the default) and by
+re-executing each state's schedule from a fresh simulation (``method="replay"``, stateless
+search). Both must give the same result -- status, states, transitions, schedule -- and the
+benchmark stops if they do not. The pair runs ``ROUNDS`` times (``--rounds N``), so that the
+two methods meet the same load of a shared machine; it prints the median states per second
+of each, and the median of the rounds' ratios with their range.
 
 * Ricart and Agrawala's mutual exclusion on 3 nodes: every reachable state.
 * Raft-style election on 3 nodes whose voters forget their votes: breadth-first search for
@@ -18,12 +20,14 @@ the states per second of each and their ratio.
   stateless search would take minutes for all of them).
 
 Then the full exploration of that Paxos configuration, with snapshots only: every reachable
-state, no violation. Run with ``python bench/bench_explore.py``.
+state, no violation. Run with ``python bench/bench_explore.py [--rounds N]``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from statistics import median
 from typing import Any
 
 from distlab.check.examples import (AmnesiacElection, ForgetfulElection, RicartAgrawala,
@@ -60,35 +64,48 @@ CONFIGURATIONS: dict[str, tuple[Callable[[Simulation], Any], Callable[[], list[I
 }
 
 
+#: How many times each configuration is explored with each method (interleaved).
+ROUNDS = 3
+
+
 def outcome(result: ExplorationResult) -> tuple:
     """What both methods must agree on."""
     return (result.status, result.states, result.transitions, result.depth,
             [step.text for step in result.schedule])
 
 
-def compare() -> dict[str, tuple[ExplorationResult, ExplorationResult]]:
-    """Explore every configuration with both methods: {name: (fork, replay)}."""
-    results = {}
-    for name, (setup, invariants, options) in CONFIGURATIONS.items():
-        fork = explore(setup, invariants(), time_budget=None, **options)
-        replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
-        if outcome(fork) != outcome(replay):
-            raise AssertionError(f"{name}: the two methods disagree:\n{fork}\n{replay}")
-        results[name] = fork, replay
+def compare(rounds: int = ROUNDS) -> dict[str, list[tuple[ExplorationResult, ExplorationResult]]]:
+    """Explore every configuration with both methods, ``rounds`` times, the two methods one
+    after the other: {name: [(fork, replay) of each round]}."""
+    results: dict[str, list[tuple[ExplorationResult, ExplorationResult]]] = {
+        name: [] for name in CONFIGURATIONS}
+    for _ in range(rounds):
+        for name, (setup, invariants, options) in CONFIGURATIONS.items():
+            fork = explore(setup, invariants(), time_budget=None, **options)
+            replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
+            if outcome(fork) != outcome(replay):
+                raise AssertionError(f"{name}: the two methods disagree:\n{fork}\n{replay}")
+            results[name].append((fork, replay))
     return results
 
 
 def main() -> None:
-    ratios = []
-    for name, (fork, replay) in compare().items():
-        ratio = fork.states_per_second / replay.states_per_second
-        ratios.append(ratio)
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
+    medians = []
+    for name, runs in compare(rounds).items():
+        fork, replay = runs[0]
+        ratios = sorted(f.states_per_second / r.states_per_second for f, r in runs)
+        ratio = median(ratios)
+        medians.append(ratio)
         print(f"{name:52s} {fork.status:13s} {fork.states:>7,} states "
-              f"{fork.transitions:>7,} transitions: fork {fork.states_per_second:>7,.0f} "
-              f"states/s, replay {replay.states_per_second:>6,.0f} states/s = {ratio:5.1f}x")
-    ratios.sort()
-    print(f"explore: snapshots (fork) vs stateless replay, states/s: {ratios[0]:.1f}x to "
-          f"{ratios[-1]:.1f}x, median {ratios[len(ratios) // 2]:.1f}x")
+              f"{fork.transitions:>7,} transitions: fork "
+              f"{median(f.states_per_second for f, _ in runs):>7,.0f} states/s, replay "
+              f"{median(r.states_per_second for _, r in runs):>6,.0f} states/s = "
+              f"{ratio:5.1f}x [{ratios[0]:.1f}-{ratios[-1]:.1f}]")
+    medians.sort()
+    print(f"explore: snapshots (fork) vs stateless replay, states/s, median of {rounds} "
+          f"interleaved rounds: {medians[0]:.1f}x to {medians[-1]:.1f}x, median "
+          f"{median(medians):.1f}x")
     paxos = explore_paxos(3, 2)
     print(f"Paxos, 3 acceptors, 2 proposers, full exploration (fork): {paxos.status} in every "
           f"reachable state: {paxos.states:,} states, {paxos.transitions:,} transitions, "

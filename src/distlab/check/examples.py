@@ -119,7 +119,7 @@ class RicartAgrawala(NaiveMutex):
         return self.in_cs or (self.wanting and mine_first)
 
 
-@invariant("at most one node in the critical section")
+@invariant("at most one node in the critical section", reads_only_nodes=True)
 def mutual_exclusion(sim: Simulation) -> str | None:
     """Mutual exclusion: never two nodes inside at once."""
     inside = sorted(node_id for node_id, node in live_nodes(sim).items()

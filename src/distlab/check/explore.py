@@ -45,9 +45,10 @@ only which pending event runs next. It reaches each state in one of two ways (``
   timers, crashed nodes, random streams, the clients' history, the invariants' memory -- and
   takes a step by loading the parent's snapshot into one working simulation and running a
   single event (`distlab.check.fork` explains how, and why it is exact). Reaching a state
-  costs one event, not a whole schedule: eight to eighteen times faster on the book's
-  configurations (``bench/bench_explore.py``), more on longer schedules. DSLabs' search tests
-  {cite:p}`michael2019dslabs` keep states in the same way.
+  costs one event, not a whole schedule: eight to thirty times faster on the book's
+  configurations (``bench/bench_explore.py``), more on longer schedules. Invariants that
+  declare `Invariant.reads_only_nodes` are checked once per combination of node states.
+  DSLabs' search tests {cite:p}`michael2019dslabs` keep states in the same way.
 * ``"replay"``: **stateless search**, as in VeriSoft {cite:p}`godefroid1997verisoft`: to
   reach a state, re-execute its schedule from a fresh simulation built by ``setup``, with a
   `ChoiceScheduler` that runs exactly the event chosen. Slower, but it needs nothing from

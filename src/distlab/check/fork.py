@@ -5,8 +5,22 @@ re-executes the state's whole schedule from a fresh simulation. This module does
 it keeps a **snapshot** of every state still to expand, and takes one step from it by
 loading the snapshot into one working simulation and running a single event. Reaching a state
 costs one event instead of a whole schedule, and a step a node already took from the same
-state costs no node code at all: eight to eighteen times faster on the book's configurations,
+state costs no node code at all: eight to thirty times faster on the book's configurations,
 more on deeper ones (``bench/bench_explore.py`` measures both).
+
+Its parts, each in its own module:
+
+* `distlab.check.snapshots` -- what a snapshot holds, and how it is saved and loaded: one
+  working simulation whose state is cut into *cells* (a node, the clients, the network, the
+  invariants that remember), each saved as a `Version` that states share when a step did
+  not change it;
+* `distlab.check.streams` -- random streams whose position is cheap to save;
+* `distlab.check.keys` -- the state's key (the one the replay engine computes), built from
+  parts computed once per node version and shared;
+* `distlab.check.transitions` -- steps taken again: what a node did from a version,
+  remembered, and applied without running its code when the same step comes again;
+* this module -- the engine that the search loop drives: restore a snapshot, take a step,
+  describe the child (its key, its enabled steps), keep it.
 
 What a snapshot holds, and why it is enough
 -------------------------------------------
@@ -17,42 +31,16 @@ random stream's position; the network's settings and the run's cut and busy link
 ``sim.at`` actions and lossy networks); the clients' operations in ``sim.history``; and what
 the invariants that remember the past have remembered.
 
-Node code stays as it is. A node's attributes and storage are saved together, with `pickle`
-(the fastest faithful copy in Python: equal values, and objects shared within the node stay
-shared -- ``self.log = self.storage["log"]`` still works after a restore). What pickle cannot
-copy (a local class, a lambda) is copied with `copy.deepcopy` instead, which never copies the
-node itself, another node or the simulation. (Pickle is safe here: the bytes never leave this
-process; `distlab.net` does not use it, where bytes come from others.) Loading a snapshot
-writes the saved attributes back into the *same* node objects, so that anything that holds a
-node -- a ``sim.at`` action, a closure in ``setup`` -- still holds the live one.
-
 Two facts about the simulator keep a step cheap. A step runs the code of one node (a message's
-receiver, a timer's owner) and nodes never share memory, so only that node's snapshot can
-change: the others are shared with the parent state, and so are their parts of the state's
-key (`distlab.check.canonical` is the expensive part, and is cached by the saved bytes).
+receiver, a timer's owner) and nodes never share memory, so only that node's cell can change:
+the others are shared with the parent state, and so are their parts of the state's key.
 A ``sim.at`` action may touch anything, so after one everything is saved again.
 
-Steps taken again
------------------
-A node's saved versions are interned by content (attributes, storage, stream position), and
-what a node did when it handled an event from a version -- its new version, the messages it
-sent, the timers it set or cancelled -- is remembered as a `_Transition`. The same node in the
-same version handling an equal event (the same message from the same sender, or the same
-timer) in another interleaving of the others' steps does the same again: the explorer applies
-the remembered effects instead of running the handler, pickling the node and canonicalising
-it (nine steps in ten, on the book's configurations). This holds because a handler reads only
-its node's own state, the event and the clock: a handler that reads ``self.now`` is noticed,
-and its steps are remembered per reading of the clock. A step is remembered only if every
-effect is one this module reproduces exactly (deliveries over a plain network with a constant
-latency, timers of the node itself, no draw from the network's stream); any other runs.
-
-The invariants then read the nodes through *views*: a version unpickled once and kept with it,
-swapped in as the node's ``__dict__``, shared by every state that holds that version. Node code
-never runs on a view: a node gets a private copy before its handler runs (`ForkEngine.load`).
-
-The random streams are `random.Random` objects that count what they have drawn; a stream's
-position is its starting state and that count, restored by drawing as many words again (in
-one call) instead of copying the generator's 625 words of state after every step.
+The invariants read the nodes through *views* (`Cells.view`), loaded only when a check runs.
+When every invariant reads only the nodes (`Invariant.reads_only_nodes`), the invariants
+are checked once per combination of the nodes' versions, which nodes are down and what the
+invariants remember: a state that differs from one already checked only by its messages in
+flight, its timers or its clock is not checked again (`ForkEngine.check_state`).
 
 What it assumes, beyond the determinism that replaying needs: nodes share no mutable object
 (the simulator's contract: messages are immutable, and a node never reaches another's
@@ -65,30 +53,22 @@ first time it does, and the search starts again with the trace recorded in every
 
 from __future__ import annotations
 
-import _random
-import copy
-import pickle
-import random
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable
 from heapq import heappush
 from itertools import count
-from operator import itemgetter
-from types import MethodType
 from typing import TYPE_CHECKING, Any
 
-from distlab.check.canonical import canonical
 from distlab.check.invariants import Invariant
-from distlab.sim import Client, Node, NodeError, Simulation
-from distlab.sim.network import Constant
+from distlab.check.keys import KeyParts
+from distlab.check.snapshots import Cells, Snapshot, Version
+from distlab.check.streams import CountingRandom, counting
+from distlab.check.transitions import StepMemo, Transition
+from distlab.sim import Client, NodeError, Simulation
 from distlab.sim.scheduler import Entry
-from distlab.sim.times import timer_delay
 from distlab.sim.trace import Trace
 
 if TYPE_CHECKING:
     from distlab.check.explore import Choice, _Explorer
-
-#: The attributes of a node that belong to the runtime: put back as they are, never copied.
-_LIVE = ("_runtime", "send", "rng")
 
 
 class TraceNeeded(BaseException):
@@ -113,132 +93,14 @@ class _UnrecordedTrace(Trace):
     of_kind = counts = to_dicts = dumps = to_jsonl = format = _tuples = _refuse
 
 
-class CountingRandom(random.Random):
-    """A `random.Random` that counts the 32-bit words it has drawn since ``base``.
-
-    Its position is then ``(base, words, gauss_next)``: `restore` goes back to any earlier
-    position by reloading ``base`` and drawing ``words`` words again in a single call --
-    far cheaper than saving the generator's whole state after every step. It draws exactly
-    what a plain `random.Random` in the same state draws.
-    """
-
-    def seed(self, *args: Any, **kwargs: Any) -> None:
-        super().seed(*args, **kwargs)
-        self.base = super().getstate()
-        self.words = 0
-
-    def setstate(self, state: tuple) -> None:
-        super().setstate(state)
-        self.base = state
-        self.words = 0
-
-    def random(self) -> float:
-        self.words += 2  # a double takes two words of the Mersenne Twister
-        return _random.Random.random(self)
-
-    def getrandbits(self, k: int) -> int:
-        if k > 0:
-            self.words += (k + 31) // 32
-        return _random.Random.getrandbits(self, k)
-
-    def position(self) -> tuple:
-        """Where the stream is now, as a hashable, comparable value."""
-        return self.base, self.words, self.gauss_next
-
-    def restore(self, position: tuple) -> None:
-        """Go back (or forward) to a position returned by `position`."""
-        base, words, gauss_next = position
-        if (words, gauss_next) == (self.words, self.gauss_next) and base is self.base:
-            return
-        random.Random.setstate(self, base)
-        if words:
-            _random.Random.getrandbits(self, 32 * words)
-        self.base, self.words, self.gauss_next = base, words, gauss_next
-
-    def __reduce__(self) -> Any:
-        # A node that keeps its stream under a second name must get the same stream back
-        # after a restore, not a copy: refusing to pickle sends it to the deepcopy path,
-        # which keeps it by identity.
-        raise TypeError("a node's random stream is kept by reference, never copied")
-
-
-def counting(rng: random.Random) -> CountingRandom:
-    """A `CountingRandom` in the same state as ``rng``."""
-    tracked = CountingRandom.__new__(CountingRandom)  # (not seeded: its state comes next)
-    tracked.gauss_next = None
-    tracked.setstate(rng.getstate())
-    return tracked
-
-
 class CannotFork(Exception):
     """This configuration cannot be explored with snapshots (the message says why); the
     explorer replays schedules instead."""
 
 
-class _Copied:
-    """A cell's content copied with `copy.deepcopy`, for what pickle cannot save."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-
-class _Cell:
-    """A part of the simulation saved and restored as one: a node, or all clients with the
-    operations they recorded, or the network, or the invariants that remember the past."""
-
-    def __init__(self, name: str, objects: Callable[[], list[Any]]):
-        self.name = name
-        self.objects = objects  # the live objects of the cell, in the working simulation
-
-
-class _Version:
-    """One saved content of a cell: the objects, their saved attributes, stream positions."""
-
-    __slots__ = ("objects", "data", "positions", "parts", "live")
-
-    def __init__(self, objects: tuple, data: Any, positions: tuple):
-        self.objects = objects
-        self.data = data          # pickled bytes, or a deep copy when pickle cannot
-        self.positions = positions
-        self.parts: Any = None    # cached key parts of the nodes in it (see ForkEngine)
-        self.live: Any = None     # its attributes and storage, to read only (see `view`)
-
-
 def actor_of(kind: str, entry: Entry) -> str:
     """The node whose code a delivery or a timer runs."""
     return entry[3][3] if kind == "deliver" else entry[3][0]
-
-
-class _Transition:
-    """What one node did when it handled one event, from one saved version: enough to take
-    the same step again from the same version without running its code (see `ForkEngine`).
-
-    ``sends`` are ``(receiver, message, in-flight number)``, ``pushes`` the new entries in
-    order, each ``(delay, index into sends or None for a timer, timer name)``; ``timers`` the
-    actor's timers that the step fired, set or cancelled, each ``(name, index into pushes
-    of its new entry, or None when it is no longer pending)``.
-    """
-
-    __slots__ = ("version", "pushes", "sends", "timers", "part")
-
-    def __init__(self, version: _Version, pushes: tuple, sends: tuple, timers: tuple,
-                 part: int):
-        self.version = version
-        self.pushes = pushes
-        self.sends = sends
-        self.timers = timers
-        self.part = part
-
-
-class _Snapshot:
-    """A state of the search, to expand later (or a child just reached)."""
-
-    __slots__ = ("path", "now", "heap", "timers", "crashed", "incarnation", "clocks",
-                 "versions", "net_position", "msg_next", "seq_next", "events", "parts",
-                 "inflight", "by_seq", "timer_key", "runs", "cuts", "drops", "crashes",
-                 "memory", "enabled", "derive")
 
 
 class ForkEngine:
@@ -262,29 +124,12 @@ class ForkEngine:
                              "memory snapshots cannot save")
         sim = self.sim
         self.ids = list(sim.nodes)
-        self.servers = [i for i in self.ids if not isinstance(sim.nodes[i], Client)]
-        self.clients = [i for i in self.ids if isinstance(sim.nodes[i], Client)]
-        self.remembering = explorer.remembering
+        servers = [i for i in self.ids if not isinstance(sim.nodes[i], Client)]
+        clients = [i for i in self.ids if isinstance(sim.nodes[i], Client)]
         self.deliver_fn = sim._deliver_fn
         self.fire_fn = sim._fire
-        self.intern: dict[Hashable, int] = {}
-        self.as_is: dict[type, bool] = {}
-        self.part_cache: dict[Any, Any] = {}
-        # the cells: one per server node, then the clients, the network, the invariants
-        self.cells = [_Cell(i, lambda i=i: [self.sim.nodes[i]]) for i in self.servers]
-        self.cell_of = {i: n for n, i in enumerate(self.servers)}
-        self.position = {i: n for n, i in enumerate(self.ids)}
-        if self.clients:
-            self.cell_of.update({i: len(self.cells) for i in self.clients})
-            self.cells.append(_Cell("clients", lambda: [self.sim.nodes[i] for i in self.clients]))
-        self.net_cell = len(self.cells)
-        self.cells.append(_Cell("network", lambda: [self.sim.network]))
-        self.inv_cell = len(self.cells) if self.remembering else None
-        if self.remembering:
-            self.cells.append(_Cell("invariants", lambda: list(self.remembering)))
-        self.loaded: list[_Version | None] = [None] * len(self.cells)
-        self.private = [True] * len(self.cells)  # whether loaded[cell] is a private copy
-        self.deepest: _Snapshot | None = None
+        self.position = {i: n for n, i in enumerate(self.ids)}  # among the key's node parts
+        self.deepest: Snapshot | None = None
         self.net_loaded: tuple | None = None
         # whether the invariants' memory() can change only with what they save (it can if
         # one that does not declare ``remembers`` still overrides memory())
@@ -292,55 +137,22 @@ class ForkEngine:
                                 for inv in explorer.invariants)
         self.track_streams()
         self.specs = len(sim._specs)
-        self.server_cells = len(self.servers)
-        # each remembering invariant, with the names of its own bound methods (its ``fn``),
-        # which stay as they are instead of being saved
-        self.own_methods = [(inv, [name for name, value in vars(inv).items()
-                                   if isinstance(value, MethodType) and value.__self__ is inv])
-                            for inv in self.remembering]
-        # the transitions of single nodes already taken (see `step`), and the server nodes'
-        # versions interned by content, so that equal versions are the same object
-        self.transitions: dict[Hashable, Any] = {}
-        self.versions: dict[Hashable, _Version] = {}
+        self.cells = Cells(sim, servers, clients, explorer.remembering)
+        self.inv_cell = self.cells.inv_cell
+        self.clients_cell = self.cells.server_cells if clients else None
+        self.keys = KeyParts(sim, self.cells, clients, explorer.restarts)
+        # the steps of single nodes already taken (see `step`), when they can be taken again
         self.memoise = not keep_trace
-        self.clock_read = False
-        self.timer_delays: list[float] = []
-        self.timers_touched: list[str] = []
-        self.watch_runtime()
+        self.steps = StepMemo(sim, self.cells, self.keys, self.position)
+        # the first version of each content that a restarted node took (see `restarted`)
+        self.restarts_seen: dict[tuple, Version] = {}
+        # the states of the nodes (and the invariants' memory) in which the invariants held
+        # without changing what they remember, when every invariant reads only the nodes
+        # (see `check_state`)
+        self.held: set[tuple] | None = (
+            set() if not keep_trace and self.plain_memory
+            and all(inv.reads_only_nodes for inv in explorer.invariants) else None)
 
-    def watch_runtime(self) -> None:
-        """Note when node code reads its clock, and the delay of every timer it sets.
-
-        A node's step can be taken again without running its code only if it did not read
-        ``self.now`` (or the reading is part of what identifies the step), and the new timers'
-        times are then ``now + delay`` with the very delays it computed.
-        """
-        sim = self.sim
-        clock, set_timer, cancel_timer = sim._clock, sim._set_timer, sim._cancel_timer
-        delays, touched = self.timer_delays, self.timers_touched
-        engine = self
-
-        def read_clock(node: Node) -> float:
-            engine.clock_read = True
-            return clock(node)
-
-        def set_timer_noted(node: Node, delay: float, name: str) -> None:
-            set_timer(node, delay, name)
-            # the same delay as Simulation._set_timer's (checked against the entry's time)
-            delay = timer_delay(node.id, delay, name)
-            drift = sim._clocks.get(node.id)
-            delays.append(delay if drift is None else delay / (1.0 + drift[1]))
-            touched.append(name)
-
-        def cancel_timer_noted(node: Node, name: str) -> None:
-            cancel_timer(node, name)
-            touched.append(name)
-
-        sim._clock = read_clock  # type: ignore[method-assign]
-        sim._set_timer = set_timer_noted  # type: ignore[method-assign]
-        sim._cancel_timer = cancel_timer_noted  # type: ignore[method-assign]
-
-    # -- random streams --------------------------------------------------------------------
     def track_streams(self) -> None:
         """Give every node (and the network) a counting stream in the same state."""
         sim = self.sim
@@ -354,276 +166,21 @@ class ForkEngine:
                 raise CannotFork(f"node {node_id!r} keeps self.rng under another name too")
             node.rng = counting(rng)
 
-    # -- saving and loading cells ------------------------------------------------------------
-    def payload(self, cell: int) -> Any:
-        """What is saved of a cell: its objects' attributes (and storage, and history)."""
-        sim = self.sim
-        if cell == self.net_cell:  # its settings, and the run's state of its links
-            return vars(sim.network), sim._cut_links, sim._busy_until
-        if cell == self.inv_cell:
-            saved = []
-            for inv in self.remembering:
-                attrs = vars(inv).copy()
-                for name, value in vars(inv).items():
-                    if isinstance(value, MethodType) and value.__self__ is inv:
-                        del attrs[name]  # its own method (Invariant.fn): kept as it is
-                saved.append(attrs)
-            return saved
-        saved = []
-        for node in self.cells[cell].objects():
-            attrs = vars(node).copy()
-            for name in _LIVE:
-                attrs.pop(name, None)
-            saved.append((attrs, sim._storage[node.id]))
-        if self.cells[cell].name == "clients":
-            return saved, sim.history.operations
-        return saved
-
-    def memo(self, objects: Sequence[Any] = ()) -> dict[int, Any]:
-        """What `copy.deepcopy` must keep by identity: the simulation, its nodes (and the
-        cell's ``objects``, which may be an earlier incarnation), their streams."""
-        sim = self.sim
-        keep: list[Any] = [sim, sim.network, sim.history, sim._net_rng, *self.remembering]
-        for node in [*sim.nodes.values(), *objects]:
-            keep += [node, getattr(node, "rng", None)]
-        return {id(obj): obj for obj in keep}
-
-    def save(self, cell: int) -> _Version:
-        """A new version of ``cell`` holding what its objects hold now."""
-        objects = tuple(self.cells[cell].objects())
-        payload = self.payload(cell)
-        try:
-            data: Any = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
-        except Exception:  # pickle's errors vary: PicklingError, TypeError, AttributeError
-            data = _Copied(copy.deepcopy(payload, self.memo(objects)))
-        positions = tuple([obj.rng.position() if isinstance(obj, Node) else None
-                           for obj in objects])
-        return _Version(objects, data, positions)
-
-    def load(self, cell: int, version: _Version) -> None:
-        """Write ``version`` back into the live objects of ``cell``."""
-        sim = self.sim
-        data = version.data
-        if cell < self.server_cells and type(data) is bytes:  # the quick, frequent case
-            node = version.objects[0]
-            own = node.__dict__
-            runtime, rng, send = own["_runtime"], own["rng"], own.get("send")
-            [(attrs, storage)] = pickle.loads(data)
-            attrs["_runtime"], attrs["rng"] = runtime, rng
-            if send is not None:
-                attrs["send"] = send
-            node.__dict__ = attrs  # a new dict: the one it had may be a version's view
-            self.private[cell] = True
-            sim._storage[node.id] = storage
-            sim.nodes[node.id] = node
-            position = version.positions[0]
-            if position[1] != rng.words or position[0] is not rng.base:
-                rng.restore(position)
-            else:
-                rng.gauss_next = position[2]
-            self.loaded[cell] = version
-            return
-        payload = (copy.deepcopy(data.value, self.memo(version.objects))
-                   if type(data) is _Copied else pickle.loads(data))
-        if cell == self.net_cell:
-            settings, sim._cut_links, sim._busy_until = payload
-            vars(sim.network).clear()
-            vars(sim.network).update(settings)
-        elif cell == self.inv_cell:
-            for inv, saved in zip(self.remembering, payload):
-                vars(inv).update(saved)
-        else:
-            if self.cells[cell].name == "clients":
-                payload, operations = payload
-                sim.history.operations[:] = operations
-            for node, (attrs, storage), position in zip(version.objects, payload,
-                                                        version.positions):
-                own = vars(node)
-                live = [(name, own[name]) for name in _LIVE if name in own]
-                attrs = dict(attrs)
-                attrs.update(live)
-                node.__dict__ = attrs  # (a new dict, as above)
-                sim._storage[node.id] = storage
-                sim.nodes[node.id] = node
-                node.rng.restore(position)
-        self.loaded[cell] = version
-        self.private[cell] = True
-
-    def view(self, cell: int, version: _Version) -> None:
-        """Show ``version`` of a server node's cell in its live node, to be read only (by the
-        invariants, and for the key): the node's ``__dict__`` becomes the version's own
-        unpickled attributes, kept with the version and shared by every state that holds it,
-        instead of a private copy. `load` makes a private copy before node code runs."""
-        data = version.data
-        if type(data) is not bytes:
-            self.load(cell, version)
-            return
-        node = version.objects[0]
-        live = version.live
-        if live is None:
-            own = node.__dict__
-            [(attrs, storage)] = pickle.loads(data)
-            attrs["_runtime"], attrs["rng"] = own["_runtime"], own["rng"]
-            if "send" in own:
-                attrs["send"] = own["send"]
-            live = version.live = (attrs, storage)
-        node.__dict__ = live[0]
-        sim = self.sim
-        sim._storage[node.id] = live[1]
-        sim.nodes[node.id] = node
-        self.loaded[cell] = version
-        self.private[cell] = False
-
-    def own_all(self) -> None:
-        """Make every server node's loaded version a private copy (before a step that may
-        change any of them: a crash, a restart, a ``sim.at`` action)."""
-        for cell in range(self.server_cells):
-            if not self.private[cell] and self.loaded[cell] is not None:
-                self.load(cell, self.loaded[cell])
-
-    def resave_node(self, cell: int, before: _Version) -> _Version:
-        """`resave` for the cell of one server node: the most frequent case, made quick."""
-        node = self.sim.nodes[self.servers[cell]]
-        attrs = vars(node).copy()
-        for name in _LIVE:
-            attrs.pop(name, None)
-        try:
-            data = pickle.dumps([(attrs, self.sim._storage[node.id])], pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            return self.resave(cell, before)
-        rng = node.rng
-        if data == before.data and node is before.objects[0]:
-            base, words, gauss_next = before.positions[0]
-            if words == rng.words and base is rng.base and gauss_next == rng.gauss_next:
-                self.loaded[cell] = before
-                return before
-        position = rng.position()
-        content = (id(node), data, id(position[0]), position[1], position[2])
-        after = self.versions.get(content)
-        if after is None:
-            after = self.versions[content] = _Version((node,), data, (position,))
-        self.loaded[cell] = after
-        return after
-
-    def resave_invariants(self, before: _Version) -> _Version:
-        """`resave` for the invariants that remember: checked after every step."""
-        saved = []
-        for inv, own_methods in self.own_methods:
-            attrs = vars(inv).copy()
-            for name in own_methods:
-                attrs.pop(name, None)
-            saved.append(attrs)
-        try:
-            data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            return self.resave(self.inv_cell, before)
-        if data == before.data:
-            self.loaded[self.inv_cell] = before
-            return before
-        after = self.loaded[self.inv_cell] = _Version(before.objects, data, before.positions)
-        return after
-
-    def resave(self, cell: int, before: _Version) -> _Version:
-        """The version of ``cell`` after a step: ``before`` itself if nothing changed."""
-        after = self.save(cell)
-        if (type(after.data) is bytes and after.data == before.data
-                and after.objects == before.objects and after.positions == before.positions):
-            after = before
-        self.loaded[cell] = after
-        return after
-
-    # -- the key's parts ---------------------------------------------------------------------
-    def node_parts(self, cell: int, version: _Version) -> tuple:
-        """``(canonical fingerprint, canonical storage)`` of each node of a cell's version,
-        computed once per saved content (the objects must hold that version now)."""
-        if version.parts is None:
-            cached = self.part_cache.get(version.data) if type(version.data) is bytes else None
-            if cached is None:
-                cached = tuple((canonical(node.fingerprint()), canonical(node.storage))
-                               for node in version.objects)
-                if type(version.data) is bytes:
-                    self.part_cache[version.data] = cached
-            version.parts = cached
-        return version.parts
-
-    def part(self, node_id: str, versions: Sequence[_Version]) -> int:
-        """The interned part of the key that describes node ``node_id``."""
-        cell = self.cell_of[node_id]
-        version = versions[cell]
-        position = 0 if cell < len(self.servers) else self.clients.index(node_id)
-        fingerprint, storage = self.node_parts(cell, version)[position]
-        crashed = node_id in self.sim.crashed
-        return self.interned((node_id, crashed, None if crashed else fingerprint, storage))
-
-    def interned(self, value: Hashable) -> int:
-        """A small int standing for ``value`` (equal values, equal ints): cheap to hash."""
-        number = self.intern.get(value)
-        if number is None:
-            number = self.intern[value] = len(self.intern)
-        return number
-
-    def in_flight(self, entry: Entry) -> int:
-        """The interned ``(sender, receiver, canonical message)`` of a pending delivery."""
-        _, _, src, dst, _, msg = entry[3]
-        kind = type(msg)
-        as_is = self.as_is.get(kind)
-        if as_is is None:
-            params = getattr(kind, "__dataclass_params__", None)
-            as_is = self.as_is[kind] = (kind in (int, float, str, bytes, bool, type(None))
-                                        or (params is not None and params.frozen
-                                            and params.eq))
-        if as_is:  # its own canonical form (see canonical()), when it hashes
-            try:
-                return self.interned((src, dst, msg))
-            except TypeError:
-                pass
-        return self.interned((src, dst, canonical(msg)))
-
-    def count_in_flight(self, snap: _Snapshot) -> None:
-        """The messages in flight, from scratch (after a crash or a ``sim.at`` action)."""
-        crashed, restarts = self.sim.crashed, self.explorer.restarts
-        snap.by_seq, snap.inflight = {}, {}
-        for entry in self.sim.scheduler.heap:
-            if entry[2] is self.deliver_fn and (entry[3][3] not in crashed or restarts):
-                number = snap.by_seq[entry[1]] = self.in_flight(entry)
-                snap.inflight[number] = snap.inflight.get(number, 0) + 1
-
-    def count_others(self, snap: _Snapshot) -> None:
-        """The pending ``sim.at`` actions and the cut links (only ``sim.at`` changes them)."""
-        sim = self.sim
-        runs: dict[Hashable, int] = {}
-        for entry in sim.scheduler.heap:
-            if sim.entry_kind(entry) == "run":
-                fn, args = entry[3]
-                run = (getattr(fn, "__qualname__", repr(fn)), canonical(args))
-                runs[run] = runs.get(run, 0) + 1
-        snap.runs = frozenset(runs.items())
-        snap.cuts = sim.cut_links
-
-    # -- the engine's operations ---------------------------------------------------------------
-    def initial(self) -> tuple[_Snapshot, tuple[str, str] | None]:
+    def initial(self) -> tuple[Snapshot, tuple[str, str] | None]:
         """The initial state (``setup`` ran, every node started) and any violation in it."""
         found = self.check()
         sim = self.sim
-        snap = _Snapshot()
+        snap = Snapshot()
         snap.path = ()
         snap.drops = snap.crashes = 0
-        snap.versions = [self.save(cell) for cell in range(len(self.cells))]
-        for cell in range(self.server_cells):  # interned, as `resave_node` does
-            version = snap.versions[cell]
-            if type(version.data) is bytes:
-                base, words, gauss_next = version.positions[0]
-                content = (id(version.objects[0]), version.data, id(base), words, gauss_next)
-                snap.versions[cell] = self.versions.setdefault(content, version)
-        for cell, version in enumerate(snap.versions):
-            self.loaded[cell] = version
+        snap.versions = self.cells.save_all()
         snap.crashed = frozenset(sim.crashed)
         snap.incarnation = dict(sim._incarnation)
         snap.clocks = dict(sim._clocks)
-        self.count_in_flight(snap)
-        self.count_others(snap)
-        snap.parts = tuple([self.part(node_id, snap.versions) for node_id in self.ids])
-        snap.timer_key = self.timer_key()
+        self.keys.count_in_flight(snap)
+        self.keys.count_others(snap)
+        snap.parts = tuple([self.keys.part(node_id, snap.versions) for node_id in self.ids])
+        snap.timer_key = self.keys.timer_key()
         snap.memory = self.memory()
         self.finish(snap, None)
         return snap, found
@@ -636,8 +193,60 @@ class ForkEngine:
                 return inv.name, explanation
         return None
 
-    def restore(self, snap: _Snapshot, skip: int = -1) -> None:
-        """Put the working simulation in the state of ``snap``.
+    def check_state(self, versions: list[Version], parts: tuple, memory: tuple,
+                    child: Snapshot | None = None) -> tuple[str, str] | None:
+        """`check` in the state whose cells hold ``versions`` (the invariants' version before
+        the check, replaced in ``versions`` by the one after it when they hold) and whose
+        nodes' parts of the key are ``parts``, where the invariants remember ``memory``
+        (their `Invariant.memory` before the check). The working simulation is in that state,
+        or is put in the state of ``child`` (a child that `retake` reached) if the check runs:
+        only its nodes and its clock when the invariants read only the nodes.
+
+        When every invariant reads only the nodes (`Invariant.reads_only_nodes`), their
+        verdict is a function of the nodes' states (their parts of the key: fingerprint,
+        storage, whether they are down), the clients' history and what the invariants
+        remember: a check that held without changing what they remember is not run again in
+        the same node states (the messages in flight, the timers and the clock may differ).
+        The nodes are loaded (as views) only when the check runs.
+        """
+        held, inv_cell = self.held, self.inv_cell
+        state = None
+        if held is not None:
+            state = self.node_state(versions, parts, memory)
+            if state in held:
+                return None
+        if child is not None:
+            if held is not None:  # (they read the nodes, and maybe the clock to record it)
+                self.sim.now, self.sim.crashed = child.now, child.crashed
+            else:
+                self.restore_events(self.complete(child))
+        self.cells.show(versions)
+        found = self.check()
+        if found is None:
+            if inv_cell is not None:
+                before = versions[inv_cell]
+                versions[inv_cell] = self.cells.resave_invariants(before)
+                if versions[inv_cell] is not before:
+                    return None
+            if state is not None:
+                held.add(state)
+        return found
+
+    def node_state(self, versions: list[Version], parts: tuple, memory: tuple) -> tuple:
+        """What the verdict of invariants that read only the nodes depends on: the nodes'
+        parts of the key, the clients' saved content (with their history), the memory."""
+        if self.clients_cell is None:
+            return parts, memory
+        return parts, memory, versions[self.clients_cell].data
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put the working simulation in the state of ``snap``."""
+        self.restore_events(snap)
+        self.cells.show(snap.versions)
+
+    def restore_events(self, snap: Snapshot) -> None:
+        """Put the working simulation's clock, pending events, timers, counters, streams and
+        trace in the state of ``snap`` (its cells: `show`).
 
         What only crashes, restarts and ``sim.at`` actions change (the crashed set, the
         incarnations, the clocks) is shared with the snapshot here, and copied by `step`
@@ -655,13 +264,6 @@ class ForkEngine:
         if snap.net_position is not self.net_loaded:
             sim._net_rng.restore(snap.net_position)
             self.net_loaded = snap.net_position
-        loaded, servers = self.loaded, self.server_cells
-        for cell, version in enumerate(snap.versions):
-            if loaded[cell] is not version and cell != skip:
-                if cell < servers:
-                    self.view(cell, version)
-                else:
-                    self.load(cell, version)
         if self.keep_trace:
             sim.trace._events[:] = snap.events
 
@@ -682,72 +284,54 @@ class ForkEngine:
         for entry in sorted(e for e in sim.scheduler.heap if sim.entry_kind(e) == "start"):
             self.run(entry)
 
-    def transition_key(self, parent: _Snapshot, kind: str, entry: Entry
-                       ) -> tuple[str, int, Hashable] | None:
-        """``(actor, cell, key)`` of a delivery or a timer that one server node handles, when
-        its step may be taken again from a memo (see `step`); None when it may not."""
-        if kind == "deliver":
-            _, _, src, actor, _, _ = entry[3]
-            if actor in parent.crashed or (src, actor) in parent.cuts:
-                return None  # dropped without running node code
-            event: Hashable = parent.by_seq.get(entry[1])
-            if event is None:
-                return None
-        else:
-            actor, name = entry[3]
-            if parent.timers[actor].get(name) is not entry[3]:
-                return None
-            event = ("timer", name)
-        cell = self.cell_of[actor]
-        if cell >= self.server_cells:
-            return None
-        sim = self.sim
-        net = sim.network
-        if not net.plain or type(net.latency) is not Constant:
-            return None
-        return actor, cell, (parent.versions[cell], event, net.latency.ms,
-                             sim._clocks.get(actor))
-
-    def step(self, parent: _Snapshot, choice: Choice) -> tuple[_Snapshot, tuple[str, str] | None]:
-        """Take ``choice`` from the state ``parent``; the working simulation is then in the
-        child's state, which the returned snapshot describes (its copies come in `keep`).
+    def step(self, parent: Snapshot, choice: Choice) -> tuple[Snapshot, tuple[str, str] | None]:
+        """Take ``choice`` from the state ``parent``, and describe the child reached (its
+        copies come in `keep`). The working simulation is then in the child's state, except
+        after a step taken again (`retake`), which does not use it.
 
         A delivery or a timer runs the code of one node, whose effects depend only on its
         saved version (attributes, storage, random position), the event, and the clock if it
         reads it. The first time a node takes a step from a version, what it did is kept as
-        a `_Transition`; when the same step comes again from the same version (in another
+        a `Transition`; when the same step comes again from the same version (in another
         interleaving of the other nodes' steps), its effects are applied without running
-        its code, pickling it or computing its part of the key.
+        its code, pickling it or computing its part of the key. A step that runs no node
+        code (a crash, a drop, a message dropped on arrival) takes a short path too
+        (`without_code`).
         """
         sim = self.sim
         kind, target, _ = choice
         entry: Any = None
         memo = None
-        index = 0
+        index: Any = None
         if kind == "deliver" or kind == "fire" or kind == "drop" or kind == "run":
             for index, entry in enumerate(parent.heap):
                 if entry[1] == target:
                     break
+        if self.memoise and (kind == "crash" or kind == "drop" or (
+                kind == "deliver" and (entry[3][3] in parent.crashed
+                                       or (entry[3][2], entry[3][3]) in parent.cuts))):
+            return self.without_code(parent, choice, entry, index)
         if self.memoise and (kind == "deliver" or kind == "fire"):
-            memo = self.transition_key(parent, kind, entry)
+            memo = self.steps.key(parent, kind, entry)
+        elif self.memoise and kind == "restart":
+            memo = self.steps.restart_key(parent, target)
         if memo is not None:
             actor, cell, memo_key = memo
-            self.restore(parent, skip=cell)
-            known = self.transitions.get(memo_key)
-            if type(known) is dict:  # the node read its clock: the clock is part of the key
-                known = known.get(entry[0] if entry[0] > sim.now else sim.now)
+            known = self.steps.find(memo_key, entry[0] if entry is not None and entry[0] >
+                                    parent.now else parent.now)
             if known is not None:
                 return self.retake(parent, choice, entry, index, actor, cell, known)
-            if self.loaded[cell] is not parent.versions[cell] or not self.private[cell]:
-                self.load(cell, parent.versions[cell])
-            self.clock_read = False
-            self.timer_delays.clear()
-            self.timers_touched.clear()
+            self.restore_events(parent)
+            cells = self.cells
+            cells.show(parent.versions, skip=cell)  # (the actor's own copy comes next)
+            if cells.loaded[cell] is not parent.versions[cell] or not cells.private[cell]:
+                cells.load(cell, parent.versions[cell])
+            self.steps.start()
             net_words = sim._net_rng.words
         else:
             self.restore(parent)
             if kind == "run":  # a sim.at action may change any node
-                self.own_all()
+                self.cells.own_all()
             elif kind != "drop" and kind != "crash" and not (
                     kind == "deliver" and (entry[3][3] in sim.crashed
                                            or (entry[3][2], entry[3][3]) in sim._cut_links)):
@@ -755,9 +339,9 @@ class ForkEngine:
                 # the node that runs code (a restart builds it on its storage) needs its
                 # own copy
                 node_id = target if kind == "restart" else actor_of(kind, entry)
-                cell = self.cell_of[node_id]
-                if not self.private[cell]:
-                    self.load(cell, self.loaded[cell])
+                cell = self.cells.cell_of[node_id]
+                if not self.cells.private[cell]:
+                    self.cells.load(cell, self.cells.loaded[cell])
         # which nodes run code: only their parts of the state can change (and their timers
         # must be copied before they change: the parent's stay as they were)
         if kind == "deliver":
@@ -796,90 +380,97 @@ class ForkEngine:
             found: tuple[str, str] | None = ("node handlers run without raising", str(exc))
         else:
             found = self.check()
-        child = _Snapshot()
+        child = Snapshot()
         child.path = (*parent.path, choice)
         child.drops = parent.drops + (kind == "drop")
         child.crashes = parent.crashes + (kind == "crash")
         if found is None:
             self.advance(parent, child, kind, target, actors)
+            inv_cell = self.inv_cell
+            if self.held is not None and (inv_cell is None or child.versions[inv_cell]
+                                          is parent.versions[inv_cell]):
+                self.held.add(self.node_state(child.versions, child.parts, parent.memory))
             if memo is not None and sim._net_rng.words == net_words:
-                self.remember(parent, child, entry, *memo)
+                self.steps.remember(parent, child, entry, *memo)
         return child, found
 
-    def remember(self, parent: _Snapshot, child: _Snapshot, entry: Entry, actor: str,
-                 cell: int, memo_key: Hashable) -> None:
-        """Keep what ``actor`` just did (from ``parent`` to ``child``) as a `_Transition`,
-        if every effect is one that `retake` reproduces exactly."""
-        sim = self.sim
-        now = sim.now
-        clock_read = self.clock_read  # (before an invariant's reads: checked already)
-        # the new entries in the order they were made (their sequence numbers)
-        new = sorted([e for e in sim.scheduler.heap if e[1] >= parent.seq_next],
-                     key=itemgetter(1))
-        latency = sim.network.latency.ms
-        delays = iter(self.timer_delays)
-        pushes, sends = [], []
-        msg_id = parent.msg_next
-        for at, _, fn, arg in new:
-            if fn is self.deliver_fn:
-                if (arg[0] != now or arg[2] != actor or arg[4] != msg_id
-                        or at != now + latency):
-                    return
-                msg_id += 1
-                pushes.append((latency, len(sends), None))
-                sends.append((arg[3], arg[5], self.in_flight((at, 0, None, arg))))
-            elif fn == self.fire_fn and arg[0] == actor:
-                delay = next(delays, None)
-                if delay is None or at != now + delay:
-                    return
-                pushes.append((delay, None, arg[1]))
-            else:
-                return  # something else (a sim.at action): not reproduced
-        if next(delays, None) is not None or msg_id != child.msg_next:
-            return
-        # the actor's timers: the parent's, but for those it fired, set or cancelled (the
-        # node cannot see which timers it has: the parent's others stay as they were)
-        after, tokens = sim._timers[actor], [e[3] for e in new]
-        touched = set(self.timers_touched)
-        if entry[2] == self.fire_fn:
-            touched.add(entry[3][1])
-        timers = []
-        for name in sorted(touched):
-            token = after.get(name)
-            if token is None:
-                timers.append((name, None))
-            else:
-                index = next((i for i, t in enumerate(tokens) if t is token), None)
-                if index is None:
-                    return
-                timers.append((name, index))
-        if any(name not in touched and token is not parent.timers[actor].get(name)
-               for name, token in after.items()):
-            return
-        known = _Transition(child.versions[cell], tuple(pushes), tuple(sends), tuple(timers),
-                            child.parts[self.position[actor]])
-        if clock_read:
-            by_clock = self.transitions.get(memo_key)
-            if type(by_clock) is not dict:
-                by_clock = self.transitions[memo_key] = {}
-            by_clock[now] = known
-        else:
-            self.transitions[memo_key] = known
+    def retake(self, parent: Snapshot, choice: Choice, entry: Entry | None, index: int | None,
+               actor: str, cell: int, known: Transition
+               ) -> tuple[Snapshot, tuple[str, str] | None]:
+        """Take again a step that ``actor`` already took from the same version (a delivery,
+        a timer, or its restart, which has no ``entry``): what `run` and `advance` do, from
+        the `Transition` instead of running node code.
 
-    def retake(self, parent: _Snapshot, choice: Choice, entry: Entry, index: int, actor: str,
-               cell: int, known: _Transition) -> tuple[_Snapshot, tuple[str, str] | None]:
-        """Take again a step that ``actor`` already took from the same version: what `run`
-        and `advance` do, from the `_Transition` instead of running node code."""
-        sim = self.sim
-        version = known.version
-        if self.loaded[cell] is not version:
-            self.view(cell, version)
-        heap = sim.scheduler.heap
-        del heap[index]  # (the working heap is a copy of the parent's, in the same order)
-        now = sim.now
-        if entry[0] > now:
-            sim.now = now = entry[0]
-        seq, msg_id = parent.seq_next, parent.msg_next
+        Only what the child's key needs is computed here, without the working simulation;
+        the child's pending events, timers and choices are built by `complete`, when it
+        turns out to be a new state (or its invariants must be checked).
+        """
+        now = parent.now
+        if entry is not None and entry[0] > now:
+            now = entry[0]
+        versions = parent.versions.copy()
+        versions[cell] = known.version
+        parts = list(parent.parts)
+        parts[self.position[actor]] = known.part
+        child = Snapshot()
+        child.path = (*parent.path, choice)
+        child.drops, child.crashes = parent.drops, parent.crashes
+        child.versions = versions
+        child.parts = tuple(parts)
+        restart = choice[0] == "restart"
+        if restart:  # (its start entry took a sequence number)
+            child.crashed = parent.crashed - {actor}
+            child.incarnation = {**parent.incarnation, actor: parent.incarnation[actor] + 1}
+        else:
+            child.crashed, child.incarnation = parent.crashed, parent.incarnation
+        child.clocks, child.runs, child.cuts = parent.clocks, parent.runs, parent.cuts
+        child.now, child.net_position = now, parent.net_position
+        child.msg_next = parent.msg_next + len(known.sends)
+        child.seq_next = parent.seq_next + restart + len(known.pushes)
+        child.derive = (parent, index, actor, known)  # (what `complete` needs)
+        found = self.check_state(versions, child.parts, parent.memory, child)
+        if found is not None:
+            return child, found
+        inflight = parent.inflight.copy()
+        if choice[0] == "deliver":
+            number = parent.by_seq[entry[1]]
+            if inflight[number] == 1:
+                del inflight[number]
+            else:
+                inflight[number] -= 1
+        restarts, crashed = self.explorer.restarts, child.crashed
+        for dst, _, number in known.sends:
+            if restarts or dst not in crashed:
+                inflight[number] = inflight.get(number, 0) + 1
+        child.inflight = inflight
+        # the pending timers change only if the actor's timers' names do (a timer's token
+        # is (node, name), and compares by value)
+        before = parent.timers[actor]
+        gone = [(actor, name) for name, push in known.timers if push is None and name in before]
+        new = [(actor, name) for name, push in known.timers
+               if push is not None and name not in before]
+        child.timer_key = (parent.timer_key.difference(gone).union(new) if gone or new
+                           else parent.timer_key)
+        inv_cell = self.inv_cell
+        if self.plain_memory and (inv_cell is None
+                                  or versions[inv_cell] is parent.versions[inv_cell]):
+            child.memory = parent.memory
+        else:  # (the invariants were checked: the working simulation is in the child's state)
+            child.memory = self.memory()
+        return child, None
+
+    def complete(self, child: Snapshot) -> Snapshot:
+        """Build the pending events, the timers and the messages in flight of a child that
+        `retake` reached (nothing if it has them already)."""
+        derive = child.derive
+        if derive is None or len(derive) != 4:
+            return child
+        parent, index, actor, known = derive
+        heap = parent.heap.copy()
+        # (the list stays a list of the pending entries, which is all the explorer needs of
+        # it: it never pops the earliest)
+        taken = None if index is None else heap.pop(index)
+        now, seq, msg_id = child.now, child.seq_next - len(known.pushes), parent.msg_next
         deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
         new = []
         for delay, send, name in known.pushes:
@@ -893,65 +484,98 @@ class ForkEngine:
             new.append(item)
             seq += 1
         before = timers = parent.timers[actor]
+        all_timers = parent.timers
         if known.timers:
-            timers = sim._timers[actor] = dict(before)
+            all_timers = dict(all_timers)
+            timers = all_timers[actor] = dict(before)
             for name, push in known.timers:
                 if push is None:
                     timers.pop(name, None)
                 else:
                     timers[name] = new[push][3]
-        # (the counters of the working simulation are set by the next `restore`: no node
-        # code runs before it)
-        found = self.check()
-        child = _Snapshot()
-        child.path = (*parent.path, choice)
-        child.drops, child.crashes = parent.drops, parent.crashes
-        if found is not None:
-            return child, found
-        versions = parent.versions.copy()
-        versions[cell] = version
-        inv_cell = self.inv_cell
-        if inv_cell is not None:
-            versions[inv_cell] = self.resave_invariants(parent.versions[inv_cell])
-        child.versions = versions
-        child.crashed = parent.crashed
-        child.incarnation, child.clocks = sim._incarnation, sim._clocks
-        child.runs, child.cuts = parent.runs, parent.cuts
-        by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
-        if choice[0] == "deliver":
-            number = by_seq.pop(entry[1])
-            if inflight[number] == 1:
-                del inflight[number]
-            else:
-                inflight[number] -= 1
-        restarts, crashed = self.explorer.restarts, sim.crashed
+        by_seq = parent.by_seq.copy()
+        if taken is not None and taken[2] is deliver_fn:
+            by_seq.pop(taken[1], None)
+        restarts, crashed = self.explorer.restarts, child.crashed
         for item, (_, send, _) in zip(new, known.pushes):
             if send is not None:
                 dst, _, number = sends[send]
                 if restarts or dst not in crashed:
                     by_seq[item[1]] = number
-                    inflight[number] = inflight.get(number, 0) + 1
-        child.by_seq, child.inflight = by_seq, inflight
-        parts = list(parent.parts)
-        parts[self.position[actor]] = known.part
-        child.parts = tuple(parts)
-        child.timer_key = (parent.timer_key if timers is before or timers.keys() == before.keys()
-                           else self.timer_key())
+        child.heap, child.timers, child.by_seq = heap, all_timers, by_seq
+        child.events = None
+        # the child's choices are the parent's, but for the entry taken and the timers the
+        # actor fired, cancelled or set again, and with the new entries (see `choices`)
+        gone = tuple([before[name] for name, _ in known.timers if name in before])
+        # (after a restart, crashes and restarts are enabled differently: see `choices`)
+        child.derive = None if taken is None else (parent, taken[1], gone, new, timers)
+        return child
+
+    def without_code(self, parent: Snapshot, choice: Choice, entry: Entry, index: int
+                     ) -> tuple[Snapshot, tuple[str, str] | None]:
+        """Take a step that runs no node code: a crash, a drop, a delivery to a crashed node
+        or over a cut link (dropped on arrival). Every node keeps its version; a crashed
+        node's part of the key changes, and its timers are gone."""
+        sim = self.sim
+        kind, target, _ = choice
+        self.restore_events(parent)
+        versions = parent.versions.copy()
+        parts = parent.parts
+        if kind == "crash":
+            sim.crashed = set(parent.crashed)
+            sim.crash(target)
+            if versions[self.cells.cell_of[target]].parts is None:
+                self.cells.show(versions)  # (its part is computed from the live node)
+            listed = list(parts)
+            listed[self.position[target]] = self.keys.part(target, versions)
+            parts = tuple(listed)
+        else:
+            del sim.scheduler.heap[index]  # (a copy of the parent's heap, in the same order)
+            if kind == "deliver" and entry[0] > sim.now:
+                sim.now = entry[0]
+        found = self.check_state(versions, parts, parent.memory)
+        child = Snapshot()
+        child.path = (*parent.path, choice)
+        child.drops = parent.drops + (kind == "drop")
+        child.crashes = parent.crashes + (kind == "crash")
+        if found is not None:
+            return child, found
+        child.versions = versions
+        child.crashed = frozenset(sim.crashed) if kind == "crash" else parent.crashed
+        child.incarnation, child.clocks = parent.incarnation, parent.clocks
+        child.runs, child.cuts = parent.runs, parent.cuts
+        if kind == "crash":
+            child.timer_key = self.keys.timer_key()
+            if self.explorer.restarts:  # (messages to a crashed node count if it restarts)
+                child.by_seq, child.inflight = parent.by_seq, parent.inflight
+            else:
+                self.keys.count_in_flight(child)
+        else:
+            child.timer_key = parent.timer_key
+            by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
+            number = by_seq.pop(entry[1], None)
+            if number is not None:
+                if inflight[number] == 1:
+                    del inflight[number]
+                else:
+                    inflight[number] -= 1
+            child.by_seq, child.inflight = by_seq, inflight
+        child.parts = parts
+        inv_cell = self.inv_cell
         if self.plain_memory and (inv_cell is None
                                   or versions[inv_cell] is parent.versions[inv_cell]):
             child.memory = parent.memory
         else:
             child.memory = self.memory()
-        # what `finish` records (the network's stream did not move)
-        child.now, child.msg_next, child.seq_next = now, msg_id, seq
-        # the child's choices are the parent's, but for the entry taken and the timers the
-        # actor fired, cancelled or set again, and with the new entries (see `choices`)
-        gone = tuple([before[name] for name, _ in known.timers if name in before])
-        child.derive = (parent, entry[1], gone, new, timers)
+        child.now, child.msg_next, child.seq_next = sim.now, parent.msg_next, parent.seq_next
         child.net_position = parent.net_position
+        child.heap, child.timers, child.events = list(sim.scheduler.heap), dict(sim._timers), None
+        if kind == "deliver" or (kind == "drop" and self.explorer.drops > child.drops):
+            # its choices are the parent's but for the entry taken (see `choices`)
+            child.derive = (parent, entry[1], (), [], {})
         return child, None
 
-    def advance(self, parent: _Snapshot, child: _Snapshot, kind: str, target: Any,
+    def advance(self, parent: Snapshot, child: Snapshot, kind: str, target: Any,
                 actors: tuple[str, ...]) -> None:
         """Fill in ``child``, just reached from ``parent``, sharing what did not change."""
         sim = self.sim
@@ -962,18 +586,21 @@ class ForkEngine:
         before = parent.versions
         versions = before.copy()
         if everything:
-            cells = range(len(self.cells))
+            cells = range(len(self.cells.all))
         else:
-            cells = [self.cell_of[node_id] for node_id in actors]
+            cells = [self.cells.cell_of[node_id] for node_id in actors]
             if not sim.network.plain:
-                cells.append(self.net_cell)
-        servers = len(self.servers)
+                cells.append(self.cells.net_cell)
+        servers = self.cells.server_cells
         for cell in cells:
-            versions[cell] = (self.resave_node(cell, before[cell]) if cell < servers
-                              else self.resave(cell, before[cell]))
-        inv_cell = self.inv_cell
+            versions[cell] = (self.cells.resave_node(cell, before[cell]) if cell < servers
+                              else self.cells.resave(cell, before[cell]))
+        if kind == "restart" and self.cells.cell_of[target] < servers:
+            cell = self.cells.cell_of[target]
+            versions[cell] = self.restarted(target, versions[cell])
+        inv_cell = self.cells.inv_cell
         if inv_cell is not None and not everything:
-            versions[inv_cell] = self.resave_invariants(before[inv_cell])
+            versions[inv_cell] = self.cells.resave_invariants(before[inv_cell])
         child.versions = versions
         if kind == "deliver" or kind == "fire" or kind == "drop":
             child.crashed = parent.crashed
@@ -981,12 +608,12 @@ class ForkEngine:
             child.crashed = frozenset(sim.crashed)
         child.incarnation, child.clocks = sim._incarnation, sim._clocks
         if everything:
-            self.count_others(child)
+            self.keys.count_others(child)
         else:
             child.runs, child.cuts = parent.runs, parent.cuts
         restarts = self.explorer.restarts
         if everything or (kind == "crash" and not restarts):
-            self.count_in_flight(child)
+            self.keys.count_in_flight(child)
         else:
             by_seq, inflight = parent.by_seq.copy(), parent.inflight.copy()
             if kind == "deliver" or kind == "drop":
@@ -1000,7 +627,7 @@ class ForkEngine:
             for entry in sim.scheduler.heap:
                 if (entry[1] >= newest and entry[2] is deliver_fn
                         and (restarts or entry[3][3] not in crashed)):
-                    number = by_seq[entry[1]] = self.in_flight(entry)
+                    number = by_seq[entry[1]] = self.keys.in_flight(entry)
                     inflight[number] = inflight.get(number, 0) + 1
             child.by_seq, child.inflight = by_seq, inflight
         if not actors and (kind == "deliver" or kind == "drop"):
@@ -1010,15 +637,15 @@ class ForkEngine:
         elif kind == "deliver" or kind == "fire":
             actor = actors[0]
             parts = list(parent.parts)
-            parts[self.position[actor]] = self.part(actor, versions)
+            parts[self.position[actor]] = self.keys.part(actor, versions)
             # timers: unchanged unless the actor's changed (tokens compare by value)
             if sim._timers[actor] == parent.timers[actor]:
                 child.timer_key = parent.timer_key
             else:
-                child.timer_key = self.timer_key()
+                child.timer_key = self.keys.timer_key()
         else:
-            parts = [self.part(node_id, versions) for node_id in self.ids]
-            child.timer_key = self.timer_key()
+            parts = [self.keys.part(node_id, versions) for node_id in self.ids]
+            child.timer_key = self.keys.timer_key()
         child.parts = tuple(parts)
         if (self.plain_memory and not everything
                 and (inv_cell is None or versions[inv_cell] is before[inv_cell])):
@@ -1027,16 +654,29 @@ class ForkEngine:
             child.memory = self.memory()
         self.finish(child, parent)
 
-    def timer_key(self) -> frozenset:
-        """The pending timers, as the replay engine's key holds them."""
-        return frozenset([token for pending in self.sim._timers.values()
-                          for token in pending.values()])
+    def restarted(self, node_id: str, version: Version) -> Version:
+        """The version of node ``node_id`` just restarted: the one the *first* node object
+        restarted in the same incarnation into the same content holds (now loaded).
+
+        A restart builds a new node object, and a node's versions are told apart by object:
+        without this, every step a restarted node takes would run its code again
+        (`StepMemo`). Restarts into equal contents (attributes, storage, stream position)
+        share one object, and its versions, instead."""
+        if type(version.data) is not bytes:
+            return version
+        base, words, gauss_next = version.positions[0]
+        content = (node_id, self.sim._incarnation[node_id], version.data, base, words,
+                   gauss_next)
+        first = self.restarts_seen.setdefault(content, version)
+        if first is not version:
+            self.cells.load(self.cells.cell_of[node_id], first)
+        return first
 
     def memory(self) -> tuple:
         """What the invariants remember, as the replay engine's key holds it."""
         return tuple([inv.memory() for inv in self.explorer.invariants])
 
-    def finish(self, snap: _Snapshot, parent: _Snapshot | None) -> None:
+    def finish(self, snap: Snapshot, parent: Snapshot | None) -> None:
         """What every state records after its step: the clock, the counters, the network's
         random position."""
         sim = self.sim
@@ -1052,22 +692,27 @@ class ForkEngine:
             position = rng.position()
         snap.net_position = self.net_loaded = position
 
-    def key(self, snap: _Snapshot) -> Hashable:
+    def key(self, snap: Snapshot) -> Hashable:
         """The state's key: equal exactly when the replay engine's keys are equal."""
         return (snap.parts, frozenset(snap.inflight.items()), snap.timer_key, snap.runs,
                 snap.cuts, snap.drops, snap.crashes, snap.memory)
 
-    def choices(self, snap: _Snapshot) -> list[Choice]:
+    def choices(self, snap: Snapshot) -> list[Choice]:
         """The steps enabled in the state just reached (the same as the replay engine's)."""
         derive = getattr(snap, "derive", None)
+        elsewhere = derive is not None  # (the working simulation may be in another state)
+        if elsewhere:
+            derive = self.complete(snap).derive
         if derive is not None and getattr(derive[0], "enabled", None) is not None:
             snap.enabled = self.derived_choices(snap, *derive)
         else:
+            if elsewhere:
+                self.restore_events(snap)
             snap.enabled = self.enabled(snap)
         snap.derive = None  # (it holds the parent: let it go)
         return snap.enabled
 
-    def derived_choices(self, snap: _Snapshot, parent: _Snapshot, taken: int, gone: tuple,
+    def derived_choices(self, snap: Snapshot, parent: Snapshot, taken: int, gone: tuple,
                         new: list[Entry], timers: dict) -> list[Choice]:
         """`enabled` for a state that `retake` reached: the parent's choices but for the
         entry ``taken`` and the timers ``gone``, and the ``new`` entries' (whose sequence
@@ -1104,7 +749,7 @@ class ForkEngine:
         found += kept[i:]
         return found
 
-    def enabled(self, snap: _Snapshot) -> list[Choice]:
+    def enabled(self, snap: Snapshot) -> list[Choice]:
         """The steps enabled in the working simulation's state, from its pending entries."""
         explorer, sim = self.explorer, self.sim
         drops_left = explorer.drops - snap.drops
@@ -1153,17 +798,18 @@ class ForkEngine:
             found.extend(("restart", n, None) for n in sorted(crashed))
         return found
 
-    def keep(self, snap: _Snapshot) -> _Snapshot:
+    def keep(self, snap: Snapshot) -> Snapshot:
         """Complete ``snap`` with copies of what the next step from it will change."""
         sim = self.sim
-        snap.heap = list(sim.scheduler.heap)
-        snap.timers = dict(sim._timers)
-        snap.events = list(sim.trace._events) if self.keep_trace else None
+        if getattr(snap, "heap", None) is None:  # (a child of `retake` has its own)
+            snap.heap = list(sim.scheduler.heap)
+            snap.timers = dict(sim._timers)
+            snap.events = list(sim.trace._events) if self.keep_trace else None
         if self.deepest is None or len(snap.path) >= len(self.deepest.path):
             self.deepest = snap
         return snap
 
-    def path(self, snap: _Snapshot) -> tuple:
+    def path(self, snap: Snapshot) -> tuple:
         """The schedule that reached ``snap``."""
         return snap.path
 
@@ -1181,8 +827,7 @@ class ForkEngine:
         explorer = self.explorer
         mine = explorer.key(self.sim, snap.path)
         sim, found = explorer.replay(snap.path)
-        self.loaded = [None] * len(self.cells)  # the replay reset the invariants
-        self.private = [True] * len(self.cells)
+        self.cells.forget()  # the replay reset the invariants
         if found is not None or explorer.key(sim, snap.path) != mine:
             raise RuntimeError(
                 f"replaying the schedule of {len(snap.path)} steps that the exploration "

@@ -39,6 +39,15 @@ Invariants that must remember the past (the leader of each term, the entries alr
 committed) subclass `Invariant` and keep that memory in ``self``; they say so with
 ``remembers = True``, forget it in `Invariant.reset` and show it in `Invariant.memory` (the
 schedule explorer, `distlab.check.explore`, needs both).
+
+An invariant whose verdict depends on nothing but the nodes -- what their ``fingerprint()``
+holds (by default every attribute), their storage, the clients' history, which nodes are up
+-- and on what it remembers (its `Invariant.memory`) says so with ``reads_only_nodes=True``
+(``@invariant("...", reads_only_nodes=True)``, or the class attribute): the schedule
+explorer then checks it once for each combination of node states instead of after every
+step. An invariant that reads the clock, the messages in flight, the timers or the trace
+must not say so (one that only *records* the clock beside its memory, for its
+explanations, may).
 """
 
 from __future__ import annotations
@@ -86,8 +95,13 @@ class Invariant:
 
     #: whether the invariant keeps a memory of past states (then override reset and memory)
     remembers: bool = False
+    #: whether its verdict, and whether it changes what it remembers, depend only on the
+    #: nodes (fingerprint, storage, clients' history, which are up) and on its `memory`: the
+    #: schedule explorer then checks it once per combination of node states
+    reads_only_nodes: bool = False
 
-    def __init__(self, name: str, fn: Callable[[Simulation], Outcome]):
+    def __init__(self, name: str, fn: Callable[[Simulation], Outcome], *,
+                 reads_only_nodes: bool | None = None):
         if not isinstance(name, str) or not name:
             raise TypeError(f"an invariant needs a name, a non-empty string saying what must "
                             f"hold (such as 'at most one leader per term'); got {name!r}")
@@ -96,6 +110,8 @@ class Invariant:
                             f"fn(sim) -> None or an explanation string; got {fn!r}")
         self.name = name
         self.fn = fn
+        if reads_only_nodes is not None:
+            self.reads_only_nodes = reads_only_nodes
 
     def check(self, sim: Simulation) -> str | None:
         """None if the invariant holds in ``sim``'s current state, else the explanation."""
@@ -121,8 +137,10 @@ class Invariant:
         return f"<Invariant {self.name!r}>"
 
 
-def invariant(description: str) -> Callable[[Callable[[Simulation], Outcome]], Invariant]:
-    """Decorator: turn ``fn(sim) -> None | explanation`` into an `Invariant` named ``description``.
+def invariant(description: str, *, reads_only_nodes: bool = False
+              ) -> Callable[[Callable[[Simulation], Outcome]], Invariant]:
+    """Decorator: turn ``fn(sim) -> None | explanation`` into an `Invariant` named ``description``
+    (``reads_only_nodes``: see `Invariant.reads_only_nodes`).
 
     ::
 
@@ -137,7 +155,7 @@ def invariant(description: str) -> Callable[[Callable[[Simulation], Outcome]], I
                         f"not @invariant alone; got {description!r}")
 
     def make(fn: Callable[[Simulation], Outcome]) -> Invariant:
-        return Invariant(description, fn)
+        return Invariant(description, fn, reads_only_nodes=reads_only_nodes)
 
     return make
 

@@ -48,6 +48,7 @@ class AtMostOneValueChosen(Invariant):
     """
 
     remembers = True
+    reads_only_nodes = True
 
     def __init__(self) -> None:
         super().__init__("at most one value is chosen", self._check)
@@ -72,7 +73,7 @@ def agreement() -> AtMostOneValueChosen:
     return AtMostOneValueChosen()
 
 
-@invariant("a chosen value was proposed")
+@invariant("a chosen value was proposed", reads_only_nodes=True)
 def validity(sim: Simulation) -> str | None:
     """Validity: every value accepted or learned is the input of some proposer.
 

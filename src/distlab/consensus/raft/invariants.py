@@ -26,10 +26,12 @@ class AtMostOneLeaderPerTerm(Invariant):
     """Two different nodes are never leader in the same term -- not even at different times.
 
     It remembers, for every term, the first node seen as its leader; a node seen as leader
-    of a term that already had another leader is a violation (Raft's Election Safety).
+    of a term that already had another leader is a violation (Raft's Election Safety). The
+    time it remembers (since when each leader was seen) is only for its explanations.
     """
 
     remembers = True
+    reads_only_nodes = True
 
     def __init__(self, role_attr: str = "role", term_attr: str = "term",
                  leader_value: Any = "leader"):

@@ -1,0 +1,329 @@
+"""What the stateful search saves of a simulation, and how it loads it back.
+
+The stateful search (`distlab.check.fork`) keeps a snapshot of every state it has still to
+expand. The part of a state that node code reads and writes is cut into **cells**, each
+saved and loaded as one: every server node (its attributes and its ``storage``), the clients
+together (with the operations they recorded in ``sim.history``), the network (its settings,
+the run's cut and busy links), and the invariants that remember the past. A cell's saved
+content is a `Version`; a `Snapshot` holds one version per cell, and the rest of the state
+(clock, pending events, timers, counters).
+
+A node's attributes and storage are saved together, with `pickle` (the fastest faithful
+copy in Python: equal values, and objects shared within the node stay shared --
+``self.log = self.storage["log"]`` still works after a load). What pickle cannot copy (a
+local class, a lambda) is copied with `copy.deepcopy` instead, which never copies the node
+itself, another node or the simulation. (Pickle is safe here: the bytes never leave this
+process; `distlab.net` does not use it, where bytes come from others.) Loading a version
+writes the saved attributes back into the *same* node objects, so that anything that holds a
+node -- a ``sim.at`` action, a closure in ``setup`` -- still holds the live one.
+
+A step changes at most the cells of the nodes whose code it runs: the other cells' versions
+are shared between a state and its children. A server node's versions are interned by
+content, so that equal versions are the same object (and compare by identity). To be read
+-- by the invariants, for the state's key -- a server node's version is shown as a *view*:
+its attributes unpickled once, kept with the version and swapped in as the node's
+``__dict__``; node code never runs on a view (a node gets a private copy before its handler
+runs, `Cells.load`).
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable, Hashable, Sequence
+from types import MethodType
+from typing import Any
+
+from distlab.check.invariants import Invariant
+from distlab.sim import Node, Simulation
+
+#: The attributes of a node that belong to the runtime: put back as they are, never copied.
+LIVE = ("_runtime", "send", "rng")
+
+
+class Copied:
+    """A cell's content copied with `copy.deepcopy`, for what pickle cannot save."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class Cell:
+    """A part of the simulation saved and restored as one: a node, or all clients with the
+    operations they recorded, or the network, or the invariants that remember the past."""
+
+    def __init__(self, name: str, objects: Callable[[], list[Any]]):
+        self.name = name
+        self.objects = objects  # the live objects of the cell, in the working simulation
+
+
+class Version:
+    """One saved content of a cell: the objects, their saved attributes, stream positions."""
+
+    __slots__ = ("objects", "data", "positions", "parts", "live")
+
+    def __init__(self, objects: tuple, data: Any, positions: tuple):
+        self.objects = objects
+        self.data = data          # pickled bytes, or a deep copy when pickle cannot
+        self.positions = positions
+        self.parts: Any = None    # cached key parts of the nodes in it (see `KeyParts`)
+        self.live: Any = None     # its attributes and storage, to read only (see `view`)
+
+
+class Snapshot:
+    """A state of the search, to expand later (or a child just reached)."""
+
+    __slots__ = ("path", "now", "heap", "timers", "crashed", "incarnation", "clocks",
+                 "versions", "net_position", "msg_next", "seq_next", "events", "parts",
+                 "inflight", "by_seq", "timer_key", "runs", "cuts", "drops", "crashes",
+                 "memory", "enabled", "derive")
+
+
+class Cells:
+    """The cells of the working simulation: which version each holds, saving and loading.
+
+    Cells are numbered: the server nodes first (``server_cells`` of them, in the order of
+    ``servers``), then the clients (one cell, if any), the network (``net_cell``) and the
+    invariants that remember (``inv_cell``, None if none does). ``loaded[cell]`` is the
+    version the live objects hold now, ``private[cell]`` whether as their own copy (or as a
+    view, to read only).
+    """
+
+    def __init__(self, sim: Simulation, servers: list[str], clients: list[str],
+                 remembering: list[Invariant]):
+        self.sim = sim
+        self.servers = servers
+        self.remembering = remembering
+        self.all = [Cell(i, lambda i=i: [self.sim.nodes[i]]) for i in servers]
+        self.cell_of = {i: n for n, i in enumerate(servers)}
+        self.server_cells = len(servers)
+        if clients:
+            self.cell_of.update({i: len(self.all) for i in clients})
+            self.all.append(Cell("clients", lambda: [self.sim.nodes[i] for i in clients]))
+        self.net_cell = len(self.all)
+        self.all.append(Cell("network", lambda: [self.sim.network]))
+        self.inv_cell = len(self.all) if remembering else None
+        if remembering:
+            self.all.append(Cell("invariants", lambda: list(self.remembering)))
+        self.loaded: list[Version | None] = [None] * len(self.all)
+        self.private = [True] * len(self.all)
+        # each remembering invariant, with the names of its own bound methods (its ``fn``),
+        # which stay as they are instead of being saved
+        self.own_methods = [(inv, [name for name, value in vars(inv).items()
+                                   if isinstance(value, MethodType) and value.__self__ is inv])
+                            for inv in remembering]
+        # the server nodes' versions and the invariants' interned by content, so that equal
+        # versions are the same object
+        self.versions: dict[Hashable, Version] = {}
+        self.invariant_versions: dict[bytes, Version] = {}
+
+    def forget(self) -> None:
+        """Note that the live objects hold no known version any more (a replay ran)."""
+        self.loaded[:] = [None] * len(self.all)
+        self.private[:] = [True] * len(self.all)
+
+    def save_all(self) -> list[Version]:
+        """A version of every cell, as the live objects hold it now (now loaded)."""
+        versions = [self.save(cell) for cell in range(len(self.all))]
+        for cell in range(self.server_cells):  # interned, as `resave_node` does
+            version = versions[cell]
+            if type(version.data) is bytes:
+                base, words, gauss_next = version.positions[0]
+                content = (id(version.objects[0]), version.data, id(base), words, gauss_next)
+                versions[cell] = self.versions.setdefault(content, version)
+        self.loaded[:] = versions
+        return versions
+
+    def payload(self, cell: int) -> Any:
+        """What is saved of a cell: its objects' attributes (and storage, and history)."""
+        sim = self.sim
+        if cell == self.net_cell:  # its settings, and the run's state of its links
+            return vars(sim.network), sim._cut_links, sim._busy_until
+        if cell == self.inv_cell:
+            saved = []
+            for inv in self.remembering:
+                attrs = vars(inv).copy()
+                for name, value in vars(inv).items():
+                    if isinstance(value, MethodType) and value.__self__ is inv:
+                        del attrs[name]  # its own method (Invariant.fn): kept as it is
+                saved.append(attrs)
+            return saved
+        saved = []
+        for node in self.all[cell].objects():
+            attrs = vars(node).copy()
+            for name in LIVE:
+                attrs.pop(name, None)
+            saved.append((attrs, sim._storage[node.id]))
+        if self.all[cell].name == "clients":
+            return saved, sim.history.operations
+        return saved
+
+    def memo(self, objects: Sequence[Any] = ()) -> dict[int, Any]:
+        """What `copy.deepcopy` must keep by identity: the simulation, its nodes (and the
+        cell's ``objects``, which may be an earlier incarnation), their streams."""
+        sim = self.sim
+        keep: list[Any] = [sim, sim.network, sim.history, sim._net_rng, *self.remembering]
+        for node in [*sim.nodes.values(), *objects]:
+            keep += [node, getattr(node, "rng", None)]
+        return {id(obj): obj for obj in keep}
+
+    def save(self, cell: int) -> Version:
+        """A new version of ``cell`` holding what its objects hold now."""
+        objects = tuple(self.all[cell].objects())
+        payload = self.payload(cell)
+        try:
+            data: Any = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # pickle's errors vary: PicklingError, TypeError, AttributeError
+            data = Copied(copy.deepcopy(payload, self.memo(objects)))
+        positions = tuple([obj.rng.position() if isinstance(obj, Node) else None
+                           for obj in objects])
+        return Version(objects, data, positions)
+
+    def load(self, cell: int, version: Version) -> None:
+        """Write ``version`` back into the live objects of ``cell``."""
+        sim = self.sim
+        data = version.data
+        if cell < self.server_cells and type(data) is bytes:  # the quick, frequent case
+            node = version.objects[0]
+            own = node.__dict__
+            runtime, rng, send = own["_runtime"], own["rng"], own.get("send")
+            [(attrs, storage)] = pickle.loads(data)
+            attrs["_runtime"], attrs["rng"] = runtime, rng
+            if send is not None:
+                attrs["send"] = send
+            node.__dict__ = attrs  # a new dict: the one it had may be a version's view
+            self.private[cell] = True
+            sim._storage[node.id] = storage
+            sim.nodes[node.id] = node
+            position = version.positions[0]
+            if position[1] != rng.words or position[0] is not rng.base:
+                rng.restore(position)
+            else:
+                rng.gauss_next = position[2]
+            self.loaded[cell] = version
+            return
+        payload = (copy.deepcopy(data.value, self.memo(version.objects))
+                   if type(data) is Copied else pickle.loads(data))
+        if cell == self.net_cell:
+            settings, sim._cut_links, sim._busy_until = payload
+            vars(sim.network).clear()
+            vars(sim.network).update(settings)
+        elif cell == self.inv_cell:
+            for inv, saved in zip(self.remembering, payload):
+                vars(inv).update(saved)
+        else:
+            if self.all[cell].name == "clients":
+                payload, operations = payload
+                sim.history.operations[:] = operations
+            for node, (attrs, storage), position in zip(version.objects, payload,
+                                                        version.positions):
+                own = vars(node)
+                live = [(name, own[name]) for name in LIVE if name in own]
+                attrs = dict(attrs)
+                attrs.update(live)
+                node.__dict__ = attrs  # (a new dict, as above)
+                sim._storage[node.id] = storage
+                sim.nodes[node.id] = node
+                node.rng.restore(position)
+        self.loaded[cell] = version
+        self.private[cell] = True
+
+    def view(self, cell: int, version: Version) -> None:
+        """Show ``version`` of a server node's cell in its live node, to be read only (by the
+        invariants, and for the key): the node's ``__dict__`` becomes the version's own
+        unpickled attributes, kept with the version and shared by every state that holds it,
+        instead of a private copy. `load` makes a private copy before node code runs."""
+        data = version.data
+        if type(data) is not bytes:
+            self.load(cell, version)
+            return
+        node = version.objects[0]
+        live = version.live
+        if live is None:
+            own = node.__dict__
+            [(attrs, storage)] = pickle.loads(data)
+            attrs["_runtime"], attrs["rng"] = own["_runtime"], own["rng"]
+            if "send" in own:
+                attrs["send"] = own["send"]
+            live = version.live = (attrs, storage)
+        node.__dict__ = live[0]
+        sim = self.sim
+        sim._storage[node.id] = live[1]
+        sim.nodes[node.id] = node
+        self.loaded[cell] = version
+        self.private[cell] = False
+
+    def show(self, versions: Sequence[Version], skip: int = -1) -> None:
+        """Load ``versions`` in the cells (but ``skip``) that hold another one: server nodes
+        as views, to read (a step's actor gets a private copy before its code runs)."""
+        loaded, servers = self.loaded, self.server_cells
+        for cell, version in enumerate(versions):
+            if loaded[cell] is not version and cell != skip:
+                if cell < servers:
+                    self.view(cell, version)
+                else:
+                    self.load(cell, version)
+
+    def own_all(self) -> None:
+        """Make every server node's loaded version a private copy (before a step that may
+        change any of them: a crash, a restart, a ``sim.at`` action)."""
+        for cell in range(self.server_cells):
+            if not self.private[cell] and self.loaded[cell] is not None:
+                self.load(cell, self.loaded[cell])
+
+    def resave_node(self, cell: int, before: Version) -> Version:
+        """`resave` for the cell of one server node: the most frequent case, made quick."""
+        node = self.sim.nodes[self.servers[cell]]
+        attrs = vars(node).copy()
+        for name in LIVE:
+            attrs.pop(name, None)
+        try:
+            data = pickle.dumps([(attrs, self.sim._storage[node.id])], pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return self.resave(cell, before)
+        rng = node.rng
+        if data == before.data and node is before.objects[0]:
+            base, words, gauss_next = before.positions[0]
+            if words == rng.words and base is rng.base and gauss_next == rng.gauss_next:
+                self.loaded[cell] = before
+                return before
+        position = rng.position()
+        content = (id(node), data, id(position[0]), position[1], position[2])
+        after = self.versions.get(content)
+        if after is None:
+            after = self.versions[content] = Version((node,), data, (position,))
+        self.loaded[cell] = after
+        return after
+
+    def resave_invariants(self, before: Version) -> Version:
+        """`resave` for the invariants that remember: checked after every step."""
+        saved = []
+        for inv, own_methods in self.own_methods:
+            attrs = vars(inv).copy()
+            for name in own_methods:
+                attrs.pop(name, None)
+            saved.append(attrs)
+        try:
+            data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return self.resave(self.inv_cell, before)
+        if data == before.data:
+            self.loaded[self.inv_cell] = before
+            return before
+        after = self.invariant_versions.get(data)
+        if after is None:
+            after = self.invariant_versions[data] = Version(before.objects, data,
+                                                             before.positions)
+        self.loaded[self.inv_cell] = after
+        return after
+
+    def resave(self, cell: int, before: Version) -> Version:
+        """The version of ``cell`` after a step: ``before`` itself if nothing changed."""
+        after = self.save(cell)
+        if (type(after.data) is bytes and after.data == before.data
+                and after.objects == before.objects and after.positions == before.positions):
+            after = before
+        self.loaded[cell] = after
+        return after
