@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from distlab.check import (KV, UNKNOWN, CASRegister, Counter, Model, Op, Queue, Register, Verdict,
                            check_linearizability)
 from distlab.check.history_plot import linearization_points
-from distlab.check.models import agrees, get_model
+from distlab.check.models import SHOWN_CHARACTERS, agrees, get_model
 from distlab.check.synthetic import correct_history, with_hard_keys
 from distlab.sim import Client, Network, Node, Simulation, Uniform
 
@@ -346,8 +346,9 @@ def test_a_value_the_model_can_never_apply_is_refused_before_the_search():
 def test_long_values_are_cut_in_the_explanation():
     ops = [w(0, 0, "v" * 10_000, 0, 1), r(1, 1, "u" * 10_000, 2, 3)]
     text = str(check_linearizability(ops, "register"))
-    assert "w('" + "v" * 36 + "...)" in text  # 40 characters in all
-    assert max(len(line) for line in text.splitlines()) < 120
+    assert "w('" + "v" * SHOWN_CHARACTERS + "...)" not in text
+    assert "w('" + "v" * (SHOWN_CHARACTERS - 4) + "...)" in text  # SHOWN_CHARACTERS in all
+    assert max(len(line) for line in text.splitlines()) < 2 * SHOWN_CHARACTERS
 
 
 def test_a_picture_needs_a_known_suffix(tmp_path):

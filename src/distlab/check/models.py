@@ -107,8 +107,10 @@ class Model:
         return f"{type(self).__name__}()"
 
 
-#: The longest rendering of a value in a label; a longer one is cut, ending in "...".
-SHOWN_CHARACTERS = 40
+#: The longest rendering of a value in a label or an explanation; a longer one is cut, ending
+#: in "...". Long enough for the states a lab's history builds (a key's appended values, a
+#: log), short enough that a huge value cannot flood a report.
+SHOWN_CHARACTERS = 200
 
 
 def _show(value: Any) -> str:
