@@ -224,6 +224,17 @@ class Cluster:
                                    f"{self._tail(node_id)}")
             time.sleep(0.02)
 
+    def wait_for_exit(self, node_id: str, timeout: float = 5.0) -> int:
+        """Wait until the current process of ``node_id`` has ended; its exit code."""
+        self._check_id(node_id)
+        deadline = time.monotonic() + timeout
+        while (code := self.returncode(node_id)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"node {node_id!r} still runs after {timeout} s:\n"
+                                   f"{self._tail(node_id)}")
+            time.sleep(0.02)
+        return code
+
     def storage(self, node_id: str) -> dict[Any, Any]:
         """Node ``node_id``'s storage as it is on disk now."""
         self._check_id(node_id)
