@@ -562,11 +562,12 @@ class Simulation:
                             stop = min(budget, next_gc)
                             while heap and ran < stop and not monitors:
                                 entry = heappop(heap)
-                                if entry[0] > limit:  # not for this run: put it back
+                                time, _, fn, arg = entry
+                                if time > limit:  # not for this run: put it back
                                     heappush(heap, entry)
                                     return False
-                                self.now = entry[0]
-                                entry[2](entry[3])
+                                self.now = time
+                                fn(arg)
                                 ran += 1
                             if ran < next_gc or ran == budget:  # no event left, or no budget
                                 break
