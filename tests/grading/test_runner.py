@@ -2,7 +2,7 @@
 and checks that run real code (`Trial`); the book's renderer of a report's summary.
 
 (The harness's reports -- a student's own line, infinite loops, replays, choosing checks and
-seeds -- are tested through the example lab, in ``tests/labs/test_lab00_example.py``.)
+seeds -- are tested on the echo lab, in ``tests/grading/test_reports.py``.)
 """
 
 from __future__ import annotations

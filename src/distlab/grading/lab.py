@@ -210,8 +210,10 @@ class Check:
         lab = getattr(method, "__self__", None)
         info = getattr(method, MARK, None)
         if not isinstance(lab, Lab) or not isinstance(info, CheckInfo):
-            raise TypeError(f"expected a check of a lab object, such as lab.test_one_client_A "
-                            f"(with lab = MyLab(...)); got {method!r}")
+            name = getattr(method, "__name__", "test_x")
+            owner = getattr(method, "__qualname__", "MyLab.").rpartition(".")[0] or "MyLab"
+            raise TypeError(f"expected a check of a lab object, such as lab.{name} (with lab = "
+                            f"{owner}(...)); got {method!r}")
         return cls(lab, method.__name__, info.part, info.seeds, info.description)
 
 
