@@ -269,14 +269,8 @@ class ForkEngine:
 
     def run(self, entry: Entry) -> None:
         """Run one pending entry, as ``sim.step()`` would (without asking the trace)."""
-        sim = self.sim
-        sim.scheduler.heap.remove(entry)
-        if entry[0] > sim.now:
-            sim.now = entry[0]
-        try:
-            entry[2](entry[3])
-        except Exception as exc:
-            raise sim._handler_error(entry, exc) from exc
+        self.sim.scheduler.heap.remove(entry)
+        self.sim._run_entry(entry)
 
     def run_starts(self) -> None:
         """Run the pending on_start of a restarted node (starting is not a choice)."""
