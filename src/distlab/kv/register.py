@@ -8,18 +8,22 @@ others must choose (Brewer's conjecture, proved by Gilbert and Lynch):
   replicas. Any two majorities of three share a replica, so a read always meets the latest
   completed write, and the history stays linearizable. A replica on the minority side of a
   partition cannot gather a majority: it refuses (an `Error`) after ``quorum_timeout`` ms.
-  This is the multi-writer algorithm of Attiya, Bar-Noy and Dolev (ABD): values carry a
-  *version* ``(counter, writer)``; a write first asks a majority for the highest version,
-  then stores its value under a higher one at a majority; a read asks a majority, and if
-  they disagree it writes the newest value back to a majority before answering (otherwise a
-  later read could still see the older value).
+  Attiya, Bar-Noy and Dolev's algorithm (ABD, 1995) emulates a *single-writer* register:
+  the one writer numbers its own writes and stores each at a majority. This is the
+  multi-writer extension of Lynch and Shvartsman (1997): values carry a *version*
+  ``(counter, writer)``; a write first asks a majority for the highest version, then stores
+  its value under a higher one at a majority; a read (as in ABD) asks a majority, and if they
+  disagree it writes the newest value back to a majority before answering (otherwise a later
+  read could still see the older value).
 * **the available choice** (AP), `LwwReplica`: every replica answers at once from its own
   copy and sends the write to the others afterwards (and again every ``sync_every`` ms, an
   anti-entropy round). During a partition both sides accept writes and drift apart; when
   it heals, each replica keeps the value with the highest version ``(timestamp, writer)``:
-  *last writer wins*, as in Dynamo-style stores. Every request is answered, but a read may
-  return an old value, so the history need not be linearizable; and a write whose timestamp
-  is lower than one already seen (a skewed clock) is silently lost.
+  *last writer wins*, by timestamp, as Cassandra does by default (Dynamo itself keeps
+  concurrent versions side by side, ordered by vector clocks, for the client to merge).
+  Every request is answered, but a read may return an old value, so the history need not be
+  linearizable; and a write whose timestamp is lower than one already seen (a skewed clock)
+  is silently lost.
 
 Clients and replicas speak the register workload of every chapter
 (`distlab.workloads.register`: ``Read``, ``Write``, their replies, and the workload's
@@ -130,7 +134,8 @@ class Coordination:
 
 
 class QuorumReplica(RegisterReplica):
-    """The consistent choice: reads and writes need a majority (ABD), or are refused.
+    """The consistent choice: reads and writes need a majority (multi-writer ABD), or are
+    refused.
 
     The replica a client talks to *coordinates* its request: it asks every replica, counts
     itself, and moves on as soon as a majority has answered. A coordination that has not
