@@ -31,10 +31,13 @@ class LamportClock:
 
     Implementation rules of the paper:
 
-    * IR1: the clock ticks between any two events of the process (`tick`, also used by
-      `send`: a send is an event);
-    * IR2: a message carries the sender's time ``T_m``; the receiver sets its clock past both
-      its own time and ``T_m`` (`receive`).
+    * IR1: the clock ticks between any two successive events of the process (`tick`, also
+      used by `send`: a send is an event);
+    * IR2: (a) a message carries the time ``T_m`` of its sending; (b) the receiver sets its
+      clock greater than or equal to its own time and greater than ``T_m``.
+
+    `receive` does IR2 (b) and IR1's tick for the receive event in one step:
+    ``C := max(C, T_m) + 1``.
 
     Ties between processes are broken by the process id: ordering events by
     ``(time, process_id)`` is Lamport's total order, the basis of totally ordered multicast.
