@@ -8,7 +8,8 @@ import pytest
 
 from distlab.partitioning import ModN
 from distlab.partitioning.indexes import DocumentPartitionedIndex, TermPartitionedIndex
-from distlab.partitioning.runs import imbalance, load, salted
+from distlab.partitioning.ranges import RangePartitioning
+from distlab.partitioning.runs import imbalance, load, salted, split_busiest
 from distlab.partitioning.skew import zipf_requests, zipf_weights
 from distlab.sim.helpers import node_ids
 
@@ -68,3 +69,15 @@ def test_bad_workload_parameters_are_refused():
         zipf_weights(3, -1)
     with pytest.raises(ValueError, match="ways is the number"):
         salted(["a"], ["a"], 0)
+
+
+def test_splitting_the_busiest_range_cools_a_hot_spot_of_neighbouring_keys():
+    keys = [f"user:{i:05d}" for i in range(5_000)]
+    scheme = RangePartitioning.from_keys(keys, node_ids(8))
+    requests = zipf_requests(keys[::-1], 50_000, seed=2)      # the last keys are the hottest
+    before = imbalance(load(scheme, requests))
+    split = split_busiest(scheme, requests)
+    assert len(split.boundaries) == len(scheme.boundaries) + 1
+    assert imbalance(load(split, requests)) < before
+    with pytest.raises(ValueError, match="single hot key"):
+        split_busiest(RangePartitioning(["c"], ["x", "y"]), ["c"] * 10 + ["a"])

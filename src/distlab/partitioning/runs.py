@@ -6,6 +6,7 @@ list of node names), so one experiment compares every scheme on the same keys.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import statistics
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from distlab.partitioning.hashing import Key
+from distlab.partitioning.ranges import RangePartitioning
 from distlab.partitioning.ring import ConsistentHashRing
 from distlab.partitioning.scheme import Partitioner, moved_keys
 from distlab.sim.helpers import node_ids
@@ -112,3 +114,22 @@ def salted(requests: Iterable[str], hot: Iterable[str], ways: int,
     hot = set(hot)
     rng = random.Random(seed)
     return [f"{r}#{rng.randrange(ways)}" if r in hot else r for r in requests]
+
+
+def split_busiest(scheme: RangePartitioning, requests: Sequence[str]) -> RangePartitioning:
+    """One step of load-based splitting, as range-partitioned stores do with a hot range:
+    the range with the most requests is split at the median of its requests, and its upper
+    part goes to the node that got the fewest requests."""
+    in_range: dict[int, list[str]] = {}
+    for request in requests:
+        in_range.setdefault(bisect.bisect_right(scheme.boundaries, request), []).append(request)
+    busiest = max(in_range, key=lambda i: len(in_range[i]))
+    ordered = sorted(in_range[busiest])
+    low = scheme.boundaries[busiest - 1] if busiest > 0 else None
+    above = [r for r in ordered[len(ordered) // 2:] if r != low]
+    if not above:
+        raise ValueError(f"the busiest range holds a single hot key, {ordered[0]!r}: no split "
+                         f"can cool it (salt the key instead, see `salted`)")
+    counts = load(scheme, requests)
+    coolest = min(counts, key=lambda node: counts[node])
+    return scheme.split(above[0], coolest)
