@@ -65,3 +65,10 @@ def test_bad_arguments_are_refused():
         RingExplorer(ConsistentHashRing, nodes=["n0"], keys=[])
     with pytest.raises(TypeError, match="make"):
         RingExplorer("ring", nodes=["n0"], keys=KEYS)
+
+
+def test_show_pictures_a_change_made_by_calling_an_action_directly(explorer):
+    explorer.add_node()
+    explorer.show()
+    assert explorer.ax.get_title() == "Consistent hashing: n3 joined"
+    assert "n3 joined" in explorer.status.value

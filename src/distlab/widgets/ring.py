@@ -181,7 +181,9 @@ class RingExplorer:
 
     # -- showing it in a notebook ---------------------------------------------------------------
     def show(self) -> None:
-        """Display the live explorer and, under it, a static picture and its caption."""
+        """Display the live explorer and, under it, a static picture and its caption (both
+        of the ring as it is now, after any change made by calling the actions directly)."""
+        self.redraw()
         self.image.value = compact_png(self.figure)
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"RingExplorer: {self.title} (live controls need a running kernel)"
