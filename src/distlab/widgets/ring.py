@@ -148,7 +148,7 @@ class RingExplorer:
                   key_labels=self.key_labels)
         handles = legend_handles(list(self.ring.nodes), colors, moved=bool(self.moved))
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.02),
-                  ncol=min(len(handles), 5), fontsize=8, frameon=False)
+                  ncol=min(len(handles), 6), fontsize=7, frameon=False)
 
     def summary(self) -> str:
         """One sentence: what changed, how many keys moved, and the optimum."""
