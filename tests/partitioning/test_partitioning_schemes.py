@@ -201,6 +201,13 @@ def test_range_partitioning_errors_say_what_to_do():
         RangePartitioning.from_keys(["x"], ["a", "b"])
 
 
+def test_fixed_partitions_refuse_a_table_that_does_not_fit_the_nodes():
+    with pytest.raises(ValueError, match="a holder for each of the 4 partitions"):
+        FixedPartitions(["a", "b"], partitions=4, table=["a", "b"])
+    with pytest.raises(ValueError, match="gives partitions to z"):
+        FixedPartitions(["a", "b"], partitions=2, table=["a", "z"])
+
+
 def test_fixed_partitions_refuse_fewer_partitions_than_nodes():
     with pytest.raises(ValueError, match="at least the number of nodes"):
         FixedPartitions(["a", "b", "c"], partitions=2)

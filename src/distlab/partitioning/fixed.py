@@ -42,6 +42,13 @@ class FixedPartitions:
         self.seed = seed
         self.table = (tuple(table) if table is not None else
                       tuple(self.nodes[p % len(self.nodes)] for p in range(partitions)))
+        if len(self.table) != partitions:
+            raise ValueError(f"the table must name a holder for each of the {partitions} "
+                             f"partitions; it has {len(self.table)} entries")
+        strangers = sorted(set(self.table) - set(self.nodes))
+        if strangers:
+            raise ValueError(f"the table gives partitions to {', '.join(strangers)}, which "
+                             f"are not among the nodes {', '.join(self.nodes)}")
 
     def partition(self, key: Key) -> int:
         """The partition of ``key``: fixed forever, whatever the nodes."""
