@@ -11,8 +11,8 @@ import pytest
 
 from distlab.partitioning import (ConsistentHashRing, FixedPartitions, JumpHash, ModN,
                                   RangePartitioning, Rendezvous, moved_keys, stable_hash)
-from distlab.partitioning.runs import (join_movement, leave_movement, load, moved_fraction,
-                                       ring_cv_theory, ring_spread)
+from distlab.partitioning.runs import (join_movement, key_spread, leave_movement, load,
+                                       moved_fraction, ring_cv_theory, ring_spread, sampling_cv)
 from distlab.sim.helpers import node_ids
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -218,3 +218,14 @@ def test_fixed_partitions_refuse_fewer_partitions_than_nodes():
 def test_stable_hash_refuses_a_bad_seed():
     with pytest.raises(ValueError, match="seed must be"):
         stable_hash("k", seed=-1)
+
+
+def test_rendezvous_and_jump_spread_keys_as_evenly_as_independent_random_choices():
+    keys = KEYS[:4_000]
+    floor = sampling_cv(8, len(keys))
+    for make in (Rendezvous, JumpHash, ModN):
+        spread = key_spread(make, 8, keys, seeds=range(10))
+        assert spread.cv == pytest.approx(floor, rel=0.3)
+    one_point = key_spread(lambda nodes, seed: ConsistentHashRing(nodes, 1, seed), 8, keys,
+                           seeds=range(10))
+    assert one_point.cv > 10 * floor

@@ -100,6 +100,40 @@ def ring_cv_theory(n: int, vnodes: int) -> float:
     return math.sqrt((n - 1) / (n * vnodes + 1))
 
 
+@dataclass(frozen=True)
+class KeySpread:
+    """How unevenly a scheme spreads ``keys`` keys over ``n`` nodes, over many seeds: the
+    coefficient of variation of the keys per node (pooled over every node of every seed) and
+    the mean over the seeds of the busiest node's keys over the mean."""
+
+    n: int
+    keys: int
+    seeds: int
+    cv: float
+    max_over_mean: float
+
+
+def key_spread(make: Callable[[list[str], int], Partitioner], n: int, keys: Sequence[Key],
+               seeds: Iterable[int]) -> KeySpread:
+    """Place ``keys`` with ``make(nodes, seed)`` for every seed and measure the spread of the
+    number of keys per node (so the sampling noise of the keys is included)."""
+    mean = len(keys) / n
+    squares, maxima = [], []
+    for seed in seeds:
+        counts = load(make(node_ids(n), seed), keys).values()
+        squares += [(count / mean - 1) ** 2 for count in counts]
+        maxima.append(max(counts) / mean)
+    return KeySpread(n, len(keys), len(maxima), math.sqrt(statistics.mean(squares)),
+                     statistics.mean(maxima))
+
+
+def sampling_cv(n: int, keys: int) -> float:
+    """The spread of the keys per node of an ideal scheme, where each key picks one of the n
+    nodes uniformly and independently: a node's count is Binomial(keys, 1/n), whose standard
+    deviation over its mean is sqrt((n - 1) / keys). No hash scheme can do better on average."""
+    return math.sqrt((n - 1) / keys)
+
+
 def harmonic(n: int) -> float:
     """H_n = 1 + 1/2 + ... + 1/n: the expected largest of n random arcs, times n."""
     return sum(1 / k for k in range(1, n + 1))
