@@ -11,7 +11,7 @@ import pytest
 from distlab.check import check_linearizability
 from distlab.sim import Client, Constant, Network, Node, Simulation
 from distlab.workloads import broadcast, counter, kv, log, register
-from distlab.workloads.client import Error, WorkloadClient
+from distlab.workloads.client import Error, NotLeader, WorkloadClient
 
 
 class Server(Node):
@@ -235,3 +235,61 @@ def test_finishing_with_the_wrong_reply_is_explained():
     sim.run(until=10)                              # waiting for its first request
     with pytest.raises(ValueError, match="the reply to another request"):
         client.finish(kv.GetOk(0, None))
+
+
+# -- a client of a replicated service: several servers, NotLeader redirects -----------------------
+
+class Follower(Node):
+    """Answers every request with NotLeader, naming ``leader`` (which may be None)."""
+
+    def __init__(self, leader: str | None = None):
+        self.leader = leader
+
+    def on_message(self, src: str, msg: Any) -> None:
+        self.send(src, NotLeader(msg.msg_id, self.leader))
+
+
+def replicated(leader_hint: str | None) -> Simulation:
+    """Two followers ``a`` and ``b`` hinting at ``leader_hint``, the real server ``s``, and a
+    client that knows all three and starts with ``a``."""
+    sim = Simulation(seed=1, network=Network(latency=Constant(1)))
+    sim.add_node(Follower, "a", leader=leader_hint)
+    sim.add_node(Follower, "b", leader=leader_hint)
+    sim.add_node(Server, "s")
+    sim.add_node(kv.KVClient, "c", server=["a", "b", "s"], ops=3, retry=50.0)
+    return sim
+
+
+def test_a_not_leader_reply_sends_the_request_to_the_named_leader_at_once():
+    sim = replicated("s")
+    sim.run()
+    ops = sim.history.operations
+    assert [op.status for op in ops] == ["ok"] * 3
+    assert ops[0].complete_time < 10  # a -> NotLeader -> s -> reply: no retry delay waited
+    assert sim.nodes["c"].server == "s"  # later requests go straight to the leader
+    assert [e.peer for e in sim.trace.of_kind("send") if e.node == "c"] == ["a", "s", "s", "s"]
+
+
+def test_without_a_hint_the_client_tries_its_next_server_after_the_retry_delay():
+    sim = replicated(None)
+    sim.run()
+    first = sim.history.operations[0]
+    assert first.status == "ok"
+    assert 100 <= first.complete_time < 110  # a, then b after 50 ms, then s after 50 ms
+    assert [e.peer for e in sim.trace.of_kind("send") if e.node == "c"][:3] == ["a", "b", "s"]
+
+
+def test_an_unanswered_request_moves_on_to_the_next_server():
+    sim = replicated("s")
+    sim.add_node(Server, "z")  # (not in the client's list)
+    sim.crash("a")
+    sim.run()
+    assert [op.status for op in sim.history.operations] == ["ok"] * 3
+    assert sim.nodes["c"].server == "s"
+
+
+@pytest.mark.parametrize("server", [[], "", ["a", 3], None])
+def test_a_bad_server_list_is_refused_with_a_message(server):
+    sim = Simulation(seed=1)
+    with pytest.raises(ValueError, match="server is a server's id, or a sequence of ids"):
+        sim.add_node(kv.KVClient, "c", server=server)

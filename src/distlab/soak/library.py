@@ -21,7 +21,10 @@ from distlab.clocks.cristian import CristianClient, TimeServer
 from distlab.consensus.paxos import Acceptor, Proposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, log_matching,
+                                               logs_agree_up_to_commit)
+from distlab.consensus.raft.node import RaftNode
+from distlab.consensus.raft.runs import add_raft_kv
 from distlab.election.bully import BullyNode
 from distlab.election.rank import rank
 from distlab.election.ring import RingNode
@@ -74,6 +77,29 @@ def raft_election(node: type[RaftElectionNode] = RaftElectionNode) -> Target:
                   "one leader per term (every event); one leader followed by all (end)",
                   Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
                   calm_at=0.6)
+
+
+def raft_kv(node: type[RaftNode] = RaftNode) -> Target:
+    """A key-value store on 5 Raft servers with snapshots, 3 clients: Election Safety, Log
+    Matching and State Machine Safety under every fault, a linearizable history; once the
+    faults are over, every operation started after the repair succeeds."""
+    run_for, calm_at = 4_000.0, 0.6
+
+    def setup(sim: Simulation) -> None:
+        add_raft_kv(sim, n=5, clients=3, ops=1_000, node_class=node, snapshot_every=20,
+                    retry=60.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            at_most_one_leader_per_term(), log_matching(first_index="log_start"),
+            logs_agree_up_to_commit(first_index="log_start"), Linearizable("kv"),
+            OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target("raft-kv", "distlab.consensus.raft.node",
+                  "one leader per term, log matching, committed entries fixed (every event); "
+                  "linearizable (end); operations after the repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=calm_at)
 
 
 def bully(node: type[BullyNode] = BullyNode) -> Target:

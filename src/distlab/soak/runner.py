@@ -25,6 +25,7 @@ from distlab.soak.target import Target
 PROTOCOLS: dict[str, Callable[[], Target]] = {
     "paxos": library.paxos,
     "raft-election": library.raft_election,
+    "raft-kv": library.raft_kv,
     "bully": library.bully,
     "ring-election": library.ring_election,
     "heartbeat": library.heartbeat,

@@ -16,6 +16,7 @@ message for it (`request`), and what a reply means (`outcome`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +38,25 @@ class Error:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class NotLeader:
+    """The server is not the one that can do the request ``in_reply_to`` (a follower of a
+    replicated service); ``leader`` is the server it believes leads (None: it does not know).
+
+    A client given several servers tries ``leader`` at once, or its next server after its
+    retry delay; nothing was done, so the request keeps its ``msg_id``.
+    """
+
+    in_reply_to: int
+    leader: str | None = None
+
+
 class WorkloadClient(Client):
     """Runs ``ops`` operations against ``server``, one at a time, recording each in the history.
+
+    ``server`` is one server's id, or a sequence of ids (a replicated service): the client
+    then sends to one of them at a time, moves to the next when a request goes unanswered
+    for ``retry`` ms, and follows a `NotLeader` reply's hint.
 
     Every request carries this client's id and a ``msg_id`` that counts 1, 2, 3... The client
     resends the request, unchanged, every ``retry`` ms until a reply whose ``in_reply_to`` is
@@ -56,12 +74,17 @@ class WorkloadClient(Client):
     with the reply.)
     """
 
-    def __init__(self, server: str = "server", ops: int = 10, retry: float = 100.0,
-                 attempts: int | None = None, think: float = 0.0):
+    def __init__(self, server: str | Sequence[str] = "server", ops: int = 10,
+                 retry: float = 100.0, attempts: int | None = None, think: float = 0.0):
         if attempts is not None and attempts < 1:
             raise ValueError(f"attempts is how many times a request is sent before the client "
                              f"gives up (None: never); got {attempts!r}")
-        self.server = server
+        servers = (server,) if isinstance(server, str) else (
+            tuple(server) if isinstance(server, (list, tuple)) else ())
+        if not servers or not all(isinstance(s, str) and s for s in servers):
+            raise ValueError(f"server is a server's id, or a sequence of ids; got {server!r}")
+        self.servers = servers
+        self.server = servers[0]            # where requests go now
         self.ops = ops
         self.retry = retry
         self.attempts = math.inf if attempts is None else attempts
@@ -115,9 +138,14 @@ class WorkloadClient(Client):
         self.send(self.server, self.waiting)
         self.set_timer(self.retry, "retry")
 
+    def next_server(self) -> None:
+        """Send to the next of ``servers`` from now on (round robin)."""
+        self.server = self.servers[(self.servers.index(self.server) + 1) % len(self.servers)]
+
     def on_timer(self, name: str) -> None:
         match name:
             case "retry" if self.waiting is not None and self.sent < self.attempts:
+                self.next_server()          # unanswered: that server may be down
                 self.transmit()
             case "retry" if self.waiting is not None:
                 self.complete("info", None)  # no reply after every attempt: unknown
@@ -127,7 +155,16 @@ class WorkloadClient(Client):
     def on_message(self, src: str, msg: Any) -> None:
         if self.waiting is None or getattr(msg, "in_reply_to", None) != self.msg_id:
             return                          # a duplicate, or a reply to an earlier request
-        self.finish(msg)
+        match msg:
+            case NotLeader(leader=leader) if leader in self.servers and leader != src:
+                self.server = leader        # try the leader it names, now
+                if self.sent < self.attempts:
+                    self.transmit()
+            case NotLeader():
+                pass                        # no better server known: the retry timer
+                                            # tries the next one
+            case _:
+                self.finish(msg)
 
     def finish(self, reply: Any) -> None:
         """The reply to the waiting request arrived: record what it says, go on to the next."""

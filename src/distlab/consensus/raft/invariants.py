@@ -3,12 +3,14 @@
 * **Election Safety** -- at most one leader can be elected in a given term
   (`at_most_one_leader_per_term`);
 * **State Machine Safety** -- once a node has committed (applied) an entry at some index, no
-  node ever commits a different entry at that index (`logs_agree_up_to_commit`).
+  node ever commits a different entry at that index (`logs_agree_up_to_commit`);
+* **Log Matching** -- two logs with an entry of the same term at the same index are
+  identical up to that index (`log_matching`).
 
-Both are `distlab.check.Invariant` objects: `watch` them during a run, `check_now` after it,
+All are `distlab.check.Invariant` objects: `watch` them during a run, `check_now` after it,
 or hand them to the schedule explorer. Their defaults read the names Raft's nodes use
 (``role``, ``term``, ``log``, ``commit_index``); other protocols pass their own names.
-Both remember the past (the leader of each term, the entries already committed).
+The first two remember the past (the leader of each term, the entries committed).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class LogsAgreeUpToCommit(Invariant):
     remembers = True
 
     def __init__(self, log_attr: str = "log", commit_attr: str = "commit_index",
-                 first_index: int = 1):
+                 first_index: int | str = 1):
         super().__init__("logs agree up to the commit index", self._check)
         self.log_attr = log_attr
         self.commit_attr = commit_attr
@@ -108,23 +110,44 @@ class LogsAgreeUpToCommit(Invariant):
                 raise ConfigurationError(
                     f"node {node_id!r} has a {self.log_attr!r} but its {self.commit_attr!r} "
                     f"is {commit!r}, not an int; pass commit_attr= the name of its commit index")
-            count = commit - self.first_index + 1  # how many entries of log are committed
+            start = self._start(node_id, node)
+            count = commit - start + 1  # how many entries of log are committed
             if count > len(log):
                 return (f"node {node_id!r} has {self.commit_attr} {commit} but only "
-                        f"{len(log)} entries in its {self.log_attr}: it claims to have "
-                        f"committed entries it does not have")
-            known = min(count, len(self.committed))
-            mine = list(log[:known])
-            if mine != self.committed[:known]:
-                position = next(p for p in range(known) if mine[p] != self.committed[p])
-                where, when = self.first_seen[position]
-                return (f"index {position + self.first_index} was committed as "
-                        f"{self.committed[position]!r} (seen on {where!r} at t={when:.3f} ms), "
-                        f"but {node_id!r} now has {mine[position]!r} committed there")
-            for position in range(known, count):
-                self.committed.append(log[position])
-                self.first_seen.append((node_id, sim.now))
+                        f"{len(log)} entries in its {self.log_attr} from index {start}: it "
+                        f"claims to have committed entries it does not have")
+            # positions in self.committed (which starts at self.base) that this log also has
+            skip = start - self.base
+            known = max(0, min(count, len(self.committed) - skip))
+            mine = log[:known]
+            if mine != self.committed[skip:skip + known]:
+                offset = next(p for p in range(known) if mine[p] != self.committed[skip + p])
+                where, when = self.first_seen[skip + offset]
+                return (f"index {start + offset} was committed as "
+                        f"{self.committed[skip + offset]!r} (seen on {where!r} at "
+                        f"t={when:.3f} ms), but {node_id!r} now has {mine[offset]!r} "
+                        f"committed there")
+            if skip <= len(self.committed):  # (a node past a gap extends nothing)
+                for offset in range(known, count):
+                    self.committed.append(log[offset])
+                    self.first_seen.append((node_id, sim.now))
         return None
+
+    def _start(self, node_id: str, node: Any) -> int:
+        """The index of the node's ``log[0]``: fixed, or read from the node (snapshots)."""
+        if isinstance(self.first_index, int):
+            return self.first_index
+        start = getattr(node, self.first_index, None)
+        if not isinstance(start, int):
+            raise ConfigurationError(
+                f"node {node_id!r} has no int attribute {self.first_index!r} (the index of "
+                f"its {self.log_attr}[0]); got {start!r}")
+        return start
+
+    @property
+    def base(self) -> int:
+        """The index of ``committed[0]``: the first index a fixed-start log has."""
+        return self.first_index if isinstance(self.first_index, int) else 1
 
     def reset(self) -> None:
         self.committed.clear()
@@ -135,15 +158,78 @@ class LogsAgreeUpToCommit(Invariant):
 
 
 def logs_agree_up_to_commit(log_attr: str = "log", commit_attr: str = "commit_index",
-                            first_index: int = 1) -> LogsAgreeUpToCommit:
+                            first_index: int | str = 1) -> LogsAgreeUpToCommit:
     """State Machine Safety: committed log entries agree between nodes and never change.
 
     Each node has a list ``getattr(node, log_attr)`` and an int ``getattr(node, commit_attr)``,
     the index of its last committed entry. ``first_index`` is the index of ``log[0]``: 1 as in
-    the Raft paper (then ``log[:commit_index]`` is committed), or 0 for a log that starts with
-    a placeholder entry. Nodes without ``log_attr`` are ignored.
+    the Raft paper (then ``log[:commit_index]`` is committed), 0 for a log that starts with
+    a placeholder entry, or the name of a node attribute that holds it (a log that snapshots
+    cut from the front: `RaftNode.log_start`). Entries a snapshot has replaced are not
+    compared. Nodes without ``log_attr`` are ignored.
     """
-    if not isinstance(first_index, int):
-        raise ConfigurationError(f"first_index is the index of log[0] (1 as in Raft, or 0); "
+    if not isinstance(first_index, (int, str)) or isinstance(first_index, bool):
+        raise ConfigurationError(f"first_index is the index of log[0] (1 as in Raft, or 0), "
+                                 f"or the name of the node attribute that holds it; "
                                  f"got {first_index!r}")
     return LogsAgreeUpToCommit(log_attr, commit_attr, first_index)
+
+
+# -- Log Matching ---------------------------------------------------------------------------
+
+class LogMatching(Invariant):
+    """If two logs have an entry with the same index and term, they are identical up to it.
+
+    Raft's Log Matching property. For each pair of live nodes it finds the highest index
+    both logs hold with the same term there, and compares the entries both hold up to it
+    (entries a snapshot replaced are not compared). Entries carry their ``term`` attribute.
+    """
+
+    reads_only_nodes = True
+
+    def __init__(self, log_attr: str = "log", first_index: int | str = 1):
+        super().__init__("logs that match at an index match up to it", self._check)
+        self.log_attr = log_attr
+        self.first_index = first_index
+
+    def _check(self, sim: Simulation) -> str | None:
+        logs = []
+        for node_id, node in sorted(live_nodes(sim).items()):
+            if hasattr(node, self.log_attr):
+                start = (self.first_index if isinstance(self.first_index, int)
+                         else getattr(node, self.first_index))
+                logs.append((node_id, start, getattr(node, self.log_attr)))
+        for i, (a, start_a, log_a) in enumerate(logs):
+            for b, start_b, log_b in logs[i + 1:]:
+                problem = _first_mismatch(start_a, log_a, start_b, log_b)
+                if problem is not None:
+                    index, agreed = problem
+                    return (f"{a!r} and {b!r} both have an entry of term "
+                            f"{log_a[agreed - start_a].term} at index {agreed}, but differ "
+                            f"at index {index} before it: {log_a[index - start_a]!r} on "
+                            f"{a!r}, {log_b[index - start_b]!r} on {b!r}")
+        return None
+
+
+def _first_mismatch(start_a: int, log_a: list[Any], start_b: int, log_b: list[Any]
+                    ) -> tuple[int, int] | None:
+    """(index where the two logs differ, a later index where their terms agree), or None."""
+    low = max(start_a, start_b)
+    high = min(start_a + len(log_a), start_b + len(log_b)) - 1
+    for agreed in range(high, low - 1, -1):
+        if log_a[agreed - start_a].term == log_b[agreed - start_b].term:
+            mine = log_a[low - start_a:agreed - start_a]
+            theirs = log_b[low - start_b:agreed - start_b]
+            if mine == theirs:  # (one comparison of lists: fast, entries are often shared)
+                return None
+            return low + next(i for i, (x, y) in enumerate(zip(mine, theirs)) if x != y), agreed
+    return None
+
+
+def log_matching(log_attr: str = "log", first_index: int | str = 1) -> LogMatching:
+    """Log Matching: two logs with the same term at an index agree on every entry up to it.
+
+    ``first_index`` as in `logs_agree_up_to_commit`: the index of ``log[0]``, or the name of
+    the node attribute that holds it.
+    """
+    return LogMatching(log_attr, first_index)

@@ -1,4 +1,5 @@
-"""Experiments on Raft's election: who ran and won in each term, split votes, time to elect.
+"""Experiments on Raft: who ran and won in each term, split votes, time to elect; and a
+replicated key-value store (`raft_kv`) for the runs of the whole protocol.
 
 Ongaro and Ousterhout (2014), Figure 16, measures how long it takes to replace a crashed
 leader as a function of the election-timeout range; `raft_election_study` repeats it.
@@ -11,8 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.sim import Latency, Network, Simulation, Trace, Uniform
+from distlab.consensus.raft.node import RaftNode
+from distlab.sim import Latency, Nemesis, Network, Simulation, Trace, Uniform
 from distlab.sim.helpers import node_ids, trace_of
+from distlab.workloads.kv import KVClient
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,43 @@ def raft_election_study(ranges: Iterable[tuple[float, float]], *,
             max_time=max((r.time for r in done), default=float("nan")),
             no_leader=len(runs) - len(done)))
     return studies
+
+
+def add_raft_kv(sim: Simulation, *, n: int = 3, clients: int = 2, ops: int = 20,
+                retry: float = 100.0, node_class: type[RaftNode] = RaftNode,
+                **options: float | int | tuple[float, float] | None) -> list[str]:
+    """Add ``n`` Raft servers ``n1``... and ``clients`` key-value clients ``c1``... doing
+    ``ops`` operations each to ``sim``; return the servers' ids.
+
+    Each client knows every server and starts with its own (``c1`` with ``n1``...); a
+    follower redirects it to the leader. ``options`` go to every server (``snapshot_every``,
+    ``election_timeout``...).
+    """
+    servers = node_ids(n, first=1)
+    sim.add_nodes(node_class, servers, **options)
+    for i in range(1, clients + 1):
+        first = (i - 1) % n
+        sim.add_node(KVClient, f"c{i}", server=servers[first:] + servers[:first], ops=ops,
+                     retry=retry)
+    return servers
+
+
+def raft_kv(*, seed: int = 0, n: int = 3, clients: int = 2, ops: int = 20,
+            latency: Latency | float = Uniform(1, 10), retry: float = 100.0,
+            nemesis: Nemesis | None = None, node_class: type[RaftNode] = RaftNode,
+            **options: float | int | tuple[float, float] | None) -> Simulation:
+    """A key-value store replicated by Raft (`add_raft_kv`), on a network of ``latency``,
+    ready to run.
+
+    A ``nemesis`` (crashes, partitions, loss...) must be limited to the servers
+    (``Nemesis(..., nodes=["n1", "n2", "n3"])``): the clients' history is what is judged.
+    """
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    servers = add_raft_kv(sim, n=n, clients=clients, ops=ops, retry=retry,
+                          node_class=node_class, **options)
+    if nemesis is not None:
+        if nemesis.nodes is None or not set(nemesis.nodes) <= set(servers):
+            raise ValueError(f"the nemesis must spare the clients (their history is judged): "
+                             f"build it with nodes={servers!r} or some of them")
+        nemesis.install(sim)
+    return sim
