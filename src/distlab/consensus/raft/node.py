@@ -33,10 +33,12 @@ from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, 
 from distlab.kv.machine import KVMachine
 from distlab.sim import Node
 from distlab.workloads.client import NotLeader
-from distlab.workloads.kv import Append, Get, Put
+from distlab.workloads.kv import Append, AppendOk, Get, GetOk, Put, PutOk
 
 #: the client requests a Raft server accepts
 REQUESTS = (Get, Put, Append)
+#: what it answers them (named here so that, run as a real process, its codec knows them)
+REPLIES = (GetOk, PutOk, AppendOk, NotLeader)
 
 
 class RaftNode(Node):
