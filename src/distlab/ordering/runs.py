@@ -68,6 +68,18 @@ class ChatRun:
         checks = {"FIFO": fifo_order(), "causal": causal_order(), "total": total_order()}
         return {name: inv.check(self.sim) for name, inv in checks.items()}
 
+    def deliveries(self, member: str) -> list[tuple[float, str]]:
+        """``(time, text)`` of each delivery by ``member``, in order."""
+        return [(e.time, e.data["text"]) for e in self.sim.trace.of_kind("note")
+                if e.node == member and e.data.what == "deliver"]
+
+    def delays(self) -> list[float]:
+        """For every delivery of every member: the time from the post to that delivery."""
+        posted_at = {e.data["text"]: e.time for e in self.sim.trace.of_kind("note")
+                     if e.data.what == "post"}
+        return [time - posted_at[text] for m in self.members
+                for time, text in self.deliveries(m)]
+
     def messages(self) -> int:
         """The messages the members sent (copies made by the network not counted)."""
         return len(self.sim.trace.of_kind("send"))

@@ -3,8 +3,8 @@
 A member sends its post to the sequencer; the sequencer gives it the next number of the
 group and multicasts it with that number; every member delivers the posts in the order of
 their numbers, holding back one that arrives before its predecessors. One member decides,
-so there is one order (Défago, Schiper and Urbán 2004 call this a *fixed sequencer*; ISIS's
-ABCAST and Amoeba's group communication worked this way).
+so there is one order (Défago, Schiper and Urbán 2004 call this a *fixed sequencer*;
+Amoeba's group communication worked this way).
 
 The sequencer takes each member's submissions in the order they were posted (they are
 numbered per sender, like FIFO broadcast), so the total order keeps each sender's order, and,
