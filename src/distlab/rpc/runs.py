@@ -59,7 +59,7 @@ class StormRun:
     given_up: int                 # ... that ran out of attempts or of retry budget
     attempts: int                 # requests the clients sent, retries included
     served: int                   # requests the server served
-    wasted: int                   # ... whose answer came after the client had stopped waiting
+    wasted: int                   # ... after the caller's deadline: for nobody
     refused: int                  # requests refused because their deadline had passed
     finished_at: float | None     # when the last call ended (None: some never did)
     sim: Simulation = field(repr=False, compare=False)
@@ -84,9 +84,9 @@ def retry_storm(policy: RetryPolicy, *, clients: int = 50, calls: int = 5,
     during ``outage``.
 
     Every client starts within ``stagger`` ms of time 0 and makes ``calls`` calls, retrying
-    by ``policy``. The server serves one request at a time, ``service`` ms each. With
-    ``deadlines`` the requests carry the clients' timeout and the server refuses those that
-    expired in its queue.
+    by ``policy``. The server serves one request at a time, ``service`` ms each. Requests
+    carry the clients' timeout as their deadline, so that the server can count the requests
+    it serves for nobody; with ``deadlines`` it also refuses those that expired in its queue.
     """
     if not 0 <= outage[0] <= outage[1]:
         raise ValueError(f"outage is (down at, up again at) in ms, in that order; got {outage}")
@@ -94,7 +94,7 @@ def retry_storm(policy: RetryPolicy, *, clients: int = 50, calls: int = 5,
     server = sim.add_node(QueueServer, "server", service=service, deadlines=deadlines)
     starts = stream(seed, "storm-starts")
     fleet = [sim.add_node(RetryingClient, f"c{i:02d}", server="server", calls=calls,
-                          think=think, timeout=timeout, policy=policy, deadline=deadlines,
+                          think=think, timeout=timeout, policy=policy, deadline=True,
                           start=starts.uniform(0, stagger))
              for i in range(clients)]
     sim.at(outage[0], sim.crash, "server")
@@ -109,7 +109,7 @@ def retry_storm(policy: RetryPolicy, *, clients: int = 50, calls: int = 5,
         calls=clients * calls, succeeded=sum(c.done for c in fleet),
         given_up=sum(c.given_up for c in fleet),
         attempts=sum(c.rpc_stats.attempts for c in fleet), served=server.served,
-        wasted=sum(c.rpc_stats.late_replies for c in fleet), refused=server.refused,
+        wasted=server.served_late, refused=server.refused,
         finished_at=max(ends) if finished else None, sim=sim)
 
 
