@@ -158,6 +158,8 @@ def test_bad_scripts_are_refused_with_a_clear_message():
         chat(FifoMember, script={"a": [(10, 5)]})
     with pytest.raises(ValueError, match="who are not members"):
         chat(FifoMember, script={"z": [(10, "z.1")]})
+    with pytest.raises(ValueError, match="crash=.* names 'z', who is not a member"):
+        chat(FifoMember, script={}, crash=("z", 10))
 
 
 def test_the_invariants_say_what_they_check():

@@ -102,6 +102,9 @@ def chat(member: type[Member], *, script: Mapping[str, Sequence[tuple[float, str
     if unknown:
         raise ValueError(f"the script or answers name {unknown}, who are not members "
                          f"{list(members)}")
+    if crash is not None and crash[0] not in members:
+        raise ValueError(f"crash=(member, time) names {crash[0]!r}, who is not a member "
+                         f"{list(members)}")
     sim = Simulation(seed=seed, network=Network(latency=latency, reorder=reorder,
                                                 duplicate=duplicate))
     sim.add_nodes(member, members, script=script, answers=answers, **options)
