@@ -11,6 +11,8 @@ import pytest
 from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.membership.heartbeat import TimeoutDetector
+from distlab.ordering.fifo import FifoMember
+from distlab.ordering.member import ArrivalMember
 from distlab.soak import labs, library
 from distlab.soak.__main__ import main
 from distlab.soak.runner import PROTOCOLS, replay, soak, target
@@ -133,3 +135,12 @@ def test_the_command_prints_a_line_per_protocol_and_a_total(capsys):
         ["total", "4", "runs", "0", "violations"]]
     assert main(["--protocol", "gossip", "--seed", "4"]) == 0
     assert capsys.readouterr().out.startswith("gossip, seed 4: every property held")
+
+
+def test_broadcasts_that_promise_less_are_caught_by_the_stronger_orders():
+    on_arrival = soak(library.fifo_broadcast(member=ArrivalMember), 5)
+    assert on_arrival.violations
+    assert on_arrival.violations[0].violation.startswith("FIFO order")
+    fifo_only = soak(library.causal_broadcast(member=FifoMember), 5)
+    assert fifo_only.violations
+    assert fifo_only.violations[0].violation.startswith("causal order")

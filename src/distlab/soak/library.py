@@ -34,6 +34,13 @@ from distlab.grading.properties import AtEnd, Eventually, Linearizable
 from distlab.kv.register import LwwReplica, QuorumReplica, RegisterClient
 from distlab.kv.runs import REPLICAS, converged
 from distlab.membership.heartbeat import HeartbeatSender, TimeoutDetector
+from distlab.ordering.causal import CausalMember
+from distlab.ordering.fifo import FifoMember
+from distlab.ordering.invariants import causal_order, fifo_order, total_order
+from distlab.ordering.lamport import LamportMember
+from distlab.ordering.member import Member
+from distlab.ordering.runs import MEMBERS, conversation
+from distlab.ordering.sequencer import SequencerMember
 from distlab.rpc.counter import CounterClient, CounterServer
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import node_ids
@@ -280,3 +287,53 @@ def lww_register(replica: type[LwwReplica] = LwwReplica) -> Target:
             AtEnd(reads_were_written), Eventually("the replicas converge", converged,
                                                   until_end=True)]),
         calm_at=REGISTER_CALM)
+
+
+def _ordered_broadcast(name: str, member: type[Member], orders: tuple[str, ...]) -> Target:
+    """A chat of four ``member``s (`distlab.ordering`), every post answered by the next
+    member: the ``orders`` the protocol promises, after every event; once the faults are
+    over, every member has delivered every post.
+
+    The broadcasts assume reliable channels, and the total-order ones that no member
+    crashes: so only duplicates, reordering and clocks (which only move the posts' times).
+    """
+    invariants = {"FIFO": fifo_order, "causal": causal_order, "total": total_order}
+
+    def scenario(seed: int) -> Scenario:
+        script, answers = conversation(seed)
+        posts = ({text for texts in script.values() for _, text in texts}
+                 | {answer for answered in answers.values() for answer in answered.values()})
+
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(member, MEMBERS, script=script, answers=answers)
+
+        return Scenario(setup, run_for=2_000.0, network=NETWORK, properties=[
+            *(invariants[order]() for order in orders),
+            Eventually("every member delivers every post",
+                       lambda sim: all(posts <= set(sim.nodes[m].delivered) for m in MEMBERS),
+                       until_end=True)])
+
+    return Target(name, member.__module__,
+                  f"{', '.join(orders)} order (every event); everything delivered (end)",
+                  Faults(interval=50.0, duplicate=0.3, reorder=0.3, skew=100.0, drift=0.01),
+                  scenario, calm_at=0.6)
+
+
+def fifo_broadcast(member: type[Member] = FifoMember) -> Target:
+    """FIFO broadcast: FIFO order."""
+    return _ordered_broadcast("ordering-fifo", member, ("FIFO",))
+
+
+def causal_broadcast(member: type[Member] = CausalMember) -> Target:
+    """Causal broadcast: FIFO and causal order."""
+    return _ordered_broadcast("ordering-causal", member, ("FIFO", "causal"))
+
+
+def sequencer_broadcast(member: type[Member] = SequencerMember) -> Target:
+    """Total order by a fixed sequencer: FIFO, causal and total order."""
+    return _ordered_broadcast("ordering-sequencer", member, ("FIFO", "causal", "total"))
+
+
+def lamport_broadcast(member: type[Member] = LamportMember) -> Target:
+    """Lamport's totally ordered multicast: FIFO, causal and total order."""
+    return _ordered_broadcast("ordering-lamport", member, ("FIFO", "causal", "total"))
