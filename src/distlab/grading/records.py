@@ -176,6 +176,9 @@ class RunRecorder:
         self.times: list[float] = []     # the simulated time after each step
         self.changes: list[tuple[int, str, str, bytes | None]] = []  # step, node, attr, value
         self.downs: list[tuple[int, tuple[str, ...]]] = []  # step, the crashed nodes from then
+        #: what the student's code answered, for the grader to judge: a `Trial`'s observations,
+        #: or the answers of the properties that ask the student's code (in their order)
+        self.answers: Any = None
         self._last: dict[tuple[str, str], bytes | None] = {}
         self._down: frozenset[str] = frozenset()
         self._complete = 0  # how many steps are recorded in full
