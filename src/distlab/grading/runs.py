@@ -58,6 +58,9 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None, *,
 class TrialRun(Simulation):
     """The (empty) simulation that stands for a real run in a report: it has no events."""
 
+    #: a real run: the report says how to run it again, not how to replay it
+    real = True
+
 
 def run_trial(trial: Trial, c: Check, seed: int, sim: Simulation,
               wall_limit: float | None = None, recorder: RunRecorder | None = None
