@@ -17,8 +17,7 @@ import threading
 
 from distlab.grading.explain import Failure, _not_implemented, explain, your_code
 from distlab.grading.lab import Check, Scenario, Trial
-from distlab.grading.properties import (AsksStudentCode, Judge, PropertyViolated, Violation,
-                                        start)
+from distlab.grading.properties import AsksStudentCode, Judge, PropertyViolated, Violation, start
 from distlab.grading.records import RunRecorder
 from distlab.sim import Simulation
 
