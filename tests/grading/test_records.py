@@ -112,3 +112,62 @@ def test_a_step_the_time_limit_stopped_half_way_is_left_out_of_the_record():
     recorder.sim = half.sim
     record = loads(dumps(recorder.record()))
     assert RecordedRun.from_data(1, record, ()).steps == 1
+
+
+# -- a record must agree with itself --------------------------------------------------------------
+
+def recorded_pings() -> dict:
+    """The record of a real run: two nodes ping each other, one crashes and restarts."""
+    from distlab.sim import Node, Simulation
+
+    class Pinger(Node):
+        def on_start(self) -> None:
+            self.set_timer(10, "tick")
+
+        def on_timer(self, name: str) -> None:
+            self.send(self.peers[0], "ping")
+            self.set_timer(10, "tick")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attach(sim)
+    sim.add_nodes(Pinger, ["a", "b"])
+    sim.at(35, sim.crash, "b")
+    sim.at(62, sim.restart, "b")
+    sim.run(until=100)
+    return loads(dumps(recorder.record()))
+
+
+def forged(record: dict, change) -> dict:
+    """``record`` with its events changed by ``change(events)`` (a list of 6-slot lists)."""
+    events = [record["events"][i:i + 6] for i in range(0, len(record["events"]), 6)]
+    change(events)
+    return {**record, "events": [slot for event in events for slot in event]}
+
+
+def test_a_record_that_disagrees_with_itself_is_refused():
+    record = recorded_pings()
+    assert RecordedRun.from_data(1, record, ()).steps > 10
+    kinds = [record["events"][i + 1] for i in range(0, len(record["events"]), 6)]
+    deliver, crash = kinds.index("deliver"), kinds.index("crash")
+
+    def deliver_another_message(events):
+        events[deliver][4] = 999
+
+    def deliver_to_the_sender(events):
+        events[deliver][2], events[deliver][3] = events[deliver][3], events[deliver][2]
+
+    def go_back_in_time(events):
+        events[deliver][0] = -1.0
+
+    def forget_the_crash(events):
+        events[crash][1] = "note"
+
+    for change, why in [(deliver_another_message, "never sent"),
+                        (deliver_to_the_sender, "never sent between those nodes"),
+                        (go_back_in_time, "out of time"),
+                        (forget_the_crash, "crash and restart events leave down")]:
+        with pytest.raises(MalformedRecord, match=why):
+            RecordedRun.from_data(1, forged(record, change), ())
+    with pytest.raises(MalformedRecord, match="time goes back"):
+        RecordedRun.from_data(1, {**record, "times": record["times"][::-1]}, ())

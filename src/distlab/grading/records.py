@@ -338,6 +338,7 @@ class RecordedRun:
         if [c[0] for c in changes] != sorted(c[0] for c in changes) or \
                 [d[0] for d in downs] != sorted(d[0] for d in downs):
             raise MalformedRecord("its changes are out of order")
+        _cross_check(events, lengths, times, downs, end)
         return cls(seed, nodes, events, lengths, times, changes, downs, float(end),
                    tuple(attributes))
 
@@ -407,6 +408,59 @@ class RecordedRun:
 
     def __repr__(self) -> str:
         return f"<recorded run of seed {self.seed}: {len(self.trace)} events so far>"
+
+
+def _cross_check(events: list[Any], lengths: list[int], times: list[float],
+                 downs: list[tuple[int, tuple[str, ...]]], end: float) -> None:
+    """Check that a record agrees with itself, as every run's record does; `MalformedRecord`
+    if not.
+
+    Cheap checks, one pass over the trace, that a record made up by hand fails unless its
+    author took care: time never goes back (in the trace, from step to step, and no event is
+    later than its step); every message delivered, dropped or duplicated was sent before,
+    between the same two nodes; and the nodes down after each step are those the trace's
+    crash and restart events leave down. They cannot tell a careful forgery from a run:
+    only running the code again could.
+    """
+    if any(a > b for a, b in zip(times, times[1:])) or (times and end < times[-1]):
+        raise MalformedRecord("its time goes back from one step to the next")
+    sent: dict[int, tuple[str, str]] = {}
+    down: set[str] = set()
+    downs_at = dict(downs)
+    shown = frozenset()
+    last, step, count = float("-inf"), 0, len(events) // 6
+    for i in range(count):
+        while step < len(lengths) and lengths[step] <= i:  # the steps that end before event i
+            shown = _downs_agree(step, down, downs_at, shown)
+            step += 1
+        time, kind, node, peer, msg_id = events[i * 6:i * 6 + 5]
+        if time < last or (step < len(times) and time > times[step]):
+            raise MalformedRecord(f"its event {i} ({kind}) is out of time")
+        last = time
+        if kind == "send":
+            sent[msg_id] = (node, peer)
+        elif kind in ("deliver", "drop", "duplicate"):
+            ends = (node, peer) if kind == "duplicate" else (peer, node)
+            if sent.get(msg_id) != ends:
+                raise MalformedRecord(f"its event {i} ({kind} of message {msg_id}) is of a "
+                                      f"message never sent between those nodes")
+        elif kind == "crash":
+            down.add(node)
+        elif kind == "restart":
+            down.discard(node)
+    while step < len(lengths):
+        shown = _downs_agree(step, down, downs_at, shown)
+        step += 1
+
+
+def _downs_agree(step: int, down: set[str], downs_at: dict[int, tuple[str, ...]],
+                 shown: frozenset[str]) -> frozenset[str]:
+    """The nodes a record shows down after ``step``, which must be those the trace left down."""
+    shown = frozenset(downs_at.get(step, shown))
+    if shown != down:
+        raise MalformedRecord(f"the nodes down after its step {step} are not those its crash "
+                              f"and restart events leave down")
+    return shown
 
 
 def _field(data: dict, name: str, kind: type | tuple[type, ...]) -> Any:
