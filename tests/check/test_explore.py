@@ -306,7 +306,7 @@ def test_bad_arguments_get_clear_errors():
         explore(two(RicartAgrawala), [mutual_exclusion]).replay()
 
 
-# -- imported when first used ----------------------------------------------------------------------
+# -- imported when first used ----------------------------------------------------------------
 
 @pytest.mark.parametrize("first", ["", "import distlab.check.explore",
                                    "from distlab.check.explore import Step"])

@@ -1,6 +1,6 @@
 """Lab 1: a key-value server and its client over real TCP, with timeouts, retries and request ids.
 
-``solutions/lab01-client-server.ipynb`` is the lab; this module holds what students do not
+The notebook ``lab01-client-server.ipynb`` is the lab; this module holds what students do not
 write -- the protocol's helpers, a runner for their server, the exception their client
 raises, a simulated server and client base for the last part -- and the checks.
 

@@ -1,6 +1,6 @@
 """Lab 2b: vector clocks, checked against happens-before.
 
-The checks of ``solutions/lab02b-vector-clocks.ipynb``.
+The checks of the notebook ``lab02b-vector-clocks.ipynb``.
 
 Vector clocks (Fidge 1988; Mattern 1989) stamp every event of a distributed run so that the
 stamps alone tell how two events are related: a happens before b exactly when V(a) < V(b)

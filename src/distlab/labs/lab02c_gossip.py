@@ -1,5 +1,5 @@
 """Lab 2c: push-pull gossip within a bound of rounds and a budget of messages
-(``solutions/lab02c-gossip.ipynb``).
+(the notebook ``lab02c-gossip.ipynb``).
 
 Demers et al., "Epidemic Algorithms for Replicated Database Maintenance"
 {cite:p}`demers1987epidemic`, spread an update the way a disease spreads: every round, every
