@@ -56,6 +56,14 @@ class NeverConcurrent(Variant):
         return "before" if relation == "concurrent" else relation
 
 
+class NeverAfter(Variant):
+    """Says "concurrent" where it should say "after": pairs in trace order never show it."""
+
+    def compare(self, other):
+        relation = super().compare(other)
+        return "concurrent" if relation == "after" else relation
+
+
 class ForgetsToIncrementOnReceive(CLOCKS.VectorNode):
     """Merges the carried clock into its own on a receipt, but does not count the receipt."""
 
@@ -90,6 +98,8 @@ def test_the_vector_clock_solution_passes_every_check():
     (IncrementsEveryone, "test_increment_A",
      "violated: increment gives the timestamp of a node's next local event or send"),
     (NeverConcurrent, "test_compare_A",
+     "violated: compare tells before, after, concurrent and equal apart, for every pair"),
+    (NeverAfter, "test_compare_A",
      "violated: compare tells before, after, concurrent and equal apart, for every pair"),
 ], ids=lambda value: getattr(value, "__name__", None))
 def test_each_clock_bug_is_caught_by_its_check(clock, name, summary):

@@ -351,11 +351,19 @@ class MergesRight(ClockProperty):
 
 
 def pairs(truth: Truth) -> Iterator[tuple[int, int]]:
-    """Every pair of events (a, b), a no later than b in the trace, each once."""
+    """Every ordered pair of events: (a, a), and (a, b) and (b, a) for a before b in the
+    trace (so that "after" is asked about too, as well as "before")."""
     events = truth.events
     for i, a in enumerate(events):
-        for b in events[i:]:
+        yield a, a
+        for b in events[i + 1:]:
             yield a, b
+            yield b, a
+
+
+def pair_count(truth: Truth) -> int:
+    """How many pairs `pairs` gives."""
+    return len(truth.events) ** 2
 
 
 def comparisons(stamp_of: dict[int, Any], truth: Truth) -> list[Any]:
@@ -387,7 +395,7 @@ class ComparesRight(ClockProperty):
         return comparisons(stamp_of, truth)
 
     def count(self, truth: Truth) -> int:
-        return len(truth.events) * (len(truth.events) + 1) // 2
+        return pair_count(truth)
 
     def judge_clocks(self, truth: Truth, answers: list[Any]) -> str | None:
         stamps = {p: canonical(truth.stamps[p].as_dict()) for p in truth.events}
@@ -429,8 +437,7 @@ class StampsMatchHappensBefore(AsksStudentCode):
         stamps = self.expect(answers.get("stamps"), dict, len(truth.events))
         if set(stamps) != set(truth.events):
             raise MalformedRecord("its stamps are not those of the run's events")
-        said = self.expect(answers.get("said"), list, len(truth.events) * (len(truth.events) + 1)
-                           // 2)
+        said = self.expect(answers.get("said"), list, pair_count(truth))
         return first_wrong_pair(truth, stamps, said)
 
 
