@@ -171,3 +171,32 @@ def test_a_record_that_disagrees_with_itself_is_refused():
             RecordedRun.from_data(1, forged(record, change), ())
     with pytest.raises(MalformedRecord, match="time goes back"):
         RecordedRun.from_data(1, {**record, "times": record["times"][::-1]}, ())
+
+
+def test_a_node_changes_only_in_a_step_where_its_code_ran():
+    from distlab.sim import Node, Simulation
+
+    class Counter(Node):
+        def __init__(self):
+            self.count = 0
+
+        def on_start(self) -> None:
+            self.set_timer(10, "tick")
+
+        def on_timer(self, name: str) -> None:
+            self.count += 1
+            self.set_timer(10, "tick")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attributes = ("count",)
+    recorder.attach(sim)
+    sim.add_nodes(Counter, ["a", "b"])
+    sim.run(until=50)
+    record = loads(dumps(recorder.record()))
+    assert RecordedRun.from_data(1, record, ("count",)).steps > 5
+    step, node, attribute, value = record["changes"][-1]  # a timer's step: only its node ran
+    other = "b" if node == "a" else "a"
+    forged = {**record, "changes": [*record["changes"], (step, other, attribute, value)]}
+    with pytest.raises(MalformedRecord, match=f"changes {other}, whose code did not run"):
+        RecordedRun.from_data(1, forged, ("count",))

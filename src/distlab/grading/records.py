@@ -337,7 +337,7 @@ class RecordedRun:
         if [c[0] for c in changes] != sorted(c[0] for c in changes) or \
                 [d[0] for d in downs] != sorted(d[0] for d in downs):
             raise MalformedRecord("its changes are out of order")
-        _cross_check(events, lengths, times, downs, end)
+        _cross_check(events, lengths, times, changes, downs, end)
         return cls(seed, nodes, events, lengths, times, changes, downs, float(end),
                    tuple(attributes))
 
@@ -416,6 +416,7 @@ class RecordedRun:
 
 
 def _cross_check(events: list[Any], lengths: list[int], times: list[float],
+                 changes: list[tuple[int, str, str, bytes | None]],
                  downs: list[tuple[int, tuple[str, ...]]], end: float) -> None:
     """Check that a record agrees with itself, as every run's record does; `MalformedRecord`
     if not.
@@ -423,9 +424,10 @@ def _cross_check(events: list[Any], lengths: list[int], times: list[float],
     Cheap checks, a few passes over the trace's columns, that a record made up by hand fails
     unless its author took care: time never goes back (in the trace, from step to step, and
     no event is later than its step); every message delivered, dropped or duplicated was
-    sent before, between the same two nodes; and the nodes down after each step are those
-    the trace's crash and restart events leave down. They cannot tell a careful forgery from
-    a run: only running the code again could.
+    sent before, between the same two nodes; a step that delivered a message or fired a
+    timer changed the attributes of that node only (the only one whose code ran); and the
+    nodes down after each step are those the trace's crash and restart events leave down.
+    They cannot tell a careful forgery from a run: only running the code again could.
     """
     at = events[0::6]
     if at != sorted(at):
@@ -445,6 +447,13 @@ def _cross_check(events: list[Any], lengths: list[int], times: list[float],
             if send is None or send[0] > i or send[1:] != ends:
                 raise MalformedRecord(f"its event {i} ({kind} of message {msg_id}) is of a "
                                       f"message never sent between those nodes")
+    for step, node, _, _ in changes:
+        if not 0 <= step < len(lengths):
+            raise MalformedRecord(f"it changes {node} at step {step}, which it does not hold")
+        first = lengths[step - 1] if step else 0  # the step's first event
+        if (lengths[step] > first and kinds[first] in ("deliver", "timer")
+                and nodes[first] != node):
+            raise MalformedRecord(f"its step {step} changes {node}, whose code did not run then")
     down: set[str] = set()
     implied: list[tuple[int, frozenset[str]]] = []
     for i, kind in enumerate(kinds):
