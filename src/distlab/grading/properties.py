@@ -15,7 +15,9 @@ Each property says what it means in words (``description``): that sentence is wh
 report names as "the first violated property". A lab's own properties subclass
 `TraceProperty`, the base of all but invariants: it gives every run a fresh `Run` -- a cursor
 over the new trace events and a namespace for what the property remembers -- so one property
-object judges any number of runs without carrying anything from one to the next.
+object judges any number of runs without carrying anything from one to the next. A
+property that must call the student's own code subclasses `AsksStudentCode`: it asks in the
+run's process and judges the answers, as data, in the grader.
 """
 
 from __future__ import annotations

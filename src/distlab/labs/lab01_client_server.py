@@ -29,9 +29,13 @@ key-value workload `distlab.workloads.kv`).
 
 **The checks.** Parts A-C run the student's code for real, on loopback sockets, through a
 `distlab.net.FaultProxy` that delays traffic and loses replies after their requests reached
-the server (`FaultProxy.drop_replies`). They are `Trial` checks: every socket has a timeout,
-every call of the student's code runs under a deadline, and servers and proxies are closed
-by context managers whatever happens. No check asserts how fast the machine is: the timing
+the server (`FaultProxy.drop_replies`). They are `Trial` checks in two halves: the body runs
+the student's code and returns what it observed as plain data (the reply lines, what each
+call of the client returned or raised and how long it took); the judge decides from that data
+alone, in the grader, where no student code runs. Every socket has a timeout, every call of
+the student's code runs under a deadline, and servers and proxies are closed by context
+managers whatever happens. Part A also makes eight threads append at once (the store's
+lock), part C answers a first attempt with another request's reply (the client checks ids). No check asserts how fast the machine is: the timing
 checks compare the client's behaviour with its *own* timeout, with generous margins. Part D
 runs the student's ``KVState`` and ``SimKVClient`` in the simulator under partitions, loss,
 duplicates and late replies, over 20 seeds each: the clients speak the workload's messages

@@ -20,9 +20,11 @@ event), a send, a receipt (a message delivered twice is received twice).
 
 The checks call, on the student's class: ``VectorClock()`` (all zeros),
 ``VectorClock.of({"a": 2})``, ``v.increment(node)``, ``v.merge(other)``, ``v.compare(other)``
-(one of ``"before"``, ``"after"``, ``"concurrent"``, ``"equal"``) and ``==``. On the
-student's node (part B) they read ``stamps``: the vector timestamp of each of its events, in
-the order they happened.
+(one of ``"before"``, ``"after"``, ``"concurrent"``, ``"equal"``). On the student's node
+(part B) they read ``stamps``: the vector timestamp of each of its events, in the order they
+happened. They call these in the run's process and send the answers to the grader as data --
+a clock as its ``entries``, a comparison as its word -- where they are compared with the
+truth: the student's ``==`` never decides.
 """
 
 from __future__ import annotations
