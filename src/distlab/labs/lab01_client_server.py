@@ -374,8 +374,8 @@ class SimClientBase(kv.KVClient):
 #: how an observed reply that never came is written
 NO_REPLY = "no reply"
 #: how many threads append at once in the check of the lock, each how many times, and at most
-#: how many rounds: every round shows a lost append with a probability of about 3 in 4 when
-#: there is no lock (measured), so five show one all but surely
+#: how many rounds: without a lock, a round lost appends 51 times in 60 (measured on a busy
+#: 2-core machine), so five rounds miss the bug about once in 10,000 checks
 WRITERS, APPENDS, ROUNDS = 8, 2_000, 5
 
 
