@@ -173,6 +173,17 @@ def test_a_record_that_disagrees_with_itself_is_refused():
         RecordedRun.from_data(1, {**record, "times": record["times"][::-1]}, ())
 
 
+def test_a_delivery_or_a_timer_begins_a_step():
+    record = recorded_pings()
+    kinds = record["events"][1::6]
+    # the step of the second delivery, merged into the step before it
+    step = record["lengths"].index(kinds.index("deliver", kinds.index("deliver") + 1))
+    merged = {**record, "lengths": record["lengths"][:step] + record["lengths"][step + 1:],
+              "times": record["times"][:step] + record["times"][step + 1:], "downs": []}
+    with pytest.raises(MalformedRecord, match="does not begin a step"):
+        RecordedRun.from_data(1, merged, ())
+
+
 def test_a_node_changes_only_in_a_step_where_its_code_ran():
     from distlab.sim import Node, Simulation
 

@@ -424,8 +424,8 @@ def _cross_check(events: list[Any], lengths: list[int], times: list[float],
     Cheap checks, a few passes over the trace's columns, that a record made up by hand fails
     unless its author took care: time never goes back (in the trace, from step to step, and
     no event is later than its step); every message delivered, dropped or duplicated was
-    sent before, between the same two nodes; a step that delivered a message or fired a
-    timer changed the attributes of that node only (the only one whose code ran); and the
+    sent before, between the same two nodes; a delivery or a timer begins a step, and that
+    step changed the attributes of its node only (the only one whose code ran); and the
     nodes down after each step are those the trace's crash and restart events leave down.
     They cannot tell a careful forgery from a run: only running the code again could.
     """
@@ -447,6 +447,11 @@ def _cross_check(events: list[Any], lengths: list[int], times: list[float],
             if send is None or send[0] > i or send[1:] != ends:
                 raise MalformedRecord(f"its event {i} ({kind} of message {msg_id}) is of a "
                                       f"message never sent between those nodes")
+    starts = {0, *lengths}  # where each step's events begin
+    for i, kind in enumerate(kinds[:lengths[-1] if lengths else 0]):
+        if kind in ("deliver", "timer") and i not in starts:
+            raise MalformedRecord(f"its event {i} ({kind}) does not begin a step: a delivery or "
+                                  f"a timer is the first event of the step that runs it")
     for step, node, _, _ in changes:
         if not 0 <= step < len(lengths):
             raise MalformedRecord(f"it changes {node} at step {step}, which it does not hold")
