@@ -19,7 +19,9 @@ import pytest
 import distlab.grading.properties as properties
 import distlab.grading.report as report_module
 import distlab.grading.runner as runner
-from distlab.grading import Eventually, Lab, Scenario, check, graded, replay
+import distlab.grading.runs as runs
+import distlab.grading.verdicts as verdicts
+from distlab.grading import Eventually, Lab, Scenario, Trial, check, graded, replay
 from distlab.grading.results import CheckResult
 from distlab.sim import Node
 
@@ -110,6 +112,49 @@ def test_patching_the_harness_inside_a_run_does_not_forge_a_pass():
     finally:
         (CheckResult.passed, report_module.Report.passed, properties.Eventually.judge,
          properties.TraceProperty.observe, runner.run_once) = saved
+
+
+class AnswerLab(Lab):
+    """A real-run check in two halves: the body asks the student's function, the grader judges."""
+
+    title = "Answers"
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    @graded(part="A", seeds=1, description="the answer is 42")
+    def test_answer_A(self, seed: int) -> Trial:
+        def judge(got: object) -> str | None:
+            if type(got) is not int:
+                raise ValueError(f"{got!r} is not an observed answer")
+            return None if got == 42 else f"the answer was {got}"
+        return Trial(lambda: self.answer(), judge=judge)
+
+
+def forges_a_real_pass() -> int:
+    """A wrong answer, given after patching every verdict of a Trial the run can reach."""
+    CheckResult.passed = property(lambda s: True)
+    runs.trial_verdict = lambda *args: None
+    verdicts._failure_data = lambda failure: None
+    return 41
+
+
+def test_patching_a_trials_verdict_inside_the_run_does_not_forge_a_pass():
+    saved = CheckResult.__dict__["passed"], runs.trial_verdict, verdicts._failure_data
+    try:
+        report = check(AnswerLab(forges_a_real_pass), timing=False)
+    finally:
+        CheckResult.passed, runs.trial_verdict, verdicts._failure_data = saved
+    assert [(f.kind, f.summary, f.explanation) for f in report.failures] == [
+        ("violated", "violated: the answer is 42", "the answer was 41")]
+    assert check(AnswerLab(lambda: 42), timing=False).passed
+
+
+def test_observations_the_judge_cannot_read_are_a_damaged_report():
+    failure = check(AnswerLab(lambda: "42"), timing=False).failures[0]
+    assert failure.kind == "malformed"
+    assert failure.summary == ("the run's report is damaged: its observations cannot be judged "
+                               "(ValueError: '42' is not an observed answer)")
 
 
 # -- ending the process ---------------------------------------------------------------------------

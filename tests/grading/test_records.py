@@ -112,3 +112,102 @@ def test_a_step_the_time_limit_stopped_half_way_is_left_out_of_the_record():
     recorder.sim = half.sim
     record = loads(dumps(recorder.record()))
     assert RecordedRun.from_data(1, record, ()).steps == 1
+
+
+# -- a record must agree with itself --------------------------------------------------------------
+
+def recorded_pings() -> dict:
+    """The record of a real run: two nodes ping each other, one crashes and restarts."""
+    from distlab.sim import Node, Simulation
+
+    class Pinger(Node):
+        def on_start(self) -> None:
+            self.set_timer(10, "tick")
+
+        def on_timer(self, name: str) -> None:
+            self.send(self.peers[0], "ping")
+            self.set_timer(10, "tick")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attach(sim)
+    sim.add_nodes(Pinger, ["a", "b"])
+    sim.at(35, sim.crash, "b")
+    sim.at(62, sim.restart, "b")
+    sim.run(until=100)
+    return loads(dumps(recorder.record()))
+
+
+def forged(record: dict, change) -> dict:
+    """``record`` with its events changed by ``change(events)`` (a list of 6-slot lists)."""
+    events = [record["events"][i:i + 6] for i in range(0, len(record["events"]), 6)]
+    change(events)
+    return {**record, "events": [slot for event in events for slot in event]}
+
+
+def test_a_record_that_disagrees_with_itself_is_refused():
+    record = recorded_pings()
+    assert RecordedRun.from_data(1, record, ()).steps > 10
+    kinds = [record["events"][i + 1] for i in range(0, len(record["events"]), 6)]
+    deliver, crash = kinds.index("deliver"), kinds.index("crash")
+
+    def deliver_another_message(events):
+        events[deliver][4] = 999
+
+    def deliver_to_the_sender(events):
+        events[deliver][2], events[deliver][3] = events[deliver][3], events[deliver][2]
+
+    def go_back_in_time(events):
+        events[deliver][0] = -1.0
+
+    def forget_the_crash(events):
+        events[crash][1] = "note"
+
+    for change, why in [(deliver_another_message, "never sent"),
+                        (deliver_to_the_sender, "never sent between those nodes"),
+                        (go_back_in_time, "out of time"),
+                        (forget_the_crash, "crash and restart events leave down")]:
+        with pytest.raises(MalformedRecord, match=why):
+            RecordedRun.from_data(1, forged(record, change), ())
+    with pytest.raises(MalformedRecord, match="time goes back"):
+        RecordedRun.from_data(1, {**record, "times": record["times"][::-1]}, ())
+
+
+def test_a_delivery_or_a_timer_begins_a_step():
+    record = recorded_pings()
+    kinds = record["events"][1::6]
+    # the step of the second delivery, merged into the step before it
+    step = record["lengths"].index(kinds.index("deliver", kinds.index("deliver") + 1))
+    merged = {**record, "lengths": record["lengths"][:step] + record["lengths"][step + 1:],
+              "times": record["times"][:step] + record["times"][step + 1:], "downs": []}
+    with pytest.raises(MalformedRecord, match="does not begin a step"):
+        RecordedRun.from_data(1, merged, ())
+
+
+def test_a_node_changes_only_in_a_step_where_its_code_ran():
+    from distlab.sim import Node, Simulation
+
+    class Counter(Node):
+        def __init__(self):
+            self.count = 0
+
+        def on_start(self) -> None:
+            self.set_timer(10, "tick")
+
+        def on_timer(self, name: str) -> None:
+            self.count += 1
+            self.set_timer(10, "tick")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attributes = ("count",)
+    recorder.attach(sim)
+    sim.add_nodes(Counter, ["a", "b"])
+    sim.run(until=50)
+    record = loads(dumps(recorder.record()))
+    assert RecordedRun.from_data(1, record, ("count",)).steps > 5
+    step, node, attribute, value = record["changes"][-1]  # a timer's step: only its node ran
+    other = "b" if node == "a" else "a"
+    forged = {**record, "changes": [*record["changes"], (step, other, attribute, value)]}
+    with pytest.raises(MalformedRecord, match=f"changes {other}, whose code did not run"):
+        RecordedRun.from_data(1, forged, ("count",))

@@ -219,6 +219,52 @@ class NoDeduplication(KVState):
         return reply if request_id is None else with_id(request_id, reply)
 
 
+class NoLock(KVState):
+    """Applies commands without taking the lock: two appends at once can lose one."""
+
+    def execute(self, line: str) -> str:
+        request_id, command = split_id(line)
+        reply = self.apply(command)
+        return reply if request_id is None else with_id(request_id, reply)
+
+
+class ErrorWithoutReason(KVState):
+    """Answers a bad request with a bare ERROR, not saying what is wrong."""
+
+    def apply(self, command: str) -> str:
+        reply = super().apply(command)
+        return "ERROR" if reply.startswith("ERROR") else reply
+
+
+class TakesAnyReplyLine(KVClient):
+    """Sends request ids but never checks the reply's: it takes whatever line comes back."""
+
+    def call(self, command: str) -> str:
+        self.seq += 1
+        line = with_id(RequestId(self.client_id, self.seq), command)
+        error = None
+        for _ in range(1 + self.retries):
+            try:
+                return split_id(self.attempt(line))[1]
+            except OSError as exc:
+                error = exc
+                self.close()
+        raise ServerUnavailable(self.address, 1 + self.retries, error)
+
+
+class RetryAnsweredWithoutId(KVState):
+    """Answers a retry from its table, but forgets to put the request's id in front."""
+
+    def execute(self, line: str) -> str:
+        request_id, command = split_id(line)
+        with self.lock:
+            if request_id is not None:
+                last_seq, last_reply = self.replies.get(request_id.client, (0, ""))
+                if request_id.seq == last_seq:
+                    return last_reply
+        return super().execute(line)
+
+
 class NeverResends(SimKVClient):
     def on_timer(self, name: str) -> None:
         pass  # the request, once lost, is never sent again
@@ -290,7 +336,7 @@ def test_serve_keeps_handler_errors_and_closes_its_connections():
 def test_the_reference_solution_passes_every_check():
     report = check(lab(), timing=False)
     assert report.passed, str(report)
-    assert [r.real for r in report.results] == [True] * 10 + [False] * 2
+    assert [r.real for r in report.results] == [True] * 12 + [False] * 2
 
 
 @pytest.mark.parametrize("variant, failing", [
@@ -330,8 +376,12 @@ def test_retries_that_apply_twice_are_caught():
                              "test_retried_append_is_applied_once_C"]
     assert "'a;b;b;c;c;'" in server.failures[1].explanation
     client = check(lab(client=NewIdPerAttempt), part="C", timing=False)
-    assert client.failed == ["test_retried_append_is_applied_once_C"]
+    assert client.failed == ["test_retried_append_is_applied_once_C",
+                             "test_reply_to_another_request_is_not_taken_C"]
     assert "applied twice" in client.failures[0].explanation
+    assert ("the attempts of one call of get('x') sent ['c1:1 GET x', 'c1:2 GET x', "
+            "'c1:3 GET x']: every retry of a call must send the very same line") in \
+        client.failures[1].explanation
     simulated = check(lab(state=NoDeduplication), part="D", timing=False)
     assert simulated.failures[0].kind == "violated"
     assert "linearizable" in simulated.failures[0].summary
@@ -347,3 +397,74 @@ def test_a_simulated_client_that_never_resends_is_caught_by_the_partition():
     report = check(lab(sim_client=NeverResends), part="D", timing=False)
     assert "test_partitioned_clients_D" in report.failed
     assert "operations did not complete" in "\n".join(report.failures[0].lines())
+
+
+def test_a_server_without_its_lock_loses_appends_made_at_once():
+    report = check(lab(state=NoLock), name="test_concurrent_appends_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == "violated: appends from many connections at once are all applied"
+    assert "appends were lost" in failure.explanation and "with self.lock" in failure.explanation
+
+
+def test_an_error_reply_must_say_why():
+    report = check(lab(state=ErrorWithoutReason), part="A", timing=False)
+    assert report.failed == ["test_bad_requests_A"]
+    assert report.failures[0].explanation == (
+        "'HELLO' was answered 'ERROR'; expected a line 'ERROR why', saying what is wrong with "
+        "the request (the reply had no reason)")
+
+
+def test_a_client_that_takes_a_reply_with_another_id_is_caught():
+    report = check(lab(client=TakesAnyReplyLine), part="C", timing=False)
+    assert report.failed == ["test_reply_to_another_request_is_not_taken_C"]
+    explanation = report.failures[0].explanation
+    assert "with 'c1:0 VALUE stale', the reply to an earlier request" in explanation
+    assert "get('x') returned 'stale'" in explanation
+
+
+def test_a_retry_answered_without_its_id_points_at_the_server():
+    report = check(lab(state=RetryAnsweredWithoutId), name="test_retried_append_is_applied_once_C",
+                   timing=False)
+    explanation = report.failures[0].explanation
+    assert "raised ServerUnavailable although the server was up" in explanation
+    assert "Then check the server: every reply to a request with an id, a retry's too" in \
+        explanation
+
+
+def test_a_failed_real_run_says_how_to_run_it_again_not_to_replay_a_seed():
+    text = str(check(lab(state=ErrorWithoutReason), name="test_bad_requests_A", timing=False))
+    assert "replay it:" not in text
+    assert "run it again: replay(lab.test_bad_requests_A, seed=1) runs your code on real " \
+           "sockets once more" in text
+
+
+class ForgesAPass(ErrorWithoutReason):
+    """A wrong server that patches, inside the run, every verdict of a Trial it can reach."""
+
+    def apply(self, command: str) -> str:
+        from distlab.grading import runs, verdicts
+        from distlab.grading.results import CheckResult
+        from distlab.labs import lab01_client_server
+
+        CheckResult.passed = property(lambda s: True)
+        lab01_client_server._judge_replies = lambda *args: None
+        runs.trial_verdict = lambda *args: None
+        verdicts._failure_data = lambda failure: None
+        return super().apply(command)
+
+
+def test_patching_a_trials_verdict_inside_the_run_does_not_forge_a_pass():
+    from distlab.grading import runs, verdicts
+    from distlab.grading.results import CheckResult
+    from distlab.labs import lab01_client_server
+
+    saved = (CheckResult.__dict__["passed"], lab01_client_server._judge_replies,
+             runs.trial_verdict, verdicts._failure_data)
+    try:
+        report = check(lab(state=ForgesAPass), name="test_bad_requests_A", timing=False)
+    finally:
+        (CheckResult.passed, lab01_client_server._judge_replies, runs.trial_verdict,
+         verdicts._failure_data) = saved
+    assert report.failed == ["test_bad_requests_A"]
+    assert report.failures[0].summary == ("violated: a bad request is answered with ERROR and a "
+                                          "reason, and the connection stays usable")

@@ -56,6 +56,14 @@ class NeverConcurrent(Variant):
         return "before" if relation == "concurrent" else relation
 
 
+class NeverAfter(Variant):
+    """Says "concurrent" where it should say "after": pairs in trace order never show it."""
+
+    def compare(self, other):
+        relation = super().compare(other)
+        return "concurrent" if relation == "after" else relation
+
+
 class ForgetsToIncrementOnReceive(CLOCKS.VectorNode):
     """Merges the carried clock into its own on a receipt, but does not count the receipt."""
 
@@ -90,6 +98,8 @@ def test_the_vector_clock_solution_passes_every_check():
     (IncrementsEveryone, "test_increment_A",
      "violated: increment gives the timestamp of a node's next local event or send"),
     (NeverConcurrent, "test_compare_A",
+     "violated: compare tells before, after, concurrent and equal apart, for every pair"),
+    (NeverAfter, "test_compare_A",
      "violated: compare tells before, after, concurrent and equal apart, for every pair"),
 ], ids=lambda value: getattr(value, "__name__", None))
 def test_each_clock_bug_is_caught_by_its_check(clock, name, summary):
@@ -129,6 +139,82 @@ def test_missing_stamps_are_counted():
                    timing=False)
     assert "timers" in report.failures[0].explanation
     assert "append one to stamps for every event" in report.failures[0].explanation
+
+
+# -- the verdict is the grader's, reached from the answers as data ------------------------------
+
+class ForgesAPass(IncrementsEveryone):
+    """A wrong increment that patches, inside the run, every verdict it can reach to pass."""
+
+    def increment(self, node):
+        from distlab.grading import verdicts
+        from distlab.grading.properties import AsksStudentCode
+        from distlab.grading.results import CheckResult
+        from distlab.labs import lab02b_vector_clocks as lab
+
+        verdicts._failure_data = lambda failure: None  # the run reports no failure
+        CheckResult.passed = property(lambda s: True)
+        lab.IncrementsRight.judge_clocks = lambda *args: None
+        lab.ClockProperty.judge_answers = lambda *args: None
+        AsksStudentCode.judge = lambda *args: None
+        return super().increment(node)
+
+
+def test_patching_the_verdict_inside_the_run_does_not_forge_a_pass():
+    from distlab.grading import verdicts
+    from distlab.grading.properties import AsksStudentCode
+    from distlab.grading.results import CheckResult
+    from distlab.labs import lab02b_vector_clocks as lab
+
+    saved = (CheckResult.__dict__["passed"], lab.IncrementsRight.__dict__["judge_clocks"],
+             lab.ClockProperty.__dict__["judge_answers"], AsksStudentCode.__dict__["judge"],
+             verdicts._failure_data)
+    try:
+        report = check(VectorClockLab(ForgesAPass, CLOCKS.VectorNode), name="test_increment_A",
+                       seeds=1, timing=False)
+    finally:
+        (CheckResult.passed, lab.IncrementsRight.judge_clocks, lab.ClockProperty.judge_answers,
+         AsksStudentCode.judge, verdicts._failure_data) = saved
+    assert failures(report) == {"test_increment_A": "violated: increment gives the timestamp "
+                                                    "of a node's next local event or send"}
+
+
+class StandsInForAClock(CLOCKS.VectorClock):
+    """Returns an object that says it equals every clock: its own __eq__ must not decide."""
+
+    def increment(self, node):
+        class EqualToAll:
+            def __eq__(self, other):
+                return True
+
+            def __repr__(self):
+                return "EqualToAll()"
+
+        return EqualToAll()
+
+
+def test_an_answer_that_claims_to_equal_everything_is_not_a_clock():
+    report = check(VectorClockLab(StandsInForAClock, CLOCKS.VectorNode), name="test_increment_A",
+                   seeds=1, timing=False)
+    explanation = report.failures[0].explanation
+    assert "returned EqualToAll() (not a VectorClock: its entries are not (node, count) " \
+           "pairs)" in explanation
+
+
+class UnsortedEntries(CLOCKS.VectorClock):
+    """Builds its result with the node's entry last, unsorted: not what VectorClock.of makes."""
+
+    def increment(self, node):
+        counts = self.as_dict()
+        mine = counts.pop(node, 0) + 1
+        return type(self)(tuple(sorted(counts.items())) + ((node, mine),))
+
+
+def test_unsorted_entries_are_explained():
+    report = check(VectorClockLab(UnsortedEntries, CLOCKS.VectorNode), name="test_increment_A",
+                   seeds=3, timing=False)
+    assert "not sorted by node without zeros: build clocks with VectorClock.of" in \
+        report.failures[0].explanation
 
 
 def test_the_truth_agrees_with_happens_before_and_counts_duplicates_twice():

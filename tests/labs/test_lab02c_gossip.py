@@ -73,6 +73,15 @@ class WaitsForReplies(GOSSIP.PushPullNode):
                 self.waiting = False
 
 
+class CallsTwoPeers(GOSSIP.PushPullNode):
+    """Calls two random peers each round: faster, and within the budget of messages."""
+
+    def on_timer(self, name):
+        for partner in self.rng.sample(self.peers, 2):
+            self.send(partner, GOSSIP.Gossip(frozenset(self.rumours)))
+        self.set_timer(ROUND, "round")
+
+
 def test_the_gossip_solution_passes_every_check():
     report = check(GossipLab(GOSSIP.PushPullNode), timing=False)
     assert report.passed, str(report)
@@ -111,3 +120,11 @@ def test_waiting_for_a_reply_is_caught_by_crashed_nodes():
 def test_round_bounds_grow_like_log_n():
     assert [round_bound(n, 2) for n in (16, 32, 64)] == [8, 10, 12]
     assert [round_bound(n, 3) for n in (16, 32, 64)] == [12, 15, 18]
+
+
+def test_calling_two_peers_a_round_is_caught_though_within_the_budget():
+    report = check(GossipLab(CallsTwoPeers), name="test_16_nodes_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == "violated: each node calls at most one peer per round"
+    assert "called 2 peers (" in failure.explanation
+    assert "in the round from t=100 to 200 ms" in failure.explanation

@@ -29,6 +29,16 @@ def test_there_is_at_least_one_lab():
     assert SOLUTIONS, "solutions/ holds no labNN-*.ipynb notebook"
 
 
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.stem)
+def test_what_students_read_with_help_names_no_file_they_lack(solution):
+    # students have labs/, not solutions/: help(module) must not send them there
+    import importlib
+    import pydoc
+
+    module = importlib.import_module("distlab.labs." + solution.stem.replace("-", "_"))
+    assert "solutions/" not in pydoc.render_doc(module, renderer=pydoc.plaintext)
+
+
 def test_make_labs_check_passes(monkeypatch, capsys):
     # what `make labs-check` runs: every lab paired with its module and tests, labs/ in sync
     monkeypatch.chdir(REPO_ROOT)

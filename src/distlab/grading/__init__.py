@@ -10,7 +10,8 @@ student code can neither forge a verdict nor end or hang the grader. The first s
 check also runs in a fresh Python process, and must give the same trace there
 (`check_determinism` does it for any seed). The checks follow MIT 6.5840's naming (the
 behaviour, then the part) and DSLabs' spirit: many random schedules, one seed to replay any
-failure. A check that must run real code (sockets on loopback) returns a `Trial` instead.
+failure. A check that must run real code (sockets on loopback) returns a `Trial` instead:
+its body observes the student's code, and its judge decides, here, on what it observed.
 
 This package is the harness only; the labs themselves live in `distlab.labs`, one module per
 lab notebook (`distlab.labs.lab00_example` is a complete small lab), and the harness never
@@ -23,15 +24,16 @@ from distlab.check.invariants import Invariant, invariant, live_nodes
 from distlab.grading.determinism import check_determinism
 from distlab.grading.explain import CodeLocation, Failure
 from distlab.grading.lab import Check, Lab, Scenario, Trial, graded
-from distlab.grading.properties import (AtEnd, Eventually, EveryOperationCompletes, Linearizable,
-                                        Run, TraceProperty, Violation)
+from distlab.grading.properties import (AsksStudentCode, AtEnd, Eventually,
+                                        EveryOperationCompletes, Linearizable, Run, TraceProperty,
+                                        Violation)
 from distlab.grading.report import Report
 from distlab.grading.results import CheckResult
 from distlab.grading.runner import check, replay
 
 __all__ = [
-    "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually", "EveryOperationCompletes",
-    "Failure", "Invariant", "Lab", "Linearizable", "Report", "Run", "Scenario", "TraceProperty",
-    "Trial", "Violation", "check", "check_determinism", "graded", "invariant", "live_nodes",
-    "replay",
+    "AsksStudentCode", "AtEnd", "Check", "CheckResult", "CodeLocation", "Eventually",
+    "EveryOperationCompletes", "Failure", "Invariant", "Lab", "Linearizable", "Report", "Run",
+    "Scenario", "TraceProperty", "Trial", "Violation", "check", "check_determinism", "graded",
+    "invariant", "live_nodes", "replay",
 ]

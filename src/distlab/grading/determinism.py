@@ -34,7 +34,7 @@ from distlab.grading.explain import Failure
 from distlab.grading.isolation import (GRACE_S, MEMORY_LIMIT, Child, Ending, limit_memory,
                                        read_frame, send_frame)
 from distlab.grading.lab import Check, Scenario, Trial
-from distlab.grading.records import RecordedRun
+from distlab.grading.records import MalformedRecord, RecordedRun, loads
 from distlab.grading.report import Report
 from distlab.grading.results import CheckResult
 from distlab.grading.verdicts import RAN, graded_runs, judge_seed, report_seed
@@ -174,9 +174,10 @@ class FreshRuns:
             self.fresh.retired = self.fresh.retired or frame == BYE
         return frame
 
-    def run(self, c: Check, seed: int) -> tuple[Any, Failure | None] | None:
-        """The fresh run of ``c`` with ``seed``, judged here: (run, failure); None if it
-        was not run there or its process ended first (the graded runs report such a run)."""
+    def run(self, c: Check, seed: int) -> bytes | None:
+        """The frame of the fresh run of ``c`` with ``seed`` (as `report_seed` makes it); None
+        if it was not run there or its process ended first (the graded runs report such a
+        run)."""
         if (c.name, seed) not in self.pending:
             return None
         while self.pending:
@@ -189,7 +190,7 @@ class FreshRuns:
                               f"{self.fresh.stop().describe()})", stacklevel=4)
                 return None
             if (name, pending_seed) == (c.name, seed):
-                return judge_seed(c, seed, _scenario(c, seed), frame)
+                return frame
         return None
 
     def close(self) -> None:
@@ -204,13 +205,20 @@ class FreshRuns:
             FreshInterpreter._lock.release()
 
 
-def compare(c: Check, seed: int, here: RecordedRun, fresh: tuple[Any, Failure | None] | None
-            ) -> Failure | None:
-    """None if the fresh run is the same as ``here`` (a passing graded run), event for
-    event; else the failure that says where they part and why that may be."""
-    if fresh is None:
+def compare(c: Check, seed: int, here: RecordedRun, frame: bytes | None) -> Failure | None:
+    """None if the fresh run (its ``frame``) is the same as ``here`` (a passing graded run),
+    event for event; else the failure that says where they part and why that may be.
+
+    The fresh run is judged only when it differs: the same trace judged by the same
+    properties gives the same verdict, and judging costs more than comparing.
+    """
+    if frame is None:
         return None
-    there, failure = fresh
+    there = _trace_of(c, seed, frame)
+    if there is not None and (here.trace._events == there.trace._events
+                              or _lines(here) == _lines(there)):
+        return None
+    there, failure = judge_seed(c, seed, _scenario(c, seed), frame)
     ours, theirs = _lines(here), _lines(there)
     if ours == theirs and failure is None:
         return None
@@ -273,6 +281,22 @@ def _scenario(c: Check, seed: int) -> Scenario | Trial | None:
         return c.scenario(seed)
     except Exception:  # the graded run reports it
         return None
+
+
+def _trace_of(c: Check, seed: int, frame: bytes) -> RecordedRun | None:
+    """The fresh run of a frame, played to its last step but not judged; None unless it is
+    the record of a run that reported no failure (such a run is judged to be shown)."""
+    scenario = _scenario(c, seed)
+    try:
+        data = loads(frame)
+        if (not isinstance(scenario, Scenario) or not isinstance(data, dict)
+                or data.get("seed") != seed or data.get("failure") is not None):
+            return None
+        run = RecordedRun.from_data(seed, data.get("record"), c.node_attributes(scenario))
+    except MalformedRecord:
+        return None
+    run.play_trace()
+    return run
 
 
 def _lines(run: Any) -> list[str]:

@@ -107,7 +107,12 @@ class Failure:
         out += ["  " + line for line in self.explanation.splitlines()]
         if self.where is not None:
             out.append("  in your code: " + str(self.where).replace("\n", "\n  "))
-        out.append(f"  replay it: {self.replay_call}")
+        if getattr(self.sim, "real", False):  # a Trial's run: real sockets, no seed to replay
+            out.append(f"  run it again: {self.replay_call} runs your code on real sockets "
+                       f"once more (its timing differs from run to run, so a failure may not "
+                       f"come back every time)")
+        else:
+            out.append(f"  replay it: {self.replay_call}")
         events = self.last_events()
         if events:
             whose = f" involving {self.node}" if self.node else ""

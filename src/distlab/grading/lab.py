@@ -24,7 +24,8 @@ check can be run alone (``check(lab, name="test_one_client_A")``) or a part at a
 
 Some labs must also run the student's code for real: a server on a TCP socket, a client
 through a `distlab.net.FaultProxy`. Such a check returns a `Trial` instead of a `Scenario`:
-a plain function that runs the code, judges it, and returns None or a `Violation`.
+a plain function that runs the code and returns what it observed, and a function that
+judges those observations (in the grader) and returns None or a `Violation`.
 """
 
 from __future__ import annotations
@@ -93,31 +94,42 @@ class Scenario:
 class Trial:
     """A check that runs real code -- sockets, threads -- instead of a simulation.
 
-    ``body()`` runs the student's code and judges it: it returns None when the check
-    passed, or a `Violation` that says what went wrong (raising
-    ``PropertyViolated(violation)`` does the same). Any other exception is reported like one
-    in a simulated run: at the student's own line, and a ``NotImplementedError`` as "not
-    implemented yet".
+    It comes in two halves, so that the student's code never decides its verdict:
 
-    The body runs in a worker thread, for at most ``time_limit`` seconds of real time: a body
-    still running then is reported as stopped and left to end in the background (in a graded
-    run, its process ends when the check's seeds are done). Its verdict is the body's own:
-    there is no trace for the grader to judge again. So a body
-    bounds every wait itself (a timeout on every socket, on every join) and cleans up with
-    context managers. A real run is not reproducible event for event; the seed the check
+    * ``body()`` runs the student's code and returns what it *observed*, as plain data
+      (strings, numbers, tuples, lists, dicts): the replies a server gave, what a client's
+      calls returned or raised, how long they took. In a graded run it runs in the run's
+      process, in a worker thread, for at most ``time_limit`` seconds of real time: a body
+      still running then is reported as stopped and left to end in the background (its
+      process ends when the check's seeds are done). So a body bounds every wait itself (a
+      timeout on every socket, on every join) and cleans up with context managers.
+    * ``judge(observations)`` runs in the grader, where no student code runs, and returns
+      None when the check passed, or a `Violation` (or a sentence) saying what went wrong.
+
+    Without a ``judge``, ``body()`` judges for itself and returns None or a `Violation`:
+    simpler, but a verdict reached in the run's process can be forged there (see the
+    README). A body may also fail the check at once, by raising ``PropertyViolated`` (a call
+    that never returned cannot be observed); any other exception is reported like one in a
+    simulated run: at the student's own line, and a ``NotImplementedError`` as "not
+    implemented yet". A real run is not reproducible event for event; the seed the check
     method receives can still seed what the body controls, such as a `FaultProxy`.
     """
 
-    body: Callable[[], Violation | None]
+    body: Callable[[], Any]
     time_limit: float = 10.0
+    judge: Callable[[Any], Violation | str | None] | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.body):
-            raise TypeError(f"Trial(body): body must be a function body() that returns None "
-                            f"or a Violation; got {self.body!r}")
+            raise TypeError(f"Trial(body): body must be a function body() that returns what "
+                            f"it observed (or, without a judge, None or a Violation); got "
+                            f"{self.body!r}")
         if not isinstance(self.time_limit, (int, float)) or self.time_limit <= 0:
             raise ValueError(f"Trial(time_limit=...) is in seconds of real time and must be "
                              f"positive; got {self.time_limit!r}")
+        if self.judge is not None and not callable(self.judge):
+            raise TypeError(f"Trial(judge=...) must be a function judge(observations) that "
+                            f"returns None or a Violation; got {self.judge!r}")
 
 
 @dataclass(frozen=True)

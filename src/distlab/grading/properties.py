@@ -15,7 +15,9 @@ Each property says what it means in words (``description``): that sentence is wh
 report names as "the first violated property". A lab's own properties subclass
 `TraceProperty`, the base of all but invariants: it gives every run a fresh `Run` -- a cursor
 over the new trace events and a namespace for what the property remembers -- so one property
-object judges any number of runs without carrying anything from one to the next.
+object judges any number of runs without carrying anything from one to the next. A
+property that must call the student's own code subclasses `AsksStudentCode`: it asks in the
+run's process and judges the answers, as data, in the grader.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from distlab.check import check_linearizability
 from distlab.check.invariants import Invariant, watch
+from distlab.grading.records import MalformedRecord
 from distlab.sim import Simulation, TraceEvent
 
 #: a judge, called once after the run: None if the property held, else the `Violation`
@@ -92,10 +95,6 @@ class TraceProperty:
     """
 
     description: str = ""
-    #: True for a property that calls the student's own code (lab 2b's clock checks call the
-    #: student's ``VectorClock``): the grader cannot judge it again where no student code
-    #: may run, so its verdict is the run's own (see `distlab.grading.verdicts`)
-    calls_student_code: bool = False
 
     def begin(self, run: Run) -> None:
         """Prepare ``run.state`` for a new run (nothing, unless overridden)."""
@@ -131,6 +130,53 @@ class TraceProperty:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.description}>"
+
+
+class AsksStudentCode(TraceProperty):
+    """A property whose verdict needs answers from the student's own code, judged in two
+    halves so that the student's code never decides it.
+
+    Lab 2b's clock checks, for one, must call the student's ``VectorClock``: no record of
+    the run holds what ``merge`` returns. So a subclass writes
+
+    * ``ask(sim)`` -- once the run is over, in the run's process: put the questions to the
+      student's code and return its answers as plain data (strings, numbers, tuples, lists,
+      dicts; an object of another class crosses as a `distlab.sim.trace.Recorded` stand-in);
+    * ``judge_answers(run, answers)`` -- in the grader, on those answers and the recorded run:
+      None, or what is wrong. The answers come from the student's process: check their shape
+      (`expect`), and compare them with what the run's trace says is true.
+
+    Run in one process (`distlab.grading.replay`), ``judge`` is simply both halves in turn.
+    """
+
+    def ask(self, sim: Simulation) -> Any:
+        """In the run's process, after the run: the student's answers, as plain data."""
+        raise NotImplementedError(f"{type(self).__name__}.ask(sim) puts the questions to the "
+                                  f"student's code")
+
+    def judge_answers(self, run: Run, answers: Any) -> str | Violation | None:
+        """In the grader: None if ``answers`` are right for ``run``, else what is wrong."""
+        raise NotImplementedError(f"{type(self).__name__}.judge_answers(run, answers) judges "
+                                  f"the student's answers")
+
+    def judge(self, run: Run) -> str | Violation | None:
+        return self.judge_answers(run, self.ask(run.sim))
+
+    def start_with(self, sim: Any, answers: Any) -> Judge:
+        """Begin judging the recorded run ``sim`` on the ``answers`` its process sent."""
+        run = Run(sim)
+        self.begin(run)
+        return lambda: self.violation(self.judge_answers(run, answers), sim)
+
+    @staticmethod
+    def expect(answers: Any, kind: type, length: int | None = None) -> Any:
+        """``answers`` if it is of ``kind`` (and ``length``), else `MalformedRecord`: answers
+        of another shape did not come from the questions this property asks."""
+        if type(answers) is not kind or (length is not None and len(answers) != length):
+            size = "" if length is None else f" of {length}"
+            raise MalformedRecord(f"its answers are not the {kind.__name__}{size} that the "
+                                  f"questions ask for")
+        return answers
 
 
 def start(prop: Invariant | TraceProperty, sim: Simulation) -> Judge:

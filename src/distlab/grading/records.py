@@ -22,6 +22,7 @@ damaged it, and the run fails.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 import io
@@ -61,7 +62,7 @@ def _trusted(cls: type) -> bool:
 class _RecordPickler(pickle.Pickler):
     """Pickles plain values and ``distlab`` value classes; anything else as a `Recorded`.
 
-    Equal objects of one class get one `Recorded` (``seen``, reset by `fresh`): a run sends
+    Equal objects of one class get one `Recorded` (``seen``, reset for each snapshot): a run sends
     the same message value again and again, and its repr and JSON form cost more than the
     rest of the pickling.
     """
@@ -69,12 +70,6 @@ class _RecordPickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO) -> None:
         super().__init__(file, PROTOCOL)
         self.seen: dict[tuple[type, Any], tuple] = {}
-
-    def fresh(self) -> _RecordPickler:
-        """Forget what was pickled before (the memo, and the records of objects seen)."""
-        self.clear_memo()
-        self.seen.clear()
-        return self
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
@@ -176,6 +171,9 @@ class RunRecorder:
         self.times: list[float] = []     # the simulated time after each step
         self.changes: list[tuple[int, str, str, bytes | None]] = []  # step, node, attr, value
         self.downs: list[tuple[int, tuple[str, ...]]] = []  # step, the crashed nodes from then
+        #: what the student's code answered, for the grader to judge: a `Trial`'s observations,
+        #: or the answers of the properties that ask the student's code (in their order)
+        self.answers: Any = None
         self._last: dict[tuple[str, str], bytes | None] = {}
         self._down: frozenset[str] = frozenset()
         self._complete = 0  # how many steps are recorded in full
@@ -219,10 +217,13 @@ class RunRecorder:
     def _snapshot(self, value: Any) -> bytes | None:
         if value is _Absent:
             return ABSENT
-        buffer = self._pickler_buffer
+        buffer, pickler = self._pickler_buffer, self._pickler
         buffer.seek(0)
         buffer.truncate()
-        self._pickler.fresh().dump(value)
+        pickler.clear_memo()  # forget what was pickled before (inlined: once an event)
+        if pickler.seen:
+            pickler.seen.clear()
+        pickler.dump(value)
         return buffer.getvalue()
 
     def record(self) -> dict[str, Any]:
@@ -318,9 +319,10 @@ class RecordedRun:
                 or not set(map(type, events[4::6])) <= {int, type(None)}):
             raise MalformedRecord("its events are not events")
         count = len(events) // 6
-        if (len(lengths) != len(times) or not all(type(n) is int for n in lengths)
-                or any(not 0 <= a <= b <= count for a, b in zip([0, *lengths], lengths))
-                or not all(type(t) in (int, float) for t in times)):
+        lengths_follow = (set(map(type, lengths)) <= {int} and lengths == sorted(lengths)
+                          and (not lengths or 0 <= lengths[0] and lengths[-1] <= count))
+        if (len(lengths) != len(times) or not lengths_follow
+                or not set(map(type, times)) <= {int, float}):
             raise MalformedRecord("its steps do not follow the trace")
         known = set(nodes)
         for change in changes:
@@ -335,6 +337,7 @@ class RecordedRun:
         if [c[0] for c in changes] != sorted(c[0] for c in changes) or \
                 [d[0] for d in downs] != sorted(d[0] for d in downs):
             raise MalformedRecord("its changes are out of order")
+        _cross_check(events, lengths, times, changes, downs, end)
         return cls(seed, nodes, events, lengths, times, changes, downs, float(end),
                    tuple(attributes))
 
@@ -383,6 +386,12 @@ class RecordedRun:
         self._extend(len(self._events) // 6)
         self.finish()
 
+    def play_trace(self) -> None:
+        """The trace up to the last step, as a run judged to its end sees it, without playing
+        the nodes' attributes (enough to compare two runs)."""
+        if self._lengths:
+            self._extend(self._lengths[-1])
+
     def _extend(self, length: int) -> None:
         """The trace up to ``length`` events; the history follows its invoke and complete."""
         events = self.trace._events
@@ -404,6 +413,67 @@ class RecordedRun:
 
     def __repr__(self) -> str:
         return f"<recorded run of seed {self.seed}: {len(self.trace)} events so far>"
+
+
+def _cross_check(events: list[Any], lengths: list[int], times: list[float],
+                 changes: list[tuple[int, str, str, bytes | None]],
+                 downs: list[tuple[int, tuple[str, ...]]], end: float) -> None:
+    """Check that a record agrees with itself, as every run's record does; `MalformedRecord`
+    if not.
+
+    Cheap checks, a few passes over the trace's columns, that a record made up by hand fails
+    unless its author took care: time never goes back (in the trace, from step to step, and
+    no event is later than its step); every message delivered, dropped or duplicated was
+    sent before, between the same two nodes; a delivery or a timer begins a step, and that
+    step changed the attributes of its node only (the only one whose code ran); and the
+    nodes down after each step are those the trace's crash and restart events leave down.
+    They cannot tell a careful forgery from a run: only running the code again could.
+    """
+    at = events[0::6]
+    if at != sorted(at):
+        raise MalformedRecord("its events are out of time: time goes back")
+    if times != sorted(times) or (times and end < times[-1]):
+        raise MalformedRecord("its time goes back from one step to the next")
+    for length, now, before in zip(lengths, times, [0, *lengths]):
+        if length > before and at[length - 1] > now:
+            raise MalformedRecord(f"its event {length - 1} is later than its step")
+    kinds, nodes, peers, ids = events[1::6], events[2::6], events[3::6], events[4::6]
+    sent = {msg_id: (i, src, dst) for i, (kind, src, dst, msg_id)
+            in enumerate(zip(kinds, nodes, peers, ids)) if kind == "send"}
+    for i, (kind, node, peer, msg_id) in enumerate(zip(kinds, nodes, peers, ids)):
+        if kind in ("deliver", "drop", "duplicate"):
+            send = sent.get(msg_id)
+            ends = (node, peer) if kind == "duplicate" else (peer, node)
+            if send is None or send[0] > i or send[1:] != ends:
+                raise MalformedRecord(f"its event {i} ({kind} of message {msg_id}) is of a "
+                                      f"message never sent between those nodes")
+    starts = {0, *lengths}  # where each step's events begin
+    for i, kind in enumerate(kinds[:lengths[-1] if lengths else 0]):
+        if kind in ("deliver", "timer") and i not in starts:
+            raise MalformedRecord(f"its event {i} ({kind}) does not begin a step: a delivery or "
+                                  f"a timer is the first event of the step that runs it")
+    for step, node, _, _ in changes:
+        if not 0 <= step < len(lengths):
+            raise MalformedRecord(f"it changes {node} at step {step}, which it does not hold")
+        first = lengths[step - 1] if step else 0  # the step's first event
+        if (lengths[step] > first and kinds[first] in ("deliver", "timer")
+                and nodes[first] != node):
+            raise MalformedRecord(f"its step {step} changes {node}, whose code did not run then")
+    down: set[str] = set()
+    implied: list[tuple[int, frozenset[str]]] = []
+    for i, kind in enumerate(kinds):
+        if kind in ("crash", "restart"):
+            step = bisect.bisect_right(lengths, i)  # the step that recorded event i
+            if step == len(lengths):
+                break  # after the last step: the record shows no step of it
+            (down.add if kind == "crash" else down.discard)(nodes[i])
+            if implied and implied[-1][0] == step:  # the record shows a step's end only
+                implied.pop()
+            if down != (implied[-1][1] if implied else frozenset()):
+                implied.append((step, frozenset(down)))
+    if implied != [(step, frozenset(nodes)) for step, nodes in downs]:
+        raise MalformedRecord("the nodes it shows down are not those its crash and restart "
+                              "events leave down")
 
 
 def _field(data: dict, name: str, kind: type | tuple[type, ...]) -> Any:

@@ -8,7 +8,7 @@ same run: `distlab.grading.runner.replay` is this, in the notebook's process; a 
 this too, in a child process (`distlab.grading.verdicts`), with a `RunRecorder` attached.
 
 A check that returns a `Trial` runs real code instead (sockets on loopback): its body runs
-in a worker thread under a real-time limit, and it is judged by what the body returns.
+in a worker thread under a real-time limit, and it is judged by what the body observed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 
 from distlab.grading.explain import Failure, _not_implemented, explain, your_code
 from distlab.grading.lab import Check, Scenario, Trial
-from distlab.grading.properties import Judge, PropertyViolated, Violation, start
+from distlab.grading.properties import AsksStudentCode, Judge, PropertyViolated, Violation, start
 from distlab.grading.records import RunRecorder
 from distlab.sim import Simulation
 
@@ -26,19 +26,25 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None, *,
              recorder: RunRecorder | None = None) -> tuple[Simulation, Failure | None]:
     """One run of check ``c`` with ``seed``: the simulation, and its failure or None.
 
-    ``recorder``, if given, records the run for a grader in another process.
-    A ``sys.exit()`` in the run's code ends the run, not the process, and is its failure.
+    ``recorder``, if given, records the run for a grader in another process, which judges
+    it: then no property is judged here, and what the student's code answered (the
+    observations of a `Trial`, the answers of each property that `AsksStudentCode`) goes into
+    ``recorder.answers``. A ``sys.exit()`` in the run's code ends the run, not the process,
+    and is its failure.
     """
     sim = Simulation(seed=seed)
     try:
         scenario = c.scenario(seed)
         if isinstance(scenario, Trial):
             sim = TrialRun(seed=seed)
-            return sim, run_trial(scenario, c, seed, sim, wall_limit)
+            return sim, run_trial(scenario, c, seed, sim, wall_limit, recorder)
         if recorder is not None:
             recorder.attributes = c.node_attributes(scenario)
         sim, judges = prepare(scenario, seed, judged=True, recorder=recorder)
         sim.run(until=scenario.run_for, wall_limit=wall_limit or scenario.wall_limit)
+        if recorder is not None:
+            recorder.answers = [prop.ask(sim) for prop in scenario.properties
+                                if isinstance(prop, AsksStudentCode)]
         for judge in judges:
             violation = judge()
             if violation is not None:
@@ -51,16 +57,24 @@ def run_once(c: Check, seed: int, wall_limit: float | None = None, *,
 class TrialRun(Simulation):
     """The (empty) simulation that stands for a real run in a report: it has no events."""
 
+    #: a real run: the report says how to run it again, not how to replay it
+    real = True
+
 
 def run_trial(trial: Trial, c: Check, seed: int, sim: Simulation,
-              wall_limit: float | None = None) -> Failure | None:
-    """Run a `Trial`'s body in a worker thread under its time limit; its failure or None."""
+              wall_limit: float | None = None, recorder: RunRecorder | None = None
+              ) -> Failure | None:
+    """Run a `Trial`'s body in a worker thread under its time limit; its failure or None.
+
+    With a ``recorder`` (a graded run) a trial that has a judge is not judged here: its
+    observations go into ``recorder.answers``, for the grader's judge.
+    """
     limit = wall_limit or trial.time_limit
     outcome: dict[str, object] = {}
 
     def work() -> None:
         try:
-            outcome["violation"] = trial.body()
+            outcome["observed"] = trial.body()
         except BaseException as exc:  # reported below, in the caller's thread
             outcome["error"] = exc
 
@@ -73,9 +87,8 @@ def run_trial(trial: Trial, c: Check, seed: int, sim: Simulation,
                        "A call that never returns? Give every socket a timeout "
                        "(sock.settimeout(...)), and every retry loop an end.", 0.0, sim)
     error = outcome.get("error")
-    violation = outcome.get("violation")
     if isinstance(error, PropertyViolated):
-        error, violation = None, error.violation
+        return trial_verdict(c, seed, sim, error.violation)
     if isinstance(error, BaseException):
         where = your_code(error)
         if _not_implemented(error):
@@ -86,13 +99,27 @@ def run_trial(trial: Trial, c: Check, seed: int, sim: Simulation,
                        f"raised {type(error).__name__}: {error}",
                        f"{type(error).__name__} while the check ran your code for real",
                        0.0, sim, where=where)
-    if violation is None:
+    observed = outcome.get("observed")
+    if trial.judge is None:
+        return trial_verdict(c, seed, sim, observed)
+    if recorder is not None:
+        recorder.answers = observed
         return None
-    if not isinstance(violation, Violation):
+    return trial_verdict(c, seed, sim, trial.judge(observed))
+
+
+def trial_verdict(c: Check, seed: int, sim: Simulation, verdict: object) -> Failure | None:
+    """The failure that a `Trial`'s verdict (None, a `Violation` or a sentence) means."""
+    if verdict is None:
+        return None
+    if isinstance(verdict, str):
+        verdict = Violation(c.description, verdict, 0.0)
+    if not isinstance(verdict, Violation):
         return Failure(c.name, c.description, seed, "exception",
-                       f"the check's body returned {violation!r}",
-                       "a Trial's body returns None (passed) or a Violation", 0.0, sim)
-    return explain(PropertyViolated(violation), c, seed, sim)
+                       f"the check's verdict was {verdict!r}",
+                       "a Trial's judge (or, without one, its body) returns None (passed) or a "
+                       "Violation", 0.0, sim)
+    return explain(PropertyViolated(verdict), c, seed, sim)
 
 
 def prepare(scenario: Scenario, seed: int, judged: bool, recorder: RunRecorder | None = None
@@ -105,15 +132,14 @@ def prepare(scenario: Scenario, seed: int, judged: bool, recorder: RunRecorder |
     follows is the same, event for event.
 
     With a ``recorder`` (a graded run, judged by the grader from its record), the recorder is
-    the simulation's first monitor, and only the properties that call the student's code
-    (``calls_student_code``) are judged here: the grader judges the others.
+    the simulation's first monitor, and no property is judged here: the grader judges them all.
     """
     sim = Simulation(seed=seed, network=scenario.network, max_events=scenario.max_events)
     judges: list[Judge] = []
     properties = scenario.properties
     if recorder is not None:
         recorder.attach(sim)
-        properties = [p for p in properties if getattr(p, "calls_student_code", False)]
+        properties = []
     if not judged:
         scenario.setup(sim)
         return sim, judges

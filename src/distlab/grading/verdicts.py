@@ -3,14 +3,20 @@
 `graded_runs` forks one child per check (`distlab.grading.isolation`); the child runs the
 check's seeds one after the other, exactly as `distlab.grading.runner.run_once` runs one in
 the notebook's process, and sends a frame per seed (`report_seed`): the run's record
-(`distlab.grading.records`), the failure it saw if any (as plain text and numbers), and what
-the run printed. The grader then reaches the verdict itself (`judge_seed`):
+(`distlab.grading.records`), what the student's code answered (below), the failure it saw if
+any (as plain text and numbers), and what the run printed. The grader then reaches the
+verdict itself (`judge_seed`):
 
-* the run judges none of the properties (but those that call the student's code, below): the
-  grader judges them, with the lab's own property objects created here, on the record played
-  step by step (`RecordedRun`). Patching a property, the runner or the report inside the run
-  changes nothing here. The run does not stop at a violation, but the grader does, and
-  reports the run as it was then -- as `distlab.grading.runner.replay` shows it;
+* the run judges none of the properties: the grader judges them, with the lab's own property
+  objects created here, on the record played step by step (`RecordedRun`). Patching a
+  property, the runner or the report inside the run changes nothing here. The run does not
+  stop at a violation, but the grader does, and reports the run as it was then -- as
+  `distlab.grading.runner.replay` shows it;
+* a property that must call the student's own code (`AsksStudentCode`: lab 2b's clock checks
+  call the student's ``VectorClock``) puts its questions in the run's process, once the run
+  is over, and the answers come back as plain data; the grader judges them against the
+  recorded trace. A `Trial` (real sockets) works alike: its body runs in the child and
+  returns what it observed, and the trial's ``judge`` reaches the verdict here;
 * a failure the run reports (its code raised, looped, ran out of memory...) is taken as it
   is, unless a property failed earlier: a run's code can only harm its own grade by inventing
   one. It is shown with the recorded trace: its last events, its diagram;
@@ -19,9 +25,7 @@ the run printed. The grader then reaches the verdict itself (`judge_seed`):
   with its seed, like any other run. (Once the run is over, the child says so, `RAN`, and
   has `RECORD_S` more to send its record: a long trace takes a moment to pickle.)
 
-A property whose ``calls_student_code`` is True (it calls the student's own classes, as lab
-2b's clock checks call ``VectorClock.merge``) cannot be judged where no student code may run:
-its verdict is the run's own. So is a `Trial`'s, whose body judges real code as it runs it.
+Only a `Trial` without a ``judge`` is judged by its body, in the child.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from typing import Any
 from distlab.grading.explain import CodeLocation, Failure, explain
 from distlab.grading.isolation import GRACE_S, MEMORY_LIMIT, Child, format_bytes
 from distlab.grading.lab import Check, Scenario, Trial
-from distlab.grading.properties import PropertyViolated, start
+from distlab.grading.properties import AsksStudentCode, PropertyViolated, start
 from distlab.grading.records import MalformedRecord, RecordedRun, RunRecorder, dumps, loads
-from distlab.grading.runs import TrialRun, run_once
+from distlab.grading.runs import TrialRun, run_once, trial_verdict
 from distlab.sim import Simulation
 
 #: how much of what a check's runs print is passed on (characters)
@@ -83,7 +87,8 @@ def report_seed(c: Check, seed: int, wall_limit: float | None, memory_limit: int
     output.seek(0)
     output.truncate()
     frame = dumps({"seed": seed, "real": real, "failure": _failure_data(failure),
-                   "record": None if real else recorder.record(), "output": text})
+                   "record": None if real else recorder.record(), "answers": recorder.answers,
+                   "output": text})
     return frame, failure is not None
 
 
@@ -165,32 +170,54 @@ def judge_seed(c: Check, seed: int, scenario: Scenario | Trial, frame: bytes
             sys.stdout.write(data["output"])
         if isinstance(scenario, Trial):
             sim = TrialRun(seed=seed)
-            return sim, _failure_from(c, seed, data.get("failure"), sim)
+            claimed = _failure_from(c, seed, data.get("failure"), sim)
+            if claimed is not None or scenario.judge is None:
+                return sim, claimed
+            return sim, _judge_trial(c, seed, scenario, data.get("answers"), sim)
         run = RecordedRun.from_data(seed, data.get("record"), c.node_attributes(scenario))
         claimed = _failure_from(c, seed, data.get("failure"), run)
     except MalformedRecord as exc:
         return Simulation(seed=seed), _malformed(c, seed, str(exc))
-    return run, rejudge(c, seed, scenario, run, claimed)
+    return run, rejudge(c, seed, scenario, run, claimed, data.get("answers"))
+
+
+def _judge_trial(c: Check, seed: int, trial: Trial, observed: Any, sim: TrialRun
+                 ) -> Failure | None:
+    """The trial's judge, here, on what its body observed in the run's process."""
+    assert trial.judge is not None
+    try:
+        verdict = trial.judge(observed)
+    except Exception as exc:  # observations of another shape than the body returns
+        return _malformed(c, seed, f"its observations cannot be judged "
+                                   f"({type(exc).__name__}: {exc})")
+    return trial_verdict(c, seed, sim, verdict)
 
 
 def rejudge(c: Check, seed: int, scenario: Scenario, run: RecordedRun,
-            claimed: Failure | None = None) -> Failure | None:
+            claimed: Failure | None = None, answers: Any = None) -> Failure | None:
     """Play ``run`` to the properties of ``scenario`` (created here): the first failure.
 
     The run did not judge these properties, and went on past what would have stopped it
     here: the first property that fails, step by step, is the failure, with ``run`` stopped
     there. Otherwise the run's own failure (``claimed``: its code raised, say) stands;
-    a run without one is judged at its end.
+    a run without one is judged at its end. ``answers`` are what the student's code
+    answered to the properties that ask it (`AsksStudentCode`), one item each, in order.
     """
-    properties = [p for p in scenario.properties if not getattr(p, "calls_student_code", False)]
+    properties = list(scenario.properties)
+    asking = [p for p in properties if isinstance(p, AsksStudentCode)]
     try:
         if run.steps == 0 and claimed is None:
             raise MalformedRecord("it holds no step, not even the set-up")
+        if claimed is None and asking:
+            answers = AsksStudentCode.expect(answers, list, len(asking))
         judges = []
         for step in range(run.steps):
             run.advance()
             if step == 0:  # the properties start watching once the scenario is set up
-                judges = [start(prop, run) for prop in properties]
+                given = iter(answers if claimed is None and asking else ())
+                judges = [prop.start_with(run, next(given)) if isinstance(prop, AsksStudentCode)
+                          else start(prop, run) for prop in properties
+                          if claimed is None or not isinstance(prop, AsksStudentCode)]
             run.run_monitors()
         if claimed is not None:
             run.play_to_end()

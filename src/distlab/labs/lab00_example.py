@@ -1,4 +1,4 @@
-"""An example lab: a primary-backup key-value store (lab 0, ``solutions/lab00-example.ipynb``).
+"""An example lab: a primary-backup key-value store (lab 0, the notebook ``lab00-example.ipynb``).
 
 The system is primary-backup replication {cite:p}`budhiraja1993primary` in its simplest form:
 

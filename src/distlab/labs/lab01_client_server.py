@@ -1,6 +1,6 @@
 """Lab 1: a key-value server and its client over real TCP, with timeouts, retries and request ids.
 
-``solutions/lab01-client-server.ipynb`` is the lab; this module holds what students do not
+The notebook ``lab01-client-server.ipynb`` is the lab; this module holds what students do not
 write -- the protocol's helpers, a runner for their server, the exception their client
 raises, a simulated server and client base for the last part -- and the checks.
 
@@ -29,9 +29,13 @@ key-value workload `distlab.workloads.kv`).
 
 **The checks.** Parts A-C run the student's code for real, on loopback sockets, through a
 `distlab.net.FaultProxy` that delays traffic and loses replies after their requests reached
-the server (`FaultProxy.drop_replies`). They are `Trial` checks: every socket has a timeout,
-every call of the student's code runs under a deadline, and servers and proxies are closed
-by context managers whatever happens. No check asserts how fast the machine is: the timing
+the server (`FaultProxy.drop_replies`). They are `Trial` checks in two halves: the body runs
+the student's code and returns what it observed as plain data (the reply lines, what each
+call of the client returned or raised and how long it took); the judge decides from that data
+alone, in the grader, where no student code runs. Every socket has a timeout, every call of
+the student's code runs under a deadline, and servers and proxies are closed by context
+managers whatever happens. Part A also makes eight threads append at once (the store's
+lock), part C answers a first attempt with another request's reply (the client checks ids). No check asserts how fast the machine is: the timing
 checks compare the client's behaviour with its *own* timeout, with generous margins. Part D
 runs the student's ``KVState`` and ``SimKVClient`` in the simulator under partitions, loss,
 duplicates and late replies, over 20 seeds each: the clients speak the workload's messages
@@ -47,8 +51,8 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 from distlab.grading.lab import Lab, Scenario, Trial, graded
@@ -359,7 +363,21 @@ class SimClientBase(kv.KVClient):
                                   f"reply to the waiting request")
 
 
-# -- helpers of the checks -----------------------------------------------------------------------
+# -- what the checks observe, in the run's process ----------------------------------------------
+#
+# A real-socket check is a `Trial` in two halves. Its body runs the student's code and returns
+# what it observed, as plain data; its judge reaches the verdict from that data alone, in the
+# grader. An observed reply is the reply line (a str), or (NO_REPLY, why) for a request that
+# got none; an observed call of the client is ("returned", value, seconds),
+# ("ServerUnavailable", attempts, message, seconds) or ("OSError", name, message, seconds).
+
+#: how an observed reply that never came is written
+NO_REPLY = "no reply"
+#: how many threads append at once in the check of the lock, each how many times, and at most
+#: how many rounds: without a lock, a round lost appends 51 times in 60 (measured on a busy
+#: 2-core machine), so five rounds miss the bug about once in 10,000 checks
+WRITERS, APPENDS, ROUNDS = 8, 2_000, 5
+
 
 def _fail(description: str, explanation: str) -> NoReturn:
     raise PropertyViolated(Violation(description, explanation, 0.0))
@@ -369,7 +387,8 @@ def _within(limit: float, what: str, call: Callable[[], T]) -> tuple[T, float]:
     """Run ``call()`` (the student's code) in a thread; its result and its duration in s.
 
     Its exception is raised here; if it has not returned after ``limit`` seconds, the check
-    fails (and the caller's context managers close the sockets it may be stuck on).
+    fails at once (nothing more can be observed; the caller's context managers close the
+    sockets it may be stuck on).
     """
     outcome: dict[str, Any] = {}
 
@@ -393,43 +412,217 @@ def _within(limit: float, what: str, call: Callable[[], T]) -> tuple[T, float]:
     return outcome["value"], outcome["seconds"]
 
 
+def _call(what: str, call: Callable[[], Any]) -> tuple:
+    """Call the student's client (at most `CALL_LIMIT` s): what the call did, as data.
+
+    A `ServerUnavailable` or another socket error is an observation; any other exception is
+    the student's code failing, and is raised (the report shows its line).
+    """
+    def observed() -> tuple:
+        try:
+            return "returned", call()
+        except ServerUnavailable as given_up:
+            return "ServerUnavailable", given_up.attempts, str(given_up)
+        except OSError as other:
+            return "OSError", type(other).__name__, str(other)
+
+    result, seconds = _within(CALL_LIMIT, what, observed)
+    return (*result, seconds)
+
+
+def _calls(*calls: tuple[str, Callable[[], Any]]) -> list[tuple]:
+    """Each call observed in turn, up to the first that does not return (the others would
+    only fail the same way, each after its retries)."""
+    observed = []
+    for what, call in calls:
+        observed.append(_call(what, call))
+        if observed[-1][0] != "returned":
+            break
+    return observed
+
+
+def _replies(connection: _Connection, requests: Sequence[str]) -> list[Any]:
+    """Each request asked in turn over ``connection``: the replies, up to the first missing."""
+    replies: list[Any] = []
+    for request in requests:
+        try:
+            replies.append(connection.ask(request))
+        except NoReply as missing:
+            replies.append((NO_REPLY, str(missing)))
+            break
+    return replies
+
+
+def _conversation(port: int, script: Sequence[tuple[int, str, str]]) -> list[Any]:
+    """The replies to a script of ``(connection, request, expected)`` steps: connection 0, 1...
+    is opened when first used, and all stay open to the end."""
+    replies: list[Any] = []
+    with ExitStack() as stack:
+        connections: dict[int, _Connection] = {}
+        for number, request, _ in script:
+            if number not in connections:
+                connections[number] = stack.enter_context(_Connection(port))
+            replies += _replies(connections[number], [request])
+            if type(replies[-1]) is tuple:
+                break
+    return replies
+
+
+def _appends_at_once(state: Any) -> str:
+    """`WRITERS` threads call ``state.execute("APPEND k x")`` `APPENDS` times each, all at
+    once, with the interpreter switching threads as often as it can; then GET k's reply."""
+    start = threading.Barrier(WRITERS)
+
+    def write() -> None:
+        start.wait()
+        for _ in range(APPENDS):
+            state.execute("APPEND k x")
+
+    writers = [threading.Thread(target=write, daemon=True, name=f"lab1-writer-{n}")
+               for n in range(WRITERS)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(CALL_LIMIT)
+    finally:
+        sys.setswitchinterval(interval)
+    if any(writer.is_alive() for writer in writers):
+        _fail("appends from many connections at once are all applied",
+              f"{WRITERS} threads calling execute('APPEND k x') at once had not finished "
+              f"after {CALL_LIMIT:g} s: does a thread wait for a lock it already holds, or "
+              f"never release one?")
+    return state.execute("GET k")
+
+
+# -- how the checks judge what was observed, in the grader ---------------------------------------
+
+def _violation(description: str, explanation: str) -> Violation:
+    return Violation(description, explanation, 0.0)
+
+
+def _reply(observed: Any) -> str | None:
+    """An observed reply line; None for a reply that never came; ValueError for anything
+    that is not an observation (the judge of a damaged record)."""
+    if type(observed) is str:
+        return observed
+    if type(observed) is tuple and len(observed) == 2 and observed[0] == NO_REPLY:
+        return None
+    raise ValueError(f"{observed!r} is not an observed reply")
+
+
+def _answers(reply: str, expected: str) -> bool:
+    """Whether ``reply`` is ``expected``; an expected "ERROR" asks for "ERROR why"."""
+    if expected == "ERROR":
+        return reply.startswith("ERROR ") and bool(reply[len("ERROR "):].strip())
+    return reply == expected
+
+
+def _judge_replies(description: str, expected: Sequence[tuple[str, str]],
+                   replies: Any) -> Violation | None:
+    """The first of the ``(request, expected reply)`` steps that was answered wrongly."""
+    if type(replies) is not list:
+        raise ValueError("the replies are not a list")
+    for (request, wanted), observed in zip(expected, replies):
+        reply = _reply(observed)
+        if reply is None:
+            return _violation(description, observed[1])
+        if not _answers(reply, wanted):
+            shown = repr(wanted)
+            if wanted == "ERROR":
+                shown = "a line 'ERROR why', saying what is wrong with the request"
+                if reply.strip() == "ERROR":
+                    shown += " (the reply had no reason)"
+            return _violation(description, f"{request!r} was answered {reply!r}; expected "
+                                           f"{shown}")
+    if len(replies) < len(expected):
+        raise ValueError("fewer replies than requests, and none missing")
+    return None
+
+
+#: why a client gives up although the server is up, in parts A and B
+CLIENT_GAVE_UP = ("After a timeout or a broken connection, the client must try again on a "
+                  "new connection")
+#: the same, from part C on: the server's replies may lack the ids the client checks
+GAVE_UP_WITH_IDS = ("Did every attempt end in a timeout or a broken connection? Then the "
+                    "client must try again on a new connection. Did the attempts get replies "
+                    "(the message says what the last one got)? Then check the server: every "
+                    "reply to a request with an id, a retry's too, starts with that id, or "
+                    "the client cannot take it")
+
+
+def _judge_returned(description: str, what: str, outcome: Any, expected: Any,
+                    context: str = "", gave_up: str = CLIENT_GAVE_UP) -> Violation | None:
+    """A call that must return ``expected`` (the server is up): None if it did. ``gave_up``
+    says what to look at if the client raised ServerUnavailable."""
+    match outcome:
+        case ("returned", value, _):
+            if value == expected:
+                return None
+            return _violation(description, f"{what} returned {value!r}; expected "
+                                           f"{expected!r}{context}")
+        case ("ServerUnavailable", _, message, _):
+            return _violation(description, f"{what} raised ServerUnavailable although the "
+                                           f"server was up: {message}. {gave_up}")
+        case ("OSError", name, message, _):
+            return _violation(description, f"{what} raised {name}: {message}; a socket error "
+                                           f"must not escape the client: it retries on a new "
+                                           f"connection, then raises ServerUnavailable")
+    raise ValueError(f"{outcome!r} is not an observed call")
+
+
+def _judge_calls(description: str, expected: Sequence[tuple[str, Any]], outcomes: Any,
+                 context: str = "", gave_up: str = CLIENT_GAVE_UP) -> Violation | None:
+    """The first of the calls ``(what, expected value)`` that did not return its value."""
+    if type(outcomes) is not list or not 0 < len(outcomes) <= len(expected):
+        raise ValueError("the calls observed are not a list of them")
+    for (what, value), outcome in zip(expected, outcomes):
+        wrong = _judge_returned(description, what, outcome, value, context, gave_up)
+        if wrong is not None:
+            return wrong
+    if len(outcomes) < len(expected):
+        raise ValueError("fewer calls observed than made, and none failed")
+    return None
+
+
+def _judge_gives_up(description: str, what: str, outcome: Any) -> Violation | None:
+    """A call that must end in ServerUnavailable: None if it did."""
+    match outcome:
+        case ("ServerUnavailable", _, _, _):
+            return None
+        case ("returned", value, _):
+            return _violation(description, f"{what} returned {value!r}, but no reply could "
+                                           f"arrive in time: it must raise ServerUnavailable")
+        case ("OSError", name, message, _):
+            return _violation(description, f"{what} raised {name}: {message}; the client must "
+                                           f"retry, then raise ServerUnavailable")
+    raise ValueError(f"{outcome!r} is not an observed call")
+
+
 def _attempts(n: int) -> str:
     return f"{n} attempt{'s' * (n != 1)}"
 
 
-def _while_server_is_up(description: str, what: str, call: Callable[[], T]) -> T:
-    """Run a call of the student's client that must succeed (the server is up); its result."""
-    try:
-        return _within(CALL_LIMIT, what, call)[0]
-    except ServerUnavailable as given_up:
-        _fail(description, f"{what} raised ServerUnavailable although the server was up: "
-                           f"{given_up}. After a timeout or a broken connection, the client "
-                           f"must try again on a new connection")
+class _StaleFirst(socketserver.StreamRequestHandler):
+    """The check's own server (not the student's): it answers the first attempt of each
+    request with the reply to the request before it -- as a late reply would arrive -- and
+    a retry with the request's own reply. ``self.server.state`` is the list of lines heard."""
 
-
-def _gives_up(client: Any, description: str) -> ServerUnavailable:
-    """Call ``client.get("x")``, which must end in `ServerUnavailable`; return that error."""
-    try:
-        value = client.get("x")
-    except ServerUnavailable as given_up:
-        return given_up
-    except OSError as other:          # a socket error that escaped the retry loop
-        _fail(description, f"get('x') raised {type(other).__name__}: {other}; the client must "
-                           f"retry, then raise ServerUnavailable")
-    _fail(description, f"get('x') returned {value!r}, but no reply could arrive in time: it "
-                       f"must raise ServerUnavailable")
-
-
-def _expect(conn: _Connection, request: str, expected: str) -> None:
-    """Ask ``request``; the reply must be ``expected`` (or start with ``ERROR`` if that is it)."""
-    try:
-        reply = conn.ask(request)
-    except NoReply as missing:
-        _fail(conn.description, str(missing))
-    if reply == expected or (expected == "ERROR" and reply.startswith("ERROR")):
-        return
-    shown = "a line starting with 'ERROR'" if expected == "ERROR" else repr(expected)
-    _fail(conn.description, f"{request!r} was answered {reply!r}; expected {shown}")
+    def handle(self) -> None:
+        heard: list[str] = self.server.state  # type: ignore[attr-defined]
+        for raw in self.rfile:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            request_id, _ = split_id(line)
+            if request_id is None:
+                reply = "ERROR this check needs request ids (part C)"
+            elif line in heard:
+                reply = with_id(request_id, "VALUE fresh")
+            else:
+                reply = with_id(RequestId(request_id.client, request_id.seq - 1), "VALUE stale")
+            heard.append(line)
+            self.wfile.write(reply.encode() + b"\n")
 
 
 # -- the lab -------------------------------------------------------------------------------------
@@ -476,208 +669,328 @@ class ClientServerLab(Lab):
         yield client
         _within(CALL_LIMIT, "client.close()", client.close)
 
+    def conversation(self, description: str, script: Sequence[tuple[int, str, str]],
+                     time_limit: float = 10.0) -> Trial:
+        """A check that sends the ``(connection, request, expected reply)`` steps of
+        ``script`` to the student's server, and judges the replies."""
+        def body() -> list[Any]:
+            with self.server() as server:
+                return _conversation(server.port, script)
+
+        expected = [(request, reply) for _, request, reply in script]
+        return Trial(body, time_limit,
+                     judge=lambda replies: _judge_replies(description, expected, replies))
+
     # -- part A: the server ----------------------------------------------------------------
     @graded(part="A", seeds=1, description="GET, PUT and APPEND over one connection are "
             "answered as the protocol says")
     def test_commands_A(self, seed: int) -> Trial:
-        def body() -> None:
-            with self.server() as server, _Connection(
-                    server.port, "the server answers each command as the protocol says") as c:
-                for request, expected in [
-                        ("GET x", "NOTFOUND"), ("PUT x 1", "OK"), ("GET x", "VALUE 1"),
-                        ("PUT x 2", "OK"), ("GET x", "VALUE 2"), ("APPEND log a;", "OK"),
-                        ("APPEND log b;", "OK"), ("GET log", "VALUE a;b;"),
-                        ("APPEND x 3", "OK"), ("GET x", "VALUE 23")]:
-                    _expect(c, request, expected)
-        return Trial(body)
+        return self.conversation("the server answers each command as the protocol says", [
+            (0, request, reply) for request, reply in [
+                ("GET x", "NOTFOUND"), ("PUT x 1", "OK"), ("GET x", "VALUE 1"),
+                ("PUT x 2", "OK"), ("GET x", "VALUE 2"), ("APPEND log a;", "OK"),
+                ("APPEND log b;", "OK"), ("GET log", "VALUE a;b;"),
+                ("APPEND x 3", "OK"), ("GET x", "VALUE 23")]])
 
-    @graded(part="A", seeds=1, description="a malformed request gets an ERROR reply, and the "
-            "connection goes on")
+    @graded(part="A", seeds=1, description="a malformed request gets an ERROR reply that "
+            "says why, and the connection goes on")
     def test_bad_requests_A(self, seed: int) -> Trial:
-        def body() -> None:
-            with self.server() as server, _Connection(
-                    server.port, "a bad request is answered with ERROR, and the connection "
-                                 "stays usable") as c:
-                for request in ["HELLO", "GET", "PUT x", "APPEND log", "PUT x 1 2", ""]:
-                    _expect(c, request, "ERROR")
-                _expect(c, "PUT x 1", "OK")
-                _expect(c, "GET x", "VALUE 1")
-        return Trial(body)
+        return self.conversation(
+            "a bad request is answered with ERROR and a reason, and the connection stays "
+            "usable",
+            [(0, request, "ERROR") for request in ["HELLO", "GET", "PUT x", "APPEND log",
+                                                  "PUT x 1 2", ""]]
+            + [(0, "PUT x 1", "OK"), (0, "GET x", "VALUE 1")])
 
     @graded(part="A", seeds=1, description="several requests sent at once are answered in "
             "order")
     def test_pipelined_requests_A(self, seed: int) -> Trial:
-        def body() -> None:
-            description = "requests sent together get their replies in order"
-            with self.server() as server, _Connection(server.port, description) as c:
-                requests = ["PUT a 1", "PUT b 2", "GET a", "APPEND a 0", "GET a", "GET b"]
+        requests = ["PUT a 1", "PUT b 2", "GET a", "APPEND a 0", "GET a", "GET b"]
+        expected = ["OK", "OK", "VALUE 1", "OK", "VALUE 10", "VALUE 2"]
+        description = "requests sent together get their replies in order"
+        advice = ("A read from a socket may hold several lines, or part of one: read lines "
+                  "(self.rfile), not chunks")
+
+        def body() -> list[Any]:
+            with self.server() as server, _Connection(server.port) as c:
                 c.send("".join(line + "\n" for line in requests))   # one write: one chunk
-                try:
-                    replies = [c.read(line) for line in requests]
-                except NoReply as missing:
-                    _fail(description, f"{missing}, after the six requests "
-                                       f"{requests} were sent in one write. A read from a socket "
-                                       f"may hold several lines, or part of one: read lines "
-                                       f"(self.rfile), not chunks")
-                expected = ["OK", "OK", "VALUE 1", "OK", "VALUE 10", "VALUE 2"]
-                if replies != expected:
-                    _fail(description, f"the six requests {requests} sent in one write got "
-                                       f"{replies}; expected {expected}. A read from a socket "
-                                       f"may hold several lines, or part of one: read lines "
-                                       f"(self.rfile), not chunks")
-        return Trial(body)
+                replies: list[Any] = []
+                for line in requests:
+                    try:
+                        replies.append(c.read(line))
+                    except NoReply as missing:
+                        replies.append((NO_REPLY, str(missing)))
+                        break
+                return replies
+
+        def judge(replies: Any) -> Violation | None:
+            if type(replies) is not list:
+                raise ValueError("the replies are not a list")
+            got = [_reply(observed) for observed in replies]
+            if None in got:
+                return _violation(description, f"{replies[got.index(None)][1]}, after the six "
+                                               f"requests {requests} were sent in one write. "
+                                               f"{advice}")
+            if got != expected:
+                return _violation(description, f"the six requests {requests} sent in one write "
+                                               f"got {got}; expected {expected}. {advice}")
+            return None
+
+        return Trial(body, judge=judge)
 
     @graded(part="A", seeds=1, description="three connections at once share one store")
     def test_many_connections_A(self, seed: int) -> Trial:
-        def body() -> None:
-            description = "every connection sees the same data"
-            with self.server() as server, _Connection(server.port, description) as c1, \
-                    _Connection(server.port, description) as c2, \
-                    _Connection(server.port, description) as c3:
-                _expect(c1, "PUT k one", "OK")
-                _expect(c2, "GET k", "VALUE one")
-                _expect(c3, "APPEND k two", "OK")
-                _expect(c1, "GET k", "VALUE onetwo")
-                _expect(c2, "PUT k three", "OK")
-                _expect(c3, "GET k", "VALUE three")
-        return Trial(body)
+        return self.conversation("every connection sees the same data", [
+            (0, "PUT k one", "OK"), (1, "GET k", "VALUE one"), (2, "APPEND k two", "OK"),
+            (0, "GET k", "VALUE onetwo"), (1, "PUT k three", "OK"), (2, "GET k", "VALUE three")])
+
+    @graded(part="A", seeds=1, description=f"{WRITERS} connections appending to one key at "
+            f"once lose no append (the store's lock)")
+    def test_concurrent_appends_A(self, seed: int) -> Trial:
+        description = "appends from many connections at once are all applied"
+        total = WRITERS * APPENDS
+
+        def body() -> list[Any]:
+            replies = []
+            for _ in range(ROUNDS):
+                replies.append(_appends_at_once(self.state()))
+                if replies[-1] != "VALUE " + "x" * total:
+                    break
+            return replies
+
+        def judge(replies: Any) -> Violation | None:
+            if type(replies) is not list or not 0 < len(replies) <= ROUNDS:
+                raise ValueError("the replies are not a list of rounds")
+            for reply in replies:
+                if reply == "VALUE " + "x" * total:
+                    continue
+                got = (f"a value of {len(reply) - len('VALUE ')} characters"
+                       if type(reply) is str and reply.startswith("VALUE ") else repr(reply))
+                return _violation(description, (
+                    f"{WRITERS} threads called execute('APPEND k x') {APPENDS:,} times each, "
+                    f"all at once, as {WRITERS} connections would; then GET k was answered "
+                    f"{got}, not the {total:,} x's appended: appends were lost. Two threads "
+                    f"that read the old value at the same moment each write back their own "
+                    f"append, and one of them is lost: apply every command while holding the "
+                    f"store's lock (with self.lock: ...)"))
+            if len(replies) < ROUNDS:
+                raise ValueError("fewer rounds than made, and none lost an append")
+            return None
+
+        return Trial(body, judge=judge)
 
     # -- part B: the client ----------------------------------------------------------------
     @graded(part="B", seeds=1, description="through a slow network (40 ms each way), every "
             "call returns the right answer")
     def test_answers_through_a_slow_network_B(self, seed: int) -> Trial:
-        def body() -> None:
-            description = "the client's calls return what the server answered"
+        description = "the client's calls return what the server answered"
+        expected = [("get('x')", None), ("put('x', '1')", None), ("get('x')", "1"),
+                    ("append('x', '2')", None), ("get('x')", "12")]
+
+        def body() -> list[tuple]:
             with self.server() as server, \
                     FaultProxy(0, HOST, server.port, delay_ms=40, jitter_ms=10,
                                seed=seed) as proxy:
                 with self.connected_client(proxy.port, timeout=2.0, retries=1) as client:
-                    for what, call, expected in [
-                            ("get('x')", lambda: client.get("x"), None),
-                            ("put('x', '1')", lambda: client.put("x", "1"), None),
-                            ("get('x')", lambda: client.get("x"), "1"),
-                            ("append('x', '2')", lambda: client.append("x", "2"), None),
-                            ("get('x')", lambda: client.get("x"), "12")]:
-                        got = _while_server_is_up(description, what, call)
-                        if got != expected:
-                            _fail(description, f"{what} returned {got!r}; expected {expected!r} "
-                                               f"(the calls: get x, put x 1, get x, append x 2, "
-                                               f"get x)")
-        return Trial(body, time_limit=30)
+                    return _calls(("get('x')", lambda: client.get("x")),
+                                  ("put('x', '1')", lambda: client.put("x", "1")),
+                                  ("get('x')", lambda: client.get("x")),
+                                  ("append('x', '2')", lambda: client.append("x", "2")),
+                                  ("get('x')", lambda: client.get("x")))
+
+        return Trial(body, time_limit=30, judge=lambda outcomes: _judge_calls(
+            description, expected, outcomes,
+            " (the calls: get x, put x 1, get x, append x 2, get x)"))
 
     @graded(part="B", seeds=1, description="when replies take longer than the timeout, the "
             "client gives up after its retries, in about (retries + 1) x timeout")
     def test_timeout_is_respected_B(self, seed: int) -> Trial:
         timeout, retries, delay_ms = 0.2, 2, 1_000
+        description = "the client waits its timeout on each attempt, then gives up"
+        what = "get('x') with replies 2 s late"
 
-        def body() -> None:
-            description = "the client waits its timeout on each attempt, then gives up"
-            attempts = retries + 1
+        def body() -> tuple:
             with self.server() as server, \
                     FaultProxy(0, HOST, server.port, delay_ms=delay_ms, seed=seed) as proxy:
                 with self.connected_client(proxy.port, timeout=timeout,
                                            retries=retries) as client:
-                    given_up, seconds = _within(CALL_LIMIT, "get('x') with replies 2 s late",
-                                                lambda: _gives_up(client, description))
-            if given_up.attempts != attempts:
-                _fail(description, f"ServerUnavailable says {_attempts(given_up.attempts)}; "
-                                   f"with retries={retries} the client makes {attempts}")
+                    return _call(what, lambda: client.get("x"))
+
+        def judge(outcome: Any) -> Violation | None:
+            wrong = _judge_gives_up(description, "get('x')", outcome)
+            if wrong is not None:
+                return wrong
+            _, made, _, seconds = outcome
+            attempts = retries + 1
+            if made != attempts:
+                return _violation(description, f"ServerUnavailable says {_attempts(made)}; "
+                                               f"with retries={retries} the client makes "
+                                               f"{attempts}")
             lowest, highest = 0.8 * attempts * timeout, attempts * timeout + 3.0
             if seconds < lowest:
-                _fail(description, f"the client gave up after {seconds:.2f} s, before "
-                                   f"{attempts} attempts x timeout {timeout:g} s = "
-                                   f"{attempts * timeout:.1f} s: does each attempt wait for its "
-                                   f"reply for the whole timeout, on a new connection (a socket "
-                                   f"that timed out is in an unknown state: close it)?")
+                return _violation(description, (
+                    f"the client gave up after {seconds:.2f} s, before {attempts} attempts x "
+                    f"timeout {timeout:g} s = {attempts * timeout:.1f} s: does each attempt "
+                    f"wait for its reply for the whole timeout, on a new connection (a socket "
+                    f"that timed out is in an unknown state: close it)?"))
             if seconds > highest:
-                _fail(description, f"the client gave up only after {seconds:.1f} s, although "
-                                   f"{attempts} attempts x timeout {timeout:g} s take "
-                                   f"{attempts * timeout:.1f} s: is the timeout set on the "
-                                   f"socket before each read?")
-        return Trial(body, time_limit=30)
+                return _violation(description, (
+                    f"the client gave up only after {seconds:.1f} s, although {attempts} "
+                    f"attempts x timeout {timeout:g} s take {attempts * timeout:.1f} s: is the "
+                    f"timeout set on the socket before each read?"))
+            return None
+
+        return Trial(body, time_limit=30, judge=judge)
 
     @graded(part="B", seeds=1, description="a lost reply (connection reset, or silence) is "
             "retried over a new connection")
     def test_lost_reply_is_retried_B(self, seed: int) -> Trial:
-        def body() -> None:
-            description = "a read whose reply was lost is retried, and returns the value"
+        description = "a read whose reply was lost is retried, and returns the value"
+        lost = {"reset": "the connection breaks", "stall": "the connection goes silent"}
+        expected = [("put('x', '1')", None)] + [
+            (f"get('x') whose reply is lost ({why})", "1") for why in lost.values()]
+
+        def body() -> dict[str, Any]:
             with self.server() as server, FaultProxy(0, HOST, server.port, seed=seed) as proxy:
                 with self.connected_client(proxy.port, timeout=0.5, retries=2) as client:
-                    _while_server_is_up(description, "put('x', '1')", lambda: client.put("x", "1"))
-                    for mode, lost in (("reset", "the connection breaks"),
-                                       ("stall", "the connection goes silent")):
+                    calls = [_call(expected[0][0], lambda: client.put("x", "1"))]
+                    for (what, _), mode in zip(expected[1:], lost):
+                        if calls[-1][0] != "returned":
+                            break
                         proxy.drop_replies(1, mode=mode)
-                        what = f"get('x') whose reply is lost ({lost})"
-                        got = _while_server_is_up(description, what, lambda: client.get("x"))
-                        if got != "1":
-                            _fail(description, f"{what} returned {got!r}; expected '1'")
-                lost = proxy.stats()["dropped_replies"]
-                if lost != 2:
-                    _fail(description, f"the proxy lost {lost} replies instead of 2: does get "
-                                       f"ask the server every time?")
-        return Trial(body, time_limit=30)
+                        calls.append(_call(what, lambda: client.get("x")))
+                return {"calls": calls, "lost": proxy.stats()["dropped_replies"]}
+
+        def judge(observed: Any) -> Violation | None:
+            wrong = _judge_calls(description, expected, observed["calls"])
+            if wrong is not None:
+                return wrong
+            if observed["lost"] != 2:
+                return _violation(description, f"the proxy lost {observed['lost']} replies "
+                                               f"instead of 2: does get ask the server every "
+                                               f"time?")
+            return None
+
+        return Trial(body, time_limit=30, judge=judge)
 
     @graded(part="B", seeds=1, description="with no server at all, the client raises "
             "ServerUnavailable naming the address")
     def test_server_down_B(self, seed: int) -> Trial:
-        def body() -> None:
-            description = "with the server down, the client raises ServerUnavailable"
+        description = "with the server down, the client raises ServerUnavailable"
+
+        def body() -> tuple[int, tuple]:
             port = free_ports(1)[0]          # nothing listens there
             with self.connected_client(port, timeout=0.5, retries=2) as client:
-                given_up, _ = _within(CALL_LIMIT, "get('x') with the server down",
-                                      lambda: _gives_up(client, description))
-            if given_up.attempts != 3:
-                _fail(description, f"ServerUnavailable says {_attempts(given_up.attempts)}; "
-                                   f"with retries=2 the client makes 3")
-            if f"{HOST}:{port}" not in str(given_up):
-                _fail(description, f"the message {str(given_up)!r} does not name the server's "
-                                   f"address {HOST}:{port}")
-        return Trial(body, time_limit=30)
+                return port, _call("get('x') with the server down", lambda: client.get("x"))
+
+        def judge(observed: Any) -> Violation | None:
+            port, outcome = observed
+            wrong = _judge_gives_up(description, "get('x')", outcome)
+            if wrong is not None:
+                return wrong
+            _, made, message, _ = outcome
+            if made != 3:
+                return _violation(description, f"ServerUnavailable says {_attempts(made)}; "
+                                               f"with retries=2 the client makes 3")
+            if f"{HOST}:{port}" not in message:
+                return _violation(description, f"the message {message!r} does not name the "
+                                               f"server's address {HOST}:{port}")
+            return None
+
+        return Trial(body, time_limit=30, judge=judge)
 
     # -- part C: at most once --------------------------------------------------------------
     @graded(part="C", seeds=1, description="the server applies each request id once, and "
             "answers a repeat from its table")
     def test_repeated_request_is_applied_once_C(self, seed: int) -> Trial:
-        def body() -> None:
-            with self.server() as server:
-                description = "a request id is applied at most once"
-                with _Connection(server.port, description) as c:
-                    _expect(c, "c7:1 APPEND k x;", "c7:1 OK")
-                    _expect(c, "c7:1 APPEND k x;", "c7:1 OK")       # a retry
-                    _expect(c, "c7:2 GET k", "c7:2 VALUE x;")
-                    _expect(c, "c8:1 APPEND k y;", "c8:1 OK")       # another client's #1
-                    _expect(c, "c7:3 APPEND k z;", "c7:3 OK")
-                with _Connection(server.port, description) as c:     # retries reconnect
-                    _expect(c, "c7:3 APPEND k z;", "c7:3 OK")
-                    _expect(c, "GET k", "VALUE x;y;z;")
-                    _expect(c, "PUT k w", "OK")                     # no id: as in part A
-                    _expect(c, "c7:4 GET k", "c7:4 VALUE w")
-        return Trial(body)
+        return self.conversation("a request id is applied at most once", [
+            (0, "c7:1 APPEND k x;", "c7:1 OK"),
+            (0, "c7:1 APPEND k x;", "c7:1 OK"),        # a retry
+            (0, "c7:2 GET k", "c7:2 VALUE x;"),
+            (0, "c8:1 APPEND k y;", "c8:1 OK"),        # another client's #1
+            (0, "c7:3 APPEND k z;", "c7:3 OK"),
+            (1, "c7:3 APPEND k z;", "c7:3 OK"),        # retries come on a new connection
+            (1, "GET k", "VALUE x;y;z;"),
+            (1, "PUT k w", "OK"),                      # no id: as in part A
+            (1, "c7:4 GET k", "c7:4 VALUE w")])
 
     @graded(part="C", seeds=1, description="end to end: appends whose replies are lost "
             "(reset, then silence) are applied exactly once")
     def test_retried_append_is_applied_once_C(self, seed: int) -> Trial:
-        def body() -> None:
-            description = "each append is applied once, although replies were lost"
+        description = "each append is applied once, although replies were lost"
+        calls = [("put('log', 'a;')", None), ("append('log', 'b;') whose reply is lost", None),
+                 ("append('log', 'c;') whose reply is lost", None)]
+
+        def body() -> list[tuple]:
             with self.server() as server, FaultProxy(0, HOST, server.port, seed=seed) as proxy:
                 with self.connected_client(proxy.port, timeout=0.5, retries=3) as client:
-                    _while_server_is_up(description, "put('log', 'a;')",
-                                        lambda: client.put("log", "a;"))
-                    for mode, token in (("reset", "b;"), ("stall", "c;")):
-                        proxy.drop_replies(1, mode=mode)
-                        _while_server_is_up(description, f"append('log', {token!r}) whose reply "
-                                            f"is lost", lambda: client.append("log", token))
-                    got = _while_server_is_up(description, "get('log')",
-                                              lambda: client.get("log"))
-                if got != "a;b;c;":
-                    hint = ("a retried APPEND was applied twice: the retry must carry the same "
-                            "request id as the first attempt, and the server must answer it "
-                            "from its table" if got and len(got) > len("a;b;c;") else
-                            "an append is missing: does each new call get a new request number?")
-                    _fail(description, f"after put a;, append b; (reply lost, reset) and append "
-                                       f"c; (reply lost, silence), the log reads {got!r}; "
-                                       f"expected 'a;b;c;': {hint}")
-        return Trial(body, time_limit=30)
+                    def lose_reply_of(mode: str, token: str) -> Callable[[], None]:
+                        def append() -> None:
+                            proxy.drop_replies(1, mode=mode)
+                            client.append("log", token)
+                        return append
+
+                    return _calls((calls[0][0], lambda: client.put("log", "a;")),
+                                  (calls[1][0], lose_reply_of("reset", "b;")),
+                                  (calls[2][0], lose_reply_of("stall", "c;")),
+                                  ("get('log')", lambda: client.get("log")))
+
+        def judge(outcomes: Any) -> Violation | None:
+            wrong = _judge_calls(description, calls, outcomes[:3], gave_up=GAVE_UP_WITH_IDS)
+            if wrong is not None:
+                return wrong
+            if len(outcomes) != 4:
+                raise ValueError("the calls observed are not the four made")
+            if outcomes[3][0] != "returned":
+                return _judge_returned(description, "get('log')", outcomes[3], "a;b;c;",
+                                       gave_up=GAVE_UP_WITH_IDS)
+            got = outcomes[3][1]
+            if got == "a;b;c;":
+                return None
+            hint = ("a retried APPEND was applied twice: the retry must carry the same "
+                    "request id as the first attempt, and the server must answer it "
+                    "from its table" if type(got) is str and len(got) > len("a;b;c;") else
+                    "an append is missing: does each new call get a new request number?")
+            return _violation(description, f"after put a;, append b; (reply lost, reset) and "
+                                           f"append c; (reply lost, silence), the log reads "
+                                           f"{got!r}; expected 'a;b;c;': {hint}")
+
+        return Trial(body, time_limit=30, judge=judge)
+
+    @graded(part="C", seeds=1, description="a reply that carries another request's id is not "
+            "taken for the call's own")
+    def test_reply_to_another_request_is_not_taken_C(self, seed: int) -> Trial:
+        description = "the client takes only the reply that carries its call's request id"
+
+        def body() -> dict[str, Any]:
+            heard: list[str] = []
+            with serve(_StaleFirst, heard) as server:
+                with self.connected_client(server.port, timeout=0.5, retries=2) as client:
+                    outcome = _call("get('x')", lambda: client.get("x"))
+            return {"call": outcome, "heard": list(heard)}
+
+        def judge(observed: Any) -> Violation | None:
+            heard = observed["heard"]
+            if len(heard) > 1 and len(set(heard)) == len(heard):
+                return _violation(description, (
+                    f"the attempts of one call of get('x') sent {heard}: every retry of a "
+                    f"call must send the very same line, with the same request id, so that "
+                    f"the server can tell a retry from a new request"))
+            first = f"; the request lines the server got: {heard}" if heard else ""
+            wrong = _judge_returned(description, "get('x')", observed["call"], "fresh", first)
+            if wrong is None or observed["call"][0] != "returned" or not heard:
+                return wrong
+            request_id, _ = split_id(heard[0])
+            stale = with_id(RequestId(request_id.client, request_id.seq - 1), "VALUE stale") \
+                if request_id is not None else "(none: the request had no id)"
+            return _violation(description, (
+                f"the server answered the first attempt of get('x') ({heard[0]!r}) with "
+                f"{stale!r}, the reply to an earlier request, and get('x') returned "
+                f"{observed['call'][1]!r}. A reply is for this call only if split_id(reply) "
+                f"gives back the call's own id: count any other as a failed attempt, and "
+                f"try again on a new connection (the server here then answers 'fresh')"))
+
+        return Trial(body, time_limit=30, judge=judge)
 
     # -- part D: the same logic in the simulator --------------------------------------------
     def cluster(self, sim: Simulation, clients: int = 3, ops: int = 15) -> None:

@@ -1,6 +1,6 @@
 """Lab 2a: a group chat, totally ordered with Lamport clocks.
 
-The checks of ``solutions/lab02a-ordered-chat.ipynb``.
+The checks of the notebook ``lab02a-ordered-chat.ipynb``.
 
 A group chat is a multicast: every member's post goes to every member. Over a network whose
 messages take different times, and are sometimes held back or delivered twice, members that

@@ -1,6 +1,6 @@
 """Lab 2b: vector clocks, checked against happens-before.
 
-The checks of ``solutions/lab02b-vector-clocks.ipynb``.
+The checks of the notebook ``lab02b-vector-clocks.ipynb``.
 
 Vector clocks (Fidge 1988; Mattern 1989) stamp every event of a distributed run so that the
 stamps alone tell how two events are related: a happens before b exactly when V(a) < V(b)
@@ -20,14 +20,16 @@ event), a send, a receipt (a message delivered twice is received twice).
 
 The checks call, on the student's class: ``VectorClock()`` (all zeros),
 ``VectorClock.of({"a": 2})``, ``v.increment(node)``, ``v.merge(other)``, ``v.compare(other)``
-(one of ``"before"``, ``"after"``, ``"concurrent"``, ``"equal"``) and ``==``. On the
-student's node (part B) they read ``stamps``: the vector timestamp of each of its events, in
-the order they happened.
+(one of ``"before"``, ``"after"``, ``"concurrent"``, ``"equal"``). On the student's node
+(part B) they read ``stamps``: the vector timestamp of each of its events, in the order they
+happened. They call these in the run's process and send the answers to the grader as data --
+a clock as its ``entries``, a comparison as its word -- where they are compared with the
+truth: the student's ``==`` never decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,8 @@ import networkx as nx
 
 from distlab.clocks.happens_before import HappensBefore, vector_timestamps
 from distlab.grading.lab import Lab, Scenario, graded
-from distlab.grading.properties import Run, TraceProperty
+from distlab.grading.properties import AsksStudentCode, Run, TraceProperty
+from distlab.grading.records import MalformedRecord
 from distlab.sim import Network, Node, Simulation, TraceEvent, Uniform, stream
 from distlab.sim.helpers import node_ids
 
@@ -197,23 +200,99 @@ class Truth:
 
 # -- what must hold ----------------------------------------------------------------------------
 
-class ClockProperty(TraceProperty):
+def clock_entries(clock: Any) -> Any:
+    """In the run's process: a student's clock as plain data, its ``entries`` pairs.
+
+    A clock whose ``entries`` are not a tuple of ``(node, count)`` pairs is sent as it is:
+    it crosses to the grader as a stand-in that shows its repr, and equals no clock.
+    """
+    entries = getattr(clock, "entries", None)
+    return entries if is_entries(entries) else clock
+
+
+def is_entries(value: Any) -> bool:
+    """Whether ``value`` is a tuple of ``(node, count)`` pairs (a node a str, a count an int)."""
+    return type(value) is tuple and all(
+        type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str
+        and type(pair[1]) is int for pair in value)
+
+
+def canonical(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """The entries of the clock with these counts, as ``VectorClock.of`` builds them."""
+    return tuple(sorted((node, n) for node, n in counts.items() if n != 0))
+
+
+def shown(clock: Any) -> str:
+    """A clock as a report shows it: ``VectorClock.of({'a': 2})``, or the stand-in's repr."""
+    return f"VectorClock.of({dict(clock)})" if is_entries(clock) else repr(clock)
+
+
+def differs(got: Any, expected: tuple[tuple[str, int], ...]) -> str | None:
+    """None if the clock ``got`` (its entries, from the run) is ``expected``; else a hint
+    (an empty one when the counts simply differ)."""
+    if got == expected:
+        return None
+    if not is_entries(got):
+        return " (not a VectorClock: its entries are not (node, count) pairs)"
+    if dict(got) == dict(expected):
+        return (" (the same counts, but its entries are not sorted by node without zeros: "
+                "build clocks with VectorClock.of)")
+    return ""
+
+
+class ClockProperty(AsksStudentCode):
     """Judged once the run is over, against the `Truth` of its trace.
 
-    It calls the student's clock class, so it is judged in the run's own process.
+    It puts questions to the student's clock class in the run's process (`ask`): the inputs
+    are true timestamps of the run's events, and the answers come back as plain data
+    (`clock_entries`). The grader judges the answers against its own `Truth` of the recorded
+    trace (`judge_answers`): the student's code never decides the verdict.
     """
-
-    calls_student_code = True
 
     def __init__(self, clock_class: type):
         self.clock_class = clock_class
 
-    def judge(self, run: Run) -> str | None:
-        return self.judge_clocks(Truth(run.sim))
+    def ask(self, sim: Simulation) -> list[Any]:
+        return self.questions(Truth(sim))
 
-    def judge_clocks(self, truth: Truth) -> str | None:
-        """None if the student's clock class agrees with ``truth``, else what is wrong."""
+    def judge_answers(self, run: Run, answers: Any) -> str | None:
+        truth = Truth(run.sim)
+        return self.judge_clocks(truth, self.expect(answers, list, self.count(truth)))
+
+    def questions(self, truth: Truth) -> list[Any]:
+        """In the run's process: the student's answers for the run whose truth is ``truth``."""
         raise NotImplementedError
+
+    def count(self, truth: Truth) -> int:
+        """How many answers `questions` gives for ``truth``."""
+        raise NotImplementedError
+
+    def judge_clocks(self, truth: Truth, answers: list[Any]) -> str | None:
+        """None if the answers agree with ``truth``, else what is wrong."""
+        raise NotImplementedError
+
+
+def local_steps(truth: Truth) -> Iterator[tuple[str, dict[str, int], int]]:
+    """Each local event or send: its node, the node's clock before it, and its position."""
+    for node, events in truth.of_node.items():
+        previous: dict[str, int] = {}
+        for position in events:
+            if truth.trace[position].kind != "deliver":
+                yield node, previous, position
+            previous = truth.stamps[position].as_dict()
+
+
+def receipts(truth: Truth) -> Iterator[tuple[str, dict[str, int], dict[str, int], int]]:
+    """Each receipt: its node, the node's clock before it, the clock the message carried,
+    and its position."""
+    for node, events in truth.of_node.items():
+        previous: dict[str, int] = {}
+        for position in events:
+            event = truth.trace[position]
+            if event.kind == "deliver":
+                yield (node, previous, truth.stamps[truth.send_of[event.msg_id]].as_dict(),
+                       position)
+            previous = truth.stamps[position].as_dict()
 
 
 class IncrementsRight(ClockProperty):
@@ -222,20 +301,23 @@ class IncrementsRight(ClockProperty):
 
     description = "increment gives the timestamp of a node's next local event or send"
 
-    def judge_clocks(self, truth: Truth) -> str | None:
+    def questions(self, truth: Truth) -> list[Any]:
         cls = self.clock_class
-        for node, events in truth.of_node.items():
-            previous = cls()
-            for position in events:
-                expected = truth.clock(cls, position)
-                if truth.trace[position].kind != "deliver":
-                    got = previous.increment(node)
-                    if got != expected:
-                        return (f"before {truth.describe(position)}, {node}'s clock is "
-                                f"{previous!r}; {previous!r}.increment({node!r}) "
-                                f"returned {got!r}, but the event's timestamp is "
-                                f"{expected!r}")
-                previous = expected
+        return [clock_entries(cls.of(previous).increment(node))
+                for node, previous, _ in local_steps(truth)]
+
+    def count(self, truth: Truth) -> int:
+        return sum(1 for _ in local_steps(truth))
+
+    def judge_clocks(self, truth: Truth, answers: list[Any]) -> str | None:
+        for (node, previous, position), got in zip(local_steps(truth), answers):
+            expected = canonical(truth.stamps[position].as_dict())
+            hint = differs(got, expected)
+            if hint is not None:
+                before = shown(canonical(previous))
+                return (f"before {truth.describe(position)}, {node}'s clock is {before}; "
+                        f"{before}.increment({node!r}) returned {shown(got)}{hint}, but the "
+                        f"event's timestamp is {shown(expected)}")
         return None
 
 
@@ -245,40 +327,66 @@ class MergesRight(ClockProperty):
 
     description = ("merge, then increment, gives the timestamp of a receipt")
 
-    def judge_clocks(self, truth: Truth) -> str | None:
+    def questions(self, truth: Truth) -> list[Any]:
         cls = self.clock_class
-        for node, events in truth.of_node.items():
-            previous = cls()
-            for position in events:
-                event = truth.trace[position]
-                expected = truth.clock(cls, position)
-                if event.kind == "deliver":
-                    carried = truth.clock(cls, truth.send_of[event.msg_id])
-                    merged = previous.merge(carried)
-                    got = merged.increment(node)
-                    if got != expected:
-                        return (f"at {truth.describe(position)}, {node}'s clock is "
-                                f"{previous!r} and the message carries "
-                                f"{carried!r}; merge gives {merged!r}, and "
-                                f"increment({node!r}) then {got!r}, but the receipt's "
-                                f"timestamp is {expected!r}")
-                previous = expected
+        answers = []
+        for node, previous, carried, _ in receipts(truth):
+            merged = cls.of(previous).merge(cls.of(carried))
+            answers.append((clock_entries(merged), clock_entries(merged.increment(node))))
+        return answers
+
+    def count(self, truth: Truth) -> int:
+        return sum(1 for _ in receipts(truth))
+
+    def judge_clocks(self, truth: Truth, answers: list[Any]) -> str | None:
+        for (node, previous, carried, position), answer in zip(receipts(truth), answers):
+            merged, got = self.expect(answer, tuple, 2)
+            expected = canonical(truth.stamps[position].as_dict())
+            hint = differs(got, expected)
+            if hint is not None:
+                return (f"at {truth.describe(position)}, {node}'s clock is "
+                        f"{shown(canonical(previous))} and the message carries "
+                        f"{shown(canonical(carried))}; merge gives {shown(merged)}, and "
+                        f"increment({node!r}) then {shown(got)}{hint}, but the receipt's "
+                        f"timestamp is {shown(expected)}")
         return None
 
 
-def first_wrong_pair(truth: Truth, stamp_of: dict[int, Any]) -> str | None:
-    """Compare the stamps of every pair of events with happens-before; explain the first
-    pair they get wrong (None if every pair is right)."""
+def pairs(truth: Truth) -> Iterator[tuple[int, int]]:
+    """The pairs of events whose relation ``compare`` must tell: every pair (a, b), a no
+    later than b in the trace; then, so that "after" is asked about too, every step of
+    happens-before backwards (from an event to the one just before it on its node, and from
+    a receipt to its send)."""
     events = truth.events
     for i, a in enumerate(events):
         for b in events[i:]:
-            said = stamp_of[a].compare(stamp_of[b])
-            true = truth.order.relation(a, b)
-            if said != true:
-                hint = "" if said in RELATIONS else f" (compare must return one of {RELATIONS})"
-                return (f"{truth.describe(a)} is stamped {stamp_of[a]!r} and "
-                        f"{truth.describe(b)} is stamped {stamp_of[b]!r}; compare says "
-                        f"{said!r}{hint}, but the truth is {true!r}: {truth.explain(a, b)}")
+            yield a, b
+    for a, b in sorted(truth.order.graph.edges):
+        yield b, a
+
+
+def pair_count(truth: Truth) -> int:
+    """How many pairs `pairs` gives."""
+    n = len(truth.events)
+    return n * (n + 1) // 2 + truth.order.graph.number_of_edges()
+
+
+def comparisons(stamp_of: dict[int, Any], truth: Truth) -> list[Any]:
+    """In the run's process: what the student's ``compare`` says of every pair's stamps."""
+    return [stamp_of[a].compare(stamp_of[b]) for a, b in pairs(truth)]
+
+
+def first_wrong_pair(truth: Truth, stamps: dict[int, Any], said: list[Any]) -> str | None:
+    """Compare what ``compare`` ``said`` of every pair of events (stamped ``stamps``, as
+    plain data) with happens-before; explain the first pair it gets wrong (None if every
+    pair is right)."""
+    for (a, b), relation in zip(pairs(truth), said):
+        true = truth.order.relation(a, b)
+        if relation != true:
+            hint = "" if relation in RELATIONS else f" (compare must return one of {RELATIONS})"
+            return (f"{truth.describe(a)} is stamped {shown(stamps[a])} and "
+                    f"{truth.describe(b)} is stamped {shown(stamps[b])}; compare says "
+                    f"{relation!r}{hint}, but the truth is {true!r}: {truth.explain(a, b)}")
     return None
 
 
@@ -287,29 +395,55 @@ class ComparesRight(ClockProperty):
 
     description = "compare tells before, after, concurrent and equal apart, for every pair"
 
-    def judge_clocks(self, truth: Truth) -> str | None:
+    def questions(self, truth: Truth) -> list[Any]:
         stamp_of = {p: truth.clock(self.clock_class, p) for p in truth.events}
-        return first_wrong_pair(truth, stamp_of)
+        return comparisons(stamp_of, truth)
+
+    def count(self, truth: Truth) -> int:
+        return pair_count(truth)
+
+    def judge_clocks(self, truth: Truth, answers: list[Any]) -> str | None:
+        stamps = {p: canonical(truth.stamps[p].as_dict()) for p in truth.events}
+        return first_wrong_pair(truth, stamps, answers)
 
 
-class StampsMatchHappensBefore(TraceProperty):
-    """The nodes' own stamps tell, for every pair of events, how they are really related."""
+class StampsMatchHappensBefore(AsksStudentCode):
+    """The nodes' own stamps tell, for every pair of events, how they are really related.
+
+    The stamps are the student's clocks, and ``compare`` is theirs: the run's process sends
+    how many stamps each node kept, the stamps as data, and what ``compare`` said of every
+    pair; the grader judges them against the recorded trace.
+    """
 
     description = "your nodes' stamps order every pair of events as happens-before does"
-    calls_student_code = True  # the stamps are the student's clocks: compare is theirs
 
-    def judge(self, run: Run) -> str | None:
-        sim, truth = run.sim, Truth(run.sim)
-        stamp_of = {}
+    def ask(self, sim: Simulation) -> dict[str, Any]:
+        truth = Truth(sim)
+        stamps = {node: list(sim.nodes[node].stamps) for node in truth.of_node}
+        counts = {node: len(kept) for node, kept in stamps.items()}
+        if any(counts[node] != len(events) for node, events in truth.of_node.items()):
+            return {"counts": counts}
+        stamp_of = {p: stamp for node, events in truth.of_node.items()
+                    for p, stamp in zip(events, stamps[node])}
+        return {"counts": counts,
+                "stamps": {p: clock_entries(stamp) for p, stamp in stamp_of.items()},
+                "said": comparisons(stamp_of, truth)}
+
+    def judge_answers(self, run: Run, answers: Any) -> str | None:
+        truth = Truth(run.sim)
+        counts = self.expect(self.expect(answers, dict).get("counts"), dict)
         for node, events in truth.of_node.items():
-            stamps = list(sim.nodes[node].stamps)
-            if len(stamps) != len(events):
+            kept = counts.get(node)
+            if kept != len(events):
                 kinds = [truth.trace[p].kind for p in events]
                 return (f"{node} had {len(events)} events ({kinds.count('timer')} timers, "
                         f"{kinds.count('send')} sends, {kinds.count('deliver')} receipts) but "
-                        f"recorded {len(stamps)} stamps: append one to stamps for every event")
-            stamp_of.update(zip(events, stamps))
-        return first_wrong_pair(truth, stamp_of)
+                        f"recorded {kept} stamps: append one to stamps for every event")
+        stamps = self.expect(answers.get("stamps"), dict, len(truth.events))
+        if set(stamps) != set(truth.events):
+            raise MalformedRecord("its stamps are not those of the run's events")
+        said = self.expect(answers.get("said"), list, pair_count(truth))
+        return first_wrong_pair(truth, stamps, said)
 
 
 # -- the lab -----------------------------------------------------------------------------------

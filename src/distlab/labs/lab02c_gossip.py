@@ -1,5 +1,5 @@
 """Lab 2c: push-pull gossip within a bound of rounds and a budget of messages
-(``solutions/lab02c-gossip.ipynb``).
+(the notebook ``lab02c-gossip.ipynb``).
 
 Demers et al., "Epidemic Algorithms for Replicated Database Maintenance"
 {cite:p}`demers1987epidemic`, spread an update the way a disease spreads: every round, every
@@ -11,7 +11,8 @@ a constant number of messages per node and round.
 The student writes the node. This module holds the checks: a rumour or two start at random
 nodes, and every live node must know every rumour within ``c * log2 N`` rounds (a round is
 `ROUND` ms), while all nodes together send at most ``k`` messages per node and round, over
-N = 16, 32 and 64 nodes, with and without message loss, and with nodes that crash.
+N = 16, 32 and 64 nodes, with and without message loss, and with nodes that crash; and each node calls one
+peer per round.
 
 The checks read one attribute of each node, ``rumours``: the set of the rumours it knows
 (empty at the start). A rumour starts at a node by being added to that set at time 0, as a
@@ -24,7 +25,7 @@ import math
 from collections.abc import Sequence
 
 from distlab.grading.lab import Lab, Scenario, graded
-from distlab.grading.properties import Run, TraceProperty
+from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import node_ids
 
@@ -100,6 +101,35 @@ class MessageBudget(TraceProperty):
                 f"every peer every round")
 
 
+#: the events after which a node's sends are no longer those of the handler that ran before
+HANDLERS = frozenset({"deliver", "timer", "crash", "restart", "partition", "cut", "heal"})
+
+
+class OneCallPerRound(TraceProperty):
+    """Each node calls at most one peer per round: at most one message in each round's
+    ``ROUND`` ms that it did not send while handling a message it received (an answer)."""
+
+    description = "each node calls at most one peer per round"
+
+    def judge(self, run: Run) -> Violation | None:
+        handling: tuple[str, str | None] = ("", None)  # the kind of event handled, by whom
+        calls: dict[tuple[str, int], list[str]] = {}
+        for event in run.sim.trace:
+            if event.kind in HANDLERS:
+                handling = (event.kind, event.node)
+            elif event.kind == "send" and handling != ("deliver", event.node):
+                window = calls.setdefault((event.node, int(event.time // ROUND)), [])
+                window.append(event.peer)
+                if len(window) > 1:
+                    start = (event.time // ROUND) * ROUND
+                    return Violation(self.description, (
+                        f"{event.node} called {len(window)} peers ({', '.join(window)}) in the "
+                        f"round from t={start:g} to {start + ROUND:g} ms: call one "
+                        f"random peer per round (a Reply, sent while handling a Gossip, does "
+                        f"not count)"), event.time)
+        return None
+
+
 # -- the lab -----------------------------------------------------------------------------------
 
 class GossipLab(Lab):
@@ -128,7 +158,8 @@ class GossipLab(Lab):
             for time, node_id in crashed:
                 sim.at(time, sim.crash, node_id)
 
-        properties = [EveryoneKnows(origins.values(), rounds), MessageBudget(n, rounds)]
+        properties = [EveryoneKnows(origins.values(), rounds), MessageBudget(n, rounds),
+                      OneCallPerRound()]
         return Scenario(setup, run_for=rounds * ROUND + ROUND / 2,
                         network=Network(latency=Uniform(1, 10), loss=loss),
                         properties=properties)
