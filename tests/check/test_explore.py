@@ -304,24 +304,3 @@ def test_bad_arguments_get_clear_errors():
         explore(two(NaiveMutex), [mutual_exclusion], time_budget=0)
     with pytest.raises(ValueError, match="no violating schedule"):
         explore(two(RicartAgrawala), [mutual_exclusion]).replay()
-
-
-# -- imported when first used ----------------------------------------------------------------
-
-@pytest.mark.parametrize("first", ["", "import distlab.check.explore",
-                                   "from distlab.check.explore import Step"])
-def test_the_explorer_is_imported_only_when_used_and_explore_is_always_the_function(first):
-    import subprocess
-    import sys
-
-    code = (f"import sys, distlab.grading\n"
-            f"assert 'distlab.check.explore' not in sys.modules\n"
-            f"{first}\n"
-            f"from distlab.check import explore, ChoiceScheduler\n"
-            f"import distlab.check\n"
-            f"assert callable(explore) and explore.__name__ == 'explore', explore\n"
-            f"assert distlab.check.explore is explore\n"
-            f"assert ChoiceScheduler.__module__ == 'distlab.check.explore'\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
