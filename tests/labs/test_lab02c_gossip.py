@@ -96,7 +96,9 @@ def test_push_only_gossip_is_too_slow():
 
 
 def test_calling_every_peer_breaks_the_budget():
-    report = check(GossipLab(Floods), name="test_64_nodes_A", timing=False)
+    # a flood of 64 nodes is slow: a generous wall limit, so that a busy machine does not
+    # stop the run on time before the budget is judged
+    report = check(GossipLab(Floods), name="test_64_nodes_A", timing=False, wall_limit=60)
     assert report.failures[0].summary == ("violated: at most 3 messages per node and round "
                                           "(2,304 in all)")
     assert "66.9 per node and round: do not contact every peer" in report.failures[0].explanation
