@@ -174,3 +174,30 @@ def test_the_chat_script_is_the_same_for_the_same_seed():
     script = chat_script(3)
     assert len(script) == 20 and [t for t, _, _ in script] == sorted(t for t, _, _ in script)
     assert {text for _, _, text in script} == {f"{m}.{k}" for m in MEMBERS for k in range(1, 6)}
+
+
+def test_the_librarys_lamport_member_is_refused_with_a_message():
+    from distlab.ordering.lamport import LamportMember
+
+    class Borrowed(LamportMember):
+        pass
+
+    for member in (LamportMember, Borrowed):
+        with pytest.raises(TypeError, match="Lab 2a checks your own code, but .* uses "
+                                            "distlab.ordering.lamport.LamportMember"):
+            OrderedChatLab(member, member)
+
+
+def test_a_member_from_a_notebook_that_imported_the_librarys_member_is_refused(monkeypatch):
+    import sys
+    import types
+
+    from distlab.ordering.lamport import LamportMember
+    from distlab.sim import Node
+
+    notebook = types.ModuleType("student_notebook")
+    notebook.LamportMember = LamportMember  # as `from distlab.ordering.lamport import ...`
+    monkeypatch.setitem(sys.modules, "student_notebook", notebook)
+    delegates = type("Delegates", (Node,), {"__module__": "student_notebook"})
+    with pytest.raises(TypeError, match="remove the import of distlab.ordering"):
+        OrderedChatLab(delegates, delegates)

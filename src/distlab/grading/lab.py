@@ -30,6 +30,7 @@ judges those observations (in the grader) and returns None or a `Violation`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -242,3 +243,28 @@ def as_lab(lab_or_cls: Lab | type[Lab]) -> Lab:
                             f"{exc}") from None
     raise TypeError(f"expected a Lab (an object or a subclass of distlab.grading.Lab); got "
                     f"{lab_or_cls!r}")
+
+
+def own_code(cls: type, library: str, lab: str) -> type:
+    """Return ``cls``, or refuse it if it is the library's solution in disguise.
+
+    The library holds reference implementations of what some labs ask a student to write
+    (``distlab.ordering`` has Lamport's totally ordered multicast, lab 2a's part B). A class
+    that is, or derives from, a class of the package ``library``, or that comes from a module
+    that imported one (``from distlab.ordering.lamport import LamportMember`` in the
+    notebook), is refused with a message naming it. Code that goes out of its way to hide
+    the import is not caught: this is a guard against the easy way, not a proof.
+    """
+    def borrowed(obj: Any) -> bool:
+        return str(getattr(obj, "__module__", "") or "").startswith(library + ".")
+
+    found = [base for base in getattr(cls, "__mro__", (cls,)) if borrowed(base)]
+    module = sys.modules.get(getattr(cls, "__module__", ""))
+    if not found and module is not None:
+        found = [value for name, value in sorted(vars(module).items())
+                 if isinstance(value, type) and borrowed(value)]
+    if found:
+        raise TypeError(f"{lab} checks your own code, but {cls.__name__} uses "
+                        f"{found[0].__module__}.{found[0].__name__} from the library: write "
+                        f"the class yourself (remove the import of {library})")
+    return cls

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from distlab.grading.lab import Lab, Scenario, graded
+from distlab.grading.lab import Lab, Scenario, graded, own_code
 from distlab.grading.properties import Run, TraceProperty
 from distlab.sim import Client, Network, Node, Simulation, Uniform, stream
 
@@ -314,8 +314,8 @@ class OrderedChatLab(Lab):
     node_attributes = ("delivered",)
 
     def __init__(self, chat_member: type[Node], ordered_member: type[Node]):
-        self.chat_member = chat_member
-        self.ordered_member = ordered_member
+        self.chat_member = own_code(chat_member, "distlab.ordering", "Lab 2a")
+        self.ordered_member = own_code(ordered_member, "distlab.ordering", "Lab 2a")
 
     def scenario(self, member: type[Node], script: Sequence[Scripted], network: Network,
                  properties: Sequence[type[TraceProperty]],
