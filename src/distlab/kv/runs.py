@@ -8,10 +8,13 @@ states, convergence, outcomes and latencies of the clients' operations).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
 from distlab.sim import History, Latency, Network, Simulation, Uniform
+from distlab.workloads.kv import OPERATIONS, KVClient
 
 #: The three replicas.
 REPLICAS = ("a", "b", "c")
@@ -111,3 +114,78 @@ def operation_latencies(history: History, f: str | None = None) -> list[float]:
     """The durations (ms) of the operations that completed ok (only ``f`` ones, if given)."""
     return [op.complete_time - op.invoke_time for op in history
             if op.status == "ok" and (f is None or op.f == f)]
+
+
+# -- leader-follower replication (distlab.kv.leader_follower) ------------------------------------
+#: The servers of the leader-follower store; the first leads at the start.
+SERVERS = ("a", "b", "c")
+
+
+def leader_follower_sim(mode: str, seed: int = 1, *, clients: int = 2, ops: int = 30,
+                        operations: Sequence[tuple[str, str]] = OPERATIONS,
+                        latency: Latency | float = Uniform(5, 10),
+                        follower_latency: dict[str, Latency | float] | None = None,
+                        client_latency: Latency | float | None = None,
+                        think: float = 10.0, retry: float = 200.0,
+                        heartbeat: float = 20.0, failover_timeout: float = 150.0,
+                        ship_every: float = 0.0, **network: Any) -> Simulation:
+    """Servers ``a`` (the first leader), ``b``, ``c`` of a `ReplicatedKV` in ``mode`` ("sync",
+    "semi-sync" or "async"), and ``clients`` `KVClient`s ``c1``, ``c2``... that know all three.
+
+    ``latency`` is every link's one-way delay; ``follower_latency`` sets the delay of the
+    links between ``a`` and some followers (``{"c": 40}``: c is far away); ``client_latency``
+    that of every client's links; ``ship_every`` the leader's shipping interval (0: each
+    entry at once). ``network`` goes to `Network` (``loss``, ``duplicate``...).
+    """
+    if mode not in ACKS_NEEDED:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(ACKS_NEEDED)}")
+    sim = Simulation(seed=seed, network=Network(latency=latency, **network))
+    sim.add_nodes(ReplicatedKV, SERVERS, servers=SERVERS, mode=mode, heartbeat=heartbeat,
+                  failover_timeout=failover_timeout, ship_every=ship_every)
+    for follower, delay in (follower_latency or {}).items():
+        if follower not in SERVERS[1:]:
+            raise ValueError(f"follower_latency names {follower!r}; the followers are "
+                             f"{', '.join(SERVERS[1:])}")
+        sim.network.set_link(SERVERS[0], follower, latency=delay)
+    for i in range(1, clients + 1):
+        sim.add_node(KVClient, f"c{i}", server=list(SERVERS), ops=ops, retry=retry,
+                     think=think, operations=operations)
+        if client_latency is not None:
+            for server in SERVERS:
+                sim.network.set_link(f"c{i}", server, latency=client_latency)
+    return sim
+
+
+def acknowledged_appends(history: History, key: str) -> list[str]:
+    """The values of the ``append``s to ``key`` that completed ok, in order of completion."""
+    return [op.value for op in sorted(history, key=lambda op: op.complete_time or 0)
+            if op.f == "append" and op.key == key and op.status == "ok"]
+
+
+def lost_appends(history: History, key: str, final: str | None) -> list[str]:
+    """The acknowledged appends to ``key`` missing from its ``final`` value: writes the
+    store said it had done, and then forgot."""
+    return [value for value in acknowledged_appends(history, key)
+            if value not in (final or "")]
+
+
+def leader_of(sim: Simulation) -> str | None:
+    """The server of highest epoch that is up and leads it (None: no leader up)."""
+    leaders = [node for node in sim.nodes.values()
+               if isinstance(node, ReplicatedKV) and sim.is_up(node.id) and node.is_leader]
+    return max(leaders, key=lambda node: node.epoch).id if leaders else None
+
+
+def failover_run(mode: str, seed: int = 1, *, crash_at: float = 300.0,
+                 follower_latency: float = 10.0, duration: float = 2_000.0,
+                 **options: Any) -> Simulation:
+    """Clients append to ``y`` and read it while ``a`` leads; ``a`` crashes at ``crash_at`` ms and ``b``
+    takes over. ``follower_latency`` (one-way delay from ``a`` to its followers) and
+    ``ship_every`` (in ``options``: how long entries wait to be sent) make the replication
+    lag. Returns the simulation, run for ``duration`` ms."""
+    sim = leader_follower_sim(mode, seed, operations=(("append", "y"), ("get", "y")),
+                              follower_latency={"b": follower_latency,
+                                                "c": follower_latency}, **options)
+    sim.at(crash_at, sim.crash, SERVERS[0])
+    sim.run(until=duration)
+    return sim
