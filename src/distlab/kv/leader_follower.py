@@ -18,11 +18,12 @@ writes before it are as safe as a write would be.
 
 **Failover.** The leader sends a `Heartbeat` every ``heartbeat`` ms. A follower that hears
 nothing from its leader for ``failover_timeout`` ms times its rank in ``servers`` (1 for the
-first, 2 for the second...: so followers do not all take over at once) promotes itself: it starts a new *epoch*, higher than
-any it has seen, and its state becomes the truth. Every server that hears of a higher epoch
-follows its leader and takes a `Snapshot` of the leader's state, dropping whatever it had that
-the new leader lacks: that is how an asynchronous leader's last writes disappear. A message
-of an older epoch is refused with the newer one, so an old leader that comes back steps down.
+first, 2 for the second...: so followers do not all take over at once) promotes itself: it
+starts a new *epoch*, higher than any it has seen, and its state becomes the truth. Every
+server that hears of a higher epoch follows its leader and takes a `Snapshot` of the leader's
+state, dropping whatever it had that the new leader lacks: that is how an asynchronous leader's
+last writes disappear. A message of an older epoch is refused with the newer one, so an old
+leader that comes back steps down.
 
 This is not consensus (chapter 4): a partition can make a follower promote itself while the
 old leader still serves its side (*split brain*). Synchronous mode stays safe even so, since

@@ -179,8 +179,8 @@ def leader_of(sim: Simulation) -> str | None:
 def failover_run(mode: str, seed: int = 1, *, crash_at: float = 300.0,
                  follower_latency: float = 10.0, duration: float = 2_000.0,
                  **options: Any) -> Simulation:
-    """Clients append to ``y`` and read it while ``a`` leads; ``a`` crashes at ``crash_at`` ms and ``b``
-    takes over. ``follower_latency`` (one-way delay from ``a`` to its followers) and
+    """Clients append to ``y`` and read it while ``a`` leads; ``a`` crashes at ``crash_at``
+    ms and ``b`` takes over. ``follower_latency`` (one-way delay from ``a`` to its followers) and
     ``ship_every`` (in ``options``: how long entries wait to be sent) make the replication
     lag. Returns the simulation, run for ``duration`` ms."""
     sim = leader_follower_sim(mode, seed, operations=(("append", "y"), ("get", "y")),
