@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
+from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
 from distlab.sim import History, Latency, Network, Simulation, Uniform
 from distlab.workloads.kv import OPERATIONS, KVClient
@@ -189,3 +190,46 @@ def failover_run(mode: str, seed: int = 1, *, crash_at: float = 300.0,
     sim.at(crash_at, sim.crash, SERVERS[0])
     sim.run(until=duration)
     return sim
+
+
+# -- multi-leader replication (distlab.kv.multi_leader) ------------------------------------------
+#: The operations of the shopping-cart runs: add an item to ``cart``, look at it.
+CART = (("append", "cart"), ("get", "cart"))
+
+
+def multi_leader_sim(resolve: str, seed: int = 1, *, ops: int = 20, think: float = 20.0,
+                     latency: Latency | float = Uniform(5, 10),
+                     client_latency: Latency | float = 1.0, sync_every: float = 200.0,
+                     operations: Sequence[tuple[str, str]] = CART,
+                     **network: Any) -> Simulation:
+    """Replicas ``a``, ``b``, ``c`` of a `MultiLeaderKV` resolving conflicts by ``resolve``
+    ("lww" or "siblings"), with a client next to each (``c1`` at ``a``...; its links
+    ``client_latency`` ms), each doing ``ops`` operations. ``network`` goes to `Network`."""
+    if resolve not in MultiLeaderKV.rules:
+        raise ValueError(f"unknown resolve rule {resolve!r}: use one of "
+                         f"{', '.join(MultiLeaderKV.rules)}")
+    sim = Simulation(seed=seed, network=Network(latency=latency, **network))
+    sim.add_nodes(MultiLeaderKV, SERVERS, resolve=resolve, sync_every=sync_every)
+    for i, server in enumerate(SERVERS, start=1):
+        sim.add_node(KVClient, f"c{i}", server=server, ops=ops, think=think,
+                     operations=operations)
+        sim.network.set_link(f"c{i}", server, latency=client_latency)
+    return sim
+
+
+def multi_leader_run(resolve: str, seed: int = 1, partition: tuple[float, float] | None = None,
+                     *, duration: float = 3_000.0, **options: Any) -> Simulation:
+    """Run `multi_leader_sim` for ``duration`` ms, cutting ``a`` (and its client) off from
+    the rest from ``partition[0]`` to ``partition[1]`` ms; return the simulation."""
+    sim = multi_leader_sim(resolve, seed, **options)
+    if partition is not None:
+        sim.at(partition[0], sim.partition, {"a", "c1"}, set(sim.nodes) - {"a", "c1"})
+        sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
+
+
+def merged_values(sim: Simulation, key: str) -> dict[str, str]:
+    """``{replica: the application's merge of its versions of key}`` for the replicas up."""
+    return {node.id: node.merged(key) for node in sim.nodes.values()
+            if isinstance(node, MultiLeaderKV) and sim.is_up(node.id)}
