@@ -9,18 +9,17 @@ the application's merge (the union of a shopping cart) keeps every item.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from distlab.check import check_linearizability
 from distlab.clocks.logical import VectorClock
 from distlab.kv.multi_leader import MultiLeaderKV
-from distlab.kv.runs import (SERVERS, acknowledged_appends, lost_appends, merged_values,
-                             multi_leader_run, multi_leader_sim, outcome_counts)
+from distlab.kv.runs import (SERVERS, ScriptedKVClient, acknowledged_appends, cart_run,
+                             lost_appends, merged_values, multi_leader_run, multi_leader_sim,
+                             outcome_counts)
 from distlab.kv.versions import Version, context, keep_siblings, last_writer_wins, merge_items
-from distlab.sim import Client, Constant, Nemesis, Network, Simulation
-from distlab.workloads.kv import MODEL, Append, AppendOk, Get, GetOk
+from distlab.sim import Nemesis
+from distlab.workloads.kv import MODEL
 
 PARTITION = (300.0, 1_000.0)
 OPTIONS = {"think": 50.0}
@@ -55,54 +54,18 @@ def test_merge_items_is_the_union_in_order_first_seen():
 
 
 # -- the store -----------------------------------------------------------------------------------
-class ScriptedClient(Client):
-    """Sends ``script`` ((time, request kind, value), ...) on key ``cart`` to ``replica``."""
-
-    def __init__(self, replica: str, script: tuple = ()):
-        self.replica = replica
-        self.script = script
-        self.replies: list[Any] = []
-
-    def on_start(self) -> None:
-        for i, (time, _, _) in enumerate(self.script):
-            self.set_timer(time, str(i))
-
-    def on_timer(self, name: str) -> None:
-        _, kind, value = self.script[int(name)]
-        request = (Get(self.id, int(name), "cart") if kind == "get"
-                   else Append(self.id, int(name), "cart", value))
-        self.send(self.replica, request)
-
-    def on_message(self, src: str, msg: Any) -> None:
-        self.replies.append(msg)
-
-
-def cart_run(resolve: str) -> Simulation:
-    """Alice (at a) and Bob (at b) add to the same cart during a partition, then look."""
-    sim = Simulation(seed=1, network=Network(latency=Constant(10)))
-    sim.add_nodes(MultiLeaderKV, SERVERS, resolve=resolve, sync_every=100)
-    sim.add_node(ScriptedClient, "alice", replica="a",
-                 script=((0, "append", "milk;"), (100, "append", "eggs;"),
-                         (500, "get", None), (600, "append", "tea;"), (700, "get", None)))
-    sim.add_node(ScriptedClient, "bob", replica="b", script=((110, "append", "flour;"),))
-    sim.at(50, sim.partition, {"a", "alice"}, {"b", "c", "bob"})
-    sim.at(300, sim.heal)
-    sim.run(until=900)
-    return sim
-
-
 def test_siblings_are_shown_by_a_get_and_merged_by_the_next_write():
     sim = cart_run("siblings")
-    alice = sim.nodes["alice"].replies
-    assert GetOk(2, "milk;eggs; | milk;flour;") in alice
-    assert GetOk(4, "milk;eggs;flour;tea;") in alice
-    assert all(isinstance(r, (GetOk, AppendOk)) for r in alice)
+    gets = [op.output for op in sim.history if op.f == "get"]
+    assert gets == ["milk;eggs; | milk;flour;", "milk;eggs;flour;tea;"]
+    assert outcome_counts(sim.history)["ok"] == len(sim.history) == 6
     assert set(merged_values(sim, "cart").values()) == {"milk;eggs;flour;tea;"}
 
 
 def test_last_writer_wins_drops_one_of_the_concurrent_items():
     sim = cart_run("lww")
-    assert GetOk(2, "milk;flour;") in sim.nodes["alice"].replies     # eggs lost: flour later
+    gets = [op.output for op in sim.history if op.f == "get"]
+    assert gets == ["milk;flour;", "milk;flour;tea;"]          # eggs lost: flour is later
     assert set(merged_values(sim, "cart").values()) == {"milk;flour;tea;"}
 
 
@@ -141,6 +104,8 @@ def test_both_rules_converge_under_crashes_partitions_loss_and_duplication(resol
         assert acknowledged_appends(sim.history, "cart") and not lost
 
 
-def test_bad_rule_is_refused():
+def test_bad_configuration_is_refused():
     with pytest.raises(ValueError, match="unknown resolve rule 'first'"):
         multi_leader_sim("first")
+    with pytest.raises(ValueError, match="a script step is"):
+        ScriptedKVClient("a", script=((0, "delete", "x", None),))

@@ -1,8 +1,15 @@
-"""Experiments on the replicated register (`distlab.kv.register`): CAP in practice.
+"""Experiments on the replicated stores of `distlab.kv`.
 
-`cap_sim` builds three replicas, consistent (``"cp"``) or available (``"ap"``), with a client
-next to each; `cap_run` runs them through a partition; the rest read the results (replica
-states, convergence, outcomes and latencies of the clients' operations).
+* The replicated register (`distlab.kv.register`), CAP in practice: `cap_sim` builds three
+  replicas, consistent (``"cp"``) or available (``"ap"``), with a client next to each;
+  `cap_run` runs them through a partition; the rest read the results (replica states,
+  convergence, outcomes and latencies of the clients' operations).
+* Leader-follower replication (`distlab.kv.leader_follower`): `leader_follower_sim`, and
+  `failover_run`, where the leader crashes; `lost_appends` counts the acknowledged writes
+  that did not survive.
+* Multi-leader replication (`distlab.kv.multi_leader`): `multi_leader_sim` and
+  `multi_leader_run` (random clients), `cart_run` (a scripted shopping cart, with
+  `ScriptedKVClient`), `merged_values`.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ from typing import Any
 from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
 from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
-from distlab.sim import History, Latency, Network, Simulation, Uniform
-from distlab.workloads.kv import OPERATIONS, KVClient
+from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
+from distlab.workloads.client import Error
+from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, PutOk
 
 #: The three replicas.
 REPLICAS = ("a", "b", "c")
@@ -233,3 +241,63 @@ def merged_values(sim: Simulation, key: str) -> dict[str, str]:
     """``{replica: the application's merge of its versions of key}`` for the replicas up."""
     return {node.id: node.merged(key) for node in sim.nodes.values()
             if isinstance(node, MultiLeaderKV) and sim.is_up(node.id)}
+
+
+class ScriptedKVClient(Client):
+    """A client that sends the requests of ``script`` to ``server`` at fixed times, for a
+    scenario told step by step: ``script`` is ((time, f, key, value), ...) with f "get",
+    "put" or "append" (value None for a get). Each operation is recorded in the history; a
+    request is sent once, and one that gets no reply stays pending. (It keeps nothing durable:
+a script is for a client that does not crash.)"""
+
+    def __init__(self, server: str, script: Sequence[tuple[float, str, str, Any]] = ()):
+        for step in script:
+            if len(step) != 4 or step[1] not in REQUESTS:
+                raise ValueError(f"a script step is (time, f, key, value) with f among "
+                                 f"{sorted(REQUESTS)}; got {step!r}")
+        self.server = server
+        self.script = tuple(script)
+        self.operations: dict[int, Operation] = {}
+
+    def on_start(self) -> None:
+        for msg_id, (time, *_) in enumerate(self.script, start=1):
+            self.set_timer(time, f"step {msg_id}")
+
+    def on_timer(self, name: str) -> None:
+        msg_id = int(name.split()[1])
+        _, f, key, value = self.script[msg_id - 1]
+        self.operations[msg_id] = self.invoke(f, value=value, key=key)
+        request = (Get(self.id, msg_id, key) if f == "get"
+                   else REQUESTS[f](self.id, msg_id, key, value))
+        self.send(self.server, request)
+
+    def on_message(self, src: str, msg: Any) -> None:
+        op = self.operations.get(getattr(msg, "in_reply_to", None))
+        if op is None or op.status != "pending":
+            return                      # a duplicate
+        match msg:
+            case GetOk(value=value):
+                self.ok(op, value)
+            case PutOk() | AppendOk():
+                self.ok(op)
+            case Error(definite=definite):
+                self.conclude(op, "fail" if definite else "info")
+
+
+def cart_run(resolve: str, *, partition: tuple[float, float] = (50.0, 300.0),
+             duration: float = 900.0) -> Simulation:
+    """The shopping-cart scenario: Alice, at replica ``a``, and Bob, at ``b``, add items to
+    the same cart while a partition separates them; Alice looks at the cart after it heals,
+    adds one more item and looks again. Every link takes 10 ms; anti-entropy every 100."""
+    sim = Simulation(seed=1, network=Network(latency=10.0))
+    sim.add_nodes(MultiLeaderKV, SERVERS, resolve=resolve, sync_every=100.0)
+    sim.add_node(ScriptedKVClient, "alice", server="a",
+                 script=((0, "append", "cart", "milk;"), (100, "append", "cart", "eggs;"),
+                         (500, "get", "cart", None), (600, "append", "cart", "tea;"),
+                         (700, "get", "cart", None)))
+    sim.add_node(ScriptedKVClient, "bob", server="b",
+                 script=((110, "append", "cart", "flour;"),))
+    sim.at(partition[0], sim.partition, {"a", "alice"}, {"b", "c", "bob"})
+    sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
