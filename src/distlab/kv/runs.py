@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
+from distlab.kv.leaderless import DynamoNode, preference_list
 from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
 from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
@@ -298,6 +299,82 @@ def cart_run(resolve: str, *, partition: tuple[float, float] = (50.0, 300.0),
     sim.add_node(ScriptedKVClient, "bob", server="b",
                  script=((110, "append", "cart", "flour;"),))
     sim.at(partition[0], sim.partition, {"a", "alice"}, {"b", "c", "bob"})
+    sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
+
+
+# -- leaderless replication (distlab.kv.leaderless) ----------------------------------------------
+#: The nodes of the leaderless store.
+DYNAMO_NODES = ("n0", "n1", "n2", "n3", "n4")
+#: The operations of its clients: a register on each of three keys.
+REGISTERS = (("get", "x"), ("put", "x"), ("get", "y"), ("put", "y"), ("get", "z"),
+             ("put", "z"))
+
+
+def leaderless_sim(seed: int = 1, *, n: int = 3, r: int = 2, w: int = 2, clients: int = 5,
+                   ops: int = 30, think: float = 10.0, retry: float = 400.0,
+                   latency: Latency | float = Uniform(1, 20),
+                   operations: Sequence[tuple[str, str]] = REGISTERS,
+                   **options: Any) -> Simulation:
+    """Five `DynamoNode`s ``n0``...``n4`` with ``n``, ``r``, ``w``, and ``clients`` clients,
+    ``c1`` talking to ``n0``, ``c2`` to ``n1``... Each link's delay is ``latency``; ``options``
+    go to `DynamoNode` (``sloppy``, ``read_repair``...)."""
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, n=n, r=r, w=w, **options)
+    for i in range(clients):
+        sim.add_node(KVClient, f"c{i + 1}", server=DYNAMO_NODES[i % len(DYNAMO_NODES)],
+                     ops=ops, think=think, retry=retry, attempts=1, operations=operations)
+    return sim
+
+
+def stale_reads(history: History) -> int:
+    """The reads that returned a value older than one completed before the read began.
+
+    Per key, a ``get`` that began after a ``put`` of value *v* completed must return *v* or
+    a value whose ``put`` did not complete before *v*'s began (a newer or a concurrent one).
+    Counting those that do not is a simple measure of staleness (a history with none may
+    still not be linearizable)."""
+    puts = [op for op in history if op.f == "put" and op.status != "fail"]
+    stale = 0
+    for read in history:
+        if read.f != "get" or read.status != "ok":
+            continue
+        done = [p for p in puts if p.key == read.key and p.status == "ok"
+                and p.complete_time < read.invoke_time]
+        if not done:
+            continue
+        latest = max(done, key=lambda p: p.complete_time)
+        source = [p for p in puts if p.key == read.key and p.value == read.output]
+        if not source or all(p.complete_time is not None
+                             and p.complete_time < latest.invoke_time for p in source):
+            stale += 1
+    return stale
+
+
+def sloppy_quorum_run(sloppy: bool, *, n: int = 3, r: int = 2, w: int = 2,
+                      partition: tuple[float, float] = (50.0, 500.0),
+                      duration: float = 1_200.0) -> Simulation:
+    """Key ``x``'s replicas split by a partition: a write made on one side, a read on the
+    other, and a read after the heal. Every link takes 5 ms.
+
+    The writer's coordinator is the first node *outside* ``x``'s preference list, on the side
+    of the list's first replica (and of the other nodes outside the list); the reader's is
+    the list's second replica, on the side of the list's last replica. The writer puts
+    ``"old"`` at 0 ms (before the partition) and ``"new"`` at 100 ms; the reader gets ``x``
+    at 300 ms and again at 900 ms.
+    """
+    sim = Simulation(seed=1, network=Network(latency=5.0))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, n=n, r=r, w=w,
+                  sloppy=sloppy)
+    replicas = preference_list(sim.nodes[DYNAMO_NODES[0]].ring, "x", n)
+    others = [node for node in DYNAMO_NODES if node not in replicas]
+    sim.add_node(ScriptedKVClient, "writer", server=others[0],
+                 script=((0, "put", "x", "old"), (100, "put", "x", "new")))
+    sim.add_node(ScriptedKVClient, "reader", server=replicas[1],
+                 script=((300, "get", "x", None), (900, "get", "x", None)))
+    sim.at(partition[0], sim.partition, {"writer", replicas[0], *others},
+           {"reader", *replicas[1:]})
     sim.at(partition[1], sim.heal)
     sim.run(until=duration)
     return sim
