@@ -10,6 +10,8 @@
 * Multi-leader replication (`distlab.kv.multi_leader`): `multi_leader_sim` and
   `multi_leader_run` (random clients), `cart_run` (a scripted shopping cart, with
   `ScriptedKVClient`), `merged_values`.
+* Leaderless replication (`distlab.kv.leaderless`): `leaderless_sim`, `sloppy_quorum_run`
+  (a partition between a key's replicas), and `stale_reads`.
 """
 
 from __future__ import annotations
