@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from distlab.check import check_linearizability
-from distlab.kv.leaderless import DynamoNode, StoreVersion, preference_list
+from distlab.kv.leaderless import DynamoNode, StoreVersion, TreeLevel, preference_list
 from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_sim, outcome_counts,
                              sloppy_quorum_run, stale_reads)
 from distlab.partitioning import ConsistentHashRing
@@ -92,6 +92,31 @@ def test_read_repair_brings_a_stale_replica_up_to_date():
         return sim.nodes[behind].data["x"][1]
     assert after_read(read_repair=False) == "old"
     assert after_read(read_repair=True) == "new"
+
+
+def test_merkle_anti_entropy_repairs_keys_nobody_reads():
+    def behind_after(anti_entropy_every: float) -> tuple[int, int]:
+        """(replica-keys not at their newest version, tree messages sent) after the run."""
+        sim = Simulation(seed=1, network=Network(latency=5.0))
+        sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, sloppy=False,
+                      read_repair=False, anti_entropy_every=anti_entropy_every)
+        keys = [f"k{i}" for i in range(40)]
+        sim.add_node(ScriptedKVClient, "client", server="n0",
+                     script=tuple((10 + 30 * i, "put", key, f"v{i}")
+                                  for i, key in enumerate(keys)))
+        sim.at(5, sim.crash, "n2")          # misses every write
+        sim.at(1_300, sim.restart, "n2")
+        sim.run(until=4_000)
+        ring = sim.nodes["n0"].ring
+        behind = sum(sim.nodes[node].data.get(key, (None, None))[1] != f"v{i}"
+                     for i, key in enumerate(keys)
+                     for node in preference_list(ring, key, 3))
+        trees = sum(isinstance(e.data, TreeLevel) for e in sim.trace.of_kind("send"))
+        return behind, trees
+    behind, trees = behind_after(anti_entropy_every=0)
+    assert behind > 0 and trees == 0
+    behind, trees = behind_after(anti_entropy_every=100)
+    assert behind == 0 and trees > 0
 
 
 def test_hints_are_handed_off_after_crashes_partitions_loss_and_duplication():

@@ -26,7 +26,12 @@ Three mechanisms keep the replicas close (all optional, to measure each):
   meet.
 * **read repair** (``read_repair``): a replica that answers a ``get`` with an older version
   (or none) is sent the newest one.
-* **anti-entropy** with Merkle trees (`distlab.kv.merkle`), for keys nobody reads.
+* **anti-entropy** with Merkle trees (`distlab.kv.merkle`), for keys nobody reads: every
+  ``anti_entropy_every`` ms (0: never) a node compares, with one peer in turn, the keys both
+  replicate. It sends the root of its tree over those keys; each side answers the hashes
+  that differ from its own tree with its children's hashes, one level per message, and at
+  the leaves both send their versions of the keys in the differing buckets, and keep the
+  newer ones.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from distlab.kv.merkle import MerkleTree
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash
 from distlab.sim import Node
@@ -97,6 +103,25 @@ class Fetched:
     value: str | None
 
 
+@dataclass(frozen=True)
+class TreeLevel:
+    """Anti-entropy: the sender's hashes, as (index, hash), of the nodes at ``level`` of its
+    Merkle tree over the keys both replicate that differed at the level above."""
+
+    level: int
+    hashes: tuple[tuple[int, bytes], ...]
+
+
+@dataclass(frozen=True)
+class LeafVersions:
+    """Anti-entropy: the sender's versions of the keys in ``leaves`` (buckets that differ);
+    ``answer``: send yours for the same leaves back."""
+
+    leaves: tuple[int, ...]
+    versions: tuple[tuple[str, tuple[Stamp, str]], ...]
+    answer: bool
+
+
 @dataclass
 class Coordination:
     """A client's request this node coordinates (volatile: lost in a crash)."""
@@ -122,7 +147,8 @@ class DynamoNode(Node):
     def __init__(self, servers: Sequence[str], n: int = 3, r: int = 2, w: int = 2,
                  vnodes: int = 8, sloppy: bool = True, read_repair: bool = True,
                  fallback_after: float = 50.0, timeout: float = 300.0,
-                 handoff_every: float = 100.0) -> None:
+                 handoff_every: float = 100.0, anti_entropy_every: float = 0.0,
+                 merkle_depth: int = 4) -> None:
         if not 1 <= n <= len(servers) or not 1 <= r <= n or not 1 <= w <= n:
             raise ValueError(f"need 1 <= r, w <= n <= {len(servers)} (the servers); got "
                              f"n={n}, r={r}, w={w}")
@@ -131,6 +157,8 @@ class DynamoNode(Node):
         self.sloppy, self.read_repair = sloppy, read_repair
         self.fallback_after, self.timeout = fallback_after, timeout
         self.handoff_every = handoff_every
+        self.anti_entropy_every, self.merkle_depth = anti_entropy_every, merkle_depth
+        self.next_peer = 0                              # whom anti-entropy visits next
         self.data: dict[str, tuple[Stamp, str]] = dict(self.storage.get("data", ()))
         self.hints: dict[tuple[str, str], tuple[Stamp, str]] = dict(
             self.storage.get("hints", ()))
@@ -142,6 +170,8 @@ class DynamoNode(Node):
 
     def on_start(self) -> None:
         self.set_timer(self.handoff_every, "handoff")
+        if self.anti_entropy_every > 0:
+            self.set_timer(self.anti_entropy_every, "anti-entropy")
 
     # -- coordinating a client's request ----------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
@@ -161,6 +191,13 @@ class DynamoNode(Node):
                 self.send(src, Fetched(op, key, *self.data.get(key, (None, None))))
             case Fetched(op, key, stamp, value):
                 self.on_fetched(src, op, key, stamp, value)
+            case TreeLevel(level, hashes):
+                self.on_tree_level(src, level, hashes)
+            case LeafVersions(leaves, versions, answer):
+                for key, (stamp, value) in versions:
+                    self.keep(key, stamp, value, None)
+                if answer:
+                    self.send(src, LeafVersions(leaves, self.versions_in(src, leaves), False))
 
     def coordinate(self, client: str, request: Get | Put, key: str) -> None:
         op = self.storage.get("next op", 0)
@@ -214,6 +251,11 @@ class DynamoNode(Node):
                 self.set_timer(self.handoff_every, "handoff")
             case "fallback":
                 self.fall_back(int(op))
+            case "anti-entropy":
+                peer = self.peers[self.next_peer % len(self.peers)]
+                self.next_peer += 1
+                self.send(peer, TreeLevel(0, ((0, self.tree_with(peer).root),)))
+                self.set_timer(self.anti_entropy_every, "anti-entropy")
             case "timeout":
                 c = self.coordinating.pop(int(op))
                 if not c.answered:
@@ -235,6 +277,38 @@ class DynamoNode(Node):
         for owner, stand_in in zip(silent, stand_ins):
             self.send(stand_in, StoreVersion(op, key, c.stamp, c.request.value, hint=owner))
             c.targets.append(stand_in)
+
+    # -- anti-entropy ---------------------------------------------------------------------------
+    def shared_with(self, peer: str) -> dict[str, tuple[Stamp, str]]:
+        """The versions held here of the keys whose preference list names both nodes."""
+        return {key: version for key, version in self.data.items()
+                if peer in preference_list(self.ring, key, self.n)}
+
+    def tree_with(self, peer: str) -> MerkleTree:
+        return MerkleTree.of({key: repr(version) for key, version
+                              in self.shared_with(peer).items()}, self.merkle_depth)
+
+    def on_tree_level(self, peer: str, level: int, hashes: tuple[tuple[int, bytes], ...]
+                      ) -> None:
+        """Compare the peer's hashes with ours; go one level down where they differ."""
+        tree = self.tree_with(peer)
+        differ = [i for i, digest in hashes if tree.levels[level][i] != digest]
+        if not differ:
+            return
+        if level == tree.depth:
+            self.send(peer, LeafVersions(tuple(differ), self.versions_in(peer, differ), True))
+            return
+        children = tuple((child, tree.levels[level + 1][child])
+                         for i in differ for child in (2 * i, 2 * i + 1))
+        self.send(peer, TreeLevel(level + 1, children))
+
+    def versions_in(self, peer: str, leaves: Sequence[int]
+                    ) -> tuple[tuple[str, tuple[Stamp, str]], ...]:
+        """Our versions of the shared keys in the buckets ``leaves``."""
+        tree = self.tree_with(peer)
+        keys = {key for leaf in leaves for key, _ in tree.buckets[leaf]}
+        return tuple(sorted((key, version) for key, version
+                            in self.shared_with(peer).items() if key in keys))
 
     # -- storing ------------------------------------------------------------------------------
     def keep(self, key: str, stamp: Stamp, value: str, hint: str | None) -> None:
