@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from distlab.kv.machine import KVMachine
 from distlab.sim import Node
@@ -96,8 +96,6 @@ class ReplicatedKV(Node):
     leader answers entry ``i`` only when ``ACKS_NEEDED[mode]`` followers (all, in sync mode)
     have acknowledged an index >= ``i`` in its epoch. ``machine`` and ``epoch`` are durable.
     """
-
-    modes: ClassVar[tuple[str, ...]] = tuple(ACKS_NEEDED)
 
     def __init__(self, servers: Sequence[str], mode: str = "async", heartbeat: float = 20.0,
                  failover_timeout: float = 150.0, ship_every: float = 0.0) -> None:
