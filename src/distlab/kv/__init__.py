@@ -3,5 +3,14 @@
 * `distlab.kv.register` -- one register on three replicas, with the consistent choice (majority
   quorums, `QuorumReplica`) and the available choice (local answers, last writer wins,
   `LwwReplica`) that a network partition forces (CAP), and the `RegisterClient` workload.
-* `distlab.kv.runs` -- the `cap_sim` / `cap_run` scenarios and what they measure.
+* `distlab.kv.machine` -- `KVMachine`, the key-value store as a state machine.
+* `distlab.kv.leader_follower` -- leader-follower replication, synchronous, semi-synchronous
+  or asynchronous, with failover by epochs (`ReplicatedKV`).
+* `distlab.kv.versions` and `distlab.kv.multi_leader` -- multi-leader replication; concurrent
+  writes resolved by last-writer-wins or kept as siblings under version vectors
+  (`MultiLeaderKV`).
+* `distlab.kv.leaderless` -- Dynamo-style quorums on the ring, sloppy quorums, hinted
+  handoff and read repair (`DynamoNode`); `distlab.kv.merkle` -- Merkle-tree anti-entropy.
+* `distlab.kv.runs` -- the scenarios of each (`cap_run`, `failover_run`, `cart_run`,
+  `sloppy_quorum_run`...) and what they measure.
 """

@@ -1,17 +1,32 @@
-"""Experiments on the replicated register (`distlab.kv.register`): CAP in practice.
+"""Experiments on the replicated stores of `distlab.kv`.
 
-`cap_sim` builds three replicas, consistent (``"cp"``) or available (``"ap"``), with a client
-next to each; `cap_run` runs them through a partition; the rest read the results (replica
-states, convergence, outcomes and latencies of the clients' operations).
+* The replicated register (`distlab.kv.register`), CAP in practice: `cap_sim` builds three
+  replicas, consistent (``"cp"``) or available (``"ap"``), with a client next to each;
+  `cap_run` runs them through a partition; the rest read the results (replica states,
+  convergence, outcomes and latencies of the clients' operations).
+* Leader-follower replication (`distlab.kv.leader_follower`): `leader_follower_sim`, and
+  `failover_run`, where the leader crashes; `lost_appends` counts the acknowledged writes
+  that did not survive.
+* Multi-leader replication (`distlab.kv.multi_leader`): `multi_leader_sim` and
+  `multi_leader_run` (random clients), `cart_run` (a scripted shopping cart, with
+  `ScriptedKVClient`), `merged_values`.
+* Leaderless replication (`distlab.kv.leaderless`): `leaderless_sim`, `sloppy_quorum_run`
+  (a partition between a key's replicas), and `stale_reads`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
+from distlab.kv.leaderless import DynamoNode, preference_list
+from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
-from distlab.sim import History, Latency, Network, Simulation, Uniform
+from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
+from distlab.workloads.client import Error
+from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, PutOk
 
 #: The three replicas.
 REPLICAS = ("a", "b", "c")
@@ -111,3 +126,257 @@ def operation_latencies(history: History, f: str | None = None) -> list[float]:
     """The durations (ms) of the operations that completed ok (only ``f`` ones, if given)."""
     return [op.complete_time - op.invoke_time for op in history
             if op.status == "ok" and (f is None or op.f == f)]
+
+
+# -- leader-follower replication (distlab.kv.leader_follower) ------------------------------------
+#: The servers of the leader-follower store; the first leads at the start.
+SERVERS = ("a", "b", "c")
+
+
+def leader_follower_sim(mode: str, seed: int = 1, *, clients: int = 2, ops: int = 30,
+                        operations: Sequence[tuple[str, str]] = OPERATIONS,
+                        latency: Latency | float = Uniform(5, 10),
+                        follower_latency: dict[str, Latency | float] | None = None,
+                        client_latency: Latency | float | None = None,
+                        think: float = 10.0, retry: float = 200.0,
+                        heartbeat: float = 20.0, failover_timeout: float = 150.0,
+                        ship_every: float = 0.0, **network: Any) -> Simulation:
+    """Servers ``a`` (the first leader), ``b``, ``c`` of a `ReplicatedKV` in ``mode`` ("sync",
+    "semi-sync" or "async"), and ``clients`` `KVClient`s ``c1``, ``c2``... that know all three.
+
+    ``latency`` is every link's one-way delay; ``follower_latency`` sets the delay of the
+    links between ``a`` and some followers (``{"c": 40}``: c is far away); ``client_latency``
+    that of every client's links; ``ship_every`` the leader's shipping interval (0: each
+    entry at once). ``network`` goes to `Network` (``loss``, ``duplicate``...).
+    """
+    if mode not in ACKS_NEEDED:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(ACKS_NEEDED)}")
+    sim = Simulation(seed=seed, network=Network(latency=latency, **network))
+    sim.add_nodes(ReplicatedKV, SERVERS, servers=SERVERS, mode=mode, heartbeat=heartbeat,
+                  failover_timeout=failover_timeout, ship_every=ship_every)
+    for follower, delay in (follower_latency or {}).items():
+        if follower not in SERVERS[1:]:
+            raise ValueError(f"follower_latency names {follower!r}; the followers are "
+                             f"{', '.join(SERVERS[1:])}")
+        sim.network.set_link(SERVERS[0], follower, latency=delay)
+    for i in range(1, clients + 1):
+        sim.add_node(KVClient, f"c{i}", server=list(SERVERS), ops=ops, retry=retry,
+                     think=think, operations=operations)
+        if client_latency is not None:
+            for server in SERVERS:
+                sim.network.set_link(f"c{i}", server, latency=client_latency)
+    return sim
+
+
+def acknowledged_appends(history: History, key: str) -> list[str]:
+    """The values of the ``append``s to ``key`` that completed ok, in order of completion."""
+    return [op.value for op in sorted(history, key=lambda op: op.complete_time or 0)
+            if op.f == "append" and op.key == key and op.status == "ok"]
+
+
+def lost_appends(history: History, key: str, final: str | None) -> list[str]:
+    """The acknowledged appends to ``key`` missing from its ``final`` value: writes the
+    store said it had done, and then forgot."""
+    return [value for value in acknowledged_appends(history, key)
+            if value not in (final or "")]
+
+
+def leader_of(sim: Simulation) -> str | None:
+    """The server of highest epoch that is up and leads it (None: no leader up)."""
+    leaders = [node for node in sim.nodes.values()
+               if isinstance(node, ReplicatedKV) and sim.is_up(node.id) and node.is_leader]
+    return max(leaders, key=lambda node: node.epoch).id if leaders else None
+
+
+def failover_run(mode: str, seed: int = 1, *, crash_at: float = 300.0,
+                 follower_latency: float = 10.0, duration: float = 2_000.0,
+                 **options: Any) -> Simulation:
+    """Clients append to ``y`` and read it while ``a`` leads; ``a`` crashes at ``crash_at``
+    ms and ``b`` takes over. ``follower_latency`` (one-way delay from ``a`` to its followers) and
+    ``ship_every`` (in ``options``: how long entries wait to be sent) make the replication
+    lag. Returns the simulation, run for ``duration`` ms."""
+    sim = leader_follower_sim(mode, seed, operations=(("append", "y"), ("get", "y")),
+                              follower_latency={"b": follower_latency,
+                                                "c": follower_latency}, **options)
+    sim.at(crash_at, sim.crash, SERVERS[0])
+    sim.run(until=duration)
+    return sim
+
+
+# -- multi-leader replication (distlab.kv.multi_leader) ------------------------------------------
+#: The operations of the shopping-cart runs: add an item to ``cart``, look at it.
+CART = (("append", "cart"), ("get", "cart"))
+
+
+def multi_leader_sim(resolve: str, seed: int = 1, *, ops: int = 20, think: float = 20.0,
+                     latency: Latency | float = Uniform(5, 10),
+                     client_latency: Latency | float = 1.0, sync_every: float = 200.0,
+                     operations: Sequence[tuple[str, str]] = CART,
+                     **network: Any) -> Simulation:
+    """Replicas ``a``, ``b``, ``c`` of a `MultiLeaderKV` resolving conflicts by ``resolve``
+    ("lww" or "siblings"), with a client next to each (``c1`` at ``a``...; its links
+    ``client_latency`` ms), each doing ``ops`` operations. ``network`` goes to `Network`."""
+    if resolve not in MultiLeaderKV.rules:
+        raise ValueError(f"unknown resolve rule {resolve!r}: use one of "
+                         f"{', '.join(MultiLeaderKV.rules)}")
+    sim = Simulation(seed=seed, network=Network(latency=latency, **network))
+    sim.add_nodes(MultiLeaderKV, SERVERS, resolve=resolve, sync_every=sync_every)
+    for i, server in enumerate(SERVERS, start=1):
+        sim.add_node(KVClient, f"c{i}", server=server, ops=ops, think=think,
+                     operations=operations)
+        sim.network.set_link(f"c{i}", server, latency=client_latency)
+    return sim
+
+
+def multi_leader_run(resolve: str, seed: int = 1, partition: tuple[float, float] | None = None,
+                     *, duration: float = 3_000.0, **options: Any) -> Simulation:
+    """Run `multi_leader_sim` for ``duration`` ms, cutting ``a`` (and its client) off from
+    the rest from ``partition[0]`` to ``partition[1]`` ms; return the simulation."""
+    sim = multi_leader_sim(resolve, seed, **options)
+    if partition is not None:
+        sim.at(partition[0], sim.partition, {"a", "c1"}, set(sim.nodes) - {"a", "c1"})
+        sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
+
+
+def merged_values(sim: Simulation, key: str) -> dict[str, str]:
+    """``{replica: the application's merge of its versions of key}`` for the replicas up."""
+    return {node.id: node.merged(key) for node in sim.nodes.values()
+            if isinstance(node, MultiLeaderKV) and sim.is_up(node.id)}
+
+
+class ScriptedKVClient(Client):
+    """A client that sends the requests of ``script`` to ``server`` at fixed times, for a
+    scenario told step by step: ``script`` is ((time, f, key, value), ...) with f "get",
+    "put" or "append" (value None for a get). Each operation is recorded in the history; a
+    request is sent once, and one that gets no reply stays pending. (It keeps nothing durable:
+a script is for a client that does not crash.)"""
+
+    def __init__(self, server: str, script: Sequence[tuple[float, str, str, Any]] = ()):
+        for step in script:
+            if len(step) != 4 or step[1] not in REQUESTS:
+                raise ValueError(f"a script step is (time, f, key, value) with f among "
+                                 f"{sorted(REQUESTS)}; got {step!r}")
+        self.server = server
+        self.script = tuple(script)
+        self.operations: dict[int, Operation] = {}
+
+    def on_start(self) -> None:
+        for msg_id, (time, *_) in enumerate(self.script, start=1):
+            self.set_timer(time, f"step {msg_id}")
+
+    def on_timer(self, name: str) -> None:
+        msg_id = int(name.split()[1])
+        _, f, key, value = self.script[msg_id - 1]
+        self.operations[msg_id] = self.invoke(f, value=value, key=key)
+        request = (Get(self.id, msg_id, key) if f == "get"
+                   else REQUESTS[f](self.id, msg_id, key, value))
+        self.send(self.server, request)
+
+    def on_message(self, src: str, msg: Any) -> None:
+        op = self.operations.get(getattr(msg, "in_reply_to", None))
+        if op is None or op.status != "pending":
+            return                      # a duplicate
+        match msg:
+            case GetOk(value=value):
+                self.ok(op, value)
+            case PutOk() | AppendOk():
+                self.ok(op)
+            case Error(definite=definite):
+                self.conclude(op, "fail" if definite else "info")
+
+
+def cart_run(resolve: str, *, partition: tuple[float, float] = (50.0, 300.0),
+             duration: float = 900.0) -> Simulation:
+    """The shopping-cart scenario: Alice, at replica ``a``, and Bob, at ``b``, add items to
+    the same cart while a partition separates them; Alice looks at the cart after it heals,
+    adds one more item and looks again. Every link takes 10 ms; anti-entropy every 100."""
+    sim = Simulation(seed=1, network=Network(latency=10.0))
+    sim.add_nodes(MultiLeaderKV, SERVERS, resolve=resolve, sync_every=100.0)
+    sim.add_node(ScriptedKVClient, "alice", server="a",
+                 script=((0, "append", "cart", "milk;"), (100, "append", "cart", "eggs;"),
+                         (500, "get", "cart", None), (600, "append", "cart", "tea;"),
+                         (700, "get", "cart", None)))
+    sim.add_node(ScriptedKVClient, "bob", server="b",
+                 script=((110, "append", "cart", "flour;"),))
+    sim.at(partition[0], sim.partition, {"a", "alice"}, {"b", "c", "bob"})
+    sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
+
+
+# -- leaderless replication (distlab.kv.leaderless) ----------------------------------------------
+#: The nodes of the leaderless store.
+DYNAMO_NODES = ("n0", "n1", "n2", "n3", "n4")
+#: The operations of its clients: a register on each of three keys.
+REGISTERS = (("get", "x"), ("put", "x"), ("get", "y"), ("put", "y"), ("get", "z"),
+             ("put", "z"))
+
+
+def leaderless_sim(seed: int = 1, *, n: int = 3, r: int = 2, w: int = 2, clients: int = 5,
+                   ops: int = 30, think: float = 10.0, retry: float = 400.0,
+                   latency: Latency | float = Uniform(1, 20),
+                   operations: Sequence[tuple[str, str]] = REGISTERS,
+                   **options: Any) -> Simulation:
+    """Five `DynamoNode`s ``n0``...``n4`` with ``n``, ``r``, ``w``, and ``clients`` clients,
+    ``c1`` talking to ``n0``, ``c2`` to ``n1``... Each link's delay is ``latency``; ``options``
+    go to `DynamoNode` (``sloppy``, ``read_repair``...)."""
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, n=n, r=r, w=w, **options)
+    for i in range(clients):
+        sim.add_node(KVClient, f"c{i + 1}", server=DYNAMO_NODES[i % len(DYNAMO_NODES)],
+                     ops=ops, think=think, retry=retry, attempts=1, operations=operations)
+    return sim
+
+
+def stale_reads(history: History) -> int:
+    """The reads that returned a value older than one completed before the read began.
+
+    Per key, a ``get`` that began after a ``put`` of value *v* completed must return *v* or
+    a value whose ``put`` did not complete before *v*'s began (a newer or a concurrent one).
+    Counting those that do not is a simple measure of staleness (a history with none may
+    still not be linearizable)."""
+    puts = [op for op in history if op.f == "put" and op.status != "fail"]
+    stale = 0
+    for read in history:
+        if read.f != "get" or read.status != "ok":
+            continue
+        done = [p for p in puts if p.key == read.key and p.status == "ok"
+                and p.complete_time < read.invoke_time]
+        if not done:
+            continue
+        latest = max(done, key=lambda p: p.complete_time)
+        source = [p for p in puts if p.key == read.key and p.value == read.output]
+        if not source or all(p.complete_time is not None
+                             and p.complete_time < latest.invoke_time for p in source):
+            stale += 1
+    return stale
+
+
+def sloppy_quorum_run(sloppy: bool, *, n: int = 3, r: int = 2, w: int = 2,
+                      partition: tuple[float, float] = (50.0, 500.0),
+                      duration: float = 1_200.0) -> Simulation:
+    """Key ``x``'s replicas split by a partition: a write made on one side, a read on the
+    other, and a read after the heal. Every link takes 5 ms.
+
+    The writer's coordinator is the first node *outside* ``x``'s preference list, on the side
+    of the list's first replica (and of the other nodes outside the list); the reader's is
+    the list's second replica, on the side of the list's last replica. The writer puts
+    ``"old"`` at 0 ms (before the partition) and ``"new"`` at 100 ms; the reader gets ``x``
+    at 300 ms and again at 900 ms.
+    """
+    sim = Simulation(seed=1, network=Network(latency=5.0))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, n=n, r=r, w=w,
+                  sloppy=sloppy)
+    replicas = preference_list(sim.nodes[DYNAMO_NODES[0]].ring, "x", n)
+    others = [node for node in DYNAMO_NODES if node not in replicas]
+    sim.add_node(ScriptedKVClient, "writer", server=others[0],
+                 script=((0, "put", "x", "old"), (100, "put", "x", "new")))
+    sim.add_node(ScriptedKVClient, "reader", server=replicas[1],
+                 script=((300, "get", "x", None), (900, "get", "x", None)))
+    sim.at(partition[0], sim.partition, {"writer", replicas[0], *others},
+           {"reader", *replicas[1:]})
+    sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim

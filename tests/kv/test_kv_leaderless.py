@@ -1,0 +1,139 @@
+"""Tests of distlab.kv.leaderless: Dynamo-style quorums, sloppy quorums, hinted handoff, read
+repair.
+
+What they prove: preference lists are the ring's next distinct nodes; with R + W <= N reads
+can be stale and histories not linearizable, while with R + W > N (strict quorums, no fault)
+no read is stale in these runs; a sloppy quorum keeps writes available when the key's
+replicas are cut off, but breaks the overlap (a stale read with R + W > N), and hinted
+handoff then brings the write to its replicas; a write that reached fewer than W replicas
+is unknown to its client and can surface later through read repair; under crashes,
+partitions, loss and duplication every hint is handed off in the end.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from distlab.check import check_linearizability
+from distlab.kv.leaderless import DynamoNode, StoreVersion, TreeLevel, preference_list
+from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_sim, outcome_counts,
+                             sloppy_quorum_run, stale_reads)
+from distlab.partitioning import ConsistentHashRing
+from distlab.sim import Exponential, Nemesis, Network, Simulation
+from distlab.workloads.kv import MODEL
+
+SPIKY = {"latency": Exponential(10), "think": 0}
+
+
+def test_preference_list_takes_the_next_distinct_nodes_clockwise():
+    ring = ConsistentHashRing(DYNAMO_NODES, vnodes=8)
+    for key in (f"k{i}" for i in range(200)):
+        nodes = preference_list(ring, key, 3)
+        assert nodes[0] == ring.owner(key) and len(set(nodes)) == 3
+        assert preference_list(ring, key, 5)[:3] == nodes
+
+
+def test_r_plus_w_at_most_n_gives_stale_reads():
+    stale = non_linearizable = 0
+    for seed in range(10):
+        sim = leaderless_sim(seed, r=1, w=1, read_repair=False, **SPIKY)
+        sim.run(until=5_000)
+        stale += stale_reads(sim.history)
+        non_linearizable += not check_linearizability(sim.history, MODEL, timeout=30).ok
+    assert stale > 0 and non_linearizable > 0
+
+
+@pytest.mark.parametrize("r, w", [(2, 2), (1, 3), (3, 1)])
+def test_r_plus_w_above_n_reads_no_stale_value_without_faults(r, w):
+    for seed in range(10):
+        sim = leaderless_sim(seed, r=r, w=w, read_repair=False, **SPIKY)
+        sim.run(until=5_000)
+        assert outcome_counts(sim.history)["ok"] == len(sim.history) == 150
+        assert stale_reads(sim.history) == 0, f"seed {seed}"
+
+
+def test_a_sloppy_quorum_stays_available_but_a_read_misses_the_write():
+    sim = sloppy_quorum_run(sloppy=True)
+    statuses = [(op.process, op.f, op.status, op.output) for op in sim.history]
+    assert statuses == [("writer", "put", "ok", None), ("writer", "put", "ok", None),
+                        ("reader", "get", "ok", "old"), ("reader", "get", "ok", "new")]
+    assert stale_reads(sim.history) == 1                # R + W > N, and yet
+    replicas = preference_list(sim.nodes["n0"].ring, "x", 3)
+    assert all(sim.nodes[node].data["x"][1] == "new" for node in replicas)  # handed off
+    assert all(not sim.nodes[node].hints for node in DYNAMO_NODES)
+
+
+def test_a_strict_quorum_refuses_the_write_which_then_surfaces_by_read_repair():
+    sim = sloppy_quorum_run(sloppy=False)
+    write, read_after = sim.history.operations[1], sim.history.operations[3]
+    assert write.status == "info"                       # stored on 1 replica of 3
+    assert read_after.output == "new"
+    replicas = preference_list(sim.nodes["n0"].ring, "x", 3)
+    assert all(sim.nodes[node].data["x"][1] == "new" for node in replicas)  # repaired
+    assert check_linearizability(sim.history, MODEL).ok
+
+
+def test_read_repair_brings_a_stale_replica_up_to_date():
+    def after_read(read_repair: bool) -> str | None:
+        """x's value on a replica that was down when x was written, after one read."""
+        sim = Simulation(seed=1, network=Network(latency=5.0))
+        sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, sloppy=False,
+                      read_repair=read_repair)
+        replicas = preference_list(sim.nodes["n0"].ring, "x", 3)
+        behind = replicas[0]
+        coordinator = next(node for node in DYNAMO_NODES if node not in replicas)
+        sim.add_node(ScriptedKVClient, "client", server=coordinator,
+                     script=((0, "put", "x", "old"), (200, "put", "x", "new"),
+                             (600, "get", "x", None)))
+        sim.at(100, sim.crash, behind)
+        sim.at(400, sim.restart, behind)    # back, but it missed "new"
+        sim.run(until=1_000)
+        assert [op.output for op in sim.history][-1] == "new"
+        return sim.nodes[behind].data["x"][1]
+    assert after_read(read_repair=False) == "old"
+    assert after_read(read_repair=True) == "new"
+
+
+def test_merkle_anti_entropy_repairs_keys_nobody_reads():
+    def behind_after(anti_entropy_every: float) -> tuple[int, int]:
+        """(replica-keys not at their newest version, tree messages sent) after the run."""
+        sim = Simulation(seed=1, network=Network(latency=5.0))
+        sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, sloppy=False,
+                      read_repair=False, anti_entropy_every=anti_entropy_every)
+        keys = [f"k{i}" for i in range(40)]
+        sim.add_node(ScriptedKVClient, "client", server="n0",
+                     script=tuple((10 + 30 * i, "put", key, f"v{i}")
+                                  for i, key in enumerate(keys)))
+        sim.at(5, sim.crash, "n2")          # misses every write
+        sim.at(1_300, sim.restart, "n2")
+        sim.run(until=4_000)
+        ring = sim.nodes["n0"].ring
+        behind = sum(sim.nodes[node].data.get(key, (None, None))[1] != f"v{i}"
+                     for i, key in enumerate(keys)
+                     for node in preference_list(ring, key, 3))
+        trees = sum(isinstance(e.data, TreeLevel) for e in sim.trace.of_kind("send"))
+        return behind, trees
+    behind, trees = behind_after(anti_entropy_every=0)
+    assert behind > 0 and trees == 0
+    behind, trees = behind_after(anti_entropy_every=100)
+    assert behind == 0 and trees > 0
+
+
+def test_hints_are_handed_off_after_crashes_partitions_loss_and_duplication():
+    hinted = 0
+    for seed in range(6):
+        sim = leaderless_sim(seed, ops=20)
+        Nemesis(interval=300, nodes=list(DYNAMO_NODES), stop=2_000, loss=0.2,
+                duplicate=0.2).install(sim)
+        sim.run(until=4_000)
+        assert outcome_counts(sim.history)["ok"] > 50
+        hinted += sum(isinstance(e.data, StoreVersion) and e.data.hint is not None
+                      for e in sim.trace.of_kind("send"))
+        assert all(not sim.nodes[node].hints for node in DYNAMO_NODES), f"seed {seed}"
+    assert hinted > 0, "the faults should have sent some writes to stand-ins"
+
+
+def test_bad_quorums_are_refused():
+    sim = Simulation()
+    with pytest.raises(Exception, match="need 1 <= r, w <= n <= 5"):
+        sim.add_node(DynamoNode, "n0", servers=DYNAMO_NODES, n=3, r=4)
