@@ -235,6 +235,8 @@ RULES = {
     "term": "a server's term never decreases, across restarts too",
     "vote": "each server grants at most one vote per term",
     "adopt": "a server that receives a higher term adopts it and becomes a follower",
+    "timer": "a server starts an election only after a full election timeout without a vote "
+             "granted or a word from the leader",
     "majority": "a leader of term T has the votes of a majority, cast in term T",
     "safety": "at most one leader per term",
 }
@@ -252,9 +254,13 @@ class ElectionRules(RaftRule):
 
     description = "the rules of leader election (Figure 2)"
 
+    def __init__(self, shortest_timeout: float):
+        self.shortest_timeout = shortest_timeout
+
     def begin(self, run: Run) -> None:
         super().begin(run)
         state = run.state
+        state.reset = {}                    # node -> (when its election timer last restarted, why)
         state.highest = {}                  # node -> the highest term it has had
         state.restarts = defaultdict(list)  # node -> when it restarted
         state.votes = {}                    # (voter, term) -> (candidate, time)
@@ -267,6 +273,7 @@ class ElectionRules(RaftRule):
         events = run.new_events()
         for rule, check in (("term", self.term_never_decreases), ("vote", self.one_vote),
                             ("adopt", self.adopts_higher_terms),
+                            ("timer", self.waits_a_full_timeout),
                             ("majority", self.leader_has_majority),
                             ("safety", self.election_safety)):
             problem = check(run, events, before, changed)
@@ -333,6 +340,37 @@ class ElectionRules(RaftRule):
                 return (f"{had} from {event.peer}, adopted term {term} but stayed "
                         f"{now_state}: a higher term means another server may lead; become "
                         f"a follower" + your_line(run.sim.nodes[event.node], "state"))
+        return None
+
+    def waits_a_full_timeout(self, run: Run, events: list, before: dict,
+                             changed: list[str]) -> str | None:
+        reset = run.state.reset
+        for event in events:
+            msg = event.data
+            if event.kind == "restart":
+                reset[event.node] = (event.time, "it restarted")
+            elif (event.kind == "send" and isinstance(msg, RequestVoteReply)
+                  and msg.vote_granted):
+                reset[event.node] = (event.time, f"it granted its vote to {event.peer}")
+            elif event.kind == "deliver" and isinstance(msg, AppendEntries):
+                term = before.get(event.node, (None, None))[0]
+                if type(term) is int and msg.term >= term:
+                    reset[event.node] = (event.time, f"an AppendEntries of term {msg.term} "
+                                                     f"from {event.peer} arrived")
+        for node_id in changed:
+            term, state = run.state.seen[node_id]
+            if state != "candidate" or before.get(node_id) == (term, state):
+                continue
+            since, why = reset.get(node_id, (0.0, "it started"))
+            reset[node_id] = (run.sim.now, "it became a candidate")
+            waited = run.sim.now - since
+            if waited < self.shortest_timeout - 1e-6:
+                return (f"{node_id} started an election (term {term}) at t={run.sim.now:.3f} "
+                        f"ms, only {waited:.1f} ms after {why} (t={since:.3f} ms): set the "
+                        f"election timer again, to a new random timeout of at least "
+                        f"{self.shortest_timeout:g} ms, each time the server grants a vote or "
+                        f"hears from the leader of its term" + your_line(
+                            run.sim.nodes[node_id], "state"))
         return None
 
     def leader_has_majority(self, run: Run, events: list, before: dict,
