@@ -12,13 +12,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
-from notebook_code import solution
 
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.grading import Scenario, check
-from distlab.labs.lab04_raft import RaftLab, explore_election
-from distlab.labs.raft_rules import ElectionRules, NoLeader
+from distlab.labs.lab04_raft import ElectionRules, NoLeader, RaftLab, explore_election
 from distlab.sim import ConfigurationError, Network, Uniform
+
+from notebook_code import solution
 
 RAFT = solution("lab04-raft")
 SKELETON = solution("lab04-raft", Path(__file__).resolve().parents[2] / "labs")
