@@ -263,6 +263,35 @@ def test_a_class_that_uses_the_librarys_raft_inside_is_refused():
         RaftLab(Delegates)
 
 
+def helper_that_delegates():
+    """A function of the student's module that uses the library's election."""
+    return RaftElectionNode
+
+
+def test_the_librarys_raft_reached_through_a_helper_or_a_dotted_name_is_refused():
+    import distlab
+
+    class ThroughHelper(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = helper_that_delegates()
+
+    class Dotted(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = distlab.consensus.raft.node
+
+    class ByName(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = __import__("distlab.consensus.raft.election")
+
+    with pytest.raises(ConfigurationError, match="RaftElectionNode, from distlab.consensus"):
+        RaftLab(ThroughHelper)
+    with pytest.raises(ConfigurationError, match="by its dotted name"):
+        RaftLab(Dotted)
+    with pytest.raises(ConfigurationError, match="the module name"):
+        RaftLab(ByName)
+    RaftLab(RAFT.RaftNode)  # the reference uses only the messages: accepted
+
+
 def test_raftlab_wants_a_node_class():
     with pytest.raises(TypeError, match="RaftLab takes your node class"):
         RaftLab("RaftNode")  # type: ignore[arg-type]

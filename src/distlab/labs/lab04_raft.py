@@ -95,11 +95,12 @@ def refuse_library_raft(node: Any) -> None:
                 f"{node.__name__} is built on the library's own Raft ({cls.__module__}."
                 f"{cls.__qualname__}): this lab is about writing it yourself. Subclass "
                 f"distlab.sim.Node instead.")
+    seen: set[Any] = set()
     for cls in node.__mro__:
         if cls.__module__.startswith("distlab."):
             continue
         for value in vars(cls).values():
-            used = _library_raft_used(value)
+            used = _library_raft_used(value, seen)
             if used is not None:
                 raise ConfigurationError(
                     f"{node.__name__}.{getattr(value, '__name__', '?')} uses the library's own "
@@ -107,24 +108,46 @@ def refuse_library_raft(node: Any) -> None:
                     f"distlab.sim and the messages the lab gives.")
 
 
-def _library_raft_used(value: Any) -> str | None:
-    """The name of the library Raft object a function of the student's class can reach."""
-    fn = getattr(value, "__func__", value)
-    if isinstance(value, property):
-        fn = value.fget
+def _library_raft_used(value: Any, seen: set[Any]) -> str | None:
+    """How a function of the student's code reaches the library's Raft, or None.
+
+    It looks at the names and strings the function's code uses (nested functions included):
+    a global that is a library Raft class or module, a dotted ``distlab.consensus.raft...``,
+    the module's name as a string (for importlib); and, the same way, at every function and
+    class of the student's own that it names (``seen`` keeps it from looking twice).
+    """
+    fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
     code = getattr(fn, "__code__", None)
-    if code is None:
+    if code is None or code in seen:
         return None
-    names = set(code.co_names)
-    for const in code.co_consts:  # nested functions and comprehensions
-        if hasattr(const, "co_names"):
-            names |= set(const.co_names)
+    seen.add(code)
+    names: set[str] = set()
+    codes = [code]
+    while codes:
+        current = codes.pop()
+        names |= set(current.co_names)
+        for const in current.co_consts:
+            if hasattr(const, "co_names"):
+                codes.append(const)
+            elif isinstance(const, str) and const.startswith(LIBRARY_RAFT):
+                return f"the module name {const!r}"
+    if {"consensus", "raft"} <= names:
+        return "distlab.consensus.raft, by its dotted name"
     for name in sorted(names):
         found = fn.__globals__.get(name)
         module = getattr(found, "__name__", "") if isinstance(found, type(sys)) else (
             getattr(found, "__module__", "") or "")
-        if isinstance(module, str) and module.startswith(LIBRARY_RAFT):
+        if not isinstance(module, str):
+            continue
+        if module.startswith(LIBRARY_RAFT):
             return f"{name}, from {module}"
+        if module.startswith("distlab"):
+            continue
+        inside = list(vars(found).values()) if isinstance(found, type) else [found]
+        for member in inside:
+            used = _library_raft_used(member, seen)
+            if used is not None:
+                return used
     return None
 
 
