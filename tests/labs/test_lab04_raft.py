@@ -223,6 +223,20 @@ def test_no_leader_alone_catches_a_leader_without_a_majority():
     assert "with only 2 of 5 servers up" in report.failures[0].explanation
 
 
+class SaysLeaderInCapitals(RAFT.RaftNode):
+    """Names its role in its own words."""
+
+    def become_leader(self):
+        super().become_leader()
+        self.state = "Leader"
+
+
+def test_a_role_named_otherwise_is_refused_with_the_names_to_use():
+    failure = first_failure(SaysLeaderInCapitals, "test_initial_election_A")
+    assert failure.summary.startswith("violated: state is 'follower', 'candidate' or 'leader'")
+    assert "state is 'Leader': it must be one of" in failure.explanation
+
+
 # -- what a failure shows ----------------------------------------------------------------------
 
 def test_a_failure_draws_the_run_with_each_servers_role_and_term():

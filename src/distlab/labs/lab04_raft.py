@@ -188,9 +188,11 @@ def _note_where(me: Any, what: str, action: str) -> None:
 
 def your_line(node: Any, what: str) -> str:
     """Where the student's code last did ``what`` ("state", "vote") on ``node``, in words."""
-    where = (getattr(node, "_lab_where", None) or {}).get(what)
-    if not where:
-        return ""
+    noted = getattr(node, "_lab_where", None)
+    where = noted.get(what) if type(noted) is dict else None
+    if (type(where) is not tuple or len(where) != 4
+            or [type(x) for x in where] != [str, int, str, str]):
+        return ""  # nothing noted (or not by the instrumentation)
     filename, line, function, action = where
     code = linecache.getline(filename, line).strip()
     return (f"\nin your code ({action}): {_file_label(filename)}, line {line}, in {function}"
@@ -290,6 +292,7 @@ def _int(value: Any) -> int | None:
 
 #: what each safety rule demands, in words (a report names the first one broken)
 RULES = {
+    "names": "state is 'follower', 'candidate' or 'leader', and term a whole number",
     "term": "a server's term never decreases, across restarts too",
     "vote": "each server grants at most one vote per term",
     "adopt": "a server that receives a higher term adopts it and becomes a follower",
@@ -329,7 +332,8 @@ class ElectionRules(RaftRule):
         before = dict(run.state.seen)  # (term, state) of each server before this event
         changed = self.follow(run)
         events = run.new_events()
-        for rule, check in (("term", self.term_never_decreases), ("vote", self.one_vote),
+        for rule, check in (("names", self.uses_the_names), ("term", self.term_never_decreases),
+                            ("vote", self.one_vote),
                             ("adopt", self.adopts_higher_terms),
                             ("timer", self.waits_a_full_timeout),
                             ("majority", self.leader_has_majority),
@@ -337,6 +341,20 @@ class ElectionRules(RaftRule):
             problem = check(run, events, before, changed)
             if problem is not None:
                 return self.failure(run, problem, description=RULES[rule])
+        return None
+
+    def uses_the_names(self, run: Run, events: list, before: dict,
+                       changed: list[str]) -> str | None:
+        for node_id in changed:
+            term, state = run.state.seen[node_id]
+            if state == "down":
+                continue
+            if state not in ROLE_COLORS:
+                return (f"{node_id}'s state is {state!r}: it must be one of 'follower', "
+                        f"'candidate', 'leader' (the checks read self.state)")
+            if type(term) is not int:
+                return (f"{node_id}'s term is {term!r}: it must be a whole number, 0 at first "
+                        f"(the checks read self.term)")
         return None
 
     def term_never_decreases(self, run: Run, events: list, before: dict,
