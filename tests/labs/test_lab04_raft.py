@@ -1,0 +1,317 @@
+"""Lab 4: Raft, part A -- the reference passes, the skeleton fails, and classic bugs are caught.
+
+The reference solution is the one of ``solutions/lab04-raft.ipynb``, loaded from the notebook
+(`notebook_code.solution`); the untouched skeleton is the generated ``labs/lab04-raft.ipynb``.
+Each broken variant subclasses the reference and changes one thing, a mistake students make;
+a named check must catch it, name the rule broken, and say what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+
+from distlab.consensus.raft.election import RaftElectionNode
+from distlab.grading import Scenario, check
+from distlab.labs.lab04_raft import ElectionRules, NoLeader, RaftLab, explore_election
+from distlab.sim import ConfigurationError, Network, Uniform
+
+from notebook_code import solution
+
+RAFT = solution("lab04-raft")
+SKELETON = solution("lab04-raft", Path(__file__).resolve().parents[2] / "labs")
+RequestVoteReply = RAFT.RequestVoteReply
+
+
+class VotesTwice(RAFT.RaftNode):
+    """Grants every request of its term: forgets that it already voted."""
+
+    def on_request_vote(self, src, msg):
+        granted = msg.term == self.term
+        if granted:
+            self.voted_for = msg.candidate_id
+            self.save()
+            self.reset_election_timer()
+        self.send(src, RequestVoteReply(self.term, granted))
+
+
+class FixedTimeout(RAFT.RaftNode):
+    """The same election timeout everywhere, every time: split votes forever."""
+
+    def reset_election_timer(self):
+        self.set_timer(200, "election")
+
+
+class NoResetOnVote(RAFT.RaftNode):
+    """Grants a vote without setting its election timer again."""
+
+    def on_request_vote(self, src, msg):
+        granted = msg.term == self.term and self.voted_for in (None, msg.candidate_id)
+        if granted:
+            self.voted_for = msg.candidate_id
+            self.save()
+        self.send(src, RequestVoteReply(self.term, granted))
+
+
+class IgnoresHigherTermInReplies(RAFT.RaftNode):
+    """Adopts higher terms from requests only, never from replies."""
+
+    def on_message(self, src, msg):
+        if isinstance(msg, (RequestVoteReply, RAFT.AppendEntriesReply)) and msg.term > self.term:
+            return
+        super().on_message(src, msg)
+
+
+class CountsOldVotes(RAFT.RaftNode):
+    """Counts a granted vote whatever its term."""
+
+    def on_request_vote_reply(self, src, msg):
+        if self.state == "candidate" and msg.vote_granted:
+            self.votes.add(src)
+            if len(self.votes) >= self.majority():
+                self.become_leader()
+
+
+class SlowHeartbeats(RAFT.RaftNode):
+    """Sends heartbeats every 200 ms, longer than the shortest election timeout."""
+
+    def send_heartbeats(self):
+        super().send_heartbeats()
+        self.set_timer(200, "heartbeat")
+
+
+class HalfIsMajority(RAFT.RaftNode):
+    """Takes n // 2 servers for a majority."""
+
+    def majority(self):
+        return (len(self.peers) + 1) // 2
+
+
+class CountsOwnVoteTwice(RAFT.RaftNode):
+    """Keeps its votes in a list, its own vote in it twice."""
+
+    def start_election(self):
+        super().start_election()
+        self.votes = [self.id, self.id]
+
+    def on_request_vote_reply(self, src, msg):
+        if self.state == "candidate" and msg.term == self.term and msg.vote_granted:
+            self.votes.append(src)
+            if len(self.votes) >= self.majority():
+                self.become_leader()
+
+
+class ForgetsOnRestart(RAFT.RaftNode):
+    """Keeps term and voted_for in memory only: a restart forgets them."""
+
+    def __init__(self):
+        super().__init__()
+        self.term, self.voted_for = 0, None
+
+
+def first_failure(node, name):
+    """The failure of check ``name`` for class ``node`` (it must fail)."""
+    report = check(RaftLab(node), name=name, timing=False)
+    assert report.failed == [name], str(report)
+    return report.failures[0]
+
+
+# -- the reference and the skeleton ----------------------------------------------------------
+
+def test_the_reference_solution_passes_every_check_of_part_a():
+    report = check(RaftLab(RAFT.RaftNode), part="A", timing=False)
+    assert report.passed, str(report)
+    assert [r.seeds_run for r in report.results] == [20] * 7 + [1]
+
+
+def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
+    report = check(RaftLab(SKELETON.RaftNode), part="A", timing=False)
+    assert len(report.failed) == len(report.results) == 8
+    assert {f.kind for f in report.failures} == {"not implemented"}
+    assert "RaftNode.__init__" in report.failures[0].summary
+
+
+# -- each classic mistake, caught by a named check ------------------------------------------
+
+def test_voting_twice_in_a_term_is_caught_at_the_second_vote():
+    failure = first_failure(VotesTwice, "test_initial_election_A")
+    assert failure.summary == "violated: each server grants at most one vote per term"
+    assert "granted its vote in term 1 to" in failure.explanation
+    assert "in your code (vote for" in failure.explanation
+    assert "in VotesTwice.on_request_vote" in failure.explanation
+
+
+def test_exploration_finds_the_shortest_schedule_with_two_leaders_when_votes_are_repeated():
+    failure = first_failure(VotesTwice, "test_explore_election_safety_A")
+    assert failure.summary == ("violated: at most one leader per term, in every schedule "
+                               "explored")
+    assert "the shortest schedule that breaks it (6 steps):" in failure.explanation
+    assert "1. fire n1:election" in failure.explanation
+    result = explore_election(VotesTwice)
+    assert result.found and len(result.schedule) == 6
+    assert explore_election(RAFT.RaftNode).status == "no violation"
+
+
+def test_a_fixed_timeout_splits_votes_forever_and_the_liveness_check_says_so():
+    failure = first_failure(FixedTimeout, "test_initial_election_A")
+    assert failure.summary == ("violated: one leader, followed by every live server, within "
+                               "1.5 s of the start")
+    assert "elections in 1500 ms and none won" in failure.explanation
+    assert "self.rng.uniform(*ELECTION_TIMEOUT)" in failure.explanation
+
+
+def test_not_resetting_the_timer_on_a_vote_is_caught():
+    failure = first_failure(NoResetOnVote, "test_initial_election_A")
+    assert failure.summary.startswith("violated: a server starts an election only after a "
+                                      "full election timeout")
+    assert "after it granted its vote to" in failure.explanation
+
+
+def test_ignoring_a_higher_term_in_a_reply_is_caught_after_a_partition():
+    failure = first_failure(IgnoresHigherTermInReplies, "test_reelection_after_partition_A")
+    assert failure.summary == ("violated: a server that receives a higher term adopts it and "
+                               "becomes a follower")
+    assert "(leader, term 1) received AppendEntriesReply(term=2" in failure.explanation
+
+
+def test_counting_a_vote_of_an_older_term_is_caught_on_an_unreliable_network():
+    failure = first_failure(CountsOldVotes, "test_unreliable_network_A")
+    assert failure.summary == ("violated: a leader of term T has the votes of a majority, "
+                               "cast in term T")
+    assert "votes of earlier terms" in failure.explanation
+    assert "in your code (state = 'leader'):" in failure.explanation  # where it became leader
+
+
+def test_slow_heartbeats_cause_needless_elections():
+    failure = first_failure(SlowHeartbeats, "test_quiet_leader_stays_A")
+    assert failure.summary == ("violated: no new election while the network is quiet, from "
+                               "1.5 s to 5 s")
+    assert "more often than the shortest election timeout" in failure.explanation
+
+
+@pytest.mark.parametrize("node", [HalfIsMajority, CountsOwnVoteTwice])
+def test_a_wrong_majority_is_caught_with_five_servers(node):
+    failure = first_failure(node, "test_reelection_after_crash_A")
+    assert failure.summary == ("violated: a leader of term T has the votes of a majority, "
+                               "cast in term T")
+    assert "(2 of 5), but it needs 3" in failure.explanation
+
+
+def test_a_term_kept_in_memory_only_is_caught_at_a_restart():
+    failure = first_failure(ForgetsOnRestart, "test_reelection_after_crash_A")
+    assert failure.summary == "violated: a server's term never decreases, across restarts too"
+    assert "keep term and voted_for in self.storage" in failure.explanation
+
+
+def test_no_leader_alone_catches_a_leader_without_a_majority():
+    # the rules of Figure 2 report it first; the scenario's own property catches it too
+    lab = RaftLab(HalfIsMajority)
+    plain = lab.test_no_majority_no_leader_A(1)
+    scenario = Scenario(plain.setup, plain.run_for, network=plain.network,
+                        properties=[p for p in plain.properties if isinstance(p, NoLeader)])
+
+    class OnlyNoLeader(RaftLab):
+        def test_no_majority_no_leader_A(self, seed):
+            return scenario
+
+    report = check(OnlyNoLeader(HalfIsMajority), name="test_no_majority_no_leader_A",
+                   seeds=[1], timing=False)
+    assert report.failures[0].summary == ("violated: no leader while a majority is down, "
+                                          "from 1.5 s to 3 s")
+    assert "with only 2 of 5 servers up" in report.failures[0].explanation
+
+
+class SaysLeaderInCapitals(RAFT.RaftNode):
+    """Names its role in its own words."""
+
+    def become_leader(self):
+        super().become_leader()
+        self.state = "Leader"
+
+
+def test_a_role_named_otherwise_is_refused_with_the_names_to_use():
+    failure = first_failure(SaysLeaderInCapitals, "test_initial_election_A")
+    assert failure.summary.startswith("violated: state is 'follower', 'candidate' or 'leader'")
+    assert "state is 'Leader': it must be one of" in failure.explanation
+
+
+# -- what a failure shows ----------------------------------------------------------------------
+
+def test_a_failure_draws_the_run_with_each_servers_role_and_term():
+    failure = first_failure(VotesTwice, "test_initial_election_A")
+    figure = failure.picture()
+    try:
+        ax = figure.axes[0]
+        assert "bands: grey follower, orange candidate, green leader" in ax.get_title()
+        assert ax.collections and any(t.get_text().startswith("t") for t in ax.texts)
+    finally:
+        plt.close(figure)
+
+
+def test_the_rules_are_judged_from_the_record_not_by_the_run():
+    # the properties read only what a graded run records
+    assert set(RaftLab.node_attributes) == {"term", "state", "voted_for", "_lab_where"}
+    assert not getattr(ElectionRules(150), "calls_student_code", False)
+
+
+# -- integrity --------------------------------------------------------------------------------
+
+def test_a_subclass_of_the_librarys_raft_is_refused():
+    class Mine(RaftElectionNode):
+        pass
+
+    with pytest.raises(ConfigurationError, match="built on the library's own Raft"):
+        RaftLab(Mine)
+    with pytest.raises(ConfigurationError, match="built on the library's own Raft"):
+        explore_election(Mine)
+
+
+def test_a_class_that_uses_the_librarys_raft_inside_is_refused():
+    class Delegates(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = RaftElectionNode  # the library's election, used inside
+
+    with pytest.raises(ConfigurationError, match="uses the library's own Raft"):
+        RaftLab(Delegates)
+
+
+def helper_that_delegates():
+    """A function of the student's module that uses the library's election."""
+    return RaftElectionNode
+
+
+def test_the_librarys_raft_reached_through_a_helper_or_a_dotted_name_is_refused():
+    import distlab
+
+    class ThroughHelper(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = helper_that_delegates()
+
+    class Dotted(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = distlab.consensus.raft.node
+
+    class ByName(RAFT.RaftNode):
+        def on_start(self):
+            self.inner = __import__("distlab.consensus.raft.election")
+
+    with pytest.raises(ConfigurationError, match="RaftElectionNode, from distlab.consensus"):
+        RaftLab(ThroughHelper)
+    with pytest.raises(ConfigurationError, match="by its dotted name"):
+        RaftLab(Dotted)
+    with pytest.raises(ConfigurationError, match="the module name"):
+        RaftLab(ByName)
+    RaftLab(RAFT.RaftNode)  # the reference uses only the messages: accepted
+
+
+def test_raftlab_wants_a_node_class():
+    with pytest.raises(TypeError, match="RaftLab takes your node class"):
+        RaftLab("RaftNode")  # type: ignore[arg-type]
+
+
+def test_the_checks_run_on_a_network_that_reorders_duplicates_and_loses():
+    network = RaftLab(RAFT.RaftNode).test_unreliable_network_A(1).network
+    assert isinstance(network, Network) and isinstance(network.latency, Uniform)
+    assert (network.loss, network.duplicate, network.reorder) == (0.1, 0.2, 0.2)
