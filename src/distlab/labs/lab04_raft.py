@@ -775,19 +775,26 @@ class RaftLab(Lab):
     def test_explore_election_safety_A(self, seed: int) -> Trial:
         node = self.node
 
-        def body() -> Violation | None:
+        def body() -> tuple[str, ...] | None:
+            """What the exploration found, as data: None, or the schedule and what broke."""
             result = explore_election(node)
             if not result.found:
                 return None
-            steps = "\n".join(f"  {i:2d}. {step}" for i, step in enumerate(result.schedule, 1))
+            return (*map(str, result.schedule), result.violation.explanation)
+
+        def judge(found: tuple[str, ...] | None) -> Violation | None:
+            if found is None:
+                return None
+            *schedule, broken = found
+            steps = "\n".join(f"  {i:2d}. {step}" for i, step in enumerate(schedule, 1))
             return Violation(
                 "at most one leader per term, in every schedule explored",
-                f"the shortest schedule that breaks it ({len(result.schedule)} steps):\n{steps}"
-                f"\n  => {result.violation.explanation}\n"
+                f"the shortest schedule that breaks it ({len(schedule)} steps):\n{steps}"
+                f"\n  => {broken}\n"
                 f"See it: result = explore_election(YourClass); "
                 f"spacetime(result.simulation, show_timers=True)", 0.0)
 
-        return Trial(body, time_limit=EXPLORE_SECONDS + 10)
+        return Trial(body, time_limit=EXPLORE_SECONDS + 10, judge=judge)
 
 
 def explore_election(node: type[Node], *, max_depth: int = EXPLORE_DEPTH,
