@@ -14,8 +14,8 @@ import pytest
 
 from distlab.check import InvariantViolation, check_now, watch
 from distlab.check.examples import Election, ForgetfulElection
-from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.bugs import CommitsByCounting
+from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, leader_append_only,
                                                leader_completeness, logs_agree_up_to_commit)
 from distlab.consensus.raft.messages import Entry, RequestVote
