@@ -273,6 +273,26 @@ def figure8(node_class: type[RaftNode] = RaftNode, *, seed: int = 0,
         sim.run(until=sim.now + 100)
         record("(d) n5 leads term 4 and overwrites index 2")
     except InvariantViolation as exc:
-        record("the invariant's verdict")
+        record(f"{'(abcd)'[len(steps) + 1]} stopped: {exc.invariant} is violated")
         return Figure8Run(steps, exc)
     return Figure8Run(steps, None)
+
+
+# -- the explorer's cluster ----------------------------------------------------------------------
+
+def explorer_cluster(seed: int = 1, n: int = 5) -> Simulation:
+    """``n`` Raft servers ``n1``... and a client ``client`` that sends only when told
+    (`client_request`): the cluster of `distlab.widgets.raft.RaftExplorer`."""
+    sim = Simulation(seed=seed, network=Network(latency=Uniform(5, 15)))
+    sim.add_nodes(RaftNode, node_ids(n, first=1))
+    sim.add_node(Client, "client")
+    return sim
+
+
+def client_request(sim: Simulation, number: int) -> None:
+    """The client sends ``put x=v<number>`` to the leader of the highest term (to ``n1`` if
+    no server is leader: it then answers `NotLeader`)."""
+    leaders = [(node.term, node_id) for node_id, node in sim.nodes.items()
+               if sim.is_up(node_id) and getattr(node, "role", None) == "leader"]
+    target = max(leaders)[1] if leaders else "n1"
+    sim.nodes["client"].send(target, Put("client", number, "x", f"v{number}"))
