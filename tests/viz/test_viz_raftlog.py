@@ -70,3 +70,14 @@ def test_figures_render_to_png():
     steps = [("(a) first", SERVERS), ("(b) second", {"a": SERVERS["a"]})]
     fig = raft_log_steps(steps, title="two moments")
     assert len(fig.axes) == 2 and fig.axes[1].get_title(loc="left") == "(b) second"
+
+
+def test_first_index_draws_only_the_recent_end_of_long_logs():
+    server = Server([E(1)] * 10 + [E(2)] * 5, 2, "leader", commit_index=15, log_start=21)
+    fig = Figure()
+    ax = fig.subplots()
+    draw_logs(ax, read_logs({"a": server}), first_index=30)
+    entries = [p for p in ax.patches if not p.get_hatch()]
+    assert len(entries) == 6  # indices 30 to 35
+    assert [t.get_text() for t in ax.texts if t.get_text().isdigit() and t.get_position()[1]
+            > 1][:2] == ["30", "31"]

@@ -64,20 +64,24 @@ def term_color(term: int) -> str:
 
 
 def draw_logs(ax: Axes, rows: Sequence[LogRow], *, title: str = "",
-              last_index: int | None = None) -> None:
-    """Draw ``rows`` on ``ax``: indices across, one server per row, top to bottom."""
-    last = last_index or max((r.last_index for r in rows), default=1)
-    last = max(last, 1)
+              last_index: int | None = None, first_index: int = 1) -> None:
+    """Draw ``rows`` on ``ax``: indices across from ``first_index`` (a long log's recent
+    end), one server per row, top to bottom."""
+    first = max(first_index, 1)
+    last = max(last_index or max((r.last_index for r in rows), default=1), first)
     for y, row in enumerate(rows):
         y = len(rows) - 1 - y
         grey = not row.up
-        if row.start > 1:  # the snapshot: everything before start, as one block
-            ax.add_patch(Rectangle((0.55, y + 0.1), row.start - 1.1, 0.8, facecolor="#eeeeee",
-                                   edgecolor="#999999", hatch="///", lw=0.8))
-            ax.text(row.start / 2, y + 0.5, "snapshot", ha="center", va="center",
-                    fontsize=7, color="#555555")
+        if row.start > first:  # the snapshot: what is shown of it, as one block
+            ax.add_patch(Rectangle((first - 0.45, y + 0.1), row.start - first - 0.1, 0.8,
+                                   facecolor="#eeeeee", edgecolor="#999999", hatch="///",
+                                   lw=0.8))
+            ax.text((first + row.start - 1) / 2, y + 0.5, "snapshot", ha="center",
+                    va="center", fontsize=7, color="#555555")
         for offset, term in enumerate(row.terms):
             index = row.start + offset
+            if index < first:
+                continue
             committed = index <= row.commit_index and row.up
             color = CRASH_COLOR if grey else term_color(term)
             ax.add_patch(Rectangle((index - 0.45, y + 0.1), 0.9, 0.8, facecolor=color,
@@ -93,23 +97,27 @@ def draw_logs(ax: Axes, rows: Sequence[LogRow], *, title: str = "",
             style = {"color": LEADER_COLOR, "fontweight": "bold"}
         elif grey:
             label = f"{label} (down)"
-        ax.text(0.2, y + 0.5, label, ha="right", va="center", fontsize=9, **style)
-    for index in range(1, last + 1):
+        ax.text(first - 0.8, y + 0.5, label, ha="right", va="center", fontsize=9, **style)
+    for index in range(first, last + 1):
         ax.text(index, len(rows) + 0.15, str(index), ha="center", va="bottom", fontsize=8,
                 color="#555555")
-    ax.set_xlim(-2.6, last + 0.6)
+    ax.set_xlim(first - 3.6, last + 0.6)
     ax.set_ylim(-0.1, len(rows) + 0.6)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10, loc="left")
 
 
-def raft_logs(servers: Iterable[Any] | dict[str, Any], *, title: str = "") -> NotebookFigure:
-    """The logs of ``servers`` (see `read_logs`) in one figure; the last line of a cell."""
+def raft_logs(servers: Iterable[Any] | dict[str, Any], *, title: str = "",
+              first_index: int = 1) -> NotebookFigure:
+    """The logs of ``servers`` (see `read_logs`) in one figure, from index ``first_index``;
+    make the call the last line of a cell."""
     rows = read_logs(servers)
     last = max((r.last_index for r in rows), default=1)
-    fig = NotebookFigure(figsize=(2.4 + 0.55 * max(last, 4), 0.5 + 0.42 * len(rows)), dpi=90)
-    draw_logs(fig.subplots(), rows, title=title or "log index \u2192")
+    shown = max(last - first_index + 1, 4)
+    fig = NotebookFigure(figsize=(2.4 + 0.55 * shown, 0.5 + 0.42 * len(rows)), dpi=90)
+    draw_logs(fig.subplots(), rows, title=title or "log index \u2192",
+              first_index=first_index)
     return fig
 
 

@@ -421,3 +421,13 @@ def leader_completeness(log_attr: str = "log", commit_attr: str = "commit_index"
     later term, at the same index. Names as in `logs_agree_up_to_commit`."""
     return LeaderCompleteness(log_attr, commit_attr, role_attr, term_attr, leader_value,
                               _checked_first_index(first_index))
+
+
+def figure3(first_index: int | str = "log_start") -> list[Invariant]:
+    """The five properties of the Raft paper's Figure 3, fresh, for a `RaftNode` cluster:
+    Election Safety, Leader Append-Only, Log Matching, Leader Completeness and State Machine
+    Safety, in that order. ``first_index`` as in `logs_agree_up_to_commit`."""
+    return [at_most_one_leader_per_term(), leader_append_only(first_index=first_index),
+            log_matching(first_index=first_index),
+            leader_completeness(first_index=first_index),
+            logs_agree_up_to_commit(first_index=first_index)]

@@ -15,7 +15,7 @@ from typing import Any
 
 from distlab.check import Invariant, InvariantViolation, watch
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.consensus.raft.invariants import logs_agree_up_to_commit
+from distlab.consensus.raft.invariants import figure3, logs_agree_up_to_commit
 from distlab.consensus.raft.messages import Entry
 from distlab.consensus.raft.node import RaftNode
 from distlab.sim import Client, Latency, Nemesis, Network, Simulation, Trace, Uniform
@@ -296,3 +296,47 @@ def client_request(sim: Simulation, number: int) -> None:
                if sim.is_up(node_id) and getattr(node, "role", None) == "leader"]
     target = max(leaders)[1] if leaders else "n1"
     sim.nodes["client"].send(target, Put("client", number, "x", f"v{number}"))
+
+
+# -- safety under random faults --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SafetyRun:
+    """One random fault schedule: the invariant that failed first (None: all five held), why,
+    when, and how much happened (the highest term reached, the entries committed)."""
+
+    seed: int
+    violated: str | None
+    explanation: str | None
+    time: float | None
+    terms: int
+    committed: int
+
+
+def safety_run(node_class: type[RaftNode] = RaftNode, *, seed: int = 0, n: int = 5,
+               until: float = 2_500.0, interval: float = 150.0, batch: int = 64
+               ) -> SafetyRun:
+    """A five-server key-value store under a `Nemesis` that acts every ``interval`` ms on
+    average (crashes of up to two servers, partitions, 10% loss, duplication and
+    reordering), watched by Figure 3's five invariants (`figure3`) until ``until`` ms or the
+    first violation. ``batch`` is the most entries a leader sends in one message."""
+    servers = node_ids(n, first=1)
+    nemesis = Nemesis(interval, nodes=servers, max_crashed=2, loss=0.1, duplicate=0.1,
+                      reorder=0.1, stop=until * 3 / 4)
+    sim = raft_kv(seed=seed, n=n, clients=2, ops=30, nemesis=nemesis, snapshot_every=10,
+                  node_class=node_class, election_timeout=(60, 120), heartbeat_interval=20,
+                  batch=batch)
+    invariants = figure3()
+    watch(sim, *invariants)
+    try:
+        sim.run(until=until)
+        violation = None
+    except InvariantViolation as exc:
+        violation = exc
+    completeness = invariants[3]
+    terms = max(sim.nodes[s].term for s in servers)
+    committed = max(completeness.committed, default=0)
+    if violation is None:
+        return SafetyRun(seed, None, None, None, terms, committed)
+    return SafetyRun(seed, violation.invariant, violation.explanation, violation.time, terms,
+                     committed)
