@@ -69,11 +69,13 @@ def test_timing_out_the_leader_is_refused_with_a_reason(explorer):
     assert explorer.actions == []
 
 
-def test_isolate_cuts_the_server_off_and_heal_joins_it_again(explorer):
+def test_isolate_cuts_the_server_off_from_the_others_and_heal_joins_it_again(explorer):
     explorer.server.value = "n3"
     explorer.isolate_button.click()
-    assert explorer.sim.is_cut("n3", "n1") and explorer.sim.is_cut("client", "n3")
+    assert explorer.sim.is_cut("n3", "n1") and explorer.sim.is_cut("n5", "n3")
+    assert not explorer.sim.is_cut("client", "n3")  # clients still reach it
     assert not explorer.sim.is_cut("n1", "n2")
+    assert "isolated: n3;" in explorer.status.value
     explorer.heal_button.click()
     assert not explorer.sim.cut_links
 
@@ -116,3 +118,12 @@ def test_an_action_after_going_back_starts_a_new_future(explorer):
 def test_a_time_outside_the_run_is_refused(explorer):
     with pytest.raises(ValueError, match="between 0 and 600"):
         explorer.go_to(5_000)
+
+
+def test_an_isolated_leader_takes_a_request_it_cannot_commit(explorer):
+    old = leader(explorer)
+    explorer.isolate(old)
+    explorer.client_request()
+    explorer.run(20)
+    node = explorer.sim.nodes[old]
+    assert node.log[-1].command.value == "v1" and node.commit_index < len(node.log)

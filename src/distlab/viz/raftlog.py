@@ -127,8 +127,9 @@ def raft_log_steps(steps: Sequence[tuple[str, Iterable[Any] | dict[str, Any]]], 
     the layout of the paper's Figure 8."""
     panels = [(caption, read_logs(servers)) for caption, servers in steps]
     last = max((r.last_index for _, rows in panels for r in rows), default=1)
-    height = sum(0.75 + 0.42 * len(rows) for _, rows in panels)
-    fig = NotebookFigure(figsize=(2.4 + 0.55 * max(last, 4), height), dpi=90)
+    height = sum(0.75 + 0.42 * len(rows) for _, rows in panels) + (0.4 if title else 0.0)
+    fig = NotebookFigure(figsize=(2.4 + 0.55 * max(last, 4), height), dpi=90,
+                         layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False,
                         height_ratios=[len(rows) + 1 for _, rows in panels])
     for ax, (caption, rows) in zip(axes[:, 0], panels):

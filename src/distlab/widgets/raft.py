@@ -5,7 +5,7 @@ Give it ``factory(seed) -> Simulation`` (a cluster of servers that have ``log``,
 ``role`` and ``commit_index``, as `distlab.viz.raftlog` reads them) and
 ``request(sim, number)``, a function that sends the ``number``-th client request. The buttons
 act on the server chosen in the menu: crash or restart it, time it out (its election timer
-goes off now), isolate it from the others; "heal" joins the network again and "client
+goes off now), isolate it from the other servers; "heal" joins the network again and "client
 request" sends a request. "Run" advances the simulated time.
 
 Going back in time replays: the explorer remembers every action with the simulated time it
@@ -36,6 +36,8 @@ from distlab.sim import Envelope, Simulation
 from distlab.viz.raftlog import draw_logs, read_logs
 from distlab.viz.style import compact_png, figure_png
 
+#: The drawing shows at least this many log indices (so that boxes keep their size).
+MIN_INDICES = 12
 #: The in-flight table lists at most this many messages (the earliest to arrive).
 MAX_IN_FLIGHT = 12
 
@@ -162,7 +164,8 @@ class RaftExplorer:
         self._take("time out", node)
 
     def isolate(self, node: str) -> None:
-        """Cut ``node`` off from every other node (clients included)."""
+        """Cut the links between ``node`` and every other server (clients still reach it:
+        an isolated leader takes requests it cannot commit)."""
         self._take("isolate", node)
 
     def heal(self) -> None:
@@ -217,7 +220,9 @@ class RaftExplorer:
                                      f"running")
                 sim.nodes[node].on_timer("election")
             case "isolate":
-                sim.partition({node})
+                for other in self.servers:
+                    if other != node:
+                        sim.cut(node, other)
             case "heal":
                 sim.heal()
             case "request":
@@ -233,7 +238,9 @@ class RaftExplorer:
     def redraw(self) -> None:
         self.ax.clear()
         rows = read_logs({s: _Shown(self.sim, s) for s in self.servers})
-        draw_logs(self.ax, rows, title=f"{self.title} at t = {self.sim.now:,.0f} ms")
+        last = max((r.last_index for r in rows), default=1)
+        draw_logs(self.ax, rows, title=f"{self.title} at t = {self.sim.now:,.0f} ms",
+                  last_index=max(last, MIN_INDICES))
         self.image.value = figure_png(self.figure)
         self.flight.value = self._flight_table()
         self.status.value = self._status()
@@ -272,10 +279,11 @@ class RaftExplorer:
         leaders = [f"{s} (term {sim.nodes[s].term})" for s in self.servers
                    if sim.is_up(s) and sim.nodes[s].role == "leader"]
         down = [s for s in self.servers if not sim.is_up(s)]
-        cut = sorted({a for a, _ in sim.cut_links} & set(self.servers))
+        alone = [s for s in self.servers
+                 if all(sim.is_cut(s, other) for other in self.servers if other != s)]
         return (f"seed {sim.seed}, t = {sim.now:,.0f} ms: leader "
                 f"{', '.join(leaders) or 'none'}; down: {', '.join(down) or 'none'}; "
-                f"behind a cut: {', '.join(cut) or 'none'}; {len(self.actions)} actions taken.")
+                f"isolated: {', '.join(alone) or 'none'}; {len(self.actions)} actions taken.")
 
     def _status(self) -> str:
         text = html.escape(self.summary())
