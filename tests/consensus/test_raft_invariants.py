@@ -14,12 +14,15 @@ import pytest
 
 from distlab.check import InvariantViolation, check_now, watch
 from distlab.check.examples import Election, ForgetfulElection
+from distlab.consensus.raft import bugs
 from distlab.consensus.raft.bugs import CommitsByCounting
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, leader_append_only,
-                                               leader_completeness, logs_agree_up_to_commit)
+from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, figure3,
+                                               leader_append_only, leader_completeness,
+                                               logs_agree_up_to_commit)
 from distlab.consensus.raft.messages import Entry, RequestVote
-from distlab.consensus.raft.runs import figure8, raft_kv
+from distlab.consensus.raft.node import RaftNode
+from distlab.consensus.raft.runs import figure8, raft_kv, safety_run
 from distlab.sim import ConfigurationError, Nemesis, Network, Node, Simulation, Uniform
 
 from scripted import Scripted, violation_or_none
@@ -348,3 +351,19 @@ def test_figure8_raft_does_not_commit_the_old_entry_and_stays_safe():
     n5 = after_d[4]
     assert n5.role == "leader" and n5.commit_index == 3
     assert n5.log[1] == Entry(2, None)  # index 2 replaced: it had never been committed
+
+
+def test_safety_run_holds_for_raft_and_reports_the_first_violation_of_a_bug():
+    held = safety_run(RaftNode, seed=0, until=1_500, interval=100)
+    assert held.violated is None and held.committed >= 20 and held.terms >= 2
+    broken = safety_run(bugs.VotesForAnyLog, seed=5, until=1_500, interval=100)
+    assert broken.violated == "leaders of later terms have every committed entry"
+    assert "leader of the later term" in broken.explanation and broken.time > 0
+
+
+def test_figure3_lists_the_five_properties_in_the_papers_order():
+    assert [i.name for i in figure3()] == [
+        "at most one leader per term", "a leader only appends to its log",
+        "logs that match at an index match up to it",
+        "leaders of later terms have every committed entry",
+        "logs agree up to the commit index"]
