@@ -1,4 +1,5 @@
-"""Tests of distlab.consensus.raft.invariants: Election Safety and State Machine Safety.
+"""Tests of distlab.consensus.raft.invariants: Election Safety, State Machine Safety, Leader
+Append-Only and Leader Completeness (and the Figure 8 script that breaks them).
 
 Each invariant, with its defaults, on the library's own Raft node (a run with crashes and
 partitions: no violation; a forgetful variant: caught), on the explorer's toy elections, and on
@@ -13,9 +14,15 @@ import pytest
 
 from distlab.check import InvariantViolation, check_now, watch
 from distlab.check.examples import Election, ForgetfulElection
+from distlab.consensus.raft import bugs
+from distlab.consensus.raft.bugs import CommitsByCounting
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.consensus.raft.invariants import at_most_one_leader_per_term, logs_agree_up_to_commit
-from distlab.consensus.raft.messages import RequestVote
+from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, figure3,
+                                               leader_append_only, leader_completeness,
+                                               logs_agree_up_to_commit)
+from distlab.consensus.raft.messages import Entry, RequestVote
+from distlab.consensus.raft.node import RaftNode
+from distlab.consensus.raft.runs import figure8, raft_kv, safety_run
 from distlab.sim import ConfigurationError, Nemesis, Network, Node, Simulation, Uniform
 
 from scripted import Scripted, violation_or_none
@@ -232,3 +239,125 @@ def test_election_safety_holds_under_crashes_and_partitions(scenario, until):
         sim.run(until=until)
         terms_with_leaders += len(leaders.leaders)
     assert terms_with_leaders >= 2 * len(SEEDS)  # leaders were elected, and re-elected
+
+
+# -- Leader Append-Only ---------------------------------------------------------------------------
+
+def test_a_leader_that_deletes_an_entry_of_its_log_is_caught():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="leader", term=2, log=["x", "y"],
+                 script=[(10, {"log": ["x", "y", "z"]}), (20, {"log": ["x"]})])
+    watch(sim, leader_append_only())
+    exc = violation_or_none(sim, 100)
+    assert exc is not None and exc.time == 20
+    assert exc.explanation == ("'a', leader of term 2, had 'y' at index 2, and now has "
+                               "nothing there: a leader must only append to its log")
+
+
+def test_a_leader_that_overwrites_an_entry_is_caught():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="leader", term=2, log=["x", "y"],
+                 script=[(10, {"log": ["x", "w", "z"]})])
+    watch(sim, leader_append_only())
+    exc = violation_or_none(sim, 100)
+    assert exc is not None and "had 'y' at index 2, and now has 'w' there" in exc.explanation
+
+
+def test_append_only_allows_a_snapshot_and_a_new_term_to_change_the_log():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="leader", term=2, log=["x", "y"], log_start=1, script=[
+        (10, {"log": ["y", "z"], "log_start": 2}),            # a snapshot took index 1
+        (20, {"role": "follower"}), (30, {"log": ["q"]}),     # not leader: may truncate
+        (40, {"role": "leader", "term": 3}),                 # a new term starts afresh
+        (50, {"log": ["q", "r"]})])
+    watch(sim, leader_append_only(first_index="log_start"))
+    assert violation_or_none(sim, 100) is None
+
+
+# -- Leader Completeness -------------------------------------------------------------------------
+
+def test_a_leader_of_a_later_term_without_a_committed_entry_is_caught():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="leader", term=1, log=["x"], commit_index=1)
+    sim.add_node(Scripted, "b", role="follower", term=1, log=["y"], commit_index=0,
+                 script=[(10, {"role": "leader", "term": 2})])
+    watch(sim, leader_completeness())
+    exc = violation_or_none(sim, 100)
+    assert exc is not None and exc.time == 10
+    assert exc.explanation == ("'x' was committed at index 1 by term 1 (seen on 'a'), but "
+                               "'b', leader of the later term 2, has 'y' there")
+
+
+def test_leader_completeness_asks_only_later_terms_and_skips_snapshotted_indices():
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", role="follower", term=2, log=["x", "y"], commit_index=2,
+                 log_start=1)
+    sim.add_node(Scripted, "b", role="leader", term=2, log=["x"], commit_index=0, log_start=1,
+                 script=[(10, {"term": 3, "log": ["y"], "log_start": 2})])
+    watch(sim, leader_completeness(first_index="log_start"))
+    # b leads term 2, the term the entries were seen committed in: nothing asked of it;
+    # as leader of term 3 it has index 2, and index 1 is in its snapshot
+    assert violation_or_none(sim, 100) is None
+    sim.nodes["b"].log = []
+    with pytest.raises(InvariantViolation, match="has no entry there"):
+        check_now(sim, leader_completeness(first_index="log_start"))
+
+
+# -- the five properties on RaftNode, and Figure 8 -----------------------------------------------
+
+@pytest.mark.parametrize("seed", range(3))
+def test_raft_keeps_leader_append_only_and_completeness_under_faults(seed):
+    servers = ["n1", "n2", "n3", "n4", "n5"]
+    sim = raft_kv(seed=seed, n=5, clients=2, ops=20, snapshot_every=6,
+                  nemesis=Nemesis(200, nodes=servers, max_crashed=2, loss=0.1, stop=4_000),
+                  election_timeout=(100, 200), heartbeat_interval=30)
+    invariants = figure3()
+    watch(sim, *invariants)
+    sim.run(until=8_000)
+    completeness = invariants[3]
+    assert len(completeness.committed) >= 20  # entries were committed, and checked
+    assert len({term for _, term in completeness.checked}) >= 2  # by more than one leader
+
+
+def test_figure8_commits_by_counting_and_loses_a_committed_entry():
+    run = figure8(CommitsByCounting)
+    assert run.violation is not None
+    assert run.violation.explanation.startswith("index 2 was committed as Entry(term=1")
+    assert "'n5' now has Entry(term=2, command=None) committed there" in run.violation.explanation
+    (_, after_c), = [(c, v) for c, v in run.steps if c.startswith("(c)")]
+    assert after_c[0].commit_index == 2  # n1 committed its term-1 entry by counting
+
+
+def test_figure8_with_leader_completeness_catches_the_new_leader():
+    run = figure8(CommitsByCounting, invariants=[leader_completeness(first_index="log_start")])
+    assert run.violation is not None
+    assert "'n5', leader of the later term 4" in run.violation.explanation
+
+
+def test_figure8_raft_does_not_commit_the_old_entry_and_stays_safe():
+    run = figure8(invariants=figure3())
+    assert run.violation is None
+    captions = [c for c, _ in run.steps]
+    assert [c[:3] for c in captions] == ["(a)", "(b)", "(c)", "(d)"]
+    after_c, after_d = run.steps[2][1], run.steps[3][1]
+    assert after_c[0].role == "leader" and after_c[0].commit_index == 0
+    assert [len(v.log) for v in after_c[2:4]] == [2, 2]  # the old entry is on n1, n2, n3, n4
+    n5 = after_d[4]
+    assert n5.role == "leader" and n5.commit_index == 3
+    assert n5.log[1] == Entry(2, None)  # index 2 replaced: it had never been committed
+
+
+def test_safety_run_holds_for_raft_and_reports_the_first_violation_of_a_bug():
+    held = safety_run(RaftNode, seed=0, until=1_500, interval=100)
+    assert held.violated is None and held.committed >= 20 and held.terms >= 2
+    broken = safety_run(bugs.VotesForAnyLog, seed=5, until=1_500, interval=100)
+    assert broken.violated == "leaders of later terms have every committed entry"
+    assert "leader of the later term" in broken.explanation and broken.time > 0
+
+
+def test_figure3_lists_the_five_properties_in_the_papers_order():
+    assert [i.name for i in figure3()] == [
+        "at most one leader per term", "a leader only appends to its log",
+        "logs that match at an index match up to it",
+        "leaders of later terms have every committed entry",
+        "logs agree up to the commit index"]

@@ -5,12 +5,17 @@
 * **State Machine Safety** -- once a node has committed (applied) an entry at some index, no
   node ever commits a different entry at that index (`logs_agree_up_to_commit`);
 * **Log Matching** -- two logs with an entry of the same term at the same index are
-  identical up to that index (`log_matching`).
+  identical up to that index (`log_matching`);
+* **Leader Append-Only** -- a leader never overwrites or deletes entries in its log; it only
+  appends new entries (`leader_append_only`);
+* **Leader Completeness** -- if an entry is committed in a given term, it is present in the
+  logs of the leaders of all higher terms (`leader_completeness`).
 
 All are `distlab.check.Invariant` objects: `watch` them during a run, `check_now` after it,
 or hand them to the schedule explorer. Their defaults read the names Raft's nodes use
 (``role``, ``term``, ``log``, ``commit_index``); other protocols pass their own names.
-The first two remember the past (the leader of each term, the entries committed).
+All but Log Matching remember the past (the leader of each term, the entries committed, the
+log each leader had).
 """
 
 from __future__ import annotations
@@ -135,14 +140,7 @@ class LogsAgreeUpToCommit(Invariant):
 
     def _start(self, node_id: str, node: Any) -> int:
         """The index of the node's ``log[0]``: fixed, or read from the node (snapshots)."""
-        if isinstance(self.first_index, int):
-            return self.first_index
-        start = getattr(node, self.first_index, None)
-        if not isinstance(start, int):
-            raise ConfigurationError(
-                f"node {node_id!r} has no int attribute {self.first_index!r} (the index of "
-                f"its {self.log_attr}[0]); got {start!r}")
-        return start
+        return _first_index(node_id, node, self.first_index, self.log_attr)
 
     @property
     def base(self) -> int:
@@ -168,11 +166,7 @@ def logs_agree_up_to_commit(log_attr: str = "log", commit_attr: str = "commit_in
     cut from the front: `RaftNode.log_start`). Entries a snapshot has replaced are not
     compared. Nodes without ``log_attr`` are ignored.
     """
-    if not isinstance(first_index, (int, str)) or isinstance(first_index, bool):
-        raise ConfigurationError(f"first_index is the index of log[0] (1 as in Raft, or 0), "
-                                 f"or the name of the node attribute that holds it; "
-                                 f"got {first_index!r}")
-    return LogsAgreeUpToCommit(log_attr, commit_attr, first_index)
+    return LogsAgreeUpToCommit(log_attr, commit_attr, _checked_first_index(first_index))
 
 
 # -- Log Matching ---------------------------------------------------------------------------
@@ -233,3 +227,207 @@ def log_matching(log_attr: str = "log", first_index: int | str = 1) -> LogMatchi
     the node attribute that holds it.
     """
     return LogMatching(log_attr, first_index)
+
+
+def _first_index(node_id: str, node: Any, first_index: int | str, log_attr: str) -> int:
+    """The index of the node's ``log[0]``: fixed, or read from the node (snapshots)."""
+    if isinstance(first_index, int):
+        return first_index
+    start = getattr(node, first_index, None)
+    if not isinstance(start, int):
+        raise ConfigurationError(
+            f"node {node_id!r} has no int attribute {first_index!r} (the index of its "
+            f"{log_attr}[0]); got {start!r}")
+    return start
+
+
+def _checked_first_index(first_index: Any) -> int | str:
+    if not isinstance(first_index, (int, str)) or isinstance(first_index, bool):
+        raise ConfigurationError(f"first_index is the index of log[0] (1 as in Raft, or 0), "
+                                 f"or the name of the node attribute that holds it; "
+                                 f"got {first_index!r}")
+    return first_index
+
+
+# -- Leader Append-Only --------------------------------------------------------------------
+
+class LeaderAppendOnly(Invariant):
+    """While a node is leader of one term, its log only grows at the end.
+
+    It remembers, for each node that is leader now, the term and the log it had at the last
+    check. At the next check, if the node is still leader of that term, every entry it had
+    must still be there, unchanged, at the same index. Entries a snapshot has replaced
+    (``first_index`` moved past them) are not compared: compaction is not an overwrite.
+    """
+
+    remembers = True
+    reads_only_nodes = True
+
+    def __init__(self, log_attr: str = "log", role_attr: str = "role",
+                 term_attr: str = "term", leader_value: Any = "leader",
+                 first_index: int | str = 1):
+        super().__init__("a leader only appends to its log", self._check)
+        self.log_attr = log_attr
+        self.role_attr = role_attr
+        self.term_attr = term_attr
+        self.leader_value = leader_value
+        self.first_index = first_index
+        self.seen: dict[str, tuple[Any, int, tuple[Any, ...]]] = {}
+
+    def _check(self, sim: Simulation) -> str | None:
+        now: dict[str, tuple[Any, int, tuple[Any, ...]]] = {}
+        for node_id, node in live_nodes(sim).items():
+            if getattr(node, self.role_attr, None) != self.leader_value:
+                continue
+            term = getattr(node, self.term_attr)
+            start = _first_index(node_id, node, self.first_index, self.log_attr)
+            log = tuple(getattr(node, self.log_attr))
+            now[node_id] = (term, start, log)
+            if node_id not in self.seen or self.seen[node_id][0] != term:
+                continue
+            _, old_start, old_log = self.seen[node_id]
+            problem = _lost_entry(old_start, old_log, start, log)
+            if problem is not None:
+                return (f"{node_id!r}, leader of term {term!r}, had {problem[1]!r} at index "
+                        f"{problem[0]}, and now has {problem[2]} there: a leader must only "
+                        f"append to its log")
+        self.seen = now
+        return None
+
+    def reset(self) -> None:
+        self.seen.clear()
+
+    def memory(self) -> Hashable:
+        return canonical(self.seen)
+
+
+def _lost_entry(old_start: int, old: tuple[Any, ...], start: int, new: tuple[Any, ...]
+                ) -> tuple[int, Any, str] | None:
+    """(index, entry, what is there now) for the first entry of ``old`` missing from
+    ``new``; None if ``new`` keeps all of them (from ``start`` on)."""
+    first = max(old_start, start)
+    for index in range(first, old_start + len(old)):
+        entry = old[index - old_start]
+        if index - start >= len(new):
+            return index, entry, "nothing"
+        if new[index - start] != entry:
+            return index, entry, repr(new[index - start])
+    return None
+
+
+def leader_append_only(log_attr: str = "log", role_attr: str = "role",
+                       term_attr: str = "term", leader_value: Any = "leader",
+                       first_index: int | str = 1) -> LeaderAppendOnly:
+    """Leader Append-Only: a leader never deletes or changes an entry of its log while it is
+    leader of the same term. Names as in `at_most_one_leader_per_term` and
+    `logs_agree_up_to_commit`."""
+    return LeaderAppendOnly(log_attr, role_attr, term_attr, leader_value,
+                            _checked_first_index(first_index))
+
+
+# -- Leader Completeness ------------------------------------------------------------------
+
+class LeaderCompleteness(Invariant):
+    """Every entry committed in some term is in the log of every leader of a later term.
+
+    It remembers each committed entry it has seen: its index, the entry, and the term of the
+    node where it was first seen committed. That node learned of the commit from a leader of
+    that term or an earlier one, so the entry was committed in that term at the latest: a
+    leader of any higher term must have the same entry at the same index (or have replaced
+    it by a snapshot, which holds only committed entries).
+
+    Each leader is compared once with each committed entry (`leader_append_only` watches
+    that it keeps what it had), so a long run costs little per event; an index that a
+    snapshot replaced on every node before any check saw it committed is not compared.
+    """
+
+    remembers = True
+    reads_only_nodes = True
+
+    def __init__(self, log_attr: str = "log", commit_attr: str = "commit_index",
+                 role_attr: str = "role", term_attr: str = "term",
+                 leader_value: Any = "leader", first_index: int | str = 1):
+        super().__init__("leaders of later terms have every committed entry", self._check)
+        self.log_attr = log_attr
+        self.commit_attr = commit_attr
+        self.role_attr = role_attr
+        self.term_attr = term_attr
+        self.leader_value = leader_value
+        self.first_index = first_index
+        self.committed: dict[int, tuple[Any, Any, str]] = {}  # index -> (entry, term, where)
+        self.order: list[int] = []      # the indices of committed, in the order first seen
+        self.high = 0                   # the highest index in committed
+        self.checked: dict[tuple[str, Any], int] = {}  # (leader, term) -> entries of order
+
+    def _check(self, sim: Simulation) -> str | None:
+        nodes = live_nodes(sim)
+        for node_id, node in nodes.items():
+            if not hasattr(node, self.log_attr):
+                continue
+            log = getattr(node, self.log_attr)
+            start = _first_index(node_id, node, self.first_index, self.log_attr)
+            commit = getattr(node, self.commit_attr)
+            term = getattr(node, self.term_attr)
+            for index in range(max(start, 1, self.high + 1),
+                               min(commit, start + len(log) - 1) + 1):
+                self.committed[index] = (log[index - start], term, node_id)
+                self.order.append(index)
+                self.high = index
+        for node_id, node in nodes.items():
+            if getattr(node, self.role_attr, None) != self.leader_value:
+                continue
+            term = getattr(node, self.term_attr)
+            done = self.checked.get((node_id, term), 0)
+            problem = self._missing(node_id, node, term, self.order[done:])
+            if problem is not None:
+                return problem
+            self.checked[(node_id, term)] = len(self.order)
+        return None
+
+    def _missing(self, node_id: str, node: Any, term: Any, indices: list[int]) -> str | None:
+        """Why the leader ``node`` of ``term`` lacks one of the committed ``indices``, if it
+        does."""
+        log = getattr(node, self.log_attr)
+        start = _first_index(node_id, node, self.first_index, self.log_attr)
+        for index in indices:
+            entry, when, where = self.committed[index]
+            if when >= term or index < start:
+                continue
+            if index - start >= len(log):
+                return (f"{entry!r} was committed at index {index} by term {when!r} (seen on "
+                        f"{where!r}), but {node_id!r}, leader of the later term {term!r}, "
+                        f"has no entry there")
+            if log[index - start] != entry:
+                return (f"{entry!r} was committed at index {index} by term {when!r} (seen on "
+                        f"{where!r}), but {node_id!r}, leader of the later term {term!r}, "
+                        f"has {log[index - start]!r} there")
+        return None
+
+    def reset(self) -> None:
+        self.committed.clear()
+        self.order.clear()
+        self.checked.clear()
+        self.high = 0
+
+    def memory(self) -> Hashable:
+        return canonical((self.committed, self.checked))
+
+
+def leader_completeness(log_attr: str = "log", commit_attr: str = "commit_index",
+                        role_attr: str = "role", term_attr: str = "term",
+                        leader_value: Any = "leader",
+                        first_index: int | str = 1) -> LeaderCompleteness:
+    """Leader Completeness: an entry committed in a term is in the log of the leader of every
+    later term, at the same index. Names as in `logs_agree_up_to_commit`."""
+    return LeaderCompleteness(log_attr, commit_attr, role_attr, term_attr, leader_value,
+                              _checked_first_index(first_index))
+
+
+def figure3(first_index: int | str = "log_start") -> list[Invariant]:
+    """The five properties of the Raft paper's Figure 3, fresh, for a `RaftNode` cluster:
+    Election Safety, Leader Append-Only, Log Matching, Leader Completeness and State Machine
+    Safety, in that order. ``first_index`` as in `logs_agree_up_to_commit`."""
+    return [at_most_one_leader_per_term(), leader_append_only(first_index=first_index),
+            log_matching(first_index=first_index),
+            leader_completeness(first_index=first_index),
+            logs_agree_up_to_commit(first_index=first_index)]
