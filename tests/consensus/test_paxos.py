@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from distlab.check.invariants import InvariantViolation
 from distlab.consensus.paxos import (Accept, Acceptor, ForgetfulAcceptor, HastyProposer,
-                                     MinorityProposer, Prepare, Promise,
-                                     PromiseBreakingAcceptor, Proposer)
+                                     MinorityProposer, Prepare, Promise, PromiseBreakingAcceptor,
+                                     Proposer)
 from distlab.consensus.paxos.runs import explore_paxos, paxos_setup, random_runs
 from distlab.sim import Node, Simulation
 
