@@ -4,8 +4,8 @@ Proposers propose values; acceptors promise and accept; a value is *chosen* once
 of acceptors have accepted it in the same ballot, and a proposer learns it when a majority
 tell it so. The package holds the protocol only: its messages (`messages`), its nodes
 (`nodes`), broken variants with one rule removed in each (`bugs`), and its safety
-properties as `distlab.check.Invariant` objects (`invariants`). The experiments the book runs on it live
-apart, in `distlab.consensus.paxos.runs`.
+properties as `distlab.check.Invariant` objects (`invariants`). The experiments the book
+runs on it live apart, in `distlab.consensus.paxos.runs`.
 """
 
 from distlab.consensus.paxos.bugs import (ForgetfulAcceptor, HastyProposer, MinorityProposer,
@@ -16,5 +16,4 @@ from distlab.consensus.paxos.nodes import Acceptor, Proposer
 
 __all__ = ["Accept", "Accepted", "Acceptor", "AtMostOneValueChosen", "Ballot",
            "ForgetfulAcceptor", "HastyProposer", "MinorityProposer", "Prepare", "Promise",
-           "PromiseBreakingAcceptor", "Proposer",
-           "agreement", "validity"]
+           "PromiseBreakingAcceptor", "Proposer", "agreement", "validity"]
