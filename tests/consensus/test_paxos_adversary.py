@@ -41,6 +41,15 @@ def test_a_lone_attempt_that_is_not_overtaken_is_only_delayed_by_the_hold():
     assert sim.nodes["p1"].chosen == "v1"
 
 
+def test_a_distinguished_proposer_decides_where_two_fixed_ones_stay_in_lock_step():
+    sim = adversarial_duel(55.0, max_hold=30.0, distinguished=True, until=2_000)
+    assert "p2" not in sim.nodes
+    assert first_chosen(sim) == (45.0, "v1") and sim.nodes["p1"].chosen == "v1"
+    # ...but not against an adversary without a bound: it overtakes p1 with p1's own retry
+    sim = adversarial_duel(55.0, max_hold=math.inf, distinguished=True, until=2_000)
+    assert first_chosen(sim) is None
+
+
 def test_the_adversary_refuses_a_meaningless_hold():
     with pytest.raises(ValueError, match="max_hold"):
         AcceptHoldingScheduler(-1)

@@ -101,15 +101,17 @@ def _crash_for_a_while(sim: Simulation, node_id: str, downtime: float) -> None:
 
 def adversarial_duel(retry_after: float | tuple[float, float], *,
                      max_hold: float = math.inf, latency: float = 5.0,
-                     second_starts: float = 0.0, seed: int = 0,
-                     until: float = 2_000.0) -> Simulation:
+                     second_starts: float = 0.0, distinguished: bool = False,
+                     seed: int = 0, until: float = 2_000.0) -> Simulation:
     """Run three acceptors and two proposers over `AcceptHoldingScheduler`, and return it.
 
     Every message takes ``latency`` ms, except that the adversary holds each ``Accept``
     until a higher ballot overtakes it, or ``max_hold`` ms at most (``math.inf``: an
     asynchronous network). ``p1`` prepares at 0 and ``p2`` at ``second_starts``; each starts
     a new ballot ``retry_after`` ms after its last one while it has learned nothing (a
-    ``(low, high)`` range: a random delay each time). Agreement and validity are watched.
+    ``(low, high)`` range: a random delay each time). With ``distinguished``, ``p1`` is the
+    distinguished proposer of "Paxos Made Simple", the only one to propose: ``p2`` is left
+    out (it would hand its value to ``p1``). Agreement and validity are watched.
     """
     if isinstance(retry_after, tuple):
         low, high = retry_after
@@ -123,7 +125,8 @@ def adversarial_duel(retry_after: float | tuple[float, float], *,
                      scheduler=AcceptHoldingScheduler(max_hold))
     a_ids = acceptor_ids(3)
     sim.add_nodes(Acceptor, a_ids)
-    for i, (proposer, start) in enumerate(zip(proposer_ids(2), (0.0, second_starts)), 1):
+    proposers = proposer_ids(1 if distinguished else 2)
+    for i, (proposer, start) in enumerate(zip(proposers, (0.0, second_starts)), 1):
         sim.add_node(Proposer, proposer, value=f"v{i}", acceptors=a_ids,
                      retry_after=retry_after, start_after=start)
     watch(sim, agreement(), validity)
