@@ -4,8 +4,9 @@ small configuration; the explorer finds the bugs of the broken variants."""
 from __future__ import annotations
 
 from distlab.check.invariants import InvariantViolation
-from distlab.consensus.paxos import (Accept, Acceptor, ForgetfulAcceptor, HastyProposer, Prepare,
-                                     Promise, Proposer)
+from distlab.consensus.paxos import (Accept, Acceptor, ForgetfulAcceptor, HastyProposer,
+                                     MinorityProposer, Prepare, Promise, PromiseBreakingAcceptor,
+                                     Proposer)
 from distlab.consensus.paxos.runs import explore_paxos, paxos_setup, random_runs
 from distlab.sim import Node, Simulation
 
@@ -37,6 +38,26 @@ def test_a_proposer_that_ignores_the_promises_chooses_a_second_value_in_twelve_s
     # the correct proposer, in the same schedule, proposes the value it was told about
     promise = next(s for s in result.schedule if "accepted_value='v1'" in s.text)
     assert "Promise" in promise.text
+
+
+def test_an_acceptor_that_accepts_below_its_promise_lets_two_values_be_chosen():
+    result = explore_paxos(acceptor_class=PromiseBreakingAcceptor)
+    assert result.found and len(result.schedule) == 12
+    assert result.violation.invariant == "at most one value is chosen"
+    assert all(step.kind == "deliver" for step in result.schedule)
+    # the broken step: an acceptor accepts p1's ballot after it promised p2's, higher one
+    texts = [step.text for step in result.schedule]
+    promised_p2 = texts.index("deliver #4 p2->a1 Prepare(ballot=(1, 'p2'))")
+    assert texts.index("deliver #11 p1->a1 Accept(ballot=(1, 'p1'), value='v1')") > promised_p2
+
+
+def test_a_proposer_content_with_half_the_acceptors_chooses_a_second_value_in_eight_steps():
+    sim = Simulation(seed=0)
+    paxos_setup(acceptors=3, proposers=1, proposer_class=MinorityProposer)(sim)
+    assert sim.nodes["p1"].majority() == 1        # 3 // 2: the "+ 1" is missing
+    result = explore_paxos(proposer_class=MinorityProposer)
+    assert result.found and len(result.schedule) == 8
+    assert result.violation.invariant == "at most one value is chosen"
 
 
 def test_an_acceptor_that_forgets_its_promise_in_a_crash_is_caught():

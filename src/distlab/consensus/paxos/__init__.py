@@ -3,16 +3,17 @@
 Proposers propose values; acceptors promise and accept; a value is *chosen* once a majority
 of acceptors have accepted it in the same ballot, and a proposer learns it when a majority
 tell it so. The package holds the protocol only: its messages (`messages`), its nodes
-(`nodes`), two deliberately broken variants (`bugs`), and its safety properties as
-`distlab.check.Invariant` objects (`invariants`). The experiments the book runs on it live
-apart, in `distlab.consensus.paxos.runs`.
+(`nodes`), broken variants with one rule removed in each (`bugs`), and its safety
+properties as `distlab.check.Invariant` objects (`invariants`). The experiments the book
+runs on it live apart, in `distlab.consensus.paxos.runs`.
 """
 
-from distlab.consensus.paxos.bugs import ForgetfulAcceptor, HastyProposer
+from distlab.consensus.paxos.bugs import (ForgetfulAcceptor, HastyProposer, MinorityProposer,
+                                          PromiseBreakingAcceptor)
 from distlab.consensus.paxos.invariants import AtMostOneValueChosen, agreement, validity
 from distlab.consensus.paxos.messages import Accept, Accepted, Ballot, Prepare, Promise
 from distlab.consensus.paxos.nodes import Acceptor, Proposer
 
 __all__ = ["Accept", "Accepted", "Acceptor", "AtMostOneValueChosen", "Ballot",
-           "ForgetfulAcceptor", "HastyProposer", "Prepare", "Promise", "Proposer",
-           "agreement", "validity"]
+           "ForgetfulAcceptor", "HastyProposer", "MinorityProposer", "Prepare", "Promise",
+           "PromiseBreakingAcceptor", "Proposer", "agreement", "validity"]

@@ -1,7 +1,15 @@
-"""Two broken variants of Paxos, for the model checker to catch (see `runs.explore_paxos`).
+"""Broken variants of Paxos, each removing one rule, for the model checker to catch.
+
+Each class changes one thing of `nodes.Acceptor` or `nodes.Proposer`, and
+`runs.explore_paxos` finds a schedule in which two values are chosen:
 
 * `HastyProposer` ignores what the promises report and always proposes its own value: once
   a value is chosen, a later ballot can choose another one (twelve steps, no fault needed).
+* `PromiseBreakingAcceptor` accepts a proposal whatever it promised: a ballot that was
+  overtaken can still be accepted by a majority, after a higher ballot chose another value.
+* `MinorityProposer` counts half of the acceptors as a majority (it forgot the ``+ 1``):
+  with three acceptors, one is enough, and two proposers that talk to different acceptors
+  each learn their own value.
 * `ForgetfulAcceptor` keeps its promise in memory only: after a crash and a restart it
   accepts a ballot lower than one it promised, which lets a proposer that saw no accepted
   value choose a second one.
@@ -20,6 +28,25 @@ class HastyProposer(Proposer):
 
     def pick_value(self) -> Any:
         return self.value
+
+
+class PromiseBreakingAcceptor(Acceptor):
+    """The bug: phase 2 ignores the promise; every ``Accept`` is accepted."""
+
+    def on_message(self, src: str, msg: Any) -> None:
+        match msg:
+            case Accept(ballot, value):
+                self.storage["accepted"] = (ballot, value)
+                self.send(src, Accepted(ballot, value))
+            case _:
+                super().on_message(src, msg)
+
+
+class MinorityProposer(Proposer):
+    """The bug: a "quorum" of half the acceptors, rounded down (not more than half)."""
+
+    def majority(self) -> int:
+        return len(self.acceptors) // 2
 
 
 class ForgetfulAcceptor(Acceptor):

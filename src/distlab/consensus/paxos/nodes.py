@@ -12,7 +12,8 @@ A proposer that wants its value chosen runs two phases, each with a majority of 
 A value is *chosen* when a majority of acceptors have accepted it in the same ballot; the
 proposer learns it from their ``Accepted`` replies. Safety needs no timing assumption;
 progress does (two proposers can keep pre-empting each other), so a proposer here retries
-only if given ``retry_after``.
+only if given ``retry_after``: a fixed delay, or a ``(low, high)`` range to draw each delay
+from at random, which is what gets two dueling proposers out of their livelock.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class Acceptor(Node):
 class Proposer(Node):
     """Proposes ``value`` to the ``acceptors``, and learns what is chosen in its ballot.
 
+    ``retry_after``: how long it waits for its value to be chosen before it prepares again
+    with a higher ballot (None: never), a fixed delay or a ``(low, high)`` range drawn from
+    anew at each attempt; ``start_after``: when it first prepares (ms after it starts).
+
     ``ballot``: the ballot of its current attempt (its round is durable, so a restarted
     proposer never reuses a ballot); ``promises``: the acceptors that promised it, with the
     proposal each reported; ``proposal``: the value it asked to accept in phase 2 (None
@@ -68,10 +73,13 @@ class Proposer(Node):
     a value, once chosen, the only one any later ballot can propose.
     """
 
-    def __init__(self, value: Any, acceptors: Sequence[str], retry_after: float | None = None):
+    def __init__(self, value: Any, acceptors: Sequence[str],
+                 retry_after: float | tuple[float, float] | None = None,
+                 start_after: float = 0.0):
         self.value = value
         self.acceptors = tuple(acceptors)
         self.retry_after = retry_after
+        self.start_after = start_after
         self.ballot: Ballot | None = None
         self.promises: dict[str, tuple[Ballot | None, Any]] = {}
         self.proposal: Any = None
@@ -82,7 +90,10 @@ class Proposer(Node):
         return len(self.acceptors) // 2 + 1
 
     def on_start(self) -> None:
-        self.prepare()
+        if self.start_after > 0:
+            self.set_timer(self.start_after, "retry")
+        else:
+            self.prepare()
 
     def prepare(self) -> None:
         """Phase 1a: a new ballot, higher than any this proposer used, sent to all."""
@@ -94,7 +105,9 @@ class Proposer(Node):
         self.accepted_by = frozenset()
         for acceptor in self.acceptors:
             self.send(acceptor, Prepare(self.ballot))
-        if self.retry_after is not None:
+        if isinstance(self.retry_after, tuple):
+            self.set_timer(self.rng.uniform(*self.retry_after), "retry")
+        elif self.retry_after is not None:
             self.set_timer(self.retry_after, "retry")
 
     def on_timer(self, name: str) -> None:
