@@ -132,19 +132,21 @@ def width_for(times: list[float], pending: int) -> float:
     """A slot width for which a bucket holds about `BUCKET_TARGET` events, estimated from
     ``times``, a sample of the times of the ``pending`` entries.
 
-    The density of events in the near future is the number of pending events up to the
-    median time of the sample, over the span from the earliest: events far ahead (a timer
-    set for an hour later) do not dilute it. The result is a power of two (so that slots
-    are exact) between `MIN_WIDTH` and `MAX_WIDTH`; when the times do not spread (all
+    It is the span from the earliest time to the `BUCKET_TARGET`-th earliest: how wide the
+    first bucket must be to hold that many (read from the sample, so scaled by how many
+    pending entries each sampled one stands for). Only the near future counts: timers set
+    far ahead, however many, do not widen the slots. The result is a power of two (so that
+    slots are exact) between `MIN_WIDTH` and `MAX_WIDTH`; when the times do not spread (all
     equal), any width serves, and it is 1 ms.
     """
     times = sorted(times)
     first = times[0]
-    k = len(times) // 2
-    if times[k] <= first:  # half of them at the same time: take the whole sample
-        k = len(times) - 1
+    per_sample = pending / len(times)          # pending entries per sampled one
+    k = min(max(math.ceil(BUCKET_TARGET / per_sample), 8), len(times) - 1)
+    while k < len(times) - 1 and times[k] <= first:  # many at the very same time
+        k += 1
     if times[k] <= first:
         return 1.0
-    events_per_ms = pending * k / len(times) / (times[k] - first)
+    events_per_ms = k * per_sample / (times[k] - first)
     width = min(max(BUCKET_TARGET / events_per_ms, MIN_WIDTH), MAX_WIDTH)
     return 2.0 ** math.floor(math.log2(width))

@@ -20,8 +20,7 @@ import math
 from itertools import count
 from typing import Any, Callable
 
-from distlab.sim.calendar_queue import (BUCKET_TARGET, SAMPLE, CalendarQueue, slot_end,
-                                        width_for)
+from distlab.sim.calendar_queue import BUCKET_TARGET, SAMPLE, CalendarQueue, slot_end, width_for
 
 Entry = tuple[float, int, Callable[[Any], None], Any]
 
@@ -126,10 +125,10 @@ class Scheduler:
         if self.calendar.taken >= RETUNE_AFTER and mean is not None and not (
                 BUCKET_TARGET / RETUNE_FACTOR <= mean <= BUCKET_TARGET * RETUNE_FACTOR):
             width = self._estimate_width()
-            if width != self.calendar.width:
+            if not (1 / RETUNE_FACTOR < width / self.calendar.width < RETUNE_FACTOR):
                 self._to_heap()
                 self._to_calendar(width)
-            else:  # the times do not spread more finely: count afresh, keep this width
+            else:  # many events at the very same times: no width would split them
                 self.calendar.taken = self.calendar.moved = 0
 
     def _estimate_width(self) -> float:
