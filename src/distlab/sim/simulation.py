@@ -268,13 +268,18 @@ class Simulation:
         return done
 
     def _set_timer(self, node: Node, delay: float, name: str) -> None:
-        delay = timer_delay(node.id, delay, name)
+        if type(delay) is not float or not 0.0 <= delay < math.inf:  # (a float passes at once)
+            delay = timer_delay(node.id, delay, name)
         clock = self._clocks.get(node.id)
         if clock is not None:
             delay = delay / (1.0 + clock[1])
         token = (node.id, name)  # a fresh tuple: its identity marks this very timer
         self._timers[node.id][name] = token
-        self.scheduler.push(self.now + delay, self._fire_fn, token)
+        time = self.now + delay
+        if time < self.scheduler.horizon:  # (the inline form of Scheduler.push)
+            heappush(self._heap, (time, next(self._seq), self._fire_fn, token))
+        else:
+            self.scheduler.calendar.add((time, next(self._seq), self._fire_fn, token))
 
     def _cancel_timer(self, node: Node, name: str) -> None:
         self._timers[node.id].pop(name, None)
