@@ -85,11 +85,12 @@ def measure(n: int) -> dict[str, float]:
     events = sim._events_run
     run_memory = rss_bytes() - base
     del sim
-    untraced = cpu_per_event(n, trace=False)
     base = rss_bytes()
     idle = Simulation(seed=1)
     idle.add_nodes(Idle, node_ids(n))
     per_node = (rss_bytes() - base) / n
+    del idle
+    untraced = cpu_per_event(n, trace=False)
     return {"n": n, "build": build, "run": run, "events": events,
             "us_per_event": cpu / events * 1e6, "untraced_us_per_event": untraced,
             "run_mb": run_memory / 2**20, "idle_bytes_per_node": per_node}
