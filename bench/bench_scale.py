@@ -14,6 +14,7 @@ Then one long run: ``LONG_EVENTS`` events with the trace on, and the memory it h
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -85,6 +86,7 @@ def measure(n: int) -> dict[str, float]:
     events = sim._events_run
     run_memory = rss_bytes() - base
     del sim
+    gc.collect()  # (the run's cycles, freed now rather than while the idle nodes are built)
     base = rss_bytes()
     idle = Simulation(seed=1)
     idle.add_nodes(Idle, node_ids(n))
