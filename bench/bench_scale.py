@@ -4,14 +4,17 @@ The workload of issue-style scaling tables: N nodes, each ticking every ``TICK_M
 sending one small message to a random peer at every tick, for ``SIM_MS`` simulated ms (so
 about 2 x N x SIM_MS / TICK_MS events: ticks and deliveries). Each size runs in a fresh
 child process, so that one size's memory does not flatter or burden the next. Printed per N:
-the time to build the nodes, the run time, microseconds per event, the memory an idle node
-costs (built, never run), and the memory of the whole run with its trace.
+the time to build the nodes, the run time, microseconds of CPU per event with the trace on
+and with it off (the same run again, in the same process), the memory an idle node costs
+(built, never run), and the memory of the whole run with its trace. Then how much more an
+event costs at the largest size than at the smallest, untraced (issue 19 wants at most 1.5).
 
 Then one long run: ``LONG_EVENTS`` events with the trace on, and the memory it holds.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -60,6 +63,16 @@ def node_ids(n: int) -> list[str]:
     return [f"n{i}" for i in range(n)]
 
 
+def cpu_per_event(n: int, trace: bool) -> float:
+    """Microseconds of CPU per event of a run of ``n`` nodes (the build not counted)."""
+    sim = Simulation(seed=1, network=Network(latency=Constant(5)), max_events=10**9,
+                     trace=trace)
+    sim.add_nodes(Ticker, node_ids(n))
+    began = time.process_time()
+    sim.run(until=SIM_MS)
+    return (time.process_time() - began) / sim._events_run * 1e6
+
+
 def measure(n: int) -> dict[str, float]:
     """One size, in this process: build, run, idle nodes."""
     base = rss_bytes()
@@ -67,19 +80,22 @@ def measure(n: int) -> dict[str, float]:
     began = time.perf_counter()
     sim.add_nodes(Ticker, node_ids(n))
     build = time.perf_counter() - began
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     sim.run(until=SIM_MS)
-    run = time.perf_counter() - began
+    run, cpu = time.perf_counter() - began, time.process_time() - cpu
     events = sim._events_run
     run_memory = rss_bytes() - base
     del sim
+    gc.collect()  # (the run's cycles, freed now rather than while the idle nodes are built)
     base = rss_bytes()
     idle = Simulation(seed=1)
     idle.add_nodes(Idle, node_ids(n))
     per_node = (rss_bytes() - base) / n
+    del idle
+    untraced = cpu_per_event(n, trace=False)
     return {"n": n, "build": build, "run": run, "events": events,
-            "us_per_event": run / events * 1e6, "run_mb": run_memory / 2**20,
-            "idle_bytes_per_node": per_node}
+            "us_per_event": cpu / events * 1e6, "untraced_us_per_event": untraced,
+            "run_mb": run_memory / 2**20, "idle_bytes_per_node": per_node}
 
 
 def measure_long(events: int) -> dict[str, float]:
@@ -102,12 +118,16 @@ def in_child(what: str, arg: int) -> dict[str, float]:
 
 def main() -> None:
     print(f"{'nodes':>8} {'build s':>8} {'run s':>7} {'events':>10} {'us/event':>9} "
-          f"{'run MB':>7} {'idle B/node':>12}")
+          f"{'untraced':>9} {'run MB':>7} {'idle B/node':>12}")
+    untraced = []
     for n in SIZES:
         r = in_child("size", n)
+        untraced.append(r["untraced_us_per_event"])
         print(f"{r['n']:>8,} {r['build']:>8.2f} {r['run']:>7.2f} {r['events']:>10,} "
-              f"{r['us_per_event']:>9.2f} {r['run_mb']:>7.0f} {r['idle_bytes_per_node']:>12,.0f}",
-              flush=True)
+              f"{r['us_per_event']:>9.2f} {r['untraced_us_per_event']:>9.2f} "
+              f"{r['run_mb']:>7.0f} {r['idle_bytes_per_node']:>12,.0f}", flush=True)
+    print(f"untraced cost of an event at {SIZES[-1]:,} nodes / at {SIZES[0]:,}: "
+          f"{untraced[-1] / untraced[0]:.2f}x")
     r = in_child("long", LONG_EVENTS)
     print(f"long run: {r['events']:,} events (trace on, {r['trace_events']:,} in the trace) "
           f"in {r['seconds']:.1f} s, {r['mb']:,.0f} MB")

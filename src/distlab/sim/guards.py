@@ -55,8 +55,10 @@ from distlab.sim.errors import ConfigurationError
 from distlab.sim.times import checked_number
 
 #: events run between two collections of the young cyclic garbage: the cycles node code drops
-#: pile up for at most this many events (see gc_between_batches)
+#: pile up for at most this many events (see gc_between_batches)...
 GC_BATCH = 10_000
+#: ...or for this many events per pending event, if that is more (see gc_between_batches)
+GC_PER_PENDING = 8
 #: if node code swallows the wall-clock alarm, it rings again after this many seconds
 ALARM_REPEAT_S = 0.1
 #: a caller's timer that came due while the limit held the alarm rings this soon after
@@ -80,7 +82,7 @@ class Alarm(BaseException):
 
 
 @contextmanager
-def gc_between_batches() -> Iterator[Callable[[], object]]:
+def gc_between_batches() -> Iterator[Callable[[int], object]]:
     """Let Python's cyclic garbage collector run between batches of events, never during one.
 
     Left to itself, the collector would run every few hundred allocations, and now and then
@@ -88,27 +90,51 @@ def gc_between_batches() -> Iterator[Callable[[], object]]:
     again (it doubled the cost of a run). Switched off for a whole run, it let the cycles
     that node code drops pile up (an untraced run of 2M events, each dropping one small
     cycle, peaked at 383 MB; now at 17 MB). So it is off during a run, and
-    `Simulation._loop` calls the function this yields every `GC_BATCH` events: a collection
-    of the two young generations only, which frees the cycles made since the last one and
-    moves what survives (the trace's messages) to the old generation, where no collection
-    visits it again during the run. Reference counting frees everything else as usual. If
-    the collector was off before the run, it stays off and nothing is collected.
+    `Simulation._loop` calls the function this yields every `GC_BATCH` events, with the
+    number of events pending: a collection of the two young generations only, which frees
+    the cycles made since the last one and moves what survives (the trace's messages) to the
+    old generation, where no collection visits it again during the run. Reference counting
+    frees everything else as usual. If the collector was off before the run, it stays off
+    and nothing is collected.
+
+    A young collection costs in proportion to the young objects still alive, and those are
+    mostly the pending events' own (their entries, messages, timers): with 100 nodes they
+    die within a few hundred events, long before the collection, but with 100,000 nodes a
+    timer's entry lives for 200,000 events, so every one of them was scanned (1.4 us per
+    event, more than the scheduler's pop and push). So the collection waits for
+    `GC_PER_PENDING` events per pending event when that is more than `GC_BATCH`: most of
+    what a batch made is then dead before it is scanned, and the garbage left to pile up
+    stays in proportion to what the simulation holds anyway.
     """
     if not gc.isenabled():
         yield _collect_nothing
         return
     gc.disable()
     try:
-        yield _collect_young_garbage
+        yield YoungCollector()
     finally:
         gc.enable()
 
 
-def _collect_young_garbage() -> object:
-    return gc.collect(1)
+class YoungCollector:
+    """Collects the young cyclic garbage when enough events ran since it last did: at least
+    `GC_BATCH`, and at least `GC_PER_PENDING` per pending event (it is called every
+    `GC_BATCH` events)."""
+
+    def __init__(self) -> None:
+        self.since = 0      # events run since the last collection
+        self.collections = 0
+
+    def __call__(self, pending: int) -> object:
+        self.since += GC_BATCH
+        if self.since < GC_PER_PENDING * pending:
+            return None
+        self.since = 0
+        self.collections += 1
+        return gc.collect(1)
 
 
-def _collect_nothing() -> object:
+def _collect_nothing(pending: int) -> object:
     return None
 
 

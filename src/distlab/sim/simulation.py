@@ -268,13 +268,18 @@ class Simulation:
         return done
 
     def _set_timer(self, node: Node, delay: float, name: str) -> None:
-        delay = timer_delay(node.id, delay, name)
+        if type(delay) is not float or not 0.0 <= delay < math.inf:  # (a float passes at once)
+            delay = timer_delay(node.id, delay, name)
         clock = self._clocks.get(node.id)
         if clock is not None:
             delay = delay / (1.0 + clock[1])
         token = (node.id, name)  # a fresh tuple: its identity marks this very timer
         self._timers[node.id][name] = token
-        self.scheduler.push(self.now + delay, self._fire_fn, token)
+        time = self.now + delay
+        if time < self.scheduler.horizon:  # (the inline form of Scheduler.push)
+            heappush(self._heap, (time, next(self._seq), self._fire_fn, token))
+        else:
+            self.scheduler.calendar.add((time, next(self._seq), self._fire_fn, token))
 
     def _cancel_timer(self, node: Node, name: str) -> None:
         self._timers[node.id].pop(name, None)
@@ -550,10 +555,15 @@ class Simulation:
         pop = self.scheduler.pop
         # The default scheduler's choice (the earliest entry) is made right here, saving a
         # call per event; any other scheduler is asked through its pop().
+        # (It keeps the later entries in a calendar when many are pending: `refill` brings
+        # the next slot of time into the heap when the heap runs dry.)
         heap = self._heap if type(self.scheduler) is Scheduler else None
+        refill = self.scheduler.refill
+        if heap is not None:
+            self.scheduler.adapt()
         monitors = self._monitors
         ran = 0
-        next_gc = GC_BATCH  # when to collect the young garbage next (see gc_between_batches)
+        next_batch = GC_BATCH  # when the next batch of events begins (see _between_batches)
         entry: Entry | None = None
         guard = wall_clock_guard(wall_limit, monitors)
         # The guard is entered last and left first: the garbage collector's switch is never
@@ -564,11 +574,11 @@ class Simulation:
                 if heap is not None and not monitors and predicate is None:
                     # The common case, kept as tight as it can be: the simulator's innermost
                     # loop (the general loop below does the same, with more questions asked),
-                    # in batches of GC_BATCH events with a garbage collection between two.
+                    # in batches of GC_BATCH events with housekeeping between two.
                     limit = math.inf if until is None else until
                     try:
                         while True:
-                            stop = min(budget, next_gc)
+                            stop = min(budget, next_batch)
                             while heap and ran < stop and not monitors:
                                 entry = heappop(heap)
                                 time, _, fn, arg = entry
@@ -578,18 +588,21 @@ class Simulation:
                                 self.now = time
                                 fn(arg)
                                 ran += 1
-                            if ran < next_gc or ran == budget:  # no event left, or no budget
+                            if not heap and refill():  # the calendar's next slot of time
+                                continue
+                            if ran < next_batch or ran == budget:  # no event or no budget left
                                 break
-                            collect_garbage()
-                            self.trace.compact()
-                            next_gc += GC_BATCH
+                            self._between_batches(collect_garbage)
+                            next_batch += GC_BATCH
                     except Exception as exc:
                         raise self._handler_error(entry, exc) from exc
                     for monitor in monitors:  # the last event added them: they watch from now
                         monitor(self)
                 while ran < budget:
                     if heap is not None:
-                        if not heap or (until is not None and heap[0][0] > until):
+                        if not heap and not refill():
+                            return False
+                        if until is not None and heap[0][0] > until:
                             return False
                         entry = heappop(heap)
                     else:
@@ -604,10 +617,9 @@ class Simulation:
                     except Exception as exc:
                         raise self._handler_error(entry, exc) from exc
                     ran += 1
-                    if ran >= next_gc:
-                        collect_garbage()
-                        self.trace.compact()
-                        next_gc += GC_BATCH
+                    if ran >= next_batch:
+                        self._between_batches(collect_garbage)
+                        next_batch += GC_BATCH
                     if monitors:
                         for monitor in monitors:
                             monitor(self)
@@ -622,6 +634,15 @@ class Simulation:
         if len(self.scheduler) == 0:
             return False
         raise EventBudgetExceeded(self._budget_message(budget, until, predicate, what))
+
+    def _between_batches(self, collect_garbage: Callable[[int], object]) -> None:
+        """The housekeeping of a run, every `GC_BATCH` events: the young cyclic garbage (see
+        `gc_between_batches`), the trace's oldest events to its file (`Trace.compact`), and
+        the default scheduler's choice of a heap or a calendar (`Scheduler.adapt`)."""
+        collect_garbage(len(self.scheduler))
+        self.trace.compact()
+        if type(self.scheduler) is Scheduler:
+            self.scheduler.adapt()
 
     # -- explaining failures -------------------------------------------------------------------
     def entry_kind(self, entry: Entry) -> str:
@@ -741,6 +762,10 @@ def _send_message(node: Node, dst: str, msg: Any) -> None:
             delay = latency.low + latency.width * sim._net_rng.random()
         else:
             delay = latency.sample(sim._net_rng)
-        heappush(sim._heap, (now + delay, next(sim._seq), sim._deliver_fn, record))
+        time = now + delay
+        if time < sim.scheduler.horizon:  # (the inline form of Scheduler.push)
+            heappush(sim._heap, (time, next(sim._seq), sim._deliver_fn, record))
+        else:
+            sim.scheduler.calendar.add((time, next(sim._seq), sim._deliver_fn, record))
     else:
         sim._send_unreliable(record)
