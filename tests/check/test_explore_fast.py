@@ -152,6 +152,35 @@ def test_storage_shared_with_an_attribute_and_client_histories_survive_snapshots
                 crashable=["s"])[0].states == fork.states
 
 
+class Aliased(Store):
+    """Keeps a second name for its storage object and writes through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.durable = self.storage
+
+    def on_message(self, src: str, msg: Put) -> None:
+        self.durable["last"] = msg.value
+        super().on_message(src, msg)
+
+
+def test_a_second_name_for_the_storage_survives_snapshots():
+    def setup(sim: Simulation) -> None:
+        sim.add_node(Aliased, "s")
+        sim.add_node(Writer, "w")
+
+    @invariant("the second name is the storage")
+    def one_storage(sim: Simulation) -> str | None:
+        node = sim.nodes["s"]
+        if sim.is_up("s") and node.durable is not node.storage:
+            return "the storage and its second name came apart"
+        return None
+
+    fork, _ = both(setup, lambda: [one_storage, no_acknowledged_write_lost(read_log)],
+                   crashes=1, restarts=True, crashable=["s"])
+    assert fork.status == "no violation" and fork.states > 10
+
+
 def test_drops_and_an_invariant_that_reads_the_trace_agree():
     @invariant("nothing is lost")
     def nothing_lost(sim: Simulation) -> str | None:
