@@ -392,7 +392,30 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
     both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
     both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
          crashes=1, restarts=True, max_depth=4)
-    assert len(calls) > 1_000
+    assert len(calls) > 400  # (only the states expanded list their steps)
+
+
+def test_whether_a_state_has_steps_is_told_without_listing_them(monkeypatch):
+    from distlab.check.fork import ForkEngine
+    choices = ForkEngine.choices
+    seen = {True: 0, False: 0}
+
+    def checked(self, snap):
+        found = choices(self, snap)
+        if hasattr(snap, "heap"):  # (else the working simulation is in its state)
+            self.restore_events(self.complete(snap))
+        assert bool(found) == bool(self.enabled(snap))
+        seen[bool(found)] += 1
+        return found
+
+    monkeypatch.setattr(ForkEngine, "choices", checked)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=4, drops=1, crashes=1)
+    both(nodes(Counting, ("a", "b")), lambda: [quiet], crashes=2, restarts=True, timers=False)
+    both(nodes(Counting, ("a", "b")), lambda: [quiet], crashes=1, drops=1, timers=False)
+    both(nodes(RicartAgrawala), lambda: [mutual_exclusion], deliver=False, drops=1)
+    both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
+         crashes=1, restarts=True, max_depth=4)
+    assert seen[True] > 1_000 and seen[False] > 5
 
 
 class LateTimer(Node):

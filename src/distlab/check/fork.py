@@ -53,7 +53,7 @@ first time it does, and the search starts again with the trace recorded in every
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from heapq import heappush
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -91,6 +91,23 @@ class _UnrecordedTrace(Trace):
 
     __len__ = __iter__ = __getitem__ = _refuse  # type: ignore[assignment]
     of_kind = counts = to_dicts = dumps = to_jsonl = format = _tuples = _refuse
+
+
+class Later:
+    """The steps enabled in a state, some at least, listed only when the search expands it
+    (`ForkEngine.choices`): what the search loop iterates over then."""
+
+    __slots__ = ("engine", "snap")
+
+    def __init__(self, engine: ForkEngine, snap: Snapshot):
+        self.engine = engine
+        self.snap = snap
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[Choice]:
+        return iter(self.engine.listed(self.snap))
 
 
 class CannotFork(Exception):
@@ -422,6 +439,7 @@ class ForkEngine:
         child.msg_next = parent.msg_next + len(known.sends)
         child.seq_next = parent.seq_next + restart + len(known.pushes)
         child.derive = (parent, index, actor, known)  # (what `complete` needs)
+        child.heap = None  # (`complete` builds it)
         found = self.check_state(versions, child.parts, parent.memory, child)
         if found is not None:
             return child, found
@@ -456,7 +474,7 @@ class ForkEngine:
     def complete(self, child: Snapshot) -> Snapshot:
         """Build the pending events, the timers and the messages in flight of a child that
         `retake` reached (nothing if it has them already)."""
-        derive = child.derive
+        derive = getattr(child, "derive", None)
         if derive is None or len(derive) != 4:
             return child
         parent, index, actor, known = derive
@@ -691,17 +709,44 @@ class ForkEngine:
         return (snap.parts, frozenset(snap.inflight.items()), snap.timer_key, snap.runs,
                 snap.cuts, snap.drops, snap.crashes, snap.memory)
 
-    def choices(self, snap: Snapshot) -> list[Choice]:
-        """The steps enabled in the state just reached (the same as the replay engine's)."""
-        derive = getattr(snap, "derive", None)
-        elsewhere = derive is not None  # (the working simulation may be in another state)
-        if elsewhere:
-            derive = self.complete(snap).derive
+    def choices(self, snap: Snapshot) -> list[Choice] | Later:
+        """The steps enabled in the state just reached (the same as the replay engine's):
+        an empty list if there is none, else a `Later` that lists them when the search
+        expands the state.
+
+        Most states are never expanded: the search stops at the first violation, or at
+        ``max_depth``, with most of the last level's states reached but not expanded. Only
+        whether *some* step is enabled matters for them, and the state's key tells it
+        (`can_step`); listing the steps, and building the pending events they come from
+        (`complete`), waits for the expansion.
+        """
+        return Later(self, snap) if self.can_step(snap) else []
+
+    def can_step(self, snap: Snapshot) -> bool:
+        """Whether some step is enabled in ``snap``, from what its key holds: a message in
+        flight to deliver or drop, a pending timer, a ``sim.at`` action, a crash or a
+        restart left. (Exactly when `listed` is not empty: the key's messages in flight
+        are those `enabled` offers, and every pending timer has its entry.)"""
+        explorer = self.explorer
+        if snap.inflight and (explorer.deliver or explorer.drops > snap.drops):
+            return True
+        if (explorer.timers and snap.timer_key) or snap.runs:
+            return True
+        crashed = snap.crashed
+        if explorer.restarts and crashed:
+            return True
+        return explorer.crashes > snap.crashes and any(node_id not in crashed
+                                                       for node_id in explorer.crashable)
+
+    def listed(self, snap: Snapshot) -> list[Choice]:
+        """The steps enabled in ``snap``, which the search expands now: derived from its
+        parent's steps when it was reached from them (`derived_choices`), else read from
+        its pending entries (`enabled`)."""
+        derive = getattr(self.complete(snap), "derive", None)
         if derive is not None and getattr(derive[0], "enabled", None) is not None:
             snap.enabled = self.derived_choices(snap, *derive)
         else:
-            if elsewhere:
-                self.restore_events(snap)
+            self.restore_events(snap)
             snap.enabled = self.enabled(snap)
         snap.derive = None  # (it holds the parent: let it go)
         return snap.enabled
@@ -793,9 +838,10 @@ class ForkEngine:
         return found
 
     def keep(self, snap: Snapshot) -> Snapshot:
-        """Complete ``snap`` with copies of what the next step from it will change."""
+        """Complete ``snap`` with copies of what the next step from it will change, if the
+        working simulation holds them (a child of `retake` gets its own from `complete`)."""
         sim = self.sim
-        if getattr(snap, "heap", None) is None:  # (a child of `retake` has its own)
+        if not hasattr(snap, "heap"):
             snap.heap = list(sim.scheduler.heap)
             snap.timers = dict(sim._timers)
             snap.events = list(sim.trace._events) if self.keep_trace else None
@@ -817,7 +863,7 @@ class ForkEngine:
         snap = self.deepest
         if snap is None:
             return
-        self.restore(snap)
+        self.restore(self.complete(snap))
         explorer = self.explorer
         mine = explorer.key(self.sim, snap.path)
         sim, found = explorer.replay(snap.path)
