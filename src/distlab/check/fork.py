@@ -284,9 +284,14 @@ class ForkEngine:
         if self.keep_trace:
             sim.trace._events[:] = snap.events
 
-    def run(self, entry: Entry) -> None:
-        """Run one pending entry, as ``sim.step()`` would (without asking the trace)."""
-        self.sim.scheduler.heap.remove(entry)
+    def run(self, entry: Entry, index: int | None = None) -> None:
+        """Run one pending entry (at ``index`` in the pending list, if known), as
+        ``sim.step()`` would (without asking the trace)."""
+        heap = self.sim.scheduler.heap
+        if index is None:
+            heap.remove(entry)
+        else:
+            del heap[index]  # (a copy of the parent's list, in the same order)
         self.sim._run_entry(entry)
 
     def run_starts(self) -> None:
@@ -334,7 +339,11 @@ class ForkEngine:
                 return self.retake(parent, choice, entry, index, actor, cell, known)
             self.restore_events(parent)
             cells = self.cells
-            cells.show(parent.versions, skip=cell)  # (the actor's own copy comes next)
+            # The actor's code reads only its own cell (and the network's, which the memo's
+            # key loaded); the other nodes are shown to the invariants if they must be
+            # checked (`check_state`). A restart computes every node's part of the key.
+            if kind == "restart":
+                cells.show(parent.versions, skip=cell)
             if cells.loaded[cell] is not parent.versions[cell] or not cells.private[cell]:
                 cells.load(cell, parent.versions[cell])
             self.steps.start()
@@ -384,26 +393,35 @@ class ForkEngine:
                     _, _, src, dst, msg_id, _ = entry[3]
                     sim.trace.record(sim.now, "drop", dst, src, msg_id, "loss")
                 case _:
-                    self.run(entry)
+                    self.run(entry, index)
                     if kind == "run":
                         self.track_streams()
         except NodeError as exc:
-            found: tuple[str, str] | None = ("node handlers run without raising", str(exc))
+            failed: tuple[str, str] | None = ("node handlers run without raising", str(exc))
         else:
-            found = self.check()
+            failed = None
         child = Snapshot()
         child.path = (*parent.path, choice)
         child.drops = parent.drops + (kind == "drop")
         child.crashes = parent.crashes + (kind == "crash")
-        if found is None:
-            self.advance(parent, child, kind, target, actors)
-            inv_cell = self.inv_cell
-            if self.held is not None and (inv_cell is None or child.versions[inv_cell]
-                                          is parent.versions[inv_cell]):
-                self.held.add(self.node_state(child.versions, child.parts, parent.memory))
-            if memo is not None and sim._net_rng.words == net_words:
-                self.steps.remember(parent, child, entry, *memo)
-        return child, found
+        if failed is not None:
+            return child, failed
+        self.advance(parent, child, kind, target, actors)
+        # the invariants are checked in the state reached, unless they held already in the
+        # same node states (`check_state`)
+        versions = child.versions
+        found = self.check_state(versions, child.parts, parent.memory)
+        if found is not None:
+            return child, found
+        inv_cell = self.inv_cell
+        if (self.plain_memory and kind != "run"
+                and (inv_cell is None or versions[inv_cell] is parent.versions[inv_cell])):
+            child.memory = parent.memory
+        else:
+            child.memory = self.memory()
+        if memo is not None and sim._net_rng.words == net_words:
+            self.steps.remember(parent, child, entry, *memo)
+        return child, None
 
     def retake(self, parent: Snapshot, choice: Choice, entry: Entry | None, index: int | None,
                actor: str, cell: int, known: Transition
@@ -610,9 +628,6 @@ class ForkEngine:
         if kind == "restart" and self.cells.cell_of[target] < servers:
             cell = self.cells.cell_of[target]
             versions[cell] = self.restarted(target, versions[cell])
-        inv_cell = self.cells.inv_cell
-        if inv_cell is not None and not everything:
-            versions[inv_cell] = self.cells.resave_invariants(before[inv_cell])
         child.versions = versions
         if kind == "deliver" or kind == "fire" or kind == "drop":
             child.crashed = parent.crashed
@@ -659,11 +674,6 @@ class ForkEngine:
             parts = [self.keys.part(node_id, versions) for node_id in self.ids]
             child.timer_key = self.keys.timer_key()
         child.parts = tuple(parts)
-        if (self.plain_memory and not everything
-                and (inv_cell is None or versions[inv_cell] is before[inv_cell])):
-            child.memory = parent.memory
-        else:
-            child.memory = self.memory()
         self.finish(child, parent)
 
     def restarted(self, node_id: str, version: Version) -> Version:
