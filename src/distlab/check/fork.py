@@ -344,6 +344,9 @@ class ForkEngine:
             # checked (`check_state`). A restart computes every node's part of the key.
             if kind == "restart":
                 cells.show(parent.versions, skip=cell)
+            network = parent.versions[cells.net_cell]
+            if cells.loaded[cells.net_cell] is not network:
+                cells.load(cells.net_cell, network)
             if cells.loaded[cell] is not parent.versions[cell] or not cells.private[cell]:
                 cells.load(cell, parent.versions[cell])
             self.steps.start()
@@ -469,18 +472,19 @@ class ForkEngine:
             else:
                 inflight[number] -= 1
         restarts, crashed = self.explorer.restarts, child.crashed
-        for dst, _, number in known.sends:
+        for dst, number in known.flights:
             if restarts or dst not in crashed:
                 inflight[number] = inflight.get(number, 0) + 1
         child.inflight = inflight
         # the pending timers change only if the actor's timers' names do (a timer's token
         # is (node, name), and compares by value)
-        before = parent.timers[actor]
-        gone = [(actor, name) for name, push in known.timers if push is None and name in before]
-        new = [(actor, name) for name, push in known.timers
-               if push is not None and name not in before]
-        child.timer_key = (parent.timer_key.difference(gone).union(new) if gone or new
-                           else parent.timer_key)
+        child.timer_key = parent.timer_key
+        if known.cleared or known.armed:
+            before = parent.timers[actor]
+            gone = [(actor, name) for name in known.cleared if name in before]
+            new = [(actor, name) for name in known.armed if name not in before]
+            if gone or new:
+                child.timer_key = child.timer_key.difference(gone).union(new)
         inv_cell = self.inv_cell
         if self.plain_memory and (inv_cell is None
                                   or versions[inv_cell] is parent.versions[inv_cell]):

@@ -42,7 +42,8 @@ class Transition:
     of its new entry, or None when it is no longer pending)``.
     """
 
-    __slots__ = ("version", "pushes", "sends", "timers", "part")
+    __slots__ = ("version", "pushes", "sends", "timers", "part", "flights", "cleared",
+                 "armed")
 
     def __init__(self, version: Version, pushes: tuple, sends: tuple, timers: tuple,
                  part: int):
@@ -51,6 +52,11 @@ class Transition:
         self.sends = sends
         self.timers = timers
         self.part = part
+        # what the state's key needs, ready: the messages sent, as (receiver, in-flight
+        # number); the timers left not pending, and those pending again
+        self.flights = tuple([(dst, number) for dst, _, number in sends])
+        self.cleared = tuple([name for name, push in timers if push is None])
+        self.armed = tuple([name for name, push in timers if push is not None])
 
 
 class StepMemo:
@@ -64,6 +70,9 @@ class StepMemo:
         self.deliver_fn = sim._deliver_fn
         self.fire_fn = sim._fire
         self.transitions: dict[Hashable, Any] = {}
+        # whether each saved version of the network delivers as `ForkEngine.retake` assumes
+        # (no loss, no duplicates, no bandwidth limit, a constant latency)
+        self.plain: dict[Version, bool] = {}
         # what the step running now did that its effects do not show
         self.clock_read = False
         self.timer_delays: list[float] = []
@@ -116,14 +125,13 @@ class StepMemo:
             _, _, src, actor, _, _ = entry[3]
             if actor in parent.crashed or (src, actor) in parent.cuts:
                 return None  # dropped without running node code
-            event: Hashable = parent.by_seq.get(entry[1])
+            event: Hashable = parent.by_seq.get(entry[1])  # (its in-flight number)
             if event is None:
                 return None
         else:
-            actor, name = entry[3]
-            if parent.timers[actor].get(name) is not entry[3]:
+            actor, event = entry[3]  # (the timer's name: a str, where a delivery has an int)
+            if parent.timers[actor].get(event) is not entry[3]:
                 return None
-            event = ("timer", name)
         return self.over_network(parent, actor, event)
 
     def restart_key(self, parent: Snapshot, node_id: str) -> tuple[str, int, Hashable] | None:
@@ -141,10 +149,13 @@ class StepMemo:
         if cell >= cells.server_cells:
             return None
         network = parent.versions[cells.net_cell]  # (a sim.at action may have changed it)
-        if cells.loaded[cells.net_cell] is not network:
-            cells.load(cells.net_cell, network)
-        net = self.sim.network
-        if not net.plain or type(net.latency) is not Constant:
+        plain = self.plain.get(network)
+        if plain is None:
+            if cells.loaded[cells.net_cell] is not network:
+                cells.load(cells.net_cell, network)
+            net = self.sim.network
+            plain = self.plain[network] = net.plain and type(net.latency) is Constant
+        if not plain:
             return None
         return actor, cell, (parent.versions[cell], event, network, parent.clocks.get(actor))
 
