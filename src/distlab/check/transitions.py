@@ -181,14 +181,18 @@ class StepMemo:
         delays = iter(self.timer_delays)
         pushes, sends = [], []
         msg_id = parent.msg_next
-        for at, _, fn, arg in new:
+        numbers = child.by_seq  # (the in-flight numbers of the messages it counts)
+        for at, seq, fn, arg in new:
             if fn is self.deliver_fn:
                 if (arg[0] != now or arg[2] != actor or arg[4] != msg_id
                         or at != now + latency):
                     return
                 msg_id += 1
                 pushes.append((latency, len(sends), None))
-                sends.append((arg[3], arg[5], self.keys.in_flight((at, 0, None, arg))))
+                number = numbers.get(seq)
+                if number is None:  # (to a crashed node, when restarts are off)
+                    number = self.keys.in_flight((at, seq, fn, arg))
+                sends.append((arg[3], arg[5], number))
             elif fn == self.fire_fn and arg[0] == actor:
                 delay = next(delays, None)
                 if delay is None or at != now + delay:
@@ -210,13 +214,16 @@ class StepMemo:
             if token is None:
                 timers.append((name, None))
             else:
-                index = next((i for i, t in enumerate(tokens) if t is token), None)
-                if index is None:
+                for index, made in enumerate(tokens):
+                    if made is token:
+                        timers.append((name, index))
+                        break
+                else:
                     return
-                timers.append((name, index))
-        if any(name not in touched and token is not parent.timers[actor].get(name)
-               for name, token in after.items()):
-            return
+        before = parent.timers[actor]
+        for name, token in after.items():
+            if name not in touched and token is not before.get(name):
+                return
         known = Transition(child.versions[cell], tuple(pushes), tuple(sends), tuple(timers),
                             child.parts[self.position[actor]])
         if clock_read:
