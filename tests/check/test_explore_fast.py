@@ -8,6 +8,7 @@ clients with histories, invariants that remember, and node code that pickle cann
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -384,7 +385,7 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
         found = derived(self, snap, *derive)
         self.restore_events(snap)  # (a step taken again leaves the working simulation as it was)
         assert found == self.enabled(snap)
-        calls.append(len(found))
+        calls.append(snap.path[-1][0])
         return found
 
     monkeypatch.setattr(ForkEngine, "derived_choices", checked)
@@ -392,7 +393,13 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
     both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
     both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
          crashes=1, restarts=True, max_depth=4)
-    assert len(calls) > 400  # (only the states expanded list their steps)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], crashes=2, restarts=True,
+         drops=1, max_depth=4)
+    # (only the states expanded list their steps): every kind of step, crashes and restarts
+    # too, and steps taken for the first time as well as again
+    kinds = Counter(calls)
+    assert len(calls) > 1_000 and all(kinds[kind] > 20 for kind in
+                                      ("deliver", "drop", "fire", "crash", "restart"))
 
 
 def test_whether_a_state_has_steps_is_told_without_listing_them(monkeypatch):

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
 from heapq import heappush
+from operator import itemgetter
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -539,10 +540,9 @@ class ForkEngine:
         child.heap, child.timers, child.by_seq = heap, all_timers, by_seq
         child.events = None
         # the child's choices are the parent's, but for the entry taken and the timers the
-        # actor fired, cancelled or set again, and with the new entries (see `choices`)
+        # actor fired, cancelled or set again, and with the new entries (see `listed`)
         gone = tuple([before[name] for name, _ in known.timers if name in before])
-        # (after a restart, crashes and restarts are enabled differently: see `choices`)
-        child.derive = None if taken is None else (parent, taken[1], gone, new, timers)
+        child.derive = (parent, None if taken is None else taken[1], gone, new, None)
         return child
 
     def without_code(self, parent: Snapshot, choice: Choice, entry: Entry, index: int
@@ -604,9 +604,12 @@ class ForkEngine:
         child.now, child.msg_next, child.seq_next = sim.now, parent.msg_next, parent.seq_next
         child.net_position = parent.net_position
         child.heap, child.timers, child.events = list(sim.scheduler.heap), dict(sim._timers), None
-        if kind == "deliver" or (kind == "drop" and self.explorer.drops > child.drops):
-            # its choices are the parent's but for the entry taken (see `choices`)
-            child.derive = (parent, entry[1], (), [], {})
+        # its choices are the parent's but for the entry taken, or the crashed node's
+        # timers (and messages, unless it may restart): see `listed`
+        if kind == "crash":
+            child.derive = (parent, None, tuple(parent.timers[target].values()), [], target)
+        else:
+            child.derive = (parent, entry[1], (), [], None)
         return child, None
 
     def advance(self, parent: Snapshot, child: Snapshot, kind: str, target: Any,
@@ -643,6 +646,10 @@ class ForkEngine:
         else:
             child.runs, child.cuts = parent.runs, parent.cuts
         restarts = self.explorer.restarts
+        # the entries the step made, in the order it made them
+        newest = parent.seq_next
+        new = sorted([entry for entry in sim.scheduler.heap if entry[1] >= newest],
+                     key=itemgetter(1))
         if everything or (kind == "crash" and not restarts):
             self.keys.count_in_flight(child)
         else:
@@ -654,13 +661,21 @@ class ForkEngine:
                         del inflight[number]
                     else:
                         inflight[number] -= 1
-            crashed, deliver_fn, newest = sim.crashed, self.deliver_fn, parent.seq_next
-            for entry in sim.scheduler.heap:
-                if (entry[1] >= newest and entry[2] is deliver_fn
-                        and (restarts or entry[3][3] not in crashed)):
+            crashed, deliver_fn = sim.crashed, self.deliver_fn
+            for entry in new:
+                if entry[2] is deliver_fn and (restarts or entry[3][3] not in crashed):
                     number = by_seq[entry[1]] = self.keys.in_flight(entry)
                     inflight[number] = inflight.get(number, 0) + 1
             child.by_seq, child.inflight = by_seq, inflight
+        if not everything:
+            # its choices are its parent's, but for the entry taken and the timers that are
+            # no longer pending, and with the new entries (see `listed`)
+            timers = sim._timers
+            gone = tuple([token for node_id in actors
+                          for name, token in parent.timers[node_id].items()
+                          if timers[node_id].get(name) is not token])
+            child.derive = (parent, target if kind in ("deliver", "drop", "fire") else None,
+                            gone, new, target if kind == "crash" else None)
         if not actors and (kind == "deliver" or kind == "drop"):
             # no node code ran: every node's part, and the timers, are the parent's
             parts = parent.parts
@@ -765,15 +780,35 @@ class ForkEngine:
         snap.derive = None  # (it holds the parent: let it go)
         return snap.enabled
 
-    def derived_choices(self, snap: Snapshot, parent: Snapshot, taken: int, gone: tuple,
-                        new: list[Entry], timers: dict) -> list[Choice]:
-        """`enabled` for a state that `retake` reached: the parent's choices but for the
-        entry ``taken`` and the timers ``gone``, and the ``new`` entries' (whose sequence
-        numbers come after every other: each goes last among its kind)."""
+    def derived_choices(self, snap: Snapshot, parent: Snapshot, taken: int | None,
+                        gone: tuple, new: list[Entry], lost: str | None) -> list[Choice]:
+        """`enabled` for a state reached from ``parent`` by one step, without reading its
+        pending entries: the parent's deliveries, drops, timers and actions but for the
+        entry ``taken`` and the timers ``gone`` (fired, cancelled, set again, or lost in
+        the crash of node ``lost``, whose messages are then lost too unless restarts are
+        on), followed in each kind by the ``new`` entries' (which come after every other:
+        sequence numbers grow); then the crashes and restarts enabled now."""
         explorer = self.explorer
-        delivers, drops, fires = [], [], []
         crashed, restarts = snap.crashed, explorer.restarts
         drops_left = explorer.drops - snap.drops
+        lost_messages = lost is not None and not restarts
+        kept: dict[str, list[Choice]] = {"deliver": [], "drop": [], "fire": [], "run": []}
+        for choice in parent.enabled:
+            kind = choice[0]
+            if kind == "crash" or kind == "restart":
+                break  # (they come last, and are listed again below)
+            if choice[1] == taken:
+                continue
+            if kind == "fire":
+                if choice[2] in gone:
+                    continue
+            elif kind != "run":
+                if (kind == "drop" and drops_left <= 0) or (lost_messages
+                                                            and choice[2][1] == lost):
+                    continue
+            kept[kind].append(choice)
+        delivers, drops, fires = kept["deliver"], kept["drop"], kept["fire"]
+        timers = snap.timers
         for item in new:
             if item[2] is self.deliver_fn:
                 record = item[3]
@@ -784,22 +819,14 @@ class ForkEngine:
                     delivers.append(("deliver", item[1], identity))
                 if drops_left > 0:
                     drops.append(("drop", item[1], identity))
-            elif explorer.timers and timers.get(item[3][1]) is item[3]:
+            elif explorer.timers and timers[item[3][0]].get(item[3][1]) is item[3]:
                 fires.append(("fire", item[1], item[3]))
-        kept = [c for c in parent.enabled
-                if c[1] != taken and not (c[0] == "fire" and c[2] in gone)]
-        if not (delivers or drops or fires):
-            return kept
-        found: list[Choice] = []
-        extra = {"deliver": delivers, "drop": drops, "fire": fires}
-        order = ("deliver", "drop", "fire")
-        i, n = 0, len(kept)
-        for kind in order:
-            while i < n and kept[i][0] == kind:
-                found.append(kept[i])
-                i += 1
-            found += extra[kind]
-        found += kept[i:]
+        found = delivers + drops + fires + kept["run"]
+        if explorer.crashes > snap.crashes:
+            found.extend(("crash", n, None)
+                         for n in sorted(n for n in explorer.crashable if n not in crashed))
+        if restarts:
+            found.extend(("restart", n, None) for n in sorted(crashed))
         return found
 
     def enabled(self, snap: Snapshot) -> list[Choice]:

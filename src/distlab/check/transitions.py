@@ -21,7 +21,6 @@ other step runs its code every time.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from operator import itemgetter
 from typing import Any
 
 from distlab.check.keys import KeyParts
@@ -174,9 +173,7 @@ class StepMemo:
         sim = self.sim
         now = sim.now
         clock_read = self.clock_read  # (before an invariant's reads: checked already)
-        # the new entries in the order they were made (their sequence numbers)
-        new = sorted([e for e in sim.scheduler.heap if e[1] >= parent.seq_next],
-                     key=itemgetter(1))
+        new = child.derive[3]  # the new entries in the order they were made (`advance`)
         latency = sim.network.latency.ms
         delays = iter(self.timer_delays)
         pushes, sends = [], []
