@@ -451,20 +451,17 @@ class ForkEngine:
         child.versions = versions
         child.parts = tuple(parts)
         restart = choice[0] == "restart"
-        if restart:  # (its start entry took a sequence number)
-            child.crashed = parent.crashed - {actor}
-            child.incarnation = {**parent.incarnation, actor: parent.incarnation[actor] + 1}
-        else:
-            child.crashed, child.incarnation = parent.crashed, parent.incarnation
-        child.clocks, child.runs, child.cuts = parent.clocks, parent.runs, parent.cuts
-        child.now, child.net_position = now, parent.net_position
-        child.msg_next = parent.msg_next + len(known.sends)
-        child.seq_next = parent.seq_next + restart + len(known.pushes)
-        child.derive = (parent, index, actor, known)  # (what `complete` needs)
-        child.heap = None  # (`complete` builds it)
-        found = self.check_state(versions, child.parts, parent.memory, child)
-        if found is not None:
-            return child, found
+        child.crashed = parent.crashed - {actor} if restart else parent.crashed
+        child.runs, child.cuts, child.now = parent.runs, parent.cuts, now
+        # (the rest -- incarnations, counters, pending events -- waits for `complete`)
+        child.derive = (parent, index, actor, known)
+        child.heap = None
+        held = self.held
+        if (held is None or self.clients_cell is not None
+                or (child.parts, parent.memory) not in held):
+            found = self.check_state(versions, child.parts, parent.memory, child)
+            if found is not None:
+                return child, found
         inflight = parent.inflight.copy()
         if choice[0] == "deliver":
             number = parent.by_seq[entry[1]]
@@ -501,11 +498,17 @@ class ForkEngine:
         if derive is None or len(derive) != 4:
             return child
         parent, index, actor, known = derive
+        restart = index is None  # (its start entry took a sequence number)
+        child.incarnation = ({**parent.incarnation, actor: parent.incarnation[actor] + 1}
+                             if restart else parent.incarnation)
+        child.clocks, child.net_position = parent.clocks, parent.net_position
+        child.msg_next = parent.msg_next + len(known.sends)
+        child.seq_next = parent.seq_next + restart + len(known.pushes)
         heap = parent.heap.copy()
         # (the list stays a list of the pending entries, which is all the explorer needs of
         # it: it never pops the earliest)
-        taken = None if index is None else heap.pop(index)
-        now, seq, msg_id = child.now, child.seq_next - len(known.pushes), parent.msg_next
+        taken = None if restart else heap.pop(index)
+        now, seq, msg_id = child.now, parent.seq_next + restart, parent.msg_next
         deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
         new = []
         for delay, send, name in known.pushes:
