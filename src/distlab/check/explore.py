@@ -506,6 +506,7 @@ class _Explorer:
                 if found:
                     return violation((), found)
                 seen: dict[Hashable, int] = {engine.key(root): 0} if hashing else {}
+                unseen = max_depth + 1
                 frontier = deque([(engine.keep(root), engine.choices(root))])
                 while frontier:
                     parent, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
@@ -519,18 +520,19 @@ class _Explorer:
                                           stopped_by=f"time_budget={time_budget:g} s")
                         child, found = engine.step(parent, choice)
                         transitions += 1
-                        path = engine.path(child)
                         if found:
-                            return violation(path, found)
+                            return violation(engine.path(child), found)
+                        level = len(engine.path(child))
                         if hashing:
                             key = engine.key(child)
-                            if seen.get(key, max_depth + 1) <= len(path):
+                            if seen.get(key, unseen) <= level:
                                 continue  # seen already, at this depth or shallower
-                            seen[key] = len(path)
+                            seen[key] = level
                         states += 1
-                        depth = max(depth, len(path))
+                        if level > depth:
+                            depth = level
                         enabled = engine.choices(child)
-                        if enabled and len(path) >= max_depth:
+                        if enabled and level >= max_depth:
                             depth_limited = True
                         elif enabled:
                             children.append((engine.keep(child), enabled))

@@ -36,6 +36,12 @@ receiver, a timer's owner) and nodes never share memory, so only that node's cel
 the others are shared with the parent state, and so are their parts of the state's key.
 A ``sim.at`` action may touch anything, so after one everything is saved again.
 
+Most states reached are never expanded: they were seen before, or the search stops at the
+first violation or at ``max_depth`` with the last level reached but not expanded. So a child
+gets only what its key needs; the steps enabled in it are listed when (and if) the search
+expands it, derived from its parent's: the same steps but for the one taken and the timers
+it cleared, with the new entries last in their kind (`ForkEngine.derived_choices`).
+
 The invariants read the nodes through *views* (`Cells.view`), loaded only when a check runs.
 When every invariant reads only the nodes (`Invariant.reads_only_nodes`), the invariants
 are checked once per combination of the nodes' versions, which nodes are down and what the
@@ -55,8 +61,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
 from heapq import heappush
-from operator import itemgetter
 from itertools import count
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from distlab.check.invariants import Invariant

@@ -148,8 +148,8 @@ class Cells:
         self.private = [True] * len(self.all)
         # each remembering invariant, with the names of its own bound methods (its ``fn``),
         # which stay as they are instead of being saved
-        self.own_methods = [(inv, [name for name, value in vars(inv).items()
-                                   if isinstance(value, MethodType) and value.__self__ is inv])
+        self.own_methods = [(inv, {name for name, value in vars(inv).items()
+                                   if isinstance(value, MethodType) and value.__self__ is inv})
                             for inv in remembering]
         # the server nodes' versions and the invariants' interned by content, so that equal
         # versions are the same object
@@ -340,12 +340,8 @@ class Cells:
 
     def resave_invariants(self, before: Version) -> Version:
         """`resave` for the invariants that remember: checked after every step."""
-        saved = []
-        for inv, own_methods in self.own_methods:
-            attrs = vars(inv).copy()
-            for name in own_methods:
-                attrs.pop(name, None)
-            saved.append(attrs)
+        saved = [{name: value for name, value in vars(inv).items() if name not in own}
+                 for inv, own in self.own_methods]
         try:
             data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
         except Exception:
