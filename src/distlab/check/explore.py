@@ -45,7 +45,7 @@ only which pending event runs next. It reaches each state in one of two ways (``
   timers, crashed nodes, random streams, the clients' history, the invariants' memory -- and
   takes a step by loading the parent's snapshot into one working simulation and running a
   single event (`distlab.check.fork` explains how, and why it is exact). Reaching a state
-  costs one event, not a whole schedule: eight to thirty times faster on the book's
+  costs one event, not a whole schedule: ten to thirty-five times faster on the book's
   configurations (``bench/bench_explore.py``), more on longer schedules. Invariants that
   declare `Invariant.reads_only_nodes` are checked once per combination of node states.
   DSLabs' search tests {cite:p}`michael2019dslabs` keep states in the same way.

@@ -5,7 +5,7 @@ re-executes the state's whole schedule from a fresh simulation. This module does
 it keeps a **snapshot** of every state still to expand, and takes one step from it by
 loading the snapshot into one working simulation and running a single event. Reaching a state
 costs one event instead of a whole schedule, and a step a node already took from the same
-state costs no node code at all: eight to thirty times faster on the book's configurations,
+state costs no node code at all: ten to thirty-five times faster on the book's configurations,
 more on deeper ones (``bench/bench_explore.py`` measures both).
 
 Its parts, each in its own module:
