@@ -8,6 +8,7 @@ clients with histories, invariants that remember, and node code that pickle cann
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -150,6 +151,35 @@ def test_storage_shared_with_an_attribute_and_client_histories_survive_snapshots
 
     assert both(store_and_writer, of_nodes, crashes=2, restarts=True,
                 crashable=["s"])[0].states == fork.states
+
+
+class Aliased(Store):
+    """Keeps a second name for its storage object and writes through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.durable = self.storage
+
+    def on_message(self, src: str, msg: Put) -> None:
+        self.durable["last"] = msg.value
+        super().on_message(src, msg)
+
+
+def test_a_second_name_for_the_storage_survives_snapshots():
+    def setup(sim: Simulation) -> None:
+        sim.add_node(Aliased, "s")
+        sim.add_node(Writer, "w")
+
+    @invariant("the second name is the storage")
+    def one_storage(sim: Simulation) -> str | None:
+        node = sim.nodes["s"]
+        if sim.is_up("s") and node.durable is not node.storage:
+            return "the storage and its second name came apart"
+        return None
+
+    fork, _ = both(setup, lambda: [one_storage, no_acknowledged_write_lost(read_log)],
+                   crashes=1, restarts=True, crashable=["s"])
+    assert fork.status == "no violation" and fork.states > 10
 
 
 def test_drops_and_an_invariant_that_reads_the_trace_agree():
@@ -355,7 +385,7 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
         found = derived(self, snap, *derive)
         self.restore_events(snap)  # (a step taken again leaves the working simulation as it was)
         assert found == self.enabled(snap)
-        calls.append(len(found))
+        calls.append(snap.path[-1][0])
         return found
 
     monkeypatch.setattr(ForkEngine, "derived_choices", checked)
@@ -363,7 +393,36 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
     both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
     both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
          crashes=1, restarts=True, max_depth=4)
-    assert len(calls) > 1_000
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], crashes=2, restarts=True,
+         drops=1, max_depth=4)
+    # (only the states expanded list their steps): every kind of step, crashes and restarts
+    # too, and steps taken for the first time as well as again
+    kinds = Counter(calls)
+    assert len(calls) > 1_000 and all(kinds[kind] > 20 for kind in
+                                      ("deliver", "drop", "fire", "crash", "restart"))
+
+
+def test_whether_a_state_has_steps_is_told_without_listing_them(monkeypatch):
+    from distlab.check.fork import ForkEngine
+    choices = ForkEngine.choices
+    seen = {True: 0, False: 0}
+
+    def checked(self, snap):
+        found = choices(self, snap)
+        if hasattr(snap, "heap"):  # (else the working simulation is in its state)
+            self.restore_events(self.complete(snap))
+        assert bool(found) == bool(self.enabled(snap))
+        seen[bool(found)] += 1
+        return found
+
+    monkeypatch.setattr(ForkEngine, "choices", checked)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=4, drops=1, crashes=1)
+    both(nodes(Counting, ("a", "b")), lambda: [quiet], crashes=2, restarts=True, timers=False)
+    both(nodes(Counting, ("a", "b")), lambda: [quiet], crashes=1, drops=1, timers=False)
+    both(nodes(RicartAgrawala), lambda: [mutual_exclusion], deliver=False, drops=1)
+    both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
+         crashes=1, restarts=True, max_depth=4)
+    assert seen[True] > 1_000 and seen[False] > 5
 
 
 class LateTimer(Node):

@@ -5,7 +5,7 @@ re-executes the state's whole schedule from a fresh simulation. This module does
 it keeps a **snapshot** of every state still to expand, and takes one step from it by
 loading the snapshot into one working simulation and running a single event. Reaching a state
 costs one event instead of a whole schedule, and a step a node already took from the same
-state costs no node code at all: eight to thirty times faster on the book's configurations,
+state costs no node code at all: ten to thirty-five times faster on the book's configurations,
 more on deeper ones (``bench/bench_explore.py`` measures both).
 
 Its parts, each in its own module:
@@ -36,6 +36,12 @@ receiver, a timer's owner) and nodes never share memory, so only that node's cel
 the others are shared with the parent state, and so are their parts of the state's key.
 A ``sim.at`` action may touch anything, so after one everything is saved again.
 
+Most states reached are never expanded: they were seen before, or the search stops at the
+first violation or at ``max_depth`` with the last level reached but not expanded. So a child
+gets only what its key needs; the steps enabled in it are listed when (and if) the search
+expands it, derived from its parent's: the same steps but for the one taken and the timers
+it cleared, with the new entries last in their kind (`ForkEngine.derived_choices`).
+
 The invariants read the nodes through *views* (`Cells.view`), loaded only when a check runs.
 When every invariant reads only the nodes (`Invariant.reads_only_nodes`), the invariants
 are checked once per combination of the nodes' versions, which nodes are down and what the
@@ -53,9 +59,10 @@ first time it does, and the search starts again with the trace recorded in every
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from heapq import heappush
 from itertools import count
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from distlab.check.invariants import Invariant
@@ -91,6 +98,23 @@ class _UnrecordedTrace(Trace):
 
     __len__ = __iter__ = __getitem__ = _refuse  # type: ignore[assignment]
     of_kind = counts = to_dicts = dumps = to_jsonl = format = _tuples = _refuse
+
+
+class Later:
+    """The steps enabled in a state, some at least, listed only when the search expands it
+    (`ForkEngine.choices`): what the search loop iterates over then."""
+
+    __slots__ = ("engine", "snap")
+
+    def __init__(self, engine: ForkEngine, snap: Snapshot):
+        self.engine = engine
+        self.snap = snap
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[Choice]:
+        return iter(self.engine.listed(self.snap))
 
 
 class CannotFork(Exception):
@@ -267,9 +291,14 @@ class ForkEngine:
         if self.keep_trace:
             sim.trace._events[:] = snap.events
 
-    def run(self, entry: Entry) -> None:
-        """Run one pending entry, as ``sim.step()`` would (without asking the trace)."""
-        self.sim.scheduler.heap.remove(entry)
+    def run(self, entry: Entry, index: int | None = None) -> None:
+        """Run one pending entry (at ``index`` in the pending list, if known), as
+        ``sim.step()`` would (without asking the trace)."""
+        heap = self.sim.scheduler.heap
+        if index is None:
+            heap.remove(entry)
+        else:
+            del heap[index]  # (a copy of the parent's list, in the same order)
         self.sim._run_entry(entry)
 
     def run_starts(self) -> None:
@@ -317,7 +346,14 @@ class ForkEngine:
                 return self.retake(parent, choice, entry, index, actor, cell, known)
             self.restore_events(parent)
             cells = self.cells
-            cells.show(parent.versions, skip=cell)  # (the actor's own copy comes next)
+            # The actor's code reads only its own cell (and the network's, which the memo's
+            # key loaded); the other nodes are shown to the invariants if they must be
+            # checked (`check_state`). A restart computes every node's part of the key.
+            if kind == "restart":
+                cells.show(parent.versions, skip=cell)
+            network = parent.versions[cells.net_cell]
+            if cells.loaded[cells.net_cell] is not network:
+                cells.load(cells.net_cell, network)
             if cells.loaded[cell] is not parent.versions[cell] or not cells.private[cell]:
                 cells.load(cell, parent.versions[cell])
             self.steps.start()
@@ -367,26 +403,35 @@ class ForkEngine:
                     _, _, src, dst, msg_id, _ = entry[3]
                     sim.trace.record(sim.now, "drop", dst, src, msg_id, "loss")
                 case _:
-                    self.run(entry)
+                    self.run(entry, index)
                     if kind == "run":
                         self.track_streams()
         except NodeError as exc:
-            found: tuple[str, str] | None = ("node handlers run without raising", str(exc))
+            failed: tuple[str, str] | None = ("node handlers run without raising", str(exc))
         else:
-            found = self.check()
+            failed = None
         child = Snapshot()
         child.path = (*parent.path, choice)
         child.drops = parent.drops + (kind == "drop")
         child.crashes = parent.crashes + (kind == "crash")
-        if found is None:
-            self.advance(parent, child, kind, target, actors)
-            inv_cell = self.inv_cell
-            if self.held is not None and (inv_cell is None or child.versions[inv_cell]
-                                          is parent.versions[inv_cell]):
-                self.held.add(self.node_state(child.versions, child.parts, parent.memory))
-            if memo is not None and sim._net_rng.words == net_words:
-                self.steps.remember(parent, child, entry, *memo)
-        return child, found
+        if failed is not None:
+            return child, failed
+        self.advance(parent, child, kind, target, actors)
+        # the invariants are checked in the state reached, unless they held already in the
+        # same node states (`check_state`)
+        versions = child.versions
+        found = self.check_state(versions, child.parts, parent.memory)
+        if found is not None:
+            return child, found
+        inv_cell = self.inv_cell
+        if (self.plain_memory and kind != "run"
+                and (inv_cell is None or versions[inv_cell] is parent.versions[inv_cell])):
+            child.memory = parent.memory
+        else:
+            child.memory = self.memory()
+        if memo is not None and sim._net_rng.words == net_words:
+            self.steps.remember(parent, child, entry, *memo)
+        return child, None
 
     def retake(self, parent: Snapshot, choice: Choice, entry: Entry | None, index: int | None,
                actor: str, cell: int, known: Transition
@@ -412,19 +457,17 @@ class ForkEngine:
         child.versions = versions
         child.parts = tuple(parts)
         restart = choice[0] == "restart"
-        if restart:  # (its start entry took a sequence number)
-            child.crashed = parent.crashed - {actor}
-            child.incarnation = {**parent.incarnation, actor: parent.incarnation[actor] + 1}
-        else:
-            child.crashed, child.incarnation = parent.crashed, parent.incarnation
-        child.clocks, child.runs, child.cuts = parent.clocks, parent.runs, parent.cuts
-        child.now, child.net_position = now, parent.net_position
-        child.msg_next = parent.msg_next + len(known.sends)
-        child.seq_next = parent.seq_next + restart + len(known.pushes)
-        child.derive = (parent, index, actor, known)  # (what `complete` needs)
-        found = self.check_state(versions, child.parts, parent.memory, child)
-        if found is not None:
-            return child, found
+        child.crashed = parent.crashed - {actor} if restart else parent.crashed
+        child.runs, child.cuts, child.now = parent.runs, parent.cuts, now
+        # (the rest -- incarnations, counters, pending events -- waits for `complete`)
+        child.derive = (parent, index, actor, known)
+        child.heap = None
+        held = self.held
+        if (held is None or self.clients_cell is not None
+                or (child.parts, parent.memory) not in held):
+            found = self.check_state(versions, child.parts, parent.memory, child)
+            if found is not None:
+                return child, found
         inflight = parent.inflight.copy()
         if choice[0] == "deliver":
             number = parent.by_seq[entry[1]]
@@ -433,18 +476,19 @@ class ForkEngine:
             else:
                 inflight[number] -= 1
         restarts, crashed = self.explorer.restarts, child.crashed
-        for dst, _, number in known.sends:
+        for dst, number in known.flights:
             if restarts or dst not in crashed:
                 inflight[number] = inflight.get(number, 0) + 1
         child.inflight = inflight
         # the pending timers change only if the actor's timers' names do (a timer's token
         # is (node, name), and compares by value)
-        before = parent.timers[actor]
-        gone = [(actor, name) for name, push in known.timers if push is None and name in before]
-        new = [(actor, name) for name, push in known.timers
-               if push is not None and name not in before]
-        child.timer_key = (parent.timer_key.difference(gone).union(new) if gone or new
-                           else parent.timer_key)
+        child.timer_key = parent.timer_key
+        if known.cleared or known.armed:
+            before = parent.timers[actor]
+            gone = [(actor, name) for name in known.cleared if name in before]
+            new = [(actor, name) for name in known.armed if name not in before]
+            if gone or new:
+                child.timer_key = child.timer_key.difference(gone).union(new)
         inv_cell = self.inv_cell
         if self.plain_memory and (inv_cell is None
                                   or versions[inv_cell] is parent.versions[inv_cell]):
@@ -456,15 +500,21 @@ class ForkEngine:
     def complete(self, child: Snapshot) -> Snapshot:
         """Build the pending events, the timers and the messages in flight of a child that
         `retake` reached (nothing if it has them already)."""
-        derive = child.derive
+        derive = getattr(child, "derive", None)
         if derive is None or len(derive) != 4:
             return child
         parent, index, actor, known = derive
+        restart = index is None  # (its start entry took a sequence number)
+        child.incarnation = ({**parent.incarnation, actor: parent.incarnation[actor] + 1}
+                             if restart else parent.incarnation)
+        child.clocks, child.net_position = parent.clocks, parent.net_position
+        child.msg_next = parent.msg_next + len(known.sends)
+        child.seq_next = parent.seq_next + restart + len(known.pushes)
         heap = parent.heap.copy()
         # (the list stays a list of the pending entries, which is all the explorer needs of
         # it: it never pops the earliest)
-        taken = None if index is None else heap.pop(index)
-        now, seq, msg_id = child.now, child.seq_next - len(known.pushes), parent.msg_next
+        taken = None if restart else heap.pop(index)
+        now, seq, msg_id = child.now, parent.seq_next + restart, parent.msg_next
         deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
         new = []
         for delay, send, name in known.pushes:
@@ -499,10 +549,9 @@ class ForkEngine:
         child.heap, child.timers, child.by_seq = heap, all_timers, by_seq
         child.events = None
         # the child's choices are the parent's, but for the entry taken and the timers the
-        # actor fired, cancelled or set again, and with the new entries (see `choices`)
+        # actor fired, cancelled or set again, and with the new entries (see `listed`)
         gone = tuple([before[name] for name, _ in known.timers if name in before])
-        # (after a restart, crashes and restarts are enabled differently: see `choices`)
-        child.derive = None if taken is None else (parent, taken[1], gone, new, timers)
+        child.derive = (parent, None if taken is None else taken[1], gone, new, None)
         return child
 
     def without_code(self, parent: Snapshot, choice: Choice, entry: Entry, index: int
@@ -564,9 +613,12 @@ class ForkEngine:
         child.now, child.msg_next, child.seq_next = sim.now, parent.msg_next, parent.seq_next
         child.net_position = parent.net_position
         child.heap, child.timers, child.events = list(sim.scheduler.heap), dict(sim._timers), None
-        if kind == "deliver" or (kind == "drop" and self.explorer.drops > child.drops):
-            # its choices are the parent's but for the entry taken (see `choices`)
-            child.derive = (parent, entry[1], (), [], {})
+        # its choices are the parent's but for the entry taken, or the crashed node's
+        # timers (and messages, unless it may restart): see `listed`
+        if kind == "crash":
+            child.derive = (parent, None, tuple(parent.timers[target].values()), [], target)
+        else:
+            child.derive = (parent, entry[1], (), [], None)
         return child, None
 
     def advance(self, parent: Snapshot, child: Snapshot, kind: str, target: Any,
@@ -592,9 +644,6 @@ class ForkEngine:
         if kind == "restart" and self.cells.cell_of[target] < servers:
             cell = self.cells.cell_of[target]
             versions[cell] = self.restarted(target, versions[cell])
-        inv_cell = self.cells.inv_cell
-        if inv_cell is not None and not everything:
-            versions[inv_cell] = self.cells.resave_invariants(before[inv_cell])
         child.versions = versions
         if kind == "deliver" or kind == "fire" or kind == "drop":
             child.crashed = parent.crashed
@@ -606,6 +655,10 @@ class ForkEngine:
         else:
             child.runs, child.cuts = parent.runs, parent.cuts
         restarts = self.explorer.restarts
+        # the entries the step made, in the order it made them
+        newest = parent.seq_next
+        new = sorted([entry for entry in sim.scheduler.heap if entry[1] >= newest],
+                     key=itemgetter(1))
         if everything or (kind == "crash" and not restarts):
             self.keys.count_in_flight(child)
         else:
@@ -617,13 +670,21 @@ class ForkEngine:
                         del inflight[number]
                     else:
                         inflight[number] -= 1
-            crashed, deliver_fn, newest = sim.crashed, self.deliver_fn, parent.seq_next
-            for entry in sim.scheduler.heap:
-                if (entry[1] >= newest and entry[2] is deliver_fn
-                        and (restarts or entry[3][3] not in crashed)):
+            crashed, deliver_fn = sim.crashed, self.deliver_fn
+            for entry in new:
+                if entry[2] is deliver_fn and (restarts or entry[3][3] not in crashed):
                     number = by_seq[entry[1]] = self.keys.in_flight(entry)
                     inflight[number] = inflight.get(number, 0) + 1
             child.by_seq, child.inflight = by_seq, inflight
+        if not everything:
+            # its choices are its parent's, but for the entry taken and the timers that are
+            # no longer pending, and with the new entries (see `listed`)
+            timers = sim._timers
+            gone = tuple([token for node_id in actors
+                          for name, token in parent.timers[node_id].items()
+                          if timers[node_id].get(name) is not token])
+            child.derive = (parent, target if kind in ("deliver", "drop", "fire") else None,
+                            gone, new, target if kind == "crash" else None)
         if not actors and (kind == "deliver" or kind == "drop"):
             # no node code ran: every node's part, and the timers, are the parent's
             parts = parent.parts
@@ -641,11 +702,6 @@ class ForkEngine:
             parts = [self.keys.part(node_id, versions) for node_id in self.ids]
             child.timer_key = self.keys.timer_key()
         child.parts = tuple(parts)
-        if (self.plain_memory and not everything
-                and (inv_cell is None or versions[inv_cell] is before[inv_cell])):
-            child.memory = parent.memory
-        else:
-            child.memory = self.memory()
         self.finish(child, parent)
 
     def restarted(self, node_id: str, version: Version) -> Version:
@@ -691,30 +747,77 @@ class ForkEngine:
         return (snap.parts, frozenset(snap.inflight.items()), snap.timer_key, snap.runs,
                 snap.cuts, snap.drops, snap.crashes, snap.memory)
 
-    def choices(self, snap: Snapshot) -> list[Choice]:
-        """The steps enabled in the state just reached (the same as the replay engine's)."""
-        derive = getattr(snap, "derive", None)
-        elsewhere = derive is not None  # (the working simulation may be in another state)
-        if elsewhere:
-            derive = self.complete(snap).derive
+    def choices(self, snap: Snapshot) -> list[Choice] | Later:
+        """The steps enabled in the state just reached (the same as the replay engine's):
+        an empty list if there is none, else a `Later` that lists them when the search
+        expands the state.
+
+        Most states are never expanded: the search stops at the first violation, or at
+        ``max_depth``, with most of the last level's states reached but not expanded. Only
+        whether *some* step is enabled matters for them, and the state's key tells it
+        (`can_step`); listing the steps, and building the pending events they come from
+        (`complete`), waits for the expansion.
+        """
+        return Later(self, snap) if self.can_step(snap) else []
+
+    def can_step(self, snap: Snapshot) -> bool:
+        """Whether some step is enabled in ``snap``, from what its key holds: a message in
+        flight to deliver or drop, a pending timer, a ``sim.at`` action, a crash or a
+        restart left. (Exactly when `listed` is not empty: the key's messages in flight
+        are those `enabled` offers, and every pending timer has its entry.)"""
+        explorer = self.explorer
+        if snap.inflight and (explorer.deliver or explorer.drops > snap.drops):
+            return True
+        if (explorer.timers and snap.timer_key) or snap.runs:
+            return True
+        crashed = snap.crashed
+        if explorer.restarts and crashed:
+            return True
+        return explorer.crashes > snap.crashes and any(node_id not in crashed
+                                                       for node_id in explorer.crashable)
+
+    def listed(self, snap: Snapshot) -> list[Choice]:
+        """The steps enabled in ``snap``, which the search expands now: derived from its
+        parent's steps when it was reached from them (`derived_choices`), else read from
+        its pending entries (`enabled`)."""
+        derive = getattr(self.complete(snap), "derive", None)
         if derive is not None and getattr(derive[0], "enabled", None) is not None:
             snap.enabled = self.derived_choices(snap, *derive)
         else:
-            if elsewhere:
-                self.restore_events(snap)
+            self.restore_events(snap)
             snap.enabled = self.enabled(snap)
         snap.derive = None  # (it holds the parent: let it go)
         return snap.enabled
 
-    def derived_choices(self, snap: Snapshot, parent: Snapshot, taken: int, gone: tuple,
-                        new: list[Entry], timers: dict) -> list[Choice]:
-        """`enabled` for a state that `retake` reached: the parent's choices but for the
-        entry ``taken`` and the timers ``gone``, and the ``new`` entries' (whose sequence
-        numbers come after every other: each goes last among its kind)."""
+    def derived_choices(self, snap: Snapshot, parent: Snapshot, taken: int | None,
+                        gone: tuple, new: list[Entry], lost: str | None) -> list[Choice]:
+        """`enabled` for a state reached from ``parent`` by one step, without reading its
+        pending entries: the parent's deliveries, drops, timers and actions but for the
+        entry ``taken`` and the timers ``gone`` (fired, cancelled, set again, or lost in
+        the crash of node ``lost``, whose messages are then lost too unless restarts are
+        on), followed in each kind by the ``new`` entries' (which come after every other:
+        sequence numbers grow); then the crashes and restarts enabled now."""
         explorer = self.explorer
-        delivers, drops, fires = [], [], []
         crashed, restarts = snap.crashed, explorer.restarts
         drops_left = explorer.drops - snap.drops
+        lost_messages = lost is not None and not restarts
+        kept: dict[str, list[Choice]] = {"deliver": [], "drop": [], "fire": [], "run": []}
+        for choice in parent.enabled:
+            kind = choice[0]
+            if kind == "crash" or kind == "restart":
+                break  # (they come last, and are listed again below)
+            if choice[1] == taken:
+                continue
+            if kind == "fire":
+                if choice[2] in gone:
+                    continue
+            elif kind != "run":
+                if (kind == "drop" and drops_left <= 0) or (lost_messages
+                                                            and choice[2][1] == lost):
+                    continue
+            kept[kind].append(choice)
+        delivers, drops, fires = kept["deliver"], kept["drop"], kept["fire"]
+        timers = snap.timers
         for item in new:
             if item[2] is self.deliver_fn:
                 record = item[3]
@@ -725,22 +828,14 @@ class ForkEngine:
                     delivers.append(("deliver", item[1], identity))
                 if drops_left > 0:
                     drops.append(("drop", item[1], identity))
-            elif explorer.timers and timers.get(item[3][1]) is item[3]:
+            elif explorer.timers and timers[item[3][0]].get(item[3][1]) is item[3]:
                 fires.append(("fire", item[1], item[3]))
-        kept = [c for c in parent.enabled
-                if c[1] != taken and not (c[0] == "fire" and c[2] in gone)]
-        if not (delivers or drops or fires):
-            return kept
-        found: list[Choice] = []
-        extra = {"deliver": delivers, "drop": drops, "fire": fires}
-        order = ("deliver", "drop", "fire")
-        i, n = 0, len(kept)
-        for kind in order:
-            while i < n and kept[i][0] == kind:
-                found.append(kept[i])
-                i += 1
-            found += extra[kind]
-        found += kept[i:]
+        found = delivers + drops + fires + kept["run"]
+        if explorer.crashes > snap.crashes:
+            found.extend(("crash", n, None)
+                         for n in sorted(n for n in explorer.crashable if n not in crashed))
+        if restarts:
+            found.extend(("restart", n, None) for n in sorted(crashed))
         return found
 
     def enabled(self, snap: Snapshot) -> list[Choice]:
@@ -793,9 +888,10 @@ class ForkEngine:
         return found
 
     def keep(self, snap: Snapshot) -> Snapshot:
-        """Complete ``snap`` with copies of what the next step from it will change."""
+        """Complete ``snap`` with copies of what the next step from it will change, if the
+        working simulation holds them (a child of `retake` gets its own from `complete`)."""
         sim = self.sim
-        if getattr(snap, "heap", None) is None:  # (a child of `retake` has its own)
+        if not hasattr(snap, "heap"):
             snap.heap = list(sim.scheduler.heap)
             snap.timers = dict(sim._timers)
             snap.events = list(sim.trace._events) if self.keep_trace else None
@@ -817,7 +913,7 @@ class ForkEngine:
         snap = self.deepest
         if snap is None:
             return
-        self.restore(snap)
+        self.restore(self.complete(snap))
         explorer = self.explorer
         mine = explorer.key(self.sim, snap.path)
         sim, found = explorer.replay(snap.path)

@@ -21,7 +21,6 @@ other step runs its code every time.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from operator import itemgetter
 from typing import Any
 
 from distlab.check.keys import KeyParts
@@ -42,7 +41,8 @@ class Transition:
     of its new entry, or None when it is no longer pending)``.
     """
 
-    __slots__ = ("version", "pushes", "sends", "timers", "part")
+    __slots__ = ("version", "pushes", "sends", "timers", "part", "flights", "cleared",
+                 "armed")
 
     def __init__(self, version: Version, pushes: tuple, sends: tuple, timers: tuple,
                  part: int):
@@ -51,6 +51,11 @@ class Transition:
         self.sends = sends
         self.timers = timers
         self.part = part
+        # what the state's key needs, ready: the messages sent, as (receiver, in-flight
+        # number); the timers left not pending, and those pending again
+        self.flights = tuple([(dst, number) for dst, _, number in sends])
+        self.cleared = tuple([name for name, push in timers if push is None])
+        self.armed = tuple([name for name, push in timers if push is not None])
 
 
 class StepMemo:
@@ -64,6 +69,9 @@ class StepMemo:
         self.deliver_fn = sim._deliver_fn
         self.fire_fn = sim._fire
         self.transitions: dict[Hashable, Any] = {}
+        # whether each saved version of the network delivers as `ForkEngine.retake` assumes
+        # (no loss, no duplicates, no bandwidth limit, a constant latency)
+        self.plain: dict[Version, bool] = {}
         # what the step running now did that its effects do not show
         self.clock_read = False
         self.timer_delays: list[float] = []
@@ -116,14 +124,13 @@ class StepMemo:
             _, _, src, actor, _, _ = entry[3]
             if actor in parent.crashed or (src, actor) in parent.cuts:
                 return None  # dropped without running node code
-            event: Hashable = parent.by_seq.get(entry[1])
+            event: Hashable = parent.by_seq.get(entry[1])  # (its in-flight number)
             if event is None:
                 return None
         else:
-            actor, name = entry[3]
-            if parent.timers[actor].get(name) is not entry[3]:
+            actor, event = entry[3]  # (the timer's name: a str, where a delivery has an int)
+            if parent.timers[actor].get(event) is not entry[3]:
                 return None
-            event = ("timer", name)
         return self.over_network(parent, actor, event)
 
     def restart_key(self, parent: Snapshot, node_id: str) -> tuple[str, int, Hashable] | None:
@@ -141,10 +148,13 @@ class StepMemo:
         if cell >= cells.server_cells:
             return None
         network = parent.versions[cells.net_cell]  # (a sim.at action may have changed it)
-        if cells.loaded[cells.net_cell] is not network:
-            cells.load(cells.net_cell, network)
-        net = self.sim.network
-        if not net.plain or type(net.latency) is not Constant:
+        plain = self.plain.get(network)
+        if plain is None:
+            if cells.loaded[cells.net_cell] is not network:
+                cells.load(cells.net_cell, network)
+            net = self.sim.network
+            plain = self.plain[network] = net.plain and type(net.latency) is Constant
+        if not plain:
             return None
         return actor, cell, (parent.versions[cell], event, network, parent.clocks.get(actor))
 
@@ -163,21 +173,23 @@ class StepMemo:
         sim = self.sim
         now = sim.now
         clock_read = self.clock_read  # (before an invariant's reads: checked already)
-        # the new entries in the order they were made (their sequence numbers)
-        new = sorted([e for e in sim.scheduler.heap if e[1] >= parent.seq_next],
-                     key=itemgetter(1))
+        new = child.derive[3]  # the new entries in the order they were made (`advance`)
         latency = sim.network.latency.ms
         delays = iter(self.timer_delays)
         pushes, sends = [], []
         msg_id = parent.msg_next
-        for at, _, fn, arg in new:
+        numbers = child.by_seq  # (the in-flight numbers of the messages it counts)
+        for at, seq, fn, arg in new:
             if fn is self.deliver_fn:
                 if (arg[0] != now or arg[2] != actor or arg[4] != msg_id
                         or at != now + latency):
                     return
                 msg_id += 1
                 pushes.append((latency, len(sends), None))
-                sends.append((arg[3], arg[5], self.keys.in_flight((at, 0, None, arg))))
+                number = numbers.get(seq)
+                if number is None:  # (to a crashed node, when restarts are off)
+                    number = self.keys.in_flight((at, seq, fn, arg))
+                sends.append((arg[3], arg[5], number))
             elif fn == self.fire_fn and arg[0] == actor:
                 delay = next(delays, None)
                 if delay is None or at != now + delay:
@@ -199,13 +211,16 @@ class StepMemo:
             if token is None:
                 timers.append((name, None))
             else:
-                index = next((i for i, t in enumerate(tokens) if t is token), None)
-                if index is None:
+                for index, made in enumerate(tokens):
+                    if made is token:
+                        timers.append((name, index))
+                        break
+                else:
                     return
-                timers.append((name, index))
-        if any(name not in touched and token is not parent.timers[actor].get(name)
-               for name, token in after.items()):
-            return
+        before = parent.timers[actor]
+        for name, token in after.items():
+            if name not in touched and token is not before.get(name):
+                return
         known = Transition(child.versions[cell], tuple(pushes), tuple(sends), tuple(timers),
                             child.parts[self.position[actor]])
         if clock_read:
