@@ -36,6 +36,7 @@ from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime
 from distlab.viz.style import compact_png, figure_png, legend_html
 from distlab.viz.timeline import read_timeline
 from distlab.viz.topology import Roles, circle_positions, draw_topology, read_topology
+from distlab.widgets.controls import Controls
 
 #: When no ``window`` is given, the space-time diagram shows about this many recent events.
 RECENT_EVENTS = 300
@@ -45,7 +46,7 @@ NO_PARTITION = "none"
 OTHER_CUTS = "(set by the scenario)"
 
 
-class Explorer:
+class Explorer(Controls):
     """Interactive controls and live drawings for the scenario that ``factory(seed)`` builds.
 
     ``nodes`` chooses and orders the lanes drawn (default: all); ``roles`` colours the
@@ -142,15 +143,8 @@ class Explorer:
             self.table,
         ])
 
-    def _act(self, action: Callable[[], Any]) -> None:
-        """Run a button's action, then redraw; show an error instead of losing it."""
-        self.error = None
-        try:
-            action()
-        except Exception as exc:  # a widget callback's exceptions would vanish otherwise
-            self.error = f"{type(exc).__name__}: {exc}"
+    def _acted(self) -> None:
         self._sync_controls()
-        self.redraw()
 
     def _on_slider(self, action: Callable[[Any], None], change: dict) -> None:
         if not self._syncing:
@@ -326,8 +320,7 @@ class Explorer:
         text = (f"seed {html.escape(str(sim.seed))} · t = {sim.now:,.1f} ms · "
                 f"{len(sim.trace):,} events · {counts.get('deliver', 0):,} delivered · "
                 f"{counts.get('drop', 0):,} dropped · {html.escape(repr(sim.network))}")
-        if self.error:
-            text += f"<br><span style='color:#c62828'>{html.escape(self.error)}</span>"
+        text += self.error_html()
         return f"<span style='font-size:12px'>{text}</span>"
 
     # -- showing it in a notebook -----------------------------------------------------------------

@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from distlab.sim import Envelope, Simulation
 from distlab.viz.raftlog import draw_logs, read_logs
 from distlab.viz.style import compact_png, figure_png
+from distlab.widgets.controls import Controls
 
 #: The drawing shows at least this many log indices (so that boxes keep their size).
 MIN_INDICES = 12
@@ -46,7 +47,7 @@ MAX_IN_FLIGHT = 12
 Action = tuple[float, str, str | int | None]
 
 
-class RaftExplorer:
+class RaftExplorer(Controls):
     """Live controls over a Raft cluster; every action is also a method (``crash``,
     ``restart``, ``time_out``, ``isolate``, ``heal``, ``client_request``, ``run``,
     ``go_to``), which is what its button calls."""
@@ -125,14 +126,6 @@ class RaftExplorer:
             self.flight,
         ])
 
-    def _act(self, action: Callable[[], object]) -> None:
-        """Run a control's action and redraw; show its error rather than lose it."""
-        self.error = None
-        try:
-            action()
-        except Exception as exc:  # a widget callback's exceptions would vanish otherwise
-            self.error = f"{type(exc).__name__}: {exc}"
-        self.redraw()
 
     def _on_time(self, change: dict) -> None:
         if not self._syncing:
@@ -287,8 +280,7 @@ class RaftExplorer:
 
     def _status(self) -> str:
         text = html.escape(self.summary())
-        if self.error:
-            text += f"<br><span style='color:#c62828'>{html.escape(self.error)}</span>"
+        text += self.error_html()
         return f"<span style='font-size:12px'>{text}</span>"
 
     # -- showing it in a notebook ---------------------------------------------------------------

@@ -26,11 +26,12 @@ from matplotlib.figure import Figure
 
 from distlab.viz.ring import DrawableRing, draw_ring, legend_handles, node_colors, read_ring
 from distlab.viz.style import compact_png, figure_png
+from distlab.widgets.controls import Controls
 
 RingMaker = Callable[[list[str], int], DrawableRing]
 
 
-class RingExplorer:
+class RingExplorer(Controls):
     """Live controls over a ring: ``add_node``, ``remove_node`` and ``set_vnodes``.
 
     ``before`` is the ring before the last change (None at the start) and ``moved`` the keys
@@ -87,14 +88,6 @@ class RingExplorer:
                    layout=w.Layout(flex_flow="row wrap")),
         ])
 
-    def _act(self, action: Callable[[], object]) -> None:
-        """Run a control's action and redraw; show its error rather than lose it."""
-        self.error = None
-        try:
-            action()
-        except Exception as exc:   # a widget callback's exceptions would vanish otherwise
-            self.error = f"{type(exc).__name__}: {exc}"
-        self.redraw()
 
     # -- actions ------------------------------------------------------------------------------
     def _apply(self, ring: DrawableRing, change: str) -> None:
@@ -166,8 +159,7 @@ class RingExplorer:
 
     def _status(self) -> str:
         text = html.escape(self.summary())
-        if self.error:
-            text += f"<br><span style='color:#c62828'>{html.escape(self.error)}</span>"
+        text += self.error_html()
         return f"<span style='font-size:13px'>{text}</span>"
 
     def _table(self) -> str:
