@@ -1,4 +1,4 @@
-"""Lab 4: Raft, built part by part in one node class (``solutions/lab04-raft.ipynb``).
+"""Lab 4: Raft, built part by part in one node class (the lab notebook ``lab04-raft.ipynb``).
 
 Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm"
 {cite:p}`ongaro2014raft`. The student writes one class, a `Node` with Raft's own variables:
