@@ -361,3 +361,12 @@ def test_figure3_lists_the_five_properties_in_the_papers_order():
         "logs that match at an index match up to it",
         "leaders of later terms have every committed entry",
         "logs agree up to the commit index"]
+
+
+def test_the_figure8_step_that_stops_is_labelled_like_the_others():
+    from distlab.consensus.raft import bugs
+    from distlab.consensus.raft.runs import figure8
+
+    run = figure8(bugs.CommitsByCounting)
+    assert run.violation is not None
+    assert run.steps[-1][0].startswith("(d) stopped: ")

@@ -273,7 +273,7 @@ def figure8(node_class: type[RaftNode] = RaftNode, *, seed: int = 0,
         sim.run(until=sim.now + 100)
         record("(d) n5 leads term 4 and overwrites index 2")
     except InvariantViolation as exc:
-        record(f"{'(abcd)'[len(steps) + 1]} stopped: {exc.invariant} is violated")
+        record(f"({'abcd'[len(steps)]}) stopped: {exc.invariant} is violated")
         return Figure8Run(steps, exc)
     return Figure8Run(steps, None)
 
