@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from distlab.sim import Network, Simulation
+from distlab.sim import ConfigurationError, Network, Simulation
 
 if TYPE_CHECKING:
     from distlab.grading.properties import Violation
@@ -245,26 +245,75 @@ def as_lab(lab_or_cls: Lab | type[Lab]) -> Lab:
                     f"{lab_or_cls!r}")
 
 
-def own_code(cls: type, library: str, lab: str) -> type:
-    """Return ``cls``, or refuse it if it is the library's solution in disguise.
+
+def own_code(node: type, library: tuple[str, ...], name: str) -> type:
+    """Return ``node``, or refuse it if it is the library's solution in disguise.
 
     The library holds reference implementations of what some labs ask a student to write
-    (``distlab.ordering`` has Lamport's totally ordered multicast, lab 2a's part B). A class
-    that is, or derives from, a class of the package ``library``, or that comes from a module
-    that imported one (``from distlab.ordering.lamport import LamportMember`` in the
-    notebook), is refused with a message naming it. Code that goes out of its way to hide
-    the import is not caught: this is a guard against the easy way, not a proof.
+    (``distlab.ordering`` has lab 2a's ordered members, ``distlab.consensus.raft`` lab 4's
+    Raft). ``library`` lists the modules a student's class may not build on (module-name
+    prefixes), ``name`` says what they hold ("Raft"). Refused, with a message that says so:
+    a class that derives from one of their classes, or whose code (its methods, the
+    functions and classes of the student's own that they name, nested functions included)
+    reaches one through a global, a dotted name (``distlab.consensus.raft.node``) or the
+    module's name as a string (for ``importlib``). Code that goes out of its way to hide
+    the library is not caught: this guards against the easy way, it is not a proof.
     """
-    def borrowed(obj: Any) -> bool:
-        return str(getattr(obj, "__module__", "") or "").startswith(library + ".")
+    for cls in node.__mro__:
+        if cls.__module__.startswith(library):
+            raise ConfigurationError(
+                f"{node.__name__} is built on the library's own {name} ({cls.__module__}."
+                f"{cls.__qualname__}): this lab is about writing it yourself. Subclass "
+                f"distlab.sim.Node instead.")
+    dotted = set(library[0].split(".")[1:-1] or library[0].split(".")[1:])
+    seen: set[Any] = set()
+    for cls in node.__mro__:
+        if cls.__module__.startswith("distlab."):
+            continue
+        for value in vars(cls).values():
+            used = _borrowed(value, library, dotted, seen)
+            if used is not None:
+                raise ConfigurationError(
+                    f"{node.__name__}.{getattr(value, '__name__', '?')} uses the library's "
+                    f"own {name} ({used}): this lab is about writing it yourself. Use only "
+                    f"distlab.sim and what the lab gives.")
+    return node
 
-    found = [base for base in getattr(cls, "__mro__", (cls,)) if borrowed(base)]
-    module = sys.modules.get(getattr(cls, "__module__", ""))
-    if not found and module is not None:
-        found = [value for name, value in sorted(vars(module).items())
-                 if isinstance(value, type) and borrowed(value)]
-    if found:
-        raise TypeError(f"{lab} checks your own code, but {cls.__name__} uses "
-                        f"{found[0].__module__}.{found[0].__name__} from the library: write "
-                        f"the class yourself (remove the import of {library})")
-    return cls
+
+def _borrowed(value: Any, library: tuple[str, ...], dotted: set[str], seen: set[Any]
+              ) -> str | None:
+    """How a function of the student's code reaches ``library``, or None (see `own_code`);
+    ``seen`` keeps it from looking at one piece of code twice."""
+    fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return None
+    seen.add(code)
+    names: set[str] = set()
+    codes = [code]
+    while codes:
+        current = codes.pop()
+        names |= set(current.co_names)
+        for const in current.co_consts:
+            if hasattr(const, "co_names"):
+                codes.append(const)
+            elif isinstance(const, str) and const.startswith(library):
+                return f"the module name {const!r}"
+    if dotted <= names:
+        return f"distlab.{'.'.join(sorted(dotted))}, by its dotted name"
+    for used in sorted(names):
+        found = fn.__globals__.get(used)
+        module = getattr(found, "__name__", "") if isinstance(found, type(sys)) else (
+            getattr(found, "__module__", "") or "")
+        if not isinstance(module, str):
+            continue
+        if module.startswith(library):
+            return f"{used}, from {module}"
+        if module.startswith("distlab"):
+            continue
+        inside = list(vars(found).values()) if isinstance(found, type) else [found]
+        for member in inside:
+            reached = _borrowed(member, library, dotted, seen)
+            if reached is not None:
+                return reached
+    return None

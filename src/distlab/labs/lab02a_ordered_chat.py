@@ -307,6 +307,10 @@ class EveryMessageDelivered(TraceProperty):
 
 # -- the lab -----------------------------------------------------------------------------------
 
+#: the library's ordered broadcasts (lab 2a's part B among them): not for a student's class
+LIBRARY_ORDERING = ("distlab.ordering",)
+
+
 class OrderedChatLab(Lab):
     """The checks of lab 2a, for the student's part A and part B member classes."""
 
@@ -314,8 +318,8 @@ class OrderedChatLab(Lab):
     node_attributes = ("delivered",)
 
     def __init__(self, chat_member: type[Node], ordered_member: type[Node]):
-        self.chat_member = own_code(chat_member, "distlab.ordering", "Lab 2a")
-        self.ordered_member = own_code(ordered_member, "distlab.ordering", "Lab 2a")
+        self.chat_member = own_code(chat_member, LIBRARY_ORDERING, "ordered members")
+        self.ordered_member = own_code(ordered_member, LIBRARY_ORDERING, "ordered members")
 
     def scenario(self, member: type[Node], script: Sequence[Scripted], network: Network,
                  properties: Sequence[type[TraceProperty]],

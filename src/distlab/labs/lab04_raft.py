@@ -44,7 +44,7 @@ from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, RequestVote,
                                              RequestVoteReply)
-from distlab.grading.lab import Lab, Scenario, Trial, graded
+from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import ConfigurationError, Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import ipython_shell, node_ids
@@ -85,70 +85,12 @@ ROLE_COLORS = {"follower": "#bbbbbb", "candidate": "#f0a030", "leader": "#2e9e4f
 
 def refuse_library_raft(node: Any) -> None:
     """Raise if ``node`` is not a Node class of the student's own: a subclass of the library's
-    Raft, or a class whose code imports it, is refused with a message that says so."""
+    Raft, or a class whose code reaches it, is refused with a message that says so
+    (`distlab.grading.lab.own_code`)."""
     if not (isinstance(node, type) and issubclass(node, Node)):
         raise TypeError(f"RaftLab takes your node class (a subclass of distlab.sim.Node), "
                         f"such as RaftLab(RaftNode); got {node!r}")
-    for cls in node.__mro__:
-        if cls.__module__.startswith(LIBRARY_RAFT):
-            raise ConfigurationError(
-                f"{node.__name__} is built on the library's own Raft ({cls.__module__}."
-                f"{cls.__qualname__}): this lab is about writing it yourself. Subclass "
-                f"distlab.sim.Node instead.")
-    seen: set[Any] = set()
-    for cls in node.__mro__:
-        if cls.__module__.startswith("distlab."):
-            continue
-        for value in vars(cls).values():
-            used = _library_raft_used(value, seen)
-            if used is not None:
-                raise ConfigurationError(
-                    f"{node.__name__}.{getattr(value, '__name__', '?')} uses the library's own "
-                    f"Raft ({used}): this lab is about writing it yourself. Use only "
-                    f"distlab.sim and the messages the lab gives.")
-
-
-def _library_raft_used(value: Any, seen: set[Any]) -> str | None:
-    """How a function of the student's code reaches the library's Raft, or None.
-
-    It looks at the names and strings the function's code uses (nested functions included):
-    a global that is a library Raft class or module, a dotted ``distlab.consensus.raft...``,
-    the module's name as a string (for importlib); and, the same way, at every function and
-    class of the student's own that it names (``seen`` keeps it from looking twice).
-    """
-    fn = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
-    code = getattr(fn, "__code__", None)
-    if code is None or code in seen:
-        return None
-    seen.add(code)
-    names: set[str] = set()
-    codes = [code]
-    while codes:
-        current = codes.pop()
-        names |= set(current.co_names)
-        for const in current.co_consts:
-            if hasattr(const, "co_names"):
-                codes.append(const)
-            elif isinstance(const, str) and const.startswith(LIBRARY_RAFT):
-                return f"the module name {const!r}"
-    if {"consensus", "raft"} <= names:
-        return "distlab.consensus.raft, by its dotted name"
-    for name in sorted(names):
-        found = fn.__globals__.get(name)
-        module = getattr(found, "__name__", "") if isinstance(found, type(sys)) else (
-            getattr(found, "__module__", "") or "")
-        if not isinstance(module, str):
-            continue
-        if module.startswith(LIBRARY_RAFT):
-            return f"{name}, from {module}"
-        if module.startswith("distlab"):
-            continue
-        inside = list(vars(found).values()) if isinstance(found, type) else [found]
-        for member in inside:
-            used = _library_raft_used(member, seen)
-            if used is not None:
-                return used
-    return None
+    own_code(node, LIBRARY_RAFT, "Raft")
 
 
 # -- where in the student's code ---------------------------------------------------------------
