@@ -80,6 +80,7 @@ class RaftNode(Node):
         self.machine = KVMachine()
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
+        self.storage.setdefault("log", [])  # (durable: a restarted server finds its log)
 
     # -- durable state ------------------------------------------------------------------------
     @property
@@ -99,7 +100,7 @@ class RaftNode(Node):
     @property
     def log(self) -> list[Entry]:
         """The log's entries after the snapshot: ``log[0]`` is at index `log_start`."""
-        return self.storage.setdefault("log", [])
+        return self.storage["log"]
 
     @property
     def snapshot_index(self) -> int:
