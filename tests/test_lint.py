@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = str(ROOT / "pyproject.toml")
 
@@ -42,3 +44,16 @@ def test_the_linters_catch_a_long_line_an_unused_import_and_a_misplaced_one(
     ruff = lint("ruff", str(bad))
     assert ruff.returncode == 1 and "E501" in ruff.stdout and "F401" in ruff.stdout
     assert lint("isort", str(bad)).returncode == 1
+
+
+@pytest.mark.parametrize("folder", ["src/distlab/labs", "tests/labs", "tests/book"])
+def test_folders_named_like_the_excluded_ones_are_linted(folder: str) -> None:
+    # the excluded folders are the root's labs/, solutions/ and book/ (notebooks); a bare
+    # name in the settings once skipped every folder so named, the lab modules among them
+    bad = ROOT / folder / "_lint_probe.py"
+    bad.write_text("import sys\nimport os\n\nx = '" + "y" * 100 + "'\n")
+    try:
+        assert lint("ruff", ".").returncode == 1
+        assert lint("isort", ".").returncode == 1
+    finally:
+        bad.unlink()

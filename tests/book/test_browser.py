@@ -101,7 +101,8 @@ FIND_BROKEN_IMAGES = """async () => {
     for (const img of Array.from(document.images)) {
         if (!img.getAttribute('src')) continue;   // e.g. an animation player not started
         img.loading = 'eager';
-        try { await img.decode(); } catch (e) { broken.push(img.getAttribute('src').slice(0, 120)); }
+        try { await img.decode(); }
+        catch (e) { broken.push(img.getAttribute('src').slice(0, 120)); }
     }
     return broken;
 }"""
@@ -118,7 +119,8 @@ FIND_UNRENDERED_MATH = """async () => {
 
 FIND_BLANK_WIDGETS = """() => {
     const blank = [];
-    const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+    const views = document.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"]');
     views.forEach((view, i) => {
         const area = view.previousElementSibling;
         const rendered = area && area.classList.contains('widget-subarea')

@@ -10,7 +10,6 @@ are tested on a small lab of their own, in ``tests/grading/test_reports.py``.)
 
 from __future__ import annotations
 
-
 import pytest
 
 from distlab.grading import check, replay

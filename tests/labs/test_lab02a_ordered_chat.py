@@ -11,12 +11,13 @@ from __future__ import annotations
 import heapq
 
 import pytest
-from notebook_code import solution
 
 from distlab.grading import check
 from distlab.labs.lab02a_ordered_chat import (MEMBERS, Ack, Chat, OrderedChatLab, Stamped,
                                               chat_script, setup_chat)
 from distlab.sim import ConfigurationError, Network, Simulation, Uniform
+
+from notebook_code import solution
 
 CHAT = solution("lab02a-ordered-chat")
 

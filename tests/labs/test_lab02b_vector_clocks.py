@@ -9,13 +9,13 @@ what went wrong in words a student can act on.
 from __future__ import annotations
 
 import pytest
-from notebook_code import failures, solution
 
 from distlab.clocks.happens_before import HappensBefore
 from distlab.grading import check
-from distlab.labs.lab02b_vector_clocks import (KINDS, Talker, Truth, VectorClockLab,
-                                               random_topology)
+from distlab.labs.lab02b_vector_clocks import KINDS, Talker, Truth, VectorClockLab, random_topology
 from distlab.sim import Network, Simulation, Uniform
+
+from notebook_code import failures, solution
 
 CLOCKS = solution("lab02b-vector-clocks")
 

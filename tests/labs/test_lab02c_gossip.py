@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from notebook_code import solution
-
 from distlab.grading import check
 from distlab.labs.lab02c_gossip import ROUND, GossipLab, round_bound
+
+from notebook_code import solution
 
 GOSSIP = solution("lab02c-gossip")
 

@@ -11,8 +11,8 @@ a constant number of messages per node and round.
 The student writes the node. This module holds the checks: a rumour or two start at random
 nodes, and every live node must know every rumour within ``c * log2 N`` rounds (a round is
 `ROUND` ms), while all nodes together send at most ``k`` messages per node and round, over
-N = 16, 32 and 64 nodes, with and without message loss, and with nodes that crash; and each node calls one
-peer per round.
+N = 16, 32 and 64 nodes, with and without message loss, and with nodes that crash; and each
+node calls one peer per round.
 
 The checks read one attribute of each node, ``rumours``: the set of the rumours it knows
 (empty at the start). A rumour starts at a node by being added to that set at time 0, as a

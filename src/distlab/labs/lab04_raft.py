@@ -46,7 +46,7 @@ from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, 
                                              RequestVoteReply)
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
-from distlab.sim import ConfigurationError, Network, Node, Simulation, Uniform, stream
+from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import ipython_shell, node_ids
 
 __all__ = [
