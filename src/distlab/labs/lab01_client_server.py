@@ -35,8 +35,9 @@ call of the client returned or raised and how long it took); the judge decides f
 alone, in the grader, where no student code runs. Every socket has a timeout, every call of
 the student's code runs under a deadline, and servers and proxies are closed by context
 managers whatever happens. Part A also makes eight threads append at once (the store's
-lock), part C answers a first attempt with another request's reply (the client checks ids). No check asserts how fast the machine is: the timing
-checks compare the client's behaviour with its *own* timeout, with generous margins. Part D
+lock), part C answers a first attempt with another request's reply (the client checks ids).
+No check asserts how fast the machine is: the timing checks compare the client's behaviour
+with its *own* timeout, with generous margins. Part D
 runs the student's ``KVState`` and ``SimKVClient`` in the simulator under partitions, loss,
 duplicates and late replies, over 20 seeds each: the clients speak the workload's messages
 (``Get``, ``Put``, ``Append``), `KVServerNode` turns each into a protocol line for the
@@ -61,8 +62,8 @@ from distlab.grading.properties import (EveryOperationCompletes, Linearizable, P
 from distlab.net import FaultProxy
 from distlab.net.addresses import free_ports
 from distlab.sim import FaultPlan, Network, Node, Simulation, Uniform, stream
-from distlab.workloads.client import Error
 from distlab.workloads import kv
+from distlab.workloads.client import Error
 
 HOST = "127.0.0.1"
 #: seconds the checks wait for one reply of the student's server
@@ -441,12 +442,14 @@ def _calls(*calls: tuple[str, Callable[[], Any]]) -> list[tuple]:
     return observed
 
 
-def _replies(connection: _Connection, requests: Sequence[str]) -> list[Any]:
-    """Each request asked in turn over ``connection``: the replies, up to the first missing."""
+def _replies(reply_to: Callable[[str], Any], requests: Sequence[str]) -> list[Any]:
+    """``reply_to(request)`` for each request in turn (``connection.ask`` sends it and reads the
+    reply; ``connection.read`` reads the reply to one sent already): the replies, up to the
+    first missing one, which is recorded as ``(NO_REPLY, why)``."""
     replies: list[Any] = []
     for request in requests:
         try:
-            replies.append(connection.ask(request))
+            replies.append(reply_to(request))
         except NoReply as missing:
             replies.append((NO_REPLY, str(missing)))
             break
@@ -462,7 +465,7 @@ def _conversation(port: int, script: Sequence[tuple[int, str, str]]) -> list[Any
         for number, request, _ in script:
             if number not in connections:
                 connections[number] = stack.enter_context(_Connection(port))
-            replies += _replies(connections[number], [request])
+            replies += _replies(connections[number].ask, [request])
             if type(replies[-1]) is tuple:
                 break
     return replies
@@ -714,14 +717,7 @@ class ClientServerLab(Lab):
         def body() -> list[Any]:
             with self.server() as server, _Connection(server.port) as c:
                 c.send("".join(line + "\n" for line in requests))   # one write: one chunk
-                replies: list[Any] = []
-                for line in requests:
-                    try:
-                        replies.append(c.read(line))
-                    except NoReply as missing:
-                        replies.append((NO_REPLY, str(missing)))
-                        break
-                return replies
+                return _replies(c.read, requests)
 
         def judge(replies: Any) -> Violation | None:
             if type(replies) is not list:
