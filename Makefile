@@ -20,6 +20,8 @@ PY := $(VENV)/bin/python
 EXTRAS := book,test,bench,engines
 INSTALLED := $(VENV)/.distlab-installed
 PYTEST_ARGS ?=
+# processes for make test (pytest-xdist): auto is one per core; TEST_JOBS=0 runs all in one
+TEST_JOBS ?= auto
 SOAK_RUNS ?= 1000
 
 .PHONY: help venv system-packages assets book test lab bench soak labs labs-check execute clean \
@@ -53,8 +55,9 @@ book: venv assets
 # One pytest run: tests/ (library and pipeline tests, including the book build and the browser
 # test) and every notebook in book/ and solutions/ under strict nbval; pyproject.toml holds the
 # options. Pass more with PYTEST_ARGS, e.g. make test PYTEST_ARGS="-m 'not browser' -x".
+# The tests run on every core, one file to a process at a time (see conftest.py).
 test: venv assets
-	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test at all"; fi; \
 	exit $$status
 

@@ -10,12 +10,40 @@ as in JupyterLab. tests/book/notebooks/nbval_semicolon.ipynb checks that this st
 
 The generated student labs (``labs/``) are not collected: unexecuted, with stubs, they are
 tested by tests/labs/test_lab_notebooks.py, not compared by nbval.
+
+``make test`` runs the tests on every core with pytest-xdist, one file to a process at a time
+(``-n auto --dist loadfile``), so that a notebook's cells run in order in one kernel and a
+module's fixtures start once. `pytest_xdist_make_scheduler` below adds one thing: the book
+build and the browser test go to the same process, which builds the book once for both.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
 from nbval.kernel import RunningKernel
 
 #: folders (relative to this file) that pytest never collects from
 collect_ignore = ["labs"]
+
+#: the test files that share one book build (the session fixture of tests/book/conftest.py)
+BOOK_PIPELINE = ("tests/book/test_book_build.py", "tests/book/test_browser.py")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, called only when it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadfile``: tests grouped by file, the book pipeline's files together."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class BookTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "book pipeline" if scope in BOOK_PIPELINE else scope
+
+    return BookTogether(config, log)
 
 
 def _execute_cell_input_with_history(self, cell_input, allow_stdin=None):
