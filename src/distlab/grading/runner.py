@@ -4,7 +4,8 @@
 first failing seed, as a test suite stops at its first failing assertion; the others still
 run. The runs happen in a child process per check and are judged here, from the records they
 send back (`distlab.grading.verdicts`): a student's code can neither change the verdict nor
-end or hang the grading process. Because every random choice comes from the seed, `replay`
+end or hang the grading process; with ``workers=4``, four processes share the seeds, with the
+same results (`distlab.grading.sweep`). Because every random choice comes from the seed, `replay`
 re-runs a failing seed event for event -- in this process, to be looked at and stepped
 through (`distlab.grading.runs` is one run).
 """
@@ -20,6 +21,7 @@ from distlab.grading.lab import Check, Lab, Trial, as_lab
 from distlab.grading.report import Progress, Report
 from distlab.grading.results import CheckResult
 from distlab.grading.runs import TrialRun, prepare, run_once
+from distlab.grading.sweep import sweep, workers_count
 from distlab.grading.verdicts import graded_runs
 from distlab.sim import Simulation
 from distlab.sim.helpers import ipython_shell
@@ -29,7 +31,8 @@ __all__ = ["check", "prepare", "replay", "run_check", "run_once", "select", "see
 
 def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None,
           seeds: int | Iterable[int] | None = None, *, timing: bool = True,
-          wall_limit: float | None = None, memory_limit: int | None = MEMORY_LIMIT) -> Report:
+          wall_limit: float | None = None, memory_limit: int | None = MEMORY_LIMIT,
+          workers: int | None = 1) -> Report:
     """Run the checks of ``lab`` and return the `Report` (a table; failures explained).
 
     ``part`` ("A") or ``name`` ("test_one_client_A") choose which checks run; ``seeds`` is a
@@ -42,17 +45,25 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     simulated check also runs in a fresh Python process, and must give the same trace there
     (`distlab.grading.determinism`).
 
+    ``workers`` processes share the seeds (None: one per core), for the many seeds that catch
+    rare bugs: ``check(lab, seeds=500, workers=None)``. The report is the one a serial run
+    gives, the same seeds run and the same first failures (`distlab.grading.sweep`); a bar
+    shows how many seeds have run.
+
     In Jupyter the report shows itself as the cell's result; elsewhere it is also printed.
     """
     lab = as_lab(lab)
     chosen = select(lab, part, name)
+    workers = workers_count(workers)
+    each = {c.name: seed_list(seeds, c.seeds) for c in chosen}
     progress = Progress(f"{lab.describe()}: {len(chosen)} check{'s' * (len(chosen) != 1)}")
-    results = []
-    fresh = FreshRuns.start([(c, seed_list(seeds, c.seeds)[0]) for c in chosen], wall_limit,
-                            memory_limit)
+    fresh = FreshRuns.start([(c, each[c.name][0]) for c in chosen], wall_limit, memory_limit)
     try:
-        for c in chosen:
-            results.append(run_check(c, seeds, wall_limit, progress, memory_limit=memory_limit))
+        if workers > 1:
+            results = sweep(chosen, each, workers, wall_limit, memory_limit, progress)
+        else:
+            results = [run_check(c, seeds, wall_limit, progress, memory_limit=memory_limit)
+                       for c in chosen]
         if fresh is not None:  # it ran while the checks ran
             progress.update("comparing the first seeds with their runs in a fresh process")
             for result in results:
