@@ -5,6 +5,7 @@
 #   make bench  run the benchmarks
 #   make soak   run every protocol and lab solution under 1,000 random fault schedules each
 #               (SOAK_RUNS=... to change; one line per protocol: runs, violations, time)
+#   make grade SUBMISSIONS=submitted/   grade a class's lab notebooks into gradebook/
 #   make labs   regenerate labs/ from solutions/
 #   make labs-check   (or make labs CHECK=1) write nothing; fail if labs/ is stale or a lab
 #               lacks its notebook, its module (src/distlab/labs/) or its tests (tests/labs/)
@@ -24,7 +25,7 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= auto
 SOAK_RUNS ?= 1000
 
-.PHONY: help venv system-packages assets book test lab bench soak labs labs-check execute clean \
+.PHONY: help venv system-packages assets book test lab bench soak grade labs labs-check execute clean \
 	distclean
 
 help:
@@ -85,6 +86,12 @@ bench: venv
 # command that replays it are printed). make test runs a few seeds of each (tests/soak/).
 soak: venv
 	$(PY) -m distlab.soak --runs $(SOAK_RUNS) --jobs 2
+
+# A class's submissions (nbgrader's submitted/ folder, or a folder of <student>.ipynb with
+# LAB=labNN-name) graded in parallel into gradebook/ (see the README, "Grading a whole class").
+grade: venv
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/submitted [LAB=lab00-example]"; exit 2; }
+	$(PY) -m distlab.grading "$(SUBMISSIONS)" --out gradebook $(if $(LAB),--lab $(LAB))
 
 # A lab is solutions/labNN-name.ipynb + src/distlab/labs/labNN_name.py +
 # tests/labs/test_labNN_name.py; --check verifies that, and that labs/ is what would be written.

@@ -119,16 +119,21 @@ def _failure_data(failure: Failure | None) -> dict[str, Any] | None:
 # -- in the grader -----------------------------------------------------------------------------
 
 def graded_runs(c: Check, seeds: list[int], wall_limit: float | None = None,
-                memory_limit: int | None = MEMORY_LIMIT
+                memory_limit: int | None = MEMORY_LIMIT,
+                work: Callable[[Callable[[bytes], None]], None] | None = None
                 ) -> Iterator[tuple[int, Simulation | RecordedRun, Failure | None]]:
     """Run ``seeds`` of ``c`` in a child process; yield each seed, its run and its failure.
 
     The run is a `RecordedRun` played to its end (or to its violation), the empty
     simulation of a `Trial`, or an empty `Simulation` when the process died. The caller stops
-    at the first failure; the child is then stopped too.
+    at the first failure; the child is then stopped too. ``work(send)`` is what the child
+    does, `run_seeds` of ``c`` by default (a class's grading first runs the student's cells
+    there: `distlab.grading.gradebook`).
     """
-    child = Child.fork(lambda send: run_seeds(c, seeds, wall_limit, memory_limit, send),
-                       memory_limit)
+    if work is None:
+        def work(send: Callable[[bytes], None]) -> None:
+            run_seeds(c, seeds, wall_limit, memory_limit, send)
+    child = Child.fork(work, memory_limit)
     try:
         for seed in seeds:
             try:
