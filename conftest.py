@@ -19,10 +19,15 @@ build and the browser test go to the same process, which builds the book once fo
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 from nbval.kernel import RunningKernel
+
+#: the lab notebooks run here must not note a reader's progress (distlab.grading.progress);
+#: the kernels nbval starts inherit it
+os.environ["DISTLAB_PROGRESS"] = "0"
 
 #: folders (relative to this file) that pytest never collects from
 collect_ignore = ["labs"]

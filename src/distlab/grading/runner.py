@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from distlab.grading.determinism import FreshRuns, compare_first_seed
 from distlab.grading.isolation import MEMORY_LIMIT
 from distlab.grading.lab import Check, Lab, Trial, as_lab
+from distlab.grading.progress import lab_name, record_parts, should_record
 from distlab.grading.report import Progress, Report
 from distlab.grading.results import CheckResult
 from distlab.grading.runs import TrialRun, prepare, run_once
@@ -51,6 +52,8 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     shows how many seeds have run.
 
     In Jupyter the report shows itself as the cell's result; elsewhere it is also printed.
+    There, a run of whole parts with their own seeds also notes which parts passed, for the
+    study plan's progress view (`distlab.grading.progress`).
     """
     lab = as_lab(lab)
     chosen = select(lab, part, name)
@@ -73,6 +76,10 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
         if fresh is not None:
             fresh.close()
     report = Report(lab.describe(), results, timing)
+    if name is None and seeds is None and should_record() and lab_name(lab):
+        parts = {c.part for c in chosen}
+        record_parts(lab_name(lab), {p: all(r.passed for r in results if r.check.part == p)
+                                     for p in parts})
     if ipython_shell() is None:  # IPython shows the returned report by itself
         print(report)
     return report
