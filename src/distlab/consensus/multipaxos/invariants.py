@@ -40,28 +40,42 @@ class OneValuePerSlot(Invariant):
         super().__init__("one value is chosen per slot", self._check)
         self.chosen: dict[int, tuple[Any, str]] = {}
         self.read: dict[str, int] = {}  # server -> how many entries of its log were read
+        self.accepted: dict[str, dict[int, Any]] = {}  # server -> its proposals last seen
 
     def _check(self, sim: Simulation) -> str | None:
         servers = [i for i, node in sim.nodes.items() if isinstance(node, MultiPaxosServer)]
-        votes: dict[tuple[int, Any], list[Any]] = {}
+        changed = False
         for server in servers:
             storage = durable_storage(sim, server)
-            for slot, (ballot, command) in storage["accepted"].items():
-                votes.setdefault((slot, ballot), []).append(command)
+            if storage["accepted"] != self.accepted.get(server):
+                self.accepted[server] = dict(storage["accepted"])
+                changed = True
             log = storage["log"]
             for index in range(self.read.get(server, 0), len(log)):
                 problem = self._chosen(index + 1, log[index], f"{server!r} decided it")
                 if problem:
                     return problem
             self.read[server] = len(log)
+        return (self._majorities(len(servers)) if changed else None) or self._pending(sim)
+
+    def _majorities(self, servers: int) -> str | None:
+        """Count the acceptors of each (slot, ballot): a majority has chosen its command."""
+        votes: dict[tuple[int, Any], list[Any]] = {}
+        for accepted in self.accepted.values():
+            for slot, (ballot, command) in accepted.items():
+                votes.setdefault((slot, ballot), []).append(command)
         for (slot, ballot), commands in votes.items():
-            if len(commands) > len(servers) // 2:
+            if len(commands) > servers // 2:
                 for command in set(commands):
-                    if commands.count(command) > len(servers) // 2:
+                    if commands.count(command) > servers // 2:
                         problem = self._chosen(slot, command, f"a majority accepted it in "
                                                               f"ballot {ballot}")
                         if problem:
                             return problem
+        return None
+
+    def _pending(self, sim: Simulation) -> str | None:
+        """The commands live servers decided out of order count as chosen too."""
         for server, node in live_nodes(sim).items():
             if isinstance(node, MultiPaxosServer):
                 for slot, command in node.pending.items():
@@ -80,6 +94,7 @@ class OneValuePerSlot(Invariant):
     def reset(self) -> None:
         self.chosen.clear()
         self.read.clear()
+        self.accepted.clear()
 
     def memory(self) -> Hashable:
         return canonical({slot: command for slot, (command, _) in self.chosen.items()})
