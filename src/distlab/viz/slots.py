@@ -70,9 +70,11 @@ def draw_slots(ax: Axes, rows: Sequence[SlotRow], *, title: str = "",
                                    alpha=1.0 if decided else 0.3, edgecolor="#222222",
                                    lw=1.4 if decided else 0.9,
                                    linestyle="-" if decided else "--"))
+            if len(text) > 8:  # (two lines fit a cell: "append" over "y=c1.4;")
+                text = text.replace(" ", "\n", 1)
             ax.text(slot, y + (0.5 if decided else 0.6), text, ha="center", va="center",
                     fontsize=7, color="white" if decided else "#222222",
-                    fontweight="bold" if decided else "normal")
+                    fontweight="bold" if decided else "normal", linespacing=1.0)
             if not decided and ballot is not None:
                 ax.text(slot, y + 0.28, f"b={ballot}", ha="center", va="center", fontsize=6,
                         color="#444444")
