@@ -83,6 +83,11 @@ def test_a_new_leader_recovers_the_slots_in_flight_and_fills_the_gaps_with_no_op
                    if isinstance(e.data, Promise) and e.node == "n2")
     assert [(slot, command) for slot, _, command in promise.accepted] == [
         (3, Append("c1", 2, "y", "c"))]
+    after = {view.id: view.cells() for view in run.steps[2][1]}
+    assert after["n2"] == after["n3"] == {1: ("put x=a", "decided", None),
+                                          2: ("no-op", "decided", None),
+                                          3: ("append y=c", "decided", None)}
+    assert after["n1"][2] == ("put x=b", "accepted", "1,n1")  # (down, with its proposals)
     expected = [Put("c1", 1, "x", "a"), NOOP, Append("c1", 2, "y", "c"),
                 Put("c2", 1, "x", "b")]
     assert all(sim.nodes[i].log == expected for i in SERVERS)
@@ -118,6 +123,12 @@ def test_a_stable_leader_saves_phase_1_one_round_trip_and_four_in_ten_messages()
         assert per_command.messages == {kind: n - 1 for kind in (
             "Prepare", "Promise", "Accept", "Accepted", "Decide")}
         assert multi.total == 3 * (n - 1) and per_command.total == 5 * (n - 1)
+
+
+def test_phase_1_for_every_command_is_as_safe_only_slower():
+    runs = [safety_run(PaxosPerCommand, seed=seed, until=2_000) for seed in range(3)]
+    assert all(run.violated is None and run.linearizable for run in runs)
+    assert all(run.leaders > 20 for run in runs)  # a phase 1 (a "leader") per command
 
 
 def test_a_deposed_leader_steps_down_when_it_hears_a_higher_ballot():

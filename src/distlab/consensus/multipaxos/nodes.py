@@ -44,12 +44,7 @@ from distlab.consensus.multipaxos.messages import (NOOP, Accept, Accepted, Ballo
 from distlab.kv.machine import KVMachine
 from distlab.sim import Node
 from distlab.workloads.client import NotLeader
-from distlab.workloads.kv import Append, AppendOk, Get, GetOk, Put, PutOk
-
-#: the client requests a server accepts
-REQUESTS = (Get, Put, Append)
-#: what it answers them
-REPLIES = (GetOk, PutOk, AppendOk, NotLeader)
+from distlab.workloads.kv import Append, Get, Put
 
 
 class MultiPaxosServer(Node):
@@ -146,6 +141,7 @@ class MultiPaxosServer(Node):
         self.on_message(self.id, msg)
 
     def reply(self, dst: str, msg: Any) -> None:
+        """Answer ``dst``: over the network, or at once if it is this server."""
         if dst == self.id:
             self.on_message(self.id, msg)
         else:
