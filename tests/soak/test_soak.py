@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from distlab.consensus.multipaxos.bugs import SkipsPhase1Leader
 from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.membership.heartbeat import TimeoutDetector
@@ -42,6 +43,12 @@ def test_a_proposer_that_ignores_the_promises_is_caught():
     assert f"replay: python -m distlab.soak --protocol paxos --seed {first.seed}" in details
     # the replay is the same run
     assert replay(library.paxos(proposer=HastyProposer), first.seed)[1] == first
+
+
+def test_a_multipaxos_leader_that_skips_phase_1_is_caught():
+    summary = soak(library.multipaxos(server=SkipsPhase1Leader), SLICE)
+    assert summary.violations, "no run made a leader reuse a slot chosen without it"
+    assert summary.violations[0].violation.startswith("one value is chosen per slot: slot ")
 
 
 def test_an_at_least_once_counter_is_caught_applying_a_retry_twice():

@@ -18,6 +18,9 @@ import math
 from collections.abc import Callable
 
 from distlab.clocks.cristian import CristianClient, TimeServer
+from distlab.consensus.multipaxos.invariants import multipaxos_invariants
+from distlab.consensus.multipaxos.nodes import MultiPaxosServer
+from distlab.consensus.multipaxos.runs import add_multipaxos_kv
 from distlab.consensus.paxos import Acceptor, Proposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
@@ -101,6 +104,29 @@ def raft_kv(node: type[RaftNode] = RaftNode) -> Target:
 
     return Target("raft-kv", "distlab.consensus.raft.node",
                   "the five properties of Figure 3 (every event); linearizable (end); "
+                  "operations after the repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=calm_at)
+
+
+def multipaxos(server: type[MultiPaxosServer] = MultiPaxosServer) -> Target:
+    """A key-value store on 5 Multi-Paxos servers, 3 clients: one value chosen per slot and
+    replicas that agree under every fault (safety needs no timing, so clock faults too), a
+    linearizable history; once the faults are over, every operation started after the
+    repair succeeds (a leader is elected and fills the gaps)."""
+    run_for, calm_at = 3_000.0, 0.6
+
+    def setup(sim: Simulation) -> None:
+        add_multipaxos_kv(sim, n=5, clients=3, ops=1_000, server_class=server, retry=60.0,
+                          election_timeout=(100.0, 200.0), heartbeat_interval=30.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *multipaxos_invariants(), Linearizable("kv"),
+            OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target("multipaxos", "distlab.consensus.multipaxos.nodes",
+                  "one value per slot, replicas agree (every event); linearizable (end); "
                   "operations after the repair succeed (end)",
                   Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
                   calm_at=calm_at)

@@ -26,6 +26,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "paxos": library.paxos,
     "raft-election": library.raft_election,
     "raft-kv": library.raft_kv,
+    "multipaxos": library.multipaxos,
     "bully": library.bully,
     "ring-election": library.ring_election,
     "heartbeat": library.heartbeat,

@@ -1,0 +1,285 @@
+"""Experiments on Multi-Paxos, for the book's page and the tests.
+
+`multipaxos_kv` builds a replicated key-value store with its clients; `cost_per_command`
+measures the messages and round trips one command costs, for Multi-Paxos with a stable leader
+and for Paxos run again for every command (`PaxosPerCommand`); `leader_change` scripts a
+leader that crashes with slots in flight, and the new leader's recovery; `safety_run` watches
+the invariants and the clients' history under random faults.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from distlab.check import check_linearizability
+from distlab.check.invariants import Invariant, InvariantViolation, watch
+from distlab.consensus.multipaxos.invariants import multipaxos_invariants
+from distlab.consensus.multipaxos.messages import NOOP, CatchUp, Heartbeat
+from distlab.consensus.multipaxos.nodes import MultiPaxosServer
+from distlab.sim import Client, Constant, Latency, Nemesis, Network, Simulation, Uniform
+from distlab.sim.helpers import node_ids
+from distlab.workloads.kv import MODEL, Append, Get, KVClient, Put
+
+
+def add_multipaxos_kv(sim: Simulation, *, n: int = 3, clients: int = 2, ops: int = 20,
+                      retry: float = 100.0,
+                      server_class: type[MultiPaxosServer] = MultiPaxosServer,
+                      **options: float | tuple[float, float]) -> list[str]:
+    """Add ``n`` servers ``n1``... and ``clients`` key-value clients ``c1``... doing ``ops``
+    operations each to ``sim``; return the servers' ids.
+
+    Each client knows every server and starts with its own (``c1`` with ``n1``...); a
+    follower redirects it to the leader. ``options`` go to every server."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"a Multi-Paxos cluster needs at least one server; got n={n!r}")
+    servers = node_ids(n, first=1)
+    sim.add_nodes(server_class, servers, **options)
+    for i in range(1, clients + 1):
+        first = (i - 1) % n
+        sim.add_node(KVClient, f"c{i}", server=servers[first:] + servers[:first], ops=ops,
+                     retry=retry)
+    return servers
+
+
+def multipaxos_kv(*, seed: int = 0, n: int = 3, clients: int = 2, ops: int = 20,
+                  latency: Latency | float = Uniform(1, 10), retry: float = 100.0,
+                  nemesis: Nemesis | None = None,
+                  server_class: type[MultiPaxosServer] = MultiPaxosServer,
+                  **options: float | tuple[float, float]) -> Simulation:
+    """A key-value store replicated by Multi-Paxos (`add_multipaxos_kv`), ready to run.
+
+    A ``nemesis`` must be limited to the servers (``Nemesis(..., nodes=["n1", "n2",
+    "n3"])``): the clients' history is what is judged."""
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    servers = add_multipaxos_kv(sim, n=n, clients=clients, ops=ops, retry=retry,
+                                server_class=server_class, **options)
+    if nemesis is not None:
+        if nemesis.nodes is None or not set(nemesis.nodes) <= set(servers):
+            raise ValueError(f"the nemesis must spare the clients (their history is judged): "
+                             f"build it with nodes={servers!r} or some of them")
+        nemesis.install(sim)
+    return sim
+
+
+def leader_of(sim: Simulation) -> str | None:
+    """The server that is up and leads the highest ballot (None: no leader)."""
+    leaders = [(node.ballot, node_id) for node_id, node in sim.nodes.items()
+               if isinstance(node, MultiPaxosServer) and sim.is_up(node_id)
+               and node.role == "leader"]
+    return max(leaders)[1] if leaders else None
+
+
+# -- what a command costs ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CommandCost:
+    """What one client command cost on average, with a stable leader and no fault:
+    ``messages`` between servers, by type (heartbeats and catch-ups, which tick with time,
+    not with commands, are left out), and ``round_trips`` between servers before the leader
+    could answer (the client's own round trip to the leader is not counted)."""
+
+    protocol: str
+    servers: int
+    commands: int
+    messages: dict[str, float]
+    round_trips: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.messages.values())
+
+
+def cost_per_command(server_class: type[MultiPaxosServer] = MultiPaxosServer, *, n: int = 3,
+                     ops: int = 20, delay: float = 5.0, seed: int = 0) -> CommandCost:
+    """One client doing ``ops`` operations, one at a time, against ``n`` servers on a network
+    where every message takes ``delay`` ms: messages and round trips per command.
+
+    The first operation is not measured (it finds the leader, through a redirect, while the
+    first phase 1 runs); each later one goes straight to the leader, so its latency is the
+    client's round trip plus the servers' round trips."""
+    sim = Simulation(seed=seed, network=Network(latency=Constant(delay)))
+    servers = add_multipaxos_kv(sim, n=n, clients=1, ops=ops, retry=100.0,
+                                server_class=server_class, election_timeout=(50.0, 100.0),
+                                heartbeat_interval=40.0)
+    sim.run(until=10_000)
+    done = [op for op in sim.history.operations if op.status == "ok"]
+    if len(done) != ops or ops < 2:
+        raise RuntimeError(f"cost_per_command: {len(done)} of {ops} operations completed "
+                           f"(ops must be at least 2; the first one is not measured)")
+    measured = done[1:]
+    start, end = measured[0].invoke_time, measured[-1].complete_time
+    counted: Counter[str] = Counter()
+    for event in sim.trace.of_kind("send"):
+        if (start <= event.time <= end and event.node in servers and event.peer in servers
+                and not isinstance(event.data, (Heartbeat, CatchUp))):
+            counted[type(event.data).__name__] += 1
+    latency = sum(op.complete_time - op.invoke_time for op in measured) / len(measured)
+    round_trip = 2 * delay
+    return CommandCost(server_class.__name__, n, len(measured),
+                       {kind: count / len(measured) for kind, count in counted.items()},
+                       (latency - round_trip) / round_trip)
+
+
+# -- a leader change, scripted -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlotView:
+    """One server's slots at one moment: its decided log (and commands decided out of
+    order), its acceptor's proposals, and whether it is up and leads."""
+
+    id: str
+    up: bool
+    role: str
+    ballot: Any
+    log: tuple[Any, ...]
+    pending: dict[int, Any]
+    accepted: dict[int, tuple[Any, Any]]
+
+    @classmethod
+    def of(cls, sim: Simulation, node_id: str) -> SlotView:
+        node: Any = sim.nodes[node_id]
+        up = sim.is_up(node_id)
+        return cls(node_id, up, node.role if up else "crashed", node.ballot, tuple(node.log),
+                   dict(node.pending) if up else {}, dict(node.accepted))
+
+    def cells(self) -> dict[int, tuple[str, str, str | None]]:
+        """Slot -> (what is in it, "decided" or "accepted", the ballot accepted in): what
+        `distlab.viz.slots` draws."""
+        cells: dict[int, tuple[str, str, str | None]] = {}
+        for slot, (ballot, command) in self.accepted.items():
+            cells[slot] = (short(command), "accepted", f"{ballot[0]},{ballot[1]}")
+        for slot, command in [*enumerate(self.log, 1), *self.pending.items()]:
+            cells[slot] = (short(command), "decided", None)
+        return cells
+
+
+def short(command: Any) -> str:
+    """A command in a few characters: ``put x=a``, ``get y``, ``no-op``."""
+    match command:
+        case Get(key=key):
+            return f"get {key}"
+        case Put(key=key, value=value) | Append(key=key, value=value):
+            return f"{type(command).__name__.lower()} {key}={value}"
+    return "no-op" if command == NOOP else repr(command)
+
+
+@dataclass(frozen=True)
+class LeaderChangeRun:
+    """The scripted leader change: the simulation, the servers after each step (caption,
+    views), and the invariant violation that stopped it (None: it ran to its end)."""
+
+    sim: Simulation
+    steps: list[tuple[str, list[SlotView]]]
+    violation: InvariantViolation | None
+
+
+SERVERS = ["n1", "n2", "n3"]
+
+
+def leader_change(server_class: type[MultiPaxosServer] = MultiPaxosServer, *,
+                  invariants: list[Invariant] | None = None) -> LeaderChangeRun:
+    """Three servers; every message takes 5 ms; nobody times out by itself (each phase 1 is
+    started by the script), so the steps are the same whatever the class does:
+
+    (a) ``n1`` runs phase 1 and leads; ``c1``'s ``put x=a`` is decided in slot 1 everywhere.
+    (b) ``n1``'s links to the others are cut one way while it proposes ``c2``'s ``put x=b``:
+        slot 2 is accepted by ``n1`` alone. The links come back and ``c1``'s ``append
+        y=c`` goes to slot 3: ``n2`` and ``n3`` accept it -- it is chosen -- and ``n1``
+        crashes before their ``Accepted`` replies reach it. Nobody knows slot 3 is chosen.
+    (c) ``n2`` runs phase 1 with ``n3``: it must re-propose ``append y=c`` in slot 3, and fill
+        the gap, slot 2, with a no-op.
+    (d) ``n1`` restarts and catches up; ``c2`` resends ``put x=b``, which goes to slot 4.
+
+    ``invariants`` (by default `multipaxos_invariants`) are watched at every event; the first
+    violation stops the script.
+    """
+    sim = Simulation(seed=0, network=Network(latency=Constant(5.0)))
+    sim.add_nodes(server_class, SERVERS, election_timeout=(100_000, 200_000),
+                  heartbeat_interval=20.0)
+    sim.add_nodes(Client, ["c1", "c2"])
+    watch(sim, *(multipaxos_invariants() if invariants is None else invariants))
+    steps: list[tuple[str, list[SlotView]]] = []
+    node: Any = sim.nodes
+
+    def record(caption: str) -> None:
+        steps.append((caption, [SlotView.of(sim, i) for i in SERVERS]))
+
+    try:
+        sim.run(until=1)
+        node["n1"].start_phase1()
+        sim.run(until=15)
+        node["c1"].send("n1", Put("c1", 1, "x", "a"))
+        sim.run(until=40)
+        record("(a) n1 leads; put x=a is decided in slot 1")
+        sim.cut("n1", "n2", both_ways=False)
+        sim.cut("n1", "n3", both_ways=False)
+        node["c2"].send("n1", Put("c2", 1, "x", "b"))
+        sim.run(until=52)  # (a cut drops a message when it arrives: here at 50 ms)
+        sim.heal()
+        node["c1"].send("n1", Append("c1", 2, "y", "c"))
+        sim.run(until=64)  # (the Accepts reach n2 and n3 at 62 ms; their replies, at 67)
+        sim.crash("n1")
+        record("(b) slot 2 accepted by n1 only; slot 3 by n2 and n3; n1 crashes")
+        node["n2"].start_phase1()
+        sim.run(until=100)
+        record("(c) n2 leads: a no-op fills slot 2, slot 3 is recovered")
+        sim.restart("n1")
+        node["c2"].send("n2", Put("c2", 1, "x", "b"))
+        sim.run(until=160)
+        record("(d) n1 is back and caught up; put x=b goes to slot 4")
+    except InvariantViolation as exc:
+        record(f"({'abcd'[len(steps)]}) stopped: {exc.invariant} is violated")
+        return LeaderChangeRun(sim, steps, exc)
+    return LeaderChangeRun(sim, steps, None)
+
+
+# -- safety under random faults --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SafetyRun:
+    """One random fault schedule: the invariant that failed first (None: both held), why and
+    when; whether the clients' history is linearizable (None: not checked, the run stopped);
+    how many leaders there were and how many slots were decided."""
+
+    seed: int
+    violated: str | None
+    explanation: str | None
+    time: float | None
+    linearizable: bool | None
+    leaders: int
+    decided: int
+
+
+def safety_run(server_class: type[MultiPaxosServer] = MultiPaxosServer, *, seed: int = 0,
+               n: int = 5, until: float = 3_000.0, interval: float = 100.0) -> SafetyRun:
+    """Five servers and three clients under a `Nemesis` acting every ``interval`` ms on
+    average (crashes of up to two servers, partitions, 10% loss, duplication and reordering)
+    for the first three quarters of the run, watched by both invariants until ``until`` ms or
+    the first violation; then the clients' history is checked for linearizability."""
+    servers = node_ids(n, first=1)
+    nemesis = Nemesis(interval, nodes=servers, max_crashed=(n - 1) // 2, loss=0.1,
+                      duplicate=0.1, reorder=0.1, stop=until * 3 / 4)
+    sim = multipaxos_kv(seed=seed, n=n, clients=3, ops=30, nemesis=nemesis,
+                        server_class=server_class, election_timeout=(60.0, 120.0),
+                        heartbeat_interval=20.0, retry=60.0)
+    watch(sim, *multipaxos_invariants())
+    try:
+        sim.run(until=until)
+    except InvariantViolation as exc:
+        return SafetyRun(seed, exc.invariant, exc.explanation, exc.time, None,
+                         _leaders(sim), _decided(sim))
+    linearizable = check_linearizability(sim.history, MODEL).ok
+    return SafetyRun(seed, None, None, None, linearizable, _leaders(sim),
+                     _decided(sim))
+
+
+def _leaders(sim: Simulation) -> int:
+    return sum(1 for e in sim.trace.of_kind("note") if e.data.what == "leader")
+
+
+def _decided(sim: Simulation) -> int:
+    return max(len(node.log) for node in sim.nodes.values()
+               if isinstance(node, MultiPaxosServer))
+
