@@ -12,6 +12,9 @@
   `ScriptedKVClient`), `merged_values`.
 * Leaderless replication (`distlab.kv.leaderless`): `leaderless_sim`, `sloppy_quorum_run`
   (a partition between a key's replicas), and `stale_reads`.
+* Sessions over follower reads (`distlab.kv.sessions`): `session_sim`, one or two
+  leader-follower stores whose clients read from followers, routed by each session's choice;
+  `session_anomalies` counts what the session checkers find in a history.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
 from distlab.kv.leaderless import DynamoNode, preference_list
 from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
+from distlab.kv.sessions import SessionClient
+from distlab.check.sessions import GUARANTEES, check_session
 from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
 from distlab.workloads.client import Error
 from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, PutOk
@@ -378,5 +383,92 @@ def sloppy_quorum_run(sloppy: bool, *, n: int = 3, r: int = 2, w: int = 2,
     sim.at(partition[0], sim.partition, {"writer", replicas[0], *others},
            {"reader", *replicas[1:]})
     sim.at(partition[1], sim.heal)
+    sim.run(until=duration)
+    return sim
+
+
+# -- sessions over follower reads (distlab.kv.sessions) ------------------------------------------
+#: The keys of the session runs.
+SESSION_KEYS = ("x", "y")
+
+
+def session_sim(seed: int = 1, *, routing: str = "any", tokens: bool = False, shards: int = 1,
+                clients: int = 2, sessions: dict[str, dict[str, Any]] | None = None,
+                lag: dict[str, float] | None = None, leader_distance: float = 25.0,
+                near: float = 2.0, ops: int = 20, writes: float = 0.3,
+                think: float = 20.0) -> Simulation:
+    """Leader-follower stores in async mode whose followers serve reads, and their clients.
+
+    With ``shards`` 1 the store is ``a`` (leader), ``b``, ``c`` and holds both keys; with 2,
+    ``a1``/``b1``/``c1`` hold ``x`` and ``a2``/``b2``/``c2`` hold ``y``. Clients sit next to
+    the followers (``near`` ms) and far from the leaders (``leader_distance`` ms); ``lag``
+    gives the one-way delay from the leader to each follower (default: ``b`` 15 ms, ``c``
+    60 ms, in every shard). Either ``clients`` random sessions ``c1``, ``c2``... (the i-th
+    at home with the i-th follower) with ``routing`` and ``tokens``, or ``sessions``: the
+    `SessionClient` options of each named client (a ``script``, its own ``routing``...).
+    """
+    if shards not in (1, 2):
+        raise ValueError(f"shards must be 1 (one store a, b, c) or 2 (a1, b1, c1 for x and "
+                         f"a2, b2, c2 for y); got {shards!r}")
+    groups = ([("a", "b", "c")] if shards == 1 else
+              [(f"a{s}", f"b{s}", f"c{s}") for s in (1, 2)])
+    stores = {key: (groups[i % shards][0], groups[i % shards][1:])
+              for i, key in enumerate(SESSION_KEYS)}
+    sim = Simulation(seed=seed, network=Network(latency=5.0))
+    for group in groups:
+        sim.add_nodes(ReplicatedKV, group, servers=group, mode="async", follower_reads=True)
+    delays = {"b": 15.0, "c": 60.0}
+    for group in groups:
+        for follower in group[1:]:
+            delay = (lag or {}).get(follower, delays[follower[0]])
+            sim.network.set_link(group[0], follower, latency=delay)
+    if sessions is None:
+        sessions = {f"c{i + 1}": {"home": i, "ops": ops} for i in range(clients)}
+    for client, options in sessions.items():
+        options = {"routing": routing, "tokens": tokens, "writes": writes, "think": think,
+                   **options}
+        sim.add_node(SessionClient, client, stores=stores, **options)
+        for group in groups:
+            sim.network.set_link(client, group[0], latency=leader_distance)
+            for follower in group[1:]:
+                sim.network.set_link(client, follower, latency=near)
+    return sim
+
+
+def session_anomalies(history: History) -> dict[str, int]:
+    """How many reads of ``history`` break each session guarantee (and causality)."""
+    return {guarantee: len(check_session(history, guarantee).anomalies)
+            for guarantee in GUARANTEES}
+
+
+#: The scripted scenarios of `anomaly_run`: (session_sim options, the scripts of the clients
+#: other than the victim, the victim's name and script). Times in ms.
+ANOMALY_SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], str, tuple]] = {
+    # alice writes x, then reads it from her follower, c, 60 ms behind the leader
+    "read-your-writes": ({}, {}, "alice", ((0, "put", "x", "alice.1"), (70, "get", "x", None))),
+    # a writer writes x twice; bob reads x four times from followers 15 and 60 ms behind
+    "monotonic-reads": ({"seed": 3},
+                        {"writer": ((0, "put", "x", "w.1"), (60, "put", "x", "w.2"))},
+                        "bob", tuple((105 + 10 * i, "get", "x", None) for i in range(4))),
+    # x (the question) and y (the answer) live in two shards; shard 1's followers lag 300 ms
+    "consistent-prefix": ({"shards": 2, "lag": {"b1": 300, "c1": 300, "b2": 5, "c2": 5}},
+                          {"asker": ((0, "put", "x", "question"),),
+                           "answerer": ((60, "get", "x", None), (120, "put", "y", "answer"))},
+                          "observer", ((200, "get", "y", None), (210, "get", "x", None))),
+}
+
+
+def anomaly_run(anomaly: str, routing: str, tokens: bool = False,
+                duration: float = 1_000.0) -> Simulation:
+    """Run the scenario that shows ``anomaly`` (a key of `ANOMALY_SCENARIOS`) with the victim
+    reading by ``routing`` (with version ``tokens`` or not); the other clients write to and
+    read from the leaders. Returns the simulation, run for ``duration`` ms."""
+    if anomaly not in ANOMALY_SCENARIOS:
+        raise ValueError(f"no scenario for {anomaly!r}: use one of "
+                         f"{', '.join(ANOMALY_SCENARIOS)}")
+    options, others, victim, script = ANOMALY_SCENARIOS[anomaly]
+    sessions = {name: {"routing": "leader", "script": steps} for name, steps in others.items()}
+    sessions[victim] = {"routing": routing, "tokens": tokens, "home": 1, "script": script}
+    sim = session_sim(sessions=sessions, **options)
     sim.run(until=duration)
     return sim
