@@ -59,7 +59,7 @@ Epoch = tuple[int, str]
 ACKS_NEEDED: dict[str, int | None] = {"sync": None, "semi-sync": 1, "async": 0}
 
 
-# -- the requests of a client that keeps a version token -------------------------------------------
+# -- the requests of a client that keeps a version token ----------------------------------------
 @dataclass(frozen=True)
 class SessionGet(Get):
     """A ``get`` to answer from a state that has applied the log up to entry ``after`` at
