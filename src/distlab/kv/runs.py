@@ -11,7 +11,8 @@
   `multi_leader_run` (random clients), `cart_run` (a scripted shopping cart, with
   `ScriptedKVClient`), `merged_values`.
 * Leaderless replication (`distlab.kv.leaderless`): `leaderless_sim`, `sloppy_quorum_run`
-  (a partition between a key's replicas), and `stale_reads`.
+  (a partition between a key's replicas), and `stale_reads`; `leaderless_cart_run`, two
+  shoppers who add to one cart at once (`Shopper`), under last-writer-wins or siblings.
 * Sessions over follower reads (`distlab.kv.sessions`): `session_sim`, one or two
   leader-follower stores whose clients read from followers, routed by each session's choice;
   `session_anomalies` counts what the session checkers find in a history.
@@ -24,14 +25,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
-from distlab.kv.leaderless import DynamoNode, preference_list
+from distlab.kv.leaderless import (SIBLING_SEPARATOR, DynamoNode, PutAfter, Siblings,
+                                   preference_list)
 from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
 from distlab.kv.sessions import SessionClient
+from distlab.kv.versions import merge_items
 from distlab.check.sessions import GUARANTEES, check_session
 from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
 from distlab.workloads.client import Error
-from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, PutOk
+from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, Put, PutOk
 
 #: The three replicas.
 REPLICAS = ("a", "b", "c")
@@ -470,5 +473,61 @@ def anomaly_run(anomaly: str, routing: str, tokens: bool = False,
     sessions = {name: {"routing": "leader", "script": steps} for name, steps in others.items()}
     sessions[victim] = {"routing": routing, "tokens": tokens, "home": 1, "script": script}
     sim = session_sim(sessions=sessions, **options)
+    sim.run(until=duration)
+    return sim
+
+
+# -- siblings in the leaderless store -------------------------------------------------------------
+class Shopper(Client):
+    """A shopper who adds items to a cart by read-modify-write, as Dynamo's shopping cart:
+    at each (time, item) of ``script`` it gets ``cart`` from ``server``, merges the siblings
+    it got (`merge_items`), adds ``item`` (None: only look) and puts the result back, with
+    the context of the get when the store returned one (`PutAfter`). Each get and put is an
+    operation of the history."""
+
+    def __init__(self, server: str, script: Sequence[tuple[float, str | None]] = (),
+                 key: str = "cart") -> None:
+        self.server, self.script, self.key = server, tuple(script), key
+        self.adding: dict[int, str | None] = {}       # msg_id of a get -> the item to add
+        self.operations: dict[int, Operation] = {}
+        self.next_id = 0
+
+    def on_start(self) -> None:
+        for n, (time, _) in enumerate(self.script):
+            self.set_timer(time, f"step {n}")
+
+    def on_timer(self, name: str) -> None:
+        item = self.script[int(name.split()[1])][1]
+        msg_id = self.request("get", None, Get(self.id, self.next_id + 1, self.key))
+        self.adding[msg_id] = item
+
+    def request(self, f: str, value: str | None, message: Any) -> int:
+        self.next_id += 1
+        self.operations[self.next_id] = self.invoke(f, value=value, key=self.key)
+        self.send(self.server, message)
+        return self.next_id
+
+    def on_message(self, src: str, msg: Any) -> None:
+        op = self.operations.pop(getattr(msg, "in_reply_to", None), None)
+        if op is None:
+            return
+        self.ok(op, msg.value if isinstance(msg, GetOk) else None)
+        item = self.adding.pop(msg.in_reply_to, None)
+        if isinstance(msg, GetOk) and item is not None:
+            cart = merge_items((msg.value or "").split(SIBLING_SEPARATOR)) + item
+            msg_id = self.next_id + 1
+            self.request("put", cart, PutAfter(self.id, msg_id, self.key, cart, msg.context)
+                         if isinstance(msg, Siblings) else Put(self.id, msg_id, self.key, cart))
+
+
+def leaderless_cart_run(resolve: str, *, duration: float = 800.0) -> Simulation:
+    """Alice (through ``n0``) adds eggs and Bob (through ``n1``) adds flour to one cart at
+    the same moment, 0 ms; Alice looks at 200 ms, adds tea at 300 and looks again at 500.
+    Five `DynamoNode`s with ``resolve``, N = 3, R = W = 2, every link 5 ms."""
+    sim = Simulation(seed=1, network=Network(latency=5.0))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, resolve=resolve)
+    sim.add_node(Shopper, "alice", server="n0",
+                 script=((0, "eggs;"), (200, None), (300, "tea;"), (500, None)))
+    sim.add_node(Shopper, "bob", server="n1", script=((0, "flour;"),))
     sim.run(until=duration)
     return sim
