@@ -20,7 +20,8 @@ from distlab.check import check_linearizability
 from distlab.clocks.logical import VectorClock
 from distlab.kv.leaderless import DynamoNode, StoreVersion, TreeLevel, preference_list
 from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_cart_run,
-                             leaderless_sim, outcome_counts, sloppy_quorum_run, stale_reads)
+                             leaderless_sim, lost_items, outcome_counts, shoppers_run,
+                             sloppy_quorum_run, stale_reads)
 from distlab.kv.versions import Version, dotted_context, keep_dotted
 from distlab.partitioning import ConsistentHashRing
 from distlab.sim import Exponential, Nemesis, Network, Simulation
@@ -200,3 +201,11 @@ def test_siblings_survive_faults_and_every_hint_is_handed_off():
 def test_an_unknown_resolve_rule_is_refused():
     with pytest.raises(Exception, match="unknown resolve rule 'newest'"):
         Simulation().add_node(DynamoNode, "n0", servers=DYNAMO_NODES, resolve="newest")
+
+
+def test_concurrent_shoppers_lose_items_under_lww_and_none_with_siblings():
+    lost = {rule: sum(len(lost_items(shoppers_run(rule, seed, gap=50))) for seed in range(3))
+            for rule in ("lww", "siblings")}
+    assert lost["lww"] > 0 and lost["siblings"] == 0
+    sim = shoppers_run("siblings", 1, gap=50)
+    assert any(" | " in (op.output or "") for op in sim.history if op.f == "get")

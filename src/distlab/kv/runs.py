@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -483,13 +484,14 @@ class Shopper(Client):
     at each (time, item) of ``script`` it gets ``cart`` from ``server``, merges the siblings
     it got (`merge_items`), adds ``item`` (None: only look) and puts the result back, with
     the context of the get when the store returned one (`PutAfter`). Each get and put is an
-    operation of the history."""
+    operation of the history; a step due while one runs starts when it ends."""
 
     def __init__(self, server: str, script: Sequence[tuple[float, str | None]] = (),
                  key: str = "cart") -> None:
         self.server, self.script, self.key = server, tuple(script), key
         self.adding: dict[int, str | None] = {}       # msg_id of a get -> the item to add
         self.operations: dict[int, Operation] = {}
+        self.queued: list[str | None] = []            # items whose step came due meanwhile
         self.next_id = 0
 
     def on_start(self) -> None:
@@ -497,7 +499,11 @@ class Shopper(Client):
             self.set_timer(time, f"step {n}")
 
     def on_timer(self, name: str) -> None:
-        item = self.script[int(name.split()[1])][1]
+        self.queued.append(self.script[int(name.split()[1])][1])
+        if not self.operations:
+            self.look_then_add(self.queued.pop(0))
+
+    def look_then_add(self, item: str | None) -> None:
         msg_id = self.request("get", None, Get(self.id, self.next_id + 1, self.key))
         self.adding[msg_id] = item
 
@@ -518,6 +524,8 @@ class Shopper(Client):
             msg_id = self.next_id + 1
             self.request("put", cart, PutAfter(self.id, msg_id, self.key, cart, msg.context)
                          if isinstance(msg, Siblings) else Put(self.id, msg_id, self.key, cart))
+        elif self.queued:
+            self.look_then_add(self.queued.pop(0))
 
 
 def leaderless_cart_run(resolve: str, *, duration: float = 800.0) -> Simulation:
@@ -531,3 +539,41 @@ def leaderless_cart_run(resolve: str, *, duration: float = 800.0) -> Simulation:
     sim.add_node(Shopper, "bob", server="n1", script=((0, "flour;"),))
     sim.run(until=duration)
     return sim
+
+
+def shoppers_run(resolve: str, seed: int = 1, *, shoppers: int = 4, adds: int = 10,
+                 gap: float = 100.0, latency: Latency | float = Uniform(1, 20)) -> Simulation:
+    """``shoppers`` `Shopper`s ``s1``, ``s2``..., each through its own coordinator, add
+    ``adds`` items each (``"s1.1;"``...) to one cart, at random times ``gap`` ms apart on
+    average; the first shopper looks at the cart once more after everyone is done. Five
+    `DynamoNode`s with ``resolve``, N = 3, R = W = 2."""
+    rng = random.Random(seed)
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, resolve=resolve)
+    scripts = []
+    for _ in range(shoppers):
+        time, script = 0.0, []
+        for n in range(1, adds + 1):
+            time += rng.expovariate(1 / gap)
+            script.append((time, n))
+        scripts.append(script)
+    end = max(script[-1][0] for script in scripts) + 1_000
+    for i, script in enumerate(scripts):
+        steps: list[tuple[float, str | None]] = [(t, f"s{i + 1}.{n};") for t, n in script]
+        if i == 0:
+            steps.append((end, None))                   # the last look
+        sim.add_node(Shopper, f"s{i + 1}", server=DYNAMO_NODES[i % len(DYNAMO_NODES)],
+                     script=steps)
+    sim.run(until=end + 1_000)
+    return sim
+
+
+def lost_items(sim: Simulation) -> list[str]:
+    """The items whose put was acknowledged and that the cart's last look misses."""
+    ops = list(sim.history)
+    last = max((op for op in ops if op.f == "get" and op.status == "ok"),
+               key=lambda op: op.complete_time)
+    final = set(merge_items((last.output or "").split(SIBLING_SEPARATOR)).split(";"))
+    added = {item for op in ops if op.f == "put" and op.status == "ok"
+             for item in op.value.split(";")[:-1] if item.startswith(f"{op.process}.")}
+    return sorted(added - final)
