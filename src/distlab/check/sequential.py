@@ -18,7 +18,8 @@ key), each visited once, depth first.
 Operations whose outcome is unknown (``info``, ``pending``) are optional, as in the
 linearizability check: a write (or any operation that changes the state) may be placed
 anywhere after the operations its process issued before it, or never; an unknown read is
-dropped. Failed operations took no effect and are left out.
+dropped. Failed operations took no effect and are left out. A process's order is the order
+in which it invoked its operations, as in `distlab.check.sessions`.
 
 **The bound.** The number of configurations can grow as the product of the processes'
 lengths times the number of states: exponential in the number of processes. The search stops

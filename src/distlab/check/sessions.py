@@ -34,7 +34,10 @@ or a write older than one of its floor. Every check also refuses a read of a val
 write wrote (a read from thin air), and the causal check a causal order with a cycle.
 Operations whose outcome is unknown (``info``, ``pending``) may have taken effect after their
 process went on, so they order nothing after them; a write counts in a floor only when it
-completed or was read.
+completed or was read. A process's order is the order in which it invoked its operations,
+even when one begins at the very instant the previous one ended (the linearizability checker
+treats two operations that touch at an instant as concurrent, so on such a history it may
+accept what these checks refuse).
 
 **What is decided, and what is not.** The checks are exact for these definitions and need no
 search (a few passes over the history). They order writes by causality only: between two
