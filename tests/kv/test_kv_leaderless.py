@@ -19,9 +19,9 @@ import pytest
 from distlab.check import check_linearizability
 from distlab.clocks.logical import VectorClock
 from distlab.kv.leaderless import DynamoNode, StoreVersion, TreeLevel, preference_list
-from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_cart_run,
-                             leaderless_sim, lost_items, outcome_counts, shoppers_run,
-                             sloppy_quorum_run, stale_reads)
+from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_cart_run, leaderless_sim,
+                             lost_items, outcome_counts, shoppers_run, sloppy_quorum_run,
+                             stale_reads)
 from distlab.kv.versions import Version, dotted_context, keep_dotted
 from distlab.partitioning import ConsistentHashRing
 from distlab.sim import Exponential, Nemesis, Network, Simulation

@@ -13,8 +13,7 @@ import pytest
 
 from distlab.check import check_linearizability, check_sessions
 from distlab.kv.leader_follower import At, SessionGet
-from distlab.kv.runs import (anomaly_run, operation_latencies, session_anomalies,
-                             session_sim)
+from distlab.kv.runs import anomaly_run, operation_latencies, session_anomalies, session_sim
 from distlab.sim import Simulation
 
 

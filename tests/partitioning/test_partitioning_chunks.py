@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from distlab.partitioning import RangePartitioning
-from distlab.partitioning.chunks import (balance, chunk_counts, chunk_keys, hashed_key,
-                                         migrate, split_chunks)
+from distlab.partitioning.chunks import (balance, chunk_counts, chunk_keys, hashed_key, migrate,
+                                         split_chunks)
 from distlab.partitioning.runs import sharded_inserts
 
 KEYS = [f"order-{i:06d}" for i in range(1_000)]

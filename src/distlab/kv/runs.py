@@ -25,6 +25,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from distlab.check.sessions import GUARANTEES, check_session
 from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
 from distlab.kv.leaderless import (SIBLING_SEPARATOR, DynamoNode, PutAfter, Siblings,
                                    preference_list)
@@ -32,7 +33,6 @@ from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
 from distlab.kv.sessions import SessionClient
 from distlab.kv.versions import merge_items
-from distlab.check.sessions import GUARANTEES, check_session
 from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
 from distlab.workloads.client import Error
 from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, Put, PutOk
