@@ -102,9 +102,11 @@ class ConsistencyResult:
             title += " (numbered points: an order that explains every read)"
         impossible = [a.read for a in self.anomalies] + list(self.stuck)
         arrows = [(a.missed, a.read) for a in self.anomalies if a.missed is not None]
+        labels = {"linearized": "in the order (dots)", "not placed": "operation",
+                  "impossible": "breaks it" if self.anomalies else "cannot go next"}
         return draw_history(self.operations, self.model, linearization=self.order,
                             impossible=impossible, ax=ax, title=title, max_ops=max_ops,
-                            arrows=arrows)
+                            arrows=arrows, legend_labels=labels)
 
 
 def _line(op: Op, describe: Any) -> str:

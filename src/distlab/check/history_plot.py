@@ -70,7 +70,8 @@ def _middle(op: Any, right: float) -> float:
 
 def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[Any] = (),
                  impossible: Sequence[Any] = (), ax: Any = None, title: str | None = None,
-                 max_ops: int = 30, arrows: Sequence[tuple[Any, Any]] = ()) -> Any:
+                 max_ops: int = 30, arrows: Sequence[tuple[Any, Any]] = (),
+                 legend_labels: dict[str, str] | None = None) -> Any:
     """Draw ``ops`` as a timeline and return the matplotlib figure.
 
     ``linearization`` (an order of some of the operations) is shown as numbered points,
@@ -78,7 +79,11 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
     that ends at the impossible operation (or, without one, the first ``max_ops``).
     ``arrows`` are pairs (a, b) of operations drawn as a dashed red arrow from a to b: the
     session checkers draw one from a write to the read that should have seen it.
+    ``legend_labels`` renames entries of the legend (keys ``"linearized"``, ``"not placed"``,
+    ``"impossible"``), for pictures of other checks.
     """
+    names = {"linearized": "linearized (dots: order)", "not placed": "not placed",
+             "impossible": "cannot be placed", **(legend_labels or {})}
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -158,11 +163,11 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
     ax.set_title(title, fontsize=10, pad=26)
     legend = []
     if linearized_ids:
-        legend.append(Patch(color=LINEARIZED, label="linearized (dots: order)"))
+        legend.append(Patch(color=LINEARIZED, label=names["linearized"]))
     if any(op.status == "ok" and op.id not in linearized_ids | impossible_ids for op in shown):
-        legend.append(Patch(color=PLACED_NOT, label="not placed"))
+        legend.append(Patch(color=PLACED_NOT, label=names["not placed"]))
     if impossible_ids:
-        legend.append(Patch(color=IMPOSSIBLE, label="cannot be placed"))
+        legend.append(Patch(color=IMPOSSIBLE, label=names["impossible"]))
     if any(op.unknown for op in shown):
         legend.append(Patch(facecolor=UNKNOWN_FILL, hatch="///", edgecolor="#a63603",
                             label="unknown outcome"))
