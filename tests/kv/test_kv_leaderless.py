@@ -7,7 +7,9 @@ no read is stale in these runs; a sloppy quorum keeps writes available when the 
 replicas are cut off, but breaks the overlap (a stale read with R + W > N), and hinted
 handoff then brings the write to its replicas; a write that reached fewer than W replicas
 is unknown to its client and can surface later through read repair; under crashes,
-partitions, loss and duplication every hint is handed off in the end.
+partitions, loss and duplication every hint is handed off in the end. Under the "siblings"
+rule, concurrent writes are all kept (last-writer-wins drops one), a put with a get's context
+supersedes what the get saw, and two blind puts through one coordinator stay siblings.
 """
 
 from __future__ import annotations
@@ -15,14 +17,22 @@ from __future__ import annotations
 import pytest
 
 from distlab.check import check_linearizability
+from distlab.clocks.logical import VectorClock
 from distlab.kv.leaderless import DynamoNode, StoreVersion, TreeLevel, preference_list
-from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_sim, outcome_counts,
-                             sloppy_quorum_run, stale_reads)
+from distlab.kv.runs import (DYNAMO_NODES, ScriptedKVClient, leaderless_cart_run, leaderless_sim,
+                             lost_items, outcome_counts, shoppers_run, sloppy_quorum_run,
+                             stale_reads)
+from distlab.kv.versions import Version, dotted_context, keep_dotted
 from distlab.partitioning import ConsistentHashRing
 from distlab.sim import Exponential, Nemesis, Network, Simulation
 from distlab.workloads.kv import MODEL
 
 SPIKY = {"latency": Exponential(10), "think": 0}
+
+
+def value_at(sim: Simulation, node: str, key: str) -> str | None:
+    """The value ``node`` holds for ``key`` (siblings joined), None if none."""
+    return sim.nodes[node].show()["data"].get(key)
 
 
 def test_preference_list_takes_the_next_distinct_nodes_clockwise():
@@ -59,7 +69,7 @@ def test_a_sloppy_quorum_stays_available_but_a_read_misses_the_write():
                         ("reader", "get", "ok", "old"), ("reader", "get", "ok", "new")]
     assert stale_reads(sim.history) == 1                # R + W > N, and yet
     replicas = preference_list(sim.nodes["n0"].ring, "x", 3)
-    assert all(sim.nodes[node].data["x"][1] == "new" for node in replicas)  # handed off
+    assert all(value_at(sim, node, "x") == "new" for node in replicas)  # handed off
     assert all(not sim.nodes[node].hints for node in DYNAMO_NODES)
 
 
@@ -69,7 +79,7 @@ def test_a_strict_quorum_refuses_the_write_which_then_surfaces_by_read_repair():
     assert write.status == "info"                       # stored on 1 replica of 3
     assert read_after.output == "new"
     replicas = preference_list(sim.nodes["n0"].ring, "x", 3)
-    assert all(sim.nodes[node].data["x"][1] == "new" for node in replicas)  # repaired
+    assert all(value_at(sim, node, "x") == "new" for node in replicas)  # repaired
     assert check_linearizability(sim.history, MODEL).ok
 
 
@@ -89,7 +99,7 @@ def test_read_repair_brings_a_stale_replica_up_to_date():
         sim.at(400, sim.restart, behind)    # back, but it missed "new"
         sim.run(until=1_000)
         assert [op.output for op in sim.history][-1] == "new"
-        return sim.nodes[behind].data["x"][1]
+        return value_at(sim, behind, "x")
     assert after_read(read_repair=False) == "old"
     assert after_read(read_repair=True) == "new"
 
@@ -108,7 +118,7 @@ def test_merkle_anti_entropy_repairs_keys_nobody_reads():
         sim.at(1_300, sim.restart, "n2")
         sim.run(until=4_000)
         ring = sim.nodes["n0"].ring
-        behind = sum(sim.nodes[node].data.get(key, (None, None))[1] != f"v{i}"
+        behind = sum(value_at(sim, node, key) != f"v{i}"
                      for i, key in enumerate(keys)
                      for node in preference_list(ring, key, 3))
         trees = sum(isinstance(e.data, TreeLevel) for e in sim.trace.of_kind("send"))
@@ -137,3 +147,65 @@ def test_bad_quorums_are_refused():
     sim = Simulation()
     with pytest.raises(Exception, match="need 1 <= r, w <= n <= 5"):
         sim.add_node(DynamoNode, "n0", servers=DYNAMO_NODES, n=3, r=4)
+
+
+# -- siblings -----------------------------------------------------------------------------------
+def test_last_writer_wins_loses_a_concurrent_update_that_siblings_keep():
+    def looks(resolve: str) -> list[str]:
+        sim = leaderless_cart_run(resolve)
+        return [op.output for op in sim.history if op.process == "alice" and op.f == "get"]
+    # Alice's eggs and Bob's flour are added at once; Alice looks, adds tea, looks again
+    assert looks("lww") == [None, "flour;", "flour;", "flour;tea;"]
+    assert looks("siblings") == [None, "eggs; | flour;", "eggs; | flour;", "eggs;flour;tea;"]
+
+
+def test_a_put_with_the_context_supersedes_every_sibling_it_saw():
+    sim = leaderless_cart_run("siblings")
+    ring = sim.nodes["n0"].ring
+    for node in preference_list(ring, "cart", 3):
+        (version,) = sim.nodes[node].data["cart"]
+        assert version.value == "eggs;flour;tea;"
+        assert {"n0", "n1"} <= set(version.clock.as_dict())   # it had seen both writes
+
+
+def test_blind_puts_through_one_coordinator_stay_siblings():
+    """Plain version vectors would order them (same coordinator); dots do not."""
+    sim = Simulation(seed=1, network=Network(latency=5.0))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, resolve="siblings")
+    sim.add_node(ScriptedKVClient, "client", server="n0",
+                 script=((0, "put", "x", "a"), (50, "put", "x", "b"), (100, "get", "x", None)))
+    sim.run(until=300)
+    assert [op.output for op in sim.history][-1] == "a | b"
+
+
+def test_dotted_versions_keep_what_no_context_covers():
+    a = Version("a", VectorClock(), (1.0, "n0"), dot=("n0", 1))
+    b = Version("b", VectorClock(), (2.0, "n0"), dot=("n0", 2))
+    assert keep_dotted((a,), b) == (a, b)                       # concurrent: both
+    assert keep_dotted((a, b), a) == (a, b)                     # known already
+    c = Version("c", dotted_context((a, b)), (3.0, "n1"), dot=("n1", 1))
+    assert keep_dotted((a, b), c) == (c,)                       # it saw both
+    assert keep_dotted((c,), a) == (c,)                         # older than c
+
+
+def test_siblings_survive_faults_and_every_hint_is_handed_off():
+    for seed in range(3):
+        sim = leaderless_sim(seed, ops=20, resolve="siblings")
+        Nemesis(interval=300, nodes=list(DYNAMO_NODES), stop=2_000, loss=0.2,
+                duplicate=0.2).install(sim)
+        sim.run(until=4_000)
+        assert outcome_counts(sim.history)["ok"] > 50
+        assert all(not sim.nodes[node].hints for node in DYNAMO_NODES), f"seed {seed}"
+
+
+def test_an_unknown_resolve_rule_is_refused():
+    with pytest.raises(Exception, match="unknown resolve rule 'newest'"):
+        Simulation().add_node(DynamoNode, "n0", servers=DYNAMO_NODES, resolve="newest")
+
+
+def test_concurrent_shoppers_lose_items_under_lww_and_none_with_siblings():
+    lost = {rule: sum(len(lost_items(shoppers_run(rule, seed, gap=50))) for seed in range(3))
+            for rule in ("lww", "siblings")}
+    assert lost["lww"] > 0 and lost["siblings"] == 0
+    sim = shoppers_run("siblings", 1, gap=50)
+    assert any(" | " in (op.output or "") for op in sim.history if op.f == "get")

@@ -62,15 +62,28 @@ def linearization_points(order: Sequence[Any], spread: float = 0.0) -> list[floa
     return points
 
 
+def _middle(op: Any, right: float) -> float:
+    """The middle of an operation's bar (one never completed ends at ``right``)."""
+    stop = op.complete_time if op.complete_time is not None else right
+    return (op.invoke_time + stop) / 2
+
+
 def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[Any] = (),
                  impossible: Sequence[Any] = (), ax: Any = None, title: str | None = None,
-                 max_ops: int = 30) -> Any:
+                 max_ops: int = 30, arrows: Sequence[tuple[Any, Any]] = (),
+                 legend_labels: dict[str, str] | None = None) -> Any:
     """Draw ``ops`` as a timeline and return the matplotlib figure.
 
     ``linearization`` (an order of some of the operations) is shown as numbered points,
     ``impossible`` operations in red. Histories longer than ``max_ops`` are shown in a window
     that ends at the impossible operation (or, without one, the first ``max_ops``).
+    ``arrows`` are pairs (a, b) of operations drawn as a dashed red arrow from a to b: the
+    session checkers draw one from a write to the read that should have seen it.
+    ``legend_labels`` renames entries of the legend (keys ``"linearized"``, ``"not placed"``,
+    ``"impossible"``), for pictures of other checks.
     """
+    names = {"linearized": "linearized (dots: order)", "not placed": "not placed",
+             "impossible": "cannot be placed", **(legend_labels or {})}
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -133,6 +146,12 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
             ax.annotate(str(n), (x, y), xytext=(0, 4), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7, color="#08519c", zorder=5)
 
+    for a, b in arrows:
+        if a.id in shown_ids and b.id in shown_ids:
+            ax.annotate("", xy=(_middle(b, right), lane_of[b.process]),
+                        xytext=(_middle(a, right), lane_of[a.process]),
+                        arrowprops={"arrowstyle": "->", "color": IMPOSSIBLE, "linestyle": "--",
+                                    "linewidth": 1.2, "shrinkA": 6, "shrinkB": 6}, zorder=6)
     ax.set_yticks(range(len(lanes)), [f"process {p}" for p in lanes])
     ax.set_ylim(len(lanes) - 0.4, -0.8)
     ax.set_xlim(start - 0.02 * span, right + 0.02 * span)
@@ -144,11 +163,11 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
     ax.set_title(title, fontsize=10, pad=26)
     legend = []
     if linearized_ids:
-        legend.append(Patch(color=LINEARIZED, label="linearized (dots: order)"))
+        legend.append(Patch(color=LINEARIZED, label=names["linearized"]))
     if any(op.status == "ok" and op.id not in linearized_ids | impossible_ids for op in shown):
-        legend.append(Patch(color=PLACED_NOT, label="not placed"))
+        legend.append(Patch(color=PLACED_NOT, label=names["not placed"]))
     if impossible_ids:
-        legend.append(Patch(color=IMPOSSIBLE, label="cannot be placed"))
+        legend.append(Patch(color=IMPOSSIBLE, label=names["impossible"]))
     if any(op.unknown for op in shown):
         legend.append(Patch(facecolor=UNKNOWN_FILL, hatch="///", edgecolor="#a63603",
                             label="unknown outcome"))

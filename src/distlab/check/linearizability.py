@@ -274,18 +274,7 @@ def check_linearizability(history: Any, model: Model | type[Model] | str, *,
     model = get_model(model)
     _check_limits(timeout, memory_limit)
     deadline = math.inf if timeout is None else time.monotonic() + timeout
-    operations = _operations(history)
-    for op in operations:
-        if op.f not in model.functions:
-            raise ValueError(f"operation {op.id} ({op.f!r}) is not an operation of model "
-                             f"{model.name}, which has: {', '.join(sorted(model.functions))}")
-        if model.keyed and op.key is None:
-            raise ValueError(f"operation {op.id} ({op.f!r}) has no key; model {model.name} "
-                             f"needs one on every operation")
-        try:
-            model.check(op)
-        except ValueError as exc:
-            raise ValueError(f"operation {op.id}: {exc}") from None
+    operations = validated_operations(history, model)
     groups = _partition(operations, model)
     result = LinearizabilityResult(
         Verdict.LINEARIZABLE, model, total_operations=len(operations),
@@ -429,6 +418,24 @@ def _operations(history: Any) -> list[Op]:
     """The history's operations as `Op` values, in id order."""
     source: Iterable[Any] = getattr(history, "operations", history)
     return sorted((Op.of(op) for op in source), key=lambda op: op.id)
+
+
+def validated_operations(history: Any, model: Model) -> list[Op]:
+    """The history's operations as `Op` values, in id order, each checked to be one that
+    ``model`` can apply (a ValueError names the first that is not, and why)."""
+    operations = _operations(history)
+    for op in operations:
+        if op.f not in model.functions:
+            raise ValueError(f"operation {op.id} ({op.f!r}) is not an operation of model "
+                             f"{model.name}, which has: {', '.join(sorted(model.functions))}")
+        if model.keyed and op.key is None:
+            raise ValueError(f"operation {op.id} ({op.f!r}) has no key; model {model.name} "
+                             f"needs one on every operation")
+        try:
+            model.check(op)
+        except ValueError as exc:
+            raise ValueError(f"operation {op.id}: {exc}") from None
+    return operations
 
 
 def _partition(ops: list[Op], model: Model) -> dict[Any, list[Op]]:

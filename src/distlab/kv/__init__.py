@@ -10,7 +10,10 @@
   writes resolved by last-writer-wins or kept as siblings under version vectors
   (`MultiLeaderKV`).
 * `distlab.kv.leaderless` -- Dynamo-style quorums on the ring, sloppy quorums, hinted
-  handoff and read repair (`DynamoNode`); `distlab.kv.merkle` -- Merkle-tree anti-entropy.
+  handoff and read repair, last-writer-wins or siblings (`DynamoNode`); `distlab.kv.merkle`
+  -- Merkle-tree anti-entropy.
+* `distlab.kv.sessions` -- client sessions over follower reads: where reads go (the leader, a
+  sticky follower, any follower) and version tokens (`SessionClient`).
 * `distlab.kv.runs` -- the scenarios of each (`cap_run`, `failover_run`, `cart_run`,
   `sloppy_quorum_run`...) and what they measure.
 """

@@ -16,6 +16,16 @@ far it has got. When the leader answers the client depends on ``mode`` (Kleppman
 Reads (``get``) go through the same log, so a leader answers one only when, in its mode, the
 writes before it are as safe as a write would be.
 
+**Reads from followers** (``follower_reads``): a follower answers a ``get`` at once from its
+own state, which lags the leader's. That is what makes read replicas scale, and what breaks
+the session guarantees (Terry et al. 1994; Kleppmann, DDIA ch. 5, "Problems with
+replication lag"). A client can ask for them back with a *version token*: it sends a
+`SessionGet` carrying ``after``, the highest log index it has seen (of its writes and its
+reads), and a follower answers only once it has applied that far. The server answers a
+`SessionGet` or a `SessionPut` with `At`, the reply and the log index it reflects, from which
+the client keeps its token. (Tokens are indexes of one epoch's log: they mean nothing across
+a failover, which the runs that use them do not have.)
+
 **Failover.** The leader sends a `Heartbeat` every ``heartbeat`` ms. A follower that hears
 nothing from its leader for ``failover_timeout`` ms times its rank in ``servers`` (1 for the
 first, 2 for the second...: so followers do not all take over at once) promotes itself: it
@@ -47,6 +57,29 @@ Epoch = tuple[int, str]
 
 #: How many followers must hold a request before the leader answers, by mode (None: all).
 ACKS_NEEDED: dict[str, int | None] = {"sync": None, "semi-sync": 1, "async": 0}
+
+
+# -- the requests of a client that keeps a version token ----------------------------------------
+@dataclass(frozen=True)
+class SessionGet(Get):
+    """A ``get`` to answer from a state that has applied the log up to entry ``after`` at
+    least (the client's version token; 0: any state). Answered with `At`."""
+
+    after: int = 0
+
+
+@dataclass(frozen=True)
+class SessionPut(Put):
+    """A ``put`` whose reply tells the log index it took (answered with `At`)."""
+
+
+@dataclass(frozen=True)
+class At:
+    """``reply`` (a ``GetOk`` or ``PutOk``), given by a state that includes log entry
+    ``index``: the client's token becomes at least ``index``."""
+
+    reply: Any
+    index: int
 
 
 # -- messages between servers ---------------------------------------------------------------------
@@ -98,12 +131,16 @@ class ReplicatedKV(Node):
     """
 
     def __init__(self, servers: Sequence[str], mode: str = "async", heartbeat: float = 20.0,
-                 failover_timeout: float = 150.0, ship_every: float = 0.0) -> None:
+                 failover_timeout: float = 150.0, ship_every: float = 0.0,
+                 follower_reads: bool = False) -> None:
         if mode not in ACKS_NEEDED:
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(ACKS_NEEDED)}")
         if self.id not in servers:
             raise ValueError(f"server {self.id!r} is not in servers={list(servers)!r}")
         self.servers = tuple(servers)
+        self.others = tuple(s for s in self.servers if s != self.id)
+        self.follower_reads = follower_reads
+        self.held_reads: list[tuple[str, SessionGet]] = []  # waiting for their token
         self.mode = mode
         self.heartbeat = heartbeat
         self.failover_timeout = failover_timeout
@@ -149,7 +186,7 @@ class ReplicatedKV(Node):
     def on_timer(self, name: str) -> None:
         match name:
             case "heartbeat" if self.is_leader:
-                self.broadcast(Heartbeat(self.epoch, len(self.log)))
+                self.send_others(Heartbeat(self.epoch, len(self.log)))
                 self.resend()
                 self.set_timer(self.heartbeat, "heartbeat")
             case "ship" if self.is_leader:
@@ -174,9 +211,14 @@ class ReplicatedKV(Node):
     def ship(self) -> None:
         """Send the entries not sent yet to every follower, in one message."""
         if self.shipped < len(self.log):
-            self.broadcast(Replicate(self.epoch, self.shipped + 1,
+            self.send_others(Replicate(self.epoch, self.shipped + 1,
                                      tuple(self.log[self.shipped:])))
             self.shipped = len(self.log)
+
+    def send_others(self, msg: Any) -> None:
+        """Send ``msg`` to the other servers of this store (a simulation may hold several)."""
+        for server in self.others:
+            self.send(server, msg)
 
     def new_epoch(self, epoch: Epoch) -> None:
         self.epoch, self.leader = epoch, epoch[1]
@@ -189,6 +231,8 @@ class ReplicatedKV(Node):
     # -- messages ---------------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
         match msg:
+            case Get() if self.follower_reads and not self.is_leader:
+                self.read_here(src, msg)
             case Get() | Put() | Append():
                 self.on_request(src, msg)
             case Heartbeat(epoch) | Replicate(epoch) | Snapshot(epoch) | Ack(epoch) if (
@@ -227,10 +271,22 @@ class ReplicatedKV(Node):
         if reply is None:
             return                                     # older than the client's latest
         self.log.append(request)
+        if isinstance(request, SessionGet | SessionPut):
+            reply = At(reply, len(self.log))
         self.waiting[len(self.log)] = (client, reply)
         if self.ship_every == 0:
             self.ship()
         self.answer_safe_requests()
+
+    def read_here(self, client: str, request: Get) -> None:
+        """A follower's read, from its own state: at once, or (a `SessionGet` whose token
+        it has not reached) once it has applied the log up to the token."""
+        if not isinstance(request, SessionGet):
+            self.send(client, request.ok(self.machine.data.get(request.key)))
+        elif self.applied >= request.after:
+            self.send(client, At(request.ok(self.machine.data.get(request.key)), self.applied))
+        else:
+            self.held_reads.append((client, request))
 
     def apply(self, request: Get | Put | Append) -> Any:
         reply = self.machine.apply(request)
@@ -251,6 +307,9 @@ class ReplicatedKV(Node):
                 for request in requests[self.applied + 1 - index:]:
                     self.apply(request)
         self.send(leader, Ack(self.epoch, self.applied))
+        held, self.held_reads = self.held_reads, []
+        for client, request in held:
+            self.read_here(client, request)
 
     def on_ack(self, follower: str, index: int) -> None:
         """The leader's side: note how far a follower is, answer the requests now safe."""
@@ -265,7 +324,7 @@ class ReplicatedKV(Node):
         has acknowledged nothing new since the last beat: replication survives lost messages,
         and a follower that keeps up is not sent anything twice."""
         self.snapshot_sent.clear()
-        for follower in self.peers:
+        for follower in self.others:
             first = self.acked.get(follower, 0) + 1
             stuck = self.progress.get(follower) == first
             self.progress[follower] = first

@@ -5,9 +5,17 @@ the first ``n`` distinct nodes that follow it clockwise on the consistent-hashin
 (`preference_list`, on the ring of `distlab.partitioning`). Any node can *coordinate* a
 client's request: a ``put`` is sent to the ``n`` nodes of the list and answered once ``w``
 have stored it; a ``get`` asks them and is answered once ``r`` have replied, with the newest
-version among the replies. Versions are stamped (coordinator's clock, its id) and the
-highest stamp wins, as in Cassandra (Dynamo keeps siblings instead, as `distlab.kv.versions`
-shows); the quorum logic is the same.
+version among the replies. What "newest" means is ``resolve``:
+
+* ``"lww"`` (last writer wins, as Cassandra): versions are stamped (coordinator's clock, its
+  id) and the highest stamp wins; a concurrent write is silently dropped.
+* ``"siblings"`` (as Dynamo, section 4.4): versions carry dotted version vectors
+  (`distlab.kv.versions`), and concurrent ones are all kept. A ``get`` answers `Siblings`:
+  their values, sorted and joined by ``" | "``, with a *context*; a `PutAfter` carrying that
+  context supersedes every version the get returned, so the application that merged them
+  resolves the conflict by writing. A plain ``put`` supersedes nothing.
+
+The quorum logic is the same under both rules.
 
 With ``r + w > n`` every read quorum meets every write quorum, so a read that begins after a
 write *completed* asks at least one replica that has it. That is all it gives: a read
@@ -41,15 +49,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from distlab.clocks.logical import VectorClock
 from distlab.kv.merkle import MerkleTree
+from distlab.kv.versions import Version, dotted_context, keep_dotted, last_writer_wins
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash
 from distlab.sim import Node
 from distlab.workloads.client import Error
-from distlab.workloads.kv import Get, Put
+from distlab.workloads.kv import Get, GetOk, Put
 
-#: A version's stamp: (the coordinator's clock, its id). Higher is newer.
-Stamp = tuple[float, str]
+#: What a node holds for a key: its versions (one under last-writer-wins; none: absent).
+Held = tuple[Version, ...]
+#: What a ``get`` puts between siblings.
+SIBLING_SEPARATOR = " | "
+RULES = ("lww", "siblings")
 
 
 def preference_list(ring: ConsistentHashRing, key: str, count: int) -> list[str]:
@@ -65,26 +78,42 @@ def preference_list(ring: ConsistentHashRing, key: str, count: int) -> list[str]
     return nodes
 
 
+# -- what a client of the "siblings" rule sends and receives --------------------------------------
+@dataclass(frozen=True)
+class PutAfter(Put):
+    """A ``put`` made after reading ``context`` (from `Siblings`): it supersedes the versions
+    that get returned."""
+
+    context: VectorClock = VectorClock()
+
+
+@dataclass(frozen=True)
+class Siblings(GetOk):
+    """A ``get``'s answer under the "siblings" rule: ``value`` joins the siblings' values;
+    ``context`` is what a `PutAfter` must carry to supersede them."""
+
+    context: VectorClock = VectorClock()
+
+
 # -- messages between nodes -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class StoreVersion:
-    """Keep ``value`` under ``stamp`` for ``key`` if newer; ``hint`` names the replica this
-    copy stands in for (None: the receiver is a replica of the key)."""
+    """Keep ``versions`` of ``key`` by the resolve rule; ``hint`` names the replica this copy
+    stands in for (None: the receiver is a replica of the key)."""
 
     op: int
     key: str
-    stamp: Stamp
-    value: str
+    versions: Held
     hint: str | None = None
 
 
 @dataclass(frozen=True)
 class Stored:
-    """The receiver holds ``key`` at ``stamp`` or newer (``op`` -1: a handoff)."""
+    """The receiver has kept ``versions`` of ``key`` (``op`` -1: a handoff)."""
 
     op: int
     key: str
-    stamp: Stamp
+    versions: Held
 
 
 @dataclass(frozen=True)
@@ -95,12 +124,11 @@ class Fetch:
 
 @dataclass(frozen=True)
 class Fetched:
-    """The receiver's version of ``key`` (stamp None: it has none)."""
+    """The receiver's versions of ``key`` (none: it has none)."""
 
     op: int
     key: str
-    stamp: Stamp | None
-    value: str | None
+    versions: Held
 
 
 @dataclass(frozen=True)
@@ -118,7 +146,7 @@ class LeafVersions:
     ``answer``: send yours for the same leaves back."""
 
     leaves: tuple[int, ...]
-    versions: tuple[tuple[str, tuple[Stamp, str]], ...]
+    versions: tuple[tuple[str, Held], ...]
     answer: bool
 
 
@@ -130,8 +158,8 @@ class Coordination:
     request: Get | Put
     targets: list[str]                                  # the nodes asked, in order
     acks: set[str] = field(default_factory=set)
-    replies: dict[str, tuple[Stamp | None, str | None]] = field(default_factory=dict)
-    stamp: Stamp | None = None                          # a put's version
+    replies: dict[str, Held] = field(default_factory=dict)
+    version: Version | None = None                      # a put's version
     answered: bool = False
 
 
@@ -139,19 +167,23 @@ class DynamoNode(Node):
     """One node of a leaderless store (module docstring): it stores the keys whose lists
     name it, keeps hints for others, and coordinates its clients' requests.
 
-    Invariant: ``data[key]`` is the version of highest stamp this node has been sent for
-    ``key`` as its replica; ``hints[(owner, key)]`` the highest sent for ``owner``. Both are
-    durable.
+    Invariant: ``data[key]`` holds the versions the ``resolve`` rule keeps of all this node
+    has been sent for ``key`` as its replica (under "lww", the one of highest stamp);
+    ``hints[(owner, key)]`` the same of those sent for ``owner``. Both are durable.
     """
 
     def __init__(self, servers: Sequence[str], n: int = 3, r: int = 2, w: int = 2,
                  vnodes: int = 8, sloppy: bool = True, read_repair: bool = True,
                  fallback_after: float = 50.0, timeout: float = 300.0,
                  handoff_every: float = 100.0, anti_entropy_every: float = 0.0,
-                 merkle_depth: int = 4) -> None:
+                 merkle_depth: int = 4, resolve: str = "lww") -> None:
         if not 1 <= n <= len(servers) or not 1 <= r <= n or not 1 <= w <= n:
             raise ValueError(f"need 1 <= r, w <= n <= {len(servers)} (the servers); got "
                              f"n={n}, r={r}, w={w}")
+        if resolve not in RULES:
+            raise ValueError(f"unknown resolve rule {resolve!r}: use 'lww' (last writer wins) "
+                             f"or 'siblings' (keep concurrent versions, as Dynamo)")
+        self.resolve = resolve
         self.ring = ConsistentHashRing(servers, vnodes)
         self.n, self.r, self.w = n, r, w
         self.sloppy, self.read_repair = sloppy, read_repair
@@ -159,13 +191,13 @@ class DynamoNode(Node):
         self.handoff_every = handoff_every
         self.anti_entropy_every, self.merkle_depth = anti_entropy_every, merkle_depth
         self.next_peer = 0                              # whom anti-entropy visits next
-        self.data: dict[str, tuple[Stamp, str]] = dict(self.storage.get("data", ()))
-        self.hints: dict[tuple[str, str], tuple[Stamp, str]] = dict(
-            self.storage.get("hints", ()))
+        self.data: dict[str, Held] = dict(self.storage.get("data", ()))
+        self.hints: dict[tuple[str, str], Held] = dict(self.storage.get("hints", ()))
         self.coordinating: dict[int, Coordination] = {}
 
     def show(self) -> dict[str, Any]:
-        return {"data": {k: v for k, (_, v) in sorted(self.data.items())},
+        return {"data": {k: SIBLING_SEPARATOR.join(v.value for v in held)
+                         for k, held in sorted(self.data.items())},
                 "hints": len(self.hints), "coordinating": len(self.coordinating)}
 
     def on_start(self) -> None:
@@ -178,24 +210,24 @@ class DynamoNode(Node):
         match msg:
             case Get(key=key) | Put(key=key):
                 self.coordinate(src, msg, key)
-            case StoreVersion(op, key, stamp, value, hint):
-                self.keep(key, stamp, value, hint)
-                self.send(src, Stored(op, key, stamp))
-            case Stored(-1, key, stamp):
-                if self.hints.get((src, key), (None,))[0] == stamp:
+            case StoreVersion(op, key, versions, hint):
+                self.keep(key, versions, hint)
+                self.send(src, Stored(op, key, versions))
+            case Stored(-1, key, versions):
+                if self.hints.get((src, key)) == versions:
                     del self.hints[(src, key)]          # handed off: the owner has it
                     self.storage["hints"] = tuple(sorted(self.hints.items()))
             case Stored(op):
                 self.on_stored(src, op)
             case Fetch(op, key):
-                self.send(src, Fetched(op, key, *self.data.get(key, (None, None))))
-            case Fetched(op, key, stamp, value):
-                self.on_fetched(src, op, key, stamp, value)
+                self.send(src, Fetched(op, key, self.data.get(key, ())))
+            case Fetched(op, key, versions):
+                self.on_fetched(src, op, key, versions)
             case TreeLevel(level, hashes):
                 self.on_tree_level(src, level, hashes)
             case LeafVersions(leaves, versions, answer):
-                for key, (stamp, value) in versions:
-                    self.keep(key, stamp, value, None)
+                for key, held in versions:
+                    self.keep(key, held, None)
                 if answer:
                     self.send(src, LeafVersions(leaves, self.versions_in(src, leaves), False))
 
@@ -206,9 +238,9 @@ class DynamoNode(Node):
         c = self.coordinating[op] = Coordination(client, request, list(targets))
         self.set_timer(self.timeout, f"timeout {op}")
         if isinstance(request, Put):
-            c.stamp = (self.now, self.id)
+            c.version = self.new_version(request)
             for target in targets:
-                self.send(target, StoreVersion(op, key, c.stamp, request.value))
+                self.send(target, StoreVersion(op, key, (c.version,)))
             if self.sloppy:
                 self.set_timer(self.fallback_after, f"fallback {op}")
         else:
@@ -224,30 +256,60 @@ class DynamoNode(Node):
             c.answered = True
             self.send(c.client, c.request.ok())
 
-    def on_fetched(self, node: str, op: int, key: str, stamp: Stamp | None,
-                   value: str | None) -> None:
+    def new_version(self, request: Put) -> Version:
+        """The version a put writes: stamped (clock, id); under "siblings" also a dot, this
+        node's next counter, and the context the client read (none for a plain put)."""
+        stamp = (self.now, self.id)
+        if self.resolve == "lww":
+            return Version(request.value, VectorClock(), stamp)
+        context = request.context if isinstance(request, PutAfter) else VectorClock()
+        counter = max(self.storage.get("dots", 0), context[self.id]) + 1
+        self.storage["dots"] = counter
+        return Version(request.value, context, stamp, dot=(self.id, counter))
+
+    def merge(self, held: Held, incoming: Held) -> Held:
+        """What the resolve rule keeps of ``held`` and ``incoming`` together."""
+        for version in incoming:
+            if self.resolve == "lww":
+                held = last_writer_wins(held[0] if held else None, version)
+            else:
+                held = keep_dotted(held, version)
+        return held
+
+    def answer(self, request: Get, newest: Held) -> GetOk:
+        """A get's reply: the value (None: absent); under "siblings", every sibling's value
+        and the context to write after them."""
+        if self.resolve == "lww":
+            return request.ok(newest[0].value if newest else None)
+        values = sorted(version.value for version in newest)
+        return Siblings(request.msg_id, SIBLING_SEPARATOR.join(values) if values else None,
+                        dotted_context(newest))
+
+    def on_fetched(self, node: str, op: int, key: str, versions: Held) -> None:
         c = self.coordinating.get(op)
         if c is None or not isinstance(c.request, Get):
             return
-        c.replies[node] = (stamp, value)
+        c.replies[node] = versions
         if len(c.replies) < self.r:
             return
-        newest = max(c.replies.values(), key=lambda reply: (reply[0] is not None, reply[0]))
+        newest: Held = ()
+        for _, held in sorted(c.replies.items()):
+            newest = self.merge(newest, held)
         if not c.answered:
             c.answered = True
-            self.send(c.client, c.request.ok(newest[1]))
-        if self.read_repair and newest[0] is not None:
-            for replica, (old, _) in sorted(c.replies.items()):
-                if old is None or old < newest[0]:
-                    self.send(replica, StoreVersion(-2, key, newest[0], newest[1]))
+            self.send(c.client, self.answer(c.request, newest))
+        if self.read_repair and newest:
+            for replica, held in sorted(c.replies.items()):
+                if held != newest:
+                    self.send(replica, StoreVersion(-2, key, newest))
                     c.replies[replica] = newest        # repaired: not again
 
     def on_timer(self, name: str) -> None:
         what, _, op = name.partition(" ")
         match what:
             case "handoff":
-                for (owner, key), (stamp, value) in sorted(self.hints.items()):
-                    self.send(owner, StoreVersion(-1, key, stamp, value))
+                for (owner, key), versions in sorted(self.hints.items()):
+                    self.send(owner, StoreVersion(-1, key, versions))
                 self.set_timer(self.handoff_every, "handoff")
             case "fallback":
                 self.fall_back(int(op))
@@ -268,18 +330,18 @@ class DynamoNode(Node):
         """Sloppy quorum: send the write, with a hint, to a stand-in for each replica of the
         list that has not acknowledged it, taking the next nodes of the ring."""
         c = self.coordinating.get(op)
-        if c is None or c.answered or not isinstance(c.request, Put) or c.stamp is None:
+        if c is None or c.answered or not isinstance(c.request, Put) or c.version is None:
             return
         key = c.request.key
         silent = [t for t in c.targets[:self.n] if t not in c.acks]
         ring_order = preference_list(self.ring, key, len(self.ring.nodes))
         stand_ins = [node for node in ring_order if node not in c.targets]
         for owner, stand_in in zip(silent, stand_ins):
-            self.send(stand_in, StoreVersion(op, key, c.stamp, c.request.value, hint=owner))
+            self.send(stand_in, StoreVersion(op, key, (c.version,), hint=owner))
             c.targets.append(stand_in)
 
     # -- anti-entropy ---------------------------------------------------------------------------
-    def shared_with(self, peer: str) -> dict[str, tuple[Stamp, str]]:
+    def shared_with(self, peer: str) -> dict[str, Held]:
         """The versions held here of the keys whose preference list names both nodes."""
         return {key: version for key, version in self.data.items()
                 if peer in preference_list(self.ring, key, self.n)}
@@ -302,8 +364,7 @@ class DynamoNode(Node):
                          for i in differ for child in (2 * i, 2 * i + 1))
         self.send(peer, TreeLevel(level + 1, children))
 
-    def versions_in(self, peer: str, leaves: Sequence[int]
-                    ) -> tuple[tuple[str, tuple[Stamp, str]], ...]:
+    def versions_in(self, peer: str, leaves: Sequence[int]) -> tuple[tuple[str, Held], ...]:
         """Our versions of the shared keys in the buckets ``leaves``."""
         tree = self.tree_with(peer)
         keys = {key for leaf in leaves for key, _ in tree.buckets[leaf]}
@@ -311,12 +372,18 @@ class DynamoNode(Node):
                             in self.shared_with(peer).items() if key in keys))
 
     # -- storing ------------------------------------------------------------------------------
-    def keep(self, key: str, stamp: Stamp, value: str, hint: str | None) -> None:
-        """Keep a version if it is newer than the one held (for ``hint``, apart)."""
+    def keep(self, key: str, versions: Held, hint: str | None) -> None:
+        """Keep what the resolve rule keeps of ``versions`` and those held (for ``hint``,
+        apart)."""
         if hint is None or hint == self.id:
-            if key not in self.data or self.data[key][0] < stamp:
-                self.data[key] = (stamp, value)
+            held = self.data.get(key, ())
+            kept = self.merge(held, versions)
+            if kept != held:
+                self.data[key] = kept
                 self.storage["data"] = tuple(sorted(self.data.items()))
-        elif (hint, key) not in self.hints or self.hints[(hint, key)][0] < stamp:
-            self.hints[(hint, key)] = (stamp, value)
-            self.storage["hints"] = tuple(sorted(self.hints.items()))
+        else:
+            held = self.hints.get((hint, key), ())
+            kept = self.merge(held, versions)
+            if kept != held:
+                self.hints[(hint, key)] = kept
+                self.storage["hints"] = tuple(sorted(self.hints.items()))

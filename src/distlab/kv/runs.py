@@ -11,22 +11,31 @@
   `multi_leader_run` (random clients), `cart_run` (a scripted shopping cart, with
   `ScriptedKVClient`), `merged_values`.
 * Leaderless replication (`distlab.kv.leaderless`): `leaderless_sim`, `sloppy_quorum_run`
-  (a partition between a key's replicas), and `stale_reads`.
+  (a partition between a key's replicas), and `stale_reads`; `leaderless_cart_run`, two
+  shoppers who add to one cart at once (`Shopper`), under last-writer-wins or siblings.
+* Sessions over follower reads (`distlab.kv.sessions`): `session_sim`, one or two
+  leader-follower stores whose clients read from followers, routed by each session's choice;
+  `session_anomalies` counts what the session checkers find in a history.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from typing import Any
 
+from distlab.check.sessions import GUARANTEES, check_session
 from distlab.kv.leader_follower import ACKS_NEEDED, ReplicatedKV
-from distlab.kv.leaderless import DynamoNode, preference_list
+from distlab.kv.leaderless import (SIBLING_SEPARATOR, DynamoNode, PutAfter, Siblings,
+                                   preference_list)
 from distlab.kv.multi_leader import MultiLeaderKV
 from distlab.kv.register import MODES, RegisterClient, RegisterReplica, Version
+from distlab.kv.sessions import SessionClient
+from distlab.kv.versions import merge_items
 from distlab.sim import Client, History, Latency, Network, Operation, Simulation, Uniform
 from distlab.workloads.client import Error
-from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, PutOk
+from distlab.workloads.kv import OPERATIONS, REQUESTS, AppendOk, Get, GetOk, KVClient, Put, PutOk
 
 #: The three replicas.
 REPLICAS = ("a", "b", "c")
@@ -380,3 +389,191 @@ def sloppy_quorum_run(sloppy: bool, *, n: int = 3, r: int = 2, w: int = 2,
     sim.at(partition[1], sim.heal)
     sim.run(until=duration)
     return sim
+
+
+# -- sessions over follower reads (distlab.kv.sessions) ------------------------------------------
+#: The keys of the session runs.
+SESSION_KEYS = ("x", "y")
+
+
+def session_sim(seed: int = 1, *, routing: str = "any", tokens: bool = False, shards: int = 1,
+                clients: int = 2, sessions: dict[str, dict[str, Any]] | None = None,
+                lag: dict[str, float] | None = None, leader_distance: float = 25.0,
+                near: float = 2.0, ops: int = 20, writes: float = 0.3,
+                think: float = 20.0) -> Simulation:
+    """Leader-follower stores in async mode whose followers serve reads, and their clients.
+
+    With ``shards`` 1 the store is ``a`` (leader), ``b``, ``c`` and holds both keys; with 2,
+    ``a1``/``b1``/``c1`` hold ``x`` and ``a2``/``b2``/``c2`` hold ``y``. Clients sit next to
+    the followers (``near`` ms) and far from the leaders (``leader_distance`` ms); ``lag``
+    gives the one-way delay from the leader to each follower (default: ``b`` 15 ms, ``c``
+    60 ms, in every shard). Either ``clients`` random sessions ``c1``, ``c2``... (the i-th
+    at home with the i-th follower) with ``routing`` and ``tokens``, or ``sessions``: the
+    `SessionClient` options of each named client (a ``script``, its own ``routing``...).
+    """
+    if shards not in (1, 2):
+        raise ValueError(f"shards must be 1 (one store a, b, c) or 2 (a1, b1, c1 for x and "
+                         f"a2, b2, c2 for y); got {shards!r}")
+    groups = ([("a", "b", "c")] if shards == 1 else
+              [(f"a{s}", f"b{s}", f"c{s}") for s in (1, 2)])
+    stores = {key: (groups[i % shards][0], groups[i % shards][1:])
+              for i, key in enumerate(SESSION_KEYS)}
+    sim = Simulation(seed=seed, network=Network(latency=5.0))
+    for group in groups:
+        sim.add_nodes(ReplicatedKV, group, servers=group, mode="async", follower_reads=True)
+    delays = {"b": 15.0, "c": 60.0}
+    for group in groups:
+        for follower in group[1:]:
+            delay = (lag or {}).get(follower, delays[follower[0]])
+            sim.network.set_link(group[0], follower, latency=delay)
+    if sessions is None:
+        sessions = {f"c{i + 1}": {"home": i, "ops": ops} for i in range(clients)}
+    for client, options in sessions.items():
+        options = {"routing": routing, "tokens": tokens, "writes": writes, "think": think,
+                   **options}
+        sim.add_node(SessionClient, client, stores=stores, **options)
+        for group in groups:
+            sim.network.set_link(client, group[0], latency=leader_distance)
+            for follower in group[1:]:
+                sim.network.set_link(client, follower, latency=near)
+    return sim
+
+
+def session_anomalies(history: History) -> dict[str, int]:
+    """How many reads of ``history`` break each session guarantee (and causality)."""
+    return {guarantee: len(check_session(history, guarantee).anomalies)
+            for guarantee in GUARANTEES}
+
+
+#: The scripted scenarios of `anomaly_run`: (session_sim options, the scripts of the clients
+#: other than the victim, the victim's name and script). Times in ms.
+ANOMALY_SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], str, tuple]] = {
+    # alice writes x, then reads it from her follower, c, 60 ms behind the leader
+    "read-your-writes": ({}, {}, "alice", ((0, "put", "x", "alice.1"), (70, "get", "x", None))),
+    # a writer writes x twice; bob reads x four times from followers 15 and 60 ms behind
+    "monotonic-reads": ({"seed": 3},
+                        {"writer": ((0, "put", "x", "w.1"), (60, "put", "x", "w.2"))},
+                        "bob", tuple((105 + 10 * i, "get", "x", None) for i in range(4))),
+    # x (the question) and y (the answer) live in two shards; shard 1's followers lag 300 ms
+    "consistent-prefix": ({"shards": 2, "lag": {"b1": 300, "c1": 300, "b2": 5, "c2": 5}},
+                          {"asker": ((0, "put", "x", "question"),),
+                           "answerer": ((60, "get", "x", None), (120, "put", "y", "answer"))},
+                          "observer", ((200, "get", "y", None), (210, "get", "x", None))),
+}
+
+
+def anomaly_run(anomaly: str, routing: str, tokens: bool = False,
+                duration: float = 1_000.0) -> Simulation:
+    """Run the scenario that shows ``anomaly`` (a key of `ANOMALY_SCENARIOS`) with the victim
+    reading by ``routing`` (with version ``tokens`` or not); the other clients write to and
+    read from the leaders. Returns the simulation, run for ``duration`` ms."""
+    if anomaly not in ANOMALY_SCENARIOS:
+        raise ValueError(f"no scenario for {anomaly!r}: use one of "
+                         f"{', '.join(ANOMALY_SCENARIOS)}")
+    options, others, victim, script = ANOMALY_SCENARIOS[anomaly]
+    sessions = {name: {"routing": "leader", "script": steps} for name, steps in others.items()}
+    sessions[victim] = {"routing": routing, "tokens": tokens, "home": 1, "script": script}
+    sim = session_sim(sessions=sessions, **options)
+    sim.run(until=duration)
+    return sim
+
+
+# -- siblings in the leaderless store -------------------------------------------------------------
+class Shopper(Client):
+    """A shopper who adds items to a cart by read-modify-write, as Dynamo's shopping cart:
+    at each (time, item) of ``script`` it gets ``cart`` from ``server``, merges the siblings
+    it got (`merge_items`), adds ``item`` (None: only look) and puts the result back, with
+    the context of the get when the store returned one (`PutAfter`). Each get and put is an
+    operation of the history; a step due while one runs starts when it ends."""
+
+    def __init__(self, server: str, script: Sequence[tuple[float, str | None]] = (),
+                 key: str = "cart") -> None:
+        self.server, self.script, self.key = server, tuple(script), key
+        self.adding: dict[int, str | None] = {}       # msg_id of a get -> the item to add
+        self.operations: dict[int, Operation] = {}
+        self.queued: list[str | None] = []            # items whose step came due meanwhile
+        self.next_id = 0
+
+    def on_start(self) -> None:
+        for n, (time, _) in enumerate(self.script):
+            self.set_timer(time, f"step {n}")
+
+    def on_timer(self, name: str) -> None:
+        self.queued.append(self.script[int(name.split()[1])][1])
+        if not self.operations:
+            self.look_then_add(self.queued.pop(0))
+
+    def look_then_add(self, item: str | None) -> None:
+        msg_id = self.request("get", None, Get(self.id, self.next_id + 1, self.key))
+        self.adding[msg_id] = item
+
+    def request(self, f: str, value: str | None, message: Any) -> int:
+        self.next_id += 1
+        self.operations[self.next_id] = self.invoke(f, value=value, key=self.key)
+        self.send(self.server, message)
+        return self.next_id
+
+    def on_message(self, src: str, msg: Any) -> None:
+        op = self.operations.pop(getattr(msg, "in_reply_to", None), None)
+        if op is None:
+            return
+        self.ok(op, msg.value if isinstance(msg, GetOk) else None)
+        item = self.adding.pop(msg.in_reply_to, None)
+        if isinstance(msg, GetOk) and item is not None:
+            cart = merge_items((msg.value or "").split(SIBLING_SEPARATOR)) + item
+            msg_id = self.next_id + 1
+            self.request("put", cart, PutAfter(self.id, msg_id, self.key, cart, msg.context)
+                         if isinstance(msg, Siblings) else Put(self.id, msg_id, self.key, cart))
+        elif self.queued:
+            self.look_then_add(self.queued.pop(0))
+
+
+def leaderless_cart_run(resolve: str, *, duration: float = 800.0) -> Simulation:
+    """Alice (through ``n0``) adds eggs and Bob (through ``n1``) adds flour to one cart at
+    the same moment, 0 ms; Alice looks at 200 ms, adds tea at 300 and looks again at 500.
+    Five `DynamoNode`s with ``resolve``, N = 3, R = W = 2, every link 5 ms."""
+    sim = Simulation(seed=1, network=Network(latency=5.0))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, resolve=resolve)
+    sim.add_node(Shopper, "alice", server="n0",
+                 script=((0, "eggs;"), (200, None), (300, "tea;"), (500, None)))
+    sim.add_node(Shopper, "bob", server="n1", script=((0, "flour;"),))
+    sim.run(until=duration)
+    return sim
+
+
+def shoppers_run(resolve: str, seed: int = 1, *, shoppers: int = 4, adds: int = 10,
+                 gap: float = 100.0, latency: Latency | float = Uniform(1, 20)) -> Simulation:
+    """``shoppers`` `Shopper`s ``s1``, ``s2``..., each through its own coordinator, add
+    ``adds`` items each (``"s1.1;"``...) to one cart, at random times ``gap`` ms apart on
+    average; the first shopper looks at the cart once more after everyone is done. Five
+    `DynamoNode`s with ``resolve``, N = 3, R = W = 2."""
+    rng = random.Random(seed)
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    sim.add_nodes(DynamoNode, DYNAMO_NODES, servers=DYNAMO_NODES, resolve=resolve)
+    scripts = []
+    for _ in range(shoppers):
+        time, script = 0.0, []
+        for n in range(1, adds + 1):
+            time += rng.expovariate(1 / gap)
+            script.append((time, n))
+        scripts.append(script)
+    end = max(script[-1][0] for script in scripts) + 1_000
+    for i, script in enumerate(scripts):
+        steps: list[tuple[float, str | None]] = [(t, f"s{i + 1}.{n};") for t, n in script]
+        if i == 0:
+            steps.append((end, None))                   # the last look
+        sim.add_node(Shopper, f"s{i + 1}", server=DYNAMO_NODES[i % len(DYNAMO_NODES)],
+                     script=steps)
+    sim.run(until=end + 1_000)
+    return sim
+
+
+def lost_items(sim: Simulation) -> list[str]:
+    """The items whose put was acknowledged and that the cart's last look misses."""
+    ops = list(sim.history)
+    last = max((op for op in ops if op.f == "get" and op.status == "ok"),
+               key=lambda op: op.complete_time)
+    final = set(merge_items((last.output or "").split(SIBLING_SEPARATOR)).split(";"))
+    added = {item for op in ops if op.f == "put" and op.status == "ok"
+             for item in op.value.split(";")[:-1] if item.startswith(f"{op.process}.")}
+    return sorted(added - final)

@@ -14,6 +14,14 @@ When two replicas accept writes to the same key without asking each other, the w
   merges them: Dynamo's shopping cart takes the union of the carts.
 
 A `Version` is one value with both stamps, so that one store can use either rule.
+
+A leaderless store needs one more thing. Its writes are coordinated by any node, for clients
+that may not have read the key first: with plain version vectors, two writes coordinated by
+one node without a read in between get ordered vectors, and the second silently replaces the
+first. *Dotted* version vectors (Preguiça et al. 2010, as Riak uses them) separate the two
+roles: a version's ``clock`` is its *context*, what its writer had read, and its ``dot``
+(coordinator, counter) names the write itself. A version supersedes another only if its
+context covers the other's dot: only if its writer had seen it (`keep_dotted`).
 """
 
 from __future__ import annotations
@@ -30,11 +38,14 @@ ITEM_END = ";"
 @dataclass(frozen=True)
 class Version:
     """A value written at replica ``stamp[1]``: ``clock`` says which writes it knew of (its
-    version vector), ``stamp`` is (that replica's clock, its id), for last-writer-wins."""
+    version vector), ``stamp`` is (that replica's clock, its id), for last-writer-wins.
+    ``dot``, for dotted versions only, is (coordinator, counter): the write itself, which
+    ``clock`` (then its context) does not include."""
 
     value: str
     clock: VectorClock
     stamp: tuple[float, str]
+    dot: tuple[str, int] | None = None
 
 
 def last_writer_wins(current: Version | None, incoming: Version) -> tuple[Version, ...]:
@@ -72,3 +83,30 @@ def merge_items(values: Iterable[str]) -> str:
             if item not in items:
                 items.append(item)
     return "".join(item + ITEM_END for item in items)
+
+
+def covers(clock: VectorClock, dot: tuple[str, int] | None) -> bool:
+    """Whether a context ``clock`` includes the write ``dot``."""
+    return dot is not None and clock[dot[0]] >= dot[1]
+
+
+def keep_dotted(siblings: Iterable[Version], incoming: Version) -> tuple[Version, ...]:
+    """`keep_siblings` for dotted versions: ``incoming`` is dropped if it is known (same dot)
+    or a sibling's context covers it, and it drops the siblings its context covers. Sorted
+    by stamp."""
+    siblings = tuple(siblings)
+    if any(s.dot == incoming.dot or covers(s.clock, incoming.dot) for s in siblings):
+        return siblings
+    kept = [s for s in siblings if not covers(incoming.clock, s.dot)]
+    return tuple(sorted([*kept, incoming], key=lambda version: version.stamp))
+
+
+def dotted_context(siblings: Iterable[Version]) -> VectorClock:
+    """The context a client gets with ``siblings``: every write they are or had seen. A write
+    made with it supersedes all of them."""
+    clock = VectorClock()
+    for sibling in siblings:
+        clock = clock.merge(sibling.clock)
+        if sibling.dot is not None:
+            clock = clock.merge(VectorClock.of({sibling.dot[0]: sibling.dot[1]}))
+    return clock

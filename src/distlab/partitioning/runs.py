@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from distlab.partitioning.chunks import balance, chunk_counts, hashed_key, split_chunks
 from distlab.partitioning.hashing import Key
 from distlab.partitioning.ranges import RangePartitioning
 from distlab.partitioning.ring import ConsistentHashRing
@@ -167,3 +168,37 @@ def split_busiest(scheme: RangePartitioning, requests: Sequence[str]) -> RangePa
     counts = load(scheme, requests)
     coolest = min(counts, key=lambda node: counts[node])
     return scheme.split(above[0], coolest)
+
+
+@dataclass
+class ShardingRun:
+    """What `sharded_inserts` saw, per batch: the inserts each shard took, and the chunks
+    each shard held after splitting and balancing; and the chunk migrations in all."""
+
+    shards: tuple[str, ...]
+    inserts: list[dict[str, int]]
+    chunks: list[dict[str, int]]
+    migrations: int
+    final: RangePartitioning
+
+
+def sharded_inserts(keys: Sequence[str], shards: Sequence[str], *, hashed: bool = False,
+                    max_keys: int = 50, batch: int = 100, threshold: int = 2) -> ShardingRun:
+    """Insert ``keys`` in order, ``batch`` at a time, into a collection sharded on them
+    (``hashed``: on their hash, `hashed_key`), as MongoDB does: one chunk on the first shard
+    at the start; after each batch every chunk over ``max_keys`` keys is split and the
+    balancer runs (`distlab.partitioning.chunks`)."""
+    if not shards:
+        raise ValueError("give at least one shard")
+    chunks = RangePartitioning([], [shards[0]])
+    stored: list[str] = []
+    inserts, held, migrations = [], [], 0
+    for start in range(0, len(keys), batch):
+        values = [hashed_key(key) if hashed else key for key in keys[start:start + batch]]
+        took = Counter(chunks.owner(value) for value in values)
+        inserts.append({shard: took[shard] for shard in shards})
+        stored += values
+        chunks, moved = balance(split_chunks(chunks, stored, max_keys), shards, threshold)
+        migrations += len(moved)
+        held.append(chunk_counts(chunks, shards))
+    return ShardingRun(tuple(shards), inserts, held, migrations, chunks)
