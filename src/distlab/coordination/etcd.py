@@ -181,7 +181,9 @@ class EtcdWatcher(Watcher):
                                           None if deleted else _text(kv.get("value")),
                                           int(kv["mod_revision"])))
         except (OSError, ValueError, http.client.HTTPException):
-            pass                                          # cancelled: the stream is closed
+            pass                                          # cancelled: the stream is shut
+        finally:
+            self.connection.close()
 
     def next(self, timeout: float) -> Event | None:
         try:
@@ -190,8 +192,8 @@ class EtcdWatcher(Watcher):
             return None
 
     def cancel(self) -> None:
+        """Shut the stream's socket: the reading thread sees its end and closes it."""
         try:
             self.connection.sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError):
+        except (OSError, AttributeError):   # closed already
             pass
-        self.connection.close()

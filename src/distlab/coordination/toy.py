@@ -64,7 +64,8 @@ class CoordinationClient(Client):
         self.set_timer(self.retry, "retry")
 
     def keep(self, lease: int, ttl: float) -> None:
-        """Renew ``lease`` every third of its ``ttl`` from now on."""
+        """Renew ``lease`` every third of its ``ttl`` (ms) from now on, while it is in
+        ``leases`` (remove it to stop)."""
         self.leases[lease] = ttl
         self.set_timer(ttl / 3, f"renew {lease}")
 
@@ -174,6 +175,7 @@ class ToyCoordinator(Coordinator):
     def grant(self, ttl: float) -> int:
         reply: Granted = self.call(lambda m: Grant(self.id, m, ttl * MS))
         self.sim.at(self.sim.now, self.node.keep, reply.lease, ttl * MS)
+        self.sim.run(until=self.sim.now)   # (keep runs now: a pause may follow at once)
         return reply.lease
 
     def pause(self, lease: int) -> None:
