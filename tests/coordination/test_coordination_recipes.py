@@ -15,6 +15,7 @@ import pytest
 from distlab.coordination.api import Coordinator
 from distlab.coordination.etcd import EtcdCoordinator
 from distlab.coordination.recipes import Config, Election, Lock, Registry
+from distlab.coordination.runs import every_step, recipe_tour
 from distlab.coordination.servers import etcd_server, zookeeper_server
 from distlab.coordination.toy import ToyService
 from distlab.coordination.zookeeper import ZooKeeperCoordinator
@@ -43,9 +44,7 @@ def connect(request) -> Iterator[Callable[[], Coordinator]]:
     """A function that opens one more client of the service (closed after the test)."""
     opened: list[Coordinator] = []
     if request.param == "toy":
-        service = ToyService(seed=21, clients=["a", "b", "c"])
-        names = iter(["a", "b", "c"])
-        make: Callable[[], Coordinator] = lambda: service.client(next(names))  # noqa: E731
+        make: Callable[[], Coordinator] = ToyService(seed=21, clients=[]).connect
     elif request.param == "etcd":
         url = request.getfixturevalue("etcd_url")
         make = lambda: EtcdCoordinator(url)                                    # noqa: E731
@@ -176,3 +175,24 @@ def test_a_streaming_watch_delivers_every_revision(connect, name):
     seen = [event.value for event in iter(lambda: watcher.next(2.0), None)]
     assert seen == [f"v{number}" for number in range(5)]
     watcher.cancel()
+
+
+def test_the_page_s_tour_of_the_recipes_ends_alike_on_every_service(connect):
+    assert recipe_tour(connect) == {
+        "lock: a takes it": True, "lock: b's try while a holds it": None,
+        "lock: b gets it once a stops renewing": "b", "lock: b's token > a's token": True,
+        "lock: a can still release it": False, "election: leader as b sees it": "c",
+        "registry: instances": ["b", "c"], "registry: after c's lease ends": ["b"],
+        "config: the watcher's value": "green", "compare-and-set on a stale version": False}
+
+
+@pytest.mark.real_services
+def test_a_one_shot_watch_reports_the_latest_value_not_every_step(zookeeper_hosts):
+    assert every_step(lambda: ZooKeeperCoordinator(zookeeper_hosts)) == ["v4"]
+
+
+@pytest.mark.parametrize("connect", ["toy", pytest.param("etcd",
+                                                         marks=pytest.mark.real_services)],
+                         indirect=True)
+def test_a_stream_reports_every_step(connect):
+    assert every_step(connect) == ["v0", "v1", "v2", "v3", "v4"]

@@ -11,6 +11,7 @@ from distlab.consensus.raft.invariants import figure3
 from distlab.coordination.api import CoordinationError
 from distlab.coordination.messages import KeepAlive
 from distlab.coordination.recipes import Config, Lock
+from distlab.coordination.runs import paused_holder
 from distlab.coordination.toy import ToyService
 from distlab.election.fencing import Refused, WriteValue, Written
 from distlab.workloads.client import NotLeader
@@ -172,3 +173,14 @@ def test_the_same_seed_gives_the_same_trace():
 def test_asking_for_a_client_the_service_does_not_have_says_how_to_add_it():
     with pytest.raises(KeyError, match=r"name it in ToyService\(clients=...\)"):
         ToyService(seed=0).client("z")
+
+
+@pytest.mark.parametrize("fencing", [False, True])
+def test_the_page_s_paused_holder_writes_late_and_is_refused_only_with_fencing(fencing):
+    run = paused_holder(fencing=fencing)
+    assert run.paused_at < run.expired_at < run.acquired_at and run.token_b > run.token_a
+    assert run.expired_at - run.paused_at <= 1000       # one TTL after a's last renewal
+    assert run.answers[0] == ("b", Written("written by b"))
+    assert run.answers[1] == ("a", Refused(run.token_a, run.token_b) if fencing
+                              else Written("written by a"))
+    assert run.final == ("written by b" if fencing else "written by a")

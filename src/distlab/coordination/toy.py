@@ -128,6 +128,15 @@ class ToyService:
                            f"name it in ToyService(clients=...)")
         return self.clients[name]
 
+    def connect(self) -> ToyCoordinator:
+        """A new client, named ``c1``, ``c2``... (it joins the simulation now)."""
+        number = len(self.clients) + 1
+        while f"c{number}" in self.clients:
+            number += 1
+        name = f"c{number}"
+        self.clients[name] = ToyCoordinator(self, name)
+        return self.clients[name]
+
     def leader(self) -> str | None:
         """The server that leads now (None: none does)."""
         return next((s for s in self.servers if self.sim.is_up(s)
