@@ -180,7 +180,8 @@ def test_the_page_s_paused_holder_writes_late_and_is_refused_only_with_fencing(f
     run = paused_holder(fencing=fencing)
     assert run.paused_at < run.expired_at < run.acquired_at and run.token_b > run.token_a
     assert run.expired_at - run.paused_at <= 1000       # one TTL after a's last renewal
-    assert run.answers[0] == ("b", Written("written by b"))
-    assert run.answers[1] == ("a", Refused(run.token_a, run.token_b) if fencing
-                              else Written("written by a"))
+    (b, b_time, b_answer), (a, a_time, a_answer) = run.writes
+    assert (b, a) == ("b", "a") and run.acquired_at <= b_time < a_time
+    assert b_answer == Written("written by b")
+    assert a_answer == (Refused(run.token_a, run.token_b) if fencing else Written("written by a"))
     assert run.final == ("written by b" if fencing else "written by a")

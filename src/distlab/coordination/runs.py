@@ -21,14 +21,14 @@ from distlab.sim import Simulation
 
 @dataclass(frozen=True)
 class PausedHolder:
-    """The story of `paused_holder`: each client's token, what the store answered to each
-    write (in order: b's, then a's late one), the value the store ends with, and when (ms)
-    a paused, a's lease expired and b got the lock."""
+    """The story of `paused_holder`: each client's token; each write to the store as (who,
+    when in ms, the store's answer), b's then a's late one; the value the store ends with;
+    and when (ms) a paused, a's lease expired and b got the lock."""
 
     sim: Simulation
     token_a: int
     token_b: int
-    answers: tuple[tuple[str, Any], ...]
+    writes: tuple[tuple[str, float, Any], ...]
     final: str
     paused_at: float
     expired_at: float
@@ -49,12 +49,13 @@ def paused_holder(*, fencing: bool, seed: int = 1, pause: float = 3.0,
     lock_b = Lock(b, "ledger", "b", b.grant(ttl))
     token_b = lock_b.acquire(timeout=2 * pause)
     acquired_at = service.sim.now
-    answers = [("b", b.request("store", WriteValue(token_b, "written by b")))]
+    writes = [("b", service.sim.now, b.request("store", WriteValue(token_b, "written by b")))]
     b.sleep(max(0.0, pause - (service.sim.now - paused_at) / 1000))
-    answers.append(("a", a.request("store", WriteValue(token_a, "written by a"))))
+    writes.append(("a", service.sim.now, a.request("store", WriteValue(token_a,
+                                                                       "written by a"))))
     expired = next(e.time for e in service.sim.trace.of_kind("note")
                    if e.data.what == "lease expired")
-    return PausedHolder(service.sim, token_a, token_b, tuple(answers),
+    return PausedHolder(service.sim, token_a, token_b, tuple(writes),
                         service.sim.nodes["store"].storage["value"], paused_at, expired,
                         acquired_at)
 

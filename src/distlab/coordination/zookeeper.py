@@ -64,7 +64,7 @@ class ZooKeeperCoordinator(Coordinator):
     def _connect(hosts: str, session_timeout: float) -> Any:
         client = KazooClient(hosts=hosts, timeout=session_timeout, logger=LOG)
         try:
-            client.start(timeout=10)
+            client.start(timeout=30)        # (a loaded machine can be slow)
         except Exception as error:                    # kazoo's own timeout class
             client.close()
             raise CoordinationError(f"ZooKeeper at {hosts} did not answer: {error}")
