@@ -100,6 +100,11 @@ class CoordinationClient(Client):
                        and getattr(msg, "in_reply_to", None) == self.waiting.msg_id):
                 self.reply, self.waiting = msg, None
                 self.cancel_timer("retry")
+                self.on_reply(msg)
+
+    def on_reply(self, reply: Any) -> None:
+        """The answer to the request in flight arrived (a client that runs on its own, as
+        `distlab.coordination.workers.LockWorker`, goes on from here)."""
 
 
 class ToyService:
