@@ -185,3 +185,21 @@ def test_the_page_s_paused_holder_writes_late_and_is_refused_only_with_fencing(f
     assert b_answer == Written("written by b")
     assert a_answer == (Refused(run.token_a, run.token_b) if fencing else Written("written by a"))
     assert run.final == ("written by b" if fencing else "written by a")
+
+
+def test_a_leader_cut_off_from_the_majority_steps_down_and_stops_renewing_leases():
+    service = ToyService(seed=14)
+    a = service.client("a")
+    a.grant(1.0)
+    leader = service.leader()
+    others = [s for s in SERVERS if s != leader]
+    service.sim.partition({"a", leader}, {"b", *others})
+    cut_at = service.sim.now
+    a.sleep(1.0)
+    assert service.sim.nodes[leader].role != "leader"
+    stepped = next(e for e in service.sim.trace.of_kind("note")
+                   if e.node == leader and e.data.what == "steps down")
+    assert stepped.time <= cut_at + 300 + 50 + 10     # the longest timeout, a check, a reply
+    renewed = [e.time for e in service.sim.trace.of_kind("deliver")
+               if e.node == "a" and type(e.data).__name__ == "KeptAlive" and e.data.ttl > 0]
+    assert max(renewed) <= stepped.time + 10          # no renewal from a deposed leader

@@ -10,6 +10,12 @@ a key-value store on Raft does not have:
   keys when they apply that entry, all at the same point of the log. The deadlines are not
   replicated: a new leader gives every lease a full TTL from its election, so a lease may
   outlive its holder by up to one TTL more, never less (etcd does the same).
+* **a leader that has lost its majority steps down** (Raft's *CheckQuorum*, which etcd turns
+  on): if it has not heard from a majority within the longest election timeout, another leader
+  may exist, and it stops renewing leases. Without this, a leader cut off with a client
+  would go on answering its `KeepAlive` requests while the majority's new leader expires
+  the lease. Its answers can still be stale for up to that timeout: a client must not trust
+  a renewal to the last millisecond (and a resource must check fencing tokens).
 * **watches**: the leader sends each change a watch covers to the watching client as a
   `WatchEvent`. A new leader first replays the history each watch covers (a client may have
   missed events the old leader applied but never sent); clients drop events they have seen,
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distlab.consensus.raft.messages import Entry
+from distlab.consensus.raft.messages import AppendEntriesReply, Entry, InstallSnapshotReply
 from distlab.consensus.raft.node import RaftNode
 from distlab.coordination.machine import REQUESTS, CoordinationMachine, matches
 from distlab.coordination.messages import (CompareAndSetOk, DeleteOk, Expire, Granted, KeepAlive,
@@ -39,7 +45,8 @@ class CoordinationNode(RaftNode):
     ``lease_check`` is how often, in ms, the leader looks for leases past their deadline.
     Volatile, leader only: ``deadlines`` (lease -> time it expires), ``expiring`` (leases
     whose `Expire` is in the log but not applied yet), ``replayed`` (whether the watches'
-    history was sent again since this server became leader).
+    history was sent again since this server became leader), ``heard`` (peer -> when its
+    last reply of this term arrived).
     """
 
     machine_class = CoordinationMachine
@@ -54,14 +61,18 @@ class CoordinationNode(RaftNode):
         self.deadlines: dict[int, float] = {}
         self.expiring: set[int] = set()
         self.replayed = False
+        self.heard: dict[str, float] = {}
 
     def become_leader(self) -> None:
         self.deadlines, self.expiring, self.replayed = {}, set(), False
+        self.heard = {peer: self.now for peer in self.peers}
         super().become_leader()
         self.set_timer(self.lease_check, "leases")
 
     def on_timer(self, name: str) -> None:
         if name == "leases" and self.role == "leader":
+            if not self.check_quorum():
+                return
             self.expire_leases()
             self.set_timer(self.lease_check, "leases")
             return
@@ -71,7 +82,22 @@ class CoordinationNode(RaftNode):
         if isinstance(msg, KeepAlive):
             self.keep_alive(src, msg)
             return
+        if (isinstance(msg, AppendEntriesReply | InstallSnapshotReply) and self.role == "leader"
+                and msg.term == self.term):
+            self.heard[src] = self.now
         super().on_message(src, msg)
+
+    def check_quorum(self) -> bool:
+        """Whether this leader heard from a majority within the longest election timeout;
+        if not, it steps down (keeping its term and vote) and stops renewing leases."""
+        recent = self.now - self.election_timeout[1]
+        if 1 + sum(1 for t in self.heard.values() if t >= recent) >= self.majority():
+            return True
+        self.note("steps down", why="no majority heard")
+        self.role, self.leader_id = "follower", None
+        self.cancel_timer("heartbeat")
+        self.reset_election_timer()
+        return False
 
     # -- leases --------------------------------------------------------------------------------
     def keep_alive(self, src: str, msg: KeepAlive) -> None:
