@@ -203,3 +203,9 @@ def test_a_leader_cut_off_from_the_majority_steps_down_and_stops_renewing_leases
     renewed = [e.time for e in service.sim.trace.of_kind("deliver")
                if e.node == "a" and type(e.data).__name__ == "KeptAlive" and e.data.ttl > 0]
     assert max(renewed) <= stepped.time + 10          # no renewal from a deposed leader
+
+
+def test_a_pause_shorter_than_the_lease_keeps_the_lock_and_the_late_write_is_harmless():
+    run = paused_holder(fencing=False, pause=0.5)
+    assert run.token_b is None and run.acquired_at is None and run.expired_at is None
+    assert [(who, answer) for who, _, answer in run.writes] == [("a", Written("written by a"))]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from distlab.coordination.api import Coordinator
+from distlab.coordination.api import CoordinationError, Coordinator
 from distlab.coordination.recipes import Config, Election, Lock, Registry
 from distlab.coordination.toy import ToyService
 from distlab.election.fencing import WriteValue
@@ -21,25 +21,27 @@ from distlab.sim import Simulation
 
 @dataclass(frozen=True)
 class PausedHolder:
-    """The story of `paused_holder`: each client's token; each write to the store as (who,
-    when in ms, the store's answer), b's then a's late one; the value the store ends with;
-    and when (ms) a paused, a's lease expired and b got the lock."""
+    """The story of `paused_holder`: each client's token (``token_b`` None: b never got the
+    lock); each write to the store as (who, when in ms, the store's answer), in order; the
+    value the store ends with; and when (ms) a paused, a's lease expired and b got the lock
+    (None: it did not happen)."""
 
     sim: Simulation
     token_a: int
-    token_b: int
+    token_b: int | None
     writes: tuple[tuple[str, float, Any], ...]
     final: str
     paused_at: float
-    expired_at: float
-    acquired_at: float
+    expired_at: float | None
+    acquired_at: float | None
 
 
 def paused_holder(*, fencing: bool, seed: int = 1, pause: float = 3.0,
                   ttl: float = 1.0) -> PausedHolder:
     """Client ``a`` takes the lock and freezes for ``pause`` s (a garbage-collection pause)
-    just before writing to the store; its lease (``ttl`` s) expires, ``b`` takes the lock and
-    writes; ``a`` wakes up and writes what it was about to write, with its old token."""
+    just before writing to the store: its renewals stop. Meanwhile ``b`` waits for the lock
+    and, if a's lease (``ttl`` s) expires, takes it and writes. Then ``a`` wakes up and
+    writes what it was about to write, with its old token."""
     service = ToyService(seed=seed, store=True, fencing=fencing)
     a, b = service.client("a"), service.client("b")
     lease_a = a.grant(ttl)
@@ -47,17 +49,22 @@ def paused_holder(*, fencing: bool, seed: int = 1, pause: float = 3.0,
     paused_at = service.sim.now
     a.pause(lease_a)                                     # a freezes: no more renewals
     lock_b = Lock(b, "ledger", "b", b.grant(ttl))
-    token_b = lock_b.acquire(timeout=2 * pause)
-    acquired_at = service.sim.now
-    writes = [("b", service.sim.now, b.request("store", WriteValue(token_b, "written by b")))]
+    writes = []
+    try:
+        token_b: int | None = lock_b.acquire(timeout=pause)
+        acquired_at: float | None = service.sim.now
+        writes.append(("b", service.sim.now, b.request("store", WriteValue(token_b,
+                                                                           "written by b"))))
+    except CoordinationError:                            # a's lease outlived the pause
+        token_b = acquired_at = None
     b.sleep(max(0.0, pause - (service.sim.now - paused_at) / 1000))
     writes.append(("a", service.sim.now, a.request("store", WriteValue(token_a,
                                                                        "written by a"))))
-    expired = next(e.time for e in service.sim.trace.of_kind("note")
-                   if e.data.what == "lease expired")
+    expired = [e.time for e in service.sim.trace.of_kind("note")
+               if e.data.what == "lease expired"]
     return PausedHolder(service.sim, token_a, token_b, tuple(writes),
-                        service.sim.nodes["store"].storage["value"], paused_at, expired,
-                        acquired_at)
+                        service.sim.nodes["store"].storage["value"], paused_at,
+                        expired[0] if expired else None, acquired_at)
 
 
 def recipe_tour(connect: Callable[[], Coordinator], ttl: float = 1.0) -> dict[str, Any]:
