@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from distlab.coordination import servers
+from distlab.coordination import servers, zookeeper
 from distlab.coordination.api import CoordinationError
 from distlab.coordination.etcd import EtcdCoordinator
 from distlab.coordination.servers import ServerError, etcd_server, zookeeper_server
@@ -90,3 +90,10 @@ def test_a_client_of_a_server_that_is_not_there_fails_clearly():
     with pytest.raises(CoordinationError, match=f"etcd at http://127.0.0.1:{port} did not "
                                                 f"answer kv/range"):
         EtcdCoordinator(f"http://127.0.0.1:{port}", timeout=1).get("k")
+
+
+def test_without_kazoo_the_zookeeper_client_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(zookeeper, "KazooClient", None)
+    with pytest.raises(CoordinationError, match=r"kazoo is not installed: pip install "
+                                                r"'distlab\[engines\]'"):
+        zookeeper.ZooKeeperCoordinator("127.0.0.1:2181")

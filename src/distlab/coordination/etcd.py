@@ -67,6 +67,8 @@ class EtcdCoordinator(Coordinator):
 
     # -- leases --------------------------------------------------------------------------------
     def grant(self, ttl: float) -> int:
+        """A lease of ``ttl`` seconds rounded up to whole seconds (etcd's unit), renewed by a
+        background thread every third of ``ttl`` until `pause` or `revoke`."""
         lease = int(self.call("lease/grant", {"TTL": max(1, math.ceil(ttl))})["ID"])
         stop = threading.Event()
         self.keepers[lease] = stop

@@ -72,6 +72,8 @@ class ZooKeeperCoordinator(Coordinator):
 
     # -- leases: sessions --------------------------------------------------------------------
     def grant(self, ttl: float) -> int:
+        """A new session of ``ttl`` seconds, connected to the ensemble's first host through a
+        proxy of its own (which `pause` cuts); its id is the lease's."""
         host, port = self.hosts.split(",")[0].rsplit(":", 1)
         proxy = FaultProxy(0, host, int(port)).start()
         client = self._connect(f"127.0.0.1:{proxy.port}", ttl)
