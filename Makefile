@@ -40,9 +40,9 @@ $(INSTALLED): pyproject.toml
 
 # System packages, installed with apt when missing (as root, or with sudo when it needs no
 # password; otherwise the exact command is printed): npm for the book's JavaScript, and
-# Debian's Chromium for the browser tests.
+# for the tests Debian's Chromium (the browser tests), etcd and ZooKeeper (page 04.06).
 system-packages:
-	@tools/system_packages.sh npm $(if $(filter test,$(MAKECMDGOALS)),chromium)
+	@tools/system_packages.sh npm $(if $(filter test,$(MAKECMDGOALS)),chromium etcd-server zookeeperd)
 
 # Local copies of require.js, the widget manager and MathJax (see tools/js_assets.py).
 assets: venv system-packages

@@ -61,3 +61,9 @@ def test_without_apt_it_says_what_to_install(tmp_path: Path) -> None:
 def test_it_does_nothing_when_everything_is_there(tmp_path: Path) -> None:
     done = run(tmp_path, uid=1000, sudo_works=False, packages=())
     assert done.returncode == 0 and done.calls == ""
+
+
+def test_make_test_s_coordination_servers_are_installed_by_package_name(tmp_path: Path) -> None:
+    done = run(tmp_path, uid=0, sudo_works=False, packages=("etcd-server",))
+    assert done.returncode == 0, done.stderr
+    assert done.calls == "apt-get update -q\napt-get install -y -q etcd-server\n"

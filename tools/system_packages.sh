@@ -2,7 +2,8 @@
 # Install the system packages that `make test` and `make book` need, when they are missing:
 #   npm       tools/js_assets.py fetches the book's JavaScript with `npm pack`   (make book, test)
 #   chromium  the browser tests drive Debian's Chromium at /usr/bin/chromium    (make test)
-# Usage: tools/system_packages.sh npm [chromium]
+#   etcd-server, zookeeperd  real coordination services for page 04.06          (make test)
+# Usage: tools/system_packages.sh npm [chromium] [etcd-server] [zookeeperd]
 # As root it runs apt-get; otherwise it uses sudo when sudo works without a password; when
 # neither can, it prints the exact command to run and fails.
 set -euo pipefail
@@ -12,7 +13,10 @@ for package in "$@"; do
     case "$package" in
         chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
         npm) command -v npm >/dev/null || missing+=(npm) ;;
-        *) echo "tools/system_packages.sh: unknown package $package (known: npm, chromium)" >&2
+        etcd-server) command -v etcd >/dev/null || missing+=(etcd-server) ;;
+        zookeeperd) [ -e /usr/share/java/zookeeper.jar ] || missing+=(zookeeperd) ;;
+        *) echo "tools/system_packages.sh: unknown package $package (known: npm, chromium," \
+                "etcd-server, zookeeperd)" >&2
            exit 2 ;;
     esac
 done

@@ -4,40 +4,13 @@ back from its storage file."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import pytest
 
+from distlab.consensus.raft.real import SERVERS, ask, kill_the_leader
 from distlab.net.cluster import start_cluster
-from distlab.net.endpoint import Endpoint, EndpointError
-from distlab.workloads.client import NotLeader
 from distlab.workloads.kv import Get, GetOk, Put, PutOk
 
 pytestmark = pytest.mark.timeout(60)
-
-SERVERS = ["n1", "n2", "n3"]
-
-
-def ask(me: Endpoint, request: Any, first: str, deadline: float = 20.0) -> tuple[str, Any]:
-    """Send ``request`` until a server answers it: follow `NotLeader` hints, skip servers
-    that are down or silent. Returns (who answered, the reply)."""
-    target, give_up = first, time.monotonic() + deadline
-    while time.monotonic() < give_up:
-        try:
-            me.send(target, request)
-            src, reply = me.receive(0.5, src=target)
-            while getattr(reply, "in_reply_to", None) != request.msg_id:  # a late reply
-                src, reply = me.receive(0.5, src=target)
-        except (EndpointError, TimeoutError):  # down, or silent (a follower cut off...)
-            target = SERVERS[(SERVERS.index(target) + 1) % len(SERVERS)]
-            continue
-        if isinstance(reply, NotLeader):
-            target = reply.leader or SERVERS[(SERVERS.index(target) + 1) % len(SERVERS)]
-            time.sleep(0.05)
-            continue
-        return src, reply
-    raise AssertionError(f"no server answered {request!r} within {deadline} s")
 
 
 def test_a_real_cluster_survives_kill_9_of_its_leader(tmp_path):
@@ -57,3 +30,10 @@ def test_a_real_cluster_survives_kill_9_of_its_leader(tmp_path):
         assert stored["term"] >= 1 and stored["snapshot"][0] >= 5  # what it had on disk
         _, reply = ask(me, Get("me", 11, "x"), survivor)
         assert reply == GetOk(11, "v10")
+
+
+def test_a_workload_across_kill_9_of_the_leader_leaves_a_linearizable_history(tmp_path):
+    run = kill_the_leader(tmp_path, appends=6)
+    assert run.operations == run.ok == 12
+    assert run.new_leader and run.restarted_from_disk
+    assert run.value == "1;2;3;4;5;6;" and run.verdict == "linearizable"

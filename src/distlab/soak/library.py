@@ -27,6 +27,10 @@ from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, figure3
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.raft.runs import add_raft_kv
+from distlab.coordination.invariants import exclusive_grants
+from distlab.coordination.service import CoordinationNode
+from distlab.coordination.toy import OutsideStore
+from distlab.coordination.workers import LockWorker
 from distlab.election.bully import BullyNode
 from distlab.election.rank import rank
 from distlab.election.ring import RingNode
@@ -360,3 +364,38 @@ def sequencer_broadcast(member: type[Member] = SequencerMember) -> Target:
 def lamport_broadcast(member: type[Member] = LamportMember) -> Target:
     """Lamport's totally ordered multicast: FIFO, causal and total order."""
     return _ordered_broadcast("ordering-lamport", member, ("FIFO", "causal", "total"))
+
+
+def coordination_lock(node: type[CoordinationNode] = CoordinationNode) -> Target:
+    """The coordination service of page 04.06 (3 servers) and three `LockWorker`s taking turns
+    at its lock and writing to a fenced store: the five properties of Raft's Figure 3 (every
+    event); each grant creates the free lock's key for the worker told so (`exclusive_grants`,
+    at the end, once the servers have applied every commit); once the faults are over, a
+    worker gets the lock again.
+
+    Every fault but the clocks': a lease is timed by the leader's clock and promises its TTL
+    only if clocks run at the same rate (etcd and ZooKeeper make the same assumption); the
+    lock's safety does not depend on it, its liveness after a change of leader does.
+    """
+    run_for, calm_at = 3_000.0, 0.6
+    servers = node_ids(3, first=1)
+
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(node, servers)
+        sim.add_node(OutsideStore, "store")
+        sim.add_nodes(LockWorker, ["w1", "w2", "w3"], servers=servers)
+
+    def granted_after_repair(sim: Simulation) -> bool:
+        return any((sim.nodes[w].granted_at or 0) > calm_at * run_for + 500
+                   for w in ["w1", "w2", "w3"])
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *figure3(), AtEnd(exclusive_grants),
+            Eventually("a worker gets the lock after the repair", granted_after_repair)])
+
+    faults = {kind: value for kind, value in EVERYTHING.items() if kind not in ("skew", "drift")}
+    return Target("coordination-lock", "distlab.coordination.service",
+                  "the five properties of Figure 3 (every event); each lock grant creates the "
+                  "free lock's key (end); a worker gets the lock after the repair (end)",
+                  Faults(interval=250.0, max_crashed=1, **faults), scenario, calm_at=calm_at)

@@ -39,6 +39,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "ordering-causal": library.causal_broadcast,
     "ordering-sequencer": library.sequencer_broadcast,
     "ordering-lamport": library.lamport_broadcast,
+    "coordination-lock": library.coordination_lock,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,

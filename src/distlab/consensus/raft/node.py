@@ -52,7 +52,15 @@ class RaftNode(Node):
     Durable (``storage``): ``term``, ``voted_for``, ``log`` (the entries after the snapshot,
     a list of `Entry`) and ``snapshot`` (last included index and term, the machine's state).
     Indices count from 1 as in the paper; ``log[0]`` is the entry at index `log_start`.
+
+    What it replicates is a class attribute: ``machine_class`` (`KVMachine`: ``apply``,
+    ``reply_to``, ``state`` and ``from_state``) and ``requests``, the client requests it takes
+    into the log. A subclass that replicates another service sets both
+    (`distlab.coordination.service` does).
     """
+
+    machine_class: Any = KVMachine
+    requests: tuple[type, ...] = REQUESTS
 
     def __init__(self, election_timeout: tuple[float, float] = (150.0, 300.0),
                  heartbeat_interval: float = 50.0, batch: int = 64,
@@ -77,7 +85,7 @@ class RaftNode(Node):
         self.votes: set[str] = set()
         self.commit_index = 0
         self.last_applied = 0
-        self.machine = KVMachine()
+        self.machine = self.machine_class()
         self.next_index: dict[str, int] = {}
         self.match_index: dict[str, int] = {}
         self.storage.setdefault("log", [])  # (durable: a restarted server finds its log)
@@ -134,7 +142,8 @@ class RaftNode(Node):
     def on_start(self) -> None:
         """Start, or restart after a crash: only ``storage`` is left; rebuild the rest."""
         index, _, state = self.storage.get("snapshot", (0, 0, None))
-        self.machine = KVMachine() if state is None else KVMachine.from_state(state)
+        self.machine = (self.machine_class() if state is None
+                        else self.machine_class.from_state(state))
         self.commit_index = self.last_applied = index
         self.reset_election_timer()
 
@@ -196,7 +205,7 @@ class RaftNode(Node):
 
     # -- messages -----------------------------------------------------------------------------
     def on_message(self, src: str, msg: Any) -> None:
-        if isinstance(msg, REQUESTS):
+        if isinstance(msg, self.requests):
             self.on_request(src, msg)
             return
         if msg.term > self.term:
@@ -224,7 +233,7 @@ class RaftNode(Node):
                 if self.role == "leader" and msg.term == self.term:
                     self.record_match(src, msg.match_index)
 
-    def on_request(self, src: str, request: Get | Put | Append) -> None:
+    def on_request(self, src: str, request: Any) -> None:
         """A client's request: only the leader takes it into the log."""
         if self.role != "leader":
             self.send(src, NotLeader(request.msg_id, self.leader_id))
@@ -380,7 +389,7 @@ class RaftNode(Node):
                 keep = self.log[index + 1 - self.log_start:]  # a suffix that follows it
             self.storage["snapshot"] = (index, msg.last_included_term, msg.state)
             self.storage["log"] = keep
-            self.machine = KVMachine.from_state(msg.state)
+            self.machine = self.machine_class.from_state(msg.state)
             self.commit_index = max(self.commit_index, index)
             self.last_applied = index
             self.apply_committed()
