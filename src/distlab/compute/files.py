@@ -5,9 +5,10 @@ replicas on a few machines, and writes its output there too. `SharedFiles` is th
 system, inside a `Simulation`: a dict of files, each with the machines that hold a replica.
 A worker gets its own handle, `Files` (``fs.client("w1")``), and every operation through it
 is recorded in the simulation's trace as a note of that worker (``fs.read``, ``fs.append``
-with the text appended, ``fs.rename``, ``fs.remove``), so a checker -- or a lab's grader, which sees only the trace --
-can replay what each file held at every moment: a file written half-way when its writer
-crashed, an output file written twice, a read of a file that was not there yet.
+with the text appended, ``fs.rename``, ``fs.remove``), so a checker -- or a lab's grader,
+which sees only the trace -- can replay what each file held at every moment: a file written
+half-way when its writer crashed, an output file written twice, a read of a file that was
+not there yet.
 
 Two rules make the file system honest about time and place:
 
