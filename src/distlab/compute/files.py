@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from distlab.sim import Note, Simulation
+from distlab.sim import Note, Simulation, TraceEvent
 
 #: simulated ms a machine takes to process 1,000 bytes (map or reduce)
 MS_PER_KB = 100.0
@@ -146,14 +146,26 @@ class Files:
         return self.node_id in self.shared.replicas.get(path, ())
 
 
-def file_ops(trace: Iterable) -> list[FileOp]:
+def file_op(event: TraceEvent) -> FileOp | None:
+    """The file operation a trace event records, or None if it records none."""
+    note = event.data
+    if event.kind != "note" or not isinstance(note, Note) or not note.what.startswith("fs."):
+        return None
+    return FileOp(event.time, event.node, note.what[3:], note["path"], note.get("size", 0),
+                  note.get("target", ""), note.get("remote", False), note.get("text", ""))
+
+
+def file_ops(trace: Iterable[TraceEvent]) -> list[FileOp]:
     """The file operations of a run, in order, read back from its trace (or a record of it)."""
-    ops = []
-    for event in trace:
-        if event.kind != "note" or not str(getattr(event.data, "what", "")).startswith("fs."):
-            continue
-        note = event.data
-        ops.append(FileOp(event.time, event.node, note.what[3:], note["path"],
-                          note.get("size", 0), note.get("target", ""), note.get("remote", False),
-                          note.get("text", "")))
-    return ops
+    return [op for op in map(file_op, trace) if op is not None]
+
+
+def apply(files: dict[str, str], op: FileOp) -> None:
+    """Do ``op`` to ``files`` (path -> text): how a checker replays a run's file system."""
+    match op.op:
+        case "append":
+            files[op.path] = files.get(op.path, "") + op.text
+        case "rename":
+            files[op.target] = files.pop(op.path, "")
+        case "remove":
+            files.pop(op.path, None)

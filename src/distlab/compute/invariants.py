@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from distlab.compute.files import FileOp, file_ops
+from distlab.compute.files import FileOp, apply, file_ops
 from distlab.compute.messages import output_file
 from distlab.compute.model import Result, encode
 
@@ -25,13 +25,7 @@ def replay_files(ops: Iterable[FileOp]) -> dict[str, str]:
     trace records the text of every append)."""
     files: dict[str, str] = {}
     for op in ops:
-        match op.op:
-            case "append":
-                files[op.path] = files.get(op.path, "") + op.text
-            case "rename":
-                files[op.target] = files.pop(op.path, "")
-            case "remove":
-                files.pop(op.path, None)
+        apply(files, op)
     return files
 
 
