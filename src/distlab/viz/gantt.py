@@ -90,7 +90,8 @@ def draw_tasks(ax: Axes, spans: Sequence[TaskSpan], lanes: Sequence[str], *,
                              label="ran more than once"))
     if any(s.outcome == "crashed" for s in spans):
         handles.append(Patch(facecolor=DROP_COLOR, label="crashed"))
-    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              frameon=False)
     ax.grid(axis="x", color=CRASH_COLOR, alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
