@@ -9,13 +9,15 @@ import statistics
 
 import pytest
 
+from distlab.check.invariants import InvariantViolation, watch
 from distlab.compute import jobs
 from distlab.compute.files import SharedFiles, file_ops, processing_time
-from distlab.compute.invariants import in_place_writes, output_problems, replay_files
-from distlab.compute.mapreduce import TIMEOUT, Worker
+from distlab.compute.invariants import (OutputCommitted, in_place_writes, output_problems,
+                                        replay_files)
+from distlab.compute.mapreduce import TIMEOUT, Coordinator, Worker
 from distlab.compute.messages import output_file
 from distlab.compute.model import encode, run_sequential
-from distlab.compute.runs import completion_times, input_bytes_moved, run_job
+from distlab.compute.runs import cluster, completion_times, input_bytes_moved, run_job
 from distlab.sim import Network, Simulation, Uniform
 
 DOCS = jobs.documents(8, 150, seed=1)
@@ -149,3 +151,23 @@ def test_the_file_system_records_each_operation_and_counts_remote_bytes():
     assert processing_time(1000, 1000, 2.0) == 250.0
     with pytest.raises(ValueError, match="slowdown > 0"):
         processing_time(10, 0, 0)
+
+
+def test_the_output_invariant_catches_a_done_that_comes_too_early():
+    expected = run_sequential(jobs.word_count, DOCS, 3)
+    run = run_job(jobs.word_count, DOCS, seed=1)
+    invariant = OutputCommitted(expected)
+    assert invariant.check(run.sim) is None  # the whole trace, once: all is well
+
+    class HastyCoordinator(Coordinator):
+        """Says done once the map tasks are done."""
+
+        def on_message(self, src, msg):
+            super().on_message(src, msg)
+            self.done = self.done or all(t.done for t in self.maps)
+
+    sim, _ = cluster(jobs.word_count, DOCS, seed=1, coordinator=HastyCoordinator)
+    watch(sim, invariant)
+    with pytest.raises(InvariantViolation, match="the coordinator is done, but mr-out-0 is "
+                       "missing"):
+        sim.run(until=5_000)

@@ -8,16 +8,20 @@ pages, the soak and lab 6's grader, which sees only a record of the run:
   (`distlab.compute.model.run_sequential`), partition by partition;
 * `in_place_writes` -- no output file was ever appended to under its final name: each appeared
   whole, by a rename (so a crash or a second copy of the task cannot leave half a file);
-* `replay_files` -- what every file held at the end of the run.
+* `replay_files` -- what every file held at the end of the run;
+* `OutputCommitted` -- the first two, and "done means right", as an invariant watched after
+  every event (the soak's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
-from distlab.compute.files import FileOp, apply, file_ops
+from distlab.check.invariants import Invariant
+from distlab.compute.files import FileOp, apply, file_op, file_ops
 from distlab.compute.messages import output_file
 from distlab.compute.model import Result, encode
+from distlab.sim import Simulation
 
 
 def replay_files(ops: Iterable[FileOp]) -> dict[str, str]:
@@ -64,3 +68,53 @@ def output_problems(files: dict[str, str], expected: Result) -> list[str]:
             problems.append(f"{path}, line {first + 1}: {got_lines[first]!r}, expected "
                             f"{wanted_lines[first]!r}")
     return problems
+
+
+class OutputCommitted(Invariant):
+    """Output files appear whole and never change; ``done`` means the output is right.
+
+    Checked after every event, from the file operations the trace records since the last
+    check (it remembers the files replayed so far): no worker appends to a final output file
+    ``mr-out-<r>`` (it must appear by a rename); a final file, once there, is never replaced by
+    different text; and when the coordinator's ``done`` becomes True, every output file holds
+    what the sequential reference ``expected`` computes.
+    """
+
+    remembers = True
+
+    def __init__(self, expected: Result, coordinator: str = "coordinator"):
+        super().__init__("output files appear whole, never change, and are right when done",
+                         self._check)
+        self.expected = expected
+        self.coordinator = coordinator
+        self.finals = {output_file(r) for r in range(len(expected.partitions))}
+        self.files: dict[str, str] = {}
+        self.read = 0
+        self.judged_done = False
+
+    def _check(self, sim: Simulation) -> str | None:
+        events = sim.trace[self.read:]
+        self.read += len(events)
+        for op in filter(None, map(file_op, events)):
+            if op.op == "append" and op.path in self.finals:
+                return (f"{op.node} appended to {op.path} in place at t={op.time:g}: output "
+                        f"must be written to a temporary file and renamed")
+            if (op.op == "rename" and op.target in self.finals and op.target in self.files
+                    and self.files[op.target] != self.files.get(op.path, "")):
+                return f"{op.node} replaced {op.target} with different text at t={op.time:g}"
+            apply(self.files, op)
+        coordinator = sim.nodes.get(self.coordinator)
+        if not self.judged_done and getattr(coordinator, "done", False):
+            self.judged_done = True
+            problems = output_problems(self.files, self.expected)
+            if problems:
+                return f"the coordinator is done, but {'; '.join(problems)}"
+        return None
+
+    def reset(self) -> None:
+        self.files = {}
+        self.read = 0
+        self.judged_done = False
+
+    def memory(self) -> Hashable:
+        return (tuple(sorted(self.files.items())), self.read, self.judged_done)

@@ -1,8 +1,9 @@
 """Experiments with the MapReduce framework (`distlab.compute.mapreduce`): the runs the pages
 draw and measure.
 
-`run_job` builds a cluster -- a coordinator, workers, the job's inputs in the shared file
-system with replicas on some of the workers' machines -- runs it to the end of the job and
+`run_job` builds a cluster (`add_cluster`) -- a coordinator, workers, the job's inputs in the
+shared file system with replicas on some of the workers' machines -- runs it to the end of the
+job and
 returns a `JobRun`: when the job finished, whether its output matches the sequential
 reference, and the bytes of input that crossed the network. `completion_times` runs it over
 many seeds, with and without backup tasks, for the straggler experiment; `input_bytes_moved`
@@ -44,21 +45,20 @@ class JobRun:
         return self.sim.nodes["coordinator"]  # type: ignore[return-value]
 
 
-def cluster(job: Job, inputs: Mapping[str, str], *, n_reduce: int = 3, workers: int = 4,
-            seed: int = 0, replicas: int = 2, slowdown: Mapping[str, float] | None = None,
-            backups: bool = True, locality: bool = True, network: Network | None = None,
-            coordinator: type = Coordinator, worker: type = Worker
-            ) -> tuple[Simulation, SharedFiles]:
-    """A simulation of a coordinator and ``workers`` workers (``w1``, ...) ready to run
-    ``job`` over ``inputs``; each input is stored on ``replicas`` random workers' machines.
-    ``slowdown`` makes some workers stragglers (``{"w2": 10}``: ten times slower)."""
+def add_cluster(sim: Simulation, job: Job, inputs: Mapping[str, str], *, n_reduce: int = 3,
+                workers: int = 4, replicas: int = 2, slowdown: Mapping[str, float] | None = None,
+                backups: bool = True, locality: bool = True, coordinator: type = Coordinator,
+                worker: type = Worker) -> SharedFiles:
+    """Add a coordinator and ``workers`` workers (``w1``, ...) ready to run ``job`` over
+    ``inputs`` to ``sim``, and return their file system. Each input is stored on
+    ``replicas`` random workers' machines (drawn from the simulation's seed); ``slowdown``
+    makes some workers stragglers (``{"w2": 10}``: ten times slower)."""
     if workers < 1 or not 1 <= replicas <= workers:
         raise ValueError(f"a cluster needs at least one worker and 1 to {workers} replicas "
                          f"per input; got workers={workers}, replicas={replicas}")
-    sim = Simulation(seed=seed, network=network or Network(latency=Uniform(1, 5)))
     files = SharedFiles(sim)
     ids = [f"w{i}" for i in range(1, workers + 1)]
-    rng = stream(seed, "compute-placement")
+    rng = stream(sim.seed, "compute-placement")
     placement = {path: tuple(sorted(rng.sample(ids, replicas))) for path in sorted(inputs)}
     for path in sorted(inputs):
         files.put(path, inputs[path], placement[path])
@@ -67,7 +67,15 @@ def cluster(job: Job, inputs: Mapping[str, str], *, n_reduce: int = 3, workers: 
     for worker_id in ids:
         sim.add_node(worker, worker_id, job=job, files=files.client(worker_id),
                      slowdown=(slowdown or {}).get(worker_id, 1.0))
-    return sim, files
+    return files
+
+
+def cluster(job: Job, inputs: Mapping[str, str], *, seed: int = 0,
+            network: Network | None = None, **options: object
+            ) -> tuple[Simulation, SharedFiles]:
+    """A new simulation with the cluster of `add_cluster` (``options`` go there)."""
+    sim = Simulation(seed=seed, network=network or Network(latency=Uniform(1, 5)))
+    return sim, add_cluster(sim, job, inputs, **options)  # type: ignore[arg-type]
 
 
 def run_job(job: Job, inputs: Mapping[str, str], *, n_reduce: int = 3, until: float = 20_000,

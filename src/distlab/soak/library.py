@@ -18,6 +18,11 @@ import math
 from collections.abc import Callable
 
 from distlab.clocks.cristian import CristianClient, TimeServer
+from distlab.compute.invariants import OutputCommitted
+from distlab.compute.jobs import documents, word_count
+from distlab.compute.mapreduce import Coordinator, Worker
+from distlab.compute.model import run_sequential
+from distlab.compute.runs import add_cluster
 from distlab.consensus.paxos import Acceptor, Proposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
@@ -334,3 +339,29 @@ def sequencer_broadcast(member: type[Member] = SequencerMember) -> Target:
 def lamport_broadcast(member: type[Member] = LamportMember) -> Target:
     """Lamport's totally ordered multicast: FIFO, causal and total order."""
     return _ordered_broadcast("ordering-lamport", member, ("FIFO", "causal", "total"))
+
+
+def mapreduce(coordinator: type[Coordinator] = Coordinator, worker: type[Worker] = Worker
+              ) -> Target:
+    """Word count on a coordinator and four workers: output files appear whole, never change,
+    and are right when the coordinator is done (every event); once the faults are over, the
+    job is done. Every fault but crashes of the coordinator (its state is in memory: the
+    paper's master failing aborts the job) and clock faults (the timeouts only need a
+    working clock)."""
+    inputs = documents(12, 300, seed=0)
+    expected = run_sequential(word_count, inputs, 3)
+
+    def scenario(seed: int) -> Scenario:
+        def setup(sim: Simulation) -> None:
+            add_cluster(sim, word_count, inputs, coordinator=coordinator, worker=worker)
+
+        return Scenario(setup, run_for=12_000.0, network=NETWORK, properties=[
+            OutputCommitted(expected),
+            Eventually("the job is done", lambda sim: sim.nodes["coordinator"].done)])
+
+    faults = {**EVERYTHING, "skew": 0.0, "drift": 0.0}
+    return Target("mapreduce", "distlab.compute.mapreduce",
+                  "outputs whole, unchanged, right when done (every event); done (end)",
+                  Faults(interval=50.0, max_crashed=3, **faults), scenario, calm_at=0.5,
+                  spared=("coordinator",))
+

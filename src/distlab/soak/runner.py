@@ -38,6 +38,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "ordering-causal": library.causal_broadcast,
     "ordering-sequencer": library.sequencer_broadcast,
     "ordering-lamport": library.lamport_broadcast,
+    "mapreduce": library.mapreduce,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,
