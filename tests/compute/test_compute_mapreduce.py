@@ -11,7 +11,7 @@ import pytest
 
 from distlab.check.invariants import InvariantViolation, watch
 from distlab.compute import jobs
-from distlab.compute.files import SharedFiles, file_ops, processing_time
+from distlab.compute.files import FileUnavailable, SharedFiles, file_ops, processing_time
 from distlab.compute.invariants import (OutputCommitted, in_place_writes, output_problems,
                                         replay_files)
 from distlab.compute.mapreduce import TIMEOUT, Coordinator, Worker
@@ -171,3 +171,34 @@ def test_the_output_invariant_catches_a_done_that_comes_too_early():
     with pytest.raises(InvariantViolation, match="the coordinator is done, but mr-out-0 is "
                        "missing"):
         sim.run(until=5_000)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_map_outputs_lost_with_their_machine_are_computed_again(seed):
+    base = run_job(jobs.word_count, DOCS, seed=seed)
+    reduce_start = min(e.time for e in base.sim.trace.notes()
+                       if e.data.what == "start" and e.data["kind"] == "reduce")
+    # w3 dies just before the reduce phase, with the outputs of its finished map tasks
+    run = run_job(jobs.word_count, DOCS, seed=seed, local_outputs=True,
+                  crashes=[(reduce_start - 5, "w3")])
+    assert run.problems == []
+    lost = {e.data["task"] for e in run.sim.trace.notes() if e.data.what == "lost"}
+    mapped_by_w3 = {e.data["task"] for e in base.sim.trace.notes()
+                    if e.node == "w3" and e.data.what == "finish" and e.data["kind"] == "map"}
+    assert lost and lost <= mapped_by_w3
+    shared = run_job(jobs.word_count, DOCS, seed=seed, crashes=[(reduce_start - 5, "w3")])
+    assert not [e for e in shared.sim.trace.notes() if e.data.what == "lost"]
+
+
+def test_a_file_kept_on_a_machine_that_is_down_is_unavailable_until_it_restarts():
+    sim = Simulation(seed=1)
+    shared = SharedFiles(sim, local=lambda path: path.startswith("mr-"))
+    w1, w2 = shared.client("w1"), shared.client("w2")
+    w1.append("mr-0-0", "a\t1\n")
+    w1.append("out", "x")
+    sim.crashed.add("w1")  # as sim.crash does, without a node to crash
+    with pytest.raises(FileUnavailable, match="mr-0-0 is kept only on w1, which is down"):
+        w2.read("mr-0-0")
+    assert w2.read("out") == "x"  # not a local file: still readable
+    sim.crashed.discard("w1")
+    assert w2.read("mr-0-0") == "a\t1\n"

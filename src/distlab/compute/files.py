@@ -25,7 +25,7 @@ number of bytes, with a slowdown factor for a straggler (a machine with a bad di
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from distlab.sim import Note, Simulation, TraceEvent
@@ -59,12 +59,22 @@ class FileOp:
     text: str = ""  # the text appended
 
 
+class FileUnavailable(OSError):
+    """The file exists, but every machine holding a copy of it is down."""
+
+
 class SharedFiles:
     """The cluster's file system: ``files`` (path -> text) and ``replicas`` (path -> the
-    machines holding a copy). Give each worker a handle with `client`."""
+    machines holding a copy). Give each worker a handle with `client`.
 
-    def __init__(self, sim: Simulation):
+    ``local(path)``, if given, says which files are kept only on the disk of the machine
+    that wrote them, as the paper keeps map outputs: such a file cannot be read
+    (`FileUnavailable`) while that machine is down.
+    """
+
+    def __init__(self, sim: Simulation, local: Callable[[str], bool] | None = None):
         self.sim = sim
+        self.local = local
         self.files: dict[str, str] = {}
         self.replicas: dict[str, tuple[str, ...]] = {}
         #: bytes read from files without a replica on the reader's machine
@@ -97,12 +107,18 @@ class Files:
         self.node_id = node_id
 
     def read(self, path: str) -> str:
-        """The text of file ``path``; `FileNotFoundError` if there is none (yet)."""
+        """The text of file ``path``; `FileNotFoundError` if there is none (yet),
+        `FileUnavailable` if it is kept only where its writer is, and the writer is down."""
         shared = self.shared
         if path not in shared.files:
             raise FileNotFoundError(f"{self.node_id} read {path!r}, which does not exist (yet): "
                                     f"a reduce task may start only once every map task is "
                                     f"done")
+        holders = shared.replicas.get(path, ())
+        if (shared.local is not None and shared.local(path) and holders
+                and all(machine in shared.sim.crashed for machine in holders)):
+            shared.record(self.node_id, "fs.unavailable", path=path)
+            raise FileUnavailable(f"{path} is kept only on {', '.join(holders)}, which is down")
         text = shared.files[path]
         remote = self.node_id not in shared.replicas.get(path, ())
         if remote:

@@ -23,6 +23,9 @@ there are M map tasks, one per file, and R reduce tasks, one per partition.
   The first copy to finish wins.
 * **Locality**: a worker that asks gets, if there is one, a map task whose input has a replica
   on its own machine, so the input need not cross the network.
+* **Lost map outputs**: if map outputs live only on their writer's disk (as in the paper;
+  ``SharedFiles(local=...)``), a reduce task that cannot read one reports it (`Unavailable`),
+  and the coordinator runs that map task again.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from distlab.compute.files import Files, processing_time
-from distlab.compute.messages import (Exit, GetTask, MapTask, ReduceTask, TaskDone, Wait,
-                                      intermediate_file, output_file)
+from distlab.compute.files import Files, FileUnavailable, processing_time
+from distlab.compute.messages import (Exit, GetTask, MapTask, ReduceTask, TaskDone, Unavailable,
+                                      Wait, intermediate_file, output_file)
 from distlab.compute.model import Job, decode, encode, group, map_task
 from distlab.sim import Node
 
@@ -94,6 +97,13 @@ class Coordinator(Node):
                     finished.done = True
                     self.note("done", kind=kind, task=task, worker=src, attempt=attempt)
                     self.done = all(t.done for t in self.reduces)
+                self.assign(src)
+            case Unavailable(kind, task, _, path):
+                (self.maps if kind == "map" else self.reduces)[task].running.pop(src, None)
+                for lost in self.maps:
+                    if lost.done and path == intermediate_file(lost.number, task):
+                        lost.done = False  # its output died with its machine: run it again
+                        self.note("lost", kind="map", task=lost.number, path=path)
                 self.assign(src)
 
     def on_timer(self, name: str) -> None:
@@ -168,7 +178,7 @@ class Worker(Node):
     def on_start(self) -> None:
         self.ask(GetTask())
 
-    def ask(self, msg: GetTask | TaskDone) -> None:
+    def ask(self, msg: GetTask | TaskDone | Unavailable) -> None:
         """Send ``msg`` to the coordinator, and ask again if no answer comes."""
         self.send(self.coordinator, msg)
         self.set_timer(ASK_AGAIN, "ask")
@@ -180,7 +190,10 @@ class Worker(Node):
             case MapTask(task, path, n_reduce, attempt):
                 self.cancel_timer("ask")
                 self.task = msg
-                text = self.files.read(path)
+                texts = self.read_all([path])
+                if texts is None:
+                    return
+                text = texts[0]
                 self.pending = [(intermediate_file(task, r), encode(pairs)) for r, pairs
                                 in enumerate(map_task(self.job, path, text, n_reduce))]
                 remote = 0 if self.files.is_local(path) else len(text)
@@ -190,7 +203,9 @@ class Worker(Node):
                 self.cancel_timer("ask")
                 self.task = msg
                 paths = [intermediate_file(m, task) for m in range(n_map)]
-                texts = [self.files.read(path) for path in paths]
+                texts = self.read_all(paths)
+                if texts is None:
+                    return
                 remote = sum(len(text) for path, text in zip(paths, texts)
                              if not self.files.is_local(path))
                 pairs = [pair for text in texts for pair in decode(text)]
@@ -221,6 +236,22 @@ class Worker(Node):
                 key, value = self.pending.pop(0)
                 self.files.append(self.temporary(), encode([(key, value)]))
                 self.step()
+
+    def read_all(self, paths: list[str]) -> list[str] | None:
+        """The texts of ``paths``; or None, having told the coordinator that one of them is
+        unavailable (its only copy is on a machine that is down) and given the task up."""
+        texts = []
+        for path in paths:
+            try:
+                texts.append(self.files.read(path))
+            except FileUnavailable:
+                assert self.task is not None
+                kind = "map" if isinstance(self.task, MapTask) else "reduce"
+                given_up = Unavailable(kind, self.task.task, self.task.attempt, path)
+                self.task = None
+                self.ask(given_up)
+                return None
+        return texts
 
     def step(self) -> None:
         """Write the next key of a reduce task after its time; when none is left, commit."""

@@ -3,9 +3,9 @@
 Workers *pull* their work, as in the classic course's lab: a worker asks (`GetTask`), the
 coordinator answers with a task, with `Wait` (nothing to hand out now) or with `Exit` (the
 job is done). A worker reports a finished task with `TaskDone`, which also asks for the next
-one. Every assignment carries an ``attempt`` number, unique within the job, so that two
-executions of one task -- a re-execution after a crash, a backup -- write to different
-temporary files.
+one; `Unavailable` says that a task could not read its input. Every assignment carries an
+``attempt`` number, unique within the job, so that two executions of one task -- a
+re-execution after a crash, a backup -- write to different temporary files.
 """
 
 from __future__ import annotations
@@ -59,6 +59,17 @@ class TaskDone:
     attempt: int
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """Worker -> coordinator: I could not run ``kind`` task ``task`` (this ``attempt``): its
+    input ``path`` is unavailable (kept only on a machine that is down)."""
+
+    kind: str
+    task: int
+    attempt: int
+    path: str
+
+
 def intermediate_file(map_task: int, reduce_task: int) -> str:
     """The name of the file where map task ``map_task`` leaves reduce partition ``reduce_task``."""
     return f"mr-{map_task}-{reduce_task}"
@@ -67,3 +78,8 @@ def intermediate_file(map_task: int, reduce_task: int) -> str:
 def output_file(reduce_task: int) -> str:
     """The name of reduce task ``reduce_task``'s output file."""
     return f"mr-out-{reduce_task}"
+
+
+def is_intermediate(path: str) -> bool:
+    """Whether ``path`` names a map task's output (kept on its writer's disk in the paper)."""
+    return path.startswith("mr-") and not path.startswith("mr-out-")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from distlab.compute.files import SharedFiles, file_ops
 from distlab.compute.invariants import in_place_writes, output_problems, replay_files
 from distlab.compute.mapreduce import Coordinator, Worker
+from distlab.compute.messages import is_intermediate
 from distlab.compute.model import Job, run_sequential
 from distlab.sim import Network, Simulation, Uniform, stream
 
@@ -47,16 +48,18 @@ class JobRun:
 
 def add_cluster(sim: Simulation, job: Job, inputs: Mapping[str, str], *, n_reduce: int = 3,
                 workers: int = 4, replicas: int = 2, slowdown: Mapping[str, float] | None = None,
-                backups: bool = True, locality: bool = True, coordinator: type = Coordinator,
-                worker: type = Worker) -> SharedFiles:
+                backups: bool = True, locality: bool = True, local_outputs: bool = False,
+                coordinator: type = Coordinator, worker: type = Worker) -> SharedFiles:
     """Add a coordinator and ``workers`` workers (``w1``, ...) ready to run ``job`` over
     ``inputs`` to ``sim``, and return their file system. Each input is stored on
     ``replicas`` random workers' machines (drawn from the simulation's seed); ``slowdown``
-    makes some workers stragglers (``{"w2": 10}``: ten times slower)."""
+    makes some workers stragglers (``{"w2": 10}``: ten times slower). With ``local_outputs``
+    the map tasks' outputs live only on their writers' disks, as in the paper: lost while
+    the writer is down."""
     if workers < 1 or not 1 <= replicas <= workers:
         raise ValueError(f"a cluster needs at least one worker and 1 to {workers} replicas "
                          f"per input; got workers={workers}, replicas={replicas}")
-    files = SharedFiles(sim)
+    files = SharedFiles(sim, local=is_intermediate if local_outputs else None)
     ids = [f"w{i}" for i in range(1, workers + 1)]
     rng = stream(sim.seed, "compute-placement")
     placement = {path: tuple(sorted(rng.sample(ids, replicas))) for path in sorted(inputs)}

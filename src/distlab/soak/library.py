@@ -343,17 +343,18 @@ def lamport_broadcast(member: type[Member] = LamportMember) -> Target:
 
 def mapreduce(coordinator: type[Coordinator] = Coordinator, worker: type[Worker] = Worker
               ) -> Target:
-    """Word count on a coordinator and four workers: output files appear whole, never change,
-    and are right when the coordinator is done (every event); once the faults are over, the
-    job is done. Every fault but crashes of the coordinator (its state is in memory: the
-    paper's master failing aborts the job) and clock faults (the timeouts only need a
-    working clock)."""
+    """Word count on a coordinator and four workers, map outputs on their writers' disks:
+    output files appear whole, never change, and are right when the coordinator is done
+    (every event); once the faults are over, the job is done. Every fault but crashes of the
+    coordinator (its state is in memory: the paper's master failing aborts the job) and
+    clock faults (the timeouts only need a working clock)."""
     inputs = documents(12, 300, seed=0)
     expected = run_sequential(word_count, inputs, 3)
 
     def scenario(seed: int) -> Scenario:
         def setup(sim: Simulation) -> None:
-            add_cluster(sim, word_count, inputs, coordinator=coordinator, worker=worker)
+            add_cluster(sim, word_count, inputs, local_outputs=True, coordinator=coordinator,
+                        worker=worker)
 
         return Scenario(setup, run_for=12_000.0, network=NETWORK, properties=[
             OutputCommitted(expected),
