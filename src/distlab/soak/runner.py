@@ -44,6 +44,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab02a-ordered-chat": labs.lab02a,
     "lab02b-vector-clocks": labs.lab02b,
     "lab02c-gossip": labs.lab02c,
+    "lab06-mapreduce": labs.lab06,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small
 CHUNK = 25
