@@ -51,7 +51,7 @@ WORKERS = ("w1", "w2", "w3", "w4")
 #: input files and reduce partitions of the checks
 N_INPUTS = 8
 N_REDUCE = 3
-#: words per input file: a healthy worker maps one in about 100 ms
+#: words per input file: a healthy worker maps one in about 60 ms
 WORDS = 150
 #: a healthy cluster must finish the job within this many ms
 HEALTHY_BOUND = 1_000.0
