@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from distlab.compute.mapreduce import Worker
+from distlab.compute.messages import output_file
 from distlab.consensus.multipaxos.bugs import SkipsPhase1Leader
 from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
@@ -151,3 +153,15 @@ def test_broadcasts_that_promise_less_are_caught_by_the_stronger_orders():
     fifo_only = soak(library.causal_broadcast(member=FifoMember), 5)
     assert fifo_only.violations
     assert fifo_only.violations[0].violation.startswith("causal order")
+
+
+def test_a_mapreduce_worker_that_writes_its_output_in_place_is_caught():
+    class InPlace(Worker):
+        """Streams a reduce task's output into its final file: no temporary file."""
+
+        def temporary(self):
+            return output_file(self.task.task)
+
+    summary = soak(library.mapreduce(worker=InPlace), runs=3)
+    assert len(summary.violations) == 3
+    assert "appended to mr-out-" in summary.violations[0].violation

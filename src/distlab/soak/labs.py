@@ -31,6 +31,7 @@ from distlab.labs.lab01_client_server import ClientServerLab
 from distlab.labs.lab02a_ordered_chat import OrderedChatLab
 from distlab.labs.lab02b_vector_clocks import VectorClockLab
 from distlab.labs.lab02c_gossip import GossipLab
+from distlab.labs.lab06_mapreduce import MapReduceLab
 from distlab.soak.solutions import solution
 from distlab.soak.target import Faults, Target
 
@@ -91,3 +92,14 @@ def lab02c() -> Target:
     code = solution("lab02c-gossip")
     return lab_target("lab02c-gossip", GossipLab(code.PushPullNode), "AB",
                       Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+
+
+def lab06() -> Target:
+    """Lab 6's reference coordinator and worker, both parts, with messages reordered. Not
+    lost or duplicated: the lab's own unreliable check does that, and its task-count check
+    demands exactly M + R hand-outs on a healthy network; not crashes: the checks crash
+    workers themselves, within their time bounds; not clock faults: a worker whose clock runs
+    fast finishes its tasks too early in true time, which the checks rightly refuse."""
+    code = solution("lab06-mapreduce")
+    return lab_target("lab06-mapreduce", MapReduceLab(code.Coordinator, code.Worker), "AB",
+                      Faults(interval=100.0, reorder=0.3))

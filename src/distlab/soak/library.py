@@ -18,6 +18,11 @@ import math
 from collections.abc import Callable
 
 from distlab.clocks.cristian import CristianClient, TimeServer
+from distlab.compute.invariants import OutputCommitted
+from distlab.compute.jobs import documents, word_count
+from distlab.compute.mapreduce import Coordinator, Worker
+from distlab.compute.model import run_sequential
+from distlab.compute.runs import add_cluster
 from distlab.consensus.multipaxos.invariants import multipaxos_invariants
 from distlab.consensus.multipaxos.nodes import MultiPaxosServer
 from distlab.consensus.multipaxos.runs import add_multipaxos_kv
@@ -399,3 +404,30 @@ def coordination_lock(node: type[CoordinationNode] = CoordinationNode) -> Target
                   "the five properties of Figure 3 (every event); each lock grant creates the "
                   "free lock's key (end); a worker gets the lock after the repair (end)",
                   Faults(interval=250.0, max_crashed=1, **faults), scenario, calm_at=calm_at)
+
+
+def mapreduce(coordinator: type[Coordinator] = Coordinator, worker: type[Worker] = Worker
+              ) -> Target:
+    """Word count on a coordinator and four workers, map outputs on their writers' disks:
+    output files appear whole, never change, and are right when the coordinator is done
+    (every event); once the faults are over, the job is done. Every fault but crashes of the
+    coordinator (its state is in memory: the paper's master failing aborts the job) and
+    clock faults (the timeouts only need a working clock)."""
+    inputs = documents(12, 300, seed=0)
+    expected = run_sequential(word_count, inputs, 3)
+
+    def scenario(seed: int) -> Scenario:
+        def setup(sim: Simulation) -> None:
+            add_cluster(sim, word_count, inputs, local_outputs=True, coordinator=coordinator,
+                        worker=worker)
+
+        return Scenario(setup, run_for=12_000.0, network=NETWORK, properties=[
+            OutputCommitted(expected),
+            Eventually("the job is done", lambda sim: sim.nodes["coordinator"].done)])
+
+    faults = {**EVERYTHING, "skew": 0.0, "drift": 0.0}
+    return Target("mapreduce", "distlab.compute.mapreduce",
+                  "outputs whole, unchanged, right when done (every event); done (end)",
+                  Faults(interval=50.0, max_crashed=3, **faults), scenario, calm_at=0.5,
+                  spared=("coordinator",))
+

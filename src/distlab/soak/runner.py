@@ -40,11 +40,13 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "ordering-sequencer": library.sequencer_broadcast,
     "ordering-lamport": library.lamport_broadcast,
     "coordination-lock": library.coordination_lock,
+    "mapreduce": library.mapreduce,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,
     "lab02b-vector-clocks": labs.lab02b,
     "lab02c-gossip": labs.lab02c,
+    "lab06-mapreduce": labs.lab06,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small
 CHUNK = 25

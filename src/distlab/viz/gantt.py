@@ -1,0 +1,109 @@
+"""Tasks drawn on a timeline, one lane per worker (a Gantt chart), from a trace.
+
+A worker that notes ``self.note("start", kind="map", task=3)`` when it begins a task and
+``self.note("finish", kind="map", task=3)`` when it ends it (as the workers of
+`distlab.compute.mapreduce` do) gets one bar per task execution: coloured by its kind,
+labelled with the task (``m3``, ``r1``). A bar that a crash cut short ends in a red cross;
+a task that ran more than once -- re-executed after a crash, or backed up because its first
+worker straggled -- has every one of its bars hatched, so the copies are easy to match up.
+`distlab.viz` depends on no topic: any trace with such notes can be drawn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.patches import Patch
+
+from distlab.sim.helpers import trace_of
+from distlab.viz.style import CRASH_COLOR, DROP_COLOR, PALETTE, NotebookFigure
+
+
+@dataclass(frozen=True)
+class TaskSpan:
+    """One execution of a task: on which ``node``, from ``start`` to ``end``, and how it ended
+    (``"finished"``, ``"crashed"`` or ``"running"`` at the end of the trace)."""
+
+    node: str
+    kind: str
+    task: object
+    start: float
+    end: float
+    outcome: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind[:1]}{self.task}"
+
+
+def task_spans(source: object, *, start: str = "start", finish: str = "finish"
+               ) -> list[TaskSpan]:
+    """The task executions of a trace (or simulation), in the order they began."""
+    open_spans: dict[str, tuple[str, object, float]] = {}
+    spans = []
+    end_time = 0.0
+    for event in trace_of(source):
+        end_time = event.time
+        if event.kind == "crash" and event.node in open_spans:
+            kind, task, began = open_spans.pop(event.node)
+            spans.append(TaskSpan(event.node, kind, task, began, event.time, "crashed"))
+        elif event.kind == "note" and event.data.what == start:
+            open_spans[event.node] = (event.data.get("kind", "task"), event.data.get("task"),
+                                      event.time)
+        elif event.kind == "note" and event.data.what == finish and event.node in open_spans:
+            kind, task, began = open_spans.pop(event.node)
+            spans.append(TaskSpan(event.node, kind, task, began, event.time, "finished"))
+    spans += [TaskSpan(node, kind, task, began, end_time, "running")
+              for node, (kind, task, began) in open_spans.items()]
+    return sorted(spans, key=lambda s: (s.start, s.node))
+
+
+def draw_tasks(ax: Axes, spans: Sequence[TaskSpan], lanes: Sequence[str], *,
+               title: str = "", until: float | None = None) -> None:
+    """Draw ``spans`` on ``ax``, one lane per node of ``lanes`` (top to bottom)."""
+    kinds = sorted({s.kind for s in spans})
+    colors = {kind: PALETTE[i % len(PALETTE)] for i, kind in enumerate(kinds)}
+    copies = Counter((s.kind, s.task) for s in spans)
+    row = {node: len(lanes) - 1 - i for i, node in enumerate(lanes)}
+    for span in spans:
+        if span.node not in row:
+            continue
+        y = row[span.node]
+        hatch = "///" if copies[span.kind, span.task] > 1 else None
+        ax.barh(y, span.end - span.start, left=span.start, height=0.6,
+                color=colors[span.kind], alpha=0.85, hatch=hatch, edgecolor="black",
+                linewidth=0.6)
+        ax.text((span.start + span.end) / 2, y, span.label, ha="center", va="center",
+                fontsize=8, color="white", fontweight="bold")
+        if span.outcome == "crashed":
+            ax.plot([span.end], [y], marker="X", markersize=11, color=DROP_COLOR)
+    ax.set_yticks(range(len(lanes)), list(reversed(lanes)))
+    ax.set_xlabel("simulated time (ms)")
+    if until is not None:
+        ax.set_xlim(0, until)
+    handles = [Patch(facecolor=colors[k], label=k) for k in kinds]
+    if any(n > 1 for n in copies.values()):
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="///",
+                             label="ran more than once"))
+    if any(s.outcome == "crashed" for s in spans):
+        handles.append(Patch(facecolor=DROP_COLOR, label="crashed"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              frameon=False)
+    ax.grid(axis="x", color=CRASH_COLOR, alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+
+
+def gantt(source: object, *, nodes: Iterable[str] | None = None, title: str = "",
+          until: float | None = None) -> NotebookFigure:
+    """The task executions of a trace (or simulation) as a Gantt chart, one lane per node
+    that ran a task (or per node of ``nodes``); make the call the last line of a cell."""
+    spans = task_spans(source)
+    lanes = list(nodes) if nodes is not None else sorted({s.node for s in spans})
+    fig = NotebookFigure(figsize=(9, 0.9 + 0.45 * max(len(lanes), 2)), dpi=90,
+                         layout="constrained")
+    draw_tasks(fig.subplots(), spans, lanes, title=title, until=until)
+    return fig

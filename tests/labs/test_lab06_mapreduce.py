@@ -1,0 +1,218 @@
+"""Lab 6: MapReduce -- the reference solution passes, and each classic mistake is caught.
+
+The reference solution is that of ``solutions/lab06-mapreduce.ipynb``, loaded from the
+notebook itself (`notebook_code.solution`). Each broken variant subclasses a reference class
+and changes one thing, a mistake students make; the check written for it must catch it and
+say what went wrong in words a student can act on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from distlab.compute.mapreduce import Coordinator as LibraryCoordinator
+from distlab.compute.messages import MapTask, ReduceTask, TaskDone, Wait, output_file
+from distlab.compute.model import encode
+from distlab.grading import check
+from distlab.labs.lab06_mapreduce import MapReduceLab
+from distlab.sim import ConfigurationError
+
+from notebook_code import failures, solution
+
+MR = solution("lab06-mapreduce")
+
+
+def lab(coordinator=MR.Coordinator, worker=MR.Worker):
+    return MapReduceLab(coordinator, worker)
+
+
+def failure_of(report, name):
+    """The first failure of check ``name`` in ``report`` (which must have failed it)."""
+    assert name in report.failed, str(report)
+    return next(f for f in report.failures if f.check == name)
+
+
+class NoBackups(MR.Coordinator):
+    """Never hands out a second copy of a running task (no backup tasks)."""
+
+    def next_task(self, worker):
+        answer = super().next_task(worker)
+        if isinstance(answer, (MapTask, ReduceTask)):
+            kind = "map" if isinstance(answer, MapTask) else "reduce"
+            copies = self.running[kind, answer.task]
+            if len(copies) > 1:
+                del copies[worker]
+                return Wait()
+        return answer
+
+
+class NeverReassigns(NoBackups):
+    """Hands each task out once, and never again: no timeout, no backup."""
+
+    def on_timer(self, name):
+        self.set_timer(MR.TASK_TIMEOUT / 4, name)
+
+
+class EagerReduces(MR.Coordinator):
+    """Starts the reduce tasks once every map task is handed out, not once every one is done."""
+
+    def next_task(self, worker):
+        maps = [("map", m) for m in range(len(self.inputs))]
+        running = {t for t in maps if self.running.get(t) and t not in self.finished}
+        if not running or any(t not in self.finished | running for t in maps):
+            return super().next_task(worker)
+        self.finished |= running  # as if the running maps were done, for this decision
+        answer = super().next_task(worker)
+        self.finished -= running
+        return answer
+
+
+class CountsEveryReport(MR.Coordinator):
+    """Counts TaskDone messages, and is done after M + R of them, whatever tasks they name."""
+
+    def __init__(self, inputs, n_reduce):
+        super().__init__(inputs, n_reduce)
+        self.reports = 0
+
+    def on_message(self, src, msg):
+        if not isinstance(msg, TaskDone):
+            return super().on_message(src, msg)
+        self.reports += 1
+        self.running.get((msg.kind, msg.task), {}).pop(src, None)
+        self.finished.add((msg.kind, msg.task))
+        self.done = self.reports >= len(self.inputs) + self.n_reduce
+        self.send(src, self.next_task(src))
+
+
+class OneAtATime(MR.Coordinator):
+    """Hands out a task only when no other is running."""
+
+    def next_task(self, worker):
+        if any(self.running.values()) and not self.done:
+            return Wait()
+        return super().next_task(worker)
+
+
+class HandsOutRunningTasks(MR.Coordinator):
+    """Forgets which tasks are running: every request gets the first task not done."""
+
+    def next_task(self, worker):
+        self.running.clear()
+        return super().next_task(worker)
+
+
+class WritesOutputInPlace(MR.Worker):
+    """Streams a reduce task's output straight into mr-out-<r>, without a temporary file."""
+
+    def on_timer(self, name):
+        if name != "reduce":
+            return super().on_timer(name)
+        self.files.append(output_file(self.task.task), encode(self.output[:1]))
+        self.output = self.output[1:]
+        if self.output:
+            self.set_timer(self.step, "reduce")
+        else:
+            self.report("reduce")
+
+
+class ExitsWhenIdle(MR.Worker):
+    """Takes Wait() to mean that there is no more work, and exits."""
+
+    def on_message(self, src, msg):
+        if isinstance(msg, Wait) and self.task is None:
+            self.exited = True
+            return
+        super().on_message(src, msg)
+
+
+class SkipsTheWork(MR.Worker):
+    """Reports a map task done at once, without letting its processing time pass."""
+
+    def on_message(self, src, msg):
+        super().on_message(src, msg)
+        if isinstance(msg, MapTask) and self.task is msg:
+            self.cancel_timer("map")
+            self.on_timer("map")
+
+
+def test_the_mapreduce_solution_passes_every_check():
+    report = check(lab(), timing=False)
+    assert report.passed, str(report)
+    assert [r.seeds_run for r in report.results] == [10, 10, 5, 5, 5, 15, 15, 15]
+
+
+def test_a_coordinator_that_never_reassigns_is_caught_by_crash_recovery():
+    report = check(lab(NeverReassigns), name="test_crash_recovery_B", timing=False)
+    failure = failure_of(report, "test_crash_recovery_B")
+    assert "done was still False at the end of the run" in failure.explanation
+    assert "handed out again" in failure.explanation
+
+
+def test_output_written_in_place_is_caught_at_once():
+    report = check(lab(worker=WritesOutputInPlace), name="test_word_count_A", timing=False)
+    failure = failure_of(report, "test_word_count_A")
+    assert failure.summary == "violated: the rules of MapReduce hold at every moment"
+    assert "appended to mr-out-" in failure.explanation
+    assert "Write to a temporary file, and rename it" in failure.explanation
+
+
+def test_a_worker_that_exits_early_is_caught():
+    report = check(lab(worker=ExitsWhenIdle), name="test_word_count_A", timing=False)
+    failure = failure_of(report, "test_word_count_A")
+    assert "exited at t=" in failure.explanation
+    assert "before the job was done" in failure.explanation
+
+
+def test_reduce_tasks_started_before_the_maps_are_done_are_caught():
+    report = check(lab(EagerReduces), name="test_word_count_A", timing=False)
+    failure = failure_of(report, "test_word_count_A")
+    assert "handed out reduce task" in failure.explanation
+    assert "of the 8 map tasks had been reported done" in failure.explanation
+
+
+def test_without_backup_tasks_a_straggler_blows_the_bound():
+    assert check(lab(NoBackups), part="A", timing=False).passed
+    report = check(lab(NoBackups), name="test_straggler_B", timing=False)
+    failure = failure_of(report, "test_straggler_B")
+    assert "later than 1000 ms" in failure.explanation
+
+
+def test_a_task_counted_done_twice_ends_the_job_too_early():
+    report = check(lab(CountsEveryReport), part="B", timing=False)
+    assert "test_unreliable_network_B" in report.failed
+    for failure in report.failures:
+        if failure.check in ("test_straggler_B", "test_unreliable_network_B"):
+            assert "said the job was done at t=" in failure.explanation
+            assert "count a task done once only" in failure.explanation
+
+
+def test_one_task_at_a_time_is_caught_by_the_parallelism_checks():
+    report = check(lab(OneAtATime), part="A", timing=False)
+    assert {"test_map_parallelism_A", "test_reduce_parallelism_A"} <= set(report.failed)
+    assert failures(report)["test_map_parallelism_A"] == (
+        "violated: at least 2 workers run map tasks at the same time")
+
+
+def test_handing_out_running_tasks_is_caught_by_the_task_count():
+    report = check(lab(HandsOutRunningTasks), name="test_task_count_A", timing=False)
+    failure = failure_of(report, "test_task_count_A")
+    assert failure.summary.startswith("violated: exactly 8 map and 3 reduce tasks")
+
+
+def test_a_worker_that_skips_the_processing_time_is_caught():
+    report = check(lab(worker=SkipsTheWork), name="test_word_count_A", timing=False)
+    failure = failure_of(report, "test_word_count_A")
+    assert "reported map task" in failure.explanation
+    assert "wait that long (a timer) before finishing" in failure.explanation
+
+
+def test_the_library_framework_is_refused():
+    with pytest.raises(ConfigurationError, match="built on the library's own MapReduce"):
+        lab(LibraryCoordinator)
+
+    class Borrows(MR.Worker):
+        def on_start(self):
+            LibraryCoordinator.on_start(self)
+
+    with pytest.raises(ConfigurationError, match="uses the library's own MapReduce"):
+        lab(worker=Borrows)
