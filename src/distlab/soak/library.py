@@ -18,12 +18,17 @@ import math
 from collections.abc import Callable
 
 from distlab.clocks.cristian import CristianClient, TimeServer
+from distlab.consensus.cluster import add_kv_cluster
 from distlab.consensus.paxos import Acceptor, Proposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, figure3
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.raft.runs import add_raft_kv
+from distlab.consensus.vr.invariants import vr_invariants
+from distlab.consensus.vr.replica import VRReplica
+from distlab.consensus.zab.invariants import zab_invariants
+from distlab.consensus.zab.server import ZabServer
 from distlab.election.bully import BullyNode
 from distlab.election.rank import rank
 from distlab.election.ring import RingNode
@@ -334,3 +339,55 @@ def sequencer_broadcast(member: type[Member] = SequencerMember) -> Target:
 def lamport_broadcast(member: type[Member] = LamportMember) -> Target:
     """Lamport's totally ordered multicast: FIFO, causal and total order."""
     return _ordered_broadcast("ordering-lamport", member, ("FIFO", "causal", "total"))
+
+
+def vr_kv(replica: type[VRReplica] = VRReplica) -> Target:
+    """A key-value store on 5 Viewstamped Replication replicas, 3 clients: VR's four
+    invariants under every fault, a linearizable history; once the faults are over, every
+    operation started after the repair succeeds.
+
+    A crash loses the replica's memory (VR keeps nothing on disk) and a restart runs the
+    recovery protocol. VR survives ``f`` = 2 failed replicas of 5, counting a recovering
+    one as failed: the nemesis crashes at most one at a time, so that a replica still
+    recovering and one crashed stay within ``f``. More amnesia at once is outside VR's
+    model (the committed state may then be on no replica at all). A run lasts 2.5 s: the
+    log has no snapshots, so the invariants' cost grows with it."""
+    run_for, calm_at = 2_500.0, 0.6
+
+    def setup(sim: Simulation) -> None:
+        add_kv_cluster(sim, replica, n=5, clients=3, ops=1_000, retry=60.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *vr_invariants(), Linearizable("kv"),
+            OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target("vr", "distlab.consensus.vr.replica",
+                  "one primary per view, committed ops agree, later primaries have them, a "
+                  "primary only appends (every event); linearizable (end); operations after "
+                  "the repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=1, **EVERYTHING), scenario,
+                  calm_at=calm_at)
+
+
+def zab_kv(server: type[ZabServer] = ZabServer) -> Target:
+    """A key-value store on 5 Zab servers, 3 clients: Zab's four invariants under every
+    fault (a crash keeps the durable epochs and history), a linearizable history; once the
+    faults are over, every operation started after the repair succeeds. A run lasts 2.5 s:
+    the history has no snapshots, so the invariants' cost grows with it."""
+    run_for, calm_at = 2_500.0, 0.6
+
+    def setup(sim: Simulation) -> None:
+        add_kv_cluster(sim, server, n=5, clients=3, ops=1_000, retry=60.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *zab_invariants(), Linearizable("kv"),
+            OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target("zab", "distlab.consensus.zab.server",
+                  "one leader per epoch, zxid order, leaders have every committed "
+                  "transaction, one delivery order (every event); linearizable (end); "
+                  "operations after the repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=calm_at)

@@ -38,6 +38,8 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "ordering-causal": library.causal_broadcast,
     "ordering-sequencer": library.sequencer_broadcast,
     "ordering-lamport": library.lamport_broadcast,
+    "vr": library.vr_kv,
+    "zab": library.zab_kv,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,

@@ -33,6 +33,7 @@ recover -- which the paper assumes a replica knows. None of the protocol's state
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from distlab.consensus.vr.messages import (Commit, DoViewChange, GetState, NewState, Prepare,
@@ -92,9 +93,9 @@ class VRReplica(Node):
         self.responses: dict[str, RecoveryResponse] = {}
 
     # -- configuration ------------------------------------------------------------------------
-    @property
+    @cached_property
     def configuration(self) -> list[str]:
-        """Every replica, sorted: the same list on all of them."""
+        """Every replica, sorted: the same list on all of them (and for all time)."""
         return sorted([self.id, *self.peers])
 
     @property
@@ -223,6 +224,7 @@ class VRReplica(Node):
         for backup in self.peers:
             self.send(backup, Prepare(self.view_number, request, self.op_number,
                                       self.commit_number))
+        self.set_timer(self.commit_interval, "tick")  # a Prepare is a heartbeat too
 
     def on_prepare_or_commit(self, src: str, msg: Prepare | Commit) -> None:
         """A backup hears from the primary: append the op (in op-number order), acknowledge,

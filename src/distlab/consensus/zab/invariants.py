@@ -51,10 +51,12 @@ def zxids_increase() -> Invariant:
             history = getattr(node, "history", None)
             if history is None:
                 continue
-            for before, after in zip(history, history[1:]):
-                if after.zxid <= before.zxid:
-                    return (f"{node_id!r} has {after!r} after {before!r}: transactions must "
-                            f"follow in zxid order")
+            zxids = [txn.zxid for txn in history]
+            if zxids == sorted(set(zxids)):  # (in C: a loop in Python costs 10 times more)
+                continue
+            at = next(i for i in range(1, len(zxids)) if zxids[i] <= zxids[i - 1])
+            return (f"{node_id!r} has {history[at]!r} after {history[at - 1]!r}: transactions "
+                    f"must follow in zxid order")
         return None
 
     return check

@@ -41,7 +41,7 @@ class Vote:
 
 @dataclass(frozen=True)
 class LeaderIs:
-    """Sent by a server that has a leader to one still looking: ``leader`` leads ``epoch``."""
+    """The established ``leader`` of ``epoch`` answers a server still looking."""
 
     leader: str
     epoch: int

@@ -91,6 +91,7 @@ class ZabServer(Node):
         self.ack_epochs: dict[str, AckEpoch] = {}
         self.synced: set[str] = set()                    # leader: followers in the epoch
         self.acked: dict[str, Zxid] = {}
+        self.stalled: dict[str, Zxid] = {}               # acked at the last heartbeat
         self.counter = 0
         self.last_heard: dict[str, float] = {}
         self.since = 0.0
@@ -137,8 +138,13 @@ class ZabServer(Node):
 
     def on_timer(self, name: str) -> None:
         match name:
+            case "timeout" if self.role == "looking" and self.agreed():
+                self.settle(self.proposal[2])
             case "timeout" if self.role in ("looking", "following"):
                 self.start_looking()  # a round without a result, or a silent leader
+            case "follower-info" if self.role == "following" and self.phase == "discovery":
+                self.send(self.leader, FollowerInfo(self.accepted_epoch))
+                self.set_timer(self.heartbeat_interval, "follower-info")
             case "heartbeat" if self.role in ("prospective", "leading"):
                 self.heartbeat()
             case "settle" if self.role == "looking" and self.agreed():
@@ -175,9 +181,9 @@ class ZabServer(Node):
         """Adopt a better proposal (or a later round), tell everyone, and settle once a
         quorum of this round votes for the same server."""
         if self.role != "looking":
-            if self.leader is not None and self.phase == "broadcast":
-                self.send(src, LeaderIs(self.leader, self.current_epoch))
-            return
+            if self.role == "leading" and self.phase == "broadcast":
+                self.send(src, LeaderIs(self.id, self.current_epoch))  # (only the leader
+            return                                                      # vouches for itself)
         theirs = (msg.epoch, msg.zxid, msg.leader)
         if msg.round < self.round:
             self.send(src, Vote(self.round, self.proposal[2], *self.proposal[:2]))
@@ -191,6 +197,8 @@ class ZabServer(Node):
             self.proposal = theirs
             self.cancel_timer("settle")
             self.broadcast(Vote(self.round, self.proposal[2], *self.proposal[:2]))
+        elif theirs < self.proposal:  # it may not have heard this proposal: tell it
+            self.send(src, Vote(self.round, self.proposal[2], *self.proposal[:2]))
         self.votes[self.id] = self.proposal
         self.votes[src] = theirs
         if self.agreed():
@@ -223,9 +231,11 @@ class ZabServer(Node):
         self.set_timer(self.heartbeat_interval, "heartbeat")
 
     def follow(self, leader: str) -> None:
-        """Follow ``leader``: tell it the last epoch this server accepted."""
+        """Follow ``leader``: tell it the last epoch this server accepted (again every
+        heartbeat interval, until it answers: it may not know yet that it leads)."""
         self.role, self.phase, self.leader = "following", "discovery", leader
         self.send(leader, FollowerInfo(self.accepted_epoch))
+        self.set_timer(self.heartbeat_interval, "follower-info")
         self.reset_timeout()
 
     def on_follower_info(self, src: str, msg: FollowerInfo) -> None:
@@ -285,6 +295,7 @@ class ZabServer(Node):
         self.counter = 0
         self.synced = {self.id}
         self.acked = {self.id: self.last_zxid()}
+        self.stalled = {}
         self.note("leading", epoch=self.new_epoch)
         for follower in sorted(self.ack_epochs.keys() - {self.id}):
             self.send(follower, NewLeader(self.new_epoch, tuple(self.history)))
@@ -373,8 +384,13 @@ class ZabServer(Node):
                     self.send(follower, Commit(self.current_epoch, self.committed_zxid()))
 
     def resend(self, follower: str) -> None:
-        """Send ``follower`` the first proposals after the last it acknowledged."""
+        """If ``follower`` has acknowledged nothing new since the last heartbeat, send it
+        the first proposals after the last it acknowledged (they, or its acks, were lost)."""
         acked = self.acked.get(follower, NO_ZXID)
+        stalled = self.stalled.get(follower) == acked
+        self.stalled[follower] = acked
+        if not stalled:
+            return
         missing = []
         for txn in reversed(self.history):
             if txn.zxid <= acked:
