@@ -259,6 +259,8 @@ class ZabServer(Node):
         """Accept a later epoch (or the same one again from the same leader) and send this
         server's history; an earlier epoch than one accepted means the leader is stale."""
         accepted = self.accepted_epoch
+        if msg.epoch == self.current_epoch and self.phase == "broadcast":
+            return  # a late copy: this server is in that epoch already
         if msg.epoch > accepted or (msg.epoch == accepted
                                     and self.storage.get("accepted_from") == src):
             self.storage["accepted_epoch"] = msg.epoch
@@ -302,11 +304,14 @@ class ZabServer(Node):
 
     # -- phase 2: synchronisation -------------------------------------------------------------
     def on_new_leader(self, src: str, msg: NewLeader) -> None:
-        """Adopt the new epoch's initial history, if this is the epoch accepted."""
+        """Adopt the new epoch's initial history, if this is the epoch accepted. Within the
+        epoch, a history from its leader only replaces a shorter one: a late copy of an
+        earlier `NewLeader` would cut off proposals accepted since."""
         if (msg.epoch != self.accepted_epoch or self.storage.get("accepted_from") != src):
             return
-        self.storage["current_epoch"] = msg.epoch
-        self.storage["history"] = list(msg.history)
+        if msg.epoch != self.current_epoch or len(msg.history) > len(self.history):
+            self.storage["current_epoch"] = msg.epoch
+            self.storage["history"] = list(msg.history)
         self.phase = "broadcast"
         self.send(src, AckNewLeader(msg.epoch, self.last_zxid()))
         self.reset_timeout()
@@ -317,7 +322,7 @@ class ZabServer(Node):
         if msg.epoch != self.current_epoch:
             return
         self.synced.add(src)
-        self.acked[src] = msg.zxid
+        self.acked[src] = max(msg.zxid, self.acked.get(src, NO_ZXID))
         if self.phase == "synchronisation" and len(self.synced) >= self.quorum():
             self.phase = "broadcast"
             self.note("broadcast", epoch=self.current_epoch)
