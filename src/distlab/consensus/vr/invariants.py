@@ -19,9 +19,8 @@ here they read VR's names (``view_number``, ``commit_number``, a ``role`` of
 from __future__ import annotations
 
 from distlab.check import Invariant
-from distlab.consensus.raft.invariants import (at_most_one_leader_per_term,
-                                               leader_append_only, leader_completeness,
-                                               logs_agree_up_to_commit)
+from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, leader_append_only,
+                                               leader_completeness, logs_agree_up_to_commit)
 
 _NAMES = dict(role_attr="role", term_attr="view_number", leader_value="primary")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from distlab.check import InvariantViolation, watch
+from distlab.consensus.cluster import kv_cluster
 from distlab.consensus.vr.invariants import vr_invariants
 from distlab.consensus.vr.replica import VRReplica
-from distlab.consensus.cluster import kv_cluster
 from distlab.sim import Latency, Nemesis, Network, Simulation, Uniform
 from distlab.sim.helpers import node_ids
 from distlab.workloads.kv import KVClient

@@ -21,8 +21,8 @@ here they read Zab's names (a ``history`` of transactions, ``committed`` of them
 from __future__ import annotations
 
 from distlab.check import Invariant, live_nodes
-from distlab.consensus.raft.invariants import (at_most_one_leader_per_term,
-                                               leader_completeness, logs_agree_up_to_commit)
+from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, leader_completeness,
+                                               logs_agree_up_to_commit)
 from distlab.consensus.zab.messages import Txn
 from distlab.sim import Simulation
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 from typing import Any
 
 from distlab.consensus.zab.messages import (NO_ZXID, Ack, AckEpoch, AckNewLeader, Commit,
-                                            FollowerInfo, Heartbeat, LeaderIs, NewEpoch,
-                                            NewLeader, Proposal, Txn, Vote, Zxid)
+                                            FollowerInfo, Heartbeat, LeaderIs, NewEpoch, NewLeader,
+                                            Proposal, Txn, Vote, Zxid)
 from distlab.kv.machine import KVMachine
 from distlab.sim import ConfigurationError, Node
 from distlab.workloads.client import NotLeader
