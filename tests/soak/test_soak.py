@@ -10,6 +10,8 @@ import pytest
 
 from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
+from distlab.consensus.vr import bugs as vr_bugs
+from distlab.consensus.zab import bugs as zab_bugs
 from distlab.membership.heartbeat import TimeoutDetector
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.member import ArrivalMember
@@ -144,3 +146,17 @@ def test_broadcasts_that_promise_less_are_caught_by_the_stronger_orders():
     fifo_only = soak(library.causal_broadcast(member=FifoMember), 5)
     assert fifo_only.violations
     assert fifo_only.violations[0].violation.startswith("causal order")
+
+
+def test_a_vr_primary_that_commits_on_one_acknowledgement_is_caught():
+    summary = soak(library.vr_kv(replica=vr_bugs.CommitsOnOneAck), 5)
+    assert summary.violations, "no run lost an op committed by two replicas of five"
+    assert summary.violations[0].violation.startswith(
+        "primaries of later views have every committed op")
+
+
+def test_a_zab_quorum_of_two_is_caught():
+    summary = soak(library.zab_kv(server=zab_bugs.CommitsOnOneAck), 4)
+    assert summary.violations, "no run lost a transaction committed by two servers of five"
+    assert summary.violations[0].violation.startswith(
+        "leaders of later epochs have every committed transaction")

@@ -6,6 +6,9 @@
 * `SkipsRecovery`: a restarted replica rejoins at once as a backup of view 0 with an empty
   log, as if it had never run. It may have acknowledged ops before the crash; with amnesia
   those acknowledgements are forgotten, and a view change it joins can drop committed ops.
+* `CommitsOnOneAck`: the primary commits an op once one backup has it -- right for three
+  replicas (``f = 1``), written as if every cluster had three. With five, two replicas are not
+  a majority: a view change among the other three never hears of the op.
 """
 
 from __future__ import annotations
@@ -27,3 +30,11 @@ class SkipsRecovery(VRReplica):
     def start_recovery(self) -> None:
         self.note("rejoins without recovery")
         self.begin_normal()
+
+
+class CommitsOnOneAck(VRReplica):
+    """The bug: ``f`` taken to be 1, whatever the size of the configuration."""
+
+    @property
+    def f(self) -> int:
+        return 1
