@@ -40,8 +40,8 @@ NETWORK_LATENCY = Uniform(1, 10)
 
 @dataclass(frozen=True)
 class Contender:
-    """One protocol: its server class, the options every server gets, and ``leader(node)``,
-    true for a server that leads and takes client commands now."""
+    """One protocol: its server class, ``leads(node)``, true for a server that leads and
+    takes client commands now, and the options every server gets."""
 
     name: str
     node_class: type[Node]

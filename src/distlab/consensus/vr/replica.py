@@ -256,7 +256,7 @@ class VRReplica(Node):
         self.acks[msg.replica] = max(self.acks.get(msg.replica, 0), msg.op_number)
         acked = sorted(self.acks.values(), reverse=True)
         if len(acked) >= self.f:
-            self.execute_up_to(acked[self.f - 1] if self.f else self.op_number)
+            self.execute_up_to(acked[self.f - 1])  # the highest op f backups have
 
     def execute_up_to(self, commit_number: int) -> None:
         """Execute, in order, the committed ops this replica has and has not executed; the
