@@ -13,6 +13,8 @@ from distlab.compute.messages import output_file
 from distlab.consensus.multipaxos.bugs import SkipsPhase1Leader
 from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
+from distlab.consensus.vr import bugs as vr_bugs
+from distlab.consensus.zab import bugs as zab_bugs
 from distlab.membership.heartbeat import TimeoutDetector
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.member import ArrivalMember
@@ -165,3 +167,17 @@ def test_a_mapreduce_worker_that_writes_its_output_in_place_is_caught():
     summary = soak(library.mapreduce(worker=InPlace), runs=3)
     assert len(summary.violations) == 3
     assert "appended to mr-out-" in summary.violations[0].violation
+
+
+def test_a_vr_primary_that_commits_on_one_acknowledgement_is_caught():
+    summary = soak(library.vr_kv(replica=vr_bugs.CommitsOnOneAck), 5)
+    assert summary.violations, "no run lost an op committed by two replicas of five"
+    assert summary.violations[0].violation.startswith(
+        "primaries of later views have every committed op")
+
+
+def test_a_zab_quorum_of_two_is_caught():
+    summary = soak(library.zab_kv(server=zab_bugs.CommitsOnOneAck), 4)
+    assert summary.violations, "no run lost a transaction committed by two servers of five"
+    assert summary.violations[0].violation.startswith(
+        "leaders of later epochs have every committed transaction")

@@ -23,6 +23,7 @@ from distlab.compute.jobs import documents, word_count
 from distlab.compute.mapreduce import Coordinator, Worker
 from distlab.compute.model import run_sequential
 from distlab.compute.runs import add_cluster
+from distlab.consensus.cluster import add_kv_cluster
 from distlab.consensus.multipaxos.invariants import multipaxos_invariants
 from distlab.consensus.multipaxos.nodes import MultiPaxosServer
 from distlab.consensus.multipaxos.runs import add_multipaxos_kv
@@ -32,6 +33,10 @@ from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, figure3
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.raft.runs import add_raft_kv
+from distlab.consensus.vr.invariants import vr_invariants
+from distlab.consensus.vr.replica import VRReplica
+from distlab.consensus.zab.invariants import zab_invariants
+from distlab.consensus.zab.server import ZabServer
 from distlab.coordination.invariants import exclusive_grants
 from distlab.coordination.service import CoordinationNode
 from distlab.coordination.toy import OutsideStore
@@ -431,3 +436,53 @@ def mapreduce(coordinator: type[Coordinator] = Coordinator, worker: type[Worker]
                   Faults(interval=50.0, max_crashed=3, **faults), scenario, calm_at=0.5,
                   spared=("coordinator",))
 
+def vr_kv(replica: type[VRReplica] = VRReplica) -> Target:
+    """A key-value store on 5 Viewstamped Replication replicas, 3 clients: VR's four
+    invariants under every fault, a linearizable history; once the faults are over, every
+    operation started after the repair succeeds.
+
+    A crash loses the replica's memory (VR keeps nothing on disk) and a restart runs the
+    recovery protocol. VR survives ``f`` = 2 failed replicas of 5, counting a recovering
+    one as failed: the nemesis crashes at most one at a time, so that a replica still
+    recovering and one crashed stay within ``f``. More amnesia at once is outside VR's
+    model (the committed state may then be on no replica at all). A run lasts 2.5 s: the
+    log has no snapshots, so the invariants' cost grows with it."""
+    run_for, calm_at = 2_500.0, 0.6
+
+    def setup(sim: Simulation) -> None:
+        add_kv_cluster(sim, replica, n=5, clients=3, ops=1_000, retry=60.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *vr_invariants(), Linearizable("kv"),
+            OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target("vr", "distlab.consensus.vr.replica",
+                  "one primary per view, committed ops agree, later primaries have them, a "
+                  "primary only appends (every event); linearizable (end); operations after "
+                  "the repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=1, **EVERYTHING), scenario,
+                  calm_at=calm_at)
+
+
+def zab_kv(server: type[ZabServer] = ZabServer) -> Target:
+    """A key-value store on 5 Zab servers, 3 clients: Zab's four invariants under every
+    fault (a crash keeps the durable epochs and history), a linearizable history; once the
+    faults are over, every operation started after the repair succeeds. A run lasts 2.5 s:
+    the history has no snapshots, so the invariants' cost grows with it."""
+    run_for, calm_at = 2_500.0, 0.6
+
+    def setup(sim: Simulation) -> None:
+        add_kv_cluster(sim, server, n=5, clients=3, ops=1_000, retry=60.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *zab_invariants(), Linearizable("kv"),
+            OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target("zab", "distlab.consensus.zab.server",
+                  "one leader per epoch, zxid order, leaders have every committed "
+                  "transaction, one delivery order (every event); linearizable (end); "
+                  "operations after the repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=calm_at)

@@ -41,6 +41,8 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "ordering-lamport": library.lamport_broadcast,
     "coordination-lock": library.coordination_lock,
     "mapreduce": library.mapreduce,
+    "vr": library.vr_kv,
+    "zab": library.zab_kv,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,

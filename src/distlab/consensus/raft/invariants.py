@@ -305,6 +305,8 @@ def _lost_entry(old_start: int, old: tuple[Any, ...], start: int, new: tuple[Any
                 ) -> tuple[int, Any, str] | None:
     """(index, entry, what is there now) for the first entry of ``old`` missing from
     ``new``; None if ``new`` keeps all of them (from ``start`` on)."""
+    if start == old_start and new[:len(old)] == old:
+        return None  # the common case, compared in C (a long log made the loop below slow)
     first = max(old_start, start)
     for index in range(first, old_start + len(old)):
         entry = old[index - old_start]
