@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distlab.consensus.cluster import kv_cluster
+from distlab.consensus.multipaxos.nodes import MultiPaxosServer
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.vr.replica import VRReplica
@@ -51,6 +52,8 @@ class Contender:
 
 #: the protocols compared, in the order of the chapter
 CONTENDERS: dict[str, Contender] = {
+    "Multi-Paxos": Contender("Multi-Paxos", MultiPaxosServer, lambda n: n.role == "leader",
+                             dict(election_timeout=(150.0, 300.0), heartbeat_interval=50.0)),
     "Raft": Contender("Raft", RaftNode, lambda n: n.role == "leader",
                       dict(election_timeout=(150.0, 300.0), heartbeat_interval=50.0)),
     "VR": Contender("VR", VRReplica, lambda n: n.role == "primary",
