@@ -27,10 +27,13 @@ The student's classes may not use the library's ring (`own_code` refuses them).
 from __future__ import annotations
 
 import bisect
+import textwrap
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from matplotlib.lines import Line2D
 
 from distlab.check.invariants import Invariant, live_nodes
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
@@ -38,7 +41,7 @@ from distlab.grading.properties import EveryOperationCompletes, Linearizable, Vi
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash, unit
 from distlab.sim import Network, Node, Simulation, Uniform, stream
-from distlab.viz.ring import RingView, draw_ring, legend_handles, node_colors
+from distlab.viz.ring import MOVED_EDGE, RingView, draw_ring, legend_handles, node_colors
 from distlab.viz.style import NotebookFigure
 from distlab.workloads import kv
 
@@ -106,16 +109,18 @@ def wrong_owner(ring: ConsistentHashRing, keys: Sequence[str], answers: Any,
                    f"{len(wrong)} of {len(keys)} keys got a wrong owner. (Are virtual "
                    f"nodes at stable_hash(f'{{node}}#{{i}}') and keys at stable_hash(key)? "
                    f"Python's hash() of a string changes from process to process.)")
-    title = f"{when}: {len(wrong)} keys with a wrong owner (ringed)"
+    title = f"{when}: {len(wrong)} keys with a wrong owner"
     return Violation("every key's owner is the first virtual node at or after its hash",
                      explanation, 0.0,
-                     picture=lambda: ring_picture(ring, [k for k, _ in wrong[:40]], title))
+                     picture=lambda: ring_picture(ring, [k for k, _ in wrong[:40]], title,
+                                                  "key your ring placed wrongly"))
 
 
-def ring_picture(ring: Any, keys: Sequence[str], title: str = "") -> NotebookFigure:
+def ring_picture(ring: Any, keys: Sequence[str], title: str = "",
+                 marked: str = "key shown") -> NotebookFigure:
     """The ring (any object with ``positions`` and ``owners``, as the lab's ``Ring`` or the
     library's), its arcs coloured by owner, and ``keys`` ringed in black at their positions,
-    coloured by their owner on that ring."""
+    coloured by their owner on that ring; ``marked`` says in the legend what they are."""
     positions, owners = list(ring.positions), list(ring.owners)
     nodes = tuple(dict.fromkeys(sorted(owners)))
 
@@ -127,10 +132,14 @@ def ring_picture(ring: Any, keys: Sequence[str], title: str = "") -> NotebookFig
     colors = node_colors(nodes)
     fig = NotebookFigure(figsize=(5.2, 5.6), dpi=90)
     ax = fig.subplots()
-    draw_ring(ax, view, colors=colors, title=title or f"{len(nodes)} nodes, "
-              f"{len(positions)} virtual nodes", key_labels=len(keys) <= 12)
-    fig.legend(handles=legend_handles(list(nodes)[:10], colors, moved=bool(keys)),
-               loc="lower center", ncol=4, fontsize=8, frameon=False)
+    draw_ring(ax, view, key_labels=len(keys) <= 12, colors=colors,
+              title="\n".join(textwrap.wrap(title or f"{len(nodes)} nodes, {len(positions)} "
+                                             f"virtual nodes", 56)))
+    handles = legend_handles(list(nodes)[:10], colors, moved=False)
+    if keys:
+        handles.append(Line2D([], [], marker="o", lw=0, color="#bbbbbb", markersize=8,
+                              markeredgecolor=MOVED_EDGE, label=marked))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     return fig
 
 
@@ -416,6 +425,6 @@ def judge_movement(before: ConsistentHashRing, after: ConsistentHashRing, keys: 
                              f"{new}, but {rule} ({len(moved)} of {len(keys)} keys moved; "
                              f"the optimum is about 1/N of them, {optimum:.0f})", 0.0,
                              picture=lambda: ring_picture(after, [k for k, _, _ in moved[:40]],
-                                                          f"after {when[:40]}: keys that "
-                                                          f"moved (ringed)"))
+                                                          f"after {when}: the keys that moved",
+                                                          "key that moved"))
     return wrong_owner(after, keys, said_after, f"after {when}")
