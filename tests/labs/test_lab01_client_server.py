@@ -434,8 +434,8 @@ def test_a_retry_answered_without_its_id_points_at_the_server():
 def test_a_failed_real_run_says_how_to_run_it_again_not_to_replay_a_seed():
     text = str(check(lab(state=ErrorWithoutReason), name="test_bad_requests_A", timing=False))
     assert "replay it:" not in text
-    assert "run it again: replay(lab.test_bad_requests_A, seed=1) runs your code on real " \
-           "sockets once more" in text
+    assert "run it again: replay(lab.test_bad_requests_A, seed=1) runs your code for real " \
+           "once more, outside the simulator" in text
 
 
 class ForgesAPass(ErrorWithoutReason):

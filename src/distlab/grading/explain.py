@@ -107,10 +107,10 @@ class Failure:
         out += ["  " + line for line in self.explanation.splitlines()]
         if self.where is not None:
             out.append("  in your code: " + str(self.where).replace("\n", "\n  "))
-        if getattr(self.sim, "real", False):  # a Trial's run: real sockets, no seed to replay
-            out.append(f"  run it again: {self.replay_call} runs your code on real sockets "
-                       f"once more (its timing differs from run to run, so a failure may not "
-                       f"come back every time)")
+        if getattr(self.sim, "real", False):  # a Trial's run: real code, no seed to replay
+            out.append(f"  run it again: {self.replay_call} runs your code for real once more, "
+                       f"outside the simulator (where its timing matters, it differs from run "
+                       f"to run, so a failure may not come back every time)")
         else:
             out.append(f"  replay it: {self.replay_call}")
         events = self.last_events()

@@ -14,7 +14,15 @@ reference solution (`distlab.soak.solutions`), seed after seed -- seed ``s`` run
 * lab 2b (vector clocks): partitions, loss, duplicates, reordering, clocks, no crash (the
   stamps of a node are its memory);
 * lab 2c (gossip): duplicates and reordering, on top of the lab's own loss and crashes (its
-  bound in rounds is promised for those, not for partitions or drifting rounds).
+  bound in rounds is promised for those, not for partitions or drifting rounds);
+* lab 3a (hash-partitioned store, part B): partitions, loss and clocks, but no crash (a
+  server keeps its keys in memory) and no duplicate or late message (a put is not applied at
+  most once: the lab promises linearizability over a network that only loses messages);
+* lab 3b (dynamic membership, part B): every fault, the administrator spared (it is the
+  lab's, and keeps its plan in memory); its changes are judged by the end of the run;
+* lab 3c (quorum replication, part B): duplicates and reordering, on top of the lab's own
+  partitions; no loss (a put resent after a lost answer is coordinated again, with a later
+  stamp), no crash (replicas keep their data in memory), no clock fault (stamps are clocks).
 
 The checks' own properties judge every run: their liveness (every operation completes, every
 message delivered) after the nemesis has repaired everything, when the lab promises it only
@@ -25,13 +33,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from distlab.grading.lab import Check, Lab
+from distlab.grading.lab import Check, Lab, Scenario
 from distlab.labs.lab00_example import PrimaryBackupLab
 from distlab.labs.lab01_client_server import ClientServerLab
 from distlab.labs.lab02a_ordered_chat import OrderedChatLab
 from distlab.labs.lab02b_vector_clocks import VectorClockLab
 from distlab.labs.lab02c_gossip import GossipLab
+from distlab.labs.lab03a_hash_ring import HashRingLab
+from distlab.labs.lab03b_membership import CHURN, SERVERS, MembershipLab
+from distlab.labs.lab03c_quorum import QuorumLab
 from distlab.labs.lab06_mapreduce import MapReduceLab
+from distlab.sim import Network, Uniform
 from distlab.soak.solutions import solution
 from distlab.soak.target import Faults, Target
 
@@ -103,3 +115,35 @@ def lab06() -> Target:
     code = solution("lab06-mapreduce")
     return lab_target("lab06-mapreduce", MapReduceLab(code.Coordinator, code.Worker), "AB",
                       Faults(interval=100.0, reorder=0.3))
+
+
+def lab03a() -> Target:
+    """Lab 3a's reference ring and store, the simulated checks (part B)."""
+    code = solution("lab03a-hash-ring")
+    return lab_target("lab03a-hash-ring", HashRingLab(code.Ring, code.StoreNode), "B",
+                      Faults(interval=200.0, partitions=True, loss=0.3, skew=100.0,
+                             drift=0.01), calm_at=0.5)
+
+
+def lab03b() -> Target:
+    """Lab 3b's reference member node: the four changes of its longer checks, which must be
+    complete by the end of the run (not within the checks' own bound: the nemesis slows
+    them down)."""
+    code = solution("lab03b-membership")
+    lab = MembershipLab(code.MemberNode)
+
+    def scenario(seed: int) -> Scenario:
+        return lab.scenario(seed, SERVERS[:3], CHURN, network=Network(latency=Uniform(1, 10)),
+                            run_for=8_000, changes_within=8_000)
+
+    return Target("lab03b-membership", "solutions/lab03b-membership.ipynb",
+                  "the four changes of membership, every property of the lab's checks",
+                  Faults(interval=200.0, crashes=True, partitions=True, **NETWORK_FAULTS),
+                  scenario, calm_at=0.5, spared=("admin",))
+
+
+def lab03c() -> Target:
+    """Lab 3c's reference quorum node, the sloppy checks (part B)."""
+    code = solution("lab03c-quorum")
+    return lab_target("lab03c-quorum", QuorumLab(code.QuorumNode), "B",
+                      Faults(interval=100.0, duplicate=0.3, reorder=0.3))

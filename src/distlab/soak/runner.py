@@ -48,6 +48,9 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab02a-ordered-chat": labs.lab02a,
     "lab02b-vector-clocks": labs.lab02b,
     "lab02c-gossip": labs.lab02c,
+    "lab03a-hash-ring": labs.lab03a,
+    "lab03b-membership": labs.lab03b,
+    "lab03c-quorum": labs.lab03c,
     "lab06-mapreduce": labs.lab06,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small

@@ -1,0 +1,217 @@
+"""Lab 3c: quorum replication -- the reference passes, the skeleton fails, and each classic
+mistake is caught by the check written for it; the sloppy quorum's anomaly shows.
+
+The reference solution is that of ``solutions/lab03c-quorum.ipynb``, loaded from the notebook
+itself (`notebook_code.solution`); the skeleton is the generated lab. Each broken variant
+subclasses the reference node and changes one thing, a mistake students make.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distlab.grading import check
+from distlab.kv.leaderless import DynamoNode
+from distlab.labs.lab03c_quorum import (QuorumLab, Read, Version, Write, ring_order,
+                                        sloppy_quorum_story)
+from distlab.sim import ConfigurationError, Node
+
+from notebook_code import failures, solution
+
+QUORUM = solution("lab03c-quorum")
+SKELETON = solution("lab03c-quorum", Path(__file__).resolve().parents[2] / "labs")
+QuorumNode = QUORUM.QuorumNode
+
+
+class NoReadRepair(QuorumNode):
+    """Answers a get with the newest of the first R replies, and writes nothing back."""
+
+    def on_read_reply(self, src, op, version):
+        c = self.requests.get(op)
+        if c is None or c.answered or src not in c.replicas:
+            return
+        c.replies[src] = version
+        if len(c.replies) >= self.r:
+            known = [v for v in c.replies.values() if v is not None]
+            self.answer(c, max(known, key=lambda v: v.stamp).value if known else None)
+
+
+class CountsAcknowledgements(QuorumNode):
+    """Counts acknowledgements, not replicas: one delivered twice counts twice."""
+
+    def on_write_ack(self, src, op):
+        c = self.requests.get(op)
+        if c is None or c.answered:
+            return
+        c.count = getattr(c, "count", 0) + 1
+        c.acks.add(src)
+        if c.count >= self.w:
+            self.answer(c, c.version.value)
+
+
+class WritesToTheFirstServers(QuorumNode):
+    """Sends every key to the first N servers by name, not to the key's preference list."""
+
+    def coordinate(self, client, request):
+        op = self.storage.get("next op", 0)
+        self.storage["next op"] = op + 1
+        replicas = sorted(self.servers)[:self.n]
+        c = self.requests[op] = QUORUM.Request(client, request, replicas, list(replicas))
+        self.set_timer(QUORUM.TIMEOUT, f"timeout {op}")
+        if isinstance(request, QUORUM.Put):
+            c.version = Version(request.value, QUORUM.NO_CLOCK, (self.now, self.id))
+            for replica in replicas:
+                self.send(replica, Write(op, request.key, c.version))
+        else:
+            for replica in replicas:
+                self.send(replica, Read(op, request.key))
+
+
+class AcceptsWeakQuorums(QuorumNode):
+    """Takes any R and W, R + W <= N included."""
+
+    def __init__(self, servers, n=3, r=2, w=2, sloppy=False):
+        super().__init__(servers, n, max(r, n), max(w, n), sloppy)
+        self.r, self.w = r, w
+
+
+class WaitsForAllReplicas(QuorumNode):
+    """Answers a put only once all N replicas acknowledged it."""
+
+    def answer_if_done(self, c):
+        needed = self.n if isinstance(c.request, QUORUM.Put) else self.w
+        if not c.answered and len(c.acks) >= needed:
+            self.answer(c, c.version.value)
+
+
+class NeverHandsOff(QuorumNode):
+    """Keeps its hints forever: the handoff timer only sets itself again."""
+
+    def on_timer(self, name):
+        if name == "handoff":
+            self.set_timer(QUORUM.HANDOFF_EVERY, "handoff")
+        else:
+            super().on_timer(name)
+
+
+class FallsBackOnlyUnanswered(QuorumNode):
+    """Sends hints only for writes not answered yet: once W replicas have a write, a replica
+    cut off never gets it."""
+
+    def fall_back(self, op):
+        c = self.requests.get(op)
+        if c is not None and not c.answered:
+            super().fall_back(op)
+
+
+class OneStandInPerReplica(QuorumNode):
+    """Falls back once: a stand-in that is unreachable too is never replaced."""
+
+    def fall_back(self, op):
+        c = self.requests.get(op)
+        if c is not None and not c.hinted:
+            super().fall_back(op)
+            self.cancel_timer(f"fallback {op}")
+
+
+class BorrowsDynamo(Node):
+    """Hands the work to the library's DynamoNode."""
+
+    def on_start(self):
+        self.inner = DynamoNode(["s1"])
+
+
+def test_the_reference_solution_passes_every_check():
+    report = check(QuorumLab(QuorumNode), timing=False)
+    assert report.passed, str(report)
+    assert [r.seeds_run for r in report.results] == [20, 20, 20, 20, 1, 20, 20]
+
+
+def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
+    report = check(QuorumLab(SKELETON.QuorumNode), timing=False)
+    assert len(report.failures) == 7
+    assert {f.kind for f in report.failures} == {"not implemented"}
+
+
+def test_a_read_without_read_repair_is_not_linearizable():
+    report = check(QuorumLab(NoReadRepair), name="test_partial_write_is_repaired_A",
+                   timing=False)
+    assert failures(report) == {"test_partial_write_is_repaired_A":
+                                "violated: the clients' history is linearizable (model kv)"}
+
+
+def test_counting_a_duplicated_acknowledgement_twice_is_caught():
+    lab = QuorumLab(CountsAcknowledgements)
+    assert check(lab, name="test_reads_see_the_latest_write_A", timing=False).passed
+    report = check(lab, name="test_duplicated_messages_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: a put is acknowledged only once 2 replicas of its "
+                               "preference list hold it")
+    assert "a set of senders, not a counter" in failure.explanation
+
+
+def test_writing_to_the_wrong_servers_is_caught_though_reads_agree():
+    report = check(QuorumLab(WritesToTheFirstServers), name="test_reads_see_the_latest_write_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: a put is acknowledged only once 2 replicas of its "
+                               "preference list hold it")
+    assert "when only" in failure.explanation
+
+
+def test_accepting_r_plus_w_not_above_n_is_caught():
+    report = check(QuorumLab(AcceptsWeakQuorums), name="test_weak_quorums_are_refused_A",
+                   timing=False)
+    assert report.failures[0].explanation == (
+        "QuorumNode(n=3, r=1, w=1): expected a ValueError (a read quorum of R could miss "
+        "every replica of the last write quorum of W); it was accepted")
+
+
+def test_waiting_for_all_n_replicas_fails_with_one_server_down():
+    lab = QuorumLab(WaitsForAllReplicas)
+    assert check(lab, name="test_reads_see_the_latest_write_A", timing=False).passed
+    report = check(lab, name="test_one_server_down_A", timing=False)
+    assert failures(report) == {"test_one_server_down_A":
+                                "violated: every client operation completes"}
+
+
+def test_hints_never_handed_off_are_caught_by_convergence():
+    report = check(QuorumLab(NeverHandsOff), name="test_replicas_converge_after_a_partition_B",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary.startswith("violated: every key's N replicas hold its newest "
+                                      "version, and no hint is left within 2500 ms")
+    assert "still holds a hint for" in failure.explanation
+
+
+def test_hints_only_for_unanswered_writes_leave_a_replica_behind():
+    report = check(QuorumLab(FallsBackOnlyUnanswered),
+                   name="test_replicas_converge_after_a_partition_B", timing=False)
+    assert report.failed == ["test_replicas_converge_after_a_partition_B"]
+    assert "a replica of" in report.failures[0].explanation
+
+
+def test_one_stand_in_per_replica_is_caught_by_the_two_partitions():
+    lab = QuorumLab(OneStandInPerReplica)
+    report = check(lab, part="B", timing=False)
+    assert "test_replicas_converge_after_two_partitions_B" in report.failed
+
+
+@pytest.mark.parametrize("node", [DynamoNode, BorrowsDynamo])
+def test_the_librarys_quorum_store_is_refused(node):
+    with pytest.raises(ConfigurationError, match="this lab is about writing it yourself"):
+        QuorumLab(node)
+
+
+def test_the_sloppy_quorum_story_shows_a_stale_read_after_an_acknowledged_write():
+    story = sloppy_quorum_story(QuorumNode)
+    assert story.replicas == tuple(ring_order(["s1", "s2", "s3", "s4", "s5"], "x")[:3])
+    assert not story.verdict.ok
+    ops = story.sim.history.operations
+    second_put = [op for op in ops if op.f == "put"][1]
+    stale = [op for op in ops if op.f == "get" and op.invoke_time > second_put.complete_time
+             and op.output != second_put.value]
+    assert stale and all(op.invoke_time < 1_500 for op in stale)
+    assert [op for op in ops if op.f == "get"][-1].output == second_put.value
