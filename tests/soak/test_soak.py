@@ -11,6 +11,8 @@ import pytest
 from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.membership.heartbeat import TimeoutDetector
+from distlab.membership.messages import ALIVE, Update
+from distlab.membership.swim import SwimMember
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.member import ArrivalMember
 from distlab.soak import labs, library
@@ -144,3 +146,26 @@ def test_broadcasts_that_promise_less_are_caught_by_the_stronger_orders():
     fifo_only = soak(library.causal_broadcast(member=FifoMember), 5)
     assert fifo_only.violations
     assert fifo_only.violations[0].violation.startswith("causal order")
+
+
+def test_a_swim_member_that_never_refutes_is_caught():
+    class NeverRefutes(SwimMember):
+        def learn(self, update):
+            if update.member != self.id:   # news of its own death is ignored
+                super().learn(update)
+
+    summary = soak(library.swim(member=NeverRefutes), 10)
+    assert summary.violations
+    assert "no live member believes another live member dead" in "\n".join(
+        v.violation for v in summary.violations)
+
+
+def test_a_swim_member_that_invents_incarnations_is_caught():
+    class Inventive(SwimMember):
+        def probe_failed(self, target):   # vouches for the target, one incarnation up
+            state, incarnation = self.heard.get(target, (ALIVE, 0))
+            self.learn(Update(target, ALIVE, incarnation + 1))
+
+    summary = soak(library.swim(member=Inventive), 5)
+    assert summary.violations
+    assert summary.violations[0].violation.startswith("no member has heard of an incarnation")

@@ -126,18 +126,21 @@ class SwimMember(Node):
 
     def next_target(self) -> str | None:
         """The next member to probe: round-robin through the members, in an order shuffled
-        as it goes (a random one of those not probed yet this round), skipping the dead."""
+        as it goes (a random one of those not probed yet this round).
+
+        The dead stay in the round: a member declared dead wrongly (on the far side of a
+        partition, say) is pinged once a round, and the ping tells it the news, which it
+        refutes. A dead target gets no ping-req and no new suspicion.
+        """
         order = self.probe_order()
-        for _ in range(len(order)):
-            if self.cursor >= len(order):
-                self.cursor = 0   # a new round
-            pick = self.rng.randrange(self.cursor, len(order))
-            order[self.cursor], order[pick] = order[pick], order[self.cursor]
-            member = order[self.cursor]
-            self.cursor += 1
-            if self.heard.get(member, UNHEARD)[0] != DEAD:
-                return member
-        return None
+        if not order:
+            return None
+        if self.cursor >= len(order):
+            self.cursor = 0   # a new round
+        pick = self.rng.randrange(self.cursor, len(order))
+        order[self.cursor], order[pick] = order[pick], order[self.cursor]
+        self.cursor += 1
+        return order[self.cursor - 1]
 
     def helpers(self, target: str) -> list[str]:
         """Up to ``k`` random members, not dead and not ``target``, to probe it for us
@@ -170,7 +173,8 @@ class SwimMember(Node):
                     self.probe_failed(self.probing)
                 self.set_timer(self.period, "probe")
                 self.probe()
-            case "ping timeout" if self.probing is not None:
+            case "ping timeout" if (self.probing is not None
+                                    and self.heard.get(self.probing, UNHEARD)[0] != DEAD):
                 for helper in self.helpers(self.probing):
                     self.send(helper, PingReq(self.seq, self.probing, self.piggyback(helper)))
             case _ if name.startswith("suspect "):
@@ -225,9 +229,10 @@ class SwimMember(Node):
         own suspicion or death with a newer incarnation."""
         member, state, incarnation = update.member, update.state, update.incarnation
         if member == self.id:
-            if state != ALIVE and incarnation >= self.incarnation:
-                self.incarnation = self.storage["incarnation"] = incarnation + 1
-                self.note("refute", incarnation=self.incarnation)
+            if state != ALIVE:   # refute it (again, if the news is older than my refutation)
+                if incarnation >= self.incarnation:
+                    self.incarnation = self.storage["incarnation"] = incarnation + 1
+                    self.note("refute", incarnation=self.incarnation)
                 self.spread(Update(self.id, ALIVE, self.incarnation))
             return
         old = self.state_of(member)

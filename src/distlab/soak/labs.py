@@ -14,7 +14,11 @@ reference solution (`distlab.soak.solutions`), seed after seed -- seed ``s`` run
 * lab 2b (vector clocks): partitions, loss, duplicates, reordering, clocks, no crash (the
   stamps of a node are its memory);
 * lab 2c (gossip): duplicates and reordering, on top of the lab's own loss and crashes (its
-  bound in rounds is promised for those, not for partitions or drifting rounds).
+  bound in rounds is promised for those, not for partitions or drifting rounds);
+* lab 5b (SWIM): reordering, on top of the lab's own crashes, cut links, loss and slowness
+  (its bounds are promised for those: more loss or a partition would make any detector
+  declare live members dead, and duplicates make members answer twice, which its bound on
+  messages per member does not allow for).
 
 The checks' own properties judge every run: their liveness (every operation completes, every
 message delivered) after the nemesis has repaired everything, when the lab promises it only
@@ -31,6 +35,7 @@ from distlab.labs.lab01_client_server import ClientServerLab
 from distlab.labs.lab02a_ordered_chat import OrderedChatLab
 from distlab.labs.lab02b_vector_clocks import VectorClockLab
 from distlab.labs.lab02c_gossip import GossipLab
+from distlab.labs.lab05b_swim import SwimLab
 from distlab.soak.solutions import solution
 from distlab.soak.target import Faults, Target
 
@@ -91,3 +96,10 @@ def lab02c() -> Target:
     code = solution("lab02c-gossip")
     return lab_target("lab02c-gossip", GossipLab(code.PushPullNode), "AB",
                       Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+
+
+def lab05b() -> Target:
+    """Lab 5b's reference SWIM member, both parts."""
+    code = solution("lab05b-swim")
+    return lab_target("lab05b-swim", SwimLab(code.SwimMember), "AB",
+                      Faults(interval=100.0, reorder=0.3))

@@ -33,6 +33,9 @@ from distlab.grading.properties import AtEnd, Eventually, Linearizable
 from distlab.kv.register import LwwReplica, QuorumReplica, RegisterClient
 from distlab.kv.runs import REPLICAS, converged
 from distlab.membership.heartbeat import HeartbeatSender, TimeoutDetector
+from distlab.membership.invariants import (declared_dead_by_all, incarnations_are_not_invented,
+                                           no_live_member_dead)
+from distlab.membership.swim import SwimMember
 from distlab.ordering.causal import CausalMember
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.invariants import causal_order, fifo_order, total_order
@@ -103,7 +106,7 @@ def raft_kv(node: type[RaftNode] = RaftNode) -> Target:
                   "the five properties of Figure 3 (every event); linearizable (end); "
                   "operations after the repair succeed (end)",
                   Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
-                  calm_at=calm_at)
+                  calm_at=calm_at, spared=(victim,))
 
 
 def bully(node: type[BullyNode] = BullyNode) -> Target:
@@ -165,6 +168,33 @@ def heartbeat(detector: type[TimeoutDetector] = TimeoutDetector) -> Target:
     return Target("heartbeat", "distlab.membership.heartbeat",
                   "a silent sender is suspected (every event); trusted again (end)",
                   Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
+
+
+def swim(member: type[SwimMember] = SwimMember) -> Target:
+    """SWIM on 8 members: no incarnation invented under every fault; once the faults are
+    over, no live member believes another dead (the wrongly dead refute), and ``n8``, which
+    crashes then, is declared dead by every other (completeness, accuracy after calm). The
+    nemesis never crashes ``n8`` (its repair would restart it), but partitions it like any."""
+    ids = node_ids(8, first=1)
+    run_for, calm_at, victim = 10_000.0, 0.5, "n8"
+
+    def scenario(seed: int) -> Scenario:
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(member, ids)
+            sim.at(run_for * calm_at + 200.0, sim.crash, victim)
+
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            incarnations_are_not_invented,
+            Eventually(f"every live member declares {victim} dead",
+                       declared_dead_by_all(victim), until_end=True),
+            Eventually("no live member believes another live member dead",
+                       no_live_member_dead, until_end=True)])
+
+    return Target("swim", "distlab.membership.swim",
+                  "no incarnation invented (every event); after the faults, no live member "
+                  "dead, a crash detected by all (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=calm_at, spared=(victim,))
 
 
 def rpc_counter(server: type[CounterServer] = CounterServer, at_most_once: bool = True

@@ -32,6 +32,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "rpc-at-most-once": library.rpc_counter,
     "cristian": library.cristian,
     "gossip": library.gossip,
+    "swim": library.swim,
     "kv-quorum-register": library.quorum_register,
     "kv-lww-register": library.lww_register,
     "ordering-fifo": library.fifo_broadcast,
@@ -43,6 +44,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab02a-ordered-chat": labs.lab02a,
     "lab02b-vector-clocks": labs.lab02b,
     "lab02c-gossip": labs.lab02c,
+    "lab05b-swim": labs.lab05b,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small
 CHUNK = 25
