@@ -106,7 +106,7 @@ def raft_kv(node: type[RaftNode] = RaftNode) -> Target:
                   "the five properties of Figure 3 (every event); linearizable (end); "
                   "operations after the repair succeed (end)",
                   Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
-                  calm_at=calm_at, spared=(victim,))
+                  calm_at=calm_at)
 
 
 def bully(node: type[BullyNode] = BullyNode) -> Target:
