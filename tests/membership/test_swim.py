@@ -3,6 +3,11 @@ join, restart, and the cost per member as the group grows."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 from distlab.membership.messages import ALIVE, DEAD, SUSPECT, Update
@@ -117,3 +122,21 @@ def test_same_seed_same_run():
 
 def test_an_update_is_a_small_immutable_value():
     assert Update("a", SUSPECT, 1) == Update("a", SUSPECT, 1)
+
+
+def test_a_group_given_as_a_set_runs_the_same_whatever_the_hash_seed():
+    # a frozenset of names iterates in an order that depends on PYTHONHASHSEED
+    script = textwrap.dedent("""
+        from distlab.membership.swim import SwimMember
+        from distlab.sim import Simulation
+        sim = Simulation(seed=5)
+        founders = frozenset(f"n{i}" for i in range(12))
+        sim.add_nodes(SwimMember, sorted(founders), members=founders)
+        sim.add_node(SwimMember, "newcomer", contact="n7")
+        sim.run(until=2_000)
+        print(sim.trace.counts(), [(e.time, e.node) for e in sim.trace.of_kind("send")][-5:])
+    """)
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3")}
+    assert len(outputs) == 1, outputs

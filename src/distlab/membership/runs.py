@@ -59,7 +59,7 @@ def detector_scenario(seed: int = 1, timeout: float = 200.0, *,
                       spike_every: float = 1_500.0,
                       spike_length: tuple[float, float] = (200, 600),
                       adaptive: float = 0.0, phi: float | None = None,
-                      distribution: str = "normal") -> DetectorRun:
+                      distribution: str = "normal", min_sigma: float = 10.0) -> DetectorRun:
     """A sender ``s`` watched by a detector ``m``, with latency spikes planned up to
     ``duration`` ms; not run yet (`slow_or_dead` runs it; ``.sim`` suits an Explorer).
 
@@ -68,15 +68,16 @@ def detector_scenario(seed: int = 1, timeout: float = 200.0, *,
     ``spike_delay`` (a long tail: most spikes are short, a few are very long). With
     ``crash_at`` the sender crashes then. The spikes come from the seed's own random stream,
     so the same seed gives the same spikes whatever the timeout. With ``phi`` the detector is
-    a `PhiAccrualDetector` with that threshold and ``distribution`` instead (``timeout`` and
-    ``adaptive`` unused).
+    a `PhiAccrualDetector` with that threshold, ``distribution`` and ``min_sigma`` instead
+    (``timeout`` and ``adaptive`` unused).
     """
     sim = Simulation(seed=seed, network=Network(latency=latency))
     sim.add_node(HeartbeatSender, "s", every=every)
     if phi is None:
         sim.add_node(TimeoutDetector, "m", timeout=timeout, adaptive=adaptive)
     else:
-        sim.add_node(PhiAccrualDetector, "m", threshold=phi, distribution=distribution)
+        sim.add_node(PhiAccrualDetector, "m", threshold=phi, distribution=distribution,
+                     min_sigma=min_sigma)
     rng = stream(seed, "spikes")
     spikes = []
     t = rng.expovariate(1 / spike_every)
@@ -95,7 +96,7 @@ def detector_scenario(seed: int = 1, timeout: float = 200.0, *,
 def slow_or_dead(seed: int = 1, timeout: float = 200.0, *, duration: float = 10_000.0,
                  **options: Any) -> DetectorRun:
     """`detector_scenario` run for ``duration`` ms (``options``: crash_at, every, latency,
-    spike_delay, spike_every, spike_length, adaptive, phi, distribution)."""
+    spike_delay, spike_every, spike_length, adaptive, phi, distribution, min_sigma)."""
     run = detector_scenario(seed, timeout, duration=duration, **options)
     run.sim.run(until=duration)
     return run
@@ -139,6 +140,12 @@ def timeout_tradeoff(timeouts: Iterable[float], seeds: Iterable[int] = range(20)
     """`tradeoff_point` of each fixed timeout."""
     seeds = list(seeds)
     return [tradeoff_point(t, seeds, duration=duration, **options) for t in timeouts]
+
+
+def curve(points: Iterable[TradeoffPoint]) -> list[tuple[float, float, float]]:
+    """The points as ``(setting, false suspicions, detection time)``, as the pictures
+    (`distlab.viz.membership.draw_tradeoff`) and the explorer take them."""
+    return [(p.timeout, p.false_suspicions, p.detection_time) for p in points]
 
 
 def phi_tradeoff(thresholds: Iterable[float], seeds: Iterable[int] = range(20), *,
@@ -221,6 +228,25 @@ def swim_run(n: int = 20, seed: int = 1, *, crashes: dict[str, float] | None = N
     sim.run(until=duration)
     period = sim.nodes[next(iter(sim.nodes))].period
     return SwimRun(sim, crashes, period, duration)
+
+
+def views(sim: Simulation) -> dict[str, dict[str, str]]:
+    """What every member thinks of every other: observer -> member -> state ("crashed" for
+    every member, as seen by an observer that is down)."""
+    ids = sorted(sim.nodes)
+    return {observer: {member: ("crashed" if observer in sim.crashed
+                                else (node.state_of(member) or ("alive", 0))[0])
+                       for member in ids if member != observer}
+            for observer, node in sorted(sim.nodes.items())}
+
+
+def first_notes(run: SwimRun, what: str, member: str) -> dict[str, float]:
+    """observer -> when it first noted ``what`` ("suspect", "dead") about ``member``."""
+    first: dict[str, float] = {}
+    for time, observer, about in run.declared(what):
+        if about == member:
+            first.setdefault(observer, time)
+    return first
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,8 @@ class SwimMember(Node):
 
     def members(self) -> list[str]:
         """Every member this one knows of, itself excluded (dead ones included)."""
-        return [m for m in self.founders if m != self.id and m not in self.heard] + sorted(
-            self.heard)
+        return [m for m in sorted(self.founders) if m != self.id and m not in self.heard] + (
+            sorted(self.heard))
 
     def size(self) -> int:
         """How many members it knows of, itself included."""
@@ -120,8 +120,10 @@ class SwimMember(Node):
 
     def probe_order(self) -> list[str]:
         if self.order is None:
-            self.order = [m for m in self.founders if m != self.id]
-            self.order += [m for m in self.heard if m not in self.order]
+            # sorted: a set of names iterates in an order that changes from one process to
+            # the next (PYTHONHASHSEED), and the run must not
+            self.order = [m for m in sorted(self.founders) if m != self.id]
+            self.order += [m for m in sorted(self.heard) if m not in self.founders]
         return self.order
 
     def next_target(self) -> str | None:
