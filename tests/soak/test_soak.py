@@ -12,6 +12,7 @@ from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.membership.heartbeat import TimeoutDetector
 from distlab.membership.messages import ALIVE, Update
+from distlab.membership.phi_accrual import PhiAccrualDetector
 from distlab.membership.swim import SwimMember
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.member import ArrivalMember
@@ -169,3 +170,13 @@ def test_a_swim_member_that_invents_incarnations_is_caught():
     summary = soak(library.swim(member=Inventive), 5)
     assert summary.violations
     assert summary.violations[0].violation.startswith("no member has heard of an incarnation")
+
+
+def test_a_phi_detector_that_never_suspects_is_caught():
+    class NeverSuspects(PhiAccrualDetector):
+        def on_timer(self, name: str) -> None:
+            pass  # phi crosses the threshold, and nothing happens
+
+    summary = soak(library.phi_accrual(detector=NeverSuspects), 5)
+    assert summary.violations
+    assert "yet it does not suspect the sender" in summary.violations[0].violation

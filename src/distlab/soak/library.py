@@ -35,6 +35,7 @@ from distlab.kv.runs import REPLICAS, converged
 from distlab.membership.heartbeat import HeartbeatSender, TimeoutDetector
 from distlab.membership.invariants import (declared_dead_by_all, incarnations_are_not_invented,
                                            no_live_member_dead)
+from distlab.membership.phi_accrual import PhiAccrualDetector
 from distlab.membership.swim import SwimMember
 from distlab.ordering.causal import CausalMember
 from distlab.ordering.fifo import FifoMember
@@ -166,6 +167,27 @@ def heartbeat(detector: type[TimeoutDetector] = TimeoutDetector) -> Target:
                        until_end=True)])
 
     return Target("heartbeat", "distlab.membership.heartbeat",
+                  "a silent sender is suspected (every event); trusted again (end)",
+                  Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
+
+
+def phi_accrual(detector: type[PhiAccrualDetector] = PhiAccrualDetector) -> Target:
+    """A heartbeat sender and a phi accrual detector (threshold 8): the detector suspects a
+    sender silent for longer than its model allows (completeness) under every fault, and
+    trusts it again once they are over."""
+
+    def setup(sim: Simulation) -> None:
+        sim.add_node(HeartbeatSender, "sender", every=50.0)
+        sim.add_node(detector, "detector", threshold=8.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=4_000.0, network=NETWORK, properties=[
+            SuspectsTheSilent("detector"),
+            Eventually("the detector trusts the sender",
+                       lambda sim: sim.is_up("detector") and not sim.nodes["detector"].suspected,
+                       until_end=True)])
+
+    return Target("phi-accrual", "distlab.membership.phi_accrual",
                   "a silent sender is suspected (every event); trusted again (end)",
                   Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
 

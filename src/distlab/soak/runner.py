@@ -32,6 +32,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "rpc-at-most-once": library.rpc_counter,
     "cristian": library.cristian,
     "gossip": library.gossip,
+    "phi-accrual": library.phi_accrual,
     "swim": library.swim,
     "kv-quorum-register": library.quorum_register,
     "kv-lww-register": library.lww_register,
