@@ -140,3 +140,17 @@ def test_the_library_swim_is_refused():
 def test_the_bounds_grow_like_log_n():
     assert retransmissions(20) == 14 and retransmissions(50) == 18
     assert spread_bound(16) == 8 * PERIOD
+
+
+class MembersAsAList(SWIM.SwimMember):
+    """Keeps the members the checks read as a list of (id, state) pairs."""
+
+    def on_timer(self, name):
+        super().on_timer(name)
+        self.members = sorted(dict(self.members).items())
+
+
+def test_members_that_are_not_a_dict_are_named():
+    report = check(SwimLab(MembersAsAList), name="test_crashes_20_members_A", timing=False)
+    assert "members is a list; it must be a dict from every other member's id" in (
+        report.failures[0].explanation)

@@ -72,8 +72,17 @@ def _acted(run: Run) -> set[str]:
 
 
 def _states(run: Run, member: str) -> dict[str, str]:
+    """``member``'s view: its ``members`` dict (a `MembersNotADict` if it is not one)."""
     members = run.sim.nodes[member].members
-    return members if isinstance(members, dict) else {}
+    if not isinstance(members, dict):
+        raise MembersNotADict(f"{member}.members is a {type(members).__name__}; it must be a "
+                              f"dict from every other member's id to 'alive', 'suspect' or "
+                              f"'dead'")
+    return members
+
+
+class MembersNotADict(Exception):
+    """A member's ``members`` attribute is not the dict the checks read."""
 
 
 # -- what must hold ----------------------------------------------------------------------------
@@ -92,14 +101,18 @@ class Detected(TraceProperty):
     def begin(self, run: Run) -> None:
         run.state.dead_at = {}   # (observer, crashed member) -> when it first said "dead"
 
-    def observe(self, run: Run) -> None:
+    def observe(self, run: Run) -> str | None:
         for observer in _acted(run):
             if observer in run.sim.crashed or observer not in run.sim.nodes:
                 continue
-            states = _states(run, observer)
+            try:
+                states = _states(run, observer)
+            except MembersNotADict as problem:
+                return str(problem)
             for member in self.crashes:
                 if states.get(member) == DEAD:
                     run.state.dead_at.setdefault((observer, member), run.sim.now)
+        return None
 
     def judge(self, run: Run) -> Violation | None:
         live = [m for m in run.sim.nodes if m not in run.sim.crashed]
@@ -141,7 +154,11 @@ class FewWrongDeaths(TraceProperty):
         for observer in sorted(_acted(run)):
             if observer in run.sim.crashed or observer not in run.sim.nodes:
                 continue
-            for member, state in _states(run, observer).items():
+            try:
+                states = _states(run, observer)
+            except MembersNotADict as problem:
+                return str(problem)
+            for member, state in states.items():
                 if state in wrong and member not in run.sim.crashed:
                     if self.never_suspected:
                         return (f"{observer} marked {member} {state!r} at t={run.sim.now:.0f} "
