@@ -87,7 +87,7 @@ def test_a_new_member_joins_through_a_contact_and_everyone_learns_of_it():
     sim.run(until=5_000)
     assert all(m.state_of("newcomer") == (ALIVE, 0) for i, m in sim.nodes.items()
                if i != "newcomer")
-    assert sorted(sim.nodes["newcomer"].members()) == sorted(founders)
+    assert sorted(sim.nodes["newcomer"].known_members()) == sorted(founders)
 
 
 def test_a_restarted_member_comes_back_newer_than_its_death():

@@ -102,7 +102,7 @@ class Detected(TraceProperty):
         run.state.dead_at = {}   # (observer, crashed member) -> when it first said "dead"
 
     def observe(self, run: Run) -> str | None:
-        for observer in _acted(run):
+        for observer in sorted(_acted(run)):
             if observer in run.sim.crashed or observer not in run.sim.nodes:
                 continue
             try:

@@ -109,7 +109,7 @@ class SwimMember(Node):
             return self.heard[member]
         return UNHEARD if member in self.founders and member != self.id else None
 
-    def members(self) -> list[str]:
+    def known_members(self) -> list[str]:
         """Every member this one knows of, itself excluded (dead ones included)."""
         return [m for m in sorted(self.founders) if m != self.id and m not in self.heard] + (
             sorted(self.heard))
@@ -119,6 +119,8 @@ class SwimMember(Node):
         return len(self.probe_order()) + 1
 
     def probe_order(self) -> list[str]:
+        """The members to probe, in the order `next_target` shuffles as it goes (made at
+        the first probe: the founders, then the members heard of since)."""
         if self.order is None:
             # sorted: a set of names iterates in an order that changes from one process to
             # the next (PYTHONHASHSEED), and the run must not
@@ -215,7 +217,7 @@ class SwimMember(Node):
                     self.cancel_timer("ping timeout")
             case Join():
                 self.send(src, Welcome(tuple(Update(m, *self.state_of(m))  # type: ignore[misc]
-                                             for m in self.members())
+                                             for m in self.known_members())
                                        + (Update(self.id, ALIVE, self.incarnation),)))
                 self.learn(Update(src, ALIVE, 0))
             case Welcome(members):
