@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from distlab.membership.messages import ALIVE, DEAD, SUSPECT, Update
-from distlab.membership.runs import swim_run, swim_scaling
+from distlab.membership.runs import swim_false_positives, swim_run, swim_scaling
 from distlab.membership.swim import SwimMember, overrides
 from distlab.sim import Network, Simulation, Uniform
 
@@ -140,3 +140,10 @@ def test_a_group_given_as_a_set_runs_the_same_whatever_the_hash_seed():
                               check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
                for seed in ("1", "2", "3")}
     assert len(outputs) == 1, outputs
+
+
+def test_false_positive_counts_compare_with_and_without_suspicion():
+    off, on = swim_false_positives([0.2], seeds=range(2), n=12, duration=5_000)
+    assert (off.suspicion, on.suspicion) == (False, True)
+    assert off.suspected == 0 and on.suspected > 0      # without suspicion nobody is suspect
+    assert off.declared_dead > on.declared_dead
