@@ -16,6 +16,9 @@ from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.vr import bugs as vr_bugs
 from distlab.consensus.zab import bugs as zab_bugs
 from distlab.membership.heartbeat import TimeoutDetector
+from distlab.membership.messages import ALIVE, Update
+from distlab.membership.phi_accrual import PhiAccrualDetector
+from distlab.membership.swim import SwimMember
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.member import ArrivalMember
 from distlab.soak import labs, library
@@ -181,3 +184,36 @@ def test_a_zab_quorum_of_two_is_caught():
     assert summary.violations, "no run lost a transaction committed by two servers of five"
     assert summary.violations[0].violation.startswith(
         "leaders of later epochs have every committed transaction")
+
+
+def test_a_swim_member_that_never_refutes_is_caught():
+    class NeverRefutes(SwimMember):
+        def learn(self, update):
+            if update.member != self.id:   # news of its own death is ignored
+                super().learn(update)
+
+    summary = soak(library.swim(member=NeverRefutes), 10)
+    assert summary.violations
+    assert "no live member believes another live member dead" in "\n".join(
+        v.violation for v in summary.violations)
+
+
+def test_a_swim_member_that_invents_incarnations_is_caught():
+    class Inventive(SwimMember):
+        def probe_failed(self, target):   # vouches for the target, one incarnation up
+            state, incarnation = self.heard.get(target, (ALIVE, 0))
+            self.learn(Update(target, ALIVE, incarnation + 1))
+
+    summary = soak(library.swim(member=Inventive), 5)
+    assert summary.violations
+    assert summary.violations[0].violation.startswith("no member has heard of an incarnation")
+
+
+def test_a_phi_detector_that_never_suspects_is_caught():
+    class NeverSuspects(PhiAccrualDetector):
+        def on_timer(self, name: str) -> None:
+            pass  # phi crosses the threshold, and nothing happens
+
+    summary = soak(library.phi_accrual(detector=NeverSuspects), 5)
+    assert summary.violations
+    assert "yet it does not suspect the sender" in summary.violations[0].violation

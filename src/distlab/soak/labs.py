@@ -23,6 +23,10 @@ reference solution (`distlab.soak.solutions`), seed after seed -- seed ``s`` run
 * lab 3c (quorum replication, part B): duplicates and reordering, on top of the lab's own
   partitions; no loss (a put resent after a lost answer is coordinated again, with a later
   stamp), no crash (replicas keep their data in memory), no clock fault (stamps are clocks).
+* lab 5b (SWIM): reordering, on top of the lab's own crashes, cut links, loss and slowness
+  (its bounds are promised for those: more loss or a partition would make any detector
+  declare live members dead, and duplicates make members answer twice, which its bound on
+  messages per member does not allow for).
 
 The checks' own properties judge every run: their liveness (every operation completes, every
 message delivered) after the nemesis has repaired everything, when the lab promises it only
@@ -42,6 +46,7 @@ from distlab.labs.lab02c_gossip import GossipLab
 from distlab.labs.lab03a_hash_ring import HashRingLab
 from distlab.labs.lab03b_membership import CHURN, SERVERS, MembershipLab
 from distlab.labs.lab03c_quorum import QuorumLab
+from distlab.labs.lab05b_swim import SwimLab
 from distlab.labs.lab06_mapreduce import MapReduceLab
 from distlab.sim import Network, Uniform
 from distlab.soak.solutions import solution
@@ -147,3 +152,10 @@ def lab03c() -> Target:
     code = solution("lab03c-quorum")
     return lab_target("lab03c-quorum", QuorumLab(code.QuorumNode), "B",
                       Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+
+
+def lab05b() -> Target:
+    """Lab 5b's reference SWIM member, both parts."""
+    code = solution("lab05b-swim")
+    return lab_target("lab05b-swim", SwimLab(code.SwimMember), "AB",
+                      Faults(interval=100.0, reorder=0.3))

@@ -50,6 +50,10 @@ from distlab.grading.properties import AtEnd, Eventually, Linearizable
 from distlab.kv.register import LwwReplica, QuorumReplica, RegisterClient
 from distlab.kv.runs import REPLICAS, converged
 from distlab.membership.heartbeat import HeartbeatSender, TimeoutDetector
+from distlab.membership.invariants import (declared_dead_by_all, incarnations_are_not_invented,
+                                           no_live_member_dead)
+from distlab.membership.phi_accrual import PhiAccrualDetector
+from distlab.membership.swim import SwimMember
 from distlab.ordering.causal import CausalMember
 from distlab.ordering.fifo import FifoMember
 from distlab.ordering.invariants import causal_order, fifo_order, total_order
@@ -205,6 +209,54 @@ def heartbeat(detector: type[TimeoutDetector] = TimeoutDetector) -> Target:
     return Target("heartbeat", "distlab.membership.heartbeat",
                   "a silent sender is suspected (every event); trusted again (end)",
                   Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
+
+
+def phi_accrual(detector: type[PhiAccrualDetector] = PhiAccrualDetector) -> Target:
+    """A heartbeat sender and a phi accrual detector (threshold 8): the detector suspects a
+    sender silent for longer than its model allows (completeness) under every fault, and
+    trusts it again once they are over."""
+
+    def setup(sim: Simulation) -> None:
+        sim.add_node(HeartbeatSender, "sender", every=50.0)
+        sim.add_node(detector, "detector", threshold=8.0)
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=4_000.0, network=NETWORK, properties=[
+            SuspectsTheSilent("detector"),
+            Eventually("the detector trusts the sender",
+                       lambda sim: sim.is_up("detector") and not sim.nodes["detector"].suspected,
+                       until_end=True)])
+
+    return Target("phi-accrual", "distlab.membership.phi_accrual",
+                  "a silent sender is suspected (every event); trusted again (end)",
+                  Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
+
+
+def swim(member: type[SwimMember] = SwimMember) -> Target:
+    """SWIM on 8 members: no incarnation invented under every fault; once the faults are
+    over, no live member believes another dead (the wrongly dead refute), and ``n8``, which
+    crashes then, is declared dead by every other (completeness, accuracy after calm). The
+    nemesis never crashes ``n8`` (its repair would restart it), but partitions it like any."""
+    ids = node_ids(8, first=1)
+    run_for, calm_at, victim = 10_000.0, 0.5, "n8"
+
+    def scenario(seed: int) -> Scenario:
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(member, ids)
+            sim.at(run_for * calm_at + 200.0, sim.crash, victim)
+
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            incarnations_are_not_invented,
+            Eventually(f"every live member declares {victim} dead",
+                       declared_dead_by_all(victim), until_end=True),
+            Eventually("no live member believes another live member dead",
+                       no_live_member_dead, until_end=True)])
+
+    return Target("swim", "distlab.membership.swim",
+                  "no incarnation invented (every event); after the faults, no live member "
+                  "dead, a crash detected by all (end)",
+                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=calm_at, spared=(victim,))
 
 
 def rpc_counter(server: type[CounterServer] = CounterServer, at_most_once: bool = True

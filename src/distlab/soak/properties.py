@@ -4,8 +4,9 @@ Raft and Paxos state their safety in their own ``invariants`` modules; the other
 the book promise something too, and the soak holds them to it:
 
 * Chang and Roberts' ring election elects the largest id, once (`ring_elects_the_largest`);
-* a heartbeat detector suspects a sender it has not heard from for longer than its timeout
-  (`SuspectsTheSilent`: strong completeness, Chandra and Toueg 1996);
+* a heartbeat detector (a timeout, or phi accrual) suspects a sender it has not heard from
+  for longer than its timeout (`SuspectsTheSilent`: strong completeness, Chandra and Toueg
+  1996);
 * an at-most-once RPC server applies each call at most once, and every acknowledged one
   (`AppliedAtMostOnce`);
 * Cristian's estimate of the offset is wrong by at most half the round trip, plus what the
@@ -26,6 +27,7 @@ from distlab.clocks.cristian import CristianClient
 from distlab.election.rank import rank
 from distlab.grading.properties import Run, TraceProperty
 from distlab.membership.heartbeat import Heartbeat, TimeoutDetector
+from distlab.membership.phi_accrual import PhiAccrualDetector
 from distlab.sim import Simulation
 
 # -- elections ----------------------------------------------------------------------------------
@@ -67,7 +69,8 @@ def raft_leader(node: Any) -> str | None:
 class SuspectsTheSilent(TraceProperty):
     """A `TimeoutDetector` that has heard no heartbeat for ``slack`` times its timeout (since
     it last started) suspects the sender. The slack covers a drifting clock: its timers run
-    up to ``slack`` times slower."""
+    up to ``slack`` times slower. A detector whose ``timeout`` is a method (the phi accrual
+    detector's: the silence its model of the gaps allows now) is held to what it returns."""
 
     def __init__(self, detector: str, slack: float = 1.5):
         self.detector = detector
@@ -86,10 +89,11 @@ class SuspectsTheSilent(TraceProperty):
                 run.state.heard = e.time
         if not sim.is_up(self.detector):
             return None
-        node: TimeoutDetector = sim.nodes[self.detector]
+        node: TimeoutDetector | PhiAccrualDetector = sim.nodes[self.detector]
+        timeout = node.timeout() if callable(node.timeout) else node.timeout
         silence = sim.now - run.state.heard
-        if silence > self.slack * node.timeout and not node.suspected:
-            return (f"no heartbeat for {silence:.3f} ms (timeout {node.timeout:g} ms), yet it "
+        if silence > self.slack * timeout and not node.suspected:
+            return (f"no heartbeat for {silence:.3f} ms (timeout {timeout:g} ms), yet it "
                     f"does not suspect the sender")
         return None
 

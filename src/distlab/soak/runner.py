@@ -33,6 +33,8 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "rpc-at-most-once": library.rpc_counter,
     "cristian": library.cristian,
     "gossip": library.gossip,
+    "phi-accrual": library.phi_accrual,
+    "swim": library.swim,
     "kv-quorum-register": library.quorum_register,
     "kv-lww-register": library.lww_register,
     "ordering-fifo": library.fifo_broadcast,
@@ -52,6 +54,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab03b-membership": labs.lab03b,
     "lab03c-quorum": labs.lab03c,
     "lab06-mapreduce": labs.lab06,
+    "lab05b-swim": labs.lab05b,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small
 CHUNK = 25
