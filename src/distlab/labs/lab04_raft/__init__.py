@@ -16,10 +16,13 @@ carries a picture of the run around it, and the student's line that last acted.
 * `election` -- part A's rules (`ElectionRules`, `LeaderElected`, ...);
 * `faults` -- the faults the checks choose during a run;
 * `part_a` -- part A's checks and the exhaustive exploration of elections;
+* `tester` -- the lab's client, which submits commands (part B on), and how servers apply them;
+* `replication` -- part B's rules (`LogRules`, `Agreement`, ...);
+* `part_b` -- part B's checks and the exploration of a replicated command;
 * `lab` -- `RaftLab`, every part's checks together.
 """
 
-from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, RequestVote,
+from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, Entry, RequestVote,
                                              RequestVoteReply)
 from distlab.labs.lab04_raft.common import (ELECT_WITHIN, ELECTION_TIMEOUT, HEARTBEAT_INTERVAL,
                                             instrumented, refuse_library_raft)
@@ -27,10 +30,13 @@ from distlab.labs.lab04_raft.election import (ElectionRules, LeaderElected, NoLe
                                               NoNeedlessElections)
 from distlab.labs.lab04_raft.lab import RaftLab
 from distlab.labs.lab04_raft.part_a import explore_election
+from distlab.labs.lab04_raft.part_b import explore_log
+from distlab.labs.lab04_raft.replication import logs_figure
+from distlab.labs.lab04_raft.tester import Submit, Tester
 
 __all__ = [
-    "AppendEntries", "AppendEntriesReply", "ELECTION_TIMEOUT", "ELECT_WITHIN",
+    "AppendEntries", "AppendEntriesReply", "ELECTION_TIMEOUT", "ELECT_WITHIN", "Entry",
     "HEARTBEAT_INTERVAL", "ElectionRules", "LeaderElected", "NoLeader", "NoNeedlessElections",
-    "RaftLab", "RequestVote", "RequestVoteReply", "explore_election", "instrumented",
-    "refuse_library_raft",
+    "RaftLab", "RequestVote", "RequestVoteReply", "Submit", "Tester", "explore_election",
+    "explore_log", "instrumented", "logs_figure", "refuse_library_raft",
 ]

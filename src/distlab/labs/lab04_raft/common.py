@@ -13,12 +13,13 @@ from __future__ import annotations
 import linecache
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from distlab.consensus.raft.messages import RequestVoteReply
-from distlab.grading.lab import own_code
+from distlab.grading.lab import Trial, own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Node
 from distlab.sim.helpers import ipython_shell
@@ -44,6 +45,8 @@ WATCHED = ("term", "state", "voted_for")
 LIBRARY_RAFT = ("distlab.consensus.raft.node", "distlab.consensus.raft.election",
                 "distlab.consensus.raft.bugs", "distlab.consensus.raft.runs")
 _DISTLAB = Path(__file__).resolve().parents[2]
+#: the id of the lab's client, which submits commands from part B on (not a server)
+TESTER = "tester"
 #: band colours of the roles in the pictures
 ROLE_COLORS = {"follower": "#bbbbbb", "candidate": "#f0a030", "leader": "#2e9e4f"}
 
@@ -65,7 +68,8 @@ def refuse_library_raft(node: Any) -> None:
 @cache
 def instrumented(node: type[Node]) -> type[Node]:
     """A subclass of ``node`` that remembers, in ``self._lab_where``, the student's line that
-    last changed ``state`` and the one that last sent a granted vote. It changes nothing else.
+    last changed ``state`` and the one that last sent a granted vote, and shows its log as
+    plain data in ``self._lab_log``. It changes nothing else.
     """
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
@@ -78,7 +82,19 @@ def instrumented(node: type[Node]) -> type[Node]:
             _note_where(self, "vote", f"vote for {dst} in term {msg.term}")
         node.send(self, dst, msg)
 
+    def _lab_log(self: Any) -> tuple[tuple[Any, Any], ...] | str:
+        """The log as plain data, ``(term, command)`` an entry, for the record of the run
+        (cheap to record after every event); a sentence if it is not a list of entries."""
+        try:
+            log = getattr(self, "log", None)
+            if not isinstance(log, list):
+                return f"self.log is {type(log).__name__}, not a list"
+            return tuple((entry.term, entry.command) for entry in log)
+        except Exception as exc:  # (an entry without term or command, say)
+            return f"self.log holds something that is not an Entry(term, command) ({exc})"
+
     return type(node.__name__, (node,), {"__setattr__": __setattr__, "send": send,
+                                         "_lab_log": property(_lab_log),
                                          "__qualname__": node.__qualname__,
                                          "__module__": node.__module__,
                                          "__doc__": node.__doc__})
@@ -130,6 +146,8 @@ class RaftRule(TraceProperty):
         sim, seen, roles = run.sim, run.state.seen, run.state.roles
         changed = []
         for node_id, node in sim.nodes.items():
+            if node_id == TESTER:
+                continue
             now = ((None, "down") if node_id in sim.crashed
                    else (getattr(node, "term", None), getattr(node, "state", None)))
             if seen.get(node_id) != now:
@@ -177,15 +195,20 @@ def roles_diagram(trace: Any, roles: dict[str, list[tuple[float, Any, Any]]], wh
     return figure
 
 
+def servers(sim: Any) -> dict[str, Any]:
+    """The servers of a run (``sim.nodes`` but the lab's client, `TESTER`)."""
+    return {node_id: node for node_id, node in sim.nodes.items() if node_id != TESTER}
+
+
 def majority(run: Run) -> int:
     """How many servers make a majority of the cluster."""
-    return len(run.sim.nodes) // 2 + 1
+    return len(servers(run.sim)) // 2 + 1
 
 
 def describe_servers(run: Run) -> str:
     """Each server's role and term, in a line: ``n1 leader t3, n2 follower t3, n3 down``."""
     parts = []
-    for node_id, node in run.sim.nodes.items():
+    for node_id, node in servers(run.sim).items():
         if node_id in run.sim.crashed:
             parts.append(f"{node_id} down")
         else:
@@ -196,3 +219,30 @@ def describe_servers(run: Run) -> str:
 def as_int(value: Any) -> int | None:
     return value if type(value) is int else None
 
+
+def exploration_trial(node: type[Node], search: Callable[[type[Node]], Any], name: str
+                      ) -> Trial:
+    """A check that runs the exploration ``search`` (named ``name`` in the report) on the
+    student's class and reports the shortest schedule that breaks a property."""
+
+    def body() -> tuple[str, ...] | None:
+        """What the exploration found, as data: None, or the schedule and what broke."""
+        result = search(node)
+        if not result.found:
+            return None
+        return (*map(str, result.schedule), result.violation.invariant,
+                result.violation.explanation)
+
+    def judge(found: tuple[str, ...] | None) -> Violation | None:
+        if found is None:
+            return None
+        *schedule, what, broken = found
+        steps = "\n".join(f"  {i:2d}. {step}" for i, step in enumerate(schedule, 1))
+        return Violation(
+            f"{what}, in every schedule explored",
+            f"the shortest schedule that breaks it ({len(schedule)} steps):\n{steps}"
+            f"\n  => {broken}\n"
+            f"See it: result = {name}(YourClass); "
+            f"spacetime(result.simulation, show_timers=True)", 0.0)
+
+    return Trial(body, time_limit=EXPLORE_SECONDS + 10, judge=judge)

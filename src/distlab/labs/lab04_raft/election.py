@@ -15,7 +15,7 @@ from collections import defaultdict
 from distlab.consensus.raft.messages import AppendEntries, RequestVoteReply
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import (ROLE_COLORS, RaftRule, as_int, describe_servers,
-                                            majority, your_line)
+                                            majority, servers, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
@@ -186,7 +186,7 @@ class ElectionRules(RaftRule):
             if (event.kind == "deliver" and isinstance(msg, RequestVoteReply)
                     and msg.vote_granted):
                 granted[event.node, msg.term].add(event.peer)
-        n = len(run.sim.nodes)
+        n = len(servers(run.sim))
         for node_id in changed:
             term, state = run.state.seen[node_id]
             if state != "leader" or type(term) is not int:
@@ -241,7 +241,7 @@ class LeaderElected(RaftRule):
         run.state.first_term = None  # the highest term at ``since``
 
     def holds(self, run: Run) -> bool:
-        live = {i: n for i, n in run.sim.nodes.items() if i not in run.sim.crashed}
+        live = {i: n for i, n in servers(run.sim).items() if i not in run.sim.crashed}
         terms = [as_int(getattr(n, "term", None)) for n in live.values()]
         if not live or None in terms:
             return False
@@ -261,9 +261,9 @@ class LeaderElected(RaftRule):
         self.follow(run)
         if state.first_term is None:
             state.first_term = max((as_int(getattr(n, "term", None)) or 0
-                                    for n in run.sim.nodes.values()), default=0)
+                                    for n in servers(run.sim).values()), default=0)
         if run.sim.now > self.since + self.within:
-            terms = (as_int(getattr(n, "term", None)) or 0 for n in run.sim.nodes.values())
+            terms = (as_int(getattr(n, "term", None)) or 0 for n in servers(run.sim).values())
             state.late = (describe_servers(run), max(terms, default=0))
             return None
         state.done = self.holds(run)
@@ -341,12 +341,13 @@ class NoLeader(RaftRule):
         self.follow(run)
         if not self.since < run.sim.now < self.until:
             return None
-        for node_id, node in run.sim.nodes.items():
+        cluster = servers(run.sim)
+        for node_id, node in cluster.items():
             if node_id not in run.sim.crashed and getattr(node, "state", None) == "leader":
-                up = len(run.sim.nodes) - len(run.sim.crashed)
+                up = len(cluster) - len(run.sim.crashed)
                 return self.failure(run, f"{node_id} is leader of term "
                                     f"{getattr(node, 'term', '?')} with only {up} of "
-                                    f"{len(run.sim.nodes)} servers up: a leader needs the votes "
+                                    f"{len(cluster)} servers up: a leader needs the votes "
                                     f"of a majority ({majority(run)})"
                                     + your_line(node, "state"))
         return None

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 from distlab.grading.lab import Lab, Scenario, Trial, graded
-from distlab.grading.properties import Violation
 from distlab.labs.lab04_raft.common import (ELECT_WITHIN, ELECTION_TIMEOUT, EXPLORE_DEPTH,
                                             EXPLORE_SECONDS, FAULT_AT, REPAIR_AT, WATCHED,
-                                            instrumented, refuse_library_raft)
+                                            exploration_trial, instrumented, refuse_library_raft,
+                                            servers)
 from distlab.labs.lab04_raft.election import (ElectionRules, LeaderElected, NoLeader,
                                               NoNeedlessElections)
 from distlab.labs.lab04_raft.faults import churn_step, leaders, repair_all
@@ -102,7 +102,7 @@ class PartA(Lab):
             def cut_off_leader() -> None:
                 alone = set(leaders(sim)[:1])
                 if alone:
-                    sim.partition(alone, set(sim.nodes) - alone)
+                    sim.partition(alone, set(servers(sim)) - alone)
 
             sim.at(FAULT_AT, cut_off_leader)
             sim.at(REPAIR_AT, sim.heal)
@@ -125,7 +125,7 @@ class PartA(Lab):
 
             def crash_three() -> None:
                 leader = leaders(sim)[:1]
-                others = sorted(set(sim.nodes) - set(leader))
+                others = sorted(set(servers(sim)) - set(leader))
                 crashed.extend(leader + rng.sample(others, 3 - len(leader)))
                 for node_id in crashed:
                     sim.crash(node_id)
@@ -172,28 +172,7 @@ class PartA(Lab):
     @graded(part="A", seeds=1, description="every schedule of up to 6 steps of 3 servers, "
             "one of which may crash, explored exhaustively: at most one leader per term")
     def test_explore_election_safety_A(self, seed: int) -> Trial:
-        node = self.node
-
-        def body() -> tuple[str, ...] | None:
-            """What the exploration found, as data: None, or the schedule and what broke."""
-            result = explore_election(node)
-            if not result.found:
-                return None
-            return (*map(str, result.schedule), result.violation.explanation)
-
-        def judge(found: tuple[str, ...] | None) -> Violation | None:
-            if found is None:
-                return None
-            *schedule, broken = found
-            steps = "\n".join(f"  {i:2d}. {step}" for i, step in enumerate(schedule, 1))
-            return Violation(
-                "at most one leader per term, in every schedule explored",
-                f"the shortest schedule that breaks it ({len(schedule)} steps):\n{steps}"
-                f"\n  => {broken}\n"
-                f"See it: result = explore_election(YourClass); "
-                f"spacetime(result.simulation, show_timers=True)", 0.0)
-
-        return Trial(body, time_limit=EXPLORE_SECONDS + 10, judge=judge)
+        return exploration_trial(self.node, explore_election, "explore_election")
 
 
 def explore_election(node: type[Node], *, max_depth: int = EXPLORE_DEPTH,
