@@ -71,6 +71,34 @@ class SendsTheWholeLog(RAFT.RaftNode):
                                            self.commit_index))
 
 
+class KeepsConflictingSuffix(RAFT.RaftNode):
+    """Writes the leader's entries over its own, but keeps whatever follows them."""
+
+    def on_append_entries(self, src, msg):
+        prev = msg.prev_log_index
+        if (msg.term < self.term or prev > len(self.log)
+                or self.term_at(prev) != msg.prev_log_term):
+            super().on_append_entries(src, msg)  # the refusals are right
+            return
+        self.state = "follower"
+        self.reset_election_timer()
+        self.log[prev:prev + len(msg.entries)] = msg.entries  # the stale tail stays
+        last_new = prev + len(msg.entries)
+        if msg.leader_commit > self.commit_index:
+            self.commit_index = max(self.commit_index, min(msg.leader_commit, last_new))
+            self.apply_committed()
+        self.send(src, AppendEntriesReply(self.term, True, match_index=last_new))
+
+
+class AppliesFromTheStartEachTime(RAFT.RaftNode):
+    """Applies every committed entry again each time the commit index moves."""
+
+    def apply_committed(self):
+        for index in range(1, self.commit_index + 1):
+            self.note("apply", index=index, command=self.log[index - 1].command)
+        self.last_applied = self.commit_index
+
+
 class CommitsOnOneAcknowledgement(RAFT.RaftNode):
     """Commits an entry as soon as one follower stores it."""
 
@@ -113,6 +141,20 @@ def test_truncating_a_matching_suffix_loses_entries_a_late_message_did_not_carry
     assert failure.summary.startswith("violated: a follower changes its log only as "
                                       "AppendEntries says")
     assert "a late or repeated AppendEntries must not cut off" in failure.explanation
+
+
+def test_a_stale_tail_kept_after_a_conflict_is_caught():
+    failure = first_failure(KeepsConflictingSuffix, "test_rejoin_of_partitioned_leader_B")
+    assert failure.summary.startswith("violated: a follower changes its log only as "
+                                      "AppendEntries says")
+    assert "delete its entries from the first that conflicts" in failure.explanation
+
+
+def test_applying_an_entry_twice_is_caught():
+    failure = first_failure(AppliesFromTheStartEachTime, "test_basic_agreement_B")
+    assert failure.summary == ("violated: a server applies committed entries only, each once, "
+                               "in index order")
+    assert "it applied that index already" in failure.explanation
 
 
 def test_a_leader_that_never_backs_up_leaves_followers_behind():

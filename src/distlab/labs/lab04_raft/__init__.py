@@ -19,6 +19,7 @@ carries a picture of the run around it, and the student's line that last acted.
 * `tester` -- the lab's client, which submits commands (part B on), and how servers apply them;
 * `replication` -- part B's rules (`LogRules`, `Agreement`, ...);
 * `part_b` -- part B's checks and the exploration of a replicated command;
+* `part_c` -- part C's checks: crashes and restarts, the Figure 8 script, churn;
 * `lab` -- `RaftLab`, every part's checks together.
 """
 
@@ -31,6 +32,7 @@ from distlab.labs.lab04_raft.election import (ElectionRules, LeaderElected, NoLe
 from distlab.labs.lab04_raft.lab import RaftLab
 from distlab.labs.lab04_raft.part_a import explore_election
 from distlab.labs.lab04_raft.part_b import explore_log
+from distlab.labs.lab04_raft.part_c import explore_persistence
 from distlab.labs.lab04_raft.replication import logs_figure
 from distlab.labs.lab04_raft.tester import Submit, Tester
 
@@ -38,5 +40,6 @@ __all__ = [
     "AppendEntries", "AppendEntriesReply", "ELECTION_TIMEOUT", "ELECT_WITHIN", "Entry",
     "HEARTBEAT_INTERVAL", "ElectionRules", "LeaderElected", "NoLeader", "NoNeedlessElections",
     "RaftLab", "RequestVote", "RequestVoteReply", "Submit", "Tester", "explore_election",
-    "explore_log", "instrumented", "logs_figure", "refuse_library_raft",
+    "explore_log", "explore_persistence", "instrumented", "logs_figure",
+    "refuse_library_raft",
 ]

@@ -14,8 +14,8 @@ from collections import defaultdict
 
 from distlab.consensus.raft.messages import AppendEntries, RequestVoteReply
 from distlab.grading.properties import Run, Violation
-from distlab.labs.lab04_raft.common import (ROLE_COLORS, RaftRule, as_int, describe_servers,
-                                            majority, servers, your_line)
+from distlab.labs.lab04_raft.common import (ROLE_COLORS, TESTER, RaftRule, as_int,
+                                            describe_servers, majority, servers, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
@@ -154,6 +154,10 @@ class ElectionRules(RaftRule):
             msg = event.data
             if event.kind == "restart":
                 reset[event.node] = (event.time, "it restarted")
+            elif (event.kind == "note" and event.node == TESTER
+                  and getattr(event.data, "what", None) == "elect"):
+                target = dict(event.data.details).get("server")  # the lab starts its election
+                reset[target] = (event.time - self.shortest_timeout, "the lab's script")
             elif (event.kind == "send" and isinstance(msg, RequestVoteReply)
                   and msg.vote_granted):
                 reset[event.node] = (event.time, f"it granted its vote to {event.peer}")

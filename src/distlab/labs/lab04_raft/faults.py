@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distlab.labs.lab04_raft.common import as_int, servers
+from distlab.labs.lab04_raft.common import TESTER, as_int, servers
 from distlab.sim import Simulation
 
 
@@ -27,7 +27,8 @@ def churn_step(sim: Simulation, which: float, whom: float) -> None:
         cut = 1 + int(whom * (len(nodes) - 1))
         start = int(which * 1000) % len(nodes)
         side = {nodes[(start + i) % len(nodes)] for i in range(cut)}
-        sim.partition(side, set(nodes) - side)
+        client = {TESTER} if TESTER in sim.nodes else set()  # (the lab's client, from part B)
+        sim.partition(side | client, set(nodes) - side)
     else:
         sim.heal()
 

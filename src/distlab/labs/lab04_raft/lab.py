@@ -6,9 +6,9 @@ Each part's checks are a class that extends the previous part's (`PartA`, ...), 
 
 from __future__ import annotations
 
-from distlab.labs.lab04_raft.part_b import PartB
+from distlab.labs.lab04_raft.part_c import PartC
 
 
-class RaftLab(PartB):
+class RaftLab(PartC):
     """The checks of lab 4 (the notebook ``lab04-raft.ipynb``): ``check(RaftLab(RaftNode),
     part="A")``, then parts B, C, D."""

@@ -391,10 +391,14 @@ class LogRules(LogRule):
         for time, node_id, index, command in apply_notes(events):
             first = machine.setdefault(index, (command, node_id, time))
             if first[0] != command:
+                restarted = sorted(n for n, times in run.state.restarts.items() if times)
+                hint = (f"; {', '.join(restarted)} restarted in between: a log kept in memory "
+                        f"only comes back empty, so keep it in self.storage" if restarted
+                        else "")
                 return (f"{node_id} applied {command!r} at index {index}, but {first[1]} "
                         f"applied {first[0]!r} there (t={first[2]:.3f} ms): an entry was "
                         f"applied before it was safely committed, or a committed entry was "
-                        f"overwritten")
+                        f"overwritten{hint}")
         return None
 
 
@@ -473,10 +477,8 @@ class Agreement(LogRule):
                     and isinstance(event.data, Submit)
                     and event.data.command not in state.submitted):
                 phase = next((p for p in self.phases if p.start <= event.time < p.end), None)
-                if phase is None:
-                    continue
-                state.submitted[event.data.command] = (event.time, phase)
-                if phase.count != 0:
+                state.submitted[event.data.command] = (event.time, phase)  # (a phase or None)
+                if phase is not None and phase.count != 0:
                     heapq.heappush(state.deadlines, (event.time + phase.within,
                                                      event.data.command))
         for _, node_id, index, command in apply_notes(events):
