@@ -86,12 +86,12 @@ class PartC(PartB):
                     (2_510, lambda sim: sim.restart(order[0])),
                     (3_500, lambda sim: sim.restart(order[1]))])
 
-    @graded(part="C", seeds=20, description="5 servers, reliable network, for 3 s: a crash or "
+    @graded(part="C", seeds=20, description="5 servers, reliable network, for 2 s: a crash or "
             "a restart every 150 ms or so, at any point of replication (at most two down), "
             "and a command every 100 ms; once all restart, one command applied by all five "
             "within 1.5 s")
     def test_crashes_at_any_point_C(self, seed: int) -> Scenario:
-        return self.churning(seed, "crashes", 3_000, 150, Network(latency=Uniform(1, 10)),
+        return self.churning(seed, "crashes", 2_000, 150, Network(latency=Uniform(1, 10)),
                              partitions=False)
 
     @graded(part="C", seeds=20, description="5 servers: the paper's Figure 8, scripted -- an "
@@ -103,31 +103,31 @@ class PartC(PartB):
                              faults=figure8_faults(), network=Network(latency=Uniform(2, 4)))
 
     @graded(part="C", seeds=20, description="5 servers, unreliable network (10% of messages "
-            "lost, 10% twice, 20% late by up to 200 ms): twenty commands, four at a time, "
-            "each applied by every server within 2 s")
+            "lost, 10% twice, 20% late by up to 200 ms): twelve commands, three at a time, "
+            "each applied by every server within 1.5 s")
     def test_unreliable_agreement_C(self, seed: int) -> Scenario:
-        plan = [(START + 250 * (i // 4), 101 + i) for i in range(20)]
-        return self.scenario(5, START + 1_250 + 2_000, plan, Agreement(Phase(within=2_000)),
+        plan = [(START + 250 * (i // 3), 101 + i) for i in range(12)]
+        return self.scenario(5, START + 750 + 1_500, plan, Agreement(Phase(within=1_500)),
                              network=Network(latency=Uniform(1, 10), **UNRELIABLE))
 
-    @graded(part="C", seeds=20, description="5 servers, unreliable network, for 3 s: servers "
+    @graded(part="C", seeds=20, description="5 servers, unreliable network, for 2 s: servers "
             "cut off and back every 200 ms or so, commands every 100 ms (the Figure 8 "
             "situation, at random); once all is healed, one command applied by all within "
             "1.5 s")
     def test_figure8_unreliable_C(self, seed: int) -> Scenario:
-        return self.churning(seed, "partitions", 3_000, 200,
+        return self.churning(seed, "partitions", 2_000, 200,
                              Network(latency=Uniform(1, 10), **UNRELIABLE), crashes=False)
 
-    @graded(part="C", seeds=20, description="5 servers, reliable network, for 3 s: crashes, "
+    @graded(part="C", seeds=20, description="5 servers, reliable network, for 2 s: crashes, "
             "restarts and partitions every 200 ms or so, commands every 100 ms; once all is "
             "repaired, one command applied by all within 1.5 s")
     def test_churn_C(self, seed: int) -> Scenario:
-        return self.churning(seed, "churn", 3_000, 200, Network(latency=Uniform(1, 10)))
+        return self.churning(seed, "churn", 2_000, 200, Network(latency=Uniform(1, 10)))
 
     @graded(part="C", seeds=20, description="the same churn on an unreliable network (10% "
             "lost, 10% twice, 20% late by up to 200 ms)")
     def test_churn_unreliable_C(self, seed: int) -> Scenario:
-        return self.churning(seed, "churn-unreliable", 3_000, 200,
+        return self.churning(seed, "churn-unreliable", 2_000, 200,
                              Network(latency=Uniform(1, 10), **UNRELIABLE))
 
     @graded(part="C", seeds=1, description="every schedule of up to 5 steps of 3 servers and "
