@@ -153,3 +153,22 @@ def test_a_module_or_tests_without_a_notebook_are_orphans(tmp_path: Path):
     assert len(found) == 2
     assert all("lab02_renamed.py has no solution notebook" in line for line in found)
     assert "lab02-renamed.ipynb" in found[0]
+
+
+def test_a_lab_may_be_a_package_with_more_test_files(tmp_path: Path):
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(solution_notebook(), tmp_path / "solutions" / "lab04-big.ipynb")
+    (tmp_path / "modules" / "lab04_big").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    for path in ("modules/lab04_big/__init__.py", "modules/lab04_big/part_a.py",
+                 "tests/test_lab04_big.py", "tests/test_lab04_big_b.py"):
+        (tmp_path / path).write_text("", encoding="utf-8")
+    args = (tmp_path / "solutions", tmp_path / "modules", tmp_path / "tests")
+    assert pairing_problems(*args) == []
+    (tmp_path / "modules" / "lab05_gone").mkdir()  # a package without its notebook: an orphan
+    (tmp_path / "modules" / "lab05_gone" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "modules" / "lab04_big" / "__init__.py").unlink()  # a folder, not a package
+    found = pairing_problems(*args)
+    assert len(found) == 2
+    assert "lab04-big.ipynb has no module" in found[0] and "lab04_big/__init__.py" in found[0]
+    assert "lab05_gone has no solution notebook" in found[1]

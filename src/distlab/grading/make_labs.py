@@ -234,26 +234,35 @@ def module_name(notebook: Path) -> str:
 def pairing_problems(solutions: Path, modules: Path, tests: Path) -> list[str]:
     """Labs that lack their notebook, their module or their tests (an empty list: all paired).
 
-    Every ``labNN-name.ipynb`` in ``solutions`` needs ``labNN_name.py`` in ``modules`` (its
-    checks) and ``test_labNN_name.py`` in ``tests`` (their tests); a module or a test file
-    whose notebook is missing is reported too, so that a renamed lab leaves no orphan behind.
+    Every ``labNN-name.ipynb`` in ``solutions`` needs its checks in ``modules``, as a module
+    ``labNN_name.py`` or, for a lab large enough to split, a package ``labNN_name/`` (with its
+    ``__init__.py``), and ``test_labNN_name.py`` in ``tests`` (their tests; a large lab may
+    add ``test_labNN_name_*.py`` files). A module, package or test file whose notebook is
+    missing is reported too, so that a renamed lab leaves no orphan behind.
     """
     found = []
     notebooks = {module_name(path): path for path in sorted(solutions.glob(LAB_PATTERN))}
     for name, notebook in notebooks.items():
-        if not (modules / f"{name}.py").is_file():
-            found.append(f"{notebook} has no module {modules / name}.py: the lab's checks (its "
-                         f"Lab subclass, messages and workload) go there")
+        if not ((modules / f"{name}.py").is_file()
+                or (modules / name / "__init__.py").is_file()):
+            found.append(f"{notebook} has no module {modules / name}.py (or package "
+                         f"{modules / name}/__init__.py): the lab's checks (its Lab subclass, "
+                         f"messages and workload) go there")
         if not (tests / f"test_{name}.py").is_file():
             found.append(f"{notebook} has no tests {tests / f'test_{name}.py'}: the tests of "
                          f"the lab's checks go there")
-    for folder, pattern, prefix in ((modules, MODULE_PATTERN, ""), (tests, TEST_PATTERN, "test_")):
-        for path in sorted(folder.glob(pattern)):
-            name = path.stem.removeprefix(prefix)
-            if name not in notebooks:
-                wanted = solutions / (name.replace("_", "-") + ".ipynb")
-                found.append(f"{path} has no solution notebook (such as {wanted}): rename it "
-                             f"after its notebook, or remove it")
+    packages = [path for path in sorted(modules.glob(MODULE_PATTERN.removesuffix(".py")))
+                if (path / "__init__.py").is_file()]
+    for folder, paths, prefix in ((modules, sorted(modules.glob(MODULE_PATTERN)) + packages, ""),
+                                  (tests, sorted(tests.glob(TEST_PATTERN)), "test_")):
+        for path in paths:
+            name = path.name.removesuffix(".py").removeprefix(prefix)
+            if name in notebooks or (prefix and any(name.startswith(f"{lab}_")
+                                                    for lab in notebooks)):
+                continue
+            wanted = solutions / (name.replace("_", "-") + ".ipynb")
+            found.append(f"{path} has no solution notebook (such as {wanted}): rename it "
+                         f"after its notebook, or remove it")
     return found
 
 
@@ -280,7 +289,8 @@ def check(args: argparse.Namespace) -> int:
     if stale:
         print("run `python -m distlab.grading.make_labs` (make labs) and commit labs/")
     if unpaired:
-        print(f"each lab is solutions/labNN-name.ipynb + {args.modules}/labNN_name.py + "
+        print(f"each lab is solutions/labNN-name.ipynb + {args.modules}/labNN_name.py (or "
+              f"a package labNN_name/) + "
               f"{args.tests}/test_labNN_name.py (see CONTRIBUTING.md)")
     if stale or unpaired:
         return 1

@@ -1,0 +1,248 @@
+"""What every part of lab 4 shares: the lab's timing, the integrity check, where in the
+student's code a server last acted, and the base of the lab's rules with its picture.
+
+The checks run an `instrumented` subclass of the student's class, which notes where in the
+student's code the ``state`` last changed and where the last vote was granted
+(``_lab_where``): the grader reads it from the run's record, and a report quotes the line
+(`your_line`). Every rule of the lab is a `RaftRule`, which follows each server's role and
+term so that a violation draws the run around it (`roles_diagram`).
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from distlab.consensus.raft.messages import RequestVoteReply
+from distlab.grading.lab import Trial, own_code
+from distlab.grading.properties import Run, TraceProperty, Violation
+from distlab.sim import Node
+from distlab.sim.helpers import ipython_shell
+
+#: the range an election timeout is drawn from, in ms (a new draw each time the timer is set)
+ELECTION_TIMEOUT = (150.0, 300.0)
+#: how often a leader sends heartbeats (empty AppendEntries), in ms
+HEARTBEAT_INTERVAL = 50.0
+#: a leader must be elected (and followed) within this many ms of the start or of a failure
+ELECT_WITHIN = 1_500.0
+#: when the checks break something (crash or cut off the leader), in ms
+FAULT_AT = 1_500.0
+#: when they repair it
+REPAIR_AT = 3_000.0
+#: the exploration's bounds: schedule length and real time (seconds)
+EXPLORE_DEPTH = 6
+EXPLORE_SECONDS = 10.0
+
+
+#: the node attributes the rules read
+WATCHED = ("term", "state", "voted_for")
+#: the library's Raft: a student's class may neither subclass nor import it
+LIBRARY_RAFT = ("distlab.consensus.raft.node", "distlab.consensus.raft.election",
+                "distlab.consensus.raft.bugs", "distlab.consensus.raft.runs")
+_DISTLAB = Path(__file__).resolve().parents[2]
+#: the id of the lab's client, which submits commands from part B on (not a server)
+TESTER = "tester"
+#: band colours of the roles in the pictures
+ROLE_COLORS = {"follower": "#bbbbbb", "candidate": "#f0a030", "leader": "#2e9e4f"}
+
+
+# -- integrity ---------------------------------------------------------------------------------
+
+def refuse_library_raft(node: Any) -> None:
+    """Raise if ``node`` is not a Node class of the student's own: a subclass of the library's
+    Raft, or a class whose code reaches it, is refused with a message that says so
+    (`distlab.grading.lab.own_code`)."""
+    if not (isinstance(node, type) and issubclass(node, Node)):
+        raise TypeError(f"RaftLab takes your node class (a subclass of distlab.sim.Node), "
+                        f"such as RaftLab(RaftNode); got {node!r}")
+    own_code(node, LIBRARY_RAFT, "Raft")
+
+
+# -- where in the student's code ---------------------------------------------------------------
+
+@cache
+def instrumented(node: type[Node]) -> type[Node]:
+    """A subclass of ``node`` that remembers, in ``self._lab_where``, the student's line that
+    last changed ``state`` and the one that last sent a granted vote, and shows its log as
+    plain data in ``self._lab_log``. It changes nothing else.
+    """
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if name == "state" and value != self.__dict__.get("state"):
+            _note_where(self, "state", f"state = {value!r}")
+        node.__setattr__(self, name, value)
+
+    def send(self: Any, dst: str, msg: Any) -> None:
+        if isinstance(msg, RequestVoteReply) and msg.vote_granted:
+            _note_where(self, "vote", f"vote for {dst} in term {msg.term}")
+        node.send(self, dst, msg)
+
+    def _lab_log(self: Any) -> tuple[tuple[Any, Any], ...] | str:
+        """The log as plain data, ``(term, command)`` an entry, for the record of the run
+        (cheap to record after every event); a sentence if it is not a list of entries."""
+        try:
+            log = getattr(self, "log", None)
+            if not isinstance(log, list):
+                return f"self.log is {type(log).__name__}, not a list"
+            return tuple((entry.term, entry.command) for entry in log)
+        except Exception as exc:  # (an entry without term or command, say)
+            return f"self.log holds something that is not an Entry(term, command) ({exc})"
+
+    return type(node.__name__, (node,), {"__setattr__": __setattr__, "send": send,
+                                         "_lab_log": property(_lab_log),
+                                         "__qualname__": node.__qualname__,
+                                         "__module__": node.__module__,
+                                         "__doc__": node.__doc__})
+
+
+def _note_where(me: Any, what: str, action: str) -> None:
+    frame = sys._getframe(2)
+    while frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(_DISTLAB):
+        frame = frame.f_back
+    if frame is None:
+        return
+    where = dict(me.__dict__.get("_lab_where") or {})
+    where[what] = (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname, action)
+    object.__setattr__(me, "_lab_where", where)
+
+
+def your_line(node: Any, what: str) -> str:
+    """Where the student's code last did ``what`` ("state", "vote") on ``node``, in words."""
+    noted = getattr(node, "_lab_where", None)
+    where = noted.get(what) if type(noted) is dict else None
+    if (type(where) is not tuple or len(where) != 4
+            or [type(x) for x in where] != [str, int, str, str]):
+        return ""  # nothing noted (or not by the instrumentation)
+    filename, line, function, action = where
+    code = linecache.getline(filename, line).strip()
+    return (f"\nin your code ({action}): {_file_label(filename)}, line {line}, in {function}"
+            + (f"\n    {code}" if code else ""))
+
+
+def _file_label(filename: str) -> str:
+    """``Cell In[4]`` for a notebook cell, as IPython names it; else the file's name."""
+    compiler = getattr(ipython_shell(), "compile", None)
+    label = getattr(compiler, "format_code_name", lambda name: None)(filename)
+    return " ".join(label) if label else filename
+
+
+# -- the base of the rules ---------------------------------------------------------------------
+
+class RaftRule(TraceProperty):
+    """A property that follows each server's role and term, to draw them when it fails."""
+
+    def begin(self, run: Run) -> None:
+        run.state.roles = defaultdict(list)  # node -> [(time, term, state)] at each change
+        run.state.seen = {}                  # node -> (term, state) last seen
+
+    def follow(self, run: Run) -> list[str]:
+        """Note every change of a server's (term, state), a crashed server being "down";
+        return the servers that changed."""
+        sim, seen, roles = run.sim, run.state.seen, run.state.roles
+        changed = []
+        for node_id, node in sim.nodes.items():
+            if node_id == TESTER:
+                continue
+            now = ((None, "down") if node_id in sim.crashed
+                   else (getattr(node, "term", None), getattr(node, "state", None)))
+            if seen.get(node_id) != now:
+                seen[node_id] = now
+                roles[node_id].append((sim.now, *now))
+                changed.append(node_id)
+        return changed
+
+    def failure(self, run: Run, text: str, time: float | None = None,
+                description: str | None = None) -> Violation:
+        """A `Violation` of this rule (or of ``description``), with the picture of the run
+        around it."""
+        when = run.sim.now if time is None else time
+        description = description or self.description
+        trace = run.sim.trace
+        roles = {k: list(v) for k, v in run.state.roles.items()}
+        title = f"{description[:70]} -- broken at t={when:.0f} ms"
+        return Violation(description, text, when,
+                         picture=lambda: roles_diagram(trace, roles, when, title))
+
+
+def roles_diagram(trace: Any, roles: dict[str, list[tuple[float, Any, Any]]], when: float,
+                  title: str, span: float = 700.0) -> Any:
+    """The space-time diagram of the ``span`` ms before ``when``, each server's lane banded by
+    its role (grey follower, orange candidate, green leader) and labelled with its term."""
+    from distlab.viz import spacetime
+
+    start, end = max(0.0, when - span), when + span / 40
+    figure = spacetime(trace, start=start, end=end, title=title + "\n(bands: grey follower, "
+                       "orange candidate, green leader; tN: term N)")
+    ax = figure.axes[0]
+    lanes = {label.get_text(): i for i, label in enumerate(ax.get_yticklabels())}
+    for node_id, changes in roles.items():
+        if node_id not in lanes:
+            continue
+        bounds = [*changes[1:], (end, None, None)]
+        for (t0, term, state), (t1, _, _) in zip(changes, bounds):
+            t0, t1 = max(t0, start), min(t1, end)
+            if t1 <= t0 or state not in ROLE_COLORS:
+                continue
+            ax.broken_barh([(t0, t1 - t0)], (lanes[node_id] - 0.28, 0.56),
+                           facecolors=ROLE_COLORS[state], alpha=0.3, zorder=0)
+            if (t1 - t0) > span / 25:
+                ax.text(t0, lanes[node_id] - 0.3, f"t{term}", fontsize=6.5, va="bottom")
+    return figure
+
+
+def servers(sim: Any) -> dict[str, Any]:
+    """The servers of a run (``sim.nodes`` but the lab's client, `TESTER`)."""
+    return {node_id: node for node_id, node in sim.nodes.items() if node_id != TESTER}
+
+
+def majority(run: Run) -> int:
+    """How many servers make a majority of the cluster."""
+    return len(servers(run.sim)) // 2 + 1
+
+
+def describe_servers(run: Run) -> str:
+    """Each server's role and term, in a line: ``n1 leader t3, n2 follower t3, n3 down``."""
+    parts = []
+    for node_id, node in servers(run.sim).items():
+        if node_id in run.sim.crashed:
+            parts.append(f"{node_id} down")
+        else:
+            parts.append(f"{node_id} {getattr(node, 'state', '?')} t{getattr(node, 'term', '?')}")
+    return ", ".join(parts)
+
+
+def as_int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def exploration_trial(node: type[Node], search: Callable[[type[Node]], Any], name: str
+                      ) -> Trial:
+    """A check that runs the exploration ``search`` (named ``name`` in the report) on the
+    student's class and reports the shortest schedule that breaks a property."""
+
+    def body() -> tuple[str, ...] | None:
+        """What the exploration found, as data: None, or the schedule and what broke."""
+        result = search(node)
+        if not result.found:
+            return None
+        return (*map(str, result.schedule), result.violation.invariant,
+                result.violation.explanation)
+
+    def judge(found: tuple[str, ...] | None) -> Violation | None:
+        if found is None:
+            return None
+        *schedule, what, broken = found
+        steps = "\n".join(f"  {i:2d}. {step}" for i, step in enumerate(schedule, 1))
+        return Violation(
+            f"{what}, in every schedule explored",
+            f"the shortest schedule that breaks it ({len(schedule)} steps):\n{steps}"
+            f"\n  => {broken}\n"
+            f"See it: result = {name}(YourClass); "
+            f"spacetime(result.simulation, show_timers=True)", 0.0)
+
+    return Trial(body, time_limit=EXPLORE_SECONDS + 10, judge=judge)

@@ -1,0 +1,584 @@
+"""Part B's rules: log replication (Ongaro and Ousterhout 2014, sections 5.3 and 5.4).
+
+`LogRules` judges, after every event, the rules of Figure 2 and the properties of Figure 3
+that concern the log (`LOG_RULES`, most specific first): the log's shape; a candidate's
+`RequestVote` describes its log; a vote goes only to a candidate at least as up to date
+(5.4.1); a leader only appends, entries of its own term (Leader Append-Only); Log Matching; a
+leader commits only an entry of its own term stored on a majority (5.4.2, the paper's Figure
+8); commit indices never go back nor pass the log's end; each server applies the committed
+entries once each, in order; and every server applies the same command at each index (State
+Machine Safety). It reads each server's log as ``_lab_log`` (`instrumented`), its
+``commit_index``, and the ``apply`` notes of the trace (`distlab.labs.lab04_raft.tester`).
+
+Over stretches of time: `Agreement` (the commands submitted in each `Phase` of a run are
+applied by enough servers in time, or by none while no majority can store them) and
+`MessageBudget` (a bounded number of requests and of entries sent). A violation draws the
+run around it with each server's role and term, and everyone's log below.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from distlab.consensus.raft.messages import (AppendEntries, InstallSnapshot, RequestVote,
+                                             RequestVoteReply)
+from distlab.grading.properties import Run, Violation
+from distlab.labs.lab04_raft.common import TESTER, RaftRule, as_int, majority, servers, your_line
+from distlab.labs.lab04_raft.tester import Submit
+
+#: what each rule of the log demands, in words (a report names the first one broken)
+LOG_RULES = {
+    "shape": "log is a list of Entry(term, command) and commit_index a whole number",
+    "describe": "a candidate's RequestVote gives the index and term of its last log entry",
+    "up_to_date": "a server votes only for a candidate whose log is at least as up to date "
+                  "as its own (section 5.4.1)",
+    "append_only": "a leader never overwrites or deletes entries of its log, and appends "
+                   "entries of its own term (Leader Append-Only)",
+    "follower_log": "a follower changes its log only as AppendEntries says: if the entry at "
+                    "prev_log_index has term prev_log_term, it deletes its entries from the "
+                    "first that conflicts with the leader's, and appends those it lacks",
+    "matching": "two logs with an entry of the same index and term are identical up to it "
+                "(Log Matching)",
+    "commit_bounds": "commit_index never decreases while a server is up, and never passes the "
+                     "end of its log",
+    "commit": "a leader commits an entry only of its own term, once a majority of servers "
+              "store it (section 5.4.2, Figure 8)",
+    "apply": "a server applies committed entries only, each once, in index order",
+    "machine": "every server applies the same command at the same index (State Machine "
+               "Safety)",
+}
+
+#: the request messages a server sends (their replies are not counted by `MessageBudget`)
+REQUESTS = (AppendEntries, RequestVote, InstallSnapshot)
+
+
+def apply_notes(events: list) -> list[tuple[Any, str, Any, Any]]:
+    """``(time, server, index, command)`` of each ``apply`` note among ``events``."""
+    found = []
+    for event in events:
+        if event.kind == "note" and getattr(event.data, "what", None) == "apply":
+            details = dict(event.data.details)
+            found.append((event.time, event.node, details.get("index"), details.get("command")))
+    return found
+
+
+def log_rows(sim: Any) -> list[Any]:
+    """Each server's log as `distlab.viz.raftlog` draws it: from ``_lab_log`` in a check's
+    run (`instrumented`), from ``log`` on the student's own nodes."""
+    from distlab.viz.raftlog import LogRow
+
+    rows = []
+    for node_id, node in servers(sim).items():
+        log = getattr(node, "_lab_log", None)
+        if log is None:
+            log = tuple((getattr(e, "term", 0), None) for e in getattr(node, "log", ()))
+        log = log if type(log) is tuple else ()
+        state = getattr(node, "state", "?")
+        rows.append(LogRow(node_id, node_id not in sim.crashed,
+                           as_int(getattr(node, "term", 0)) or 0,
+                           state if isinstance(state, str) else "?", 1,
+                           tuple(as_int(term) or 0 for term, _ in log),
+                           as_int(getattr(node, "commit_index", 0)) or 0))
+    return rows
+
+
+def logs_figure(sim: Any, title: str = "") -> Any:
+    """The servers' logs in ``sim`` as the Raft paper draws them: a box an entry, its term in
+    it; solid once committed; the leader starred."""
+    from distlab.viz.raftlog import draw_logs
+    from distlab.viz.style import NotebookFigure
+
+    rows = log_rows(sim)
+    last = max((r.last_index for r in rows), default=1)
+    first = max(1, last - 24)
+    figure = NotebookFigure(figsize=(2.4 + 0.55 * max(last - first + 1, 4),
+                                     0.6 + 0.42 * len(rows)), dpi=90)
+    draw_logs(figure.subplots(), rows, first_index=first,
+              title=title or "logs (box: an entry, its term; solid: committed; \u2605 leader)")
+    return figure
+
+
+class LogRule(RaftRule):
+    """A rule of the log: its failures draw everyone's log below the run."""
+
+    def failure(self, run: Run, text: str, time: float | None = None,
+                description: str | None = None) -> Violation:
+        violation = super().failure(run, text, time, description)
+        rows = log_rows(run.sim)
+        draw = violation.picture
+
+        def picture() -> Any:
+            return _with_logs(draw(), rows)
+
+        return Violation(violation.description, violation.explanation, violation.time,
+                         picture=picture)
+
+
+def _with_logs(figure: Any, rows: list[Any]) -> Any:
+    """``figure`` (a space-time diagram) with the servers' logs drawn below it."""
+    from distlab.viz.raftlog import draw_logs
+
+    last = max((r.last_index for r in rows), default=1)
+    width, height = figure.get_size_inches()
+    logs_height = 0.5 + 0.42 * len(rows)
+    figure.set_size_inches(width, height + logs_height)
+    top = figure.axes[0]
+    share = height / (height + logs_height)
+    top.set_position([0.08, 1 - share * 0.9, 0.9, share * 0.8])
+    ax = figure.add_axes([0.12, 0.02, 0.86, (1 - share) * 0.8])
+    draw_logs(ax, rows, first_index=max(1, last - 24),
+              title="logs (box: an entry, its term; solid: committed; \u2605 leader)")
+    return figure
+
+
+class LogRules(LogRule):
+    """The rules of the log, checked after every event, in one pass (see `LOG_RULES`)."""
+
+    description = "the rules of the log (Figures 2 and 3)"
+
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        state = run.state
+        state.logs = {}        # server -> its log, as last seen (a tuple of (term, command))
+        state.commits = {}     # server -> its commit_index, as last seen since it (re)started
+        state.applied = defaultdict(int)  # server -> the last index it applied since it started
+        state.machine = {}     # index -> (command, server, time) first applied there
+        state.restarts = defaultdict(list)
+        state.ids = list(servers(run.sim))  # (read once: the cluster does not change)
+
+    @staticmethod
+    def members(run: Run) -> list[tuple[str, Any]]:
+        """(id, node) of each server."""
+        nodes = run.sim.nodes
+        return [(node_id, nodes[node_id]) for node_id in run.state.ids]
+
+    def observe(self, run: Run) -> Violation | None:
+        before = dict(run.state.seen)
+        self.follow(run)
+        events = run.new_events()
+        for event in events:
+            if event.kind == "restart":
+                run.state.restarts[event.node].append(event.time)
+                run.state.applied[event.node] = 0
+                run.state.commits.pop(event.node, None)
+        old_logs = dict(run.state.logs)
+        changed = self.read_logs(run)
+        for rule, check in (("shape", self.shape), ("describe", self.describes_its_log),
+                            ("up_to_date", self.votes_up_to_date),
+                            ("append_only", self.leader_appends_only),
+                            ("follower_log", self.follows_append_entries),
+                            ("matching", self.log_matching),
+                            ("commit_bounds", self.commit_bounds),
+                            ("commit", self.commits_with_majority),
+                            ("apply", self.applies_in_order),
+                            ("machine", self.same_commands)):
+            problem = check(run, events, before, old_logs, changed)
+            if problem is not None:
+                return self.failure(run, problem, description=LOG_RULES[rule])
+        for node_id in run.state.ids:
+            commit = getattr(run.sim.nodes[node_id], "commit_index", None)
+            if node_id not in run.sim.crashed and type(commit) is int:
+                run.state.commits[node_id] = commit
+        return None
+
+    def read_logs(self, run: Run) -> list[str]:
+        """Note each live server's log; return the servers whose log changed."""
+        changed, logs = [], run.state.logs
+        for node_id, node in self.members(run):
+            if node_id in run.sim.crashed:
+                continue
+            log = getattr(node, "_lab_log", None)
+            old = logs.get(node_id)
+            if log is not old and log != old:
+                logs[node_id] = log
+                changed.append(node_id)
+        return changed
+
+    def shape(self, run: Run, events: list, before: dict, old_logs: dict,
+              changed: list[str]) -> str | None:
+        for node_id in changed:
+            log = run.state.logs[node_id]
+            if type(log) is str:
+                return f"{node_id}: {log}: keep the log as a list of Entry(term, command)"
+            if log is None:
+                return f"{node_id} has no self.log: keep the log as a list of Entry(term, command)"
+        for node_id, node in self.members(run):
+            commit = getattr(node, "commit_index", None)
+            if node_id not in run.sim.crashed and type(commit) is not int:
+                return (f"{node_id}'s commit_index is {commit!r}: it must be a whole number, 0 "
+                        f"at first (the index of the last entry known to be committed)")
+        return None
+
+    def describes_its_log(self, run: Run, events: list, before: dict, old_logs: dict,
+                          changed: list[str]) -> str | None:
+        for event in events:
+            msg = event.data
+            if event.kind != "send" or not isinstance(msg, RequestVote):
+                continue
+            log = run.state.logs.get(event.node) or ()
+            last = (len(log), log[-1][0] if log else 0)
+            if (msg.last_log_index, msg.last_log_term) != last:
+                return (f"{event.node} asked {event.peer} for its vote with last_log_index="
+                        f"{msg.last_log_index}, last_log_term={msg.last_log_term}, but its log "
+                        f"ends at index {last[0]} with term {last[1]}: send "
+                        f"RequestVote(term, id, len(self.log), term of the last entry or 0)")
+        return None
+
+    def votes_up_to_date(self, run: Run, events: list, before: dict, old_logs: dict,
+                         changed: list[str]) -> str | None:
+        request = events[0].data if events and events[0].kind == "deliver" else None
+        if not isinstance(request, RequestVote):
+            return None
+        for event in events:
+            msg = event.data
+            if not (event.kind == "send" and isinstance(msg, RequestVoteReply)
+                    and msg.vote_granted):
+                continue
+            log = old_logs.get(event.node) or ()
+            mine = (log[-1][0] if log else 0, len(log))
+            theirs = (request.last_log_term, request.last_log_index)
+            if theirs < mine:
+                return (f"{event.node} granted its vote to {event.peer}, whose log ends with "
+                        f"term {theirs[0]} at index {theirs[1]}, while its own ends with term "
+                        f"{mine[0]} at index {mine[1]}: a candidate must have a later last "
+                        f"term, or the same and a log at least as long, or it may lack "
+                        f"committed entries" + your_line(run.sim.nodes[event.node], "vote"))
+        return None
+
+    def leader_appends_only(self, run: Run, events: list, before: dict, old_logs: dict,
+                            changed: list[str]) -> str | None:
+        for node_id in changed:
+            term, state = run.state.seen.get(node_id, (None, None))
+            if state != "leader" or before.get(node_id) != (term, "leader"):
+                continue
+            old, new = old_logs.get(node_id) or (), run.state.logs[node_id]
+            if new[:len(old)] != old:
+                index = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), len(new))
+                now = f"{new[index]}" if index < len(new) else "nothing"
+                return (f"{node_id}, leader of term {term}, had {old[index]} (term, command) "
+                        f"at index {index + 1} and now has {now} there: a leader never "
+                        f"changes its log but to append; it is the followers' logs that "
+                        f"follow the leader's")
+            for index in range(len(old), len(new)):
+                if new[index][0] != term:
+                    return (f"{node_id}, leader of term {term}, appended an entry of term "
+                            f"{new[index][0]} at index {index + 1}: a leader appends each new "
+                            f"command as Entry(self.term, command)")
+        return None
+
+    def follows_append_entries(self, run: Run, events: list, before: dict, old_logs: dict,
+                               changed: list[str]) -> str | None:
+        msg = events[0].data if events and events[0].kind == "deliver" else None
+        if not isinstance(msg, AppendEntries):
+            return None
+        node_id = events[0].node
+        old, new = old_logs.get(node_id) or (), run.state.logs.get(node_id)
+        if run.state.seen.get(node_id, (None,))[0] != msg.term or type(new) is not tuple:
+            return None  # (a stale message: the node is of a later term)
+        prev = msg.prev_log_index
+        matches = prev <= len(old) and (old[prev - 1][0] if prev > 0 else 0) == msg.prev_log_term
+        expected = _appended(old, prev, msg.entries) if matches else old
+        if new == expected:
+            return None
+        what = (f"AppendEntries(prev_log_index={prev}, prev_log_term={msg.prev_log_term}, "
+                f"{len(msg.entries)} entries) from {events[0].peer}")
+        if not matches:
+            return (f"{node_id} received {what}, which does not match its log ({len(old)} "
+                    f"entries), yet changed its log: refuse it, and change nothing")
+        if len(new) < len(expected) and new == expected[:len(new)]:
+            return (f"{node_id} received {what} and kept only {len(new)} entries of "
+                    f"{len(expected)}: delete entries only from the first that conflicts (same "
+                    f"index, another term); a late or repeated AppendEntries must not cut off "
+                    f"entries that a later one brought")
+        return (f"{node_id} received {what}; its log should now have {len(expected)} entries, "
+                f"ending with {expected[-1] if expected else 'nothing'}, but it has {len(new)}"
+                f"{', ending with ' + str(new[-1]) if new else ''} (term, command): delete "
+                f"its entries from the first that conflicts with the leader's, with all that "
+                f"follow it, then append the entries it lacks")
+
+    def log_matching(self, run: Run, events: list, before: dict, old_logs: dict,
+                     changed: list[str]) -> str | None:
+        logs = run.state.logs
+        for node_id in changed:
+            mine = logs[node_id]
+            for other, theirs in logs.items():
+                if other == node_id or type(theirs) is not tuple:
+                    continue
+                problem = _mismatch(mine, theirs)
+                if problem is not None:
+                    index, agreed = problem
+                    return (f"{node_id} and {other} both have an entry of term "
+                            f"{mine[agreed - 1][0]} at index {agreed}, but differ at index "
+                            f"{index}: {mine[index - 1]} on {node_id}, {theirs[index - 1]} on "
+                            f"{other} (term, command). A follower accepts entries only after "
+                            f"the entry at prev_log_index has term prev_log_term, and deletes "
+                            f"its entries from the first that conflicts with the leader's")
+        return None
+
+    def commit_bounds(self, run: Run, events: list, before: dict, old_logs: dict,
+                      changed: list[str]) -> str | None:
+        for node_id, node in self.members(run):
+            if node_id in run.sim.crashed:
+                continue
+            commit, log = node.commit_index, run.state.logs.get(node_id) or ()
+            old = run.state.commits.get(node_id)
+            if old is not None and commit < old:
+                return (f"{node_id}'s commit_index went back from {old} to {commit}: "
+                        f"committed entries stay committed (take the max)")
+            if commit > len(log):
+                return (f"{node_id}'s commit_index is {commit} but its log has only {len(log)} "
+                        f"entries: a follower sets commit_index = min(leader_commit, index of "
+                        f"the last new entry)")
+        return None
+
+    def commits_with_majority(self, run: Run, events: list, before: dict, old_logs: dict,
+                              changed: list[str]) -> str | None:
+        for node_id, node in self.members(run):
+            term, state = run.state.seen.get(node_id, (None, None))
+            old = run.state.commits.get(node_id)
+            if state != "leader" or old is None or node.commit_index <= old:
+                continue
+            commit, log = node.commit_index, run.state.logs[node_id]
+            if log[commit - 1][0] != term:
+                return (f"{node_id}, leader of term {term}, advanced commit_index to {commit}, "
+                        f"an entry of term {log[commit - 1][0]}: a leader counts replicas only "
+                        f"of entries of its own term; the earlier ones are committed with them "
+                        f"(section 5.4.2: see the paper's Figure 8 for what goes wrong)"
+                        + your_line(node, "state"))
+            holders = sorted(n for n, other in run.state.logs.items()
+                             if type(other) is tuple and other[:commit] == log[:commit])
+            if len(holders) < majority(run):
+                restarted = sorted(n for n in run.state.restarts if n not in holders)
+                hint = (f"; {', '.join(restarted)} restarted and lost entries: keep the log in "
+                        f"self.storage" if restarted else
+                        "; count a follower only once it acknowledges the entries "
+                        "(match_index), and count the leader itself")
+                return (f"{node_id}, leader of term {term}, advanced commit_index to {commit}, "
+                        f"but only {', '.join(holders)} store the log up to there "
+                        f"({len(holders)} of {len(servers(run.sim))}; a majority is "
+                        f"{majority(run)}){hint}")
+        return None
+
+    def applies_in_order(self, run: Run, events: list, before: dict, old_logs: dict,
+                         changed: list[str]) -> str | None:
+        for _, node_id, index, command in apply_notes(events):
+            node = run.sim.nodes[node_id]
+            expected = run.state.applied[node_id] + 1
+            if type(index) is not int or index != expected:
+                again = type(index) is int and index < expected
+                return (f"{node_id} applied index {index!r} (command {command!r}) after index "
+                        f"{expected - 1}: " + (
+                            "it applied that index already; keep last_applied and apply only "
+                            "from last_applied + 1 to commit_index" if again else
+                            f"it must apply {expected} next, in order, with "
+                            f"self.note('apply', index=..., command=...)"))
+            commit, log = node.commit_index, run.state.logs.get(node_id) or ()
+            if index > commit:
+                return (f"{node_id} applied index {index} while its commit_index is {commit}: "
+                        f"apply only committed entries")
+            if log[index - 1][1] != command:
+                return (f"{node_id} applied command {command!r} at index {index}, but its log "
+                        f"has {log[index - 1][1]!r} there: apply log[index - 1].command")
+            run.state.applied[node_id] = index
+        return None
+
+    def same_commands(self, run: Run, events: list, before: dict, old_logs: dict,
+                      changed: list[str]) -> str | None:
+        machine = run.state.machine
+        for time, node_id, index, command in apply_notes(events):
+            first = machine.setdefault(index, (command, node_id, time))
+            if first[0] != command:
+                restarted = sorted(n for n, times in run.state.restarts.items() if times)
+                hint = (f"; {', '.join(restarted)} restarted in between: a log kept in memory "
+                        f"only comes back empty, so keep it in self.storage" if restarted
+                        else "")
+                return (f"{node_id} applied {command!r} at index {index}, but {first[1]} "
+                        f"applied {first[0]!r} there (t={first[2]:.3f} ms): an entry was "
+                        f"applied before it was safely committed, or a committed entry was "
+                        f"overwritten{hint}")
+        return None
+
+
+def _appended(log: tuple, prev: int, entries: tuple) -> tuple:
+    """``log`` (``(term, command)`` pairs) after a follower stores ``entries`` after index
+    ``prev``, as Figure 2 says: entries already there with the same term stay (and what
+    follows them), the first that conflicts is deleted with all that follow it."""
+    new = tuple((getattr(e, "term", None), getattr(e, "command", None)) for e in entries)
+    for offset, entry in enumerate(new):
+        index = prev + offset  # (0-based position of the entry)
+        if index < len(log) and log[index][0] == entry[0]:
+            continue
+        return log[:index] + new[offset:]
+    return log
+
+
+def _mismatch(a: tuple, b: tuple) -> tuple[int, int] | None:
+    """(the first index where logs ``a`` and ``b`` differ, a later index where their terms
+    agree), or None: Log Matching holds for them."""
+    for agreed in range(min(len(a), len(b)), 0, -1):
+        if a[agreed - 1][0] == b[agreed - 1][0]:
+            if a[:agreed] == b[:agreed]:
+                return None
+            return next(i for i in range(agreed) if a[i] != b[i]) + 1, agreed
+    return None
+
+
+# -- liveness and cost -------------------------------------------------------------------------
+
+#: a command must be applied within this many ms of its first submission (unless a check says)
+AGREE_WITHIN = 1_000.0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What must become of the commands first submitted from ``start`` to ``end`` (ms): each
+    applied by ``count`` servers (None: every server) within ``within`` ms of its first
+    submission; or, with ``count=0``, by no server before ``end`` (while no majority can
+    store them)."""
+
+    start: float = 0.0
+    end: float = float("inf")
+    count: int | None = None
+    within: float = AGREE_WITHIN
+
+    def describe(self) -> str:
+        when = "" if (self.start, self.end) == (0.0, float("inf")) else (
+            f" from {self.start / 1000:g} s" if self.end == float("inf") else
+            f" from {self.start / 1000:g} s to {self.end / 1000:g} s")
+        if self.count == 0:
+            return (f"no command submitted{when} is applied while no majority is "
+                    f"reachable")
+        who = "every server" if self.count is None else f"{self.count} servers"
+        return f"every command submitted{when} is applied by {who} within {self.within / 1000:g} s"
+
+
+class Agreement(LogRule):
+    """The commands the client submits become what the ``phases`` say (one `Phase` for the
+    whole run by default)."""
+
+    def __init__(self, *phases: Phase):
+        self.phases = phases or (Phase(),)
+        self.description = "; ".join(phase.describe() for phase in self.phases)
+
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        run.state.submitted = {}                 # command -> (when first submitted, its phase)
+        run.state.applied = defaultdict(set)     # command -> the servers that applied it
+        run.state.deadlines = []                 # heap of (deadline, command)
+
+    def observe(self, run: Run) -> Violation | None:
+        state = run.state
+        events = run.new_events()
+        for event in events:
+            if (event.kind == "send" and event.node == TESTER
+                    and isinstance(event.data, Submit)
+                    and event.data.command not in state.submitted):
+                phase = next((p for p in self.phases if p.start <= event.time < p.end), None)
+                state.submitted[event.data.command] = (event.time, phase)  # (a phase or None)
+                if phase is not None and phase.count != 0:
+                    heapq.heappush(state.deadlines, (event.time + phase.within,
+                                                     event.data.command))
+        for _, node_id, index, command in apply_notes(events):
+            if type(command) is not int:
+                continue
+            state.applied[command].add(node_id)
+            submitted, phase = state.submitted.get(command, (None, None))
+            if phase is not None and phase.count == 0 and run.sim.now < phase.end:
+                return self.failure(run, (
+                    f"{node_id} applied command {command} (index {index}), submitted at "
+                    f"t={submitted:.0f} ms, although a majority could not store it: a leader "
+                    f"commits an entry only once a majority of the servers (itself "
+                    f"included) store it"), description=phase.describe())
+        return self.judge(run)
+
+    def judge(self, run: Run) -> Violation | None:
+        """The deadlines that fell at the end of the run, after its last event."""
+        state = run.state
+        while state.deadlines and state.deadlines[0][0] <= run.sim.now:
+            deadline, command = heapq.heappop(state.deadlines)
+            problem = self.missing(run, command)
+            if problem is not None:
+                return self.failure(run, problem, time=deadline,
+                                    description=state.submitted[command][1].describe())
+        return None
+
+    def missing(self, run: Run, command: int) -> str | None:
+        """Why ``command`` is not applied by enough servers, or None if it is."""
+        cluster = servers(run.sim)
+        submitted, phase = run.state.submitted[command]
+        need = len(cluster) if phase.count is None else phase.count
+        done = run.state.applied[command]
+        if len(done) >= need:
+            return None
+        where = []
+        for node_id, node in cluster.items():
+            log = getattr(node, "_lab_log", ())
+            log = log if type(log) is tuple else ()
+            at = [i + 1 for i, (_, c) in enumerate(log) if c == command]
+            status = ("down" if node_id in run.sim.crashed else
+                      f"{getattr(node, 'state', '?')} t{getattr(node, 'term', '?')}")
+            where.append(f"{node_id} ({status}): " + (
+                f"has it at index {at[0]}" if at else "has not got it")
+                + f", commit_index {getattr(node, 'commit_index', '?')}"
+                + (", applied it" if node_id in done else ""))
+        holders = sum(1 for line in where if "has it" in line)
+        if holders == 0:
+            hint = ("no server has it in its log: the leader appends the command of a "
+                    "Submit to its log")
+        elif holders < majority(run):
+            hint = ("the leader sends each follower the entries from its next_index on, and a "
+                    "follower appends them once prev_log_index and prev_log_term match; after "
+                    "a refusal the leader backs up next_index (by a whole term at a time, "
+                    "with conflict_index and conflict_term) and tries again at once")
+        else:
+            hint = ("a majority has it: the leader commits it (match_index of a majority), "
+                    "followers learn commit_index from leader_commit, and each server applies "
+                    "its committed entries with self.note('apply', index=..., command=...)")
+        return (f"command {command}, submitted at t={submitted:.0f} ms, was applied by "
+                f"{len(done)} server(s) by t={submitted + phase.within:.0f} ms, not {need}: "
+                + "; ".join(where) + f". Hint: {hint}")
+
+
+class MessageBudget(LogRule):
+    """From ``start`` to ``end``, the servers send at most ``most`` requests
+    (`AppendEntries`, `RequestVote`, `InstallSnapshot`) and, if ``entries`` is given, at most
+    that many log entries in them."""
+
+    def __init__(self, start: float, end: float, most: int, entries: int | None = None,
+                 why: str = ""):
+        self.since, self.until = start, end
+        self.most, self.entries, self.why = most, entries, why
+        self.description = (f"at most {most} requests" + (
+            f" carrying at most {entries} log entries" if entries is not None else "")
+            + f" from {start / 1000:g} s to {end / 1000:g} s" + (f" ({why})" if why else ""))
+
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        run.state.sent = 0
+        run.state.shipped = 0
+
+    def observe(self, run: Run) -> Violation | None:
+        state = run.state
+        for event in run.new_events():
+            if not (event.kind == "send" and isinstance(event.data, REQUESTS)
+                    and self.since <= event.time < self.until):
+                continue
+            state.sent += 1
+            state.shipped += len(getattr(event.data, "entries", ()))
+            if state.sent > self.most:
+                return self.failure(run, (
+                    f"the servers sent {state.sent} requests from t={self.since:g} ms to "
+                    f"t={run.sim.now:.0f} ms: a leader sends each follower one AppendEntries "
+                    f"every HEARTBEAT_INTERVAL ms, and one more when it has news (a command, "
+                    f"an acknowledgement that calls for the next entries); never one per "
+                    f"reply that teaches nothing new (a duplicate, a late reply)"))
+            if self.entries is not None and state.shipped > self.entries:
+                return self.failure(run, (
+                    f"the servers sent {state.shipped} log entries in their AppendEntries "
+                    f"from t={self.since:g} ms to t={run.sim.now:.0f} ms: send each "
+                    f"follower only the entries from its next_index on, and advance "
+                    f"next_index (and match_index) when it acknowledges them"))
+        return None
