@@ -207,7 +207,8 @@ class TwoPhaseCommitLab(Lab):
             result = explore_commit(coordinator, participant)
             if not result.found:
                 return None
-            return (*map(str, result.schedule), result.violation.explanation)
+            broken = result.violation
+            return (*map(str, result.schedule), f"{broken.invariant}: {broken.explanation}")
 
         def judge(found: tuple[str, ...] | None) -> Violation | None:
             if found is None:

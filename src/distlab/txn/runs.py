@@ -43,7 +43,8 @@ def commit_cluster(sim: Simulation, participants: Sequence[str] = PARTICIPANTS, 
     sim.add_node(coordinator, "coordinator", participants=tuple(participants),
                  transactions=tuple(transactions))
     for node_id in participants:
-        sim.add_node(participant, node_id, refuse=frozenset(refuse.get(node_id, ())))
+        sim.add_node(participant, node_id, coordinator="coordinator",
+                     refuse=frozenset(refuse.get(node_id, ())))
 
 
 def outcomes(sim: Simulation) -> dict[str, dict[str, str]]:
