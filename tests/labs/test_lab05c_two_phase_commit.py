@@ -132,9 +132,9 @@ def test_aborting_in_doubt_breaks_atomicity():
                    timing=False)
     assert report.failed == ["test_explore_atomicity_C"]
     assert "atomicity" in report.failures[0].explanation
-    random_runs = check(lab(participant=AbortsWhenInDoubt), name="test_coordinator_crashes_B",
+    random_runs = check(lab(participant=AbortsWhenInDoubt), name="test_participants_crash_B",
                         timing=False)
-    assert failures(random_runs)["test_coordinator_crashes_B"].startswith(
+    assert failures(random_runs)["test_participants_crash_B"].startswith(
         "violated: always: atomicity")
 
 
