@@ -83,6 +83,18 @@ def crash_schedule(rng: random.Random, nodes: Sequence[str], crashes: int) -> li
     return sorted(schedule)
 
 
+def crash_if_up(sim: Simulation, node_id: str) -> None:
+    """Crash ``node_id`` unless it is down already (the soak's nemesis crashes nodes too)."""
+    if sim.is_up(node_id):
+        sim.crash(node_id)
+
+
+def restart_if_down(sim: Simulation, node_id: str) -> None:
+    """Restart ``node_id`` if it is down."""
+    if not sim.is_up(node_id):
+        sim.restart(node_id)
+
+
 def all_committed(transactions: Sequence[str]) -> Eventually:
     """In a run where every participant votes yes and nothing fails: everyone commits all."""
 
@@ -124,8 +136,8 @@ class TwoPhaseCommitLab(Lab):
             commit_cluster(sim, PARTICIPANTS, transactions=TRANSACTIONS, refuse=refuse,
                            coordinator=self.coordinator, participant=self.participant)
             for down, up, node_id in schedule:
-                sim.at(down, sim.crash, node_id)
-                sim.at(up, sim.restart, node_id)
+                sim.at(down, crash_if_up, sim, node_id)
+                sim.at(up, restart_if_down, sim, node_id)
 
         calm = CALM_AT if schedule else 0.0
         properties = [*commit_invariants(PARTICIPANTS),
@@ -171,7 +183,7 @@ class TwoPhaseCommitLab(Lab):
         def setup(sim: Simulation) -> None:
             commit_cluster(sim, PARTICIPANTS, transactions=TRANSACTIONS,
                            coordinator=self.coordinator, participant=self.participant)
-            sim.at(0.5, sim.crash, silent)       # before any Prepare arrives (>= 1 ms)
+            sim.at(0.5, crash_if_up, sim, silent)   # before any Prepare arrives (>= 1 ms)
 
         return Scenario(setup, run_for=DECIDE_WITHIN + 500, network=NETWORK, properties=[
             *commit_invariants(PARTICIPANTS),
@@ -189,7 +201,7 @@ class TwoPhaseCommitLab(Lab):
             # every Prepare has arrived by 10 ms: from then on, nothing reaches `deaf` from
             # the coordinator; the coordinator dies once it has decided, and stays down
             sim.at(10.5, sim.cut, "coordinator", deaf, False)
-            sim.at(400.0, sim.crash, "coordinator")
+            sim.at(400.0, crash_if_up, sim, "coordinator")
 
         return Scenario(setup, run_for=DECIDE_WITHIN + 500, network=NETWORK, properties=[
             *commit_invariants(PARTICIPANTS),

@@ -31,6 +31,7 @@ from distlab.labs.lab01_client_server import ClientServerLab
 from distlab.labs.lab02a_ordered_chat import OrderedChatLab
 from distlab.labs.lab02b_vector_clocks import VectorClockLab
 from distlab.labs.lab02c_gossip import GossipLab
+from distlab.labs.lab05c_two_phase_commit import TwoPhaseCommitLab
 from distlab.soak.solutions import solution
 from distlab.soak.target import Faults, Target
 
@@ -91,3 +92,14 @@ def lab02c() -> Target:
     code = solution("lab02c-gossip")
     return lab_target("lab02c-gossip", GossipLab(code.PushPullNode), "AB",
                       Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+
+
+def lab05c() -> Target:
+    """Lab 5c's reference coordinator and participant, parts A and B (part C is an
+    exploration, not a run). Two-phase commit is safe under every fault, and live once the
+    coordinator is back: the repair at ``calm_at`` brings it."""
+    code = solution("lab05c-two-phase-commit")
+    lab = TwoPhaseCommitLab(code.Coordinator, code.Participant)
+    return lab_target("lab05c-two-phase-commit", lab, "AB",
+                      Faults(interval=50.0, crashes=True, partitions=True, max_crashed=2,
+                             **NETWORK_FAULTS), calm_at=0.3)

@@ -40,11 +40,14 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "ordering-sequencer": library.sequencer_broadcast,
     "ordering-lamport": library.lamport_broadcast,
     "coordination-lock": library.coordination_lock,
+    "two-phase-commit": library.two_phase_commit,
+    "chandy-lamport": library.chandy_lamport,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,
     "lab02b-vector-clocks": labs.lab02b,
     "lab02c-gossip": labs.lab02c,
+    "lab05c-two-phase-commit": labs.lab05c,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small
 CHUNK = 25
