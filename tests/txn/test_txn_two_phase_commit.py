@@ -157,3 +157,15 @@ def test_watch_stops_a_run_that_breaks_atomicity():
     sim.at(7.0, sim.cut, "coordinator", "p3", False)
     with pytest.raises(InvariantViolation, match="atomicity"):
         sim.run(until=2_000)
+
+
+def test_over_raft_groups_a_leader_crash_keeps_the_transaction_atomic():
+    from distlab.txn.runs import GROUPS, over_raft_groups
+    for seed in (1, 2, 3):
+        run = over_raft_groups(seed)
+        assert run.crashed_leader in GROUPS["g1"]
+        assert run.atomic and run.sim.nodes["tm"].decisions == {"t1": COMMIT}
+        # each group elects its own leader among its own three servers: a majority is 2
+        for members in GROUPS.values():
+            assert sum(run.sim.nodes[m].role == "leader" for m in members) == 1
+            assert all(run.sim.nodes[m].majority() == 2 for m in members)

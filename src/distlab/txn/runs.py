@@ -19,6 +19,7 @@ from distlab.check import watch
 from distlab.grading.properties import Eventually
 from distlab.sim import Constant, Network, Node, Simulation, Uniform
 from distlab.txn.invariants import ATTRIBUTES, commit_invariants
+from distlab.txn.raft_groups import GroupCoordinator, GroupMember
 from distlab.txn.three_phase_commit import Coordinator3PC, Participant3PC
 from distlab.txn.two_phase_commit import Coordinator, Participant
 
@@ -136,5 +137,43 @@ def everyone_decided(participants: Sequence[str], transactions: Sequence[str],
                       within, until_end=True)
 
 
-__all__ = ["ATTRIBUTES", "BlockingRun", "NETWORK", "PARTICIPANTS", "blocking", "commit_cluster",
-           "everyone_decided", "in_doubt_times", "outcomes", "partition_after_precommit"]
+
+
+# -- two-phase commit over Raft groups -------------------------------------------------------
+
+#: two participant groups of three Raft servers each
+GROUPS = {"g1": ("g1a", "g1b", "g1c"), "g2": ("g2a", "g2b", "g2c")}
+
+
+@dataclass(frozen=True)
+class GroupRun:
+    """The run of `over_raft_groups`: the simulation, the leader crashed, and what each
+    server of each group has applied."""
+
+    sim: Simulation
+    crashed_leader: str
+    outcomes: dict[str, dict[str, str]]       # server -> its machine's outcomes
+
+    @property
+    def atomic(self) -> bool:
+        """Every server and the coordinator know the outcome, and it is the same."""
+        decided = {*(o.get("t1") for o in self.outcomes.values()),
+                   self.sim.nodes["tm"].decisions.get("t1")}
+        return len(decided) == 1 and None not in decided
+
+
+def over_raft_groups(seed: int = 1, *, until: float = 4_000.0) -> GroupRun:
+    """2PC between two Raft groups; group g1's leader crashes just after the coordinator's
+    GroupPrepare reaches it, and restarts 1.5 s later."""
+    sim = Simulation(seed=seed, network=NETWORK)
+    for members in GROUPS.values():
+        sim.add_nodes(GroupMember, members, cluster=members)
+    sim.add_node(GroupCoordinator, "tm", groups=GROUPS)
+    sim.run(until=400.0)         # the coordinator begins at 400 ms
+    leader = next(m for m in GROUPS["g1"] if sim.nodes[m].role == "leader")
+    sim.run(until=412.0)         # its GroupPrepare arrives within 10 ms
+    sim.crash(leader)
+    sim.at(1_900.0, sim.restart, leader)
+    sim.run(until=until)
+    outcomes = {m: dict(sim.nodes[m].machine.outcomes) for ms in GROUPS.values() for m in ms}
+    return GroupRun(sim, leader, outcomes)
