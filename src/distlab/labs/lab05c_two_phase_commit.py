@@ -13,7 +13,7 @@ coordinator's ``decisions`` and a participant's ``votes`` and ``outcomes``, each
 transaction to ``"commit"``/``"abort"`` (``"yes"``/``"no"`` for a vote). After every event
 they hold the run to atomicity, validity and durability (`distlab.txn.invariants`); at the end,
 to liveness: once the faults are over, every node that is up knows every outcome
-(`distlab.txn.runs.everyone_decided`). Part A runs without faults, part B over random crash
+(`everyone_decided`). Part A runs without faults, part B over random crash
 schedules of the coordinator and the participants (and two targeted faults: a participant
 that never votes, a coordinator that dies after deciding), part C explores every schedule of
 a small configuration. The messages are the library's (`distlab.txn.messages`); its
@@ -30,9 +30,9 @@ from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
 from distlab.grading.properties import Eventually, Violation
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.txn.invariants import ATTRIBUTES, commit_invariants
-from distlab.txn.messages import (ABORT, COMMIT, NO, YES, Ack, Decision, DecisionRequest,
-                                  Prepare, Vote)
-from distlab.txn.runs import commit_cluster, everyone_decided
+from distlab.txn.messages import (ABORT, COMMIT, NO, YES, Ack, Decision, DecisionRequest, Prepare,
+                                  Vote)
+from distlab.txn.runs import commit_cluster, everyone_knows
 
 #: the library's two-phase commit, which the student's classes may not use. (The first entry,
 #: with its final dot, makes `own_code` look for the dotted name ``txn.two_phase_commit``, not
@@ -93,6 +93,15 @@ def restart_if_down(sim: Simulation, node_id: str) -> None:
     """Restart ``node_id`` if it is down."""
     if not sim.is_up(node_id):
         sim.restart(node_id)
+
+
+def everyone_decided(participants: Sequence[str], transactions: Sequence[str],
+                     within: float | None = None) -> Eventually:
+    """Liveness: every node that is up knows every outcome by ``within`` ms, and still at the
+    end (`distlab.txn.runs.everyone_knows`)."""
+    return Eventually("every node that is up knows every outcome",
+                      lambda sim: everyone_knows(sim, participants, transactions), within,
+                      until_end=True)
 
 
 def all_committed(transactions: Sequence[str]) -> Eventually:

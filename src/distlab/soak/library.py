@@ -50,19 +50,19 @@ from distlab.ordering.sequencer import SequencerMember
 from distlab.rpc.counter import CounterClient, CounterServer
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import node_ids
-from distlab.soak.properties import (AppliedAtMostOnce, CristianWithinBound,
-                                     OperationsSucceedAfter, SuspectsTheSilent, follow_one_leader,
-                                     gossip_invents_nothing, raft_leader, reads_were_written,
-                                     ring_elects_the_largest)
-from distlab.soak.target import Faults, Target
 from distlab.snapshots.chandy_lamport import ChandyLamportBranch
 from distlab.snapshots.invariants import money_conserved, recorded_total, snapshot_conserves_money
 from distlab.snapshots.runs import BALANCE as BANK_BALANCE
 from distlab.snapshots.runs import BRANCHES as BANK_BRANCHES
 from distlab.snapshots.runs import bank
+from distlab.soak.properties import (AppliedAtMostOnce, CristianWithinBound,
+                                     OperationsSucceedAfter, SuspectsTheSilent, follow_one_leader,
+                                     gossip_invents_nothing, raft_leader, reads_were_written,
+                                     ring_elects_the_largest)
+from distlab.soak.target import Faults, Target
 from distlab.txn.invariants import commit_invariants
 from distlab.txn.runs import PARTICIPANTS as TXN_PARTICIPANTS
-from distlab.txn.runs import commit_cluster, everyone_decided
+from distlab.txn.runs import commit_cluster, everyone_knows
 from distlab.txn.two_phase_commit import Coordinator, Participant
 
 #: every fault a nemesis can inject, for protocols whose guarantees hold under all of them
@@ -434,7 +434,9 @@ def two_phase_commit(coordinator: type[Node] = Coordinator,
 
         return Scenario(setup, run_for=3_000.0, network=NETWORK, properties=[
             *commit_invariants(TXN_PARTICIPANTS),
-            everyone_decided(TXN_PARTICIPANTS, transactions)])
+            Eventually("every node that is up knows every outcome",
+                       lambda sim: everyone_knows(sim, TXN_PARTICIPANTS, transactions),
+                       until_end=True)])
 
     return Target("two-phase-commit", coordinator.__module__,
                   "atomicity, validity, nothing forgotten (every event); every node decides "

@@ -13,7 +13,7 @@ committed and then crashed has still committed.
   node is up, across its crashes: what the log is for.
 
 The liveness half (every participant decides once the faults stop and the coordinator is
-up) is a property of a run, not of a state: `distlab.txn.runs.everyone_decided`.
+up) is a property of a run, not of a state: `distlab.txn.runs.everyone_knows`.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from distlab.sim import Node
-from distlab.txn.messages import (ABORT, COMMIT, NO, YES, Ack, Decision, DecisionRequest,
-                                  Prepare, Vote)
+from distlab.txn.messages import (ABORT, COMMIT, NO, YES, Ack, Decision, DecisionRequest, Prepare,
+                                  Vote)
 
 #: ms the coordinator waits for the votes before it aborts
 VOTE_TIMEOUT = 300.0
