@@ -119,6 +119,10 @@ class GroupMember(RaftNode):
     machine_class = CommitMachine
     requests = (GroupPrepare, GroupDecide)
 
+    def show(self) -> dict[str, Any]:
+        return {"role": self.role, "term": self.term, "commit_index": self.commit_index,
+                "votes": self.machine.votes, "outcomes": self.machine.outcomes}
+
 
 class GroupCoordinator(Node):
     """The coordinator of transaction ``txn`` over ``groups`` (group name -> member ids),
