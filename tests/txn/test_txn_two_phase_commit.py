@@ -11,7 +11,7 @@ from distlab.sim import Constant, Network, Simulation
 from distlab.soak.library import two_phase_commit
 from distlab.soak.run import run_seed
 from distlab.txn.invariants import Atomicity, NothingForgotten, Validity, commit_invariants
-from distlab.txn.messages import ABORT, COMMIT, Decision
+from distlab.txn.messages import ABORT, COMMIT, Decision, DecisionRequest
 from distlab.txn.runs import PARTICIPANTS, blocking, commit_cluster, outcomes
 from distlab.txn.two_phase_commit import RESEND, Coordinator, Participant
 
@@ -79,8 +79,7 @@ def test_cooperative_termination_learns_from_a_peer():
 def test_a_participant_not_yet_prepared_aborts_when_asked():
     sim = Simulation(seed=1, network=Network(latency=Constant(5)))
     commit_cluster(sim)
-    sim.nodes["p1"].on_message("p2", __import__("distlab.txn.messages", fromlist=["x"])
-                               .DecisionRequest("t1"))
+    sim.nodes["p1"].on_message("p2", DecisionRequest("t1"))
     assert sim.nodes["p1"].votes == {"t1": "no"}
     assert sim.nodes["p1"].outcomes == {"t1": ABORT}
 
