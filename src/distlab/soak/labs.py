@@ -47,6 +47,7 @@ from distlab.labs.lab03a_hash_ring import HashRingLab
 from distlab.labs.lab03b_membership import CHURN, SERVERS, MembershipLab
 from distlab.labs.lab03c_quorum import QuorumLab
 from distlab.labs.lab05b_swim import SwimLab
+from distlab.labs.lab05c_two_phase_commit import TwoPhaseCommitLab
 from distlab.labs.lab06_mapreduce import MapReduceLab
 from distlab.sim import Network, Uniform
 from distlab.soak.solutions import solution
@@ -159,3 +160,14 @@ def lab05b() -> Target:
     code = solution("lab05b-swim")
     return lab_target("lab05b-swim", SwimLab(code.SwimMember), "AB",
                       Faults(interval=100.0, reorder=0.3))
+
+
+def lab05c() -> Target:
+    """Lab 5c's reference coordinator and participant, parts A and B (part C is an
+    exploration, not a run). Two-phase commit is safe under every fault, and live once the
+    coordinator is back: the repair at ``calm_at`` brings it."""
+    code = solution("lab05c-two-phase-commit")
+    lab = TwoPhaseCommitLab(code.Coordinator, code.Participant)
+    return lab_target("lab05c-two-phase-commit", lab, "AB",
+                      Faults(interval=50.0, crashes=True, partitions=True, max_crashed=2,
+                             **NETWORK_FAULTS), calm_at=0.3)

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from distlab.clocks.cristian import CristianClient, TimeServer
 from distlab.compute.invariants import OutputCommitted
 from distlab.compute.jobs import documents, word_count
-from distlab.compute.mapreduce import Coordinator, Worker
+from distlab.compute.mapreduce import Coordinator as MapReduceCoordinator
+from distlab.compute.mapreduce import Worker
 from distlab.compute.model import run_sequential
 from distlab.compute.runs import add_cluster
 from distlab.consensus.cluster import add_kv_cluster
@@ -64,11 +65,20 @@ from distlab.ordering.sequencer import SequencerMember
 from distlab.rpc.counter import CounterClient, CounterServer
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import node_ids
+from distlab.snapshots.chandy_lamport import ChandyLamportBranch
+from distlab.snapshots.invariants import money_conserved, recorded_total, snapshot_conserves_money
+from distlab.snapshots.runs import BALANCE as BANK_BALANCE
+from distlab.snapshots.runs import BRANCHES as BANK_BRANCHES
+from distlab.snapshots.runs import bank
 from distlab.soak.properties import (AppliedAtMostOnce, CristianWithinBound,
                                      OperationsSucceedAfter, SuspectsTheSilent, follow_one_leader,
                                      gossip_invents_nothing, raft_leader, reads_were_written,
                                      ring_elects_the_largest)
 from distlab.soak.target import Faults, Target
+from distlab.txn.invariants import commit_invariants
+from distlab.txn.runs import PARTICIPANTS as TXN_PARTICIPANTS
+from distlab.txn.runs import commit_cluster, everyone_knows
+from distlab.txn.two_phase_commit import Coordinator, Participant
 
 #: every fault a nemesis can inject, for protocols whose guarantees hold under all of them
 EVERYTHING = dict(crashes=True, partitions=True, loss=0.3, duplicate=0.3, reorder=0.3,
@@ -463,7 +473,8 @@ def coordination_lock(node: type[CoordinationNode] = CoordinationNode) -> Target
                   Faults(interval=250.0, max_crashed=1, **faults), scenario, calm_at=calm_at)
 
 
-def mapreduce(coordinator: type[Coordinator] = Coordinator, worker: type[Worker] = Worker
+def mapreduce(coordinator: type[MapReduceCoordinator] = MapReduceCoordinator,
+              worker: type[Worker] = Worker
               ) -> Target:
     """Word count on a coordinator and four workers, map outputs on their writers' disks:
     output files appear whole, never change, and are right when the coordinator is done
@@ -538,3 +549,62 @@ def zab_kv(server: type[ZabServer] = ZabServer) -> Target:
                   "operations after the repair succeed (end)",
                   Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
                   calm_at=calm_at)
+
+
+def two_phase_commit(coordinator: type[Node] = Coordinator,
+                     participant: type[Node] = Participant) -> Target:
+    """Two-phase commit (`distlab.txn.two_phase_commit`): a coordinator and three participants
+    run three transactions, one participant refusing one of them. Atomicity, validity and
+    nothing forgotten after every event; once the faults are over, every node knows every
+    outcome.
+
+    2PC promises safety under every fault (crashes with restarts from the log, partitions,
+    loss, duplicates, reordering, clocks); its liveness needs the coordinator back, which the
+    repair at ``calm_at`` brings. The nemesis acts every 15 ms on average, so its first
+    faults fall while the transactions are under way.
+    """
+    transactions = ("t1", "t2", "t3")
+
+    def scenario(seed: int) -> Scenario:
+        refuser = stream(seed, "soak-2pc").choice(TXN_PARTICIPANTS)
+
+        def setup(sim: Simulation) -> None:
+            commit_cluster(sim, TXN_PARTICIPANTS, transactions=transactions,
+                           refuse={refuser: {"t2"}}, coordinator=coordinator,
+                           participant=participant)
+
+        return Scenario(setup, run_for=3_000.0, network=NETWORK, properties=[
+            *commit_invariants(TXN_PARTICIPANTS),
+            Eventually("every node that is up knows every outcome",
+                       lambda sim: everyone_knows(sim, TXN_PARTICIPANTS, transactions),
+                       until_end=True)])
+
+    return Target("two-phase-commit", coordinator.__module__,
+                  "atomicity, validity, nothing forgotten (every event); every node decides "
+                  "(end)", Faults(interval=15.0, max_crashed=2, **EVERYTHING), scenario,
+                  calm_at=0.3)
+
+
+def chandy_lamport(branch: type[ChandyLamportBranch] = ChandyLamportBranch) -> Target:
+    """A Chandy-Lamport snapshot of four bank branches sending each other money
+    (`distlab.snapshots`): the recorded global state conserves money (every event); the
+    snapshot finishes, and the balances add up once the transfers stop (end).
+
+    The algorithm assumes reliable channels and no crashes; its FIFO layer makes duplicated
+    and reordered messages harmless, and clocks do not matter to it: so only duplicates,
+    reordering and clocks.
+    """
+    total = BANK_BALANCE * len(BANK_BRANCHES)
+
+    def scenario(seed: int) -> Scenario:
+        def setup(sim: Simulation) -> None:
+            bank(sim, branch, snapshot_at=100.0)
+
+        return Scenario(setup, run_for=1_500.0, network=NETWORK, properties=[
+            snapshot_conserves_money(total), money_conserved(total),
+            Eventually("the snapshot finishes", lambda sim: recorded_total(sim) is not None)])
+
+    return Target("chandy-lamport", branch.__module__,
+                  "the recorded state conserves money (every event); it finishes (end)",
+                  Faults(interval=50.0, duplicate=0.3, reorder=0.3, skew=100.0, drift=0.01),
+                  scenario, calm_at=0.6)

@@ -45,6 +45,8 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "mapreduce": library.mapreduce,
     "vr": library.vr_kv,
     "zab": library.zab_kv,
+    "two-phase-commit": library.two_phase_commit,
+    "chandy-lamport": library.chandy_lamport,
     "lab00-example": labs.lab00,
     "lab01-client-server": labs.lab01,
     "lab02a-ordered-chat": labs.lab02a,
@@ -55,6 +57,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab03c-quorum": labs.lab03c,
     "lab06-mapreduce": labs.lab06,
     "lab05b-swim": labs.lab05b,
+    "lab05c-two-phase-commit": labs.lab05c,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small
 CHUNK = 25

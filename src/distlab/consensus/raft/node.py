@@ -25,6 +25,7 @@ entries too. Reads go through the log, so every answer is linearizable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, Entry,
@@ -47,7 +48,8 @@ class RaftNode(Node):
     ``election_timeout`` is the range a follower's timeout is drawn from, in ms;
     ``heartbeat_interval`` how often a leader sends `AppendEntries` when it has nothing new;
     ``batch`` the most entries in one message; ``snapshot_every`` (None: never) how many
-    applied entries the log may hold before a snapshot replaces them.
+    applied entries the log may hold before a snapshot replaces them; ``cluster`` (None: every
+    peer) the ids of this Raft cluster's servers, when several clusters share one simulation.
 
     Durable (``storage``): ``term``, ``voted_for``, ``log`` (the entries after the snapshot,
     a list of `Entry`) and ``snapshot`` (last included index and term, the machine's state).
@@ -64,7 +66,7 @@ class RaftNode(Node):
 
     def __init__(self, election_timeout: tuple[float, float] = (150.0, 300.0),
                  heartbeat_interval: float = 50.0, batch: int = 64,
-                 snapshot_every: int | None = None):
+                 snapshot_every: int | None = None, cluster: Sequence[str] | None = None):
         low, high = election_timeout
         if not 0 < low <= high:
             raise ValueError(f"election_timeout must be a range (low, high) with "
@@ -80,6 +82,7 @@ class RaftNode(Node):
         self.heartbeat_interval = heartbeat_interval
         self.batch = batch
         self.snapshot_every = snapshot_every
+        self.cluster = None if cluster is None else tuple(cluster)
         self.role = "follower"
         self.leader_id: str | None = None
         self.votes: set[str] = set()
@@ -158,8 +161,16 @@ class RaftNode(Node):
                 self.broadcast_append()
 
     # -- election -----------------------------------------------------------------------------
+    @property
+    def servers(self) -> Sequence[str]:
+        """The other servers of this Raft cluster: every peer, or the other members of
+        ``cluster`` when several clusters share one simulation."""
+        if self.cluster is None:
+            return self.peers
+        return tuple(server for server in self.cluster if server != self.id)
+
     def majority(self) -> int:
-        return (len(self.peers) + 1) // 2 + 1
+        return (len(self.servers) + 1) // 2 + 1
 
     def start_election(self) -> None:
         self.storage["term"] = self.term + 1
@@ -168,7 +179,8 @@ class RaftNode(Node):
         self.leader_id = None
         self.votes = {self.id}
         self.note("candidate", term=self.term)
-        self.broadcast(RequestVote(self.term, self.id, self.last_index(), self.last_term()))
+        for peer in self.servers:
+            self.send(peer, RequestVote(self.term, self.id, self.last_index(), self.last_term()))
         self.reset_election_timer()  # a split vote: try again in a new term
         if len(self.votes) >= self.majority():
             self.become_leader()
@@ -186,8 +198,8 @@ class RaftNode(Node):
         self.leader_id = self.id
         self.cancel_timer("election")
         self.note("leader", term=self.term)
-        self.next_index = {peer: self.last_index() + 1 for peer in self.peers}
-        self.match_index = {peer: 0 for peer in self.peers}
+        self.next_index = {peer: self.last_index() + 1 for peer in self.servers}
+        self.match_index = {peer: 0 for peer in self.servers}
         self.log.append(Entry(self.term, None))  # a no-op of this term (section 8)
         self.advance_commit()                    # (a cluster of one commits it at once)
         self.broadcast_append()
@@ -247,7 +259,7 @@ class RaftNode(Node):
 
     # -- log replication: the leader's side ---------------------------------------------------
     def broadcast_append(self) -> None:
-        for peer in self.peers:
+        for peer in self.servers:
             self.send_append(peer)
         self.set_timer(self.heartbeat_interval, "heartbeat")
 
