@@ -15,8 +15,8 @@ import pytest
 
 from distlab.grading import check
 from distlab.labs.lab02a_ordered_chat import (ANSWER_AT, MEMBERS, Ack, Chat, OrderedChatLab,
-                                              Stamped, chat_script,
-                                              question_and_answer_script, setup_chat)
+                                              Stamped, chat_script, question_and_answer_script,
+                                              setup_chat)
 from distlab.sim import ConfigurationError, Network, Simulation, Uniform
 
 from notebook_code import solution
