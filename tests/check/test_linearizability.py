@@ -696,3 +696,24 @@ def test_a_store_that_reads_from_lagging_backups_is_caught(seed):
     assert result.verdict == "not linearizable"
     (stale,) = result.unplaceable
     assert stale.f == "read"
+
+
+def test_around_the_impossible_operation_are_the_concurrent_ones_and_those_just_before():
+    ops = [w(0, 0, 1, 0, 1), w(1, 1, 2, 2, 3), w(2, 0, 3, 4, 5), w(3, 1, 4, 6, 7),
+           w(4, 0, 5, 8, 9), r(5, 2, 1, 10, 14), w(6, 1, 6, 11, 20), r(7, 0, 6, 30, 31)]
+    result = check_linearizability(ops, "register")
+    assert [o.id for o in result.unplaceable] == [5]
+    # 6 overlaps the stale read; 2, 3 and 4 returned last before it; 0, 1 and 7 are far away
+    assert [o.id for o in result.around()] == [2, 3, 4, 5, 6]
+    assert [o.id for o in result.around(before=1)] == [4, 5, 6]
+    assert result.window == (4, 14)
+    around = str(result).split("the operations around it (concurrent with it, or just before "
+                               "it), by invocation:\n")[1].splitlines()
+    assert [line.split(":")[0].strip() for line in around] == [
+        "process 0", "process 1", "process 0", "-> process 2", "process 1"]
+    assert around[3].startswith("    -> process 2: r→1")
+
+
+def test_a_linearizable_history_has_nothing_around_and_no_window():
+    result = check_linearizability([w(0, 0, 1, 0, 1), r(1, 1, 1, 2, 3)], "register")
+    assert result.around() == () and result.window is None

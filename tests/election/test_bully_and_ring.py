@@ -127,3 +127,24 @@ def test_ring_election_with_one_initiator_takes_three_laps_at_most():
 def test_ring_election_rejects_a_bad_ring():
     with pytest.raises(ValueError, match="arrangement"):
         ring_election(4, arrangement="sideways")
+
+
+def test_crashing_the_raft_leader_samples_every_node_until_a_new_leader_wins():
+    from distlab.consensus.raft.runs import election_terms
+    from distlab.election.runs import crash_the_leader, leader_of
+
+    sim, samples = crash_the_leader(seed=1)
+    assert samples[0][0] == 2.0 and samples[-1][0] == 1_300.0
+    assert all(b - a == pytest.approx(2.0) for (a, _), (b, _) in zip(samples, samples[1:]))
+    first = next(iter(election_terms(sim)[1].leaders))
+    after = dict(samples)[500.0 + 2.0]
+    assert after[first] == ("crashed", None)
+    assert leader_of(sim) not in (None, first)
+    assert crash_the_leader(seed=1)[1] == samples  # the same seed, the same samples
+
+
+def test_sampling_needs_a_positive_step():
+    from distlab.election.runs import sample_roles
+
+    with pytest.raises(ValueError, match="step must be a positive number of ms"):
+        sample_roles(Simulation(seed=0), 10, [], step=0)

@@ -282,3 +282,17 @@ def test_client_of_an_unknown_replica_is_refused():
 def test_bad_partition_times_are_refused():
     with pytest.raises(ValueError, match="start < end"):
         cap_run("cp", 1, (2_000, 1_000))
+
+
+def test_the_replica_history_samples_the_run_that_cap_run_runs():
+    from distlab.kv.runs import cap_scenario, replica_history, replica_states
+
+    samples = replica_history("ap", seed=1, partition=(1_000, 2_000), every=50)
+    assert [t for t, _ in samples] == [50.0 * k for k in range(60)]
+    sim = cap_scenario("ap", seed=1, partition=(1_000, 2_000))
+    sim.run(until=2_950)
+    assert samples[-1][1] == replica_states(sim)
+    versions = {t: {v for _, v in states.values()} for t, states in samples}
+    assert any(len(v) > 1 for t, v in versions.items() if 1_000 <= t < 2_000)  # diverged
+    with pytest.raises(ValueError, match="every must be a positive number of ms"):
+        replica_history("ap", every=0)

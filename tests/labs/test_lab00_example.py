@@ -192,3 +192,25 @@ def test_invariants_of_the_example_lab_are_shared_safely_between_runs():
     assert backup_agrees_with_primary.check(replay(lab.test_concurrent_clients_A, 1)) is None
 
 
+
+
+def test_a_linearizability_failure_shows_the_operations_around_the_one_that_cannot_be_placed():
+    report = check(PrimaryBackupLab(Forgetful, Backup), name="test_primary_restarts_C",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary.startswith("violated: the clients' history is linearizable")
+    start, end = failure.window
+    assert end < failure.time  # the problem is long before the run's end
+    lines = failure.lines()
+    assert any("the operations around it (concurrent with it, or just before it)" in line
+               for line in lines)
+    # the events listed are those up to the impossible operation's return, not the run's last
+    heading = next(line for line in lines if "events before t=" in line)
+    assert heading.startswith(f"  the last 12 events before t={end:.3f} ms, where the problem is")
+    events = failure.last_events()
+    assert len(events) == 12 and all(start <= e.time <= end for e in events)
+    assert events[-1].time == max(e.time for e in failure.sim.trace if e.time <= end)
+    # and the diagram draws that stretch
+    axes = failure.spacetime().axes[0]
+    assert f"the messages from t={start:.0f} to" in axes.get_title()
+    assert axes.get_xlim()[0] <= start and end <= axes.get_xlim()[1] < failure.time

@@ -9,12 +9,14 @@ what went wrong in words a student can act on.
 from __future__ import annotations
 
 import heapq
+import re
 
 import pytest
 
 from distlab.grading import check
-from distlab.labs.lab02a_ordered_chat import (MEMBERS, Ack, Chat, OrderedChatLab, Stamped,
-                                              chat_script, setup_chat)
+from distlab.labs.lab02a_ordered_chat import (ANSWER_AT, MEMBERS, Ack, Chat, OrderedChatLab,
+                                              Stamped, chat_script, question_and_answer_script,
+                                              setup_chat)
 from distlab.sim import ConfigurationError, Network, Simulation, Uniform
 
 from notebook_code import solution
@@ -145,6 +147,9 @@ def test_a_chat_that_keeps_duplicates_is_caught():
      "violated: no member delivers a message twice"),
     (NoFifo, "test_same_order_everywhere_B",
      "violated: every member delivers the messages in the same order"),
+    (PhysicalTimestamps, "test_causal_order_B",
+     "violated: every member delivers a message after the messages its author had delivered "
+     "before posting it"),
     (ClockJumpsToTheMessage, "test_causal_order_B",
      "violated: every member delivers a message after the messages its author had delivered "
      "before posting it"),
@@ -165,9 +170,62 @@ def test_the_same_order_violation_shows_both_orders():
     assert "message 1 is" in explanation and explanation.count(" delivered [") == 2
 
 
-def test_physical_timestamps_fail_only_where_clocks_are_skewed():
+def test_physical_timestamps_fail_only_where_clocks_are_skewed_with_the_causal_order():
     report = check(OrderedChatLab(CHAT.ChatMember, PhysicalTimestamps), part="B", timing=False)
     assert report.failed == ["test_causal_order_B"]
+    failure = report.failures[0]
+    assert failure.summary == ("violated: every member delivers a message after the messages "
+                               "its author had delivered before posting it")
+    # the report shows the two stamps: the answer's is the smaller
+    assert "was stamped" in failure.explanation
+    assert "must get a larger timestamp" in failure.explanation
+
+
+def test_a_stuck_delivery_shows_each_members_queue_head_and_who_holds_it_back():
+    report = check(OrderedChatLab(CHAT.ChatMember, NoAcks),
+                   name="test_a_lone_message_is_delivered_B", timing=False)
+    explanation = report.failures[0].explanation
+    heads = re.findall(r"(\w) had not delivered \['(\w)\.1'\]\n    its queue's head, "
+                       r"'\2\.1' \(stamped 1 by \2\), waits for a later timestamp from (.*)",
+                       explanation)
+    assert sorted(member for member, _, _ in heads) == list(MEMBERS)
+    for member, author, waits_for in heads:  # nobody acknowledged: every other member holds it
+        assert waits_for == ", ".join(f"{peer} (nothing received)" for peer in MEMBERS
+                                      if peer not in (member, author))
+    assert "does every post get an acknowledgement" in explanation
+
+
+def test_a_stuck_delivery_of_physical_stamps_names_the_peer_whose_clock_is_behind():
+    from distlab.labs.lab02a_ordered_chat import why_stuck
+
+    # d's clock 100 ms ahead: its post is stamped ~150, the others' acks ~50-80
+    sim = Simulation(seed=2, network=Network(latency=Uniform(1, 30)))
+    setup_chat(sim, PhysicalTimestamps, ((50, "d", "d.1"),), skews=(0, 0, 0, 100))
+    sim.run(until=1_000)
+    assert sim.nodes["a"].delivered == []
+    (line,) = why_stuck(sim.trace, "a", ["d.1"])
+    assert line.startswith("its queue's head, 'd.1' (stamped 150 by d), waits for a later "
+                           "timestamp from b (latest ")
+
+
+def test_a_post_never_received_is_named():
+    from distlab.labs.lab02a_ordered_chat import why_stuck
+
+    sim = Simulation(seed=2, network=Network(latency=Uniform(1, 30)))
+    setup_chat(sim, CHAT.OrderedChatMember, ((50, "d", "d.1"),))
+    sim.cut("d", "a", both_ways=False)
+    sim.run(until=1_000)
+    assert why_stuck(sim.trace, "a", ["d.1"]) == ["it never received ['d.1']"]
+
+
+def test_the_failure_diagram_ends_at_the_failure_time_of_its_title():
+    report = check(OrderedChatLab(CHAT.ChatMember, NoAcks),
+                   name="test_a_lone_message_is_delivered_B", timing=False)
+    failure = report.failures[0]
+    assert failure.time - failure.sim.trace[-1].time > 500  # the run went quiet long before
+    axes = failure.spacetime().axes[0]
+    assert f"(the failure: t={failure.time:.0f} ms)" in axes.get_title()
+    assert axes.get_xlim()[1] >= failure.time
 
 
 def test_the_chat_script_is_the_same_for_the_same_seed():
@@ -202,3 +260,12 @@ def test_a_member_that_uses_the_librarys_member_inside_is_refused():
     with pytest.raises(ConfigurationError, match="uses the library's own ordered members "
                                                  r"\(LamportMember, from distlab.ordering"):
         OrderedChatLab(namespace["Delegates"], namespace["Delegates"])
+
+
+def test_the_causal_check_opens_with_a_question_and_its_late_answer():
+    script = question_and_answer_script(3, "b", "d")
+    assert script[:2] == ((0.0, "b", "b.1"), (ANSWER_AT, "d", "d.1"))
+    assert question_and_answer_script(3, "b", "d") == script
+    texts = [text for _, _, text in script]
+    assert len(texts) == 2 + 8 * len(MEMBERS) == len(set(texts))
+    assert [t for t, _, _ in script] == sorted(t for t, _, _ in script)

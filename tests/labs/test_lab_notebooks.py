@@ -39,6 +39,14 @@ def test_what_students_read_with_help_names_no_file_they_lack(solution):
     assert "solutions/" not in pydoc.render_doc(module, renderer=pydoc.plaintext)
 
 
+def test_help_on_the_labs_package_names_no_file_students_lack():
+    import pydoc
+
+    import distlab.labs
+
+    assert "solutions/" not in pydoc.render_doc(distlab.labs, renderer=pydoc.plaintext)
+
+
 def test_make_labs_check_passes(monkeypatch, capsys):
     # what `make labs-check` runs: every lab paired with its module and tests, labs/ in sync
     monkeypatch.chdir(REPO_ROOT)

@@ -156,6 +156,43 @@ class LinearizabilityResult:
         """True only when the history is known to be linearizable."""
         return self.verdict is Verdict.LINEARIZABLE
 
+    def around(self, before: int = 3) -> tuple[Op, ...]:
+        """The operations around the one(s) that could not be placed, by invocation time.
+
+        Those are the unplaceable operations, every operation of the same key concurrent
+        with one of them (their intervals overlap: either could have taken effect first),
+        and the ``before`` operations that returned last before the first of them was
+        invoked: where to look for the bug. Empty unless the history is not linearizable.
+        """
+        if not self.unplaceable:
+            return ()
+        first = min(op.invoke_time for op in self.unplaceable)
+
+        def end(op: Op) -> float:
+            return math.inf if op.unknown or op.complete_time is None else op.complete_time
+
+        def concurrent(op: Op) -> bool:
+            return any(op.invoke_time <= end(u) and u.invoke_time <= end(op)
+                       for u in self.unplaceable)
+
+        live = [op for op in self.operations if op.status != "fail"]
+        earlier = sorted((op for op in live if end(op) < first), key=lambda op: (end(op), op.id))
+        chosen = {op.id for op in live if concurrent(op)}
+        chosen.update(op.id for op in earlier[max(0, len(earlier) - before):] if before)
+        return tuple(sorted((op for op in live if op.id in chosen),
+                            key=lambda op: (op.invoke_time, op.id)))
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        """The stretch of time (ms) that `around` covers: from its first invocation to the
+        last return of an unplaceable operation (None for a linearizable history)."""
+        ops = self.around()
+        if not ops:
+            return None
+        ends = [op.complete_time for op in self.unplaceable if op.complete_time is not None]
+        return (min(op.invoke_time for op in ops),
+                max(ends) if ends else max(op.invoke_time for op in self.unplaceable))
+
     def __str__(self) -> str:
         objects = f"{self.keys} keys" if self.model.keyed else "1 object"
         summary = (f"  {self.total_operations} operations ({self.unknown_operations} with "
@@ -183,6 +220,11 @@ class LinearizabilityResult:
         lines.append("  then no order of the operations in progress lets this one take effect "
                      "before it returned (it cannot be placed):")
         lines.extend(f"         {_line(op, describe)}" for op in self.unplaceable)
+        lines.append("  the operations around it (concurrent with it, or just before it), by "
+                     "invocation:")
+        unplaceable = {op.id for op in self.unplaceable}
+        lines.extend(f"    {'->' if op.id in unplaceable else '  '} {_line(op, describe)}"
+                     for op in self.around())
         return lines
 
     def __repr__(self) -> str:

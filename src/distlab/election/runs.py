@@ -1,7 +1,10 @@
 """Experiments on the Bully algorithm and ring election: message counts and election times.
 
 These are the runs the book's leader-election page plots; the protocols themselves are in
-`distlab.election.bully` and `distlab.election.ring`.
+`distlab.election.bully` and `distlab.election.ring`. The page also watches Raft's election
+(`distlab.consensus.raft.election`) node by node: `sample_roles` records each node's role and
+term as a run goes on, for `distlab.viz.roles.draw_roles`, and `crash_the_leader` is the Raft
+paper's experiment (a leader serves, then crashes, and the followers race to replace it).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from distlab.consensus.raft.election import RaftElectionNode
 from distlab.election.bully import BULLY_MESSAGES, BullyNode
 from distlab.election.ring import Elected, RingElection, RingNode
 from distlab.sim import Latency, Network, Simulation, Trace, Uniform, stream
@@ -115,3 +119,45 @@ def ring_election(n: int, *, arrangement: str = "random", initiators: str = "all
     return RingRun(n=n, arrangement=arrangement,
                    messages=count_messages(sim, (RingElection, Elected)),
                    leader=leaders.pop() if len(leaders) == 1 else None)
+
+
+# -- Raft's election, watched node by node ---------------------------------------------
+#: one sample: (time in ms, {node: (role, term)}), role "crashed" and term None when down
+RoleSample = tuple[float, dict[str, tuple[str, int | None]]]
+
+
+def sample_roles(sim: Simulation, until: float, samples: list[RoleSample],
+                 step: float = 2.0) -> None:
+    """Run ``sim`` to ``until``, appending every ``step`` ms each node's (role, term) to
+    ``samples`` (nodes with ``role`` and ``term``, such as Raft's)."""
+    if step <= 0:
+        raise ValueError(f"step must be a positive number of ms, got {step!r}")
+    while sim.now < until:
+        sim.run(until=min(sim.now + step, until))
+        samples.append((sim.now, {i: (sim.nodes[i].role, sim.nodes[i].term)
+                                  if sim.is_up(i) else ("crashed", None) for i in sim.nodes}))
+
+
+def leader_of(sim: Simulation) -> str | None:
+    """A live node whose role is ``"leader"`` (the first in id order), or None."""
+    return next((i for i in sim.nodes if sim.is_up(i) and sim.nodes[i].role == "leader"), None)
+
+
+def crash_the_leader(seed: int, election_timeout: tuple[float, float] = (150.0, 300.0),
+                     until: float = 1_300.0, n: int = 5, crash_at: float = 500.0
+                     ) -> tuple[Simulation, list[RoleSample]]:
+    """``n`` Raft nodes ``n1..n<n>`` (heartbeats every third of the shortest timeout); the
+    leader at ``crash_at`` ms crashes. Returns the run, stopped at ``until``, and its
+    samples of roles."""
+    sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10)))
+    sim.add_nodes(RaftElectionNode, node_ids(n, first=1), election_timeout=election_timeout,
+                  heartbeat_interval=election_timeout[0] / 3)
+    samples: list[RoleSample] = []
+    sample_roles(sim, crash_at, samples)
+    leader = leader_of(sim)
+    if leader is None:
+        raise RuntimeError(f"no leader by {crash_at:g} ms (seed={seed}): choose a later "
+                           f"crash_at, or a wider election_timeout than {election_timeout}")
+    sim.crash(leader)
+    sample_roles(sim, until, samples)
+    return sim, samples

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -157,3 +158,49 @@ def rumour_mongering(n: int | None = 100, *, k: int = 2, fanout: int = 1,
     return MongeringRun(n=len(ids), k=k, residue=ignorant / len(ids),
                         traffic=sum(1 for e in sends if isinstance(e.data, Rumour)) / len(ids),
                         messages=len(sends), rounds=rounds)
+
+
+# -- who told whom ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Spread:
+    """A rumour's path over a topology: the round after which each node knew it (0 for the
+    origin), and who first told each other node (for `distlab.viz.spreading.animate_spread`)."""
+
+    rounds: int
+    informed_at: dict[str, int]
+    told_by: dict[str, str]
+
+    def per_round(self) -> list[int]:
+        """How many nodes learnt the rumour in each round, from round 0 (the origin)."""
+        counts = Counter(self.informed_at.values())
+        return [counts[k] for k in range(self.rounds + 1)]
+
+
+def push_over(topology: nx.Graph, *, seed: int = 0, origin: str = "n0",
+              latency: Latency | float = Uniform(1, 10), max_rounds: int = 1_000) -> Spread:
+    """Push gossip of one rumour from ``origin`` over ``topology`` (nodes named by strings),
+    observed at the middle of every round until everyone knows."""
+    if origin not in topology:
+        raise ValueError(f"the origin {origin!r} is not a node of the topology")
+    rumour = "rumour"
+    sim = Simulation(seed=seed, network=Network(latency=latency))
+    for node in topology:
+        sim.add_node(AntiEntropyNode, node, mode="push", neighbours=sorted(topology[node]),
+                     rumours=(rumour,) if node == origin else ())
+    period = sim.nodes[origin].period
+    informed_at = {origin: 0}
+    r = 0
+    while len(informed_at) < len(topology):
+        r += 1
+        if r > max_rounds:
+            raise RuntimeError(f"the rumour had not reached every node after {max_rounds} "
+                               f"rounds (seed={seed}): is the topology connected?")
+        sim.run(until=period * r + period / 2)
+        for node in topology:
+            if node not in informed_at and rumour in sim.nodes[node].known:
+                informed_at[node] = r
+    told_by: dict[str, str] = {}
+    for e in sim.trace.of_kind("deliver"):
+        if e.node not in told_by and rumour in getattr(e.data, "rumours", ()):
+            told_by[e.node] = e.peer
+    return Spread(r, informed_at, told_by)

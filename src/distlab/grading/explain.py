@@ -72,7 +72,10 @@ class Failure:
     ``explanation`` gives the details; ``where`` is the student's own line when code failed.
     ``sim`` is the failed run itself, stopped where it failed: a `Simulation`, or for a
     graded run the `distlab.grading.records.RecordedRun` it sent back (it has the same
-    ``trace`` and ``now``); empty when the run's process died.
+    ``trace`` and ``now``); empty when the run's process died. ``window``, when known, is the
+    stretch of time ``(start, end)`` where the problem lies (a linearizability violation:
+    the operations around the one that cannot be placed): the events and the diagram shown
+    are those of that stretch rather than the run's last ones.
     """
 
     check: str
@@ -86,6 +89,7 @@ class Failure:
     node: str | None = None
     where: CodeLocation | None = None
     picture: Callable[[], Any] | None = None
+    window: tuple[float, float] | None = None
 
     @property
     def replay_call(self) -> str:
@@ -93,7 +97,11 @@ class Failure:
         return f"replay(lab.{self.check}, seed={self.seed})"
 
     def last_events(self, count: int = LAST_EVENTS) -> list[TraceEvent]:
-        """The last ``count`` trace events, only those touching the failing node if known."""
+        """The last ``count`` trace events, only those touching the failing node if known;
+        with a ``window``, the last ones up to its end."""
+        if self.window is not None:
+            start, end = self.window
+            return [e for e in self.sim.trace if start <= e.time <= end][-count:]
         events = self.sim.trace[-50 * count:]
         if self.node is not None:
             involved = [e for e in events if self.node in (e.node, e.peer)]
@@ -114,7 +122,11 @@ class Failure:
         else:
             out.append(f"  replay it: {self.replay_call}")
         events = self.last_events()
-        if events:
+        if events and self.window is not None:
+            out.append(f"  the last {len(events)} events before t={self.window[1]:.3f} ms, "
+                       f"where the problem is (of {len(self.sim.trace):,}):")
+            out += ["    " + describe_event(e) for e in events]
+        elif events:
             whose = f" involving {self.node}" if self.node else ""
             out.append(f"  the last {len(events)} events{whose} (of {len(self.sim.trace):,}):")
             out += ["    " + describe_event(e) for e in events]
@@ -130,8 +142,16 @@ class Failure:
             return None
         from distlab.viz import spacetime
 
+        if self.window is not None:
+            start, end = self.window
+            end += max(1.0, 0.03 * (end - start))
+            title = (f"{self.check}, seed {self.seed}: the messages from t={start:.0f} to "
+                     f"{end:.0f} ms, around the failure")
+            return spacetime(self.sim.trace, start=start, end=end, title=title)
         start = sends[-DIAGRAM_MESSAGES].time if len(sends) > DIAGRAM_MESSAGES else 0.0
-        last = self.sim.trace[-1].time  # a run judged at its end may have gone quiet long before
+        # a run judged at its end may have gone quiet long before: draw up to the failure,
+        # so that the quiet (nothing more was sent) shows
+        last = max(self.sim.trace[-1].time, self.time)
         end = last + max(1.0, 0.03 * (last - start))
         shown = min(len(sends), DIAGRAM_MESSAGES)
         title = (f"{self.check}, seed {self.seed}: the last {shown} messages "
@@ -169,7 +189,7 @@ def explain(exc: BaseException, check: Check, seed: int, sim: Simulation) -> Fai
     match exc:
         case PropertyViolated(violation=v):
             return failure("violated", f"violated: {v.description}", v.explanation, v.time,
-                           picture=v.picture)
+                           picture=v.picture, window=v.window)
         case InvariantViolation():
             return failure("violated", f"violated: always: {exc.invariant}",
                            f"{exc.explanation}\n(at t={exc.time:.3f} ms)", exc.time)

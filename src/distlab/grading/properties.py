@@ -41,13 +41,16 @@ class Violation:
     """A property that did not hold: which (in words), what went wrong, and when.
 
     ``picture``, when given, draws the problem (a linearizability violation draws the
-    clients' operations with the one that cannot be placed in red).
+    clients' operations with the one that cannot be placed in red). ``window``, when given,
+    is the stretch of simulated time ``(start, end)`` where the problem lies, when that is not
+    the run's end: the report shows the events and messages of that stretch.
     """
 
     description: str
     explanation: str
     time: float
     picture: Callable[[], Any] | None = None
+    window: tuple[float, float] | None = None
 
 
 class PropertyViolated(Exception):
@@ -294,4 +297,5 @@ class Linearizable(TraceProperty):
         result = check_linearizability(run.sim.history, self.model, timeout=self.timeout)
         if result.ok:
             return None
-        return Violation(self.description, str(result), run.sim.now, picture=result.draw)
+        return Violation(self.description, str(result), run.sim.now, picture=result.draw,
+                         window=result.window)

@@ -94,6 +94,31 @@ def cap_run(mode: str, seed: int = 1, partition: tuple[float, float] | None = No
     Clients start no operation in the last ``settle`` ms, so every request is answered or
     timed out and (AP) the replicas have time to converge. ``options`` go to `cap_sim`.
     """
+    sim = cap_scenario(mode, seed, partition, minority=minority, duration=duration,
+                       settle=settle, **options)
+    sim.run(until=duration)
+    return sim
+
+
+def replica_history(mode: str, seed: int = 1, partition: tuple[float, float] | None = None,
+                    *, every: float = 5.0, duration: float = 3_000.0, **options: Any
+                    ) -> list[tuple[float, dict[str, tuple[Any, Version]]]]:
+    """The run of `cap_run`, sampled every ``every`` ms: ``(time, replica_states(sim))``
+    (for `distlab.viz.replicas.draw_replica_history`)."""
+    if every <= 0:
+        raise ValueError(f"every must be a positive number of ms, got {every!r}")
+    sim = cap_scenario(mode, seed, partition, duration=duration, **options)
+    samples = []
+    for k in range(math.ceil(duration / every)):
+        sim.run(until=k * every)
+        samples.append((k * every, replica_states(sim)))
+    return samples
+
+
+def cap_scenario(mode: str, seed: int = 1, partition: tuple[float, float] | None = None, *,
+                 minority: tuple[str, ...] = ("a", "c1"), duration: float = 3_000.0,
+                 settle: float = 500.0, **options: Any) -> Simulation:
+    """The simulation `cap_run` runs, set up but not run yet."""
     if partition is not None:
         start, end = partition
         if not 0 <= start < end:
@@ -106,7 +131,6 @@ def cap_run(mode: str, seed: int = 1, partition: tuple[float, float] | None = No
         rest = set(sim.nodes) - set(minority)
         sim.at(partition[0], sim.partition, set(minority), rest)
         sim.at(partition[1], sim.heal)
-    sim.run(until=duration)
     return sim
 
 

@@ -1,7 +1,7 @@
 """distlab.labs: the checks of each lab, one module per lab notebook, under the same name.
 
 The notebook ``labs/lab02a-ordered-chat.ipynb`` is the lab a student works in (generated
-from the instructors' ``solutions/lab02a-ordered-chat.ipynb``); its module,
+from the instructors' reference notebook of the same name, with the solutions); its module,
 ``distlab.labs.lab02a_ordered_chat``, holds what the student does not write -- the
 messages, the clients, the workload -- and the `distlab.grading.Lab` subclass whose graded
 checks judge the student's classes; ``tests/labs/test_lab02a_ordered_chat.py`` tests it.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from distlab.grading.lab import Lab, Scenario, graded, own_code
 from distlab.grading.properties import Run, TraceProperty
-from distlab.sim import Client, Network, Node, Simulation, Uniform, stream
+from distlab.sim import Client, Network, Node, Simulation, Trace, Uniform, stream
 
 #: the chat's members, as node ids
 MEMBERS = ("a", "b", "c", "d")
@@ -36,6 +36,10 @@ MEMBERS = ("a", "b", "c", "d")
 USERS = "users"
 #: every message must be delivered everywhere within this many ms after the last post
 DELIVERY_BOUND = 500.0
+#: the causal-order check: the answer to the opening question is posted at this time (ms),
+#: and the busy chat that follows starts at `BUSY_FROM`
+ANSWER_AT = 150.0
+BUSY_FROM = 200.0
 
 #: one post of the script: at ``time`` (ms), ``member``'s user posts ``text``
 Scripted = tuple[float, str, str]
@@ -110,11 +114,28 @@ def chat_script(seed: int, members: Sequence[str] = MEMBERS, posts: int = 5,
                 span: float = 400.0) -> tuple[Scripted, ...]:
     """``posts`` posts per member at random times in ``[0, span)`` ms, sorted by time."""
     rng = stream(seed, "lab2a-script")
-    script = []
-    for member in members:
-        times = sorted(rng.uniform(0, span) for _ in range(posts))
-        script += [(time, member, f"{member}.{k}") for k, time in enumerate(times, start=1)]
-    return tuple(sorted(script))
+    return _named([(rng.uniform(0, span), member) for member in members for _ in range(posts)])
+
+
+def question_and_answer_script(seed: int, asker: str, answerer: str, posts: int = 8,
+                               span: float = 300.0) -> tuple[Scripted, ...]:
+    """``asker`` posts a question at 0 ms, ``answerer`` answers it at `ANSWER_AT` ms (long
+    after it has read it), then every member posts ``posts`` posts in the ``span`` ms after
+    `BUSY_FROM`."""
+    rng = stream(seed, "lab2a-script")
+    busy = [(BUSY_FROM + rng.uniform(0, span), member) for member in MEMBERS
+            for _ in range(posts)]
+    return _named([(0.0, asker), (ANSWER_AT, answerer)] + busy)
+
+
+def _named(posts: Sequence[tuple[float, str]]) -> tuple[Scripted, ...]:
+    """The posts ``(time, member)`` sorted by time, each named ``member.k`` (its k-th post)."""
+    script: list[Scripted] = []
+    count: dict[str, int] = {}
+    for time, member in sorted(posts):
+        count[member] = count.get(member, 0) + 1
+        script.append((time, member, f"{member}.{count[member]}"))
+    return tuple(script)
 
 
 def setup_chat(sim: Simulation, member: type[Node], script: Sequence[Scripted],
@@ -259,8 +280,14 @@ class CausalOrder(DeliveryProperty):
         earlier = set(delivered[:position])
         for must, why in run.state.before.get(text, {}).items():
             if must not in earlier:
+                stamps = stamps_sent(run.sim.trace)
+                stamped = (f"\n{text!r} was stamped {stamps[text][0]:g}, {must!r} "
+                           f"{stamps[must][0]:g}: a post made after another must get a larger "
+                           f"timestamp" if text in stamps and must in stamps
+                           and stamps[text] < stamps[must] else "")
                 return (f"{member} delivered {text!r} before {must!r}, but {why}: "
-                        f"{text!r} may answer {must!r}, so it must come after it everywhere")
+                        f"{text!r} may answer {must!r}, so it must come after it "
+                        f"everywhere{stamped}")
         return None
 
 
@@ -300,9 +327,56 @@ class EveryMessageDelivered(TraceProperty):
             return f"every message was delivered, but not all of them by t={self.deadline:g} ms"
         lines = [f"at the end of the run (t={run.sim.now:g} ms), of the {len(self.script)} "
                  f"messages posted:"]
-        lines += [f"  {member} had not delivered {_show(lacking, 6)}"
-                  for member, lacking in gaps.items()]
+        for member, lacking in gaps.items():
+            lines.append(f"  {member} had not delivered {_show(lacking, 6)}")
+            lines += ["    " + line for line in why_stuck(run.sim.trace, member, lacking,
+                                                           self.members)]
+        if any("waits for a later timestamp" in line for line in lines):
+            lines.append("a head waits until every other member has sent a later timestamp: "
+                         "does every post get an acknowledgement, stamped after the post?")
         return "\n".join(lines)
+
+
+def stamps_sent(trace: Trace) -> dict[str, tuple[int | float, str]]:
+    """text -> ``(timestamp, sender)`` of every `Stamped` post sent in ``trace``."""
+    return {e.data.text: (e.data.time, e.data.sender) for e in trace.of_kind("send")
+            if isinstance(e.data, Stamped)}
+
+
+def why_stuck(trace: Trace, member: str, lacking: Sequence[str],
+              members: Sequence[str] = MEMBERS) -> list[str]:
+    """Why ``member`` still holds back posts it has not delivered, read from the trace alone.
+
+    Its hold-back queue's head is the undelivered post with the smallest ``(timestamp,
+    sender)`` that it has (its own, or received); a peer holds that head back while the
+    latest timestamp ``member`` received from it is smaller. Posts it never received are
+    named as such. (Part A's `Chat` posts carry no timestamp: only "never received" applies.)
+    """
+    stamped = stamps_sent(trace)
+    have, latest = set(), {}
+    for event in trace.of_kind("deliver"):
+        if event.node != member or not isinstance(event.data, Stamped | Ack | Chat):
+            continue
+        if isinstance(event.data, Stamped | Chat):
+            have.add(event.data.text)
+        if isinstance(event.data, Stamped | Ack):
+            latest[event.peer] = max(latest.get(event.peer, event.data.time), event.data.time)
+    have |= {text for text, (_, sender) in stamped.items() if sender == member}
+    lines = []
+    never = [text for text in lacking if text not in have]
+    if never:
+        lines.append(f"it never received {_show(never, 6)}")
+    held = sorted((stamped[text], text) for text in lacking if text in have and text in stamped)
+    if held:
+        (time, sender), text = held[0]
+        behind = [(f"{peer} (latest {latest[peer]:g})" if peer in latest
+                   else f"{peer} (nothing received)") for peer in members
+                  if peer != member and (latest.get(peer, -1), peer) < (time, sender)]
+        head = f"its queue's head, {text!r} (stamped {time:g} by {sender}),"
+        lines.append(f"{head} waits for a later timestamp from " + ", ".join(behind) if behind
+                     else f"{head} has a later timestamp from every other member: it could "
+                          f"have been delivered (is a stable head delivered at once?)")
+    return lines
 
 
 # -- the lab -----------------------------------------------------------------------------------
@@ -357,15 +431,20 @@ class OrderedChatLab(Lab):
                              Network(latency=Uniform(1, 30), reorder=0.3),
                              [DeliveredOnce, SameOrder])
 
-    @graded(part="B", seeds=20, description="a busy chat, the members' physical clocks up to "
-            "100 ms apart: a message posted after seeing another is delivered after it "
-            "everywhere")
+    @graded(part="B", seeds=20, description="one member answers another's question, its "
+            "physical clock 160 to 200 ms behind the others', then a busy chat: a message "
+            "posted after seeing another is delivered after it everywhere")
     def test_causal_order_B(self, seed: int) -> Scenario:
         rng = stream(seed, "lab2a-skews")
-        return self.scenario(self.ordered_member, chat_script(seed, posts=8, span=300),
+        asker, answerer = rng.sample(MEMBERS, 2)
+        skews = [rng.uniform(0, 20) if member == answerer else rng.uniform(180, 200)
+                 for member in MEMBERS]
+        # causal order first: an answer stamped before its question breaks the same order
+        # too, and the causal property says why
+        return self.scenario(self.ordered_member,
+                             question_and_answer_script(seed, asker, answerer),
                              Network(latency=Uniform(1, 30), reorder=0.3),
-                             [DeliveredOnce, SameOrder, CausalOrder],
-                             skews=[rng.uniform(0, 100) for _ in MEMBERS])
+                             [DeliveredOnce, CausalOrder, SameOrder], skews=skews)
 
     @graded(part="B", seeds=20, description="30% of messages delivered twice, some held back: "
             "same order, each message exactly once")

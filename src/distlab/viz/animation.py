@@ -67,12 +67,18 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
     player = _Player(timeline, np.linspace(t0, t1, frames), title, dpi, kind_colors(events))
     animation = FuncAnimation(player.figure, player.show_frame, frames=frames,
                               interval=interval, blit=False)
+    # The legend is HTML under the player: text is the slowest thing to draw in each frame.
+    return HTML(f"{player_html(animation, interval)}\n"
+                f"<div style='margin-left:1em'>{legend_html(player.legend)}</div>")
+
+
+def player_html(animation: FuncAnimation, interval: int) -> str:
+    """The HTML of an offline player for ``animation``, its frames ``interval`` ms apart and
+    stored as small palette PNGs (any animation drawn with matplotlib can use it)."""
     with TemporaryDirectory() as folder:
         path = Path(folder, "animation.html")
         animation.save(str(path), writer=_SmallFramesWriter(fps=1000 / interval))
-        player_html = offline_player(path.read_text(encoding="utf-8"))
-    # The legend is HTML under the player: text is the slowest thing to draw in each frame.
-    return HTML(f"{player_html}\n<div style='margin-left:1em'>{legend_html(player.legend)}</div>")
+        return offline_player(path.read_text(encoding="utf-8"))
 
 
 #: The player's button icons, as characters (HTML entities, so the page's encoding does
