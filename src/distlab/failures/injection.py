@@ -29,8 +29,10 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from distlab.check.linearizability import check_linearizability
+from distlab.check.history_plot import draw_history
+from distlab.check.linearizability import LinearizabilityResult, Op, check_linearizability
 from distlab.consensus.raft.real import ask
 from distlab.net.addresses import free_ports
 from distlab.net.cluster import Cluster, start_cluster
@@ -108,7 +110,8 @@ class FaultRun:
     ``ok``: operations acknowledged; ``unknown``: operations given up on (a timeout: they may
     or may not have taken effect); ``retried``: requests sent again to another server.
     ``lost``: acknowledged appends missing from the final reads (a durable store loses none).
-    ``verdict``: the linearizability checker's, on the whole history, final reads included.
+    ``verdict``: the linearizability checker's, on the whole history, final reads included;
+    ``result`` its whole answer (the order it found, for `draw_fault_window`).
     """
 
     nodes: tuple[str, ...]
@@ -121,6 +124,7 @@ class FaultRun:
     lost: int
     final: dict[str, str]
     verdict: str
+    result: LinearizabilityResult | None = None
 
     def summary(self) -> str:
         """Counts and the verdict, as the command prints them at the end."""
@@ -280,7 +284,7 @@ def run_with_faults(nodes: int = 3, duration: float = 10.0, seed: int = 1, *,
             lag = 0.0
             while (now := time.monotonic() - work.start) < duration or step is not None:
                 if step is not None and now >= step.at + lag:
-                    event = _do(step, cluster, partitions, killed,
+                    event = do_fault(step, cluster, partitions, killed,
                                 lambda: _leader(cluster, "control", next(control_ids)))
                     now = time.monotonic() - work.start
                     lag = max(lag, now - step.at)
@@ -309,10 +313,10 @@ def run_with_faults(nodes: int = 3, duration: float = 10.0, seed: int = 1, *,
     return FaultRun(nodes=ids, schedule=tuple(schedule), events=tuple(events), history=history,
                     ok=ok, unknown=unknown, retried=retried,
                     lost=len(lost_appends(history, final)), final=final,
-                    verdict=str(result.verdict))
+                    verdict=str(result.verdict), result=result)
 
 
-def _do(step: Fault, cluster: Cluster, partitions: _Partitions, killed: list[str],
+def do_fault(step: Fault, cluster: Cluster, partitions: _Partitions, killed: list[str],
         leader: Callable[[], str]) -> str:
     """Do one fault; say what was done, in words."""
     match step.action:
@@ -349,9 +353,29 @@ def lost_appends(history: History, final: dict[str, str]) -> list[Operation]:
             and op.value.rstrip(";") not in present.get(op.key, set())]
 
 
-def history_window(run: FaultRun, event: int = 0, max_ops: int = 24) -> list[Operation]:
-    """About ``max_ops`` operations around fault number ``event`` (0: the leader's kill), the
-    part of the history worth drawing."""
+def history_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
+                   max_ops: int = 24) -> list[Op]:
+    """About ``max_ops`` operations on ``key`` around fault number ``event`` (0: the
+    leader's kill), the part of the history worth drawing, as the checker's `Op` values."""
     at = run.events[event][0]
-    ops = sorted(run.history, key=lambda op: abs(op.invoke_time - at))[:max_ops]
-    return sorted(ops, key=lambda op: op.invoke_time)
+    near = sorted((op for op in run.history if op.key == key),
+                  key=lambda op: abs(op.invoke_time - at))[:max_ops]
+    return [Op.of(op) for op in sorted(near, key=lambda op: op.invoke_time)]
+
+
+def draw_fault_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
+                      max_ops: int = 24) -> Any:
+    """The history of ``key`` around fault number ``event``, drawn by the checker's plot with
+    the order the checker found (numbered points), and the fault as a dashed line."""
+    if run.result is None:
+        raise ValueError("this run has no checker's result to draw (run_with_faults gives one)")
+    ops = history_window(run, event, key, max_ops)
+    shown = {op.id for op in ops}
+    order = [op for op in run.result.linearizations.get(key, ()) if op.id in shown]
+    at, what = run.events[event]
+    fig = draw_history(ops, run.result.model, linearization=order, max_ops=len(ops),
+                       title=f"Operations on {key!r} around the fault: {what}")
+    ax = fig.axes[0]
+    ax.axvline(at, color="crimson", linestyle="--", linewidth=1.2)
+    ax.set_xlabel("seconds since the workload started")
+    return fig
