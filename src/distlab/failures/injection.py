@@ -94,11 +94,12 @@ class Progress:
     t: float = 0.0
     event: str = "starting"
     ok: int = 0
-    failed: int = 0
+    unknown: int = 0
     retried: int = 0
 
     def line(self) -> str:
-        return (f"t={self.t:4.1f} s  {self.event:<28}  ops {self.ok} ok / {self.failed} "
+        """The progress line: ``t= 3.2 s  killed n2 (leader)  ops 41 ok / 1 unknown / ...``."""
+        return (f"t={self.t:4.1f} s  {self.event:<28}  ops {self.ok} ok / {self.unknown} "
                 f"unknown / {self.retried} retried")
 
 
@@ -108,7 +109,8 @@ class FaultRun:
 
     ``events``: the faults done, in words and in order, with the time each happened.
     ``ok``: operations acknowledged; ``unknown``: operations given up on (a timeout: they may
-    or may not have taken effect); ``retried``: requests sent again to another server.
+    or may not have taken effect); ``retried``: requests sent again (to another server, or
+    where a `NotLeader` pointed).
     ``lost``: acknowledged appends missing from the final reads (a durable store loses none).
     ``verdict``: the linearizability checker's, on the whole history, final reads included;
     ``result`` its whole answer (the order it found, for `draw_fault_window`).
@@ -204,6 +206,7 @@ class _Workload:
             time.sleep(0.01)      # leave the machine some breath: the point is faults, not load
 
     def counts(self) -> tuple[int, int, int]:
+        """Operations acknowledged, operations given up on, retries: so far."""
         with self.lock:
             ops = list(self.history)
             return (sum(op.status == "ok" for op in ops),
@@ -292,7 +295,7 @@ def run_with_faults(nodes: int = 3, duration: float = 10.0, seed: int = 1, *,
                     status.event = event
                     step = next(steps, None)
                 status.t = now
-                status.ok, status.failed, status.retried = work.counts()
+                status.ok, status.unknown, status.retried = work.counts()
                 if progress is not None:
                     progress(status)
                 time.sleep(0.1)
