@@ -14,8 +14,8 @@ import pytest
 from distlab.__main__ import main
 from distlab.consensus.raft.real import ask
 from distlab.failures import injection
-from distlab.failures.injection import (WINDOWS, FaultRun, fault_schedule, lost_appends,
-                                        run_with_faults)
+from distlab.failures.injection import (WINDOWS, Fault, FaultRun, check_schedule,
+                                        fault_schedule, lost_appends, run_with_faults)
 from distlab.net.cluster import start_cluster
 from distlab.sim import History
 from distlab.workloads.kv import Get, GetOk, Put, PutOk
@@ -34,6 +34,7 @@ def test_the_same_seed_draws_the_same_schedule_in_the_planned_order():
     assert len(isolated) == 1 and isolated <= set(NODES)
     seeds = {tuple(fault_schedule(seed, NODES, 10.0)) for seed in range(10)}
     assert len(seeds) == 10
+    assert all(check_schedule(s, NODES) == list(s) for s in seeds)
 
 
 @pytest.mark.parametrize("nodes, duration, words", [
@@ -42,6 +43,26 @@ def test_the_same_seed_draws_the_same_schedule_in_the_planned_order():
 def test_a_schedule_that_cannot_work_is_refused_with_the_reason(nodes, duration, words):
     with pytest.raises(ValueError, match=words):
         fault_schedule(1, nodes, duration)
+
+
+@pytest.mark.parametrize("schedule, words", [
+    ([Fault(1, "reboot")], "unknown fault action 'reboot'"),
+    ([Fault(1, "restart")], "no killed node to restart"),
+    ([Fault(1, "kill-leader"), Fault(2, "restart"), Fault(3, "restart")], "no killed node"),
+    ([Fault(1, "isolate", "n1"), Fault(2, "heal", "n1"), Fault(3, "isolate", "n2")],
+     "one of .* at most"),
+    ([Fault(1, "isolate", "n9")], "one of .* at most"),
+    ([Fault(1, "heal", "n1")], "heal at 1 s comes with nothing cut"),
+    ([Fault(1, "isolate", "n1"), Fault(2, "isolate", "n1")], "while a node is isolated")])
+def test_a_hand_written_schedule_that_cannot_be_followed_is_refused(schedule, words):
+    with pytest.raises(ValueError, match=words):
+        check_schedule(schedule, NODES)
+
+
+def test_a_hand_written_schedule_is_put_in_time_order():
+    steps = [Fault(3, "restart"), Fault(2, "restart"), Fault(1, "kill-leader"),
+             Fault(1.5, "kill-follower")]
+    assert [f.at for f in check_schedule(steps, NODES)] == [1, 1.5, 2, 3]
 
 
 def test_lost_appends_are_the_acknowledged_ones_missing_from_the_final_read():
@@ -84,6 +105,18 @@ def test_a_workload_under_the_whole_schedule_loses_nothing_and_stays_linearizabl
     assert set(run.final) == set(injection.KEYS)
     assert seen[0] == "starting" and seen[-1] == "checking the history"
     assert isinstance(run, FaultRun) and run.summary().endswith("verdict: linearizable")
+
+
+@pytest.mark.timeout(240)
+def test_a_hand_written_schedule_kills_two_of_three_and_still_loses_nothing(tmp_path):
+    schedule = [Fault(1.0, "kill-leader"), Fault(1.5, "kill-follower"), Fault(3.0, "restart"),
+                Fault(3.5, "restart")]
+    run = run_with_faults(3, 4.0, schedule=schedule, data_dir=tmp_path)
+    assert [event.split()[0] for _, event in run.events] == ["killed", "killed", "restarted",
+                                                             "restarted"]
+    assert {event.split()[1] for _, event in run.events[:2]} == {
+        event.split()[1] for _, event in run.events[2:]}       # both came back
+    assert run.lost == 0 and run.verdict == "linearizable"
 
 
 @pytest.mark.timeout(240)

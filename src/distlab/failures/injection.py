@@ -56,8 +56,8 @@ class Fault:
     ``node`` names the node for ``isolate``; ``kill-leader`` and ``kill-follower`` find
     their victim when they happen (who leads is known only then), the follower being the
     ``pick``-th of the followers in id order (modulo their number; one killed before is
-    spared if another is left); ``restart`` restarts the
-    node killed last, ``heal`` reconnects the isolated one."""
+    spared if another is left); ``restart`` restarts the node killed last of those still
+    down, ``heal`` reconnects the isolated one."""
 
     at: float
     action: str
@@ -84,6 +84,30 @@ def fault_schedule(seed: int, nodes: Sequence[str], duration: float) -> list[Fau
         pick = rng.randrange(len(nodes) - 1) if action == "kill-follower" else 0
         schedule.append(Fault(at, action, node, pick))
     return schedule
+
+
+def check_schedule(schedule: Sequence[Fault], nodes: Sequence[str]) -> list[Fault]:
+    """``schedule`` as a list in time order, if `run_with_faults` can follow it on ``nodes``:
+    known actions, one node isolated (and healed after), a restart only for a node killed
+    before and not yet restarted. A `ValueError` says what does not fit."""
+    steps = sorted(schedule, key=lambda f: f.at)
+    dead, isolated, cut = 0, {f.node for f in steps if f.action == "isolate"}, False
+    if len(isolated) > 1 or not isolated <= set(nodes):
+        named = sorted(str(node) for node in isolated)
+        raise ValueError(f"a schedule isolates one of {tuple(nodes)} at most (proxies are set "
+                         f"up on its links before the start); it isolates {named}")
+    for fault in steps:
+        if fault.action not in ACTIONS:
+            raise ValueError(f"unknown fault action {fault.action!r}; the actions are {ACTIONS}")
+        if fault.action == "restart" and dead == 0:
+            raise ValueError(f"the restart at {fault.at} s has no killed node to restart: "
+                             f"put a kill-leader or kill-follower before it")
+        if fault.action in ("isolate", "heal") and cut == (fault.action == "isolate"):
+            raise ValueError(f"the {fault.action} at {fault.at} s comes "
+                             f"{'while a node is isolated' if cut else 'with nothing cut'}")
+        dead += {"kill-leader": 1, "kill-follower": 1, "restart": -1}.get(fault.action, 0)
+        cut = {"isolate": True, "heal": False}.get(fault.action, cut)
+    return steps
 
 
 @dataclass
@@ -217,11 +241,11 @@ class _Partitions:
     """A `FaultProxy` on each link of one node, both ways: ``cut`` isolates it, ``heal``
     reconnects it. The routes go to `start_cluster` so the nodes talk through the proxies."""
 
-    def __init__(self, stack: ExitStack, node: str, nodes: Sequence[str],
+    def __init__(self, stack: ExitStack, node: str | None, nodes: Sequence[str],
                  ports: dict[str, int]) -> None:
         self.proxies: list[FaultProxy] = []
         self.routes: dict[tuple[str, str], int] = {}
-        for other in nodes:
+        for other in nodes if node is not None else ():
             if other == node:
                 continue
             for src, dst in ((node, other), (other, node)):
@@ -248,6 +272,7 @@ def _leader(cluster: Cluster, control: str, msg_id: int) -> str:
 
 
 def run_with_faults(nodes: int = 3, duration: float = 10.0, seed: int = 1, *,
+                    schedule: Sequence[Fault] | None = None,
                     clients: int = 2, data_dir: str | Path | None = None,
                     progress: Callable[[Progress], None] | None = None,
                     check_timeout: float = 60.0) -> FaultRun:
@@ -261,14 +286,14 @@ def run_with_faults(nodes: int = 3, duration: float = 10.0, seed: int = 1, *,
     if clients < 1:
         raise ValueError(f"clients must be at least 1, got {clients}")
     ids = tuple(f"n{i}" for i in range(1, nodes + 1))
-    schedule = fault_schedule(seed, ids, duration)
+    schedule = (fault_schedule(seed, ids, duration) if schedule is None
+                else check_schedule(schedule, ids))
     client_ids = [f"c{i}" for i in range(1, clients + 1)]
     ports = dict(zip(ids, free_ports(len(ids)), strict=True))
     events: list[tuple[float, str]] = []
     status = Progress()
     with ExitStack() as stack:
-        isolated = next(f.node for f in schedule if f.action == "isolate")
-        assert isolated is not None
+        isolated = next((f.node for f in schedule if f.action == "isolate"), None)
         partitions = _Partitions(stack, isolated, ids, ports)
         cluster = stack.enter_context(start_cluster(
             "distlab.consensus.raft.node:RaftNode", ids, data_dir=data_dir, ports=ports,
@@ -337,7 +362,7 @@ def do_fault(step: Fault, cluster: Cluster, partitions: _Partitions, killed: lis
             killed.append(victim)
             return f"killed {victim} (follower)"
         case "restart":
-            victim = killed[-1]
+            victim = next(n for n in reversed(killed) if not cluster.is_alive(n))
             cluster.restart(victim)
             return f"restarted {victim}"
         case "isolate":
