@@ -14,8 +14,8 @@ import pytest
 from distlab.__main__ import main
 from distlab.consensus.raft.real import ask
 from distlab.failures import injection
-from distlab.failures.injection import (WINDOWS, Fault, FaultRun, check_schedule,
-                                        fault_schedule, lost_appends, run_with_faults)
+from distlab.failures.injection import (WINDOWS, Fault, FaultRun, check_schedule, fault_schedule,
+                                        lost_appends, run_with_faults)
 from distlab.net.cluster import start_cluster
 from distlab.sim import History
 from distlab.workloads.kv import Get, GetOk, Put, PutOk
