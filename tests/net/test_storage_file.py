@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from distlab.net import ClusterError, Codec, start_cluster
+from distlab.net import ClusterError, Codec, start_cluster, storage_file
 from distlab.net.storage_file import StorageFileError, load_storage
 from distlab.sim import NodeError, Simulation
 
@@ -61,3 +61,18 @@ def test_storage_the_codec_cannot_write_fails_alike_in_the_simulator_and_for_rea
         assert cluster.wait_for_exit("a") == 1
         output = cluster.output("a")
     assert "the node crashed" in output and f"StorageError: {reason}" in output
+
+
+def test_a_storage_file_is_on_disk_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    # kill -9 spares the kernel's page cache; a power cut does not: the file's bytes, then the
+    # rename, must be forced to the disk (fsync) before the node acknowledges anything
+    calls = []
+    real_fsync, real_replace = storage_file.os.fsync, storage_file.os.replace
+    monkeypatch.setattr(storage_file.os, "fsync",
+                        lambda fd: calls.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(storage_file.os, "replace",
+                        lambda a, b: calls.append("replace") or real_replace(a, b))
+    path = tmp_path / "a.json"
+    storage_file.write_atomically(path, "new\n")
+    assert calls == ["fsync", "replace", "fsync"]     # the data, the rename, the directory
+    assert path.read_text() == "new\n" and not (tmp_path / "a.json.tmp").exists()

@@ -8,6 +8,9 @@ ZooKeeper.
   token is higher than every earlier one's, and a resource that remembers the highest token it
   saw (`distlab.election.fencing.FencedStore`) can refuse a holder that lost the lock without
   knowing it (Kleppmann, "How to do distributed locking", 2016).
+* `QueueLock`: ZooKeeper's lock without a herd effect: each waiter adds its own ephemeral key
+  to a queue ordered by creation revision (ZooKeeper's sequence numbers) and watches only the
+  key just before its own, so a release wakes one waiter, not all of them.
 * `Election`: a lock whose value names the leader, which anyone can read (Chubby's way).
 * `Registry`: each instance of a service puts its address under ``/services/<name>/`` with
   its lease: an *ephemeral* key, gone when the instance stops renewing.
@@ -84,6 +87,67 @@ def wait_for_delete(coordinator: Coordinator, watcher: Watcher, key: str,
         if event.key == key and event.kind == "delete":
             return True
     return False
+
+
+class QueueLock:
+    """A fair lock named ``name``: waiters queue under ``/queues/<name>/`` in the order the
+    service created their keys, and the first one holds the lock (Hunt et al. 2010, the lock
+    recipe; etcd's ``concurrency.Mutex`` is the same with revisions).
+
+    Each waiter's key lives by its lease (an ephemeral key), so a waiter or holder that dies
+    leaves the queue by itself. ``token`` is the key's creation revision, a fencing token.
+    """
+
+    def __init__(self, coordinator: Coordinator, name: str, owner: str, lease: int):
+        self.coordinator = coordinator
+        self.prefix = f"/queues/{name}/"
+        self.key = f"{self.prefix}{owner}-{lease}"
+        self.owner = owner
+        self.lease = lease
+        self.token: int | None = None
+
+    def enqueue(self) -> int:
+        """Join the queue (once); the creation revision of this waiter's key."""
+        if self.token is None:
+            created = self.coordinator.create(self.key, self.owner, self.lease)
+            if created is None:
+                raise CoordinationError(f"{self.key} exists already: one QueueLock per lease")
+            self.token = created.create_revision
+        return self.token
+
+    def queue(self) -> list[KeyValue]:
+        """The waiters' keys, first (the holder) first."""
+        return sorted(self.coordinator.list(self.prefix), key=lambda kv: kv.create_revision)
+
+    def predecessor(self) -> KeyValue | None:
+        """The key just before this waiter's (None: this waiter holds the lock)."""
+        if self.token is None:
+            raise CoordinationError(f"{self.owner} is not in the queue: enqueue() first")
+        before = [kv for kv in self.queue() if kv.create_revision < self.token]
+        return before[-1] if before else None
+
+    def acquire(self, timeout: float) -> int:
+        """Join the queue and wait, watching only the predecessor, until first; the token."""
+        deadline = self.coordinator.now() + timeout
+        token = self.enqueue()
+        while True:
+            ahead = self.predecessor()
+            if ahead is None:
+                return token
+            watcher = self.coordinator.watch(ahead.key)
+            try:
+                if self.coordinator.get(ahead.key) is not None and not wait_for_delete(
+                        self.coordinator, watcher, ahead.key, deadline):
+                    raise CoordinationError(f"{self.owner} still waits behind {ahead.value} "
+                                            f"after {timeout:g} s")
+            finally:
+                watcher.cancel()
+            # gone: the holder released, or a waiter ahead gave up; look again
+
+    def release(self) -> bool:
+        """Leave the queue (holder or not); whether this waiter's key was still there."""
+        self.token = None
+        return self.coordinator.delete(self.key)
 
 
 class Election:

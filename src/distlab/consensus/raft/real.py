@@ -12,7 +12,7 @@ so what it returns is what does not depend on them: counts, values, the checker'
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,17 @@ SERVERS = ("n1", "n2", "n3")
 
 
 def ask(me: Endpoint, request: Any, first: str, servers: Sequence[str] = SERVERS,
-        deadline: float = 20.0) -> tuple[str, Any]:
+        deadline: float = 20.0, on_retry: Callable[[], None] | None = None
+        ) -> tuple[str, Any]:
     """Send ``request`` until a server answers it: follow `NotLeader` hints, skip servers
     that are down or silent. Returns (who answered, the reply); raises `TimeoutError` if no
-    server answers within ``deadline`` seconds."""
-    target, give_up = first, time.monotonic() + deadline
+    server answers within ``deadline`` seconds. ``on_retry`` is called each time the request
+    is sent again (to count the retries a fault caused)."""
+    target, give_up, sent = first, time.monotonic() + deadline, False
     while time.monotonic() < give_up:
+        if sent and on_retry is not None:
+            on_retry()
+        sent = True
         try:
             me.send(target, request)
             src, reply = me.receive(0.5, src=target)
