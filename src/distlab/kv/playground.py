@@ -8,8 +8,6 @@ wins, with neither sloppy quorums nor read repair, so that what a read sees depe
 
 from __future__ import annotations
 
-from itertools import count
-
 from distlab.kv.leaderless import SIBLING_SEPARATOR, DynamoNode
 from distlab.kv.runs import ScriptedKVClient
 from distlab.sim import Network, Node, Simulation
@@ -26,15 +24,10 @@ def store(r: int = 2, w: int = 2) -> Simulation:
     return sim
 
 
-_clients = count(1)
-
-
 def ask(sim: Simulation, coordinator: str, f: str, key: str, value: str | None) -> str:
     """Send one ``get`` or ``put`` to ``coordinator`` now, from a new client; its id (the
     operation is that client's in ``sim.history``)."""
-    client = f"client{next(_clients)}"
-    while client in sim.nodes:
-        client = f"client{next(_clients)}"
+    client = f"client{sum(node.startswith('client') for node in sim.nodes) + 1}"
     sim.add_node(ScriptedKVClient, client, server=coordinator, script=((0.0, f, key, value),))
     return client
 
