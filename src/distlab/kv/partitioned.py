@@ -26,6 +26,9 @@ waits until the server reaches that epoch, so requests never bounce between two 
 with different views. The store assumes what TCP on one machine gives: messages are not
 lost, and no server crashes during a change (lab 3b's servers also survive loss,
 duplication and crashes).
+
+`membership_sim` runs it on the simulator with clients (`KVClient`) and a plan of changes;
+`distlab.kv.real` runs it as real processes.
 """
 
 from __future__ import annotations
