@@ -77,3 +77,18 @@ def test_serving_before_the_handover_reads_stale_values():
                                               ops=60).history, "kv").verdict)
                 for seed in range(1, 6)}
     assert "not linearizable" in verdicts
+
+
+@pytest.mark.parametrize("seed", range(1, 4))
+def test_four_changes_in_a_row_with_a_server_left_out_of_some_of_them(seed):
+    # s5 hears of no change until the third, which makes it a member: it jumps to that epoch
+    servers = ("s1", "s2", "s3", "s4", "s5")
+    plan = ((200.0, servers[:4]), (500.0, ("s2", "s3", "s4")),
+            (800.0, ("s2", "s3", "s4", "s5")), (1_100.0, ("s2", "s4", "s5")))
+    sim = membership_sim(seed, servers=servers, initial=servers[:3], plan=plan, ops=60)
+    sim.run(until=8_000)
+    assert sim.nodes["admin"].done and sim.nodes["s5"].epoch == 4
+    assert all(op.status == "ok" for op in sim.history)
+    assert str(check_linearizability(sim.history, "kv").verdict) == "linearizable"
+    assert sorted(key for s in ("s1", "s3") for key in sim.nodes[s].data) == []
+    assert all(owner(plan[-1][1], key) == s for s in servers for key in sim.nodes[s].data)

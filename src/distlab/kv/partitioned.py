@@ -19,6 +19,9 @@ notebook in `distlab.kv.real`):
 3. A new member serves its keys only once it has a ``Handover`` of the epoch from every old
    member; requests for them wait until then. It then answers ``Ready``.
 
+A server that was neither an old nor a new member of some changes never heard of them: it held
+no keys then, so it simply jumps to the epoch of the next change that names it.
+
 So a key has at most one server answering for it at any time, and that server holds every
 write acknowledged before it took over: the history stays linearizable. A message from a
 later epoch than the server knows (a `Forward` or `Handover` that overtook the change)
@@ -145,7 +148,7 @@ class PartitionedKV(Node):
                 if not self.expected:
                     self.send(self.admin, Ready(self.epoch, self.moved))
                     self.replay()
-            case ChangeMembership(epoch=epoch) if epoch == self.epoch + 1 and not self.expected:
+            case ChangeMembership(epoch=epoch) if epoch > self.epoch and not self.expected:
                 self.change(src, msg)
                 self.replay()
             case ChangeMembership(epoch=epoch) if epoch == self.epoch and not self.expected:
