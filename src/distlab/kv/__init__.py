@@ -12,6 +12,9 @@
 * `distlab.kv.leaderless` -- Dynamo-style quorums on the ring, sloppy quorums, hinted
   handoff and read repair, last-writer-wins or siblings (`DynamoNode`); `distlab.kv.merkle`
   -- Merkle-tree anti-entropy.
+* `distlab.kv.partitioned` -- a store partitioned on a consistent-hash ring whose servers join
+  and leave, handing their keys over while clients write (`PartitionedKV`); `distlab.kv.real`
+  runs it as real processes, a node joining and one leaving (`join_and_leave`).
 * `distlab.kv.sessions` -- client sessions over follower reads: where reads go (the leader, a
   sticky follower, any follower) and version tokens (`SessionClient`).
 * `distlab.kv.runs` -- the scenarios of each (`cap_run`, `failover_run`, `cart_run`,

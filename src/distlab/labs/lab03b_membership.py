@@ -49,7 +49,7 @@ RESEND_EVERY = 100.0
 KEYS = tuple(f"k{i}" for i in range(1, 7))
 #: the library's stores and partitioning: a student's class may neither subclass nor import them
 LIBRARY_STORES = ("distlab.kv.leaderless", "distlab.kv.leader_follower", "distlab.kv.register",
-                  "distlab.partitioning.ring")
+                  "distlab.partitioning.ring", "distlab.kv.partitioned")
 
 
 def owner(members: Sequence[str], key: str) -> str:
