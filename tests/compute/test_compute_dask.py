@@ -8,8 +8,6 @@ These start real processes: they are marked ``real_services`` (select or skip th
 from __future__ import annotations
 
 import os
-import signal
-import time
 
 import pytest
 
@@ -18,7 +16,8 @@ from distlab.compute.model import run_sequential
 
 distributed = pytest.importorskip("distributed")
 
-from distlab.compute.dask_engine import dask_cluster, placements, submit_job  # noqa: E402
+from distlab.compute.dask_engine import (dask_cluster, kill_a_worker_holding,  # noqa: E402
+                                         placements, submit_job)
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.real_services]
 CORPUS = documents(8, 150, seed=1)
@@ -55,16 +54,8 @@ def test_every_task_is_computed_once_by_some_worker(client):
 
 def test_a_killed_workers_results_are_computed_again_and_the_answer_is_right(client):
     submitted = submit_job(client, word_count, CORPUS, 3, tag="kill", pause=0.4)
-    pids = client.run(os.getpid)
-    victim = sorted(pids)[0]
-    deadline = time.monotonic() + 60
-    held: list[str] = []
-    while not held:
-        assert time.monotonic() < deadline, "no map task finished on the victim within 60 s"
-        held = [key for key, workers in client.who_has(submitted.maps).items()
-                if victim in workers]
-        time.sleep(0.05)
-    os.kill(pids[victim], signal.SIGKILL)
+    victim, held = kill_a_worker_holding(client, submitted.maps)
+    assert held
     assert submitted.result(timeout=120) == run_sequential(word_count, CORPUS, 3).as_dict()
     computed = placements(client, submitted).computed
     assert all(any(worker != victim for worker in computed.get(key, ())) for key in held)

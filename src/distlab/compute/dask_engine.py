@@ -20,6 +20,8 @@ task, and which results crossed between workers.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -98,6 +100,25 @@ def submit_job(client: object, job: Job, inputs: Mapping[str, str], n_reduce: in
                              key=f"{tag}-reduce-{r}")
                for r in range(n_reduce)]
     return Submitted(maps, reduces)
+
+
+def kill_a_worker_holding(client: object, futures: list, timeout: float = 60.0
+                          ) -> tuple[str, list[str]]:
+    """Wait until a worker holds a finished result of ``futures``, then kill that worker's
+    process (SIGKILL: no goodbye, as a machine that loses power). Returns the worker's address
+    and the keys of the results it held, now lost. The cluster must be on this machine."""
+    pids = client.run(os.getpid)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holders = client.who_has(futures)  # type: ignore[attr-defined]
+        for victim in sorted(pids):
+            held = sorted(key for key, workers in holders.items() if victim in workers)
+            if held:
+                os.kill(pids[victim], signal.SIGKILL)
+                return victim, held
+        time.sleep(0.02)
+    raise TimeoutError(f"no task of {len(futures)} finished within {timeout} s: nothing to "
+                       f"kill (is the cluster running?)")
 
 
 @dataclass(frozen=True)
