@@ -11,8 +11,8 @@ import pytest
 from distlab.compute.dag import Context, lineage_graph, stages
 from distlab.compute.jobs import WORD, documents, word_count
 from distlab.compute.model import run_sequential
-from distlab.compute.streaming import (out_of_order_stream, processing_time_counts,
-                                       true_counts, tumbling_counts)
+from distlab.compute.streaming import (out_of_order_stream, processing_time_counts, true_counts,
+                                       tumbling_counts)
 
 DOCS = documents(6, 80, seed=2)
 
