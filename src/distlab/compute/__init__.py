@@ -11,6 +11,7 @@
   experiments of the pages.
 * `distlab.compute.dag` -- datasets with lineage, stages, recomputation of lost partitions
   (Spark's RDDs); `distlab.compute.streaming` -- event-time windows and watermarks (Flink);
+  `distlab.compute.checkpoints` -- why checkpoint barriers are aligned;
 * `distlab.compute.scheduling` -- FIFO, fair and delay scheduling of jobs on a shared cluster;
 * `distlab.compute.dask_engine` -- the same jobs on a real engine, Dask distributed (the
   ``engines`` extra).
