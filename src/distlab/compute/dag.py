@@ -11,11 +11,11 @@ dependencies (`stages`); inside a stage the narrow steps are pipelined.
 
 Nothing is replicated. Partition ``i`` of every dataset lives on machine ``i mod n`` of the
 `Context`; the map side of a shuffle writes its buckets there too (the *shuffle files*), and
-a `cache`\\ d dataset keeps its partitions there. When a machine is lost (`Context.lose`), its
-cached partitions and shuffle files go with it, and the next action recomputes exactly what
-is missing from the lineage -- no more: a partition whose inputs are still cached, or
-whose shuffle files survive, is not recomputed. ``Context.computed`` counts every partition
-computed, so a page can measure what a failure cost.
+a cached dataset (`Dataset.cache`) keeps its partitions there. When a machine is lost
+(`Context.lose`), its cached partitions and shuffle files go with it, and the next action
+recomputes exactly what is missing from the lineage -- no more: a partition whose inputs are
+still cached, or whose shuffle files survive, is not recomputed. ``Context.computed`` counts
+every partition computed, so a page can measure what a failure cost.
 """
 
 from __future__ import annotations
