@@ -9,4 +9,10 @@
   the simulator (Dean and Ghemawat 2004);
 * `distlab.compute.invariants` -- what a run must get right; `distlab.compute.runs` -- the
   experiments of the pages.
+* `distlab.compute.dag` -- datasets with lineage, stages, recomputation of lost partitions
+  (Spark's RDDs); `distlab.compute.streaming` -- event-time windows and watermarks (Flink);
+  `distlab.compute.checkpoints` -- why checkpoint barriers are aligned;
+* `distlab.compute.scheduling` -- FIFO, fair and delay scheduling of jobs on a shared cluster;
+* `distlab.compute.dask_engine` -- the same jobs on a real engine, Dask distributed (the
+  ``engines`` extra).
 """

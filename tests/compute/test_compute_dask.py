@@ -1,0 +1,69 @@
+"""Tests of distlab.compute.dask_engine: the toy's map and reduce tasks on a real Dask
+cluster of two worker processes on loopback compute what the sequential reference computes,
+and the job survives a worker killed in the middle of it.
+
+These start real processes: they are marked ``real_services`` (select or skip them with
+``-m real_services``) and bounded by timeouts; they run in ``make test``."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from distlab.compute.jobs import documents, inverted_index, word_count
+from distlab.compute.model import run_sequential
+
+distributed = pytest.importorskip("distributed")
+
+from distlab.compute.dask_engine import (dask_cluster, kill_a_worker_holding,  # noqa: E402
+                                         placements, submit_job)
+
+pytestmark = [pytest.mark.timeout(240), pytest.mark.real_services]
+CORPUS = documents(8, 150, seed=1)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_cluster(workers=2) as client:
+        yield client
+
+
+def test_the_cluster_listens_on_loopback_with_two_worker_processes(client):
+    info = client.scheduler_info()
+    assert info["address"].startswith("tcp://127.0.0.1:")
+    assert len(info["workers"]) == 2
+    assert all(address.startswith("tcp://127.0.0.1:") for address in info["workers"])
+    assert len(set(client.run(os.getpid).values())) == 2   # two processes
+
+
+@pytest.mark.parametrize("job", [word_count, inverted_index], ids=["word_count", "index"])
+def test_dask_computes_what_the_sequential_reference_computes(client, job):
+    submitted = submit_job(client, job, CORPUS, 3, tag=f"ref-{job.name.replace(' ', '-')}")
+    assert submitted.result(timeout=60) == run_sequential(job, CORPUS, 3).as_dict()
+
+
+def test_every_task_is_computed_once_by_some_worker(client):
+    submitted = submit_job(client, word_count, CORPUS, 3, tag="placed")
+    submitted.result(timeout=60)
+    placed = placements(client, submitted)
+    assert sorted(placed.computed) == sorted(submitted.keys) and len(placed.computed) == 11
+    assert sum(placed.tasks_per_worker().values()) == 11
+    assert set(placed.tasks_per_worker()) <= set(client.scheduler_info()["workers"])
+
+
+def test_a_killed_workers_results_are_computed_again_and_the_answer_is_right(client):
+    submitted = submit_job(client, word_count, CORPUS, 3, tag="kill", pause=0.4)
+    victim, held = kill_a_worker_holding(client, submitted.maps)
+    assert held
+    assert submitted.result(timeout=120) == run_sequential(word_count, CORPUS, 3).as_dict()
+    computed = placements(client, submitted).computed
+    assert all(any(worker != victim for worker in computed.get(key, ())) for key in held)
+
+
+def test_bad_arguments_are_refused_with_a_message(client):
+    with pytest.raises(ValueError, match="at least one input"):
+        submit_job(client, word_count, {})
+    with pytest.raises(ValueError, match="at least one worker"):
+        with dask_cluster(workers=0):
+            pass
