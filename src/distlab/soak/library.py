@@ -204,31 +204,25 @@ def ring_election(node: type[RingNode] = RingNode) -> Target:
 def heartbeat(detector: type[TimeoutDetector] = TimeoutDetector) -> Target:
     """A heartbeat sender and a timeout detector: the detector suspects a silent sender
     (completeness) under every fault, and trusts it again once they are over."""
-
-    def setup(sim: Simulation) -> None:
-        sim.add_node(HeartbeatSender, "sender", every=50.0)
-        sim.add_node(detector, "detector", timeout=200.0)
-
-    def scenario(seed: int) -> Scenario:
-        return Scenario(setup, run_for=4_000.0, network=NETWORK, properties=[
-            SuspectsTheSilent("detector"),
-            Eventually("the detector trusts the sender",
-                       lambda sim: sim.is_up("detector") and not sim.nodes["detector"].suspected,
-                       until_end=True)])
-
-    return Target("heartbeat", "distlab.membership.heartbeat",
-                  "a silent sender is suspected (every event); trusted again (end)",
-                  Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
+    return _detector_target("heartbeat", "distlab.membership.heartbeat", detector,
+                            timeout=200.0)
 
 
 def phi_accrual(detector: type[PhiAccrualDetector] = PhiAccrualDetector) -> Target:
     """A heartbeat sender and a phi accrual detector (threshold 8): the detector suspects a
     sender silent for longer than its model allows (completeness) under every fault, and
     trusts it again once they are over."""
+    return _detector_target("phi-accrual", "distlab.membership.phi_accrual", detector,
+                            threshold=8.0)
+
+
+def _detector_target(name: str, module: str, detector: type[Node], **options: float
+                     ) -> Target:
+    """A sender heartbeating every 50 ms and ``detector(**options)`` watching it."""
 
     def setup(sim: Simulation) -> None:
         sim.add_node(HeartbeatSender, "sender", every=50.0)
-        sim.add_node(detector, "detector", threshold=8.0)
+        sim.add_node(detector, "detector", **options)
 
     def scenario(seed: int) -> Scenario:
         return Scenario(setup, run_for=4_000.0, network=NETWORK, properties=[
@@ -237,8 +231,7 @@ def phi_accrual(detector: type[PhiAccrualDetector] = PhiAccrualDetector) -> Targ
                        lambda sim: sim.is_up("detector") and not sim.nodes["detector"].suspected,
                        until_end=True)])
 
-    return Target("phi-accrual", "distlab.membership.phi_accrual",
-                  "a silent sender is suspected (every event); trusted again (end)",
+    return Target(name, module, "a silent sender is suspected (every event); trusted again (end)",
                   Faults(interval=250.0, **EVERYTHING), scenario, calm_at=0.75)
 
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from distlab.consensus.multipaxos.messages import (NOOP, Accept, Accepted, Ballot, CatchUp, Decide,
                                                    Heartbeat, Preempted, Prepare, Promise)
+from distlab.consensus.timeouts import leader_timings
 from distlab.kv.machine import KVMachine
 from distlab.sim import Node
 from distlab.workloads.client import NotLeader
@@ -67,18 +68,12 @@ class MultiPaxosServer(Node):
 
     def __init__(self, election_timeout: tuple[float, float] = (150.0, 300.0),
                  heartbeat_interval: float = 50.0, batch: int = 32):
-        low, high = election_timeout
-        if not 0 < low <= high:
-            raise ValueError(f"election_timeout must be a range (low, high) with "
-                             f"0 < low <= high; got {election_timeout!r}")
-        if not 0 < heartbeat_interval < low:
-            raise ValueError(f"heartbeat_interval ({heartbeat_interval}) must be positive and "
-                             f"shorter than the election timeout ({low}), or followers would "
-                             f"start phase 1 against a healthy leader")
+        self.election_timeout = leader_timings(
+            election_timeout, heartbeat_interval,
+            otherwise="followers would start phase 1 against a healthy leader")
         if batch < 1:
             raise ValueError(f"batch is how many decided slots one CatchUp gets back and must "
                              f"be at least 1; got {batch!r}")
-        self.election_timeout = (float(low), float(high))
         self.heartbeat_interval = heartbeat_interval
         self.batch = batch
         self.role = "follower"

@@ -13,6 +13,7 @@ from typing import Any
 
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, RequestVote,
                                              RequestVoteReply)
+from distlab.consensus.timeouts import leader_timings
 from distlab.sim import Node
 
 
@@ -38,15 +39,7 @@ class RaftElectionNode(Node):
 
     def __init__(self, election_timeout: tuple[float, float] = (150.0, 300.0),
                  heartbeat_interval: float = 50.0):
-        low, high = election_timeout
-        if not 0 < low <= high:
-            raise ValueError(f"election_timeout must be a range (low, high) with "
-                             f"0 < low <= high; got {election_timeout!r}")
-        if heartbeat_interval >= low:
-            raise ValueError(f"heartbeat_interval ({heartbeat_interval}) must be shorter than "
-                             f"the election timeout ({low}), or followers would start "
-                             f"elections against a healthy leader")
-        self.election_timeout = (float(low), float(high))
+        self.election_timeout = leader_timings(election_timeout, heartbeat_interval)
         self.heartbeat_interval = heartbeat_interval
         self.role = "follower"
         self.leader_id: str | None = None

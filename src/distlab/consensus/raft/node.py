@@ -31,6 +31,7 @@ from typing import Any
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, Entry,
                                              InstallSnapshot, InstallSnapshotReply, RequestVote,
                                              RequestVoteReply)
+from distlab.consensus.timeouts import leader_timings
 from distlab.kv.machine import KVMachine
 from distlab.sim import Node
 from distlab.workloads.client import NotLeader
@@ -67,18 +68,10 @@ class RaftNode(Node):
     def __init__(self, election_timeout: tuple[float, float] = (150.0, 300.0),
                  heartbeat_interval: float = 50.0, batch: int = 64,
                  snapshot_every: int | None = None, cluster: Sequence[str] | None = None):
-        low, high = election_timeout
-        if not 0 < low <= high:
-            raise ValueError(f"election_timeout must be a range (low, high) with "
-                             f"0 < low <= high; got {election_timeout!r}")
-        if not 0 < heartbeat_interval < low:
-            raise ValueError(f"heartbeat_interval ({heartbeat_interval}) must be positive and "
-                             f"shorter than the election timeout ({low}), or followers would "
-                             f"start elections against a healthy leader")
         if batch < 1 or (snapshot_every is not None and snapshot_every < 1):
             raise ValueError(f"batch and snapshot_every count entries and must be at least 1; "
                              f"got batch={batch!r}, snapshot_every={snapshot_every!r}")
-        self.election_timeout = (float(low), float(high))
+        self.election_timeout = leader_timings(election_timeout, heartbeat_interval)
         self.heartbeat_interval = heartbeat_interval
         self.batch = batch
         self.snapshot_every = snapshot_every

@@ -36,6 +36,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from distlab.consensus.timeouts import leader_timings
 from distlab.consensus.vr.messages import (Commit, DoViewChange, GetState, NewState, Prepare,
                                            PrepareOK, Recovery, RecoveryResponse, StartView,
                                            StartViewChange)
@@ -66,17 +67,11 @@ class VRReplica(Node):
 
     def __init__(self, timeout: tuple[float, float] = (150.0, 300.0),
                  commit_interval: float = 50.0, recovery_retry: float = 100.0):
-        low, high = timeout
-        if not 0 < low <= high:
-            raise ValueError(f"timeout must be a range (low, high) with 0 < low <= high; "
-                             f"got {timeout!r}")
-        if not 0 < commit_interval < low:
-            raise ValueError(f"commit_interval ({commit_interval}) must be positive and "
-                             f"shorter than the timeout ({low}), or backups would replace a "
-                             f"healthy primary")
+        self.timeout = leader_timings(timeout, commit_interval,
+                                      names=("timeout", "commit_interval"),
+                                      otherwise="backups would replace a healthy primary")
         if recovery_retry <= 0:
             raise ValueError(f"recovery_retry must be positive; got {recovery_retry!r}")
-        self.timeout = (float(low), float(high))
         self.commit_interval = commit_interval
         self.recovery_retry = recovery_retry
         self.view_number = 0

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from distlab.consensus.timeouts import leader_timings
 from distlab.consensus.zab.messages import (NO_ZXID, Ack, AckEpoch, AckNewLeader, Commit,
                                             FollowerInfo, Heartbeat, LeaderIs, NewEpoch, NewLeader,
                                             Proposal, Txn, Vote, Zxid)
@@ -64,18 +65,12 @@ class ZabServer(Node):
 
     def __init__(self, timeout: tuple[float, float] = (150.0, 300.0),
                  heartbeat_interval: float = 50.0, finalize_wait: float = 20.0):
-        low, high = timeout
-        if not 0 < low <= high:
-            raise ValueError(f"timeout must be a range (low, high) with 0 < low <= high; "
-                             f"got {timeout!r}")
-        if not 0 < heartbeat_interval < low:
-            raise ValueError(f"heartbeat_interval ({heartbeat_interval}) must be positive and "
-                             f"shorter than the timeout ({low}), or followers would leave a "
-                             f"healthy leader")
-        if not 0 <= finalize_wait < low:
+        self.timeout = leader_timings(timeout, heartbeat_interval,
+                                      names=("timeout", "heartbeat_interval"),
+                                      otherwise="followers would leave a healthy leader")
+        if not 0 <= finalize_wait < self.timeout[0]:
             raise ValueError(f"finalize_wait ({finalize_wait}) must be at least 0 and shorter "
-                             f"than the timeout ({low})")
-        self.timeout = (float(low), float(high))
+                             f"than the timeout ({self.timeout[0]})")
         self.finalize_wait = finalize_wait
         self.heartbeat_interval = heartbeat_interval
         self.role = "looking"
