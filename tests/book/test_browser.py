@@ -315,9 +315,9 @@ def reports(built_html: Path, server: str) -> list[PageReport]:
             report.error_outputs = page.evaluate(FIND_ERROR_OUTPUTS)
             report.broken_images = page.evaluate(FIND_BROKEN_IMAGES)
             report.math, report.math_unrendered = page.evaluate(FIND_UNRENDERED_MATH)
-            report.bad_alts = page.evaluate(FIND_BAD_ALTS)
-            report.weight_kb = page_weight_kb(built_html, path, page.evaluate(FIND_IMAGE_URLS))
             check_widgets(page, report)
+            report.bad_alts = page.evaluate(FIND_BAD_ALTS)  # widget pictures included
+            report.weight_kb = page_weight_kb(built_html, path, page.evaluate(FIND_IMAGE_URLS))
             check_animations(page, report)
             page.close()
             results.append(report)
