@@ -55,6 +55,7 @@ WIDGET_TIMEOUT_MS = 10_000
 #: the widths a page is measured at: three laptops, then a phone
 LAPTOP_WIDTHS = (1440, 1280, 1024)
 PHONE_WIDTH = 390
+RELAYOUT_MS = 150  # after a resize: the layout and the widgets' own resize handlers settle
 #: a page's HTML (with its saved widget state) plus its images, in KB. Measured on the first
 #: four chapters: 30 KB (an introduction) to 900 KB (02.04, with several widgets and 25 figures).
 MAX_PAGE_KB = 1_500
@@ -203,23 +204,14 @@ def page_weight_kb(html_dir: Path, path: str, image_urls: list[str]) -> float:
     return sum(f.stat().st_size for f in files if f.is_file()) / 1024
 
 
-def measure_widths(browser, server: str, paths: list[str],
-                   reports: dict[str, PageReport]) -> None:
-    """Open every page at the laptop widths and at the phone width; record what is too wide."""
+def measure_widths(page, report: PageReport) -> None:
+    """Resize the loaded page to each laptop width, then to a phone's; record what is too wide
+    (a resize lays the page out again at once: no need to load it again)."""
     for width in (*LAPTOP_WIDTHS, PHONE_WIDTH):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        context.route("**/*", lambda route: route.continue_()
-                      if urlsplit(route.request.url).hostname in LOOPBACK_HOSTS
-                      else route.abort())
-        for path in paths:
-            page = context.new_page()
-            page.goto(server + path, wait_until="load")
-            page.wait_for_load_state("networkidle")
-            page.wait_for_timeout(SETTLE_MS)
-            check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
-            reports[path].wide_blocks += [f"{width} px: {w}" for w in page.evaluate(check)]
-            page.close()
-        context.close()
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(RELAYOUT_MS)
+        check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
+        report.wide_blocks += [f"{width} px: {w}" for w in page.evaluate(check)]
 
 
 def check_animations(page, report: PageReport) -> None:
@@ -319,10 +311,9 @@ def reports(built_html: Path, server: str) -> list[PageReport]:
             report.bad_alts = page.evaluate(FIND_BAD_ALTS)  # widget pictures included
             report.weight_kb = page_weight_kb(built_html, path, page.evaluate(FIND_IMAGE_URLS))
             check_animations(page, report)
+            measure_widths(page, report)
             page.close()
             results.append(report)
-        measure_widths(browser, server, [r.path for r in results],
-                       {r.path: r for r in results})
         browser.close()
     return results
 
