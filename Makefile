@@ -1,5 +1,6 @@
 # distlab: the book and its library.
 #   make book   build the HTML book into _build/html (warnings are errors)
+#   make pdf    the book as one PDF, _build/pdf/distlab-book.pdf (offline, with Chromium)
 #   make test   run every test: library, notebooks (nbval), book build, browser
 #   make lab    open JupyterLab on the book
 #   make bench  run the benchmarks
@@ -25,11 +26,11 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= auto
 SOAK_RUNS ?= 1000
 
-.PHONY: help venv system-packages assets book test lab bench soak grade labs labs-check execute clean \
+.PHONY: help venv system-packages assets book pdf test lab bench soak grade labs labs-check execute clean \
 	distclean
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
 venv: $(INSTALLED)
 
@@ -42,7 +43,8 @@ $(INSTALLED): pyproject.toml
 # password; otherwise the exact command is printed): npm for the book's JavaScript, and
 # for the tests Debian's Chromium (the browser tests), etcd and ZooKeeper (page 04.06).
 system-packages:
-	@tools/system_packages.sh npm $(if $(filter test,$(MAKECMDGOALS)),chromium etcd-server zookeeperd)
+	@tools/system_packages.sh npm $(if $(filter test pdf,$(MAKECMDGOALS)),chromium) \
+		$(if $(filter test,$(MAKECMDGOALS)),etcd-server zookeeperd)
 
 # Local copies of require.js, the widget manager and MathJax (see tools/js_assets.py).
 assets: venv system-packages
@@ -52,6 +54,11 @@ book: venv assets
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going --all
 	@echo
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
+
+# Every page of the built book printed by Debian's Chromium in the order of _toc.yml, joined
+# with a contents page, bookmarks and page numbers (tools/make_pdf.py). Nothing is downloaded.
+pdf: book
+	$(PY) tools/make_pdf.py _build/html _build/pdf/distlab-book.pdf
 
 # One pytest run: tests/ (library and pipeline tests, including the book build and the browser
 # test) and every notebook in book/ and solutions/ under strict nbval; pyproject.toml holds the

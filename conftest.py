@@ -33,7 +33,8 @@ os.environ["DISTLAB_PROGRESS"] = "0"
 collect_ignore = ["labs"]
 
 #: the test files that share one book build (the session fixture of tests/book/conftest.py)
-BOOK_PIPELINE = ("tests/book/test_book_build.py", "tests/book/test_browser.py")
+BOOK_PIPELINE = ("tests/book/test_book_build.py", "tests/book/test_browser.py",
+                 "tests/book/test_pdf.py")
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, called only when it is installed

@@ -4,7 +4,10 @@
       gives their module names, by default folders "@jupyter-widgets/..." next to the page,
       which do not exist; map those names to the folder of the local embed-amd.js.
    2. The manager typesets widget labels with the MathJax 2 call MathJax.Hub.Queue; the book
-      loads MathJax 3, which has no Hub. Provide that one call, done with MathJax 3. */
+      loads MathJax 3, which has no Hub. Provide that one call, done with MathJax 3.
+   3. A picture inside a widget (an explorer's drawing, an ipywidgets Image) has no alt text.
+      Give it the alt text of the cell's still figure, which the book's extension took from
+      the figure's title (tools/figure_alt_text.py), so a screen reader says what it shows. */
 (function () {
   var manager = new URL("vendor/html-manager/", document.currentScript.src).href;
   // Other bundled modules (@jupyter-widgets/base, /controls...) derive the same folder from
@@ -25,10 +28,22 @@
     }
   }
 
+  function describeWidgetPictures() {
+    document.querySelectorAll(".widget-subarea img:not([alt])").forEach(function (img) {
+      var output = img.closest(".cell_output");
+      var still = output && Array.from(output.querySelectorAll("img[alt]")).find(
+        function (other) { return !other.closest(".widget-subarea"); });
+      img.alt = still ? still.alt + " (the explorer as saved; its controls need a kernel)"
+                      : "The explorer as saved (its controls need a kernel)";
+    });
+  }
+
   // The widgets are rendered on the window's load event, after MathJax 3 has started.
   window.addEventListener("load", function () {
     if (window.MathJax && !window.MathJax.Hub) {
       window.MathJax.Hub = { Queue: typesetWithMathJax3 };
     }
+    new MutationObserver(describeWidgetPictures).observe(document.body,
+                                                         { childList: true, subtree: true });
   });
 })();

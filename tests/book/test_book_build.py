@@ -133,3 +133,24 @@ def test_pages_fetch_nothing_from_other_hosts(built_html: Path) -> None:
         "Serve them locally (see tools/js_assets.py); for matplotlib's jshtml player, drop "
         "its font-awesome <link> (the theme already ships the icons)."
     )
+
+
+NAV_CAPTION = re.compile(r'class="caption"[^>]*>\s*<span class="caption-text">([^<]*)</span>')
+NAV_LINK = re.compile(r'<a class="reference internal" href="[^"]*">([^<]*)</a>')
+
+
+def test_a_chapter_title_appears_once_in_the_navigation(built_html: Path) -> None:
+    """A part's caption ("Chapter 2") must not repeat the title of the page that opens it
+    ("2. Communication and coordination"): the reader would see the chapter's name twice."""
+    page = (built_html / "book" / "intro.html").read_text(encoding="utf-8")
+    nav = page[page.index("bd-docs-nav"):]
+    nav = nav[: nav.index("</nav>")]
+    captions = NAV_CAPTION.findall(nav)
+    titles = NAV_LINK.findall(nav)
+    assert captions and titles, "no caption or page link found in the navigation"
+
+    def words(text: str) -> str:
+        return re.sub(r"^\d+\.\s*", "", text).strip().lower()
+
+    twice = [c for c in captions if any(words(t).startswith(words(c)) for t in titles)]
+    assert not twice, f"these captions repeat a page's title in the navigation: {twice}"

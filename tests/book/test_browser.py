@@ -13,7 +13,13 @@ everything of interest is recorded in a ``PageReport``; the tests below read the
 - every formula is typeset by the local MathJax 3 (an ``mjx-container`` inside each ``.math``);
 - every saved widget view renders: the widget manager replaces each
   ``<script type="application/vnd.jupyter.widget-view+json">`` with a ``div.widget-subarea``
-  that must be non-empty and visible.
+  that must be non-empty and visible;
+- at 1440, 1280 and 1024 px (laptops) no code, output, table or formula block is wider than its
+  box (it would scroll sideways) and no figure sticks out of the article (_assets/distlab.css);
+  at 390 px (a phone) the page does not scroll sideways and every figure fits the article;
+- every image of the article has an alt text that says what it shows, never a file name
+  (tools/figure_alt_text.py);
+- each page, with its images, weighs less than MAX_PAGE_KB (the weights are printed).
 """
 
 from __future__ import annotations
@@ -46,6 +52,13 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 SETTLE_MS = 500  # after network idle: MathJax typesetting and widget rendering finish
 ANIMATION_TIMEOUT_MS = 5_000
 WIDGET_TIMEOUT_MS = 10_000
+#: the widths a page is measured at: three laptops, then a phone
+LAPTOP_WIDTHS = (1440, 1280, 1024)
+PHONE_WIDTH = 390
+RELAYOUT_MS = 150  # after a resize: the layout and the widgets' own resize handlers settle
+#: a page's HTML (with its saved widget state) plus its images, in KB. Measured on the first
+#: four chapters: 30 KB (an introduction) to 900 KB (02.04, with several widgets and 25 figures).
+MAX_PAGE_KB = 1_500
 
 
 @dataclass
@@ -64,6 +77,9 @@ class PageReport:
     widgets_blank: list[str] = field(default_factory=list)
     math: int = 0
     math_unrendered: list[str] = field(default_factory=list)
+    wide_blocks: list[str] = field(default_factory=list)  # "<width> px: <block> ..."
+    bad_alts: list[str] = field(default_factory=list)
+    weight_kb: float = 0.0
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -129,6 +145,73 @@ FIND_BLANK_WIDGETS = """() => {
     });
     return blank;
 }"""
+
+
+FIND_WIDE_BLOCKS = """() => {
+    const article = document.querySelector('.bd-article') || document.body;
+    const right = article.getBoundingClientRect().right;
+    const wide = [];
+    const name = el => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className)
+        .trim().split(/\\s+/).join('.') : '');
+    const blocks = article.querySelectorAll(
+        'pre, div.cell_output .output, table, div.math, mjx-container[display="true"]');
+    for (const el of blocks) {
+        if (el.scrollWidth > el.clientWidth + 1)
+            wide.push(name(el) + ' ' + el.scrollWidth + ' px in a box of ' + el.clientWidth
+                      + ': ' + el.textContent.trim().slice(0, 60));
+    }
+    for (const el of article.querySelectorAll('img, div.widget-subarea')) {
+        if (el.getBoundingClientRect().right > right + 1)
+            wide.push(name(el) + ' sticks out of the article by '
+                      + Math.round(el.getBoundingClientRect().right - right) + ' px');
+    }
+    return wide;
+}"""
+
+FIND_SIDEWAYS_SCROLL = """() => {
+    const root = document.documentElement;
+    const wide = [];
+    if (root.scrollWidth > window.innerWidth + 1)
+        wide.push('the page scrolls sideways: ' + root.scrollWidth + ' px');
+    const article = document.querySelector('.bd-article') || document.body;
+    const right = article.getBoundingClientRect().right;
+    for (const img of article.querySelectorAll('img')) {
+        if (img.getBoundingClientRect().right > right + 1)
+            wide.push('a figure sticks out of the article: ' + (img.alt || '').slice(0, 60));
+    }
+    return wide;
+}"""
+
+#: an alt text that is a file name or a hash
+FILE_NAME_ALT = r"/\.(png|jpe?g|gif|svg|webp)$|^[0-9a-f]{16,}/i"
+
+FIND_BAD_ALTS = f"""() => Array.from(
+    document.querySelectorAll('.bd-article img'),
+    img => [img.getAttribute('alt') || '', (img.getAttribute('src') || '').slice(-60)])
+  .filter(([alt, src]) => alt.trim().split(/\\s+/).length < 2 || {FILE_NAME_ALT}.test(alt.trim()))
+  .map(([alt, src]) => 'alt "' + alt + '" on ' + src)"""
+
+FIND_IMAGE_URLS = """() => Array.from(new Set(Array.from(document.images, img => img.src)))
+    .filter(src => src && !src.startsWith('data:'))"""
+
+
+def page_weight_kb(html_dir: Path, path: str, image_urls: list[str]) -> float:
+    """The page's HTML plus the image files it shows, in KB (theme files, shared by every
+    page and cached, are not counted; images inlined as data: URLs are in the HTML)."""
+    files = {html_dir / path} | {
+        html_dir / urlsplit(url).path.lstrip("/") for url in image_urls
+    }
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1024
+
+
+def measure_widths(page, report: PageReport) -> None:
+    """Resize the loaded page to each laptop width, then to a phone's; record what is too wide
+    (a resize lays the page out again at once: no need to load it again)."""
+    for width in (*LAPTOP_WIDTHS, PHONE_WIDTH):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(RELAYOUT_MS)
+        check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
+        report.wide_blocks += [f"{width} px: {w}" for w in page.evaluate(check)]
 
 
 def check_animations(page, report: PageReport) -> None:
@@ -225,7 +308,10 @@ def reports(built_html: Path, server: str) -> list[PageReport]:
             report.broken_images = page.evaluate(FIND_BROKEN_IMAGES)
             report.math, report.math_unrendered = page.evaluate(FIND_UNRENDERED_MATH)
             check_widgets(page, report)
+            report.bad_alts = page.evaluate(FIND_BAD_ALTS)  # widget pictures included
+            report.weight_kb = page_weight_kb(built_html, path, page.evaluate(FIND_IMAGE_URLS))
             check_animations(page, report)
+            measure_widths(page, report)
             page.close()
             results.append(report)
         browser.close()
@@ -276,6 +362,28 @@ def test_widgets_render(reports: list[PageReport]) -> None:
         pytest.skip("no built page has a saved widget view yet")
     assert not offenders(reports, "widgets_blank"), "these widget areas stayed blank"
 
+
+def test_no_block_scrolls_sideways_at_laptop_widths_and_phones_read_well(
+        reports: list[PageReport]) -> None:
+    assert not offenders(reports, "wide_blocks"), (
+        "too wide for the article (see _assets/distlab.css; code is written to 99 columns)")
+
+
+def test_every_figure_has_an_alt_text_that_says_what_it_shows(
+        reports: list[PageReport]) -> None:
+    assert not offenders(reports, "bad_alts"), (
+        "give these figures a title (tools/figure_alt_text.py takes the alt text from it)")
+
+
+def test_every_page_with_its_images_stays_under_its_weight(
+        reports: list[PageReport], capsys: pytest.CaptureFixture) -> None:
+    with capsys.disabled():
+        print(f"\npage weights (HTML + images, bound {MAX_PAGE_KB} KB):")
+        for report in sorted(reports, key=lambda r: -r.weight_kb):
+            print(f"  {report.weight_kb:7.0f} KB  {report.path}")
+    assert all(report.weight_kb > 0 for report in reports)
+    heavy = {r.path: round(r.weight_kb) for r in reports if r.weight_kb > MAX_PAGE_KB}
+    assert not heavy, f"pages heavier than {MAX_PAGE_KB} KB: {heavy}"
 
 
 MEASURE_CODE_WIDTH = """() => {

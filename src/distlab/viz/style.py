@@ -74,17 +74,32 @@ class KindColors:
         return list(self._colors)
 
 
+def describe_figure(fig: Figure) -> str:
+    """What a figure shows, in words, for its alt text: its title and its axes' titles."""
+    titles = [fig.get_suptitle()] + [ax.get_title(loc) for ax in fig.axes
+                                     for loc in ("left", "center", "right")]
+    return "; ".join(dict.fromkeys(title.strip() for title in titles if title.strip()))
+
+
 class NotebookFigure(Figure):
     """A Figure that Jupyter shows as a PNG when it ends a cell, whatever the backend.
 
     The drawings return these rather than pyplot figures, so that the inline backend never
-    shows them a second time (see `distlab.viz` for how to display them).
+    shows them a second time (see `distlab.viz` for how to display them). The PNG output
+    carries the figure's titles as its alt text (``{"image/png": {"alt": ...}}``), which the
+    book's pages give the image (tools/figure_alt_text.py).
     """
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", bbox_inches="tight")
         return buffer.getvalue()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
+        """The PNG with its alt text (IPython asks this first, and other formats after)."""
+        alt = describe_figure(self)
+        return {"image/png": self._repr_png_()}, ({"image/png": {"alt": alt}} if alt else {})
 
 
 def figure_png(fig: Figure, *, compress_level: int = 1) -> bytes:

@@ -1,0 +1,169 @@
+"""Sphinx extension: every figure of a notebook gets an alt text that says what it shows.
+
+myst-nb writes each image output to a file named by its hash and, with no alt text given,
+the HTML writer uses that file name as the ``alt``: a screen reader reads out a hash. This
+extension gives each image of a code cell's output, and each frame of a jshtml animation
+player, an alt text found, in this order:
+
+1. in the output's own metadata (``{"image/png": {"alt": "..."}}``): what `distlab.viz`
+   attaches to the figures it draws (`distlab.viz.style.describe_figure`);
+2. in the cell's code: the titles it gives the figure (``title=...``, ``set_title(...)``,
+   ``suptitle(...)``, ``plt.title(...)``; a title held in a variable assigned in the same cell
+   is followed; the parts of an f-string computed at run time are written as "…");
+3. otherwise from where the figure is: "Figure drawn by <the cell's last call> in the section
+   <title of the section>".
+
+It runs on the doctree, so no notebook needs to be executed again. Loaded by _config.yml
+(sphinx.local_extensions).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from docutils import nodes
+from sphinx.application import Sphinx
+
+#: keyword arguments and methods whose string argument titles a figure
+TITLE_KEYWORDS = {"title", "suptitle"}
+TITLE_METHODS = {"set_title", "suptitle", "title"}
+#: methods whose string argument names an axis: "<y> against <x>" when there is no title
+AXIS_METHODS = {"set_xlabel": "x", "xlabel": "x", "set_ylabel": "y", "ylabel": "y"}
+#: the <img> of matplotlib's jshtml player (matplotlib.animation.HTMLWriter's template)
+ANIMATION_IMG = re.compile(r'<img id="(_anim_img[0-9a-f]*)"')
+MAX_ALT = 250
+
+
+def titles_in(source: str) -> list[str]:
+    """The figure titles a cell's code sets, in order, without repeats; with no title, the
+    axes it names ("latency (ms) against load"), if any."""
+    try:
+        tree = ast.parse(_without_magics(source))
+    except SyntaxError:
+        return []
+    assigned = {
+        target.id: node.value
+        for node in ast.walk(tree) if isinstance(node, ast.Assign)
+        for target in node.targets if isinstance(target, ast.Name)
+    }
+    found: list[str] = []
+    axes: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        method = node.func.attr if isinstance(node.func, ast.Attribute) else None
+        values = [kw.value for kw in node.keywords if kw.arg in TITLE_KEYWORDS]
+        if method in TITLE_METHODS and node.args:
+            values.append(node.args[0])
+        for value in values:
+            if isinstance(value, ast.Name):
+                value = assigned.get(value.id, value)
+            text = _text_of(value)
+            if text and text not in found:
+                found.append(text)
+        if method in AXIS_METHODS and node.args:
+            axes.setdefault(AXIS_METHODS[method], _text_of(node.args[0]) or "")
+    if not found and axes.get("x") and axes.get("y"):
+        found.append(f"{axes['y']} against {axes['x']}")
+    return found
+
+
+def _without_magics(source: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def _text_of(value: ast.expr) -> str | None:
+    """The text of a string literal; an f-string with "…" for its computed parts."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value.strip()
+    if isinstance(value, ast.JoinedStr):
+        parts = [part.value if isinstance(part, ast.Constant) else "…" for part in value.values]
+        return "".join(str(part) for part in parts).strip()
+    return None
+
+
+def last_call(source: str) -> str | None:
+    """The name of what the cell's last line calls or shows (``spacetime``, ``report``)."""
+    try:
+        tree = ast.parse(_without_magics(source))
+    except SyntaxError:
+        return None
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return None
+    value = tree.body[-1].value
+    while isinstance(value, ast.Call):
+        value = value.func
+    name = ast.unparse(value)
+    return None if name in {"plt.show", "fig", "None"} else name
+
+
+def alt_text(source: str, section: str | None, what: str = "Figure") -> str:
+    """What a figure of the cell with code ``source`` shows, for its alt text."""
+    titles = titles_in(source)
+    if titles:
+        text = "; ".join(titles)
+        return text if what == "Figure" else f"{what}: {text}"
+    caller = last_call(source)
+    where = f" in the section “{section}”" if section else ""
+    by = f" drawn by {caller}" if caller else ""
+    return f"{what}{by}{where}"
+
+
+def _section_title(node: nodes.Node) -> str | None:
+    while node is not None:
+        if isinstance(node, nodes.section) and node.children:
+            return node[0].astext()
+        node = node.parent
+    return None
+
+
+def _output_alts(cell: Any) -> list[str | None]:
+    """The alt texts stored in the metadata of a cell's image outputs, one per image."""
+    alts = []
+    for output in cell.get("outputs", []):
+        images = [mime for mime in output.get("data", {}) if mime.startswith("image/")]
+        if images:
+            alts.append(output.get("metadata", {}).get(images[0], {}).get("alt"))
+    return alts
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ALT else text[: MAX_ALT - 1] + "…"
+
+
+def add_alt_texts(app: Sphinx, doctree: nodes.document) -> None:
+    path = Path(app.env.doc2path(app.env.docname))
+    if path.suffix != ".ipynb":
+        return
+    notebook = nbformat.read(path, as_version=4)
+    for container in doctree.findall(nodes.container):
+        if container.get("nb_element") != "cell_code":
+            continue
+        cell = notebook.cells[container["cell_index"]]
+        section = _section_title(container)
+        stored = iter(_output_alts(cell))
+        for image in container.findall(nodes.image):
+            given = next(stored, None)
+            if not image.get("alt"):
+                image["alt"] = _clip(given or alt_text(cell.source, section))
+        for raw in list(container.findall(nodes.raw)):
+            if "html" in raw.get("format", "") and ANIMATION_IMG.search(raw.astext()):
+                alt = _clip(alt_text(cell.source, section, what="Animation"))
+                html = ANIMATION_IMG.sub(
+                    lambda m: f'<img alt="{_attribute(alt)}" id="{m.group(1)}"', raw.astext())
+                raw.replace_self(nodes.raw("", html, format=raw["format"]))
+
+
+def _attribute(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-read", add_alt_texts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
