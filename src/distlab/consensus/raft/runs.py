@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from distlab.check import Invariant, InvariantViolation, watch
+from distlab.consensus.cluster import add_kv_cluster
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import figure3, logs_agree_up_to_commit
 from distlab.consensus.raft.messages import Entry
 from distlab.consensus.raft.node import RaftNode
 from distlab.sim import Client, Latency, Nemesis, Network, Simulation, Trace, Uniform
 from distlab.sim.helpers import node_ids, trace_of
-from distlab.workloads.kv import KVClient, Put
+from distlab.workloads.kv import Put
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,8 @@ def add_raft_kv(sim: Simulation, *, n: int = 3, clients: int = 2, ops: int = 20,
     follower redirects it to the leader. ``options`` go to every server (``snapshot_every``,
     ``election_timeout``...).
     """
-    servers = node_ids(n, first=1)
-    sim.add_nodes(node_class, servers, **options)
-    for i in range(1, clients + 1):
-        first = (i - 1) % n
-        sim.add_node(KVClient, f"c{i}", server=servers[first:] + servers[:first], ops=ops,
-                     retry=retry)
-    return servers
+    return add_kv_cluster(sim, node_class, n=n, clients=clients, ops=ops, retry=retry,
+                          **options)
 
 
 def raft_kv(*, seed: int = 0, n: int = 3, clients: int = 2, ops: int = 20,
