@@ -126,12 +126,12 @@ class BorrowsDynamo(Node):
 def test_the_reference_solution_passes_every_check():
     report = check(QuorumLab(QuorumNode), timing=False)
     assert report.passed, str(report)
-    assert [r.seeds_run for r in report.results] == [20, 20, 20, 20, 1, 20, 20]
+    assert [r.seeds_run for r in report.results] == [20, 20, 20, 20, 1, 20, 20, 5]
 
 
 def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
     report = check(QuorumLab(SKELETON.QuorumNode), timing=False)
-    assert len(report.failures) == 7
+    assert len(report.failures) == 8
     assert {f.kind for f in report.failures} == {"not implemented"}
 
 
@@ -215,3 +215,20 @@ def test_the_sloppy_quorum_story_shows_a_stale_read_after_an_acknowledged_write(
              and op.output != second_put.value]
     assert stale and all(op.invoke_time < 1_500 for op in stale)
     assert [op for op in ops if op.f == "get"][-1].output == second_put.value
+
+
+class NeverFallsBack(QuorumNode):
+    """Sloppy or not, waits for the key's own replicas: no stand-in is ever sent a write."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sloppy = False
+
+
+def test_a_coordinator_that_never_falls_back_is_caught_by_the_story():
+    report = check(QuorumLab(NeverFallsBack), name="test_the_sloppy_quorum_anomaly_B",
+                   timing=False)
+    failure = report.failures[0]
+    assert "was not acknowledged before the heal" in failure.explanation
+    assert "stand-ins" in failure.explanation
+

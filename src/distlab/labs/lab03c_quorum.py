@@ -30,7 +30,7 @@ replica) and ``hints`` ((owner, key) -> the `Version` it holds for ``owner``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -63,6 +63,8 @@ TIMEOUT = 500.0
 HANDOFF_EVERY = 100.0
 #: once a partition heals, the replicas must agree within this long, in ms
 CONVERGE_WITHIN = 1_000.0
+#: when the partition of the sloppy-quorum story heals, in ms
+STORY_HEAL = 1_500.0
 #: the version vector of every version: this lab orders versions by stamp only
 NO_CLOCK = VectorClock()
 #: the library's quorum stores: a student's class may neither subclass nor import them
@@ -424,6 +426,18 @@ class QuorumLab(Lab):
     def test_replicas_converge_after_two_partitions_B(self, seed: int) -> Scenario:
         return self.partitioned(seed, 2)
 
+    @graded(part="B", seeds=5, description="the anomaly of sloppy quorums (the notebook's "
+            "story): key x's first replica and both stand-ins cut off from its two other "
+            "replicas for 1.5 s; c1's put during the partition must complete (stand-ins' "
+            "acknowledgements count towards W), c2's reads on the other side must complete, "
+            "and after the heal the handoff must bring the put to them. In between, c2 reads "
+            "the old value after the put was acknowledged: the history is not linearizable, "
+            "because a sloppy write quorum is not made of the key's replicas")
+    def test_the_sloppy_quorum_anomaly_B(self, seed: int) -> Scenario:
+        return Scenario(story_setup(self.node), run_for=STORY_HEAL + 1_000,
+                        network=Network(latency=Uniform(1, 10)),
+                        properties=[SloppyQuorumAnomaly()])
+
 
 # -- the anomaly of sloppy quorums ----------------------------------------------------------------
 
@@ -453,8 +467,59 @@ class SloppyStory:
         return out
 
 
-#: when the story's partition heals, in ms
-STORY_HEAL = 1_500.0
+def story_sides() -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Key ``x``'s replicas, its stand-ins, and the two sides of the story's partition."""
+    order = ring_order(SERVERS, "x")
+    replicas, stand_ins = tuple(order[:3]), tuple(order[3:])
+    return replicas, stand_ins, (("c1", replicas[0], *stand_ins), ("c2", *replicas[1:]))
+
+
+def story_setup(node: type[Node]) -> Callable[[Simulation], None]:
+    """The story's cluster, clients and partition (see `sloppy_quorum_story`)."""
+    replicas, _, sides = story_sides()
+
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(node, SERVERS, servers=list(SERVERS), n=3, r=2, w=2, sloppy=True)
+        sim.add_node(kv.KVClient, "c1", server=replicas[0], ops=2, think=100.0,
+                     retry=2 * TIMEOUT, operations=(("put", "x"),))
+        sim.add_node(kv.KVClient, "c2", server=replicas[1], ops=4, think=600.0,
+                     retry=2 * TIMEOUT, operations=(("get", "x"),))
+        sim.at(50.0, sim.partition, set(sides[0]), set(sides[1]))
+        sim.at(STORY_HEAL, sim.heal)
+
+    return setup
+
+
+class SloppyQuorumAnomaly(TraceProperty):
+    """The story's run goes as a sloppy quorum with hinted handoff makes it go: c1's put
+    during the partition completes, c2's reads complete, and c2's last read, after the heal,
+    returns the put. Each step that does not happen is explained, with the anomaly."""
+
+    description = "the sloppy-quorum story runs as sloppy quorums and hinted handoff make it"
+
+    def judge(self, run: Run) -> str | None:
+        replicas, stand_ins, _ = story_sides()
+        ops = run.sim.history.operations
+        puts = [op for op in ops if op.process == "c1"]
+        gets = [op for op in ops if op.process == "c2"]
+        if len(puts) < 2 or puts[1].status != "ok" or puts[1].complete_time >= STORY_HEAL:
+            return (f"c1's put of x during the partition (sent to {replicas[0]}) was not "
+                    f"acknowledged before the heal at {STORY_HEAL:g} ms: with sloppy=True, "
+                    f"replicas {' and '.join(replicas[1:])} silent for {FALLBACK_AFTER:g} ms "
+                    f"are replaced by the stand-ins {' and '.join(stand_ins)}, whose "
+                    f"acknowledgements count towards W")
+        unfinished = [op for op in gets if op.status != "ok"]
+        if unfinished:
+            return (f"c2's read {unfinished[0]} did not complete: {' and '.join(replicas[1:])} "
+                    f"are on c2's side of the partition, R = 2 of the key's replicas, so a "
+                    f"read through them must answer")
+        written = puts[1].value
+        if gets[-1].output != written:
+            return (f"c2's last read, at {gets[-1].invoke_time:.0f} ms (the partition healed "
+                    f"at {STORY_HEAL:g} ms), returned {gets[-1].output!r}, not c1's acknowledged {written!r}: the stand-ins "
+                    f"must hand the hinted write off to {' and '.join(replicas[1:])} (every "
+                    f"{HANDOFF_EVERY:g} ms) once they can reach them")
+        return None
 
 
 def sloppy_quorum_story(node: type[Node], seed: int = 1) -> SloppyStory:
@@ -469,19 +534,12 @@ def sloppy_quorum_story(node: type[Node], seed: int = 1) -> SloppyStory:
     after the second write completed. After the heal the stand-ins hand the write off, and
     c2's last read sees it. R + W > N promised that a read quorum meets every write quorum;
     a sloppy write quorum is not made of the key's replicas, so the promise does not hold.
+    The graded check ``test_the_sloppy_quorum_anomaly_B`` runs the same story.
     """
     refuse_library_quorums(node)
-    order = ring_order(SERVERS, "x")
-    replicas, stand_ins = tuple(order[:3]), tuple(order[3:])
-    sides = (("c1", replicas[0], *stand_ins), ("c2", *replicas[1:]))
+    replicas, stand_ins, sides = story_sides()
     sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10)))
-    sim.add_nodes(node, SERVERS, servers=list(SERVERS), n=3, r=2, w=2, sloppy=True)
-    sim.add_node(kv.KVClient, "c1", server=replicas[0], ops=2, think=100.0, retry=2 * TIMEOUT,
-                 operations=(("put", "x"),))
-    sim.add_node(kv.KVClient, "c2", server=replicas[1], ops=4, think=600.0, retry=2 * TIMEOUT,
-                 operations=(("get", "x"),))
-    sim.at(50.0, sim.partition, set(sides[0]), set(sides[1]))
-    sim.at(STORY_HEAL, sim.heal)
+    story_setup(node)(sim)
     sim.run(until=STORY_HEAL + 1_000)
     return SloppyStory(sim, replicas, stand_ins, sides,
                        check_linearizability(sim.history, kv.MODEL.name))
