@@ -516,9 +516,10 @@ class SloppyQuorumAnomaly(TraceProperty):
         written = puts[1].value
         if gets[-1].output != written:
             return (f"c2's last read, at {gets[-1].invoke_time:.0f} ms (the partition healed "
-                    f"at {STORY_HEAL:g} ms), returned {gets[-1].output!r}, not c1's acknowledged {written!r}: the stand-ins "
-                    f"must hand the hinted write off to {' and '.join(replicas[1:])} (every "
-                    f"{HANDOFF_EVERY:g} ms) once they can reach them")
+                    f"at {STORY_HEAL:g} ms), returned {gets[-1].output!r}, not c1's "
+                    f"acknowledged {written!r}: the stand-ins must hand the hinted write off "
+                    f"to {' and '.join(replicas[1:])} (every {HANDOFF_EVERY:g} ms) once they "
+                    f"can reach them")
         return None
 
 
