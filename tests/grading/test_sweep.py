@@ -96,3 +96,22 @@ def test_a_failure_that_does_not_come_back_is_called_nondeterministic() -> None:
 def test_a_bad_number_of_workers_is_refused(workers: object) -> None:
     with pytest.raises(ValueError, match="workers is a number of processes, at least 1"):
         check(SweepLab(), seeds=2, workers=workers)
+
+
+def test_a_dask_cluster_gives_exactly_the_serial_results() -> None:
+    """The same sweep as tasks of a local Dask cluster (two worker processes): the same
+    seeds run, the same first failures, whichever Dask worker ran them."""
+    distributed = pytest.importorskip("distributed")
+    from distlab.compute.dask_engine import dask_cluster
+
+    serial = check(SweepLab(), seeds=30, timing=False)
+    with dask_cluster(workers=2) as client, distributed.get_task_stream(client) as tasks:
+        spread = check(SweepLab(), seeds=30, timing=False, engine=client)
+    assert outcome(spread) == outcome(serial)
+    chunks = [task for task in tasks.data if "_run_shipped_chunk" in str(task["key"])]
+    assert len(chunks) >= 3 and len({task["worker"] for task in chunks}) == 2
+
+
+def test_an_engine_that_is_not_a_dask_client_is_refused() -> None:
+    with pytest.raises(TypeError, match="engine= takes a Dask distributed Client"):
+        check(SweepLab(), seeds=2, engine="tcp://127.0.0.1:8786")

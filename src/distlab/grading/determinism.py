@@ -32,7 +32,7 @@ from typing import Any
 
 from distlab.grading.explain import Failure
 from distlab.grading.isolation import (GRACE_S, MEMORY_LIMIT, Child, Ending, limit_memory,
-                                       read_frame, send_frame)
+                                       pickled_in_child, read_frame, send_frame)
 from distlab.grading.lab import Check, Scenario, Trial
 from distlab.grading.records import MalformedRecord, RecordedRun, loads
 from distlab.grading.report import Report
@@ -316,31 +316,12 @@ def _other_hash_seed() -> str:
 
 
 def _pickled(value: Any) -> bytes | None:
-    """``value`` pickled by cloudpickle, in a forked child; None (and a warning) if it fails."""
-    def work(send: Any) -> None:
-        try:
-            import cloudpickle
-
-            for module in list(sys.modules.values()):  # made at run time: nowhere to import
-                if getattr(module, "__spec__", 1) is None and not hasattr(module, "__file__"):
-                    cloudpickle.register_pickle_by_value(module)
-            send(b"ok" + cloudpickle.dumps(value))
-        except Exception as exc:
-            send(f"{type(exc).__name__}: {exc}".encode())
-
-    child = Child.fork(work)
-    try:
-        frame = child.receive(time.monotonic() + STARTUP_S)
-    except (TimeoutError, ValueError):
-        frame = None
-    finally:
-        child.stop()
-    if frame is not None and frame.startswith(b"ok"):
-        return frame[2:]
-    why = "it took too long" if frame is None else frame.decode(errors="replace")
-    warnings.warn(f"the determinism check is skipped: the lab could not be sent to a fresh "
-                  f"process ({why})", stacklevel=3)
-    return None
+    """``value`` pickled for the fresh process; None (and a warning) if it cannot be."""
+    payload, why = pickled_in_child(value, STARTUP_S)
+    if payload is None:
+        warnings.warn(f"the determinism check is skipped: the lab could not be sent to a "
+                      f"fresh process ({why})", stacklevel=3)
+    return payload
 
 
 def main() -> None:

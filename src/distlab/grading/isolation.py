@@ -219,3 +219,36 @@ def limit_memory(limit: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (size + limit, size + limit))
     except (ValueError, OSError):  # a system that does not cap the address space (macOS)
         pass
+
+
+def pickled_in_child(value: object, deadline_s: float = 10.0) -> tuple[bytes | None, str]:
+    """``value`` pickled by cloudpickle in a forked child, to be sent to another process.
+
+    Pickling a student's class could run their code (a ``__reduce__`` of their own), so it
+    happens in a child, like a graded run. A module made at run time (a notebook's code that
+    a test loaded into a module) is copied by value, as ``__main__``'s classes are: the other
+    process has nowhere to import it from. Returns (the bytes, "") or (None, why it failed).
+    """
+    def work(send: Callable[[bytes], None]) -> None:
+        try:
+            import sys
+
+            import cloudpickle
+
+            for module in list(sys.modules.values()):
+                if getattr(module, "__spec__", 1) is None and not hasattr(module, "__file__"):
+                    cloudpickle.register_pickle_by_value(module)
+            send(b"ok" + cloudpickle.dumps(value))
+        except Exception as exc:
+            send(f"{type(exc).__name__}: {exc}".encode())
+
+    child = Child.fork(work)
+    try:
+        frame = child.receive(time.monotonic() + deadline_s)
+    except (TimeoutError, ValueError):
+        frame = None
+    finally:
+        child.stop()
+    if frame is not None and frame.startswith(b"ok"):
+        return frame[2:], ""
+    return None, "it took too long" if frame is None else frame.decode(errors="replace")

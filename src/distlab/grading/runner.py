@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from distlab.grading.determinism import FreshRuns, compare_first_seed
 from distlab.grading.isolation import MEMORY_LIMIT
@@ -33,7 +34,7 @@ __all__ = ["check", "prepare", "replay", "run_check", "run_once", "select", "see
 def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None,
           seeds: int | Iterable[int] | None = None, *, timing: bool = True,
           wall_limit: float | None = None, memory_limit: int | None = MEMORY_LIMIT,
-          workers: int | None = 1) -> Report:
+          workers: int | None = 1, engine: Any = None) -> Report:
     """Run the checks of ``lab`` and return the `Report` (a table; failures explained).
 
     ``part`` ("A") or ``name`` ("test_one_client_A") choose which checks run; ``seeds`` is a
@@ -49,7 +50,9 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     ``workers`` processes share the seeds (None: one per core), for the many seeds that catch
     rare bugs: ``check(lab, seeds=500, workers=None)``. The report is the one a serial run
     gives, the same seeds run and the same first failures (`distlab.grading.sweep`); a bar
-    shows how many seeds have run.
+    shows how many seeds have run. ``engine=`` a Dask distributed client runs them on its
+    cluster instead, as many at once as it has worker threads (``workers`` is then not used):
+    ``check(lab, seeds=500, engine=Client("tcp://scheduler:8786"))``.
 
     In Jupyter the report shows itself as the cell's result; elsewhere it is also printed.
     There, a run of whole parts with their own seeds also notes which parts passed, for the
@@ -62,8 +65,8 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     progress = Progress(f"{lab.describe()}: {len(chosen)} check{'s' * (len(chosen) != 1)}")
     fresh = FreshRuns.start([(c, each[c.name][0]) for c in chosen], wall_limit, memory_limit)
     try:
-        if workers > 1:
-            results = sweep(chosen, each, workers, wall_limit, memory_limit, progress)
+        if workers > 1 or engine is not None:
+            results = sweep(chosen, each, workers, wall_limit, memory_limit, progress, engine)
         else:
             results = [run_check(c, seeds, wall_limit, progress, memory_limit=memory_limit)
                        for c in chosen]

@@ -17,6 +17,14 @@ if it now passes, the code is not deterministic, and the failure says so).
 
 The workers are forks of the grader, made before any chunk runs; like the grader, they never
 run the student's code themselves, only judge it.
+
+With ``engine=`` a Dask distributed client (`distlab.compute.dask_cluster` starts one on this
+machine; a department's cluster is reached by its scheduler's address), the chunks run as Dask
+tasks instead, on as many at once as the cluster has worker threads: the checks are pickled
+(in a child, as for the determinism check) and sent with each chunk, and a Dask worker runs a
+chunk as a local worker does, the student's code in a child process of its own. The results
+are the same, chunk for chunk; the cluster's workers need distlab installed, in the same
+version.
 """
 
 from __future__ import annotations
@@ -24,11 +32,16 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from distlab.grading.explain import Failure
+from distlab.grading.isolation import pickled_in_child
 from distlab.grading.lab import Check
 from distlab.grading.report import Progress
 from distlab.grading.results import CheckResult
@@ -89,37 +102,75 @@ def workers_count(workers: int | None) -> int:
     return workers
 
 
+def engine_workers(engine: Any) -> int:
+    """How many tasks a Dask client's cluster runs at once (its workers' threads); a clear
+    error for anything that is not a Dask client."""
+    if not (callable(getattr(engine, "get_executor", None))
+            and callable(getattr(engine, "scheduler_info", None))):
+        raise TypeError(f"engine= takes a Dask distributed Client (distlab.compute.dask_cluster"
+                        f"() starts one on this machine; Client('tcp://host:8786') reaches a "
+                        f"cluster); got {engine!r}")
+    threads = sum(w.get("nthreads", 1)
+                  for w in engine.scheduler_info(n_workers=-1)["workers"].values())
+    if threads < 1:
+        raise ValueError("the Dask cluster of engine= has no worker: start some, or wait for "
+                         "them to join (client.wait_for_workers(n))")
+    return threads
+
+
 def sweep(checks: list[Check], seeds: dict[str, list[int]], workers: int,
           wall_limit: float | None, memory_limit: int | None,
-          progress: Progress | None = None) -> list[CheckResult]:
-    """Run ``seeds[c.name]`` of each check over ``workers`` processes (see the module)."""
+          progress: Progress | None = None, engine: Any = None) -> list[CheckResult]:
+    """Run ``seeds[c.name]`` of each check over ``workers`` processes, or over the Dask
+    cluster of ``engine`` (see the module)."""
+    if engine is not None:
+        workers = engine_workers(engine)
     states = {c.name: _Progress(seeds[c.name], _chunks(seeds[c.name], workers))
               for c in checks}
     queue = [(i, chunk) for i, c in enumerate(checks) for chunk in states[c.name].chunks]
     total = sum(len(s) for s in seeds.values())
-    _CHECKS[:] = checks
-    context = multiprocessing.get_context("fork")
     running: dict[Future, tuple[int, list[int]]] = {}
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            while queue or running:
-                while queue and len(running) < workers:
-                    index, chunk = queue.pop(0)
-                    if states[checks[index].name].wanted(chunk):
-                        running[pool.submit(_run_chunk, index, chunk, wall_limit,
-                                            memory_limit)] = (index, chunk)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index, _chunk = running.pop(future)
-                    outcomes, seconds = future.result()
-                    state = states[checks[index].name]
-                    state.record(outcomes)
-                    state.work_seconds += seconds
-                if progress is not None:
-                    progress.update(_progress_line(checks, states, total, workers))
-    finally:
-        _CHECKS.clear()
+    with _submitter(checks, workers, engine) as submit:
+        while queue or running:
+            while queue and len(running) < workers:
+                index, chunk = queue.pop(0)
+                if states[checks[index].name].wanted(chunk):
+                    running[submit(index, chunk, wall_limit, memory_limit)] = (index, chunk)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index, _chunk = running.pop(future)
+                outcomes, seconds = future.result()
+                state = states[checks[index].name]
+                state.record(outcomes)
+                state.work_seconds += seconds
+            if progress is not None:
+                progress.update(_progress_line(checks, states, total, workers))
     return [_result(c, states[c.name], wall_limit, memory_limit) for c in checks]
+
+
+@contextmanager
+def _submitter(checks: list[Check], workers: int,
+               engine: Any) -> Iterator[Callable[..., Future]]:
+    """A function that starts one chunk, ``submit(index, chunk, wall_limit, memory_limit)``,
+    on ``workers`` forked processes, or as a task of the Dask client ``engine``."""
+    if engine is None:
+        _CHECKS[:] = checks
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                yield lambda *args: pool.submit(_run_chunk, *args)
+        finally:
+            _CHECKS.clear()
+        return
+    shipped, why = pickled_in_child(checks)
+    if shipped is None:
+        raise ValueError(f"the lab could not be sent to the Dask cluster ({why}): its classes "
+                         f"must be picklable by cloudpickle")
+    pool = engine.get_executor(pure=False)
+    try:
+        yield lambda *args: pool.submit(_run_shipped_chunk, shipped, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _chunks(seeds: list[int], workers: int) -> list[list[int]]:
@@ -130,12 +181,25 @@ def _chunks(seeds: list[int], workers: int) -> list[list[int]]:
 
 def _run_chunk(index: int, seeds: list[int], wall_limit: float | None,
                memory_limit: int | None) -> tuple[list[SeedOutcome], float]:
-    """In a worker: run ``seeds`` of check ``index`` as the serial runner does."""
+    """In a forked worker: run ``seeds`` of check ``index`` as the serial runner does."""
+    return _run_seeds(_CHECKS[index], seeds, wall_limit, memory_limit)
+
+
+def _run_shipped_chunk(shipped: bytes, index: int, seeds: list[int],
+                       wall_limit: float | None,
+                       memory_limit: int | None) -> tuple[list[SeedOutcome], float]:
+    """In a Dask worker: the same, the checks arriving pickled (cloudpickle's output loads
+    with plain pickle once cloudpickle is installed, as it is wherever Dask is)."""
+    return _run_seeds(pickle.loads(shipped)[index], seeds, wall_limit, memory_limit)
+
+
+def _run_seeds(c: Check, seeds: list[int], wall_limit: float | None,
+               memory_limit: int | None) -> tuple[list[SeedOutcome], float]:
+    """Run ``seeds`` of ``c`` in a child process; plain numbers per seed, and the time."""
     began = time.perf_counter()
     outcomes = [SeedOutcome(seed, failure is not None, sim.now,
                             sim.trace.counts().get("send", 0), isinstance(sim, TrialRun))
-                for seed, sim, failure in graded_runs(_CHECKS[index], seeds, wall_limit,
-                                                      memory_limit)]
+                for seed, sim, failure in graded_runs(c, seeds, wall_limit, memory_limit)]
     return outcomes, time.perf_counter() - began
 
 
