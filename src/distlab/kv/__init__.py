@@ -1,5 +1,8 @@
 """distlab.kv: replicated (and, in later chapters, partitioned) key-value storage.
 
+* `distlab.kv.regional` and `distlab.kv.world` -- the book's first store: one server for
+  users in three regions, or one replica per region copying writes in the background
+  (`Store`, `ReplicatedStore`, `User`), and the runs that compare them.
 * `distlab.kv.register` -- one register on three replicas, with the consistent choice (majority
   quorums, `QuorumReplica`) and the available choice (local answers, last writer wins,
   `LwwReplica`) that a network partition forces (CAP), and the `RegisterClient` workload.
