@@ -334,7 +334,9 @@ def test_serve_keeps_handler_errors_and_closes_its_connections():
 
 
 def test_the_reference_solution_passes_every_check():
-    report = check(lab(), timing=False)
+    # two seeds of each check, here in a plain process; every seed of every check runs in the
+    # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
+    report = check(lab(), seeds=2, timing=False)
     assert report.passed, str(report)
     assert [r.real for r in report.results] == [True] * 12 + [False] * 2
 
