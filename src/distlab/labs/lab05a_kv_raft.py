@@ -440,7 +440,8 @@ class KVRaftLab(Lab):
         def crash_leader(sim: Simulation) -> None:
             if (chosen := leader(sim)) is not None:
                 sim.crash(chosen)
-        return self.scenario(seed, ops=30, faults=[(1_000, crash_leader), (2_000, repair),
+        return self.scenario(seed, ops=60, think=30,
+                             faults=[(1_000, crash_leader), (2_000, repair),
                                                    (2_500, crash_leader), (3_500, repair)])
 
     @graded(part="A", seeds=5, description="5 servers crash and restart at random for 3 s "
@@ -448,7 +449,8 @@ class KVRaftLab(Lab):
             "nothing acknowledged is lost")
     def test_crashes_restarts_A(self, seed: int) -> Scenario:
         clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=20, run_for=7_000,
+        return self.scenario(seed, servers=FIVE, clients=5, ops=40, think=40,
+                             run_for=7_000,
                              faults=churn(seed, "crashes", FIVE, clients, 3_000, 250,
                                           partitions=False))
 
@@ -471,7 +473,8 @@ class KVRaftLab(Lab):
             "healed")
     def test_partitions_A(self, seed: int) -> Scenario:
         clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=20, run_for=7_000,
+        return self.scenario(seed, servers=FIVE, clients=5, ops=40, think=40,
+                             run_for=7_000,
                              faults=churn(seed, "partitions", FIVE, clients, 3_000, 250,
                                           crashes=False))
 
@@ -479,7 +482,8 @@ class KVRaftLab(Lab):
             "crashes and restarts at random for 3 s, 5 clients")
     def test_partitions_crashes_unreliable_A(self, seed: int) -> Scenario:
         clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=20, run_for=7_000,
+        return self.scenario(seed, servers=FIVE, clients=5, ops=20, think=40,
+                             run_for=8_000,
                              network=Network(latency=Uniform(1, 10), **UNRELIABLE),
                              faults=churn(seed, "churn", FIVE, clients, 3_000, 250))
 
@@ -515,7 +519,7 @@ class KVRaftLab(Lab):
 
         network = Network(latency=Uniform(1, 10), duplicate=0.3, reorder=0.3,
                           reorder_delay=400)
-        return self.scenario(seed, ops=40, max_log=MAX_LOG, network=network,
+        return self.scenario(seed, ops=40, max_log=MAX_LOG, network=network, run_for=8_000,
                              operations=(("append", "y"), ("get", "y")),
                              faults=[(1_500, crash_all), (1_700, repair),
                                      (3_000, crash_leader), (3_200, repair)],
@@ -546,8 +550,8 @@ class KVRaftLab(Lab):
             "restarts and partitions for 3 s, 5 servers, 5 clients appending")
     def test_snapshot_churn_B(self, seed: int) -> Scenario:
         clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=20, max_log=MAX_LOG,
-                             run_for=7_000,
+        return self.scenario(seed, servers=FIVE, clients=5, ops=20, think=40,
+                             max_log=MAX_LOG, run_for=8_000,
                              network=Network(latency=Uniform(1, 10), **UNRELIABLE),
                              operations=(("append", "y"), ("get", "y"), ("put", "x")),
                              faults=churn(seed, "snapshots", FIVE, clients, 3_000, 250))
