@@ -1,6 +1,6 @@
 """Lab 5a: a fault-tolerant key-value service on Raft (the notebook ``lab05a-kv-raft.ipynb``).
 
-State machine replication {cite:p}`schneider1990smr` with Raft {cite:p}`ongaro2014raft` as
+State machine replication {cite:p}`schneider1990implementing` with Raft {cite:p}`ongaro2014raft` as
 the log: the student writes the *service* above the log -- a key-value store that takes
 `Get`, `Put` and `Append` requests from clients, puts them in the Raft log, applies them in
 log order, and answers once they are applied -- and the *clerk*, the client that finds the
@@ -53,13 +53,15 @@ from distlab.consensus.raft.real import kill_the_leader
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
 from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run,
                                         TraceProperty, Violation)
-from distlab.sim import ConfigurationError, Network, Node, Simulation, Uniform, stream
+from distlab.sim import (ConfigurationError, Network, Node, NodeError, Simulation, Uniform,
+                         stream)
 from distlab.workloads import kv
 from distlab.workloads.client import NotLeader
 from distlab.workloads.kv import Append, AppendOk, Get, GetOk, KVClient, Put, PutOk
 
 __all__ = ["Append", "AppendOk", "ClerkBase", "Get", "GetOk", "KVRaftLab", "LibraryRaft",
-           "MAX_LOG", "NotLeader", "Put", "PutOk", "RETRY", "lab4_raft", "kv_run"]
+           "MAX_LOG", "MIN_RATE", "NoSnapshots", "NotLeader", "Put", "PutOk", "RETRY",
+           "kv_run", "lab4_raft", "leader"]
 
 #: how long a clerk waits for a reply before it sends the request to the next server, in ms
 RETRY = 100.0
@@ -71,7 +73,7 @@ MIN_RATE = 25.0
 UNRELIABLE = {"loss": 0.1, "duplicate": 0.1, "reorder": 0.2, "reorder_delay": 200}
 #: the code a student's classes may not build on: the library's key-value machine (its
 #: sessions are this lab's duplicate table) and the library's Raft
-LIBRARY_SERVICE = ("distlab.kv.machine", "distlab.consensus.raft.node")
+LIBRARY_SERVICE = ("distlab.consensus.raft.node", "distlab.kv.machine")
 #: the servers of the checks
 THREE = ("n1", "n2", "n3")
 FIVE = ("n1", "n2", "n3", "n4", "n5")
@@ -568,9 +570,10 @@ class KVRaftLab(Lab):
             "restarted at the end (from its snapshot on disk): every operation answered, "
             "nothing lost, the history linearizable")
     def test_kill_the_leader_C(self, seed: int) -> Trial:
-        server = self.server
+        server, clerk = self.server, self.clerk
 
         def body() -> dict[str, Any]:
+            simulated_first(server, clerk)
             with tempfile.TemporaryDirectory(prefix="lab5a-") as folder:
                 spec = importable(server, Path(folder))
                 run = kill_the_leader(Path(folder) / "data", appends=8, node_class=spec,
@@ -580,6 +583,17 @@ class KVRaftLab(Lab):
                     "verdict": run.verdict}
 
         return Trial(body, time_limit=90.0, judge=judge_kill)
+
+
+def simulated_first(server: type[Node], clerk: type[Node]) -> None:
+    """Run the service for a simulated second with one client, so that code not written yet
+    fails here, as "not implemented", rather than in three processes."""
+    try:
+        kv_run(server, clerk, clients=1, ops=3).run(until=1_000)
+    except NodeError as error:
+        if isinstance(error.__cause__, NotImplementedError):
+            raise error.__cause__ from None
+        raise
 
 
 def judge_kill(seen: Any) -> Violation | None:
