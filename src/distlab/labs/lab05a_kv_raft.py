@@ -51,10 +51,9 @@ from distlab.consensus.raft.messages import AppendEntries, Entry
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.raft.real import kill_the_leader
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
-from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run,
-                                        TraceProperty, Violation)
-from distlab.sim import (ConfigurationError, Network, Node, NodeError, Simulation, Uniform,
-                         stream)
+from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run, TraceProperty,
+                                        Violation)
+from distlab.sim import ConfigurationError, Network, Node, NodeError, Simulation, Uniform, stream
 from distlab.workloads import kv
 from distlab.workloads.client import NotLeader
 from distlab.workloads.kv import Append, AppendOk, Get, GetOk, KVClient, Put, PutOk
