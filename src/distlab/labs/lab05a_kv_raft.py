@@ -10,7 +10,7 @@ survives leader changes and snapshots, redirects, timeouts, and snapshots that k
 under a bound.
 
 **The Raft under the service.** The student's server class is a mixin: the checks combine it
-with a Raft class (``class Server(KVServer, Raft)``) that gives it five things:
+with a Raft class (``class Server(KVServer, Raft)``) that gives it four methods:
 
 * ``self.start(command)``: if this server leads, append ``command`` to the log, replicate it,
   and return its index; else return None (and do nothing);
@@ -28,8 +28,11 @@ and calls two methods the service writes:
 
 By default that Raft is the library's (`LibraryRaft`, on `distlab.consensus.raft.node`). A
 reader's own Raft of lab 4 plugs in with ``KVRaftLab(KVServer, Clerk, raft=MyRaftNode)``:
-`lab4_raft` adapts it (its ``on_submit`` starts a command, its ``apply`` notes feed
-``apply_command``). Lab 4 has no snapshots yet, so such a Raft can take part A only.
+`lab4_raft` adapts it (its ``on_submit`` starts a command, the entries its
+``apply_committed`` applies go to ``apply_command``). Lab 4 has no snapshots yet, so such a
+Raft can take part A only. Service and Raft share one object: the service keeps its state in
+names of its own (``data``, ``sessions``, ``waiting``), not in Raft's (``term``, ``log``,
+``role``, ``state``, ``commit_index``, ``last_applied``, ``machine``...).
 
 **The checks.** Part A: the service (one client, many clients, an unreliable network,
 duplicate requests, crashes and restarts, partitions, a leader cut off with its clients,
@@ -53,7 +56,8 @@ from distlab.consensus.raft.real import kill_the_leader
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
 from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run, TraceProperty,
                                         Violation)
-from distlab.sim import ConfigurationError, Network, Node, NodeError, Simulation, Uniform, stream
+from distlab.sim import (Client, ConfigurationError, Network, Node, NodeError, Simulation, Uniform,
+                         stream)
 from distlab.workloads import kv
 from distlab.workloads.client import NotLeader
 from distlab.workloads.kv import Append, AppendOk, Get, GetOk, KVClient, Put, PutOk
@@ -85,15 +89,16 @@ class LibraryRaft(RaftNode):
     docstring): `start`, `leader_hint`, `log_size`, `compact`; it calls the service's
     ``apply_command`` and ``restore``, and leaves the clients' requests to the service.
 
-    ``applied`` is the index of the last entry the service has seen (applied, or included in
-    a snapshot it restored); `apply_committed` is the one place that brings it up to date.
+    ``_lab_applied`` is the index of the last entry the service has seen (applied, or
+    included in a snapshot it restored); `apply_committed` is the one place that brings it up
+    to date.
     """
 
     requests: tuple[type, ...] = ()   # client requests go to the service, not to Raft
 
     def __init__(self, **options: Any):
         super().__init__(**options)
-        self.applied = 0
+        self._lab_applied = 0
 
     def start(self, command: Any) -> int | None:
         """Append ``command`` and replicate it, if this server leads: its index, else None."""
@@ -112,10 +117,10 @@ class LibraryRaft(RaftNode):
     def compact(self, index: int, state: Any) -> None:
         """Make ``state`` (the service's, after the entry at ``index``) the snapshot, and
         drop the log up to ``index``."""
-        if not self.snapshot_index < index <= self.applied:
+        if not self.snapshot_index < index <= self._lab_applied:
             raise ValueError(f"compact(index={index!r}, state): index must be an entry the "
                              f"service has applied and not yet in the snapshot (from "
-                             f"{self.snapshot_index + 1} to {self.applied})")
+                             f"{self.snapshot_index + 1} to {self._lab_applied})")
         rest = self.log[index + 1 - self.log_start:]
         self.storage["snapshot"] = (index, self.term_at(index), state)
         self.storage["log"] = rest
@@ -123,20 +128,20 @@ class LibraryRaft(RaftNode):
 
     def on_start(self) -> None:
         super().on_start()
-        self.applied = 0
+        self._lab_applied = 0
         self.apply_committed()       # (a snapshot found in storage: restore it)
 
     def apply_committed(self) -> None:
         """Give the service a snapshot it has not seen (one found at a restart, or installed
         from the leader), then every committed entry it has not applied, in order."""
         index, _, state = self.storage.get("snapshot", (0, 0, None))
-        if index > self.applied:
+        if index > self._lab_applied:
             self.restore(state)
-            self.applied = index
-        while self.applied < self.commit_index:
-            self.applied += 1
-            self.apply_command(self.applied, self.log[self.applied - self.log_start].command)
-        self.last_applied = self.applied
+            self._lab_applied = index
+        while self._lab_applied < self.commit_index:
+            index = self._lab_applied = self._lab_applied + 1
+            self.apply_command(index, self.log[index - self.log_start].command)
+        self.last_applied = self._lab_applied
 
     @property
     def _lab_log_size(self) -> int:
@@ -266,7 +271,7 @@ def leader(sim: Simulation) -> str | None:
     """The live server that leads in the highest term (None: none)."""
     found = []
     for node_id, node in sim.nodes.items():
-        if node_id in sim.crashed or node_id.startswith("c"):
+        if node_id in sim.crashed or isinstance(node, Client):
             continue
         role = getattr(node, "role", None) or getattr(node, "state", None)
         if role == "leader":
@@ -389,7 +394,8 @@ class KVRaftLab(Lab):
                  operations_of: Mapping[str, Sequence[tuple[str, str]]] | None = None,
                  properties: Sequence[TraceProperty] = ()) -> Scenario:
         """``clients`` clerks doing ``ops`` operations each on ``servers``; ``faults`` as
-        (time, action) pairs; the history must be linearizable and complete by ``run_for``."""
+        (time, action) pairs. The history must be linearizable, ``properties`` hold, and every
+        operation complete by ``run_for``."""
 
         def setup(sim: Simulation) -> None:
             add_service(sim, self.server, self.clerk, servers, clients, ops, max_log,
@@ -399,8 +405,9 @@ class KVRaftLab(Lab):
 
         return Scenario(setup, run_for=run_for,
                         network=network or Network(latency=Uniform(1, 10)),
-                        properties=[Linearizable(kv.MODEL.name), EveryOperationCompletes(),
-                                    *properties], wall_limit=10.0, max_events=400_000)
+                        properties=[Linearizable(kv.MODEL.name), *properties,
+                                    EveryOperationCompletes()],
+                        wall_limit=10.0, max_events=400_000)
 
     # -- part A: the service -------------------------------------------------------------------
     @graded(part="A", seeds=5, description="3 servers, one client, reliable network: 40 "
