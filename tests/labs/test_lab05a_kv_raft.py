@@ -154,6 +154,22 @@ class SnapshotWithoutTrim(KV.KVServer):
             self.storage["service"] = self.snapshot()
 
 
+class SnapshotWithHistory(KV.KVServer):
+    """Puts every request it applied into the snapshot: the log is bounded, the snapshot
+    grows with the history instead."""
+
+    def execute(self, request):
+        self.applied_requests = getattr(self, "applied_requests", ()) + (request,)
+        return super().execute(request)
+
+    def snapshot(self):
+        return (*super().snapshot(), self.applied_requests)
+
+    def restore(self, state):
+        super().restore(state[:2])
+        self.applied_requests = state[2]
+
+
 class AnswersOnlyRetries(KV.KVServer):
     """Applies but does not answer: the client learns the outcome when it asks again."""
 
@@ -297,6 +313,13 @@ def test_a_snapshot_that_does_not_trim_the_log_breaks_the_bound():
     assert summary.startswith(f"violated: the Raft log of every server stays under "
                               f"{MAX_LOG + 2 * 3 + 4} entries")
     assert "self.compact(index, state)" in report.failures[0].explanation
+
+
+def test_a_snapshot_that_keeps_the_history_breaks_the_bound():
+    report = check(KVRaftLab(SnapshotWithHistory, KV.Clerk), name="test_snapshot_size_B",
+                   timing=False)
+    only(report, "test_snapshot_size_B")
+    assert "not the requests applied" in report.failures[0].explanation
 
 
 def test_answering_only_retries_is_too_slow():

@@ -36,10 +36,10 @@ names of its own (``data``, ``sessions``, ``waiting``), not in Raft's (``term``,
 
 **The checks.** Part A: the service (one client, many clients, an unreliable network,
 duplicate requests, crashes and restarts, partitions, a leader cut off with its clients,
-many partitions with crashes, and speed with a busy client). Part B: snapshots (the log under
-a bound, restarts from the snapshot, a follower brought up to date by one, duplicates across
-snapshots). Part C: the service as real processes over TCP on loopback, its leader killed
-with ``kill -9``. Every history is checked with the linearizability checker.
+many partitions with crashes, and speed with a busy client). Part B: snapshots (the log and
+the snapshot under bounds, restarts from the snapshot, a follower brought up to date by one,
+duplicates across snapshots). Part C: the service as real processes over TCP on loopback,
+its leader killed with ``kill -9``. Every history is checked with the linearizability checker.
 """
 
 from __future__ import annotations
@@ -144,9 +144,19 @@ class LibraryRaft(RaftNode):
         self.last_applied = self._lab_applied
 
     @property
-    def _lab_log_size(self) -> int:
-        """The log's length, as the checks record it after every event."""
-        return len(self.log)
+    def _lab_sizes(self) -> tuple[int, int, int]:
+        """What the checks record after every event: the log's length, and the sizes (in
+        characters of their repr) of the snapshot's state and of the service's data."""
+        state = self.storage.get("snapshot", (0, 0, None))[2]
+        return (len(self.log), 0 if state is None else len(repr(state)), data_size(self))
+
+
+def data_size(server: Any) -> int:
+    """The characters of the keys and values of a server's ``data`` (0 if not a dict)."""
+    data = getattr(server, "data", None)
+    if not isinstance(data, dict):
+        return 0
+    return sum(len(str(key)) + len(str(value)) for key, value in data.items())
 
 
 class NoSnapshots(ConfigurationError):
@@ -194,9 +204,9 @@ def lab4_raft(raft: type[Node]) -> type[Node]:
             super().on_message(src, msg)
 
         @property
-        def _lab_log_size(self) -> int:
+        def _lab_sizes(self) -> tuple[int, int, int]:
             log = getattr(self, "log", None)
-            return len(log) if isinstance(log, list) else -1
+            return (len(log) if isinstance(log, list) else -1, 0, data_size(self))
 
     Lab4Raft.__name__ = Lab4Raft.__qualname__ = f"Lab4Raft({raft.__name__})"
     return Lab4Raft
@@ -328,21 +338,42 @@ def repair(sim: Simulation) -> None:
 
 # -- what must hold, besides linearizability ---------------------------------------------------
 
-class LogBounded(TraceProperty):
-    """No server's Raft log ever holds more than ``bound`` entries."""
+class Bounded(TraceProperty):
+    """No server's Raft log ever holds more than ``bound`` entries, and no snapshot is much
+    larger than the service's state: ``data``, and a reply for each of ``clients`` clients
+    (which may hold a value read: at most the data's size each). The data's size is the
+    largest any server has held so far (a server just restarted holds none until its
+    snapshot is restored)."""
 
-    def __init__(self, bound: int):
-        self.bound = bound
+    def __init__(self, bound: int, clients: int):
+        self.bound, self.clients = bound, clients
         self.description = (f"the Raft log of every server stays under {bound} entries "
-                            f"(max_log={MAX_LOG}, and a few not yet applied)")
+                            f"(max_log={MAX_LOG}, and a few not yet applied), and a snapshot "
+                            f"holds the service's state, no more")
+
+    def snapshot_limit(self, data: int) -> int:
+        """The most characters a snapshot may take when the data takes ``data``."""
+        return (self.clients + 2) * data + 100 * self.clients + 300
+
+    def begin(self, run: Run) -> None:
+        run.state.data = 0    # the largest data any server has held so far
 
     def observe(self, run: Run) -> str | None:
         for node_id, node in run.sim.nodes.items():
-            size = getattr(node, "_lab_log_size", None)
-            if type(size) is int and size > self.bound:
-                return (f"{node_id}'s log held {size} entries at t={run.sim.now:.0f} ms: once "
+            sizes = getattr(node, "_lab_sizes", None)
+            if type(sizes) is not tuple or len(sizes) != 3:
+                continue
+            log, snapshot, data = sizes
+            data = run.state.data = max(run.state.data, data)
+            if log > self.bound:
+                return (f"{node_id}'s log held {log} entries at t={run.sim.now:.0f} ms: once "
                         f"log_size() passes max_log, save the service's state with "
                         f"self.compact(index, state), which drops the log up to index")
+            if snapshot > self.snapshot_limit(data):
+                return (f"{node_id}'s snapshot took {snapshot} characters at "
+                        f"t={run.sim.now:.0f} ms, for data of at most {data}: more than "
+                        f"{self.snapshot_limit(data)}. A snapshot holds the data and the "
+                        f"duplicate table (one entry per client), not the requests applied")
         return None
 
 
@@ -371,7 +402,7 @@ class KVRaftLab(Lab):
     ``raft=`` takes a reader's own Raft class of lab 4 instead of the library's."""
 
     title = "Lab 5a: a fault-tolerant key-value service on Raft"
-    node_attributes = ("_lab_log_size",)
+    node_attributes = ("_lab_sizes",)
 
     def __init__(self, service: type[Node], clerk: type[Node], raft: type[Node] | None = None):
         for cls, what in ((service, "KVServer"), (clerk, "Clerk")):
@@ -510,7 +541,7 @@ class KVRaftLab(Lab):
             f"log ever holds more than max_log={MAX_LOG} entries and a few unapplied ones")
     def test_snapshot_size_B(self, seed: int) -> Scenario:
         return self.scenario(seed, ops=60, max_log=MAX_LOG, run_for=8_000,
-                             properties=[LogBounded(self.bound(3))])
+                             properties=[Bounded(self.bound(3), 3)])
 
     @graded(part="B", seeds=5, description="every server crashes at 1.5 s and restarts at "
             "1.7 s, the leader again at 3 s: they come back from their snapshots, with the "
@@ -531,7 +562,7 @@ class KVRaftLab(Lab):
                              operations=(("append", "y"), ("get", "y")),
                              faults=[(1_500, crash_all), (1_700, repair),
                                      (3_000, crash_leader), (3_200, repair)],
-                             properties=[LogBounded(self.bound(3))])
+                             properties=[Bounded(self.bound(3), 3)])
 
     @graded(part="B", seeds=5, description="a follower is cut off from 0.5 s to 3 s while "
             "the others go on; back, it gets the leader's snapshot; then the leader crashes "
@@ -552,7 +583,7 @@ class KVRaftLab(Lab):
         return self.scenario(seed, ops=50, max_log=MAX_LOG,
                              faults=[(500, cut_off_follower), (3_000, repair),
                                      (3_400, crash_leader), (4_500, repair)],
-                             properties=[LogBounded(self.bound(3))])
+                             properties=[Bounded(self.bound(3), 3)])
 
     @graded(part="B", seeds=5, description="snapshots on an unreliable network with crashes, "
             "restarts and partitions for 3 s, 5 servers, 5 clients appending")
@@ -568,7 +599,7 @@ class KVRaftLab(Lab):
             f"{MIN_RATE:g} operations per simulated second")
     def test_speed_snapshots_B(self, seed: int) -> Scenario:
         return self.scenario(seed, clients=1, ops=150, max_log=MAX_LOG, run_for=10_000,
-                             properties=[Busy(), LogBounded(self.bound(1))])
+                             properties=[Busy(), Bounded(self.bound(1), 1)])
 
     # -- part C: real processes ----------------------------------------------------------------
     @graded(part="C", seeds=1, description="the service as three real processes on loopback: "
