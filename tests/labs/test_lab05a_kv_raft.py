@@ -209,7 +209,7 @@ class UntouchedClerk(KV.Clerk):
 
 def test_the_untouched_lab_fails_every_simulated_check_as_not_implemented():
     report = check(KVRaftLab(Untouched, UntouchedClerk), part="A", seeds=1, timing=False)
-    assert not report.passed and len(report.failures) == 11
+    assert not report.passed and len(report.failures) == 13
     assert all(f.summary.startswith("not implemented yet") for f in report.failures), (
         str(report))
 
@@ -292,6 +292,14 @@ def test_a_clerk_without_a_timeout_waits_forever_for_a_crashed_leader():
                    timing=False)
     assert only(report, "test_leader_crashes_A") == COMPLETES
     assert "pending" in report.failures[0].explanation
+
+
+def test_a_clerk_without_a_timeout_stays_with_a_cut_off_leader():
+    report = check(KVRaftLab(KV.KVServer, ClerkWithoutTimeout), name="test_majority_goes_on_A",
+                   timing=False)
+    assert only(report, "test_majority_goes_on_A").startswith(
+        "violated: c2, c3 complete at least 20 operations from t=1000 to 3000 ms")
+    assert "must elect a leader and serve their clients" in report.failures[0].explanation
 
 
 def test_dedup_by_client_alone_answers_new_requests_with_old_replies():

@@ -395,6 +395,29 @@ class Busy(TraceProperty):
                 f"to the leader a NotLeader names?")
 
 
+class Progress(TraceProperty):
+    """The clients ``clients`` complete at least ``at_least`` operations between ``start``
+    and ``end`` ms (the side of a partition that holds a majority goes on)."""
+
+    def __init__(self, clients: Sequence[str], start: float, end: float, at_least: int):
+        self.clients, self.at_least = set(clients), at_least
+        self.window = (start, end)
+        self.description = (f"{', '.join(sorted(clients))} complete at least {at_least} "
+                            f"operations from t={start:g} to {end:g} ms, on the majority's "
+                            f"side of a partition")
+
+    def judge(self, run: Run) -> Violation | None:
+        start, end = self.window
+        done = [op for op in run.sim.history.operations if op.process in self.clients
+                and op.status == "ok" and start <= op.complete_time <= end]
+        if len(done) >= self.at_least:
+            return None
+        return Violation(self.description, (
+            f"only {len(done)} completed: the servers that can reach a majority must elect a "
+            f"leader and serve their clients while the others are cut off"), end,
+            window=self.window)
+
+
 # -- the lab -----------------------------------------------------------------------------------
 
 class KVRaftLab(Lab):
@@ -482,6 +505,31 @@ class KVRaftLab(Lab):
         return self.scenario(seed, ops=60, think=30,
                              faults=[(1_000, crash_leader), (2_000, repair),
                                                    (2_500, crash_leader), (3_500, repair)])
+
+    @graded(part="A", seeds=5, description="every server crashes at 1 s and restarts at "
+            "1.3 s, and again at 2.2 s and 2.4 s: each rebuilds its store from the log it "
+            "kept, and nothing acknowledged is lost")
+    def test_all_servers_restart_A(self, seed: int) -> Scenario:
+        def crash_all(sim: Simulation) -> None:
+            for node_id in THREE:
+                if node_id not in sim.crashed:
+                    sim.crash(node_id)
+        return self.scenario(seed, ops=40, think=30,
+                             faults=[(1_000, crash_all), (1_300, repair), (2_200, crash_all),
+                                     (2_400, repair)])
+
+    @graded(part="A", seeds=5, description="5 servers: the leader and one follower are cut "
+            "off with one client from 1 s to 3 s; the three others elect a leader and their "
+            "two clients complete at least 20 operations meanwhile; all complete once healed")
+    def test_majority_goes_on_A(self, seed: int) -> Scenario:
+        def cut_off_leader(sim: Simulation) -> None:
+            old = leader(sim)
+            if old is not None:
+                other = sorted(set(FIVE) - {old})[0]
+                sim.partition({old, other, "c1"}, set(FIVE) - {old, other} | {"c2", "c3"})
+        return self.scenario(seed, servers=FIVE, clients=3, ops=60, think=30,
+                             faults=[(1_000, cut_off_leader), (3_000, repair)],
+                             properties=[Progress(("c2", "c3"), 1_000, 3_000, 20)])
 
     @graded(part="A", seeds=5, description="5 servers crash and restart at random for 3 s "
             "(at most two down), 5 clients: every operation completes once all are back, "
