@@ -23,6 +23,9 @@ reference solution (`distlab.soak.solutions`), seed after seed -- seed ``s`` run
 * lab 3c (quorum replication, part B): duplicates and reordering, on top of the lab's own
   partitions; no loss (a put resent after a lost answer is coordinated again, with a later
   stamp), no crash (replicas keep their data in memory), no clock fault (stamps are clocks).
+* lab 5a (a key-value service on Raft): crashes, partitions, loss, duplicates, reordering,
+  clocks, on top of the checks' own faults; not the checks of speed, of a majority's progress
+  during a partition and of the log's bound (promised without other faults);
 * lab 5b (SWIM): reordering, on top of the lab's own crashes, cut links, loss and slowness
   (its bounds are promised for those: more loss or a partition would make any detector
   declare live members dead, and duplicates make members answer twice, which its bound on
@@ -46,6 +49,7 @@ from distlab.labs.lab02c_gossip import GossipLab
 from distlab.labs.lab03a_hash_ring import HashRingLab
 from distlab.labs.lab03b_membership import CHURN, SERVERS, MembershipLab
 from distlab.labs.lab03c_quorum import QuorumLab
+from distlab.labs.lab05a_kv_raft import KVRaftLab
 from distlab.labs.lab05b_swim import SwimLab
 from distlab.labs.lab05c_two_phase_commit import TwoPhaseCommitLab
 from distlab.labs.lab06_mapreduce import MapReduceLab
@@ -58,9 +62,12 @@ NETWORK_FAULTS = dict(loss=0.3, duplicate=0.3, reorder=0.3, skew=100.0, drift=0.
 
 
 def lab_target(name: str, lab: Lab, parts: Sequence[str], faults: Faults, *,
-               calm_at: float | None = None, spared: Sequence[str] = ()) -> Target:
-    """The target that runs ``lab``'s checks of ``parts`` in turn, one per seed."""
-    chosen = [check for check in lab.checks() if check.part in parts]
+               calm_at: float | None = None, spared: Sequence[str] = (),
+               leave_out: Sequence[str] = ()) -> Target:
+    """The target that runs ``lab``'s checks of ``parts`` in turn, one per seed (but the
+    checks named in ``leave_out``)."""
+    chosen = [check for check in lab.checks()
+              if check.part in parts and check.name not in leave_out]
 
     def check_of(seed: int) -> Check:
         return chosen[seed % len(chosen)]
@@ -160,6 +167,25 @@ def lab05b() -> Target:
     code = solution("lab05b-swim")
     return lab_target("lab05b-swim", SwimLab(code.SwimMember), "AB",
                       Faults(interval=100.0, reorder=0.3))
+
+
+def lab05a() -> Target:
+    """Lab 5a's reference key-value service and clerk on the library's Raft, parts A and B
+    (part C runs real processes), under every fault: a service on Raft is linearizable
+    whatever the network and the crashes do, and completes every operation once they are
+    over. Left out: the two speed checks, the progress of a majority during a partition, and
+    the checks of the log's bound, which the lab promises on a network without other faults
+    (a leader cut off with its clients takes their retries into its log until it learns that
+    it was replaced)."""
+    code = solution("lab05a-kv-raft")
+    lab = KVRaftLab(code.KVServer, code.Clerk)
+    return lab_target("lab05a-kv-raft", lab, "AB",
+                      Faults(interval=200.0, crashes=True, partitions=True, **NETWORK_FAULTS),
+                      calm_at=0.4,
+                      leave_out=("test_speed_A", "test_speed_snapshots_B",
+                                 "test_majority_goes_on_A",
+                                 "test_snapshot_size_B", "test_restart_from_snapshot_B",
+                                 "test_install_snapshot_B"))
 
 
 def lab05c() -> Target:

@@ -57,6 +57,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab03c-quorum": labs.lab03c,
     "lab06-mapreduce": labs.lab06,
     "lab05b-swim": labs.lab05b,
+    "lab05a-kv-raft": labs.lab05a,
     "lab05c-two-phase-commit": labs.lab05c,
 }
 #: seeds per task sent to a worker: enough to keep the cost of a task small

@@ -70,12 +70,19 @@ class KillRun:
     verdict: str
 
 
-def kill_the_leader(data_dir: str | Path | None = None, appends: int = 8) -> KillRun:
+def kill_the_leader(data_dir: str | Path | None = None, appends: int = 8,
+                    node_class: str = "distlab.consensus.raft.node:RaftNode",
+                    args: dict[str, Any] | None = None) -> KillRun:
     """Start three `RaftNode` processes, append ``appends`` values to ``x`` (reading it after
-    each), ``kill -9`` the leader halfway, restart it at the end, and check the history."""
+    each), ``kill -9`` the leader halfway, restart it at the end, and check the history.
+
+    ``node_class`` (``"module:Class"``) and ``args`` run another server of the key-value
+    requests instead (lab 5a runs a student's service this way); by default `RaftNode`
+    with a snapshot every 5 entries."""
     history = History(clock=time.monotonic)
-    with start_cluster("distlab.consensus.raft.node:RaftNode", SERVERS, clients=["me"],
-                       data_dir=data_dir, args={"snapshot_every": 5}) as cluster:
+    args = {"snapshot_every": 5} if args is None else args
+    with start_cluster(node_class, SERVERS, clients=["me"], data_dir=data_dir,
+                       args=args) as cluster:
         me = cluster.client("me")
         server, killed, msg_id = SERVERS[0], None, 0
 
