@@ -21,7 +21,7 @@ from distlab.labs.lab04_raft.common import (EXPLORE_SECONDS, exploration_trial,
                                             refuse_library_raft, servers)
 from distlab.labs.lab04_raft.faults import leaders
 from distlab.labs.lab04_raft.part_b import START
-from distlab.labs.lab04_raft.part_c import UNRELIABLE, PartC, _restart_all
+from distlab.labs.lab04_raft.part_c import UNRELIABLE, PartC, _crash, _restart_all
 from distlab.labs.lab04_raft.replication import Agreement, LogBound, Phase
 from distlab.labs.lab04_raft.tester import add_tester, split, with_service
 from distlab.sim import Network, Node, Simulation, Uniform
@@ -39,12 +39,6 @@ def _commands(start: float, count: int, every: float, first: int = 101
               ) -> list[tuple[float, int]]:
     """``count`` commands from ``first`` on, one every ``every`` ms from ``start``."""
     return [(start + every * i, first + i) for i in range(count)]
-
-
-def _crash_all(sim: Simulation) -> None:
-    for node_id in servers(sim):
-        if node_id not in sim.crashed:
-            sim.crash(node_id)
 
 
 class PartD(PartC):
@@ -117,7 +111,7 @@ class PartD(PartC):
     def test_snapshot_all_crash_D(self, seed: int) -> Scenario:
         plan = [*_commands(START, 25, 30), (2_200, 301)]
         return self.compacting(3, 3_200, plan, Agreement(),
-                               faults=[(2_000, _crash_all), (2_100, _restart_all)])
+                               faults=[(2_000, _crash("n1", "n2", "n3")), (2_100, _restart_all)])
 
     @graded(part="D", seeds=20, description="3 servers: 20 commands, so that each log ends "
             "with its snapshot; all crash and restart; a command; all crash and restart again: "
@@ -127,8 +121,8 @@ class PartD(PartC):
     def test_snapshot_init_D(self, seed: int) -> Scenario:
         plan = [*_commands(START, 20, 30), (2_200, 301), (3_200, 302)]
         return self.compacting(3, 4_200, plan, Agreement(),
-                               faults=[(1_900, _crash_all), (2_000, _restart_all),
-                                       (2_900, _crash_all), (3_000, _restart_all)])
+                               faults=[(1_900, _crash("n1", "n2", "n3")), (2_000, _restart_all),
+                                       (2_900, _crash("n1", "n2", "n3")), (3_000, _restart_all)])
 
     @graded(part="D", seeds=1, description="every schedule of up to 5 steps of 3 servers "
             "restarted from the storage of a run in which two took snapshots and the third "

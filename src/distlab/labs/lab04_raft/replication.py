@@ -362,8 +362,15 @@ class LogRules(LogRule):
         prev = msg.prev_log_index
         matches = prev <= len(old) and (old[prev - 1][0] if prev > 0 else 0) == msg.prev_log_term
         expected = _appended(old, prev, msg.entries) if matches else old
-        if new == expected:
+        snapshots = (run.state.before_raw.get(node_id, ((0, 0),))[0],
+                     run.state.raw.get(node_id, ((0, 0),))[0])
+        if new == expected and snapshots[0] == snapshots[1]:
             return None
+        if snapshots[0] != snapshots[1]:
+            return (f"{node_id} received an AppendEntries from {events[0].peer} and changed its "
+                    f"snapshot (snapshot_index, snapshot_term) from {snapshots[0]} to "
+                    f"{snapshots[1]}: only the service's snapshot() and InstallSnapshot change "
+                    f"the snapshot")
         what = (f"AppendEntries(prev_log_index={prev}, prev_log_term={msg.prev_log_term}, "
                 f"{len(msg.entries)} entries) from {events[0].peer}")
         if not matches:
