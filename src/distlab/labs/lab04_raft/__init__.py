@@ -3,7 +3,10 @@
 Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm"
 {cite:p}`ongaro2014raft`. The student writes one class, a `Node` with Raft's own variables:
 ``term`` (the paper's currentTerm), ``state`` (``"follower"``, ``"candidate"`` or
-``"leader"``), ``voted_for``, ``votes`` and ``log``. Part A is leader election (section 5.2).
+``"leader"``), ``voted_for``, ``votes`` and ``log``. Part A is leader election (section 5.2),
+B log replication (5.3, 5.4), C persistence, D snapshots (section 7, Figure 13:
+``snapshot_index``, ``snapshot_term``, and ``snapshot(index, data)``, which the lab's service
+calls).
 
 This package holds what the student does not write: the timing constants, the messages (the
 library's, `distlab.consensus.raft.messages`, so that the log's fields are already there for
