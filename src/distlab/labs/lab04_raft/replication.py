@@ -235,8 +235,6 @@ class LogRules(LogRule):
                 run.state.applied[event.node] = 0
                 run.state.commits.pop(event.node, None)
         old_logs = dict(run.state.logs)
-        run.state.before_raw = dict(run.state.raw)
-        run.state.applied_before = dict(run.state.applied)
         changed = self.read_logs(run)
         for rule, check in (("shape", self.shape), ("compact", self.compacts_as_asked),
                             ("install", self.installs_snapshots),
@@ -263,12 +261,14 @@ class LogRules(LogRule):
         """Note each live server's log (at its true indices, `full_log`); return the servers
         whose log changed."""
         changed, logs, raw = [], run.state.logs, run.state.raw
+        prior = run.state.prior = {}  # server -> its (snapshot, entries) before, if changed
         for node_id, node in self.members(run):
             if node_id in run.sim.crashed:
                 continue
             now = (snapshot_of(node), getattr(node, "_lab_log", None))
             old = raw.get(node_id)
             if old is None or now != old:
+                prior[node_id] = old
                 raw[node_id] = now
                 snapshot, log = now
                 logs[node_id] = (snapshot if type(snapshot) is str else
@@ -362,7 +362,7 @@ class LogRules(LogRule):
         prev = msg.prev_log_index
         matches = prev <= len(old) and (old[prev - 1][0] if prev > 0 else 0) == msg.prev_log_term
         expected = _appended(old, prev, msg.entries) if matches else old
-        snapshots = (run.state.before_raw.get(node_id, ((0, 0),))[0],
+        snapshots = ((_before(run, node_id) or ((0, 0),))[0],
                      run.state.raw.get(node_id, ((0, 0),))[0])
         if new == expected and snapshots[0] == snapshots[1]:
             return None
@@ -549,7 +549,7 @@ class LogRules(LogRule):
         node_id = events[0].node
         asked = next((dict(e.data.details).get("index") for e in events
                       if e.kind == "note" and e.data.what == "compact"), None)
-        old, new = run.state.before_raw.get(node_id), run.state.raw.get(node_id)
+        old, new = _before(run, node_id), run.state.raw.get(node_id)
         if (type(asked) is not int or old is None or type(old[0]) is not tuple
                 or type(old[1]) is not tuple or asked > old[0][0] + len(old[1])):
             return None
@@ -574,7 +574,7 @@ class LogRules(LogRule):
         if not isinstance(msg, InstallSnapshot):
             return None
         node_id = events[0].node
-        old, new = run.state.before_raw.get(node_id), run.state.raw.get(node_id)
+        old, new = _before(run, node_id), run.state.raw.get(node_id)
         if old is None or type(old[0]) is not tuple or type(old[1]) is not tuple:
             return None
         what = (f"InstallSnapshot(term={msg.term}, last_included_index="
@@ -587,7 +587,7 @@ class LogRules(LogRule):
                         f"message of an older term is stale; refuse it, change nothing")
             return None
         index, (start, _), entries = msg.last_included_index, old[0], old[1]
-        if index <= run.state.applied_before.get(node_id, 0):
+        if index <= run.state.applied[node_id]:  # (this event's applies are not judged yet)
             return None  # (no news: the server may install it or not)
         if start < index < start + len(entries) + 1 and \
                 entries[index - start - 1][0] == msg.last_included_term:
@@ -604,6 +604,12 @@ class LogRules(LogRule):
                     "it" if expected[1] else
                     "its log lacks the snapshot's last entry (or it is of another term), so "
                     "drop the whole log"))
+
+
+def _before(run: Run, node_id: str) -> tuple | None:
+    """``(snapshot, entries)`` of ``node_id`` before the event just observed."""
+    prior = run.state.prior
+    return prior[node_id] if node_id in prior else run.state.raw.get(node_id)
 
 
 def _snapshot_index(run: Run, node_id: str) -> int:
