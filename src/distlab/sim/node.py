@@ -212,15 +212,16 @@ FRAMEWORK_METHODS = frozenset({
 #: Every name a node subclass must leave to the framework (``_runtime`` is private to it).
 FRAMEWORK_NAMES = FRAMEWORK_DATA | FRAMEWORK_METHODS | {"_runtime"}
 
-_HANDLERS = {"on_start", "on_message", "on_timer", "show", "fingerprint", "send"}
+_HANDLERS = {"on_start", "on_message", "on_timer", "show", "fingerprint", "send", "note"}
 
 
 def _refuse_shadowing_methods(cls: type[Node]) -> None:
     """Refuse a class that defines a framework member as something it is not.
 
-    Overriding a handler (``on_message``), ``show``, ``fingerprint`` or ``send`` with a
-    method is the point of a subclass; a class attribute or property called ``note`` or
-    ``now``, or a method called ``storage``, would break the framework far from the cause.
+    Overriding a handler (``on_message``), ``show``, ``fingerprint``, ``send`` or ``note``
+    with a method is the point of a subclass (a lab's service listens to ``note``); a class
+    attribute or property called ``note`` or ``now``, or a method called ``storage``, would
+    break the framework far from the cause.
     """
     for klass in cls.__mro__:
         if klass is Node or klass is object:

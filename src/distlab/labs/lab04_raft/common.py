@@ -69,7 +69,8 @@ def refuse_library_raft(node: Any) -> None:
 def instrumented(node: type[Node]) -> type[Node]:
     """A subclass of ``node`` that remembers, in ``self._lab_where``, the student's line that
     last changed ``state`` and the one that last sent a granted vote, and shows its log as
-    plain data in ``self._lab_log``. It changes nothing else.
+    plain data in ``self._lab_log`` (and, for part D, where it starts in ``self._lab_snapshot``).
+    It changes nothing else.
     """
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
@@ -93,8 +94,18 @@ def instrumented(node: type[Node]) -> type[Node]:
         except Exception as exc:  # (an entry without term or command, say)
             return f"self.log holds something that is not an Entry(term, command) ({exc})"
 
+    def _lab_snapshot(self: Any) -> tuple[int, int] | str:
+        """``(snapshot_index, snapshot_term)`` (part D; ``(0, 0)`` before it), as plain data;
+        a sentence if they are not whole numbers."""
+        found = (getattr(self, "snapshot_index", 0), getattr(self, "snapshot_term", 0))
+        if [type(x) for x in found] != [int, int]:
+            return (f"snapshot_index and snapshot_term are {found[0]!r} and {found[1]!r}: they "
+                    f"must be whole numbers (0 and 0 without a snapshot)")
+        return found
+
     return type(node.__name__, (node,), {"__setattr__": __setattr__, "send": send,
                                          "_lab_log": property(_lab_log),
+                                         "_lab_snapshot": property(_lab_snapshot),
                                          "__qualname__": node.__qualname__,
                                          "__module__": node.__module__,
                                          "__doc__": node.__doc__})

@@ -6,9 +6,9 @@ Each part's checks are a class that extends the previous part's (`PartA`, ...), 
 
 from __future__ import annotations
 
-from distlab.labs.lab04_raft.part_c import PartC
+from distlab.labs.lab04_raft.part_d import PartD
 
 
-class RaftLab(PartC):
+class RaftLab(PartD):
     """The checks of lab 4 (the notebook ``lab04-raft.ipynb``): ``check(RaftLab(RaftNode),
     part="A")``, then parts B, C, D."""

@@ -16,13 +16,15 @@ from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, log_matching
 from distlab.grading.lab import Scenario, Trial, graded
 from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, EXPLORE_SECONDS, HEARTBEAT_INTERVAL,
-                                            exploration_trial, refuse_library_raft, servers)
+                                            exploration_trial, instrumented, refuse_library_raft,
+                                            servers)
 from distlab.labs.lab04_raft.election import ElectionRules
 from distlab.labs.lab04_raft.faults import leaders
 from distlab.labs.lab04_raft.part_a import PartA
 from distlab.labs.lab04_raft.replication import Agreement, LogRules, MessageBudget, Phase
-from distlab.labs.lab04_raft.tester import add_tester, split, submit
+from distlab.labs.lab04_raft.tester import add_tester, split, submit, with_service
 from distlab.sim import Network, Node, Simulation, Uniform
+from distlab.sim.helpers import node_ids
 
 #: when the checks submit the first command: a leader is elected by then (nearly always: the
 #: client submits again until one is)
@@ -55,13 +57,18 @@ class PartB(PartA):
     """Part B's checks: log replication (see the module's docstring)."""
 
     def replicated(self, n: int, run_for: float, plan: list[tuple[float, int]],
-                   faults: list[tuple[float, Fault]] = (), once: list[tuple[float, int]] = ()
-                   ) -> Callable[[Simulation], None]:
-        """A setup: ``n`` servers; the client submitting ``plan`` (again and again until
-        applied) and ``once`` (only once); ``faults``, each ``(time, function of the
-        simulation)``."""
+                   faults: list[tuple[float, Fault]] = (), once: list[tuple[float, int]] = (),
+                   snapshot_every: int | None = None) -> Callable[[Simulation], None]:
+        """A setup: ``n`` servers (with the service asking for a snapshot every
+        ``snapshot_every`` applied entries, from part D); the client submitting ``plan``
+        (again and again until applied) and ``once`` (only once); ``faults``, each ``(time,
+        function of the simulation)``."""
         def setup(sim: Simulation) -> None:
-            self.cluster(n)(sim)
+            if snapshot_every is None:
+                self.cluster(n)(sim)
+            else:
+                sim.add_nodes(with_service(instrumented(self.node), snapshot_every),
+                              node_ids(n, first=1))
             add_tester(sim, plan, retry_until=run_for)
             submit(sim, once)
             for time, fault in faults:
@@ -71,14 +78,16 @@ class PartB(PartA):
 
     def scenario(self, n: int, run_for: float, plan: list[tuple[float, int]], *properties,
                  faults: list[tuple[float, Fault]] = (), once: list[tuple[float, int]] = (),
-                 network: Network | None = None, wall_limit: float = 4.0) -> Scenario:
+                 network: Network | None = None, wall_limit: float = 4.0,
+                 snapshot_every: int | None = None) -> Scenario:
         """A scenario of part B on (see `replicated`): the log's safety, then ``properties``.
         ``wall_limit`` (seconds of real time a run may take) leaves room for a busy machine:
         the longest runs take a few hundred ms."""
-        return Scenario(self.replicated(n, run_for, plan, faults, once), run_for=run_for,
-                        properties=[*log_safety(), *properties],
+        return Scenario(self.replicated(n, run_for, plan, faults, once, snapshot_every),
+                        run_for=run_for, properties=[*log_safety(), *properties],
                         network=network or Network(latency=Uniform(1, 10)),
-                        node_attributes=LOG_ATTRIBUTES, wall_limit=wall_limit)
+                        node_attributes=LOG_ATTRIBUTES if snapshot_every is None else
+                        (*LOG_ATTRIBUTES, "_lab_snapshot"), wall_limit=wall_limit)
 
     @graded(part="B", seeds=20, description="3 servers, reliable network: three commands, "
             "one every 200 ms, each applied by every server within 1 s")

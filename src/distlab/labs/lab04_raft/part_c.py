@@ -137,10 +137,12 @@ class PartC(PartB):
         return exploration_trial(self.node, explore_persistence, "explore_persistence")
 
     def churning(self, seed: int, name: str, calm_at: float, every: float, network: Network,
-                 *, crashes: bool = True, partitions: bool = True) -> Scenario:
+                 *, crashes: bool = True, partitions: bool = True,
+                 snapshot_every: int | None = None, properties: tuple = ()) -> Scenario:
         """``calm_at`` ms of faults (one every ``every`` ms or so, at random: crashes and
         restarts, cuts and heals), a command every 100 ms from `START`; then all repaired,
-        and a last command that every server must apply within `RECOVER_WITHIN`."""
+        and a last command that every server must apply within `RECOVER_WITHIN` (from part D,
+        with snapshots every ``snapshot_every`` entries, and ``properties`` judged too)."""
         rng = stream(seed, f"lab4-{name}")
         times = []
         time = 0.0
@@ -159,8 +161,8 @@ class PartC(PartB):
         plan = [(START + 100 * i, 101 + i) for i in range(int((calm_at - START) // 100))]
         plan.append((calm_at + 200, 1_001))
         return self.scenario(5, calm_at + 200 + RECOVER_WITHIN, plan,
-                             Agreement(Phase(calm_at, within=RECOVER_WITHIN)),
-                             faults=faults, network=network)
+                             Agreement(Phase(calm_at, within=RECOVER_WITHIN)), *properties,
+                             faults=faults, network=network, snapshot_every=snapshot_every)
 
 
 # -- the Figure 8 script -----------------------------------------------------------------------

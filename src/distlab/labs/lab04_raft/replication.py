@@ -10,6 +10,12 @@ entries once each, in order; and every server applies the same command at each i
 Machine Safety). It reads each server's log as ``_lab_log`` (`instrumented`), its
 ``commit_index``, and the ``apply`` notes of the trace (`distlab.labs.lab04_raft.tester`).
 
+From part D a log starts after its snapshot (``_lab_snapshot``: ``snapshot_index`` and
+``snapshot_term``). The rules then read each log at its true indices, the entries a snapshot
+replaced standing as `COMPACTED` (committed, applied, and equal to whatever they were); two
+more rules judge compaction (`SNAPSHOT_RULES`), and a snapshot handed to the service counts as
+applying every entry it holds.
+
 Over stretches of time: `Agreement` (the commands submitted in each `Phase` of a run are
 applied by enough servers in time, or by none while no majority can store them) and
 `MessageBudget` (a bounded number of requests and of entries sent). A violation draws the
@@ -21,13 +27,13 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from distlab.consensus.raft.messages import (AppendEntries, InstallSnapshot, RequestVote,
                                              RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import TESTER, RaftRule, as_int, majority, servers, your_line
-from distlab.labs.lab04_raft.tester import Submit
+from distlab.labs.lab04_raft.tester import SNAPSHOT_TIMER, MachineState, Submit
 
 #: what each rule of the log demands, in words (a report names the first one broken)
 LOG_RULES = {
@@ -50,36 +56,99 @@ LOG_RULES = {
     "machine": "every server applies the same command at the same index (State Machine "
                "Safety)",
 }
+#: part D's rules of the log, in words (judged with `LOG_RULES`)
+SNAPSHOT_RULES = {
+    "compact": "asked by the service for a snapshot up to index i, a server drops its entries "
+               "up to i (snapshot_index = i, snapshot_term = their last term) and keeps those "
+               "after i",
+    "install": "a server installs a leader's snapshot of its term that is news (beyond what "
+               "it applied): it keeps the entries after the snapshot if its log has the "
+               "snapshot's last entry, else drops its whole log; it obeys no InstallSnapshot "
+               "of an older term",
+}
 
 #: the request messages a server sends (their replies are not counted by `MessageBudget`)
 REQUESTS = (AppendEntries, RequestVote, InstallSnapshot)
 
 
-def apply_notes(events: list) -> list[tuple[Any, str, Any, Any]]:
-    """``(time, server, index, command)`` of each ``apply`` note among ``events``."""
+class Applied(NamedTuple):
+    """An ``apply`` note: ``server`` applied the entry at ``index`` (its ``command``), or, if
+    ``snapshot``, installed a snapshot up to ``index`` (``command`` is then its data)."""
+
+    time: float
+    server: str
+    index: Any
+    command: Any
+    snapshot: bool
+
+
+def apply_notes(events: list) -> list[Applied]:
+    """The `Applied` of each ``apply`` note among ``events``."""
     found = []
     for event in events:
         if event.kind == "note" and getattr(event.data, "what", None) == "apply":
             details = dict(event.data.details)
-            found.append((event.time, event.node, details.get("index"), details.get("command")))
+            snapshot = "snapshot" in details
+            found.append(Applied(event.time, event.node, details.get("index"),
+                                 details["snapshot"] if snapshot else details.get("command"),
+                                 snapshot))
     return found
 
 
+class _Compacted:
+    """An entry a snapshot replaced: committed and applied, it equals whatever it was (a
+    rule cannot see it any more, and the State Machine rule has checked its command)."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "compacted"
+
+
+#: the term and command of an entry that a snapshot replaced
+COMPACTED = _Compacted()
+
+
+def snapshot_of(node: Any) -> tuple[int, int] | str:
+    """``(snapshot_index, snapshot_term)`` of a server (``(0, 0)``: none, as before part D),
+    or a sentence saying what is wrong with them."""
+    found = getattr(node, "_lab_snapshot", None)
+    return (0, 0) if found is None else found
+
+
+def full_log(snapshot: tuple[int, int], entries: tuple) -> tuple:
+    """A log at its true indices: the entries before ``snapshot``'s last as `COMPACTED`, its
+    last entry (its term known), then ``entries``."""
+    index, term = snapshot
+    if index == 0:
+        return entries
+    return ((COMPACTED, COMPACTED),) * (index - 1) + ((term, COMPACTED),) + entries
+
+
 def log_rows(sim: Any) -> list[Any]:
-    """Each server's log as `distlab.viz.raftlog` draws it: from ``_lab_log`` in a check's
-    run (`instrumented`), from ``log`` on the student's own nodes."""
+    """Each server's log as `distlab.viz.raftlog` draws it: from ``_lab_log`` and
+    ``_lab_snapshot`` in a check's run (`instrumented`), from ``log`` and ``snapshot_index``
+    on the student's own nodes."""
     from distlab.viz.raftlog import LogRow
 
     rows = []
     for node_id, node in servers(sim).items():
-        log = getattr(node, "_lab_log", None)
+        log, snapshot = getattr(node, "_lab_log", None), snapshot_of(node)
         if log is None:
             log = tuple((getattr(e, "term", 0), None) for e in getattr(node, "log", ()))
+            snapshot = (getattr(node, "snapshot_index", 0),)
         log = log if type(log) is tuple else ()
+        start = snapshot[0] + 1 if type(snapshot) is tuple and type(snapshot[0]) is int else 1
         state = getattr(node, "state", "?")
         rows.append(LogRow(node_id, node_id not in sim.crashed,
                            as_int(getattr(node, "term", 0)) or 0,
-                           state if isinstance(state, str) else "?", 1,
+                           state if isinstance(state, str) else "?", start,
                            tuple(as_int(term) or 0 for term, _ in log),
                            as_int(getattr(node, "commit_index", 0)) or 0))
     return rows
@@ -143,6 +212,7 @@ class LogRules(LogRule):
         super().begin(run)
         state = run.state
         state.logs = {}        # server -> its log, as last seen (a tuple of (term, command))
+        state.raw = {}         # server -> (its snapshot's (index, term), the entries after it)
         state.commits = {}     # server -> its commit_index, as last seen since it (re)started
         state.applied = defaultdict(int)  # server -> the last index it applied since it started
         state.machine = {}     # index -> (command, server, time) first applied there
@@ -166,7 +236,9 @@ class LogRules(LogRule):
                 run.state.commits.pop(event.node, None)
         old_logs = dict(run.state.logs)
         changed = self.read_logs(run)
-        for rule, check in (("shape", self.shape), ("describe", self.describes_its_log),
+        for rule, check in (("shape", self.shape), ("compact", self.compacts_as_asked),
+                            ("install", self.installs_snapshots),
+                            ("describe", self.describes_its_log),
                             ("up_to_date", self.votes_up_to_date),
                             ("append_only", self.leader_appends_only),
                             ("follower_log", self.follows_append_entries),
@@ -177,7 +249,8 @@ class LogRules(LogRule):
                             ("machine", self.same_commands)):
             problem = check(run, events, before, old_logs, changed)
             if problem is not None:
-                return self.failure(run, problem, description=LOG_RULES[rule])
+                return self.failure(run, problem, description=LOG_RULES.get(rule)
+                                    or SNAPSHOT_RULES[rule])
         for node_id in run.state.ids:
             commit = getattr(run.sim.nodes[node_id], "commit_index", None)
             if node_id not in run.sim.crashed and type(commit) is int:
@@ -185,15 +258,21 @@ class LogRules(LogRule):
         return None
 
     def read_logs(self, run: Run) -> list[str]:
-        """Note each live server's log; return the servers whose log changed."""
-        changed, logs = [], run.state.logs
+        """Note each live server's log (at its true indices, `full_log`); return the servers
+        whose log changed."""
+        changed, logs, raw = [], run.state.logs, run.state.raw
+        prior = run.state.prior = {}  # server -> its (snapshot, entries) before, if changed
         for node_id, node in self.members(run):
             if node_id in run.sim.crashed:
                 continue
-            log = getattr(node, "_lab_log", None)
-            old = logs.get(node_id)
-            if log is not old and log != old:
-                logs[node_id] = log
+            now = (snapshot_of(node), getattr(node, "_lab_log", None))
+            old = raw.get(node_id)
+            if old is None or now != old:
+                prior[node_id] = old
+                raw[node_id] = now
+                snapshot, log = now
+                logs[node_id] = (snapshot if type(snapshot) is str else
+                                 full_log(snapshot, log) if type(log) is tuple else log)
                 changed.append(node_id)
         return changed
 
@@ -201,6 +280,8 @@ class LogRules(LogRule):
               changed: list[str]) -> str | None:
         for node_id in changed:
             log = run.state.logs[node_id]
+            if type(run.state.raw[node_id][0]) is str:
+                return f"{node_id}: {log}"
             if type(log) is str:
                 return f"{node_id}: {log}: keep the log as a list of Entry(term, command)"
             if log is None:
@@ -281,8 +362,15 @@ class LogRules(LogRule):
         prev = msg.prev_log_index
         matches = prev <= len(old) and (old[prev - 1][0] if prev > 0 else 0) == msg.prev_log_term
         expected = _appended(old, prev, msg.entries) if matches else old
-        if new == expected:
+        snapshots = ((_before(run, node_id) or ((0, 0),))[0],
+                     run.state.raw.get(node_id, ((0, 0),))[0])
+        if new == expected and snapshots[0] == snapshots[1]:
             return None
+        if snapshots[0] != snapshots[1]:
+            return (f"{node_id} received an AppendEntries from {events[0].peer} and changed its "
+                    f"snapshot (snapshot_index, snapshot_term) from {snapshots[0]} to "
+                    f"{snapshots[1]}: only the service's snapshot() and InstallSnapshot change "
+                    f"the snapshot")
         what = (f"AppendEntries(prev_log_index={prev}, prev_log_term={msg.prev_log_term}, "
                 f"{len(msg.entries)} entries) from {events[0].peer}")
         if not matches:
@@ -364,15 +452,27 @@ class LogRules(LogRule):
 
     def applies_in_order(self, run: Run, events: list, before: dict, old_logs: dict,
                          changed: list[str]) -> str | None:
-        for _, node_id, index, command in apply_notes(events):
+        for _, node_id, index, command, snapshot in apply_notes(events):
+            if snapshot:
+                problem = self.installs_in_order(run, node_id, index)
+                if problem is not None:
+                    return problem
+                continue
             node = run.sim.nodes[node_id]
             expected = run.state.applied[node_id] + 1
             if type(index) is not int or index != expected:
                 again = type(index) is int and index < expected
+                restarted = (expected == 1 and type(index) is int
+                             and run.state.restarts.get(node_id)
+                             and _snapshot_index(run, node_id) > 0)
                 return (f"{node_id} applied index {index!r} (command {command!r}) after index "
                         f"{expected - 1}: " + (
                             "it applied that index already; keep last_applied and apply only "
                             "from last_applied + 1 to commit_index" if again else
+                            "after a restart, hand the service the snapshot from storage "
+                            "first, self.note('apply', index=snapshot_index, snapshot=data), "
+                            "and start commit_index and last_applied at snapshot_index"
+                            if restarted else
                             f"it must apply {expected} next, in order, with "
                             f"self.note('apply', index=..., command=...)"))
             commit, log = node.commit_index, run.state.logs.get(node_id) or ()
@@ -385,21 +485,137 @@ class LogRules(LogRule):
             run.state.applied[node_id] = index
         return None
 
+    def installs_in_order(self, run: Run, node_id: str, index: Any) -> str | None:
+        """Why the snapshot up to ``index`` that ``node_id`` handed its service breaks the
+        rule of applying (None: it does not)."""
+        applied = run.state.applied[node_id]
+        if type(index) is not int or index <= applied:
+            return (f"{node_id} handed its service a snapshot up to index {index!r} after it "
+                    f"applied index {applied}: the state machine would go back and apply "
+                    f"entries again; install (and hand over) only a snapshot beyond "
+                    f"last_applied, and ignore an older one")
+        commit = run.sim.nodes[node_id].commit_index
+        if index > commit:
+            return (f"{node_id} handed its service a snapshot up to index {index} while its "
+                    f"commit_index is {commit}: a snapshot holds committed entries only; set "
+                    f"commit_index and last_applied to (at least) last_included_index")
+        run.state.applied[node_id] = index
+        return None
+
     def same_commands(self, run: Run, events: list, before: dict, old_logs: dict,
                       changed: list[str]) -> str | None:
         machine = run.state.machine
-        for time, node_id, index, command in apply_notes(events):
+        for time, node_id, index, command, snapshot in apply_notes(events):
+            if snapshot:
+                problem = self.same_state(run, time, node_id, index, command)
+                if problem is not None:
+                    return problem
+                continue
             first = machine.setdefault(index, (command, node_id, time))
             if first[0] != command:
                 restarted = sorted(n for n, times in run.state.restarts.items() if times)
-                hint = (f"; {', '.join(restarted)} restarted in between: a log kept in memory "
-                        f"only comes back empty, so keep it in self.storage" if restarted
-                        else "")
+                hint = (f"; {', '.join(restarted)} restarted in between: a log (or, from part "
+                        f"D, a snapshot) kept in memory only is lost, so keep it in "
+                        f"self.storage" if restarted else "")
                 return (f"{node_id} applied {command!r} at index {index}, but {first[1]} "
                         f"applied {first[0]!r} there (t={first[2]:.3f} ms): an entry was "
                         f"applied before it was safely committed, or a committed entry was "
                         f"overwritten{hint}")
         return None
+
+    def same_state(self, run: Run, time: float, node_id: str, index: int, data: Any
+                   ) -> str | None:
+        """Why the snapshot ``data`` up to ``index`` that ``node_id`` installed breaks State
+        Machine Safety or is not the service's (None: it is right)."""
+        if not isinstance(data, MachineState) or len(data.commands) != index:
+            return (f"{node_id} handed its service {data!r} as the snapshot up to index "
+                    f"{index}: hand it the data of the snapshot unchanged (the data the "
+                    f"service gave snapshot(), which InstallSnapshot carries as its state)")
+        machine = run.state.machine
+        for at, command in enumerate(data.commands, 1):
+            first = machine.setdefault(at, (command, node_id, time))
+            if first[0] != command:
+                return (f"{node_id} installed a snapshot with {command!r} at index {at}, but "
+                        f"{first[1]} applied {first[0]!r} there (t={first[2]:.3f} ms): a "
+                        f"snapshot holds the state after committed entries only")
+        return None
+
+    # -- part D: compaction ---------------------------------------------------------------------
+
+    def compacts_as_asked(self, run: Run, events: list, before: dict, old_logs: dict,
+                          changed: list[str]) -> str | None:
+        if not events or events[0].kind != "timer" or events[0].data != SNAPSHOT_TIMER:
+            return None
+        node_id = events[0].node
+        asked = next((dict(e.data.details).get("index") for e in events
+                      if e.kind == "note" and e.data.what == "compact"), None)
+        old, new = _before(run, node_id), run.state.raw.get(node_id)
+        if (type(asked) is not int or old is None or type(old[0]) is not tuple
+                or type(old[1]) is not tuple or asked > old[0][0] + len(old[1])):
+            return None
+        (start, _), entries = old
+        if asked <= start:
+            return None  # (an older snapshot than the one it has: nothing to do)
+        keep = entries[asked - start:]
+        expected = ((asked, entries[asked - start - 1][0]), keep)
+        if new == expected:
+            return None
+        have = (f"snapshot_index={new[0][0]}, snapshot_term={new[0][1]} and "
+                f"{len(new[1])} entries" if type(new[0]) is tuple and type(new[1]) is tuple
+                else "a log that is not a list of entries")
+        return (f"{node_id} was asked for a snapshot up to index {asked}; it should then have "
+                f"snapshot_index={expected[0][0]}, snapshot_term={expected[0][1]} and the "
+                f"{len(keep)} entries after index {asked}, but it has {have}: "
+                f"drop the entries up to index {asked} from self.log (and no more)")
+
+    def installs_snapshots(self, run: Run, events: list, before: dict, old_logs: dict,
+                           changed: list[str]) -> str | None:
+        msg = events[0].data if events and events[0].kind == "deliver" else None
+        if not isinstance(msg, InstallSnapshot):
+            return None
+        node_id = events[0].node
+        old, new = _before(run, node_id), run.state.raw.get(node_id)
+        if old is None or type(old[0]) is not tuple or type(old[1]) is not tuple:
+            return None
+        what = (f"InstallSnapshot(term={msg.term}, last_included_index="
+                f"{msg.last_included_index}, last_included_term={msg.last_included_term}) "
+                f"from {events[0].peer}")
+        term = before.get(node_id, (None,))[0]
+        if type(term) is int and msg.term < term:
+            if new != old:
+                return (f"{node_id}, of term {term}, received {what} and changed its log: a "
+                        f"message of an older term is stale; refuse it, change nothing")
+            return None
+        index, (start, _), entries = msg.last_included_index, old[0], old[1]
+        if index <= run.state.applied[node_id]:  # (this event's applies are not judged yet)
+            return None  # (no news: the server may install it or not)
+        if start < index < start + len(entries) + 1 and \
+                entries[index - start - 1][0] == msg.last_included_term:
+            expected = ((index, msg.last_included_term), entries[index - start:])
+        else:
+            expected = ((index, msg.last_included_term), ())
+        if new == expected:
+            return None
+        have = (f"snapshot_index={new[0][0]} and {len(new[1])} entries"
+                if type(new[0]) is tuple and type(new[1]) is tuple else "something else")
+        return (f"{node_id} received {what}; it should then have snapshot_index={index} and "
+                f"{len(expected[1])} entries, but it has {have}: " + (
+                    "its log has the snapshot's last entry, so keep the entries that follow "
+                    "it" if expected[1] else
+                    "its log lacks the snapshot's last entry (or it is of another term), so "
+                    "drop the whole log"))
+
+
+def _before(run: Run, node_id: str) -> tuple | None:
+    """``(snapshot, entries)`` of ``node_id`` before the event just observed."""
+    prior = run.state.prior
+    return prior[node_id] if node_id in prior else run.state.raw.get(node_id)
+
+
+def _snapshot_index(run: Run, node_id: str) -> int:
+    """The snapshot index of ``node_id`` as last seen (0: none, or not a whole number)."""
+    snapshot = run.state.raw.get(node_id, ((0, 0), ()))[0]
+    return snapshot[0] if type(snapshot) is tuple else 0
 
 
 def _appended(log: tuple, prev: int, entries: tuple) -> tuple:
@@ -481,7 +697,11 @@ class Agreement(LogRule):
                 if phase is not None and phase.count != 0:
                     heapq.heappush(state.deadlines, (event.time + phase.within,
                                                      event.data.command))
-        for _, node_id, index, command in apply_notes(events):
+        for _, node_id, index, command, snapshot in apply_notes(events):
+            if snapshot and isinstance(command, MachineState):  # it applied all it holds
+                for held in command.commands:
+                    state.applied[held].add(node_id)
+                continue
             if type(command) is not int:
                 continue
             state.applied[command].add(node_id)
@@ -581,4 +801,25 @@ class MessageBudget(LogRule):
                     f"from t={self.since:g} ms to t={run.sim.now:.0f} ms: send each "
                     f"follower only the entries from its next_index on, and advance "
                     f"next_index (and match_index) when it acknowledges them"))
+        return None
+
+
+class LogBound(LogRule):
+    """No live server's log holds more than ``most`` entries (part D: the snapshots keep it
+    short)."""
+
+    def __init__(self, most: int, every: int):
+        self.most, self.every = most, every
+        self.description = (f"no server's log holds more than {most} entries (the service asks "
+                            f"for a snapshot every {every} applied entries)")
+
+    def observe(self, run: Run) -> Violation | None:
+        self.follow(run)
+        for node_id, node in servers(run.sim).items():
+            log = getattr(node, "_lab_log", None)
+            if node_id not in run.sim.crashed and type(log) is tuple and len(log) > self.most:
+                return self.failure(run, (
+                    f"{node_id}'s log holds {len(log)} entries: when the service calls "
+                    f"snapshot(index, data), keep data as the snapshot and delete the entries "
+                    f"up to index from self.log (the log then starts at snapshot_index + 1)"))
         return None

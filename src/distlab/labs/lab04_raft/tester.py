@@ -13,16 +13,23 @@ Like MIT's ``one()``, the client submits a command again, every `RETRY` ms, as l
 server has applied it: a leader that crashed or was cut off before replicating it has lost it.
 The client is not a server: it is in no server's ``peers``, and a partition that leaves it out
 of every group would cut it off (`split` puts it on the side it must reach).
+
+From part D on, each server runs with the lab's *service* (`with_service`), which keeps the
+state machine the ``apply`` notes feed and asks the server, every so many applied entries, to
+replace them by a snapshot: ``snapshot(index, data)``, as 6.5840's service calls ``Snapshot``.
+A server that installs a snapshot hands it to the service by
+``self.note("apply", index=last_included_index, snapshot=data)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from distlab.labs.lab04_raft.common import TESTER
-from distlab.sim import Client, Simulation
+from distlab.sim import Client, Node, Simulation
 
 #: how long the client waits for a command to be applied before it submits it again, in ms
 RETRY = 400.0
@@ -103,3 +110,71 @@ def split(sim: Simulation, with_tester: Iterable[str], *others: Iterable[str]) -
     ``others``; the servers named nowhere form one more group, without the client."""
     sim.partition({TESTER, *with_tester}, *map(set, others))
 
+
+
+# -- part D: the service's snapshots -----------------------------------------------------------
+
+#: the timer the service sets on a server when it has a snapshot to give it (part D)
+SNAPSHOT_TIMER = "service: snapshot"
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """The state of a server's state machine: the commands it has applied, in index order.
+
+    The service gives it to `snapshot` and a server hands it back in an ``apply`` note when it
+    installs a snapshot; Raft never looks inside. Printed short, as diagrams show it.
+    """
+
+    commands: tuple[Any, ...]
+
+    def __repr__(self) -> str:
+        return f"MachineState(up to index {len(self.commands)})"
+
+
+@cache
+def with_service(node: type[Node], snapshot_every: int) -> type[Node]:
+    """``node``, each server of which runs with the lab's service (part D), as 6.5840's does:
+    the service keeps the state machine (a `MachineState`), fed by the server's ``apply``
+    notes, and each time it has applied a multiple of ``snapshot_every`` entries it asks the
+    server to compact: ``snapshot(index, data)``, in an event of its own (the timer
+    `SNAPSHOT_TIMER`, noted ``compact``), as a service's call comes apart from Raft's work.
+
+    The service lives in the server's process: a crash loses it, and it starts again from the
+    snapshot the server hands it at restart (an ``apply`` note with ``snapshot=data``)."""
+    if not isinstance(snapshot_every, int) or snapshot_every < 1:
+        raise ValueError(f"snapshot_every counts applied entries and must be a whole number of "
+                         f"at least 1; got {snapshot_every!r}")
+
+    def note(self: Any, what: str, **details: Any) -> None:
+        node.note(self, what, **details)
+        if what != "apply":
+            return
+        machine = self.__dict__.get("_lab_machine", ())
+        if "snapshot" in details:
+            state = details["snapshot"]
+            machine = state.commands if isinstance(state, MachineState) else ()
+        else:
+            machine = (*machine, details.get("command"))
+            if len(machine) % snapshot_every == 0:
+                object.__setattr__(self, "_lab_compact",
+                                   (len(machine), MachineState(machine)))
+                self.set_timer(0.0, SNAPSHOT_TIMER)
+        object.__setattr__(self, "_lab_machine", machine)
+
+    def on_timer(self: Any, name: str) -> None:
+        if name != SNAPSHOT_TIMER:
+            node.on_timer(self, name)
+            return
+        index, data = self.__dict__["_lab_compact"]
+        node.note(self, "compact", index=index)
+        snapshot = getattr(self, "snapshot", None)
+        if not callable(snapshot):  # (a class written before part D)
+            raise NotImplementedError(f"{node.__name__} has no method snapshot(index, data), "
+                                      f"which the service calls in part D")
+        snapshot(index, data)
+
+    return type(node.__name__, (node,), {"note": note, "on_timer": on_timer,
+                                         "__qualname__": node.__qualname__,
+                                         "__module__": node.__module__,
+                                         "__doc__": node.__doc__})
