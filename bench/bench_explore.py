@@ -20,11 +20,14 @@ of each, and the median of the rounds' ratios with their range.
   stateless search would take minutes for all of them).
 
 Then the full exploration of that Paxos configuration, with snapshots only: every reachable
-state, no violation. Run with ``python bench/bench_explore.py [--rounds N]``.
+state, no violation; and the same exploration split over ``WORKERS`` processes
+(``explore(..., workers=2)``, `distlab.check.split`), which must count the same states.
+Run with ``python bench/bench_explore.py [--rounds N]``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from statistics import median
@@ -66,6 +69,9 @@ CONFIGURATIONS: dict[str, tuple[Callable[[Simulation], Any], Callable[[], list[I
 
 #: How many times each configuration is explored with each method (interleaved).
 ROUNDS = 3
+
+#: How many worker processes explore the full Paxos configuration split.
+WORKERS = min(2, os.cpu_count() or 1)
 
 
 def outcome(result: ExplorationResult) -> tuple:
@@ -111,6 +117,13 @@ def main() -> None:
           f"reachable state: {paxos.states:,} states, {paxos.transitions:,} transitions, "
           f"depth {paxos.depth}, in {paxos.elapsed:.1f} s ({paxos.states_per_second:,.0f} "
           f"states/s)")
+    split = explore_paxos(3, 2, workers=WORKERS)
+    if (split.status, split.states) != (paxos.status, paxos.states):
+        raise AssertionError(f"the split exploration disagrees:\n{split}\n{paxos}")
+    print(f"  the same over {split.workers} worker processes: {split.states:,} states "
+          f"({split.duplicates:,} explored by two workers or more), "
+          f"{split.transitions:,} transitions, in {split.elapsed:.1f} s = "
+          f"{paxos.elapsed / split.elapsed:.2f}x the serial search's speed")
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from distlab.check.progress import Progress
 from distlab.grading.explain import Failure
 from distlab.grading.lab import Check
-from distlab.grading.report import Progress
 from distlab.grading.results import CheckResult
 from distlab.grading.runs import TrialRun
 from distlab.grading.verdicts import graded_runs
