@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from distlab.check.examples import (Candidacy, ForgetfulElection, NaiveMutex, RicartAgrawala,
-                                    Vote, mutual_exclusion)
+from distlab.check.examples import (Candidacy, ForgetfulElection, NaiveMutex, RicartAgrawala, Vote,
+                                    mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
 from distlab.check.invariants import Invariant, invariant
 from distlab.check.keys import fingerprint
