@@ -172,6 +172,8 @@ class ForkEngine:
         self.restarts_seen: dict[tuple, Version] = {}
         # the pending timers' key after a step taken again, by (the parent's, the Transition)
         self.timer_keys: dict[tuple[frozenset, Transition], frozenset] = {}
+        # the fingerprints of the keys' parts but the nodes and messages (see `portable`)
+        self.rest_fingerprints: dict[tuple, int] = {}
         # the states of the nodes (and the invariants' memory) in which the invariants held
         # without changing what they remember, when every invariant reads only the nodes
         # (see `check_state`)
@@ -757,11 +759,15 @@ class ForkEngine:
         """The `distlab.check.keys.fingerprint` of ``key``, its interned numbers replaced by
         what they stand for: the same in every process forked from this one, which numbers
         parts differently (`distlab.check.split` compares the workers' states with it)."""
-        parts, inflight, *rest = key
+        parts, inflight, *others = key
         known = self.keys.fingerprints_of
         messages = sorted(zip(known([number for number, _ in inflight]),
                               [count for _, count in inflight]))
-        return hash((*known(parts), "in flight", *messages, fingerprint(tuple(rest))))
+        rest = tuple(others)  # (timers, actions, cuts, counts, memory: shared by many states)
+        printed = self.rest_fingerprints.get(rest)
+        if printed is None:
+            printed = self.rest_fingerprints[rest] = fingerprint(rest)
+        return hash((*known(parts), "in flight", *messages, printed))
 
     def choices(self, snap: Snapshot) -> list[Choice] | Later:
         """The steps enabled in the state just reached (the same as the replay engine's):
