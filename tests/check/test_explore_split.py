@@ -4,7 +4,7 @@ Each test explores one configuration serially and with ``workers=2`` and require
 result: the verdict, the shortest violating schedule (step for step, with the same replayed
 trace), and the same counts of states, transitions and depth -- each state counted once
 however many workers reached it, the work done twice reported apart. The search is split
-early here (`SUBTREES_PER_WORKER` is lowered) so that these small configurations are split.
+early here (`STATES_PER_WORKER` is lowered) so that these small configurations are split.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def split_early(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split as soon as a level holds 4 states per worker (small configurations too)."""
     # (the module, which the package's function `explore` hides as an attribute)
     module = importlib.import_module("distlab.check.explore")
-    monkeypatch.setattr(module, "SUBTREES_PER_WORKER", 4)
+    monkeypatch.setattr(module, "STATES_PER_WORKER", 4)
 
 
 def nodes(cls: type[Node], ids: tuple[str, ...]) -> Callable[[Simulation], None]:
@@ -44,7 +44,7 @@ def serial_and_split(setup: Callable[[Simulation], Any], invariants: Callable[[]
     """Explore serially and over 2 workers; require the same result."""
     serial = explore(setup, invariants(), time_budget=None, **options)
     split = explore(setup, invariants(), time_budget=None, workers=2, **options)
-    assert split.workers == 2, "the search was not split: lower SUBTREES_PER_WORKER"
+    assert split.workers == 2, "the search was not split: lower STATES_PER_WORKER"
     for name in ("status", "states", "transitions", "depth", "depth_limited", "stopped_by"):
         assert getattr(split, name) == getattr(serial, name), name
     assert [step.text for step in split.schedule] == [step.text for step in serial.schedule]

@@ -68,9 +68,9 @@ Bounds: ``max_depth`` (schedule length), ``max_states`` and ``time_budget`` (sec
 time). When a bound stops the search early the result says so ("incomplete"); it never hangs.
 
 Over several processes: with ``workers=4``, a breadth-first search that reaches a level wide
-enough goes on in four worker processes, each exploring the subtrees below its share of that
-level; the verdict and the shortest violating schedule are the serial search's, and each
-state is counted once (`distlab.check.split` says how, and why).
+enough goes on in four worker processes, which expand one level at a time, each its share of
+the level's states; the result is the serial search's -- verdict, shortest violating
+schedule, states and transitions -- (`distlab.check.split` says how, and why).
 
 Example::
 
@@ -513,9 +513,9 @@ class _Explorer:
             steps, sim, exc = self.violating(path, found)
             return result("violation", schedule=steps, violation=exc, simulation=sim)
 
-        # wide enough to split: a few subtrees for each worker
+        # wide enough to split: a few states for each worker
         split = (None if workers == 1 else
-                 lambda frontier: len(frontier) >= workers * SUBTREES_PER_WORKER)
+                 lambda frontier: len(frontier) >= workers * STATES_PER_WORKER)
         # A backstop: the loop checks the clock before every step, so the limit (a little
         # after the budget) only rings when a single step never ends. It is the simulator's
         # wall-clock guard, with its guarantees and holes (distlab.sim.guards).
@@ -544,9 +544,9 @@ class _Explorer:
         return result("no violation")
 
 
-#: With ``workers`` > 1, the search splits its frontier once it holds this many states for
-#: each worker (`distlab.check.split`).
-SUBTREES_PER_WORKER = 16
+#: With ``workers`` > 1, the search goes on over the workers once a level holds this many
+#: states for each worker (`distlab.check.split`).
+STATES_PER_WORKER = 16
 
 
 class Search:

@@ -1,4 +1,4 @@
-"""A progress line for long runs: which check, seed or subtree is running.
+"""A progress line for long runs: which check, seed or level is running.
 
 Lab checks over many seeds (`distlab.grading`) and schedule explorations split over worker
 processes (`distlab.check.split`) show one line that says how far they are. In Jupyter it is
