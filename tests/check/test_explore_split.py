@@ -18,6 +18,7 @@ import pytest
 from distlab.check.examples import (Candidacy, ForgetfulElection, NaiveMutex, RicartAgrawala, Vote,
                                     mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
+from distlab.check.fork import ForkEngine
 from distlab.check.invariants import Invariant, invariant
 from distlab.check.keys import fingerprint
 from distlab.consensus.raft.election import RaftElectionNode
@@ -105,6 +106,18 @@ def test_an_invariant_that_reads_the_trace_in_a_worker_restarts_the_split_search
     serial, split = serial_and_split(nodes(ForgetfulElection, ("a", "b", "c")),
                                      lambda: [elected_once, at_most_one_leader_per_term()])
     assert split.found
+
+
+def test_the_workers_replay_check_of_their_deepest_state_is_not_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # at the end each worker replays its deepest state (ForkEngine.verify): a divergence it
+    # finds must be raised here, as in a serial search
+    def diverged(self: ForkEngine) -> None:
+        raise RuntimeError("the run diverged")
+
+    monkeypatch.setattr(ForkEngine, "verify", diverged)
+    with pytest.raises(RuntimeError, match="the run diverged"):
+        explore(nodes(RicartAgrawala, ("a", "b", "c")), [mutual_exclusion], workers=2)
 
 
 def test_a_search_too_small_to_split_runs_in_this_process():

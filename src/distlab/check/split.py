@@ -65,7 +65,7 @@ _SPLIT: list[Any] = []
 
 #: A child a worker reports: (its parent's place in the level, the step's place among the
 #: parent's steps, its fingerprint or None without hashing, whether it has steps to take)
-Child = tuple[int, int, "int | None", bool]
+Child = tuple[int, int, int | None, bool]
 
 
 class _LevelReport:
@@ -104,10 +104,9 @@ def explore_split(search: Search, frontier: list, seen: dict[Hashable, int], wor
         _SPLIT.clear()
         duplicates = 0
         level = frontier[0][2] + 1  # (the children's)
-        width = len(frontier)
-        while width:
+        while True:
             reports = [_receive(pipe) for pipe in pipes]
-            outcome = _merge(search, reports, fingerprints, level, width)
+            outcome = _merge(search, reports, fingerprints, level)
             duplicates += outcome[-1]
             if outcome[0] != "next":
                 for pipe in pipes:
@@ -119,16 +118,19 @@ def explore_split(search: Search, frontier: list, seen: dict[Hashable, int], wor
                     return found
                 return result("incomplete", stopped_by=outcome[1], **more)
             kept = outcome[1]
+            width = sum(len(chosen) for chosen in kept)
+            if not width:
+                break
             for pipe, chosen in zip(pipes, kept):
                 pipe.send(chosen)
-            width = sum(len(chosen) for chosen in kept)
             progress.update(f"level {level}: {search.states:,} states, {width:,} to expand "
                             f"next, {duplicates:,} explored twice")
             level += 1
-        for pipe in pipes:
+        for pipe in pipes:  # (each replays its deepest state: see ForkEngine.verify)
             pipe.send("verify")
         for pipe in pipes:
-            _receive(pipe)
+            if _receive(pipe) != "verified":
+                raise RuntimeError("a worker process of the exploration answered out of turn")
         return result("no violation", workers=workers, duplicates=duplicates)
     finally:
         _SPLIT.clear()
@@ -155,8 +157,8 @@ def _receive(pipe: Connection) -> Any:
     return value
 
 
-def _merge(search: Search, reports: list[_LevelReport], fingerprints: set[int], level: int,
-           width: int) -> tuple:
+def _merge(search: Search, reports: list[_LevelReport], fingerprints: set[int],
+           level: int) -> tuple:
     """Take the workers' reports on one level in the serial search's order (see the module)
     and update ``search``'s counts as the serial search would have. It returns ``("next",
     kept, duplicates)`` with each worker's kept children (their places in its report, in
@@ -227,7 +229,7 @@ def _work(pipe: Connection, worker: int, workers: int) -> None:
                     return
                 if chosen == "verify":
                     engine.verify()
-                    pipe.send(("verified", None))
+                    pipe.send(("verified", "verified"))
                     return
                 mine = [(place, *children[index]) for place, index in chosen]
                 level += 1
