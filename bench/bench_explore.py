@@ -7,7 +7,9 @@ re-executing each state's schedule from a fresh simulation (``method="replay"``,
 search). Both must give the same result -- status, states, transitions, schedule -- and the
 benchmark stops if they do not. The pair runs ``ROUNDS`` times (``--rounds N``), so that the
 two methods meet the same load of a shared machine; it prints the median states per second
-of each, and the median of the rounds' ratios with their range.
+of each, and the median of the rounds' ratios with their range; then the median ratio of the
+CPU times the two methods took (``time.process_time``, the whole call: a shared, loaded
+machine moves the real-time ratio more).
 
 * Ricart and Agrawala's mutual exclusion on 3 nodes: every reachable state.
 * Raft-style election on 3 nodes whose voters forget their votes: breadth-first search for
@@ -20,12 +22,17 @@ of each, and the median of the rounds' ratios with their range.
   stateless search would take minutes for all of them).
 
 Then the full exploration of that Paxos configuration, with snapshots only: every reachable
-state, no violation. Run with ``python bench/bench_explore.py [--rounds N]``.
+state, no violation; and the same exploration split over ``WORKERS`` processes
+(``explore(..., workers=2)``, `distlab.check.split`), which must count the same states.
+Run with ``python bench/bench_explore.py [--rounds N]``.
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import sys
+import time
 from collections.abc import Callable
 from statistics import median
 from typing import Any
@@ -67,6 +74,9 @@ CONFIGURATIONS: dict[str, tuple[Callable[[Simulation], Any], Callable[[], list[I
 #: How many times each configuration is explored with each method (interleaved).
 ROUNDS = 3
 
+#: How many worker processes explore the full Paxos configuration split.
+WORKERS = min(2, os.cpu_count() or 1)
+
 
 def outcome(result: ExplorationResult) -> tuple:
     """What both methods must agree on."""
@@ -74,44 +84,73 @@ def outcome(result: ExplorationResult) -> tuple:
             [step.text for step in result.schedule])
 
 
-def compare(rounds: int = ROUNDS) -> dict[str, list[tuple[ExplorationResult, ExplorationResult]]]:
+#: One round of one configuration: the result of each method, and the CPU seconds of each.
+Round = tuple[ExplorationResult, ExplorationResult, float, float]
+
+
+def compare(rounds: int = ROUNDS) -> dict[str, list[Round]]:
     """Explore every configuration with both methods, ``rounds`` times, the two methods one
-    after the other: {name: [(fork, replay) of each round]}."""
-    results: dict[str, list[tuple[ExplorationResult, ExplorationResult]]] = {
-        name: [] for name in CONFIGURATIONS}
+    after the other: {name: [(fork, replay, fork's CPU s, replay's CPU s) of each round]}."""
+    results: dict[str, list[Round]] = {name: [] for name in CONFIGURATIONS}
     for _ in range(rounds):
         for name, (setup, invariants, options) in CONFIGURATIONS.items():
+            began = time.process_time()
             fork = explore(setup, invariants(), time_budget=None, **options)
+            middle = time.process_time()
             replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
+            end = time.process_time()
             if outcome(fork) != outcome(replay):
                 raise AssertionError(f"{name}: the two methods disagree:\n{fork}\n{replay}")
-            results[name].append((fork, replay))
+            results[name].append((fork, replay, middle - began, end - middle))
     return results
 
 
 def main() -> None:
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else ROUNDS
     medians = []
+    cpu_medians = []
     for name, runs in compare(rounds).items():
-        fork, replay = runs[0]
-        ratios = sorted(f.states_per_second / r.states_per_second for f, r in runs)
+        fork, replay = runs[0][:2]
+        ratios = sorted(f.states_per_second / r.states_per_second for f, r, _, _ in runs)
         ratio = median(ratios)
         medians.append(ratio)
+        cpu = median(replay_cpu / fork_cpu for _, _, fork_cpu, replay_cpu in runs)
+        cpu_medians.append(cpu)
         print(f"{name:52s} {fork.status:13s} {fork.states:>7,} states "
               f"{fork.transitions:>7,} transitions: fork "
-              f"{median(f.states_per_second for f, _ in runs):>7,.0f} states/s, replay "
-              f"{median(r.states_per_second for _, r in runs):>6,.0f} states/s = "
-              f"{ratio:5.1f}x [{ratios[0]:.1f}-{ratios[-1]:.1f}]")
+              f"{median(f.states_per_second for f, *_ in runs):>7,.0f} states/s, replay "
+              f"{median(r.states_per_second for _, r, *_ in runs):>6,.0f} states/s = "
+              f"{ratio:5.1f}x [{ratios[0]:.1f}-{ratios[-1]:.1f}]; CPU time {cpu:5.1f}x")
     medians.sort()
+    cpu_medians.sort()
     print(f"explore: snapshots (fork) vs stateless replay, states/s, median of {rounds} "
           f"interleaved rounds: {medians[0]:.1f}x to {medians[-1]:.1f}x, median "
-          f"{median(medians):.1f}x")
+          f"{median(medians):.1f}x; in CPU time {cpu_medians[0]:.1f}x to "
+          f"{cpu_medians[-1]:.1f}x")
+    began = time.process_time()
     paxos = explore_paxos(3, 2)
+    serial_cpu = time.process_time() - began
     print(f"Paxos, 3 acceptors, 2 proposers, full exploration (fork): {paxos.status} in every "
           f"reachable state: {paxos.states:,} states, {paxos.transitions:,} transitions, "
           f"depth {paxos.depth}, in {paxos.elapsed:.1f} s ({paxos.states_per_second:,.0f} "
-          f"states/s)")
+          f"states/s; {serial_cpu:.1f} s of CPU)")
+    began, children = time.process_time(), _children_cpu()
+    split = explore_paxos(3, 2, workers=WORKERS)
+    split_cpu = time.process_time() - began + _children_cpu() - children
+    if outcome(split) != outcome(paxos):
+        raise AssertionError(f"the split exploration disagrees:\n{split}\n{paxos}")
+    print(f"  the same over {split.workers} worker processes: {split.states:,} states "
+          f"({split.duplicates:,} explored by two workers), {split.transitions:,} "
+          f"transitions, in {split.elapsed:.1f} s = {paxos.elapsed / split.elapsed:.2f}x the "
+          f"serial search's speed; {split_cpu:.1f} s of CPU in all processes, so on "
+          f"{split.workers} idle cores about {serial_cpu / (split_cpu / split.workers):.2f}x "
+          f"(projected)")
 
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished child processes (the split's workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,11 @@ catches node code that is not deterministic, as "replay" does on every step.
 Bounds: ``max_depth`` (schedule length), ``max_states`` and ``time_budget`` (seconds of real
 time). When a bound stops the search early the result says so ("incomplete"); it never hangs.
 
+Over several processes: with ``workers=4``, a breadth-first search that reaches a level wide
+enough goes on in four worker processes, which expand one level at a time, each its share of
+the level's states; the result is the serial search's -- verdict, shortest violating
+schedule, states and transitions -- (`distlab.check.split` says how, and why).
+
 Example::
 
     def two_nodes(sim):
@@ -90,6 +95,8 @@ from typing import Any
 from distlab.check.canonical import canonical
 from distlab.check.fork import CannotFork, ForkEngine, TraceNeeded
 from distlab.check.invariants import Invariant, InvariantViolation
+from distlab.check.keys import fingerprint
+from distlab.check.split import explore_split
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
 from distlab.sim.guards import Alarm, wall_clock_guard
@@ -159,7 +166,9 @@ class ExplorationResult:
     says whether ``max_depth`` kept some states from being expanded. ``elapsed`` (seconds of
     real time) is left out of the printed form so that it reads the same on every machine.
     ``method`` is how states were reached ("fork" or "replay"); ``fallback`` says why a
-    "fork" search had to replay instead (None when it did not).
+    "fork" search had to replay instead (None when it did not). ``workers`` is how many
+    processes explored (`distlab.check.split`), and ``duplicates`` how many states more than
+    one of them explored (counted once in ``states``).
     """
 
     status: str
@@ -178,6 +187,8 @@ class ExplorationResult:
     replayer: Callable[[Sequence[Step]], Simulation] | None = field(default=None, repr=False)
     method: str = "fork"
     fallback: str | None = None
+    workers: int = 1
+    duplicates: int = 0
 
     @property
     def found(self) -> bool:
@@ -196,10 +207,15 @@ class ExplorationResult:
                              f"ended with {self.status!r}")
         return self.replayer(self.schedule)
 
+    def _split_count(self) -> str:
+        return (f", on {self.workers} workers, {self.duplicates:,} of them explored by more "
+                f"than one")
+
     def __str__(self) -> str:
         how = "breadth-first" if self.strategy == "bfs" else "depth-first"
         count = (f"{self.states:,} states explored ({self.transitions:,} transitions"
-                 f"{'' if self.hashing else ', no state hashing'})")
+                 f"{'' if self.hashing else ', no state hashing'}"
+                 f"{self._split_count() if self.workers > 1 else ''})")
         if self.status == "violation":
             steps = "\n".join(f"  {i:3d}. {step}" for i, step in enumerate(self.schedule, 1))
             return (f"exploration ({how}) found a violation of "
@@ -451,7 +467,8 @@ class _Explorer:
 
     # -- the search ----------------------------------------------------------------------------
     def search(self, strategy: str, max_depth: int, max_states: int,
-               time_budget: float | None, hashing: bool, method: str) -> ExplorationResult:
+               time_budget: float | None, hashing: bool, method: str,
+               workers: int = 1) -> ExplorationResult:
         """Search with ``method``; "fork" starts again with the trace recorded when an
         invariant reads it, and falls back to "replay" where snapshots cannot go."""
         started = time.monotonic()
@@ -464,37 +481,41 @@ class _Explorer:
                     # search's time). Reference counting still frees everything.
                     with _collector_paused():
                         return self.run(ForkEngine(self, keep_trace=keep_trace), strategy,
-                                        max_depth, max_states, time_budget, hashing, started)
+                                        max_depth, max_states, time_budget, hashing, started,
+                                        workers)
                 except TraceNeeded:
                     continue
                 except CannotFork as exc:
                     fallback = str(exc)
                     break
         result = self.run(_ReplayEngine(self), strategy, max_depth, max_states, time_budget,
-                          hashing, started)
+                          hashing, started, workers)
         result.fallback = fallback
         return result
 
     def run(self, engine: _ReplayEngine | ForkEngine, strategy: str, max_depth: int,
             max_states: int, time_budget: float | None, hashing: bool,
-            started: float) -> ExplorationResult:
-        """The search loop, the same for both engines (so their results are the same)."""
-        deadline = None if time_budget is None else started + time_budget
-        states = transitions = depth = 0
-        depth_limited = False
+            started: float, workers: int = 1) -> ExplorationResult:
+        """The search, the same for both engines (so their results are the same): the
+        initial state, then `Search.expand` from it; with ``workers`` > 1, the search goes
+        on over worker processes once its frontier is wide enough (`distlab.check.split`)."""
+        search = Search(engine, strategy, max_depth, max_states, time_budget, started, hashing)
         method = "fork" if isinstance(engine, ForkEngine) else "replay"
 
         def result(status: str, **more: Any) -> ExplorationResult:
-            return ExplorationResult(status=status, strategy=strategy, states=states,
-                                     transitions=transitions, depth=depth, max_depth=max_depth,
-                                     depth_limited=depth_limited, hashing=hashing,
-                                     elapsed=time.monotonic() - started, method=method,
-                                     replayer=self.replay_steps, **more)
+            return ExplorationResult(status=status, strategy=strategy, states=search.states,
+                                     transitions=search.transitions, depth=search.depth,
+                                     max_depth=max_depth, depth_limited=search.depth_limited,
+                                     hashing=hashing, elapsed=time.monotonic() - started,
+                                     method=method, replayer=self.replay_steps, **more)
 
         def violation(path: Sequence[Choice], found: tuple[str, str]) -> ExplorationResult:
             steps, sim, exc = self.violating(path, found)
             return result("violation", schedule=steps, violation=exc, simulation=sim)
 
+        # wide enough to split: a few states for each worker
+        split = (None if workers == 1 else
+                 lambda frontier: len(frontier) >= workers * STATES_PER_WORKER)
         # A backstop: the loop checks the clock before every step, so the limit (a little
         # after the budget) only rings when a single step never ends. It is the simulator's
         # wall-clock guard, with its guarantees and holes (distlab.sim.guards).
@@ -502,50 +523,113 @@ class _Explorer:
         try:
             with backstop:
                 root, found = engine.initial()
-                states = 1
+                search.states = 1
                 if found:
                     return violation((), found)
                 seen: dict[Hashable, int] = {engine.key(root): 0} if hashing else {}
-                unseen = max_depth + 1
-                frontier = deque([(engine.keep(root), engine.choices(root))])
-                while frontier:
-                    parent, choices = frontier.popleft() if strategy == "bfs" else frontier.pop()
-                    children = []
-                    for choice in choices:
-                        if states >= max_states:
-                            engine.verify()
-                            return result("incomplete", stopped_by=f"max_states={max_states:,}")
-                        if deadline is not None and time.monotonic() > deadline:
-                            return result("incomplete",
-                                          stopped_by=f"time_budget={time_budget:g} s")
-                        child, found = engine.step(parent, choice)
-                        transitions += 1
-                        if found:
-                            return violation(engine.path(child), found)
-                        level = len(engine.path(child))
-                        if hashing:
-                            key = engine.key(child)
-                            if seen.get(key, unseen) <= level:
-                                continue  # seen already, at this depth or shallower
-                            seen[key] = level
-                        states += 1
-                        if level > depth:
-                            depth = level
-                        enabled = engine.choices(child)
-                        if enabled and level >= max_depth:
-                            depth_limited = True
-                        elif enabled:
-                            children.append((engine.keep(child), enabled))
-                    # depth-first takes the last pushed first: push in reverse to try the
-                    # first choice first
-                    frontier.extend(children if strategy == "bfs" else reversed(children))
+                # (a state, the steps enabled in it, the length of its schedule)
+                frontier = deque([(engine.keep(root), engine.choices(root), 0)])
+                outcome = search.expand(frontier, seen, split)
         except Alarm as alarm:
             if alarm.guard is not backstop:
                 raise
             return result("incomplete", stopped_by=f"time_budget={time_budget:g} s "
                                                    f"(inside a handler)")
-        engine.verify()
+        if outcome[0] == "split":
+            return explore_split(search, list(frontier), seen, workers, result, violation)
+        if outcome[0] == "violation":
+            return violation(outcome[1], outcome[2])
+        if outcome[0] == "incomplete":
+            return result("incomplete", stopped_by=outcome[1])
         return result("no violation")
+
+
+#: With ``workers`` > 1, the search goes on over the workers once a level holds this many
+#: states for each worker (`distlab.check.split`).
+STATES_PER_WORKER = 16
+
+
+class Search:
+    """One search's bounds and counts; `expand` is the search loop.
+
+    ``states`` counts the states explored (the new ones), ``transitions`` the steps taken,
+    ``depth`` the longest schedule reached, ``depth_limited`` whether ``max_depth`` kept a
+    state from being expanded. ``hashes``, when a set, collects a hash of every new state's
+    key that other processes compute alike (`distlab.check.split` counts the states that
+    several workers explored).
+    """
+
+    def __init__(self, engine: _ReplayEngine | ForkEngine, strategy: str, max_depth: int,
+                 max_states: int, time_budget: float | None, started: float, hashing: bool):
+        self.engine = engine
+        self.strategy = strategy
+        self.max_depth = max_depth
+        self.max_states = max_states
+        self.time_budget = time_budget
+        self.deadline = None if time_budget is None else started + time_budget
+        self.hashing = hashing
+        self.states = self.transitions = self.depth = 0
+        self.depth_limited = False
+        self.hashes: set[int] | None = None
+
+    def expand(self, frontier: deque, seen: dict[Hashable, int],
+               split: Callable[[deque], bool] | None = None) -> tuple:
+        """Explore from the states in ``frontier`` (each ``(state, its enabled steps, the
+        length of its schedule)``), not again those in ``seen`` (key -> shortest length).
+
+        It returns ``("violation", path, (invariant, explanation))``, ``("incomplete", what
+        stopped it)``, ``("done",)`` when the frontier is empty, or ``("split",)`` when
+        breadth-first search finished a level and ``split(frontier)`` said to stop there
+        (``frontier`` then holds exactly the states of the next level, in order).
+        """
+        engine, strategy, max_depth = self.engine, self.strategy, self.max_depth
+        max_states, deadline, hashing, hashes = (self.max_states, self.deadline, self.hashing,
+                                                 self.hashes)
+        states, transitions, depth = self.states, self.transitions, self.depth
+        unseen = max_depth + 1
+        last_level = -1
+        try:
+            while frontier:
+                if split is not None and frontier[0][2] > last_level:  # (breadth-first)
+                    last_level = frontier[0][2]
+                    if split(frontier):
+                        return ("split",)
+                parent, choices, level = (frontier.popleft() if strategy == "bfs"
+                                          else frontier.pop())
+                level += 1  # (its children's)
+                children = []
+                for choice in choices:
+                    if states >= max_states:
+                        engine.verify()
+                        return ("incomplete", f"max_states={max_states:,}")
+                    if deadline is not None and time.monotonic() > deadline:
+                        return ("incomplete", f"time_budget={self.time_budget:g} s")
+                    child, found = engine.step(parent, choice)
+                    transitions += 1
+                    if found:
+                        return ("violation", engine.path(child), found)
+                    if hashing:
+                        key = engine.key(child)
+                        if seen.get(key, unseen) <= level:
+                            continue  # seen already, at this depth or shallower
+                        seen[key] = level
+                        if hashes is not None:
+                            hashes.add(engine.portable(key))
+                    states += 1
+                    if level > depth:
+                        depth = level
+                    enabled = engine.choices(child)
+                    if enabled and level >= max_depth:
+                        self.depth_limited = True
+                    elif enabled:
+                        children.append((engine.keep(child), enabled, level))
+                # depth-first takes the last pushed first: push in reverse to try the first
+                # choice first
+                frontier.extend(children if strategy == "bfs" else reversed(children))
+        finally:
+            self.states, self.transitions, self.depth = states, transitions, depth
+        engine.verify()
+        return ("done",)
 
 
 class _ReplayEngine:
@@ -577,6 +661,12 @@ class _ReplayEngine:
         return state[0]
 
     @staticmethod
+    def portable(key: Hashable) -> int:
+        """The `distlab.check.keys.fingerprint` of ``key``: the same in every process forked
+        from this one."""
+        return fingerprint(key)
+
+    @staticmethod
     def path(state: tuple[tuple, Simulation]) -> tuple:
         return state[0]
 
@@ -588,7 +678,8 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
             strategy: str = "bfs", deliver: bool = True, drops: int = 0, timers: bool = True,
             crashes: int = 0, restarts: bool = False, crashable: Sequence[str] | None = None,
             max_depth: int = 20, max_states: int = 100_000, time_budget: float | None = 30.0,
-            hashing: bool = True, seed: object = 0, method: str = "fork") -> ExplorationResult:
+            hashing: bool = True, seed: object = 0, method: str = "fork",
+            workers: int = 1) -> ExplorationResult:
     """Explore every schedule of a small configuration, looking for an invariant violation.
 
     ``setup(sim)`` adds the nodes (and any partition or ``sim.at`` action) to a fresh
@@ -604,7 +695,9 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
     ``max_states`` states, ``time_budget`` seconds of real time (None: no limit).
     ``method`` is how a state is reached: ``"fork"`` (from a snapshot of its parent, fast)
     or ``"replay"`` (re-executing its schedule); both give the same result, and
-    ``result.method`` says which one ran.
+    ``result.method`` says which one ran. ``workers`` > 1 splits a breadth-first search over
+    that many processes once its frontier is wide enough (`distlab.check.split`): the same
+    verdict and shortest violating schedule, each state counted once.
     """
     if method not in METHODS:
         raise ConfigurationError(f"method must be 'fork' (snapshots of each state, fast) or "
@@ -634,7 +727,14 @@ def explore(setup: Callable[[Simulation], Any], invariants: Sequence[Invariant],
                                     or time_budget <= 0):
         raise ConfigurationError(f"time_budget is in seconds of real time and must be "
                                  f"positive (or None for no limit); got {time_budget!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(f"workers is a number of processes, at least 1; got "
+                                 f"{workers!r}")
+    if workers > 1 and strategy != "bfs":
+        raise ConfigurationError("workers > 1 splits a breadth-first search: use "
+                                 "strategy='bfs' (the default), or workers=1 for 'dfs'")
     explorer = _Explorer(setup, invariants, seed=seed, deliver=deliver, drops=drops,
                          timers=timers, crashes=crashes, restarts=restarts,
                          crashable=None if crashable is None else list(crashable))
-    return explorer.search(strategy, max_depth, max_states, time_budget, hashing, method)
+    return explorer.search(strategy, max_depth, max_states, time_budget, hashing, method,
+                           workers)

@@ -66,7 +66,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from distlab.check.invariants import Invariant
-from distlab.check.keys import KeyParts
+from distlab.check.keys import KeyParts, fingerprint
 from distlab.check.snapshots import Cells, Snapshot, Version
 from distlab.check.streams import CountingRandom, counting
 from distlab.check.transitions import StepMemo, Transition
@@ -170,6 +170,10 @@ class ForkEngine:
         self.steps = StepMemo(sim, self.cells, self.keys, self.position)
         # the first version of each content that a restarted node took (see `restarted`)
         self.restarts_seen: dict[tuple, Version] = {}
+        # the pending timers' key after a step taken again, by (the parent's, the Transition)
+        self.timer_keys: dict[tuple[frozenset, Transition], frozenset] = {}
+        # the fingerprints of the keys' parts but the nodes and messages (see `portable`)
+        self.rest_fingerprints: dict[tuple, int] = {}
         # the states of the nodes (and the invariants' memory) in which the invariants held
         # without changing what they remember, when every invariant reads only the nodes
         # (see `check_state`)
@@ -482,13 +486,17 @@ class ForkEngine:
         child.inflight = inflight
         # the pending timers change only if the actor's timers' names do (a timer's token
         # is (node, name), and compares by value)
+        # (a function of the parent's and the transition's: computed once, then looked up)
         child.timer_key = parent.timer_key
         if known.cleared or known.armed:
-            before = parent.timers[actor]
-            gone = [(actor, name) for name in known.cleared if name in before]
-            new = [(actor, name) for name in known.armed if name not in before]
-            if gone or new:
-                child.timer_key = child.timer_key.difference(gone).union(new)
+            timer_key = self.timer_keys.get((parent.timer_key, known))
+            if timer_key is None:
+                before = parent.timer_key
+                gone = [(actor, name) for name in known.cleared if (actor, name) in before]
+                new = [(actor, name) for name in known.armed if (actor, name) not in before]
+                timer_key = before.difference(gone).union(new) if gone or new else before
+                self.timer_keys[(parent.timer_key, known)] = timer_key
+            child.timer_key = timer_key
         inv_cell = self.inv_cell
         if self.plain_memory and (inv_cell is None
                                   or versions[inv_cell] is parent.versions[inv_cell]):
@@ -746,6 +754,20 @@ class ForkEngine:
         """The state's key: equal exactly when the replay engine's keys are equal."""
         return (snap.parts, frozenset(snap.inflight.items()), snap.timer_key, snap.runs,
                 snap.cuts, snap.drops, snap.crashes, snap.memory)
+
+    def portable(self, key: tuple) -> int:
+        """The `distlab.check.keys.fingerprint` of ``key``, its interned numbers replaced by
+        what they stand for: the same in every process forked from this one, which numbers
+        parts differently (`distlab.check.split` compares the workers' states with it)."""
+        parts, inflight, *others = key
+        known = self.keys.fingerprints_of
+        messages = sorted(zip(known([number for number, _ in inflight]),
+                              [count for _, count in inflight]))
+        rest = tuple(others)  # (timers, actions, cuts, counts, memory: shared by many states)
+        printed = self.rest_fingerprints.get(rest)
+        if printed is None:
+            printed = self.rest_fingerprints[rest] = fingerprint(rest)
+        return hash((*known(parts), "in flight", *messages, printed))
 
     def choices(self, snap: Snapshot) -> list[Choice] | Later:
         """The steps enabled in the state just reached (the same as the replay engine's):

@@ -12,6 +12,8 @@ compare.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -19,6 +21,28 @@ from distlab.check.canonical import canonical
 from distlab.check.snapshots import Cells, Snapshot, Version
 from distlab.sim import Simulation
 from distlab.sim.scheduler import Entry
+
+
+def fingerprint(value: Hashable) -> int:
+    """A 64-bit hash of a key, or of a part of one, that equal values share and that tells
+    apart what Python's own hash confuses: messages of different classes with equal fields
+    (a dataclass hashes its fields only: ``Vote(term=1)`` and ``Candidacy(term=1)`` hash
+    alike), and sets whose elements' hashes combine alike (a frozenset's hash mixes them
+    with XOR). Every process forked from this one computes the same fingerprint for the same
+    value; `distlab.check.split` compares states across worker processes with it."""
+    kind = type(value)
+    if kind is tuple:
+        return hash(("tuple", *[fingerprint(item) for item in value]))
+    if kind is frozenset:
+        return hash(("set", *sorted([fingerprint(item) for item in value])))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # (equal only to an instance of the same class: its name is part of the hash)
+        return hash((kind.__module__, kind.__qualname__,
+                     *[fingerprint(getattr(value, field.name))
+                       for field in dataclasses.fields(value)]))
+    if isinstance(value, enum.Enum) and not isinstance(value, int):
+        return hash((kind.__module__, kind.__qualname__, value.name))
+    return hash(value)  # numbers, strings, None, classes, functions (the same in a fork)
 
 
 class KeyParts:
@@ -31,6 +55,8 @@ class KeyParts:
         self.restarts = restarts  # (a message to a crashed node counts only if it restarts)
         self.deliver_fn = sim._deliver_fn
         self.intern: dict[Hashable, int] = {}
+        self.values: list[Hashable] = []  # what each interned number stands for
+        self.fingerprints: list[int] = []  # their fingerprints, computed when first asked
         self.as_is: dict[type, bool] = {}  # whether a message's type is its canonical form
         self.part_cache: dict[Any, Any] = {}  # node parts by saved content
 
@@ -60,8 +86,16 @@ class KeyParts:
         """A small int standing for ``value`` (equal values, equal ints): cheap to hash."""
         number = self.intern.get(value)
         if number is None:
-            number = self.intern[value] = len(self.intern)
+            number = self.intern[value] = len(self.values)
+            self.values.append(value)
         return number
+
+    def fingerprints_of(self, numbers: Sequence[int]) -> list[int]:
+        """The `fingerprint` of what each interned number in ``numbers`` stands for."""
+        known, values = self.fingerprints, self.values
+        for number in range(len(known), len(values)):
+            known.append(fingerprint(values[number]))
+        return [known[number] for number in numbers]
 
     def in_flight(self, entry: Entry) -> int:
         """The interned ``(sender, receiver, canonical message)`` of a pending delivery."""

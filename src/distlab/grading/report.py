@@ -5,20 +5,15 @@ failures in words, and a PNG diagram of each failing run. Elsewhere ``str(report
 same as text. Everything but the wall-clock column is deterministic, so a notebook that
 calls ``check(..., timing=False)`` reproduces its output exactly under nbval.
 
-`Progress` shows which check and seed is running. In Jupyter it is one display line that is
-updated in place and, at the end, set back to exactly what it first showed: nbval (which
-sees only the first version) and the saved notebook (which keeps the last) then agree.
+`Progress` (from `distlab.check.progress`, which the schedule explorer shares) shows which
+check and seed is running.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import sys
-import time
 from typing import TYPE_CHECKING, Any
-
-from distlab.sim.helpers import ipython_shell
 
 if TYPE_CHECKING:
     from distlab.grading.explain import Failure
@@ -153,45 +148,6 @@ def _png(figure: Any) -> str:
     data = figure_png(figure)
     plt.close(figure)
     return base64.b64encode(data).decode("ascii")
-
-
-class Progress:
-    """Which check and seed is running: an updating line in Jupyter or on a terminal."""
-
-    #: seconds between two updates, at least
-    INTERVAL = 0.1
-
-    def __init__(self, title: str):
-        self.title = title
-        self.last = 0.0
-        self.handle = None
-        self.terminal = False
-        if getattr(ipython_shell(), "kernel", None) is not None:  # a Jupyter kernel
-            from IPython.display import display
-
-            self.handle = display({"text/plain": title}, raw=True, display_id=True)
-        else:
-            self.terminal = sys.stderr.isatty()
-
-    def update(self, text: str) -> None:
-        now = time.monotonic()
-        if now - self.last < self.INTERVAL:
-            return
-        self.last = now
-        line = f"{self.title} -- {text}"
-        if self.handle is not None:
-            self.handle.update({"text/plain": line}, raw=True)
-        elif self.terminal:
-            sys.stderr.write("\r" + line[:120] + "\033[K")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.handle is not None:
-            # back to the first version: see the module docstring (nbval)
-            self.handle.update({"text/plain": self.title}, raw=True)
-        elif self.terminal:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
 
 
 class ReportSummaryInBook:

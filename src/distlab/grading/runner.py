@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from distlab.check.progress import Progress
 from distlab.grading.determinism import FreshRuns, compare_first_seed
 from distlab.grading.isolation import MEMORY_LIMIT
 from distlab.grading.lab import Check, Lab, Trial, as_lab
 from distlab.grading.progress import lab_name, record_parts, should_record
-from distlab.grading.report import Progress, Report
+from distlab.grading.report import Report
 from distlab.grading.results import CheckResult
 from distlab.grading.runs import TrialRun, prepare, run_once
 from distlab.grading.sweep import sweep, workers_count

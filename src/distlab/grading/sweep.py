@@ -40,10 +40,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from distlab.check.progress import Progress
 from distlab.grading.explain import Failure
 from distlab.grading.isolation import pickled_in_child
 from distlab.grading.lab import Check
-from distlab.grading.report import Progress
 from distlab.grading.results import CheckResult
 from distlab.grading.runs import TrialRun
 from distlab.grading.verdicts import graded_runs
