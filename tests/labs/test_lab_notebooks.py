@@ -7,7 +7,8 @@ labs-check``); labs/ is exactly what the script generates; every solution carrie
 nbgrader metadata nbgrader needs; every solution notebook shows all its checks passing;
 every generated lab runs without an error and its checks report failures (a table, not a
 crash). That every solution passes all its checks is read from its committed outputs, which
-strict nbval reproduces. The script's rules themselves are tested in ``tests/grading/test_make_labs.py``.
+strict nbval reproduces. The script's rules themselves are tested in
+``tests/grading/test_make_labs.py``.
 """
 
 from __future__ import annotations
