@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from distlab.grading import check
-from distlab.labs.lab03a_hash_ring import (Forward, HashRingLab, awkward_keys, ring_picture,
-                                           truth)
+from distlab.labs.lab03a_hash_ring import Forward, HashRingLab, awkward_keys, ring_picture, truth
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash
 from distlab.sim import ConfigurationError, Node

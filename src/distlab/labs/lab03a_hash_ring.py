@@ -37,8 +37,8 @@ from matplotlib.lines import Line2D
 
 from distlab.check.invariants import Invariant, live_nodes
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
-from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run,
-                                        TraceProperty, Violation)
+from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run, TraceProperty,
+                                        Violation)
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash, unit
 from distlab.sim import Network, Node, Simulation, Uniform, stream
