@@ -166,6 +166,41 @@ def test_answering_a_read_before_its_repair_is_acknowledged_is_caught():
     assert "count when their WriteAck comes back" in failure.explanation
 
 
+class CountsReplies(QuorumNode):
+    """Counts the replies to a read, not the replicas: one reply delivered twice makes R."""
+
+    def on_read_reply(self, src, op, version):
+        c = self.requests.get(op)
+        if c is None or c.chosen or src not in c.replicas:
+            super().on_read_reply(src, op, version)      # late replies: as the reference
+            return
+        c.replies[src] = version
+        c.heard = getattr(c, "heard", 0) + 1             # the mistake: a counter of replies
+        if c.heard < self.r:
+            return
+        c.chosen = True
+        known = [v for v in c.replies.values() if v is not None]
+        if not known:
+            self.answer(c, None)
+            return
+        c.version = max(known, key=lambda v: v.stamp)
+        for replica in c.replicas:
+            held = c.replies.get(replica)
+            if held is not None and held.stamp == c.version.stamp:
+                c.acks.add(replica)
+            else:
+                self.send(replica, Write(op, c.request.key, c.version))
+        self.answer_if_done(c)
+
+
+def test_counting_a_duplicated_read_reply_twice_is_caught():
+    lab = QuorumLab(CountsReplies)
+    report = check(lab, name="test_duplicated_messages_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == "violated: a get is answered only after 2 distinct replicas replied"
+    assert "not the replies: a reply may be delivered twice" in failure.explanation
+
+
 class NeverTimesOut(QuorumNode):
     """Forgets the timeout: a request short of W acknowledgements is never answered Error."""
 

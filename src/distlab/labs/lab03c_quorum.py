@@ -233,6 +233,43 @@ class AcknowledgedOnW(TraceProperty):
                 f"answer once there are W")
 
 
+class ReadsFromR(TraceProperty):
+    """A coordinator answers a get only after replies from ``r`` distinct replicas to one of
+    the `Read` rounds it started for it (a reply delivered twice is one replica's)."""
+
+    def __init__(self, r: int):
+        self.r = r
+        self.description = f"a get is answered only after {r} distinct replicas replied"
+
+    def begin(self, run: Run) -> None:
+        run.state.asking = {}   # coordinator -> the (client, msg_id) of the get it last got
+        run.state.rounds = {}   # (coordinator, op) -> (client, msg_id)
+        run.state.replied = {}  # (coordinator, client, msg_id) -> {op: the replicas heard}
+
+    def observe(self, run: Run) -> str | None:
+        state = run.state
+        for event in run.new_events():
+            data, node = event.data, event.node
+            if event.kind == "deliver" and isinstance(data, kv.Get):
+                state.asking[node] = (data.client, data.msg_id)
+            elif event.kind == "send" and isinstance(data, Read) and node in state.asking:
+                client, msg_id = state.rounds[(node, data.op)] = state.asking[node]
+                state.replied.setdefault((node, client, msg_id), {}).setdefault(data.op, set())
+            elif event.kind == "deliver" and isinstance(data, ReadReply):
+                request = state.rounds.get((node, data.op))
+                if request is not None:
+                    state.replied[(node, *request)][data.op].add(event.peer)
+            elif event.kind == "send" and isinstance(data, kv.GetOk):
+                rounds = state.replied.get((node, event.peer, data.in_reply_to), {})
+                if rounds and max(len(heard) for heard in rounds.values()) < self.r:
+                    heard = sorted(max(rounds.values(), key=len))
+                    return (f"{node} answered {event.peer}'s get after replies from only "
+                            f"{len(heard)} replica(s) ({', '.join(heard) or 'none'}), fewer "
+                            f"than R = {self.r}: count the replicas that replied (a set of "
+                            f"senders), not the replies: a reply may be delivered twice")
+        return None
+
+
 class OutcomeUnknown(TraceProperty):
     """``client``'s put made while ``coordinator`` is cut off from the other replicas (from
     ``cut_at`` ms) ends as an Error: the coordinator, short of W acknowledgements for
@@ -356,7 +393,7 @@ class QuorumLab(Lab):
                 sim.crash(node_id)
 
         return Scenario(setup, run_for=run_for, network=network,
-                        properties=[AcknowledgedOnW(3, 2, reads=True),
+                        properties=[AcknowledgedOnW(3, 2, reads=True), ReadsFromR(2),
                                     EveryOperationCompletes(), Linearizable(kv.MODEL.name)])
 
     # -- part A: strict quorums ------------------------------------------------------------------
