@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from distlab.grading import check
-from distlab.labs.lab03a_hash_ring import HashRingLab, awkward_keys, ring_picture, truth
+from distlab.labs.lab03a_hash_ring import Forward, HashRingLab, awkward_keys, ring_picture, truth
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash
 from distlab.sim import ConfigurationError, Node
@@ -112,6 +112,41 @@ class StoresWhereAsked(StoreNode):
                 self.serve(msg)
 
 
+class AddsBeforeChecking(Ring):
+    """Puts the node's virtual nodes on the ring, then notices it was there already: the
+    refused add leaves duplicate points behind (no owner changes, but the ring does)."""
+
+    def add(self, node):
+        there = node in self.owners
+        for i in range(self.vnodes):
+            position = stable_hash(f"{node}#{i}")
+            at = bisect.bisect_left(self.positions, position)
+            self.positions.insert(at, position)
+            self.owners.insert(at, node)
+        if there:
+            raise ValueError(f"node {node!r} is already on the ring")
+
+
+class AnswersTheForwarder(StoreNode):
+    """The owner of a forwarded request answers the server that forwarded it, not the
+    client: the client never hears back unless it happened to ask the owner."""
+
+    def on_message(self, src, msg):
+        match msg:
+            case Forward(request):
+                self.serve(request, reply_to=src)
+            case _:
+                super().on_message(src, msg)
+
+    def serve(self, request, reply_to=None):
+        match request:
+            case kv.Get(key=key):
+                self.send(reply_to or request.client, request.ok(self.data.get(key)))
+            case kv.Put(key=key, value=value):
+                self.data[key] = value
+                self.send(reply_to or request.client, request.ok())
+
+
 class LibraryRing(ConsistentHashRing):
     """The library's ring, handed in as the student's."""
 
@@ -202,6 +237,22 @@ def test_a_store_that_never_forwards_is_caught_keeping_a_key_it_does_not_own():
     assert failure.summary == ("violated: always: every key is stored at its owner on the "
                                "ring, and nowhere else")
     assert "a server that does not own a key forwards the request" in failure.explanation
+
+
+def test_a_refused_add_that_changed_the_ring_is_caught():
+    report = check(HashRingLab(AddsBeforeChecking, StoreNode),
+                   name="test_bad_changes_are_refused_A", timing=False)
+    assert report.failures[0].explanation == (
+        "add 'b' to a ring that has it: it raised, but changed positions and owners (12 "
+        "virtual nodes before, 16 after): check everything before changing the ring")
+
+
+def test_an_owner_answering_the_forwarding_server_is_named():
+    report = check(HashRingLab(Ring, AnswersTheForwarder),
+                   name="test_requests_reach_the_owner_B", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == "violated: the owner of a key answers the client directly"
+    assert "a server: the owner of a key answers the client itself" in failure.explanation
 
 
 @pytest.mark.parametrize("ring, store", [(LibraryRing, StoreNode), (Ring, BorrowsTheLibrary)])

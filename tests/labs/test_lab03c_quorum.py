@@ -25,6 +25,10 @@ SKELETON = solution("lab03c-quorum", Path(__file__).resolve().parents[2] / "labs
 QuorumNode = QUORUM.QuorumNode
 
 
+ON_TOO_FEW = ("violated: a put is acknowledged, and a get answered, only once 2 replicas "
+              "of its preference list hold its version")
+
+
 class NoReadRepair(QuorumNode):
     """Answers a get with the newest of the first R replies, and writes nothing back."""
 
@@ -135,11 +139,116 @@ def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
     assert {f.kind for f in report.failures} == {"not implemented"}
 
 
-def test_a_read_without_read_repair_is_not_linearizable():
+def test_a_read_without_read_repair_is_caught_answering_before_w_replicas_hold_it():
     report = check(QuorumLab(NoReadRepair), name="test_partial_write_is_repaired_A",
                    timing=False)
-    assert failures(report) == {"test_partial_write_is_repaired_A":
-                                "violated: the clients' history is linearizable (model kv)"}
+    assert failures(report) == {"test_partial_write_is_repaired_A": ON_TOO_FEW}
+    assert "(read repair)" in report.failures[0].explanation
+
+
+class AnswersBeforeRepairIsDone(QuorumNode):
+    """Sends the read repair, but answers the get at once, without waiting for the repaired
+    replicas to acknowledge: two reads may then see a write and then not see it."""
+
+    def answer_if_done(self, c):
+        if not c.answered and isinstance(c.request, QUORUM.Get) and c.chosen:
+            self.answer(c, c.version.value)
+        else:
+            super().answer_if_done(c)
+
+
+def test_answering_a_read_before_its_repair_is_acknowledged_is_caught():
+    report = check(QuorumLab(AnswersBeforeRepairIsDone),
+                   name="test_reads_see_the_latest_write_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ON_TOO_FEW
+    assert "'s get of" in failure.explanation
+    assert "count when their WriteAck comes back" in failure.explanation
+
+
+class CountsReplies(QuorumNode):
+    """Counts the replies to a read, not the replicas: one reply delivered twice makes R."""
+
+    def on_read_reply(self, src, op, version):
+        c = self.requests.get(op)
+        if c is None or c.chosen or src not in c.replicas:
+            super().on_read_reply(src, op, version)      # late replies: as the reference
+            return
+        c.replies[src] = version
+        c.heard = getattr(c, "heard", 0) + 1             # the mistake: a counter of replies
+        if c.heard < self.r:
+            return
+        c.chosen = True
+        known = [v for v in c.replies.values() if v is not None]
+        if not known:
+            self.answer(c, None)
+            return
+        c.version = max(known, key=lambda v: v.stamp)
+        for replica in c.replicas:
+            held = c.replies.get(replica)
+            if held is not None and held.stamp == c.version.stamp:
+                c.acks.add(replica)
+            else:
+                self.send(replica, Write(op, c.request.key, c.version))
+        self.answer_if_done(c)
+
+
+def test_counting_a_duplicated_read_reply_twice_is_caught():
+    lab = QuorumLab(CountsReplies)
+    report = check(lab, name="test_duplicated_messages_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == "violated: a get is answered only after 2 distinct replicas replied"
+    assert "not the replies: a reply may be delivered twice" in failure.explanation
+
+
+class NeverTimesOut(QuorumNode):
+    """Forgets the timeout: a request short of W acknowledgements is never answered Error."""
+
+    def on_timer(self, name):
+        if not name.startswith("timeout"):
+            super().on_timer(name)
+
+
+def test_a_coordinator_that_never_answers_error_is_caught_by_the_partial_write():
+    report = check(QuorumLab(NeverTimesOut), name="test_partial_write_is_repaired_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: a coordinator short of W acknowledgements answers "
+                               "Error after TIMEOUT")
+    assert "Error(msg_id, definite=False" in failure.explanation
+
+
+class OverwritesWithOlder(QuorumNode):
+    """Keeps whatever version it is sent, an older one too (no last_writer_wins)."""
+
+    def keep(self, key, version, hint):
+        if hint is None or hint == self.id:
+            self.data[key] = version
+        else:
+            self.hints[(hint, key)] = version
+
+
+def test_a_replica_that_goes_back_to_an_older_version_is_named():
+    report = check(QuorumLab(OverwritesWithOlder), name="test_reads_see_the_latest_write_A",
+                   timing=False)
+    explanation = report.failures[0].explanation
+    assert "had acknowledged a newer version" in explanation
+    assert "last_writer_wins" in explanation
+
+
+class HintsKeptAsData(QuorumNode):
+    """A stand-in keeps a hinted write in ``data``, as if it were a replica of the key."""
+
+    def keep(self, key, version, hint):
+        super().keep(key, version, None)
+
+
+def test_a_hint_kept_in_data_is_named():
+    report = check(QuorumLab(HintsKeptAsData), name="test_replicas_converge_after_a_partition_B",
+                   timing=False)
+    explanation = report.failures[0].explanation
+    assert "not a replica of" in explanation
+    assert "self.hints[(replica, key)]" in explanation
 
 
 def test_counting_a_duplicated_acknowledgement_twice_is_caught():
@@ -147,8 +256,7 @@ def test_counting_a_duplicated_acknowledgement_twice_is_caught():
     assert check(lab, name="test_reads_see_the_latest_write_A", timing=False).passed
     report = check(lab, name="test_duplicated_messages_A", timing=False)
     failure = report.failures[0]
-    assert failure.summary == ("violated: a put is acknowledged only once 2 replicas of its "
-                               "preference list hold it")
+    assert failure.summary == ON_TOO_FEW
     assert "a set of senders, not a counter" in failure.explanation
 
 
@@ -156,8 +264,7 @@ def test_writing_to_the_wrong_servers_is_caught_though_reads_agree():
     report = check(QuorumLab(WritesToTheFirstServers), name="test_reads_see_the_latest_write_A",
                    timing=False)
     failure = report.failures[0]
-    assert failure.summary == ("violated: a put is acknowledged only once 2 replicas of its "
-                               "preference list hold it")
+    assert failure.summary == ON_TOO_FEW
     assert "when only" in failure.explanation
 
 

@@ -37,7 +37,8 @@ from matplotlib.lines import Line2D
 
 from distlab.check.invariants import Invariant, live_nodes
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
-from distlab.grading.properties import EveryOperationCompletes, Linearizable, Violation
+from distlab.grading.properties import (EveryOperationCompletes, Linearizable, Run, TraceProperty,
+                                        Violation)
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash, unit
 from distlab.sim import Network, Node, Simulation, Uniform, stream
@@ -195,6 +196,25 @@ def keys_at_owners(servers: Sequence[str], vnodes: int) -> Invariant:
     return Invariant("every key is stored at its owner on the ring, and nowhere else", fn)
 
 
+class RepliesGoToClients(TraceProperty):
+    """No server sends a client's reply (`kv.GetOk`, `kv.PutOk`) to another server: the
+    owner answers ``request.client`` itself."""
+
+    description = "the owner of a key answers the client directly"
+
+    def __init__(self, servers: Sequence[str]):
+        self.servers = frozenset(servers)
+
+    def observe(self, run: Run) -> str | None:
+        for event in run.new_events():
+            if (event.kind == "send" and isinstance(event.data, (kv.GetOk, kv.PutOk))
+                    and event.peer in self.servers):
+                return (f"{event.node} sent {event.data} to {event.peer}, a server: the "
+                        f"owner of a key answers the client itself (request.client of the "
+                        f"Forward's request), not the server that forwarded it")
+        return None
+
+
 # -- the lab -------------------------------------------------------------------------------------
 
 class HashRingLab(Lab):
@@ -333,22 +353,32 @@ class HashRingLab(Lab):
                 return type(error).__name__, str(error)
             return "", repr(returned)
 
+        def layout(ring: Any) -> tuple[list[Any], list[Any]]:
+            return list(getattr(ring, "positions", ())), list(getattr(ring, "owners", ()))
+
         def body() -> dict[str, Any]:
             ring = cls(["a", "b", "c"], 4)
             before = [ring.owner(key) for key in keys]
             solo = cls(["solo"], 4)
-            seen = {"add 'b' to a ring that has it": attempt(lambda: ring.add("b")),
-                    "remove 'z', not in the ring": attempt(lambda: ring.remove("z")),
-                    "remove 'solo', the last node": attempt(lambda: solo.remove("solo")),
-                    "build a ring of no nodes, Ring([])": attempt(lambda: cls([], 4)),
-                    "build Ring(['a'], vnodes=0)": attempt(lambda: cls(["a"], 0))}
-            return {"raised": seen, "before": before,
+            seen, changed = {}, []
+            for what, target, action in (
+                    ("add 'b' to a ring that has it", ring, lambda: ring.add("b")),
+                    ("remove 'z', not in the ring", ring, lambda: ring.remove("z")),
+                    ("remove 'solo', the last node", solo, lambda: solo.remove("solo"))):
+                lists = layout(target)
+                seen[what] = attempt(action)
+                if layout(target) != lists:
+                    changed.append((what, len(lists[0]), len(layout(target)[0])))
+            seen["build a ring of no nodes, Ring([])"] = attempt(lambda: cls([], 4))
+            seen["build Ring(['a'], vnodes=0)"] = attempt(lambda: cls(["a"], 0))
+            return {"raised": seen, "before": before, "changed": changed,
                     "after": [ring.owner(key) for key in keys],
                     "solo": attempt(lambda: solo.owner("k1"))}
 
         def judge(seen: Any) -> Violation | None:
             description = "a refused change raises ValueError, names the node, changes nothing"
-            if type(seen) is not dict or set(seen) != {"raised", "before", "after", "solo"}:
+            if type(seen) is not dict or set(seen) != {"raised", "before", "changed", "after",
+                                                       "solo"}:
                 return Violation(description, f"unexpected answers {seen!r:.200}", 0.0)
             names = {"add 'b' to a ring that has it": "b", "remove 'z', not in the ring": "z",
                      "remove 'solo', the last node": "solo"}
@@ -361,6 +391,11 @@ class HashRingLab(Lab):
                     return Violation(description, f"{what}: the ValueError's message "
                                      f"{message!r} does not name the node {names[what]!r}",
                                      0.0)
+            if seen["changed"]:
+                what, before, after = seen["changed"][0]
+                return Violation(description, f"{what}: it raised, but changed positions and "
+                                 f"owners ({before} virtual nodes before, {after} after): "
+                                 f"check everything before changing the ring", 0.0)
             if seen["after"] != seen["before"] or seen["solo"] != ("", "'solo'"):
                 return Violation(description, "a refused add or remove changed the owners of "
                                  "keys: check everything before changing the ring", 0.0)
@@ -386,7 +421,8 @@ class HashRingLab(Lab):
 
         return Scenario(setup, run_for=run_for,
                         network=Network(latency=Uniform(1, 10), loss=loss),
-                        properties=[keys_at_owners(servers, VNODES), EveryOperationCompletes(),
+                        properties=[keys_at_owners(servers, VNODES),
+                                    RepliesGoToClients(servers), EveryOperationCompletes(),
                                     Linearizable(kv.MODEL.name)])
 
     @graded(part="B", seeds=20, description="5 servers, 4 clients asking any server, "

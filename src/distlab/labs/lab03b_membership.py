@@ -166,6 +166,23 @@ def held_by_final_owner(final: Sequence[str]) -> Invariant:
                      f"members {', '.join(sorted(final))}", check.fn)
 
 
+def only_owners_hold_keys(final: Sequence[str]) -> Invariant:
+    """No server holds a key that another server owns among the ``final`` members: each
+    server removed the keys it handed over."""
+
+    def fn(sim: Simulation) -> str | None:
+        for node_id, node in sorted(live_nodes(sim).items()):
+            for key in sorted(getattr(node, "data", {}) if node_id in SERVERS else ()):
+                if owner(final, key) != node_id:
+                    return (f"{node_id} still holds {key!r}, which {owner(final, key)} owns "
+                            f"among the final members {', '.join(sorted(final))}: on a change, "
+                            f"a server removes from data every key it no longer owns (it "
+                            f"sends it in a Transfer)")
+        return None
+
+    return Invariant("only a key's owner holds it", fn)
+
+
 def all_changes_done(sim: Simulation) -> bool:
     return getattr(sim.nodes["admin"], "done", False) is True
 
@@ -213,7 +230,8 @@ class MembershipLab(Lab):
                         properties=[Linearizable(kv.MODEL.name), EveryOperationCompletes(),
                                     Eventually("every change of membership completes",
                                                all_changes_done, within=changes_within),
-                                    AtEnd(held_by_final_owner(final))])
+                                    AtEnd(held_by_final_owner(final)),
+                                    AtEnd(only_owners_hold_keys(final))])
 
     # -- part A: a reliable network -------------------------------------------------------------
     @graded(part="A", seeds=20, description="s4 joins s1, s2, s3 at 0.2 s while 3 clients read "
@@ -254,6 +272,79 @@ class MembershipLab(Lab):
         return self.scenario(seed, SERVERS[:3], CHURN,
                              network=Network(latency=Uniform(1, 10)), run_for=6_000,
                              changes_within=3_000, crashes=2)
+
+
+    @graded(part="B", seeds=5, description="a client puts a key twice; the key then moves "
+            "to s4, which joins; a copy of the first put, held back by the network, reaches "
+            "s4: it must not be applied again (the sessions table travels with the keys)")
+    def test_late_copy_of_a_moved_put_B(self, seed: int) -> Scenario:
+        initial, members = SERVERS[:3], SERVERS[:4]
+        key = moving_key(initial, members)
+
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(self.node, SERVERS, members=list(initial))
+            sim.add_node(Admin, "admin", members=list(initial), plan=[(300.0, members)])
+            sim.add_node(LateCopy, "c1", key=key, first=owner(initial, key),
+                         late=owner(members, key), late_at=1_000.0)
+
+        return Scenario(setup, run_for=1_500, network=Network(latency=Uniform(1, 10)),
+                        properties=[Eventually("every change of membership completes",
+                                               all_changes_done, within=1_000),
+                                    AtEnd(second_put_kept(members, key, late_at=1_000.0))])
+
+
+def moving_key(initial: Sequence[str], members: Sequence[str]) -> str:
+    """The first key ``k1``, ``k2``, ... whose owner changes from ``initial`` to ``members``."""
+    return next(key for key in (f"k{i}" for i in range(1, 1_000))
+                if owner(initial, key) != owner(members, key))
+
+
+class LateCopy(Node):
+    """A client that puts ``key`` twice through ``first`` (its owner), then, at ``late_at``
+    ms, sends ``late`` (the key's owner by then) a copy of its first put: what a network
+    that duplicates and holds back messages may deliver. ``done`` once both puts were
+    acknowledged."""
+
+    def __init__(self, key: str, first: str, late: str, late_at: float):
+        self.key, self.first, self.late, self.late_at = key, first, late, late_at
+        self.acked: set[int] = set()  # the puts acknowledged (the late copy's reply ignored)
+        self.done = False
+
+    def on_start(self) -> None:
+        self.send(self.first, kv.Put(self.id, 1, self.key, "first"))
+        self.set_timer(self.late_at, "late copy")
+
+    def on_message(self, src: str, msg: Any) -> None:
+        match msg:
+            case kv.PutOk(1) if not self.acked:
+                self.acked.add(1)
+                self.send(self.first, kv.Put(self.id, 2, self.key, "second"))
+            case kv.PutOk(2):
+                self.acked.add(2)
+                self.done = True
+
+    def on_timer(self, name: str) -> None:
+        self.send(self.late, kv.Put(self.id, 1, self.key, "first"))
+
+
+def second_put_kept(members: Sequence[str], key: str, late_at: float) -> Invariant:
+    """The owner of ``key`` among ``members`` holds c1's second put, not the copy of its
+    first that arrives at ``late_at`` ms."""
+
+    def fn(sim: Simulation) -> str | None:
+        if not getattr(sim.nodes["c1"], "done", False):
+            return f"c1's two puts of {key!r}, before the change, were not both acknowledged"
+        holder = owner(members, key)
+        value = getattr(live_nodes(sim).get(holder), "data", {}).get(key)
+        if value == "second":
+            return None
+        return (f"{holder}, the owner of {key!r} since s4 joined, holds {value!r}, not 'second': "
+                f"c1's put #1, delivered again at {late_at:g} ms after its put #2, "
+                f"was applied again. A put is applied only if its msg_id is higher than the "
+                f"client's in sessions, and sessions must travel with the keys (Transfer's "
+                f"sessions, merged by taking the higher number)")
+
+    return Invariant("a put delivered again after its key moved is not applied again", fn)
 
 
 #: the four changes of the longer checks: (when, the new members)

@@ -149,39 +149,53 @@ def held(node: Any, key: str) -> Version | None:
 class AcknowledgedOnW(TraceProperty):
     """When a server answers a client's put ``ok``, at least ``w`` distinct replicas of the
     key's preference list hold its version or a newer one (with ``sloppy``, a stand-in's
-    hint for a replica counts for that replica)."""
+    hint for a replica counts for that replica); with ``reads``, the same for the version a
+    get returns (read repair before answering)."""
 
-    def __init__(self, n: int, w: int, sloppy: bool = False):
-        self.n, self.w, self.sloppy = n, w, sloppy
+    def __init__(self, n: int, w: int, sloppy: bool = False, reads: bool = False):
+        self.n, self.w, self.sloppy, self.reads = n, w, sloppy, reads
         stand = " (or stand-ins holding a hint for them)" if sloppy else ""
-        self.description = (f"a put is acknowledged only once {w} replicas of its preference "
-                            f"list{stand} hold it")
+        what = "a put is acknowledged, and a get answered," if reads else "a put is acknowledged"
+        self.description = (f"{what} only once {w} replicas of its preference list{stand} "
+                            f"hold its version")
 
     def begin(self, run: Run) -> None:
-        run.state.puts = {}    # (client, msg_id) -> (key, value)
-        run.state.stamps = {}  # value -> the stamp of the version that carries it
+        run.state.requests = {}  # (client, msg_id) -> the kv.Put or kv.Get
+        run.state.stamps = {}    # value -> the stamp of the version that carries it
+        run.state.acked = {}     # (replica, key) -> the highest stamp it acknowledged
 
     def observe(self, run: Run) -> str | None:
         sim, state = run.sim, run.state
         for event in run.new_events():
-            if event.kind == "deliver" and isinstance(event.data, kv.Put):
-                put = event.data
-                state.puts[(put.client, put.msg_id)] = (put.key, put.value)
-            elif event.kind == "send" and isinstance(event.data, Write):
-                state.stamps.setdefault(event.data.version.value, event.data.version.stamp)
-            elif (event.kind == "send" and isinstance(event.data, kv.PutOk)
-                  and (event.peer, event.data.in_reply_to) in state.puts):
-                key, value = state.puts[(event.peer, event.data.in_reply_to)]
-                problem = self.too_few(sim, key, value, state.stamps.get(value), event.node,
-                                       event.peer)
+            data = event.data
+            if event.kind == "deliver" and isinstance(data, (kv.Put, kv.Get)):
+                state.requests[(data.client, data.msg_id)] = data
+            elif event.kind == "send" and isinstance(data, Write):
+                state.stamps.setdefault(data.version.value, data.version.stamp)
+            elif event.kind == "send" and isinstance(data, WriteAck):
+                known = state.acked.get((event.node, data.key))
+                if known is None or data.stamp > known:
+                    state.acked[(event.node, data.key)] = data.stamp
+            elif event.kind == "send" and isinstance(data, (kv.PutOk, kv.GetOk)):
+                request = state.requests.get((event.peer, data.in_reply_to))
+                if isinstance(data, kv.PutOk) and isinstance(request, kv.Put):
+                    value, verb = request.value, f"put of {request.key} = {request.value!r} ok"
+                elif (self.reads and isinstance(data, kv.GetOk) and isinstance(request, kv.Get)
+                      and data.value is not None):
+                    value, verb = data.value, f"get of {request.key} with {data.value!r}"
+                else:
+                    continue
+                problem = self.too_few(sim, state, request.key, value, event.node, event.peer,
+                                       verb, isinstance(request, kv.Get))
                 if problem is not None:
                     return problem
         return None
 
-    def too_few(self, sim: Simulation, key: str, value: str, stamp: Any, coordinator: str,
-                client: str) -> str | None:
+    def too_few(self, sim: Simulation, state: Any, key: str, value: str, coordinator: str,
+                client: str, verb: str, read: bool) -> str | None:
+        stamp = state.stamps.get(value)
         replicas = ring_order(sorted(sim.nodes.keys() & set(SERVERS)), key)[:self.n]
-        holding = []
+        holding, went_back = [], []
         for replica in replicas:
             version = held(sim.nodes[replica], key)
             hinted = [node_id for node_id, node in sim.nodes.items() if self.sloppy
@@ -189,14 +203,96 @@ class AcknowledgedOnW(TraceProperty):
                       and _covers(node.hints[(replica, key)], value, stamp)]
             if (version is not None and _covers(version, value, stamp)) or hinted:
                 holding.append(replica + (f" (hint at {hinted[0]})" if hinted else ""))
+            elif stamp is not None and state.acked.get((replica, key), ()) >= stamp:
+                went_back.append((replica, version))
         if len(holding) >= self.w:
             return None
         holders = ", ".join(holding) or "none"
-        return (f"{coordinator} answered {client}'s put of {key} = {value!r} ok when only "
-                f"{len(holding)} of its replicas {replicas} held it ({holders}), fewer "
-                f"than W = {self.w}: count one acknowledgement per replica of the "
-                f"preference list (a set of senders, not a counter: messages may be delivered "
-                f"twice), and answer once there are W")
+        said = (f"{coordinator} answered {client}'s {verb} when only {len(holding)} of its "
+                f"replicas {replicas} held it ({holders}), fewer than W = {self.w}")
+        if went_back:
+            replica, version = went_back[0]
+            has = "nothing" if version is None else repr(version.value)
+            return (f"{said}. {replica} had acknowledged a newer version of {key} and now "
+                    f"holds {has}: a replica keeps the newer of the version it holds and the "
+                    f"one it is sent (last_writer_wins), so a late Write of an older version "
+                    f"must not replace a newer one")
+        misplaced = [node_id for node_id in sorted(sim.nodes.keys() & set(SERVERS))
+                     if node_id not in replicas and (version := held(sim.nodes[node_id], key))
+                     is not None and _covers(version, value, stamp)]
+        if misplaced:
+            return (f"{said}. {misplaced[0]}, not a replica of {key}, keeps it in data: a "
+                    f"stand-in keeps a hinted write apart, in self.hints[(replica, key)], "
+                    f"where it counts for that replica")
+        if read:
+            return (f"{said}: a get answers only once W replicas hold the version it returns: "
+                    f"the replies that had it count, the others are sent it (read repair) "
+                    f"and count when their WriteAck comes back")
+        return (f"{said}: count one acknowledgement per replica of the preference list (a "
+                f"set of senders, not a counter: messages may be delivered twice), and "
+                f"answer once there are W")
+
+
+class ReadsFromR(TraceProperty):
+    """A coordinator answers a get only after replies from ``r`` distinct replicas to one of
+    the `Read` rounds it started for it (a reply delivered twice is one replica's)."""
+
+    def __init__(self, r: int):
+        self.r = r
+        self.description = f"a get is answered only after {r} distinct replicas replied"
+
+    def begin(self, run: Run) -> None:
+        run.state.asking = {}   # coordinator -> the (client, msg_id) of the get it last got
+        run.state.rounds = {}   # (coordinator, op) -> (client, msg_id)
+        run.state.replied = {}  # (coordinator, client, msg_id) -> {op: the replicas heard}
+
+    def observe(self, run: Run) -> str | None:
+        state = run.state
+        for event in run.new_events():
+            data, node = event.data, event.node
+            if event.kind == "deliver" and isinstance(data, kv.Get):
+                state.asking[node] = (data.client, data.msg_id)
+            elif event.kind == "send" and isinstance(data, Read) and node in state.asking:
+                client, msg_id = state.rounds[(node, data.op)] = state.asking[node]
+                state.replied.setdefault((node, client, msg_id), {}).setdefault(data.op, set())
+            elif event.kind == "deliver" and isinstance(data, ReadReply):
+                request = state.rounds.get((node, data.op))
+                if request is not None:
+                    state.replied[(node, *request)][data.op].add(event.peer)
+            elif event.kind == "send" and isinstance(data, kv.GetOk):
+                rounds = state.replied.get((node, event.peer, data.in_reply_to), {})
+                if rounds and max(len(heard) for heard in rounds.values()) < self.r:
+                    heard = sorted(max(rounds.values(), key=len))
+                    return (f"{node} answered {event.peer}'s get after replies from only "
+                            f"{len(heard)} replica(s) ({', '.join(heard) or 'none'}), fewer "
+                            f"than R = {self.r}: count the replicas that replied (a set of "
+                            f"senders), not the replies: a reply may be delivered twice")
+        return None
+
+
+class OutcomeUnknown(TraceProperty):
+    """``client``'s put made while ``coordinator`` is cut off from the other replicas (from
+    ``cut_at`` ms) ends as an Error: the coordinator, short of W acknowledgements for
+    `TIMEOUT` ms, tells the client that the outcome is unknown."""
+
+    description = "a coordinator short of W acknowledgements answers Error after TIMEOUT"
+
+    def __init__(self, client: str, coordinator: str, cut_at: float):
+        self.client, self.coordinator, self.cut_at = client, coordinator, cut_at
+
+    def judge(self, run: Run) -> str | None:
+        cut_off = [op for op in run.sim.history.operations
+                   if op.process == self.client and op.invoke_time >= self.cut_at]
+        if not cut_off or cut_off[0].status == "info":
+            return None
+        op = cut_off[0]
+        ended = ("never ended" if op.complete_time is None
+                 else f"ended {op.status} at {op.complete_time:.0f} ms")
+        return (f"{self.client}'s put of {op.key} at {op.invoke_time:.0f} ms, through "
+                f"{self.coordinator} whose messages to the other replicas were cut, {ended}: "
+                f"a coordinator that has not answered after TIMEOUT = {TIMEOUT:g} ms answers "
+                f"Error(msg_id, definite=False, text=...) (the write may or may not have "
+                f"taken effect) and forgets the request")
 
 
 def _covers(version: Version, value: str, stamp: Any) -> bool:
@@ -297,8 +393,8 @@ class QuorumLab(Lab):
                 sim.crash(node_id)
 
         return Scenario(setup, run_for=run_for, network=network,
-                        properties=[AcknowledgedOnW(3, 2), EveryOperationCompletes(),
-                                    Linearizable(kv.MODEL.name)])
+                        properties=[AcknowledgedOnW(3, 2, reads=True), ReadsFromR(2),
+                                    EveryOperationCompletes(), Linearizable(kv.MODEL.name)])
 
     # -- part A: strict quorums ------------------------------------------------------------------
     @graded(part="A", seeds=20, description="N=3, R=2, W=2 on 5 servers, no failure, messages "
@@ -345,7 +441,9 @@ class QuorumLab(Lab):
             sim.at(800.0, sim.heal)
 
         return Scenario(setup, run_for=2_500, network=Network(latency=Uniform(1, 30)),
-                        properties=[AcknowledgedOnW(3, 2), Linearizable(kv.MODEL.name)])
+                        properties=[AcknowledgedOnW(3, 2, reads=True),
+                                    OutcomeUnknown("c0", replicas[0], cut_at=100.0),
+                                    Linearizable(kv.MODEL.name)])
 
     @graded(part="A", seeds=1, description="R + W <= N is refused with a ValueError (a read "
             "could miss the last write), as are R or W outside 1..N; R + W > N is accepted")
