@@ -32,6 +32,7 @@ from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.sim import Constant, Exponential, Latency, LogNormal, Normal, Simulation, Uniform
+from distlab.viz.palette import GREY
 from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime
 from distlab.viz.style import compact_png, figure_png, legend_html
 from distlab.viz.timeline import read_timeline
@@ -305,7 +306,7 @@ class Explorer(Controls):
             name = f"<td {cell}><b>{html.escape(node)}</b></td>"
             if state is None:
                 lost = f"<td {cell}><i>crashed</i></td>" + f"<td {cell}></td>" * (len(columns) - 1)
-                rows.append(f"<tr style='color:#888'>{name}{lost if columns else ''}</tr>")
+                rows.append(f"<tr style='color:{GREY}'>{name}{lost if columns else ''}</tr>")
                 continue
             cells = "".join(f"<td {cell}>{html.escape(_short(state.get(c, '')))}</td>"
                             for c in columns)

@@ -33,6 +33,7 @@ from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.sim import Envelope, Simulation
+from distlab.viz.palette import VERMILLION
 from distlab.viz.raftlog import draw_logs, read_logs
 from distlab.viz.style import compact_png, figure_png
 from distlab.widgets.controls import Controls
@@ -256,7 +257,7 @@ class RaftExplorer(Controls):
         rows = []
         for arrival, env in flights[:MAX_IN_FLIGHT]:
             lost = self.sim.is_cut(env.src, env.dst) or not self.sim.is_up(env.dst)
-            style = " style='color:#c62828'" if lost else ""
+            style = f" style='color:{VERMILLION}'" if lost else ""
             rows.append(f"<tr{style}><td {cell}>{arrival:,.1f}</td><td {cell}>{env.src} "
                         f"&rarr; {env.dst}</td><td {cell}>{html.escape(_short(env.msg))}"
                         f"</td></tr>")
