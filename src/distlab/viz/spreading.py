@@ -4,8 +4,8 @@ Gossip is easiest to believe when one watches it: the nodes of a topology, the l
 carry the rumour to new nodes in a round lit up, then those nodes coloured and ringed in
 black as newly informed and, a round later, coloured (without the ring) as informed earlier.
 `animate_spread` draws that from two plain mappings a run gives
-(`distlab.gossip.runs.push_spread` computes them): the round after
-which each node knew, and who first told it. Two frames per round: the links, then the nodes.
+(`distlab.gossip.runs.push_spread` computes them): the round after which each node knew, and
+who first told it. Two frames per round: the links, then the nodes.
 """
 
 from __future__ import annotations
