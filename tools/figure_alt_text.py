@@ -5,12 +5,16 @@ the HTML writer uses that file name as the ``alt``: a screen reader reads out a 
 extension gives each image of a code cell's output, and each frame of a jshtml animation
 player, an alt text found, in this order:
 
-1. in the output's own metadata (``{"image/png": {"alt": "..."}}``): what `distlab.viz`
-   attaches to the figures it draws (`distlab.viz.style.describe_figure`);
-2. in the cell's code: the titles it gives the figure (``title=...``, ``set_title(...)``,
+1. in the cell's metadata, where the notebook's author wrote it (``"alt"``: one text for
+   every figure of the cell, or a list of texts, one per figure in order);
+2. in the output's own metadata (``{"image/png": {"alt": "..."}}``): what `distlab.viz`
+   attaches to the figures it draws (`distlab.viz.style.describe_figure`), the explorers to
+   their static image and the lab reports to their diagrams; an animation of `distlab.viz`
+   carries its own alt text in its player's ``<img>``, which is then left as it is;
+3. in the cell's code: the titles it gives the figure (``title=...``, ``set_title(...)``,
    ``suptitle(...)``, ``plt.title(...)``; a title held in a variable assigned in the same cell
    is followed; the parts of an f-string computed at run time are written as "…");
-3. otherwise from where the figure is: "Figure drawn by <the cell's last call> in the section
+4. otherwise from where the figure is: "Figure drawn by <the cell's last call> in the section
    <title of the section>".
 
 It runs on the doctree, so no notebook needs to be executed again. Loaded by _config.yml
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +138,14 @@ def _output_alts(cell: Any) -> list[str | None]:
     return alts
 
 
+def _written_alts(cell: Any) -> Iterator[str | None]:
+    """The alt texts the notebook's author wrote in the cell's metadata, figure by figure."""
+    written = cell.get("metadata", {}).get("alt")
+    if isinstance(written, str):
+        return repeat(written)
+    return chain(written or [], repeat(None))
+
+
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_ALT else text[: MAX_ALT - 1] + "…"
@@ -148,13 +162,15 @@ def add_alt_texts(app: Sphinx, doctree: nodes.document) -> None:
         cell = notebook.cells[container["cell_index"]]
         section = _section_title(container)
         stored = iter(_output_alts(cell))
+        written = _written_alts(cell)
         for image in container.findall(nodes.image):
             given = next(stored, None)
+            by_author = next(written)
             if not image.get("alt"):
-                image["alt"] = _clip(given or alt_text(cell.source, section))
+                image["alt"] = _clip(by_author or given or alt_text(cell.source, section))
         for raw in list(container.findall(nodes.raw)):
             if "html" in raw.get("format", "") and ANIMATION_IMG.search(raw.astext()):
-                alt = _clip(alt_text(cell.source, section, what="Animation"))
+                alt = _clip(next(written) or alt_text(cell.source, section, what="Animation"))
                 html = ANIMATION_IMG.sub(
                     lambda m: f'<img alt="{_attribute(alt)}" id="{m.group(1)}"', raw.astext())
                 raw.replace_self(nodes.raw("", html, format=raw["format"]))

@@ -14,6 +14,7 @@ frames, small figures) to keep pages light: 60 frames are a few hundred kilobyte
 from __future__ import annotations
 
 import base64
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -71,18 +72,26 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
     player = _Player(timeline, np.linspace(t0, t1, frames), title, dpi, kind_colors(events))
     animation = FuncAnimation(player.figure, player.show_frame, frames=frames,
                               interval=interval, blit=False)
+    kinds = ", ".join(player.colors.kinds()) or "none"
+    alt = (f"Animation: {player.title}: messages flying between {len(timeline.nodes)} nodes "
+           f"from t = {t0:,.0f} to {t1:,.0f} ms; message kinds: {kinds}")
     # The legend is HTML under the player: text is the slowest thing to draw in each frame.
-    return HTML(f"{player_html(animation, interval)}\n"
+    return HTML(f"{player_html(animation, interval, alt)}\n"
                 f"<div style='margin-left:1em'>{legend_html(player.legend)}</div>")
 
 
-def player_html(animation: FuncAnimation, interval: int) -> str:
+def player_html(animation: FuncAnimation, interval: int, alt: str | None = None) -> str:
     """The HTML of an offline player for ``animation``, its frames ``interval`` ms apart and
-    stored as small palette PNGs (any animation drawn with matplotlib can use it)."""
+    stored as small palette PNGs (any animation drawn with matplotlib can use it); ``alt``,
+    what the animation shows, becomes the alt text of its frames' image."""
     with TemporaryDirectory() as folder:
         path = Path(folder, "animation.html")
         animation.save(str(path), writer=_SmallFramesWriter(fps=1000 / interval))
-        return offline_player(path.read_text(encoding="utf-8"))
+        player = offline_player(path.read_text(encoding="utf-8"))
+    if alt:
+        player = player.replace('<img id="_anim_img',
+                                f'<img alt="{html.escape(alt, quote=True)}" id="_anim_img', 1)
+    return player
 
 
 #: The player's button icons, as characters (HTML entities, so the page's encoding does

@@ -83,4 +83,6 @@ def animate_spread(graph: nx.Graph, informed_at: Mapping[str, int], told_by: Map
         ax.set_title(f"{title}, round {k}: {len(known)} of {len(nodes)} nodes know",
                      fontsize=10)
 
-    return HTML(player_html(FuncAnimation(fig, draw, frames=len(steps)), interval))
+    alt = (f"Animation: {title}: a rumour spreading over {len(nodes)} nodes in {rounds} "
+           f"rounds, the links that carry it lit up, then the nodes it reached")
+    return HTML(player_html(FuncAnimation(fig, draw, frames=len(steps)), interval, alt))

@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 import PIL.Image
+from IPython.display import Image
 from matplotlib.artist import Artist
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
@@ -98,6 +99,13 @@ class NotebookFigure(Figure):
         """The PNG with its alt text (IPython asks this first, and other formats after)."""
         alt = describe_figure(self)
         return {"image/png": self._repr_png_()}, ({"image/png": {"alt": alt}} if alt else {})
+
+
+def static_image(figure: Figure, alt: str | None = None) -> Image:
+    """``figure`` as a compact PNG to display, with an alt text (the figure's titles unless
+    ``alt`` is given): what an explorer leaves in the static book, where its controls
+    cannot run."""
+    return Image(data=compact_png(figure), alt=alt or describe_figure(figure) or None)
 
 
 def figure_png(fig: Figure, *, compress_level: int = 1) -> bytes:

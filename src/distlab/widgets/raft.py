@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.sim import Envelope, Simulation
 from distlab.viz.palette import VERMILLION
 from distlab.viz.raftlog import draw_logs, read_logs
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.style import compact_png, figure_png, static_image
 from distlab.widgets.controls import Controls
 
 #: The drawing shows at least this many log indices (so that boxes keep their size).
@@ -294,7 +294,7 @@ class RaftExplorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"RaftExplorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure))
         display(Markdown(f"*{self.summary()} {len(self.in_flight())} messages in flight.* "
                          f"With a running kernel, the controls above crash, restart, time "
                          f"out and isolate servers, send client requests, and go back in "

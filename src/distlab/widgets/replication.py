@@ -24,13 +24,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from distlab.sim import Node, Simulation
 from distlab.viz.palette import INK, INK_SOFT, SKY_BLUE, VERMILLION, YELLOW, tint
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.style import figure_png, static_image
 from distlab.widgets.controls import Controls
 
 #: the colour of a replica's box: up and reachable, crashed, cut off from the other replicas
@@ -219,7 +219,7 @@ class ReplicationExplorer(Controls):
         bundle["text/plain"] = (f"ReplicationExplorer: {self.title} (live controls need a "
                                 f"running kernel)")
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure))
         steps = "; ".join(self.log) or "no action yet"
         display(Markdown(f"*{self.summary()} What happened: {steps}.* With a running kernel, "
                          f"the controls above write, read, crash, cut off and change R and W."))
