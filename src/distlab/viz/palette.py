@@ -74,7 +74,7 @@ UP_FACE = ROLE_FACES[0]  # a node that is up, when roles are not drawn
 
 #: the roles of leader election and Raft: (face, hatch)
 RAFT_ROLES = {"follower": (tint(SKY_BLUE, 0.45), ""), "candidate": (YELLOW, "...."),
-              "leader": (ORANGE, "////"), "crashed": (PALE_GREY, "xx")}
+              "leader": (VERMILLION, "////"), "crashed": (PALE_GREY, "xx")}
 
 #: the writers of a replica's value (0: nothing written yet): (face, hatch)
 WRITERS = {0: (PALE_GREY, ""), 1: (BLUE, ""), 2: (ORANGE, "...."), 3: (BLUISH_GREEN, "////")}
