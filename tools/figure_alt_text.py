@@ -13,7 +13,9 @@ player, an alt text found, in this order:
    carries its own alt text in its player's ``<img>``, which is then left as it is;
 3. in the cell's code: the titles it gives the figure (``title=...``, ``set_title(...)``,
    ``suptitle(...)``, ``plt.title(...)``; a title held in a variable assigned in the same cell
-   is followed; the parts of an f-string computed at run time are written as "…");
+   is followed, and so is one a ``for`` loop takes from a written list, ``for ax, title in
+   [(left, "Before"), (right, "After")]``; the parts of an f-string computed at run time are
+   written as "…");
 4. otherwise from where the figure is: "Figure drawn by <the cell's last call> in the section
    <title of the section>".
 
@@ -56,6 +58,12 @@ def titles_in(source: str) -> list[str]:
         for node in ast.walk(tree) if isinstance(node, ast.Assign)
         for target in node.targets if isinstance(target, ast.Name)
     }
+    looped: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.iter, (ast.List, ast.Tuple)):
+            for item in node.iter.elts:
+                for name, value in _bound(node.target, item):
+                    looped.setdefault(name, []).append(value)
     found: list[str] = []
     axes: dict[str, str] = {}
     for node in ast.walk(tree):
@@ -66,16 +74,27 @@ def titles_in(source: str) -> list[str]:
         if method in TITLE_METHODS and node.args:
             values.append(node.args[0])
         for value in values:
-            if isinstance(value, ast.Name):
-                value = assigned.get(value.id, value)
-            text = _text_of(value)
-            if text and text not in found:
-                found.append(text)
+            named = value.id if isinstance(value, ast.Name) else None
+            for candidate in looped.get(named, [assigned.get(named, value)]):
+                text = _text_of(candidate)
+                if text and text not in found:
+                    found.append(text)
         if method in AXIS_METHODS and node.args:
             axes.setdefault(AXIS_METHODS[method], _text_of(node.args[0]) or "")
     if not found and axes.get("x") and axes.get("y"):
         found.append(f"{axes['y']} against {axes['x']}")
     return found
+
+
+def _bound(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
+    """The names a ``for`` target binds to the parts of one written item: ``ax, title`` and
+    ``(left, "Before")`` give ``[("ax", left), ("title", "Before")]``."""
+    if isinstance(target, ast.Name):
+        return [(target.id, value)]
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) \
+            and len(target.elts) == len(value.elts):
+        return [pair for t, v in zip(target.elts, value.elts) for pair in _bound(t, v)]
+    return []
 
 
 def _without_magics(source: str) -> str:

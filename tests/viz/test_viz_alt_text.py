@@ -42,6 +42,13 @@ def test_titles_are_read_from_a_cells_code() -> None:
     assert titles_in(source) == ["Latency", "seed …: two leaders", "Runs"]
 
 
+def test_titles_a_loop_takes_from_a_written_list_are_read() -> None:
+    source = ('for ax, (run, title) in [(left, (a, "No fencing")), (right, (b, "Fencing"))]:\n'
+              '    ax.set_title(title)\n'
+              'for name in names:\n    ax.set_title(name)\n')
+    assert titles_in(source) == ["No fencing", "Fencing"]
+
+
 def test_axes_names_describe_a_plot_without_title() -> None:
     source = "ax.plot(x, y)\nax.set_xlabel('load')\nax.set_ylabel('latency (ms)')\n"
     assert alt_text(source, "Tails") == "latency (ms) against load"
