@@ -44,6 +44,8 @@ from distlab.viz.timeline import Span, Timeline, describe_groups, kind_colors, r
 #: At most this many message labels are written (beyond it the legend's colours tell).
 MAX_LABELS = 80
 LABEL_SIZE = 6.5
+#: the area (points²) of the mark at each send: big enough to tell a circle from a square
+SEND_MARK = 30
 #: Arrows are labelled only where, in each stretch of LABEL_BIN pixels of width, there is
 #: at most one arrow per ARROW_SPACING pixels: labels in a thicket of arrows cannot be read.
 ARROW_SPACING = 12
@@ -192,7 +194,7 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
 
     kinds_shown = {f.kind for f in flights}
     entries[:0] = [Line2D([], [], color=colors(k), lw=1.5, marker=colors.marker(k),
-                          markersize=5, label=k)
+                          markersize=6, label=k)
                    for k in colors.kinds() if k in kinds_shown]
     if dropped:
         entries.append(Line2D([], [], color=DROP_COLOR, marker="x", lw=0, label="dropped"))
@@ -271,7 +273,7 @@ def _draw_sends(ax: Axes, flights: Sequence, lanes: dict[str, int],
     for f in flights:
         by_kind.setdefault(f.kind, []).append((f.sent, lanes[f.src]))
     for kind, points in by_kind.items():
-        ax.scatter(*zip(*points), marker=colors.marker(kind), s=16, color=colors(kind),
+        ax.scatter(*zip(*points), marker=colors.marker(kind), s=SEND_MARK, color=colors(kind),
                    linewidths=0, zorder=3, gid=f"sends {kind}")
 
 
