@@ -294,7 +294,9 @@ class RaftExplorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"RaftExplorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(static_image(self.figure))
+        display(static_image(self.figure, alt=(
+            f"The logs of {self.title}'s servers at t = {self.sim.now:,.0f} ms: one row per "
+            f"server, one box per entry, its term written in it, committed entries solid")))
         display(Markdown(f"*{self.summary()} {len(self.in_flight())} messages in flight.* "
                          f"With a running kernel, the controls above crash, restart, time "
                          f"out and isolate servers, send client requests, and go back in "

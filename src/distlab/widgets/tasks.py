@@ -103,7 +103,9 @@ class TaskExplorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"TaskExplorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(static_image(self.figure))
+        display(static_image(self.figure, alt=(
+            f"{self.title}: the tasks each worker ran, one lane per worker, one bar per task "
+            f"execution. {self.summary}")))
         display(Markdown(f"*{self.summary}* With a running kernel, the controls above slow a "
                          f"worker down, crash one, and turn backup tasks on and off."))
 
