@@ -132,6 +132,8 @@ def test_tint_and_text_on():
     assert palette.tint(palette.BLUE, 1) == palette.WHITE
     assert palette.text_on(palette.BLUE) == palette.WHITE
     assert palette.text_on(palette.YELLOW) == palette.INK
+    assert palette.readable(palette.BLUE) == palette.BLUE          # dark enough already
+    assert palette.readable(palette.SKY_BLUE) == "#387597"          # darkened for text
     with pytest.raises(ValueError, match="between 0 and 1, not 1.5"):
         palette.tint(palette.BLUE, 1.5)
 

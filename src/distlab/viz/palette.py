@@ -59,10 +59,22 @@ def tint(color: str, amount: float) -> str:
     return to_hex([c + (1 - c) * amount for c in to_rgb(color)])
 
 
+def _luminance(color: str) -> float:
+    r, g, b = to_rgb(color)
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def readable(color: str) -> str:
+    """``color`` for text on white: the light ones (sky blue, orange...) darkened by a
+    third, mixed with black, so that a label stays legible in its kind's hue."""
+    if _luminance(color) < 0.5:
+        return to_hex(color)
+    return to_hex([c * 0.65 for c in to_rgb(color)])
+
+
 def text_on(face: str) -> str:
     """The colour of text written on ``face``: white on a dark colour, ink on a light one."""
-    r, g, b = to_rgb(face)
-    return WHITE if 0.299 * r + 0.587 * g + 0.114 * b < 0.55 else INK
+    return WHITE if _luminance(face) < 0.55 else INK
 
 
 #: faces of nodes by role in a topology (light, so that the ids written on them stay

@@ -37,7 +37,7 @@ from matplotlib.transforms import offset_copy
 from distlab.sim.helpers import trace_of
 from distlab.sim.trace import Trace, TraceEvent
 from distlab.viz.palette import (CRASH_COLOR, CRASH_FACE, DROP_COLOR, INK, INK_SOFT, LIGHT_GREY,
-                                 PARTITION_COLOR, WHITE)
+                                 PARTITION_COLOR, WHITE, readable)
 from distlab.viz.style import KindColors, NotebookFigure, figure_png
 from distlab.viz.timeline import Span, Timeline, describe_groups, kind_colors, read_timeline
 
@@ -188,7 +188,7 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
         for f, b in zip(delivered, bins):
             if f.copy == 0 and crowd[b] * ARROW_SPACING <= LABEL_BIN and not placer.full:
                 placer.between(f.sent, lanes[f.src], f.end, lanes[f.dst], f.kind,
-                               colors(f.kind))
+                               readable(colors(f.kind)))
     if annotate is not None:
         _draw_annotations(ax, timeline, lanes, t0, t1, annotate)
 
