@@ -5,12 +5,18 @@ the HTML writer uses that file name as the ``alt``: a screen reader reads out a 
 extension gives each image of a code cell's output, and each frame of a jshtml animation
 player, an alt text found, in this order:
 
-1. in the output's own metadata (``{"image/png": {"alt": "..."}}``): what `distlab.viz`
-   attaches to the figures it draws (`distlab.viz.style.describe_figure`);
-2. in the cell's code: the titles it gives the figure (``title=...``, ``set_title(...)``,
+1. in the cell's metadata, where the notebook's author wrote it (``"alt"``: one text for
+   every figure of the cell, or a list of texts, one per figure in order);
+2. in the output's own metadata (``{"image/png": {"alt": "..."}}``): what `distlab.viz`
+   attaches to the figures it draws (`distlab.viz.style.describe_figure`), the explorers to
+   their static image and the lab reports to their diagrams; an animation of `distlab.viz`
+   carries its own alt text in its player's ``<img>``, which is then left as it is;
+3. in the cell's code: the titles it gives the figure (``title=...``, ``set_title(...)``,
    ``suptitle(...)``, ``plt.title(...)``; a title held in a variable assigned in the same cell
-   is followed; the parts of an f-string computed at run time are written as "…");
-3. otherwise from where the figure is: "Figure drawn by <the cell's last call> in the section
+   is followed, and so is one a ``for`` loop takes from a written list, ``for ax, title in
+   [(left, "Before"), (right, "After")]``; the parts of an f-string computed at run time are
+   written as "…");
+4. otherwise from where the figure is: "Figure drawn by <the cell's last call> in the section
    <title of the section>".
 
 It runs on the doctree, so no notebook needs to be executed again. Loaded by _config.yml
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +58,12 @@ def titles_in(source: str) -> list[str]:
         for node in ast.walk(tree) if isinstance(node, ast.Assign)
         for target in node.targets if isinstance(target, ast.Name)
     }
+    looped: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.iter, (ast.List, ast.Tuple)):
+            for item in node.iter.elts:
+                for name, value in _bound(node.target, item):
+                    looped.setdefault(name, []).append(value)
     found: list[str] = []
     axes: dict[str, str] = {}
     for node in ast.walk(tree):
@@ -60,16 +74,27 @@ def titles_in(source: str) -> list[str]:
         if method in TITLE_METHODS and node.args:
             values.append(node.args[0])
         for value in values:
-            if isinstance(value, ast.Name):
-                value = assigned.get(value.id, value)
-            text = _text_of(value)
-            if text and text not in found:
-                found.append(text)
+            named = value.id if isinstance(value, ast.Name) else None
+            for candidate in looped.get(named, [assigned.get(named, value)]):
+                text = _text_of(candidate)
+                if text and text not in found:
+                    found.append(text)
         if method in AXIS_METHODS and node.args:
             axes.setdefault(AXIS_METHODS[method], _text_of(node.args[0]) or "")
     if not found and axes.get("x") and axes.get("y"):
         found.append(f"{axes['y']} against {axes['x']}")
     return found
+
+
+def _bound(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
+    """The names a ``for`` target binds to the parts of one written item: ``ax, title`` and
+    ``(left, "Before")`` give ``[("ax", left), ("title", "Before")]``."""
+    if isinstance(target, ast.Name):
+        return [(target.id, value)]
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) \
+            and len(target.elts) == len(value.elts):
+        return [pair for t, v in zip(target.elts, value.elts) for pair in _bound(t, v)]
+    return []
 
 
 def _without_magics(source: str) -> str:
@@ -132,6 +157,14 @@ def _output_alts(cell: Any) -> list[str | None]:
     return alts
 
 
+def _written_alts(cell: Any) -> Iterator[str | None]:
+    """The alt texts the notebook's author wrote in the cell's metadata, figure by figure."""
+    written = cell.get("metadata", {}).get("alt")
+    if isinstance(written, str):
+        return repeat(written)
+    return chain(written or [], repeat(None))
+
+
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_ALT else text[: MAX_ALT - 1] + "…"
@@ -148,13 +181,15 @@ def add_alt_texts(app: Sphinx, doctree: nodes.document) -> None:
         cell = notebook.cells[container["cell_index"]]
         section = _section_title(container)
         stored = iter(_output_alts(cell))
+        written = _written_alts(cell)
         for image in container.findall(nodes.image):
             given = next(stored, None)
+            by_author = next(written)
             if not image.get("alt"):
-                image["alt"] = _clip(given or alt_text(cell.source, section))
+                image["alt"] = _clip(by_author or given or alt_text(cell.source, section))
         for raw in list(container.findall(nodes.raw)):
             if "html" in raw.get("format", "") and ANIMATION_IMG.search(raw.astext()):
-                alt = _clip(alt_text(cell.source, section, what="Animation"))
+                alt = _clip(next(written) or alt_text(cell.source, section, what="Animation"))
                 html = ANIMATION_IMG.sub(
                     lambda m: f'<img alt="{_attribute(alt)}" id="{m.group(1)}"', raw.astext())
                 raw.replace_self(nodes.raw("", html, format=raw["format"]))

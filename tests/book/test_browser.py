@@ -17,8 +17,8 @@ everything of interest is recorded in a ``PageReport``; the tests below read the
 - at 1440, 1280 and 1024 px (laptops) no code, output, table or formula block is wider than its
   box (it would scroll sideways) and no figure sticks out of the article (_assets/distlab.css);
   at 390 px (a phone) the page does not scroll sideways and every figure fits the article;
-- every image of the article has an alt text that says what it shows, never a file name
-  (tools/figure_alt_text.py);
+- every image of the article has an alt text that says what it shows: never a file name, nor
+  only where the figure is (tools/figure_alt_text.py's last resort);
 - each page, with its images, weighs less than MAX_PAGE_KB (the weights are printed).
 """
 
@@ -184,11 +184,14 @@ FIND_SIDEWAYS_SCROLL = """() => {
 
 #: an alt text that is a file name or a hash
 FILE_NAME_ALT = r"/\.(png|jpe?g|gif|svg|webp)$|^[0-9a-f]{16,}/i"
+#: tools/figure_alt_text.py's last resort, which says where a figure is but not what it shows
+FALLBACK_ALT = r"/^(Figure|Animation)( drawn by \S+)?( in the section “.*”)?$/"
 
 FIND_BAD_ALTS = f"""() => Array.from(
     document.querySelectorAll('.bd-article img'),
     img => [img.getAttribute('alt') || '', (img.getAttribute('src') || '').slice(-60)])
-  .filter(([alt, src]) => alt.trim().split(/\\s+/).length < 2 || {FILE_NAME_ALT}.test(alt.trim()))
+  .filter(([alt, src]) => alt.trim().split(/\\s+/).length < 2 || {FILE_NAME_ALT}.test(alt.trim())
+                         || {FALLBACK_ALT}.test(alt.trim()))
   .map(([alt, src]) => 'alt "' + alt + '" on ' + src)"""
 
 FIND_IMAGE_URLS = """() => Array.from(new Set(Array.from(document.images, img => img.src)))
@@ -372,7 +375,8 @@ def test_no_block_scrolls_sideways_at_laptop_widths_and_phones_read_well(
 def test_every_figure_has_an_alt_text_that_says_what_it_shows(
         reports: list[PageReport]) -> None:
     assert not offenders(reports, "bad_alts"), (
-        "give these figures a title (tools/figure_alt_text.py takes the alt text from it)")
+        "give these figures a title, or write their alt text in the cell's metadata "
+        "(tools/figure_alt_text.py)")
 
 
 def test_every_page_with_its_images_stays_under_its_weight(

@@ -406,8 +406,9 @@ def test_the_picture_marks_the_impossible_operation_in_red():
     assert {"w(1)", "w(2)", "r→1", "w(9)", "w(8) ✗"} <= labels
     assert [t.get_text() for t in ax.texts if t.get_text().isdigit()] == ["1", "2"]
     plt.close(fig)
-    png = result._repr_png_()
+    png, metadata = result._repr_png_()
     assert png.startswith(b"\x89PNG")
+    assert metadata["alt"].startswith("History of ") and "not linearizable" in metadata["alt"]
 
 
 def test_a_long_history_is_drawn_as_a_window_ending_at_the_problem():

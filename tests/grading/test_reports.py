@@ -299,14 +299,19 @@ def test_the_report_without_timing_is_the_same_on_every_run():
 
 def test_the_report_shows_a_table_and_a_diagram_in_jupyter(monkeypatch):
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda data, raw: shown.append(data))
+    monkeypatch.setattr("IPython.display.display",
+                        lambda data, raw, metadata=None: shown.append((data, metadata)))
     report = check(EchoLab(Silent), part="A", timing=False)
     report._ipython_display_()
-    table, *pictures = shown
+    (table, _), *pictures = shown
     assert table["text/plain"] == str(report)
     assert "<table>" in table["text/html"] and "FAILED (seed" in table["text/html"]
     assert table[REPORT_MIME]["passed"] is False
-    assert len(pictures) == 1 and set(pictures[0]) == {"image/png"}  # the space-time diagram
+    [(picture, metadata)] = pictures                                  # the space-time diagram
+    assert set(picture) == {"image/png"}
+    alt = metadata["image/png"]["alt"]                  # what a screen reader reads out
+    assert alt.startswith(f"Space-time diagram of {report.failures[0].check}, seed "
+                          f"{report.failures[0].seed}: the last ")
 
 
 def test_outside_jupyter_the_report_is_printed(capsys):

@@ -21,7 +21,7 @@ from distlab.sim import Network, Node, Note, Simulation, Trace, Uniform  # noqa:
 from distlab.viz import (SpaceTimeDrawer, animate, message_kind, read_timeline,  # noqa: E402
                          spacetime, topology)
 from distlab.viz.animation import _Player  # noqa: E402
-from distlab.viz.style import PALETTE  # noqa: E402
+from distlab.viz.palette import KIND_COLORS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def test_spacetime_legend_names_message_kinds_and_marks():
 def test_every_drawing_of_a_trace_colours_a_message_kind_alike():
     late = spacetime(every_kind_trace(), start=52, end=60)     # only an Ack in this window
     ack = matplotlib.colors.to_hex(artists(late, "messages")[0].get_facecolor()[0])
-    assert ack == PALETTE[1]           # Ack is the second kind the trace sends, after Ping
+    assert ack == KIND_COLORS[1]         # Ack is the second kind the trace sends, after Ping
 
 
 def test_spacetime_window_keeps_only_the_messages_it_overlaps():

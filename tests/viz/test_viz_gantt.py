@@ -59,4 +59,4 @@ def test_the_chart_has_a_bar_per_execution_and_hatches_copies():
     assert all(bar.get_hatch() == "///" for bar in bars)  # each task ran on both nodes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "a"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["map", "reduce", "ran more than once", "crashed"]
+    assert legend == ["map (m…)", "reduce (r…)", "ran more than once", "crashed"]

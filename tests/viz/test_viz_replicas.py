@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from distlab.viz.replicas import WRITER_COLOURS, client_of, draw_replica_history, spans
+from distlab.viz.palette import WRITERS
+from distlab.viz.replicas import client_of, draw_replica_history, spans
 
 SAMPLES = [(0.0, {"a": (None, 0), "b": (None, 0)}),
            (5.0, {"a": (101, 1), "b": (None, 0)}),
@@ -33,7 +34,7 @@ def test_one_panel_per_run_with_a_lane_per_replica_and_the_disagreement_lane():
     assert [t.get_text() for t in ap.texts] == ["cut", "heal"]
     assert ap.get_title() == "AP" and cp.get_title() == "CP"
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert len(labels) == len(WRITER_COLOURS) and labels[-1] == "replicas hold different versions"
+    assert len(labels) == len(WRITERS) and labels[-1] == "replicas hold different versions"
 
 
 def test_no_samples_is_a_clear_error():

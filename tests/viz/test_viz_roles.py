@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from distlab.viz.roles import ROLE_COLOURS, draw_roles, role_segments
+from distlab.viz.palette import RAFT_ROLES
+from distlab.viz.roles import draw_roles, role_segments
 
 SAMPLES = [(0.0, {"a": ("follower", 1), "b": ("leader", 1)}),
            (10.0, {"a": ("follower", 1), "b": ("leader", 1)}),
@@ -31,7 +32,7 @@ def test_the_drawing_has_a_bar_per_segment_terms_on_long_bars_and_the_partition(
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
     assert ax.get_xlim() == (0.0, 100.0) and ax.get_title() == "roles"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == [*ROLE_COLOURS, "partition"]
+    assert labels == [*RAFT_ROLES, "partition"]
 
 
 def test_no_samples_is_a_clear_error():

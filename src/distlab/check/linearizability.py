@@ -243,6 +243,12 @@ class LinearizabilityResult:
         """
         from distlab.check.history_plot import draw_history
 
+        return draw_history(self.operations, self.model, linearization=self.linearization,
+                            impossible=self.unplaceable, ax=ax, title=self._title(),
+                            max_ops=max_ops)
+
+    def _title(self) -> str:
+        """What the picture's title says: the verdict, and the key checked."""
         title = {Verdict.LINEARIZABLE: "linearizable: numbered points give an order",
                  Verdict.NOT_LINEARIZABLE: "not linearizable: the red operation cannot be "
                                            "placed",
@@ -250,8 +256,7 @@ class LinearizabilityResult:
                                   "limit"}[self.verdict]
         if self.model.keyed and self.key is not None:
             title += f" (key {self.key!r})"
-        return draw_history(self.operations, self.model, linearization=self.linearization,
-                            impossible=self.unplaceable, ax=ax, title=title, max_ops=max_ops)
+        return title
 
     def save(self, path: str, max_ops: int = 30) -> None:
         """Write the picture to ``path``; the format follows the suffix (.png, .svg, .pdf)."""
@@ -268,7 +273,8 @@ class LinearizabilityResult:
         finally:
             plt.close(fig)
 
-    def _repr_png_(self) -> bytes:
+    def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
+        """The picture, with what it shows as its alt text (the book gives it the image)."""
         import io
 
         import matplotlib.pyplot as plt
@@ -277,7 +283,9 @@ class LinearizabilityResult:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", bbox_inches="tight")
         plt.close(fig)
-        return buffer.getvalue()
+        alt = (f"History of {len(self.operations)} operations, a lane per process: "
+               f"{self._title()}")
+        return buffer.getvalue(), {"alt": alt}
 
 
 def _line(op: Op, describe: Any) -> str:

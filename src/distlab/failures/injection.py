@@ -39,6 +39,7 @@ from distlab.net.cluster import Cluster, start_cluster
 from distlab.net.proxy import FaultProxy
 from distlab.sim import History
 from distlab.sim.history import Operation
+from distlab.viz.palette import INK
 from distlab.workloads.kv import Append, AppendOk, Get, GetOk
 
 ACTIONS = ("kill-leader", "kill-follower", "restart", "isolate", "heal")
@@ -404,6 +405,6 @@ def draw_fault_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
     fig = draw_history(ops, run.result.model, linearization=order, max_ops=len(ops),
                        title=f"Operations on {key!r} around the fault: {what}")
     ax = fig.axes[0]
-    ax.axvline(at, color="crimson", linestyle="--", linewidth=1.2)
+    ax.axvline(at, color=INK, linestyle="--", linewidth=1.2)
     ax.set_xlabel("seconds since the workload started")
     return fig

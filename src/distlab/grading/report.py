@@ -130,13 +130,18 @@ class Report:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
+        from distlab.viz.style import describe_figure
+
         display({"text/plain": str(self), "text/html": self._repr_html_(),
                  REPORT_MIME: self.summary()}, raw=True)
         for failure in self.failures[:MAX_DIAGRAMS]:
-            for draw in (failure.spacetime, failure.picture):
+            for what, draw in (("Space-time diagram", failure.spacetime),
+                               ("Picture", failure.picture)):
                 figure = draw() if draw is not None else None
-                if figure is not None:
-                    display({"image/png": _png(figure)}, raw=True)
+                if figure is not None:   # its titles are its alt text in the book
+                    title = describe_figure(figure) or f"{failure.check}, seed {failure.seed}"
+                    display({"image/png": _png(figure)},
+                            metadata={"image/png": {"alt": f"{what} of {title}"}}, raw=True)
 
 
 def _png(figure: Any) -> str:

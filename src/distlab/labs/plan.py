@@ -18,11 +18,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from distlab.grading.progress import passed_parts
+from distlab.viz.palette import BLUISH_GREEN, INK_SOFT, LIGHT_GREY, ORANGE, WHITE
+from distlab.viz.style import NotebookFigure
 
 ROADMAP = Path(__file__).with_name("roadmap.toml")
 REPO = Path(__file__).resolve().parents[3]
@@ -178,18 +179,20 @@ def next_unit(done: Progress, units: list[Unit] | None = None) -> Unit | None:
     return None
 
 
-COLOURS = {"done": "#2e9e4f", "started": "#f0a030", "to do": "#d0d0d0", "planned": "#ffffff"}
+#: how a unit is drawn, by where the reader is: (colour, hatch), so not by colour alone
+LOOKS = {"done": (BLUISH_GREEN, ""), "started": (ORANGE, "...."), "to do": (LIGHT_GREY, ""),
+         "planned": (WHITE, "//")}
 
 
 def draw_progress(done: Progress, months: int = 6) -> Figure:
     """The plan as a bar of weeks, each unit coloured by where the reader is."""
     placed = weeks(months)
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(placed) + 1))
+    fig = NotebookFigure(figsize=(10, 0.32 * len(placed) + 1))
+    ax = fig.subplots()
     for row, week in enumerate(placed):
-        state = done.state(week.unit)
-        ax.barh(row, week.last - week.first + 1, left=week.first - 0.5,
-                color=COLOURS[state], edgecolor="#555555",
-                hatch="//" if state == "planned" else None)
+        color, hatch = LOOKS[done.state(week.unit)]
+        ax.barh(row, week.last - week.first + 1, left=week.first - 0.5, color=color,
+                edgecolor=INK_SOFT, hatch=hatch)
         ax.text(placed[-1].last + 1, row, week.unit.title, va="center", fontsize=8)
     upcoming = next_unit(done)
     if upcoming is not None:
@@ -203,12 +206,10 @@ def draw_progress(done: Progress, months: int = 6) -> Figure:
     ax.set_xlabel("week")
     ax.set_title(f"The {months}-month plan: {len(done.done)} of "
                  f"{sum(1 for w in placed if w.unit.labs)} units with labs done")
-    ax.legend(handles=[Patch(facecolor=c, edgecolor="#555555", label=s,
-                             hatch="//" if s == "planned" else None)
-                       for s, c in COLOURS.items()],
+    ax.legend(handles=[Patch(facecolor=color, edgecolor=INK_SOFT, label=state, hatch=hatch)
+                       for state, (color, hatch) in LOOKS.items()],
               loc="lower left", fontsize=8, ncol=4)
     fig.subplots_adjust(right=0.62)
-    plt.close(fig)
     return fig
 
 

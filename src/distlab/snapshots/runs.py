@@ -14,6 +14,7 @@ from distlab.snapshots.chandy_lamport import ChandyLamportBranch
 from distlab.snapshots.invariants import money_conserved, recorded_total, snapshot_conserves_money
 from distlab.snapshots.naive import NaiveSnapshotBranch
 from distlab.viz import spacetime
+from distlab.viz.palette import VERMILLION
 
 BRANCHES = ("a", "b", "c", "d")
 BALANCE = 100
@@ -83,7 +84,7 @@ def draw_cut(run: SnapshotRun, *, start: float = 0.0, end: float = 250.0,
     ax = fig.axes[0]
     lanes = list(run.sim.nodes)
     xs = [run.cut[node] for node in lanes]
-    ax.plot(xs, range(len(lanes)), color="crimson", linewidth=2.5, marker="o", zorder=5,
+    ax.plot(xs, range(len(lanes)), color=VERMILLION, linewidth=2.5, marker="D", zorder=5,
             label=f"cut: {run.recorded} recorded of {run.total}")
     ax.legend(loc="lower right", fontsize=8)
     return fig

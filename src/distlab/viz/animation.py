@@ -1,9 +1,10 @@
 """Animations of a run: messages flying between nodes, as an HTML player.
 
-The nodes sit on a circle; each message in flight is a dot moving from its sender to its
+The nodes sit on a circle; each message in flight is a mark moving from its sender to its
 receiver, with a faint trail back to the sender; a dropped message becomes a red ✕, a
-crashed node turns grey, and links cut by a partition turn dashed red. The colours of the
-message kinds are those of the space-time diagram of the same trace.
+crashed node turns grey, and links cut by a partition turn dashed red. A message kind has
+the colour and the marker (circle, square, triangle...) it has in the space-time diagram of
+the same trace.
 
 The result is matplotlib's JavaScript player (``to_jshtml``) with the frames embedded as
 PNG images, so it plays in the static book with no kernel. Keep animations short (tens of
@@ -13,6 +14,7 @@ frames, small figures) to keep pages light: 60 frames are a few hundred kilobyte
 from __future__ import annotations
 
 import base64
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -28,12 +30,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
+from matplotlib.path import Path as Shape
 
 from distlab.sim.helpers import trace_of
 from distlab.sim.trace import Trace
-from distlab.viz.style import DROP_COLOR, KindColors, compact_png, legend_html
+from distlab.viz.palette import CRASH_FACE, DROP_COLOR, GREY, INK, PALE_GREY, UP_FACE, WHITE
+from distlab.viz.style import KindColors, compact_png, legend_html
 from distlab.viz.timeline import Flight, Span, Timeline, kind_colors, read_timeline
-from distlab.viz.topology import CRASHED_FACE, UP_COLOR, circle_positions
+from distlab.viz.topology import circle_positions
 
 #: How many frames a dropped message's ✕ stays visible.
 DROP_FRAMES = 3
@@ -67,18 +72,26 @@ def animate(trace: Trace | Any, *, frames: int = 60, nodes: Iterable[str] | None
     player = _Player(timeline, np.linspace(t0, t1, frames), title, dpi, kind_colors(events))
     animation = FuncAnimation(player.figure, player.show_frame, frames=frames,
                               interval=interval, blit=False)
+    kinds = ", ".join(player.colors.kinds()) or "none"
+    alt = (f"Animation: {player.title}: messages flying between {len(timeline.nodes)} nodes "
+           f"from t = {t0:,.0f} to {t1:,.0f} ms; message kinds: {kinds}")
     # The legend is HTML under the player: text is the slowest thing to draw in each frame.
-    return HTML(f"{player_html(animation, interval)}\n"
+    return HTML(f"{player_html(animation, interval, alt)}\n"
                 f"<div style='margin-left:1em'>{legend_html(player.legend)}</div>")
 
 
-def player_html(animation: FuncAnimation, interval: int) -> str:
+def player_html(animation: FuncAnimation, interval: int, alt: str | None = None) -> str:
     """The HTML of an offline player for ``animation``, its frames ``interval`` ms apart and
-    stored as small palette PNGs (any animation drawn with matplotlib can use it)."""
+    stored as small palette PNGs (any animation drawn with matplotlib can use it); ``alt``,
+    what the animation shows, becomes the alt text of its frames' image."""
     with TemporaryDirectory() as folder:
         path = Path(folder, "animation.html")
         animation.save(str(path), writer=_SmallFramesWriter(fps=1000 / interval))
-        return offline_player(path.read_text(encoding="utf-8"))
+        player = offline_player(path.read_text(encoding="utf-8"))
+    if alt:
+        player = player.replace('<img id="_anim_img',
+                                f'<img alt="{html.escape(alt, quote=True)}" id="_anim_img', 1)
+    return player
 
 
 #: The player's button icons, as characters (HTML entities, so the page's encoding does
@@ -149,34 +162,35 @@ class _Player:
         ax.set_axis_off()
         pairs = [(a, b) for i, a in enumerate(self.nodes) for b in self.nodes[i + 1:]]
         ax.add_collection(LineCollection([(self.pos[a], self.pos[b]) for a, b in pairs],
-                                         colors="#e0e0e0", linewidths=0.8, zorder=0))
+                                         colors=PALE_GREY, linewidths=0.8, zorder=0))
         self.cut_links = ax.add_collection(LineCollection([], colors=DROP_COLOR, linewidths=1.4,
                                                           linestyles=(0, (4, 3)), zorder=1))
         xy = np.array([self.pos[n] for n in self.nodes])
-        self.node_dots = ax.scatter(xy[:, 0], xy[:, 1], s=700, c=[UP_COLOR] * len(self.nodes),
-                                    edgecolors="#333333", linewidths=1.0, zorder=2)
+        self.node_dots = ax.scatter(xy[:, 0], xy[:, 1], s=700, c=[UP_FACE] * len(self.nodes),
+                                    edgecolors=INK, linewidths=1.0, zorder=2)
         for node, (x, y) in self.pos.items():
             ax.text(x, y, node, ha="center", va="center", fontsize=9, fontweight="bold",
                     zorder=3)
         self.trails = ax.add_collection(LineCollection([], linewidths=1.0, alpha=0.45, zorder=4))
-        self.dots = ax.scatter([], [], s=30, zorder=5, edgecolors="white", linewidths=0.5)
+        self.dots = ax.scatter([], [], s=34, zorder=5, edgecolors=WHITE, linewidths=0.5)
         self.drops = ax.scatter([], [], marker="x", s=45, color=DROP_COLOR, linewidths=1.8,
                                 zorder=6)
-        self.legend = [Line2D([], [], marker="o", lw=0, color=self.colors(k), label=k)
+        self.legend = [Line2D([], [], marker=self.colors.marker(k), lw=0, color=self.colors(k),
+                              label=k)
                        for k in self.colors.kinds()]
         self.legend += [
             Line2D([], [], marker="x", lw=0, color=DROP_COLOR, label="dropped"),
-            Line2D([], [], marker="o", lw=0, color="#9e9e9e", label="crashed node"),
+            Line2D([], [], marker="o", lw=0, color=GREY, label="crashed node"),
             Line2D([], [], color=DROP_COLOR, linestyle=(0, (4, 3)), label="cut link")]
 
     def show_frame(self, k: int) -> None:
         t = float(self.times[k])
         crashed = {s.node for s in self.timeline.crashes if _holds(s, t)}
-        self.node_dots.set_facecolor([CRASHED_FACE if n in crashed else UP_COLOR
+        self.node_dots.set_facecolor([CRASH_FACE if n in crashed else UP_FACE
                                       for n in self.nodes])
         self.cut_links.set_segments([(self.pos[a], self.pos[b]) for a, b in self._cut(t)])
 
-        dots, dot_colors, trails, trail_colors, drops = [], [], [], [], []
+        dots, dot_colors, dot_shapes, trails, trail_colors, drops = [], [], [], [], [], []
         for f in self.timeline.flights:
             if f.sent > t or f.end < t - DROP_FRAMES * self.step:
                 continue
@@ -189,10 +203,12 @@ class _Player:
             here = self._point(f, frac)
             dots.append(here)
             dot_colors.append(self.colors(f.kind))
+            dot_shapes.append(_shape(self.colors.marker(f.kind)))
             trails.append((self._point(f, 0.0), here))
             trail_colors.append(self.colors(f.kind))
         self.dots.set_offsets(np.array(dots).reshape(-1, 2))
         self.dots.set_facecolor(dot_colors)
+        self.dots.set_paths(dot_shapes)
         self.trails.set_segments(trails)
         self.trails.set_color(trail_colors)
         self.drops.set_offsets(np.array(drops).reshape(-1, 2))
@@ -218,6 +234,12 @@ class _Player:
                     cut.update(tuple(sorted((a, b))) for a in group for b in other
                                if a in drawn and b in drawn)
         return cut
+
+
+def _shape(marker: str) -> Shape:
+    """The outline of a matplotlib marker, as a scatter draws it (one per message dot)."""
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform())
 
 
 def _holds(span: Span, t: float) -> bool:

@@ -3,9 +3,11 @@
 A worker that notes ``self.note("start", kind="map", task=3)`` when it begins a task and
 ``self.note("finish", kind="map", task=3)`` when it ends it (as the workers of
 `distlab.compute.mapreduce` do) gets one bar per task execution: coloured by its kind,
-labelled with the task (``m3``, ``r1``). A bar that a crash cut short ends in a red cross;
-a task that ran more than once -- re-executed after a crash, or backed up because its first
-worker straggled -- has every one of its bars hatched, so the copies are easy to match up.
+labelled with the kind's initial and the task (``m3``, ``r1``), so that kinds differ in more
+than colour (the legend says which initial is which kind). A bar that a crash cut short ends
+in a red cross; a task that ran more than once -- re-executed after a crash, or backed up
+because its first worker straggled -- has every one of its bars hatched, so the copies are
+easy to match up.
 `distlab.viz` depends on no topic: any trace with such notes can be drawn.
 """
 
@@ -19,7 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from distlab.sim.helpers import trace_of
-from distlab.viz.style import CRASH_COLOR, DROP_COLOR, PALETTE, NotebookFigure
+from distlab.viz.palette import DROP_COLOR, GREY, INK, PALETTE, WHITE, text_on
+from distlab.viz.style import NotebookFigure
 
 
 @dataclass(frozen=True)
@@ -74,25 +77,25 @@ def draw_tasks(ax: Axes, spans: Sequence[TaskSpan], lanes: Sequence[str], *,
         y = row[span.node]
         hatch = "///" if copies[span.kind, span.task] > 1 else None
         ax.barh(y, span.end - span.start, left=span.start, height=0.6,
-                color=colors[span.kind], alpha=0.85, hatch=hatch, edgecolor="black",
+                color=colors[span.kind], hatch=hatch, edgecolor=INK,
                 linewidth=0.6)
         ax.text((span.start + span.end) / 2, y, span.label, ha="center", va="center",
-                fontsize=8, color="white", fontweight="bold")
+                fontsize=8, color=text_on(colors[span.kind]), fontweight="bold")
         if span.outcome == "crashed":
             ax.plot([span.end], [y], marker="X", markersize=11, color=DROP_COLOR)
     ax.set_yticks(range(len(lanes)), list(reversed(lanes)))
     ax.set_xlabel("simulated time (ms)")
     if until is not None:
         ax.set_xlim(0, until)
-    handles = [Patch(facecolor=colors[k], label=k) for k in kinds]
+    handles = [Patch(facecolor=colors[k], label=f"{k} ({k[:1]}…)") for k in kinds]
     if any(n > 1 for n in copies.values()):
-        handles.append(Patch(facecolor="white", edgecolor="black", hatch="///",
+        handles.append(Patch(facecolor=WHITE, edgecolor=INK, hatch="///",
                              label="ran more than once"))
     if any(s.outcome == "crashed" for s in spans):
         handles.append(Patch(facecolor=DROP_COLOR, label="crashed"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
               frameon=False)
-    ax.grid(axis="x", color=CRASH_COLOR, alpha=0.3)
+    ax.grid(axis="x", color=GREY, alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
 

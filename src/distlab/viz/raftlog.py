@@ -19,9 +19,8 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
-from distlab.viz.style import CRASH_COLOR, PALETTE, NotebookFigure
-
-LEADER_COLOR = "#111111"
+from distlab.viz.palette import CRASH_COLOR, GREY, INK, INK_SOFT, PALE_GREY, PALETTE, text_on
+from distlab.viz.style import NotebookFigure
 
 
 @dataclass(frozen=True)
@@ -74,10 +73,10 @@ def draw_logs(ax: Axes, rows: Sequence[LogRow], *, title: str = "",
         grey = not row.up
         if row.start > first:  # the snapshot: what is shown of it, as one block
             ax.add_patch(Rectangle((first - 0.45, y + 0.1), row.start - first - 0.1, 0.8,
-                                   facecolor="#eeeeee", edgecolor="#999999", hatch="///",
+                                   facecolor=PALE_GREY, edgecolor=GREY, hatch="///",
                                    lw=0.8))
             ax.text((first + row.start - 1) / 2, y + 0.5, "snapshot", ha="center",
-                    va="center", fontsize=7, color="#555555")
+                    va="center", fontsize=7, color=INK_SOFT)
         for offset, term in enumerate(row.terms):
             index = row.start + offset
             if index < first:
@@ -85,22 +84,22 @@ def draw_logs(ax: Axes, rows: Sequence[LogRow], *, title: str = "",
             committed = index <= row.commit_index and row.up
             color = CRASH_COLOR if grey else term_color(term)
             ax.add_patch(Rectangle((index - 0.45, y + 0.1), 0.9, 0.8, facecolor=color,
-                                   alpha=1.0 if committed else 0.35, edgecolor="#222222",
+                                   alpha=1.0 if committed else 0.35, edgecolor=INK,
                                    lw=1.4 if committed else 0.8,
                                    linestyle="-" if committed else "--"))
             ax.text(index, y + 0.5, str(term), ha="center", va="center", fontsize=9,
-                    color="white" if committed else "#222222", fontweight="bold")
+                    color=text_on(color) if committed else INK, fontweight="bold")
         label = f"{row.id}  term {row.term}"
-        style = {"color": CRASH_COLOR if grey else "#222222"}
+        style = {"color": CRASH_COLOR if grey else INK}
         if row.role == "leader" and row.up:
             label = f"\u2605 {label}"
-            style = {"color": LEADER_COLOR, "fontweight": "bold"}
+            style = {"color": INK, "fontweight": "bold"}
         elif grey:
             label = f"{label} (down)"
         ax.text(first - 0.8, y + 0.5, label, ha="right", va="center", fontsize=9, **style)
     for index in range(first, last + 1):
         ax.text(index, len(rows) + 0.15, str(index), ha="center", va="bottom", fontsize=8,
-                color="#555555")
+                color=INK_SOFT)
     ax.set_xlim(first - 3.6, last + 0.6)
     ax.set_ylim(-0.1, len(rows) + 0.6)
     ax.set_axis_off()

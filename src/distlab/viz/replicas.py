@@ -1,7 +1,8 @@
 """Replicas over time: whose value each replica holds, and when they disagree.
 
 A replicated register under a partition is best seen lane by lane: each replica's lane is
-coloured by the client that wrote the value it holds, and a last lane is red whenever the
+coloured and hatched by the client that wrote the value it holds (`distlab.viz.palette.
+WRITERS`: colour is not the only cue), and a last lane is red whenever the
 replicas do not all hold the same version. `draw_replica_history` draws one panel per run
 from samples ``(time, {replica: (value, version)})`` taken every ``every`` ms (as
 `distlab.kv.runs.replica_history` takes them), with the cut and the heal marked.
@@ -17,13 +18,13 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from distlab.viz.palette import INK, VERMILLION, WRITERS
 from distlab.viz.style import NotebookFigure
 
 #: one sample: (time in ms, {replica: (value, version)})
 ReplicaSample = tuple[float, dict[str, tuple[Any, Any]]]
-#: the colour of each writer (0: nothing written yet), and of disagreement
-WRITER_COLOURS = {0: "#f0f0f0", 1: "#4c78a8", 2: "#f58518", 3: "#54a24b"}
-DISAGREE = "#d62728"
+#: the colour of the lane that shows the replicas disagree
+DISAGREE = VERMILLION
 
 
 def client_of(value: Any) -> int:
@@ -54,14 +55,16 @@ def draw_panel(ax: Axes, samples: Sequence[ReplicaSample], every: float, title: 
     for lane, replica in enumerate(replicas):
         writers = [writer(states[replica][0]) for _, states in samples]
         for who, bars in spans(times, writers, every).items():
-            ax.broken_barh(bars, (lane - 0.4, 0.8), color=WRITER_COLOURS[who])
+            face, hatch = WRITERS[who]
+            ax.broken_barh(bars, (lane - 0.4, 0.8), facecolor=face, hatch=hatch,
+                           edgecolor=INK, linewidth=0)
     disagree = [len({version for _, version in states.values()}) > 1 for _, states in samples]
     last = len(replicas)
     for flag, bars in spans(times, disagree, every).items():
         if flag:
             ax.broken_barh(bars, (last - 0.25, 0.5), color=DISAGREE)
     for t, label in zip(partition or (), ["cut", "heal"]):
-        ax.axvline(t, color="black", linestyle="--", linewidth=1)
+        ax.axvline(t, color=INK, linestyle="--", linewidth=1)
         ax.text(t, -0.55, label, ha="center", va="bottom", fontsize=9)
     ax.set_yticks(range(last + 1), [f"replica {r}" for r in replicas] + ["replicas disagree"])
     ax.set_ylim(last + 0.6, -0.6)
@@ -79,8 +82,9 @@ def draw_replica_history(runs: Sequence[tuple[str, Sequence[ReplicaSample]]], ev
     for ax, (title, samples) in zip(axes, runs):
         draw_panel(ax, samples, every, title, partition, writer)
     axes[-1].set_xlabel("time (ms)")
-    fig.legend(handles=[Patch(color=colour, label=f"written by c{who}")
-                        for who, colour in WRITER_COLOURS.items() if who]
+    fig.legend(handles=[Patch(facecolor=face, hatch=hatch, edgecolor=INK, linewidth=0.5,
+                              label=f"written by c{who}")
+                        for who, (face, hatch) in WRITERS.items() if who]
                + [Patch(color=DISAGREE, label="replicas hold different versions")],
                loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 1))

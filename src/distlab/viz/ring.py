@@ -21,9 +21,10 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
-from distlab.viz.style import PALETTE, NotebookFigure
+from distlab.viz.palette import INK, INK_SOFT, LIGHT_GREY, PALETTE
+from distlab.viz.style import NotebookFigure
 
-MOVED_EDGE = "#111111"
+MOVED_EDGE = INK  # the ring around a key that changed owner
 
 
 class DrawableRing(Protocol):
@@ -103,7 +104,7 @@ def draw_ring(ax: Axes, view: RingView, *, colors: dict[str, str] | None = None,
                        c=[colors[o] for _, _, o in group], edgecolors=edge, linewidths=1.2)
     if key_labels:
         for f, key, _ in view.keys:
-            ax.text(*_xy(f, 0.86), key, ha="center", va="center", fontsize=6, color="#444444")
+            ax.text(*_xy(f, 0.86), key, ha="center", va="center", fontsize=6, color=INK_SOFT)
     ax.set_xlim(-1.42, 1.42)
     ax.set_ylim(-1.42, 1.42)
     if title:
@@ -115,7 +116,7 @@ def legend_handles(nodes: Sequence[str], colors: dict[str, str],
     """Legend entries: one per node, and the mark of a key that moved."""
     handles = [Line2D([], [], color=colors[n], lw=4, alpha=0.7, label=n) for n in nodes]
     if moved:
-        handles.append(Line2D([], [], marker="o", lw=0, color="#bbbbbb", markersize=8,
+        handles.append(Line2D([], [], marker="o", lw=0, color=LIGHT_GREY, markersize=8,
                               markeredgecolor=MOVED_EDGE, label="key that moved"))
     return handles
 

@@ -1,10 +1,12 @@
-"""Roles over time: one lane per node, a coloured bar per stretch of the same role and term.
+"""Roles over time: one lane per node, a bar per stretch of the same role and term.
 
 Leader election is best watched as who is follower, candidate or leader, and in which term,
 moment by moment. `draw_roles` draws samples of that (as `distlab.election.runs.sample_roles`
 takes them): ``(time, {node: (role, term)})`` in time order, the role ``"crashed"`` (term
-None) for a node that is down. The term is written on every bar long enough to hold it, and
-a partition can be drawn as a hatched band. `distlab.viz` depends on no topic: the samples
+None) for a node that is down. A role has a colour and a hatch of its own
+(`distlab.viz.palette.RAFT_ROLES`: followers plain, candidates dotted, leaders striped), the
+term is written on every bar long enough to hold it, and a partition can be drawn as a
+hatched band. `distlab.viz` depends on no topic: the samples
 are plain data.
 """
 
@@ -12,18 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch
 
+from distlab.viz.palette import INK, RAFT_ROLES, WHITE
 from distlab.viz.style import NotebookFigure
 
 #: one sample: (time in ms, {node: (role, term)})
 RoleSample = tuple[float, dict[str, tuple[str, int | None]]]
-#: the colour of each role
-ROLE_COLOURS = {"follower": "#8ecae6", "candidate": "#ffd166", "leader": "#e76f51",
-                "crashed": "#d9d9d9"}
 #: a bar shorter than this (ms) gets no term written on it
 LABELLED_BAR = 25.0
-_HATCH_EDGE = (0, 0, 0, 0.3)
+_HATCH_EDGE = to_rgba(INK, 0.3)
+_TERM_BOX = {"boxstyle": "round,pad=0.15", "facecolor": WHITE, "edgecolor": "none",
+             "alpha": 0.85}
 
 
 def role_segments(samples: Sequence[RoleSample], node: str, start: float = 0.0
@@ -51,7 +54,8 @@ def draw_roles(samples: Sequence[RoleSample], title: str = "", start: float = 0.
     nodes = list(samples[0][1])
     fig = NotebookFigure(figsize=(9, 0.45 * len(nodes) + 1.3))
     ax = fig.add_subplot()
-    legend = [Patch(color=colour, label=role) for role, colour in ROLE_COLOURS.items()]
+    legend = [Patch(facecolor=face, hatch=hatch, edgecolor=INK, linewidth=0.5, label=role)
+              for role, (face, hatch) in RAFT_ROLES.items()]
     if partition is not None:
         ax.axvspan(*partition, facecolor="none", edgecolor=_HATCH_EDGE, hatch="//",
                    linewidth=0, zorder=3)
@@ -59,9 +63,12 @@ def draw_roles(samples: Sequence[RoleSample], title: str = "", start: float = 0.
                             label="partition"))
     for lane, node in enumerate(nodes):
         for role, term, t0, t1 in role_segments(samples, node, start):
-            ax.broken_barh([(t0, t1 - t0)], (lane - 0.35, 0.7), color=ROLE_COLOURS[role])
+            face, hatch = RAFT_ROLES[role]
+            ax.broken_barh([(t0, t1 - t0)], (lane - 0.35, 0.7), facecolor=face, hatch=hatch,
+                           edgecolor=INK, linewidth=0.0)
             if term is not None and t1 - t0 > LABELLED_BAR:
-                ax.text((t0 + t1) / 2, lane, str(term), ha="center", va="center", fontsize=8)
+                ax.text((t0 + t1) / 2, lane, str(term), ha="center", va="center", fontsize=8,
+                        bbox=_TERM_BOX)
     ax.set_yticks(range(len(nodes)), nodes)
     ax.invert_yaxis()
     ax.set_xlim(start, samples[-1][0])

@@ -21,12 +21,12 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
-from distlab.viz.raftlog import LEADER_COLOR
-from distlab.viz.style import CRASH_COLOR, PALETTE, NotebookFigure
+from distlab.viz.palette import CRASH_COLOR, INK, INK_SOFT, PALETTE, text_on
+from distlab.viz.style import NotebookFigure
 
-#: the colour of a client's command, and of a no-op
+#: the colour of a client's command, and of a no-op (its text, "no-op", tells it too)
 COMMAND_COLOR = PALETTE[0]
-NOOP_COLOR = "#616161"
+NOOP_COLOR = INK_SOFT
 
 
 @dataclass(frozen=True)
@@ -67,26 +67,26 @@ def draw_slots(ax: Axes, rows: Sequence[SlotRow], *, title: str = "",
             if not row.up:
                 color = CRASH_COLOR
             ax.add_patch(Rectangle((slot - 0.47, y + 0.08), 0.94, 0.84, facecolor=color,
-                                   alpha=1.0 if decided else 0.3, edgecolor="#222222",
+                                   alpha=1.0 if decided else 0.3, edgecolor=INK,
                                    lw=1.4 if decided else 0.9,
                                    linestyle="-" if decided else "--"))
             if len(text) > 8:  # (two lines fit a cell: "append" over "y=c1.4;")
                 text = text.replace(" ", "\n", 1)
             ax.text(slot, y + (0.5 if decided else 0.6), text, ha="center", va="center",
-                    fontsize=7, color="white" if decided else "#222222",
+                    fontsize=7, color=text_on(color) if decided else INK,
                     fontweight="bold" if decided else "normal", linespacing=1.0)
             if not decided and ballot is not None:
                 ax.text(slot, y + 0.28, f"b={ballot}", ha="center", va="center", fontsize=6,
-                        color="#444444")
-        label, style = row.id, {"color": "#222222"}
+                        color=INK_SOFT)
+        label, style = row.id, {"color": INK}
         if row.leads:
-            label, style = f"\u2605 {label}", {"color": LEADER_COLOR, "fontweight": "bold"}
+            label, style = f"\u2605 {label}", {"color": INK, "fontweight": "bold"}
         elif not row.up:
             label, style = f"{label} (down)", {"color": CRASH_COLOR}
         ax.text(0.35, y + 0.5, label, ha="right", va="center", fontsize=9, **style)
     for slot in range(1, last + 1):
         ax.text(slot, len(rows) + 0.12, f"slot {slot}", ha="center", va="bottom", fontsize=8,
-                color="#555555")
+                color=INK_SOFT)
     ax.set_xlim(-1.2, last + 0.6)
     ax.set_ylim(-0.1, len(rows) + 0.6)
     ax.set_axis_off()

@@ -6,7 +6,9 @@ its send to the point of its receipt. An event *happens before* another exactly 
 of lane segments and arrows leads from the first to the second, so the picture shows
 causality at a glance.
 
-Here, besides the arrows, a dropped message ends in a red ✕ (a short stub when the network
+Each arrow starts with a mark whose shape, like its colour, says the message's kind (the
+legend names them), so kinds can be told apart without telling colours apart. Besides the
+arrows, a dropped message ends in a red ✕ (a short stub when the network
 lost it at the send, the whole way when a partition or a crashed receiver dropped it on
 arrival), a crashed node's lane is hatched grey until it restarts, a partition is a shaded
 band naming its groups, and timers and log lines can be shown as small marks.
@@ -34,13 +36,16 @@ from matplotlib.transforms import offset_copy
 
 from distlab.sim.helpers import trace_of
 from distlab.sim.trace import Trace, TraceEvent
-from distlab.viz.style import (CRASH_COLOR, DROP_COLOR, PARTITION_COLOR, KindColors,
-                               NotebookFigure, figure_png)
+from distlab.viz.palette import (CRASH_COLOR, CRASH_FACE, DROP_COLOR, INK, INK_SOFT, LIGHT_GREY,
+                                 PARTITION_COLOR, WHITE, readable)
+from distlab.viz.style import KindColors, NotebookFigure, figure_png
 from distlab.viz.timeline import Span, Timeline, describe_groups, kind_colors, read_timeline
 
 #: At most this many message labels are written (beyond it the legend's colours tell).
 MAX_LABELS = 80
 LABEL_SIZE = 6.5
+#: the area (points²) of the mark at each send: big enough to tell a circle from a square
+SEND_MARK = 30
 #: Arrows are labelled only where, in each stretch of LABEL_BIN pixels of width, there is
 #: at most one arrow per ARROW_SPACING pixels: labels in a thicket of arrows cannot be read.
 ARROW_SPACING = 12
@@ -58,7 +63,8 @@ def spacetime(trace: Trace | Any, *, nodes: Iterable[str] | None = None,
     ``start``/``end`` limit the time window (ms; by default from 0 to the last event, or to
     ``sim.now`` when given a Simulation); ``show_timers`` and ``show_notes`` add a
     mark for each timer that fired and each note (with its text where it fits). Arrows
-    are coloured by message kind (see the legend) and, with ``label=True``, also labelled
+    are coloured by message kind and start with the kind's marker (see the legend) and,
+    with ``label=True``, are also labelled
     with it where the label fits, when the window is sparse enough to read (zoom in with
     ``start``/``end`` to see labels in a busy run); ``label=False`` writes no text on the
     arrows, timers or log marks. ``annotate`` is called on each send, deliver, timer and
@@ -155,7 +161,7 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.add_collection(LineCollection([((t0 - pad, i), (t1 + pad, i)) for i in range(n)],
-                                     colors="#c8c8c8", linewidths=0.8, zorder=0, gid="lanes"))
+                                     colors=LIGHT_GREY, linewidths=0.8, zorder=0, gid="lanes"))
 
     entries: list[Artist] = []
     _draw_partitions(ax, timeline, lanes, t0, t1, entries)
@@ -165,38 +171,40 @@ def draw_spacetime(ax: Axes, timeline: Timeline, *, start: float | None = None,
     delivered = [f for f in flights if not f.dropped]
     dropped = [f for f in flights if f.dropped]
     _draw_arrows(ax, delivered, lanes, colors)
+    _draw_sends(ax, [f for f in flights if f.copy == 0 and f.sent >= t0], lanes, colors)
     _draw_drops(ax, dropped, delivered, lanes, colors, t1 - t0)
     placer = _LabelPlacer(ax)
     notes = [e for e in timeline.notes if t0 <= e.time <= t1 and e.node in lanes]
     timers = [e for e in timeline.timers if t0 <= e.time <= t1 and e.node in lanes]
     if show_notes:
         _draw_marks(ax, notes, lanes, placer if label else None, marker="o", offset=0.16,
-                    color="#333333", text=lambda e: _clip(str(e.data), 32))
+                    color=INK, text=lambda e: _clip(str(e.data), 32))
     if show_timers:   # timer names are written only when there are few of them
         _draw_marks(ax, timers, lanes, placer if label and len(timers) <= 20 else None,
-                    marker="|", offset=-0.16, color="#555555", text=lambda e: str(e.data))
+                    marker="|", offset=-0.16, color=INK_SOFT, text=lambda e: str(e.data))
     if label:   # only where arrows are sparse (see ARROW_SPACING)
         bins = [placer.bin((f.sent + f.end) / 2) for f in delivered]
         crowd = Counter(bins)
         for f, b in zip(delivered, bins):
             if f.copy == 0 and crowd[b] * ARROW_SPACING <= LABEL_BIN and not placer.full:
                 placer.between(f.sent, lanes[f.src], f.end, lanes[f.dst], f.kind,
-                               colors(f.kind))
+                               readable(colors(f.kind)))
     if annotate is not None:
         _draw_annotations(ax, timeline, lanes, t0, t1, annotate)
 
     kinds_shown = {f.kind for f in flights}
-    entries[:0] = [Line2D([], [], color=colors(k), lw=2, label=k)
+    entries[:0] = [Line2D([], [], color=colors(k), lw=1.5, marker=colors.marker(k),
+                          markersize=6, label=k)
                    for k in colors.kinds() if k in kinds_shown]
     if dropped:
         entries.append(Line2D([], [], color=DROP_COLOR, marker="x", lw=0, label="dropped"))
     if any(f.copy > 0 for f in delivered):
-        entries.append(Line2D([], [], color="#444444", marker="o", markerfacecolor="none",
+        entries.append(Line2D([], [], color=INK_SOFT, marker="o", markerfacecolor="none",
                               lw=0, label="duplicate"))
     if show_timers and timers:
-        entries.append(Line2D([], [], color="#555555", marker="|", lw=0, label="timer"))
+        entries.append(Line2D([], [], color=INK_SOFT, marker="|", lw=0, label="timer"))
     if show_notes and notes:
-        entries.append(Line2D([], [], color="#333333", marker="o", markersize=3, lw=0,
+        entries.append(Line2D([], [], color=INK, marker="o", markersize=3, lw=0,
                               label="note"))
     if legend and entries:
         ax.legend(handles=entries, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
@@ -223,7 +231,7 @@ def _draw_partitions(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: fl
         # a label per band; bands that overlap (several cut links) stack their labels
         row = sum(1 for other in spans[:i] if other.start <= s.start < other.end)
         ax.text(max(s.start, t0), -0.47 + 0.2 * row, " " + _describe_partition(s),
-                fontsize=6.5, va="top", ha="left", color="#8a4b00", clip_on=True, zorder=4)
+                fontsize=6.5, va="top", ha="left", color=INK, clip_on=True, zorder=4)
     entries.append(Patch(facecolor=PARTITION_COLOR, alpha=0.4, label="partition"))
 
 
@@ -234,9 +242,9 @@ def _draw_crashes(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: float
         return
     boxes = [_rect(s.start, max(s.end, s.start + (t1 - t0) * 0.002),
                    lanes[s.node] - 0.3, lanes[s.node] + 0.3) for s in spans]
-    ax.add_collection(PolyCollection(boxes, facecolors="#ececec", edgecolors=CRASH_COLOR,
+    ax.add_collection(PolyCollection(boxes, facecolors=CRASH_FACE, edgecolors=CRASH_COLOR,
                                      hatch="////", linewidths=0.6, zorder=1, gid="crashes"))
-    entries.append(Patch(facecolor="#ececec", edgecolor=CRASH_COLOR, hatch="////",
+    entries.append(Patch(facecolor=CRASH_FACE, edgecolor=CRASH_COLOR, hatch="////",
                          label="crashed"))
 
 
@@ -256,6 +264,17 @@ def _draw_arrows(ax: Axes, delivered: Sequence, lanes: dict[str, int],
         ax.scatter([f.end for f in extra], [lanes[f.dst] for f in extra], s=36,
                    facecolors="none", edgecolors=[colors(f.kind) for f in extra],
                    linewidths=1.0, zorder=3, gid="duplicates")
+
+
+def _draw_sends(ax: Axes, flights: Sequence, lanes: dict[str, int],
+                colors: KindColors) -> None:
+    """The send of each message: a mark in its kind's colour and shape (one scatter a kind)."""
+    by_kind: dict[str, list[tuple[float, int]]] = {}
+    for f in flights:
+        by_kind.setdefault(f.kind, []).append((f.sent, lanes[f.src]))
+    for kind, points in by_kind.items():
+        ax.scatter(*zip(*points), marker=colors.marker(kind), s=SEND_MARK, color=colors(kind),
+                   linewidths=0, zorder=3, gid=f"sends {kind}")
 
 
 def _draw_drops(ax: Axes, dropped: Sequence, delivered: Sequence, lanes: dict[str, int],
@@ -313,7 +332,7 @@ def _draw_annotations(ax: Axes, timeline: Timeline, lanes: dict[str, int], t0: f
                 transform=below if e.kind == "deliver" else above,
                 va="top" if e.kind == "deliver" else "bottom")
     if points:
-        ax.scatter(*zip(*points), s=9, color="black", zorder=4, gid="annotated")
+        ax.scatter(*zip(*points), s=9, color=INK, zorder=4, gid="annotated")
 
 
 class _LabelPlacer:
@@ -364,7 +383,7 @@ class _LabelPlacer:
                      clip_on=True, zorder=5, bbox=_LABEL_BOX)
 
 
-_LABEL_BOX = {"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none",
+_LABEL_BOX = {"boxstyle": "square,pad=0.08", "facecolor": WHITE, "edgecolor": "none",
               "alpha": 0.8}
 
 

@@ -1,8 +1,9 @@
-"""Shared look of the drawings: colours per message kind, short labels, PNG output.
+"""Shared look of the drawings: a colour and a marker per message kind, labels, PNG output.
 
 Every drawing in `distlab.viz` names a message the same way (`message_kind`) and gives each
-kind the same colour (`KindColors`), so a reader can match the arrows of a space-time diagram
-with the dots of an animation of the same run.
+kind the same colour and marker (`KindColors`, from `distlab.viz.palette`), so a reader can
+match the arrows of a space-time diagram with the dots of an animation of the same run, and
+tell kinds apart without telling their colours apart.
 """
 
 from __future__ import annotations
@@ -12,23 +13,14 @@ import io
 from typing import Any
 
 import PIL.Image
+from IPython.display import Image
 from matplotlib.artist import Artist
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from distlab.sim.trace import Recorded
-
-#: Colours for message kinds, in order of first appearance (matplotlib's "tab10" without its
-#: grey and red: grey is for crashed nodes and red for drops and cuts).
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
-    "#e377c2", "#bcbd22", "#17becf", "#393b79", "#637939",
-)
-OTHER_COLOR = "#7f7f7f"   # kinds beyond the palette share this colour ("other")
-DROP_COLOR = "#d62728"    # the red of a lost message and of a cut link
-CRASH_COLOR = "#9e9e9e"   # the grey of a crashed node
-PARTITION_COLOR = "#ffb74d"
+from distlab.viz.palette import KIND_COLORS, KIND_MARKERS, OTHER_COLOR, OTHER_MARKER
 
 
 def message_kind(msg: Any) -> str:
@@ -52,26 +44,33 @@ def _shorten(text: str, limit: int = 12) -> str:
 
 
 class KindColors:
-    """Gives each message kind a colour, the first kinds seen getting the palette's colours.
+    """Gives each message kind a colour and a marker, in order of first appearance.
 
-    Keep one instance per drawing (or per explorer) so the colours stay the same when the
-    drawing is redrawn with more events.
+    The first ten kinds get ten different markers (`distlab.viz.palette.KIND_MARKERS`) and
+    the palette's colours; later kinds share the grey "other" look. Keep one instance per
+    drawing (or per explorer) so the kinds keep their looks when the drawing is redrawn with
+    more events.
     """
 
     def __init__(self) -> None:
-        self._colors: dict[str, str] = {}
+        self._order: dict[str, int] = {}
+
+    def _index(self, kind: str) -> int:
+        return self._order.setdefault(kind, len(self._order))
 
     def __call__(self, kind: str) -> str:
-        color = self._colors.get(kind)
-        if color is None:
-            n = len(self._colors)
-            color = PALETTE[n] if n < len(PALETTE) else OTHER_COLOR
-            self._colors[kind] = color
-        return color
+        """The colour of ``kind``."""
+        n = self._index(kind)
+        return KIND_COLORS[n % len(KIND_COLORS)] if n < len(KIND_MARKERS) else OTHER_COLOR
+
+    def marker(self, kind: str) -> str:
+        """The marker of ``kind`` (a matplotlib marker: "o", "s", "^"...)."""
+        n = self._index(kind)
+        return KIND_MARKERS[n] if n < len(KIND_MARKERS) else OTHER_MARKER
 
     def kinds(self) -> list[str]:
         """The kinds seen so far, in order of first appearance."""
-        return list(self._colors)
+        return list(self._order)
 
 
 def describe_figure(fig: Figure) -> str:
@@ -102,6 +101,13 @@ class NotebookFigure(Figure):
         return {"image/png": self._repr_png_()}, ({"image/png": {"alt": alt}} if alt else {})
 
 
+def static_image(figure: Figure, alt: str | None = None) -> Image:
+    """``figure`` as a compact PNG to display, with an alt text (the figure's titles unless
+    ``alt`` is given): what an explorer leaves in the static book, where its controls
+    cannot run."""
+    return Image(data=compact_png(figure), alt=alt or describe_figure(figure) or None)
+
+
 def figure_png(fig: Figure, *, compress_level: int = 1) -> bytes:
     """Render ``fig`` to PNG bytes (level 1 compression: fast, as widgets need)."""
     buffer = io.BytesIO()
@@ -130,11 +136,17 @@ def compact_png(image: Figure | PIL.Image.Image, colors: int = 128) -> bytes:
     return buffer.getvalue()
 
 
+#: the HTML entity drawn for each matplotlib marker in `legend_html`
+MARKER_GLYPHS = {"o": "&#9679;", "s": "&#9632;", "^": "&#9650;", "D": "&#9670;",
+                 "v": "&#9660;", "P": "&#10010;", "*": "&#9733;", "h": "&#11042;",
+                 "<": "&#9664;", "p": "&#11039;", ".": "&#8226;", "x": "&#10005;", "|": "|"}
+
+
 def legend_html(entries: list[Artist]) -> str:
     """A one-line HTML legend for matplotlib legend entries (lines, markers, patches).
 
-    The symbols are HTML entities (square, cross, circles, solid or dashed line), so the
-    legend reads the same whatever encoding the page is served with.
+    The symbols are HTML entities (the entry's marker, a square, a solid or dashed line), so
+    the legend reads the same whatever encoding the page is served with.
     """
     items = []
     for entry in entries:
@@ -143,9 +155,9 @@ def legend_html(entries: list[Artist]) -> str:
             face = entry.get_edgecolor() if entry.get_hatch() else entry.get_facecolor()
             symbol, color = "&#9632;", to_hex(face)
         else:
-            hollow = entry.get_markerfacecolor() == "none"
-            symbol = {"x": "&#10005;", "o": "&#9675;" if hollow else "&#9679;", "|": "|"}.get(
-                entry.get_marker(), "&#9548;" if entry.get_linestyle() != "-" else "&#9473;")
+            hollow = entry.get_markerfacecolor() == "none" and entry.get_marker() == "o"
+            line = "&#9548;" if entry.get_linestyle() not in ("-", "None") else "&#9473;"
+            symbol = "&#9675;" if hollow else MARKER_GLYPHS.get(entry.get_marker(), line)
             color = to_hex(entry.get_color())
         items.append(f"<span style='color:{color}'>{symbol}</span>&nbsp;"
                      f"{html.escape(entry.get_label())}")

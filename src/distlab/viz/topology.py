@@ -20,16 +20,12 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
-from distlab.viz.style import DROP_COLOR, NotebookFigure
+from distlab.viz.palette import (CRASH_FACE, DROP_COLOR, INK, INK_SOFT, LIGHT_GREY, ROLE_FACES,
+                                 ROLE_MARKERS, UP_FACE)
+from distlab.viz.style import NotebookFigure
 
-#: Colours for roles, in order of first appearance (light, so the ids stay readable).
-ROLE_PALETTE = ("#8ecae6", "#ffd166", "#95d5b2", "#f4a6c6", "#cdb4db", "#ffb38a",
-                "#b8c0ff", "#e9edc9")
-UP_COLOR = "#8ecae6"
-CRASHED_FACE = "#d0d0d0"
-_ID_BOX = {"boxstyle": "round,pad=0.1", "facecolor": CRASHED_FACE, "edgecolor": "none"}
+_ID_BOX = {"boxstyle": "round,pad=0.1", "facecolor": CRASH_FACE, "edgecolor": "none"}
 
 Roles = Mapping[str, str] | Callable[[Any], Any] | None
 Layout = str | Mapping[str, tuple[float, float]]
@@ -117,8 +113,9 @@ def topology(sim_or_graph: Any, *, roles: Roles = None, ax: Axes | None = None,
              title: str | None = None, layout: Layout = "circular") -> Figure:
     """Draw the nodes and links of a Simulation (or a networkx graph) and return the figure.
 
-    ``roles`` colours the nodes: a mapping ``{id: label}`` or a callable (given the node
-    object of a simulation, or the id of a graph node) returning a label such as "leader".
+    ``roles`` gives the nodes a colour and a shape per role: a mapping ``{id: label}`` or a
+    callable (given the node object of a simulation, or the id of a graph node) returning a
+    label such as "leader".
     Crashed nodes are grey and crossed out; cut links are dashed red.
     The figure is not registered with pyplot: in a notebook, make the call the *last line of
     the cell, with no* ``;`` and Jupyter shows it exactly once, as a PNG (see `distlab.viz`).
@@ -138,36 +135,42 @@ def draw_topology(ax: Axes, view: TopologyView, pos: Mapping[str, tuple[float, f
     size = 900 if n <= 8 else max(120, 900 * 8 / n)
     up_links = [(pos[a], pos[b]) for a, b in view.edges if frozenset((a, b)) not in view.cut]
     cut_links = [(pos[a], pos[b]) for a, b in view.edges if frozenset((a, b)) in view.cut]
-    ax.add_collection(LineCollection(up_links, colors="#c4c4c4", linewidths=1.0, zorder=1,
+    ax.add_collection(LineCollection(up_links, colors=LIGHT_GREY, linewidths=1.0, zorder=1,
                                      gid="links"))
     if cut_links:
         ax.add_collection(LineCollection(cut_links, colors=DROP_COLOR, linewidths=1.5,
                                          linestyles=(0, (4, 3)), zorder=1, gid="cut_links"))
 
-    role_colors: dict[str, str] = {}
+    # each role a face and a shape, in order of first appearance; nodes without one are circles
+    looks: dict[str | None, tuple[str, str]] = {}
     for node in view.nodes:
         role = view.roles.get(node)
-        if role is not None and role not in role_colors:
-            role_colors[role] = ROLE_PALETTE[len(role_colors) % len(ROLE_PALETTE)]
-    faces = [CRASHED_FACE if node in view.crashed
-             else role_colors.get(view.roles.get(node), UP_COLOR) for node in view.nodes]
+        if role is not None and role not in looks:
+            i = len(looks) % len(ROLE_FACES)
+            looks[role] = (ROLE_FACES[i], ROLE_MARKERS[i])
     xs = [pos[node][0] for node in view.nodes]
     ys = [pos[node][1] for node in view.nodes]
-    ax.scatter(xs, ys, s=size, c=faces, edgecolors="#333333", linewidths=1.0, zorder=2,
-               gid="nodes")
+    for role in dict.fromkeys(view.roles.get(node) for node in view.nodes):
+        face, marker = looks.get(role, (UP_FACE, "o"))
+        group = [node for node in view.nodes if view.roles.get(node) == role]
+        ax.scatter([pos[node][0] for node in group], [pos[node][1] for node in group],
+                   s=size, marker=marker, linewidths=1.0, edgecolors=INK, zorder=2,
+                   c=[CRASH_FACE if node in view.crashed else face for node in group],
+                   gid="nodes" if role is None else f"nodes {role}")
     crashed = [node for node in view.nodes if node in view.crashed]
     if crashed:
         ax.scatter([pos[c][0] for c in crashed], [pos[c][1] for c in crashed], marker="x",
-                   s=size * 1.3, color="#555555", linewidths=1.3, zorder=3, gid="crashed")
+                   s=size * 1.3, color=INK_SOFT, linewidths=1.3, zorder=3, gid="crashed")
     fontsize = 9 if n <= 12 else 7
     for node, x, y in zip(view.nodes, xs, ys):
         ax.text(x, y, node, ha="center", va="center", fontsize=fontsize, zorder=4,
                 fontweight="bold", bbox=_ID_BOX if node in view.crashed else None)
 
-    legend: list[Any] = [Patch(facecolor=color, edgecolor="#333333", label=role)
-                         for role, color in role_colors.items()]
+    legend: list[Any] = [Line2D([], [], marker=marker, markerfacecolor=face, lw=0,
+                                markeredgecolor=INK, markersize=9, label=role)
+                         for role, (face, marker) in looks.items()]
     if crashed:
-        legend.append(Line2D([], [], marker="o", color=CRASHED_FACE, markeredgecolor="#333333",
+        legend.append(Line2D([], [], marker="o", color=CRASH_FACE, markeredgecolor=INK,
                              lw=0, markersize=9, label="crashed"))
     if cut_links:
         legend.append(Line2D([], [], color=DROP_COLOR, lw=1.5, linestyle=(0, (4, 3)),

@@ -13,6 +13,8 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from distlab.viz.palette import VERMILLION
+
 
 class Controls:
     """A base for widgets whose controls call ``self._act(action)``; subclasses define
@@ -40,4 +42,4 @@ class Controls:
         """The last action's error, as a red line of HTML ("" when there was none)."""
         if not self.error:
             return ""
-        return f"<br><span style='color:#c62828'>{html.escape(self.error)}</span>"
+        return f"<br><span style='color:{VERMILLION}'>{html.escape(self.error)}</span>"

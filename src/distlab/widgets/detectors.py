@@ -21,11 +21,11 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.viz.membership import Point, draw_suspicions, draw_tradeoff
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.style import figure_png, static_image
 from distlab.widgets.controls import Controls
 
 #: what ``run(name, setting)`` returns: spikes (start, end, delay), suspicions, run length
@@ -122,7 +122,7 @@ class ThresholdExplorer(Controls):
         bundle["text/plain"] = (f"ThresholdExplorer: {self.title} (live controls need a "
                                 f"running kernel)")
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure))
         display(Markdown(f"*{self.summary()}.* With a running kernel, choose a detector and "
                          f"slide its setting along its curve."))
 

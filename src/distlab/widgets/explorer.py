@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.sim import Constant, Exponential, Latency, LogNormal, Normal, Simulation, Uniform
+from distlab.viz.palette import GREY
 from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime
-from distlab.viz.style import compact_png, figure_png, legend_html
+from distlab.viz.style import compact_png, figure_png, legend_html, static_image
 from distlab.viz.timeline import read_timeline
 from distlab.viz.topology import Roles, circle_positions, draw_topology, read_topology
 from distlab.widgets.controls import Controls
@@ -305,7 +306,7 @@ class Explorer(Controls):
             name = f"<td {cell}><b>{html.escape(node)}</b></td>"
             if state is None:
                 lost = f"<td {cell}><i>crashed</i></td>" + f"<td {cell}></td>" * (len(columns) - 1)
-                rows.append(f"<tr style='color:#888'>{name}{lost if columns else ''}</tr>")
+                rows.append(f"<tr style='color:{GREY}'>{name}{lost if columns else ''}</tr>")
                 continue
             cells = "".join(f"<td {cell}>{html.escape(_short(state.get(c, '')))}</td>"
                             for c in columns)
@@ -340,7 +341,9 @@ class Explorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"Explorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(Image(data=self.static_png()))
+        display(static_image(self.static_figure(), alt=(
+            f"Topology and space-time diagram of {self.title}: the events up to "
+            f"t = {self.sim.now:,.0f} ms")))
         display(Markdown(self.caption()))
 
     def _ipython_display_(self) -> None:
@@ -362,6 +365,10 @@ class Explorer(Controls):
 
     def static_png(self) -> bytes:
         """The topology and the space-time diagram of the current run, as one PNG."""
+        return compact_png(self.static_figure())
+
+    def static_figure(self) -> Figure:
+        """The topology and the space-time diagram of the current run, in one figure."""
         fig = Figure(figsize=(11, 3.6), dpi=90)
         left, right = fig.subplots(1, 2, width_ratios=[1, 3.2])
         fig.subplots_adjust(left=0.01, right=0.86, top=0.88, bottom=0.14, wspace=0.12)
@@ -372,7 +379,7 @@ class Explorer(Controls):
                                  since=start - (end - start))
         draw_spacetime(right, timeline, start=start, end=end,
                        title=f"{self.title}: the last events up to t = {self.sim.now:,.0f} ms")
-        return compact_png(fig)
+        return fig
 
 
 def scaled_latency(latency: Latency, mean: float) -> Latency:

@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.sim import Envelope, Simulation
+from distlab.viz.palette import VERMILLION
 from distlab.viz.raftlog import draw_logs, read_logs
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.style import compact_png, figure_png, static_image
 from distlab.widgets.controls import Controls
 
 #: The drawing shows at least this many log indices (so that boxes keep their size).
@@ -256,7 +257,7 @@ class RaftExplorer(Controls):
         rows = []
         for arrival, env in flights[:MAX_IN_FLIGHT]:
             lost = self.sim.is_cut(env.src, env.dst) or not self.sim.is_up(env.dst)
-            style = " style='color:#c62828'" if lost else ""
+            style = f" style='color:{VERMILLION}'" if lost else ""
             rows.append(f"<tr{style}><td {cell}>{arrival:,.1f}</td><td {cell}>{env.src} "
                         f"&rarr; {env.dst}</td><td {cell}>{html.escape(_short(env.msg))}"
                         f"</td></tr>")
@@ -293,7 +294,9 @@ class RaftExplorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"RaftExplorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure, alt=(
+            f"The logs of {self.title}'s servers at t = {self.sim.now:,.0f} ms: one row per "
+            f"server, one box per entry, its term written in it, committed entries solid")))
         display(Markdown(f"*{self.summary()} {len(self.in_flight())} messages in flight.* "
                          f"With a running kernel, the controls above crash, restart, time "
                          f"out and isolate servers, send client requests, and go back in "

@@ -24,16 +24,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from distlab.sim import Node, Simulation
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.palette import INK, INK_SOFT, SKY_BLUE, VERMILLION, YELLOW, tint
+from distlab.viz.style import figure_png, static_image
 from distlab.widgets.controls import Controls
 
 #: the colour of a replica's box: up and reachable, crashed, cut off from the other replicas
-STATE_COLORS = {"up": "#dbe9f6", "crashed": "#f4c7c3", "cut off": "#fde9b6"}
+#: (the box also names its state, so the colour is never the only cue)
+STATE_COLORS = {"up": tint(SKY_BLUE, 0.7), "crashed": tint(VERMILLION, 0.7),
+                "cut off": tint(YELLOW, 0.5)}
 
 
 class ReplicationExplorer(Controls):
@@ -195,13 +198,13 @@ class ReplicationExplorer(Controls):
         for i, (replica, text) in enumerate(self.holdings().items()):
             state = self.state(replica)
             ax.add_patch(FancyBboxPatch((i + 0.08, 0.3), 0.84, 0.65, boxstyle="round,pad=0.02",
-                                        facecolor=STATE_COLORS[state], edgecolor="#444"))
+                                        facecolor=STATE_COLORS[state], edgecolor=INK))
             ax.text(i + 0.5, 0.82, f"{replica} ({state})", ha="center", fontsize=11,
                     weight="bold")
             value, _, version = text.partition(" @ ")
             ax.text(i + 0.5, 0.6, f"{self.key} = {value}", ha="center", fontsize=11)
             ax.text(i + 0.5, 0.42, f"version: {version}" if version else "", ha="center",
-                    fontsize=8, color="#555")
+                    fontsize=8, color=INK_SOFT)
         last = self.log[-1] if self.log else "no request yet"
         ax.text(len(self.replicas) / 2, 0.1, f"last: {last}", ha="center", fontsize=9)
         ax.set_title(f"{self.title}: N = {len(self.replicas)}, R = {self.r}, W = {self.w}",
@@ -216,7 +219,7 @@ class ReplicationExplorer(Controls):
         bundle["text/plain"] = (f"ReplicationExplorer: {self.title} (live controls need a "
                                 f"running kernel)")
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure))
         steps = "; ".join(self.log) or "no action yet"
         display(Markdown(f"*{self.summary()} What happened: {steps}.* With a running kernel, "
                          f"the controls above write, read, crash, cut off and change R and W."))

@@ -21,11 +21,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.viz.ring import DrawableRing, draw_ring, legend_handles, node_colors, read_ring
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.style import compact_png, figure_png, static_image
 from distlab.widgets.controls import Controls
 
 RingMaker = Callable[[list[str], int], DrawableRing]
@@ -180,7 +180,7 @@ class RingExplorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"RingExplorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure))
         display(Markdown(f"*{self.summary()}* With a running kernel, the controls above add "
                          f"and remove nodes and change the number of virtual nodes."))
 

@@ -23,12 +23,12 @@ import html
 from collections.abc import Callable, Iterable
 
 import ipywidgets as w
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from distlab.sim import Simulation
 from distlab.viz.gantt import draw_tasks, task_spans
-from distlab.viz.style import compact_png, figure_png
+from distlab.viz.style import figure_png, static_image
 from distlab.widgets.controls import Controls
 
 JobRunner = Callable[..., tuple[Simulation, str]]
@@ -103,7 +103,9 @@ class TaskExplorer(Controls):
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"TaskExplorer: {self.title} (live controls need a running kernel)"
         display(bundle, raw=True)
-        display(Image(data=compact_png(self.figure)))
+        display(static_image(self.figure, alt=(
+            f"{self.title}: the tasks each worker ran, one lane per worker, one bar per task "
+            f"execution. {self.summary}")))
         display(Markdown(f"*{self.summary}* With a running kernel, the controls above slow a "
                          f"worker down, crash one, and turn backup tasks on and off."))
 
