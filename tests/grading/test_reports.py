@@ -10,6 +10,7 @@ code failed -- the student's own line. The untouched skeleton gives a table of f
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -314,6 +315,9 @@ def test_the_report_shows_a_table_and_a_diagram_in_jupyter(monkeypatch):
                           f"{report.failures[0].seed}: the last ")
 
 
-def test_outside_jupyter_the_report_is_printed(capsys):
+def test_outside_jupyter_the_report_is_printed(capsys, monkeypatch):
+    # outside IPython: as in a plain script, even if another test file (tests/widgets) has
+    # started an IPython shell in this process
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
     report = check(EchoLab(Echo), part="A", timing=False)
     assert capsys.readouterr().out == str(report) + "\n"
