@@ -5,8 +5,9 @@ sending one small message to a random peer at every tick, for ``SIM_MS`` simulat
 about 2 x N x SIM_MS / TICK_MS events: ticks and deliveries). Each size runs in a fresh
 child process, so that one size's memory does not flatter or burden the next. Printed per N:
 the time to build the nodes, the run time, microseconds of CPU per event with the trace on
-and with it off (the same run again, in the same process), the memory an idle node costs
-(built, never run), and the memory of the whole run with its trace. Then how much more an
+and with it off (the same run again, in the same process), the memory of the whole run with
+its trace, and the memory an idle node costs (built, never run: in a child process of its
+own, since memory a run has freed stays with its process and would hold the idle nodes). Then how much more an
 event costs at the largest size than at the smallest, untraced (issue 19 wants at most 1.5).
 
 Then one long run: ``LONG_EVENTS`` events with the trace on, and the memory it holds.
@@ -86,16 +87,19 @@ def measure(n: int) -> dict[str, float]:
     events = sim._events_run
     run_memory = rss_bytes() - base
     del sim
-    gc.collect()  # (the run's cycles, freed now rather than while the idle nodes are built)
-    base = rss_bytes()
-    idle = Simulation(seed=1)
-    idle.add_nodes(Idle, node_ids(n))
-    per_node = (rss_bytes() - base) / n
-    del idle
+    gc.collect()  # (the run's cycles, freed now rather than during the untraced run)
     untraced = cpu_per_event(n, trace=False)
     return {"n": n, "build": build, "run": run, "events": events,
             "us_per_event": cpu / events * 1e6, "untraced_us_per_event": untraced,
-            "run_mb": run_memory / 2**20, "idle_bytes_per_node": per_node}
+            "run_mb": run_memory / 2**20}
+
+
+def measure_idle(n: int) -> dict[str, float]:
+    """The memory ``n`` idle nodes add to a fresh process, per node."""
+    base = rss_bytes()
+    idle = Simulation(seed=1)
+    idle.add_nodes(Idle, node_ids(n))
+    return {"idle_bytes_per_node": (rss_bytes() - base) / n}
 
 
 def measure_long(events: int) -> dict[str, float]:
@@ -121,7 +125,7 @@ def main() -> None:
           f"{'untraced':>9} {'run MB':>7} {'idle B/node':>12}")
     untraced = []
     for n in SIZES:
-        r = in_child("size", n)
+        r = in_child("size", n) | in_child("idle", n)
         untraced.append(r["untraced_us_per_event"])
         print(f"{r['n']:>8,} {r['build']:>8.2f} {r['run']:>7.2f} {r['events']:>10,} "
               f"{r['us_per_event']:>9.2f} {r['untraced_us_per_event']:>9.2f} "
@@ -135,7 +139,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3:
-        fn = measure if sys.argv[1] == "size" else measure_long
+        fn = {"size": measure, "idle": measure_idle, "long": measure_long}[sys.argv[1]]
         print(json.dumps(fn(int(sys.argv[2]))))
     else:
         main()
