@@ -7,8 +7,9 @@ child process, so that one size's memory does not flatter or burden the next. Pr
 the time to build the nodes, the run time, microseconds of CPU per event with the trace on
 and with it off (the same run again, in the same process), the memory of the whole run with
 its trace, and the memory an idle node costs (built, never run: in a child process of its
-own, since memory a run has freed stays with its process and would hold the idle nodes). Then how much more an
-event costs at the largest size than at the smallest, untraced (issue 19 wants at most 1.5).
+own, since memory a run has freed stays with its process and would hold the idle nodes).
+Then how much more an event costs at the largest size than at the smallest, untraced
+(issue 19 wants at most 1.5).
 
 Then where the extra cost at the largest size goes: the same run with nodes that only re-arm
 their timer (no message, no random draw), and the price of a cache miss on this machine
