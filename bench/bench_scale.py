@@ -188,9 +188,9 @@ def main() -> None:
           f"{untraced[-1] / untraced[0]:.2f}x")
     small, large = in_child("parts", SIZES[0]), in_child("parts", SIZES[-1])
     print(f"a timer event alone (untraced): {small['rearm_us_per_event']:.2f} us at "
-          f"{SIZES[0]:,} nodes, {large['rearm_us_per_event']:.2f} us at {SIZES[-1]:,}; "
-          f"a step along a chain of N objects in random order: {small['step_ns']:.0f} ns "
-          f"for N={SIZES[0]:,}, {large['step_ns']:.0f} ns for N={SIZES[-1]:,}")
+          f"{SIZES[0]:,} nodes, {large['rearm_us_per_event']:.2f} us at {SIZES[-1]:,}; a step "
+          f"along a\nchain of N objects in random order: {small['step_ns']:.0f} ns for "
+          f"N={SIZES[0]:,}, {large['step_ns']:.0f} ns for N={SIZES[-1]:,}")
     r = in_child("long", LONG_EVENTS)
     print(f"long run: {r['events']:,} events (trace on, {r['trace_events']:,} in the trace) "
           f"in {r['seconds']:.1f} s, {r['mb']:,.0f} MB")
