@@ -5,9 +5,16 @@ sending one small message to a random peer at every tick, for ``SIM_MS`` simulat
 about 2 x N x SIM_MS / TICK_MS events: ticks and deliveries). Each size runs in a fresh
 child process, so that one size's memory does not flatter or burden the next. Printed per N:
 the time to build the nodes, the run time, microseconds of CPU per event with the trace on
-and with it off (the same run again, in the same process), the memory an idle node costs
-(built, never run), and the memory of the whole run with its trace. Then how much more an
-event costs at the largest size than at the smallest, untraced (issue 19 wants at most 1.5).
+and with it off (the same run again, in the same process), the memory of the whole run with
+its trace, and the memory an idle node costs (built, never run: in a child process of its
+own, since memory a run has freed stays with its process and would hold the idle nodes).
+Then how much more an event costs at the largest size than at the smallest, untraced
+(issue 19 wants at most 1.5).
+
+Then where the extra cost at the largest size goes: the same run with nodes that only re-arm
+their timer (no message, no random draw), and the price of a cache miss on this machine
+(a step along a chain of N objects in random order), which the kernel pays several times per
+event once its nodes no longer fit in the processor's caches.
 
 Then one long run: ``LONG_EVENTS`` events with the trace on, and the memory it holds.
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -28,6 +36,8 @@ SIZES = tuple(int(s) for s in os.environ.get("SCALE_SIZES", "100,1000,10000,1000
 TICK_MS = 100.0
 SIM_MS = 2_000.0
 LONG_EVENTS = 10_000_000
+#: bytes between two objects of the chain that prices a cache miss (about an idle node's size)
+SPACING = 1_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,13 @@ class Ticker(Node):
         pass
 
 
+class Rearm(Ticker):
+    """Only re-arms its timer every TICK_MS ms: the cost of a timer event alone."""
+
+    def on_timer(self, name: str) -> None:
+        self.set_timer(TICK_MS, "tick")
+
+
 class Idle(Node):
     """Does nothing: what a node costs by itself."""
 
@@ -63,11 +80,11 @@ def node_ids(n: int) -> list[str]:
     return [f"n{i}" for i in range(n)]
 
 
-def cpu_per_event(n: int, trace: bool) -> float:
+def cpu_per_event(n: int, trace: bool, cls: type[Node] = Ticker) -> float:
     """Microseconds of CPU per event of a run of ``n`` nodes (the build not counted)."""
     sim = Simulation(seed=1, network=Network(latency=Constant(5)), max_events=10**9,
                      trace=trace)
-    sim.add_nodes(Ticker, node_ids(n))
+    sim.add_nodes(cls, node_ids(n))
     began = time.process_time()
     sim.run(until=SIM_MS)
     return (time.process_time() - began) / sim._events_run * 1e6
@@ -86,16 +103,57 @@ def measure(n: int) -> dict[str, float]:
     events = sim._events_run
     run_memory = rss_bytes() - base
     del sim
-    gc.collect()  # (the run's cycles, freed now rather than while the idle nodes are built)
-    base = rss_bytes()
-    idle = Simulation(seed=1)
-    idle.add_nodes(Idle, node_ids(n))
-    per_node = (rss_bytes() - base) / n
-    del idle
+    gc.collect()  # (the run's cycles, freed now rather than during the untraced run)
     untraced = cpu_per_event(n, trace=False)
     return {"n": n, "build": build, "run": run, "events": events,
             "us_per_event": cpu / events * 1e6, "untraced_us_per_event": untraced,
-            "run_mb": run_memory / 2**20, "idle_bytes_per_node": per_node}
+            "run_mb": run_memory / 2**20}
+
+
+def measure_idle(n: int) -> dict[str, float]:
+    """The memory ``n`` idle nodes add to a fresh process, per node."""
+    base = rss_bytes()
+    idle = Simulation(seed=1)
+    idle.add_nodes(Idle, node_ids(n))
+    return {"idle_bytes_per_node": (rss_bytes() - base) / n}
+
+
+class Cell:
+    """One link of a chain of objects in random order (see `measure_parts`)."""
+
+    __slots__ = ("next",)
+
+
+def measure_parts(n: int) -> dict[str, float]:
+    """A timer event's cost alone at ``n`` nodes, and the price of a cache miss among ``n``
+    objects: nanoseconds per step along a chain of ``n`` objects linked in random order.
+
+    Each step needs the object the previous step read, as the kernel's lookups do (a timer's
+    token gives the node's id, whose hash gives a slot of a dict, which gives the node's
+    timers...), so the processor cannot overlap the misses. The objects lie a kilobyte apart,
+    as much memory as an idle node holds, so that the chain spreads over as many pages of
+    memory as the nodes do.
+    """
+    cells, spacers = [], []
+    for _ in range(n):
+        cells.append(Cell())
+        spacers.append(bytes(SPACING))
+    order = list(range(n))
+    random.Random(1).shuffle(order)
+    for a, b in zip(order, order[1:] + order[:1]):
+        cells[a].next = cells[b]
+    steps = 1_000_000
+    cell = cells[0]
+    began = time.process_time()
+    for _ in range(steps):
+        cell = cell.next
+    chased = time.process_time() - began
+    began = time.process_time()
+    for _ in range(steps):  # the same loop, reading nothing new: its cost is taken off
+        cell = cell if cell is not None else cell.next
+    loop = time.process_time() - began
+    return {"rearm_us_per_event": cpu_per_event(n, trace=False, cls=Rearm),
+            "step_ns": (chased - loop) / steps * 1e9}
 
 
 def measure_long(events: int) -> dict[str, float]:
@@ -121,13 +179,18 @@ def main() -> None:
           f"{'untraced':>9} {'run MB':>7} {'idle B/node':>12}")
     untraced = []
     for n in SIZES:
-        r = in_child("size", n)
+        r = in_child("size", n) | in_child("idle", n)
         untraced.append(r["untraced_us_per_event"])
         print(f"{r['n']:>8,} {r['build']:>8.2f} {r['run']:>7.2f} {r['events']:>10,} "
               f"{r['us_per_event']:>9.2f} {r['untraced_us_per_event']:>9.2f} "
               f"{r['run_mb']:>7.0f} {r['idle_bytes_per_node']:>12,.0f}", flush=True)
     print(f"untraced cost of an event at {SIZES[-1]:,} nodes / at {SIZES[0]:,}: "
           f"{untraced[-1] / untraced[0]:.2f}x")
+    small, large = in_child("parts", SIZES[0]), in_child("parts", SIZES[-1])
+    print(f"a timer event alone (untraced): {small['rearm_us_per_event']:.2f} us at "
+          f"{SIZES[0]:,} nodes, {large['rearm_us_per_event']:.2f} us at {SIZES[-1]:,}; a step "
+          f"along a\nchain of N objects in random order: {small['step_ns']:.0f} ns for "
+          f"N={SIZES[0]:,}, {large['step_ns']:.0f} ns for N={SIZES[-1]:,}")
     r = in_child("long", LONG_EVENTS)
     print(f"long run: {r['events']:,} events (trace on, {r['trace_events']:,} in the trace) "
           f"in {r['seconds']:.1f} s, {r['mb']:,.0f} MB")
@@ -135,7 +198,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3:
-        fn = measure if sys.argv[1] == "size" else measure_long
+        fn = {"size": measure, "idle": measure_idle, "parts": measure_parts,
+              "long": measure_long}[sys.argv[1]]
         print(json.dumps(fn(int(sys.argv[2]))))
     else:
         main()

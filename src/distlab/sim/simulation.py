@@ -747,7 +747,8 @@ def _send_message(node: Node, dst: str, msg: Any) -> None:
     cls = type(msg)
     if sim.check_messages and cls not in IMMUTABLE_SCALARS:
         # the common case, a known frozen dataclass of scalars, takes one quick test
-        if cls not in SCALAR_FIELDS or not SCALAR_FIELDS[cls](msg):
+        fields_are_scalars = SCALAR_FIELDS.get(cls)
+        if fields_are_scalars is None or not fields_are_scalars(msg):
             check_message(msg)
     now = sim.now
     # an Envelope, built as a plain tuple: calling the NamedTuple class would cost 10%
