@@ -206,7 +206,7 @@ class PartB(PartA):
                              once=once)
 
     @graded(part="B", seeds=20, description="5 servers; the leader and a follower, cut off, "
-            "take 50 commands they cannot commit while the other three commit 20; at the heal "
+            "take 20 commands they cannot commit while the other three commit 40; at the heal "
             "the new leader crashes, and the next one must back up over the long divergent "
             "logs of the two, a term at a time (at most one refusal per term of the two logs, "
             "plus one): all four apply a new command within 1 s")
@@ -228,9 +228,9 @@ class PartB(PartA):
                 sim.crash(node_id)
 
         turn, heal = FAULT_AT + PHASE, FAULT_AT + 2 * PHASE
-        plan = [(START, 101), *((turn + 50 + 2 * i, 2_001 + i) for i in range(20)),
+        plan = [(START, 101), *((turn + 50 + 2 * i, 2_001 + i) for i in range(40)),
                 (heal + 50, 3_001)]
-        once = [(FAULT_AT + 50 + i, 1_001 + i) for i in range(50)]
+        once = [(FAULT_AT + 50 + i, 1_001 + i) for i in range(20)]
         return self.scenario(5, heal + 1_100, plan,
                              Agreement(Phase(end=FAULT_AT), Phase(turn, heal, 3),
                                        Phase(heal, count=4)), FastBackup(),
