@@ -211,3 +211,38 @@ def test_a_node_changes_only_in_a_step_where_its_code_ran():
     forged = {**record, "changes": [*record["changes"], (step, other, attribute, value)]}
     with pytest.raises(MalformedRecord, match=f"changes {other}, whose code did not run"):
         RecordedRun.from_data(1, forged, ("count",))
+
+
+def test_the_recorder_skips_only_what_cannot_have_changed():
+    """It pickles no node after a cancelled timer or a dropped message, and no scalar equal to
+    the one last recorded; every real change is still recorded, at its step."""
+    from distlab.sim import Node, Simulation
+
+    class Flipper(Node):
+        def on_start(self) -> None:
+            self.value = 3
+            self.set_timer(5, "flip")
+            self.set_timer(7, "flip")  # set again: the first entry comes due as a stale timer
+
+        def on_timer(self, name: str) -> None:
+            self.value = [3] if self.value == 3 else 3  # 3 -> [3] -> 3: each one a change
+            self.send("b", "ping")  # b is down: the delivery is dropped
+            self.set_timer(7, "flip")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attributes = ("value",)
+    recorder.attach(sim)
+    sim.add_nodes(Flipper, ["a", "b"])
+    sim.at(1, sim.crash, "b")
+    sim.run(until=30)
+    assert sim.stale_timers == 3  # a's first entry, and b's two, lost in its crash
+    values = [(node, loads(blob)) for _, node, _, blob in recorder.changes if blob is not None]
+    assert values == [("a", 3), ("b", 3), ("a", [3]), ("a", 3), ("a", [3]), ("a", 3)]
+    run = RecordedRun.from_data(1, loads(dumps(recorder.record())), ("value",))
+    seen = []
+    for _ in range(run.steps):
+        run.advance()
+        seen.append((run.now, run.nodes["a"].value))
+    after = dict(seen)  # a's value after the last step of each time
+    assert [after[now] for now in (7.0, 14.0, 21.0, 28.0)] == [[3], 3, [3], 3]

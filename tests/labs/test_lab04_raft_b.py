@@ -7,12 +7,15 @@ changes one thing, a mistake students make.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from distlab.grading import check
 from distlab.labs.lab04_raft import RaftLab, explore_log
+from distlab.labs.lab04_raft.replication import wire_bytes
+from distlab.labs.lab04_raft.tester import BigCommand
 
 from notebook_code import solution
 
@@ -69,6 +72,29 @@ class SendsTheWholeLog(RAFT.RaftNode):
     def send_append_entries(self, peer):
         self.send(peer, RAFT.AppendEntries(self.term, self.id, 0, 0, tuple(self.log),
                                            self.commit_index))
+
+
+class HeartbeatsCarryTheWholeLog(RAFT.RaftNode):
+    """Sends new entries as it should, but each heartbeat carries the whole log again."""
+
+    def send_heartbeats(self):
+        for peer in self.peers:
+            self.send(peer, RAFT.AppendEntries(self.term, self.id, 0, 0, tuple(self.log),
+                                               self.commit_index))
+        self.set_timer(RAFT.HEARTBEAT_INTERVAL, "heartbeat")
+
+
+class BacksUpOneEntryAtATime(RAFT.RaftNode):
+    """Ignores conflict_index and conflict_term: after a refusal, next_index goes back by one
+    entry only (a round trip per entry)."""
+
+    def on_append_entries_reply(self, src, msg):
+        if msg.success or self.state != "leader" or msg.term != self.term:
+            super().on_append_entries_reply(src, msg)
+            return
+        if self.next_index[src] > self.match_index[src] + 1:
+            self.next_index[src] -= 1
+            self.send_append_entries(src)
 
 
 class KeepsConflictingSuffix(RAFT.RaftNode):
@@ -171,8 +197,33 @@ def test_followers_that_ignore_leader_commit_never_apply():
 
 def test_sending_the_whole_log_every_time_is_caught_by_the_bytes_check():
     failure = first_failure(SendsTheWholeLog, "test_rpc_bytes_B")
-    assert "carrying at most 50 log entries" in failure.summary
+    assert "weighing at most 55,020 bytes" in failure.summary
     assert "only the entries from its next_index on" in failure.explanation
+
+
+def test_heartbeats_that_resend_the_whole_log_are_caught_by_the_bytes_check():
+    failure = first_failure(HeartbeatsCarryTheWholeLog, "test_rpc_bytes_B")
+    assert failure.summary.startswith("violated: at most 90 requests weighing at most 55,020 "
+                                      "bytes from 1 s to 2 s")
+    assert "let a heartbeat carry only what is not yet acknowledged" in failure.explanation
+
+
+def test_the_bytes_are_those_of_the_messages_json_form():
+    heartbeat = RAFT.AppendEntries(2, "n1", 3, 1, (), 3)
+    entry = RAFT.Entry(2, BigCommand.of(101, 1_000))
+    assert wire_bytes(heartbeat) == len(json.dumps(
+        {"type": "AppendEntries", "term": 2, "leader_id": "n1", "prev_log_index": 3,
+         "prev_log_term": 1, "entries": [], "leader_commit": 3}, separators=(",", ":")))
+    loaded = RAFT.AppendEntries(2, "n1", 3, 1, (entry,), 3)
+    assert wire_bytes(loaded) - wire_bytes(heartbeat) == wire_bytes(entry) > 1_000
+
+
+def test_backing_up_one_entry_at_a_time_is_caught_by_the_fast_backup_rule():
+    failure = first_failure(BacksUpOneEntryAtATime, "test_backup_over_divergent_logs_B")
+    assert failure.summary.startswith("violated: a leader brings a follower up to date in at "
+                                      "most one refused AppendEntries per term")
+    assert "each at another prev_log_index" in failure.explanation
+    assert "a whole term per round trip" in failure.explanation
 
 
 def test_committing_without_a_majority_is_caught():

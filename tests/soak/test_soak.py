@@ -99,6 +99,24 @@ def test_a_lab_solution_with_a_bug_is_caught():
     assert outcome.violation is not None and "merge" in outcome.violation
 
 
+def test_a_lab_4_raft_that_votes_for_any_log_is_caught_by_the_lab_s_own_rules():
+    code = solution("lab04-raft")
+
+    class VotesForAnyLog(code.RaftNode):
+        def on_request_vote(self, src, msg):
+            granted = msg.term == self.term and self.voted_for in (None, msg.candidate_id)
+            if granted:
+                self.voted_for = msg.candidate_id
+                self.save()
+                self.reset_election_timer()
+            self.send(src, code.RequestVoteReply(self.term, granted))
+
+    summary = soak(labs.lab04(node=VotesForAnyLog), SLICE)
+    assert summary.violations, "no run elected a leader that lacks committed entries"
+    assert summary.violations[0].violation.startswith(
+        "a server votes only for a candidate whose log is at least as up to date")
+
+
 def test_the_quorum_register_survives_a_duplicated_write():
     # found by the soak: a duplicated Write was coordinated twice, one coordination failed
     # (a definite Error) while the other stored the value on a majority

@@ -76,7 +76,10 @@ class Run:
 
     def new_events(self) -> list[TraceEvent]:
         """The trace events recorded since the last call (all of them, the first time)."""
-        events = self.sim.trace[self.read:]
+        trace = self.sim.trace
+        if len(trace) == self.read:
+            return []  # (often: a timer that was cancelled ran no code)
+        events = trace[self.read:]
         self.read += len(events)
         return events
 

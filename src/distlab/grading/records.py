@@ -6,10 +6,11 @@ in the grading process, from data alone. This module is both ends of that data:
 * in the run's process, `RunRecorder` watches the simulation after every event and notes how
   far the trace has grown, the simulated time, which nodes are down, and the attributes that
   the lab's properties read (`distlab.grading.lab.Check.node_attributes`) of the node that
-  just ran (of every node after an event that is not a delivery or a timer). `dumps` turns
-  the record into bytes in which an object of any class outside ``distlab`` -- a student's
-  message, say -- is replaced by a `Recorded` stand-in (its class name, repr and JSON form,
-  computed there);
+  just ran (of none after a message that could not arrive or a timer that was cancelled, of
+  every node after any other event), pickling only the values that may have changed. `dumps`
+  turns the record into bytes in which an object of any class outside ``distlab`` -- a
+  student's message, say -- is replaced by a `Recorded` stand-in (its class name, repr and
+  JSON form, computed there);
 * in the grading process, `loads` reads those bytes back with an unpickler that builds
   nothing but plain Python values, ``distlab``'s own data classes and `Recorded`: the grader
   never runs a student's code, not even a ``__eq__`` or a ``__hash__``. `RecordedRun` then
@@ -40,6 +41,8 @@ PROTOCOL = 5
 _PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes, list, tuple, dict,
                     set, frozenset})
 _TRUSTED: dict[type, bool] = {}
+#: the exact types of the attribute values the recorder compares before pickling them
+_SCALARS = frozenset({type(None), bool, int, str})
 _KINDS = frozenset(KINDS)
 
 
@@ -175,6 +178,8 @@ class RunRecorder:
         #: or the answers of the properties that ask the student's code (in their order)
         self.answers: Any = None
         self._last: dict[tuple[str, str], bytes | None] = {}
+        self._raw: dict[tuple[str, str], Any] = {}  # the scalars last recorded, as they were
+        self._stale = 0  # the simulation's count of stale timers, as last seen
         self._down: frozenset[str] = frozenset()
         self._complete = 0  # how many steps are recorded in full
         self._length = 0  # the trace's length at the last step
@@ -200,18 +205,33 @@ class RunRecorder:
             self._down = frozenset(sim.crashed)
             self.downs.append((step, tuple(sorted(self._down))))
         if self.attributes:
-            if length > before and events[before * 6 + 1] in ("deliver", "timer"):
+            first = events[before * 6 + 1] if length > before else None
+            stale, self._stale = sim.stale_timers != self._stale, sim.stale_timers
+            if first in ("deliver", "timer"):
                 ran: Any = (events[before * 6 + 2],)  # only that node's handler ran
+            elif first == "drop" or (first is None and stale):
+                ran = ()  # a message that could not arrive, a timer cancelled: no code ran
             else:
                 ran = sim.nodes  # set-up, a start, a fault: look at every node
-            last, changes = self._last, self.changes
+            last, raw, changes = self._last, self._raw, self.changes
             for node_id in ran:
                 node = sim.nodes[node_id]
                 for attribute in self.attributes:
-                    value = self._snapshot(getattr(node, attribute, _Absent))
-                    if last.get((node_id, attribute), b"") != value:
-                        last[node_id, attribute] = value
-                        changes.append((step, node_id, attribute, value))
+                    value = getattr(node, attribute, _Absent)
+                    key = node_id, attribute
+                    # a plain scalar equal to the one last recorded has not changed: it need
+                    # not be pickled again (most attributes, most of the time)
+                    if type(value) in _SCALARS:
+                        old = raw.get(key, _Absent)
+                        if type(old) is type(value) and old == value:
+                            continue
+                        raw[key] = value
+                    else:
+                        raw[key] = _Absent
+                    blob = self._snapshot(value)
+                    if last.get(key, b"") != blob:
+                        last[key] = blob
+                        changes.append((step, node_id, attribute, blob))
         self._complete = step + 1
 
     def _snapshot(self, value: Any) -> bytes | None:

@@ -146,6 +146,9 @@ class Simulation:
         self._busy_until: dict[tuple[str, str], float] = {}
         self._msg_ids = count(1)
         self._events_run = 0
+        #: how many timers came due after they were cancelled or set again (a reset election
+        #: timer leaves its old entry behind): such an event runs no code and records nothing
+        self.stale_timers = 0
         self._events = self.trace._events if trace else None
         # bound once, because the hot path (_send) uses them for every message
         self._heap = self.scheduler.heap
@@ -332,6 +335,7 @@ class Simulation:
         node_id, name = token
         pending = self._timers[node_id]
         if pending.get(name) is not token:
+            self.stale_timers += 1
             return  # cancelled, reset, or lost in a crash
         del pending[name]
         self._record("timer", node_id, None, None, name)

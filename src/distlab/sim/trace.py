@@ -282,6 +282,8 @@ class Trace:
             yield from zip(*[slots] * _WIDTH)
 
     def __len__(self) -> int:
+        if not self._chunks:  # (all in memory: properties ask after every event)
+            return self._dropped + len(self._events) // _WIDTH
         return self._dropped + sum(n for _, n in self._chunks) + len(self._events) // _WIDTH
 
     def __iter__(self) -> Iterator[TraceEvent]:
@@ -290,6 +292,8 @@ class Trace:
     def __getitem__(self, index: int | slice) -> TraceEvent | list[TraceEvent]:
         if isinstance(index, slice):
             start, stop, step = index.indices(len(self))
+            if step == 1 and not self._chunks and not self._dropped:  # all in memory
+                return events_from_slots(self._events[start * _WIDTH:stop * _WIDTH])
             if step == 1:
                 return list(map(TraceEvent._make, self._tuples(start, max(start, stop))))
             return [self[i] for i in range(start, stop, step)]

@@ -23,6 +23,9 @@ reference solution (`distlab.soak.solutions`), seed after seed -- seed ``s`` run
 * lab 3c (quorum replication, part B): duplicates and reordering, on top of the lab's own
   partitions; no loss (a put resent after a lost answer is coordinated again, with a later
   stamp), no crash (replicas keep their data in memory), no clock fault (stamps are clocks).
+* lab 4 (Raft, the churns of part C): loss, duplicates and reordering, crashes and
+  partitions, on top of the checks' own; no clock fault (the lab's rule on election timers
+  measures a full timeout in true time, and a fast clock rightly breaks it);
 * lab 5a (a key-value service on Raft): crashes, partitions, loss, duplicates, reordering,
   clocks, on top of the checks' own faults; not the checks of speed, of a majority's progress
   during a partition and of the log's bound (promised without other faults);
@@ -49,6 +52,7 @@ from distlab.labs.lab02c_gossip import GossipLab
 from distlab.labs.lab03a_hash_ring import HashRingLab
 from distlab.labs.lab03b_membership import CHURN, SERVERS, MembershipLab
 from distlab.labs.lab03c_quorum import QuorumLab
+from distlab.labs.lab04_raft import RaftLab
 from distlab.labs.lab05a_kv_raft import KVRaftLab
 from distlab.labs.lab05b_swim import SwimLab
 from distlab.labs.lab05c_two_phase_commit import TwoPhaseCommitLab
@@ -59,15 +63,21 @@ from distlab.soak.target import Faults, Target
 
 #: the network's faults and clocks, at the strength the library's targets meet them
 NETWORK_FAULTS = dict(loss=0.3, duplicate=0.3, reorder=0.3, skew=100.0, drift=0.01)
+#: lab 4's checks that the soak runs: the churns of part C, whose liveness is judged after the
+#: repair at 2 s of their 3.7 s
+LAB04_CHECKS = ("test_crashes_at_any_point_C", "test_figure8_unreliable_C", "test_churn_C",
+                "test_churn_unreliable_C")
+LAB04_CALM = 2_000 / 3_700
 
 
 def lab_target(name: str, lab: Lab, parts: Sequence[str], faults: Faults, *,
                calm_at: float | None = None, spared: Sequence[str] = (),
+               only: Sequence[str] | None = None,
                leave_out: Sequence[str] = ()) -> Target:
-    """The target that runs ``lab``'s checks of ``parts`` in turn, one per seed (but the
-    checks named in ``leave_out``)."""
-    chosen = [check for check in lab.checks()
-              if check.part in parts and check.name not in leave_out]
+    """The target that runs ``lab``'s checks of ``parts`` (those named ``only``, if given;
+    never those named in ``leave_out``) in turn, one per seed."""
+    chosen = [check for check in lab.checks() if check.part in parts
+              and (only is None or check.name in only) and check.name not in leave_out]
 
     def check_of(seed: int) -> Check:
         return chosen[seed % len(chosen)]
@@ -160,6 +170,21 @@ def lab03c() -> Target:
     code = solution("lab03c-quorum")
     return lab_target("lab03c-quorum", QuorumLab(code.QuorumNode), "B",
                       Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+
+
+def lab04(node: type | None = None) -> Target:
+    """Lab 4's reference Raft server (or the ``node`` class given), in the churns of part C
+    (`RaftLab.churning`): crashes at any point, partitions, unreliable networks, with a command
+    every 100 ms. Safety -- part A's rules and the log's, after every event -- must hold under
+    every fault: the servers keep term, vote and log in storage. Liveness -- the last command
+    applied by every server -- is judged after the repair, when the checks themselves demand
+    it (their ``calm_at``, a share ``LAB04_CALM`` of the run). No clock fault: the lab's rule
+    on election timers measures a full timeout in true time."""
+    lab = RaftLab(node or solution("lab04-raft").RaftNode)
+    return lab_target("lab04-raft", lab, "C",
+                      Faults(interval=200.0, crashes=True, partitions=True, max_crashed=2,
+                             loss=0.3, duplicate=0.3, reorder=0.3),
+                      calm_at=LAB04_CALM, only=LAB04_CHECKS)
 
 
 def lab05b() -> Target:

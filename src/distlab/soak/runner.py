@@ -55,6 +55,7 @@ PROTOCOLS: dict[str, Callable[[], Target]] = {
     "lab03a-hash-ring": labs.lab03a,
     "lab03b-membership": labs.lab03b,
     "lab03c-quorum": labs.lab03c,
+    "lab04-raft": labs.lab04,
     "lab06-mapreduce": labs.lab06,
     "lab05b-swim": labs.lab05b,
     "lab05a-kv-raft": labs.lab05a,

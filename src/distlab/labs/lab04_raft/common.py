@@ -15,6 +15,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ LIBRARY_RAFT = ("distlab.consensus.raft.node", "distlab.consensus.raft.election"
 _DISTLAB = Path(__file__).resolve().parents[2]
 #: the id of the lab's client, which submits commands from part B on (not a server)
 TESTER = "tester"
+#: an entry of the log as ``(term, command)``
+_TERM_AND_COMMAND = attrgetter("term", "command")
 #: band colours of the roles in the pictures
 ROLE_COLORS = {"follower": "#bbbbbb", "candidate": "#f0a030", "leader": "#2e9e4f"}
 
@@ -90,7 +93,7 @@ def instrumented(node: type[Node]) -> type[Node]:
             log = getattr(self, "log", None)
             if not isinstance(log, list):
                 return f"self.log is {type(log).__name__}, not a list"
-            return tuple((entry.term, entry.command) for entry in log)
+            return tuple(map(_TERM_AND_COMMAND, log))
         except Exception as exc:  # (an entry without term or command, say)
             return f"self.log holds something that is not an Entry(term, command) ({exc})"
 

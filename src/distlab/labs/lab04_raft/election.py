@@ -60,7 +60,15 @@ class ElectionRules(RaftRule):
     def observe(self, run: Run) -> Violation | None:
         before = dict(run.state.seen)  # (term, state) of each server before this event
         changed = self.follow(run)
-        events = run.new_events()
+        return self.judge_election(run, run.new_events(), before, changed)
+
+    def judge_election(self, run: Run, events: list, before: dict,
+                       changed: list[str]) -> Violation | None:
+        """The first rule of `RULES` that the last event broke, given its ``events``, each
+        server's (term, state) ``before`` it, and the servers whose (term, state) it
+        ``changed``; None if it broke none."""
+        if not (events or changed):
+            return None  # every rule reads what an event did or a server changed
         for rule, check in (("names", self.uses_the_names), ("term", self.term_never_decreases),
                             ("vote", self.one_vote),
                             ("adopt", self.adopts_higher_terms),

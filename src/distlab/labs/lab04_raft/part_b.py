@@ -14,15 +14,17 @@ from collections.abc import Callable
 
 from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, log_matching
+from distlab.consensus.raft.messages import Entry
 from distlab.grading.lab import Scenario, Trial, graded
 from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, EXPLORE_SECONDS, HEARTBEAT_INTERVAL,
                                             exploration_trial, instrumented, refuse_library_raft,
                                             servers)
-from distlab.labs.lab04_raft.election import ElectionRules
 from distlab.labs.lab04_raft.faults import leaders
 from distlab.labs.lab04_raft.part_a import PartA
-from distlab.labs.lab04_raft.replication import Agreement, LogRules, MessageBudget, Phase
-from distlab.labs.lab04_raft.tester import add_tester, split, submit, with_service
+from distlab.labs.lab04_raft.replication import (REQUEST_BYTES, Agreement, FastBackup, LogRules,
+                                                 MessageBudget, Phase, wire_bytes)
+from distlab.labs.lab04_raft.tester import (BigCommand, add_tester, split, submit,
+                                            with_service)
 from distlab.sim import Network, Node, Simulation, Uniform
 from distlab.sim.helpers import node_ids
 
@@ -35,11 +37,14 @@ FAULT_AT, PHASE = 1_500.0, 1_000.0
 LOG_ATTRIBUTES = ("_lab_log", "commit_index")
 #: the exploration of part B: schedule length
 EXPLORE_LOG_DEPTH = 5
+#: the size of each command of `RaftLab.test_rpc_bytes_B`, in bytes (6.5840's are 5,000)
+COMMAND_BYTES = 1_000
 
 
 def log_safety() -> list:
-    """The properties every check from part B on judges: part A's rules, then the log's."""
-    return [ElectionRules(shortest_timeout=ELECTION_TIMEOUT[0]), LogRules()]
+    """The properties every check from part B on judges: part A's rules, then the log's, in
+    one pass (`LogRules`)."""
+    return [LogRules(shortest_timeout=ELECTION_TIMEOUT[0])]
 
 
 def requests_per_second(peers: int, seconds: float, commands: int = 0) -> int:
@@ -95,14 +100,19 @@ class PartB(PartA):
         plan = [(START + 200 * i, 101 + i) for i in range(3)]
         return self.scenario(3, 2_500, plan, Agreement())
 
-    @graded(part="B", seeds=20, description="3 servers: ten commands, one every 100 ms, each "
-            "sent to each follower about once (at most 2x(2x10+5) entries in all)")
+    @graded(part="B", seeds=20, description="3 servers: ten commands of 1,000 bytes, one every "
+            "100 ms, each sent to each follower at most twice (once, and again in a heartbeat "
+            "that crosses its acknowledgement): in that second the requests weigh at most 2 x 2 "
+            "followers x the entries' bytes, plus the requests' own fields")
     def test_rpc_bytes_B(self, seed: int) -> Scenario:
-        plan = [(START + 100 * i, 101 + i) for i in range(10)]
-        return self.scenario(3, 3_000, plan, Agreement(),
-                             MessageBudget(START, START + 1_000, requests_per_second(2, 1, 10),
-                                           entries=2 * (2 * 10 + 5),
-                                           why="ten commands, two followers"))
+        commands = [BigCommand.of(101 + i, COMMAND_BYTES) for i in range(10)]
+        most = requests_per_second(2, 1, 10)
+        entries = sum(wire_bytes(Entry(9_999, command)) for command in commands)
+        size = 2 * 2 * entries + most * REQUEST_BYTES
+        return self.scenario(3, 3_000, [(START + 100 * i, c) for i, c in enumerate(commands)],
+                             Agreement(),
+                             MessageBudget(START, START + 1_000, most, size=size,
+                                           why="ten commands of 1,000 bytes, two followers"))
 
     @graded(part="B", seeds=20, description="3 servers; a follower crashes at 1.5 s: a command "
             "is applied by the other two; the second follower crashes at 2.5 s: a command "
@@ -208,7 +218,8 @@ class PartB(PartA):
     @graded(part="B", seeds=20, description="5 servers; the leader and a follower, cut off, "
             "take 20 commands they cannot commit while the other three commit 40; at the heal "
             "the new leader crashes, and the next one must back up over the long divergent "
-            "logs of the two: all four apply a new command within 1 s")
+            "logs of the two, a term at a time (at most one refusal per term of the two logs, "
+            "plus one): all four apply a new command within 1 s")
     def test_backup_over_divergent_logs_B(self, seed: int) -> Scenario:
         minority: list[str] = []
 
@@ -232,7 +243,7 @@ class PartB(PartA):
         once = [(FAULT_AT + 50 + i, 1_001 + i) for i in range(20)]
         return self.scenario(5, heal + 1_100, plan,
                              Agreement(Phase(end=FAULT_AT), Phase(turn, heal, 3),
-                                       Phase(heal, count=4)),
+                                       Phase(heal, count=4)), FastBackup(),
                              faults=[(FAULT_AT, cut_off_the_leader_and_one),
                                      (turn, turn_to_the_majority),
                                      (heal, heal_and_crash_the_leader)],

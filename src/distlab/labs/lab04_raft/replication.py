@@ -1,7 +1,8 @@
 """Part B's rules: log replication (Ongaro and Ousterhout 2014, sections 5.3 and 5.4).
 
-`LogRules` judges, after every event, the rules of Figure 2 and the properties of Figure 3
-that concern the log (`LOG_RULES`, most specific first): the log's shape; a candidate's
+`LogRules` judges, after every event, part A's rules (it extends `ElectionRules`, so that one
+pass reads the servers and the event for both), then the rules of Figure 2 and the properties
+of Figure 3 that concern the log (`LOG_RULES`, most specific first): the log's shape; a candidate's
 `RequestVote` describes its log; a vote goes only to a candidate at least as up to date
 (5.4.1); a leader only appends, entries of its own term (Leader Append-Only); Log Matching; a
 leader commits only an entry of its own term stored on a majority (5.4.2, the paper's Figure
@@ -17,23 +18,27 @@ more rules judge compaction (`SNAPSHOT_RULES`), and a snapshot handed to the ser
 applying every entry it holds.
 
 Over stretches of time: `Agreement` (the commands submitted in each `Phase` of a run are
-applied by enough servers in time, or by none while no majority can store them) and
-`MessageBudget` (a bounded number of requests and of entries sent). A violation draws the
+applied by enough servers in time, or by none while no majority can store them),
+`MessageBudget` (a bounded number of requests, and of bytes: `wire_bytes`) and `FastBackup`
+(a follower brought up to date a term, not an entry, per round trip). A violation draws the
 run around it with each server's role and term, and everyone's log below.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from distlab.consensus.raft.messages import (AppendEntries, InstallSnapshot, RequestVote,
-                                             RequestVoteReply)
+from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
+                                             RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import TESTER, RaftRule, as_int, majority, servers, your_line
-from distlab.labs.lab04_raft.tester import SNAPSHOT_TIMER, MachineState, Submit
+from distlab.labs.lab04_raft.election import ElectionRules
+from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
+from distlab.sim.trace import _jsonable
 
 #: what each rule of the log demands, in words (a report names the first one broken)
 LOG_RULES = {
@@ -203,10 +208,12 @@ def _with_logs(figure: Any, rows: list[Any]) -> Any:
     return figure
 
 
-class LogRules(LogRule):
-    """The rules of the log, checked after every event, in one pass (see `LOG_RULES`)."""
+class LogRules(LogRule, ElectionRules):
+    """The rules of leader election (`ElectionRules`), then those of the log (`LOG_RULES`),
+    checked after every event, in one pass: the servers and the event are read once for
+    both."""
 
-    description = "the rules of the log (Figures 2 and 3)"
+    description = "the rules of leader election and of the log (Figures 2 and 3)"
 
     def begin(self, run: Run) -> None:
         super().begin(run)
@@ -216,7 +223,6 @@ class LogRules(LogRule):
         state.commits = {}     # server -> its commit_index, as last seen since it (re)started
         state.applied = defaultdict(int)  # server -> the last index it applied since it started
         state.machine = {}     # index -> (command, server, time) first applied there
-        state.restarts = defaultdict(list)
         state.ids = list(servers(run.sim))  # (read once: the cluster does not change)
 
     @staticmethod
@@ -227,15 +233,19 @@ class LogRules(LogRule):
 
     def observe(self, run: Run) -> Violation | None:
         before = dict(run.state.seen)
-        self.follow(run)
         events = run.new_events()
-        for event in events:
+        violation = self.judge_election(run, events, before, self.follow(run))
+        if violation is not None:
+            return violation
+        for event in events:  # (the election's rules noted the restarts in state.restarts)
             if event.kind == "restart":
-                run.state.restarts[event.node].append(event.time)
                 run.state.applied[event.node] = 0
                 run.state.commits.pop(event.node, None)
         old_logs = dict(run.state.logs)
         changed = self.read_logs(run)
+        moved = run.state.moved = self.commits_moved(run, changed)
+        if not (events or changed or moved):
+            return None  # nothing the rules read has changed (a timer cancelled, say)
         for rule, check in (("shape", self.shape), ("compact", self.compacts_as_asked),
                             ("install", self.installs_snapshots),
                             ("describe", self.describes_its_log),
@@ -251,11 +261,24 @@ class LogRules(LogRule):
             if problem is not None:
                 return self.failure(run, problem, description=LOG_RULES.get(rule)
                                     or SNAPSHOT_RULES[rule])
-        for node_id in run.state.ids:
+        for node_id in moved:
             commit = getattr(run.sim.nodes[node_id], "commit_index", None)
-            if node_id not in run.sim.crashed and type(commit) is int:
+            if type(commit) is int:
                 run.state.commits[node_id] = commit
         return None
+
+    def commits_moved(self, run: Run, changed: list[str]) -> list[str]:
+        """The live servers whose commit_index is not the one last seen (or is not yet
+        known), or whose log changed: the only ones whose commit the rules must judge again."""
+        commits, crashed, nodes = run.state.commits, run.sim.crashed, run.sim.nodes
+        moved = []
+        for node_id in run.state.ids:
+            if node_id in crashed:
+                continue
+            commit = getattr(nodes[node_id], "commit_index", None)
+            if node_id in changed or type(commit) is not int or commits.get(node_id) != commit:
+                moved.append(node_id)
+        return moved
 
     def read_logs(self, run: Run) -> list[str]:
         """Note each live server's log (at its true indices, `full_log`); return the servers
@@ -286,9 +309,9 @@ class LogRules(LogRule):
                 return f"{node_id}: {log}: keep the log as a list of Entry(term, command)"
             if log is None:
                 return f"{node_id} has no self.log: keep the log as a list of Entry(term, command)"
-        for node_id, node in self.members(run):
-            commit = getattr(node, "commit_index", None)
-            if node_id not in run.sim.crashed and type(commit) is not int:
+        for node_id in run.state.moved:
+            commit = getattr(run.sim.nodes[node_id], "commit_index", None)
+            if type(commit) is not int:
                 return (f"{node_id}'s commit_index is {commit!r}: it must be a whole number, 0 "
                         f"at first (the index of the last entry known to be committed)")
         return None
@@ -408,10 +431,8 @@ class LogRules(LogRule):
 
     def commit_bounds(self, run: Run, events: list, before: dict, old_logs: dict,
                       changed: list[str]) -> str | None:
-        for node_id, node in self.members(run):
-            if node_id in run.sim.crashed:
-                continue
-            commit, log = node.commit_index, run.state.logs.get(node_id) or ()
+        for node_id in run.state.moved:
+            commit, log = run.sim.nodes[node_id].commit_index, run.state.logs.get(node_id) or ()
             old = run.state.commits.get(node_id)
             if old is not None and commit < old:
                 return (f"{node_id}'s commit_index went back from {old} to {commit}: "
@@ -424,7 +445,8 @@ class LogRules(LogRule):
 
     def commits_with_majority(self, run: Run, events: list, before: dict, old_logs: dict,
                               changed: list[str]) -> str | None:
-        for node_id, node in self.members(run):
+        for node_id in run.state.moved:
+            node = run.sim.nodes[node_id]
             term, state = run.state.seen.get(node_id, (None, None))
             old = run.state.commits.get(node_id)
             if state != "leader" or old is None or node.commit_index <= old:
@@ -702,7 +724,7 @@ class Agreement(LogRule):
                 for held in command.commands:
                     state.applied[held].add(node_id)
                 continue
-            if type(command) is not int:
+            if type(command) not in COMMAND_TYPES:
                 continue
             state.applied[command].add(node_id)
             submitted, phase = state.submitted.get(command, (None, None))
@@ -762,23 +784,36 @@ class Agreement(LogRule):
                 + "; ".join(where) + f". Hint: {hint}")
 
 
+def wire_bytes(msg: Any) -> int:
+    """How many bytes ``msg`` weighs on the wire, by the lab's size model: the length of its
+    JSON form, as the trace writes it (`distlab.sim.Trace.dumps`), without spaces. A
+    heartbeat weighs about 110 bytes, ``{"type":"AppendEntries","term":2,"leader_id":"n1",
+    ...,"entries":[]}``, and each entry about 35 more than its command."""
+    return len(json.dumps(_jsonable(msg), separators=(",", ":")))
+
+
+#: the most a request's fields weigh without its entries (`wire_bytes` of an AppendEntries
+#: with numbers of four digits): the overhead of each request `MessageBudget` allows
+REQUEST_BYTES = wire_bytes(AppendEntries(9_999, "n1", 9_999, 9_999, (), 9_999))
+
+
 class MessageBudget(LogRule):
     """From ``start`` to ``end``, the servers send at most ``most`` requests
-    (`AppendEntries`, `RequestVote`, `InstallSnapshot`) and, if ``entries`` is given, at most
-    that many log entries in them."""
+    (`AppendEntries`, `RequestVote`, `InstallSnapshot`) and, if ``size`` is given, at most
+    that many bytes in them (`wire_bytes`)."""
 
-    def __init__(self, start: float, end: float, most: int, entries: int | None = None,
+    def __init__(self, start: float, end: float, most: int, size: int | None = None,
                  why: str = ""):
         self.since, self.until = start, end
-        self.most, self.entries, self.why = most, entries, why
+        self.most, self.size, self.why = most, size, why
         self.description = (f"at most {most} requests" + (
-            f" carrying at most {entries} log entries" if entries is not None else "")
+            f" weighing at most {size:,} bytes" if size is not None else "")
             + f" from {start / 1000:g} s to {end / 1000:g} s" + (f" ({why})" if why else ""))
 
     def begin(self, run: Run) -> None:
         super().begin(run)
         run.state.sent = 0
-        run.state.shipped = 0
+        run.state.bytes = 0
 
     def observe(self, run: Run) -> Violation | None:
         state = run.state
@@ -787,7 +822,8 @@ class MessageBudget(LogRule):
                     and self.since <= event.time < self.until):
                 continue
             state.sent += 1
-            state.shipped += len(getattr(event.data, "entries", ()))
+            if self.size is not None:
+                state.bytes += wire_bytes(event.data)
             if state.sent > self.most:
                 return self.failure(run, (
                     f"the servers sent {state.sent} requests from t={self.since:g} ms to "
@@ -795,12 +831,14 @@ class MessageBudget(LogRule):
                     f"every HEARTBEAT_INTERVAL ms, and one more when it has news (a command, "
                     f"an acknowledgement that calls for the next entries); never one per "
                     f"reply that teaches nothing new (a duplicate, a late reply)"))
-            if self.entries is not None and state.shipped > self.entries:
+            if self.size is not None and state.bytes > self.size:
                 return self.failure(run, (
-                    f"the servers sent {state.shipped} log entries in their AppendEntries "
-                    f"from t={self.since:g} ms to t={run.sim.now:.0f} ms: send each "
-                    f"follower only the entries from its next_index on, and advance "
-                    f"next_index (and match_index) when it acknowledges them"))
+                    f"the servers sent {state.bytes:,} bytes of requests from "
+                    f"t={self.since:g} ms to t={run.sim.now:.0f} ms (each measured as its "
+                    f"JSON form, entries and all): send each follower only the entries from "
+                    f"its next_index on, advance next_index (and match_index) when it "
+                    f"acknowledges them, and let a heartbeat carry only what is not yet "
+                    f"acknowledged"))
         return None
 
 
@@ -823,3 +861,55 @@ class LogBound(LogRule):
                     f"snapshot(index, data), keep data as the snapshot and delete the entries "
                     f"up to index from self.log (the log then starts at snapshot_index + 1)"))
         return None
+
+
+class FastBackup(LogRule):
+    """A leader brings a follower whose log diverges up to date in a few round trips, one per
+    term the two logs hold, not one per entry: each refusal of an AppendEntries tells it where
+    the follower's log differs (``conflict_index``, ``conflict_term``), and it backs up a
+    whole term at once (section 5.3; MIT 6.5840's "fast backup").
+
+    For each leader, term and follower it counts the refusals, each at another
+    ``prev_log_index`` (a heartbeat that repeats a probe in flight is not counted twice), and
+    fails when they outnumber the distinct terms of the two logs, plus one.
+    """
+
+    description = ("a leader brings a follower up to date in at most one refused AppendEntries "
+                   "per term of their two logs (plus one), however many entries differ (fast "
+                   "backup, section 5.3)")
+
+    def begin(self, run: Run) -> None:
+        super().begin(run)
+        run.state.probes = defaultdict(list)  # (leader, term, follower) -> refused prev indices
+
+    def observe(self, run: Run) -> Violation | None:
+        events = run.new_events()
+        request = events[0].data if events and events[0].kind == "deliver" else None
+        if not isinstance(request, AppendEntries):
+            return None
+        follower, leader = events[0].node, events[0].peer
+        refused = any(event.kind == "send" and event.peer == leader
+                      and isinstance(event.data, AppendEntriesReply)
+                      and not event.data.success and event.data.term == request.term
+                      for event in events)
+        probes = run.state.probes[leader, request.term, follower]
+        if not refused or request.prev_log_index in probes:
+            return None
+        probes.append(request.prev_log_index)
+        logs = [getattr(run.sim.nodes[node_id], "_lab_log", None)
+                for node_id in (follower, leader)]
+        if not all(type(log) is tuple for log in logs):
+            return None  # (`LogRules` reports a log that is not one)
+        terms = [len({term for term, _ in log}) for log in logs]
+        if len(probes) <= terms[0] + terms[1] + 1:
+            return None
+        shown = ", ".join(map(str, probes[:8])) + (", ..." if len(probes) > 8 else "")
+        return self.failure(run, (
+            f"{leader}, leader of term {request.term}, had {len(probes)} AppendEntries refused "
+            f"by {follower}, each at another prev_log_index ({shown}), while {follower}'s log "
+            f"holds {terms[0]} term(s) and {leader}'s {terms[1]}: backing up one entry per "
+            f"refusal costs a round trip per entry. The follower says where its log differs "
+            f"(conflict_term, and conflict_index, the first index of that term in its log, or "
+            f"len(self.log) + 1 if its log is too short); the leader sets next_index past its "
+            f"own last entry of conflict_term if it has one, else to conflict_index: a whole "
+            f"term per round trip"))

@@ -36,10 +36,36 @@ RETRY = 400.0
 
 
 @dataclass(frozen=True)
-class Submit:
-    """The lab's client asks the servers to agree on ``command`` (a whole number)."""
+class BigCommand:
+    """A command that carries ``data``, many bytes of it, as the commands of MIT 6.5840's
+    test of the bytes sent do: the check of the bytes (`RaftLab.test_rpc_bytes_B`) submits
+    these, so that what the servers send weighs what its entries weigh. A server handles it
+    as any other command; it is printed short."""
 
-    command: int
+    number: int
+    data: str
+
+    @classmethod
+    def of(cls, number: int, size: int) -> BigCommand:
+        """Command ``number`` with ``size`` characters of data."""
+        return cls(number, "x" * size)
+
+    def __repr__(self) -> str:
+        return f"BigCommand({self.number}, {len(self.data)} bytes)"
+
+
+#: what the lab's client submits: a whole number, or a `BigCommand`
+Command = int | BigCommand
+#: the exact types of the client's commands (a subclass of int, a bool, is not one)
+COMMAND_TYPES = (int, BigCommand)
+
+
+@dataclass(frozen=True)
+class Submit:
+    """The lab's client asks the servers to agree on ``command`` (a whole number, or a
+    `BigCommand`: a server never looks inside it)."""
+
+    command: Command
 
 
 class Tester(Client):
@@ -54,19 +80,19 @@ class Tester(Client):
         self.applied: set[Any] = set()
         self.read = 0
 
-    def submit(self, command: int) -> None:
+    def submit(self, command: Command) -> None:
         """Send ``command`` to every server: the leader takes it."""
         self.broadcast(Submit(command))
 
 
-def add_tester(sim: Simulation, plan: Iterable[tuple[float, int]],
+def add_tester(sim: Simulation, plan: Iterable[tuple[float, Command]],
                retry_until: float | None = None) -> None:
     """Add the client to ``sim`` and `submit` ``plan``."""
     sim.add_node(Tester, TESTER)
     submit(sim, plan, retry_until)
 
 
-def submit(sim: Simulation, plan: Iterable[tuple[float, int]],
+def submit(sim: Simulation, plan: Iterable[tuple[float, Command]],
            retry_until: float | None = None) -> None:
     """Submit each ``(time, command)`` of ``plan`` then and, until some server applies it,
     again every `RETRY` ms while before ``retry_until`` (None: never again)."""
@@ -81,7 +107,7 @@ class Submission:
     (and does not read the whole simulation as their argument)."""
 
     sim: Simulation = field(repr=False, compare=False)
-    command: int
+    command: Command
     retry_until: float | None
 
     def __call__(self) -> None:
@@ -99,7 +125,7 @@ def applied_commands(sim: Simulation) -> set[Any]:
     for event in sim.trace[tester.read:]:
         if event.kind == "note" and event.data.what == "apply":
             command = dict(event.data.details).get("command")
-            if type(command) is int:  # (the client's commands are whole numbers)
+            if type(command) in COMMAND_TYPES:  # (the client's commands)
                 tester.applied.add(command)
     tester.read = len(sim.trace)
     return tester.applied
