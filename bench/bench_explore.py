@@ -20,7 +20,9 @@ of each, and the median of the rounds' ratios with their range.
   stateless search would take minutes for all of them).
 
 Then the full exploration of that Paxos configuration, with snapshots only: every reachable
-state, no violation. Run with ``python bench/bench_explore.py [--rounds N]``.
+state, no violation; and Multi-Paxos (`distlab.consensus.multipaxos.runs.explore_multipaxos`):
+one leader proposing two commands, every reachable state, and two servers competing to lead
+with a command each, every schedule of up to 11 steps (all of them is out of reach). Run with ``python bench/bench_explore.py [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from distlab.check.examples import (AmnesiacElection, ForgetfulElection, RicartA
                                     mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
 from distlab.check.invariants import Invariant
+from distlab.consensus.multipaxos.runs import explore_multipaxos
 from distlab.consensus.paxos import agreement, validity
 from distlab.consensus.paxos.runs import explore_paxos, paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
@@ -111,6 +114,13 @@ def main() -> None:
           f"reachable state: {paxos.states:,} states, {paxos.transitions:,} transitions, "
           f"depth {paxos.depth}, in {paxos.elapsed:.1f} s ({paxos.states_per_second:,.0f} "
           f"states/s)")
+    for label, options in [("1 leader, 2 commands", {"leaders": 1, "max_depth": 1_000}),
+                           ("2 leaders, 2 commands", {"max_depth": 11})]:
+        result = explore_multipaxos(**options)
+        scope = "up to depth 11" if result.depth_limited else "in every reachable state"
+        print(f"Multi-Paxos, 3 servers, {label} (fork): {result.status} {scope}: "
+              f"{result.states:,} states, {result.transitions:,} transitions, in "
+              f"{result.elapsed:.1f} s ({result.states_per_second:,.0f} states/s)")
 
 
 if __name__ == "__main__":
