@@ -22,7 +22,8 @@ of each, and the median of the rounds' ratios with their range.
 Then the full exploration of that Paxos configuration, with snapshots only: every reachable
 state, no violation; and Multi-Paxos (`distlab.consensus.multipaxos.runs.explore_multipaxos`):
 one leader proposing two commands, every reachable state, and two servers competing to lead
-with a command each, every schedule of up to 11 steps (all of them is out of reach). Run with ``python bench/bench_explore.py [--rounds N]``.
+with a command each, every schedule of up to 11 steps (all of them is out of reach). Run with
+``python bench/bench_explore.py [--rounds N]``.
 """
 
 from __future__ import annotations
