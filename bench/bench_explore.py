@@ -23,8 +23,11 @@ machine moves the real-time ratio more).
 
 Then the full exploration of that Paxos configuration, with snapshots only: every reachable
 state, no violation; and the same exploration split over ``WORKERS`` processes
-(``explore(..., workers=2)``, `distlab.check.split`), which must count the same states.
-Run with ``python bench/bench_explore.py [--rounds N]``.
+(``explore(..., workers=2)``, `distlab.check.split`), which must count the same states. Then
+Multi-Paxos (`distlab.consensus.multipaxos.runs.explore_multipaxos`): one leader proposing two
+commands, every reachable state, and two servers competing to lead with a command each, every
+schedule of up to 11 steps (all of them is out of reach). Run with
+``python bench/bench_explore.py [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from distlab.check.examples import (AmnesiacElection, ForgetfulElection, RicartA
                                     mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
 from distlab.check.invariants import Invariant
+from distlab.consensus.multipaxos.runs import explore_multipaxos
 from distlab.consensus.paxos import agreement, validity
 from distlab.consensus.paxos.runs import explore_paxos, paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
@@ -145,6 +149,13 @@ def main() -> None:
           f"serial search's speed; {split_cpu:.1f} s of CPU in all processes, so on "
           f"{split.workers} idle cores about {serial_cpu / (split_cpu / split.workers):.2f}x "
           f"(projected)")
+    for label, options in [("1 leader, 2 commands", {"leaders": 1, "max_depth": 1_000}),
+                           ("2 leaders, 2 commands", {"max_depth": 11})]:
+        result = explore_multipaxos(**options)
+        scope = "up to depth 11" if result.depth_limited else "in every reachable state"
+        print(f"Multi-Paxos, 3 servers, {label} (fork): {result.status} {scope}: "
+              f"{result.states:,} states, {result.transitions:,} transitions, in "
+              f"{result.elapsed:.1f} s ({result.states_per_second:,.0f} states/s)")
 
 
 def _children_cpu() -> float:

@@ -7,7 +7,7 @@ from distlab.check.invariants import InvariantViolation
 from distlab.consensus.paxos import (Accept, Acceptor, ForgetfulAcceptor, HastyProposer,
                                      MinorityProposer, Prepare, Promise, PromiseBreakingAcceptor,
                                      Proposer)
-from distlab.consensus.paxos.runs import explore_paxos, paxos_setup, random_runs
+from distlab.consensus.paxos.runs import explore_paxos, paxos_run, paxos_setup, random_runs
 from distlab.sim import Node, Simulation
 
 
@@ -89,3 +89,10 @@ def test_a_proposer_proposes_the_value_of_the_highest_ballot_it_hears_of():
     proposer.on_message("a1", Promise(proposer.ballot, (1, "p0"), "old"))
     proposer.on_message("a2", Promise(proposer.ballot, (0, "p9"), "older"))
     assert proposer.proposal == "old"
+
+
+def test_a_watched_run_of_two_proposers_chooses_one_value():
+    sim = paxos_run(seed=3)
+    chosen = {node.chosen for node in sim.nodes.values()
+              if isinstance(node, Proposer) and node.chosen is not None}
+    assert chosen == {"v2"}

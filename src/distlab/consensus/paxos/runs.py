@@ -1,9 +1,10 @@
 """Experiments on single-decree Paxos, for the book's pages and the benchmarks.
 
-`paxos_setup` builds a cluster for a simulation (or for the schedule explorer),
-`explore_paxos` model-checks a small configuration, `random_runs` checks the invariants
-over many seeds of a lossy network with crashes and restarts, and `adversarial_duel` runs two
-proposers over a network that holds back their ``Accept`` messages (FLP's adversary).
+`paxos_setup` builds a cluster for a simulation (or for the schedule explorer), `paxos_run`
+runs one with the invariants watched, `explore_paxos` model-checks a small configuration,
+`random_runs` checks the invariants over many seeds of a lossy network with crashes and
+restarts, and `adversarial_duel` runs two proposers over a network that holds back their
+``Accept`` messages (FLP's adversary).
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ def paxos_setup(acceptors: int = 3, proposers: int = 2, *,
                          retry_after=retry_after)
 
     return setup
+
+
+def paxos_run(seed: int, *, acceptors: int = 3, proposers: int = 2, until: float = 200.0,
+              retry_after: float | None = None) -> Simulation:
+    """Run `paxos_setup`'s cluster on a network delivering in 1 to 10 ms, agreement and
+    validity watched after every event, until ``until`` ms; return the simulation."""
+    sim = Simulation(seed=seed, network=Network(latency=Uniform(1, 10)))
+    paxos_setup(acceptors, proposers, retry_after=retry_after)(sim)
+    watch(sim, agreement(), validity)
+    sim.run(until=until)
+    return sim
 
 
 def explore_paxos(acceptors: int = 3, proposers: int = 2, *,
