@@ -150,6 +150,21 @@ def test_the_mapreduce_solution_passes_every_check():
     assert [r.check.seeds for r in report.results] == [10, 10, 5, 5, 5, 15, 15, 15]
 
 
+class NeverAsksAgain(MR.Worker):
+    """Sends its request once and waits for the answer for ever: a lost message stops it."""
+
+    def ask(self, msg):
+        self.send("coordinator", msg)
+
+
+def test_a_worker_that_never_asks_again_is_caught_on_an_unreliable_network():
+    report = check(lab(worker=NeverAsksAgain), timing=False, seeds=3)
+    assert report.failed == ["test_unreliable_network_B"], str(report)
+    explanation = failure_of(report, "test_unreliable_network_B").explanation
+    assert "had not exited by the end of the run" in explanation
+    assert "must ask again after a while" in explanation
+
+
 def test_a_coordinator_that_never_reassigns_is_caught_by_crash_recovery():
     report = check(lab(NeverReassigns), name="test_crash_recovery_B", timing=False)
     failure = failure_of(report, "test_crash_recovery_B")

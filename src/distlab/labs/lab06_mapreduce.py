@@ -235,7 +235,8 @@ class JobDone(TraceProperty):
         if stayed:
             return (f"{', '.join(stayed)} had not exited by the end of the run "
                     f"(t={sim.now:g} ms): once the job is done, a worker that asks gets Exit "
-                    f"and sets its exited to True")
+                    f"and sets its exited to True; a worker whose request or answer was lost "
+                    f"must ask again after a while")
         return None
 
 
