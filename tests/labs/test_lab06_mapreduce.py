@@ -20,7 +20,7 @@ from distlab.compute.messages import MapTask, ReduceTask, TaskDone, Wait, output
 from distlab.compute.model import Job, encode, run_sequential
 from distlab.grading import check
 from distlab.labs.lab06_mapreduce import (N_INPUTS, N_REDUCE, WORDS, DaskLab, MapReduceLab,
-                                           judge_dask, run_here)
+                                          judge_dask, run_here)
 from distlab.sim import ConfigurationError
 
 from notebook_code import failures, solution

@@ -48,9 +48,9 @@ from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Network, Node, Uniform, stream
 
 __all__ = [
-    "CRASH_BOUND", "DaskLab", "Exit", "GetTask", "HEALTHY_BOUND", "MapReduceLab", "MapTask", "ReduceTask",
-    "STRAGGLER_BOUND", "SLOWDOWN", "TaskDone", "Wait", "intermediate_file", "output_file",
-    "processing_time",
+    "CRASH_BOUND", "DaskLab", "Exit", "GetTask", "HEALTHY_BOUND", "MapReduceLab", "MapTask",
+    "ReduceTask", "STRAGGLER_BOUND", "SLOWDOWN", "TaskDone", "Wait", "intermediate_file",
+    "output_file", "processing_time",
 ]
 
 #: the library's framework: a student's classes may neither subclass nor import it
