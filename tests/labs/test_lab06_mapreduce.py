@@ -16,7 +16,8 @@ import pytest
 
 from distlab.compute.jobs import documents, inverted_index, word_count
 from distlab.compute.mapreduce import Coordinator as LibraryCoordinator
-from distlab.compute.messages import MapTask, ReduceTask, TaskDone, Wait, output_file
+from distlab.compute.messages import (MapTask, ReduceTask, TaskDone, Wait, intermediate_file,
+                                      output_file)
 from distlab.compute.model import Job, encode, run_sequential
 from distlab.grading import check
 from distlab.labs.lab06_mapreduce import (N_INPUTS, N_REDUCE, WORDS, DaskLab, MapReduceLab,
@@ -122,6 +123,18 @@ class WritesOutputInPlace(MR.Worker):
             self.report("reduce")
 
 
+class WritesIntermediateInPlace(MR.Worker):
+    """Appends a map task's partitions straight to their intermediate files: a second copy of
+    the task (a backup, a re-execution) appends them again."""
+
+    def on_timer(self, name):
+        if name != "map":
+            return super().on_timer(name)
+        for r, pairs in enumerate(self.output):
+            self.files.append(intermediate_file(self.task.task, r), encode(pairs))
+        self.report("map")
+
+
 class ExitsWhenIdle(MR.Worker):
     """Takes Wait() to mean that there is no more work, and exits."""
 
@@ -178,6 +191,14 @@ def test_output_written_in_place_is_caught_at_once():
     assert failure.summary == "violated: the rules of MapReduce hold at every moment"
     assert "appended to mr-out-" in failure.explanation
     assert "Write to a temporary file, and rename it" in failure.explanation
+
+
+def test_intermediate_files_written_in_place_are_caught_when_a_map_task_runs_twice():
+    report = check(lab(worker=WritesIntermediateInPlace), part="B", timing=False)
+    assert report.failed == ["test_unreliable_network_B"], str(report)
+    explanation = failure_of(report, "test_unreliable_network_B").explanation
+    assert "the coordinator said the job was done" in explanation
+    assert "replace its files, not add to them" in explanation
 
 
 def test_a_worker_that_exits_early_is_caught():

@@ -218,7 +218,8 @@ class JobDone(TraceProperty):
                 return Violation(self.description, (
                     f"the coordinator said the job was done at t={run.sim.now:g} ms, but "
                     f"{'; '.join(problems[:3])}: count a task done once only, however many "
-                    f"of its copies report"), run.sim.now)
+                    f"of its copies report, and let a second copy of a task replace its "
+                    f"files, not add to them (a temporary file, renamed)"), run.sim.now)
         return None
 
     def judge(self, run: Run) -> str | None:
