@@ -52,6 +52,19 @@ class UnboundedPiggyback(SWIM.SwimMember):
         return tuple(item[0] for item in self.buffer.values())
 
 
+class NoPiggybackLimit(SWIM.SwimMember):
+    """Retransmits each update a bounded number of times, but puts every update of its buffer
+    on each message, however many there are (MAX_PIGGYBACK ignored)."""
+
+    def piggyback(self, to):
+        chosen = list(self.buffer.values())
+        for item in chosen:
+            item[1] += 1
+            if item[1] >= retransmissions(len(self.members) + 1):
+                del self.buffer[item[0].member]
+        return tuple(item[0] for item in chosen)
+
+
 class NeverRetransmits(SWIM.SwimMember):
     """Piggybacks each update once, then drops it."""
 
@@ -78,7 +91,7 @@ def test_the_swim_solution_passes_every_check():
     # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
     report = check(SwimLab(SWIM.SwimMember), seeds=2, timing=False)
     assert report.passed, str(report)
-    assert [r.check.seeds for r in report.results] == [10] * 5
+    assert [r.check.seeds for r in report.results] == [10] * 6
 
 
 def test_no_ping_req_suspects_members_behind_a_cut_link():
@@ -110,6 +123,14 @@ def test_an_unbounded_piggyback_buffer_is_caught():
                                f"sent at most {limit} times by a member")
     assert "drop an update from the buffer after retransmissions(n) sends" in (
         failure.explanation)
+
+
+def test_more_than_max_piggyback_updates_on_a_message_is_caught():
+    report = check(SwimLab(NoPiggybackLimit), timing=False, seeds=3)
+    assert report.failed == ["test_many_crashes_A"], str(report)
+    failure = report.failures[0]
+    assert failure.summary.startswith(f"violated: at most {MAX_PIGGYBACK} updates per message")
+    assert f"put at most {MAX_PIGGYBACK} on a message" in failure.explanation
 
 
 def test_sending_news_once_spreads_it_too_slowly():

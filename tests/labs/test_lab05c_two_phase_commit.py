@@ -113,6 +113,21 @@ def test_committing_before_every_vote_breaks_validity():
                                 "commits only if every participant voted yes"}
 
 
+class AlwaysAborts(TPC.Coordinator):
+    """Plays safe: decides abort on every transaction, whatever the votes (atomic and valid,
+    but useless)."""
+
+    def decide(self, txn, outcome):
+        super().decide(txn, TPC.ABORT)
+
+
+def test_a_coordinator_that_always_aborts_is_caught_when_everyone_votes_yes():
+    report = check(lab(coordinator=AlwaysAborts), part="A", seeds=2, timing=False)
+    assert failures(report) == {"test_everyone_votes_yes_A": "violated: every node commits "
+                                "every transaction everyone voted yes on within 2000 ms, and "
+                                "still at the end"}
+
+
 def test_a_vote_kept_in_memory_is_forgotten_on_restart():
     report = check(lab(participant=VoteNotLogged), name="test_participants_crash_B",
                    timing=False)

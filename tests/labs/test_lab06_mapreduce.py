@@ -8,18 +8,26 @@ say what went wrong in words a student can act on.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import nbformat
 import pytest
 
+from distlab.compute.jobs import documents, inverted_index, word_count
 from distlab.compute.mapreduce import Coordinator as LibraryCoordinator
-from distlab.compute.messages import MapTask, ReduceTask, TaskDone, Wait, output_file
-from distlab.compute.model import encode
+from distlab.compute.messages import (MapTask, ReduceTask, TaskDone, Wait, intermediate_file,
+                                      output_file)
+from distlab.compute.model import Job, encode, run_sequential
 from distlab.grading import check
-from distlab.labs.lab06_mapreduce import MapReduceLab
+from distlab.labs.lab06_mapreduce import (N_INPUTS, N_REDUCE, WORDS, DaskLab, MapReduceLab,
+                                          judge_dask, run_here)
 from distlab.sim import ConfigurationError
 
 from notebook_code import failures, solution
 
 MR = solution("lab06-mapreduce")
+SOLUTION = Path(__file__).parents[2] / "solutions" / "lab06-mapreduce.ipynb"
 
 
 def lab(coordinator=MR.Coordinator, worker=MR.Worker):
@@ -115,6 +123,18 @@ class WritesOutputInPlace(MR.Worker):
             self.report("reduce")
 
 
+class WritesIntermediateInPlace(MR.Worker):
+    """Appends a map task's partitions straight to their intermediate files: a second copy of
+    the task (a backup, a re-execution) appends them again."""
+
+    def on_timer(self, name):
+        if name != "map":
+            return super().on_timer(name)
+        for r, pairs in enumerate(self.output):
+            self.files.append(intermediate_file(self.task.task, r), encode(pairs))
+        self.report("map")
+
+
 class ExitsWhenIdle(MR.Worker):
     """Takes Wait() to mean that there is no more work, and exits."""
 
@@ -143,6 +163,21 @@ def test_the_mapreduce_solution_passes_every_check():
     assert [r.check.seeds for r in report.results] == [10, 10, 5, 5, 5, 15, 15, 15]
 
 
+class NeverAsksAgain(MR.Worker):
+    """Sends its request once and waits for the answer for ever: a lost message stops it."""
+
+    def ask(self, msg):
+        self.send("coordinator", msg)
+
+
+def test_a_worker_that_never_asks_again_is_caught_on_an_unreliable_network():
+    report = check(lab(worker=NeverAsksAgain), timing=False, seeds=3)
+    assert report.failed == ["test_unreliable_network_B"], str(report)
+    explanation = failure_of(report, "test_unreliable_network_B").explanation
+    assert "had not exited by the end of the run" in explanation
+    assert "must ask again after a while" in explanation
+
+
 def test_a_coordinator_that_never_reassigns_is_caught_by_crash_recovery():
     report = check(lab(NeverReassigns), name="test_crash_recovery_B", timing=False)
     failure = failure_of(report, "test_crash_recovery_B")
@@ -156,6 +191,14 @@ def test_output_written_in_place_is_caught_at_once():
     assert failure.summary == "violated: the rules of MapReduce hold at every moment"
     assert "appended to mr-out-" in failure.explanation
     assert "Write to a temporary file, and rename it" in failure.explanation
+
+
+def test_intermediate_files_written_in_place_are_caught_when_a_map_task_runs_twice():
+    report = check(lab(worker=WritesIntermediateInPlace), part="B", timing=False)
+    assert report.failed == ["test_unreliable_network_B"], str(report)
+    explanation = failure_of(report, "test_unreliable_network_B").explanation
+    assert "the coordinator said the job was done" in explanation
+    assert "replace its files, not add to them" in explanation
 
 
 def test_a_worker_that_exits_early_is_caught():
@@ -218,3 +261,128 @@ def test_the_library_framework_is_refused():
 
     with pytest.raises(ConfigurationError, match="uses the library's own MapReduce"):
         lab(worker=Borrows)
+
+
+# -- part C (optional): the student's map and reduce functions on Dask ---------------------------
+# Dask ships a function of a notebook (module ``__main__``) by value, with what it uses, and
+# any other by reference, to be imported again in the worker. The solution's part C cell is
+# therefore run here as a notebook runs it, and the mistakes below are marked as notebook code.
+def notebook_cell(cell_id: str) -> dict:
+    """The names a code cell of the solution notebook defines, run as ``__main__``."""
+    source = next(cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells
+                  if cell.get("id") == cell_id)
+    names = {"__name__": "__main__"}
+    exec(compile(source, f"<{SOLUTION.name}:{cell_id}>", "exec"), names)  # noqa: S102
+    return names
+
+
+def in_a_notebook(function):
+    """``function``, shipped to Dask as a function of a notebook is (by value)."""
+    function.__module__ = "__main__"
+    return function
+
+
+PART_C = notebook_cell("lab06-14")
+INPUTS = documents(N_INPUTS, WORDS, seed=1)
+MY_JOBS = (PART_C["my_word_count"], PART_C["my_inverted_index"])
+
+
+def dask_failure(*jobs):
+    """Part C's failure for ``jobs`` (which must fail it)."""
+    report = check(DaskLab(*jobs), part="C", timing=False)
+    return failure_of(report, "test_same_output_on_dask_C")
+
+
+@pytest.mark.timeout(150)
+def test_the_solution_gives_the_same_output_on_dask():
+    report = check(DaskLab(*MY_JOBS), part="C", timing=False)
+    assert report.passed, str(report)
+    assert report.results[0].real
+
+
+@in_a_notebook
+def untouched_map(name, text):
+    raise NotImplementedError()
+
+
+def test_the_untouched_part_c_fails_at_once_as_not_implemented():
+    untouched = Job("untouched", untouched_map, untouched_map)
+    summary = dask_failure(untouched, untouched).summary
+    assert summary == "not implemented yet: untouched_map", summary
+
+
+TALLY: dict[str, int] = {}
+
+
+@in_a_notebook
+def map_into_a_tally(name, text):
+    """A word count's map that also adds each word to a global tally..."""
+    for word, one in PART_C["map_words"](name, text):
+        TALLY[word] = TALLY.get(word, 0) + 1
+        yield word, one
+
+
+@in_a_notebook
+def reduce_from_the_tally(word, counts):
+    """... which reduce reads instead of its values: right in one process only."""
+    return str(TALLY[word])
+
+
+@pytest.mark.timeout(150)
+def test_map_and_reduce_talking_through_a_global_variable_are_caught_on_dask():
+    tally = Job("tally", map_into_a_tally, reduce_from_the_tally)
+    TALLY.clear()
+    assert run_here(tally, INPUTS) == run_sequential(word_count, INPUTS, N_REDUCE).as_dict()
+    TALLY.clear()
+    explanation = dask_failure(tally, PART_C["my_inverted_index"]).explanation
+    assert "your word count failed on Dask (KeyError" in explanation, explanation
+    assert "a global variable that map fills and reduce reads" in explanation
+
+
+LOG = open(os.devnull, "w")  # noqa: SIM115 - open for the module's life, as a notebook's would be
+
+
+@in_a_notebook
+def map_documents_with_a_log(name, text):
+    """An inverted index's map that logs each document it reads to a file open for writing:
+    fine in one process, but an open file cannot be pickled."""
+    LOG.write(f"mapping {name}\n")
+    yield from PART_C["map_documents"](name, text)
+
+
+@pytest.mark.timeout(150)
+def test_a_map_writing_to_an_open_file_cannot_travel_to_dask():
+    logged = Job("logged", map_documents_with_a_log, PART_C["reduce_documents"])
+    assert run_here(logged, INPUTS) == run_sequential(inverted_index, INPUTS, N_REDUCE).as_dict()
+    explanation = dask_failure(PART_C["my_word_count"], logged).explanation
+    assert "your inverted index failed on Dask" in explanation, explanation
+    assert "an open file" in explanation and "cannot travel" in explanation
+
+
+@in_a_notebook
+def reduce_documents_in_set_order(word, names):
+    """An inverted index's reduce that forgets to sort: a set's order, not the names' order."""
+    return ",".join(set(names))
+
+
+@pytest.mark.timeout(150)
+def test_a_reduce_in_set_order_is_caught_even_in_one_process():
+    unsorted = Job("unsorted", PART_C["map_documents"], reduce_documents_in_set_order)
+    explanation = dask_failure(PART_C["my_word_count"], unsorted).explanation
+    assert "your inverted index is wrong even in one process: key " in explanation, explanation
+
+
+def test_part_c_refuses_the_library_jobs_and_what_is_not_a_job():
+    with pytest.raises(ValueError, match="write your own map and reduce functions"):
+        DaskLab(word_count, PART_C["my_inverted_index"])
+    with pytest.raises(TypeError, match=r"takes a Job\(name, map, reduce\)"):
+        DaskLab(PART_C["map_words"], PART_C["my_inverted_index"])
+
+
+def test_part_c_judges_what_it_observed_not_what_the_student_says():
+    expected = {"word count": {"a": "2"}, "inverted index": {"a": "doc-0"}}
+    right = {"here": dict(expected), "dask": dict(expected)}
+    assert judge_dask(expected, right) is None
+    assert "observed 'all good'" in judge_dask(expected, "all good").explanation
+    other = {"here": dict(expected), "dask": {**expected, "word count": {"a": "1"}}}
+    assert "another output on Dask" in judge_dask(expected, other).explanation

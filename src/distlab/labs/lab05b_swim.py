@@ -284,6 +284,12 @@ class SwimLab(Lab):
     def test_crashes_50_members_A(self, seed: int) -> Scenario:
         return self.scenario(seed, 50, crashes=2)
 
+    @graded(part="A", seeds=10, description="30 members, 8 crash within a second: all "
+            f"detected within 4 s, with at most {MAX_PIGGYBACK} updates on any message however "
+            "much news there is")
+    def test_many_crashes_A(self, seed: int) -> Scenario:
+        return self.scenario(seed, 30, crashes=8)
+
     @graded(part="A", seeds=10, description="20 members, 2 pairs cannot talk directly: "
             "nobody is ever suspected (helpers probe for them)")
     def test_cut_links_ping_req_A(self, seed: int) -> Scenario:

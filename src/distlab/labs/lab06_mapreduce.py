@@ -21,31 +21,42 @@ finished) and each worker's ``exited`` (True once it has stopped for good). What
 * on a healthy cluster, exactly M map and R reduce tasks are handed out;
 * workers that crash mid-task, a straggler ten times slower, lost and duplicated messages:
   the job still finishes, correctly, within a bound.
+
+Part C, optional, is apart (`DaskLab`): the student's own word count and inverted index, run
+in this process (`run_sequential`) and on a real engine, a local Dask cluster of two worker
+processes (`distlab.compute.dask_engine`); both outputs must equal the library's jobs'. It
+catches what only a real engine shows: functions that talk through a global variable (each
+worker process has its own) and functions that hold what cannot be shipped to another process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
+from distlab.compute.dask_engine import dask_cluster, submit_job
 from distlab.compute.files import FileOp, SharedFiles, apply, file_op, processing_time
 from distlab.compute.invariants import output_problems
 from distlab.compute.jobs import documents, inverted_index, word_count
 from distlab.compute.messages import (Exit, GetTask, MapTask, ReduceTask, TaskDone, Wait,
                                       intermediate_file, output_file)
-from distlab.compute.model import Job, run_sequential
-from distlab.grading.lab import Lab, Scenario, graded, own_code
+from distlab.compute.model import Job, map_task, reduce_task, run_sequential
+from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Network, Node, Uniform, stream
 
 __all__ = [
-    "CRASH_BOUND", "Exit", "GetTask", "HEALTHY_BOUND", "MapReduceLab", "MapTask", "ReduceTask",
-    "STRAGGLER_BOUND", "SLOWDOWN", "TaskDone", "Wait", "intermediate_file", "output_file",
-    "processing_time",
+    "CRASH_BOUND", "DaskLab", "Exit", "GetTask", "HEALTHY_BOUND", "MapReduceLab", "MapTask",
+    "ReduceTask", "STRAGGLER_BOUND", "SLOWDOWN", "TaskDone", "Wait", "intermediate_file",
+    "output_file", "processing_time",
 ]
 
 #: the library's framework: a student's classes may neither subclass nor import it
 LIBRARY_MAPREDUCE = ("distlab.compute.mapreduce", "distlab.compute.runs")
+#: where the library's jobs live: part C wants the student's own functions
+LIBRARY_JOBS = "distlab.compute.jobs"
 #: the workers of every check
 WORKERS = ("w1", "w2", "w3", "w4")
 #: input files and reduce partitions of the checks
@@ -62,6 +73,11 @@ SLOWDOWN = 10.0
 STRAGGLER_BOUND = 1_000.0
 #: with lost and duplicated messages
 UNRELIABLE_BOUND = 8_000.0
+#: real seconds part C may take: starting two Dask worker processes alone takes about 15 s
+#: on a busy two-core machine
+DASK_LIMIT = 100.0
+#: real seconds each of its two jobs may take on the cluster (about one when all is well)
+DASK_JOB_LIMIT = 30.0
 
 
 def refuse_library(coordinator: type[Node], worker: type[Node]) -> None:
@@ -202,7 +218,8 @@ class JobDone(TraceProperty):
                 return Violation(self.description, (
                     f"the coordinator said the job was done at t={run.sim.now:g} ms, but "
                     f"{'; '.join(problems[:3])}: count a task done once only, however many "
-                    f"of its copies report"), run.sim.now)
+                    f"of its copies report, and let a second copy of a task replace its "
+                    f"files, not add to them (a temporary file, renamed)"), run.sim.now)
         return None
 
     def judge(self, run: Run) -> str | None:
@@ -219,7 +236,8 @@ class JobDone(TraceProperty):
         if stayed:
             return (f"{', '.join(stayed)} had not exited by the end of the run "
                     f"(t={sim.now:g} ms): once the job is done, a worker that asks gets Exit "
-                    f"and sets its exited to True")
+                    f"and sets its exited to True; a worker whose request or answer was lost "
+                    f"must ask again after a while")
         return None
 
 
@@ -364,3 +382,103 @@ class MapReduceLab(Lab):
     def test_unreliable_network_B(self, seed: int) -> Scenario:
         network = Network(latency=Uniform(1, 5), loss=0.1, duplicate=0.1)
         return self.scenario(seed, network=network, within=UNRELIABLE_BOUND)
+
+
+# -- part C (optional): the student's map and reduce functions on a real engine ----------------
+class DaskLab(Lab):
+    """The optional part C of lab 6: the student's own word count and inverted index (two
+    `Job` objects) give the library's output in this process *and* on a Dask cluster."""
+
+    title = "Lab 6, part C: your map and reduce functions on Dask"
+
+    def __init__(self, word_count_job: Job, inverted_index_job: Job):
+        for name, job in (("word_count_job", word_count_job),
+                          ("inverted_index_job", inverted_index_job)):
+            if not isinstance(job, Job):
+                raise TypeError(f"DaskLab({name}=...) takes a Job(name, map, reduce) of "
+                                f"distlab.compute.model; got {job!r}")
+            if LIBRARY_JOBS in (job.map.__module__, job.reduce.__module__):
+                raise ValueError(f"DaskLab({name}=...) is given the library's own functions "
+                                 f"({job.map.__name__}, {job.reduce.__name__}); write your "
+                                 f"own map and reduce functions: the check is about yours")
+        self.jobs = {"word count": word_count_job, "inverted index": inverted_index_job}
+
+    @graded(part="C", seeds=1, description="your word count and inverted index on a local "
+            "Dask cluster of 2 worker processes: the same output as in this process, and "
+            "as the library's jobs")
+    def test_same_output_on_dask_C(self, seed: int) -> Trial:
+        inputs = documents(N_INPUTS, WORDS, seed=seed)
+        jobs = self.jobs
+
+        def body() -> dict[str, dict[str, Any]]:
+            for job in jobs.values():
+                list(job.map("probe", ""))  # a function not written yet fails here, at once
+            # on Dask first: a run in this process may leave state behind that the functions,
+            # shipped to the workers afterwards, would carry with them
+            on_dask = run_on_dask(jobs, inputs)
+            here = {name: run_here(job, inputs) for name, job in jobs.items()}
+            return {"here": here, "dask": on_dask}
+
+        expected = {"word count": run_sequential(word_count, inputs, N_REDUCE).as_dict(),
+                    "inverted index": run_sequential(inverted_index, inputs,
+                                                     N_REDUCE).as_dict()}
+        return Trial(body, time_limit=DASK_LIMIT, judge=partial(judge_dask, expected))
+
+
+def run_here(job: Job, inputs: Mapping[str, str]) -> dict[str, str]:
+    """``job``'s output in this process, task by task as the engine runs it: each map function
+    called once per input (`run_sequential` calls it twice, to count the pairs too)."""
+    outputs = [map_task(job, name, inputs[name], N_REDUCE) for name in sorted(inputs)]
+    return {key: value for r in range(N_REDUCE)
+            for key, value in reduce_task(job, [pair for out in outputs for pair in out[r]])}
+
+
+def run_on_dask(jobs: Mapping[str, Job], inputs: Mapping[str, str]
+                ) -> dict[str, dict[str, str] | str]:
+    """Each job's output on a new local cluster of two worker processes, or, if the job
+    failed there, its error as text."""
+    outputs: dict[str, dict[str, str] | str] = {}
+    with dask_cluster(workers=2) as client:
+        for n, (name, job) in enumerate(jobs.items()):
+            try:
+                submitted = submit_job(client, job, inputs, N_REDUCE, tag=f"job{n}")
+                outputs[name] = submitted.result(timeout=DASK_JOB_LIMIT)
+            except Exception as error:  # noqa: BLE001 - any error of the student's code there
+                outputs[name] = f"{type(error).__name__}: {error}"
+    return outputs
+
+
+def first_difference(got: Mapping[str, str], expected: Mapping[str, str]) -> str:
+    """The first key (in order) on which two outputs differ, in words."""
+    for key in sorted(set(got) | set(expected)):
+        if got.get(key) != expected.get(key):
+            return (f"key {key!r}: {got.get(key, 'missing')!r} where "
+                    f"{expected.get(key, 'missing')!r} was expected")
+    return "no difference"
+
+
+def judge_dask(expected: Mapping[str, dict[str, str]], seen: Any) -> Violation | None:
+    """The verdict on what `DaskLab.test_same_output_on_dask_C` observed."""
+    description = "the same output on Dask as in this process, and as the library's jobs"
+    if not (isinstance(seen, dict) and set(seen) == {"here", "dask"}):
+        return Violation(description, f"the run observed {seen!r}", 0.0)
+    for name, want in expected.items():
+        here, dask = seen["here"].get(name), seen["dask"].get(name)
+        if here != want:
+            return Violation(description, (
+                f"your {name} is wrong even in one process: "
+                f"{first_difference(here or {}, want)}"), 0.0)
+        if isinstance(dask, str):
+            return Violation(description, (
+                f"your {name} failed on Dask ({dask}), though it runs in this process. "
+                f"The functions travel to each worker process pickled, with a copy of what "
+                f"they use: a lock, an open file or a connection cannot travel (create it "
+                f"inside the function), and a global variable that map fills and reduce "
+                f"reads is filled in one worker and read empty in another"), 0.0)
+        if dask != here:
+            return Violation(description, (
+                f"your {name} gives another output on Dask than in this process: "
+                f"{first_difference(dask or {}, here)}. A map or reduce function must depend "
+                f"on its arguments only: a global variable that map writes and reduce reads "
+                f"exists once in one process, but once per worker process on a cluster"), 0.0)
+    return None
