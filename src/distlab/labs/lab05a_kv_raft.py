@@ -535,11 +535,7 @@ class KVRaftLab(Lab):
             "(at most two down), 5 clients: every operation completes once all are back, "
             "nothing acknowledged is lost")
     def test_crashes_restarts_A(self, seed: int) -> Scenario:
-        clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=40, think=40,
-                             run_for=7_000,
-                             faults=churn(seed, "crashes", FIVE, clients, 3_000, 250,
-                                          partitions=False))
+        return self.churning(seed, "crashes", ops=40, run_for=7_000, partitions=False)
 
     @graded(part="A", seeds=5, description="the leader is cut off with two clients (one "
             "reading, one appending) from 1 s to 2.5 s while a third appends on the "
@@ -559,20 +555,23 @@ class KVRaftLab(Lab):
             "on either side), 5 clients: no operation completes wrongly, all complete once "
             "healed")
     def test_partitions_A(self, seed: int) -> Scenario:
-        clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=40, think=40,
-                             run_for=7_000,
-                             faults=churn(seed, "partitions", FIVE, clients, 3_000, 250,
-                                          crashes=False))
+        return self.churning(seed, "partitions", ops=40, run_for=7_000, crashes=False)
 
     @graded(part="A", seeds=5, description="5 servers, unreliable network, partitions, "
             "crashes and restarts at random for 3 s, 5 clients")
     def test_partitions_crashes_unreliable_A(self, seed: int) -> Scenario:
+        return self.churning(seed, "churn", ops=20, run_for=8_000,
+                             network=Network(latency=Uniform(1, 10), **UNRELIABLE))
+
+    def churning(self, seed: int, name: str, *, ops: int, run_for: float,
+                 network: Network | None = None, crashes: bool = True,
+                 partitions: bool = True) -> Scenario:
+        """5 servers and 5 clients under random faults (`churn` ``name``) for 3 s."""
         clients = [f"c{i}" for i in range(1, 6)]
-        return self.scenario(seed, servers=FIVE, clients=5, ops=20, think=40,
-                             run_for=8_000,
-                             network=Network(latency=Uniform(1, 10), **UNRELIABLE),
-                             faults=churn(seed, "churn", FIVE, clients, 3_000, 250))
+        faults = churn(seed, name, FIVE, clients, 3_000, 250, crashes=crashes,
+                       partitions=partitions)
+        return self.scenario(seed, servers=FIVE, clients=5, ops=ops, think=40,
+                             run_for=run_for, network=network, faults=faults)
 
     @graded(part="A", seeds=5, description=f"one busy client, 150 operations, reliable "
             f"network: at least {MIN_RATE:g} operations per simulated second (answer when "
