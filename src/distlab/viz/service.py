@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from distlab.viz.palette import GREY
 from distlab.viz.style import NotebookFigure
 
 
@@ -50,7 +51,7 @@ def draw_completions(panels: Mapping[str, tuple[Sequence[float], Mapping[str, Se
         for user, per_window in counts.items():
             ax.step(starts, per_window, where="post", label=user)
         if down is not None:
-            ax.axvspan(*down, color="grey", alpha=0.15)
+            ax.axvspan(*down, color=GREY, alpha=0.15)
         ax.set_title(title)
         ax.set_xlabel("time (ms)")
     axes[0].set_ylabel(f"operations completed per {width:g} ms")
@@ -76,10 +77,10 @@ def draw_load(curves: Mapping[str, Sequence[tuple[int, float, float]]],
         left.plot(users, [p[1] for p in points], marker=marker, label=name)
         right.plot(users, [p[2] for p in points], marker=marker, label=name)
     if capacity is not None:
-        left.axhline(capacity, color="grey", linestyle=":", linewidth=1)
+        left.axhline(capacity, color=GREY, linestyle=":", linewidth=1)
         left.annotate(f"one store's capacity ({capacity:g}/s)", (0.5, capacity),
                       xycoords=("axes fraction", "data"), xytext=(0, 4),
-                      textcoords="offset points", fontsize=8, color="grey")
+                      textcoords="offset points", fontsize=8, color=GREY)
     left.set_ylabel("successful operations per second")
     left.set_title("Throughput")
     right.set_ylabel("median operation latency (ms)")

@@ -23,8 +23,7 @@ from distlab.labs.lab04_raft.faults import leaders
 from distlab.labs.lab04_raft.part_a import PartA
 from distlab.labs.lab04_raft.replication import (REQUEST_BYTES, Agreement, FastBackup, LogRules,
                                                  MessageBudget, Phase, wire_bytes)
-from distlab.labs.lab04_raft.tester import (BigCommand, add_tester, split, submit,
-                                            with_service)
+from distlab.labs.lab04_raft.tester import BigCommand, add_tester, split, submit, with_service
 from distlab.sim import Network, Node, Simulation, Uniform
 from distlab.sim.helpers import node_ids
 
