@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from distlab.grading import check
-from distlab.labs.lab05b_swim import (DEAD, MAX_PIGGYBACK, PERIOD, SUSPECT, K, SwimLab,
-                                      retransmissions, spread_bound)
+from distlab.labs.lab05b_swim import (DEAD, HELP_COST, MAX_PIGGYBACK, PERIOD, PING_TIMEOUT,
+                                      PROBE_COST, SUSPECT, K, SwimLab, retransmissions,
+                                      spread_bound)
 from distlab.membership.swim import SwimMember as LibrarySwimMember
 from distlab.sim import ConfigurationError
 
@@ -140,11 +141,32 @@ def test_sending_news_once_spreads_it_too_slowly():
                                       "member dead")
 
 
+LOAD_RULE = (f"violated: at most {PROBE_COST} messages per member and period, and {HELP_COST} "
+             f"more for each probe not answered within {PING_TIMEOUT:g} ms")
+
+
 def test_pinging_everyone_breaks_the_constant_load():
     report = check(SwimLab(PingsEveryone), name="test_crashes_20_members_A", timing=False)
     failure = report.failures[0]
-    assert failure.summary == "violated: at most 3 messages per member and period"
+    assert failure.summary == LOAD_RULE
     assert "SWIM pings one member per period, not every member" in failure.explanation
+
+
+class AsksHelpersAtOnce(SWIM.SwimMember):
+    """Sends its PingReqs with every ping, without waiting for the ack (PING_TIMEOUT)."""
+
+    def on_timer(self, name):
+        super().on_timer(name)
+        if name == "probe" and self.probing is not None:
+            super().on_timer("ping timeout")
+
+
+def test_asking_helpers_before_the_ping_times_out_is_caught():
+    report = check(SwimLab(AsksHelpersAtOnce), name="test_crashes_20_members_A", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == LOAD_RULE
+    assert f"asks {K} helpers only when the ack is late" in failure.explanation
+
 
 
 def test_the_library_swim_is_refused():

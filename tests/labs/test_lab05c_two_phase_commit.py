@@ -123,9 +123,9 @@ class AlwaysAborts(TPC.Coordinator):
 
 def test_a_coordinator_that_always_aborts_is_caught_when_everyone_votes_yes():
     report = check(lab(coordinator=AlwaysAborts), part="A", seeds=2, timing=False)
-    assert failures(report) == {"test_everyone_votes_yes_A": "violated: every node commits "
-                                "every transaction everyone voted yes on within 2000 ms, and "
-                                "still at the end"}
+    assert failures(report) == {"test_everyone_votes_yes_A": "violated: when no node crashes "
+                                "and no message is lost, every node commits every transaction "
+                                "everyone voted yes on within 2000 ms, and still at the end"}
 
 
 def test_a_vote_kept_in_memory_is_forgotten_on_restart():

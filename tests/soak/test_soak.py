@@ -15,6 +15,7 @@ from distlab.consensus.paxos import HastyProposer
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.vr import bugs as vr_bugs
 from distlab.consensus.zab import bugs as zab_bugs
+from distlab.labs.lab05b_swim import PERIOD, late_probes
 from distlab.membership.heartbeat import TimeoutDetector
 from distlab.membership.messages import ALIVE, Update
 from distlab.membership.phi_accrual import PhiAccrualDetector
@@ -121,6 +122,30 @@ def test_the_quorum_register_survives_a_duplicated_write():
     # found by the soak: a duplicated Write was coordinated twice, one coordination failed
     # (a definite Error) while the other stored the value on a majority
     assert replay("kv-quorum-register", 169)[1].violation is None
+
+
+def test_a_swim_member_is_allowed_the_helpers_its_late_probes_need():
+    # found by the soak: with one member slow and messages held back, 70 of the 800 probes
+    # of lab 5b's solution needed helpers, 3.04 messages per member and period in all, and
+    # a fixed bound of 3 called that too many; SWIM's cost is 2 per member and period plus
+    # 4K for each late probe, and the solution sends no more
+    sim, outcome = replay("lab05b-swim", 59)
+    assert outcome.violation is None
+    assert sim.trace.counts()["send"] > 3 * 20 * 8_000 / PERIOD
+    assert late_probes(sim.trace) > 0
+
+
+@pytest.mark.parametrize("seed", [49, 56])
+def test_aborting_after_a_fault_is_allowed_when_everyone_votes_yes(seed):
+    # found by the soak: its nemesis cut the votes off (a partition, a loss), the coordinator's
+    # vote timeout aborted, and the rule demanded commits anyway; commit is owed only to a run
+    # in which no node crashes and no message is lost
+    target = labs.lab05c()
+    assert target.which(seed) == "test_everyone_votes_yes_A"
+    sim, outcome = replay(target, seed)
+    assert outcome.violation is None
+    assert sim.trace.counts()["drop"] > 0
+    assert "abort" in sim.nodes["coordinator"].decisions.values()
 
 
 def test_workers_give_the_runs_of_a_single_process():

@@ -27,7 +27,6 @@ from distlab.compute.runs import add_cluster
 from distlab.consensus.cluster import add_kv_cluster
 from distlab.consensus.multipaxos.invariants import multipaxos_invariants
 from distlab.consensus.multipaxos.nodes import MultiPaxosServer
-from distlab.consensus.multipaxos.runs import add_multipaxos_kv
 from distlab.consensus.paxos import Acceptor, Proposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
@@ -145,8 +144,8 @@ def multipaxos(server: type[MultiPaxosServer] = MultiPaxosServer) -> Target:
     run_for, calm_at = 3_000.0, 0.6
 
     def setup(sim: Simulation) -> None:
-        add_multipaxos_kv(sim, n=5, clients=3, ops=1_000, server_class=server, retry=60.0,
-                          election_timeout=(100.0, 200.0), heartbeat_interval=30.0)
+        add_kv_cluster(sim, server, n=5, clients=3, ops=1_000, retry=60.0,
+                       election_timeout=(100.0, 200.0), heartbeat_interval=30.0)
 
     def scenario(seed: int) -> Scenario:
         return Scenario(setup, run_for=run_for, network=NETWORK, properties=[

@@ -18,32 +18,12 @@ from typing import Any
 from distlab.check import check_linearizability
 from distlab.check.explore import ExplorationResult, explore
 from distlab.check.invariants import Invariant, InvariantViolation, watch
+from distlab.consensus.cluster import FaultyRun, add_kv_cluster, faulty_run, kv_cluster
 from distlab.consensus.multipaxos.invariants import multipaxos_invariants
 from distlab.consensus.multipaxos.messages import NOOP, CatchUp, Heartbeat
 from distlab.consensus.multipaxos.nodes import MultiPaxosServer
 from distlab.sim import Client, Constant, Latency, Nemesis, Network, Simulation, Uniform
-from distlab.sim.helpers import node_ids
-from distlab.workloads.kv import MODEL, Append, Get, KVClient, Put
-
-
-def add_multipaxos_kv(sim: Simulation, *, n: int = 3, clients: int = 2, ops: int = 20,
-                      retry: float = 100.0,
-                      server_class: type[MultiPaxosServer] = MultiPaxosServer,
-                      **options: float | tuple[float, float]) -> list[str]:
-    """Add ``n`` servers ``n1``... and ``clients`` key-value clients ``c1``... doing ``ops``
-    operations each to ``sim``; return the servers' ids.
-
-    Each client knows every server and starts with its own (``c1`` with ``n1``...); a
-    follower redirects it to the leader. ``options`` go to every server."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"a Multi-Paxos cluster needs at least one server; got n={n!r}")
-    servers = node_ids(n, first=1)
-    sim.add_nodes(server_class, servers, **options)
-    for i in range(1, clients + 1):
-        first = (i - 1) % n
-        sim.add_node(KVClient, f"c{i}", server=servers[first:] + servers[:first], ops=ops,
-                     retry=retry)
-    return servers
+from distlab.workloads.kv import MODEL, Append, Get, Put
 
 
 def multipaxos_kv(*, seed: int = 0, n: int = 3, clients: int = 2, ops: int = 20,
@@ -51,19 +31,12 @@ def multipaxos_kv(*, seed: int = 0, n: int = 3, clients: int = 2, ops: int = 20,
                   nemesis: Nemesis | None = None,
                   server_class: type[MultiPaxosServer] = MultiPaxosServer,
                   **options: float | tuple[float, float]) -> Simulation:
-    """A key-value store replicated by Multi-Paxos (`add_multipaxos_kv`), ready to run.
-
-    A ``nemesis`` must be limited to the servers (``Nemesis(..., nodes=["n1", "n2",
-    "n3"])``): the clients' history is what is judged."""
-    sim = Simulation(seed=seed, network=Network(latency=latency))
-    servers = add_multipaxos_kv(sim, n=n, clients=clients, ops=ops, retry=retry,
-                                server_class=server_class, **options)
-    if nemesis is not None:
-        if nemesis.nodes is None or not set(nemesis.nodes) <= set(servers):
-            raise ValueError(f"the nemesis must spare the clients (their history is judged): "
-                             f"build it with nodes={servers!r} or some of them")
-        nemesis.install(sim)
-    return sim
+    """A key-value store on ``n`` Multi-Paxos servers ``n1``... and ``clients`` clients
+    ``c1``... (`distlab.consensus.cluster.kv_cluster`), ready to run. A client that asks a
+    follower is redirected to the leader. ``options`` go to every server
+    (``election_timeout``...); a ``nemesis`` must spare the clients."""
+    return kv_cluster(server_class, seed=seed, n=n, clients=clients, ops=ops, latency=latency,
+                      retry=retry, nemesis=nemesis, **options)
 
 
 def leader_of(sim: Simulation) -> str | None:
@@ -103,9 +76,8 @@ def cost_per_command(server_class: type[MultiPaxosServer] = MultiPaxosServer, *,
     first phase 1 runs); each later one goes straight to the leader, so its latency is the
     client's round trip plus the servers' round trips."""
     sim = Simulation(seed=seed, network=Network(latency=Constant(delay)))
-    servers = add_multipaxos_kv(sim, n=n, clients=1, ops=ops, retry=100.0,
-                                server_class=server_class, election_timeout=(50.0, 100.0),
-                                heartbeat_interval=40.0)
+    servers = add_kv_cluster(sim, server_class, n=n, clients=1, ops=ops, retry=100.0,
+                             election_timeout=(50.0, 100.0), heartbeat_interval=40.0)
     sim.run(until=10_000)
     done = [op for op in sim.history.operations if op.status == "ok"]
     if len(done) != ops or ops < 2:
@@ -241,14 +213,11 @@ def leader_change(server_class: type[MultiPaxosServer] = MultiPaxosServer, *,
 # -- safety under random faults --------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SafetyRun:
-    """One random fault schedule: the invariant that failed first (None: both held), why and
-    when; whether the clients' history is linearizable (None: not checked, the run stopped);
-    how many leaders there were and how many slots were decided."""
+class SafetyRun(FaultyRun):
+    """One random fault schedule (`FaultyRun`): the invariant that failed first, and when;
+    whether the clients' history is linearizable (None: not checked, the run stopped); how
+    many leaders there were and how many slots were decided."""
 
-    seed: int
-    violated: str | None
-    explanation: str | None
     time: float | None
     linearizable: bool | None
     leaders: int
@@ -260,22 +229,17 @@ def safety_run(server_class: type[MultiPaxosServer] = MultiPaxosServer, *, seed:
     """Five servers and three clients under a `Nemesis` acting every ``interval`` ms on
     average (crashes of up to two servers, partitions, 10% loss, duplication and reordering)
     for the first three quarters of the run, watched by both invariants until ``until`` ms or
-    the first violation; then the clients' history is checked for linearizability."""
-    servers = node_ids(n, first=1)
-    nemesis = Nemesis(interval, nodes=servers, max_crashed=(n - 1) // 2, loss=0.1,
-                      duplicate=0.1, reorder=0.1, stop=until * 3 / 4)
-    sim = multipaxos_kv(seed=seed, n=n, clients=3, ops=30, nemesis=nemesis,
-                        server_class=server_class, election_timeout=(60.0, 120.0),
-                        heartbeat_interval=20.0, retry=60.0)
-    watch(sim, *multipaxos_invariants())
-    try:
-        sim.run(until=until)
-    except InvariantViolation as exc:
-        return SafetyRun(seed, exc.invariant, exc.explanation, exc.time, None,
-                         _leaders(sim), _decided(sim))
-    linearizable = check_linearizability(sim.history, MODEL).ok
-    return SafetyRun(seed, None, None, None, linearizable, _leaders(sim),
-                     _decided(sim))
+    the first violation (`distlab.consensus.cluster.faulty_run`); then the clients' history
+    is checked for linearizability."""
+    sim, violation = faulty_run(server_class, multipaxos_invariants(), seed=seed, n=n,
+                                until=until, interval=interval, clients=3, retry=60.0,
+                                election_timeout=(60.0, 120.0), heartbeat_interval=20.0)
+    if violation is not None:
+        return SafetyRun.of(seed, violation, time=violation.time, linearizable=None,
+                            leaders=_leaders(sim), decided=_decided(sim))
+    return SafetyRun.of(seed, None, time=None,
+                        linearizable=check_linearizability(sim.history, MODEL).ok,
+                        leaders=_leaders(sim), decided=_decided(sim))
 
 
 def _leaders(sim: Simulation) -> int:

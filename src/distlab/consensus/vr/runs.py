@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distlab.check import InvariantViolation, watch
-from distlab.consensus.cluster import kv_cluster
+from distlab.check import watch
+from distlab.consensus.cluster import FaultyRun, faulty_run, kv_cluster
 from distlab.consensus.vr.invariants import vr_invariants
 from distlab.consensus.vr.replica import VRReplica
 from distlab.sim import Latency, Nemesis, Network, Simulation, Uniform
@@ -96,13 +96,10 @@ def stale_log(*, seed: int = 1, node_class: type[VRReplica] = VRReplica,
 
 
 @dataclass(frozen=True)
-class SafetyRun:
-    """One random fault schedule: the invariant that failed first (None: none did) and its
-    explanation, the highest view reached, and the ops committed."""
+class SafetyRun(FaultyRun):
+    """One random fault schedule (`FaultyRun`): the invariant that failed first, the highest
+    view reached, and the ops committed."""
 
-    seed: int
-    violated: str | None
-    explanation: str | None
     views: int
     committed: int
 
@@ -111,20 +108,12 @@ def vr_safety_run(node_class: type[VRReplica] = VRReplica, *, seed: int = 0, n: 
                   until: float = 2_500.0, interval: float = 150.0) -> SafetyRun:
     """``n`` replicas under a `Nemesis` acting every ``interval`` ms on average (crashes
     that lose the memory, at most ``f`` down at once; partitions; 10% loss, duplication and
-    reordering), watched by `vr_invariants` until ``until`` ms or the first violation."""
+    reordering), watched by `vr_invariants` until ``until`` ms or the first violation
+    (`distlab.consensus.cluster.faulty_run`)."""
+    sim, violation = faulty_run(node_class, vr_invariants(), seed=seed, n=n, until=until,
+                                interval=interval, timeout=(60.0, 120.0),
+                                commit_interval=20.0)
     replicas = node_ids(n, first=1)
-    f = (n - 1) // 2
-    nemesis = Nemesis(interval, nodes=replicas, max_crashed=f, loss=0.1, duplicate=0.1,
-                      reorder=0.1, stop=until * 3 / 4)
-    sim = vr_kv(seed=seed, n=n, clients=2, ops=30, nemesis=nemesis, node_class=node_class,
-                timeout=(60.0, 120.0), commit_interval=20.0)
-    watch(sim, *vr_invariants())
-    try:
-        sim.run(until=until)
-        violation = None
-    except InvariantViolation as exc:
-        violation = exc
-    views = max(sim.nodes[r].view_number for r in replicas)
-    committed = max(sim.nodes[r].commit_number for r in replicas)
-    return SafetyRun(seed, violation and violation.invariant,
-                     violation and violation.explanation, views, committed)
+    return SafetyRun.of(seed, violation,
+                        views=max(sim.nodes[r].view_number for r in replicas),
+                        committed=max(sim.nodes[r].commit_number for r in replicas))

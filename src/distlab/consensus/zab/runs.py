@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distlab.check import InvariantViolation, watch
-from distlab.consensus.cluster import kv_cluster
+from distlab.check import watch
+from distlab.consensus.cluster import FaultyRun, faulty_run, kv_cluster
 from distlab.consensus.zab.invariants import zab_invariants
 from distlab.consensus.zab.server import ZabServer
 from distlab.sim import Latency, Nemesis, Simulation, Uniform
@@ -64,13 +64,10 @@ def forced_leader(*, seed: int = 1, node_class: type[ZabServer] = ZabServer,
 
 
 @dataclass(frozen=True)
-class SafetyRun:
-    """One random fault schedule: the invariant that failed first (None: none did) and its
-    explanation, the highest epoch reached, and the transactions delivered."""
+class SafetyRun(FaultyRun):
+    """One random fault schedule (`FaultyRun`): the invariant that failed first, the highest
+    epoch reached, and the transactions delivered."""
 
-    seed: int
-    violated: str | None
-    explanation: str | None
     epochs: int
     delivered: int
 
@@ -79,19 +76,12 @@ def zab_safety_run(node_class: type[ZabServer] = ZabServer, *, seed: int = 0, n:
                    until: float = 2_500.0, interval: float = 150.0) -> SafetyRun:
     """``n`` servers under a `Nemesis` acting every ``interval`` ms on average (crashes of up
     to two servers, partitions, 10% loss, duplication and reordering), watched by
-    `zab_invariants` until ``until`` ms or the first violation."""
+    `zab_invariants` until ``until`` ms or the first violation
+    (`distlab.consensus.cluster.faulty_run`)."""
+    sim, violation = faulty_run(node_class, zab_invariants(), seed=seed, n=n, until=until,
+                                interval=interval, timeout=(60.0, 120.0),
+                                heartbeat_interval=20.0)
     servers = node_ids(n, first=1)
-    nemesis = Nemesis(interval, nodes=servers, max_crashed=(n - 1) // 2, loss=0.1,
-                      duplicate=0.1, reorder=0.1, stop=until * 3 / 4)
-    sim = zab_kv(seed=seed, n=n, clients=2, ops=30, nemesis=nemesis, node_class=node_class,
-                 timeout=(60.0, 120.0), heartbeat_interval=20.0)
-    watch(sim, *zab_invariants())
-    try:
-        sim.run(until=until)
-        violation = None
-    except InvariantViolation as exc:
-        violation = exc
-    epochs = max(sim.nodes[s].current_epoch for s in servers)
-    delivered = max(sim.nodes[s].committed for s in servers)
-    return SafetyRun(seed, violation and violation.invariant,
-                     violation and violation.explanation, epochs, delivered)
+    return SafetyRun.of(seed, violation,
+                        epochs=max(sim.nodes[s].current_epoch for s in servers),
+                        delivered=max(sim.nodes[s].committed for s in servers))
