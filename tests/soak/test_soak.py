@@ -235,3 +235,32 @@ def test_a_phi_detector_that_never_suspects_is_caught():
     summary = soak(library.phi_accrual(detector=NeverSuspects), 5)
     assert summary.violations
     assert "yet it does not suspect the sender" in summary.violations[0].violation
+
+
+def test_lab_3a_s_owner_does_a_resent_put_once():
+    # found by the soak (seeds 117 and 341 of the lost-messages check): the reference store
+    # did a resent put again, after another client's put, which it undid
+    code = solution("lab03a-hash-ring")
+
+    class RedoesResentPuts(code.StoreNode):
+        def serve(self, request):
+            if isinstance(request, code.kv.Put):
+                self.data[request.key] = request.value
+                self.send(request.client, request.ok())
+            else:
+                self.send(request.client, request.ok(self.data.get(request.key)))
+
+    lost = ("test_lost_messages_B",)
+    for seed in (117, 341):
+        assert replay(labs.lab03a(only=lost), seed)[1].violation is None
+        found = replay(labs.lab03a(store=RedoesResentPuts, only=lost), seed)[1].violation
+        assert found.startswith("each put takes effect once: an overwritten value never "
+                                "comes back"), found
+
+
+@pytest.mark.parametrize("seed, name", [(119, "test_lost_messages_B"),
+                                        (820, "test_requests_reach_the_owner_B"),
+                                        (825, "test_lost_messages_B")])
+def test_lab_3a_s_servers_are_never_named_like_its_clients(seed, name):
+    # found by the soak: these seeds drew a server called c2 or c3, a client's id
+    assert replay(labs.lab03a(only=(name,)), seed)[1].violation is None
