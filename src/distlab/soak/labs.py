@@ -166,11 +166,12 @@ def lab03b() -> Target:
                   scenario, calm_at=0.5, spared=("admin",))
 
 
-def lab03c() -> Target:
-    """Lab 3c's reference quorum node, the sloppy checks (part B)."""
+def lab03c(node: type | None = None, only: Sequence[str] | None = None) -> Target:
+    """Lab 3c's reference quorum node (or the ``node`` class given), the sloppy checks (part
+    B; those named ``only``, if given)."""
     code = solution("lab03c-quorum")
-    return lab_target("lab03c-quorum", QuorumLab(code.QuorumNode), "B",
-                      Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+    return lab_target("lab03c-quorum", QuorumLab(node or code.QuorumNode), "B",
+                      Faults(interval=100.0, duplicate=0.3, reorder=0.3), only=only)
 
 
 def lab04(node: type | None = None) -> Target:
