@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from distlab.grading import check
+from distlab.grading import check, replay
 from distlab.labs.lab03a_hash_ring import Forward, HashRingLab, awkward_keys, ring_picture, truth
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash
@@ -147,6 +147,19 @@ class AnswersTheForwarder(StoreNode):
                 self.send(reply_to or request.client, request.ok())
 
 
+class RedoesResentPuts(StoreNode):
+    """Does every request it is sent, a resent one again: the owner of a put whose answer was
+    lost applies it a second time, after another client's put."""
+
+    def serve(self, request):
+        match request:
+            case kv.Get(key=key):
+                self.send(request.client, request.ok(self.data.get(key)))
+            case kv.Put(key=key, value=value):
+                self.data[key] = value
+                self.send(request.client, request.ok())
+
+
 class LibraryRing(ConsistentHashRing):
     """The library's ring, handed in as the student's."""
 
@@ -164,12 +177,12 @@ def test_the_reference_solution_passes_every_check():
     # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
     report = check(HashRingLab(Ring, StoreNode), seeds=2, timing=False)
     assert report.passed, str(report)
-    assert [r.check.seeds for r in report.results] == [20, 20, 20, 20, 1, 20, 20]
+    assert [r.check.seeds for r in report.results] == [20, 20, 20, 20, 1, 20, 20, 5]
 
 
 def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
     report = check(HashRingLab(SKELETON.Ring, SKELETON.StoreNode), timing=False)
-    assert len(report.failures) == 7
+    assert len(report.failures) == 8
     assert {f.kind for f in report.failures} == {"not implemented"}
 
 
@@ -278,3 +291,25 @@ def test_the_ring_picture_draws_a_students_ring_with_its_keys():
     fig = ring_picture(Ring(["a", "b"], 3), ["user:1", "user:2"], title="two keys")
     assert fig.axes[0].get_title() == "two keys"
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_a_resent_put_done_again_is_caught_and_explained():
+    lab = HashRingLab(Ring, RedoesResentPuts)
+    assert check(lab, name="test_requests_reach_the_owner_B", timing=False).passed
+    report = check(lab, name="test_resent_put_takes_effect_once_B", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: each put takes effect once: an overwritten value "
+                               "never comes back")
+    assert "took effect twice" in failure.explanation
+    assert "same client, same msg_id" in failure.explanation
+
+
+def test_the_store_scenario_never_names_a_server_like_a_client():
+    # seeds 119, 820 and 825 drew a server called c2 or c3 (the soak's 1,000 seeds found them)
+    lab = HashRingLab(Ring, StoreNode)
+    for seed in (119, 820, 825):
+        sim = replay(lab.test_requests_reach_the_owner_B, seed, run=False)
+        sim.run(until=1)   # the setup: five servers and four clients, c1 to c4
+        servers = [node_id for node_id, node in sim.nodes.items() if isinstance(node, StoreNode)]
+        assert len(servers) == 5 and not {"c1", "c2", "c3", "c4"} & set(servers)
+        assert len(sim.nodes) == 9

@@ -14,8 +14,8 @@ import pytest
 
 from distlab.grading import check
 from distlab.kv.leaderless import DynamoNode
-from distlab.labs.lab03c_quorum import (QuorumLab, Read, Version, Write, ring_order,
-                                        sloppy_quorum_story)
+from distlab.labs.lab03c_quorum import (FALLBACK_AFTER, HandoffAck, QuorumLab, Read, Version,
+                                        Write, ring_order, sloppy_quorum_story)
 from distlab.sim import ConfigurationError, Node
 
 from notebook_code import failures, solution
@@ -132,12 +132,12 @@ def test_the_reference_solution_passes_every_check():
     # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
     report = check(QuorumLab(QuorumNode), seeds=2, timing=False)
     assert report.passed, str(report)
-    assert [r.check.seeds for r in report.results] == [20, 20, 20, 20, 1, 20, 20, 5]
+    assert [r.check.seeds for r in report.results] == [20, 20, 20, 20, 1, 20, 20, 4, 4, 5]
 
 
 def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
     report = check(QuorumLab(SKELETON.QuorumNode), timing=False)
-    assert len(report.failures) == 8
+    assert len(report.failures) == 10
     assert {f.kind for f in report.failures} == {"not implemented"}
 
 
@@ -259,7 +259,7 @@ def test_counting_a_duplicated_acknowledgement_twice_is_caught():
     report = check(lab, name="test_duplicated_messages_A", timing=False)
     failure = report.failures[0]
     assert failure.summary == ON_TOO_FEW
-    assert "a set of senders, not a counter" in failure.explanation
+    assert "a set, not a counter" in failure.explanation
 
 
 def test_writing_to_the_wrong_servers_is_caught_though_reads_agree():
@@ -341,3 +341,74 @@ def test_a_coordinator_that_never_falls_back_is_caught_by_the_story():
     assert "was not acknowledged before the heal" in failure.explanation
     assert "stand-ins" in failure.explanation
 
+
+
+class CountsStandInAndReplica(QuorumNode):
+    """Counts acknowledging servers, a stand-in as one more: a slow replica that acknowledges
+    after its stand-in did counts twice."""
+
+    def on_write_ack(self, src, op):
+        c = self.requests.get(op)
+        if c is None or c.answered:
+            return
+        if src in c.replicas or src in c.asked:
+            c.acks.add(src)
+        self.answer_if_done(c)
+
+
+def test_a_replica_and_its_stand_in_counted_twice_are_caught():
+    lab = QuorumLab(CountsStandInAndReplica)
+    assert check(lab, name="test_replicas_converge_after_a_partition_B", seeds=2,
+                 timing=False).passed
+    report = check(lab, name="test_slow_replica_and_unreachable_stand_in_B", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: a coordinator short of W acknowledgements answers "
+                               "Error after TIMEOUT")
+    assert "itself and through a stand-in's hint, which count once" in failure.explanation
+
+
+class ForgetsUnplacedWrites(QuorumNode):
+    """Stops falling back once every stand-in was asked: a replica whose stand-in was
+    unreachable, while another took the stand-in left, never gets the write."""
+
+    def fall_back(self, op):
+        c = self.requests.get(op)
+        if c is None or not isinstance(c.request, QUORUM.Put):
+            return
+        silent = [r for r in c.replicas if r not in c.acks]
+        stand_ins = [s for s in ring_order(self.servers, c.request.key) if s not in c.asked]
+        for replica, stand_in in zip(silent, stand_ins):
+            self.send(stand_in, Write(op, c.request.key, c.version, hint=replica))
+            c.asked.append(stand_in)
+            c.hinted[stand_in] = replica
+        if silent and stand_ins:
+            self.set_timer(FALLBACK_AFTER, f"fallback {op}")
+
+
+def test_a_write_left_without_stand_in_or_hint_is_caught_by_convergence():
+    report = check(QuorumLab(ForgetsUnplacedWrites),
+                   name="test_slow_replica_and_unreachable_stand_in_B", timing=False)
+    failure = report.failures[0]
+    assert failure.summary.startswith("violated: every key's N replicas hold its newest version")
+    assert "holds 'nothing' while the newest version is" in failure.explanation
+
+
+class DropsHintOnAnyAck(QuorumNode):
+    """Drops a hint on any HandoffAck for its key, even one for an older version."""
+
+    def on_message(self, src, msg):
+        if isinstance(msg, HandoffAck):
+            self.hints.pop((src, msg.key), None)
+        else:
+            super().on_message(src, msg)
+
+
+def test_a_hint_dropped_on_the_ack_of_an_older_version_is_caught():
+    lab = QuorumLab(DropsHintOnAnyAck)
+    assert check(lab, name="test_replicas_converge_after_a_partition_B", seeds=2,
+                 timing=False).passed
+    report = check(lab, name="test_hint_replaced_during_its_handoff_B", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: a stand-in drops a hint only once its replica holds "
+                               "that version")
+    assert "replaced by a newer version since its Handoff left" in failure.explanation

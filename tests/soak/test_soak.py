@@ -260,3 +260,71 @@ def test_a_phi_detector_that_never_suspects_is_caught():
     summary = soak(library.phi_accrual(detector=NeverSuspects), 5)
     assert summary.violations
     assert "yet it does not suspect the sender" in summary.violations[0].violation
+
+
+def test_lab_3a_s_owner_does_a_resent_put_once():
+    # found by the soak (seeds 117 and 341 of the lost-messages check): the reference store
+    # did a resent put again, after another client's put, which it undid
+    code = solution("lab03a-hash-ring")
+
+    class RedoesResentPuts(code.StoreNode):
+        def serve(self, request):
+            if isinstance(request, code.kv.Put):
+                self.data[request.key] = request.value
+                self.send(request.client, request.ok())
+            else:
+                self.send(request.client, request.ok(self.data.get(request.key)))
+
+    lost = ("test_lost_messages_B",)
+    for seed in (117, 341):
+        assert replay(labs.lab03a(only=lost), seed)[1].violation is None
+        found = replay(labs.lab03a(store=RedoesResentPuts, only=lost), seed)[1].violation
+        assert found.startswith("each put takes effect once: an overwritten value never "
+                                "comes back"), found
+
+
+@pytest.mark.parametrize("seed, name", [(119, "test_lost_messages_B"),
+                                        (820, "test_requests_reach_the_owner_B"),
+                                        (825, "test_lost_messages_B")])
+def test_lab_3a_s_servers_are_never_named_like_its_clients(seed, name):
+    # found by the soak: these seeds drew a server called c2 or c3, a client's id
+    assert replay(labs.lab03a(only=(name,)), seed)[1].violation is None
+
+
+def test_lab_3c_s_sloppy_writes_reach_every_replica_and_count_each_once():
+    # found by the soak (seeds of part B's three first checks): the reference coordinator
+    # counted a slow replica and its stand-in as two acknowledgements (seed 189), and left a
+    # replica without the write when its stand-in was unreachable and a slow replica had
+    # taken the other (seed 106: no convergence)
+    code = solution("lab03c-quorum")
+
+    class CountsStandInsApartAndForgets(code.QuorumNode):
+        def on_write_ack(self, src, op):
+            c = self.requests.get(op)
+            if c is not None and not c.answered and (src in c.replicas or src in c.asked):
+                c.acks.add(src)
+                self.answer_if_done(c)
+
+        def fall_back(self, op):
+            c = self.requests.get(op)
+            if c is None or not isinstance(c.request, code.Put):
+                return
+            covered = {replica for stand_in, replica in c.hinted.items() if stand_in in c.acks}
+            silent = [r for r in c.replicas if r not in c.acks and r not in covered]
+            stand_ins = [s for s in code.ring_order(self.servers, c.request.key)
+                         if s not in c.asked]
+            for replica, stand_in in zip(silent, stand_ins):
+                self.send(stand_in, code.Write(op, c.request.key, c.version, hint=replica))
+                c.asked.append(stand_in)
+                c.hinted[stand_in] = replica
+            if silent and stand_ins:
+                self.set_timer(code.FALLBACK_AFTER, f"fallback {op}")
+
+    first = ("test_replicas_converge_after_a_partition_B",
+             "test_replicas_converge_after_two_partitions_B", "test_the_sloppy_quorum_anomaly_B")
+    found = {seed: replay(labs.lab03c(node=CountsStandInsApartAndForgets, only=first),
+                          seed)[1].violation for seed in (106, 189)}
+    assert found[106].startswith("every key's N replicas hold its newest version"), found
+    assert found[189].startswith("a put is acknowledged only once 2 replicas"), found
+    for seed in (106, 189):
+        assert replay(labs.lab03c(only=first), seed)[1].violation is None

@@ -19,7 +19,8 @@ returns its answers as data, and the judge compares them, in the grader, with th
 key whose hash is exactly a virtual node's position, keys past the last position, a single
 node), the load of each node within `LOAD_BOUND` times the mean, the keys that move on a join
 or a leave against the optimum, and the errors. Part B runs the store on the simulator: every
-key ends at its owner, and the clients' history is linearizable.
+key ends at its owner, each put takes effect once (a put whose answer was lost is resent, and
+must not be done again), and the clients' history is linearizable.
 
 The student's classes may not use the library's ring (`own_code` refuses them).
 """
@@ -162,12 +163,13 @@ def awkward_keys(ring: ConsistentHashRing, rng: Any, count: int = 4) -> list[str
     return [*rng.sample(on_points, min(count, len(on_points))), on_last, *wrapping]
 
 
-def random_nodes(rng: Any, n: int) -> list[str]:
-    """``n`` distinct node names, drawn by ``rng``."""
+def random_nodes(rng: Any, n: int, taken: Sequence[str] = ()) -> list[str]:
+    """``n`` distinct node names, drawn by ``rng``, none of them in ``taken`` (the ids of
+    the run's other nodes, such as its clients ``c1``...)."""
     names: list[str] = []
     while len(names) < n:
         name = f"{rng.choice('abcdefghkmpqrstuvwxyz')}{rng.randrange(100)}"
-        if name not in names:
+        if name not in names and name not in taken:
             names.append(name)
     return names
 
@@ -194,6 +196,44 @@ def keys_at_owners(servers: Sequence[str], vnodes: int) -> Invariant:
         return None
 
     return Invariant("every key is stored at its owner on the ring, and nowhere else", fn)
+
+
+class PutsTakeEffectOnce(TraceProperty):
+    """No server's ``data`` ever goes back to a value that was overwritten there. Every put
+    writes a value of its own (``"c1.3;"``), so a value that comes back is a put applied a
+    second time: a resent request (the client got no answer in time and asked again) done
+    again after another client's put, which it then undoes."""
+
+    description = "each put takes effect once: an overwritten value never comes back"
+
+    def __init__(self, servers: Sequence[str]):
+        self.servers = tuple(servers)
+
+    def begin(self, run: Run) -> None:
+        run.state.held = {}         # (server, key) -> the value it holds now
+        run.state.overwritten = {}  # (server, key) -> the values it held before
+
+    def observe(self, run: Run) -> str | None:
+        state = run.state
+        for node_id, node in live_nodes(run.sim).items():
+            if node_id not in self.servers:
+                continue
+            for key, value in getattr(node, "data", {}).items():
+                before = state.held.get((node_id, key))
+                if value == before:
+                    continue
+                gone = state.overwritten.setdefault((node_id, key), set())
+                if value in gone:
+                    return (f"{node_id} set {key!r} back to {value!r}, which a later put had "
+                            f"replaced with {before!r}: the put of {value!r} took effect "
+                            f"twice. A client that gets no answer resends the same request "
+                            f"(same client, same msg_id); the owner must do each request "
+                            f"once, and answer a resent one it has done already without "
+                            f"doing it again")
+                if before is not None:
+                    gone.add(before)
+                state.held[(node_id, key)] = value
+        return None
 
 
 class RepliesGoToClients(TraceProperty):
@@ -408,22 +448,21 @@ class HashRingLab(Lab):
         """5 servers, 4 clients each starting at a random server, 15 gets and puts each on
         12 keys; ``loss`` of the messages lost."""
         rng = stream(seed, "lab3a-store")
-        servers = random_nodes(rng, 5)
+        clients = [f"c{c}" for c in range(1, 5)]
+        servers = random_nodes(rng, 5, taken=clients)
         starts = [rng.randrange(len(servers)) for _ in range(4)]
         operations = tuple((f, key) for key in STORE_KEYS for f in ("get", "put"))
 
         def setup(sim: Simulation) -> None:
             sim.add_nodes(self.store, servers, servers=list(servers))
-            for c, start in enumerate(starts, 1):
+            for client, start in zip(clients, starts):
                 order = servers[start:] + servers[:start]
-                sim.add_node(kv.KVClient, f"c{c}", server=order, ops=15, retry=100.0,
+                sim.add_node(kv.KVClient, client, server=order, ops=15, retry=100.0,
                              operations=operations)
 
         return Scenario(setup, run_for=run_for,
                         network=Network(latency=Uniform(1, 10), loss=loss),
-                        properties=[keys_at_owners(servers, VNODES),
-                                    RepliesGoToClients(servers), EveryOperationCompletes(),
-                                    Linearizable(kv.MODEL.name)])
+                        properties=store_properties(servers))
 
     @graded(part="B", seeds=20, description="5 servers, 4 clients asking any server, "
             "reliable network: every key is stored at its owner only; every operation "
@@ -435,6 +474,42 @@ class HashRingLab(Lab):
             "retry at the next server): still at the owner, complete, linearizable")
     def test_lost_messages_B(self, seed: int) -> Scenario:
         return self.store_scenario(seed, 0.1, 10_000)
+
+    @graded(part="B", seeds=5, description="a put's answer is lost (its owner's messages to "
+            "the client are cut for 60 ms), and the client resends it through another server "
+            "after 100 ms; meanwhile another client reads the put's value and a third "
+            "overwrites it: the resent put must not be done again (the last read sees the "
+            "overwrite), and the history is linearizable")
+    def test_resent_put_takes_effect_once_B(self, seed: int) -> Scenario:
+        servers = random_nodes(stream(seed, "lab3a-resent"), 5, taken=("c1", "c2", "c3", "c4"))
+        key = STORE_KEYS[seed % len(STORE_KEYS)]
+        owner = truth(servers, VNODES).owner(key)
+        other = next(server for server in servers if server != owner)
+
+        def client(node_id: str, f: str, order: Sequence[str]) -> Callable[[Simulation], None]:
+            def start(sim: Simulation) -> None:
+                sim.add_node(kv.KVClient, node_id, server=list(order), ops=1, retry=100.0,
+                             operations=((f, key),))
+            return start
+
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(self.store, servers, servers=list(servers))
+            client("c1", "put", [owner, other])(sim)
+            sim.cut(owner, "c1", both_ways=False)   # the put's answer is lost...
+            sim.at(60.0, sim.heal)                   # ...and its resend's is not
+            sim.at(20.0, client("c2", "get", [owner]), sim)
+            sim.at(50.0, client("c3", "put", [owner]), sim)
+            sim.at(300.0, client("c4", "get", [owner]), sim)
+
+        return Scenario(setup, run_for=1_000, network=Network(latency=Uniform(1, 10)),
+                        properties=store_properties(servers))
+
+
+def store_properties(servers: Sequence[str]) -> list[Any]:
+    """What every run of the store must show: keys at their owners only, replies sent to
+    the clients, each put done once, every operation complete, a linearizable history."""
+    return [keys_at_owners(servers, VNODES), RepliesGoToClients(servers),
+            PutsTakeEffectOnce(servers), EveryOperationCompletes(), Linearizable(kv.MODEL.name)]
 
 
 def judge_movement(before: ConsistentHashRing, after: ConsistentHashRing, keys: Sequence[str],

@@ -17,8 +17,11 @@ list and answering once ``W`` of them stored it, reading from the list and answe
 * with ``sloppy=True``, a replica of the list that has not acknowledged a write after
   `FALLBACK_AFTER` ms is replaced by the next server on the ring beyond the list, sent the
   write with a *hint* naming the replica; the stand-in's acknowledgement counts towards ``W``
-  (a *sloppy quorum*), it keeps the version apart in ``hints``, and every `HANDOFF_EVERY` ms
-  sends it to its owner, dropping it once the owner acknowledges (*hinted handoff*).
+  (a *sloppy quorum*) -- for that replica, once, whether or not the replica acknowledges
+  too --, it keeps the version apart in ``hints``, and every `HANDOFF_EVERY` ms sends it to
+  its owner, dropping it once the owner acknowledges that version or a newer one (*hinted
+  handoff*). A replica left with neither an acknowledgement nor a stand-in once every
+  stand-in was tried gets a hint kept by the coordinator itself (not an acknowledgement).
 
 What the student does not write is here: the ring (`ring_order`), the messages, the checks,
 and `sloppy_quorum_story`, the run where a sloppy quorum's acknowledged write is missed by a
@@ -63,6 +66,12 @@ TIMEOUT = 500.0
 HANDOFF_EVERY = 100.0
 #: once a partition heals, the replicas must agree within this long, in ms
 CONVERGE_WITHIN = 1_000.0
+#: the latency of the slow link from a coordinator to a replica, in ms (slower than
+#: FALLBACK_AFTER: the replica acknowledges after a stand-in was sent the write for it)
+SLOW_REPLICA = 80.0
+#: the latency of the slow link from a stand-in to a replica, in ms (its hint may change
+#: while a Handoff is on its way)
+SLOW_HANDOFF = 150.0
 #: when the partition of the sloppy-quorum story heals, in ms
 STORY_HEAL = 1_500.0
 #: the version vector of every version: this lab orders versions by stamp only
@@ -229,8 +238,9 @@ class AcknowledgedOnW(TraceProperty):
                     f"the replies that had it count, the others are sent it (read repair) "
                     f"and count when their WriteAck comes back")
         return (f"{said}: count one acknowledgement per replica of the preference list (a "
-                f"set of senders, not a counter: messages may be delivered twice), and "
-                f"answer once there are W")
+                f"set, not a counter: messages may be delivered twice), a stand-in's for the "
+                f"replica it stands in for (not as one more: that replica may acknowledge "
+                f"too), and answer once there are W")
 
 
 class ReadsFromR(TraceProperty):
@@ -277,8 +287,9 @@ class OutcomeUnknown(TraceProperty):
 
     description = "a coordinator short of W acknowledgements answers Error after TIMEOUT"
 
-    def __init__(self, client: str, coordinator: str, cut_at: float):
+    def __init__(self, client: str, coordinator: str, cut_at: float, why: str | None = None):
         self.client, self.coordinator, self.cut_at = client, coordinator, cut_at
+        self.why = why   # what a put that ended ok did wrong, if the check knows better
 
     def judge(self, run: Run) -> str | None:
         cut_off = [op for op in run.sim.history.operations
@@ -288,6 +299,8 @@ class OutcomeUnknown(TraceProperty):
         op = cut_off[0]
         ended = ("never ended" if op.complete_time is None
                  else f"ended {op.status} at {op.complete_time:.0f} ms")
+        if op.status == "ok" and self.why is not None:
+            return f"{self.client}'s put of {op.key} {ended}: {self.why}"
         return (f"{self.client}'s put of {op.key} at {op.invoke_time:.0f} ms, through "
                 f"{self.coordinator} whose messages to the other replicas were cut, {ended}: "
                 f"a coordinator that has not answered after TIMEOUT = {TIMEOUT:g} ms answers "
@@ -323,6 +336,42 @@ def disagreement(sim: Simulation, n: int, keys: Sequence[str]) -> str | None:
                 return (f"{replica}, a replica of {key!r}, holds {has!r} while the newest "
                         f"version is {newest.value!r}")
     return None
+
+
+class HintsDroppedOnlyWhenHeld(TraceProperty):
+    """A stand-in drops a hint only once the replica holds that version or a newer one.
+
+    A hint may be replaced by a newer version while its `Handoff` is on its way: the
+    `HandoffAck` that comes back then acknowledges the older version, and dropping the hint
+    on it loses the newer one (its replica never gets it, if the coordinator could not reach
+    it either)."""
+
+    description = "a stand-in drops a hint only once its replica holds that version"
+
+    def begin(self, run: Run) -> None:
+        run.state.hints = {}  # (stand-in, replica, key) -> the version it held at last look
+
+    def observe(self, run: Run) -> str | None:
+        sim, state = run.sim, run.state
+        now = {}
+        for node_id in sorted(sim.nodes.keys() & set(SERVERS)):
+            for (replica, key), version in getattr(sim.nodes[node_id], "hints", {}).items():
+                if isinstance(version, Version):
+                    now[(node_id, replica, key)] = version
+        for (stand_in, replica, key), version in state.hints.items():
+            if (stand_in, replica, key) in now or replica not in sim.nodes:
+                continue
+            holds = held(sim.nodes[replica], key)
+            if holds is None or holds.stamp < version.stamp:
+                has = "nothing" if holds is None else repr(holds.value)
+                state.hints = now
+                return (f"{stand_in} dropped its hint of {key} = {version.value!r} for "
+                        f"{replica}, which holds {has}: a HandoffAck acknowledges the stamp "
+                        f"it names; if the hint was replaced by a newer version since its "
+                        f"Handoff left, keep it (drop a hint only if its stamp is <= the "
+                        f"acknowledged one)")
+        state.hints = now
+        return None
 
 
 class ReplicasConverge(Eventually):
@@ -509,6 +558,7 @@ class QuorumLab(Lab):
         return Scenario(setup, run_for=heal_at + CONVERGE_WITHIN + 500,
                         network=Network(latency=Uniform(1, 10)),
                         properties=[AcknowledgedOnW(3, 2, sloppy=True), EveryOperationCompletes(),
+                                    HintsDroppedOnlyWhenHeld(),
                                     ReplicasConverge(3, keys, heal_at + CONVERGE_WITHIN)])
 
     @graded(part="B", seeds=20, description="sloppy quorums; two servers cut off from 50 ms "
@@ -523,6 +573,68 @@ class QuorumLab(Lab):
             "it holds a hint for; within 1 s of the last heal the replicas agree, no hint left")
     def test_replicas_converge_after_two_partitions_B(self, seed: int) -> Scenario:
         return self.partitioned(seed, 2)
+
+    @graded(part="B", seeds=4, description="a coordinator that is a stand-in of the key "
+            "reaches, until 800 ms, only the key's first replica, over a slow link (80 ms), "
+            "and neither other replica nor the other stand-in: its own hint for the first "
+            "replica and that replica's late acknowledgement count once (the put, short of W, "
+            "ends in Error); every stand-in tried, it keeps hints for the two other replicas "
+            "itself, and within 1 s of the heal all three hold the write")
+    def test_slow_replica_and_unreachable_stand_in_B(self, seed: int) -> Scenario:
+        key = ("x", "y", "z", "w")[seed % 4]
+        replicas, (coordinator, other) = ring_order(SERVERS, key)[:3], ring_order(SERVERS,
+                                                                                 key)[3:]
+        network = Network(latency=Uniform(1, 10))
+        network.set_link(coordinator, replicas[0], latency=SLOW_REPLICA)
+        heal_at = 800.0
+
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(self.node, SERVERS, servers=list(SERVERS), n=3, r=2, w=2, sloppy=True)
+            sim.add_node(kv.KVClient, "c1", server=coordinator, ops=1, retry=4 * TIMEOUT,
+                         operations=(("put", key),))
+            for unreachable in (*replicas[1:], other):
+                sim.cut(coordinator, unreachable, both_ways=False)
+            sim.at(heal_at, sim.heal)
+
+        return Scenario(setup, run_for=heal_at + CONVERGE_WITHIN + 500, network=network,
+                        properties=[AcknowledgedOnW(3, 2, sloppy=True),
+                                    OutcomeUnknown("c1", coordinator, cut_at=0.0, why=(
+                                        f"only {replicas[0]} acknowledged it, itself and "
+                                        f"through a stand-in's hint, which count once; "
+                                        f"hints a coordinator keeps itself are no "
+                                        f"acknowledgements. Short of W, it must end in "
+                                        f"Error after TIMEOUT")),
+                                    HintsDroppedOnlyWhenHeld(),
+                                    ReplicasConverge(3, (key,), heal_at + CONVERGE_WITHIN)])
+
+    @graded(part="B", seeds=4, description="a hint replaced while its handoff is on its way: "
+            "a key's coordinator cannot reach its first replica (until 400 ms), so each of two "
+            "puts leaves a hint for it at a stand-in, whose messages to the replica take "
+            "150 ms (and are lost from 300 to 400 ms); the HandoffAck of the first version "
+            "comes back after the second replaced it, and the stand-in must keep the second "
+            "and hand it off too")
+    def test_hint_replaced_during_its_handoff_B(self, seed: int) -> Scenario:
+        key = ("x", "y", "z", "w")[seed % 4]
+        order = ring_order(SERVERS, key)
+        first, coordinator, stand_in = order[0], order[1], order[3]
+        network = Network(latency=Uniform(1, 10))
+        network.set_link(stand_in, first, latency=SLOW_HANDOFF, both_ways=False)
+
+        def setup(sim: Simulation) -> None:
+            sim.add_nodes(self.node, SERVERS, servers=list(SERVERS), n=3, r=2, w=2, sloppy=True)
+            sim.add_node(kv.KVClient, "c1", server=coordinator, ops=2, think=100.0,
+                         retry=2 * TIMEOUT, operations=(("put", key),))
+            sim.cut(coordinator, first, both_ways=False)
+            # the first version's Handoff (sent at 100 ms) arrives at 250 ms, and its
+            # HandoffAck after the second version replaced the hint; the Handoffs sent at
+            # 150 to 250 ms are lost: only a Handoff sent after that brings the second version
+            sim.at(300.0, sim.cut, stand_in, first, False)
+            sim.at(400.0, sim.heal)
+
+        return Scenario(setup, run_for=1_500, network=network,
+                        properties=[AcknowledgedOnW(3, 2, sloppy=True), EveryOperationCompletes(),
+                                    HintsDroppedOnlyWhenHeld(),
+                                    ReplicasConverge(3, (key,), CONVERGE_WITHIN)])
 
     @graded(part="B", seeds=5, description="the anomaly of sloppy quorums (the notebook's "
             "story): key x's first replica and both stand-ins cut off from its two other "

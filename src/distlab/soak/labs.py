@@ -16,8 +16,8 @@ reference solution (`distlab.soak.solutions`), seed after seed -- seed ``s`` run
 * lab 2c (gossip): duplicates and reordering, on top of the lab's own loss and crashes (its
   bound in rounds is promised for those, not for partitions or drifting rounds);
 * lab 3a (hash-partitioned store, part B): partitions, loss and clocks, but no crash (a
-  server keeps its keys in memory) and no duplicate or late message (a put is not applied at
-  most once: the lab promises linearizability over a network that only loses messages);
+  server keeps its keys in memory) and no duplicate or late message (the lab promises
+  linearizability over a network that only loses messages);
 * lab 3b (dynamic membership, part B): every fault, the administrator spared (it is the
   lab's, and keeps its plan in memory); its changes are judged by the end of the run;
 * lab 3c (quorum replication, part B): duplicates and reordering, on top of the lab's own
@@ -140,12 +140,13 @@ def lab06() -> Target:
                       Faults(interval=100.0, reorder=0.3))
 
 
-def lab03a() -> Target:
-    """Lab 3a's reference ring and store, the simulated checks (part B)."""
+def lab03a(store: type | None = None, only: Sequence[str] | None = None) -> Target:
+    """Lab 3a's reference ring and store (or the ``store`` class given), the simulated checks
+    (part B; those named ``only``, if given)."""
     code = solution("lab03a-hash-ring")
-    return lab_target("lab03a-hash-ring", HashRingLab(code.Ring, code.StoreNode), "B",
+    return lab_target("lab03a-hash-ring", HashRingLab(code.Ring, store or code.StoreNode), "B",
                       Faults(interval=200.0, partitions=True, loss=0.3, skew=100.0,
-                             drift=0.01), calm_at=0.5)
+                             drift=0.01), calm_at=0.5, only=only)
 
 
 def lab03b() -> Target:
@@ -165,11 +166,12 @@ def lab03b() -> Target:
                   scenario, calm_at=0.5, spared=("admin",))
 
 
-def lab03c() -> Target:
-    """Lab 3c's reference quorum node, the sloppy checks (part B)."""
+def lab03c(node: type | None = None, only: Sequence[str] | None = None) -> Target:
+    """Lab 3c's reference quorum node (or the ``node`` class given), the sloppy checks (part
+    B; those named ``only``, if given)."""
     code = solution("lab03c-quorum")
-    return lab_target("lab03c-quorum", QuorumLab(code.QuorumNode), "B",
-                      Faults(interval=100.0, duplicate=0.3, reorder=0.3))
+    return lab_target("lab03c-quorum", QuorumLab(node or code.QuorumNode), "B",
+                      Faults(interval=100.0, duplicate=0.3, reorder=0.3), only=only)
 
 
 def lab04(node: type | None = None) -> Target:
