@@ -1,14 +1,12 @@
 """Lab 4: Raft, part A -- the reference passes, the skeleton fails, and classic bugs are caught.
 
 The reference solution is the one of ``solutions/lab04-raft.ipynb``, loaded from the notebook
-(`notebook_code.solution`); the untouched skeleton is the generated ``labs/lab04-raft.ipynb``.
+(``tests/lab04_code.py``); the untouched skeleton is the generated ``labs/lab04-raft.ipynb``.
 Each broken variant subclasses the reference and changes one thing, a mistake students make;
 a named check must catch it, name the rule broken, and say what to do.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
@@ -18,11 +16,11 @@ from distlab.grading import Scenario, check
 from distlab.labs.lab04_raft import ElectionRules, NoLeader, RaftLab, explore_election
 from distlab.sim import ConfigurationError, Network, Uniform
 
-from notebook_code import solution
+from lab04_code import (RAFT, SKELETON, assert_not_implemented, assert_reference_passes,
+                        first_failure)
 
-RAFT = solution("lab04-raft")
-SKELETON = solution("lab04-raft", Path(__file__).resolve().parents[2] / "labs")
 RequestVoteReply = RAFT.RequestVoteReply
+CHECKS_A = 8
 
 
 class VotesTwice(RAFT.RaftNode):
@@ -111,27 +109,14 @@ class ForgetsOnRestart(RAFT.RaftNode):
         self.term, self.voted_for = 0, None
 
 
-def first_failure(node, name):
-    """The failure of check ``name`` for class ``node`` (it must fail)."""
-    report = check(RaftLab(node), name=name, timing=False)
-    assert report.failed == [name], str(report)
-    return report.failures[0]
-
-
 # -- the reference and the skeleton ----------------------------------------------------------
 
 def test_the_reference_solution_passes_every_check_of_part_a():
-    # two seeds of each check, here in a plain process; every seed of every check runs in the
-    # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
-    report = check(RaftLab(RAFT.RaftNode), part="A", seeds=2, timing=False)
-    assert report.passed, str(report)
-    assert [r.check.seeds for r in report.results] == [20] * 7 + [1]
+    assert_reference_passes("A", CHECKS_A)
 
 
 def test_the_untouched_skeleton_fails_every_check_as_not_implemented():
-    report = check(RaftLab(SKELETON.RaftNode), part="A", timing=False)
-    assert len(report.failed) == len(report.results) == 8
-    assert {f.kind for f in report.failures} == {"not implemented"}
+    report = assert_not_implemented(SKELETON.RaftNode, "A", CHECKS_A)
     assert "RaftNode.__init__" in report.failures[0].summary
 
 

@@ -8,34 +8,19 @@ changes one thing, a mistake students make.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pytest
 
-from distlab.grading import check
-from distlab.labs.lab04_raft import RaftLab, explore_log
+from distlab.labs.lab04_raft import explore_log
 from distlab.labs.lab04_raft.replication import wire_bytes
 from distlab.labs.lab04_raft.tester import BigCommand
 
-from notebook_code import solution
+from lab04_code import (RAFT, SKELETON, VotesForAnyLog, assert_not_implemented,
+                        assert_reference_passes, first_failure)
 
-RAFT = solution("lab04-raft")
-SKELETON = solution("lab04-raft", Path(__file__).resolve().parents[2] / "labs")
-AppendEntriesReply, Entry = RAFT.AppendEntriesReply, RAFT.Entry
-RequestVoteReply = RAFT.RequestVoteReply
+AppendEntriesReply = RAFT.AppendEntriesReply
 CHECKS_B = 12
-
-
-class VotesForAnyLog(RAFT.RaftNode):
-    """Grants its vote without the up-to-date check of section 5.4.1."""
-
-    def on_request_vote(self, src, msg):
-        granted = msg.term == self.term and self.voted_for in (None, msg.candidate_id)
-        if granted:
-            self.voted_for = msg.candidate_id
-            self.save()
-            self.reset_election_timer()
-        self.send(src, RequestVoteReply(self.term, granted))
 
 
 class TruncatesBlindly(RAFT.RaftNode):
@@ -132,82 +117,55 @@ class CommitsOnOneAcknowledgement(RAFT.RaftNode):
         return 2 if self.state == "leader" else super().majority()
 
 
-def first_failure(node, name):
-    """The failure of check ``name`` for class ``node`` (it must fail)."""
-    report = check(RaftLab(node), name=name, timing=False)
-    assert report.failed == [name], str(report)
-    return report.failures[0]
-
-
 # -- the reference and the skeleton ----------------------------------------------------------
 
 def test_the_reference_solution_passes_every_check_of_part_b():
-    # two seeds of each check, here in a plain process; every seed of every check runs in the
-    # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
-    report = check(RaftLab(RAFT.RaftNode), part="B", seeds=2, timing=False)
-    assert report.passed, str(report)
-    assert [r.check.seeds for r in report.results] == [20] * (CHECKS_B - 1) + [1]
+    assert_reference_passes("B", CHECKS_B)
 
 
 def test_the_untouched_skeleton_fails_every_check_of_part_b_as_not_implemented():
-    report = check(RaftLab(SKELETON.RaftNode), part="B", timing=False)
-    assert len(report.failed) == len(report.results) == CHECKS_B
-    assert {f.kind for f in report.failures} == {"not implemented"}
+    assert_not_implemented(SKELETON.RaftNode, "B", CHECKS_B)
 
 
 # -- each classic mistake, caught by a named check ------------------------------------------
 
-def test_a_vote_for_a_candidate_with_a_shorter_log_is_caught():
-    failure = first_failure(VotesForAnyLog, "test_agreement_despite_disconnected_follower_B")
-    assert failure.summary.startswith("violated: a server votes only for a candidate whose "
-                                      "log is at least as up to date")
-    assert "in your code (vote for" in failure.explanation
-
-
-def test_truncating_a_matching_suffix_loses_entries_a_late_message_did_not_carry():
-    failure = first_failure(TruncatesBlindly, "test_concurrent_submissions_B")
-    assert failure.summary.startswith("violated: a follower changes its log only as "
-                                      "AppendEntries says")
-    assert "a late or repeated AppendEntries must not cut off" in failure.explanation
-
-
-def test_a_stale_tail_kept_after_a_conflict_is_caught():
-    failure = first_failure(KeepsConflictingSuffix, "test_rejoin_of_partitioned_leader_B")
-    assert failure.summary.startswith("violated: a follower changes its log only as "
-                                      "AppendEntries says")
-    assert "delete its entries from the first that conflicts" in failure.explanation
-
-
-def test_applying_an_entry_twice_is_caught():
-    failure = first_failure(AppliesFromTheStartEachTime, "test_basic_agreement_B")
-    assert failure.summary == ("violated: a server applies committed entries only, each once, "
-                               "in index order")
-    assert "it applied that index already" in failure.explanation
-
-
-def test_a_leader_that_never_backs_up_leaves_followers_behind():
-    failure = first_failure(NeverBacksUp, "test_backup_over_divergent_logs_B")
-    assert failure.summary == ("violated: every command submitted from 3.5 s is applied by "
-                               "4 servers within 1 s")
-    assert "backs up next_index" in failure.explanation
-
-
-def test_followers_that_ignore_leader_commit_never_apply():
-    failure = first_failure(FollowerIgnoresLeaderCommit, "test_basic_agreement_B")
-    assert "followers learn commit_index from leader_commit" in failure.explanation
-
-
-def test_sending_the_whole_log_every_time_is_caught_by_the_bytes_check():
-    failure = first_failure(SendsTheWholeLog, "test_rpc_bytes_B")
-    assert "weighing at most 55,020 bytes" in failure.summary
-    assert "only the entries from its next_index on" in failure.explanation
-
-
-def test_heartbeats_that_resend_the_whole_log_are_caught_by_the_bytes_check():
-    failure = first_failure(HeartbeatsCarryTheWholeLog, "test_rpc_bytes_B")
-    assert failure.summary.startswith("violated: at most 90 requests weighing at most 55,020 "
-                                      "bytes from 1 s to 2 s")
-    assert "let a heartbeat carry only what is not yet acknowledged" in failure.explanation
+@pytest.mark.parametrize("node, name, summary, explanation", [
+    pytest.param(VotesForAnyLog, "test_agreement_despite_disconnected_follower_B",
+                 "a server votes only for a candidate whose log is at least as up to date",
+                 "in your code (vote for", id="a vote for a candidate with a shorter log"),
+    pytest.param(TruncatesBlindly, "test_concurrent_submissions_B",
+                 "a follower changes its log only as AppendEntries says",
+                 "a late or repeated AppendEntries must not cut off",
+                 id="truncating a matching suffix loses entries a late message did not carry"),
+    pytest.param(KeepsConflictingSuffix, "test_rejoin_of_partitioned_leader_B",
+                 "a follower changes its log only as AppendEntries says",
+                 "delete its entries from the first that conflicts",
+                 id="a stale tail kept after a conflict"),
+    pytest.param(AppliesFromTheStartEachTime, "test_basic_agreement_B",
+                 "a server applies committed entries only, each once, in index order",
+                 "it applied that index already", id="applying an entry twice"),
+    pytest.param(NeverBacksUp, "test_backup_over_divergent_logs_B",
+                 "every command submitted from 3.5 s is applied by 4 servers within 1.5 s",
+                 "backs up next_index", id="a leader that never backs up leaves followers behind"),
+    pytest.param(FollowerIgnoresLeaderCommit, "test_basic_agreement_B", "every command",
+                 "followers learn commit_index from leader_commit",
+                 id="followers that ignore leader_commit never apply"),
+    pytest.param(SendsTheWholeLog, "test_rpc_bytes_B",
+                 "at most 90 requests weighing at most 55,020 bytes from 1 s to 2 s",
+                 "only the entries from its next_index on",
+                 id="sending the whole log every time is caught by the bytes check"),
+    pytest.param(HeartbeatsCarryTheWholeLog, "test_rpc_bytes_B",
+                 "at most 90 requests weighing at most 55,020 bytes from 1 s to 2 s",
+                 "let a heartbeat carry only what is not yet acknowledged",
+                 id="heartbeats that resend the whole log are caught by the bytes check"),
+    pytest.param(CommitsOnOneAcknowledgement, "test_no_agreement_without_majority_B",
+                 "a leader commits an entry only of its own term, once a majority of servers "
+                 "store it", "a majority is 3", id="committing without a majority"),
+])
+def test_each_classic_mistake_is_caught_by_a_named_check(node, name, summary, explanation):
+    failure = first_failure(node, name)
+    assert failure.summary.startswith("violated: " + summary)
+    assert explanation in failure.explanation
 
 
 def test_the_bytes_are_those_of_the_messages_json_form():
@@ -226,13 +184,6 @@ def test_backing_up_one_entry_at_a_time_is_caught_by_the_fast_backup_rule():
                                       "most one refused AppendEntries per term")
     assert "each at another prev_log_index" in failure.explanation
     assert "a whole term per round trip" in failure.explanation
-
-
-def test_committing_without_a_majority_is_caught():
-    failure = first_failure(CommitsOnOneAcknowledgement, "test_no_agreement_without_majority_B")
-    assert failure.summary.startswith("violated: a leader commits an entry only of its own "
-                                      "term, once a majority of servers store it")
-    assert "a majority is 3" in failure.explanation
 
 
 # -- what a failure shows ----------------------------------------------------------------------

@@ -7,15 +7,12 @@ changes one thing, a mistake students make.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from distlab.grading import check, replay
+from distlab.grading import replay
 from distlab.labs.lab04_raft import RaftLab, explore_persistence
 
-from notebook_code import solution
+from lab04_code import (RAFT, SKELETON, assert_not_implemented, assert_reference_passes,
+                        first_failure)
 
-RAFT = solution("lab04-raft")
-SKELETON = solution("lab04-raft", Path(__file__).resolve().parents[2] / "labs")
 CHECKS_C = 9
 
 
@@ -39,27 +36,14 @@ class CommitsOldTermByCounting(RAFT.RaftNode):
                 break
 
 
-def first_failure(node, name):
-    """The failure of check ``name`` for class ``node`` (it must fail)."""
-    report = check(RaftLab(node), name=name, timing=False)
-    assert report.failed == [name], str(report)
-    return report.failures[0]
-
-
 # -- the reference and the skeleton ----------------------------------------------------------
 
 def test_the_reference_solution_passes_every_check_of_part_c():
-    # two seeds of each check, here in a plain process; every seed of every check runs in the
-    # solution notebook, under strict nbval (tests/labs/test_lab_notebooks.py)
-    report = check(RaftLab(RAFT.RaftNode), part="C", seeds=2, timing=False)
-    assert report.passed, str(report)
-    assert [r.check.seeds for r in report.results] == [20] * (CHECKS_C - 1) + [1]
+    assert_reference_passes("C", CHECKS_C)
 
 
 def test_the_untouched_skeleton_fails_every_check_of_part_c_as_not_implemented():
-    report = check(RaftLab(SKELETON.RaftNode), part="C", timing=False)
-    assert len(report.failed) == len(report.results) == CHECKS_C
-    assert {f.kind for f in report.failures} == {"not implemented"}
+    assert_not_implemented(SKELETON.RaftNode, "C", CHECKS_C)
 
 
 # -- each classic mistake, caught by a named check ------------------------------------------

@@ -28,6 +28,8 @@ from distlab.soak.runner import PROTOCOLS, replay, soak, target
 from distlab.soak.solutions import solution
 from distlab.soak.target import Faults, Target
 
+from lab04_code import VotesForAnyLog
+
 #: seeds per protocol in this slice (make soak runs 1,000)
 SLICE = 3
 
@@ -101,17 +103,6 @@ def test_a_lab_solution_with_a_bug_is_caught():
 
 
 def test_a_lab_4_raft_that_votes_for_any_log_is_caught_by_the_lab_s_own_rules():
-    code = solution("lab04-raft")
-
-    class VotesForAnyLog(code.RaftNode):
-        def on_request_vote(self, src, msg):
-            granted = msg.term == self.term and self.voted_for in (None, msg.candidate_id)
-            if granted:
-                self.voted_for = msg.candidate_id
-                self.save()
-                self.reset_election_timer()
-            self.send(src, code.RequestVoteReply(self.term, granted))
-
     summary = soak(labs.lab04(node=VotesForAnyLog), SLICE)
     assert summary.violations, "no run elected a leader that lacks committed entries"
     assert summary.violations[0].violation.startswith(

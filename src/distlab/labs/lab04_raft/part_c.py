@@ -16,13 +16,11 @@ from distlab.check import ExplorationResult
 from distlab.grading.lab import Scenario, Trial, graded
 from distlab.labs.lab04_raft.common import TESTER, exploration_trial, servers
 from distlab.labs.lab04_raft.faults import churn_step, leaders, repair_all
-from distlab.labs.lab04_raft.part_b import START, PartB, explore_log
+from distlab.labs.lab04_raft.part_b import RECOVER_WITHIN, START, PartB, explore_log
 from distlab.labs.lab04_raft.replication import Agreement, Phase
 from distlab.labs.lab04_raft.tester import split
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 
-#: how long a cluster may take to agree again once every fault is repaired, in ms
-RECOVER_WITHIN = 1_500.0
 #: an unreliable network: lost, repeated and late messages
 UNRELIABLE = {"loss": 0.1, "duplicate": 0.1, "reorder": 0.2, "reorder_delay": 200}
 

@@ -68,8 +68,8 @@ SNAPSHOT_RULES = {
                "after i",
     "install": "a server installs a leader's snapshot of its term that is news (beyond what "
                "it applied): it keeps the entries after the snapshot if its log has the "
-               "snapshot's last entry, else drops its whole log; it obeys no InstallSnapshot "
-               "of an older term",
+               "snapshot's last entry, else drops its whole log; an older snapshot, or one of "
+               "an older term, changes nothing",
 }
 
 #: the request messages a server sends (their replies are not counted by `MessageBudget`)
@@ -85,6 +85,14 @@ class Applied(NamedTuple):
     index: Any
     command: Any
     snapshot: bool
+
+
+def delivered(events: list, kind: type) -> Any:
+    """The message of class ``kind`` whose delivery is the step that made ``events`` (the
+    rules judge one step at a time: its first event is what happened, the rest what the
+    handler did), or None."""
+    msg = events[0].data if events and events[0].kind == "deliver" else None
+    return msg if isinstance(msg, kind) else None
 
 
 def apply_notes(events: list) -> list[Applied]:
@@ -333,8 +341,8 @@ class LogRules(LogRule, ElectionRules):
 
     def votes_up_to_date(self, run: Run, events: list, before: dict, old_logs: dict,
                          changed: list[str]) -> str | None:
-        request = events[0].data if events and events[0].kind == "deliver" else None
-        if not isinstance(request, RequestVote):
+        request = delivered(events, RequestVote)
+        if request is None:
             return None
         for event in events:
             msg = event.data
@@ -375,8 +383,8 @@ class LogRules(LogRule, ElectionRules):
 
     def follows_append_entries(self, run: Run, events: list, before: dict, old_logs: dict,
                                changed: list[str]) -> str | None:
-        msg = events[0].data if events and events[0].kind == "deliver" else None
-        if not isinstance(msg, AppendEntries):
+        msg = delivered(events, AppendEntries)
+        if msg is None:
             return None
         node_id = events[0].node
         old, new = old_logs.get(node_id) or (), run.state.logs.get(node_id)
@@ -592,8 +600,8 @@ class LogRules(LogRule, ElectionRules):
 
     def installs_snapshots(self, run: Run, events: list, before: dict, old_logs: dict,
                            changed: list[str]) -> str | None:
-        msg = events[0].data if events and events[0].kind == "deliver" else None
-        if not isinstance(msg, InstallSnapshot):
+        msg = delivered(events, InstallSnapshot)
+        if msg is None:
             return None
         node_id = events[0].node
         old, new = _before(run, node_id), run.state.raw.get(node_id)
@@ -609,8 +617,17 @@ class LogRules(LogRule, ElectionRules):
                         f"message of an older term is stale; refuse it, change nothing")
             return None
         index, (start, _), entries = msg.last_included_index, old[0], old[1]
-        if index <= run.state.applied[node_id]:  # (this event's applies are not judged yet)
-            return None  # (no news: the server may install it or not)
+        applied = run.state.applied[node_id]  # (this event's applies are not judged yet)
+        if index <= applied:
+            if new == old:
+                return None
+            return (f"{node_id} received {what}, which is not news: it has applied up to "
+                    f"index {applied} (its snapshot ends at {start}), yet it changed its "
+                    f"snapshot or log, from snapshot_index={start} and {len(entries)} entries: "
+                    f"installing an older snapshot takes the state machine and the log back. "
+                    f"Install only a snapshot beyond last_applied (not beyond snapshot_index: "
+                    f"the entries after it may be applied already); reply to an older one and "
+                    f"change nothing")
         if start < index < start + len(entries) + 1 and \
                 entries[index - start - 1][0] == msg.last_included_term:
             expected = ((index, msg.last_included_term), entries[index - start:])
@@ -884,8 +901,8 @@ class FastBackup(LogRule):
 
     def observe(self, run: Run) -> Violation | None:
         events = run.new_events()
-        request = events[0].data if events and events[0].kind == "deliver" else None
-        if not isinstance(request, AppendEntries):
+        request = delivered(events, AppendEntries)
+        if request is None:
             return None
         follower, leader = events[0].node, events[0].peer
         refused = any(event.kind == "send" and event.peer == leader

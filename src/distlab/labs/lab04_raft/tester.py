@@ -159,18 +159,24 @@ class MachineState:
 
 
 @cache
-def with_service(node: type[Node], snapshot_every: int) -> type[Node]:
+def with_service(node: type[Node], snapshot_every: int | tuple[int, ...]) -> type[Node]:
     """``node``, each server of which runs with the lab's service (part D), as 6.5840's does:
     the service keeps the state machine (a `MachineState`), fed by the server's ``apply``
     notes, and each time it has applied a multiple of ``snapshot_every`` entries it asks the
     server to compact: ``snapshot(index, data)``, in an event of its own (the timer
     `SNAPSHOT_TIMER`, noted ``compact``), as a service's call comes apart from Raft's work.
 
+    ``snapshot_every`` may also give each server its own interval, in the order of their ids
+    (``(10, 7, 13)``: n1 every 10, n2 every 7, n3 every 13), as services that compact at a
+    size bound do: the servers' snapshots then end at different indices.
+
     The service lives in the server's process: a crash loses it, and it starts again from the
     snapshot the server hands it at restart (an ``apply`` note with ``snapshot=data``)."""
-    if not isinstance(snapshot_every, int) or snapshot_every < 1:
+    intervals = snapshot_every if isinstance(snapshot_every, tuple) else (snapshot_every,)
+    if not intervals or not all(type(every) is int and every >= 1 for every in intervals):
         raise ValueError(f"snapshot_every counts applied entries and must be a whole number of "
-                         f"at least 1; got {snapshot_every!r}")
+                         f"at least 1, or a tuple of them (one a server); got "
+                         f"{snapshot_every!r}")
 
     def note(self: Any, what: str, **details: Any) -> None:
         node.note(self, what, **details)
@@ -182,7 +188,8 @@ def with_service(node: type[Node], snapshot_every: int) -> type[Node]:
             machine = state.commands if isinstance(state, MachineState) else ()
         else:
             machine = (*machine, details.get("command"))
-            if len(machine) % snapshot_every == 0:
+            ids = sorted([self.id, *self.peers])
+            if len(machine) % intervals[ids.index(self.id) % len(intervals)] == 0:
                 object.__setattr__(self, "_lab_compact",
                                    (len(machine), MachineState(machine)))
                 self.set_timer(0.0, SNAPSHOT_TIMER)
