@@ -19,7 +19,7 @@ from distlab.consensus.raft.bugs import CommitsByCounting
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import (at_most_one_leader_per_term, figure3,
                                                leader_append_only, leader_completeness,
-                                               logs_agree_up_to_commit)
+                                               log_matching, logs_agree_up_to_commit)
 from distlab.consensus.raft.messages import Entry, RequestVote
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.raft.runs import figure8, raft_kv, safety_run
@@ -370,3 +370,36 @@ def test_the_figure8_step_that_stops_is_labelled_like_the_others():
     run = figure8(bugs.CommitsByCounting)
     assert run.violation is not None
     assert run.steps[-1][0].startswith("(d) stopped: ")
+
+
+# -- Log Matching: scripted logs ------------------------------------------------------------
+
+def two_logs(a: list[Entry], b: list[Entry]) -> Simulation:
+    sim = Simulation(seed=1)
+    sim.add_node(Scripted, "a", log=a)
+    sim.add_node(Scripted, "b", log=b)
+    return sim
+
+
+def test_log_matching_holds_for_logs_that_agree_up_to_where_their_terms_part():
+    check_now(two_logs([Entry(1, "x"), Entry(2, "y"), Entry(2, "z")],
+                       [Entry(1, "x"), Entry(2, "y"), Entry(3, "w"), Entry(3, "v")]),
+              log_matching())
+
+
+def test_log_matching_catches_an_earlier_entry_that_differs():
+    with pytest.raises(InvariantViolation) as caught:
+        check_now(two_logs([Entry(1, "x"), Entry(2, "y")], [Entry(1, "q"), Entry(2, "y")]),
+                  log_matching())
+    assert caught.value.explanation == (
+        "'a' and 'b' both have an entry of term 2 at index 2, but differ at index 1 before it: "
+        "Entry(term=1, command='x') on 'a', Entry(term=1, command='q') on 'b'")
+
+
+def test_log_matching_catches_two_commands_at_the_same_index_and_term():
+    with pytest.raises(InvariantViolation) as caught:
+        check_now(two_logs([Entry(1, "x"), Entry(2, "y")], [Entry(1, "x"), Entry(2, "w")]),
+                  log_matching())
+    assert caught.value.explanation == (
+        "'a' and 'b' both have an entry of term 2 at index 2, but differ there: "
+        "Entry(term=2, command='y') on 'a', Entry(term=2, command='w') on 'b'")

@@ -175,8 +175,9 @@ class LogMatching(Invariant):
     """If two logs have an entry with the same index and term, they are identical up to it.
 
     Raft's Log Matching property. For each pair of live nodes it finds the highest index
-    both logs hold with the same term there, and compares the entries both hold up to it
-    (entries a snapshot replaced are not compared). Entries carry their ``term`` attribute.
+    both logs hold with the same term there, and compares the entries both hold up to it, that
+    one included (entries a snapshot replaced are not compared). Entries carry their ``term``
+    attribute.
     """
 
     reads_only_nodes = True
@@ -198,22 +199,24 @@ class LogMatching(Invariant):
                 problem = _first_mismatch(start_a, log_a, start_b, log_b)
                 if problem is not None:
                     index, agreed = problem
+                    where = "there" if index == agreed else f"at index {index} before it"
                     return (f"{a!r} and {b!r} both have an entry of term "
                             f"{log_a[agreed - start_a].term} at index {agreed}, but differ "
-                            f"at index {index} before it: {log_a[index - start_a]!r} on "
-                            f"{a!r}, {log_b[index - start_b]!r} on {b!r}")
+                            f"{where}: {log_a[index - start_a]!r} on {a!r}, "
+                            f"{log_b[index - start_b]!r} on {b!r}")
         return None
 
 
 def _first_mismatch(start_a: int, log_a: list[Any], start_b: int, log_b: list[Any]
                     ) -> tuple[int, int] | None:
-    """(index where the two logs differ, a later index where their terms agree), or None."""
+    """(index where the two logs differ, the index at or after it where their terms agree),
+    or None."""
     low = max(start_a, start_b)
     high = min(start_a + len(log_a), start_b + len(log_b)) - 1
     for agreed in range(high, low - 1, -1):
         if log_a[agreed - start_a].term == log_b[agreed - start_b].term:
-            mine = log_a[low - start_a:agreed - start_a]
-            theirs = log_b[low - start_b:agreed - start_b]
+            mine = log_a[low - start_a:agreed - start_a + 1]
+            theirs = log_b[low - start_b:agreed - start_b + 1]
             if mine == theirs:  # (one comparison of lists: fast, entries are often shared)
                 return None
             return low + next(i for i, (x, y) in enumerate(zip(mine, theirs)) if x != y), agreed
