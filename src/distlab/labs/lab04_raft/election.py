@@ -282,17 +282,22 @@ class LeaderElected(RaftRule):
         return None
 
     @staticmethod
-    def at_deadline(run: Run) -> tuple[str, int, list[str]]:
+    def at_deadline(run: Run) -> tuple[str, int, list[str], list[str]]:
         """What a failure report says of the servers at the deadline: their roles and terms,
-        the highest term, and those that sent heartbeats without being leader."""
-        terms = (as_int(getattr(n, "term", None)) or 0 for n in servers(run.sim).values())
-        return describe_servers(run), max(terms, default=0), heartbeats_of_non_leaders(run)
+        the highest term, those that sent heartbeats without being leader, and the
+        candidates."""
+        cluster = servers(run.sim)
+        terms = (as_int(getattr(n, "term", None)) or 0 for n in cluster.values())
+        candidates = [i for i, n in cluster.items() if i not in run.sim.crashed
+                      and getattr(n, "state", None) == "candidate"]
+        return (describe_servers(run), max(terms, default=0), heartbeats_of_non_leaders(run),
+                candidates)
 
     def judge(self, run: Run) -> Violation | None:
         if run.state.done:
             return None
         deadline = self.since + self.within
-        servers, top, impostors = run.state.late or self.at_deadline(run)
+        servers, top, impostors, candidates = run.state.late or self.at_deadline(run)
         elections = top - (run.state.first_term or 0)
         if impostors:
             hint = (f"{', '.join(impostors)} sent AppendEntries in the last "
@@ -304,6 +309,11 @@ class LeaderElected(RaftRule):
             hint = (f"{elections} elections in {self.within:g} ms and none won: split votes "
                     f"again and again? Draw the election timeout anew, at random, each time "
                     f"you set the timer: self.rng.uniform(*ELECTION_TIMEOUT)")
+        elif elections == 0 and candidates:
+            hint = (f"{', '.join(candidates)} stayed candidates, and no new election started "
+                    f"in {self.within:g} ms: a split vote? A candidate sets its election timer "
+                    f"again when it starts an election, so that an election without a winner "
+                    f"is followed by another")
         elif elections == 0 and "leader" not in servers:
             hint = "no election was even started: does the election timer fire and start one?"
         else:
