@@ -155,10 +155,10 @@ class LibraryRaft(RaftNode):
 
 
 def data_size(server: Any) -> int:
-    """The characters of the keys and values of a server's ``data`` (0 if not a dict)."""
+    """The characters of the keys and values of a server's ``data`` (-1 if not a dict)."""
     data = getattr(server, "data", None)
     if not isinstance(data, dict):
-        return 0
+        return -1
     return sum(len(str(key)) + len(str(value)) for key, value in data.items())
 
 
@@ -400,18 +400,34 @@ class Bounded(TraceProperty):
             sizes = getattr(node, "_lab_sizes", None)
             if type(sizes) is not tuple or len(sizes) != 3:
                 continue
-            log, snapshot, data = sizes
-            data = run.state.data = max(run.state.data, data)
+            log, snapshot, size = sizes
+            data = run.state.data = max(run.state.data, size)
             if log > self.bound:
                 return (f"{node_id}'s log held {log} entries at t={run.sim.now:.0f} ms: once "
                         f"log_size() passes max_log, save the service's state with "
                         f"self.compact(index, state), which drops the log up to index")
             if snapshot > self.snapshot_limit(data):
+                unseen = ("" if size >= 0 else
+                          " (the check measures the data as self.data, a dict, and this "
+                          "server has none: keep the store under that name)")
                 return (f"{node_id}'s snapshot took {snapshot} characters at "
-                        f"t={run.sim.now:.0f} ms, for data of at most {data}: more than "
-                        f"{self.snapshot_limit(data)}. A snapshot holds the data and the "
+                        f"t={run.sim.now:.0f} ms, for data of at most {data}{unseen}: more "
+                        f"than {self.snapshot_limit(data)}. A snapshot holds the data and the "
                         f"duplicate table (one entry per client), not the requests applied")
         return None
+
+
+class OperationsComplete(EveryOperationCompletes):
+    """Every operation completes; a failure says where a service on Raft usually loses one."""
+
+    def judge(self, run: Run) -> str | None:
+        problem = super().judge(run)
+        if problem is None:
+            return None
+        return (f"{problem}. A request nobody answers: does a server that does not lead answer "
+                f"NotLeader, does the clerk go straight to the server a NotLeader names, and, "
+                f"when its timer \"retry\" fires, send the same request to the next server? "
+                f"Replay the run and read the pending client's last messages")
 
 
 class Busy(TraceProperty):
@@ -497,7 +513,7 @@ class KVRaftLab(Lab):
         return Scenario(setup, run_for=run_for,
                         network=network or Network(latency=Uniform(1, 10)),
                         properties=[Linearizable(kv.MODEL.name), *properties,
-                                    EveryOperationCompletes()],
+                                    OperationsComplete()],
                         wall_limit=10.0, max_events=400_000)
 
     # -- part A: the service -------------------------------------------------------------------
