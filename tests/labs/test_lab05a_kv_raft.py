@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from distlab.consensus.raft.node import RaftNode as LibraryRaftNode
 from distlab.consensus.raft.messages import InstallSnapshot
+from distlab.consensus.raft.node import RaftNode as LibraryRaftNode
 from distlab.grading import check, replay
 from distlab.kv.machine import KVMachine
 from distlab.labs.lab05a_kv_raft import (MAX_LOG, MIN_RATE, Append, ClerkBase, Get, KVRaftLab,

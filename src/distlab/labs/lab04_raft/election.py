@@ -15,8 +15,7 @@ from collections import defaultdict
 from distlab.consensus.raft.messages import AppendEntries, RequestVoteReply
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule,
-                                            as_int, describe_servers, majority, servers,
-                                            your_line)
+                                            as_int, describe_servers, majority, servers, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
