@@ -302,3 +302,55 @@ def test_the_checks_run_on_a_network_that_reorders_duplicates_and_loses():
     network = RaftLab(RAFT.RaftNode).test_unreliable_network_A(1).network
     assert isinstance(network, Network) and isinstance(network.latency, Uniform)
     assert (network.loss, network.duplicate, network.reorder) == (0.1, 0.2, 0.2)
+
+
+class NoNewTimerForACandidate(RAFT.RaftNode):
+    """Starts an election without setting its election timer again: after a split vote the
+    candidates wait for ever."""
+
+    def start_election(self):
+        self.term += 1
+        self.voted_for = self.id
+        self.save()
+        self.state = "candidate"
+        self.votes = {self.id}
+        self.broadcast(RAFT.RequestVote(self.term, self.id, self.last_index(),
+                                        self.last_log_term()))
+
+
+def test_a_candidate_without_a_new_timer_is_caught_after_a_split_vote():
+    # a rare run (seed 29): the reason the lab asks for 500 seeds before moving on
+    report = check(RaftLab(NoNewTimerForACandidate), name="test_no_majority_no_leader_A",
+                   seeds=[29], timing=False)
+    failure = report.failures[0]
+    assert failure.summary == "violated: one leader, followed by every live server, within " \
+                              "1.5 s of t=3 s"
+    assert "stayed candidates, and no new election started" in failure.explanation
+    assert "sets its election timer again when it starts an election" in failure.explanation
+
+
+class HeartbeatsAfterSteppingDown(RAFT.RaftNode):
+    """A leader that steps down keeps its heartbeat timer, and sends AppendEntries as a
+    follower: the others never time out, and nobody leads."""
+
+    def become_follower(self, term):
+        if self.state == "leader":
+            self.reset_election_timer()
+        self.term = term
+        self.voted_for = None
+        self.save()
+        self.state = "follower"
+
+    def on_timer(self, name):
+        if name == "heartbeat":
+            self.send_heartbeats()
+        else:
+            super().on_timer(name)
+
+
+def test_heartbeats_of_a_server_that_stepped_down_are_named():
+    report = check(RaftLab(HeartbeatsAfterSteppingDown), name="test_churn_A", seeds=[1],
+                   timing=False)
+    explanation = report.failures[0].explanation
+    assert "sent AppendEntries in the last 150 ms without being leader" in explanation
+    assert "stops its \"heartbeat\" timer" in explanation

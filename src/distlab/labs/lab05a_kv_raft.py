@@ -28,9 +28,10 @@ and calls two methods the service writes:
 
 By default that Raft is the library's (`LibraryRaft`, on `distlab.consensus.raft.node`). A
 reader's own Raft of lab 4 plugs in with ``KVRaftLab(KVServer, Clerk, raft=MyRaftNode)``:
-`lab4_raft` adapts it (its ``on_submit`` starts a command, the entries its
-``apply_committed`` applies go to ``apply_command``). Lab 4 has no snapshots yet, so such a
-Raft can take part A only. Service and Raft share one object: the service keeps its state in
+`lab4_raft` adapts it (its ``on_submit`` starts a command, its ``apply`` notes go to
+``apply_command`` and ``restore``, and ``compact`` calls its ``snapshot(index, data)`` of lab
+4's part D). With part D it takes every part; without it, part A only (a compaction raises
+`NoSnapshots`, which says so). Service and Raft share one object: the service keeps its state in
 names of its own (``data``, ``sessions``, ``waiting``), not in Raft's (``term``, ``log``,
 ``role``, ``state``, ``commit_index``, ``last_applied``, ``machine``...).
 
@@ -50,7 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from distlab.consensus.raft.messages import AppendEntries, Entry
+from distlab.consensus.raft.messages import AppendEntries, Entry, InstallSnapshot
 from distlab.consensus.raft.node import RaftNode
 from distlab.consensus.raft.real import kill_the_leader
 from distlab.grading.lab import Lab, Scenario, Trial, graded, own_code
@@ -70,6 +71,8 @@ __all__ = ["Append", "AppendOk", "ClerkBase", "Get", "GetOk", "KVRaftLab", "Libr
 RETRY = 100.0
 #: part B: the service compacts the log once it holds more than this many entries
 MAX_LOG = 10
+#: part C: the real processes compact their logs past this many entries
+REAL_MAX_LOG = 4
 #: a busy client must complete at least this many operations per simulated second
 MIN_RATE = 25.0
 #: an unreliable network: lost, repeated and late messages
@@ -152,34 +155,47 @@ class LibraryRaft(RaftNode):
 
 
 def data_size(server: Any) -> int:
-    """The characters of the keys and values of a server's ``data`` (0 if not a dict)."""
+    """The characters of the keys and values of a server's ``data`` (-1 if not a dict)."""
     data = getattr(server, "data", None)
     if not isinstance(data, dict):
-        return 0
+        return -1
     return sum(len(str(key)) + len(str(value)) for key, value in data.items())
 
 
 class NoSnapshots(ConfigurationError):
-    """The service asked a Raft without snapshots (lab 4's, so far) to compact its log."""
+    """The service asked a lab-4 Raft without snapshots (parts A to C only) to compact."""
+
+
+#: the timer a lab-4 Raft is given when the service asks it to compact (`lab4_raft`)
+COMPACT_TIMER = "service: compact"
 
 
 def lab4_raft(raft: type[Node]) -> type[Node]:
-    """The interface of the service (see the module's docstring) on a lab-4 Raft class:
-    ``start`` calls its ``on_submit`` when it leads, the entries its ``apply_committed``
-    applies (``last_applied`` moves on) go to the service's ``apply_command``, and the
-    leader it last heard from is the hint. It has no snapshots:
-    ``compact`` raises `NoSnapshots`, so such a Raft can take part A only."""
+    """The interface of the service (see the module's docstring) on a lab-4 Raft class.
+
+    Lab 4's contract is the ``apply`` note (``self.note("apply", index=i, command=c)`` for an
+    entry, ``snapshot=data`` for a snapshot installed or found at a restart) and, from its
+    part D, ``snapshot(index, data)``. So: ``start`` calls its ``on_submit`` when it leads and
+    returns its last index; each ``apply`` note goes to the service (``apply_command``, or
+    ``restore`` for a snapshot); ``compact`` calls its ``snapshot`` in an event of its own
+    (the timer `COMPACT_TIMER`), as lab 4's service does, so that compaction never runs
+    inside the Raft's own apply loop; and the leader it last heard from is the hint. A Raft
+    without part D raises `NoSnapshots` at its first compaction: it can take part A only.
+    """
     if not (isinstance(raft, type) and issubclass(raft, Node)
             and callable(getattr(raft, "on_submit", None))):
-        raise TypeError(f"raft= takes your Raft class of lab 4 (a Node with on_submit, whose "
-                        f"apply_committed notes 'apply'); got {raft!r}")
+        raise TypeError(f"raft= takes your Raft class of lab 4 (a Node with on_submit, which "
+                        f"notes 'apply' for each entry it applies); got {raft!r}")
+    raft_snapshot = getattr(raft, "snapshot", None)   # lab 4's part D (the service's own
+    #                                                   snapshot() shadows it in the server)
 
     class Lab4Raft(raft):  # type: ignore[valid-type, misc]
         def start(self, command: Any) -> int | None:
             if getattr(self, "state", None) != "leader":
                 return None
             self.on_submit(command)
-            return len(self.log)
+            last_index = getattr(self, "last_index", None)
+            return last_index() if callable(last_index) else len(self.log)
 
         def leader_hint(self) -> str | None:
             return self.__dict__.get("_lab_leader")
@@ -188,25 +204,46 @@ def lab4_raft(raft: type[Node]) -> type[Node]:
             return len(self.log)
 
         def compact(self, index: int, state: Any) -> None:
-            raise NoSnapshots(f"{raft.__name__} has no snapshots (lab 4 stops before part D): "
-                              f"take part A with it, and part B with the library's Raft "
-                              f"(KVRaftLab(KVServer, Clerk) without raft=)")
+            self.__dict__["_lab_compact"] = (index, state)   # the latest request wins
+            self.set_timer(0.0, COMPACT_TIMER)
 
-        def apply_committed(self) -> None:
-            before = self.last_applied
-            super().apply_committed()
-            for index in range(before + 1, self.last_applied + 1):
-                self.apply_command(index, self.log[index - 1].command)
+        def note(self, what: str, **details: Any) -> None:
+            super().note(what, **details)
+            if what != "apply":
+                return
+            if "snapshot" in details:
+                self.__dict__["_lab_snapshot_size"] = len(repr(details["snapshot"]))
+                self.restore(details["snapshot"])
+            else:
+                self.apply_command(details["index"], details.get("command"))
+
+        def on_timer(self, name: str) -> None:
+            if name != COMPACT_TIMER:
+                super().on_timer(name)
+                return
+            index, state = self.__dict__.pop("_lab_compact")
+            try:
+                if not callable(raft_snapshot):
+                    raise NotImplementedError
+                raft_snapshot(self, index, state)
+            except NotImplementedError:
+                raise NoSnapshots(
+                    f"{raft.__name__}.snapshot(index, data) is not written (lab 4's part D): "
+                    f"take parts B and C with the library's Raft (KVRaftLab(KVServer, "
+                    f"Clerk) without raft=), or finish part D") from None
+            self.__dict__["_lab_snapshot_size"] = len(repr(state))
 
         def on_message(self, src: str, msg: Any) -> None:
-            if isinstance(msg, AppendEntries) and msg.term >= getattr(self, "term", 0):
+            if (isinstance(msg, AppendEntries | InstallSnapshot)
+                    and msg.term >= getattr(self, "term", 0)):
                 self.__dict__["_lab_leader"] = msg.leader_id
             super().on_message(src, msg)
 
         @property
         def _lab_sizes(self) -> tuple[int, int, int]:
             log = getattr(self, "log", None)
-            return (len(log) if isinstance(log, list) else -1, 0, data_size(self))
+            return (len(log) if isinstance(log, list) else -1,
+                    self.__dict__.get("_lab_snapshot_size", 0), data_size(self))
 
     Lab4Raft.__name__ = Lab4Raft.__qualname__ = f"Lab4Raft({raft.__name__})"
     return Lab4Raft
@@ -363,18 +400,34 @@ class Bounded(TraceProperty):
             sizes = getattr(node, "_lab_sizes", None)
             if type(sizes) is not tuple or len(sizes) != 3:
                 continue
-            log, snapshot, data = sizes
-            data = run.state.data = max(run.state.data, data)
+            log, snapshot, size = sizes
+            data = run.state.data = max(run.state.data, size)
             if log > self.bound:
                 return (f"{node_id}'s log held {log} entries at t={run.sim.now:.0f} ms: once "
                         f"log_size() passes max_log, save the service's state with "
                         f"self.compact(index, state), which drops the log up to index")
             if snapshot > self.snapshot_limit(data):
+                unseen = ("" if size >= 0 else
+                          " (the check measures the data as self.data, a dict, and this "
+                          "server has none: keep the store under that name)")
                 return (f"{node_id}'s snapshot took {snapshot} characters at "
-                        f"t={run.sim.now:.0f} ms, for data of at most {data}: more than "
-                        f"{self.snapshot_limit(data)}. A snapshot holds the data and the "
+                        f"t={run.sim.now:.0f} ms, for data of at most {data}{unseen}: more "
+                        f"than {self.snapshot_limit(data)}. A snapshot holds the data and the "
                         f"duplicate table (one entry per client), not the requests applied")
         return None
+
+
+class OperationsComplete(EveryOperationCompletes):
+    """Every operation completes; a failure says where a service on Raft usually loses one."""
+
+    def judge(self, run: Run) -> str | None:
+        problem = super().judge(run)
+        if problem is None:
+            return None
+        return (f"{problem}. A request nobody answers: does a server that does not lead answer "
+                f"NotLeader, does the clerk go straight to the server a NotLeader names, and, "
+                f"when its timer \"retry\" fires, send the same request to the next server? "
+                f"Replay the run and read the pending client's last messages")
 
 
 class Busy(TraceProperty):
@@ -460,7 +513,7 @@ class KVRaftLab(Lab):
         return Scenario(setup, run_for=run_for,
                         network=network or Network(latency=Uniform(1, 10)),
                         properties=[Linearizable(kv.MODEL.name), *properties,
-                                    EveryOperationCompletes()],
+                                    OperationsComplete()],
                         wall_limit=10.0, max_events=400_000)
 
     # -- part A: the service -------------------------------------------------------------------
@@ -661,7 +714,7 @@ class KVRaftLab(Lab):
             with tempfile.TemporaryDirectory(prefix="lab5a-") as folder:
                 spec = importable(server, Path(folder))
                 run = kill_the_leader(Path(folder) / "data", appends=8, node_class=spec,
-                                      args={"max_log": 4})
+                                      args={"max_log": REAL_MAX_LOG})
             return {"operations": run.operations, "ok": run.ok, "new_leader": run.new_leader,
                     "value": run.value, "from_disk": run.restarted_from_disk,
                     "verdict": run.verdict}
@@ -670,12 +723,14 @@ class KVRaftLab(Lab):
 
 
 def simulated_first(server: type[Node], clerk: type[Node]) -> None:
-    """Run the service for a simulated second with one client, so that code not written yet
-    fails here, as "not implemented", rather than in three processes."""
+    """Run the service for a simulated second with one client, compacting as the real run
+    does, so that code not written yet fails here, as "not implemented" (or, on a lab-4 Raft
+    without part D, as `NoSnapshots`), rather than in three processes."""
     try:
-        kv_run(server, clerk, clients=1, ops=3).run(until=1_000)
+        kv_run(server, clerk, clients=1, ops=3 * REAL_MAX_LOG,
+               max_log=REAL_MAX_LOG).run(until=1_000)
     except NodeError as error:
-        if isinstance(error.__cause__, NotImplementedError):
+        if isinstance(error.__cause__, NotImplementedError | NoSnapshots):
             raise error.__cause__ from None
         raise
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
+from textwrap import fill
 from typing import Any
 
 from distlab.consensus.raft.messages import RequestVoteReply
@@ -178,7 +179,7 @@ class RaftRule(TraceProperty):
         description = description or self.description
         trace = run.sim.trace
         roles = {k: list(v) for k, v in run.state.roles.items()}
-        title = f"{description[:70]} -- broken at t={when:.0f} ms"
+        title = fill(f"{description}, broken at t={when:.0f} ms", 90)
         return Violation(description, text, when,
                          picture=lambda: roles_diagram(trace, roles, when, title))
 

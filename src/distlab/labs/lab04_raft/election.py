@@ -14,8 +14,8 @@ from collections import defaultdict
 
 from distlab.consensus.raft.messages import AppendEntries, RequestVoteReply
 from distlab.grading.properties import Run, Violation
-from distlab.labs.lab04_raft.common import (ROLE_COLORS, TESTER, RaftRule, as_int,
-                                            describe_servers, majority, servers, your_line)
+from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule,
+                                            as_int, describe_servers, majority, servers, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
@@ -275,22 +275,44 @@ class LeaderElected(RaftRule):
             state.first_term = max((as_int(getattr(n, "term", None)) or 0
                                     for n in servers(run.sim).values()), default=0)
         if run.sim.now > self.since + self.within:
-            terms = (as_int(getattr(n, "term", None)) or 0 for n in servers(run.sim).values())
-            state.late = (describe_servers(run), max(terms, default=0))
+            state.late = self.at_deadline(run)
             return None
         state.done = self.holds(run)
         return None
+
+    @staticmethod
+    def at_deadline(run: Run) -> tuple[str, int, list[str], list[str]]:
+        """What a failure report says of the servers at the deadline: their roles and terms,
+        the highest term, those that sent heartbeats without being leader, and the
+        candidates."""
+        cluster = servers(run.sim)
+        terms = (as_int(getattr(n, "term", None)) or 0 for n in cluster.values())
+        candidates = [i for i, n in cluster.items() if i not in run.sim.crashed
+                      and getattr(n, "state", None) == "candidate"]
+        return (describe_servers(run), max(terms, default=0), heartbeats_of_non_leaders(run),
+                candidates)
 
     def judge(self, run: Run) -> Violation | None:
         if run.state.done:
             return None
         deadline = self.since + self.within
-        servers, top = run.state.late or (describe_servers(run), 0)
+        servers, top, impostors, candidates = run.state.late or self.at_deadline(run)
         elections = top - (run.state.first_term or 0)
-        if elections >= 4:
+        if impostors:
+            hint = (f"{', '.join(impostors)} sent AppendEntries in the last "
+                    f"{ELECTION_TIMEOUT[0]:g} ms without being leader, and so kept the others "
+                    f"from starting an election: only a leader sends heartbeats, and a leader "
+                    f"that steps down stops its \"heartbeat\" timer (or ignores it when it "
+                    f"fires)")
+        elif elections >= 4:
             hint = (f"{elections} elections in {self.within:g} ms and none won: split votes "
                     f"again and again? Draw the election timeout anew, at random, each time "
                     f"you set the timer: self.rng.uniform(*ELECTION_TIMEOUT)")
+        elif elections == 0 and candidates:
+            hint = (f"{', '.join(candidates)} stayed candidates, and no new election started "
+                    f"in {self.within:g} ms: a split vote? A candidate sets its election timer "
+                    f"again when it starts an election, so that an election without a winner "
+                    f"is followed by another")
         elif elections == 0 and "leader" not in servers:
             hint = "no election was even started: does the election timer fire and start one?"
         else:
@@ -298,6 +320,21 @@ class LeaderElected(RaftRule):
                     "the others follow it (and a candidate that hears from the leader of its "
                     "term becomes a follower)")
         return self.failure(run, f"at t={deadline:g} ms: {servers}. {hint}", deadline)
+
+
+def heartbeats_of_non_leaders(run: Run) -> list[str]:
+    """The servers that sent an AppendEntries, within the shortest election timeout before
+    now, while they were not leaders: their heartbeats keep the others from electing one."""
+    now, roles = run.sim.now, run.state.roles
+
+    def role_at(node_id: str, time: float) -> str | None:
+        before = [state for when, _, state in roles.get(node_id, ()) if when <= time]
+        return before[-1] if before else None
+
+    return sorted({event.node for event in run.sim.trace.last_events(1_000)
+                   if event.kind == "send" and isinstance(event.data, AppendEntries)
+                   and event.time > now - ELECTION_TIMEOUT[0]
+                   and role_at(event.node, event.time) not in (None, "leader")})
 
 
 class NoNeedlessElections(RaftRule):
