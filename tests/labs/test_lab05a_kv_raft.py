@@ -181,14 +181,14 @@ class AnswersOnlyRetries(KV.KVServer):
 
 # -- the solution, the skeleton ----------------------------------------------------------------
 
-def test_the_solution_passes_every_simulated_check_on_its_graded_seeds():
-    # the solution notebook runs seeds 1 and 2 of each check, under strict nbval
-    # (tests/labs/test_lab_notebooks.py); here the rest of the graded seeds, 3 to 5
+def test_the_solution_passes_every_simulated_check():
+    # the solution notebook runs each check's 5 graded seeds under strict nbval
+    # (tests/labs/test_lab_notebooks.py); here 2 of them, for a quick, readable failure
     lab = KVRaftLab(KV.KVServer, KV.Clerk)
     assert {c.seeds for c in lab.checks() if c.part in "AB"} == {5}
-    report = check(lab, part="A", seeds=range(3, 6), timing=False)
+    report = check(lab, part="A", seeds=2, timing=False)
     assert report.passed, str(report)
-    report = check(lab, part="B", seeds=range(3, 6), timing=False)
+    report = check(lab, part="B", seeds=2, timing=False)
     assert report.passed, str(report)
     assert len(report.results) == 5
 
