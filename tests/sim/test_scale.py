@@ -15,6 +15,7 @@ import tracemalloc
 import pytest
 
 from distlab.sim import Client, ConfigurationError, Node, Simulation
+from distlab.sim.node import StreamToBe
 from distlab.sim.peers import Peers
 from distlab.sim.simulation import SHARED_PEERS_FROM, stream
 
@@ -95,13 +96,33 @@ def test_a_copy_of_a_view_is_a_plain_tuple(views):
 def test_a_nodes_stream_is_made_when_first_used_and_draws_as_before():
     sim = cluster("a", "b")
     node = sim.nodes["a"]
-    assert "rng" not in vars(node)                  # an idle node has not paid for it
+    assert type(vars(node)["rng"]) is StreamToBe    # an idle node has not paid for it
     expected = stream(1, "node", "a", 0)
     assert [node.rng.random() for _ in range(3)] == [expected.random() for _ in range(3)]
     assert vars(node)["rng"] is node.rng            # made once, then an attribute
     sim.crash("a")
     sim.restart("a")
     assert sim.nodes["a"].rng.random() == stream(1, "node", "a", 1).random()
+
+
+def test_a_stand_in_kept_by_node_code_draws_from_the_one_stream():
+    class Keeper(Node):
+        def __init__(self):
+            self.early = self.rng  # the stand-in: the stream is not made yet
+
+    sim = Simulation(seed=1)
+    node = sim.add_node(Keeper, "a")
+    expected = stream(1, "node", "a", 0)
+    draws = [node.early.random(), node.rng.random(), node.early.random()]
+    assert draws == [expected.random() for _ in range(3)]
+    assert type(node.rng) is not StreamToBe and copy.deepcopy(node.early) is not None
+
+
+def test_node_has_no_class_attribute_rng():
+    # With one (a descriptor making the stream lazily), Python 3.11 does not specialise
+    # ``self.rng`` into a quick read of the node's own attribute: every draw (behind most
+    # sends) took the interpreter's slow, generic path (see README, "Benchmarks").
+    assert not hasattr(Node, "rng")
 
 
 def test_a_node_that_replaces_its_stream_is_still_refused():

@@ -53,28 +53,50 @@ class NodeRandom(random.Random):
         if not n:
             raise IndexError("Cannot choose from an empty sequence")
         # random.Random._randbelow_with_getrandbits, inlined: k random bits, drawn again
-        # until they make a number below n
-        getrandbits = self.getrandbits
+        # until they make a number below n. (``self.getrandbits(k)`` each time, not a local
+        # ``getrandbits = self.getrandbits``: a method called where it is looked up costs no
+        # bound-method object, and the interpreter specialises that lookup.)
         k = n.bit_length()
-        r = getrandbits(k)
+        r = self.getrandbits(k)
         while r >= n:
-            r = getrandbits(k)
+            r = self.getrandbits(k)
         return seq[r]
 
 
-class _OwnRandom:
-    """``self.rng``: made by the node's runtime the first time the node uses it, then kept.
+class StreamToBe:
+    """``self.rng`` until the node first uses it: a stand-in that makes the real stream then.
 
-    A non-data descriptor, like `functools.cached_property`: once made, the stream is an
-    ordinary attribute of the node, as fast to read as any other. Made late or early, it is
-    the same stream (``stream(seed, "node", id, incarnation)``), so traces do not change.
+    A node's `NodeRandom` holds the generator's whole state (2.5 KB): made for every node at
+    once, it would cost 100,000 idle nodes 250 MB. So `build_node` gives each node this
+    small stand-in instead; the first time the node asks it for anything (``rng.random``,
+    ``rng.choice``...), it has the node's runtime make the stream, puts it in ``node.rng``
+    in its place, and hands the request on. From then on ``self.rng`` is the stream itself.
+    Made late or early, it is the same stream (``stream(seed, "node", id, incarnation)``),
+    so traces do not change.
+
+    Why a stand-in on the node rather than a descriptor on the class (as
+    `functools.cached_property` is)? The interpreter specialises ``self.rng`` into a quick
+    read of the node's own attribute only when the class has no attribute of that name:
+    with a descriptor on `Node`, every ``self.rng.choice(self.peers)`` -- behind most
+    sends -- took the slow generic path.
     """
 
-    def __get__(self, node: Node | None, owner: type | None = None) -> Any:
-        if node is None:
-            return self
-        rng = node.__dict__["rng"] = node._runtime._rng(node)
-        return rng
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Node):
+        self._node = node
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # (copy and pickle asking for their hooks: nothing here)
+            raise AttributeError(name)
+        node = self._node
+        rng = vars(node).get("rng")
+        if rng is self or rng is None:
+            rng = node.rng = node._runtime._rng(node)
+        return getattr(rng, name)
+
+    def __repr__(self) -> str:
+        return f"<the random stream of node {self._node.id!r}, made when first used>"
 
 
 class Node:
@@ -102,7 +124,7 @@ class Node:
     peers: Sequence[str]
     storage: dict[str, Any]
     _runtime: Runtime
-    rng: random.Random = _OwnRandom()  # type: ignore[assignment]
+    rng: random.Random
 
     # -- handlers: override these ------------------------------------------------------------
     def on_start(self) -> None:
@@ -198,6 +220,7 @@ def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: Sequence[
     node.id = node_id
     node.peers = peers
     node.storage = storage
+    node.rng = StreamToBe(node)  # type: ignore[assignment]
     try:
         node.__init__(**kwargs)
     except TypeError as exc:
@@ -211,7 +234,8 @@ def build_node(cls: type[Node], runtime: Runtime, node_id: str, peers: Sequence[
     for name, mine in (("id", node_id), ("peers", peers), ("storage", storage)):
         if vars(node).get(name) is not mine:
             raise ConfigurationError(_shadow_message(cls, name, "replaces"))
-    if "rng" in vars(node) and type(vars(node)["rng"]) is not NodeRandom:
+    rng = vars(node).get("rng")
+    if type(rng) is not NodeRandom and not (type(rng) is StreamToBe and rng._node is node):
         raise ConfigurationError(_shadow_message(cls, "rng", "replaces"))
     clashes = sorted(FRAMEWORK_METHODS.intersection(vars(node)))
     if clashes:

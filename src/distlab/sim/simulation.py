@@ -43,6 +43,12 @@ from distlab.sim.storage import Storage, check_storable
 from distlab.sim.times import checked_number, timer_delay
 from distlab.sim.trace import Note, Trace, TraceEvent, events_from_slots
 
+#: the quick immutability test of a message class (None until the class is first checked),
+#: as a function bound once: ``SCALAR_FIELDS.get(cls)`` in `_send_message` would look up
+#: ``get`` afresh for every message (Python 3.11 compiles a method call on an imported name
+#: as an attribute read plus a call, which makes a bound method each time)
+scalar_fields_test = SCALAR_FIELDS.get
+
 #: how many of the last trace events an `EventBudgetExceeded` message looks at, to name the
 #: busiest timers and messages (enough to see a storm, few enough to count at once)
 RECENT_EVENTS = 2000
@@ -749,10 +755,14 @@ def _send_message(node: Node, dst: str, msg: Any) -> None:
     if dst not in sim.nodes:
         sim._node(dst)  # raises the clear error
     cls = type(msg)
-    if sim.check_messages and cls not in IMMUTABLE_SCALARS:
-        # the common case, a known frozen dataclass of scalars, takes one quick test
-        fields_are_scalars = SCALAR_FIELDS.get(cls)
-        if fields_are_scalars is None or not fields_are_scalars(msg):
+    if sim.check_messages:
+        # the common case, a known frozen dataclass of scalars, takes one quick test (asked
+        # first: one lookup for it, two for a plain string or number)
+        fields_are_scalars = scalar_fields_test(cls)
+        if fields_are_scalars is not None:
+            if not fields_are_scalars(msg):
+                check_message(msg)
+        elif cls not in IMMUTABLE_SCALARS:
             check_message(msg)
     now = sim.now
     # an Envelope, built as a plain tuple: calling the NamedTuple class would cost 10%
