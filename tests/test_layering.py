@@ -1,7 +1,8 @@
 """The library's dependencies point one way: every import of every module is checked.
 
 DESIGN.md draws the layers as ``sim <- {check, viz, net} <- topics and workloads <- grading <-
-labs`` (and ``widgets <- viz``); the soak (`distlab.soak`) sits on top of the labs.
+labs`` (and ``widgets <- viz``, ``check <- viz``: the checkers' pictures take the drawings'
+colours); the soak (`distlab.soak`) sits on top of the labs.
 `MAY_IMPORT` below writes that down, one row per layer: the layers its modules may import,
 besides their own. Every module under ``src/distlab/`` is parsed (not imported) and each
 ``import distlab...`` in it -- at the top, inside a function, under ``TYPE_CHECKING`` alike --
@@ -28,7 +29,8 @@ TESTS = Path(__file__).resolve().parent
 #: layer -> the other layers its modules may import (every layer may import itself)
 MAY_IMPORT: dict[str, set[str]] = {
     "sim":       set(),
-    "check":     {"sim"},
+    # the pictures of histories (check.history_plot) take their colours from viz.palette
+    "check":     {"sim", "viz"},
     "viz":       {"sim"},
     "net":       {"sim"},
     "widgets":   {"sim", "viz"},
@@ -114,13 +116,19 @@ def test_every_import_points_down_the_layers(path: Path) -> None:
 def test_the_layer_table_catches_imports_that_go_up() -> None:
     assert layer("distlab.kv.register") == layer("distlab.election") == "topics"
     assert violations("distlab.check.explore", [(3, "distlab.grading.runner"),
-                                                 (4, "distlab.viz"),
+                                                 (4, "distlab.net"),
                                                  (5, "distlab.gossip")]) == [
         "distlab.check.explore (line 3) imports distlab.grading.runner: check may import only "
-        "sim, not grading",
-        "distlab.check.explore (line 4) imports distlab.viz: check may import only sim, not viz",
-        "distlab.check.explore (line 5) imports distlab.gossip: check may import only sim, not "
-        "topics"]
+        "sim, viz, not grading",
+        "distlab.check.explore (line 4) imports distlab.net: check may import only sim, viz, "
+        "not net",
+        "distlab.check.explore (line 5) imports distlab.gossip: check may import only sim, viz, "
+        "not topics"]
+    assert violations("distlab.check.history_plot", [(1, "distlab.viz.palette")]) == []
+    # the drawings never import the checkers: no cycle
+    assert violations("distlab.viz.spacetime", [(2, "distlab.check.history_plot")]) == [
+        "distlab.viz.spacetime (line 2) imports distlab.check.history_plot: viz may import only "
+        "sim, not check"]
     assert violations("distlab.viz.spacetime", [(9, "distlab.widgets")]) != []
     assert violations("distlab.grading.runner", [(1, "distlab.labs.lab00_example")]) != []
     assert violations("distlab.labs.lab02b_vector_clocks", [(1, "distlab.labs.lab02a_x")]) != []

@@ -231,7 +231,8 @@ def test_a_failure_draws_the_run_with_each_servers_role_and_term():
     figure = failure.picture()
     try:
         ax = figure.axes[0]
-        assert "bands: grey follower, orange candidate, green leader" in ax.get_title()
+        assert ("bands: light blue follower, dotted yellow candidate, hatched red leader"
+                in ax.get_title())
         assert ax.collections and any(t.get_text().startswith("t") for t in ax.texts)
     finally:
         plt.close(figure)

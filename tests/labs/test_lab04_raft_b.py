@@ -193,7 +193,7 @@ def test_a_failure_of_the_log_draws_the_run_and_every_log():
     figure = failure.picture()
     try:
         assert len(figure.axes) == 2
-        assert "bands: grey follower" in figure.axes[0].get_title()
+        assert "bands: light blue follower" in figure.axes[0].get_title()
         assert figure.axes[1].get_title(loc="left").startswith("logs (box: an entry")
     finally:
         plt.close(figure)

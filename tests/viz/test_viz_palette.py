@@ -1,10 +1,17 @@
 """distlab.viz.palette: the one source of the drawings' colours, all safe for colour-blind
 readers, and the second cue (marker, hatch, text) that tells apart what colour alone must not.
+
+Three nets catch a colour that does not come from the palette: the library's drawing code
+and the notebooks' code cells are scanned for colours written out (a name, a hex code, "C0");
+the notebooks that plot must call ``palette.use()`` before they do; and the figures committed
+in the notebooks are searched for the pixels of matplotlib's default colours (``tab10``).
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +20,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
+import PIL.Image  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.colors import is_color_like, to_hex, to_rgb  # noqa: E402
+from matplotlib.colors import TABLEAU_COLORS, is_color_like, to_hex, to_rgb  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from distlab.sim import Node, Simulation  # noqa: E402
 from distlab.viz import palette  # noqa: E402
@@ -25,10 +35,12 @@ from distlab.viz.gantt import TaskSpan, draw_tasks  # noqa: E402
 from distlab.viz.membership import membership_matrix  # noqa: E402
 from distlab.viz.replicas import draw_replica_history  # noqa: E402
 from distlab.viz.roles import draw_roles  # noqa: E402
+from distlab.viz.service import draw_completions, draw_latency_bars, draw_load  # noqa: E402
 from distlab.viz.style import KindColors, legend_html  # noqa: E402
 from distlab.viz.timeline import kind_colors, read_timeline  # noqa: E402
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "distlab"
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "distlab"
 HEX = re.compile(r"(?<!&)#[0-9a-fA-F]{3,8}\b")     # not an HTML entity, &#9654;
 #: strings matplotlib would take for a colour but that our code means otherwise
 NOT_COLOURS = {"none", "None"}
@@ -36,9 +48,15 @@ OKABE_ITO = {palette.BLACK, palette.ORANGE, palette.SKY_BLUE, palette.BLUISH_GRE
              palette.YELLOW, palette.BLUE, palette.VERMILLION, palette.REDDISH_PURPLE}
 
 
+#: the packages that draw or write HTML: every module of them is scanned, and every other
+#: module that imports matplotlib
+DRAWING_PACKAGES = ("viz", "widgets", "check", "grading", "labs")
+
+
 def drawing_modules() -> list[Path]:
-    return sorted(p for folder in ("viz", "widgets") for p in (SRC / folder).glob("*.py")
-                  if p.name != "palette.py")
+    return sorted(p for p in SRC.rglob("*.py") if p.name != "palette.py" and (
+        p.relative_to(SRC).parts[0] in DRAWING_PACKAGES
+        or "matplotlib" in p.read_text(encoding="utf-8")))
 
 
 def colours_in(path: Path) -> list[tuple[int, str]]:
@@ -46,7 +64,12 @@ def colours_in(path: Path) -> list[tuple[int, str]]:
     colour: a hex code anywhere (HTML too), a colour's name or "C0" anywhere, and even a
     one-letter colour ("k") given to a colour argument (elsewhere "g" is a number format
     and "y" an axis)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return colours_in_code(path.read_text(encoding="utf-8"))
+
+
+def colours_in_code(code: str) -> list[tuple[int, str]]:
+    """`colours_in` for a piece of code: a module, or a notebook's cell."""
+    tree = ast.parse(code)
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
                   and node.body and isinstance(node.body[0], ast.Expr)
@@ -73,6 +96,12 @@ def test_no_drawing_writes_a_colour_of_its_own(path):
     """Every colour comes from distlab.viz.palette: no hex code, colour name or "C0"."""
     own = [f"line {line}: {text!r}" for line, text in colours_in(path)]
     assert not own, f"{path.name} writes colours; take them from distlab.viz.palette: {own}"
+
+
+def test_the_library_scan_reaches_every_package_that_draws():
+    scanned = {p.relative_to(SRC).as_posix() for p in drawing_modules()}
+    assert {"check/history_plot.py", "grading/report.py", "grading/gradebook.py",
+            "labs/lab04_raft/common.py", "snapshots/runs.py", "viz/service.py"} <= scanned
 
 
 def test_the_check_finds_a_colour_written_in_a_module(tmp_path):
@@ -259,3 +288,151 @@ def test_task_kinds_differ_in_their_label_not_only_colour():
                     TaskSpan("w1", "reduce", 1, 5, 9, "finished")], ["w1"])
     assert [t.get_text() for t in ax.texts] == ["m1", "r1"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["map (m…)", "reduce (r…)"]
+
+
+# -- the notebooks ------------------------------------------------------------------------------
+NOTEBOOKS = sorted([*ROOT.glob("book/*/*.ipynb"), *ROOT.glob("solutions/*.ipynb")])
+#: a notebook's cell that draws with pyplot (a figure of its own, not one of distlab.viz's)
+PYPLOT_DRAWS = re.compile(r"\bplt\.(subplots|subplot|figure|plot|bar|barh|hist|scatter)\(")
+USES_PALETTE = re.compile(r"\bpalette\.use\(\)")
+#: matplotlib's default colours, C0 to C9, but its grey (C7), which is a grey like ours
+DEFAULT_CYCLE = {to_hex(c) for name, c in TABLEAU_COLORS.items() if name != "tab:gray"}
+#: a figure drawn in the default colours shows some in lines, bars or markers of solid colour;
+#: fewer pixels than this could be a blend of two of ours at an edge
+MIN_PIXELS = 20
+
+#: the notebooks other engineers are editing in this round, with what they still have to do:
+#: in their code, and in their committed figures; each test fails (strict) as soon as one is
+#: fixed, so that its entry is removed
+PENDING_CODE = {
+    "book/02-communication/02.05-gossip.ipynb":
+        "cell 7 (wt-budget's) still names its own colours",
+    "solutions/lab05b-swim.ipynb":
+        "its plot (wt-ch5's notebook) needs palette.use() and palette.GREY",
+}
+PENDING_FIGURES = {
+    "solutions/lab03a-hash-ring.ipynb": "wt-ch3's notebook, to re-execute",
+    "solutions/lab03b-membership.ipynb": "wt-ch3's notebook, to re-execute",
+    "solutions/lab05b-swim.ipynb": "wt-ch5's notebook: palette.use(), then re-execute",
+}
+
+
+def notebook_params(pending: dict[str, str]) -> list[object]:
+    params = []
+    for path in NOTEBOOKS:
+        name = path.relative_to(ROOT).as_posix()
+        marks = [pytest.mark.xfail(strict=True, reason=pending[name])] if name in pending \
+            else []
+        params.append(pytest.param(path, id=name, marks=marks))
+    return params
+
+
+def code_cells(path: Path) -> list[tuple[int, str]]:
+    """(index, Python source) of a notebook's code cells, IPython's magics made Python."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    to_python = TransformerManager().transform_cell
+    return [(i, to_python(cell.source)) for i, cell in enumerate(nbformat.read(path, 4).cells)
+            if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", notebook_params(PENDING_CODE))
+def test_no_notebook_writes_a_colour_of_its_own_or_plots_before_palette_use(path):
+    own, early = [], []
+    palette_used = False
+    for i, code in code_cells(path):
+        own += [f"cell {i}, line {line}: {text!r}" for line, text in colours_in_code(code)]
+        palette_used = palette_used or bool(USES_PALETTE.search(code))
+        if PYPLOT_DRAWS.search(code) and not palette_used:
+            early.append(f"cell {i}")
+    assert not own, f"colours written out; take them from distlab.viz.palette: {own}"
+    assert not early, (f"{', '.join(early)} plot(s) with matplotlib's default colours: call "
+                       "palette.use() (from distlab.viz import palette) before the first plot")
+
+
+def default_cycle_pixels(png: bytes) -> dict[str, int]:
+    """How many pixels of the image are exactly one of matplotlib's default colours."""
+    pixels = np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    codes = pixels[:, 0].astype(np.int64) << 16 | pixels[:, 1].astype(np.int64) << 8 \
+        | pixels[:, 2]
+    values, counts = np.unique(codes, return_counts=True)
+    found = dict(zip((f"#{v:06x}" for v in values), counts.tolist()))
+    return {c: found[c] for c in DEFAULT_CYCLE if found.get(c, 0) >= MIN_PIXELS}
+
+
+def figures(path: Path) -> list[tuple[int, bytes]]:
+    """(cell index, PNG) of every figure committed in a notebook."""
+    return [(i, base64.b64decode(output["data"]["image/png"]))
+            for i, cell in enumerate(nbformat.read(path, 4).cells) if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+
+
+@pytest.mark.parametrize("path", notebook_params(PENDING_FIGURES))
+def test_no_committed_figure_is_drawn_in_the_default_colours(path):
+    drawn = {f"cell {i}": found for i, png in figures(path)
+             if (found := default_cycle_pixels(png))}
+    assert not drawn, (f"figures in matplotlib's default colours (colour: pixels): {drawn}; "
+                       "draw them with the palette and re-execute the notebook")
+
+
+def test_the_figure_check_finds_the_default_colours_and_passes_the_palette():
+    def png(**style) -> bytes:
+        fig = Figure(figsize=(3, 2))
+        fig.add_subplot().plot([0, 1, 2], [0, 2, 1], lw=3, **style)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        assert set(default_cycle_pixels(png())) == {"#1f77b4"}           # C0
+        palette.use()
+        assert default_cycle_pixels(png()) == {}
+    assert default_cycle_pixels(png(color=palette.VERMILLION)) == {}
+
+
+def test_palette_use_makes_the_palette_matplotlibs_colours():
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        palette.use()
+        ax = Figure().add_subplot()
+        lines = [ax.plot([0, 1], [i, i])[0] for i in range(3)]
+        bars = ax.bar([0, 1], [1, 2])
+        assert [to_hex(line.get_color()) for line in lines] == list(palette.PALETTE[:3])
+        assert [line.get_linestyle() for line in lines] == ["-", "--", "-."]
+        assert to_hex(bars[0].get_facecolor()) == palette.PALETTE[0]     # bars cycle apart
+        assert matplotlib.rcParams["text.color"] == palette.INK
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] != palette.BLUE
+
+
+def artist_colours(fig: Figure) -> set[str]:
+    """Every colour a figure's lines, patches and collections are drawn in."""
+    found = set()
+    for ax in fig.axes:
+        found |= {to_hex(line.get_color()) for line in ax.lines}
+        found |= {to_hex(p.get_facecolor()) for p in ax.patches}
+        found |= {to_hex(c) for coll in ax.collections for c in coll.get_facecolor()}
+    return found
+
+
+def test_the_library_draws_in_the_palette_whatever_the_page_set():
+    """Drawn under matplotlib's own defaults, the library's figures still use the palette."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        figs = [draw_latency_bars({"one": {"eu": 80, "us": 4}, "three": {"eu": 4, "us": 4}}),
+                draw_completions({"a": ([0.0, 250.0], {"u1": [1, 2], "u2": [2, 1]})}),
+                draw_load({"one": [(3, 20.0, 40.0)], "three": [(3, 60.0, 4.0)]}),
+                spacetime(ping_pong())]
+        for fig in figs:
+            assert not artist_colours(fig) & DEFAULT_CYCLE, describe(fig)
+
+
+def describe(fig: Figure) -> str:
+    return f"{fig.axes[0].get_title()!r} uses matplotlib's default colours"
+
+
+def test_bars_of_two_designs_differ_in_hatch_and_curves_in_marker():
+    bars = draw_latency_bars({"one": {"eu": 80}, "three": {"eu": 4}}).axes[0].patches
+    assert len({p.get_hatch() or "" for p in bars}) == 2
+    lines = draw_load({"one": [(3, 20.0, 40.0)], "three": [(3, 60.0, 4.0)]}).axes[0].lines
+    assert len({line.get_marker() for line in lines}) == 2

@@ -15,11 +15,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from distlab.check.models import Model
+from distlab.viz.palette import (BLUE, GREY, INK, LIGHT_GREY, ORANGE, SKY_BLUE, VERMILLION, WHITE,
+                                 readable, text_on, tint)
 
-LINEARIZED = "#9ecae1"
-PLACED_NOT = "#d9d9d9"
-IMPOSSIBLE = "#e6342a"
-UNKNOWN_FILL = "#fdd0a2"
+# The colours of distlab.viz.palette; each kind of bar also differs in outline or hatch.
+LINEARIZED = tint(SKY_BLUE, 0.5)
+PLACED_NOT = LIGHT_GREY
+IMPOSSIBLE = VERMILLION          # with a thick outline
+UNKNOWN_FILL = tint(ORANGE, 0.6)  # hatched
+UNKNOWN_EDGE = readable(ORANGE)
+ORDER = BLUE                     # the numbered points of the linearization
 
 
 def _lane_order(process: Any) -> tuple[bool, Any]:
@@ -111,15 +116,15 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
         # a dotted line (it may still take effect), one never completed (pending) as its bar
         stop = op.complete_time if op.complete_time is not None else right
         width = max(stop - op.invoke_time, 0.004 * span)
-        style: dict[str, Any] = {"edgecolor": "black", "linewidth": 0.8}
+        style: dict[str, Any] = {"edgecolor": INK, "linewidth": 0.8}
         if op.id in impossible_ids:
-            style.update(color=IMPOSSIBLE, edgecolor="darkred", linewidth=1.5)
+            style.update(color=IMPOSSIBLE, edgecolor=INK, linewidth=1.8)
         elif op.status == "fail":
-            style.update(color="white", edgecolor="grey", linestyle="--")
+            style.update(color=WHITE, edgecolor=GREY, linestyle="--")
         elif op.unknown:
-            style.update(color=UNKNOWN_FILL, hatch="///", edgecolor="#a63603")
+            style.update(color=UNKNOWN_FILL, hatch="///", edgecolor=UNKNOWN_EDGE)
             if op.complete_time is not None:
-                ax.plot([op.complete_time, right], [y, y], color="#a63603", linestyle=":",
+                ax.plot([op.complete_time, right], [y, y], color=UNKNOWN_EDGE, linestyle=":",
                         linewidth=1, zorder=0.5)
         elif op.id in linearized_ids:
             style.update(color=LINEARIZED)
@@ -128,7 +133,7 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
         (bar,) = ax.barh(y, width, left=op.invoke_time, height=0.5, **style)
         label = model.describe(op) + (" ✗" if op.status == "fail" else "")
         text = ax.text(op.invoke_time + width / 2, y + 0.02, label, ha="center", va="center",
-                       fontsize=8, color="white" if op.id in impossible_ids else "black",
+                       fontsize=8, color=text_on(IMPOSSIBLE) if op.id in impossible_ids else INK,
                        clip_on=True)
         text.set_clip_path(bar)  # a label never spills over its neighbours
 
@@ -140,11 +145,11 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
             ys.append(lane_of[op.process] - 0.25)
             numbers.append(n)
     if xs:
-        ax.plot(xs, ys, color="#08519c", linewidth=0.8, alpha=0.6, zorder=3)
-        ax.scatter(xs, ys, s=18, color="#08519c", zorder=4)
+        ax.plot(xs, ys, color=ORDER, linewidth=0.8, alpha=0.6, zorder=3)
+        ax.scatter(xs, ys, s=18, color=ORDER, zorder=4)
         for x, y, n in zip(xs, ys, numbers):
             ax.annotate(str(n), (x, y), xytext=(0, 4), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=7, color="#08519c", zorder=5)
+                        ha="center", va="bottom", fontsize=7, color=ORDER, zorder=5)
 
     for a, b in arrows:
         if a.id in shown_ids and b.id in shown_ids:
@@ -167,12 +172,13 @@ def draw_history(ops: Sequence[Any], model: Model, *, linearization: Sequence[An
     if any(op.status == "ok" and op.id not in linearized_ids | impossible_ids for op in shown):
         legend.append(Patch(color=PLACED_NOT, label=names["not placed"]))
     if impossible_ids:
-        legend.append(Patch(color=IMPOSSIBLE, label=names["impossible"]))
+        legend.append(Patch(facecolor=IMPOSSIBLE, edgecolor=INK, linewidth=1.8,
+                            label=names["impossible"]))
     if any(op.unknown for op in shown):
-        legend.append(Patch(facecolor=UNKNOWN_FILL, hatch="///", edgecolor="#a63603",
+        legend.append(Patch(facecolor=UNKNOWN_FILL, hatch="///", edgecolor=UNKNOWN_EDGE,
                             label="unknown outcome"))
     if any(op.status == "fail" for op in shown):
-        legend.append(Patch(facecolor="white", edgecolor="grey", linestyle="--",
+        legend.append(Patch(facecolor=WHITE, edgecolor=GREY, linestyle="--",
                             label="failed (no effect)"))
     if legend:
         ax.legend(handles=legend, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(legend),

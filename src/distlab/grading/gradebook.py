@@ -357,15 +357,17 @@ def write_gradebook(rows: list[Row], out: Path) -> None:
 
 
 def _html(rows: list[Row], header: list[str], checks: list[str]) -> str:
+    from distlab.viz.palette import FAILED, LIGHT_GREY, PASSED, tint  # only for the page
+
     def cell(text: str) -> str:
-        colour = ("#d8f0d8" if text == "passed" else "#f6d5d5" if text.startswith("FAILED")
-                  else "")
+        colour = (tint(PASSED, 0.8) if text == "passed"
+                  else tint(FAILED, 0.8) if text.startswith("FAILED") else "")
         style = f' style="background:{colour}"' if colour else ""
         return f"<td{style} title=\"{html.escape(text)}\">{html.escape(text.split(':')[0])}</td>"
 
     lines = ["<!doctype html><meta charset=utf-8><title>Gradebook</title>",
              "<style>table{border-collapse:collapse;font:14px sans-serif}"
-             "td,th{border:1px solid #ccc;padding:3px 6px}</style>",
+             f"td,th{{border:1px solid {LIGHT_GREY};padding:3px 6px}}</style>",
              "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
     for row in rows:
         lines.append("<tr>" + "".join(

@@ -96,11 +96,13 @@ class Report:
 
     # -- HTML (Jupyter) ----------------------------------------------------------------------
     def _repr_html_(self) -> str:
+        from distlab.viz.palette import FAILED, PASSED  # here: grading runs without matplotlib
+
         esc = html.escape
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns())
         body = []
         for r, row in zip(self.results, self.rows()):
-            colour = "#1a7f37" if r.passed else "#cf222e"
+            colour = PASSED if r.passed else FAILED
             cells = [f'<td title="{esc(r.check.description)}"><code>{esc(row[0])}</code></td>']
             cells += [f"<td>{esc(row[1])}</td>",
                       f'<td style="color:{colour};font-weight:bold">{esc(row[2])}</td>']
@@ -110,7 +112,7 @@ class Report:
                  f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"]
         for failure in self.failures:
             first, *rest = failure.lines()
-            parts.append(f'<details open><summary style="color:#cf222e"><b>{esc(first)}</b>'
+            parts.append(f'<details open><summary style="color:{FAILED}"><b>{esc(first)}</b>'
                          f'</summary><pre>{esc(chr(10).join(rest))}</pre></details>')
         return "\n".join(parts)
 

@@ -43,6 +43,7 @@ from distlab.grading.properties import (EveryOperationCompletes, Linearizable, R
 from distlab.partitioning import ConsistentHashRing
 from distlab.partitioning.hashing import stable_hash, unit
 from distlab.sim import Network, Node, Simulation, Uniform, stream
+from distlab.viz.palette import LIGHT_GREY
 from distlab.viz.ring import MOVED_EDGE, RingView, draw_ring, legend_handles, node_colors
 from distlab.viz.style import NotebookFigure
 from distlab.workloads import kv
@@ -139,7 +140,7 @@ def ring_picture(ring: Any, keys: Sequence[str], title: str = "",
                                              f"virtual nodes", 56)))
     handles = legend_handles(list(nodes)[:10], colors, moved=False)
     if keys:
-        handles.append(Line2D([], [], marker="o", lw=0, color="#bbbbbb", markersize=8,
+        handles.append(Line2D([], [], marker="o", lw=0, color=LIGHT_GREY, markersize=8,
                               markeredgecolor=MOVED_EDGE, label=marked))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     return fig

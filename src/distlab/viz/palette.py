@@ -4,8 +4,10 @@ About one man in twelve and one woman in two hundred tell some colours apart les
 others, most often red from green. The eight colours Okabe and Ito proposed for "colour
 universal design" (2008) stay distinct for the common kinds of colour blindness and in
 grey print, so every colour here is one of them, a tint of one (mixed with white, for a face
-that text must stay readable on) or a grey; no module of `distlab.viz` or `distlab.widgets`
-writes a colour of its own (``tests/viz/test_viz_palette.py`` checks it).
+that text must stay readable on) or a grey; no module of the library writes a colour of its
+own (``tests/viz/test_viz_palette.py`` checks it). The book's pages draw with them too: each
+page calls `use()` once, which makes them matplotlib's colours for what a page plots without
+naming a colour, and names the palette's colours where it does (``color=palette.ORANGE``).
 
 Colour is never the only cue. What a reader must tell apart also differs in shape: message
 kinds by the marker at each send (`KIND_MARKERS`), roles by a marker or a hatch
@@ -16,6 +18,8 @@ their white ground (``_assets/distlab.css``), so one palette serves both themes.
 
 from __future__ import annotations
 
+import matplotlib as mpl
+from cycler import cycler
 from matplotlib.colors import to_hex, to_rgb
 
 # Okabe and Ito's eight colours, by their names.
@@ -46,10 +50,34 @@ KIND_MARKERS = ("o", "s", "^", "D", "v", "P", "*", "h", "<", "p")
 OTHER_COLOR = GREY       # kinds beyond the ten share this colour and marker ("other")
 OTHER_MARKER = "."
 
+#: the second cue of a figure's series, in order: a line style for lines, a hatch for bars and
+#: areas (markers: `KIND_MARKERS`)
+LINE_STYLES = ("-", "--", "-.", ":")
+HATCHES = ("", "////", "....", "xxx", "\\\\\\\\", "++")
+
 DROP_COLOR = VERMILLION  # a lost message (drawn as a cross) and a cut link (dashed)
 CRASH_COLOR = GREY       # the outline of a crashed node's hatched box
 CRASH_FACE = PALE_GREY
 PARTITION_COLOR = YELLOW  # the band of a partition (drawn translucent)
+
+PASSED = BLUISH_GREEN    # a check that passed, in a lab's report (the word says it too)
+FAILED = VERMILLION      # a check that failed
+
+
+def use() -> None:
+    """Make the palette matplotlib's colours, for the figures a page draws itself.
+
+    Series drawn without a colour take `PALETTE`'s colours in turn, instead of matplotlib's
+    default blue, orange, green (``tab10``, whose red and green look alike to many readers),
+    and lines drawn without a style also take `LINE_STYLES` in turn, so that two lines differ
+    in more than colour; text, axes and ticks are written in `INK`. Call it once, after
+    importing pyplot. Bars and areas do not cycle a second cue: give them a hatch (`HATCHES`).
+    """
+    styles = LINE_STYLES * (len(PALETTE) // len(LINE_STYLES))
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=PALETTE) + cycler(linestyle=styles)
+    for key in ("text.color", "axes.labelcolor", "axes.edgecolor", "xtick.color",
+                "ytick.color"):
+        mpl.rcParams[key] = INK
 
 
 def tint(color: str, amount: float) -> str:

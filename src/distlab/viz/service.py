@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from distlab.viz.palette import GREY
+from distlab.viz.palette import GREY, HATCHES, KIND_MARKERS, LINE_STYLES, PALETTE
 from distlab.viz.style import NotebookFigure
 
 
@@ -28,7 +28,9 @@ def draw_latency_bars(latencies: Mapping[str, Mapping[str, float]],
     for k, (name, by_region) in enumerate(latencies.items()):
         offset = (k - (len(latencies) - 1) / 2) * width
         bars = ax.bar([i + offset for i in range(len(regions))],
-                      [by_region[region] for region in regions], width=width, label=name)
+                      [by_region[region] for region in regions], width=width, label=name,
+                      color=PALETTE[k % len(PALETTE)], hatch=HATCHES[k % len(HATCHES)],
+                      edgecolor=GREY)
         ax.bar_label(bars, fmt="%.0f ms", fontsize=8)
     ax.set_xticks(range(len(regions)), [f"user in {region}" for region in regions])
     ax.set_ylabel("median operation latency (ms)")
@@ -48,8 +50,9 @@ def draw_completions(panels: Mapping[str, tuple[Sequence[float], Mapping[str, Se
     fig = NotebookFigure(figsize=(5.5 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     for ax, (title, (starts, counts)) in zip(axes, panels.items()):
-        for user, per_window in counts.items():
-            ax.step(starts, per_window, where="post", label=user)
+        for i, (user, per_window) in enumerate(counts.items()):
+            ax.step(starts, per_window, where="post", label=user, color=PALETTE[i % len(PALETTE)],
+                    linestyle=LINE_STYLES[i % len(LINE_STYLES)])
         if down is not None:
             ax.axvspan(*down, color=GREY, alpha=0.15)
         ax.set_title(title)
@@ -72,10 +75,12 @@ def draw_load(curves: Mapping[str, Sequence[tuple[int, float, float]]],
         raise ValueError("draw_load needs at least one design: {name: [(users, ops/s, ms)]}")
     fig = NotebookFigure(figsize=(11, 3.8))
     left, right = fig.subplots(1, 2)
-    for (name, points), marker in zip(curves.items(), "osD^v"):
+    for i, (name, points) in enumerate(curves.items()):
+        look = {"marker": KIND_MARKERS[i % len(KIND_MARKERS)], "color": PALETTE[i % len(PALETTE)],
+                "label": name}
         users = [p[0] for p in points]
-        left.plot(users, [p[1] for p in points], marker=marker, label=name)
-        right.plot(users, [p[2] for p in points], marker=marker, label=name)
+        left.plot(users, [p[1] for p in points], **look)
+        right.plot(users, [p[2] for p in points], **look)
     if capacity is not None:
         left.axhline(capacity, color=GREY, linestyle=":", linewidth=1)
         left.annotate(f"one store's capacity ({capacity:g}/s)", (0.5, capacity),

@@ -25,6 +25,7 @@ from distlab.grading.lab import Trial, own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Node
 from distlab.sim.helpers import ipython_shell
+from distlab.viz.palette import RAFT_ROLES
 
 #: the range an election timeout is drawn from, in ms (a new draw each time the timer is set)
 ELECTION_TIMEOUT = (150.0, 300.0)
@@ -51,8 +52,8 @@ _DISTLAB = Path(__file__).resolve().parents[2]
 TESTER = "tester"
 #: an entry of the log as ``(term, command)``
 _TERM_AND_COMMAND = attrgetter("term", "command")
-#: band colours of the roles in the pictures
-ROLE_COLORS = {"follower": "#bbbbbb", "candidate": "#f0a030", "leader": "#2e9e4f"}
+#: band colours of the roles in the pictures (the palette's, as the book's Raft pages draw them)
+ROLE_COLORS = {role: RAFT_ROLES[role][0] for role in ("follower", "candidate", "leader")}
 
 
 # -- integrity ---------------------------------------------------------------------------------
@@ -191,8 +192,8 @@ def roles_diagram(trace: Any, roles: dict[str, list[tuple[float, Any, Any]]], wh
     from distlab.viz import spacetime
 
     start, end = max(0.0, when - span), when + span / 40
-    figure = spacetime(trace, start=start, end=end, title=title + "\n(bands: grey follower, "
-                       "orange candidate, green leader; tN: term N)")
+    figure = spacetime(trace, start=start, end=end, title=title + "\n(bands: light blue follower, "
+                       "dotted yellow candidate, hatched red leader; tN: term N)")
     ax = figure.axes[0]
     lanes = {label.get_text(): i for i, label in enumerate(ax.get_yticklabels())}
     for node_id, changes in roles.items():
@@ -204,7 +205,8 @@ def roles_diagram(trace: Any, roles: dict[str, list[tuple[float, Any, Any]]], wh
             if t1 <= t0 or state not in ROLE_COLORS:
                 continue
             ax.broken_barh([(t0, t1 - t0)], (lanes[node_id] - 0.28, 0.56),
-                           facecolors=ROLE_COLORS[state], alpha=0.3, zorder=0)
+                           facecolors=ROLE_COLORS[state], hatch=RAFT_ROLES[state][1],
+                           alpha=0.35, zorder=0)
             if (t1 - t0) > span / 25:
                 ax.text(t0, lanes[node_id] - 0.3, f"t{term}", fontsize=6.5, va="bottom")
     return figure
