@@ -307,14 +307,8 @@ MIN_PIXELS = 20
 PENDING_CODE = {
     "book/02-communication/02.05-gossip.ipynb":
         "cell 7 (wt-budget's) still names its own colours",
-    "solutions/lab05b-swim.ipynb":
-        "its plot (wt-ch5's notebook) needs palette.use() and palette.GREY",
 }
-PENDING_FIGURES = {
-    "solutions/lab03a-hash-ring.ipynb": "wt-ch3's notebook, to re-execute",
-    "solutions/lab03b-membership.ipynb": "wt-ch3's notebook, to re-execute",
-    "solutions/lab05b-swim.ipynb": "wt-ch5's notebook: palette.use(), then re-execute",
-}
+PENDING_FIGURES: dict[str, str] = {}
 
 
 def notebook_params(pending: dict[str, str]) -> list[object]:
