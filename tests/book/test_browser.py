@@ -428,3 +428,25 @@ def test_code_cells_fit_99_columns_on_a_wide_screen(built_html: Path, server: st
 
     sizes = asyncio.run(measure())
     assert sizes["line"] <= sizes["room"], sizes
+
+
+def test_a_request_to_another_host_is_recorded_and_refused(tmp_path: Path) -> None:
+    """What ``test_no_page_reaches_another_host`` relies on: `watch` records a request to
+    another host (by name or by address), and the browser refuses it (`launch`)."""
+    (tmp_path / "page.html").write_text("<!DOCTYPE html><title>t</title><p>offline</p>")
+    outside = ["https://cdn.jsdelivr.net/npm/x.js", "http://192.0.2.1/x.png"]
+    fetch_all = """async urls => Promise.all(urls.map(url => fetch(url, {mode: 'no-cors'})
+        .then(() => 'fetched', error => 'refused')))"""
+
+    async def visit_one() -> tuple[PageReport, list[str]]:
+        report = PageReport("page.html")
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page()
+                watch(page, report)
+                await page.goto(base + "page.html", wait_until="load")
+                return report, await page.evaluate(fetch_all, outside)
+
+    report, outcomes = asyncio.run(visit_one())
+    assert report.external_requests == outside
+    assert outcomes == ["refused", "refused"]
