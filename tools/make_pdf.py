@@ -2,11 +2,11 @@
 
     python tools/make_pdf.py [_build/html] [_build/pdf/distlab-book.pdf]
 
-Each page of the built book is opened, in the order of _toc.yml, in Debian's Chromium
-(/usr/bin/chromium, driven by Playwright, as the browser test does) and printed to PDF with
-the theme's print styles: no navigation, figures, animations (their first frame) and saved
-widget views included, formulas typeset by the local MathJax. Nothing leaves the machine: the
-book is served on a loopback port and any request to another host is refused.
+Each page of the built book is opened in Debian's Chromium (/usr/bin/chromium, driven by
+Playwright, as the browser test does: tools/book_browser.py), a few pages at once, and printed
+to PDF with the theme's print styles: no navigation, figures, animations (their first frame)
+and saved widget views included, formulas typeset by the local MathJax. Nothing leaves the
+machine: the book is served on a loopback port and any request to another host is refused.
 
 The pages are then joined with pypdf: a contents page first (each part and page with the
 number of the sheet it starts on), an outline (the PDF's bookmarks: parts, then pages), and a
@@ -18,31 +18,21 @@ drawing library is needed.
 from __future__ import annotations
 
 import argparse
-import functools
+import asyncio
 import html
-import http.server
 import io
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
-from playwright.sync_api import Browser, Page, sync_playwright
+from book_browser import CHROMIUM, LOAD_TIMEOUT_MS, in_pool, launch, serve, wait_until_ready
+from playwright.async_api import Browser
 from pypdf import PdfReader, PdfWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 PAPER = {"format": "A4", "margin": {"top": "16mm", "bottom": "18mm", "left": "14mm",
                                     "right": "14mm"}}
-SETTLE_MS = 500  # after network idle: MathJax typesetting and widget rendering finish
 
 #: printed pages: the article only, at its full width (the theme already hides the sidebars)
 PRINT_CSS = """
@@ -81,54 +71,30 @@ def reading_order(toc_file: Path) -> list[Entry]:
     return entries
 
 
-@contextmanager
-def serve(html_dir: Path) -> Iterator[str]:
-    """Serve ``html_dir`` on a free loopback port in a thread; yield its base URL."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(html_dir)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+async def print_page(browser: Browser, url: str) -> tuple[bytes, str]:
+    """Open ``url`` in a new tab, wait until it is drawn, and print it; return the PDF and
+    the page's title."""
+    page = await browser.new_page(viewport={"width": 1024, "height": 900})
+    await page.goto(url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
+    await wait_until_ready(page)
+    await page.add_style_tag(content=PRINT_CSS)
+    title = await page.evaluate("() => (document.querySelector('article h1') || {}).innerText "
+                                "|| document.title")
+    pdf = await page.pdf(print_background=True, **PAPER)
+    await page.close()
+    return pdf, title.replace("#", "").strip()
 
 
-def only_loopback(route) -> None:
-    if urlsplit(route.request.url).hostname in LOOPBACK_HOSTS:
-        route.continue_()
-    else:
-        route.abort()
-
-
-def print_page(page: Page, url: str) -> tuple[bytes, str]:
-    """Open ``url`` and print it; return the PDF and the page's title."""
-    page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
-    page.evaluate("async () => { if (window.MathJax && MathJax.startup) "
-                  "await MathJax.startup.promise; }")
-    page.add_style_tag(content=PRINT_CSS)
-    page.wait_for_timeout(SETTLE_MS)
-    title = page.evaluate("() => (document.querySelector('article h1') || {}).innerText "
-                          "|| document.title")
-    return page.pdf(print_background=True, **PAPER), title.replace("#", "").strip()
-
-
-def print_html(browser: Browser, body: str, margins: bool = True) -> PdfReader:
+async def print_html(browser: Browser, body: str, margins: bool = True) -> PdfReader:
     """Print a small HTML document of our own (contents page, page numbers) on the same
     paper, with the book's margins or (``margins=False``) none."""
-    page = browser.new_page()
-    page.set_content(f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
-                     f"body {{ font-family: sans-serif; margin: 0; }}</style></head>"
-                     f"<body>{body}</body></html>")
-    pdf = page.pdf(print_background=False, format=PAPER["format"],
-                   margin=PAPER["margin"] if margins else None)
-    page.close()
+    page = await browser.new_page()
+    await page.set_content(f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
+                           f"body {{ font-family: sans-serif; margin: 0; }}</style></head>"
+                           f"<body>{body}</body></html>")
+    pdf = await page.pdf(print_background=False, format=PAPER["format"],
+                         margin=PAPER["margin"] if margins else None)
+    await page.close()
     return PdfReader(io.BytesIO(pdf))
 
 
@@ -155,6 +121,37 @@ def numbers_html(count: int) -> str:
     return "".join(sheet.format(n=n) for n in range(1, count + 1))
 
 
+#: a printed page of the book: its entry, its title, its sheets
+Printed = tuple[Entry, str, PdfReader]
+
+
+async def print_book(base: str, entries: list[Entry], book_title: str
+                     ) -> tuple[list[Printed], list[tuple[str, str, int]], PdfReader,
+                                PdfReader]:
+    """Print every page of ``entries`` (a few at once), then the contents page and the sheet
+    numbers; return each entry with its title and its PDF, the contents' rows (part, title,
+    first sheet), the contents and the numbers."""
+    async with launch() as browser:
+
+        async def one(entry: Entry) -> Printed:
+            pdf, title = await print_page(browser, base + entry.path)
+            reader = PdfReader(io.BytesIO(pdf))
+            print(f"  {len(reader.pages):3d} pages  {entry.path}", flush=True)
+            return entry, title, reader
+
+        printed = await in_pool(entries, one)
+        # The contents page's length does not depend on the numbers written in it.
+        draft = await print_html(browser, contents_html(book_title, [(e.part, t, 0)
+                                                                    for e, t, _ in printed]))
+        first, rows = len(draft.pages) + 1, []
+        for entry, title, reader in printed:
+            rows.append((entry.part, title, first))
+            first += len(reader.pages)
+        contents = await print_html(browser, contents_html(book_title, rows))
+        numbers = await print_html(browser, numbers_html(first - 1), margins=False)
+    return printed, rows, contents, numbers
+
+
 def make_pdf(html_dir: Path, output: Path, toc_file: Path = REPO_ROOT / "_toc.yml") -> int:
     """Print the book in ``html_dir`` to ``output``; return the number of sheets."""
     entries = reading_order(toc_file)
@@ -166,26 +163,8 @@ def make_pdf(html_dir: Path, output: Path, toc_file: Path = REPO_ROOT / "_toc.ym
         raise SystemExit("make_pdf: needs Debian's Chromium at /usr/bin/chromium "
                          "(`apt-get install -y chromium`, or `make system-packages`)")
     book_title = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["title"]
-    with serve(html_dir) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1024, "height": 900})
-        page.route("**/*", only_loopback)
-        printed = []
-        for entry in entries:
-            pdf, title = print_page(page, base + entry.path)
-            printed.append((entry, title, PdfReader(io.BytesIO(pdf))))
-            print(f"  {len(printed[-1][2].pages):3d} pages  {entry.path}", flush=True)
-        page.close()
-        # The contents page's length does not depend on the numbers written in it.
-        draft = print_html(browser, contents_html(book_title, [(e.part, t, 0)
-                                                              for e, t, _ in printed]))
-        first, rows = len(draft.pages) + 1, []
-        for entry, title, reader in printed:
-            rows.append((entry.part, title, first))
-            first += len(reader.pages)
-        contents = print_html(browser, contents_html(book_title, rows))
-        numbers = print_html(browser, numbers_html(first - 1), margins=False)
-        browser.close()
+    with serve(html_dir) as base:
+        printed, rows, contents, numbers = asyncio.run(print_book(base, entries, book_title))
 
     writer = PdfWriter()
     for sheet in contents.pages:

@@ -1,8 +1,9 @@
 """Every built page, opened in headless Chromium, shows no error and needs no internet.
 
 The built book (``conftest.py``) is served on a loopback port; Playwright for Python drives
-Debian's Chromium (/usr/bin/chromium, no browser download). Each page is visited once and
-everything of interest is recorded in a ``PageReport``; the tests below read the reports:
+Debian's Chromium (/usr/bin/chromium, no browser download; ``tools/book_browser.py``, which
+``make pdf`` shares). Each page is visited once, a few pages at once, and everything of
+interest is recorded in a ``PageReport``; the tests below read the reports:
 
 - no cell output is an error (myst-nb renders a traceback as an element of class ``traceback``);
 - every image decodes (a missing figure fails);
@@ -24,38 +25,35 @@ everything of interest is recorded in a ``PageReport``; the tests below read the
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
+import asyncio
+import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_pool, launch,  # noqa: E402
+                          leaves_the_machine, next_frames, serve, wait_until_ready)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-SETTLE_MS = 500  # after network idle: MathJax typesetting and widget rendering finish
-ANIMATION_TIMEOUT_MS = 5_000
-WIDGET_TIMEOUT_MS = 10_000
+ANIMATION_TIMEOUT_MS = 15_000
+#: a page's requests still under way when its checks are done (a font, an image a widget
+#: asked for): waited for, so that their failures are recorded
+REQUESTS_TIMEOUT_MS = 10_000
+#: a page that only sends the browser on to another (the book's index.html)
+REDIRECT = re.compile(r'<meta http-equiv="refresh" content="\d+; url=([^"]+)"', re.IGNORECASE)
 #: the widths a page is measured at: three laptops, then a phone
 LAPTOP_WIDTHS = (1440, 1280, 1024)
 PHONE_WIDTH = 390
-RELAYOUT_MS = 150  # after a resize: the layout and the widgets' own resize handlers settle
 #: a page's HTML (with its saved widget state) plus its images, in KB. Measured on the first
 #: four chapters: 30 KB (an introduction) to 900 KB (02.04, with several widgets and 25 figures).
 MAX_PAGE_KB = 1_500
@@ -82,21 +80,11 @@ class PageReport:
     weight_kb: float = 0.0
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(built_html: Path) -> Iterator[str]:
     """Serves the built book on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    handler = functools.partial(QuietHandler, directory=str(built_html))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(built_html) as base:
+        yield base
 
 
 def pages_of(html_dir: Path) -> list[str]:
@@ -207,66 +195,74 @@ def page_weight_kb(html_dir: Path, path: str, image_urls: list[str]) -> float:
     return sum(f.stat().st_size for f in files if f.is_file()) / 1024
 
 
-def measure_widths(page, report: PageReport) -> None:
+async def measure_widths(page: Page, report: PageReport) -> None:
     """Resize the loaded page to each laptop width, then to a phone's; record what is too wide
     (a resize lays the page out again at once: no need to load it again)."""
     for width in (*LAPTOP_WIDTHS, PHONE_WIDTH):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_timeout(RELAYOUT_MS)
+        await page.set_viewport_size({"width": width, "height": 900})
+        await next_frames(page)
         check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
-        report.wide_blocks += [f"{width} px: {w}" for w in page.evaluate(check)]
+        report.wide_blocks += [f"{width} px: {w}" for w in await page.evaluate(check)]
 
 
-def check_animations(page, report: PageReport) -> None:
+async def check_animations(page: Page, report: PageReport) -> None:
     """Press Play on every jshtml player and wait until its picture changes."""
     players = page.locator("div.animation")
-    report.animations = players.count()
+    report.animations = await players.count()
     for i in range(report.animations):
         player = players.nth(i)
-        player.scroll_into_view_if_needed()
+        await player.scroll_into_view_if_needed()
         image = player.locator("img")
-        first_frame = image.get_attribute("src")
-        player.locator("button[title='Play']").click()
+        first_frame = await image.get_attribute("src")
+        await player.locator("button[title='Play']").click()
         try:
-            page.wait_for_function(
+            await page.wait_for_function(
                 "([image, first]) => image.getAttribute('src') !== first",
-                arg=[image.element_handle(), first_frame],
+                arg=[await image.element_handle(), first_frame],
                 timeout=ANIMATION_TIMEOUT_MS,
             )
             moved = True
         except PlaywrightError:  # timed out: the picture never changed
             moved = False
-        player.locator("button[title='Pause']").click()
+        await player.locator("button[title='Pause']").click()
         if not moved:
             report.animations_still.append(f"animation {i + 1}")
 
 
-def check_widgets(page, report: PageReport) -> None:
-    views = "script[type='application/vnd.jupyter.widget-view+json']"
-    report.widget_views = page.locator(views).count()
-    if report.widget_views == 0:
-        return
-    try:
-        page.wait_for_function(
-            f"() => document.querySelectorAll('.widget-subarea').length >= "
-            f"document.querySelectorAll(\"{views}\").length",
-            timeout=WIDGET_TIMEOUT_MS,
-        )
-    except PlaywrightError:  # timed out: reported below as blank widgets
-        pass
-    report.widgets_blank = page.evaluate(FIND_BLANK_WIDGETS)
+async def check_widgets(page: Page, report: PageReport) -> None:
+    """Count the saved widget views (`wait_until_ready` waited for them) and the blank ones."""
+    report.widget_views = await page.locator(WIDGET_VIEWS).count()
+    if report.widget_views:
+        report.widgets_blank = await page.evaluate(FIND_BLANK_WIDGETS)
 
 
-def watch(page, report: PageReport) -> None:
-    """Record on ``report`` what ``page`` requests, logs and fails to load."""
+class Requests:
+    """The requests of a page still under way (``pending``), and when there are none."""
 
-    def only_loopback(route) -> None:
-        host = urlsplit(route.request.url).hostname
-        if host in LOOPBACK_HOSTS:
-            route.continue_()
-        else:
-            report.external_requests.append(route.request.url)
-            route.abort()
+    def __init__(self) -> None:
+        self.pending: set[object] = set()
+        self.none_pending = asyncio.Event()
+        self.none_pending.set()
+
+    def started(self, request: object) -> None:
+        self.pending.add(request)
+        self.none_pending.clear()
+
+    def ended(self, request: object) -> None:
+        self.pending.discard(request)
+        if not self.pending:
+            self.none_pending.set()
+
+
+def watch(page: Page, report: PageReport) -> Requests:
+    """Record on ``report`` what ``page`` requests of other hosts (the browser refuses those
+    requests: `book_browser.launch`), logs and fails to load; return its requests under way."""
+    requests = Requests()
+
+    def request(request) -> None:
+        requests.started(request)
+        if leaves_the_machine(request.url):
+            report.external_requests.append(request.url)
 
     def console(message) -> None:
         if message.type == "error":
@@ -279,10 +275,52 @@ def watch(page, report: PageReport) -> None:
         if response.status >= 400:
             report.failed_requests.append(f"{response.status} {response.url}")
 
-    page.route("**/*", only_loopback)
+    page.on("request", request)
+    page.on("requestfinished", requests.ended)
+    page.on("requestfailed", requests.ended)
     page.on("console", console)
     page.on("pageerror", uncaught)
     page.on("response", response)
+    return requests
+
+
+async def visit(browser, html_dir: Path, base: str, path: str) -> PageReport:
+    """Open one page at 1280 px, wait until it is drawn (`wait_until_ready`), and record
+    everything the tests read."""
+    report = PageReport(path)
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    requests = watch(page, report)
+    try:
+        await page.goto(base + path, wait_until="load", timeout=LOAD_TIMEOUT_MS)
+        redirect = REDIRECT.search((html_dir / path).read_text(errors="replace")[:1_000])
+        if redirect:  # index.html: the checks are of the page it leads to
+            await page.wait_for_url(urljoin(base + path, redirect[1]), wait_until="load",
+                                    timeout=LOAD_TIMEOUT_MS)
+        await wait_until_ready(page)
+    except PlaywrightError as error:
+        report.console_errors.append(f"page did not finish loading: {error.message}")
+    report.error_outputs = await page.evaluate(FIND_ERROR_OUTPUTS)
+    report.broken_images = await page.evaluate(FIND_BROKEN_IMAGES)
+    report.math, report.math_unrendered = await page.evaluate(FIND_UNRENDERED_MATH)
+    await check_widgets(page, report)
+    report.bad_alts = await page.evaluate(FIND_BAD_ALTS)  # widget pictures included
+    report.weight_kb = page_weight_kb(html_dir, path, await page.evaluate(FIND_IMAGE_URLS))
+    await check_animations(page, report)
+    await measure_widths(page, report)
+    try:
+        await asyncio.wait_for(requests.none_pending.wait(), REQUESTS_TIMEOUT_MS / 1000)
+    except TimeoutError:
+        report.failed_requests += [f"still loading after the checks: {r.url}"  # type: ignore[attr-defined]
+                                   for r in requests.pending]
+    await page.close()
+    return report
+
+
+async def visit_all(html_dir: Path, base: str) -> list[PageReport]:
+    """Every page of the book visited in one browser, a few at once (`in_pool`)."""
+    async with launch() as browser:
+        return await in_pool(pages_of(html_dir),
+                             lambda path: visit(browser, html_dir, base, path))
 
 
 @pytest.fixture(scope="module")
@@ -293,32 +331,7 @@ def reports(built_html: Path, server: str) -> list[PageReport]:
             "the browser test needs Debian's Chromium at /usr/bin/chromium: "
             "`apt-get install -y chromium` (.ci/run does it), or deselect it with -m 'not browser'"
         )
-    results = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        for path in pages_of(built_html):
-            report = PageReport(path)
-            page = context.new_page()
-            watch(page, report)
-            try:
-                page.goto(server + path, wait_until="load")
-                page.wait_for_load_state("networkidle")
-            except PlaywrightError as error:
-                report.console_errors.append(f"page did not finish loading: {error.message}")
-            page.wait_for_timeout(SETTLE_MS)
-            report.error_outputs = page.evaluate(FIND_ERROR_OUTPUTS)
-            report.broken_images = page.evaluate(FIND_BROKEN_IMAGES)
-            report.math, report.math_unrendered = page.evaluate(FIND_UNRENDERED_MATH)
-            check_widgets(page, report)
-            report.bad_alts = page.evaluate(FIND_BAD_ALTS)  # widget pictures included
-            report.weight_kb = page_weight_kb(built_html, path, page.evaluate(FIND_IMAGE_URLS))
-            check_animations(page, report)
-            measure_widths(page, report)
-            page.close()
-            results.append(report)
-        browser.close()
-    return results
+    return asyncio.run(visit_all(built_html, server))
 
 
 def offenders(reports: list[PageReport], attribute: str) -> dict[str, list]:
@@ -406,10 +419,34 @@ MEASURE_CODE_WIDTH = """() => {
 def test_code_cells_fit_99_columns_on_a_wide_screen(built_html: Path, server: str) -> None:
     """The library and the notebooks are written to 99 columns: on a 1440 px wide window a
     99-character line of a code cell must fit without scrolling sideways (_assets/distlab.css)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(server + "book/00-toolbox/00.01-the-simulator.html", wait_until="load")
-        sizes = page.evaluate(MEASURE_CODE_WIDTH)
-        browser.close()
+    async def measure() -> dict[str, float]:
+        async with launch() as browser:
+            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            await page.goto(server + "book/00-toolbox/00.01-the-simulator.html",
+                            wait_until="load")
+            return await page.evaluate(MEASURE_CODE_WIDTH)
+
+    sizes = asyncio.run(measure())
     assert sizes["line"] <= sizes["room"], sizes
+
+
+def test_a_request_to_another_host_is_recorded_and_refused(tmp_path: Path) -> None:
+    """What ``test_no_page_reaches_another_host`` relies on: `watch` records a request to
+    another host (by name or by address), and the browser refuses it (`launch`)."""
+    (tmp_path / "page.html").write_text("<!DOCTYPE html><title>t</title><p>offline</p>")
+    outside = ["https://cdn.jsdelivr.net/npm/x.js", "http://192.0.2.1/x.png"]
+    fetch_all = """async urls => Promise.all(urls.map(url => fetch(url, {mode: 'no-cors'})
+        .then(() => 'fetched', error => 'refused')))"""
+
+    async def visit_one() -> tuple[PageReport, list[str]]:
+        report = PageReport("page.html")
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page()
+                watch(page, report)
+                await page.goto(base + "page.html", wait_until="load")
+                return report, await page.evaluate(fetch_all, outside)
+
+    report, outcomes = asyncio.run(visit_one())
+    assert report.external_requests == outside
+    assert outcomes == ["refused", "refused"]
