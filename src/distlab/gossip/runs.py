@@ -95,7 +95,7 @@ def _observe(sim: Simulation, mode: str, live: list[str], rumour: str, period: f
             rounds_to_all = r
             break
     return GossipRun(mode=mode, n=len(live), informed=tuple(history),
-                     rounds_to_all=rounds_to_all, messages=len(sim.trace.of_kind("send")))
+                     rounds_to_all=rounds_to_all, messages=sim.trace.counts().get("send", 0))
 
 
 def rounds_to_all(ns: Iterable[int], *, mode: str = "push-pull", seeds: Iterable[int] = range(20),
