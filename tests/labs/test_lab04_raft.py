@@ -327,6 +327,22 @@ def test_a_candidate_without_a_new_timer_is_caught_once_the_longest_timeout_is_o
     assert "in NoNewTimerForACandidate.start_election" in failure.explanation
 
 
+class ResetsOnEveryRequest(RAFT.RaftNode):
+    """Sets its election timer again on every RequestVote, refused ones too: two candidates
+    hold each other's next election off for ever."""
+
+    def on_request_vote(self, src, msg):
+        self.reset_election_timer()
+        super().on_request_vote(src, msg)
+
+
+def test_a_candidate_whose_timer_a_refused_request_resets_is_caught():
+    failure = first_failure(ResetsOnEveryRequest, "test_no_majority_no_leader_A")
+    assert failure.summary == ("violated: a candidate starts a new election if it has not won "
+                               "within the longest election timeout")
+    assert "a refused RequestVote leaves it alone" in failure.explanation
+
+
 class HeartbeatsAfterSteppingDown(RAFT.RaftNode):
     """A leader that steps down keeps its heartbeat timer, and sends AppendEntries as a
     follower: the others never time out, and nobody leads."""

@@ -260,7 +260,8 @@ class ElectionRules(RaftRule):
                         f"ms, more than the longest election timeout ({longest:g} ms): a "
                         f"split vote? When a candidate starts an election it sets its "
                         f"election timer again, to a new random timeout, so that an election "
-                        f"without a winner is followed by another"
+                        f"without a winner is followed by another; and nothing else sets it "
+                        f"while it is a candidate (a refused RequestVote leaves it alone)"
                         + your_line(run.sim.nodes[node_id], "state"))
         return None
 
