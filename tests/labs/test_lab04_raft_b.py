@@ -160,7 +160,9 @@ def test_the_untouched_skeleton_fails_every_check_of_part_b_as_not_implemented()
                  id="heartbeats that resend the whole log are caught by the bytes check"),
     pytest.param(CommitsOnOneAcknowledgement, "test_no_agreement_without_majority_B",
                  "a leader commits an entry only of its own term, once a majority of servers "
-                 "store it", "a majority is 3", id="committing without a majority"),
+                 "store it", "a majority is 3); count a follower only once it acknowledges "
+                 "the entries (match_index), and count the leader itself\nin your code "
+                 "(commit_index = 2)", id="committing without a majority"),
 ])
 def test_each_classic_mistake_is_caught_by_a_named_check(node, name, summary, explanation):
     failure = first_failure(node, name)

@@ -60,6 +60,9 @@ def test_the_figure8_script_catches_a_commit_by_counting_an_older_terms_replicas
     assert failure.summary.startswith("violated: a leader commits an entry only of its own "
                                       "term")
     assert "an entry of term 1" in failure.explanation
+    # the report points at the line that set commit_index, not at the one that made it leader
+    assert ("in your code (commit_index = 2): " in failure.explanation
+            and "in CommitsOldTermByCounting.advance_commit_index" in failure.explanation)
 
 
 def test_the_figure8_script_plays_as_the_figure_says():

@@ -2,9 +2,9 @@
 student's code a server last acted, and the base of the lab's rules with its picture.
 
 The checks run an `instrumented` subclass of the student's class, which notes where in the
-student's code the ``state`` last changed and where the last vote was granted
-(``_lab_where``): the grader reads it from the run's record, and a report quotes the line
-(`your_line`). Every rule of the lab is a `RaftRule`, which follows each server's role and
+student's code the ``state`` and the ``commit_index`` last changed and where the last vote
+was granted (``_lab_where``): the grader reads it from the run's record, and a report quotes
+the line (`your_line`). Every rule of the lab is a `RaftRule`, which follows each server's role and
 term so that a violation draws the run around it (`roles_diagram`).
 """
 
@@ -73,7 +73,8 @@ def refuse_library_raft(node: Any) -> None:
 @cache
 def instrumented(node: type[Node]) -> type[Node]:
     """A subclass of ``node`` that remembers, in ``self._lab_where``, the student's line that
-    last changed ``state`` and the one that last sent a granted vote, and shows its log as
+    last changed ``state``, the one that last changed ``commit_index`` and the one that last
+    sent a granted vote, and shows its log as
     plain data in ``self._lab_log`` (and, for part D, where it starts in ``self._lab_snapshot``).
     It changes nothing else.
     """
@@ -81,6 +82,8 @@ def instrumented(node: type[Node]) -> type[Node]:
     def __setattr__(self: Any, name: str, value: Any) -> None:
         if name == "state" and value != self.__dict__.get("state"):
             _note_where(self, "state", f"state = {value!r}")
+        elif name == "commit_index" and value != self.__dict__.get("commit_index"):
+            _note_where(self, "commit", f"commit_index = {value!r}")
         node.__setattr__(self, name, value)
 
     def send(self: Any, dst: str, msg: Any) -> None:
@@ -128,7 +131,8 @@ def _note_where(me: Any, what: str, action: str) -> None:
 
 
 def your_line(node: Any, what: str) -> str:
-    """Where the student's code last did ``what`` ("state", "vote") on ``node``, in words."""
+    """Where the student's code last did ``what`` ("state", "commit", "vote") on ``node``, in
+    words."""
     noted = getattr(node, "_lab_where", None)
     where = noted.get(what) if type(noted) is dict else None
     if (type(where) is not tuple or len(where) != 4

@@ -1,18 +1,23 @@
 """Part A's rules: leader election (Ongaro and Ousterhout 2014, section 5.2 and Figure 2).
 
 `ElectionRules` checks, after every event (`RULES`): a server's term only grows, across
-restarts too; a server grants at most one vote per term; a request or reply with a higher term
-makes the receiver adopt it and become a follower; a server starts an election only after a
-full election timeout without granting a vote or hearing from the leader; a leader of term T
-got votes of term T from a majority; at most one leader per term, over the whole run (Election
-Safety). Over a stretch of time: `LeaderElected`, `NoNeedlessElections`, `NoLeader`.
+restarts too; a RequestVote or AppendEntries of a lower term than the receiver's is refused and
+changes nothing; a server grants at most one vote per term; a request or reply with a higher
+term makes the receiver adopt it and become a follower; only a leader sends AppendEntries, and
+a new leader sends them at once; a candidate that has not won starts a new election within the
+longest election timeout; a server starts an election only after a full election timeout
+without granting a vote or hearing from the leader; a leader of term T got votes of term T
+from a majority; at most one leader per term, over the whole run (Election Safety). Each is
+judged when a server acts (a message is judged by what its sender was when it sent it, not
+when it arrives). Over a stretch of time: `LeaderElected`, `NoNeedlessElections`, `NoLeader`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from distlab.consensus.raft.messages import AppendEntries, RequestVoteReply
+from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
+                                             RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule,
                                             as_int, describe_servers, majority, servers, your_line)
@@ -23,8 +28,15 @@ from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTE
 RULES = {
     "names": "state is 'follower', 'candidate' or 'leader', and term a whole number",
     "term": "a server's term never decreases, across restarts too",
+    "stale_vote": "a vote is granted only to a request of the voter's current term",
+    "stale_append": "an AppendEntries of a lower term than the receiver's is refused, with "
+                    "the receiver's term, and changes neither its term nor its role",
     "vote": "each server grants at most one vote per term",
     "adopt": "a server that receives a higher term adopts it and becomes a follower",
+    "only_leader": "only a leader sends AppendEntries, of its own term",
+    "first_heartbeat": "a new leader sends AppendEntries to every other server at once",
+    "candidate_timer": "a candidate starts a new election if it has not won within the "
+                       "longest election timeout",
     "timer": "a server starts an election only after a full election timeout without a vote "
              "granted or a word from the leader",
     "majority": "a leader of term T has the votes of a majority, cast in term T",
@@ -70,8 +82,13 @@ class ElectionRules(RaftRule):
         if not (events or changed):
             return None  # every rule reads what an event did or a server changed
         for rule, check in (("names", self.uses_the_names), ("term", self.term_never_decreases),
+                            ("stale_vote", self.refuses_stale_votes),
+                            ("stale_append", self.refuses_stale_appends),
                             ("vote", self.one_vote),
                             ("adopt", self.adopts_higher_terms),
+                            ("only_leader", self.only_leaders_append),
+                            ("first_heartbeat", self.new_leader_appends_at_once),
+                            ("candidate_timer", self.candidate_times_out),
                             ("timer", self.waits_a_full_timeout),
                             ("majority", self.leader_has_majority),
                             ("safety", self.election_safety)):
@@ -114,6 +131,45 @@ class ElectionRules(RaftRule):
             highest[node_id] = max(old, term)
         return None
 
+    def refuses_stale_votes(self, run: Run, events: list, before: dict,
+                            changed: list[str]) -> str | None:
+        stale = [e for e in events if e.kind == "deliver" and isinstance(e.data, RequestVote)
+                 and _lower_term(e.data, before.get(e.node))]
+        for request in stale:
+            for event in events:
+                if (event.kind == "send" and event.node == request.node
+                        and event.peer == request.peer
+                        and isinstance(event.data, RequestVoteReply) and event.data.vote_granted):
+                    return (f"{request.node} (term {before[request.node][0]}) granted its vote "
+                            f"to {request.data!r} from {request.peer}, a request of an older "
+                            f"term: refuse a RequestVote whose term is lower than yours "
+                            f"(vote_granted=False, with your term), grant only one of your "
+                            f"current term" + your_line(run.sim.nodes[request.node], "vote"))
+        return None
+
+    def refuses_stale_appends(self, run: Run, events: list, before: dict,
+                              changed: list[str]) -> str | None:
+        for request in events:
+            if not (request.kind == "deliver" and isinstance(request.data, AppendEntries)
+                    and _lower_term(request.data, before.get(request.node))):
+                continue
+            node_id, (term, state) = request.node, before[request.node]
+            had = (f"{node_id} ({state}, term {term}) received {request.data!r} from "
+                   f"{request.peer}, of an older term")
+            now = run.state.seen.get(node_id)
+            if now != (term, state):
+                return (f"{had}, and became {now[1]} of term {now[0]}: an AppendEntries of a "
+                        f"lower term comes from a stale leader; refuse it and change nothing"
+                        + your_line(run.sim.nodes[node_id], "state"))
+            replies = [e.data for e in events if e.kind == "send" and e.node == node_id
+                       and e.peer == request.peer and isinstance(e.data, AppendEntriesReply)]
+            if not any(r.term == term and r.success is False for r in replies):
+                got = f"answered {replies[0]!r}" if replies else "did not answer"
+                return (f"{had}, and {got}: answer AppendEntriesReply(term={term}, "
+                        f"success=False), so that the stale leader learns the newer term and "
+                        f"steps down")
+        return None
+
     def one_vote(self, run: Run, events: list, before: dict, changed: list[str]) -> str | None:
         for event in events:
             msg = event.data
@@ -153,6 +209,60 @@ class ElectionRules(RaftRule):
                 return (f"{had} from {event.peer}, adopted term {term} but stayed "
                         f"{now_state}: a higher term means another server may lead; become "
                         f"a follower" + your_line(run.sim.nodes[event.node], "state"))
+        return None
+
+    def only_leaders_append(self, run: Run, events: list, before: dict,
+                            changed: list[str]) -> str | None:
+        # judged at send time: as leader before this event or after it (a candidate that
+        # wins sends at once), whatever becomes of the server while the message travels
+        for event in events:
+            if event.kind != "send" or not isinstance(event.data, AppendEntries):
+                continue
+            term = as_int(getattr(event.data, "term", None))
+            node_id = event.node
+            if (term, "leader") in (before.get(node_id), run.state.seen.get(node_id)):
+                continue
+            now_term, now_state = run.state.seen.get(node_id, (None, None))
+            return (f"{node_id} sent {event.data!r} to {event.peer} as {now_state} of term "
+                    f"{now_term}: only the leader of a term sends AppendEntries, with that "
+                    f"term; a leader that steps down stops its \"heartbeat\" timer (or ignores "
+                    f"it when it fires), else its heartbeats keep the others from electing a "
+                    f"new leader" + your_line(run.sim.nodes[node_id], "state"))
+        return None
+
+    def new_leader_appends_at_once(self, run: Run, events: list, before: dict,
+                                   changed: list[str]) -> str | None:
+        for node_id in changed:
+            term, state = run.state.seen[node_id]
+            if state != "leader":
+                continue
+            reached = {e.peer for e in events if e.kind == "send" and e.node == node_id
+                       and isinstance(e.data, (AppendEntries, InstallSnapshot))
+                       and as_int(getattr(e.data, "term", None)) == term}
+            missing = sorted(set(servers(run.sim)) - reached - {node_id})
+            if missing:
+                return (f"{node_id} became leader of term {term} at t={run.sim.now:.3f} ms "
+                        f"without sending AppendEntries to {', '.join(missing)}: on winning, "
+                        f"send heartbeats to every other server at once (then every "
+                        f"HEARTBEAT_INTERVAL ms), so that the others follow it before their "
+                        f"election timers fire" + your_line(run.sim.nodes[node_id], "state"))
+        return None
+
+    def candidate_times_out(self, run: Run, events: list, before: dict,
+                            changed: list[str]) -> str | None:
+        longest = ELECTION_TIMEOUT[1]
+        for node_id, (term, state) in run.state.seen.items():
+            if state != "candidate":
+                continue
+            since = run.state.roles[node_id][-1][0]  # when it became candidate of ``term``
+            if run.sim.now - since > longest + 1e-6:
+                return (f"{node_id} has been a candidate of term {term} since t={since:.3f} "
+                        f"ms, more than the longest election timeout ({longest:g} ms): a "
+                        f"split vote? When a candidate starts an election it sets its "
+                        f"election timer again, to a new random timeout, so that an election "
+                        f"without a winner is followed by another; and nothing else sets it "
+                        f"while it is a candidate (a refused RequestVote leaves it alone)"
+                        + your_line(run.sim.nodes[node_id], "state"))
         return None
 
     def waits_a_full_timeout(self, run: Run, events: list, before: dict,
@@ -229,6 +339,13 @@ class ElectionRules(RaftRule):
         return None
 
 
+def _lower_term(msg: object, receiver: tuple | None) -> bool:
+    """Whether ``msg`` carries a lower term than its ``receiver``'s (term, state) before."""
+    term = as_int(getattr(msg, "term", None))
+    return (receiver is not None and type(receiver[0]) is int and term is not None
+            and term < receiver[0])
+
+
 # -- liveness, and quiet -----------------------------------------------------------------------
 
 class LeaderElected(RaftRule):
@@ -281,60 +398,30 @@ class LeaderElected(RaftRule):
         return None
 
     @staticmethod
-    def at_deadline(run: Run) -> tuple[str, int, list[str], list[str]]:
+    def at_deadline(run: Run) -> tuple[str, int]:
         """What a failure report says of the servers at the deadline: their roles and terms,
-        the highest term, those that sent heartbeats without being leader, and the
-        candidates."""
-        cluster = servers(run.sim)
-        terms = (as_int(getattr(n, "term", None)) or 0 for n in cluster.values())
-        candidates = [i for i, n in cluster.items() if i not in run.sim.crashed
-                      and getattr(n, "state", None) == "candidate"]
-        return (describe_servers(run), max(terms, default=0), heartbeats_of_non_leaders(run),
-                candidates)
+        and the highest term."""
+        terms = (as_int(getattr(n, "term", None)) or 0 for n in servers(run.sim).values())
+        return describe_servers(run), max(terms, default=0)
 
     def judge(self, run: Run) -> Violation | None:
+        # (a server that sends AppendEntries without leading, and a candidate stuck after a
+        # split vote, break `ElectionRules` before this deadline: they are reported there)
         if run.state.done:
             return None
         deadline = self.since + self.within
-        servers, top, impostors, candidates = run.state.late or self.at_deadline(run)
+        servers, top = run.state.late or self.at_deadline(run)
         elections = top - (run.state.first_term or 0)
-        if impostors:
-            hint = (f"{', '.join(impostors)} sent AppendEntries in the last "
-                    f"{ELECTION_TIMEOUT[0]:g} ms without being leader, and so kept the others "
-                    f"from starting an election: only a leader sends heartbeats, and a leader "
-                    f"that steps down stops its \"heartbeat\" timer (or ignores it when it "
-                    f"fires)")
-        elif elections >= 4:
+        if elections >= 4:
             hint = (f"{elections} elections in {self.within:g} ms and none won: split votes "
                     f"again and again? Draw the election timeout anew, at random, each time "
                     f"you set the timer: self.rng.uniform(*ELECTION_TIMEOUT)")
-        elif elections == 0 and candidates:
-            hint = (f"{', '.join(candidates)} stayed candidates, and no new election started "
-                    f"in {self.within:g} ms: a split vote? A candidate sets its election timer "
-                    f"again when it starts an election, so that an election without a winner "
-                    f"is followed by another")
         elif elections == 0 and "leader" not in servers:
             hint = "no election was even started: does the election timer fire and start one?"
         else:
-            hint = ("a leader must win a majority and then send AppendEntries at once, so that "
-                    "the others follow it (and a candidate that hears from the leader of its "
-                    "term becomes a follower)")
+            hint = ("a leader must win a majority, and a candidate that hears from the leader "
+                    "of its term becomes a follower")
         return self.failure(run, f"at t={deadline:g} ms: {servers}. {hint}", deadline)
-
-
-def heartbeats_of_non_leaders(run: Run) -> list[str]:
-    """The servers that sent an AppendEntries, within the shortest election timeout before
-    now, while they were not leaders: their heartbeats keep the others from electing one."""
-    now, roles = run.sim.now, run.state.roles
-
-    def role_at(node_id: str, time: float) -> str | None:
-        before = [state for when, _, state in roles.get(node_id, ()) if when <= time]
-        return before[-1] if before else None
-
-    return sorted({event.node for event in run.sim.trace.last_events(1_000)
-                   if event.kind == "send" and isinstance(event.data, AppendEntries)
-                   and event.time > now - ELECTION_TIMEOUT[0]
-                   and role_at(event.node, event.time) not in (None, "leader")})
 
 
 class NoNeedlessElections(RaftRule):

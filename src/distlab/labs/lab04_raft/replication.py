@@ -465,7 +465,7 @@ class LogRules(LogRule, ElectionRules):
                         f"an entry of term {log[commit - 1][0]}: a leader counts replicas only "
                         f"of entries of its own term; the earlier ones are committed with them "
                         f"(section 5.4.2: see the paper's Figure 8 for what goes wrong)"
-                        + your_line(node, "state"))
+                        + your_line(node, "commit"))
             holders = sorted(n for n, other in run.state.logs.items()
                              if type(other) is tuple and other[:commit] == log[:commit])
             if len(holders) < majority(run):
@@ -477,7 +477,7 @@ class LogRules(LogRule, ElectionRules):
                 return (f"{node_id}, leader of term {term}, advanced commit_index to {commit}, "
                         f"but only {', '.join(holders)} store the log up to there "
                         f"({len(holders)} of {len(servers(run.sim))}; a majority is "
-                        f"{majority(run)}){hint}")
+                        f"{majority(run)}){hint}" + your_line(node, "commit"))
         return None
 
     def applies_in_order(self, run: Run, events: list, before: dict, old_logs: dict,
