@@ -383,6 +383,8 @@ def test_the_figure_check_finds_the_default_colours_and_passes_the_palette():
 
 
 def test_palette_use_makes_the_palette_matplotlibs_colours():
+    # (another test of this process may have called palette.use() already: compare with then)
+    cycle_before = matplotlib.rcParams["axes.prop_cycle"]
     with matplotlib.rc_context():
         matplotlib.rcdefaults()
         palette.use()
@@ -393,7 +395,7 @@ def test_palette_use_makes_the_palette_matplotlibs_colours():
         assert [line.get_linestyle() for line in lines] == ["-", "--", "-."]
         assert to_hex(bars[0].get_facecolor()) == palette.PALETTE[0]     # bars cycle apart
         assert matplotlib.rcParams["text.color"] == palette.INK
-    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] != palette.BLUE
+    assert matplotlib.rcParams["axes.prop_cycle"] == cycle_before   # only inside the context
 
 
 def artist_colours(fig: Figure) -> set[str]:
