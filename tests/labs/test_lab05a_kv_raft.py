@@ -34,8 +34,9 @@ def only(report, name: str) -> str:
 
 # -- the mistakes ------------------------------------------------------------------------------
 
-class NoDuplicateTable(KV.KVServer):
-    """Applies every request it finds in the log: a retried append is applied twice."""
+class StartsEveryRequest(KV.KVServer):
+    """The reference without its first step: a retried request is put in the log again
+    instead of being answered from the table (the mistakes below build on it)."""
 
     def on_request(self, src, request):
         index = self.start(request)
@@ -43,6 +44,10 @@ class NoDuplicateTable(KV.KVServer):
             self.send(src, NotLeader(request.msg_id, self.leader_hint()))
             return
         self.waiting[index] = request
+
+
+class NoDuplicateTable(StartsEveryRequest):
+    """Applies every request it finds in the log: a retried append is applied twice."""
 
     def execute(self, request):
         match request:
@@ -126,15 +131,8 @@ class DedupByClientOnly(KV.KVServer):
         return super().execute(request)
 
 
-class TableWithoutReplies(KV.KVServer):
+class TableWithoutReplies(StartsEveryRequest):
     """Recognises a retried request but keeps no reply for it: the retry is never answered."""
-
-    def on_request(self, src, request):
-        index = self.start(request)
-        if index is None:
-            self.send(src, NotLeader(request.msg_id, self.leader_hint()))
-            return
-        self.waiting[index] = request
 
     def execute(self, request):
         done = self.sessions.get(request.client)
