@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from distlab.check.invariants import Invariant
 from distlab.clocks.cristian import CristianClient, TimeServer
 from distlab.compute.invariants import OutputCommitted
 from distlab.compute.jobs import documents, word_count
@@ -115,25 +116,37 @@ def raft_election(node: type[RaftElectionNode] = RaftElectionNode) -> Target:
                   calm_at=0.6)
 
 
+def _replicated_kv(name: str, module: str, guarantees: str, setup: Callable[[Simulation], None],
+                   invariants: Callable[[], list[Invariant]], *, run_for: float,
+                   max_crashed: int = 2) -> Target:
+    """A key-value store on 5 replicas, 3 clients, under every fault: the protocol's
+    ``invariants()`` (described by ``guarantees``; new ones each run) after every event, a
+    linearizable history, and, once the faults are over (at 60% of the run), every operation
+    started after the repair succeeds."""
+    calm_at = 0.6
+
+    def scenario(seed: int) -> Scenario:
+        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
+            *invariants(), Linearizable("kv"), OperationsSucceedAfter(calm_at * run_for + 500.0)])
+
+    return Target(name, module,
+                  f"{guarantees} (every event); linearizable (end); operations after the "
+                  "repair succeed (end)",
+                  Faults(interval=250.0, max_crashed=max_crashed, **EVERYTHING), scenario,
+                  calm_at=calm_at)
+
+
 def raft_kv(node: type[RaftNode] = RaftNode) -> Target:
     """A key-value store on 5 Raft servers with snapshots, 3 clients: the five properties of
     the paper's Figure 3 under every fault, a linearizable history; once the faults are over,
     every operation started after the repair succeeds."""
-    run_for, calm_at = 4_000.0, 0.6
 
     def setup(sim: Simulation) -> None:
         add_raft_kv(sim, n=5, clients=3, ops=1_000, node_class=node, snapshot_every=20,
                     retry=60.0)
 
-    def scenario(seed: int) -> Scenario:
-        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
-            *figure3(), Linearizable("kv"), OperationsSucceedAfter(calm_at * run_for + 500.0)])
-
-    return Target("raft-kv", "distlab.consensus.raft.node",
-                  "the five properties of Figure 3 (every event); linearizable (end); "
-                  "operations after the repair succeed (end)",
-                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
-                  calm_at=calm_at)
+    return _replicated_kv("raft-kv", "distlab.consensus.raft.node",
+                          "the five properties of Figure 3", setup, figure3, run_for=4_000.0)
 
 
 def multipaxos(server: type[MultiPaxosServer] = MultiPaxosServer) -> Target:
@@ -141,22 +154,14 @@ def multipaxos(server: type[MultiPaxosServer] = MultiPaxosServer) -> Target:
     replicas that agree under every fault (safety needs no timing, so clock faults too), a
     linearizable history; once the faults are over, every operation started after the
     repair succeeds (a leader is elected and fills the gaps)."""
-    run_for, calm_at = 3_000.0, 0.6
 
     def setup(sim: Simulation) -> None:
         add_kv_cluster(sim, server, n=5, clients=3, ops=1_000, retry=60.0,
                        election_timeout=(100.0, 200.0), heartbeat_interval=30.0)
 
-    def scenario(seed: int) -> Scenario:
-        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
-            *multipaxos_invariants(), Linearizable("kv"),
-            OperationsSucceedAfter(calm_at * run_for + 500.0)])
-
-    return Target("multipaxos", "distlab.consensus.multipaxos.nodes",
-                  "one value per slot, replicas agree (every event); linearizable (end); "
-                  "operations after the repair succeed (end)",
-                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
-                  calm_at=calm_at)
+    return _replicated_kv("multipaxos", "distlab.consensus.multipaxos.nodes",
+                          "one value per slot, replicas agree", setup, multipaxos_invariants,
+                          run_for=3_000.0)
 
 
 def bully(node: type[BullyNode] = BullyNode) -> Target:
@@ -502,22 +507,14 @@ def vr_kv(replica: type[VRReplica] = VRReplica) -> Target:
     recovering and one crashed stay within ``f``. More amnesia at once is outside VR's
     model (the committed state may then be on no replica at all). A run lasts 2.5 s: the
     log has no snapshots, so the invariants' cost grows with it."""
-    run_for, calm_at = 2_500.0, 0.6
 
     def setup(sim: Simulation) -> None:
         add_kv_cluster(sim, replica, n=5, clients=3, ops=1_000, retry=60.0)
 
-    def scenario(seed: int) -> Scenario:
-        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
-            *vr_invariants(), Linearizable("kv"),
-            OperationsSucceedAfter(calm_at * run_for + 500.0)])
-
-    return Target("vr", "distlab.consensus.vr.replica",
-                  "one primary per view, committed ops agree, later primaries have them, a "
-                  "primary only appends (every event); linearizable (end); operations after "
-                  "the repair succeed (end)",
-                  Faults(interval=250.0, max_crashed=1, **EVERYTHING), scenario,
-                  calm_at=calm_at)
+    return _replicated_kv("vr", "distlab.consensus.vr.replica",
+                          "one primary per view, committed ops agree, later primaries have "
+                          "them, a primary only appends", setup, vr_invariants,
+                          run_for=2_500.0, max_crashed=1)
 
 
 def zab_kv(server: type[ZabServer] = ZabServer) -> Target:
@@ -525,22 +522,14 @@ def zab_kv(server: type[ZabServer] = ZabServer) -> Target:
     fault (a crash keeps the durable epochs and history), a linearizable history; once the
     faults are over, every operation started after the repair succeeds. A run lasts 2.5 s:
     the history has no snapshots, so the invariants' cost grows with it."""
-    run_for, calm_at = 2_500.0, 0.6
 
     def setup(sim: Simulation) -> None:
         add_kv_cluster(sim, server, n=5, clients=3, ops=1_000, retry=60.0)
 
-    def scenario(seed: int) -> Scenario:
-        return Scenario(setup, run_for=run_for, network=NETWORK, properties=[
-            *zab_invariants(), Linearizable("kv"),
-            OperationsSucceedAfter(calm_at * run_for + 500.0)])
-
-    return Target("zab", "distlab.consensus.zab.server",
-                  "one leader per epoch, zxid order, leaders have every committed "
-                  "transaction, one delivery order (every event); linearizable (end); "
-                  "operations after the repair succeed (end)",
-                  Faults(interval=250.0, max_crashed=2, **EVERYTHING), scenario,
-                  calm_at=calm_at)
+    return _replicated_kv("zab", "distlab.consensus.zab.server",
+                          "one leader per epoch, zxid order, leaders have every committed "
+                          "transaction, one delivery order", setup, zab_invariants,
+                          run_for=2_500.0)
 
 
 def two_phase_commit(coordinator: type[Node] = Coordinator,
