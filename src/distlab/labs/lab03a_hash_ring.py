@@ -279,6 +279,30 @@ class HashRingLab(Lab):
     def trial(self, body: Callable[[], Any], judge: Callable[[Any], Any]) -> Trial:
         return Trial(body, time_limit=10.0, judge=judge)
 
+    def movement_trial(self, nodes: list[str], vnodes: int, keys: list[str], *,
+                       joining: str | None = None, leaving: str | None = None) -> Trial:
+        """A trial of one join (``joining``) or one leave (``leaving``) on the student's ring
+        of ``nodes``: the owners of ``keys`` before and after it, judged by `judge_movement`."""
+        cls = self.ring
+        after = [*nodes, joining] if joining else [n for n in nodes if n != leaving]
+        when = (f"add({joining!r}) to" if joining else f"remove({leaving!r}) from") + \
+            f" Ring({nodes}, vnodes={vnodes})"
+
+        def body() -> tuple[list[Any], list[Any]]:
+            student = cls(nodes, vnodes)
+            before = [student.owner(key) for key in keys]
+            if joining:
+                student.add(joining)
+            else:
+                student.remove(leaving)
+            return before, [student.owner(key) for key in keys]
+
+        def judge(answers: Any) -> Violation | None:
+            return judge_movement(truth(nodes, vnodes), truth(after, vnodes), keys, answers,
+                                  when, joining, leaving)
+
+        return self.trial(body, judge)
+
     # -- part A: the ring ---------------------------------------------------------------------
     @graded(part="A", seeds=20, description="1 to 8 nodes, 1 to 100 virtual nodes each: "
             "every key's owner, with keys exactly on a virtual node and keys past the last "
@@ -338,21 +362,7 @@ class HashRingLab(Lab):
         nodes = random_nodes(rng, rng.randint(3, 9))
         joining, nodes = nodes[-1], nodes[:-1]
         vnodes = rng.choice((1, 16, VNODES))
-        keys = random_keys(rng, 1_000)
-        cls = self.ring
-
-        def body() -> tuple[list[Any], list[Any]]:
-            student = cls(nodes, vnodes)
-            before = [student.owner(key) for key in keys]
-            student.add(joining)
-            return before, [student.owner(key) for key in keys]
-
-        def judge(answers: Any) -> Violation | None:
-            return judge_movement(truth(nodes, vnodes), truth([*nodes, joining], vnodes),
-                                  keys, answers, f"add({joining!r}) to Ring({nodes}, "
-                                  f"vnodes={vnodes})", joining, None)
-
-        return self.trial(body, judge)
+        return self.movement_trial(nodes, vnodes, random_keys(rng, 1_000), joining=joining)
 
     @graded(part="A", seeds=20, description="a node leaves 2 to 8 nodes: the only keys that "
             "move are the leaving node's (about 1/N of them: the optimum), and every key's owner "
@@ -362,22 +372,7 @@ class HashRingLab(Lab):
         nodes = random_nodes(rng, rng.randint(2, 8))
         leaving = rng.choice(nodes)
         vnodes = rng.choice((1, 16, VNODES))
-        keys = random_keys(rng, 1_000)
-        cls = self.ring
-
-        def body() -> tuple[list[Any], list[Any]]:
-            student = cls(nodes, vnodes)
-            before = [student.owner(key) for key in keys]
-            student.remove(leaving)
-            return before, [student.owner(key) for key in keys]
-
-        def judge(answers: Any) -> Violation | None:
-            return judge_movement(truth(nodes, vnodes),
-                                  truth([n for n in nodes if n != leaving], vnodes), keys,
-                                  answers, f"remove({leaving!r}) from Ring({nodes}, "
-                                  f"vnodes={vnodes})", None, leaving)
-
-        return self.trial(body, judge)
+        return self.movement_trial(nodes, vnodes, random_keys(rng, 1_000), leaving=leaving)
 
     @graded(part="A", seeds=1, description="refused with a ValueError that names the node, "
             "leaving the ring as it was: adding a node twice, removing an unknown node, "
