@@ -17,7 +17,12 @@ interest is recorded in a ``PageReport``; the tests below read the reports:
   that must be non-empty and visible;
 - at 1440, 1280 and 1024 px (laptops) no code, output, table or formula block is wider than its
   box (it would scroll sideways) and no figure sticks out of the article (_assets/distlab.css);
-  at 390 px (a phone) the page does not scroll sideways and every figure fits the article;
+  at 390 px (a phone) the page does not scroll sideways and every figure fits the article or
+  scrolls in a frame of its own;
+- at 390 px every figure stays legible: shown at MIN_FIGURE_SCALE of its drawn width or more
+  (tools/figure_frames.py, _assets/distlab.css); a figure wider than its frame shows the
+  frame's cue, one that fits shows none; each output figure links to its image, and no
+  explorer's button or slider is narrower than at 1280 px;
 - every image of the article has an alt text that says what it shows: never a file name, nor
   only where the figure is (tools/figure_alt_text.py's last resort);
 - each page, with its images, weighs less than MAX_PAGE_KB (the weights are printed).
@@ -34,6 +39,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from PIL import Image
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
@@ -54,6 +60,9 @@ REDIRECT = re.compile(r'<meta http-equiv="refresh" content="\d+; url=([^"]+)"', 
 #: the widths a page is measured at: three laptops, then a phone
 LAPTOP_WIDTHS = (1440, 1280, 1024)
 PHONE_WIDTH = 390
+#: the smallest share of its drawn width a figure may be shown at on a phone: matplotlib's
+#: 10-point labels, 13-14 px tall as drawn, stay about 8 px tall (_assets/distlab.css)
+MIN_FIGURE_SCALE = 0.6
 #: a page's HTML (with its saved widget state) plus its images, in KB. Measured on the first
 #: four chapters: 30 KB (an introduction) to 900 KB (02.04, with several widgets and 25 figures).
 MAX_PAGE_KB = 1_500
@@ -78,6 +87,8 @@ class PageReport:
     wide_blocks: list[str] = field(default_factory=list)  # "<width> px: <block> ..."
     bad_alts: list[str] = field(default_factory=list)
     weight_kb: float = 0.0
+    phone_figures: int = 0
+    phone_unreadable: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +175,9 @@ FIND_SIDEWAYS_SCROLL = """() => {
     const article = document.querySelector('.bd-article') || document.body;
     const right = article.getBoundingClientRect().right;
     for (const img of article.querySelectorAll('img')) {
-        if (img.getBoundingClientRect().right > right + 1)
+        const frame = img.closest('.figure-frame, .widget-subarea');  // they scroll sideways
+        const box = frame && getComputedStyle(frame).overflowX === 'auto' ? frame : img;
+        if (box.getBoundingClientRect().right > right + 1)
             wide.push('a figure sticks out of the article: ' + (img.alt || '').slice(0, 60));
     }
     return wide;
@@ -203,6 +216,58 @@ async def measure_widths(page: Page, report: PageReport) -> None:
         await next_frames(page)
         check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
         report.wide_blocks += [f"{width} px: {w}" for w in await page.evaluate(check)]
+
+
+FIND_UNREADABLE_FIGURES = """(minScale) => {
+    const article = document.querySelector('.bd-article') || document.body;
+    const unreadable = [];
+    let figures = 0;
+    for (const img of article.querySelectorAll('img')) {
+        const width = img.getBoundingClientRect().width;
+        if (!img.naturalWidth || !width) continue;  // broken (reported apart) or not shown
+        figures += 1;
+        const name = '"' + (img.alt || img.getAttribute('src')).slice(0, 60) + '"';
+        const scale = width / img.naturalWidth;
+        if (scale < minScale - 0.005)
+            unreadable.push(name + ' shown at ' + scale.toFixed(2) + ' of its drawn width ('
+                            + Math.round(width) + ' of ' + img.naturalWidth + ' px)');
+        if (!img.closest('.cell_output') || img.closest('.widget-subarea, .animation')) continue;
+        const link = img.closest('a.figure-full-size');
+        if (!link || link.href !== img.src) unreadable.push(name + ' does not link to its image');
+        const frame = img.closest('.figure-frame');
+        if (!frame) continue;
+        const scrolls = frame.scrollWidth > frame.clientWidth + 1;
+        const after = getComputedStyle(frame, '::after');
+        const cue = after.content !== 'none' && after.display !== 'none'
+                    && parseFloat(after.width) > 0;
+        if (scrolls && !cue) unreadable.push(name + ' scrolls in its frame with no cue');
+        if (cue && !scrolls) unreadable.push(name + ' fits its frame but shows the cue');
+    }
+    return [figures, unreadable];
+}"""
+
+#: an explorer's controls (buttons, slider tracks), in the order of the page
+CONTROL_WIDTHS = """() => Array.from(
+    document.querySelectorAll('.widget-subarea button, .widget-subarea .slider-container'),
+    el => [(el.textContent.trim() || el.closest('.widget-hslider').textContent.trim())
+           .slice(0, 30), el.getBoundingClientRect().width])"""
+
+
+async def check_phone_layout(page: Page, report: PageReport) -> None:
+    """At PHONE_WIDTH, record each figure shown below MIN_FIGURE_SCALE of its drawn width,
+    each output figure that does not link to its image or whose frame's cue belies whether
+    it scrolls, and each explorer's control narrower than at 1280 px (squeezed)."""
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await next_frames(page)
+    laptop = await page.evaluate(CONTROL_WIDTHS)
+    await page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
+    await next_frames(page)
+    phone = await page.evaluate(CONTROL_WIDTHS)
+    report.phone_figures, report.phone_unreadable = await page.evaluate(
+        FIND_UNREADABLE_FIGURES, MIN_FIGURE_SCALE)
+    report.phone_unreadable += [
+        f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at 1280 px"
+        for (name, wide), (_, narrow) in zip(laptop, phone, strict=True) if narrow < wide - 1]
 
 
 async def check_animations(page: Page, report: PageReport) -> None:
@@ -307,6 +372,7 @@ async def visit(browser, html_dir: Path, base: str, path: str) -> PageReport:
     report.weight_kb = page_weight_kb(html_dir, path, await page.evaluate(FIND_IMAGE_URLS))
     await check_animations(page, report)
     await measure_widths(page, report)
+    await check_phone_layout(page, report)
     try:
         await asyncio.wait_for(requests.none_pending.wait(), REQUESTS_TIMEOUT_MS / 1000)
     except TimeoutError:
@@ -385,6 +451,12 @@ def test_no_block_scrolls_sideways_at_laptop_widths_and_phones_read_well(
         "too wide for the article (see _assets/distlab.css; code is written to 99 columns)")
 
 
+def test_figures_stay_legible_on_a_phone(reports: list[PageReport]) -> None:
+    assert sum(report.phone_figures for report in reports) > 0, "no figure was measured"
+    assert not offenders(reports, "phone_unreadable"), (
+        f"unreadable at {PHONE_WIDTH} px (tools/figure_frames.py, _assets/distlab.css)")
+
+
 def test_every_figure_has_an_alt_text_that_says_what_it_shows(
         reports: list[PageReport]) -> None:
     assert not offenders(reports, "bad_alts"), (
@@ -450,3 +522,36 @@ def test_a_request_to_another_host_is_recorded_and_refused(tmp_path: Path) -> No
     report, outcomes = asyncio.run(visit_one())
     assert report.external_requests == outside
     assert outcomes == ["refused", "refused"]
+
+
+def test_the_phone_check_catches_a_shrunk_figure_and_a_missing_cue(tmp_path: Path) -> None:
+    """What ``test_figures_stay_legible_on_a_phone`` relies on, on a page of our own with the
+    book's stylesheet: a figure shrunk to the column is reported, and so is a framed figure
+    that scrolls without its cue; a framed figure as tools/figure_frames.py writes it is not."""
+    Image.new("RGB", (1000, 400), "white").save(tmp_path / "wide.png")
+    (tmp_path / "distlab.css").write_text((REPO_ROOT / "_assets" / "distlab.css").read_text())
+
+    def framed(alt: str, extra_class: str = "") -> str:
+        return (f'<div class="cell_output"><div class="figure-frame {extra_class}" '
+                f'style="--natural-width: 1000px"><a class="figure-full-size" href="wide.png">'
+                f'<img src="wide.png" alt="{alt}"></a></div></div>')
+
+    (tmp_path / "page.html").write_text(
+        "<!DOCTYPE html><title>t</title><link rel='stylesheet' href='distlab.css'>"
+        "<style>img { max-width: 100%; } .bd-article .no-cue::after { display: none; }</style>"
+        "<article class='bd-article' style='width: 358px'>"
+        "<div class='cell_output'><img src='wide.png' alt='shrunk'></div>"
+        + framed("framed") + framed("cueless", "no-cue") + "</article>")
+
+    async def measure() -> list:
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page(viewport={"width": PHONE_WIDTH, "height": 900})
+                await page.goto(base + "page.html", wait_until="load")
+                return await page.evaluate(FIND_UNREADABLE_FIGURES, MIN_FIGURE_SCALE)
+
+    figures, unreadable = asyncio.run(measure())
+    assert figures == 3
+    assert unreadable == ['"shrunk" shown at 0.36 of its drawn width (358 of 1000 px)',
+                          '"shrunk" does not link to its image',
+                          '"cueless" scrolls in its frame with no cue']
