@@ -8,6 +8,9 @@ a named check must catch it, name the rule broken, and say what to do.
 
 from __future__ import annotations
 
+import re
+import time
+
 import matplotlib.pyplot as plt
 import pytest
 
@@ -138,7 +141,61 @@ def test_exploration_finds_the_shortest_schedule_with_two_leaders_when_votes_are
     assert "1. fire n1:election" in failure.explanation
     result = explore_election(VotesTwice)
     assert result.found and len(result.schedule) == 6
-    assert explore_election(RAFT.RaftNode).status == "no violation"
+    reference = explore_election(RAFT.RaftNode)
+    assert reference.status == "no violation" and reference.depth == 6
+    assert reference.states < 10_000  # (what a report of the state cap says of the reference)
+
+
+class SlowHandlers(RAFT.RaftNode):
+    """Waits 20 ms in every handler of a message (as if it did heavy work): an exploration
+    of thousands of steps cannot end in time."""
+
+    def on_message(self, src, msg):
+        time.sleep(0.02)
+        super().on_message(src, msg)
+
+
+class ImpatientLab(RaftLab):
+    """The lab with a guard of 1 s on its explorations, so that a test sees it ring."""
+
+    explore_seconds = 1.0
+
+
+class StateCappedLab(RaftLab):
+    """The lab with a cap of 500 states on its explorations, so that a test sees it hit."""
+
+    explore_states = 500
+
+
+def test_an_exploration_stopped_by_its_time_guard_fails_and_says_how_far_it_got():
+    report = check(ImpatientLab(SlowHandlers), name="test_explore_election_safety_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: the exploration covers every schedule of up to 6 "
+                               "steps within 1 s")
+    assert re.search(r"explore_election explored [\d,]+ states \([\d,]+ steps\) and reached "
+                     r"depth \d of 6 in \d+ s, its time limit, without covering every "
+                     r"schedule of up to 6 steps: it must, to pass. Your node's steps took "
+                     r"[\d.]+ ms each", failure.explanation)
+    assert "does a handler sleep, wait, loop or copy much" in failure.explanation
+
+
+def test_an_exploration_stopped_by_its_state_cap_fails_even_for_the_reference():
+    report = check(StateCappedLab(RAFT.RaftNode), name="test_explore_election_safety_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: the exploration covers every schedule of up to 6 "
+                               "steps within 500 states")
+    assert ("explore_election explored 500 states" in failure.explanation
+            and "when it hit its limit of 500 states" in failure.explanation)
+    assert "a counter, a time (self.now) or a list that only grows" in failure.explanation
+
+
+def test_the_explorations_are_bounded_by_depth_and_states_with_a_wide_time_guard():
+    lab = RaftLab(RAFT.RaftNode)
+    assert (lab.explore_states, lab.explore_seconds) == (100_000, 120.0)
+    trial = lab.test_explore_election_safety_A(1)
+    assert trial.time_limit > lab.explore_seconds  # (the guard rings first, and is reported)
 
 
 def test_a_fixed_timeout_splits_votes_forever_and_the_liveness_check_says_so():

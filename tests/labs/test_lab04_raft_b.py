@@ -202,4 +202,5 @@ def test_a_failure_of_the_log_draws_the_run_and_every_log():
 
 
 def test_the_exploration_of_part_b_passes_the_reference_and_finds_no_matching_log():
-    assert explore_log(RAFT.RaftNode).status == "no violation"
+    result = explore_log(RAFT.RaftNode)
+    assert result.status == "no violation" and result.depth == 5 and result.states < 10_000

@@ -76,4 +76,5 @@ def test_the_figure8_script_plays_as_the_figure_says():
 
 
 def test_the_exploration_of_part_c_passes_the_reference():
-    assert explore_persistence(RAFT.RaftNode).status == "no violation"
+    result = explore_persistence(RAFT.RaftNode)
+    assert result.status == "no violation" and result.depth == 5 and result.states < 10_000

@@ -13,9 +13,9 @@ from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 from distlab.grading.lab import Lab, Scenario, Trial, graded
 from distlab.labs.lab04_raft.common import (ELECT_WITHIN, ELECTION_TIMEOUT, EXPLORE_DEPTH,
-                                            EXPLORE_SECONDS, FAULT_AT, REPAIR_AT, WATCHED,
-                                            exploration_trial, instrumented, refuse_library_raft,
-                                            servers)
+                                            EXPLORE_SECONDS, EXPLORE_STATES, FAULT_AT, REPAIR_AT,
+                                            WATCHED, exploration_trial, instrumented,
+                                            refuse_library_raft, servers)
 from distlab.labs.lab04_raft.election import (ElectionRules, LeaderElected, NoLeader,
                                               NoNeedlessElections)
 from distlab.labs.lab04_raft.faults import churn_step, leaders, repair_all
@@ -42,6 +42,10 @@ class PartA(Lab):
 
     title = "Lab 4: Raft"
     node_attributes = (*WATCHED, "_lab_where")
+    #: the bounds of every part's exploration: its cap of states, and its guard against a
+    #: node that hangs or crawls, in seconds of real time (`exploration_trial`)
+    explore_states = EXPLORE_STATES
+    explore_seconds = EXPLORE_SECONDS
 
     def __init__(self, node: type[Node]):
         refuse_library_raft(node)
@@ -172,11 +176,18 @@ class PartA(Lab):
     @graded(part="A", seeds=1, description="every schedule of up to 6 steps of 3 servers, "
             "one of which may crash, explored exhaustively: at most one leader per term")
     def test_explore_election_safety_A(self, seed: int) -> Trial:
-        return exploration_trial(self.node, explore_election, "explore_election")
+        return self.exploration(explore_election, "explore_election")
+
+    def exploration(self, search: Callable[..., ExplorationResult], name: str) -> Trial:
+        """The check that runs the exploration ``search`` (``name``) on the student's class,
+        within the lab's bounds; it passes only if the exploration covers them."""
+        return exploration_trial(self.node, search, name, states=self.explore_states,
+                                 seconds=self.explore_seconds)
 
 
 def explore_election(node: type[Node], *, max_depth: int = EXPLORE_DEPTH,
-                     time_budget: float = EXPLORE_SECONDS) -> ExplorationResult:
+                     max_states: int = EXPLORE_STATES, time_budget: float = EXPLORE_SECONDS
+                     ) -> ExplorationResult:
     """Every schedule of up to ``max_depth`` steps of three servers of class ``node``, one of
     which may crash: the first (shortest) that leads to two leaders in one term, if any.
 
@@ -189,4 +200,4 @@ def explore_election(node: type[Node], *, max_depth: int = EXPLORE_DEPTH,
         sim.add_nodes(node, ["n1", "n2", "n3"])
 
     return explore(setup, [at_most_one_leader_per_term(role_attr="state")], crashes=1,
-                   max_depth=max_depth, time_budget=time_budget)
+                   max_depth=max_depth, max_states=max_states, time_budget=time_budget)
