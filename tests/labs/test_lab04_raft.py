@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.grading import Scenario, check
+from distlab.grading import Scenario, check, replay
 from distlab.labs.lab04_raft import ElectionRules, NoLeader, RaftLab, explore_election
 from distlab.sim import ConfigurationError, Network, Uniform
 
@@ -23,7 +23,7 @@ from lab04_code import (RAFT, SKELETON, assert_not_implemented, assert_reference
                         first_failure)
 
 RequestVoteReply = RAFT.RequestVoteReply
-CHECKS_A = 8
+CHECKS_A = 9
 
 
 class VotesTwice(RAFT.RaftNode):
@@ -441,9 +441,31 @@ class GrantsAnOlderTerm(RAFT.RaftNode):
             super().on_request_vote(src, msg)
 
 
-def test_a_vote_granted_to_an_older_term_is_caught_on_an_unreliable_network():
+def test_a_vote_granted_to_an_older_term_is_caught_at_the_first_seed_of_the_scripted_check():
+    failure = first_failure(GrantsAnOlderTerm, "test_stale_request_vote_A")
+    assert failure.seed == 1
+    assert failure.summary == ("violated: a vote is granted only to a request of the voter's "
+                               "current term")
+    assert "n3 (term 2) granted its vote to RequestVote(term=1" in failure.explanation
+    assert "in GrantsAnOlderTerm.on_request_vote" in failure.explanation
+
+
+def test_the_stale_request_script_plays_as_it_says():
+    sim = replay(RaftLab(RAFT.RaftNode).test_stale_request_vote_A, seed=1)
+    late = [e for e in sim.trace if e.kind == "deliver" and e.node == "n3"
+            and isinstance(e.data, RAFT.RequestVote)]
+    assert [(e.time, e.data.term) for e in late] == [(601.0, 1)]  # (n2's request was lost)
+    n3 = sim.nodes["n3"]
+    assert (n3.state, n3.term, n3.voted_for) == ("follower", 2, None)
+    assert (sim.nodes["n2"].state, sim.nodes["n2"].term) == ("leader", 2)
+    refusals = [e.data for e in sim.trace if e.kind == "send" and e.node == "n3"
+                and isinstance(e.data, RequestVoteReply)]
+    assert refusals == [RequestVoteReply(2, False)]
+
+
+def test_a_vote_granted_to_an_older_term_is_caught_on_an_unreliable_network_too():
     # a rare run (seed 25): a duplicate RequestVote of term 1 reaches a voter of term 3 that
-    # has not voted in term 3; the reason the lab asks for 500 seeds before moving on
+    # has not voted in term 3
     report = check(RaftLab(GrantsAnOlderTerm), name="test_unreliable_network_A", seeds=[25],
                    timing=False)
     failure = report.failures[0]
