@@ -24,6 +24,10 @@ from lab04_code import (RAFT, SKELETON, assert_not_implemented, assert_reference
 
 RequestVoteReply = RAFT.RequestVoteReply
 CHECKS_A = 9
+#: the summary of a failure of the rule of a stale AppendEntries
+STALE_APPEND = ("violated: an AppendEntries of a lower term than the receiver's is refused, "
+                "with the receiver's term, and changes nothing: neither its term, role nor "
+                "vote, nor (from part B) its log or commit index")
 
 
 class VotesTwice(RAFT.RaftNode):
@@ -499,12 +503,28 @@ class AcceptsAStaleLeader(RAFT.RaftNode):
 
 def test_a_leader_that_obeys_a_stale_leader_is_caught_when_the_old_leader_returns():
     failure = first_failure(ObeysAStaleLeader, "test_reelection_after_partition_A")
-    assert failure.summary == ("violated: an AppendEntries of a lower term than the receiver's "
-                               "is refused, with the receiver's term, and changes neither its "
-                               "term nor its role")
+    assert failure.summary == STALE_APPEND
     assert "(leader, term 2) received AppendEntries(term=1" in failure.explanation
     assert "and became follower of term 2" in failure.explanation
     assert "in ObeysAStaleLeader.on_append_entries" in failure.explanation
+
+
+class ForgetsItsVoteOnAStaleAppend(RAFT.RaftNode):
+    """A follower that meets an AppendEntries of a lower term "follows" before it compares
+    terms: it becomes a follower of its own term again, which clears voted_for (it could then
+    vote a second time in its term)."""
+
+    def on_append_entries(self, src, msg):
+        if msg.term < self.term and self.state == "follower":
+            self.become_follower(self.term)
+        super().on_append_entries(src, msg)
+
+
+def test_a_vote_forgotten_on_a_stale_append_entries_is_caught_when_the_old_leader_returns():
+    failure = first_failure(ForgetsItsVoteOnAStaleAppend, "test_reelection_after_partition_A")
+    assert failure.seed == 1 and failure.summary == STALE_APPEND
+    assert re.search(r"\(follower, term 2\) received AppendEntries\(term=1, .* of an older "
+                     r"term, and changed voted_for from 'n\d' to None", failure.explanation)
 
 
 def test_a_stale_leader_answered_with_success_is_caught():

@@ -110,6 +110,19 @@ class AppliesFromTheStartEachTime(RAFT.RaftNode):
         self.last_applied = self.commit_index
 
 
+class StoresAStaleLeadersEntries(RAFT.RaftNode):
+    """Refuses an AppendEntries of a lower term, with its own term, as it should, but stores
+    its entries first (it does the log's work before it compares terms)."""
+
+    def on_append_entries(self, src, msg):
+        prev = msg.prev_log_index
+        if (msg.term < self.term and msg.entries and prev <= self.last_index()
+                and self.term_at(prev) == msg.prev_log_term):
+            del self.log[prev:]
+            self.log.extend(msg.entries)
+        super().on_append_entries(src, msg)
+
+
 class CommitsOnOneAcknowledgement(RAFT.RaftNode):
     """Commits an entry as soon as one follower stores it."""
 
@@ -158,6 +171,11 @@ def test_the_untouched_skeleton_fails_every_check_of_part_b_as_not_implemented()
                  "at most 90 requests weighing at most 55,020 bytes from 1 s to 2 s",
                  "let a heartbeat carry only what is not yet acknowledged",
                  id="heartbeats that resend the whole log are caught by the bytes check"),
+    pytest.param(StoresAStaleLeadersEntries, "test_agreement_despite_disconnected_follower_B",
+                 "an AppendEntries of a lower term than the receiver's is refused, with the "
+                 "receiver's term, and changes nothing",
+                 "of an older term, and changed its log (from 1 to 5 entries)",
+                 id="a stale leader's entries stored, although refused"),
     pytest.param(CommitsOnOneAcknowledgement, "test_no_agreement_without_majority_B",
                  "a leader commits an entry only of its own term, once a majority of servers "
                  "store it", "a majority is 3); count a follower only once it acknowledges "

@@ -36,6 +36,16 @@ class CommitsOldTermByCounting(RAFT.RaftNode):
                 break
 
 
+class CommitsOnAStaleAppend(RAFT.RaftNode):
+    """Takes leader_commit from an AppendEntries of a lower term too (and then refuses it)."""
+
+    def on_append_entries(self, src, msg):
+        if msg.term < self.term and msg.leader_commit > self.commit_index:
+            self.commit_index = min(msg.leader_commit, self.last_index())
+            self.apply_committed()
+        super().on_append_entries(src, msg)
+
+
 # -- the reference and the skeleton ----------------------------------------------------------
 
 def test_the_reference_solution_passes_every_check_of_part_c():
@@ -63,6 +73,16 @@ def test_the_figure8_script_catches_a_commit_by_counting_an_older_terms_replicas
     # the report points at the line that set commit_index, not at the one that made it leader
     assert ("in your code (commit_index = 2): " in failure.explanation
             and "in CommitsOldTermByCounting.advance_commit_index" in failure.explanation)
+
+
+def test_a_commit_index_taken_from_a_stale_leader_is_caught_on_an_unreliable_network():
+    failure = first_failure(CommitsOnAStaleAppend, "test_unreliable_agreement_C")
+    assert failure.seed == 1
+    assert failure.summary.startswith("violated: an AppendEntries of a lower term than the "
+                                      "receiver's is refused, with the receiver's term, and "
+                                      "changes nothing")
+    assert "of an older term, and moved its commit_index from" in failure.explanation
+    assert "in CommitsOnAStaleAppend.on_append_entries" in failure.explanation
 
 
 def test_the_figure8_script_plays_as_the_figure_says():

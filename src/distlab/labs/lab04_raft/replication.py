@@ -36,7 +36,7 @@ from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, 
                                              RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import TESTER, RaftRule, as_int, majority, servers, your_line
-from distlab.labs.lab04_raft.election import ElectionRules
+from distlab.labs.lab04_raft.election import RULES, ElectionRules, lower_term
 from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
 from distlab.sim.trace import _jsonable
 
@@ -254,7 +254,8 @@ class LogRules(LogRule, ElectionRules):
         moved = run.state.moved = self.commits_moved(run, changed)
         if not (events or changed or moved):
             return None  # nothing the rules read has changed (a timer cancelled, say)
-        for rule, check in (("shape", self.shape), ("compact", self.compacts_as_asked),
+        for rule, check in (("shape", self.shape), ("stale_append", self.stale_append_logs),
+                            ("compact", self.compacts_as_asked),
                             ("install", self.installs_snapshots),
                             ("describe", self.describes_its_log),
                             ("up_to_date", self.votes_up_to_date),
@@ -268,7 +269,7 @@ class LogRules(LogRule, ElectionRules):
             problem = check(run, events, before, old_logs, changed)
             if problem is not None:
                 return self.failure(run, problem, description=LOG_RULES.get(rule)
-                                    or SNAPSHOT_RULES[rule])
+                                    or SNAPSHOT_RULES.get(rule) or RULES[rule])
         for node_id in moved:
             commit = getattr(run.sim.nodes[node_id], "commit_index", None)
             if type(commit) is int:
@@ -322,6 +323,30 @@ class LogRules(LogRule, ElectionRules):
             if type(commit) is not int:
                 return (f"{node_id}'s commit_index is {commit!r}: it must be a whole number, 0 "
                         f"at first (the index of the last entry known to be committed)")
+        return None
+
+    def stale_append_logs(self, run: Run, events: list, before: dict, old_logs: dict,
+                          changed: list[str]) -> str | None:
+        """Part B's share of the rule of a stale AppendEntries (`RULES`, "stale_append"): it
+        changes neither the receiver's log (nor its snapshot) nor its commit index."""
+        msg = delivered(events, AppendEntries)
+        node_id = events[0].node if msg is not None else None
+        if msg is None or not lower_term(msg, before.get(node_id)):
+            return None
+        had = (f"{node_id} (term {before[node_id][0]}) received {msg!r} from {events[0].peer}, "
+               f"of an older term,")
+        if node_id in changed:
+            old, new = old_logs.get(node_id) or (), run.state.logs[node_id]
+            return (f"{had} and changed its log (from {len(old)} to {len(new)} entries): an "
+                    f"AppendEntries of a lower term comes from a stale leader, whose entries "
+                    f"may conflict with committed ones; refuse it before you touch the log, "
+                    f"and change nothing")
+        commit, old_commit = run.sim.nodes[node_id].commit_index, run.state.commits.get(node_id)
+        if old_commit is not None and commit != old_commit:
+            return (f"{had} and moved its commit_index from {old_commit} to {commit}: a stale "
+                    f"leader's leader_commit says nothing of your log; refuse the message "
+                    f"before you read it, and change nothing" + your_line(
+                        run.sim.nodes[node_id], "commit"))
         return None
 
     def describes_its_log(self, run: Run, events: list, before: dict, old_logs: dict,
