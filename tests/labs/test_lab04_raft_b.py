@@ -123,6 +123,27 @@ class StoresAStaleLeadersEntries(RAFT.RaftNode):
         super().on_append_entries(src, msg)
 
 
+class AppliesOnlyTheCommitIndex(RAFT.RaftNode):
+    """Applies the entry at the new commit index only, skipping those before it when the
+    commit index jumps by more than one."""
+
+    def apply_committed(self):
+        if self.last_applied < self.commit_index:
+            self.last_applied = self.commit_index
+            self.note("apply", index=self.last_applied,
+                      command=self.log[self.last_applied - 1].command)
+
+
+class MatchesItsOwnLogEnd(RAFT.RaftNode):
+    """Takes a follower's success to mean it stores the leader's whole log as it is now, not
+    the entries of the request it answers (prev_log_index + len(entries))."""
+
+    def on_append_entries_reply(self, src, msg):
+        if msg.success and self.state == "leader" and msg.term == self.term:
+            msg = AppendEntriesReply(msg.term, True, match_index=self.last_index())
+        super().on_append_entries_reply(src, msg)
+
+
 class CommitsOnOneAcknowledgement(RAFT.RaftNode):
     """Commits an entry as soon as one follower stores it."""
 
@@ -176,6 +197,13 @@ def test_the_untouched_skeleton_fails_every_check_of_part_b_as_not_implemented()
                  "receiver's term, and changes nothing",
                  "of an older term, and changed its log (from 1 to 5 entries)",
                  id="a stale leader's entries stored, although refused"),
+    pytest.param(AppliesOnlyTheCommitIndex, "test_concurrent_submissions_B",
+                 "a server applies committed entries only, each once, in index order",
+                 "after index 0: it must apply 1 next, in order", id="applying out of order"),
+    pytest.param(MatchesItsOwnLogEnd, "test_concurrent_submissions_B",
+                 "a leader commits an entry only of its own term, once a majority of servers "
+                 "store it", "count a follower only once it acknowledges the entries",
+                 id="match_index taken from the leader's log, not from the request answered"),
     pytest.param(CommitsOnOneAcknowledgement, "test_no_agreement_without_majority_B",
                  "a leader commits an entry only of its own term, once a majority of servers "
                  "store it", "a majority is 3); count a follower only once it acknowledges "

@@ -46,6 +46,24 @@ class CommitsOnAStaleAppend(RAFT.RaftNode):
         super().on_append_entries(src, msg)
 
 
+class BacksUpBelowOne(RAFT.RaftNode):
+    """Takes next_index back by one on every refusal, late and repeated ones too, with no
+    floor (and sends as in part B, before snapshots): next_index reaches 0, and the leader
+    sends prev_log_index -1 with the term of ``self.log[-2]``."""
+
+    def on_append_entries_reply(self, src, msg):
+        if msg.success or self.state != "leader" or msg.term != self.term:
+            super().on_append_entries_reply(src, msg)
+            return
+        self.next_index[src] -= 1
+        self.send_append_entries(src)
+
+    def send_append_entries(self, peer):
+        prev = self.next_index[peer] - 1
+        self.send(peer, RAFT.AppendEntries(self.term, self.id, prev, self.term_at(prev),
+                                           tuple(self.log[prev:]), self.commit_index))
+
+
 # -- the reference and the skeleton ----------------------------------------------------------
 
 def test_the_reference_solution_passes_every_check_of_part_c():
@@ -83,6 +101,16 @@ def test_a_commit_index_taken_from_a_stale_leader_is_caught_on_an_unreliable_net
                                       "changes nothing")
     assert "of an older term, and moved its commit_index from" in failure.explanation
     assert "in CommitsOnAStaleAppend.on_append_entries" in failure.explanation
+
+
+def test_a_next_index_below_one_is_caught_at_the_append_entries_it_sends():
+    failure = first_failure(BacksUpBelowOne, "test_crashes_at_any_point_C")
+    assert failure.seed == 1
+    assert failure.summary == ("violated: a leader's AppendEntries carries entries of its log, "
+                               "after the index prev_log_index (at least 0) and the term "
+                               "prev_log_term that its log has there")
+    assert "AppendEntries(prev_log_index=-1, ...): next_index[" in failure.explanation
+    assert "never below match_index + 1" in failure.explanation
 
 
 def test_the_figure8_script_plays_as_the_figure_says():

@@ -44,6 +44,9 @@ from distlab.sim.trace import _jsonable
 LOG_RULES = {
     "shape": "log is a list of Entry(term, command) and commit_index a whole number",
     "describe": "a candidate's RequestVote gives the index and term of its last log entry",
+    "describe_append": "a leader's AppendEntries carries entries of its log, after the index "
+                       "prev_log_index (at least 0) and the term prev_log_term that its log has "
+                       "there",
     "up_to_date": "a server votes only for a candidate whose log is at least as up to date "
                   "as its own (section 5.4.1)",
     "append_only": "a leader never overwrites or deletes entries of its log, and appends "
@@ -258,6 +261,7 @@ class LogRules(LogRule, ElectionRules):
                             ("compact", self.compacts_as_asked),
                             ("install", self.installs_snapshots),
                             ("describe", self.describes_its_log),
+                            ("describe_append", self.appends_from_its_log),
                             ("up_to_date", self.votes_up_to_date),
                             ("append_only", self.leader_appends_only),
                             ("follower_log", self.follows_append_entries),
@@ -362,6 +366,37 @@ class LogRules(LogRule, ElectionRules):
                         f"{msg.last_log_index}, last_log_term={msg.last_log_term}, but its log "
                         f"ends at index {last[0]} with term {last[1]}: send "
                         f"RequestVote(term, id, len(self.log), term of the last entry or 0)")
+        return None
+
+    def appends_from_its_log(self, run: Run, events: list, before: dict, old_logs: dict,
+                             changed: list[str]) -> str | None:
+        for event in events:
+            msg = event.data
+            if event.kind != "send" or not isinstance(msg, AppendEntries):
+                continue
+            log, prev = run.state.logs.get(event.node), msg.prev_log_index
+            if type(log) is not tuple or type(prev) is not int:
+                continue  # (`shape` reports a log that is not one)
+            sent = f"{event.node} sent {event.peer} AppendEntries(prev_log_index={prev}"
+            if prev < 0:
+                return (f"{sent}, ...): next_index[{event.peer!r}] went below 1. The first "
+                        f"index is 1, so prev_log_index is at least 0: back next_index up "
+                        f"only on a refusal of the current term, to conflict_index or past "
+                        f"your last entry of conflict_term, never below match_index + 1")
+            if prev > len(log):
+                return (f"{sent}, ...) while its log ends at index {len(log)}: next_index "
+                        f"is at most the index after your last entry")
+            term = log[prev - 1][0] if prev > 0 else 0
+            if msg.prev_log_term != term:
+                return (f"{sent}, prev_log_term={msg.prev_log_term}, ...), but its entry at "
+                        f"index {prev} is of term {term}: send the term of the entry just "
+                        f"before the entries sent, term_at(next_index - 1)")
+            entries = tuple((getattr(e, "term", None), getattr(e, "command", None))
+                            for e in msg.entries)
+            if entries != log[prev:prev + len(entries)]:
+                return (f"{sent}, ...) with entries {entries} (term, command), but its log "
+                        f"holds {log[prev:prev + len(entries)]} after index {prev}: send "
+                        f"the entries of your log from next_index on")
         return None
 
     def votes_up_to_date(self, run: Run, events: list, before: dict, old_logs: dict,
