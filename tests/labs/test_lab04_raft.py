@@ -8,6 +8,7 @@ a named check must catch it, name the rule broken, and say what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -182,6 +183,31 @@ def test_an_exploration_stopped_by_its_time_guard_fails_and_says_how_far_it_got(
                      r"schedule of up to 6 steps: it must, to pass. Your node's steps took "
                      r"[\d.]+ ms each", failure.explanation)
     assert "does a handler sleep, wait, loop or copy much" in failure.explanation
+
+
+class HangsOnAVote(RAFT.RaftNode):
+    """Waits for ever in the handler of a RequestVote (as if it waited for a message)."""
+
+    def on_request_vote(self, src, msg):
+        time.sleep(3_600)
+
+
+class HangTestLab(ImpatientLab):
+    """The impatient lab, whose exploration check also gives up on a step after 2 s."""
+
+    def test_explore_election_safety_A(self, seed):
+        return dataclasses.replace(super().test_explore_election_safety_A(seed), time_limit=2.0)
+
+
+def test_an_exploration_whose_step_never_ends_is_stopped_with_advice_for_handlers():
+    report = check(HangTestLab(HangsOnAVote), name="test_explore_election_safety_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.kind == "time limit"
+    assert failure.summary == "stopped: the check did not finish within 2 s of real time"
+    assert failure.explanation.startswith("A handler that never returns? explore_election "
+                                          "stops between two steps when its 1 s are up")
+    assert "A handler must return at once" in failure.explanation
 
 
 def test_an_exploration_stopped_by_its_state_cap_fails_even_for_the_reference():

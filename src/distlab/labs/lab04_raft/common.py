@@ -290,7 +290,11 @@ def exploration_trial(node: type[Node], search: Callable[..., Any], name: str, *
             return unfinished(found, name, states, seconds)
         return None
 
-    return Trial(body, time_limit=seconds + EXPLORE_GRACE, judge=judge)
+    stuck = (f"A handler that never returns? {name} stops between two steps when its "
+             f"{seconds:g} s are up; a step still running {EXPLORE_GRACE:g} s later is stopped "
+             f"here. A handler must return at once: never wait in a loop for a message or a "
+             f"time (set a timer, and act when it fires).")
+    return Trial(body, time_limit=seconds + EXPLORE_GRACE, judge=judge, stuck_hint=stuck)
 
 
 def unfinished(found: dict[str, Any], name: str, states: int, seconds: float) -> Violation:
