@@ -8,11 +8,15 @@ a named check must catch it, name the rule broken, and say what to do.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import time
+
 import matplotlib.pyplot as plt
 import pytest
 
 from distlab.consensus.raft.election import RaftElectionNode
-from distlab.grading import Scenario, check
+from distlab.grading import Scenario, check, replay
 from distlab.labs.lab04_raft import ElectionRules, NoLeader, RaftLab, explore_election
 from distlab.sim import ConfigurationError, Network, Uniform
 
@@ -20,7 +24,11 @@ from lab04_code import (RAFT, SKELETON, assert_not_implemented, assert_reference
                         first_failure)
 
 RequestVoteReply = RAFT.RequestVoteReply
-CHECKS_A = 8
+CHECKS_A = 9
+#: the summary of a failure of the rule of a stale AppendEntries
+STALE_APPEND = ("violated: an AppendEntries of a lower term than the receiver's is refused, "
+                "with the receiver's term, and changes nothing: neither its term, role nor "
+                "vote, nor (from part B) its log or commit index")
 
 
 class VotesTwice(RAFT.RaftNode):
@@ -138,7 +146,86 @@ def test_exploration_finds_the_shortest_schedule_with_two_leaders_when_votes_are
     assert "1. fire n1:election" in failure.explanation
     result = explore_election(VotesTwice)
     assert result.found and len(result.schedule) == 6
-    assert explore_election(RAFT.RaftNode).status == "no violation"
+    reference = explore_election(RAFT.RaftNode)
+    assert reference.status == "no violation" and reference.depth == 6
+    assert reference.states < 10_000  # (what a report of the state cap says of the reference)
+
+
+class SlowHandlers(RAFT.RaftNode):
+    """Waits 20 ms in every handler of a message (as if it did heavy work): an exploration
+    of thousands of steps cannot end in time."""
+
+    def on_message(self, src, msg):
+        time.sleep(0.02)
+        super().on_message(src, msg)
+
+
+class ImpatientLab(RaftLab):
+    """The lab with a guard of 1 s on its explorations, so that a test sees it ring."""
+
+    explore_seconds = 1.0
+
+
+class StateCappedLab(RaftLab):
+    """The lab with a cap of 500 states on its explorations, so that a test sees it hit."""
+
+    explore_states = 500
+
+
+def test_an_exploration_stopped_by_its_time_guard_fails_and_says_how_far_it_got():
+    report = check(ImpatientLab(SlowHandlers), name="test_explore_election_safety_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: the exploration covers every schedule of up to 6 "
+                               "steps within 1 s")
+    assert re.search(r"explore_election explored [\d,]+ states \([\d,]+ steps\) and reached "
+                     r"depth \d of 6 in \d+ s, its time limit, without covering every "
+                     r"schedule of up to 6 steps: it must, to pass. Your node's steps took "
+                     r"[\d.]+ ms each", failure.explanation)
+    assert "does a handler sleep, wait, loop or copy much" in failure.explanation
+
+
+class HangsOnAVote(RAFT.RaftNode):
+    """Waits for ever in the handler of a RequestVote (as if it waited for a message)."""
+
+    def on_request_vote(self, src, msg):
+        time.sleep(3_600)
+
+
+class HangTestLab(ImpatientLab):
+    """The impatient lab, whose exploration check also gives up on a step after 2 s."""
+
+    def test_explore_election_safety_A(self, seed):
+        return dataclasses.replace(super().test_explore_election_safety_A(seed), time_limit=2.0)
+
+
+def test_an_exploration_whose_step_never_ends_is_stopped_with_advice_for_handlers():
+    report = check(HangTestLab(HangsOnAVote), name="test_explore_election_safety_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.kind == "time limit"
+    assert failure.summary == "stopped: the check did not finish within 2 s of real time"
+    assert failure.explanation.startswith("A handler that never returns? explore_election "
+                                          "stops between two steps when its 1 s are up")
+    assert "A handler must return at once" in failure.explanation
+
+
+def test_an_exploration_stopped_by_its_state_cap_fails_even_for_the_reference():
+    report = check(StateCappedLab(RAFT.RaftNode), name="test_explore_election_safety_A",
+                   timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: the exploration covers every schedule of up to 6 "
+                               "steps within 500 states")
+    assert ("explore_election explored 500 states" in failure.explanation
+            and "when it hit its limit of 500 states" in failure.explanation)
+    assert "a counter, a time (self.now) or a list that only grows" in failure.explanation
+
+
+def test_the_explorations_are_bounded_by_depth_and_states_with_a_wide_time_guard():
+    lab = RaftLab(RAFT.RaftNode)
+    assert (lab.explore_states, lab.explore_seconds) == (100_000, 120.0)
+    trial = lab.test_explore_election_safety_A(1)
+    assert trial.time_limit > lab.explore_seconds  # (the guard rings first, and is reported)
 
 
 def test_a_fixed_timeout_splits_votes_forever_and_the_liveness_check_says_so():
@@ -384,9 +471,31 @@ class GrantsAnOlderTerm(RAFT.RaftNode):
             super().on_request_vote(src, msg)
 
 
-def test_a_vote_granted_to_an_older_term_is_caught_on_an_unreliable_network():
+def test_a_vote_granted_to_an_older_term_is_caught_at_the_first_seed_of_the_scripted_check():
+    failure = first_failure(GrantsAnOlderTerm, "test_stale_request_vote_A")
+    assert failure.seed == 1
+    assert failure.summary == ("violated: a vote is granted only to a request of the voter's "
+                               "current term")
+    assert "n3 (term 2) granted its vote to RequestVote(term=1" in failure.explanation
+    assert "in GrantsAnOlderTerm.on_request_vote" in failure.explanation
+
+
+def test_the_stale_request_script_plays_as_it_says():
+    sim = replay(RaftLab(RAFT.RaftNode).test_stale_request_vote_A, seed=1)
+    late = [e for e in sim.trace if e.kind == "deliver" and e.node == "n3"
+            and isinstance(e.data, RAFT.RequestVote)]
+    assert [(e.time, e.data.term) for e in late] == [(601.0, 1)]  # (n2's request was lost)
+    n3 = sim.nodes["n3"]
+    assert (n3.state, n3.term, n3.voted_for) == ("follower", 2, None)
+    assert (sim.nodes["n2"].state, sim.nodes["n2"].term) == ("leader", 2)
+    refusals = [e.data for e in sim.trace if e.kind == "send" and e.node == "n3"
+                and isinstance(e.data, RequestVoteReply)]
+    assert refusals == [RequestVoteReply(2, False)]
+
+
+def test_a_vote_granted_to_an_older_term_is_caught_on_an_unreliable_network_too():
     # a rare run (seed 25): a duplicate RequestVote of term 1 reaches a voter of term 3 that
-    # has not voted in term 3; the reason the lab asks for 500 seeds before moving on
+    # has not voted in term 3
     report = check(RaftLab(GrantsAnOlderTerm), name="test_unreliable_network_A", seeds=[25],
                    timing=False)
     failure = report.failures[0]
@@ -420,12 +529,28 @@ class AcceptsAStaleLeader(RAFT.RaftNode):
 
 def test_a_leader_that_obeys_a_stale_leader_is_caught_when_the_old_leader_returns():
     failure = first_failure(ObeysAStaleLeader, "test_reelection_after_partition_A")
-    assert failure.summary == ("violated: an AppendEntries of a lower term than the receiver's "
-                               "is refused, with the receiver's term, and changes neither its "
-                               "term nor its role")
+    assert failure.summary == STALE_APPEND
     assert "(leader, term 2) received AppendEntries(term=1" in failure.explanation
     assert "and became follower of term 2" in failure.explanation
     assert "in ObeysAStaleLeader.on_append_entries" in failure.explanation
+
+
+class ForgetsItsVoteOnAStaleAppend(RAFT.RaftNode):
+    """A follower that meets an AppendEntries of a lower term "follows" before it compares
+    terms: it becomes a follower of its own term again, which clears voted_for (it could then
+    vote a second time in its term)."""
+
+    def on_append_entries(self, src, msg):
+        if msg.term < self.term and self.state == "follower":
+            self.become_follower(self.term)
+        super().on_append_entries(src, msg)
+
+
+def test_a_vote_forgotten_on_a_stale_append_entries_is_caught_when_the_old_leader_returns():
+    failure = first_failure(ForgetsItsVoteOnAStaleAppend, "test_reelection_after_partition_A")
+    assert failure.seed == 1 and failure.summary == STALE_APPEND
+    assert re.search(r"\(follower, term 2\) received AppendEntries\(term=1, .* of an older "
+                     r"term, and changed voted_for from 'n\d' to None", failure.explanation)
 
 
 def test_a_stale_leader_answered_with_success_is_caught():

@@ -36,6 +36,34 @@ class CommitsOldTermByCounting(RAFT.RaftNode):
                 break
 
 
+class CommitsOnAStaleAppend(RAFT.RaftNode):
+    """Takes leader_commit from an AppendEntries of a lower term too (and then refuses it)."""
+
+    def on_append_entries(self, src, msg):
+        if msg.term < self.term and msg.leader_commit > self.commit_index:
+            self.commit_index = min(msg.leader_commit, self.last_index())
+            self.apply_committed()
+        super().on_append_entries(src, msg)
+
+
+class BacksUpBelowOne(RAFT.RaftNode):
+    """Takes next_index back by one on every refusal, late and repeated ones too, with no
+    floor (and sends as in part B, before snapshots): next_index reaches 0, and the leader
+    sends prev_log_index -1 with the term of ``self.log[-2]``."""
+
+    def on_append_entries_reply(self, src, msg):
+        if msg.success or self.state != "leader" or msg.term != self.term:
+            super().on_append_entries_reply(src, msg)
+            return
+        self.next_index[src] -= 1
+        self.send_append_entries(src)
+
+    def send_append_entries(self, peer):
+        prev = self.next_index[peer] - 1
+        self.send(peer, RAFT.AppendEntries(self.term, self.id, prev, self.term_at(prev),
+                                           tuple(self.log[prev:]), self.commit_index))
+
+
 # -- the reference and the skeleton ----------------------------------------------------------
 
 def test_the_reference_solution_passes_every_check_of_part_c():
@@ -65,6 +93,26 @@ def test_the_figure8_script_catches_a_commit_by_counting_an_older_terms_replicas
             and "in CommitsOldTermByCounting.advance_commit_index" in failure.explanation)
 
 
+def test_a_commit_index_taken_from_a_stale_leader_is_caught_on_an_unreliable_network():
+    failure = first_failure(CommitsOnAStaleAppend, "test_unreliable_agreement_C")
+    assert failure.seed == 1
+    assert failure.summary.startswith("violated: an AppendEntries of a lower term than the "
+                                      "receiver's is refused, with the receiver's term, and "
+                                      "changes nothing")
+    assert "of an older term, and moved its commit_index from" in failure.explanation
+    assert "in CommitsOnAStaleAppend.on_append_entries" in failure.explanation
+
+
+def test_a_next_index_below_one_is_caught_at_the_append_entries_it_sends():
+    failure = first_failure(BacksUpBelowOne, "test_crashes_at_any_point_C")
+    assert failure.seed == 1
+    assert failure.summary == ("violated: a leader's AppendEntries carries entries of its log, "
+                               "after the index prev_log_index (at least 0) and the term "
+                               "prev_log_term that its log has there")
+    assert "AppendEntries(prev_log_index=-1, ...): next_index[" in failure.explanation
+    assert "never below match_index + 1" in failure.explanation
+
+
 def test_the_figure8_script_plays_as_the_figure_says():
     # (d): n5's entry of term 2 replaces 102, which a majority stored in (c), on every server
     sim = replay(RaftLab(RAFT.RaftNode).test_figure8_C, seed=3)
@@ -76,4 +124,5 @@ def test_the_figure8_script_plays_as_the_figure_says():
 
 
 def test_the_exploration_of_part_c_passes_the_reference():
-    assert explore_persistence(RAFT.RaftNode).status == "no violation"
+    result = explore_persistence(RAFT.RaftNode)
+    assert result.status == "no violation" and result.depth == 5 and result.states < 10_000

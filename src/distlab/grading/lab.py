@@ -114,11 +114,14 @@ class Trial:
     simulated run: at the student's own line, and a ``NotImplementedError`` as "not
     implemented yet". A real run is not reproducible event for event; the seed the check
     method receives can still seed what the body controls, such as a `FaultProxy`.
+    ``stuck_hint``, when given, is what the report of a body stopped at its time limit says
+    to do, in place of the default advice on sockets and retry loops.
     """
 
     body: Callable[[], Any]
     time_limit: float = 10.0
     judge: Callable[[Any], Violation | str | None] | None = None
+    stuck_hint: str | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.body):

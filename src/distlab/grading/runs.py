@@ -84,8 +84,8 @@ def run_trial(trial: Trial, c: Check, seed: int, sim: Simulation,
     if worker.is_alive():
         return Failure(c.name, c.description, seed, "time limit",
                        f"stopped: the check did not finish within {limit:g} s of real time",
-                       "A call that never returns? Give every socket a timeout "
-                       "(sock.settimeout(...)), and every retry loop an end.", 0.0, sim)
+                       trial.stuck_hint or "A call that never returns? Give every socket a "
+                       "timeout (sock.settimeout(...)), and every retry loop an end.", 0.0, sim)
     error = outcome.get("error")
     if isinstance(error, PropertyViolated):
         return trial_verdict(c, seed, sim, error.violation)

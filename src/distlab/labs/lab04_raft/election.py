@@ -30,7 +30,8 @@ RULES = {
     "term": "a server's term never decreases, across restarts too",
     "stale_vote": "a vote is granted only to a request of the voter's current term",
     "stale_append": "an AppendEntries of a lower term than the receiver's is refused, with "
-                    "the receiver's term, and changes neither its term nor its role",
+                    "the receiver's term, and changes nothing: neither its term, role nor vote, "
+                    "nor (from part B) its log or commit index",
     "vote": "each server grants at most one vote per term",
     "adopt": "a server that receives a higher term adopts it and becomes a follower",
     "only_leader": "only a leader sends AppendEntries, of its own term",
@@ -68,6 +69,7 @@ class ElectionRules(RaftRule):
         state.votes = {}                    # (voter, term) -> (candidate, time)
         state.granted = defaultdict(set)    # (candidate, term) -> voters whose votes arrived
         state.leaders = {}                  # term -> (its first leader, since when)
+        state.voted = {}                    # node -> its voted_for, as last seen
 
     def observe(self, run: Run) -> Violation | None:
         before = dict(run.state.seen)  # (term, state) of each server before this event
@@ -95,6 +97,9 @@ class ElectionRules(RaftRule):
             problem = check(run, events, before, changed)
             if problem is not None:
                 return self.failure(run, problem, description=RULES[rule])
+        voted, nodes = run.state.voted, run.sim.nodes
+        for node_id in {event.node for event in events if event.node in nodes}:
+            voted[node_id] = getattr(nodes[node_id], "voted_for", None)  # (what acted)
         return None
 
     def uses_the_names(self, run: Run, events: list, before: dict,
@@ -134,7 +139,7 @@ class ElectionRules(RaftRule):
     def refuses_stale_votes(self, run: Run, events: list, before: dict,
                             changed: list[str]) -> str | None:
         stale = [e for e in events if e.kind == "deliver" and isinstance(e.data, RequestVote)
-                 and _lower_term(e.data, before.get(e.node))]
+                 and lower_term(e.data, before.get(e.node))]
         for request in stale:
             for event in events:
                 if (event.kind == "send" and event.node == request.node
@@ -151,7 +156,7 @@ class ElectionRules(RaftRule):
                               changed: list[str]) -> str | None:
         for request in events:
             if not (request.kind == "deliver" and isinstance(request.data, AppendEntries)
-                    and _lower_term(request.data, before.get(request.node))):
+                    and lower_term(request.data, before.get(request.node))):
                 continue
             node_id, (term, state) = request.node, before[request.node]
             had = (f"{node_id} ({state}, term {term}) received {request.data!r} from "
@@ -161,6 +166,13 @@ class ElectionRules(RaftRule):
                 return (f"{had}, and became {now[1]} of term {now[0]}: an AppendEntries of a "
                         f"lower term comes from a stale leader; refuse it and change nothing"
                         + your_line(run.sim.nodes[node_id], "state"))
+            voted = run.state.voted.get(node_id)
+            voted_now = getattr(run.sim.nodes[node_id], "voted_for", None)
+            if voted_now != voted:
+                return (f"{had}, and changed voted_for from {voted!r} to {voted_now!r}: an "
+                        f"AppendEntries of a lower term comes from a stale leader; refuse it "
+                        f"and change nothing (a vote of your term forgotten could be cast "
+                        f"again, to another candidate)")
             replies = [e.data for e in events if e.kind == "send" and e.node == node_id
                        and e.peer == request.peer and isinstance(e.data, AppendEntriesReply)]
             if not any(r.term == term and r.success is False for r in replies):
@@ -339,7 +351,7 @@ class ElectionRules(RaftRule):
         return None
 
 
-def _lower_term(msg: object, receiver: tuple | None) -> bool:
+def lower_term(msg: object, receiver: tuple | None) -> bool:
     """Whether ``msg`` carries a lower term than its ``receiver``'s (term, state) before."""
     term = as_int(getattr(msg, "term", None))
     return (receiver is not None and type(receiver[0]) is int and term is not None

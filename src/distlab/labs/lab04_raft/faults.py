@@ -1,6 +1,9 @@
-"""The faults the checks choose while a run goes on: whom to crash, cut off or restart."""
+"""The faults the checks choose while a run goes on: whom to crash, cut off or restart; and
+the elections that scripted checks start themselves."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from distlab.labs.lab04_raft.common import TESTER, as_int, servers
 from distlab.sim import Simulation
@@ -37,3 +40,17 @@ def repair_all(sim: Simulation) -> None:
     sim.heal()
     for node_id in sorted(sim.crashed):
         sim.restart(node_id)
+
+
+def elect(node_id: str) -> Callable[[Simulation], None]:
+    """A fault that makes ``node_id`` start an election now, by calling the student's
+    ``start_election`` (unless it is down or leads already): a script's way of choosing who
+    runs, while the other servers' election timers (at least 150 ms) still run. The lab's
+    client notes it first (``elect``), so that the rule of the election timer knows that the
+    script, not the server's timer, started it (`ElectionRules`)."""
+    def start(sim: Simulation) -> None:
+        node = sim.nodes[node_id]
+        if node_id not in sim.crashed and getattr(node, "state", None) != "leader":
+            sim.nodes[TESTER].note("elect", server=node_id)
+            node.start_election()
+    return start

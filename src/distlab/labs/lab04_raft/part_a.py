@@ -13,12 +13,13 @@ from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 from distlab.grading.lab import Lab, Scenario, Trial, graded
 from distlab.labs.lab04_raft.common import (ELECT_WITHIN, ELECTION_TIMEOUT, EXPLORE_DEPTH,
-                                            EXPLORE_SECONDS, FAULT_AT, REPAIR_AT, WATCHED,
-                                            exploration_trial, instrumented, refuse_library_raft,
-                                            servers)
+                                            EXPLORE_SECONDS, EXPLORE_STATES, FAULT_AT, REPAIR_AT,
+                                            WATCHED, exploration_trial, instrumented,
+                                            refuse_library_raft, servers)
 from distlab.labs.lab04_raft.election import (ElectionRules, LeaderElected, NoLeader,
                                               NoNeedlessElections)
-from distlab.labs.lab04_raft.faults import churn_step, leaders, repair_all
+from distlab.labs.lab04_raft.faults import churn_step, elect, leaders, repair_all
+from distlab.labs.lab04_raft.tester import add_tester
 from distlab.sim import Network, Node, Simulation, Uniform, stream
 from distlab.sim.helpers import node_ids
 
@@ -42,6 +43,10 @@ class PartA(Lab):
 
     title = "Lab 4: Raft"
     node_attributes = (*WATCHED, "_lab_where")
+    #: the bounds of every part's exploration: its cap of states, and its guard against a
+    #: node that hangs or crawls, in seconds of real time (`exploration_trial`)
+    explore_states = EXPLORE_STATES
+    explore_seconds = EXPLORE_SECONDS
 
     def __init__(self, node: type[Node]):
         refuse_library_raft(node)
@@ -169,14 +174,60 @@ class PartA(Lab):
                         network=Network(latency=Uniform(1, 30), loss=0.05),
                         properties=[*safety(), LeaderElected(calm_at, ELECT_WITHIN)])
 
+    @graded(part="A", seeds=20, description="3 servers, scripted: n1's RequestVote of term 1 "
+            "to n3 is held back 600 ms; meanwhile n1 leads term 1, then n2 wins term 2 without "
+            "n3's vote (its request to n3 is lost) and n3 follows it: the late request of term "
+            "1 reaches n3, which has not voted in term 2, and is refused")
+    def test_stale_request_vote_A(self, seed: int) -> Scenario:
+        return Scenario(stale_request_script(self.cluster(3)), run_for=STALE_AT + 300,
+                        network=Network(latency=Uniform(1, 10)), properties=safety())
+
     @graded(part="A", seeds=1, description="every schedule of up to 6 steps of 3 servers, "
             "one of which may crash, explored exhaustively: at most one leader per term")
     def test_explore_election_safety_A(self, seed: int) -> Trial:
-        return exploration_trial(self.node, explore_election, "explore_election")
+        return self.exploration(explore_election, "explore_election")
+
+    def exploration(self, search: Callable[..., ExplorationResult], name: str) -> Trial:
+        """The check that runs the exploration ``search`` (``name``) on the student's class,
+        within the lab's bounds; it passes only if the exploration covers them."""
+        return exploration_trial(self.node, search, name, states=self.explore_states,
+                                 seconds=self.explore_seconds)
+
+
+#: when the held-back RequestVote of `RaftLab.test_stale_request_vote_A` arrives, in ms
+STALE_AT = 601.0
+
+
+def stale_request_script(cluster: Callable[[Simulation], None]) -> Callable[[Simulation], None]:
+    """The setup of `RaftLab.test_stale_request_vote_A`: three servers (``cluster``) and a
+    script that brings a RequestVote of an older term to a server that has not voted in its
+    own, the one case where a voter that forgets to compare terms grants it:
+
+    * at 1 ms the script makes n1 start an election (term 1), its request to n3 held back
+      until `STALE_AT` (the link n1 -> n3 is slowed for that one message); n2's vote makes n1
+      leader, and n3 follows n1's heartbeats (term 1, voted for no one);
+    * at 300 ms the script makes n2 start an election (term 2), its request to n3 lost (the
+      link n2 -> n3 is cut for 11 ms); n1's vote makes n2 leader, and n3 follows its next
+      heartbeats (term 2, voted for no one);
+    * at `STALE_AT` n1's request of term 1 reaches n3: it must be refused.
+    """
+    def setup(sim: Simulation) -> None:
+        cluster(sim)
+        add_tester(sim, [])  # (the script's elections are noted by the lab's client)
+        held = STALE_AT - 1.0
+        sim.at(0.5, lambda: sim.network.set_link("n1", "n3", latency=held, both_ways=False))
+        sim.at(1.0, elect("n1"), sim)
+        sim.at(1.5, sim.network.clear_links)
+        sim.at(299.5, sim.cut, "n2", "n3", False)
+        sim.at(300.0, elect("n2"), sim)
+        sim.at(311.0, sim.heal)
+
+    return setup
 
 
 def explore_election(node: type[Node], *, max_depth: int = EXPLORE_DEPTH,
-                     time_budget: float = EXPLORE_SECONDS) -> ExplorationResult:
+                     max_states: int = EXPLORE_STATES, time_budget: float = EXPLORE_SECONDS
+                     ) -> ExplorationResult:
     """Every schedule of up to ``max_depth`` steps of three servers of class ``node``, one of
     which may crash: the first (shortest) that leads to two leaders in one term, if any.
 
@@ -189,4 +240,4 @@ def explore_election(node: type[Node], *, max_depth: int = EXPLORE_DEPTH,
         sim.add_nodes(node, ["n1", "n2", "n3"])
 
     return explore(setup, [at_most_one_leader_per_term(role_attr="state")], crashes=1,
-                   max_depth=max_depth, time_budget=time_budget)
+                   max_depth=max_depth, max_states=max_states, time_budget=time_budget)

@@ -16,8 +16,8 @@ from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, log_matching
 from distlab.consensus.raft.messages import Entry
 from distlab.grading.lab import Scenario, Trial, graded
-from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, EXPLORE_SECONDS, HEARTBEAT_INTERVAL,
-                                            exploration_trial, instrumented, refuse_library_raft,
+from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, EXPLORE_SECONDS, EXPLORE_STATES,
+                                            HEARTBEAT_INTERVAL, instrumented, refuse_library_raft,
                                             servers)
 from distlab.labs.lab04_raft.faults import leaders
 from distlab.labs.lab04_raft.part_a import PartA
@@ -280,12 +280,12 @@ class PartB(PartA):
             "one command, one server of which may crash, explored exhaustively: at most one "
             "leader per term, and Log Matching")
     def test_explore_log_safety_B(self, seed: int) -> Trial:
-        return exploration_trial(self.node, explore_log, "explore_log")
+        return self.exploration(explore_log, "explore_log")
 
 
 def explore_log(node: type[Node], *, max_depth: int = EXPLORE_LOG_DEPTH,
-                time_budget: float = EXPLORE_SECONDS, restarts: bool = False
-                ) -> ExplorationResult:
+                max_states: int = EXPLORE_STATES, time_budget: float = EXPLORE_SECONDS,
+                restarts: bool = False) -> ExplorationResult:
     """Every schedule of up to ``max_depth`` steps of three servers of class ``node`` and the
     lab's client submitting one command, one server of which may crash (and, with
     ``restarts``, restart): the first (shortest) that breaks Election Safety or Log Matching.
@@ -298,5 +298,5 @@ def explore_log(node: type[Node], *, max_depth: int = EXPLORE_LOG_DEPTH,
 
     return explore(setup, [at_most_one_leader_per_term(role_attr="state"), log_matching()],
                    crashes=1, restarts=restarts, crashable=["n1", "n2", "n3"],
-                   max_depth=max_depth, time_budget=time_budget)
+                   max_depth=max_depth, max_states=max_states, time_budget=time_budget)
 

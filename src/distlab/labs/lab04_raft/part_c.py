@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from distlab.check import ExplorationResult
 from distlab.grading.lab import Scenario, Trial, graded
-from distlab.labs.lab04_raft.common import TESTER, exploration_trial, servers
-from distlab.labs.lab04_raft.faults import churn_step, leaders, repair_all
+from distlab.labs.lab04_raft.common import EXPLORE_SECONDS, EXPLORE_STATES, servers
+from distlab.labs.lab04_raft.faults import churn_step, elect, leaders, repair_all
 from distlab.labs.lab04_raft.part_b import RECOVER_WITHIN, START, PartB, explore_log
 from distlab.labs.lab04_raft.replication import Agreement, Phase
 from distlab.labs.lab04_raft.tester import split
@@ -132,7 +132,7 @@ class PartC(PartB):
             "one command, one server of which may crash and restart, explored exhaustively: "
             "at most one leader per term, and Log Matching")
     def test_explore_persistence_C(self, seed: int) -> Trial:
-        return exploration_trial(self.node, explore_persistence, "explore_persistence")
+        return self.exploration(explore_persistence, "explore_persistence")
 
     def churning(self, seed: int, name: str, calm_at: float, every: float, network: Network,
                  *, crashes: bool = True, partitions: bool = True,
@@ -185,14 +185,6 @@ def figure8_faults() -> list[tuple[float, Callable[[Simulation], None]]]:
 
     A leader that commits by counting replicas commits 102 in (c), and (d) overwrites it.
     """
-    def elect(node_id: str) -> Callable[[Simulation], None]:
-        def start(sim: Simulation) -> None:
-            node = sim.nodes[node_id]
-            if node_id not in sim.crashed and getattr(node, "state", None) != "leader":
-                sim.nodes[TESTER].note("elect", server=node_id)  # (see ElectionRules)
-                node.start_election()
-        return start
-
     return [
         (1, elect("n1")),                                          # (a)
         (200, lambda sim: split(sim, {"n1", "n2"}, {"n3", "n4", "n5"})),
@@ -212,7 +204,8 @@ def figure8_faults() -> list[tuple[float, Callable[[Simulation], None]]]:
     ]
 
 
-def explore_persistence(node: type[Node]) -> ExplorationResult:
+def explore_persistence(node: type[Node], *, max_states: int = EXPLORE_STATES,
+                        time_budget: float = EXPLORE_SECONDS) -> ExplorationResult:
     """`explore_log` with restarts: a crashed server comes back from its storage."""
-    return explore_log(node, restarts=True)
+    return explore_log(node, restarts=True, max_states=max_states, time_budget=time_budget)
 

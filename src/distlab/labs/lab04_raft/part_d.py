@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 from distlab.check import ExplorationResult, Invariant, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term, log_matching
 from distlab.grading.lab import Scenario, Trial, graded
-from distlab.labs.lab04_raft.common import (EXPLORE_SECONDS, exploration_trial,
-                                            refuse_library_raft, servers)
+from distlab.labs.lab04_raft.common import (EXPLORE_SECONDS, EXPLORE_STATES, refuse_library_raft,
+                                            servers)
 from distlab.labs.lab04_raft.faults import leaders
 from distlab.labs.lab04_raft.part_b import START
 from distlab.labs.lab04_raft.part_c import UNRELIABLE, PartC, _crash, _restart_all
@@ -147,7 +147,7 @@ class PartD(PartC):
             "its snapshot; one command, one server of which may crash and restart, explored "
             "exhaustively: at most one leader per term, and Log Matching")
     def test_explore_snapshots_D(self, seed: int) -> Trial:
-        return exploration_trial(self.node, explore_snapshots, "explore_snapshots")
+        return self.exploration(explore_snapshots, "explore_snapshots")
 
     def lagging_follower(self, network: Network, within: float = 1_000.0) -> Scenario:
         """A follower cut off from 1.5 s to 2.5 s, while the others apply 25 commands; then
@@ -212,8 +212,8 @@ def lagging_state(node: type[Node]) -> dict[str, Resumed]:
 
 
 def explore_snapshots(node: type[Node], *, max_depth: int = EXPLORE_SNAPSHOT_DEPTH,
-                      time_budget: float = EXPLORE_SECONDS, also: Sequence[Invariant] = ()
-                      ) -> ExplorationResult:
+                      max_states: int = EXPLORE_STATES, time_budget: float = EXPLORE_SECONDS,
+                      also: Sequence[Invariant] = ()) -> ExplorationResult:
     """Every schedule of up to ``max_depth`` steps of three servers of class ``node`` that go
     on from the middle of a run (`lagging_state`): a leader and a follower that took
     snapshots, and a follower that crashed behind them and comes back; the lab's client
@@ -226,7 +226,7 @@ def explore_snapshots(node: type[Node], *, max_depth: int = EXPLORE_SNAPSHOT_DEP
     return explore(lagging_setup(node), [at_most_one_leader_per_term(role_attr="state"),
                                          log_matching(first_index="_lab_log_start"), *also],
                    crashes=1, restarts=True, crashable=["n1", "n2", "n3"],
-                   max_depth=max_depth, time_budget=time_budget)
+                   max_depth=max_depth, max_states=max_states, time_budget=time_budget)
 
 
 def lagging_setup(node: type[Node]) -> Callable[[Simulation], None]:

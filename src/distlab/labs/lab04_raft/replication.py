@@ -36,7 +36,7 @@ from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, 
                                              RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import TESTER, RaftRule, as_int, majority, servers, your_line
-from distlab.labs.lab04_raft.election import ElectionRules
+from distlab.labs.lab04_raft.election import RULES, ElectionRules, lower_term
 from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
 from distlab.sim.trace import _jsonable
 
@@ -44,6 +44,9 @@ from distlab.sim.trace import _jsonable
 LOG_RULES = {
     "shape": "log is a list of Entry(term, command) and commit_index a whole number",
     "describe": "a candidate's RequestVote gives the index and term of its last log entry",
+    "describe_append": "a leader's AppendEntries carries entries of its log, after the index "
+                       "prev_log_index (at least 0) and the term prev_log_term that its log has "
+                       "there",
     "up_to_date": "a server votes only for a candidate whose log is at least as up to date "
                   "as its own (section 5.4.1)",
     "append_only": "a leader never overwrites or deletes entries of its log, and appends "
@@ -254,9 +257,11 @@ class LogRules(LogRule, ElectionRules):
         moved = run.state.moved = self.commits_moved(run, changed)
         if not (events or changed or moved):
             return None  # nothing the rules read has changed (a timer cancelled, say)
-        for rule, check in (("shape", self.shape), ("compact", self.compacts_as_asked),
+        for rule, check in (("shape", self.shape), ("stale_append", self.stale_append_logs),
+                            ("compact", self.compacts_as_asked),
                             ("install", self.installs_snapshots),
                             ("describe", self.describes_its_log),
+                            ("describe_append", self.appends_from_its_log),
                             ("up_to_date", self.votes_up_to_date),
                             ("append_only", self.leader_appends_only),
                             ("follower_log", self.follows_append_entries),
@@ -268,7 +273,7 @@ class LogRules(LogRule, ElectionRules):
             problem = check(run, events, before, old_logs, changed)
             if problem is not None:
                 return self.failure(run, problem, description=LOG_RULES.get(rule)
-                                    or SNAPSHOT_RULES[rule])
+                                    or SNAPSHOT_RULES.get(rule) or RULES[rule])
         for node_id in moved:
             commit = getattr(run.sim.nodes[node_id], "commit_index", None)
             if type(commit) is int:
@@ -324,6 +329,30 @@ class LogRules(LogRule, ElectionRules):
                         f"at first (the index of the last entry known to be committed)")
         return None
 
+    def stale_append_logs(self, run: Run, events: list, before: dict, old_logs: dict,
+                          changed: list[str]) -> str | None:
+        """Part B's share of the rule of a stale AppendEntries (`RULES`, "stale_append"): it
+        changes neither the receiver's log (nor its snapshot) nor its commit index."""
+        msg = delivered(events, AppendEntries)
+        node_id = events[0].node if msg is not None else None
+        if msg is None or not lower_term(msg, before.get(node_id)):
+            return None
+        had = (f"{node_id} (term {before[node_id][0]}) received {msg!r} from {events[0].peer}, "
+               f"of an older term,")
+        if node_id in changed:
+            old, new = old_logs.get(node_id) or (), run.state.logs[node_id]
+            return (f"{had} and changed its log (from {len(old)} to {len(new)} entries): an "
+                    f"AppendEntries of a lower term comes from a stale leader, whose entries "
+                    f"may conflict with committed ones; refuse it before you touch the log, "
+                    f"and change nothing")
+        commit, old_commit = run.sim.nodes[node_id].commit_index, run.state.commits.get(node_id)
+        if old_commit is not None and commit != old_commit:
+            return (f"{had} and moved its commit_index from {old_commit} to {commit}: a stale "
+                    f"leader's leader_commit says nothing of your log; refuse the message "
+                    f"before you read it, and change nothing" + your_line(
+                        run.sim.nodes[node_id], "commit"))
+        return None
+
     def describes_its_log(self, run: Run, events: list, before: dict, old_logs: dict,
                           changed: list[str]) -> str | None:
         for event in events:
@@ -337,6 +366,37 @@ class LogRules(LogRule, ElectionRules):
                         f"{msg.last_log_index}, last_log_term={msg.last_log_term}, but its log "
                         f"ends at index {last[0]} with term {last[1]}: send "
                         f"RequestVote(term, id, len(self.log), term of the last entry or 0)")
+        return None
+
+    def appends_from_its_log(self, run: Run, events: list, before: dict, old_logs: dict,
+                             changed: list[str]) -> str | None:
+        for event in events:
+            msg = event.data
+            if event.kind != "send" or not isinstance(msg, AppendEntries):
+                continue
+            log, prev = run.state.logs.get(event.node), msg.prev_log_index
+            if type(log) is not tuple or type(prev) is not int:
+                continue  # (`shape` reports a log that is not one)
+            sent = f"{event.node} sent {event.peer} AppendEntries(prev_log_index={prev}"
+            if prev < 0:
+                return (f"{sent}, ...): next_index[{event.peer!r}] went below 1. The first "
+                        f"index is 1, so prev_log_index is at least 0: back next_index up "
+                        f"only on a refusal of the current term, to conflict_index or past "
+                        f"your last entry of conflict_term, never below match_index + 1")
+            if prev > len(log):
+                return (f"{sent}, ...) while its log ends at index {len(log)}: next_index "
+                        f"is at most the index after your last entry")
+            term = log[prev - 1][0] if prev > 0 else 0
+            if msg.prev_log_term != term:
+                return (f"{sent}, prev_log_term={msg.prev_log_term}, ...), but its entry at "
+                        f"index {prev} is of term {term}: send the term of the entry just "
+                        f"before the entries sent, term_at(next_index - 1)")
+            entries = tuple((getattr(e, "term", None), getattr(e, "command", None))
+                            for e in msg.entries)
+            if entries != log[prev:prev + len(entries)]:
+                return (f"{sent}, ...) with entries {entries} (term, command), but its log "
+                        f"holds {log[prev:prev + len(entries)]} after index {prev}: send "
+                        f"the entries of your log from next_index on")
         return None
 
     def votes_up_to_date(self, run: Run, events: list, before: dict, old_logs: dict,
