@@ -8,10 +8,14 @@ and changes one thing, a mistake students make.
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from distlab.grading import check
-from distlab.labs.lab05c_two_phase_commit import (LIBRARY_COMMIT, TwoPhaseCommitLab,
+from distlab.labs.lab05c_two_phase_commit import (EXPLORE_REFERENCE, EXPLORE_STATES,
+                                                  LIBRARY_COMMIT, TwoPhaseCommitLab,
                                                   crash_schedule, explore_commit)
 from distlab.sim import ConfigurationError, Node, stream
 from distlab.soak.solutions import SOLUTIONS
@@ -148,7 +152,9 @@ def test_aborting_in_doubt_breaks_atomicity():
     report = check(lab(participant=AbortsWhenInDoubt), name="test_explore_atomicity_C",
                    timing=False)
     assert report.failed == ["test_explore_atomicity_C"]
-    assert "atomicity" in report.failures[0].explanation
+    assert report.failures[0].summary.startswith("violated: atomicity: no transaction is "
+                                                 "committed at one node and aborted")
+    assert "=> transaction t1: abort at p1" in report.failures[0].explanation
     random_runs = check(lab(participant=AbortsWhenInDoubt), name="test_participants_crash_B",
                         timing=False)
     assert failures(random_runs)["test_participants_crash_B"].startswith(
@@ -209,3 +215,50 @@ def test_crash_schedules_keep_each_node_down_once_at_a_time():
         for (_, up), (down, _) in zip(spans, spans[1:]):
             assert down > up
     assert all(up - down >= 10 for down, up, _ in schedule)
+
+
+class SlowParticipant(TPC.Participant):
+    """Sleeps 20 ms in every handler, as if it copied much at each message."""
+
+    def on_message(self, src, msg):
+        time.sleep(0.02)
+        super().on_message(src, msg)
+
+
+class ImpatientLab(TwoPhaseCommitLab):
+    """The lab with a guard of 1 s on its exploration, so that a test sees it ring."""
+
+    explore_seconds = 1.0
+
+
+class StateCappedLab(TwoPhaseCommitLab):
+    """The lab with a cap of 500 states on its exploration, so that a test sees it hit."""
+
+    explore_states = 500
+
+
+def test_an_exploration_stopped_by_its_time_guard_fails_instead_of_passing():
+    report = check(ImpatientLab(TPC.Coordinator, SlowParticipant),
+                   name="test_explore_atomicity_C", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: the exploration covers every schedule of up to 8 "
+                               "steps within 1 s")
+    assert re.search(r"explore_commit explored [\d,]+ states \([\d,]+ steps\) and reached "
+                     r"depth \d of 8 in \d+ s, its time limit", failure.explanation)
+    assert "run explore_commit(Coordinator, Participant)" in failure.explanation
+
+
+def test_an_exploration_stopped_by_its_state_cap_fails_even_for_the_reference():
+    report = check(StateCappedLab(TPC.Coordinator, TPC.Participant),
+                   name="test_explore_atomicity_C", timing=False)
+    failure = report.failures[0]
+    assert failure.summary == ("violated: the exploration covers every schedule of up to 8 "
+                               "steps within 500 states")
+    assert ("explore_commit explored 500 states" in failure.explanation
+            and "the reference needs fewer than 30,000" in failure.explanation)
+
+
+def test_the_reference_exploration_covers_its_bounds_with_room_to_spare():
+    result = explore_commit(TPC.Coordinator, TPC.Participant)
+    assert result.status == "no violation" and result.depth == result.max_depth == 8
+    assert result.states < EXPLORE_REFERENCE < EXPLORE_STATES

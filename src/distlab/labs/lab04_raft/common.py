@@ -13,7 +13,6 @@ from __future__ import annotations
 import linecache
 import sys
 from collections import defaultdict
-from collections.abc import Callable
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
@@ -21,7 +20,7 @@ from textwrap import fill
 from typing import Any
 
 from distlab.consensus.raft.messages import RequestVoteReply
-from distlab.grading.lab import Trial, own_code
+from distlab.grading.lab import own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Node
 from distlab.sim.helpers import ipython_shell
@@ -39,18 +38,16 @@ FAULT_AT = 1_500.0
 REPAIR_AT = 3_000.0
 #: the exploration's bounds, which decide what it covers: every schedule of up to
 #: `EXPLORE_DEPTH` steps (part A's; each part says its own), in at most `EXPLORE_STATES`
-#: distinct states (the reference needs fewer than 10,000 in each part)
+#: distinct states (the reference needs fewer than `EXPLORE_REFERENCE` in each part)
 EXPLORE_DEPTH = 6
 EXPLORE_STATES = 100_000
+EXPLORE_REFERENCE = 10_000
 #: a guard against a node that hangs or crawls, in seconds of real time: an exploration must
 #: cover its bounds within it to pass. The reference's four explorations took 1.3 to 7 s each
 #: on a quiet 2-core machine, and 5 to 17 s with two at once on that machine under a load
 #: average of 15 (measured): the guard leaves a margin of seven, so that a busy machine
 #: never fails a good node
 EXPLORE_SECONDS = 120.0
-#: how long the check waits, beyond the guard, for an exploration to hand back its result
-#: (the guard is checked between two steps: a step that never ends is stopped here)
-EXPLORE_GRACE = 15.0
 
 
 #: the node attributes the rules read
@@ -250,78 +247,3 @@ def describe_servers(run: Run) -> str:
 
 def as_int(value: Any) -> int | None:
     return value if type(value) is int else None
-
-
-def exploration_trial(node: type[Node], search: Callable[..., Any], name: str, *,
-                      states: int = EXPLORE_STATES, seconds: float = EXPLORE_SECONDS) -> Trial:
-    """A check that runs the exploration ``search`` (named ``name`` in the report) on the
-    student's class, with at most ``states`` states and ``seconds`` of real time, and
-    reports the shortest schedule that breaks a property.
-
-    It passes only if the exploration covered its bounds (every schedule up to its depth):
-    one stopped by the state cap or by the time guard fails, saying how far it got and what
-    to do, since a node explored only in part proves nothing about the rest.
-    """
-
-    def body() -> dict[str, Any]:
-        """What the exploration found, as data: how far it went, and what broke if anything."""
-        result = search(node, max_states=states, time_budget=seconds)
-        found = {"status": result.status, "states": result.states,
-                 "transitions": result.transitions, "depth": result.depth,
-                 "max_depth": result.max_depth, "seconds": result.elapsed,
-                 "stopped_by": result.stopped_by}
-        if result.found:
-            found["schedule"] = [str(step) for step in result.schedule]
-            found["broken"] = [result.violation.invariant, result.violation.explanation]
-        return found
-
-    def judge(found: dict[str, Any]) -> Violation | None:
-        if found["status"] == "violation":
-            schedule = found["schedule"]
-            what, broken = found["broken"]
-            steps = "\n".join(f"  {i:2d}. {step}" for i, step in enumerate(schedule, 1))
-            return Violation(
-                f"{what}, in every schedule explored",
-                f"the shortest schedule that breaks it ({len(schedule)} steps):\n{steps}"
-                f"\n  => {broken}\n"
-                f"See it: result = {name}(YourClass); "
-                f"spacetime(result.simulation, show_timers=True)", 0.0)
-        if found["status"] == "incomplete":
-            return unfinished(found, name, states, seconds)
-        return None
-
-    stuck = (f"A handler that never returns? {name} stops between two steps when its "
-             f"{seconds:g} s are up; a step still running {EXPLORE_GRACE:g} s later is stopped "
-             f"here. A handler must return at once: never wait in a loop for a message or a "
-             f"time (set a timer, and act when it fires).")
-    return Trial(body, time_limit=seconds + EXPLORE_GRACE, judge=judge, stuck_hint=stuck)
-
-
-def unfinished(found: dict[str, Any], name: str, states: int, seconds: float) -> Violation:
-    """The failure of an exploration that its cap of ``states`` states or its guard of
-    ``seconds`` of real time stopped before it covered every schedule (``found``: what
-    `exploration_trial`'s body observed)."""
-    depth, most = found["depth"], found["max_depth"]
-    explored = (f"{name} explored {found['states']:,} states ({found['transitions']:,} "
-                f"steps) and reached depth {depth} of {most}")
-    stopped_by = str(found["stopped_by"])
-    if stopped_by.startswith("max_states"):
-        return Violation(
-            f"the exploration covers every schedule of up to {most} steps within "
-            f"{states:,} states", f"{explored} when it hit its limit of "
-            f"{states:,} states, before it covered every schedule of up to {most} steps: "
-            f"the reference needs fewer than 10,000. The exploration merges two states only "
-            f"when every attribute of every server is equal: does your node keep something "
-            f"that differs in nearly every state, such as a counter, a time (self.now) or a "
-            f"list that only grows? Keep only what the handlers need to decide.", 0.0)
-    per_step = 1000 * found["seconds"] / max(found["transitions"], 1)
-    where = " (stopped inside a handler)" if "inside a handler" in stopped_by else ""
-    return Violation(
-        f"the exploration covers every schedule of up to {most} steps within "
-        f"{seconds:g} s", f"{explored} in {found['seconds']:.0f} s, its time "
-        f"limit{where}, without covering every schedule of up to {most} steps: it must, to "
-        f"pass. Your node's steps took {per_step:.1f} ms each, where the reference's take "
-        f"under a millisecond on an idle machine: does a handler sleep, wait, loop or copy "
-        f"much (the whole log, say)? A handler only reads its message, changes the server's "
-        f"state and sends; run {name}(YourClass) and print the result to see how far it "
-        f"gets.", 0.0)

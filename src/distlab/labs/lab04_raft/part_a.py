@@ -8,13 +8,15 @@ to RPCs").
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from distlab.check import ExplorationResult, explore
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.grading.exploration import exploration_trial
 from distlab.grading.lab import Lab, Scenario, Trial, graded
 from distlab.labs.lab04_raft.common import (ELECT_WITHIN, ELECTION_TIMEOUT, EXPLORE_DEPTH,
-                                            EXPLORE_SECONDS, EXPLORE_STATES, FAULT_AT, REPAIR_AT,
-                                            WATCHED, exploration_trial, instrumented,
+                                            EXPLORE_REFERENCE, EXPLORE_SECONDS, EXPLORE_STATES,
+                                            FAULT_AT, REPAIR_AT, WATCHED, instrumented,
                                             refuse_library_raft, servers)
 from distlab.labs.lab04_raft.election import (ElectionRules, LeaderElected, NoLeader,
                                               NoNeedlessElections)
@@ -190,7 +192,8 @@ class PartA(Lab):
     def exploration(self, search: Callable[..., ExplorationResult], name: str) -> Trial:
         """The check that runs the exploration ``search`` (``name``) on the student's class,
         within the lab's bounds; it passes only if the exploration covers them."""
-        return exploration_trial(self.node, search, name, states=self.explore_states,
+        return exploration_trial(partial(search, self.node), name, f"{name}(YourClass)",
+                                 reference_states=EXPLORE_REFERENCE, states=self.explore_states,
                                  seconds=self.explore_seconds)
 
 
