@@ -18,7 +18,7 @@ Now a timer's token is ``(record, name)``: the record holds the node object and 
 table, so firing a timer reads the entry, the token, the record, the table and the node,
 and looks nothing up by id. And the node that sets a timer is nearly always the one whose
 timer just fired, so `Simulation._set_timer` finds its record at hand too. Measured on a busy
-machine, that took 1.4 to 2.0 µs off a timer event at 100,000 nodes (README, "The simulator
+machine, that took 0.3 to 2.7 µs off a timer event at 100,000 nodes (README, "The simulator
 at scale"); at 100 nodes, where everything is in the cache, it changes nothing measurable.
 
 A record lives as long as its node's id: a restart puts the new node object in the same
