@@ -100,6 +100,7 @@ from distlab.check.split import explore_split
 from distlab.sim import (Client, ConfigurationError, Constant, Network, NodeError, Scheduler,
                          Simulation)
 from distlab.sim.guards import Alarm, wall_clock_guard
+from distlab.sim.record import timer_identity
 from distlab.sim.scheduler import Entry
 from distlab.sim.simulation import Envelope
 from distlab.sim.trace import Trace
@@ -239,7 +240,7 @@ def _identity(kind: str, entry: Entry) -> Any:
             env = Envelope._make(entry[3])
             return env.src, env.dst, env.msg_id
         case "fire":
-            return entry[3]
+            return timer_identity(entry[3])
         case _:
             return getattr(entry[3][0], "__qualname__", None)
 
@@ -414,7 +415,7 @@ class _Explorer:
                     if env.dst not in crashed or self.restarts:
                         in_flight[(env.src, env.dst, canonical(env.msg))] += 1
                 case "timer" if sim.is_live(entry):
-                    timers.add(entry[3])
+                    timers.add(timer_identity(entry[3]))
                 case "run":
                     fn, args = entry[3]
                     runs[(getattr(fn, "__qualname__", repr(fn)), canonical(args))] += 1
@@ -437,7 +438,7 @@ class _Explorer:
                 return Step(kind, target,
                             f"{kind} #{env.msg_id} {env.src}->{env.dst} {env.msg!r}")
             case "fire":
-                node_id, name = entry[3]
+                node_id, name = timer_identity(entry[3])
                 return Step(kind, target, f"fire {node_id}:{name}")
         fn, args = entry[3]
         name = getattr(fn, "__name__", repr(fn))

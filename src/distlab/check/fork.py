@@ -25,7 +25,8 @@ Its parts, each in its own module:
 What a snapshot holds, and why it is enough
 -------------------------------------------
 Everything a step can read or change: the clock; the pending events (a list of immutable
-entries, shared between snapshots); every node's timers, its attributes and its ``storage``;
+entries, shared between snapshots); every node's timers (its record's table, shared between
+snapshots until the node runs code), its attributes and its ``storage``;
 which nodes are down and in which incarnation; the message-id and sequence counters; each
 random stream's position; the network's settings and the run's cut and busy links (for
 ``sim.at`` actions and lossy networks); the clients' operations in ``sim.history``; and what
@@ -71,6 +72,7 @@ from distlab.check.snapshots import Cells, Snapshot, Version
 from distlab.check.streams import CountingRandom, counting
 from distlab.check.transitions import StepMemo, Transition
 from distlab.sim import Client, NodeError, Simulation
+from distlab.sim.record import timer_identity
 from distlab.sim.scheduler import Entry
 from distlab.sim.trace import Trace
 
@@ -124,7 +126,7 @@ class CannotFork(Exception):
 
 def actor_of(kind: str, entry: Entry) -> str:
     """The node whose code a delivery or a timer runs."""
-    return entry[3][3] if kind == "deliver" else entry[3][0]
+    return entry[3][3] if kind == "deliver" else entry[3][0].id
 
 
 class ForkEngine:
@@ -283,7 +285,8 @@ class ForkEngine:
         sim = self.sim
         sim.now = snap.now
         sim.scheduler.heap[:] = snap.heap
-        sim._timers = snap.timers.copy()
+        for node_id, record in sim._records.items():  # (each table shared until changed)
+            record.timers = snap.timers[node_id]
         sim.crashed = snap.crashed
         sim._incarnation = snap.incarnation
         sim._clocks = snap.clocks
@@ -384,7 +387,7 @@ class ForkEngine:
             # code runs
             actors = () if dst in sim.crashed or (src, dst) in sim._cut_links else (dst,)
         elif kind == "fire":
-            actors = (entry[3][0],)
+            actors = (entry[3][0].id,)
         elif kind == "drop":
             actors = ()
         else:
@@ -393,7 +396,7 @@ class ForkEngine:
             sim._incarnation = dict(parent.incarnation)
             sim._clocks = dict(parent.clocks)
         for node_id in actors:
-            sim._timers[node_id] = dict(parent.timers[node_id])
+            sim._records[node_id].timers = dict(parent.timers[node_id])
         try:
             match kind:
                 case "crash":
@@ -484,8 +487,8 @@ class ForkEngine:
             if restarts or dst not in crashed:
                 inflight[number] = inflight.get(number, 0) + 1
         child.inflight = inflight
-        # the pending timers change only if the actor's timers' names do (a timer's token
-        # is (node, name), and compares by value)
+        # the pending timers change only if the actor's timers' names do (the key holds a
+        # timer as (node id, name))
         # (a function of the parent's and the transition's: computed once, then looked up)
         child.timer_key = parent.timer_key
         if known.cleared or known.armed:
@@ -524,6 +527,7 @@ class ForkEngine:
         taken = None if restart else heap.pop(index)
         now, seq, msg_id = child.now, parent.seq_next + restart, parent.msg_next
         deliver_fn, fire_fn, sends = self.deliver_fn, self.fire_fn, known.sends
+        record = self.sim._records[actor]
         new = []
         for delay, send, name in known.pushes:
             if send is not None:
@@ -531,7 +535,7 @@ class ForkEngine:
                 item = (now + delay, seq, deliver_fn, (now, "send", actor, dst, msg_id, msg))
                 msg_id += 1
             else:
-                item = (now + delay, seq, fire_fn, (actor, name))
+                item = (now + delay, seq, fire_fn, (record, name))
             heappush(heap, item)
             new.append(item)
             seq += 1
@@ -558,7 +562,7 @@ class ForkEngine:
         child.events = None
         # the child's choices are the parent's, but for the entry taken and the timers the
         # actor fired, cancelled or set again, and with the new entries (see `listed`)
-        gone = tuple([before[name] for name, _ in known.timers if name in before])
+        gone = tuple([(actor, name) for name, _ in known.timers if name in before])
         child.derive = (parent, None if taken is None else taken[1], gone, new, None)
         return child
 
@@ -620,11 +624,13 @@ class ForkEngine:
             child.memory = self.memory()
         child.now, child.msg_next, child.seq_next = sim.now, parent.msg_next, parent.seq_next
         child.net_position = parent.net_position
-        child.heap, child.timers, child.events = list(sim.scheduler.heap), dict(sim._timers), None
+        child.heap, child.events = list(sim.scheduler.heap), None
+        child.timers = {node_id: record.timers for node_id, record in sim._records.items()}
         # its choices are the parent's but for the entry taken, or the crashed node's
         # timers (and messages, unless it may restart): see `listed`
         if kind == "crash":
-            child.derive = (parent, None, tuple(parent.timers[target].values()), [], target)
+            gone = tuple([(target, name) for name in parent.timers[target]])
+            child.derive = (parent, None, gone, [], target)
         else:
             child.derive = (parent, entry[1], (), [], None)
         return child, None
@@ -687,10 +693,10 @@ class ForkEngine:
         if not everything:
             # its choices are its parent's, but for the entry taken and the timers that are
             # no longer pending, and with the new entries (see `listed`)
-            timers = sim._timers
-            gone = tuple([token for node_id in actors
+            records = sim._records
+            gone = tuple([(node_id, name) for node_id in actors
                           for name, token in parent.timers[node_id].items()
-                          if timers[node_id].get(name) is not token])
+                          if records[node_id].timers.get(name) is not token])
             child.derive = (parent, target if kind in ("deliver", "drop", "fire") else None,
                             gone, new, target if kind == "crash" else None)
         if not actors and (kind == "deliver" or kind == "drop"):
@@ -702,7 +708,7 @@ class ForkEngine:
             parts = list(parent.parts)
             parts[self.position[actor]] = self.keys.part(actor, versions)
             # timers: unchanged unless the actor's changed (tokens compare by value)
-            if sim._timers[actor] == parent.timers[actor]:
+            if sim._records[actor].timers == parent.timers[actor]:
                 child.timer_key = parent.timer_key
             else:
                 child.timer_key = self.keys.timer_key()
@@ -817,7 +823,8 @@ class ForkEngine:
         pending entries: the parent's deliveries, drops, timers and actions but for the
         entry ``taken`` and the timers ``gone`` (fired, cancelled, set again, or lost in
         the crash of node ``lost``, whose messages are then lost too unless restarts are
-        on), followed in each kind by the ``new`` entries' (which come after every other:
+        on; ``gone`` holds them as `timer_identity` gives them), followed in each kind by the
+        ``new`` entries' (which come after every other:
         sequence numbers grow); then the crashes and restarts enabled now."""
         explorer = self.explorer
         crashed, restarts = snap.crashed, explorer.restarts
@@ -850,8 +857,8 @@ class ForkEngine:
                     delivers.append(("deliver", item[1], identity))
                 if drops_left > 0:
                     drops.append(("drop", item[1], identity))
-            elif explorer.timers and timers[item[3][0]].get(item[3][1]) is item[3]:
-                fires.append(("fire", item[1], item[3]))
+            elif explorer.timers and timers[item[3][0].id].get(item[3][1]) is item[3]:
+                fires.append(("fire", item[1], timer_identity(item[3])))
         found = delivers + drops + fires + kept["run"]
         if explorer.crashes > snap.crashes:
             found.extend(("crash", n, None)
@@ -872,7 +879,7 @@ class ForkEngine:
         delivers: list[tuple[int, Choice]] = []
         fires: list[tuple[int, Choice]] = []
         runs: list[tuple[int, Choice]] = []
-        timers, restarts = sim._timers, explorer.restarts
+        restarts = explorer.restarts
         deliver, fire = explorer.deliver, explorer.timers
         for entry in sim.scheduler.heap:
             fn = entry[2]
@@ -882,8 +889,8 @@ class ForkEngine:
                     continue
                 delivers.append((entry[1], record))
             elif fn == fire_fn:
-                if fire and timers[entry[3][0]].get(entry[3][1]) is entry[3]:
-                    fires.append((entry[1], ("fire", entry[1], entry[3])))
+                if fire and entry[3][0].timers.get(entry[3][1]) is entry[3]:
+                    fires.append((entry[1], ("fire", entry[1], timer_identity(entry[3]))))
             elif sim.entry_kind(entry) == "run":
                 runs.append((entry[1], ("run", entry[1],
                                         getattr(entry[3][0], "__qualname__", None))))
@@ -915,7 +922,7 @@ class ForkEngine:
         sim = self.sim
         if not hasattr(snap, "heap"):
             snap.heap = list(sim.scheduler.heap)
-            snap.timers = dict(sim._timers)
+            snap.timers = {node_id: record.timers for node_id, record in sim._records.items()}
             snap.events = list(sim.trace._events) if self.keep_trace else None
         if self.deepest is None or len(snap.path) >= len(self.deepest.path):
             self.deepest = snap

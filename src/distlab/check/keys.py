@@ -137,5 +137,5 @@ class KeyParts:
 
     def timer_key(self) -> frozenset:
         """The pending timers, as the replay engine's key holds them."""
-        return frozenset([token for pending in self.sim._timers.values()
-                          for token in pending.values()])
+        return frozenset([(node_id, name) for node_id, record in self.sim._records.items()
+                          for name in record.timers])

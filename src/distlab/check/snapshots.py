@@ -237,7 +237,7 @@ class Cells:
             node.__dict__ = attrs  # a new dict: the one it had may be a version's view
             self.private[cell] = True
             sim._storage[node.id] = storage
-            sim.nodes[node.id] = node
+            sim.nodes[node.id] = sim._records[node.id].node = node
             position = version.positions[0]
             if position[1] != rng.words or position[0] is not rng.base:
                 rng.restore(position)
@@ -266,7 +266,7 @@ class Cells:
                 attrs.update(live)
                 node.__dict__ = attrs  # (a new dict, as above)
                 sim._storage[node.id] = storage
-                sim.nodes[node.id] = node
+                sim.nodes[node.id] = sim._records[node.id].node = node
                 node.rng.restore(position)
         self.loaded[cell] = version
         self.private[cell] = True
@@ -292,7 +292,7 @@ class Cells:
         node.__dict__ = live[0]
         sim = self.sim
         sim._storage[node.id] = live[1]
-        sim.nodes[node.id] = node
+        sim.nodes[node.id] = sim._records[node.id].node = node
         self.loaded[cell] = version
         self.private[cell] = False
 

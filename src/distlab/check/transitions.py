@@ -128,7 +128,8 @@ class StepMemo:
             if event is None:
                 return None
         else:
-            actor, event = entry[3]  # (the timer's name: a str, where a delivery has an int)
+            record, event = entry[3]  # (the timer's name: a str, where a delivery has an int)
+            actor = record.id
             if parent.timers[actor].get(event) is not entry[3]:
                 return None
         return self.over_network(parent, actor, event)
@@ -190,7 +191,7 @@ class StepMemo:
                 if number is None:  # (to a crashed node, when restarts are off)
                     number = self.keys.in_flight((at, seq, fn, arg))
                 sends.append((arg[3], arg[5], number))
-            elif fn == self.fire_fn and arg[0] == actor:
+            elif fn == self.fire_fn and arg[0].id == actor:
                 delay = next(delays, None)
                 if delay is None or at != now + delay:
                     return
@@ -201,7 +202,7 @@ class StepMemo:
             return
         # the actor's timers: the parent's, but for those it fired, set or cancelled (the
         # node cannot see which timers it has: the parent's others stay as they were)
-        after, tokens = sim._timers[actor], [e[3] for e in new]
+        after, tokens = sim._records[actor].timers, [e[3] for e in new]
         touched = set(self.timers_touched)
         if entry is not None and entry[2] == self.fire_fn:
             touched.add(entry[3][1])

@@ -13,7 +13,9 @@ The kernel is a plain heap of ``(time, seq, fn, arg)`` entries with a one-argume
 per event and no generator machinery: that is what makes it four to five times faster than
 SimPy written with processes, and about as fast as SimPy's bare callbacks, while it also
 keeps a full trace and checks every message (see ``bench/`` and "Changing the simulator's
-kernel" in CONTRIBUTING.md).
+kernel" in CONTRIBUTING.md). A timer's entry carries its node's `NodeRecord` (the node object
+and its pending timers), so that firing it looks nothing up by id: with 100,000 nodes every
+such lookup costs reads far away in memory (see `distlab.sim.record`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from distlab.sim.messages import check_message
 from distlab.sim.network import Network, Uniform
 from distlab.sim.node import Node, NodeRandom, build_node
 from distlab.sim.peers import Peers
+from distlab.sim.record import NodeRecord, Token
 from distlab.sim.scheduler import Entry, Scheduler
 from distlab.sim.storage import Storage, check_storable
 from distlab.sim.times import checked_number, timer_delay
@@ -138,7 +141,11 @@ class Simulation:
         self._specs: dict[str, tuple[type[Node], dict[str, Any]]] = {}
         self._storage: dict[str, Storage] = {}
         self._incarnation: dict[str, int] = {}
-        self._timers: dict[str, dict[str, tuple]] = {}
+        #: every node's `NodeRecord` (its object and its pending timers), by id
+        self._records: dict[str, NodeRecord] = {}
+        #: the record of the node whose timer fired last: most timers are set by the node
+        #: whose handler runs, and `_set_timer` finds its record here without a lookup
+        self._acting = NodeRecord("")
         self._clocks: dict[str, tuple[float, float]] = {}
         #: the ids of the servers (the nodes that are not clients), sorted: every node's
         #: ``peers`` is a view of this one list (see distlab.sim.peers)
@@ -185,7 +192,7 @@ class Simulation:
             self._specs[node_id] = (cls, kwargs)
             self._storage[node_id] = Storage()
             self._incarnation[node_id] = 0
-            self._timers[node_id] = {}
+            self._records[node_id] = NodeRecord(node_id)
             self.trace.nodes.append(node_id)
         # the servers first, so that each new node's __init__ sees its peers
         was_small = len(self._servers) <= SHARED_PEERS_FROM
@@ -207,7 +214,7 @@ class Simulation:
                           kwargs)
         if cls.send is Node.send:  # (a class of its own keeps its own send)
             node.send = MethodType(_send_message, node)  # type: ignore[method-assign]
-        self.nodes[node_id] = node
+        self.nodes[node_id] = self._records[node_id].node = node
         return node
 
     def _peers_of(self, node_id: str) -> Sequence[str]:
@@ -279,11 +286,15 @@ class Simulation:
     def _set_timer(self, node: Node, delay: float, name: str) -> None:
         if type(delay) is not float or not 0.0 <= delay < math.inf:  # (a float passes at once)
             delay = timer_delay(node.id, delay, name)
-        clock = self._clocks.get(node.id)
-        if clock is not None:
-            delay = delay / (1.0 + clock[1])
-        token = (node.id, name)  # a fresh tuple: its identity marks this very timer
-        self._timers[node.id][name] = token
+        if self._clocks:  # (asked first: a lookup by id reads the id, far away in memory)
+            clock = self._clocks.get(node.id)
+            if clock is not None:
+                delay = delay / (1.0 + clock[1])
+        record = self._acting
+        if record.node is not node:  # not set by the node whose timer fired last
+            record = self._records[node.id]
+        token = (record, name)  # a fresh tuple: its identity marks this very timer
+        record.timers[name] = token
         time = self.now + delay
         if time < self.scheduler.horizon:  # (the inline form of Scheduler.push)
             heappush(self._heap, (time, next(self._seq), self._fire_fn, token))
@@ -291,13 +302,13 @@ class Simulation:
             self.scheduler.calendar.add((time, next(self._seq), self._fire_fn, token))
 
     def _cancel_timer(self, node: Node, name: str) -> None:
-        self._timers[node.id].pop(name, None)
+        self._records[node.id].timers.pop(name, None)
 
     def _rng(self, node: Node) -> NodeRandom:
         return stream(self.seed, "node", node.id, self._incarnation[node.id], cls=NodeRandom)
 
     def _clock(self, node: Node) -> float:
-        clock = self._clocks.get(node.id)
+        clock = self._clocks.get(node.id) if self._clocks else None
         if clock is None:
             return self.now
         skew, drift = clock
@@ -337,15 +348,18 @@ class Simulation:
             events.extend((self.now, "deliver", dst, src, mid, msg))
         self.nodes[dst].on_message(src, msg)
 
-    def _fire(self, token: tuple[str, str]) -> None:
-        node_id, name = token
-        pending = self._timers[node_id]
-        if pending.get(name) is not token:
+    def _fire(self, token: Token) -> None:
+        """Run a timer's ``on_timer``, unless it is no longer pending. Its token carries the
+        node's record: no lookup by id (see `distlab.sim.record`)."""
+        record, name = token
+        timers = record.timers
+        if timers.get(name) is not token:
             self.stale_timers += 1
             return  # cancelled, reset, or lost in a crash
-        del pending[name]
-        self._record("timer", node_id, None, None, name)
-        self.nodes[node_id].on_timer(name)
+        del timers[name]
+        self._record("timer", record.id, None, None, name)
+        self._acting = record
+        record.node.on_timer(name)
 
     def _start(self, node_id: str) -> None:
         if node_id not in self.crashed:
@@ -370,7 +384,7 @@ class Simulation:
             raise StorageError(f"node {node_id!r} cannot crash and keep its storage: {exc}. "
                                f"(The value was changed in place after it was stored.)") from None
         self.crashed.add(node_id)
-        self._timers[node_id] = {}
+        self._records[node_id].timers = {}  # (a new table: the explorer shares the old one)
         self._record("crash", node_id, None, None, None)
 
     def restart(self, node_id: str) -> Node:
@@ -675,7 +689,7 @@ class Simulation:
                 return env.dst, (f"on_message(src={env.src!r}, msg={env.msg!r}) "
                                  f"[message #{env.msg_id}]")
             case "timer":
-                return arg[0], f"on_timer({arg[1]!r})"
+                return arg[0].id, f"on_timer({arg[1]!r})"
             case "start":
                 return arg, "on_start()"
         call_fn, args = arg
@@ -687,8 +701,8 @@ class Simulation:
         timer's, and the start of a node that is crashed."""
         match self.entry_kind(entry):
             case "timer":
-                node_id, name = entry[3]
-                return self._timers[node_id].get(name) is entry[3]
+                record, name = entry[3]
+                return record.timers.get(name) is entry[3]
             case "start":
                 return entry[3] not in self.crashed
         return True
