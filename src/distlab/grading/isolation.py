@@ -11,7 +11,8 @@ what the child sends back:
   (for the determinism check, `distlab.grading.determinism`).
 * The child sends frames -- a length, then that many bytes -- through a pipe; the grader
   reads them with a deadline (`Child.receive`), and a frame longer than `MAX_FRAME` is
-  refused.
+  refused. The pipe holds `PIPE_BYTES`, several runs' records: a child runs on while the
+  grader judges what it sent.
 * The child's address space may grow by ``memory_limit`` bytes at most (``RLIMIT_AS``):
   past it allocations fail with ``MemoryError``.
 * `Child.stop` kills the child's whole process group with SIGKILL (threads and processes
@@ -38,6 +39,10 @@ MEMORY_LIMIT = 2 * 1024 ** 3
 MAX_FRAME = 512 * 1024 ** 2
 #: the exit status of a child whose own machinery failed (it writes why on stderr)
 BROKEN = 70
+#: how many bytes the pipe from a child holds before the child waits for the grader to read
+#: (Linux; elsewhere the system's default, 64 KB or less): room for several runs' records, so
+#: that a child runs on while the grader judges the runs before (`Child.fork`)
+PIPE_BYTES = 1024 ** 2
 _HEADER = 8
 
 
@@ -97,6 +102,7 @@ class Child:
             raise RuntimeError("graded runs happen in a child process, and need os.fork: on "
                                "Windows, run the labs in WSL")
         read, write = os.pipe()
+        _widen(write)
         pid = os.fork()
         if pid == 0:  # the child
             status = BROKEN
@@ -180,6 +186,17 @@ class Child:
                 code, sig = None, -code
         self.ending = Ending(code, sig, killed and sig == signal.SIGKILL)
         return self.ending
+
+
+def _widen(fd: int) -> None:
+    """Let the pipe of ``fd`` hold `PIPE_BYTES` (where the system allows it: Linux, up to
+    its ``fs.pipe-max-size``); else leave it as it is."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or a smaller cap
+        pass
 
 
 def send_frame(fd: int, data: bytes) -> None:

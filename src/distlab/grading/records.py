@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from distlab.sim import ConfigurationError, History, Operation, Simulation, Trace
-from distlab.sim.trace import KINDS, Recorded, _jsonable
+from distlab.sim.trace import KINDS, Recorded, TraceEvent, _jsonable, events_from_slots
 
 #: pickle's protocol for records (5: out-of-band buffers are refused when reading)
 PROTOCOL = 5
@@ -269,15 +269,22 @@ class NodeView:
     no more than reading a node's.
     """
 
-    def __init__(self, node_id: str, attributes: tuple[str, ...]):
+    def __init__(self, node_id: str, attributes: tuple[str, ...],
+                 decoded: dict[bytes, Any] | None = None):
         self.id = node_id
         self._attributes = attributes
+        self._decoded = {} if decoded is None else decoded
 
     def _set(self, attribute: str, blob: bytes | None) -> None:
         if blob is ABSENT:
             self.__dict__.pop(attribute, None)
-        else:
-            self.__dict__[attribute] = loads(blob)
+            return
+        # the same value is often recorded on every node (a log the followers copy): it is
+        # read once, and shared (a property reads a node's attributes; it never changes them)
+        value = self._decoded.get(blob, _Absent)
+        if value is _Absent:
+            value = self._decoded[blob] = loads(blob)
+        self.__dict__[attribute] = value
 
     def __getattr__(self, name: str) -> Any:  # only for what the view does not hold
         if name.startswith("_") or name in self._attributes:
@@ -291,6 +298,35 @@ class NodeView:
         return f"<node {self.id} as recorded>"
 
 
+class PlayedTrace(Trace):
+    """The trace of a `RecordedRun`, growing as the run is played: a `Trace` whose events
+    are each made into a `TraceEvent` once, when their step is played.
+
+    Every property of a check reads each step's new events (`distlab.grading.properties.Run.
+    new_events` slices the trace): a slice hands out the events made then, instead of making
+    them again for each property (a check of lab 4 judges three or four properties a step).
+    """
+
+    __slots__ = ("_decoded",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoded: list[TraceEvent] = []
+
+    def _grow(self, slots: list[Any]) -> None:
+        """Append the events stored flat in ``slots`` (six slots an event)."""
+        self._events.extend(slots)
+        self._decoded.extend(events_from_slots(slots))
+
+    def __len__(self) -> int:
+        return len(self._decoded)
+
+    def __getitem__(self, index: int | slice) -> TraceEvent | list[TraceEvent]:
+        if isinstance(index, slice) and index.step in (None, 1):
+            return self._decoded[index]  # (a new list, as Trace's slices are)
+        return super().__getitem__(index)
+
+
 class RecordedRun:
     """A recorded run, played back step by step to the properties as if it were running.
 
@@ -298,6 +334,11 @@ class RecordedRun:
     with the recorded attributes), ``crashed``, ``trace`` (a real `Trace`, up to the current
     step), ``history`` (rebuilt from the trace's invoke and complete events) and
     ``add_monitor``. Build it with `from_data`, which checks the record's shape.
+
+    It also counts the changes of the nodes it has played (``revision``: an attribute
+    changed, or which nodes are down), which a `Simulation` does not: a property that reads
+    the nodes after every step may skip reading them again while ``revision`` has not moved
+    since it last read them, for nothing it reads of them has changed.
     """
 
     def __init__(self, seed: int, node_ids: list[str], events: list[Any], lengths: list[int],
@@ -306,9 +347,10 @@ class RecordedRun:
                  attributes: tuple[str, ...]):
         self.seed = seed
         self.now = 0.0
-        self.trace = Trace()
+        self.trace = PlayedTrace()
         self.trace.nodes = list(node_ids)
-        self.nodes = {node_id: NodeView(node_id, attributes) for node_id in node_ids}
+        decoded: dict[bytes, Any] = {}  # blob -> its value, shared by the views
+        self.nodes = {node_id: NodeView(node_id, attributes, decoded) for node_id in node_ids}
         self.crashed: set[str] = set()
         self.history = History()
         self.end = end
@@ -318,6 +360,8 @@ class RecordedRun:
         self._step = 0
         self._change = self._down = 0
         self._operations: dict[int, Operation] = {}
+        #: how many changes of the nodes have been played (see the class docstring)
+        self.revision = 0
 
     @classmethod
     def from_data(cls, seed: int, data: Any, attributes: Sequence[str]) -> RecordedRun:
@@ -384,10 +428,12 @@ class RecordedRun:
             _, node_id, attribute, blob = changes[self._change]
             self.nodes[node_id]._set(attribute, blob)
             self._change += 1
+            self.revision += 1
         downs = self._downs
         while self._down < len(downs) and downs[self._down][0] == step:
             self.crashed = set(downs[self._down][1])
             self._down += 1
+            self.revision += 1
 
     def run_monitors(self) -> None:
         """Call every monitor, as the simulation does after an event."""
@@ -416,7 +462,7 @@ class RecordedRun:
         """The trace up to ``length`` events; the history follows its invoke and complete."""
         events = self.trace._events
         start = len(events) // 6
-        events.extend(self._events[start * 6:length * 6])
+        self.trace._grow(self._events[start * 6:length * 6])
         for i in range(start, length):
             if events[i * 6 + 1] in ("invoke", "complete"):
                 self._apply_operation(events[i * 6 + 1], events[i * 6 + 5])

@@ -4,10 +4,11 @@
 first failing seed, as a test suite stops at its first failing assertion; the others still
 run. The runs happen in a child process per check and are judged here, from the records they
 send back (`distlab.grading.verdicts`): a student's code can neither change the verdict nor
-end or hang the grading process; with ``workers=4``, four processes share the seeds, with the
-same results (`distlab.grading.sweep`). Because every random choice comes from the seed, `replay`
-re-runs a failing seed event for event -- in this process, to be looked at and stepped
-through (`distlab.grading.runs` is one run).
+end or hang the grading process. The next check's process starts while one check's runs
+are judged (`run_checks`), so that two cores work; with ``workers=4``, four processes share
+the seeds, with the same results (`distlab.grading.sweep`). Because every random choice comes
+from the seed, `replay` re-runs a failing seed event for event -- in this process, to be
+looked at and stepped through (`distlab.grading.runs` is one run).
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from typing import Any
 
 from distlab.check.progress import Progress
 from distlab.grading.determinism import FreshRuns, compare_first_seed
-from distlab.grading.isolation import MEMORY_LIMIT
+from distlab.grading.isolation import MEMORY_LIMIT, Child
 from distlab.grading.lab import Check, Lab, Trial, as_lab
 from distlab.grading.progress import lab_name, record_parts, should_record
 from distlab.grading.report import Report
 from distlab.grading.results import CheckResult
 from distlab.grading.runs import TrialRun, prepare, run_once
 from distlab.grading.sweep import sweep, workers_count
-from distlab.grading.verdicts import graded_runs
+from distlab.grading.verdicts import graded_runs, start_runs
 from distlab.sim import Simulation
 from distlab.sim.helpers import ipython_shell
 
-__all__ = ["check", "prepare", "replay", "run_check", "run_once", "select", "seed_list"]
+__all__ = ["check", "prepare", "replay", "run_check", "run_checks", "run_once", "select",
+           "seed_list"]
 
 
 def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None,
@@ -69,8 +71,7 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
         if workers > 1 or engine is not None:
             results = sweep(chosen, each, workers, wall_limit, memory_limit, progress, engine)
         else:
-            results = [run_check(c, seeds, wall_limit, progress, memory_limit=memory_limit)
-                       for c in chosen]
+            results = run_checks(chosen, each, wall_limit, progress, memory_limit)
         if fresh is not None:  # it ran while the checks ran
             progress.update("comparing the first seeds with their runs in a fresh process")
             for result in results:
@@ -89,17 +90,48 @@ def check(lab: Lab | type[Lab], part: str | None = None, name: str | None = None
     return report
 
 
+def run_checks(checks: list[Check], seeds: dict[str, list[int]], wall_limit: float | None,
+               progress: Progress | None, memory_limit: int | None) -> list[CheckResult]:
+    """`run_check` of each check in turn, over ``seeds[c.name]``, each check's runs started
+    ahead: while the grader judges the runs of one check, the child process of the next is
+    already running its seeds (`distlab.grading.verdicts.start_runs`), on the other core.
+
+    Within a check, the child runs the next seed while the grader judges one; between two
+    checks nothing would overlap, and an exploration (a `Trial` that runs for seconds in its
+    child, and that the grader only waits for) would leave the grader idle. The results are
+    those of running the checks one after the other: each check's runs and verdicts depend on
+    its seeds alone.
+    """
+    results: list[CheckResult] = []
+    ahead: Child | None = None
+    try:
+        for i, c in enumerate(checks):
+            child = ahead or start_runs(c, seeds[c.name], wall_limit, memory_limit)
+            ahead = None
+            if i + 1 < len(checks):
+                following = checks[i + 1]
+                ahead = start_runs(following, seeds[following.name], wall_limit, memory_limit)
+            results.append(run_check(c, seeds[c.name], wall_limit, progress,
+                                     memory_limit=memory_limit, child=child))
+    finally:
+        if ahead is not None:  # (the grading was interrupted)
+            ahead.stop()
+    return results
+
+
 def run_check(c: Check, seeds: int | Iterable[int] | None = None,
               wall_limit: float | None = None, progress: Progress | None = None, *,
-              memory_limit: int | None = MEMORY_LIMIT) -> CheckResult:
-    """Run one check over its seeds in a child process, stopping at the first failure."""
+              memory_limit: int | None = MEMORY_LIMIT, child: Child | None = None
+              ) -> CheckResult:
+    """Run one check over its seeds in a child process, stopping at the first failure
+    (``child``: one that `distlab.grading.verdicts.start_runs` started for these seeds)."""
     chosen = seed_list(seeds, c.seeds)
     result = CheckResult(c, 0, len(chosen), 0.0, 0, 0.0)
     began = time.perf_counter()
     if progress is not None:
         progress.update(f"running {c.name}, seed {chosen[0]} (1 of {len(chosen)})")
-    for n, (seed, sim, failure) in enumerate(graded_runs(c, chosen, wall_limit, memory_limit),
-                                             start=1):
+    runs = graded_runs(c, chosen, wall_limit, memory_limit, child=child)
+    for n, (seed, sim, failure) in enumerate(runs, start=1):
         result.real = result.real or isinstance(sim, TrialRun)
         result.seeds_run += 1
         result.simulated_ms += sim.now

@@ -118,22 +118,37 @@ def _failure_data(failure: Failure | None) -> dict[str, Any] | None:
 
 # -- in the grader -----------------------------------------------------------------------------
 
+def start_runs(c: Check, seeds: list[int], wall_limit: float | None = None,
+               memory_limit: int | None = MEMORY_LIMIT,
+               work: Callable[[Callable[[bytes], None]], None] | None = None) -> Child:
+    """Start the child process that runs ``seeds`` of ``c``, for `graded_runs` to judge.
+
+    ``work(send)`` is what the child does, `run_seeds` of ``c`` by default (a class's grading
+    first runs the student's cells there: `distlab.grading.gradebook`). Started before its
+    runs are judged (`distlab.grading.runner.run_checks` starts the next check's while it
+    judges a check), the child runs meanwhile, until the pipe to the grader is full.
+    """
+    if work is None:
+        def work(send: Callable[[bytes], None]) -> None:
+            run_seeds(c, seeds, wall_limit, memory_limit, send)
+    return Child.fork(work, memory_limit)
+
+
 def graded_runs(c: Check, seeds: list[int], wall_limit: float | None = None,
                 memory_limit: int | None = MEMORY_LIMIT,
-                work: Callable[[Callable[[bytes], None]], None] | None = None
+                work: Callable[[Callable[[bytes], None]], None] | None = None, *,
+                child: Child | None = None
                 ) -> Iterator[tuple[int, Simulation | RecordedRun, Failure | None]]:
     """Run ``seeds`` of ``c`` in a child process; yield each seed, its run and its failure.
 
     The run is a `RecordedRun` played to its end (or to its violation), the empty
     simulation of a `Trial`, or an empty `Simulation` when the process died. The caller stops
-    at the first failure; the child is then stopped too. ``work(send)`` is what the child
-    does, `run_seeds` of ``c`` by default (a class's grading first runs the student's cells
-    there: `distlab.grading.gradebook`).
+    at the first failure; the child is then stopped too. The child is ``child``, if
+    `start_runs` started it already for these seeds, else one started now (``work`` as for
+    `start_runs`).
     """
-    if work is None:
-        def work(send: Callable[[bytes], None]) -> None:
-            run_seeds(c, seeds, wall_limit, memory_limit, send)
-    child = Child.fork(work, memory_limit)
+    if child is None:
+        child = start_runs(c, seeds, wall_limit, memory_limit, work)
     try:
         for seed in seeds:
             try:

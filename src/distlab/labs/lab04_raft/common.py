@@ -129,13 +129,20 @@ def instrumented(node: type[Node]) -> type[Node]:
 
 def _note_where(me: Any, what: str, action: str) -> None:
     frame = sys._getframe(2)
-    while frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(_DISTLAB):
+    while frame is not None and _in_distlab(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return
     where = dict(me.__dict__.get("_lab_where") or {})
     where[what] = (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname, action)
     object.__setattr__(me, "_lab_where", where)
+
+
+@cache
+def _in_distlab(filename: str) -> bool:
+    """Whether the code of ``filename`` is the library's (remembered: a run asks it for the
+    same few files thousands of times, and resolving a path reads the file system)."""
+    return Path(filename).resolve().is_relative_to(_DISTLAB)
 
 
 def your_line(node: Any, what: str) -> str:
@@ -167,10 +174,13 @@ class RaftRule(TraceProperty):
     def begin(self, run: Run) -> None:
         run.state.roles = defaultdict(list)  # node -> [(time, term, state)] at each change
         run.state.seen = {}                  # node -> (term, state) last seen
+        run.state.revisions = {}             # reader -> the run's revision it last read
 
     def follow(self, run: Run) -> list[str]:
         """Note every change of a server's (term, state), a crashed server being "down";
         return the servers that changed."""
+        if unchanged_since_read(run, "follow"):
+            return []
         sim, seen, roles = run.sim, run.state.seen, run.state.roles
         changed = []
         for node_id, node in sim.nodes.items():
@@ -195,6 +205,25 @@ class RaftRule(TraceProperty):
         title = fill(f"{description}, broken at t={when:.0f} ms", 90)
         return Violation(description, text, when,
                          picture=lambda: roles_diagram(trace, roles, when, title))
+
+
+def unchanged_since_read(run: Run, reader: str) -> bool:
+    """Whether no node of ``run`` has changed since ``reader`` (a name: "follow") last read
+    them, and so need not be read again; notes that ``reader`` reads them now otherwise.
+
+    Only a recorded run, as the grader plays it, says so (its ``revision``, a count of the
+    changes played: `distlab.grading.records.RecordedRun`): most of its steps change no
+    node's attribute, and reading every server after each of them is most of the cost of
+    judging a run. A live `Simulation` has no ``revision``: its nodes are read every time.
+    """
+    revision = getattr(run.sim, "revision", None)
+    if revision is None:
+        return False
+    read = run.state.revisions
+    if read.get(reader) == revision:
+        return True
+    read[reader] = revision
+    return False
 
 
 def roles_diagram(trace: Any, roles: dict[str, list[tuple[float, Any, Any]]], when: float,

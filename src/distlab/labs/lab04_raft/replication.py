@@ -35,7 +35,8 @@ from typing import Any, NamedTuple
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
                                              RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
-from distlab.labs.lab04_raft.common import TESTER, RaftRule, as_int, majority, servers, your_line
+from distlab.labs.lab04_raft.common import (TESTER, RaftRule, as_int, majority, servers,
+                                            unchanged_since_read, your_line)
 from distlab.labs.lab04_raft.election import RULES, ElectionRules, lower_term
 from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
 from distlab.sim.trace import _jsonable
@@ -252,6 +253,7 @@ class LogRules(LogRule, ElectionRules):
             if event.kind == "restart":
                 run.state.applied[event.node] = 0
                 run.state.commits.pop(event.node, None)
+                run.state.revisions.pop("commits", None)  # (read its commit_index anew)
         old_logs = dict(run.state.logs)
         changed = self.read_logs(run)
         moved = run.state.moved = self.commits_moved(run, changed)
@@ -283,6 +285,9 @@ class LogRules(LogRule, ElectionRules):
     def commits_moved(self, run: Run, changed: list[str]) -> list[str]:
         """The live servers whose commit_index is not the one last seen (or is not yet
         known), or whose log changed: the only ones whose commit the rules must judge again."""
+        if unchanged_since_read(run, "commits"):
+            return []  # (each live server's commit was noted after the last step judged, and
+            # a restart since makes the servers be read again: see `observe`)
         commits, crashed, nodes = run.state.commits, run.sim.crashed, run.sim.nodes
         moved = []
         for node_id in run.state.ids:
@@ -298,6 +303,8 @@ class LogRules(LogRule, ElectionRules):
         whose log changed."""
         changed, logs, raw = [], run.state.logs, run.state.raw
         prior = run.state.prior = {}  # server -> its (snapshot, entries) before, if changed
+        if unchanged_since_read(run, "logs"):
+            return changed
         for node_id, node in self.members(run):
             if node_id in run.sim.crashed:
                 continue
@@ -930,6 +937,8 @@ class LogBound(LogRule):
 
     def observe(self, run: Run) -> Violation | None:
         self.follow(run)
+        if unchanged_since_read(run, "bound"):
+            return None  # (no log has changed since they were all read)
         for node_id, node in servers(run.sim).items():
             log = getattr(node, "_lab_log", None)
             if node_id not in run.sim.crashed and type(log) is tuple and len(log) > self.most:
