@@ -13,13 +13,17 @@ tested by tests/labs/test_lab_notebooks.py, not compared by nbval.
 
 ``make test`` runs the tests on every core with pytest-xdist, one file to a process at a time
 (``-n auto --dist loadfile``), so that a notebook's cells run in order in one kernel and a
-module's fixtures start once. `pytest_xdist_make_scheduler` below adds one thing: the book
-build and the browser test go to the same process, which builds the book once for both.
+module's fixtures start once. `pytest_xdist_make_scheduler` below adds two things: the book
+build, the browser test and the PDF go to the same process, which builds the book once for
+them; and they go first. They are the longest unit of the run (about 4 of its 13 minutes on
+2 cores), and a unit started late leaves the other process idle at the end; xdist itself
+starts the files with the most tests first, which put the pipeline's 21 tests 43rd of 204.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -44,7 +48,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
+    class PipelineFirst(OrderedDict):
+        """xdist's queue of files, in which the book pipeline goes first however it is
+        ordered (xdist orders the files by their number of tests: the pipeline has 21)."""
+
+        def __setitem__(self, scope: str, tests: Any) -> None:
+            super().__setitem__(scope, tests)
+            if scope == "book pipeline":
+                self.move_to_end(scope, last=False)
+
     class BookTogether(LoadFileScheduling):
+        def __init__(self, config: pytest.Config, log: Any) -> None:
+            super().__init__(config, log)
+            self.workqueue = PipelineFirst()
+
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
             return "book pipeline" if scope in BOOK_PIPELINE else scope

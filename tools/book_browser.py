@@ -10,8 +10,9 @@
   images), for what the page still draws afterwards: MathJax's typesetting, the fonts it
   needs, and the saved widget views the widget manager renders. It waits for these events
   themselves, never for a fixed time or for the network to fall silent.
-* `in_pool` runs one coroutine per page, a few pages at once in one browser, so that one
-  page's waits overlap another's work.
+* `in_tabs` visits the pages in a few tabs of one browser context at once, so that one
+  page's waits overlap another's work, and each tab goes on from page to page: a new tab
+  would start a new renderer process and compile the theme's scripts again.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ READY_TIMEOUT_MS = 30_000
 WIDGET_VIEWS = "script[type='application/vnd.jupyter.widget-view+json']"
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @contextmanager
@@ -139,14 +141,29 @@ async def next_frames(page: Page) -> None:
                         "() => requestAnimationFrame(done)))")
 
 
-async def in_pool(items: Sequence[T], visit: Callable[[T], Awaitable[object]],
-                  at_once: int = PAGES_AT_ONCE) -> list:
-    """``visit(item)`` for every item, at most ``at_once`` at a time; the results in the
-    order of ``items``."""
-    slots = asyncio.Semaphore(at_once)
+async def in_tabs(browser: Browser, items: Sequence[T],
+                  visit: Callable[[Page, T], Awaitable[R]],
+                  at_once: int = PAGES_AT_ONCE) -> list[R]:
+    """``visit(tab, item)`` for every item, in at most ``at_once`` tabs at a time; the
+    results in the order of ``items``.
 
-    async def one(item: T) -> object:
-        async with slots:
-            return await visit(item)
+    The tabs share one browser context (one cache), and each tab visits item after item:
+    ``visit`` loads its page into the tab it is given, which leaves the previous page. A new
+    tab (in a new context) per page cost twice the CPU: a new renderer process, the theme's
+    scripts fetched and compiled again. Measured on the book's 46 pages, Chromium's CPU
+    seconds: the browser test 204 -> 91, `make pdf` 234 -> 119."""
+    context = await browser.new_context()
+    todo = iter(enumerate(items))
+    done: dict[int, R] = {}
 
-    return list(await asyncio.gather(*(one(item) for item in items)))
+    async def tab() -> None:
+        page = await context.new_page()
+        for index, item in todo:  # the tabs share one iterator: each item is visited once
+            done[index] = await visit(page, item)
+        await page.close()
+
+    try:
+        await asyncio.gather(*(tab() for _ in range(min(at_once, len(items)))))
+    finally:
+        await context.close()
+    return [done[index] for index in range(len(items))]

@@ -3,7 +3,7 @@
     python tools/make_pdf.py [_build/html] [_build/pdf/distlab-book.pdf]
 
 Each page of the built book is opened in Debian's Chromium (/usr/bin/chromium, driven by
-Playwright, as the browser test does: tools/book_browser.py), a few pages at once, and printed
+Playwright, as the browser test does: tools/book_browser.py), a few tabs at once, and printed
 to PDF with the theme's print styles: no navigation, figures, animations (their first frame)
 and saved widget views included, formulas typeset by the local MathJax. Nothing leaves the
 machine: the book is served on a loopback port and any request to another host is refused.
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from book_browser import CHROMIUM, LOAD_TIMEOUT_MS, in_pool, launch, serve, wait_until_ready
-from playwright.async_api import Browser
+from book_browser import CHROMIUM, LOAD_TIMEOUT_MS, in_tabs, launch, serve, wait_until_ready
+from playwright.async_api import Browser, Page
 from pypdf import PdfReader, PdfWriter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,17 +71,16 @@ def reading_order(toc_file: Path) -> list[Entry]:
     return entries
 
 
-async def print_page(browser: Browser, url: str) -> tuple[bytes, str]:
-    """Open ``url`` in a new tab, wait until it is drawn, and print it; return the PDF and
-    the page's title."""
-    page = await browser.new_page(viewport={"width": 1024, "height": 900})
+async def print_page(page: Page, url: str) -> tuple[bytes, str]:
+    """Open ``url`` in the tab ``page``, wait until it is drawn, and print it; return the PDF
+    and the page's title."""
+    await page.set_viewport_size({"width": 1024, "height": 900})
     await page.goto(url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
     await wait_until_ready(page)
     await page.add_style_tag(content=PRINT_CSS)
     title = await page.evaluate("() => (document.querySelector('article h1') || {}).innerText "
                                 "|| document.title")
     pdf = await page.pdf(print_background=True, **PAPER)
-    await page.close()
     return pdf, title.replace("#", "").strip()
 
 
@@ -133,13 +132,13 @@ async def print_book(base: str, entries: list[Entry], book_title: str
     first sheet), the contents and the numbers."""
     async with launch() as browser:
 
-        async def one(entry: Entry) -> Printed:
-            pdf, title = await print_page(browser, base + entry.path)
+        async def one(page: Page, entry: Entry) -> Printed:
+            pdf, title = await print_page(page, base + entry.path)
             reader = PdfReader(io.BytesIO(pdf))
             print(f"  {len(reader.pages):3d} pages  {entry.path}", flush=True)
             return entry, title, reader
 
-        printed = await in_pool(entries, one)
+        printed = await in_tabs(browser, entries, one)
         # The contents page's length does not depend on the numbers written in it.
         draft = await print_html(browser, contents_html(book_title, [(e.part, t, 0)
                                                                     for e, t, _ in printed]))

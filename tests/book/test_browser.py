@@ -34,6 +34,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -46,7 +47,7 @@ from playwright.async_api import Page
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
-from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_pool, launch,  # noqa: E402
+from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_tabs, launch,  # noqa: E402
                           leaves_the_machine, next_frames, serve, wait_until_ready)
 
 pytestmark = pytest.mark.browser
@@ -319,9 +320,12 @@ class Requests:
             self.none_pending.set()
 
 
-def watch(page: Page, report: PageReport) -> Requests:
+@contextmanager
+def watching(page: Page, report: PageReport) -> Iterator[Requests]:
     """Record on ``report`` what ``page`` requests of other hosts (the browser refuses those
-    requests: `book_browser.launch`), logs and fails to load; return its requests under way."""
+    requests: `book_browser.launch`), logs and fails to load while the block runs; yield its
+    requests under way. The tab goes on to other pages (`in_tabs`): theirs are not recorded
+    here."""
     requests = Requests()
 
     def request(request) -> None:
@@ -340,53 +344,55 @@ def watch(page: Page, report: PageReport) -> Requests:
         if response.status >= 400:
             report.failed_requests.append(f"{response.status} {response.url}")
 
-    page.on("request", request)
-    page.on("requestfinished", requests.ended)
-    page.on("requestfailed", requests.ended)
-    page.on("console", console)
-    page.on("pageerror", uncaught)
-    page.on("response", response)
-    return requests
+    listeners = {"request": request, "requestfinished": requests.ended,
+                 "requestfailed": requests.ended, "console": console, "pageerror": uncaught,
+                 "response": response}
+    for event, listener in listeners.items():
+        page.on(event, listener)
+    try:
+        yield requests
+    finally:
+        for event, listener in listeners.items():
+            page.remove_listener(event, listener)
 
 
-async def visit(browser, html_dir: Path, base: str, path: str) -> PageReport:
-    """Open one page at 1280 px, wait until it is drawn (`wait_until_ready`), and record
-    everything the tests read."""
+async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
+    """Open one page in the tab ``page`` at 1280 px, wait until it is drawn
+    (`wait_until_ready`), and record everything the tests read."""
     report = PageReport(path)
-    page = await browser.new_page(viewport={"width": 1280, "height": 900})
-    requests = watch(page, report)
-    try:
-        await page.goto(base + path, wait_until="load", timeout=LOAD_TIMEOUT_MS)
-        redirect = REDIRECT.search((html_dir / path).read_text(errors="replace")[:1_000])
-        if redirect:  # index.html: the checks are of the page it leads to
-            await page.wait_for_url(urljoin(base + path, redirect[1]), wait_until="load",
-                                    timeout=LOAD_TIMEOUT_MS)
-        await wait_until_ready(page)
-    except PlaywrightError as error:
-        report.console_errors.append(f"page did not finish loading: {error.message}")
-    report.error_outputs = await page.evaluate(FIND_ERROR_OUTPUTS)
-    report.broken_images = await page.evaluate(FIND_BROKEN_IMAGES)
-    report.math, report.math_unrendered = await page.evaluate(FIND_UNRENDERED_MATH)
-    await check_widgets(page, report)
-    report.bad_alts = await page.evaluate(FIND_BAD_ALTS)  # widget pictures included
-    report.weight_kb = page_weight_kb(html_dir, path, await page.evaluate(FIND_IMAGE_URLS))
-    await check_animations(page, report)
-    await measure_widths(page, report)
-    await check_phone_layout(page, report)
-    try:
-        await asyncio.wait_for(requests.none_pending.wait(), REQUESTS_TIMEOUT_MS / 1000)
-    except TimeoutError:
-        report.failed_requests += [f"still loading after the checks: {r.url}"  # type: ignore[attr-defined]
-                                   for r in requests.pending]
-    await page.close()
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    with watching(page, report) as requests:
+        try:
+            await page.goto(base + path, wait_until="load", timeout=LOAD_TIMEOUT_MS)
+            redirect = REDIRECT.search((html_dir / path).read_text(errors="replace")[:1_000])
+            if redirect:  # index.html: the checks are of the page it leads to
+                await page.wait_for_url(urljoin(base + path, redirect[1]), wait_until="load",
+                                        timeout=LOAD_TIMEOUT_MS)
+            await wait_until_ready(page)
+        except PlaywrightError as error:
+            report.console_errors.append(f"page did not finish loading: {error.message}")
+        report.error_outputs = await page.evaluate(FIND_ERROR_OUTPUTS)
+        report.broken_images = await page.evaluate(FIND_BROKEN_IMAGES)
+        report.math, report.math_unrendered = await page.evaluate(FIND_UNRENDERED_MATH)
+        await check_widgets(page, report)
+        report.bad_alts = await page.evaluate(FIND_BAD_ALTS)  # widget pictures included
+        report.weight_kb = page_weight_kb(html_dir, path, await page.evaluate(FIND_IMAGE_URLS))
+        await check_animations(page, report)
+        await measure_widths(page, report)
+        await check_phone_layout(page, report)
+        try:
+            await asyncio.wait_for(requests.none_pending.wait(), REQUESTS_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            report.failed_requests += [f"still loading after the checks: {r.url}"  # type: ignore[attr-defined]
+                                       for r in requests.pending]
     return report
 
 
 async def visit_all(html_dir: Path, base: str) -> list[PageReport]:
-    """Every page of the book visited in one browser, a few at once (`in_pool`)."""
+    """Every page of the book visited in one browser, in a few tabs at once (`in_tabs`)."""
     async with launch() as browser:
-        return await in_pool(pages_of(html_dir),
-                             lambda path: visit(browser, html_dir, base, path))
+        return await in_tabs(browser, pages_of(html_dir),
+                             lambda page, path: visit(page, html_dir, base, path))
 
 
 @pytest.fixture(scope="module")
@@ -503,7 +509,7 @@ def test_code_cells_fit_99_columns_on_a_wide_screen(built_html: Path, server: st
 
 
 def test_a_request_to_another_host_is_recorded_and_refused(tmp_path: Path) -> None:
-    """What ``test_no_page_reaches_another_host`` relies on: `watch` records a request to
+    """What ``test_no_page_reaches_another_host`` relies on: `watching` records a request to
     another host (by name or by address), and the browser refuses it (`launch`)."""
     (tmp_path / "page.html").write_text("<!DOCTYPE html><title>t</title><p>offline</p>")
     outside = ["https://cdn.jsdelivr.net/npm/x.js", "http://192.0.2.1/x.png"]
@@ -515,9 +521,9 @@ def test_a_request_to_another_host_is_recorded_and_refused(tmp_path: Path) -> No
         with serve(tmp_path) as base:
             async with launch() as browser:
                 page = await browser.new_page()
-                watch(page, report)
-                await page.goto(base + "page.html", wait_until="load")
-                return report, await page.evaluate(fetch_all, outside)
+                with watching(page, report):
+                    await page.goto(base + "page.html", wait_until="load")
+                    return report, await page.evaluate(fetch_all, outside)
 
     report, outcomes = asyncio.run(visit_one())
     assert report.external_requests == outside
@@ -555,3 +561,30 @@ def test_the_phone_check_catches_a_shrunk_figure_and_a_missing_cue(tmp_path: Pat
     assert unreadable == ['"shrunk" shown at 0.36 of its drawn width (358 of 1000 px)',
                           '"shrunk" does not link to its image',
                           '"cueless" scrolls in its frame with no cue']
+
+
+def test_a_tab_reused_from_page_to_page_records_each_page_on_its_own_report(
+        tmp_path: Path) -> None:
+    """What every check relies on since the tabs go on from page to page (`in_tabs`): each
+    report holds what its own page did, and nothing the tab's previous or next page did."""
+    (tmp_path / "broken.html").write_text(
+        "<!DOCTYPE html><title>b</title><img src='missing.png'>"
+        "<script>console.error('broken page'); setTimeout(() => console.error('late'), 50)"
+        "</script>")
+    (tmp_path / "clean.html").write_text("<!DOCTYPE html><title>c</title><p>clean</p>")
+    pages = ["clean.html", "broken.html", "clean.html"]
+
+    async def visit_in_one_tab() -> list[PageReport]:
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                return await in_tabs(browser, pages,
+                                     lambda page, path: visit(page, tmp_path, base, path),
+                                     at_once=1)
+
+    first, broken, last = asyncio.run(visit_in_one_tab())
+    assert [r.path for r in (first, broken, last)] == pages
+    assert any("broken page" in error for error in broken.console_errors), broken
+    assert any("404" in failure for failure in broken.failed_requests), broken
+    assert broken.broken_images, broken
+    for clean in (first, last):
+        assert not (clean.console_errors or clean.failed_requests or clean.broken_images), clean
