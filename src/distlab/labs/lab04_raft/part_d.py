@@ -28,6 +28,7 @@ from distlab.labs.lab04_raft.replication import Agreement, LogBound, Phase
 from distlab.labs.lab04_raft.tester import add_tester, split, with_service
 from distlab.sim import Network, Node, Simulation, Uniform
 from distlab.sim.node import FRAMEWORK_NAMES
+from distlab.sim.record import timer_identity
 
 #: the service asks for a snapshot each time a server has applied this many entries
 SNAPSHOT_EVERY = 10
@@ -203,7 +204,7 @@ def lagging_state(node: type[Node]) -> dict[str, Resumed]:
     timers: dict[str, list[tuple[str, float]]] = {node_id: [] for node_id in servers(sim)}
     for entry in sorted(sim.scheduler.pending()):
         if sim.entry_kind(entry) == "timer" and sim.is_live(entry):
-            node_id, name = entry[3]
+            node_id, name = timer_identity(entry[3])
             timers[node_id].append((name, entry[0] - sim.now))
     return {node_id: Resumed(None if node_id in sim.crashed else
                              {k: v for k, v in vars(server).items() if k not in FRAMEWORK_NAMES},
