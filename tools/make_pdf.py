@@ -13,6 +13,11 @@ number of the sheet it starts on), an outline (the PDF's bookmarks: parts, then 
 page number at the foot of every sheet. The numbers and the contents page are themselves
 printed by Chromium (an HTML page of numbers laid over the book's sheets), so no font or PDF
 drawing library is needed.
+
+Chromium keeps a page's links, and those to the book's own pages point at the loopback server
+that served it: they are made links inside the PDF (to the sheet the page starts on), and
+those to other files of the built site (a figure alone, a notebook's source) are dropped, so
+that no link in the PDF leads to a server that no longer runs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import asyncio
 import html
 import io
+import posixpath
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +35,7 @@ import yaml
 from book_browser import CHROMIUM, LOAD_TIMEOUT_MS, in_tabs, launch, serve, wait_until_ready
 from playwright.async_api import Browser, Page
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAPER = {"format": "A4", "margin": {"top": "16mm", "bottom": "18mm", "left": "14mm",
@@ -151,6 +158,29 @@ async def print_book(base: str, entries: list[Entry], book_title: str
     return printed, rows, contents, numbers
 
 
+def local_links(writer: PdfWriter, base: str, starts: dict[str, int]) -> None:
+    """Turn each link to the loopback server at ``base`` into a link to the sheet where that
+    page of the book starts (``starts``: page path -> sheet index), or drop it if it leads
+    to no page of the book."""
+    for sheet in writer.pages:
+        if "/Annots" not in sheet:
+            continue
+        kept = ArrayObject()
+        for reference in sheet["/Annots"]:
+            action = reference.get_object().get("/A")
+            uri = str(action.get("/URI", "")) if action else ""
+            if uri.startswith(base):
+                path = posixpath.normpath(uri[len(base):].split("#")[0])
+                if path not in starts:
+                    continue
+                reference.get_object()[NameObject("/A")] = DictionaryObject({
+                    NameObject("/S"): NameObject("/GoTo"),
+                    NameObject("/D"): ArrayObject([
+                        writer.pages[starts[path]].indirect_reference, NameObject("/Fit")])})
+            kept.append(reference)
+        sheet[NameObject("/Annots")] = kept
+
+
 def make_pdf(html_dir: Path, output: Path, toc_file: Path = REPO_ROOT / "_toc.yml") -> int:
     """Print the book in ``html_dir`` to ``output``; return the number of sheets."""
     entries = reading_order(toc_file)
@@ -164,6 +194,7 @@ def make_pdf(html_dir: Path, output: Path, toc_file: Path = REPO_ROOT / "_toc.ym
     book_title = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["title"]
     with serve(html_dir) as base:
         printed, rows, contents, numbers = asyncio.run(print_book(base, entries, book_title))
+    starts = {entry.path: start - 1 for (entry, _, _), (_, _, start) in zip(printed, rows)}
 
     writer = PdfWriter()
     for sheet in contents.pages:
@@ -181,6 +212,7 @@ def make_pdf(html_dir: Path, output: Path, toc_file: Path = REPO_ROOT / "_toc.ym
         writer.add_outline_item(title=title, page_number=start - 1, parent=parent)
     for sheet, number in zip(writer.pages, numbers.pages, strict=True):
         sheet.merge_page(number)
+    local_links(writer, base, starts)
     writer.add_metadata({"/Title": book_title})
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("wb") as file:

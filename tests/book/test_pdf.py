@@ -87,3 +87,19 @@ def test_the_pdf_shows_the_figures(book_pdf: Path) -> None:
     # the figures are pictures, not blank boxes: the largest holds a real plot's pixels
     largest = max(images, key=lambda image: image["/Width"] * image["/Height"])
     assert largest["/Width"] >= 400 and len(largest.get_data()) > 10_000
+
+
+def test_the_pdfs_links_lead_to_its_own_sheets_or_out_never_to_the_print_server(
+        book_pdf: Path) -> None:
+    reader = pypdf.PdfReader(book_pdf)
+    internal, external = 0, []
+    for sheet in reader.pages:
+        for annotation in sheet.get("/Annots") or []:
+            action = annotation.get_object().get("/A") or {}
+            if action.get("/S") == "/GoTo":
+                internal += 1
+            elif "/URI" in action:
+                external.append(str(action["/URI"]))
+    printed_from = [uri for uri in external if "127.0.0.1" in uri or "localhost" in uri]
+    assert not printed_from, f"{len(printed_from)} links to the print server: {printed_from[:3]}"
+    assert internal >= 20, f"only {internal} links between the book's pages"
