@@ -36,6 +36,10 @@ SIZES = tuple(int(s) for s in os.environ.get("SCALE_SIZES", "100,1000,10000,1000
 TICK_MS = 100.0
 SIM_MS = 2_000.0
 LONG_EVENTS = 10_000_000
+#: a cost per event is timed over at least this many events, after WARM_UP_MS of simulated time
+#: (at 100 nodes, 2 simulated seconds make only 4,095 events: too few to time)
+TIMED_EVENTS = 400_000
+WARM_UP_MS = 200.0
 #: bytes between two objects of the chain that prices a cache miss (about an idle node's size)
 SPACING = 1_000
 
@@ -81,13 +85,16 @@ def node_ids(n: int) -> list[str]:
 
 
 def cpu_per_event(n: int, trace: bool, cls: type[Node] = Ticker) -> float:
-    """Microseconds of CPU per event of a run of ``n`` nodes (the build not counted)."""
+    """Microseconds of CPU per event of a run of ``n`` nodes, timed after a warm-up (the
+    build and the first events not counted) over at least `TIMED_EVENTS` events."""
     sim = Simulation(seed=1, network=Network(latency=Constant(5)), max_events=10**9,
                      trace=trace)
     sim.add_nodes(cls, node_ids(n))
-    began = time.process_time()
-    sim.run(until=SIM_MS)
-    return (time.process_time() - began) / sim._events_run * 1e6
+    sim.run(until=WARM_UP_MS)
+    events, began = sim._events_run, time.process_time()
+    # each node makes about 2 events (a tick and a delivery) per TICK_MS
+    sim.run(until=WARM_UP_MS + max(SIM_MS, TIMED_EVENTS / (2 * n) * TICK_MS))
+    return (time.process_time() - began) / (sim._events_run - events) * 1e6
 
 
 def measure(n: int) -> dict[str, float]:
