@@ -276,3 +276,16 @@ def describe_servers(run: Run) -> str:
 
 def as_int(value: Any) -> int | None:
     return value if type(value) is int else None
+
+
+def leaders_among(run: Run, changed: list[str]) -> list[tuple[str, Any]]:
+    """``(server, term)`` of each server of ``changed`` (those whose role or term this step
+    changed) that is now a leader."""
+    return [(node_id, term) for node_id in changed
+            for term, state in [run.state.seen[node_id]] if state == "leader"]
+
+
+def vote_grants(events: list) -> list:
+    """The sends among ``events`` that grant a vote (a RequestVoteReply with vote_granted)."""
+    return [event for event in events if event.kind == "send"
+            and isinstance(event.data, RequestVoteReply) and event.data.vote_granted]

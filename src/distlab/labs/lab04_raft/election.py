@@ -20,7 +20,8 @@ from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, 
                                              RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule,
-                                            as_int, describe_servers, majority, servers, your_line)
+                                            as_int, describe_servers, leaders_among, majority,
+                                            servers, vote_grants, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
@@ -141,10 +142,8 @@ class ElectionRules(RaftRule):
         stale = [e for e in events if e.kind == "deliver" and isinstance(e.data, RequestVote)
                  and lower_term(e.data, before.get(e.node))]
         for request in stale:
-            for event in events:
-                if (event.kind == "send" and event.node == request.node
-                        and event.peer == request.peer
-                        and isinstance(event.data, RequestVoteReply) and event.data.vote_granted):
+            for event in vote_grants(events):
+                if event.node == request.node and event.peer == request.peer:
                     return (f"{request.node} (term {before[request.node][0]}) granted its vote "
                             f"to {request.data!r} from {request.peer}, a request of an older "
                             f"term: refuse a RequestVote whose term is lower than yours "
@@ -244,10 +243,7 @@ class ElectionRules(RaftRule):
 
     def new_leader_appends_at_once(self, run: Run, events: list, before: dict,
                                    changed: list[str]) -> str | None:
-        for node_id in changed:
-            term, state = run.state.seen[node_id]
-            if state != "leader":
-                continue
+        for node_id, term in leaders_among(run, changed):
             reached = {e.peer for e in events if e.kind == "send" and e.node == node_id
                        and isinstance(e.data, (AppendEntries, InstallSnapshot))
                        and as_int(getattr(e.data, "term", None)) == term}
@@ -321,9 +317,8 @@ class ElectionRules(RaftRule):
                     and msg.vote_granted):
                 granted[event.node, msg.term].add(event.peer)
         n = len(servers(run.sim))
-        for node_id in changed:
-            term, state = run.state.seen[node_id]
-            if state != "leader" or type(term) is not int:
+        for node_id, term in leaders_among(run, changed):
+            if type(term) is not int:
                 continue
             voters = granted[node_id, term] | {node_id}
             if len(voters) >= majority(run):
@@ -340,10 +335,7 @@ class ElectionRules(RaftRule):
 
     def election_safety(self, run: Run, events: list, before: dict,
                         changed: list[str]) -> str | None:
-        for node_id in changed:
-            term, state = run.state.seen[node_id]
-            if state != "leader":
-                continue
+        for node_id, term in leaders_among(run, changed):
             first, since = run.state.leaders.setdefault(term, (node_id, run.sim.now))
             if first != node_id:
                 return (f"two leaders in term {term}: {first} (since t={since:.3f} ms) and "

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
-                                             RequestVote, RequestVoteReply)
+                                             RequestVote)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import (TESTER, RaftRule, as_int, majority, servers,
-                                            unchanged_since_read, your_line)
+                                            unchanged_since_read, vote_grants, your_line)
 from distlab.labs.lab04_raft.election import RULES, ElectionRules, lower_term
 from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
 from distlab.sim.trace import _jsonable
@@ -411,11 +411,7 @@ class LogRules(LogRule, ElectionRules):
         request = delivered(events, RequestVote)
         if request is None:
             return None
-        for event in events:
-            msg = event.data
-            if not (event.kind == "send" and isinstance(msg, RequestVoteReply)
-                    and msg.vote_granted):
-                continue
+        for event in vote_grants(events):
             log = old_logs.get(event.node) or ()
             mine = (log[-1][0] if log else 0, len(log))
             theirs = (request.last_log_term, request.last_log_index)
