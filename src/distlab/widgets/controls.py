@@ -1,19 +1,73 @@
 """What every explorer widget does with its buttons and sliders: run the action, show what
-went wrong, redraw.
+went wrong, redraw; and the controls themselves, sized to fit their labels.
 
 ipywidgets calls a button's callback and drops any exception it raises (at best it lands in
 the browser's console), so a reader who clicks "restart" on a node that is not crashed would
 see nothing happen. `Controls._act` catches the exception and keeps its message in ``error``,
 which the widget shows in red under its picture (`Controls.error_html`) until the next action.
+
+ipywidgets gives every control a fixed size: a button 148 px, a slider or a menu 300 px of which
+its description takes 80 px, whatever their text; and a fixed width set in px fits one label
+and cuts the next ("crash store-asia" in 90 px). So the explorers make their controls with
+`button`, `slider` and `menu`, which size each from its own text, and set them side by side
+with `row`, which wraps onto another line where the width runs out (a phone) instead of
+squeezing them. tests/widgets/test_control_layout.py checks every explorer's controls, and the
+browser test measures them as the built book draws them.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from typing import Any
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import ipywidgets as w
 
 from distlab.viz.palette import VERMILLION
+
+#: ipywidgets writes a control's text at 13 px, about 7 px a character on average: a width
+#: made from this count is a little generous, never short
+CHAR_PX = 7.5
+#: the least length (px) of a slider's track, along which a reader drags to set a value
+MIN_TRACK_PX = 120
+#: what a slider draws besides its description and its track: its readout (72 px or more)
+#: and the margins (measured in Chromium, ipywidgets 8)
+SLIDER_EXTRA_PX = 96
+#: a description as wide as its text (ipywidgets' default is 80 px, cutting longer ones)
+FITTED_DESCRIPTION = {"description_width": "initial"}
+
+SliderT = TypeVar("SliderT", w.IntSlider, w.FloatSlider)
+
+
+def button(label: str, **options: Any) -> w.Button:
+    """A button as wide as its label; it grows with it when the label changes ("crash a"
+    becomes "restart a")."""
+    return w.Button(description=label, layout=w.Layout(width="auto"), **options)
+
+
+def slider(kind: type[SliderT], description: str, *, track: int = MIN_TRACK_PX,
+           **options: Any) -> SliderT:
+    """A slider of ``kind`` (`ipywidgets.IntSlider`, `ipywidgets.FloatSlider`): its
+    description as wide as its text, and its track at least ``track`` px long."""
+    width = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX + track
+    return kind(description=description, style=FITTED_DESCRIPTION,
+                layout=w.Layout(width=f"{width}px"), **options)
+
+
+def menu(options: Sequence[Any], description: str = "", *, max_width: str = "100%",
+         **more: Any) -> w.Dropdown:
+    """A drop-down menu as wide as its description and its longest choice, up to
+    ``max_width`` (a CSS width; by default its row's: on a phone a long choice is cut, not the
+    page made to scroll sideways; the list it opens shows every choice whole)."""
+    return w.Dropdown(options=options, description=description, style=FITTED_DESCRIPTION,
+                      layout=w.Layout(width="auto", max_width=max_width), **more)
+
+
+def row(*widgets: w.Widget) -> w.HBox:
+    """Widgets side by side (controls, pictures), going on to the next line where the width
+    runs out."""
+    return w.HBox(list(widgets), layout=w.Layout(flex_flow="row wrap"))
 
 
 class Controls:

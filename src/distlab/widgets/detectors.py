@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from distlab.viz.membership import Point, draw_suspicions, draw_tradeoff
 from distlab.viz.style import figure_png, static_image
-from distlab.widgets.controls import Controls
+from distlab.widgets.controls import Controls, menu, row, slider
 
 #: what ``run(name, setting)`` returns: spikes (start, end, delay), suspicions, run length
 DetectorRun = tuple[Sequence[tuple[float, float, float]], Sequence[Sequence[float | None]],
@@ -71,12 +71,10 @@ class ThresholdExplorer(Controls):
 
     # -- widgets ------------------------------------------------------------------------------
     def _make_widgets(self) -> None:
-        self.menu = w.Dropdown(options=list(self.curves), value=self.detector,
-                               description="detector")
-        self.slider = w.IntSlider(value=self.index, min=0,
-                                  max=len(self.curves[self.detector]) - 1,
-                                  description="setting", continuous_update=False,
-                                  readout=False)
+        self.menu = menu(list(self.curves), "detector", value=self.detector)
+        self.slider = slider(w.IntSlider, "setting", value=self.index, min=0,
+                             max=len(self.curves[self.detector]) - 1, continuous_update=False,
+                             readout=False)
         self.image = w.Image(format="png")
         self.status = w.HTML()
         self.menu.observe(lambda change: self._act(lambda: self.choose(change["new"], 0)),
@@ -84,7 +82,7 @@ class ThresholdExplorer(Controls):
         self.slider.observe(lambda change: self._act(
             lambda: self.choose(self.detector, change["new"])), "value")
         self.widget = w.VBox([w.HTML(f"<b>{html.escape(self.title)}</b>"),
-                              w.HBox([self.menu, self.slider]), self.image, self.status])
+                              row(self.menu, self.slider), self.image, self.status])
 
     # -- actions ------------------------------------------------------------------------------
     def choose(self, detector: str, index: int) -> None:

@@ -37,7 +37,7 @@ from distlab.viz.spacetime import SpaceTimeDrawer, draw_spacetime
 from distlab.viz.style import compact_png, figure_png, legend_html, static_image
 from distlab.viz.timeline import read_timeline
 from distlab.viz.topology import Roles, circle_positions, draw_topology, read_topology
-from distlab.widgets.controls import Controls
+from distlab.widgets.controls import FITTED_DESCRIPTION, Controls, button, menu, row, slider
 
 #: When no ``window`` is given, the space-time diagram shows about this many recent events.
 RECENT_EVENTS = 300
@@ -97,27 +97,23 @@ class Explorer(Controls):
 
     # -- widgets ------------------------------------------------------------------------------
     def _make_widgets(self, seed: int, run_ms: int) -> None:
-        self.step_button = w.Button(description="Step", tooltip="run the next event",
-                                    layout=w.Layout(width="70px"))
-        self.run_button = w.Button(description="Run", tooltip="run for the time on the slider",
-                                   button_style="primary", layout=w.Layout(width="70px"))
-        self.run_ms = w.IntSlider(value=run_ms, min=10, max=2000, step=10,
-                                  description="run (ms)", continuous_update=False,
-                                  style={"description_width": "initial"})
-        self.seed_box = w.IntText(value=seed, description="seed",
+        self.step_button = button("Step", tooltip="run the next event")
+        self.run_button = button("Run", tooltip="run for the time on the slider",
+                                 button_style="primary")
+        self.run_ms = slider(w.IntSlider, "run (ms)", value=run_ms, min=10, max=2000, step=10,
+                             continuous_update=False)
+        self.seed_box = w.IntText(value=seed, description="seed", style=FITTED_DESCRIPTION,
                                   layout=w.Layout(width="150px"))
-        self.reset_button = w.Button(description="Reset",
-                                     tooltip="rebuild the scenario with this seed",
-                                     layout=w.Layout(width="70px"))
+        self.reset_button = button("Reset", tooltip="rebuild the scenario with this seed")
         mean = self.sim.network.latency.mean
-        self.latency = w.FloatSlider(value=mean, min=0.0, max=max(20.0, 4 * mean), step=0.5,
-                                     description="latency (ms)", continuous_update=False,
-                                     style={"description_width": "initial"})
-        self.loss = w.FloatSlider(value=self.sim.network.loss, min=0.0, max=0.5, step=0.01,
-                                  description="loss", continuous_update=False)
-        self.partition = w.Dropdown(description="partition", layout=w.Layout(width="260px"))
+        self.latency = slider(w.FloatSlider, "latency (ms)", value=mean, min=0.0,
+                              max=max(20.0, 4 * mean), step=0.5, continuous_update=False)
+        self.loss = slider(w.FloatSlider, "loss", value=self.sim.network.loss, min=0.0, max=0.5,
+                           step=0.01, continuous_update=False)
+        # up to 56 characters a choice ("a,b,c | d,e,f" with six long names): kept shorter
+        self.partition = menu([], "partition", max_width="330px")
         self.crash_buttons: dict[str, w.Button] = {}
-        self.crash_row = w.HBox()
+        self.crash_row = row()
         self.topology_image = w.Image(format="png")
         self.spacetime_image = w.Image(format="png")
         self.legend = w.HTML()
@@ -134,12 +130,10 @@ class Explorer(Controls):
 
         self.widget = w.VBox([
             w.HTML(f"<b>{html.escape(self.title)}</b>"),
-            w.HBox([self.step_button, self.run_button, self.run_ms, self.seed_box,
-                    self.reset_button]),
-            w.HBox([self.latency, self.loss, self.partition]),
+            row(self.step_button, self.run_button, self.run_ms, self.seed_box, self.reset_button),
+            row(self.latency, self.loss, self.partition),
             self.crash_row,
-            w.HBox([self.topology_image, w.VBox([self.spacetime_image, self.legend])],
-                   layout=w.Layout(flex_flow="row wrap")),
+            row(self.topology_image, w.VBox([self.spacetime_image, self.legend])),
             self.status,
             self.table,
         ])
@@ -229,9 +223,9 @@ class Explorer(Controls):
             self._syncing = False
 
     def _crash_button(self, node_id: str) -> w.Button:
-        button = w.Button(description=f"crash {node_id}", layout=w.Layout(width="90px"))
-        button.on_click(lambda _: self._act(lambda: self._toggle_crash(node_id)))
-        return button
+        crash = button(f"crash {node_id}")
+        crash.on_click(lambda _: self._act(lambda: self._toggle_crash(node_id)))
+        return crash
 
     def _current_partition(self, choices: dict) -> str:
         cut = self.sim.cut_links

@@ -36,7 +36,7 @@ from distlab.sim import Envelope, Simulation
 from distlab.viz.palette import VERMILLION
 from distlab.viz.raftlog import draw_logs, read_logs
 from distlab.viz.style import compact_png, figure_png, static_image
-from distlab.widgets.controls import Controls
+from distlab.widgets.controls import Controls, button, menu, row, slider
 
 #: The drawing shows at least this many log indices (so that boxes keep their size).
 MIN_INDICES = 12
@@ -88,21 +88,18 @@ class RaftExplorer(Controls):
 
     # -- widgets ------------------------------------------------------------------------------
     def _make_widgets(self, run_ms: int) -> None:
-        layout = w.Layout(width="auto")
-        self.run_button = w.Button(description="Run", button_style="primary", layout=layout)
-        self.run_ms = w.IntSlider(value=run_ms, min=10, max=1000, step=10,
-                                  description="run (ms)", continuous_update=False)
-        self.server = w.Dropdown(options=self.servers, value=self.servers[0],
-                                 description="server", layout=w.Layout(width="160px"))
-        self.crash_button = w.Button(description="crash", layout=layout)
-        self.timeout_button = w.Button(description="time out", layout=layout,
-                                       tooltip="its election timer goes off now")
-        self.isolate_button = w.Button(description="isolate", layout=layout)
-        self.heal_button = w.Button(description="heal", layout=layout)
-        self.request_button = w.Button(description="client request", layout=layout)
-        self.time = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=1.0,
-                                  description="time (ms)", continuous_update=False,
-                                  layout=w.Layout(width="520px"))
+        self.run_button = button("Run", button_style="primary")
+        self.run_ms = slider(w.IntSlider, "run (ms)", value=run_ms, min=10, max=1000, step=10,
+                             continuous_update=False)
+        self.server = menu(self.servers, "server", value=self.servers[0])
+        self.crash_button = button("crash")
+        self.timeout_button = button("time out", tooltip="its election timer goes off now")
+        self.isolate_button = button("isolate")
+        self.heal_button = button("heal")
+        self.request_button = button("client request")
+        # a long track: each pixel of it is a moment of the run to go back to
+        self.time = slider(w.FloatSlider, "time (ms)", track=350, value=0.0, min=0.0, max=1.0,
+                           step=1.0, continuous_update=False)
         self.image = w.Image(format="png")
         self.flight = w.HTML()
         self.status = w.HTML()
@@ -119,8 +116,8 @@ class RaftExplorer(Controls):
         self.time.observe(self._on_time, "value")
         self.widget = w.VBox([
             w.HTML(f"<b>{html.escape(self.title)}</b>"),
-            w.HBox([self.run_button, self.run_ms, self.request_button, self.heal_button]),
-            w.HBox([self.server, self.crash_button, self.timeout_button, self.isolate_button]),
+            row(self.run_button, self.run_ms, self.request_button, self.heal_button),
+            row(self.server, self.crash_button, self.timeout_button, self.isolate_button),
             self.time,
             self.image,
             self.status,

@@ -31,7 +31,7 @@ from matplotlib.patches import FancyBboxPatch
 from distlab.sim import Node, Simulation
 from distlab.viz.palette import INK, INK_SOFT, SKY_BLUE, VERMILLION, YELLOW, tint
 from distlab.viz.style import figure_png, static_image
-from distlab.widgets.controls import Controls
+from distlab.widgets.controls import Controls, button, menu, row, slider
 
 #: the colour of a replica's box: up and reachable, crashed, cut off from the other replicas
 #: (the box also names its state, so the colour is never the only cue)
@@ -66,8 +66,7 @@ class ReplicationExplorer(Controls):
     # -- widgets ------------------------------------------------------------------------------
     def _make_widgets(self, r: int, w_: int) -> None:
         n = len(self.replicas)
-        self.target = w.Dropdown(options=self.replicas, description="replica",
-                                 layout=w.Layout(width="150px"))
+        self.target = menu(self.replicas, "replica")
         buttons = {"write": lambda: self.write(self.target.value),
                    "read": lambda: self.read(self.target.value),
                    "crash": lambda: self.crash(self.target.value),
@@ -76,21 +75,19 @@ class ReplicationExplorer(Controls):
                    "heal": self.heal, "reset": self.reset}
         self.buttons: dict[str, w.Button] = {}
         for label, action in buttons.items():
-            button = self.buttons[label] = w.Button(description=label,
-                                                    layout=w.Layout(width="75px"))
-            button.on_click(lambda _, action=action: self._act(action))
-        self.r_slider = w.IntSlider(value=r, min=1, max=n, description="R",
-                                    continuous_update=False, layout=w.Layout(width="200px"))
-        self.w_slider = w.IntSlider(value=w_, min=1, max=n, description="W",
-                                    continuous_update=False, layout=w.Layout(width="200px"))
-        for slider in (self.r_slider, self.w_slider):
-            slider.observe(lambda _: self._act(lambda: self.set_quorums(
+            self.buttons[label] = button(label)
+            self.buttons[label].on_click(lambda _, action=action: self._act(action))
+        self.r_slider = slider(w.IntSlider, "R", value=r, min=1, max=n, continuous_update=False)
+        self.w_slider = slider(w.IntSlider, "W", value=w_, min=1, max=n,
+                               continuous_update=False)
+        for quorum in (self.r_slider, self.w_slider):
+            quorum.observe(lambda _: self._act(lambda: self.set_quorums(
                 self.r_slider.value, self.w_slider.value)), "value")
         self.image = w.Image(format="png")
         self.status = w.HTML()
         self.widget = w.VBox([w.HTML(f"<b>{html.escape(self.title)}</b>"),
-                              w.HBox([self.target, *self.buttons.values()]),
-                              w.HBox([self.r_slider, self.w_slider]),
+                              row(self.target, *self.buttons.values()),
+                              row(self.r_slider, self.w_slider),
                               self.image, self.status])
 
     # -- actions ------------------------------------------------------------------------------

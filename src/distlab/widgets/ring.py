@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from distlab.viz.ring import DrawableRing, draw_ring, legend_handles, node_colors, read_ring
 from distlab.viz.style import compact_png, figure_png, static_image
-from distlab.widgets.controls import Controls
+from distlab.widgets.controls import Controls, button, menu, row, slider
 
 RingMaker = Callable[[list[str], int], DrawableRing]
 
@@ -63,14 +63,12 @@ class RingExplorer(Controls):
 
     # -- widgets ------------------------------------------------------------------------------
     def _make_widgets(self, vnodes: int, max_vnodes: int) -> None:
-        self.add_button = w.Button(description="add a node", button_style="primary",
-                                   layout=w.Layout(width="110px"))
-        self.leaving = w.Dropdown(description="node", layout=w.Layout(width="150px"))
-        self.remove_button = w.Button(description="remove it", layout=w.Layout(width="90px"))
-        self.vnodes = w.IntSlider(value=vnodes, min=1, max=max_vnodes,
-                                  description="virtual nodes", continuous_update=False,
-                                  style={"description_width": "initial"})
-        self.reset_button = w.Button(description="Reset", layout=w.Layout(width="70px"))
+        self.add_button = button("add a node", button_style="primary")
+        self.leaving = menu([], "node")
+        self.remove_button = button("remove it")
+        self.vnodes = slider(w.IntSlider, "virtual nodes", value=vnodes, min=1, max=max_vnodes,
+                             continuous_update=False)
+        self.reset_button = button("Reset")
         self.image = w.Image(format="png")
         self.status = w.HTML()
         self.table = w.HTML()
@@ -82,10 +80,9 @@ class RingExplorer(Controls):
                             "value")
         self.widget = w.VBox([
             w.HTML(f"<b>{html.escape(self.title)}</b>"),
-            w.HBox([self.add_button, self.leaving, self.remove_button, self.vnodes,
-                    self.reset_button]),
-            w.HBox([self.image, w.VBox([self.status, self.table])],
-                   layout=w.Layout(flex_flow="row wrap")),
+            row(self.add_button, self.leaving, self.remove_button, self.vnodes,
+                self.reset_button),
+            row(self.image, w.VBox([self.status, self.table])),
         ])
 
 

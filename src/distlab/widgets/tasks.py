@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from distlab.sim import Simulation
 from distlab.viz.gantt import draw_tasks, task_spans
 from distlab.viz.style import figure_png, static_image
-from distlab.widgets.controls import Controls
+from distlab.widgets.controls import Controls, menu, row, slider
 
 JobRunner = Callable[..., tuple[Simulation, str]]
 #: the crash times the explorer offers, in ms (None: no crash)
@@ -55,23 +55,19 @@ class TaskExplorer(Controls):
         self.figure = Figure(figsize=(9.5, 0.9 + 0.45 * max(len(self.nodes), 2)), dpi=80,
                              layout="constrained")
         self.ax = self.figure.add_subplot()
-        self.slowdown = w.IntSlider(value=slowdown, min=1, max=20,
-                                    description="straggler slowdown", continuous_update=False,
-                                    style={"description_width": "initial"})
-        self.crash = w.Dropdown(options=[(f"crash at {t} ms" if t else "no crash", t)
-                                         for t in CRASH_TIMES],
-                                value=None, layout=w.Layout(width="150px"))
+        self.slowdown = slider(w.IntSlider, "straggler slowdown", value=slowdown, min=1,
+                               max=20, continuous_update=False)
+        self.crash = menu([(f"crash at {t} ms" if t else "no crash", t) for t in CRASH_TIMES],
+                          value=None)
         self.backups = w.Checkbox(value=backups, description="backup tasks")
-        self.seed = w.IntSlider(value=1, min=0, max=20, description="seed",
-                                continuous_update=False)
+        self.seed = slider(w.IntSlider, "seed", value=1, min=0, max=20, continuous_update=False)
         for control in (self.slowdown, self.crash, self.backups, self.seed):
             control.observe(lambda change: self._act(self.rerun), "value")
         self.image = w.Image(format="png")
         self.status = w.HTML()
         self.widget = w.VBox([
             w.HTML(f"<b>{html.escape(title)}</b>"),
-            w.HBox([self.slowdown, self.crash, self.backups, self.seed],
-                   layout=w.Layout(flex_flow="row wrap")),
+            row(self.slowdown, self.crash, self.backups, self.seed),
             self.image, self.status])
         self.sim: Simulation | None = None
         self.summary = ""

@@ -1,0 +1,166 @@
+"""Every explorer's controls fit their labels: no button narrower than its label, no slider
+whose description leaves its track too short to drag, no menu narrower than its longest
+choice, and rows of controls that wrap onto another line instead of squeezing their controls.
+
+The widths are read from the widgets' layouts as Python builds them, with the sizes ipywidgets
+8 gives its controls (`tests/book/test_browser.py` measures the controls as the built book
+draws them). A label's width is estimated at `CHAR_PX` a character: the controls' 13 px
+font averages about 7 px.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import ipywidgets as w
+import matplotlib
+import pytest
+from ipywidgets.widgets.widget_description import DescriptionWidget
+
+matplotlib.use("Agg")
+
+from distlab.consensus.raft.runs import client_request, explorer_cluster  # noqa: E402
+from distlab.kv.playground import REPLICAS, ask, held, set_quorums, store  # noqa: E402
+from distlab.kv.world import replicated  # noqa: E402
+from distlab.partitioning import ConsistentHashRing  # noqa: E402
+from distlab.sim import Simulation  # noqa: E402
+from distlab.widgets import Explorer  # noqa: E402
+from distlab.widgets.controls import CHAR_PX, MIN_TRACK_PX, button, row, slider  # noqa: E402
+from distlab.widgets.detectors import ThresholdExplorer  # noqa: E402
+from distlab.widgets.raft import RaftExplorer  # noqa: E402
+from distlab.widgets.replication import ReplicationExplorer  # noqa: E402
+from distlab.widgets.ring import RingExplorer  # noqa: E402
+from distlab.widgets.tasks import TaskExplorer  # noqa: E402
+
+#: ipywidgets 8's sizes (its stylesheet, @jupyter-widgets/controls): a control is 300 px wide
+#: unless its layout says otherwise, a description 80 px unless its style says "initial"
+DEFAULT_WIDTH_PX = 300
+DESCRIPTION_PX = 80
+#: a button's default width, and the padding around its label
+BUTTON_WIDTH_PX = 148
+BUTTON_PADDING_PX = 20
+#: what a slider holds besides its description and its track (the readout, the margins),
+#: and what a menu holds besides its description and its text (the arrow, the margins)
+SLIDER_EXTRA_PX = 96
+MENU_EXTRA_PX = 36
+
+
+def text_px(text: str) -> float:
+    return CHAR_PX * len(text)
+
+
+def px(width: str | None, default: float) -> float | None:
+    """A layout's width in px: ``default`` when unset, None when sized by its content."""
+    if width is None:
+        return default
+    if width == "auto":
+        return None
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)px", width)
+    assert found, f"a width this test cannot read: {width!r}"
+    return float(found[1])
+
+
+def description_px(control: DescriptionWidget) -> float:
+    if not control.description:
+        return 0.0
+    if control.style.description_width == "initial":
+        return text_px(control.description)
+    return DESCRIPTION_PX
+
+
+def widgets_in(widget: w.Widget) -> Iterator[w.Widget]:
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from widgets_in(child)
+
+
+def cut_controls(widget: w.Widget) -> list[str]:
+    """What in ``widget`` would be drawn too narrow for its text, or squeezed in its row."""
+    found = []
+    for part in widgets_in(widget):
+        if isinstance(part, DescriptionWidget) and part.description \
+                and not isinstance(part, (w.Button, w.Checkbox)) \
+                and part.style.description_width != "initial" \
+                and text_px(part.description) > DESCRIPTION_PX:
+            found.append(f"{type(part).__name__} {part.description!r}: its description is cut "
+                         f"to {DESCRIPTION_PX} px")
+        if isinstance(part, w.Button):
+            width = px(part.layout.width, BUTTON_WIDTH_PX)
+            needed = text_px(part.description) + BUTTON_PADDING_PX
+            if width is not None and width < needed:
+                found.append(f"button {part.description!r}: {width:.0f} px for a label of "
+                             f"about {needed:.0f} px")
+        elif isinstance(part, (w.IntSlider, w.FloatSlider)):
+            width = px(part.layout.width, DEFAULT_WIDTH_PX)
+            track = 0.0 if width is None else width - description_px(part) - SLIDER_EXTRA_PX
+            if track < MIN_TRACK_PX:
+                found.append(f"slider {part.description!r}: a track of about {track:.0f} px "
+                             f"(at least {MIN_TRACK_PX} px)")
+        elif isinstance(part, w.Dropdown):
+            width = px(part.layout.width, DEFAULT_WIDTH_PX)
+            longest = max((text_px(label) for label in part._options_labels), default=0.0)
+            room = None if width is None else width - description_px(part) - MENU_EXTRA_PX
+            if room is not None and room < longest:
+                found.append(f"menu {part.description!r}: {room:.0f} px for choices of up to "
+                             f"about {longest:.0f} px")
+        elif isinstance(part, w.HBox) and not re.search(r"\bwrap\b", part.layout.flex_flow or ""):
+            found.append(f"a row that does not wrap: "
+                         f"{', '.join(type(c).__name__ for c in part.children)}")
+    return found
+
+
+def tasks_run(slowdown: int, crash_at: float | None, backups: bool,
+              seed: int) -> tuple[Simulation, str]:
+    return Simulation(seed=seed), "nothing to run"
+
+
+def detector_run(detector: str, setting: float) -> tuple[list, list, float]:
+    return [], [], 1_000.0
+
+
+EXPLORERS: dict[str, Callable[[], w.Widget]] = {
+    # the book's 01.01: the node names that cut "crash store-asia" in a 90 px button
+    "Explorer": lambda: Explorer(replicated, title="Three replicas, three regions").widget,
+    # the book's 03.03: sliders R and W with 24 px tracks
+    "ReplicationExplorer": lambda: ReplicationExplorer(
+        store, ask, set_quorums, held, replicas=REPLICAS).widget,
+    "RingExplorer": lambda: RingExplorer(ConsistentHashRing, nodes=["n0", "n1", "n2"],
+                                         keys=["k1", "k2"]).widget,
+    "RaftExplorer": lambda: RaftExplorer(explorer_cluster, request=client_request,
+                                         servers=["n1", "n2", "n3", "n4", "n5"]).widget,
+    "TaskExplorer": lambda: TaskExplorer(tasks_run, nodes=["w1", "w2"]).widget,
+    "ThresholdExplorer": lambda: ThresholdExplorer(
+        {"fixed timeout": [(100, 4.5, 186.0), (200, 2.5, 286.0)],
+         "phi accrual (exponential)": [(2, 4.0, 220.0)]}, detector_run).widget,
+}
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_every_control_of_an_explorer_fits_its_label(name: str) -> None:
+    assert cut_controls(EXPLORERS[name]()) == []
+
+
+def test_the_check_catches_a_cut_button_a_short_track_a_narrow_menu_and_a_stiff_row() -> None:
+    """What the test above relies on: the layouts the explorers had before are caught."""
+    old = w.HBox([
+        w.Button(description="crash store-asia", layout=w.Layout(width="90px")),
+        w.IntSlider(description="R", layout=w.Layout(width="200px")),
+        w.Dropdown(options=["store-asia"], description="replica", layout=w.Layout(width="150px")),
+    ])
+    assert cut_controls(old) == [
+        "a row that does not wrap: Button, IntSlider, Dropdown",
+        "button 'crash store-asia': 90 px for a label of about 140 px",
+        f"slider 'R': a track of about 24 px (at least {MIN_TRACK_PX} px)",
+        "menu 'replica': 34 px for choices of up to about 75 px",
+    ]
+    assert cut_controls(w.IntSlider(description="straggler slowdown")) == [
+        "IntSlider 'straggler slowdown': its description is cut to 80 px"]
+
+
+def test_the_helpers_make_controls_that_fit() -> None:
+    controls = row(button("crash store-asia"), slider(w.IntSlider, "straggler slowdown"),
+                   slider(w.FloatSlider, "R", track=200))
+    assert cut_controls(controls) == []
+    assert controls.children[0].layout.width == "auto"
+    assert px(controls.children[2].layout.width, 0) >= text_px("R") + SLIDER_EXTRA_PX + 200
