@@ -23,6 +23,10 @@ interest is recorded in a ``PageReport``; the tests below read the reports:
   (tools/figure_frames.py, _assets/distlab.css); a figure wider than its frame shows the
   frame's cue, one that fits shows none; each output figure links to its image, and no
   explorer's button or slider is narrower than at 1280 px;
+- at 390 px a figure that scrolls in its frame opens at its middle, with a cue at each edge
+  (_assets/figure-widths.js), so that its centred title shows whole;
+- at every width each explorer's button shows its whole label, each description its whole
+  text, and each slider a track of MIN_SLIDER_TRACK_PX or more (distlab.widgets.controls);
 - every image of the article has an alt text that says what it shows: never a file name, nor
   only where the figure is (tools/figure_alt_text.py's last resort);
 - each page, with its images, weighs less than MAX_PAGE_KB (the weights are printed).
@@ -67,6 +71,9 @@ MIN_FIGURE_SCALE = 0.6
 #: a page's HTML (with its saved widget state) plus its images, in KB. Measured on the first
 #: four chapters: 30 KB (an introduction) to 900 KB (02.04, with several widgets and 25 figures).
 MAX_PAGE_KB = 1_500
+#: the shortest slider track a reader can still drag along (the explorers make theirs 120 px
+#: or longer: distlab.widgets.controls)
+MIN_SLIDER_TRACK_PX = 100
 
 
 @dataclass
@@ -90,6 +97,7 @@ class PageReport:
     weight_kb: float = 0.0
     phone_figures: int = 0
     phone_unreadable: list[str] = field(default_factory=list)
+    cut_controls: list[str] = field(default_factory=list)  # "<width> px: <control> ..."
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +217,24 @@ def page_weight_kb(html_dir: Path, path: str, image_urls: list[str]) -> float:
     return sum(f.stat().st_size for f in files if f.is_file()) / 1024
 
 
+FIND_CUT_CONTROLS = """(minTrack) => {
+    const cut = [];
+    const labels = '.widget-subarea button, .widget-subarea .widget-label';
+    for (const el of document.querySelectorAll(labels)) {
+        if (el.scrollWidth > el.clientWidth + 1)
+            cut.push('"' + el.textContent.trim() + '" cut: ' + el.scrollWidth
+                     + ' px of text in ' + el.clientWidth);
+    }
+    for (const el of document.querySelectorAll('.widget-subarea .slider-container')) {
+        const width = el.getBoundingClientRect().width;
+        if (width < minTrack)
+            cut.push('slider "' + el.closest('.widget-hslider').textContent.trim().slice(0, 30)
+                     + '": a track of ' + Math.round(width) + ' px');
+    }
+    return cut;
+}"""
+
+
 async def measure_widths(page: Page, report: PageReport) -> None:
     """Resize the loaded page to each laptop width, then to a phone's; record what is too wide
     (a resize lays the page out again at once: no need to load it again)."""
@@ -217,6 +243,8 @@ async def measure_widths(page: Page, report: PageReport) -> None:
         await next_frames(page)
         check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
         report.wide_blocks += [f"{width} px: {w}" for w in await page.evaluate(check)]
+        report.cut_controls += [f"{width} px: {c}" for c in await page.evaluate(
+            FIND_CUT_CONTROLS, MIN_SLIDER_TRACK_PX)]
 
 
 FIND_UNREADABLE_FIGURES = """(minScale) => {
@@ -247,6 +275,15 @@ FIND_UNREADABLE_FIGURES = """(minScale) => {
     return [figures, unreadable];
 }"""
 
+#: a figure that scrolls in its frame but does not open at its middle with both cues
+FIND_UNCENTRED_FRAMES = """() => Array.from(document.querySelectorAll('.bd-article .figure-frame'))
+    .filter(frame => frame.scrollWidth > frame.clientWidth + 1)
+    .filter(frame => Math.abs(frame.scrollLeft - (frame.scrollWidth - frame.clientWidth) / 2) > 1
+                     || !(parseFloat(getComputedStyle(frame, '::before').width) > 0))
+    .map(frame => '"' + (frame.querySelector('img').alt || '').slice(0, 60) + '" opens at '
+                  + Math.round(frame.scrollLeft) + ' px of ' + (frame.scrollWidth
+                  - frame.clientWidth) + ', not at its middle with a cue at each edge')"""
+
 #: an explorer's controls (buttons, slider tracks), in the order of the page
 CONTROL_WIDTHS = """() => Array.from(
     document.querySelectorAll('.widget-subarea button, .widget-subarea .slider-container'),
@@ -266,6 +303,7 @@ async def check_phone_layout(page: Page, report: PageReport) -> None:
     phone = await page.evaluate(CONTROL_WIDTHS)
     report.phone_figures, report.phone_unreadable = await page.evaluate(
         FIND_UNREADABLE_FIGURES, MIN_FIGURE_SCALE)
+    report.phone_unreadable += await page.evaluate(FIND_UNCENTRED_FRAMES)
     report.phone_unreadable += [
         f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at 1280 px"
         for (name, wide), (_, narrow) in zip(laptop, phone, strict=True) if narrow < wide - 1]
@@ -463,6 +501,11 @@ def test_figures_stay_legible_on_a_phone(reports: list[PageReport]) -> None:
         f"unreadable at {PHONE_WIDTH} px (tools/figure_frames.py, _assets/distlab.css)")
 
 
+def test_explorer_controls_show_their_whole_labels(reports: list[PageReport]) -> None:
+    assert not offenders(reports, "cut_controls"), (
+        "size these controls with distlab.widgets.controls (button, slider, menu, row)")
+
+
 def test_every_figure_has_an_alt_text_that_says_what_it_shows(
         reports: list[PageReport]) -> None:
     assert not offenders(reports, "bad_alts"), (
@@ -588,3 +631,76 @@ def test_a_tab_reused_from_page_to_page_records_each_page_on_its_own_report(
     assert broken.broken_images, broken
     for clean in (first, last):
         assert not (clean.console_errors or clean.failed_requests or clean.broken_images), clean
+
+
+def test_the_control_check_catches_a_cut_label_and_a_short_track(tmp_path: Path) -> None:
+    """What ``test_explorer_controls_show_their_whole_labels`` relies on, on a page of our own
+    drawn as the widget manager draws controls: a label cut in a fixed-width button (the old
+    "crash store-asia" in 90 px) and a slider track of 24 px are reported; a button as wide as
+    its label and a long track are not."""
+    clipped = (
+        "overflow: hidden; white-space: nowrap; border: 0; padding: 0 10px; font: 13px sans-serif")
+    (tmp_path / "page.html").write_text(
+        "<!DOCTYPE html><title>t</title><div class='widget-subarea'>"
+        f"<button style='width: 90px; {clipped}'>crash store-asia</button>"
+        f"<button style='width: auto; {clipped}'>crash store-eu</button>"
+        "<div class='widget-hslider' style='display: flex'><div class='widget-label'>R</div>"
+        "<div class='slider-container' style='width: 24px'></div></div>"
+        "<div class='widget-hslider' style='display: flex'><div class='widget-label'>W</div>"
+        "<div class='slider-container' style='width: 150px'></div></div></div>")
+
+    async def measure() -> list[str]:
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await page.goto(base + "page.html", wait_until="load")
+                return await page.evaluate(FIND_CUT_CONTROLS, MIN_SLIDER_TRACK_PX)
+
+    cut = asyncio.run(measure())
+    assert len(cut) == 2, cut
+    assert cut[0].startswith('"crash store-asia" cut: ') and cut[0].endswith(" px of text in 90")
+    assert cut[1] == 'slider "R": a track of 24 px'
+
+
+def test_the_frame_check_catches_a_wide_figure_that_opens_at_its_left_edge(
+        tmp_path: Path) -> None:
+    """What the centring part of ``test_figures_stay_legible_on_a_phone`` relies on: with the
+    book's stylesheet and _assets/figure-widths.js, a figure wider than its frame opens at its
+    middle with a cue at each edge, and scrolled to its right end shows the left cue alone;
+    without the script it opens at its left edge, which the check reports."""
+    Image.new("RGB", (1000, 400), "white").save(tmp_path / "wide.png")
+    for name in ("distlab.css", "figure-widths.js"):
+        (tmp_path / name).write_text((REPO_ROOT / "_assets" / name).read_text())
+    frame = ('<article class="bd-article" style="width: 358px"><div class="cell_output">'
+             '<div class="figure-frame" style="--natural-width: 1000px">'
+             '<a class="figure-full-size" href="wide.png"><img src="wide.png" alt="wide">'
+             '</a></div></div></article>')
+    head = "<!DOCTYPE html><title>t</title><link rel='stylesheet' href='distlab.css'>"
+    (tmp_path / "centred.html").write_text(head + "<script src='figure-widths.js'></script>"
+                                           + frame)
+    (tmp_path / "plain.html").write_text(head + frame)
+    cues = """frame => [frame.scrollLeft, frame.scrollWidth - frame.clientWidth,
+                        getComputedStyle(frame, '::before').width,
+                        getComputedStyle(frame, '::after').width]"""
+
+    async def measure() -> tuple[list[str], list, list, list[str]]:
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page(viewport={"width": PHONE_WIDTH, "height": 900})
+                await page.goto(base + "centred.html", wait_until="load")
+                await next_frames(page)
+                centred = await page.evaluate(FIND_UNCENTRED_FRAMES)
+                frame = page.locator(".figure-frame")
+                opened = await frame.evaluate(cues)
+                await frame.evaluate("frame => { frame.scrollLeft = frame.scrollWidth; }")
+                await next_frames(page)
+                at_end = await frame.evaluate(cues)
+                await page.goto(base + "plain.html", wait_until="load")
+                await next_frames(page)
+                return centred, opened, at_end, await page.evaluate(FIND_UNCENTRED_FRAMES)
+
+    centred, opened, at_end, plain = asyncio.run(measure())
+    assert centred == []
+    assert opened == [121, 242, "28px", "28px"]   # 600 px (0.6 of 1000) in a 358 px frame
+    assert at_end == [242, 242, "28px", "0px"]
+    assert plain == ['"wide" opens at 0 px of 242, not at its middle with a cue at each edge']
