@@ -15,6 +15,7 @@ import pytest
 matplotlib.use("Agg")
 
 import networkx as nx  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from distlab.sim import Network, Node, Note, Simulation, Trace, Uniform  # noqa: E402
@@ -271,6 +272,21 @@ def test_drawer_keeps_each_kind_of_message_in_its_colour_across_windows():
     drawer.draw(trace, start=50, end=60)      # only an Ack in this window
     arrows = [c for c in drawer.ax.collections if c.get_gid() == "messages"][0]
     assert matplotlib.colors.to_hex(arrows.get_facecolor()[0]) == ack
+
+
+def test_drawer_leaves_room_at_the_left_for_long_lane_names():
+    sim = Simulation(seed=1)
+    sim.add_nodes(Pinger, ["store-asia", "user-asia-pacific"])
+    sim.run(until=200)
+    drawer = SpaceTimeDrawer(figsize=(7.4, 3.2), legend=False)
+    drawer.draw(sim.trace)
+    canvas = FigureCanvasAgg(drawer.figure)
+    canvas.draw()   # lays the ticks and the axis label out where they are drawn
+    renderer = canvas.get_renderer()
+    names = drawer.ax.get_yticklabels()
+    assert [label.get_text() for label in names] == ["store-asia", "user-asia-pacific"]
+    assert min(label.get_window_extent(renderer).x0 for label in names) >= 0
+    assert drawer.ax.yaxis.label.get_window_extent(renderer).x0 >= 0
 
 
 # -- topology -------------------------------------------------------------------------------------

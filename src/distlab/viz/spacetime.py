@@ -32,6 +32,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.textpath import text_to_path
 from matplotlib.transforms import offset_copy
 
 from distlab.sim.helpers import trace_of
@@ -104,6 +105,7 @@ class SpaceTimeDrawer:
         self.ax = self.figure.add_subplot()
         self.colors = KindColors()
         self.legend = legend
+        self._lane_names: tuple[str, ...] = ()
 
     def draw(self, trace: Trace | Any, **options: Any) -> list[Artist]:
         """Redraw with the options of `spacetime` (except ``ax``); return the legend's entries."""
@@ -114,8 +116,25 @@ class SpaceTimeDrawer:
             artist.remove()
         if self.ax.legend_ is not None:
             self.ax.legend_.remove()
-        return draw_spacetime(self.ax, timeline, colors=self.colors, legend=self.legend,
-                              **options)
+        entries = draw_spacetime(self.ax, timeline, colors=self.colors, legend=self.legend,
+                                 **options)
+        self._fit_lane_names()
+        return entries
+
+    def _fit_lane_names(self) -> None:
+        """Make the left margin as wide as the longest lane name and the axis label need (a
+        fixed margin cut "store-asia" to "re-asia"); measured once per set of lanes."""
+        labels = self.ax.get_yticklabels()
+        names = tuple(label.get_text() for label in labels)
+        if names == self._lane_names:
+            return
+        self._lane_names = names
+        widest = max((text_to_path.get_text_width_height_descent(
+            label.get_text(), label.get_fontproperties(), ismath=False)[0] for label in labels),
+            default=0.0)
+        axis_label = self.ax.yaxis.label.get_fontproperties().get_size_in_points()
+        room = (widest + 1.5 * axis_label + 12) / 72 / self.figure.get_figwidth()  # in points
+        self.figure.subplots_adjust(left=min(0.35, max(0.07, room)))
 
     def png(self) -> bytes:
         return figure_png(self.figure)
