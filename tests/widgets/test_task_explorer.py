@@ -52,12 +52,19 @@ def test_it_starts_with_the_first_run_drawn(explorer):
 
 def test_each_control_runs_the_job_again_with_its_setting(explorer):
     explorer.slowdown.value = 20
-    explorer.crash.value = 100
+    explorer.crash.value = "crash at 100 ms"
     explorer.backups.value = False
     explorer.seed.value = 3
     assert explorer.summary == "slowdown 20, crash 100, backups False, seed 3"
     bars = [p for p in explorer.ax.patches if p.get_width() > 0]
     assert [(bar.get_x(), bar.get_width()) for bar in bars] == [(0.0, 100.0)]  # cut at 100
+
+
+def test_the_crash_menu_shows_no_crash_when_there_is_none(explorer):
+    assert explorer.crash.label == "no crash"
+    explorer.crash.value = "crash at 50 ms"
+    explorer.crash.index = 0   # the reader chooses "no crash" again
+    assert (explorer.crash.label, explorer.settings()["crash_at"]) == ("no crash", None)
 
 
 def test_an_error_in_the_run_is_shown_not_raised():

@@ -32,8 +32,10 @@ from distlab.viz.style import figure_png, static_image
 from distlab.widgets.controls import Controls, menu, row, slider
 
 JobRunner = Callable[..., tuple[Simulation, str]]
-#: the crash times the explorer offers, in ms (None: no crash)
-CRASH_TIMES = (None, 50, 100, 150, 200, 300)
+#: the crash times the explorer offers, in ms (None: no crash), by the menu's words for them
+#: (a menu whose choice has the value None shows no choice at all: ipywidgets reads None as
+#: "nothing chosen")
+CRASH_TIMES = {"no crash": None, **{f"crash at {t} ms": t for t in (50, 100, 150, 200, 300)}}
 
 
 class TaskExplorer(Controls):
@@ -57,8 +59,7 @@ class TaskExplorer(Controls):
         self.ax = self.figure.add_subplot()
         self.slowdown = slider(w.IntSlider, "straggler slowdown", value=slowdown, min=1,
                                max=20, continuous_update=False)
-        self.crash = menu([(f"crash at {t} ms" if t else "no crash", t) for t in CRASH_TIMES],
-                          value=None)
+        self.crash = menu(list(CRASH_TIMES), value="no crash")
         self.backups = w.Checkbox(value=backups, description="backup tasks")
         self.seed = slider(w.IntSlider, "seed", value=1, min=0, max=20, continuous_update=False)
         for control in (self.slowdown, self.crash, self.backups, self.seed):
@@ -76,7 +77,7 @@ class TaskExplorer(Controls):
 
     def settings(self) -> dict[str, object]:
         """What the controls say now, as ``run``'s keyword arguments."""
-        return {"slowdown": self.slowdown.value, "crash_at": self.crash.value,
+        return {"slowdown": self.slowdown.value, "crash_at": CRASH_TIMES[self.crash.value],
                 "backups": self.backups.value, "seed": self.seed.value}
 
     def rerun(self) -> None:
