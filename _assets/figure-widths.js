@@ -17,7 +17,7 @@ document.addEventListener("load", (event) => {
    beyond it says so: the class more-left shows the left one, at-right-end hides the right one
    (without this script a figure opens at its left edge, with the right cue alone). Each time
    the frame's width changes (the page laid out, a phone turned), the figure is centred again;
-   the reader's own scrolling only moves the cues. */
+   a reader's own scrolling is left as it is, and the cues follow it. */
 (() => {
   const widths = new WeakMap();
   const markEnds = (frame) => {
