@@ -1,19 +1,16 @@
 """The stateful search's shortcuts give exactly what the stateless search gives.
 
-Three shortcuts of `distlab.check` save work on every step that runs node code, each with a
-test that it changes nothing and a test that the mistake it could hide is caught:
+Two shortcuts of `distlab.check` save work on steps that run node code, each with a test
+that it changes nothing and a test that the mistake it could hide is caught:
 
 * a node's version whose attributes and storage are immutable all the way down is copied
   shallowly instead of unpickled (`distlab.check.snapshots.immutable`, `Cells.keep_flat`);
 * a server node's part of a state's key is computed once per version and per state, up or
-  down (`distlab.check.keys.KeyParts.part`);
-* a random stream restored to a position ahead of where it stands draws on from there
-  instead of reloading its start (`distlab.check.streams.CountingRandom.catch_up`).
+  down (`distlab.check.keys.KeyParts.part`).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import pytest
@@ -21,7 +18,6 @@ import pytest
 from distlab.check import keys, snapshots
 from distlab.check.explore import explore
 from distlab.check.snapshots import immutable
-from distlab.check.streams import CountingRandom, counting
 from distlab.sim import Node, Simulation
 
 
@@ -149,51 +145,3 @@ def test_a_part_cached_without_whether_the_node_is_down_would_be_caught(monkeypa
     monkeypatch.setattr(keys.KeyParts, "__init__", mistaken)
     fork = explore(pair(Idle), [], time_budget=None, crashes=1)
     assert fork.states == 2  # "a down" and "b down" merged: one state too few
-
-
-# -- random streams that draw on ------------------------------------------------------------------
-
-def draws(rng: random.Random) -> list[float]:
-    return [rng.random() for _ in range(3)]
-
-
-def restores_like_a_fresh_stream(stream: CountingRandom) -> None:
-    """Restored ahead, back, and twice without a draw between, ``stream`` (seeded with 7)
-    draws what a fresh stream draws at the same position."""
-    start = stream.position()
-    draws(stream)
-    middle = stream.position()
-    later = draws(stream)
-    end = stream.position()
-    stream.restore(start)
-    first = draws(stream)
-    stream.restore(middle)    # ahead of where it stands: it draws on
-    assert draws(stream) == later
-    stream.restore(start)     # back: it reloads its start
-    assert draws(stream) == first
-    stream.restore(end)
-    stream.restore(middle)    # two restores without a draw between them
-    assert draws(stream) == later
-    fresh = random.Random(7)
-    draws(fresh)
-    assert draws(fresh) == later
-
-
-def test_a_stream_restored_ahead_or_back_draws_what_a_fresh_one_draws_there():
-    restores_like_a_fresh_stream(counting(random.Random(7)))
-
-
-class Forward(CountingRandom):
-    """The mistake: a stream that always draws on, never going back to its start."""
-
-    def catch_up(self) -> None:
-        self.drawn = (self.base, min(self.drawn[1], self.words))
-        super().catch_up()
-
-
-def test_a_stream_that_never_goes_back_would_be_caught():
-    stream = Forward.__new__(Forward)
-    stream.gauss_next = None
-    stream.setstate(random.Random(7).getstate())
-    with pytest.raises(AssertionError):
-        restores_like_a_fresh_stream(stream)

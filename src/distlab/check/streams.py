@@ -25,13 +25,10 @@ class CountingRandom(random.Random):
     what a plain `random.Random` in the same state draws.
 
     `restore` only notes the position (``stale``): the generator is moved there by the next
-    draw (`catch_up`), so a restore that no draw follows costs nothing. While it is stale,
-    ``drawn`` is ``(base, words)`` where the generator really is: when that is on the way to
-    the position noted (the same base, fewer words), `catch_up` only draws the words between.
+    draw (`catch_up`), so a restore that no draw follows costs nothing.
     """
 
     stale = False  # whether the generator is not yet at (base, words)
-    drawn: tuple = (None, 0)  # where the generator really is, while it is stale
 
     def seed(self, *args: Any, **kwargs: Any) -> None:
         super().seed(*args, **kwargs)
@@ -72,24 +69,16 @@ class CountingRandom(random.Random):
         base, words, gauss_next = position
         self.gauss_next = gauss_next
         if words != self.words or base is not self.base:
-            if not self.stale:  # (else it is still where it was when it last drew)
-                self.drawn = (self.base, self.words)
             self.base, self.words, self.stale = base, words, True
 
     def catch_up(self) -> None:
-        """Move the generator to the position `restore` noted: draw on from where it is if
-        that position lies ahead of it on the same stream; else reload ``base`` and draw
+        """Move the generator to the position `restore` noted: reload ``base``, draw
         ``words`` words again."""
-        drawn_base, drawn_words = self.drawn
-        if drawn_base is self.base and drawn_words <= self.words:
-            ahead = self.words - drawn_words
-        else:
-            gauss_next = self.gauss_next  # (setstate would take the one saved with ``base``)
-            random.Random.setstate(self, self.base)
-            self.gauss_next = gauss_next
-            ahead = self.words
-        if ahead:
-            _random.Random.getrandbits(self, 32 * ahead)
+        gauss_next = self.gauss_next  # (setstate would take the one saved with ``base``)
+        random.Random.setstate(self, self.base)
+        self.gauss_next = gauss_next
+        if self.words:
+            _random.Random.getrandbits(self, 32 * self.words)
         self.stale = False
 
     def __reduce__(self) -> Any:
