@@ -23,7 +23,10 @@ content, so that equal versions are the same object (and compare by identity). T
 -- by the invariants, for the state's key -- a server node's version is shown as a *view*:
 its attributes unpickled once, kept with the version and swapped in as the node's
 ``__dict__``; node code never runs on a view (a node gets a private copy before its handler
-runs, `Cells.load`).
+runs, `Cells.load`). When a node's attributes and storage are immutable all the way down
+(numbers, strings, tuples and frozensets of them: `immutable`), its version keeps them as
+its view from the moment it is saved, and a private copy is a shallow copy of them
+(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled.
 """
 
 from __future__ import annotations
