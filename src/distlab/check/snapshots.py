@@ -23,7 +23,10 @@ content, so that equal versions are the same object (and compare by identity). T
 -- by the invariants, for the state's key -- a server node's version is shown as a *view*:
 its attributes unpickled once, kept with the version and swapped in as the node's
 ``__dict__``; node code never runs on a view (a node gets a private copy before its handler
-runs, `Cells.load`).
+runs, `Cells.load`). When a node's attributes and storage are immutable all the way down
+(numbers, strings, tuples and frozensets of them: `immutable`), its version keeps them as
+its view from the moment it is saved, and a private copy is a shallow copy of them
+(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -78,6 +81,21 @@ def load_node(data: bytes) -> tuple[dict[str, Any], Storage]:
     return attrs, storage
 
 
+#: The types whose values never change: kept as they are in a shallow copy.
+_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+
+def immutable(value: Any) -> bool:
+    """Whether ``value`` can never change: a number, a string, None, or a tuple or a frozenset
+    of such values. A shallow copy of a dictionary of such values is as good as a deep one."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is tuple or kind is frozenset:
+        return all([immutable(item) for item in value])
+    return False
+
+
 class Copied:
     """A cell's content copied with `copy.deepcopy`, for what pickle cannot save."""
 
@@ -97,9 +115,14 @@ class Cell:
 
 
 class Version:
-    """One saved content of a cell: the objects, their saved attributes, stream positions."""
+    """One saved content of a cell: the objects, their saved attributes, stream positions.
 
-    __slots__ = ("objects", "data", "positions", "parts", "live")
+    ``flat`` says that a server node's attributes and storage are immutable all the way down
+    (`immutable`): ``live`` then holds them from the start, and a private copy is a shallow
+    copy of them (`Cells.load`), no unpickling.
+    """
+
+    __slots__ = ("objects", "data", "positions", "parts", "live", "flat")
 
     def __init__(self, objects: tuple, data: Any, positions: tuple):
         self.objects = objects
@@ -107,6 +130,7 @@ class Version:
         self.positions = positions
         self.parts: Any = None    # cached key parts of the nodes in it (see `KeyParts`)
         self.live: Any = None     # its attributes and storage, to read only (see `view`)
+        self.flat = False
 
 
 class Snapshot:
@@ -230,7 +254,11 @@ class Cells:
             node = version.objects[0]
             own = node.__dict__
             runtime, rng, send = own["_runtime"], own["rng"], own.get("send")
-            attrs, storage = load_node(data)
+            if version.flat:  # (nothing in it can change in place: a shallow copy will do)
+                attrs, storage = version.live[0].copy(), Storage(version.live[1])
+                attrs["storage"] = storage
+            else:
+                attrs, storage = load_node(data)
             attrs["_runtime"], attrs["rng"] = runtime, rng
             if send is not None:
                 attrs["send"] = send
@@ -335,8 +363,28 @@ class Cells:
         after = self.versions.get(content)
         if after is None:
             after = self.versions[content] = Version((node,), data, (position,))
+            self.keep_flat(after, node, attrs)
         self.loaded[cell] = after
         return after
+
+    def keep_flat(self, version: Version, node: Node, attrs: dict[str, Any]) -> None:
+        """Keep the attributes ``attrs`` just saved in ``version`` (a copy of the node's, but
+        the runtime's; ``storage`` replaced by a plain copy, or not) as its `view`, if they
+        and the node's storage are `immutable`: the view needs no unpickling then, and a
+        private copy is a shallow one (`load`)."""
+        storage = self.sim._storage[node.id]
+        saved = attrs.get("storage")  # (the storage itself, or the plain copy saved of it)
+        if (saved is not storage and not (type(saved) is dict and saved == storage)) or not all(
+                [immutable(value) for name, value in attrs.items() if name != "storage"]
+                + [immutable(key) and immutable(value) for key, value in storage.items()]):
+            return
+        own = node.__dict__
+        live = dict(attrs)
+        copied = live["storage"] = Storage(storage)
+        live["_runtime"], live["rng"] = own["_runtime"], own["rng"]
+        if "send" in own:
+            live["send"] = own["send"]
+        version.live, version.flat = (live, copied), True
 
     def resave_invariants(self, before: Version) -> Version:
         """`resave` for the invariants that remember: checked after every step."""
