@@ -157,17 +157,19 @@ class Cells:
         self.sim = sim
         self.servers = servers
         self.remembering = remembering
-        self.all = [Cell(i, lambda i=i: [self.sim.nodes[i]]) for i in servers]
+        # (the cells' functions hold the simulation, not these cells: no reference cycle
+        # keeps the versions alive after the search, see `ForkEngine`)
+        self.all = [Cell(i, lambda i=i: [sim.nodes[i]]) for i in servers]
         self.cell_of = {i: n for n, i in enumerate(servers)}
         self.server_cells = len(servers)
         if clients:
             self.cell_of.update({i: len(self.all) for i in clients})
-            self.all.append(Cell("clients", lambda: [self.sim.nodes[i] for i in clients]))
+            self.all.append(Cell("clients", lambda: [sim.nodes[i] for i in clients]))
         self.net_cell = len(self.all)
-        self.all.append(Cell("network", lambda: [self.sim.network]))
+        self.all.append(Cell("network", lambda: [sim.network]))
         self.inv_cell = len(self.all) if remembering else None
         if remembering:
-            self.all.append(Cell("invariants", lambda: list(self.remembering)))
+            self.all.append(Cell("invariants", lambda: list(remembering)))
         self.loaded: list[Version | None] = [None] * len(self.all)
         self.private = [True] * len(self.all)
         # each remembering invariant, with the names of its own bound methods (its ``fn``),
@@ -388,8 +390,12 @@ class Cells:
 
     def resave_invariants(self, before: Version) -> Version:
         """`resave` for the invariants that remember: checked after every step."""
-        saved = [{name: value for name, value in vars(inv).items() if name not in own}
-                 for inv, own in self.own_methods]
+        saved = []
+        for inv, own in self.own_methods:  # (a copy less its own methods: as `payload`)
+            attrs = vars(inv).copy()
+            for name in own:
+                attrs.pop(name, None)
+            saved.append(attrs)
         try:
             data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
         except Exception:
