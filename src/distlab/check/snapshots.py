@@ -376,10 +376,17 @@ class Cells:
         private copy is a shallow one (`load`)."""
         storage = self.sim._storage[node.id]
         saved = attrs.get("storage")  # (the storage itself, or the plain copy saved of it)
-        if (saved is not storage and not (type(saved) is dict and saved == storage)) or not all(
-                [immutable(value) for name, value in attrs.items() if name != "storage"]
-                + [immutable(key) and immutable(value) for key, value in storage.items()]):
+        if saved is not storage and not (type(saved) is dict and saved == storage):
             return
+        # (`immutable`, with its first test inline: most values are numbers and strings)
+        scalars = _SCALARS
+        for name, value in attrs.items():
+            if type(value) not in scalars and name != "storage" and not immutable(value):
+                return
+        for key, value in storage.items():
+            if ((type(key) not in scalars or type(value) not in scalars)
+                    and not (immutable(key) and immutable(value))):
+                return
         own = node.__dict__
         live = dict(attrs)
         copied = live["storage"] = Storage(storage)
