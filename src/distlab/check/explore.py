@@ -479,7 +479,10 @@ class _Explorer:
                 try:
                     # Snapshots are many small objects that live long and never form cycles:
                     # the cyclic collector would scan them again and again (it doubled the
-                    # search's time). Reference counting still frees everything.
+                    # search's time). Reference counting still frees everything: nothing the
+                    # search keeps is in a cycle (the working simulation is, but it holds
+                    # neither the snapshots nor the memo of steps), so it is all freed when
+                    # the search returns, not by a collection that scans it first.
                     with _collector_paused():
                         return self.run(ForkEngine(self, keep_trace=keep_trace), strategy,
                                         max_depth, max_states, time_budget, hashing, started,

@@ -136,6 +136,12 @@ class ForkEngine:
     ``choices``, ``keep`` -- and its keys and choices equal the replay engine's, state for
     state (``tests/check/test_explore_fast.py`` checks it), so both explore the same states
     in the same order.
+
+    The search runs with the cyclic garbage collector off, so nothing it keeps may be in a
+    reference cycle: the hooks that the memo of steps puts on the working simulation, and
+    the functions of the cells, hold the simulation, never the memo or the cells. All the
+    engine kept is then freed by reference counting as the search returns
+    (``tests/check/test_explore_memory.py``), not by a collection that scans it all first.
     """
 
     def __init__(self, explorer: _Explorer, *, keep_trace: bool):

@@ -59,6 +59,8 @@ class KeyParts:
         self.fingerprints: list[int] = []  # their fingerprints, computed when first asked
         self.as_is: dict[type, bool] = {}  # whether a message's type is its canonical form
         self.part_cache: dict[Any, Any] = {}  # node parts by saved content
+        # a server node's interned part by (version, whether it is down) (see `part`)
+        self.server_parts: dict[tuple[Version, bool], int] = {}
 
     def node_parts(self, cell: int, version: Version) -> tuple:
         """``(canonical fingerprint, canonical storage)`` of each node of a cell's version,
@@ -74,13 +76,23 @@ class KeyParts:
         return version.parts
 
     def part(self, node_id: str, versions: Sequence[Version]) -> int:
-        """The interned part of the key that describes node ``node_id``."""
+        """The interned part of the key that describes node ``node_id``: for a server node,
+        computed once per version and state (up or down)."""
         cell = self.cells.cell_of[node_id]
         version = versions[cell]
+        crashed = node_id in self.sim.crashed
+        # (the versions of server nodes saved by pickle are interned, and live long anyway)
+        server = cell < self.cells.server_cells and type(version.data) is bytes
+        if server:
+            number = self.server_parts.get((version, crashed))
+            if number is not None:
+                return number
         position = 0 if cell < self.cells.server_cells else self.clients.index(node_id)
         fingerprint, storage = self.node_parts(cell, version)[position]
-        crashed = node_id in self.sim.crashed
-        return self.interned((node_id, crashed, None if crashed else fingerprint, storage))
+        number = self.interned((node_id, crashed, None if crashed else fingerprint, storage))
+        if server:
+            self.server_parts[(version, crashed)] = number
+        return number
 
     def interned(self, value: Hashable) -> int:
         """A small int standing for ``value`` (equal values, equal ints): cheap to hash."""

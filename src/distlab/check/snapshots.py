@@ -23,7 +23,10 @@ content, so that equal versions are the same object (and compare by identity). T
 -- by the invariants, for the state's key -- a server node's version is shown as a *view*:
 its attributes unpickled once, kept with the version and swapped in as the node's
 ``__dict__``; node code never runs on a view (a node gets a private copy before its handler
-runs, `Cells.load`).
+runs, `Cells.load`). When a node's attributes and storage are immutable all the way down
+(numbers, strings, tuples and frozensets of them: `immutable`), its version keeps them as
+its view from the moment it is saved, and a private copy is a shallow copy of them
+(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -78,6 +81,21 @@ def load_node(data: bytes) -> tuple[dict[str, Any], Storage]:
     return attrs, storage
 
 
+#: The types whose values never change: kept as they are in a shallow copy.
+_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+
+def immutable(value: Any) -> bool:
+    """Whether ``value`` can never change: a number, a string, None, or a tuple or a frozenset
+    of such values. A shallow copy of a dictionary of such values is as good as a deep one."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is tuple or kind is frozenset:
+        return all([immutable(item) for item in value])
+    return False
+
+
 class Copied:
     """A cell's content copied with `copy.deepcopy`, for what pickle cannot save."""
 
@@ -97,9 +115,14 @@ class Cell:
 
 
 class Version:
-    """One saved content of a cell: the objects, their saved attributes, stream positions."""
+    """One saved content of a cell: the objects, their saved attributes, stream positions.
 
-    __slots__ = ("objects", "data", "positions", "parts", "live")
+    ``flat`` says that a server node's attributes and storage are immutable all the way down
+    (`immutable`): ``live`` then holds them from the start, and a private copy is a shallow
+    copy of them (`Cells.load`), no unpickling.
+    """
+
+    __slots__ = ("objects", "data", "positions", "parts", "live", "flat")
 
     def __init__(self, objects: tuple, data: Any, positions: tuple):
         self.objects = objects
@@ -107,6 +130,7 @@ class Version:
         self.positions = positions
         self.parts: Any = None    # cached key parts of the nodes in it (see `KeyParts`)
         self.live: Any = None     # its attributes and storage, to read only (see `view`)
+        self.flat = False
 
 
 class Snapshot:
@@ -133,17 +157,19 @@ class Cells:
         self.sim = sim
         self.servers = servers
         self.remembering = remembering
-        self.all = [Cell(i, lambda i=i: [self.sim.nodes[i]]) for i in servers]
+        # (the cells' functions hold the simulation, not these cells: no reference cycle
+        # keeps the versions alive after the search, see `ForkEngine`)
+        self.all = [Cell(i, lambda i=i: [sim.nodes[i]]) for i in servers]
         self.cell_of = {i: n for n, i in enumerate(servers)}
         self.server_cells = len(servers)
         if clients:
             self.cell_of.update({i: len(self.all) for i in clients})
-            self.all.append(Cell("clients", lambda: [self.sim.nodes[i] for i in clients]))
+            self.all.append(Cell("clients", lambda: [sim.nodes[i] for i in clients]))
         self.net_cell = len(self.all)
-        self.all.append(Cell("network", lambda: [self.sim.network]))
+        self.all.append(Cell("network", lambda: [sim.network]))
         self.inv_cell = len(self.all) if remembering else None
         if remembering:
-            self.all.append(Cell("invariants", lambda: list(self.remembering)))
+            self.all.append(Cell("invariants", lambda: list(remembering)))
         self.loaded: list[Version | None] = [None] * len(self.all)
         self.private = [True] * len(self.all)
         # each remembering invariant, with the names of its own bound methods (its ``fn``),
@@ -230,7 +256,11 @@ class Cells:
             node = version.objects[0]
             own = node.__dict__
             runtime, rng, send = own["_runtime"], own["rng"], own.get("send")
-            attrs, storage = load_node(data)
+            if version.flat:  # (nothing in it can change in place: a shallow copy will do)
+                attrs, storage = version.live[0].copy(), Storage(version.live[1])
+                attrs["storage"] = storage
+            else:
+                attrs, storage = load_node(data)
             attrs["_runtime"], attrs["rng"] = runtime, rng
             if send is not None:
                 attrs["send"] = send
@@ -335,13 +365,44 @@ class Cells:
         after = self.versions.get(content)
         if after is None:
             after = self.versions[content] = Version((node,), data, (position,))
+            self.keep_flat(after, node, attrs)
         self.loaded[cell] = after
         return after
 
+    def keep_flat(self, version: Version, node: Node, attrs: dict[str, Any]) -> None:
+        """Keep the attributes ``attrs`` just saved in ``version`` (a copy of the node's, but
+        the runtime's; ``storage`` replaced by a plain copy, or not) as its `view`, if they
+        and the node's storage are `immutable`: the view needs no unpickling then, and a
+        private copy is a shallow one (`load`)."""
+        storage = self.sim._storage[node.id]
+        saved = attrs.get("storage")  # (the storage itself, or the plain copy saved of it)
+        if saved is not storage and not (type(saved) is dict and saved == storage):
+            return
+        # (`immutable`, with its first test inline: most values are numbers and strings)
+        scalars = _SCALARS
+        for name, value in attrs.items():
+            if type(value) not in scalars and name != "storage" and not immutable(value):
+                return
+        for key, value in storage.items():
+            if ((type(key) not in scalars or type(value) not in scalars)
+                    and not (immutable(key) and immutable(value))):
+                return
+        own = node.__dict__
+        live = dict(attrs)
+        copied = live["storage"] = Storage(storage)
+        live["_runtime"], live["rng"] = own["_runtime"], own["rng"]
+        if "send" in own:
+            live["send"] = own["send"]
+        version.live, version.flat = (live, copied), True
+
     def resave_invariants(self, before: Version) -> Version:
         """`resave` for the invariants that remember: checked after every step."""
-        saved = [{name: value for name, value in vars(inv).items() if name not in own}
-                 for inv, own in self.own_methods]
+        saved = []
+        for inv, own in self.own_methods:  # (a copy less its own methods: as `payload`)
+            attrs = vars(inv).copy()
+            for name in own:
+                attrs.pop(name, None)
+            saved.append(attrs)
         try:
             data = pickle.dumps(saved, pickle.HIGHEST_PROTOCOL)
         except Exception:

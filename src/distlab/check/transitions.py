@@ -72,8 +72,10 @@ class StepMemo:
         # whether each saved version of the network delivers as `ForkEngine.retake` assumes
         # (no loss, no duplicates, no bandwidth limit, a constant latency)
         self.plain: dict[Version, bool] = {}
-        # what the step running now did that its effects do not show
-        self.clock_read = False
+        # what the step running now did that its effects do not show: lists that the hooks
+        # on the simulation fill (`watch_runtime`) without holding the memo, so that no
+        # reference cycle keeps the memo alive after the search (see `ForkEngine`)
+        self.clock_reads: list[float] = []
         self.timer_delays: list[float] = []
         self.timers_touched: list[str] = []
         self.watch_runtime()
@@ -87,12 +89,12 @@ class StepMemo:
         """
         sim = self.sim
         clock, set_timer, cancel_timer = sim._clock, sim._set_timer, sim._cancel_timer
-        delays, touched = self.timer_delays, self.timers_touched
-        memo = self
+        reads, delays, touched = self.clock_reads, self.timer_delays, self.timers_touched
 
         def read_clock(node: Node) -> float:
-            memo.clock_read = True
-            return clock(node)
+            now = clock(node)
+            reads.append(now)
+            return now
 
         def set_timer_noted(node: Node, delay: float, name: str) -> None:
             set_timer(node, delay, name)
@@ -112,7 +114,7 @@ class StepMemo:
 
     def start(self) -> None:
         """Forget the notes of the last step (before node code runs)."""
-        self.clock_read = False
+        self.clock_reads.clear()
         self.timer_delays.clear()
         self.timers_touched.clear()
 
@@ -173,7 +175,7 @@ class StepMemo:
         if every effect is one that `ForkEngine.retake` reproduces exactly."""
         sim = self.sim
         now = sim.now
-        clock_read = self.clock_read  # (before an invariant's reads: checked already)
+        clock_read = bool(self.clock_reads)  # (before an invariant's reads: checked already)
         new = child.derive[3]  # the new entries in the order they were made (`advance`)
         latency = sim.network.latency.ms
         delays = iter(self.timer_delays)

@@ -1,0 +1,147 @@
+"""The stateful search's shortcuts give exactly what the stateless search gives.
+
+Two shortcuts of `distlab.check` save work on steps that run node code, each with a test
+that it changes nothing and a test that the mistake it could hide is caught:
+
+* a node's version whose attributes and storage are immutable all the way down is copied
+  shallowly instead of unpickled (`distlab.check.snapshots.immutable`, `Cells.keep_flat`);
+* a server node's part of a state's key is computed once per version and per state, up or
+  down (`distlab.check.keys.KeyParts.part`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from distlab.check import keys, snapshots
+from distlab.check.explore import explore
+from distlab.check.snapshots import immutable
+from distlab.sim import Node, Simulation
+
+
+def same_in_both(setup, **options) -> tuple[int, int]:
+    """Explore ``setup`` with both methods; require the same result; (states, transitions)."""
+    fork = explore(setup, [], time_budget=None, **options)
+    replay = explore(setup, [], time_budget=None, method="replay", **options)
+    assert fork.method == "fork"
+    assert (fork.status, fork.states, fork.transitions, fork.depth) == (
+        replay.status, replay.states, replay.transitions, replay.depth)
+    return fork.states, fork.transitions
+
+
+# -- versions copied shallowly -------------------------------------------------------------------
+
+def test_only_values_immutable_all_the_way_down_count_as_immutable():
+    assert immutable(3) and immutable("a") and immutable(None) and immutable(2.5)
+    assert immutable((1, ("a", frozenset({2, 3}))))
+    assert not immutable([1]) and not immutable({1: 2}) and not immutable({1})
+    assert not immutable((1, [2]))                 # a tuple that holds a list can change
+    assert not immutable(frozenset({(1, "a")}) | {(object(),)})  # an object can change
+
+
+@dataclass(frozen=True)
+class Add:
+    value: int
+
+
+class Tally(Node):
+    """Adds up what it is sent in a list kept inside a tuple: not immutable all the way down,
+    so a step must change a private copy of the list, never the version's."""
+
+    def __init__(self) -> None:
+        self.sums: tuple[str, list[int]] = ("sums", [])
+        self.total = 0
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Add(1))
+
+    def on_message(self, src: str, msg: Add) -> None:
+        self.sums[1].append(msg.value)
+        self.total += msg.value
+        if len(self.sums[1]) < 3:
+            self.send(src, Add(msg.value + 1))
+
+
+class Counter(Node):
+    """The same, with immutable attributes only: its versions are copied shallowly."""
+
+    def __init__(self) -> None:
+        self.sums: tuple[int, ...] = ()
+        self.storage["total"] = 0
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Add(1))
+
+    def on_message(self, src: str, msg: Add) -> None:
+        self.sums += (msg.value,)
+        self.storage["total"] += msg.value
+        if len(self.sums) < 3:
+            self.send(src, Add(msg.value + 1))
+
+
+def pair(cls: type[Node]):
+    def setup(sim: Simulation) -> None:
+        sim.add_nodes(cls, ["a", "b"])
+    return setup
+
+
+def test_nodes_with_immutable_and_mutable_attributes_explore_alike_in_both_methods(
+        monkeypatch):
+    flat = []
+    keep_flat = snapshots.Cells.keep_flat
+
+    def noted(self, version, node, attrs):
+        keep_flat(self, version, node, attrs)
+        flat.append((type(node), version.flat))
+
+    monkeypatch.setattr(snapshots.Cells, "keep_flat", noted)
+    assert same_in_both(pair(Counter)) == same_in_both(pair(Tally))
+    assert {kind for kind, shallow in flat if shallow} == {Counter}  # (Tally's never are)
+
+
+def test_a_tuple_holding_a_list_copied_shallowly_would_be_caught(monkeypatch):
+    """The mistake: a tuple taken as immutable without looking inside. A step then appends
+    to the list of the version it started from, and the search goes wrong (here the check
+    that replays the deepest state notices the divergence)."""
+    right = immutable
+    monkeypatch.setattr(snapshots, "immutable", lambda value: type(value) is tuple or right(value))
+    with pytest.raises(RuntimeError, match="diverged"):
+        explore(pair(Tally), [], time_budget=None)
+
+
+# -- a node's part of the key, once per version and state -----------------------------------------
+
+class Idle(Node):
+    """Does nothing: two states that differ only in which node is down differ only in the
+    parts of those nodes (no timers, no messages)."""
+
+
+def test_which_node_is_down_is_part_of_the_key():
+    setup = pair(Idle)
+    assert same_in_both(setup, crashes=1) == (3, 2)  # the start, a down, b down
+
+
+class ByVersionOnly(dict):
+    """The mistake: a node's part cached by its version alone, whether it is up or down."""
+
+    def get(self, key, default=None):
+        return super().get(key[0], default)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key[0], value)
+
+
+def test_a_part_cached_without_whether_the_node_is_down_would_be_caught(monkeypatch):
+    right = keys.KeyParts.__init__
+
+    def mistaken(self, *args, **kwargs):
+        right(self, *args, **kwargs)
+        self.server_parts = ByVersionOnly()
+
+    monkeypatch.setattr(keys.KeyParts, "__init__", mistaken)
+    fork = explore(pair(Idle), [], time_budget=None, crashes=1)
+    assert fork.states == 2  # "a down" and "b down" merged: one state too few
