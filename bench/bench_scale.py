@@ -16,6 +16,10 @@ their timer (no message, no random draw), and the price of a cache miss on this 
 (a step along a chain of N objects in random order), which the kernel pays several times per
 event once its nodes no longer fit in the processor's caches.
 
+Then a peer: the same workload in a bare loop (`bare_cpu_per_event`: no simulator, the same
+shape of work), timed beside the kernel in one process at the smallest and the largest size;
+how its cost grows is the floor for the kernel's.
+
 Then one long run: ``LONG_EVENTS`` events with the trace on, and the memory it holds.
 """
 
@@ -29,8 +33,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from itertools import count
 
 from distlab.sim import Constant, Network, Node, Simulation
+from distlab.sim.scheduler import Scheduler
 
 SIZES = tuple(int(s) for s in os.environ.get("SCALE_SIZES", "100,1000,10000,100000").split(","))
 TICK_MS = 100.0
@@ -163,6 +169,76 @@ def measure_parts(n: int) -> dict[str, float]:
             "step_ns": (chased - loop) / steps * 1e9}
 
 
+class BareNode:
+    """A node of the bare loop (`bare_cpu_per_event`): a plain object, with a dictionary of
+    attributes and a random stream of its own, as a `Node` has."""
+
+    def __init__(self, node_id: str, rng: random.Random):
+        self.id = node_id
+        self.rng = rng
+        self.received = 0
+
+
+def bare_cpu_per_event(n: int) -> float:
+    """Microseconds of CPU per event of the Ticker workload run by a bare loop: no
+    simulator, only the same shape of work, as a peer measured in the same way as
+    `cpu_per_event`.
+
+    Pending events are ``(time, seq, fn, arg)`` entries in the kernel's `Scheduler` (a
+    heap, and a calendar of buckets past a few thousand pending events: with a plain heap
+    of 100,000 entries the bare loop costs twice as much per event). At each tick a node
+    draws a peer from its own stream (``random.Random``, 2.5 KB of state, made up front),
+    makes one message and an envelope naming the destination by id, and re-arms its tick;
+    a delivery finds its node by id and changes one of its attributes. No trace, no
+    checks, no crash or partition tests, no garbage collector: what is left is what any
+    Python event loop does for this workload, so how its cost grows with ``n`` is a floor
+    for the simulator's.
+    """
+    ids = node_ids(n)
+    nodes = {node_id: BareNode(node_id, random.Random(f"1/node/{node_id}")) for node_id in ids}
+    scheduler, msg_ids = Scheduler(), count(1)
+    now = 0.0
+
+    def tick(node: BareNode) -> None:
+        peer = node.rng.choice(ids)
+        scheduler.push(now + 5.0, deliver, (now, node.id, peer, next(msg_ids), Ping(1)))
+        scheduler.push(now + TICK_MS, tick, node)
+
+    def deliver(envelope: tuple) -> None:
+        nodes[envelope[2]].received += 1
+
+    starts = random.Random(1)
+    for node in nodes.values():
+        scheduler.push(starts.uniform(0, TICK_MS), tick, node)
+
+    def run(until: float) -> int:
+        nonlocal now
+        ran = 0
+        while (entry := scheduler.pop(until)) is not None:
+            now, _, fn, arg = entry
+            fn(arg)
+            ran += 1
+            if ran % 10_000 == 0:
+                scheduler.adapt()  # (a heap or a calendar, as the simulation's loop does)
+        return ran
+
+    gc.disable()
+    try:
+        scheduler.adapt()
+        run(WARM_UP_MS)
+        began = time.process_time()
+        ran = run(WARM_UP_MS + max(SIM_MS, TIMED_EVENTS / (2 * n) * TICK_MS))
+        return (time.process_time() - began) / ran * 1e6
+    finally:
+        gc.enable()
+
+
+def measure_bare(n: int) -> dict[str, float]:
+    """The kernel's cost per event at ``n`` nodes and the bare loop's, in one process."""
+    return {"untraced_us_per_event": cpu_per_event(n, trace=False),
+            "bare_us_per_event": bare_cpu_per_event(n)}
+
+
 def measure_long(events: int) -> dict[str, float]:
     """A run of about ``events`` events with the trace on: its memory."""
     base = rss_bytes()
@@ -198,6 +274,14 @@ def main() -> None:
           f"{SIZES[0]:,} nodes, {large['rearm_us_per_event']:.2f} us at {SIZES[-1]:,}; a step "
           f"along a\nchain of N objects in random order: {small['step_ns']:.0f} ns for "
           f"N={SIZES[0]:,}, {large['step_ns']:.0f} ns for N={SIZES[-1]:,}")
+    small, large = in_child("bare", SIZES[0]), in_child("bare", SIZES[-1])
+    print(f"a bare loop, the same work without the simulator (bare_cpu_per_event): "
+          f"{small['bare_us_per_event']:.2f} us at {SIZES[0]:,} nodes,\n"
+          f"{large['bare_us_per_event']:.2f} us at {SIZES[-1]:,} "
+          f"({large['bare_us_per_event'] / small['bare_us_per_event']:.2f}x, the floor); the "
+          f"kernel beside it: {small['untraced_us_per_event']:.2f} and "
+          f"{large['untraced_us_per_event']:.2f} us "
+          f"({large['untraced_us_per_event'] / small['untraced_us_per_event']:.2f}x)")
     r = in_child("long", LONG_EVENTS)
     print(f"long run: {r['events']:,} events (trace on, {r['trace_events']:,} in the trace) "
           f"in {r['seconds']:.1f} s, {r['mb']:,.0f} MB")
@@ -206,7 +290,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3:
         fn = {"size": measure, "idle": measure_idle, "parts": measure_parts,
-              "long": measure_long}[sys.argv[1]]
+              "bare": measure_bare, "long": measure_long}[sys.argv[1]]
         print(json.dumps(fn(int(sys.argv[2]))))
     else:
         main()

@@ -8,6 +8,8 @@ lists, strings and the shared `Peers` views, and fail the same way on an empty s
 
 from __future__ import annotations
 
+import copy
+import gc
 import random
 
 import pytest
@@ -37,3 +39,18 @@ def test_choice_from_an_empty_sequence_fails_as_random_choice_does():
         NodeRandom(1).choice(())
     with pytest.raises(IndexError, match="Cannot choose from an empty sequence"):
         random.Random(1).choice(())
+
+
+def test_a_stream_has_no_instance_dictionary_and_draws_as_random_random():
+    """``gauss_next`` is a slot: no ``__dict__`` is made, even by ``gauss`` (which keeps its
+    second value there), so a method call on the stream never reads one."""
+    ours, theirs = NodeRandom("seed/n1/0"), random.Random("seed/n1/0")
+    draws = [(ours.gauss(0, 1), ours.random(), ours.randrange(10), ours.uniform(1, 2))
+             for _ in range(50)]
+    assert draws == [(theirs.gauss(0, 1), theirs.random(), theirs.randrange(10),
+                      theirs.uniform(1, 2)) for _ in range(50)]
+    assert ours.gauss_next == theirs.gauss_next
+    assert not any(type(x) is dict for x in gc.get_referents(ours))  # (no dict was made)
+    copied = copy.deepcopy(ours)
+    assert type(copied) is NodeRandom and copied.gauss_next == ours.gauss_next
+    assert copied.getstate() == ours.getstate() and copied.random() == theirs.random()
