@@ -246,3 +246,40 @@ def test_the_recorder_skips_only_what_cannot_have_changed():
         seen.append((run.now, run.nodes["a"].value))
     after = dict(seen)  # a's value after the last step of each time
     assert [after[now] for now in (7.0, 14.0, 21.0, 28.0)] == [[3], 3, [3], 3]
+
+
+def test_the_very_tuple_is_pickled_again_only_if_an_item_may_have_changed():
+    """A tuple that is the very object last recorded is passed over when none of its items can
+    change (numbers, strings, tuples of them, distlab's frozen data classes); one that holds
+    a list is pickled at every step, and each change in place is still recorded."""
+    from distlab.sim import Node, Simulation
+
+    kept = (1, ("a", 2.5), Put("c1", 1, "k", "v"))
+    shared = [0]
+    held = (1, shared)
+
+    class Holder(Node):
+        def on_start(self) -> None:
+            self.frozen, self.held = kept, held
+            self.set_timer(5, "tick")
+
+        def on_timer(self, name: str) -> None:
+            shared[0] += 1  # changes held's list in place: held is the same tuple
+            self.frozen = (*kept[:2], kept[2]) if shared[0] == 2 else self.frozen
+            self.set_timer(5, "tick")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attributes = ("frozen", "held")
+    pickled: list[object] = []
+    snapshot = recorder._snapshot
+    recorder._snapshot = lambda value: (pickled.append(value), snapshot(value))[1]
+    recorder.attach(sim)
+    sim.add_nodes(Holder, ["a"])
+    sim.run(until=23)  # the start, then four timers
+    assert sum(value is held for value in pickled) == 5  # every step: its list may change
+    # the start, then the step that made a new tuple equal to it (pickled, found unchanged)
+    assert [value for value in pickled if value is not held] == [kept, kept]
+    changes = [(loads(blob), attribute) for _, _, attribute, blob in recorder.changes]
+    assert changes == [(kept, "frozen"), ((1, [0]), "held"), ((1, [1]), "held"),
+                       ((1, [2]), "held"), ((1, [3]), "held"), ((1, [4]), "held")]

@@ -43,6 +43,9 @@ _PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes, list, tup
 _TRUSTED: dict[type, bool] = {}
 #: the exact types of the attribute values the recorder compares before pickling them
 _SCALARS = frozenset({type(None), bool, int, str})
+#: the exact types of the values that cannot change (see `_frozen`)
+_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_FROZEN_FIELDS: dict[type, tuple[str, ...] | None] = {}
 _KINDS = frozenset(KINDS)
 
 
@@ -89,6 +92,51 @@ class _RecordPickler(pickle.Pickler):
         except TypeError:
             pass
         return reduced
+
+
+def _frozen(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` can never change: a number, a string, bytes, None, or a tuple or
+    frozenset of such values, or a frozen data class of ``distlab``'s whose fields hold such
+    values (a list, a dict, a student's object may change in place)."""
+    cls = type(value)
+    if cls in _ATOMS:
+        return True
+    if depth > 20:
+        return False  # (a deep value: treated as one that may change, which is always safe)
+    if cls is tuple or cls is frozenset:
+        for item in value:
+            if not _frozen(item, depth + 1):
+                return False
+        return True
+    fields = _FROZEN_FIELDS.get(cls, ())
+    if fields == ():
+        fields = _FROZEN_FIELDS[cls] = (
+            tuple(f.name for f in dataclasses.fields(cls))
+            if _trusted(cls) and dataclasses.is_dataclass(cls)
+            and cls.__dataclass_params__.frozen else None)  # type: ignore[attr-defined]
+    if fields is None:
+        return False
+    for name in fields:
+        if not _frozen(getattr(value, name), depth + 1):
+            return False
+    return True
+
+
+def _frozen_prefix(value: tuple, old: Any, known: int) -> int:
+    """How many leading items of the tuple ``value`` can never change (`_frozen`): first
+    those that are the very objects of ``old`` (the tuple recorded before, whose ``known``
+    leading items could not change), then each further item that `_frozen` says cannot."""
+    count = 0
+    if type(old) is tuple:
+        for item, before in zip(value, old[:known]):
+            if item is not before:
+                break
+            count += 1
+    for item in value[count:]:
+        if not _frozen(item):
+            break
+        count += 1
+    return count
 
 
 def _safe_repr(obj: Any) -> str:
@@ -178,7 +226,9 @@ class RunRecorder:
         #: or the answers of the properties that ask the student's code (in their order)
         self.answers: Any = None
         self._last: dict[tuple[str, str], bytes | None] = {}
-        self._raw: dict[tuple[str, str], Any] = {}  # the scalars last recorded, as they were
+        self._raw: dict[tuple[str, str], Any] = {}  # the scalars and tuples last recorded
+        self._frozen: dict[tuple[str, str], int] = {}  # how many items of each such tuple
+        # can never change (`_frozen_prefix`)
         self._stale = 0  # the simulation's count of stale timers, as last seen
         self._down: frozenset[str] = frozenset()
         self._complete = 0  # how many steps are recorded in full
@@ -213,21 +263,30 @@ class RunRecorder:
                 ran = ()  # a message that could not arrive, a timer cancelled: no code ran
             else:
                 ran = sim.nodes  # set-up, a start, a fault: look at every node
-            last, raw, changes = self._last, self._raw, self.changes
+            last, raw, frozen, changes = self._last, self._raw, self._frozen, self.changes
             for node_id in ran:
                 node = sim.nodes[node_id]
                 for attribute in self.attributes:
                     value = getattr(node, attribute, _Absent)
                     key = node_id, attribute
-                    # a plain scalar equal to the one last recorded has not changed: it need
-                    # not be pickled again (most attributes, most of the time)
-                    if type(value) in _SCALARS:
-                        old = raw.get(key, _Absent)
-                        if type(old) is type(value) and old == value:
+                    cls = type(value)
+                    # a plain scalar equal to the one last recorded has not changed, nor has
+                    # an attribute still missing, nor the very tuple last recorded if none of
+                    # its items can change: none need be pickled again (most attributes, most
+                    # of the time)
+                    if cls in _SCALARS or value is _Absent:
+                        old = raw.get(key, _Unknown)
+                        if old is value or (type(old) is cls and old == value):
                             continue
                         raw[key] = value
+                    elif cls is tuple:
+                        old = raw.get(key, _Unknown)
+                        if value is old and frozen[key] == len(value):
+                            continue
+                        frozen[key] = _frozen_prefix(value, old, frozen.get(key, 0))
+                        raw[key] = value
                     else:
-                        raw[key] = _Absent
+                        raw[key] = _Unknown
                     blob = self._snapshot(value)
                     if last.get(key, b"") != blob:
                         last[key] = blob
@@ -258,6 +317,11 @@ class RunRecorder:
 
 class _Absent:
     """Marks an attribute a node does not have."""
+
+
+class _Unknown:
+    """Marks an attribute whose last recorded value the recorder did not keep (it compares
+    the value's bytes instead)."""
 
 
 # -- in the grader -----------------------------------------------------------------------------

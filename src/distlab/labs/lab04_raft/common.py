@@ -14,12 +14,12 @@ import linecache
 import sys
 from collections import defaultdict
 from functools import cache
-from operator import attrgetter
+from operator import attrgetter, is_
 from pathlib import Path
 from textwrap import fill
-from typing import Any
+from typing import Any, NamedTuple
 
-from distlab.consensus.raft.messages import RequestVoteReply
+from distlab.consensus.raft.messages import Entry, RequestVoteReply
 from distlab.grading.lab import own_code
 from distlab.grading.properties import Run, TraceProperty, Violation
 from distlab.sim import Node
@@ -80,9 +80,9 @@ def refuse_library_raft(node: Any) -> None:
 
 @cache
 def instrumented(node: type[Node]) -> type[Node]:
-    """A subclass of ``node`` that remembers, in ``self._lab_where``, the student's line that
-    last changed ``state``, the one that last changed ``commit_index`` and the one that last
-    sent a granted vote, and shows its log as
+    """A subclass of ``node`` that remembers, in ``self._lab_where`` (``(what, where)``
+    pairs), the student's line that last changed ``state``, the one that last changed
+    ``commit_index`` and the one that last sent a granted vote, and shows its log as
     plain data in ``self._lab_log`` (and, for part D, where it starts in ``self._lab_snapshot``).
     It changes nothing else.
     """
@@ -100,23 +100,45 @@ def instrumented(node: type[Node]) -> type[Node]:
         node.send(self, dst, msg)
 
     def _lab_log(self: Any) -> tuple[tuple[Any, Any], ...] | str:
-        """The log as plain data, ``(term, command)`` an entry, for the record of the run
-        (cheap to record after every event); a sentence if it is not a list of entries."""
+        """The log as plain data, ``(term, command)`` an entry, for the record of the run; a
+        sentence if it is not a list of entries.
+
+        Cheap to record after every event: the leading entries that are the very `Entry`
+        objects of the last reading (which cannot change) keep the pairs made then, and a
+        log unchanged since is the very tuple of then, which the recorder passes over at
+        once (`distlab.grading.records.RunRecorder`).
+        """
         try:
             log = getattr(self, "log", None)
             if not isinstance(log, list):
                 return f"self.log is {type(log).__name__}, not a list"
-            return tuple(map(_TERM_AND_COMMAND, log))
+            entries, pairs, frozen = self.__dict__.get("_lab_log_read", ((), (), 0))
+            if frozen == len(entries) == len(log) and all(map(is_, log, entries)):
+                return pairs  # (the usual case, checked at the speed of C)
+            kept = 0
+            for entry, before in zip(log, entries[:frozen]):
+                if entry is not before:
+                    break
+                kept += 1
+            pairs = pairs[:kept] + tuple(map(_TERM_AND_COMMAND, log[kept:]))
+            while kept < len(log) and type(log[kept]) is Entry:
+                kept += 1
+            self.__dict__["_lab_log_read"] = (tuple(log), pairs, kept)
+            return pairs
         except Exception as exc:  # (an entry without term or command, say)
             return f"self.log holds something that is not an Entry(term, command) ({exc})"
 
     def _lab_snapshot(self: Any) -> tuple[int, int] | str:
-        """``(snapshot_index, snapshot_term)`` (part D; ``(0, 0)`` before it), as plain data;
-        a sentence if they are not whole numbers."""
+        """``(snapshot_index, snapshot_term)`` (part D; ``(0, 0)`` before it), as plain data
+        (the very tuple of the last reading while they are unchanged); a sentence if they are
+        not whole numbers."""
         found = (getattr(self, "snapshot_index", 0), getattr(self, "snapshot_term", 0))
         if [type(x) for x in found] != [int, int]:
             return (f"snapshot_index and snapshot_term are {found[0]!r} and {found[1]!r}: they "
                     f"must be whole numbers (0 and 0 without a snapshot)")
+        if self.__dict__.get("_lab_snapshot_read") == found:
+            return self.__dict__["_lab_snapshot_read"]
+        self.__dict__["_lab_snapshot_read"] = found
         return found
 
     return type(node.__name__, (node,), {"__setattr__": __setattr__, "send": send,
@@ -133,9 +155,12 @@ def _note_where(me: Any, what: str, action: str) -> None:
         frame = frame.f_back
     if frame is None:
         return
-    where = dict(me.__dict__.get("_lab_where") or {})
-    where[what] = (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname, action)
-    object.__setattr__(me, "_lab_where", where)
+    where = (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_qualname, action)
+    noted = me.__dict__.get("_lab_where")
+    noted = tuple(pair for pair in noted if pair[0] != what) if type(noted) is tuple else ()
+    # a new tuple of (what, where) pairs each time: a value that never changes in place is
+    # recorded only when it is replaced (`distlab.grading.records.RunRecorder`)
+    object.__setattr__(me, "_lab_where", (*noted, (what, where)))
 
 
 @cache
@@ -149,7 +174,8 @@ def your_line(node: Any, what: str) -> str:
     """Where the student's code last did ``what`` ("state", "commit", "vote") on ``node``, in
     words."""
     noted = getattr(node, "_lab_where", None)
-    where = noted.get(what) if type(noted) is dict else None
+    where = next((pair[1] for pair in noted if type(pair) is tuple and len(pair) == 2
+                  and pair[0] == what), None) if type(noted) is tuple else None
     if (type(where) is not tuple or len(where) != 4
             or [type(x) for x in where] != [str, int, str, str]):
         return ""  # nothing noted (or not by the instrumentation)
@@ -175,6 +201,7 @@ class RaftRule(TraceProperty):
         run.state.roles = defaultdict(list)  # node -> [(time, term, state)] at each change
         run.state.seen = {}                  # node -> (term, state) last seen
         run.state.revisions = {}             # reader -> the run's revision it last read
+        run.state.candidates = set()         # the servers that are candidates now
 
     def follow(self, run: Run) -> list[str]:
         """Note every change of a server's (term, state), a crashed server being "down";
@@ -192,6 +219,10 @@ class RaftRule(TraceProperty):
                 seen[node_id] = now
                 roles[node_id].append((sim.now, *now))
                 changed.append(node_id)
+                if now[1] == "candidate":
+                    run.state.candidates.add(node_id)
+                else:
+                    run.state.candidates.discard(node_id)
         return changed
 
     def failure(self, run: Run, text: str, time: float | None = None,
@@ -205,6 +236,69 @@ class RaftRule(TraceProperty):
         title = fill(f"{description}, broken at t={when:.0f} ms", 90)
         return Violation(description, text, when,
                          picture=lambda: roles_diagram(trace, roles, when, title))
+
+
+class Rule(NamedTuple):
+    """One rule of a `Rulebook`: its ``name`` (the key of its sentence in the lab's rules),
+    the ``method`` of the property that judges it, and what it ``reads`` of a step: events,
+    each ``(kind, message class)`` (a class None: any data), and facts, each a word of
+    `Rulebook.judged` (``"roles"``: a server's role or term changed, say)."""
+
+    name: str
+    method: str
+    reads: tuple[tuple[str, type | None] | str, ...]
+
+
+class Rulebook:
+    """The rules a property judges after every step, in their order, and which of them a
+    step concerns.
+
+    Most steps concern few rules: a heartbeat delivered concerns the rules of AppendEntries,
+    not those of votes, and a rule with nothing of its own to read finds nothing wrong.
+    `judged` asks the rules that read something the step has, in the rulebook's order, and no
+    other: the first rule broken is the one that asking every rule would find. Which rules
+    a step concerns depends only on the kinds and message classes of its events and on its
+    facts, so it is worked out once for each such combination, then looked up (a run has
+    a few dozen of them, and the grader judges hundreds of thousands of steps).
+    """
+
+    def __init__(self, *rules: Rule):
+        self.rules = rules
+        self._concerned: dict[tuple[frozenset, frozenset], tuple[Rule, ...]] = {}
+
+    def judged(self, prop: Any, shape: frozenset[tuple[str, type]], facts: frozenset[str],
+               *args: Any) -> tuple[str, str] | None:
+        """Ask ``prop``'s method of each rule that reads something of the step (its events'
+        ``shape``, `step_shape`, and ``facts``, the words of what else it changed), with
+        ``args``; return the first rule broken, as (its name, what is wrong), or None."""
+        concerned = self._concerned.get((shape, facts))
+        if concerned is None:
+            concerned = self._concerned[shape, facts] = tuple(
+                rule for rule in self.rules if _reads_any(rule, shape, facts))
+        for rule in concerned:
+            problem = getattr(prop, rule.method)(*args)
+            if problem is not None:
+                return rule.name, problem
+        return None
+
+
+def step_shape(events: list) -> frozenset[tuple[str, type]]:
+    """What a `Rulebook` reads of a step's ``events``: the kind of each, with the class of
+    its data (the message sent or delivered)."""
+    return frozenset([(event.kind, type(event.data)) for event in events])
+
+
+def _reads_any(rule: Rule, shape: frozenset[tuple[str, type]], facts: frozenset[str]) -> bool:
+    """Whether ``rule`` reads one of the events of a step of ``shape`` or one of its ``facts``."""
+    for read in rule.reads:
+        if isinstance(read, str):
+            if read in facts:
+                return True
+            continue
+        kind, cls = read
+        if any(kind == k and (cls is None or issubclass(t, cls)) for k, t in shape):
+            return True
+    return False
 
 
 def unchanged_since_read(run: Run, reader: str) -> bool:

@@ -19,9 +19,9 @@ from collections import defaultdict
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
                                              RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
-from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule,
-                                            as_int, describe_servers, leaders_among, majority,
-                                            servers, vote_grants, your_line)
+from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule, Rule,
+                                            Rulebook, as_int, describe_servers, leaders_among,
+                                            majority, servers, step_shape, vote_grants, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
@@ -75,29 +75,21 @@ class ElectionRules(RaftRule):
     def observe(self, run: Run) -> Violation | None:
         before = dict(run.state.seen)  # (term, state) of each server before this event
         changed = self.follow(run)
-        return self.judge_election(run, run.new_events(), before, changed)
+        events = run.new_events()
+        return self.judge_election(run, events, step_shape(events), before, changed)
 
-    def judge_election(self, run: Run, events: list, before: dict,
+    def judge_election(self, run: Run, events: list, shape: frozenset, before: dict,
                        changed: list[str]) -> Violation | None:
-        """The first rule of `RULES` that the last event broke, given its ``events``, each
-        server's (term, state) ``before`` it, and the servers whose (term, state) it
-        ``changed``; None if it broke none."""
+        """The first rule of `RULES` that the last event broke, given its ``events`` (and
+        their ``shape``, `step_shape`), each server's (term, state) ``before`` it, and the
+        servers whose (term, state) it ``changed``; None if it broke none."""
         if not (events or changed):
             return None  # every rule reads what an event did or a server changed
-        for rule, check in (("names", self.uses_the_names), ("term", self.term_never_decreases),
-                            ("stale_vote", self.refuses_stale_votes),
-                            ("stale_append", self.refuses_stale_appends),
-                            ("vote", self.one_vote),
-                            ("adopt", self.adopts_higher_terms),
-                            ("only_leader", self.only_leaders_append),
-                            ("first_heartbeat", self.new_leader_appends_at_once),
-                            ("candidate_timer", self.candidate_times_out),
-                            ("timer", self.waits_a_full_timeout),
-                            ("majority", self.leader_has_majority),
-                            ("safety", self.election_safety)):
-            problem = check(run, events, before, changed)
-            if problem is not None:
-                return self.failure(run, problem, description=RULES[rule])
+        facts = _FACTS[bool(changed), bool(run.state.candidates)]
+        broken = ELECTION_RULEBOOK.judged(self, shape, facts, run, events, before, changed)
+        if broken is not None:
+            rule, problem = broken
+            return self.failure(run, problem, description=RULES[rule])
         voted, nodes = run.state.voted, run.sim.nodes
         for node_id in {event.node for event in events if event.node in nodes}:
             voted[node_id] = getattr(nodes[node_id], "voted_for", None)  # (what acted)
@@ -341,6 +333,31 @@ class ElectionRules(RaftRule):
                 return (f"two leaders in term {term}: {first} (since t={since:.3f} ms) and "
                         f"{node_id} (now)" + your_line(run.sim.nodes[node_id], "state"))
         return None
+
+
+#: the facts of a step that `ElectionRules` reads besides its events: "roles", a server's
+#: role or term changed; "candidates", a server is a candidate (whose time may run out
+#: without an event of its own)
+_FACTS = {(False, False): frozenset(), (True, False): frozenset({"roles"}),
+          (False, True): frozenset({"candidates"}),
+          (True, True): frozenset({"roles", "candidates"})}
+#: `ElectionRules`' rules, in the order of `RULES`, each with what it reads (`Rulebook`)
+ELECTION_RULEBOOK = Rulebook(
+    Rule("names", "uses_the_names", ("roles",)),
+    Rule("term", "term_never_decreases", (("restart", None), "roles")),
+    Rule("stale_vote", "refuses_stale_votes", (("deliver", RequestVote),)),
+    Rule("stale_append", "refuses_stale_appends", (("deliver", AppendEntries),)),
+    Rule("vote", "one_vote", (("send", RequestVoteReply),)),
+    Rule("adopt", "adopts_higher_terms", (("deliver", None),)),
+    Rule("only_leader", "only_leaders_append", (("send", AppendEntries),)),
+    Rule("first_heartbeat", "new_leader_appends_at_once", ("roles",)),
+    Rule("candidate_timer", "candidate_times_out", ("candidates",)),
+    Rule("timer", "waits_a_full_timeout", (("restart", None), ("note", None),
+                                            ("send", RequestVoteReply),
+                                            ("deliver", AppendEntries), "roles")),
+    Rule("majority", "leader_has_majority", (("deliver", RequestVoteReply), "roles")),
+    Rule("safety", "election_safety", ("roles",)),
+)
 
 
 def lower_term(msg: object, receiver: tuple | None) -> bool:

@@ -35,8 +35,9 @@ from typing import Any, NamedTuple
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
                                              RequestVote)
 from distlab.grading.properties import Run, Violation
-from distlab.labs.lab04_raft.common import (TESTER, RaftRule, as_int, majority, servers,
-                                            unchanged_since_read, vote_grants, your_line)
+from distlab.labs.lab04_raft.common import (TESTER, RaftRule, Rule, Rulebook, as_int, majority,
+                                            servers, step_shape, unchanged_since_read, vote_grants,
+                                            your_line)
 from distlab.labs.lab04_raft.election import RULES, ElectionRules, lower_term
 from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
 from distlab.sim.trace import _jsonable
@@ -246,7 +247,8 @@ class LogRules(LogRule, ElectionRules):
     def observe(self, run: Run) -> Violation | None:
         before = dict(run.state.seen)
         events = run.new_events()
-        violation = self.judge_election(run, events, before, self.follow(run))
+        shape = step_shape(events)
+        violation = self.judge_election(run, events, shape, before, self.follow(run))
         if violation is not None:
             return violation
         for event in events:  # (the election's rules noted the restarts in state.restarts)
@@ -259,23 +261,12 @@ class LogRules(LogRule, ElectionRules):
         moved = run.state.moved = self.commits_moved(run, changed)
         if not (events or changed or moved):
             return None  # nothing the rules read has changed (a timer cancelled, say)
-        for rule, check in (("shape", self.shape), ("stale_append", self.stale_append_logs),
-                            ("compact", self.compacts_as_asked),
-                            ("install", self.installs_snapshots),
-                            ("describe", self.describes_its_log),
-                            ("describe_append", self.appends_from_its_log),
-                            ("up_to_date", self.votes_up_to_date),
-                            ("append_only", self.leader_appends_only),
-                            ("follower_log", self.follows_append_entries),
-                            ("matching", self.log_matching),
-                            ("commit_bounds", self.commit_bounds),
-                            ("commit", self.commits_with_majority),
-                            ("apply", self.applies_in_order),
-                            ("machine", self.same_commands)):
-            problem = check(run, events, before, old_logs, changed)
-            if problem is not None:
-                return self.failure(run, problem, description=LOG_RULES.get(rule)
-                                    or SNAPSHOT_RULES.get(rule) or RULES[rule])
+        broken = LOG_RULEBOOK.judged(self, shape, _FACTS[bool(changed), bool(moved)],
+                                     run, events, before, old_logs, changed)
+        if broken is not None:
+            rule, problem = broken
+            return self.failure(run, problem, description=LOG_RULES.get(rule)
+                                or SNAPSHOT_RULES.get(rule) or RULES[rule])
         for node_id in moved:
             commit = getattr(run.sim.nodes[node_id], "commit_index", None)
             if type(commit) is int:
@@ -706,6 +697,30 @@ class LogRules(LogRule, ElectionRules):
                     "it" if expected[1] else
                     "its log lacks the snapshot's last entry (or it is of another term), so "
                     "drop the whole log"))
+
+
+#: the facts of a step that `LogRules` reads besides its events: "logs", a server's log
+#: changed; "commits", a server's commit index is to be judged (`LogRules.commits_moved`)
+_FACTS = {(False, False): frozenset(), (True, False): frozenset({"logs"}),
+          (False, True): frozenset({"commits"}), (True, True): frozenset({"logs", "commits"})}
+#: `LogRules`' rules of the log, in their order (most specific first), each with what it
+#: reads (`Rulebook`)
+LOG_RULEBOOK = Rulebook(
+    Rule("shape", "shape", ("logs", "commits")),
+    Rule("stale_append", "stale_append_logs", (("deliver", AppendEntries),)),
+    Rule("compact", "compacts_as_asked", (("timer", None),)),
+    Rule("install", "installs_snapshots", (("deliver", InstallSnapshot),)),
+    Rule("describe", "describes_its_log", (("send", RequestVote),)),
+    Rule("describe_append", "appends_from_its_log", (("send", AppendEntries),)),
+    Rule("up_to_date", "votes_up_to_date", (("deliver", RequestVote),)),
+    Rule("append_only", "leader_appends_only", ("logs",)),
+    Rule("follower_log", "follows_append_entries", (("deliver", AppendEntries),)),
+    Rule("matching", "log_matching", ("logs",)),
+    Rule("commit_bounds", "commit_bounds", ("commits",)),
+    Rule("commit", "commits_with_majority", ("commits",)),
+    Rule("apply", "applies_in_order", (("note", None),)),
+    Rule("machine", "same_commands", (("note", None),)),
+)
 
 
 def _before(run: Run, node_id: str) -> tuple | None:
