@@ -2,7 +2,8 @@
 
 The built book (``conftest.py``) is served on a loopback port; Playwright for Python drives
 Debian's Chromium (/usr/bin/chromium, no browser download; ``tools/book_browser.py``, which
-``make pdf`` shares). Each page is visited once, a few pages at once, and everything of
+``make pdf`` shares). Each page is visited once, a few pages at once (the pages of the book
+are printed on the way, for test_pdf.py: ``book_printer`` in conftest.py), and everything of
 interest is recorded in a ``PageReport``; the tests below read the reports:
 
 - no cell output is an error (myst-nb renders a traceback as an element of class ``traceback``);
@@ -49,6 +50,7 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_tabs, launch,  # noqa: E402
                           leaves_the_machine, next_frames, serve, wait_until_ready)
+from make_pdf import PRINT_VIEWPORT, BookPrinter  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -356,11 +358,13 @@ def watching(page: Page, report: PageReport) -> Iterator[Requests]:
             page.remove_listener(event, listener)
 
 
-async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
-    """Open one page in the tab ``page`` at 1280 px, wait until it is drawn
-    (`wait_until_ready`), and record everything the tests read."""
+async def visit(page: Page, html_dir: Path, base: str, path: str,
+                printer: BookPrinter | None = None) -> PageReport:
+    """Open one page in the tab ``page`` as `make pdf` opens it (at 1024 px), wait until it is
+    drawn (`wait_until_ready`), print it for the PDF if it is a page of ``printer``'s, then
+    record at 1280 px everything the tests read."""
     report = PageReport(path)
-    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.set_viewport_size(PRINT_VIEWPORT)
     with watching(page, report) as requests:
         try:
             await page.goto(base + path, wait_until="load", timeout=LOAD_TIMEOUT_MS)
@@ -371,6 +375,10 @@ async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
             await wait_until_ready(page)
         except PlaywrightError as error:
             report.console_errors.append(f"page did not finish loading: {error.message}")
+        if printer is not None and printer.wants(path):
+            await printer.add(page, path)  # (before any check moves or resizes the page)
+        await page.set_viewport_size({"width": 1280, "height": 900})
+        await next_frames(page)
         report.error_outputs = await page.evaluate(FIND_ERROR_OUTPUTS)
         report.broken_images = await page.evaluate(FIND_BROKEN_IMAGES)
         report.math, report.math_unrendered = await page.evaluate(FIND_UNRENDERED_MATH)
@@ -388,22 +396,35 @@ async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
     return report
 
 
-async def visit_all(html_dir: Path, base: str) -> list[PageReport]:
-    """Every page of the book visited in one browser, in a few tabs at once (`in_tabs`)."""
+async def visit_all(html_dir: Path, base: str, printer: BookPrinter | None = None,
+                    pdf: Path | None = None) -> list[PageReport]:
+    """Every page of the book visited in one browser, in a few tabs at once (`in_tabs`);
+    with a ``printer``, its pages printed as they are visited and joined into ``pdf``. A
+    PDF that cannot be made is ``printer``'s problem (tests/book/test_pdf.py reports it),
+    not the pages'."""
     async with launch() as browser:
-        return await in_tabs(browser, pages_of(html_dir),
-                             lambda page, path: visit(page, html_dir, base, path))
+        reports = await in_tabs(browser, pages_of(html_dir),
+                                lambda page, path: visit(page, html_dir, base, path, printer))
+        if printer is not None and pdf is not None:
+            try:
+                await printer.finish(browser, base, pdf)
+            except Exception as error:  # noqa: BLE001 - reported by the PDF's tests
+                printer.problems.append(f"the PDF could not be made: {error!r}")
+    return reports
 
 
 @pytest.fixture(scope="module")
-def reports(built_html: Path, server: str) -> list[PageReport]:
-    """Visits every page once in headless Chromium; one report per page."""
+def reports(built_html: Path, server: str, book_printer: BookPrinter,
+            tmp_path_factory: pytest.TempPathFactory) -> list[PageReport]:
+    """Visits every page once in headless Chromium; one report per page. The pages of the
+    book are printed on the way, for tests/book/test_pdf.py (``book_printer``)."""
     if not CHROMIUM.exists():
         pytest.fail(
             "the browser test needs Debian's Chromium at /usr/bin/chromium: "
             "`apt-get install -y chromium` (.ci/run does it), or deselect it with -m 'not browser'"
         )
-    return asyncio.run(visit_all(built_html, server))
+    return asyncio.run(visit_all(built_html, server, book_printer,
+                                 tmp_path_factory.mktemp("pdf") / "book.pdf"))
 
 
 def offenders(reports: list[PageReport], attribute: str) -> dict[str, list]:
