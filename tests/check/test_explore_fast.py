@@ -74,7 +74,7 @@ def test_depth_bounds_without_hashing_and_depth_first_search_agree():
 
 def test_a_state_budget_stops_both_at_the_same_place():
     both(paxos_setup(proposer_class=HastyProposer), lambda: [agreement(), validity],
-         max_states=1_500)
+         max_states=500)
 
 
 # -- crashes, restarts, drops, clients --------------------------------------------------------
@@ -82,7 +82,7 @@ def test_a_state_budget_stops_both_at_the_same_place():
 def test_crashes_and_restarts_of_nodes_that_forget_agree():
     fork, _ = both(nodes(AmnesiacElection, ("a", "b", "c")),
                    lambda: [at_most_one_leader_per_term()], strategy="dfs", crashes=1,
-                   restarts=True, crashable=["c"], max_depth=6)
+                   restarts=True, crashable=["c"], max_depth=5)
     assert fork.depth_limited   # (its violation needs 8 steps: the bench finds it)
 
 
@@ -291,11 +291,11 @@ class Local(Node):
 
 def test_node_state_that_pickle_cannot_copy_is_deep_copied():
     fork, _ = both(nodes(Local, ("a", "b", "c")), lambda: [mutual_exclusion],
-                   crashes=1, restarts=True)
+                   crashes=1, restarts=True, max_depth=6)
     assert fork.status == "no violation"
     # the handler tables of equal states are equal: states merge as for any other node
     unhashed = explore(nodes(Local, ("a", "b", "c")), [mutual_exclusion], crashes=1,
-                       restarts=True, hashing=False)
+                       restarts=True, hashing=False, max_depth=6)
     assert fork.states < unhashed.states
 
 
@@ -365,15 +365,15 @@ def quiet(sim: Simulation) -> None:
 
 
 def test_nodes_that_read_their_clock_and_stream_agree():
-    both(nodes(Clocked, ("a", "b", "c")), lambda: [quiet], max_depth=5)
+    both(nodes(Clocked, ("a", "b", "c")), lambda: [quiet], max_depth=4)
     both(nodes(Clocked, ("a", "b")), lambda: [quiet], strategy="dfs", drops=1, crashes=1,
          restarts=True, max_depth=5)
 
 
 def test_steps_taken_again_with_drops_crashes_and_timers_agree():
-    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=5, drops=1)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=4, drops=1)
     both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], crashes=1, restarts=True,
-         max_depth=5)
+         max_depth=4)
 
 
 def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entries(monkeypatch):
@@ -389,10 +389,15 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
         return found
 
     monkeypatch.setattr(ForkEngine, "derived_choices", checked)
-    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=4, drops=1, crashes=1)
-    both(nodes(ForgetfulElection, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()])
-    both(nodes(RaftElectionNode, ("a", "b", "c")), lambda: [at_most_one_leader_per_term()],
-         crashes=1, restarts=True, max_depth=4)
+    # (these three searches are compared with the stateless one, unchecked, in
+    # test_whether_a_state_has_steps_is_told_without_listing_them and
+    # test_an_invariant_that_remembers_gives_the_same_shortest_schedule)
+    explore(nodes(Counting, ("a", "b", "c")), [quiet], max_depth=4, drops=1, crashes=1,
+            time_budget=None)
+    explore(nodes(ForgetfulElection, ("a", "b", "c")), [at_most_one_leader_per_term()],
+            time_budget=None)
+    explore(nodes(RaftElectionNode, ("a", "b", "c")), [at_most_one_leader_per_term()],
+            crashes=1, restarts=True, max_depth=4, time_budget=None)
     both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], crashes=2, restarts=True,
          drops=1, max_depth=4)
     # (only the states expanded list their steps): every kind of step, crashes and restarts
