@@ -60,9 +60,13 @@ ANIMATION_TIMEOUT_MS = 15_000
 REQUESTS_TIMEOUT_MS = 10_000
 #: a page that only sends the browser on to another (the book's index.html)
 REDIRECT = re.compile(r'<meta http-equiv="refresh" content="\d+; url=([^"]+)"', re.IGNORECASE)
-#: the widths a page is measured at: three laptops, then a phone
-LAPTOP_WIDTHS = (1440, 1280, 1024)
+#: the widths a page is measured at, in this order: three laptops, from the width it is loaded
+#: and printed at (`make pdf`'s) up, then a phone. Each width once: a resize lays a long page
+#: out again, which costs the browser test about as much as loading it
+LAPTOP_WIDTHS = (1024, 1280, 1440)
 PHONE_WIDTH = 390
+#: the laptop width an explorer's controls are compared at: none may be narrower on a phone
+CONTROLS_WIDTH = 1280
 #: the smallest share of its drawn width a figure may be shown at on a phone: matplotlib's
 #: 10-point labels, 13-14 px tall as drawn, stay about 8 px tall (_assets/distlab.css)
 MIN_FIGURE_SCALE = 0.6
@@ -212,13 +216,18 @@ def page_weight_kb(html_dir: Path, path: str, image_urls: list[str]) -> float:
 
 
 async def measure_widths(page: Page, report: PageReport) -> None:
-    """Resize the loaded page to each laptop width, then to a phone's; record what is too wide
-    (a resize lays the page out again at once: no need to load it again)."""
+    """Resize the loaded page to each laptop width, then to a phone's; record what is too wide,
+    and on the phone what is not legible (`check_phone_layout`). A resize lays the page out
+    again at once: no need to load it again."""
+    laptop_controls: list = []
     for width in (*LAPTOP_WIDTHS, PHONE_WIDTH):
         await page.set_viewport_size({"width": width, "height": 900})
         await next_frames(page)
         check = FIND_SIDEWAYS_SCROLL if width == PHONE_WIDTH else FIND_WIDE_BLOCKS
         report.wide_blocks += [f"{width} px: {w}" for w in await page.evaluate(check)]
+        if width == CONTROLS_WIDTH:
+            laptop_controls = await page.evaluate(CONTROL_WIDTHS)
+    await check_phone_layout(page, report, laptop_controls)
 
 
 FIND_UNREADABLE_FIGURES = """(minScale) => {
@@ -256,20 +265,16 @@ CONTROL_WIDTHS = """() => Array.from(
            .slice(0, 30), el.getBoundingClientRect().width])"""
 
 
-async def check_phone_layout(page: Page, report: PageReport) -> None:
-    """At PHONE_WIDTH, record each figure shown below MIN_FIGURE_SCALE of its drawn width,
-    each output figure that does not link to its image or whose frame's cue belies whether
-    it scrolls, and each explorer's control narrower than at 1280 px (squeezed)."""
-    await page.set_viewport_size({"width": 1280, "height": 900})
-    await next_frames(page)
-    laptop = await page.evaluate(CONTROL_WIDTHS)
-    await page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
-    await next_frames(page)
+async def check_phone_layout(page: Page, report: PageReport, laptop: list) -> None:
+    """On the page laid out at PHONE_WIDTH, record each figure shown below MIN_FIGURE_SCALE
+    of its drawn width, each output figure that does not link to its image or whose frame's
+    cue belies whether it scrolls, and each explorer's control narrower than at
+    CONTROLS_WIDTH (squeezed; ``laptop``: the controls' widths there, by CONTROL_WIDTHS)."""
     phone = await page.evaluate(CONTROL_WIDTHS)
     report.phone_figures, report.phone_unreadable = await page.evaluate(
         FIND_UNREADABLE_FIGURES, MIN_FIGURE_SCALE)
     report.phone_unreadable += [
-        f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at 1280 px"
+        f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at {CONTROLS_WIDTH} px"
         for (name, wide), (_, narrow) in zip(laptop, phone, strict=True) if narrow < wide - 1]
 
 
@@ -362,7 +367,7 @@ async def visit(page: Page, html_dir: Path, base: str, path: str,
                 printer: BookPrinter | None = None) -> PageReport:
     """Open one page in the tab ``page`` as `make pdf` opens it (at 1024 px), wait until it is
     drawn (`wait_until_ready`), print it for the PDF if it is a page of ``printer``'s, then
-    record at 1280 px everything the tests read."""
+    record everything the tests read (at 1024 px, then at each width: `measure_widths`)."""
     report = PageReport(path)
     await page.set_viewport_size(PRINT_VIEWPORT)
     with watching(page, report) as requests:
@@ -377,8 +382,6 @@ async def visit(page: Page, html_dir: Path, base: str, path: str,
             report.console_errors.append(f"page did not finish loading: {error.message}")
         if printer is not None and printer.wants(path):
             await printer.add(page, path)  # (before any check moves or resizes the page)
-        await page.set_viewport_size({"width": 1280, "height": 900})
-        await next_frames(page)
         report.error_outputs = await page.evaluate(FIND_ERROR_OUTPUTS)
         report.broken_images = await page.evaluate(FIND_BROKEN_IMAGES)
         report.math, report.math_unrendered = await page.evaluate(FIND_UNRENDERED_MATH)
@@ -387,7 +390,6 @@ async def visit(page: Page, html_dir: Path, base: str, path: str,
         report.weight_kb = page_weight_kb(html_dir, path, await page.evaluate(FIND_IMAGE_URLS))
         await check_animations(page, report)
         await measure_widths(page, report)
-        await check_phone_layout(page, report)
         try:
             await asyncio.wait_for(requests.none_pending.wait(), REQUESTS_TIMEOUT_MS / 1000)
         except TimeoutError:
