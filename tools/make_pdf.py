@@ -1,12 +1,15 @@
 """The whole book as one PDF, made offline from the built HTML (`make pdf`).
 
-    python tools/make_pdf.py [_build/html] [_build/pdf/distlab-book.pdf]
+    python tools/make_pdf.py [_build/html] [_build/pdf/distlab-book.pdf] [--toc _toc.yml]
 
 Each page of the built book is opened in Debian's Chromium (/usr/bin/chromium, driven by
 Playwright, as the browser test does: tools/book_browser.py), a few tabs at once, and printed
 to PDF with the theme's print styles: no navigation, figures, animations (their first frame)
 and saved widget views included, formulas typeset by the local MathJax. Nothing leaves the
 machine: the book is served on a loopback port and any request to another host is refused.
+The pages are printed by a `BookPrinter`, which the browser test (tests/book) shares: it
+prints each page in the tab where it has just loaded it to check it, so that a test run loads
+each page of the book once for both.
 
 The pages are then joined with pypdf: a contents page first (each part and page with the
 number of the sheet it starts on), an outline (the PDF's bookmarks: parts, then pages), and a
@@ -33,7 +36,9 @@ from pathlib import Path
 
 import yaml
 from book_browser import CHROMIUM, LOAD_TIMEOUT_MS, in_tabs, launch, serve, wait_until_ready
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 
@@ -78,12 +83,21 @@ def reading_order(toc_file: Path) -> list[Entry]:
     return entries
 
 
-async def print_page(page: Page, url: str) -> tuple[bytes, str]:
-    """Open ``url`` in the tab ``page``, wait until it is drawn, and print it; return the PDF
-    and the page's title."""
-    await page.set_viewport_size({"width": 1024, "height": 900})
+#: the window a page is opened in before it is printed (the print itself is laid out on A4)
+PRINT_VIEWPORT = {"width": 1024, "height": 900}
+
+
+async def load_for_print(page: Page, url: str) -> None:
+    """Open ``url`` in the tab ``page`` as it is printed: at PRINT_VIEWPORT, waited for until
+    it is drawn (`wait_until_ready`)."""
+    await page.set_viewport_size(PRINT_VIEWPORT)
     await page.goto(url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
     await wait_until_ready(page)
+
+
+async def print_loaded(page: Page) -> tuple[bytes, str]:
+    """Print the page loaded in the tab ``page`` (`load_for_print`); return the PDF and the
+    page's title. The print styles added apply to print only: the tab may be measured on."""
     await page.add_style_tag(content=PRINT_CSS)
     title = await page.evaluate("() => (document.querySelector('article h1') || {}).innerText "
                                 "|| document.title")
@@ -127,37 +141,6 @@ def numbers_html(count: int) -> str:
     return "".join(sheet.format(n=n) for n in range(1, count + 1))
 
 
-#: a printed page of the book: its entry, its title, its sheets
-Printed = tuple[Entry, str, PdfReader]
-
-
-async def print_book(base: str, entries: list[Entry], book_title: str
-                     ) -> tuple[list[Printed], list[tuple[str, str, int]], PdfReader,
-                                PdfReader]:
-    """Print every page of ``entries`` (a few at once), then the contents page and the sheet
-    numbers; return each entry with its title and its PDF, the contents' rows (part, title,
-    first sheet), the contents and the numbers."""
-    async with launch() as browser:
-
-        async def one(page: Page, entry: Entry) -> Printed:
-            pdf, title = await print_page(page, base + entry.path)
-            reader = PdfReader(io.BytesIO(pdf))
-            print(f"  {len(reader.pages):3d} pages  {entry.path}", flush=True)
-            return entry, title, reader
-
-        printed = await in_tabs(browser, entries, one)
-        # The contents page's length does not depend on the numbers written in it.
-        draft = await print_html(browser, contents_html(book_title, [(e.part, t, 0)
-                                                                    for e, t, _ in printed]))
-        first, rows = len(draft.pages) + 1, []
-        for entry, title, reader in printed:
-            rows.append((entry.part, title, first))
-            first += len(reader.pages)
-        contents = await print_html(browser, contents_html(book_title, rows))
-        numbers = await print_html(browser, numbers_html(first - 1), margins=False)
-    return printed, rows, contents, numbers
-
-
 def local_links(writer: PdfWriter, base: str, starts: dict[str, int]) -> None:
     """Turn each link to the loopback server at ``base`` into a link to the sheet where that
     page of the book starts (``starts``: page path -> sheet index), or drop it if it leads
@@ -181,43 +164,106 @@ def local_links(writer: PdfWriter, base: str, starts: dict[str, int]) -> None:
         sheet[NameObject("/Annots")] = kept
 
 
+class BookPrinter:
+    """The book's PDF, made from the pages of _toc.yml as a pass of the browser over the
+    built book loads them: `add` prints a page from the tab it is loaded in, `finish` joins
+    the pages in reading order with a contents page, an outline and page numbers.
+
+    `make_pdf` loads each page for this alone; the browser test (tests/book) prints the
+    pages in the tabs where it has just loaded them to check them, so that each page of the
+    book is loaded once for both. A page that could not be printed is named in ``problems``.
+    """
+
+    def __init__(self, html_dir: Path, toc_file: Path = REPO_ROOT / "_toc.yml"):
+        self.entries = reading_order(toc_file)
+        missing = [e.path for e in self.entries if not (html_dir / e.path).is_file()]
+        if missing:
+            raise SystemExit(f"make_pdf: these pages of _toc.yml are not built in {html_dir}: "
+                             f"{missing}; run `make book` first")
+        self.title = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["title"]
+        self.printed: dict[str, tuple[str, PdfReader]] = {}  # page path -> (title, sheets)
+        self.problems: list[str] = []
+        self.output: Path | None = None  # the PDF, once written by `finish`
+
+    def wants(self, path: str) -> bool:
+        """Whether ``path`` (relative to the HTML folder) is a page of the book to print."""
+        return any(entry.path == path for entry in self.entries)
+
+    async def add(self, page: Page, path: str) -> None:
+        """Print the page ``path``, loaded in the tab ``page`` (`load_for_print`)."""
+        try:
+            pdf, title = await print_loaded(page)
+        except PlaywrightError as error:
+            self.problems.append(f"{path} could not be printed: {error.message}")
+            return
+        reader = PdfReader(io.BytesIO(pdf))
+        self.printed[path] = (title, reader)
+        print(f"  {len(reader.pages):3d} pages  {path}", flush=True)
+
+    async def finish(self, browser: Browser, base: str, output: Path) -> int:
+        """Join the printed pages into ``output`` (``base``: the URL the pages were served
+        at, whose links are made links inside the PDF); return the number of sheets."""
+        unprinted = [e.path for e in self.entries if e.path not in self.printed]
+        if unprinted or self.problems:
+            raise RuntimeError(f"make_pdf: pages not printed: {unprinted}; {self.problems}")
+        pages = [(entry, *self.printed[entry.path]) for entry in self.entries]
+        # The contents page's length does not depend on the numbers written in it.
+        draft = await print_html(browser, contents_html(self.title, [(e.part, t, 0)
+                                                                     for e, t, _ in pages]))
+        first, rows = len(draft.pages) + 1, []
+        for entry, title, reader in pages:
+            rows.append((entry.part, title, first))
+            first += len(reader.pages)
+        contents = await print_html(browser, contents_html(self.title, rows))
+        numbers = await print_html(browser, numbers_html(first - 1), margins=False)
+        starts = {entry.path: start - 1 for (entry, _, _), (_, _, start) in zip(pages, rows)}
+
+        writer = PdfWriter()
+        for sheet in contents.pages:
+            writer.add_page(sheet)
+        parts: dict[str, object] = {}
+        for (entry, title, reader), (_, _, start) in zip(pages, rows, strict=True):
+            for sheet in reader.pages:
+                writer.add_page(sheet)
+            parent = None
+            if entry.part:
+                if entry.part not in parts:
+                    parts[entry.part] = writer.add_outline_item(title=entry.part,
+                                                                page_number=start - 1)
+                parent = parts[entry.part]
+            writer.add_outline_item(title=title, page_number=start - 1, parent=parent)
+        for sheet, number in zip(writer.pages, numbers.pages, strict=True):
+            sheet.merge_page(number)
+        local_links(writer, base, starts)
+        writer.add_metadata({"/Title": self.title})
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("wb") as file:
+            writer.write(file)
+        self.output = output
+        return len(writer.pages)
+
+
+async def print_book(printer: BookPrinter, base: str, output: Path) -> int:
+    """Load and print every page of the book served at ``base`` (a few at once), then join
+    them into ``output``; return the number of sheets."""
+    async with launch() as browser:
+
+        async def one(page: Page, entry: Entry) -> None:
+            await load_for_print(page, base + entry.path)
+            await printer.add(page, entry.path)
+
+        await in_tabs(browser, printer.entries, one)
+        return await printer.finish(browser, base, output)
+
+
 def make_pdf(html_dir: Path, output: Path, toc_file: Path = REPO_ROOT / "_toc.yml") -> int:
     """Print the book in ``html_dir`` to ``output``; return the number of sheets."""
-    entries = reading_order(toc_file)
-    missing = [e.path for e in entries if not (html_dir / e.path).is_file()]
-    if missing:
-        raise SystemExit(f"make_pdf: these pages of _toc.yml are not built in {html_dir}: "
-                         f"{missing}; run `make book` first")
+    printer = BookPrinter(html_dir, toc_file)
     if not CHROMIUM.exists():
         raise SystemExit("make_pdf: needs Debian's Chromium at /usr/bin/chromium "
                          "(`apt-get install -y chromium`, or `make system-packages`)")
-    book_title = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["title"]
     with serve(html_dir) as base:
-        printed, rows, contents, numbers = asyncio.run(print_book(base, entries, book_title))
-    starts = {entry.path: start - 1 for (entry, _, _), (_, _, start) in zip(printed, rows)}
-
-    writer = PdfWriter()
-    for sheet in contents.pages:
-        writer.add_page(sheet)
-    parts: dict[str, object] = {}
-    for (entry, title, reader), (_, _, start) in zip(printed, rows, strict=True):
-        for sheet in reader.pages:
-            writer.add_page(sheet)
-        parent = None
-        if entry.part:
-            if entry.part not in parts:
-                parts[entry.part] = writer.add_outline_item(title=entry.part,
-                                                            page_number=start - 1)
-            parent = parts[entry.part]
-        writer.add_outline_item(title=title, page_number=start - 1, parent=parent)
-    for sheet, number in zip(writer.pages, numbers.pages, strict=True):
-        sheet.merge_page(number)
-    local_links(writer, base, starts)
-    writer.add_metadata({"/Title": book_title})
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("wb") as file:
-        writer.write(file)
-    return len(writer.pages)
+        return asyncio.run(print_book(printer, base, output))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("html_dir", nargs="?", type=Path, default=REPO_ROOT / "_build" / "html")
     parser.add_argument("output", nargs="?", type=Path,
                         default=REPO_ROOT / "_build" / "pdf" / "distlab-book.pdf")
+    parser.add_argument("--toc", type=Path, default=REPO_ROOT / "_toc.yml",
+                        help="the table of contents that orders the pages (default: _toc.yml)")
     args = parser.parse_args(argv)
-    sheets = make_pdf(args.html_dir, args.output)
+    sheets = make_pdf(args.html_dir, args.output, args.toc)
     print(f"The book is printed: {args.output} ({sheets} pages)")
     return 0
 

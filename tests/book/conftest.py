@@ -3,7 +3,7 @@
 The book is built once per pytest session into a fresh temporary folder (a fresh build, so
 Sphinx reports the warnings of every page, not only of the pages changed since the last build).
 ``tests/book/test_book_build.py`` checks the build itself; ``tests/book/test_browser.py`` opens
-its pages.
+its pages, and prints them for ``tests/book/test_pdf.py`` as it goes (``book_printer``).
 """
 
 from __future__ import annotations
@@ -66,3 +66,16 @@ def built_html(book_build: BookBuild) -> Path:
             + "\n".join(book_build.output.splitlines()[-30:])
         )
     return book_build.html_dir
+
+
+@pytest.fixture(scope="session")
+def book_printer(built_html: Path):
+    """The book's PDF as `make pdf` makes it (tools/make_pdf.py's `BookPrinter`), printed by
+    the browser test's pass over the pages: it prints each page of _toc.yml in the tab where
+    it has just loaded it, before checking it, so that the session loads every page once for
+    both (loading is two thirds of printing's cost). ``tests/book/test_pdf.py`` reads
+    ``book_printer.output``; run without the browser test, it prints the book itself."""
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    from make_pdf import BookPrinter
+
+    return BookPrinter(built_html)

@@ -2,7 +2,8 @@
 
 The built book (``conftest.py``) is served on a loopback port; Playwright for Python drives
 Debian's Chromium (/usr/bin/chromium, no browser download; ``tools/book_browser.py``, which
-``make pdf`` shares). Each page is visited once, a few pages at once, and everything of
+``make pdf`` shares). Each page is visited once, a few pages at once (the pages of the book
+are printed on the way, for test_pdf.py: ``book_printer`` in conftest.py), and everything of
 interest is recorded in a ``PageReport``; the tests below read the reports:
 
 - no cell output is an error (myst-nb renders a traceback as an element of class ``traceback``);
@@ -53,6 +54,7 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_tabs, launch,  # noqa: E402
                           leaves_the_machine, next_frames, serve, wait_until_ready)
+from make_pdf import PRINT_VIEWPORT, BookPrinter  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -62,9 +64,13 @@ ANIMATION_TIMEOUT_MS = 15_000
 REQUESTS_TIMEOUT_MS = 10_000
 #: a page that only sends the browser on to another (the book's index.html)
 REDIRECT = re.compile(r'<meta http-equiv="refresh" content="\d+; url=([^"]+)"', re.IGNORECASE)
-#: the widths a page is measured at: three laptops, then a phone
-LAPTOP_WIDTHS = (1440, 1280, 1024)
+#: the widths a page is measured at, in this order: three laptops, from the width it is loaded
+#: and printed at (`make pdf`'s) up, then a phone. Each width once: a resize lays a long page
+#: out again, which costs the browser test about as much as loading it
+LAPTOP_WIDTHS = (1024, 1280, 1440)
 PHONE_WIDTH = 390
+#: the laptop width an explorer's controls are compared at: none may be narrower on a phone
+CONTROLS_WIDTH = 1280
 #: the smallest share of its drawn width a figure may be shown at on a phone: matplotlib's
 #: 10-point labels, 13-14 px tall as drawn, stay about 8 px tall (_assets/distlab.css)
 MIN_FIGURE_SCALE = 0.6
@@ -236,8 +242,10 @@ FIND_CUT_CONTROLS = """(minTrack) => {
 
 
 async def measure_widths(page: Page, report: PageReport) -> None:
-    """Resize the loaded page to each laptop width, then to a phone's; record what is too wide
-    (a resize lays the page out again at once: no need to load it again)."""
+    """Resize the loaded page to each laptop width, then to a phone's; record what is too wide,
+    and on the phone what is not legible (`check_phone_layout`). A resize lays the page out
+    again at once: no need to load it again."""
+    laptop_controls: list = []
     for width in (*LAPTOP_WIDTHS, PHONE_WIDTH):
         await page.set_viewport_size({"width": width, "height": 900})
         await next_frames(page)
@@ -245,6 +253,9 @@ async def measure_widths(page: Page, report: PageReport) -> None:
         report.wide_blocks += [f"{width} px: {w}" for w in await page.evaluate(check)]
         report.cut_controls += [f"{width} px: {c}" for c in await page.evaluate(
             FIND_CUT_CONTROLS, MIN_SLIDER_TRACK_PX)]
+        if width == CONTROLS_WIDTH:
+            laptop_controls = await page.evaluate(CONTROL_WIDTHS)
+    await check_phone_layout(page, report, laptop_controls)
 
 
 FIND_UNREADABLE_FIGURES = """(minScale) => {
@@ -291,21 +302,17 @@ CONTROL_WIDTHS = """() => Array.from(
            .slice(0, 30), el.getBoundingClientRect().width])"""
 
 
-async def check_phone_layout(page: Page, report: PageReport) -> None:
-    """At PHONE_WIDTH, record each figure shown below MIN_FIGURE_SCALE of its drawn width,
-    each output figure that does not link to its image or whose frame's cue belies whether
-    it scrolls, and each explorer's control narrower than at 1280 px (squeezed)."""
-    await page.set_viewport_size({"width": 1280, "height": 900})
-    await next_frames(page)
-    laptop = await page.evaluate(CONTROL_WIDTHS)
-    await page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
-    await next_frames(page)
+async def check_phone_layout(page: Page, report: PageReport, laptop: list) -> None:
+    """On the page laid out at PHONE_WIDTH, record each figure shown below MIN_FIGURE_SCALE
+    of its drawn width, each output figure that does not link to its image or whose frame's
+    cue belies whether it scrolls, and each explorer's control narrower than at
+    CONTROLS_WIDTH (squeezed; ``laptop``: the controls' widths there, by CONTROL_WIDTHS)."""
     phone = await page.evaluate(CONTROL_WIDTHS)
     report.phone_figures, report.phone_unreadable = await page.evaluate(
         FIND_UNREADABLE_FIGURES, MIN_FIGURE_SCALE)
     report.phone_unreadable += await page.evaluate(FIND_UNCENTRED_FRAMES)
     report.phone_unreadable += [
-        f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at 1280 px"
+        f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at {CONTROLS_WIDTH} px"
         for (name, wide), (_, narrow) in zip(laptop, phone, strict=True) if narrow < wide - 1]
 
 
@@ -394,11 +401,13 @@ def watching(page: Page, report: PageReport) -> Iterator[Requests]:
             page.remove_listener(event, listener)
 
 
-async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
-    """Open one page in the tab ``page`` at 1280 px, wait until it is drawn
-    (`wait_until_ready`), and record everything the tests read."""
+async def visit(page: Page, html_dir: Path, base: str, path: str,
+                printer: BookPrinter | None = None) -> PageReport:
+    """Open one page in the tab ``page`` as `make pdf` opens it (at 1024 px), wait until it is
+    drawn (`wait_until_ready`), print it for the PDF if it is a page of ``printer``'s, then
+    record everything the tests read (at 1024 px, then at each width: `measure_widths`)."""
     report = PageReport(path)
-    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.set_viewport_size(PRINT_VIEWPORT)
     with watching(page, report) as requests:
         try:
             await page.goto(base + path, wait_until="load", timeout=LOAD_TIMEOUT_MS)
@@ -409,6 +418,8 @@ async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
             await wait_until_ready(page)
         except PlaywrightError as error:
             report.console_errors.append(f"page did not finish loading: {error.message}")
+        if printer is not None and printer.wants(path):
+            await printer.add(page, path)  # (before any check moves or resizes the page)
         report.error_outputs = await page.evaluate(FIND_ERROR_OUTPUTS)
         report.broken_images = await page.evaluate(FIND_BROKEN_IMAGES)
         report.math, report.math_unrendered = await page.evaluate(FIND_UNRENDERED_MATH)
@@ -417,7 +428,6 @@ async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
         report.weight_kb = page_weight_kb(html_dir, path, await page.evaluate(FIND_IMAGE_URLS))
         await check_animations(page, report)
         await measure_widths(page, report)
-        await check_phone_layout(page, report)
         try:
             await asyncio.wait_for(requests.none_pending.wait(), REQUESTS_TIMEOUT_MS / 1000)
         except TimeoutError:
@@ -426,22 +436,35 @@ async def visit(page: Page, html_dir: Path, base: str, path: str) -> PageReport:
     return report
 
 
-async def visit_all(html_dir: Path, base: str) -> list[PageReport]:
-    """Every page of the book visited in one browser, in a few tabs at once (`in_tabs`)."""
+async def visit_all(html_dir: Path, base: str, printer: BookPrinter | None = None,
+                    pdf: Path | None = None) -> list[PageReport]:
+    """Every page of the book visited in one browser, in a few tabs at once (`in_tabs`);
+    with a ``printer``, its pages printed as they are visited and joined into ``pdf``. A
+    PDF that cannot be made is ``printer``'s problem (tests/book/test_pdf.py reports it),
+    not the pages'."""
     async with launch() as browser:
-        return await in_tabs(browser, pages_of(html_dir),
-                             lambda page, path: visit(page, html_dir, base, path))
+        reports = await in_tabs(browser, pages_of(html_dir),
+                                lambda page, path: visit(page, html_dir, base, path, printer))
+        if printer is not None and pdf is not None:
+            try:
+                await printer.finish(browser, base, pdf)
+            except Exception as error:  # noqa: BLE001 - reported by the PDF's tests
+                printer.problems.append(f"the PDF could not be made: {error!r}")
+    return reports
 
 
 @pytest.fixture(scope="module")
-def reports(built_html: Path, server: str) -> list[PageReport]:
-    """Visits every page once in headless Chromium; one report per page."""
+def reports(built_html: Path, server: str, book_printer: BookPrinter,
+            tmp_path_factory: pytest.TempPathFactory) -> list[PageReport]:
+    """Visits every page once in headless Chromium; one report per page. The pages of the
+    book are printed on the way, for tests/book/test_pdf.py (``book_printer``)."""
     if not CHROMIUM.exists():
         pytest.fail(
             "the browser test needs Debian's Chromium at /usr/bin/chromium: "
             "`apt-get install -y chromium` (.ci/run does it), or deselect it with -m 'not browser'"
         )
-    return asyncio.run(visit_all(built_html, server))
+    return asyncio.run(visit_all(built_html, server, book_printer,
+                                 tmp_path_factory.mktemp("pdf") / "book.pdf"))
 
 
 def offenders(reports: list[PageReport], attribute: str) -> dict[str, list]:

@@ -9,7 +9,7 @@ clients with histories, invariants that remember, and node code that pickle cann
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,20 +18,32 @@ import pytest
 from distlab.check.examples import (AmnesiacElection, Election, ForgetfulElection, NaiveMutex,
                                     RicartAgrawala, mutual_exclusion)
 from distlab.check.explore import ExplorationResult, explore
+from distlab.check.fork import ForkEngine
 from distlab.check.invariants import (Invariant, durable_storage, invariant,
                                       no_acknowledged_write_lost, watch)
+from distlab.check.transitions import StepMemo
 from distlab.consensus.paxos import HastyProposer, agreement, validity
 from distlab.consensus.paxos.runs import paxos_setup
 from distlab.consensus.raft.election import RaftElectionNode
 from distlab.consensus.raft.invariants import at_most_one_leader_per_term
 from distlab.sim import Client, ConfigurationError, Constant, Node, Simulation
 
+#: the stateless search's results by configuration (`nodes`, invariants, options): it is
+#: deterministic, and several tests compare the fork engine with it on the same one
+REPLAYED: dict[tuple[Any, ...], ExplorationResult] = {}
+
 
 def both(setup: Callable[[Simulation], Any], invariants: Callable[[], list[Invariant]],
          **options: Any) -> tuple[ExplorationResult, ExplorationResult]:
     """Explore with both methods and require identical results; return (fork, replay)."""
     fork = explore(setup, invariants(), time_budget=None, **options)
-    replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
+    configuration = getattr(setup, "configuration", None)
+    key = (configuration, *(i.name for i in invariants()), repr(sorted(options.items())))
+    replay = REPLAYED.get(key) if configuration else None
+    if replay is None:
+        replay = explore(setup, invariants(), time_budget=None, method="replay", **options)
+        if configuration:
+            REPLAYED[key] = replay
     assert fork.method == "fork" and replay.method == "replay"
     for name in ("status", "states", "transitions", "depth", "depth_limited", "stopped_by"):
         assert getattr(fork, name) == getattr(replay, name), name
@@ -47,6 +59,7 @@ def both(setup: Callable[[Simulation], Any], invariants: Callable[[], list[Invar
 def nodes(cls: type[Node], ids: tuple[str, ...] = ("a", "b")) -> Callable[[Simulation], None]:
     def setup(sim: Simulation) -> None:
         sim.add_nodes(cls, ids)
+    setup.configuration = (cls, ids)  # type: ignore[attr-defined]
     return setup
 
 
@@ -82,7 +95,7 @@ def test_a_state_budget_stops_both_at_the_same_place():
 def test_crashes_and_restarts_of_nodes_that_forget_agree():
     fork, _ = both(nodes(AmnesiacElection, ("a", "b", "c")),
                    lambda: [at_most_one_leader_per_term()], strategy="dfs", crashes=1,
-                   restarts=True, crashable=["c"], max_depth=6)
+                   restarts=True, crashable=["c"], max_depth=5)
     assert fork.depth_limited   # (its violation needs 8 steps: the bench finds it)
 
 
@@ -291,11 +304,11 @@ class Local(Node):
 
 def test_node_state_that_pickle_cannot_copy_is_deep_copied():
     fork, _ = both(nodes(Local, ("a", "b", "c")), lambda: [mutual_exclusion],
-                   crashes=1, restarts=True)
+                   crashes=1, restarts=True, max_depth=6)
     assert fork.status == "no violation"
     # the handler tables of equal states are equal: states merge as for any other node
     unhashed = explore(nodes(Local, ("a", "b", "c")), [mutual_exclusion], crashes=1,
-                       restarts=True, hashing=False)
+                       restarts=True, hashing=False, max_depth=6)
     assert fork.states < unhashed.states
 
 
@@ -365,19 +378,18 @@ def quiet(sim: Simulation) -> None:
 
 
 def test_nodes_that_read_their_clock_and_stream_agree():
-    both(nodes(Clocked, ("a", "b", "c")), lambda: [quiet], max_depth=5)
+    both(nodes(Clocked, ("a", "b", "c")), lambda: [quiet], max_depth=4)
     both(nodes(Clocked, ("a", "b")), lambda: [quiet], strategy="dfs", drops=1, crashes=1,
          restarts=True, max_depth=5)
 
 
 def test_steps_taken_again_with_drops_crashes_and_timers_agree():
-    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=5, drops=1)
+    both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], max_depth=4, drops=1)
     both(nodes(Counting, ("a", "b", "c")), lambda: [quiet], crashes=1, restarts=True,
-         max_depth=5)
+         max_depth=4)
 
 
 def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entries(monkeypatch):
-    from distlab.check.fork import ForkEngine
     derived = ForkEngine.derived_choices
     calls = []
 
@@ -403,7 +415,6 @@ def test_the_choices_derived_from_the_parent_equal_those_from_the_pending_entrie
 
 
 def test_whether_a_state_has_steps_is_told_without_listing_them(monkeypatch):
-    from distlab.check.fork import ForkEngine
     choices = ForkEngine.choices
     seen = {True: 0, False: 0}
 
@@ -452,3 +463,59 @@ def fewer_than_four(sim: Simulation) -> str | None:
 def test_a_step_taken_again_numbers_its_entries_in_the_order_they_were_made():
     fork, _ = both(nodes(LateTimer, ("a", "b", "c")), lambda: [fewer_than_four])
     assert fork.found
+
+
+# -- a fork engine with a mistake fails the comparisons -------------------------------------------
+# Each mistake changes one thing in how the fork engine takes a step again or skips a check;
+# the comparison that covers that mechanism must fail (its configuration, kept small for the
+# time the stateless search takes, must still be one where the mistake shows).
+
+KEY, CHECK_STATE, NODE_STATE = StepMemo.key, ForkEngine.check_state, ForkEngine.node_state
+
+
+def memo_ignoring_the_clock(self: StepMemo, memo_key: Hashable, now: float) -> Any:
+    """`StepMemo.find` that takes a step again as it was taken at another reading of the
+    clock (the first one remembered)."""
+    steps = self.transitions.get(memo_key)
+    return next(iter(steps.values())) if type(steps) is dict else steps
+
+
+def memo_ignoring_the_event(self: StepMemo, parent: Any, kind: str, entry: Any) -> Any:
+    """`StepMemo.key` without the event: any delivery (or timer) a node handles from one of
+    its versions is taken again as the first one it handled from it."""
+    found = KEY(self, parent, kind, entry)
+    if found is None:
+        return None
+    actor, cell, (version, _event, network, drift) = found
+    return actor, cell, (version, kind, network, drift)
+
+
+def retaken_steps_unchecked(self: ForkEngine, versions: Any, parts: Any, memory: Any,
+                            child: Any = None) -> Any:
+    """`ForkEngine.check_state` that trusts the invariants after a step taken again."""
+    return None if child is not None else CHECK_STATE(self, versions, parts, memory)
+
+
+def held_whatever_they_remember(self: ForkEngine, versions: Any, parts: Any,
+                                memory: Any) -> Any:
+    """`ForkEngine.node_state` without what the invariants remember: invariants that held
+    in some node states are not checked there again, though they remember something new."""
+    return NODE_STATE(self, versions, parts, ())
+
+
+@pytest.mark.parametrize("owner, name, mistake, comparison", [
+    (StepMemo, "find", memo_ignoring_the_clock,
+     test_a_sim_at_action_that_slows_the_network_is_seen_by_steps_taken_again),
+    (StepMemo, "key", memo_ignoring_the_event,
+     test_steps_taken_again_with_drops_crashes_and_timers_agree),
+    (ForkEngine, "check_state", retaken_steps_unchecked,
+     test_crashes_and_restarts_of_nodes_that_forget_agree),
+    (ForkEngine, "node_state", held_whatever_they_remember,
+     test_an_invariant_that_remembers_gives_the_same_shortest_schedule),
+], ids=["clock", "event", "unchecked", "memory"])
+def test_a_fork_engine_with_a_mistake_fails_the_comparison(
+        monkeypatch: pytest.MonkeyPatch, owner: type, name: str, mistake: Callable[..., Any],
+        comparison: Callable[[], None]) -> None:
+    monkeypatch.setattr(owner, name, mistake)
+    with pytest.raises(AssertionError):
+        comparison()

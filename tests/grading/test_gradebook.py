@@ -60,7 +60,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         "ada": submission(solution),
         "bob": submission(skeleton),
         "cy": submission(solution, {"backup": twice}),
-        "dee": submission(solution, add_to=("apply", "while True:\n    pass")),
+        # (a loop that waits: stopped by the same wall-clock limit as one that computes,
+        # without taking a core from the other tests for CELLS_LIMIT seconds)
+        "dee": submission(solution, add_to=("apply", "import time\nwhile True:\n"
+                                                     "    time.sleep(1)")),
         "eve": submission(solution, add_to=("apply", "import os\nos._exit(3)")),
         "fay": submission(skeleton, add_to=("apply", FORGE)),
         "gus": submission(skeleton, {"check-part-A": always}),
