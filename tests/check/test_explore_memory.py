@@ -21,7 +21,7 @@ import pytest
 
 from distlab.check import transitions
 from distlab.check.examples import ForgetfulElection
-from distlab.check.explore import explore
+from distlab.check.explore import _collector_paused, explore
 from distlab.check.fork import ForkEngine
 from distlab.check.invariants import invariant
 from distlab.check.keys import KeyParts
@@ -36,14 +36,9 @@ KEPT = (ForkEngine, transitions.StepMemo, Cells, KeyParts)
 @pytest.fixture
 def collector_off() -> Iterator[None]:
     """The cyclic collector off (as during a search), after a collection of what came before."""
-    was_enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with _collector_paused():
         yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def alive(kinds: tuple[type, ...]) -> dict[str, int]:
