@@ -257,7 +257,7 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
                   data_dir: str | Path | None = None, args: Mapping[str, Any] | None = None,
                   ports: Mapping[str, int] | None = None, seed: int = 0,
                   routes: Mapping[tuple[str, str], int] | None = None,
-                  clients: Iterable[str] = (), ready_timeout: float = 10.0) -> Cluster:
+                  clients: Iterable[str] = (), ready_timeout: float = 30.0) -> Cluster:
     """Start one real process per id, running ``node_class`` (``"module:Class"``).
 
     ``base_port``: node ``ids[i]`` listens on ``base_port + i``; or ``ports`` gives each
@@ -268,7 +268,11 @@ def start_cluster(node_class: str, ids: Iterable[str], base_port: int | None = N
     ``src``'s messages for ``dst`` to that port instead -- e.g. a `FaultProxy` in front of
     ``dst``. ``clients``: ids that are not nodes but may send the nodes requests and get
     replies (not among the nodes' ``peers``): `Cluster.client` gives each an `Endpoint`.
-    The node class must live in an importable ``.py`` file, not a notebook cell.
+    ``ready_timeout``: how long a node may take to start listening before the start fails
+    with its log (a new Python process importing the library takes seconds on a busy machine:
+    10 s was seen to run out at a load of 12 on 2 cores; a bound for failures only, a ready
+    node is seen at once). The node class must live in an importable ``.py`` file, not a
+    notebook cell.
     """
     ids = list(ids)
     if not ids or len(set(ids)) != len(ids):
