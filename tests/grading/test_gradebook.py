@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -142,3 +144,24 @@ def test_an_unreadable_submission_is_a_row_not_a_crash(tmp_path: Path) -> None:
                        progress=lambda line: None)
     assert rows[0].points == 0 and rows[0].problem.startswith("the submission cannot be read")
     assert json.loads(json.dumps(rows[0].__dict__))["student"] == "kim"
+
+
+def test_a_file_that_is_json_but_no_notebook_of_format_4_is_named_so(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "lee.ipynb").write_text(json.dumps({"nbformat": 3, "worksheets": []}))
+    (tmp_path / "sub" / "max.ipynb").write_text("[1, 2]")
+    rows = grade_class(tmp_path / "sub", SOLUTIONS, tmp_path / "out", lab=LAB,
+                       progress=lambda line: None)
+    assert [(r.student, r.points) for r in rows] == [("lee", 0), ("max", 0)]
+    for row in rows:
+        assert row.problem == (f"the submission cannot be read: {row.student}.ipynb is not a "
+                               f"Jupyter notebook of format 4 (save it again from JupyterLab)")
+
+
+def test_a_submission_is_graded_without_importing_nbformat() -> None:
+    """Each submission is graded in a new process; nbformat's import alone costs about two
+    seconds of CPU there, so the grader reads notebooks as JSON."""
+    probe = "import sys, distlab.grading.gradebook; print('nbformat' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+    assert done.stdout.strip() == "False"

@@ -39,8 +39,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from distlab.grading.isolation import MEMORY_LIMIT, Child
 from distlab.grading.lab import Check, as_lab
 from distlab.grading.report import Report
@@ -79,16 +77,14 @@ class LabNotebook:
 
     @classmethod
     def read(cls, path: Path) -> LabNotebook:
-        notebook = nbformat.read(path, as_version=4)
         cells, graded = [], []
-        for cell in notebook.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type != "code" or "grade_id" not in meta:
+        for meta, source in _code_cells(path):
+            if "grade_id" not in meta:
                 continue
             if meta.get("grade"):
-                graded.append(_graded_cell(path, meta, cell.source))
+                graded.append(_graded_cell(path, meta, source))
             else:
-                cells.append((meta["grade_id"], cell.source, bool(meta.get("solution"))))
+                cells.append((meta["grade_id"], source, bool(meta.get("solution"))))
         if not graded:
             raise ValueError(f"{path} has no graded cell (nbgrader metadata grade: true): it is "
                              f"not a lab notebook")
@@ -96,9 +92,7 @@ class LabNotebook:
 
     def student_cells(self, submission: Path) -> Cells:
         """The code to run for ``submission``: the given cells, and its own solution cells."""
-        notebook = nbformat.read(submission, as_version=4)
-        theirs = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
-                  for c in notebook.cells if c.cell_type == "code"}
+        theirs = {meta.get("grade_id"): source for meta, source in _code_cells(submission)}
         cells = []
         for grade_id, source, written_by_student in self.cells:
             if written_by_student and grade_id not in theirs:
@@ -144,6 +138,28 @@ class CellFailed(Exception):
     """A cell of the submission raised: the checks cannot use what it should have defined."""
 
 
+def _code_cells(path: Path) -> Iterator[tuple[dict, str]]:
+    """Each code cell of the notebook at ``path``: its nbgrader metadata and its source.
+
+    Read as plain JSON rather than with ``nbformat``, whose import costs about two seconds of
+    CPU (its schema validator compiles grammars), paid by every submission's grading process.
+    A file that is not a version-4 notebook raises ValueError, which the grade reports."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path.name} is not a notebook's JSON ({exc})") from exc
+    if not isinstance(notebook, dict) or notebook.get("nbformat") != 4 \
+            or not isinstance(notebook.get("cells"), list):
+        raise ValueError(f"{path.name} is not a Jupyter notebook of format 4 (save it again "
+                         f"from JupyterLab)")
+    for cell in notebook["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        yield meta, "".join(source) if isinstance(source, list) else source
+
+
 def _graded_cell(path: Path, meta: dict, source: str) -> GradedCell:
     """The ``check(Lab(...), part="A", ...)`` call of a check cell, read from its source."""
     for node in ast.walk(ast.parse(source)):
@@ -183,7 +199,7 @@ def grade_submission(student: str, submission: Path, lab: LabNotebook,
     try:
         code = lab.student_cells(submission)
         code.compile()
-    except (ValueError, SyntaxError, nbformat.reader.NotJSONError) as exc:
+    except (ValueError, SyntaxError) as exc:
         row.problem = f"the submission cannot be read: {exc}"
         return row
     problem = _cells_problem(code, cells_limit)
