@@ -282,6 +282,14 @@ class Rulebook:
         return None
 
 
+def fact_sets(first: str, second: str) -> dict[tuple[bool, bool], frozenset[str]]:
+    """The facts a step has for a `Rulebook`, by whether each of two facts holds:
+    ``{(True, False): frozenset({first}), ...}``, built once, so that a step only looks its
+    set up."""
+    return {(a, b): frozenset([word for word, holds in ((first, a), (second, b)) if holds])
+            for a in (False, True) for b in (False, True)}
+
+
 def step_shape(events: list) -> frozenset[tuple[str, type]]:
     """What a `Rulebook` reads of a step's ``events``: the kind of each, with the class of
     its data (the message sent or delivered)."""

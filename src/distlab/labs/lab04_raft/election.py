@@ -20,8 +20,9 @@ from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, 
                                              RequestVote, RequestVoteReply)
 from distlab.grading.properties import Run, Violation
 from distlab.labs.lab04_raft.common import (ELECTION_TIMEOUT, ROLE_COLORS, TESTER, RaftRule, Rule,
-                                            Rulebook, as_int, describe_servers, leaders_among,
-                                            majority, servers, step_shape, vote_grants, your_line)
+                                            Rulebook, as_int, describe_servers, fact_sets,
+                                            leaders_among, majority, servers, step_shape,
+                                            vote_grants, your_line)
 
 # -- safety: the rules of Figure 2 -------------------------------------------------------------
 
@@ -338,9 +339,7 @@ class ElectionRules(RaftRule):
 #: the facts of a step that `ElectionRules` reads besides its events: "roles", a server's
 #: role or term changed; "candidates", a server is a candidate (whose time may run out
 #: without an event of its own)
-_FACTS = {(False, False): frozenset(), (True, False): frozenset({"roles"}),
-          (False, True): frozenset({"candidates"}),
-          (True, True): frozenset({"roles", "candidates"})}
+_FACTS = fact_sets("roles", "candidates")
 #: `ElectionRules`' rules, in the order of `RULES`, each with what it reads (`Rulebook`)
 ELECTION_RULEBOOK = Rulebook(
     Rule("names", "uses_the_names", ("roles",)),

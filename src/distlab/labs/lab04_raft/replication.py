@@ -35,9 +35,9 @@ from typing import Any, NamedTuple
 from distlab.consensus.raft.messages import (AppendEntries, AppendEntriesReply, InstallSnapshot,
                                              RequestVote)
 from distlab.grading.properties import Run, Violation
-from distlab.labs.lab04_raft.common import (TESTER, RaftRule, Rule, Rulebook, as_int, majority,
-                                            servers, step_shape, unchanged_since_read, vote_grants,
-                                            your_line)
+from distlab.labs.lab04_raft.common import (TESTER, RaftRule, Rule, Rulebook, as_int, fact_sets,
+                                            majority, servers, step_shape, unchanged_since_read,
+                                            vote_grants, your_line)
 from distlab.labs.lab04_raft.election import RULES, ElectionRules, lower_term
 from distlab.labs.lab04_raft.tester import COMMAND_TYPES, SNAPSHOT_TIMER, MachineState, Submit
 from distlab.sim.trace import _jsonable
@@ -701,8 +701,7 @@ class LogRules(LogRule, ElectionRules):
 
 #: the facts of a step that `LogRules` reads besides its events: "logs", a server's log
 #: changed; "commits", a server's commit index is to be judged (`LogRules.commits_moved`)
-_FACTS = {(False, False): frozenset(), (True, False): frozenset({"logs"}),
-          (False, True): frozenset({"commits"}), (True, True): frozenset({"logs", "commits"})}
+_FACTS = fact_sets("logs", "commits")
 #: `LogRules`' rules of the log, in their order (most specific first), each with what it
 #: reads (`Rulebook`)
 LOG_RULEBOOK = Rulebook(
