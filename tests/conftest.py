@@ -13,6 +13,7 @@ of every folder, and `distlab.net.start_cluster` hands ``sys.path`` on to the pr
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,24 @@ if str(NET_NODES) not in sys.path:
 def repo_root() -> Path:
     """The repository's root folder."""
     return REPO_ROOT
+
+
+@pytest.fixture
+def slow_dask_scratch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A busy machine, as Dask sees it: the first scratch directory that a Dask server creates
+    in this process (or in a process forked from it) takes 1.1 s, past the second after which
+    Dask warns (`distlab.compute.dask_engine.SLOW_SCRATCH`). Returns the base folders of the
+    scratch directories created in this process, to check that the slow one was."""
+    from distributed.diskutils import WorkSpace
+
+    made: list[str] = []
+    create = WorkSpace.__init__
+
+    def slowly(self: WorkSpace, base_dir: str) -> None:
+        if not made:
+            time.sleep(1.1)
+        made.append(base_dir)
+        create(self, base_dir)
+
+    monkeypatch.setattr(WorkSpace, "__init__", slowly)
+    return made

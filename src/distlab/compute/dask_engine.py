@@ -11,7 +11,9 @@ computes again whatever was lost with it.
 processes, listening on loopback only, with no dashboard -- or, given an address
 (``"tcp://scheduler.example:8786"``), connects to a real one instead: the one line a reader
 changes to go from a laptop to a cluster. Either way the cluster is closed when the ``with``
-block ends, even on an error.
+block ends, even on an error. It prints nothing of its own: Dask's messages below errors are
+silenced, and so is its warning that a server's scratch directory was slow to create (see
+`SLOW_SCRATCH`), so that a notebook's output is the same on a busy machine as on an idle one.
 
 `placements` reads the scheduler's and the workers' view back: which worker computed each
 task, and which results crossed between workers.
@@ -23,6 +25,7 @@ import logging
 import os
 import signal
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +34,12 @@ from distlab.compute.model import Job, Pair, map_task, reduce_task
 
 #: seconds to wait for a cluster to start or a job to finish before giving up
 TIMEOUT = 90.0
+#: the start of the warning Dask gives when creating a server's scratch directory (under the
+#: system's temporary folder, shared by every Dask process of the machine) took over a second.
+#: It blames a network file system; on a busy machine a local disk is enough. The scheduler and
+#: the nannies of a local cluster are created in this process, so the warning would be printed
+#: here, in the middle of a notebook cell's output (or a lab check's), now and then.
+SLOW_SCRATCH = "Creating scratch directories is taking a surprisingly long time"
 
 
 @contextmanager
@@ -50,10 +59,12 @@ def dask_cluster(address: str | None = None, *, workers: int = 2,
         return
     if workers < 1:
         raise ValueError(f"a local cluster needs at least one worker; got workers={workers}")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, \
-            Client(cluster, timeout=timeout) as client:
+    with warnings.catch_warnings():  # the servers' scratch directories are made meanwhile
+        warnings.filterwarnings("ignore", message=SLOW_SCRATCH, category=UserWarning)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    with cluster, Client(cluster, timeout=timeout) as client:
         yield client
 
 
