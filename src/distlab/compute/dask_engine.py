@@ -59,13 +59,20 @@ def dask_cluster(address: str | None = None, *, workers: int = 2,
         return
     if workers < 1:
         raise ValueError(f"a local cluster needs at least one worker; got workers={workers}")
-    with warnings.catch_warnings():  # the servers' scratch directories are made meanwhile
-        warnings.filterwarnings("ignore", message=SLOW_SCRATCH, category=UserWarning)
+    with no_slow_scratch_warning():  # noise of a busy machine, while the servers start
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None,
                                silence_logs=logging.ERROR)
     with cluster, Client(cluster, timeout=timeout) as client:
         yield client
+
+
+@contextmanager
+def no_slow_scratch_warning() -> Iterator[None]:
+    """Meanwhile, Dask's warning `SLOW_SCRATCH` is not shown (other warnings are)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SLOW_SCRATCH, category=UserWarning)
+        yield
 
 
 def slow_map_task(job: Job, name: str, text: str, n_reduce: int, pause: float
