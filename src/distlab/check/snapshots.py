@@ -26,7 +26,9 @@ its attributes unpickled once, kept with the version and swapped in as the node'
 runs, `Cells.load`). When a node's attributes and storage are immutable all the way down
 (numbers, strings, tuples and frozensets of them: `immutable`), its version keeps them as
 its view from the moment it is saved, and a private copy is a shallow copy of them
-(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled.
+(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled. Such a
+version is saved as `marshal`'s bytes instead of a pickle (`flat_content`), so that equal
+contents are one version whichever objects hold them.
 """
 
 from __future__ import annotations
@@ -115,8 +117,10 @@ def flat_content(attrs: dict[str, Any], storage: Storage) -> bytes | None:
         if ((type(key) not in scalars or type(value) not in scalars)
                 and not (immutable(key) and immutable(value))):
             return None
-    listed = [(name, plain if name == "storage" else value) for name, value in attrs.items()]
-    return _FLAT + marshal.dumps((listed, plain), 2)
+    attrs["storage"] = plain  # (marshal writes plain dicts only: in the caller's copy, and back)
+    data = _FLAT + marshal.dumps((attrs, plain), 2)
+    attrs["storage"] = saved
+    return data
 
 
 def immutable(value: Any) -> bool:
