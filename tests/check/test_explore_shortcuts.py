@@ -4,7 +4,8 @@ Two shortcuts of `distlab.check` save work on steps that run node code, each wit
 that it changes nothing and a test that the mistake it could hide is caught:
 
 * a node's version whose attributes and storage are immutable all the way down is copied
-  shallowly instead of unpickled (`distlab.check.snapshots.immutable`, `Cells.keep_flat`);
+  shallowly instead of unpickled (`distlab.check.snapshots.immutable`, `Cells.keep_flat`),
+  and saved as bytes that equal contents share (`distlab.check.snapshots.flat_content`);
 * a server node's part of a state's key is computed once per version and per state, up or
   down (`distlab.check.keys.KeyParts.part`).
 """
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from distlab.check import keys, snapshots
+from distlab.check import fork, keys, snapshots
+from distlab.check.examples import ForgetfulElection
 from distlab.check.explore import explore
-from distlab.check.snapshots import immutable
-from distlab.sim import Node, Simulation
+from distlab.check.snapshots import dump_node, flat_content, immutable
+from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.sim import Node, Simulation, Storage
 
 
 def same_in_both(setup, **options) -> tuple[int, int]:
@@ -111,6 +114,67 @@ def test_a_tuple_holding_a_list_copied_shallowly_would_be_caught(monkeypatch):
     monkeypatch.setattr(snapshots, "immutable", lambda value: type(value) is tuple or right(value))
     with pytest.raises(RuntimeError, match="diverged"):
         explore(pair(Tally), [], time_budget=None)
+
+
+def test_equal_flat_contents_are_equal_bytes_whichever_objects_hold_them():
+    storage = Storage()
+    storage["term"] = 2
+    mine = {"id": "node-a", "voted_for": "node-a", "storage": storage}
+    received = {"id": "node-a", "voted_for": "".join(["node", "-a"]), "storage": storage}
+    assert mine["voted_for"] is mine["id"] and received["voted_for"] is not received["id"]
+    assert flat_content(mine, storage) == flat_content(received, storage)
+    # (a pickle writes the string met twice as a reference: two contents for one)
+    assert dump_node(dict(mine), storage) != dump_node(dict(received), storage)
+    # a value's type is part of its content
+    contents = {flat_content({"term": value, "storage": storage}, storage)
+                for value in (1, 1.0, True)}
+    assert len(contents) == 3 and None not in contents
+    assert mine["storage"] is storage  # (the caller's copy is given back as it was)
+
+
+def test_a_node_that_can_change_in_place_has_no_flat_content():
+    storage = Storage()
+    assert flat_content({"log": [1]}, storage) is None
+    assert flat_content({"pair": (1, {2})}, storage) is None
+    assert flat_content({"storage": storage, "durable": storage}, storage) is None
+    storage["log"] = (1, [2])
+    assert flat_content({"storage": storage}, storage) is None
+
+
+def versions_and_contents() -> tuple[int, int]:
+    """The server nodes' versions that the search of the forgetful election saved, and the
+    distinct contents among them (a node's canonical parts and its stream's position)."""
+    engines = []
+    build = fork.ForkEngine.__init__
+
+    def kept(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        engines.append(self)
+
+    fork.ForkEngine.__init__ = kept
+    try:
+        explore(lambda sim: sim.add_nodes(ForgetfulElection, ["a", "b", "c"]),
+                [at_most_one_leader_per_term()], time_budget=None)
+    finally:
+        fork.ForkEngine.__init__ = build
+    [engine] = engines
+    contents = {(node_id, engine.keys.part_cache[data], base, words, gauss_next)
+                for node_id, data, base, words, gauss_next in engine.cells.versions}
+    return len(engine.cells.versions), len(contents)
+
+
+def test_a_node_in_one_content_is_one_version():
+    versions, contents = versions_and_contents()
+    assert versions == contents
+
+
+def test_versions_saved_as_pickles_would_be_caught(monkeypatch):
+    """The mistake: a flat node's content saved by pickle, whose bytes depend on which
+    string objects its attributes hold (a vote for the node itself, or for a name that came
+    in a message): one content, several versions, each taking its steps again."""
+    monkeypatch.setattr(snapshots, "flat_content", lambda attrs, storage: None)
+    versions, contents = versions_and_contents()
+    assert versions > contents
 
 
 # -- a node's part of the key, once per version and state -----------------------------------------

@@ -180,6 +180,9 @@ class ForkEngine:
         self.restarts_seen: dict[tuple, Version] = {}
         # the pending timers' key after a step taken again, by (the parent's, the Transition)
         self.timer_keys: dict[tuple[frozenset, Transition], frozenset] = {}
+        # what the invariants remember, interned (see `memory`)
+        self.memory_numbers: dict[tuple, int] = {}
+        self.memories: list[tuple] = []
         # the fingerprints of the keys' parts but the nodes and messages (see `portable`)
         self.rest_fingerprints: dict[tuple, int] = {}
         # the states of the nodes (and the invariants' memory) in which the invariants held
@@ -229,7 +232,7 @@ class ForkEngine:
                 return inv.name, explanation
         return None
 
-    def check_state(self, versions: list[Version], parts: tuple, memory: tuple,
+    def check_state(self, versions: list[Version], parts: tuple, memory: int,
                     child: Snapshot | None = None) -> tuple[str, str] | None:
         """`check` in the state whose cells hold ``versions`` (the invariants' version before
         the check, replaced in ``versions`` by the one after it when they hold) and whose
@@ -268,7 +271,7 @@ class ForkEngine:
                 held.add(state)
         return found
 
-    def node_state(self, versions: list[Version], parts: tuple, memory: tuple) -> tuple:
+    def node_state(self, versions: list[Version], parts: tuple, memory: int) -> tuple:
         """What the verdict of invariants that read only the nodes depends on: the nodes'
         parts of the key, the clients' saved content (with their history), the memory."""
         if self.clients_cell is None:
@@ -742,9 +745,16 @@ class ForkEngine:
             self.cells.load(self.cells.cell_of[node_id], first)
         return first
 
-    def memory(self) -> tuple:
-        """What the invariants remember, as the replay engine's key holds it."""
-        return tuple([inv.memory() for inv in self.explorer.invariants])
+    def memory(self) -> int:
+        """What the invariants remember (as the replay engine's key holds it), interned: a
+        small int, cheap to hash in the keys of states and in `held` (`memories` holds
+        what each stands for)."""
+        memory = tuple([inv.memory() for inv in self.explorer.invariants])
+        number = self.memory_numbers.get(memory)
+        if number is None:
+            number = self.memory_numbers[memory] = len(self.memories)
+            self.memories.append(memory)
+        return number
 
     def finish(self, snap: Snapshot, parent: Snapshot | None) -> None:
         """What every state records after its step: the clock, the counters, the network's
@@ -778,7 +788,9 @@ class ForkEngine:
         rest = tuple(others)  # (timers, actions, cuts, counts, memory: shared by many states)
         printed = self.rest_fingerprints.get(rest)
         if printed is None:
-            printed = self.rest_fingerprints[rest] = fingerprint(rest)
+            *settings, memory = rest
+            printed = self.rest_fingerprints[rest] = fingerprint(
+                (*settings, self.memories[memory]))
         return hash((*known(parts), "in flight", *messages, printed))
 
     def choices(self, snap: Snapshot) -> list[Choice] | Later:

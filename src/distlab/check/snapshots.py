@@ -26,12 +26,15 @@ its attributes unpickled once, kept with the version and swapped in as the node'
 runs, `Cells.load`). When a node's attributes and storage are immutable all the way down
 (numbers, strings, tuples and frozensets of them: `immutable`), its version keeps them as
 its view from the moment it is saved, and a private copy is a shallow copy of them
-(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled.
+(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled. Such a
+version is saved as `marshal`'s bytes instead of a pickle (`flat_content`), so that equal
+contents are one version whichever objects hold them.
 """
 
 from __future__ import annotations
 
 import copy
+import marshal
 import pickle
 from collections.abc import Callable, Hashable, Sequence
 from types import MethodType
@@ -83,6 +86,41 @@ def load_node(data: bytes) -> tuple[dict[str, Any], Storage]:
 
 #: The types whose values never change: kept as they are in a shallow copy.
 _SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+
+#: What the saved content of a flat node starts with (`flat_content`); a pickle never does.
+_FLAT = b"flat:"
+
+
+def flat_content(attrs: dict[str, Any], storage: Storage) -> bytes | None:
+    """The saved content of a server node whose attributes ``attrs`` (a copy of the node's,
+    but the runtime's) and ``storage`` are `immutable` all the way down, or None if they are
+    not (or if ``attrs`` holds the storage under another name: `dump_node` saves it then).
+
+    Equal contents give equal bytes, whichever objects hold the values: `marshal`'s format 2
+    writes every value in full, where a pickle writes a string met twice as a reference to
+    the first, so that a node whose ``voted_for`` is the very string of its ``id`` and one
+    whose equal string came in a message were saved as two versions. The search knows a
+    node's steps by its version (`distlab.check.transitions.StepMemo`): each of those copies
+    ran again the steps the other had taken. Marshal also writes each value's type (``1``,
+    ``1.0`` and ``True`` stay three contents). The bytes are only compared, never loaded: a
+    flat version keeps its attributes as they are (`Cells.keep_flat`)."""
+    saved = attrs.get("storage")  # (the storage itself, or a plain copy of it)
+    if saved is not storage and not (type(saved) is dict and saved == storage):
+        return None
+    # (`immutable`, with its first test inline: most values are numbers and strings)
+    scalars = _SCALARS
+    for name, value in attrs.items():
+        if type(value) not in scalars and name != "storage" and not immutable(value):
+            return None
+    plain = dict(storage)
+    for key, value in plain.items():
+        if ((type(key) not in scalars or type(value) not in scalars)
+                and not (immutable(key) and immutable(value))):
+            return None
+    attrs["storage"] = plain  # (marshal writes plain dicts only: in the caller's copy, and back)
+    data = _FLAT + marshal.dumps((attrs, plain), 2)
+    attrs["storage"] = saved
+    return data
 
 
 def immutable(value: Any) -> bool:
@@ -239,7 +277,12 @@ class Cells:
         try:
             if cell < self.server_cells:
                 [(attrs, storage)] = payload
-                data: Any = dump_node(attrs.copy(), storage)
+                data: Any = flat_content(attrs, storage)
+                if data is not None:
+                    version = Version(objects, data, (objects[0].rng.position(),))
+                    self.keep_flat(version, objects[0], attrs)
+                    return version
+                data = dump_node(attrs.copy(), storage)
             else:
                 data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
         except Exception:  # pickle's errors vary: PicklingError, TypeError, AttributeError
@@ -350,10 +393,13 @@ class Cells:
         attrs = vars(node).copy()
         for name in LIVE:
             attrs.pop(name, None)
-        try:
-            data = dump_node(attrs, self.sim._storage[node.id])
-        except Exception:
-            return self.resave(cell, before)
+        storage = self.sim._storage[node.id]
+        data = flat_content(attrs, storage)
+        if data is None:
+            try:
+                data = dump_node(attrs, storage)
+            except Exception:
+                return self.resave(cell, before)
         rng = node.rng
         if data == before.data and node is before.objects[0]:
             base, words, gauss_next = before.positions[0]
@@ -365,28 +411,16 @@ class Cells:
         after = self.versions.get(content)
         if after is None:
             after = self.versions[content] = Version((node,), data, (position,))
-            self.keep_flat(after, node, attrs)
+            if data.startswith(_FLAT):
+                self.keep_flat(after, node, attrs)
         self.loaded[cell] = after
         return after
 
     def keep_flat(self, version: Version, node: Node, attrs: dict[str, Any]) -> None:
-        """Keep the attributes ``attrs`` just saved in ``version`` (a copy of the node's, but
-        the runtime's; ``storage`` replaced by a plain copy, or not) as its `view`, if they
-        and the node's storage are `immutable`: the view needs no unpickling then, and a
-        private copy is a shallow one (`load`)."""
+        """Keep the attributes ``attrs`` of a flat node just saved in ``version`` (a copy of
+        the node's, but the runtime's: `flat_content` said they never change) as its `view`:
+        the view needs no unpickling, and a private copy is a shallow one (`load`)."""
         storage = self.sim._storage[node.id]
-        saved = attrs.get("storage")  # (the storage itself, or the plain copy saved of it)
-        if saved is not storage and not (type(saved) is dict and saved == storage):
-            return
-        # (`immutable`, with its first test inline: most values are numbers and strings)
-        scalars = _SCALARS
-        for name, value in attrs.items():
-            if type(value) not in scalars and name != "storage" and not immutable(value):
-                return
-        for key, value in storage.items():
-            if ((type(key) not in scalars or type(value) not in scalars)
-                    and not (immutable(key) and immutable(value))):
-                return
         own = node.__dict__
         live = dict(attrs)
         copied = live["storage"] = Storage(storage)
