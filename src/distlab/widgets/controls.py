@@ -11,8 +11,10 @@ its description takes 80 px, whatever their text; and a fixed width set in px fi
 and cuts the next ("crash store-asia" in 90 px). So the explorers make their controls with
 `button`, `slider` and `menu`, which size each from its own text, and set them side by side
 with `row`, which wraps onto another line where the width runs out (a phone) instead of
-squeezing them. tests/widgets/test_control_layout.py checks every explorer's controls, and the
-browser test measures them as the built book draws them.
+squeezing them. A slider longer than a phone is wide shrinks its track to fit, down to a
+length that is still easy to drag along (`MIN_TRACK_PX`), never its label.
+tests/widgets/test_control_layout.py checks every explorer's controls, and the browser test
+measures them as the built book draws them.
 """
 
 from __future__ import annotations
@@ -49,10 +51,19 @@ def button(label: str, **options: Any) -> w.Button:
 def slider(kind: type[SliderT], description: str, *, track: int = MIN_TRACK_PX,
            **options: Any) -> SliderT:
     """A slider of ``kind`` (`ipywidgets.IntSlider`, `ipywidgets.FloatSlider`): its
-    description as wide as its text, and its track at least ``track`` px long."""
-    width = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX + track
+    description as wide as its text, and its track ``track`` px long where there is room.
+
+    Where there is not (a long track on a phone), the track shrinks with the width available,
+    down to `MIN_TRACK_PX`, and only the track: the description and the readout keep their
+    width (ipywidgets lets only the track shrink). So the slider fits its explorer instead of
+    making it scroll sideways, and its label is never cut."""
+    if track < MIN_TRACK_PX:
+        raise ValueError(f"a slider's track of {track} px is too short to drag along; give "
+                         f"it {MIN_TRACK_PX} px or more")
+    text = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX
     return kind(description=description, style=FITTED_DESCRIPTION,
-                layout=w.Layout(width=f"{width}px"), **options)
+                layout=w.Layout(width=f"{text + track}px", max_width="100%",
+                                min_width=f"{text + MIN_TRACK_PX}px"), **options)
 
 
 def menu(options: Sequence[Any], description: str = "", *, max_width: str = "100%",
