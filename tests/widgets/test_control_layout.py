@@ -27,7 +27,8 @@ from distlab.kv.world import replicated  # noqa: E402
 from distlab.partitioning import ConsistentHashRing  # noqa: E402
 from distlab.sim import Simulation  # noqa: E402
 from distlab.widgets import Explorer  # noqa: E402
-from distlab.widgets.controls import CHAR_PX, MIN_TRACK_PX, button, menu, row, slider  # noqa: E402
+from distlab.widgets.controls import (CHAR_PX, MIN_TRACK_PX, ROW_WIDTH, button, menu,  # noqa: E402
+                                      row, slider)
 from distlab.widgets.detectors import ThresholdExplorer  # noqa: E402
 from distlab.widgets.raft import RaftExplorer  # noqa: E402
 from distlab.widgets.replication import ReplicationExplorer  # noqa: E402
@@ -116,10 +117,10 @@ def cut_controls(widget: w.Widget) -> list[str]:
 
 def narrowest_px(control: w.DOMWidget) -> float | None:
     """The least width ``control`` may be given where its row runs out of room: its width,
-    or its min_width if it may shrink to fit its row (a max_width of 100%); None when sized
-    by its content."""
+    or its min_width if it may shrink to fit its row (a max_width of `ROW_WIDTH`); None when
+    sized by its content."""
     width = px(control.layout.width, DEFAULT_WIDTH_PX)
-    if control.layout.max_width == "100%" and control.layout.min_width is not None:
+    if control.layout.max_width == ROW_WIDTH and control.layout.min_width is not None:
         return min(px(control.layout.min_width, 0.0), width or 0.0)
     return width
 
@@ -135,7 +136,7 @@ def too_wide_for_a_phone(widget: w.Widget) -> list[str]:
             least = narrowest_px(part) or 0.0
         elif isinstance(part, w.Dropdown):   # its choice is cut first: its description stays
             least = description_px(part) + MENU_EXTRA_PX
-            if part.layout.max_width != "100%":
+            if part.layout.max_width != ROW_WIDTH:
                 least = max(least, px(part.layout.max_width, DEFAULT_WIDTH_PX) or 0.0)
         else:
             continue
@@ -196,10 +197,10 @@ def test_the_phone_check_catches_the_raft_explorers_old_time_slider() -> None:
 
 
 def test_a_long_slider_shrinks_only_its_track_and_not_below_the_least() -> None:
-    """A slider may shrink to its row's width (max_width 100%) down to a track of
-    MIN_TRACK_PX: its description and readout keep their room."""
+    """A slider may shrink to its row's width (`ROW_WIDTH`) down to a track of MIN_TRACK_PX:
+    its description and readout keep their room."""
     long = slider(w.FloatSlider, "time (ms)", track=350)
-    assert long.layout.max_width == "100%"
+    assert long.layout.max_width == ROW_WIDTH
     least = px(long.layout.min_width, 0.0)
     assert least == pytest.approx(text_px("time (ms)") + SLIDER_EXTRA_PX + MIN_TRACK_PX, abs=1)
     assert narrowest_px(long) == least

@@ -38,6 +38,9 @@ MIN_TRACK_PX = 120
 SLIDER_EXTRA_PX = 96
 #: a description as wide as its text (ipywidgets' default is 80 px, cutting longer ones)
 FITTED_DESCRIPTION = {"description_width": "initial"}
+#: the widest a control may be: its row's width less its own margins (ipywidgets gives every
+#: control a margin, 2 px, on each side), so that it never sticks out of its row
+ROW_WIDTH = "calc(100% - 2 * var(--jp-widgets-margin))"
 
 SliderT = TypeVar("SliderT", w.IntSlider, w.FloatSlider)
 
@@ -62,15 +65,15 @@ def slider(kind: type[SliderT], description: str, *, track: int = MIN_TRACK_PX,
                          f"it {MIN_TRACK_PX} px or more")
     text = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX
     return kind(description=description, style=FITTED_DESCRIPTION,
-                layout=w.Layout(width=f"{text + track}px", max_width="100%",
+                layout=w.Layout(width=f"{text + track}px", max_width=ROW_WIDTH,
                                 min_width=f"{text + MIN_TRACK_PX}px"), **options)
 
 
-def menu(options: Sequence[Any], description: str = "", *, max_width: str = "100%",
+def menu(options: Sequence[Any], description: str = "", *, max_width: str = ROW_WIDTH,
          **more: Any) -> w.Dropdown:
     """A drop-down menu as wide as its description and its longest choice, up to
     ``max_width`` (a CSS width; by default its row's: on a phone a long choice is cut, not the
-    page made to scroll sideways; the list it opens shows every choice whole)."""
+    explorer made to scroll sideways; the list it opens shows every choice whole)."""
     return w.Dropdown(options=options, description=description, style=FITTED_DESCRIPTION,
                       layout=w.Layout(width="auto", max_width=max_width), **more)
 
