@@ -55,6 +55,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from conftest import REPO_ROOT
+from distlab.widgets.tables import scrolling_table
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_tabs, launch,  # noqa: E402
@@ -870,8 +871,6 @@ def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue
     the book's stylesheet, at a phone's width: the Explorer's old state table, whose cells the
     stylesheet broke anywhere, and a wide table in a box that scrolls with no cue are
     reported; the table `distlab.widgets.tables.scrolling_table` writes is not."""
-    from distlab.widgets.tables import scrolling_table
-
     head = ["node", "acceptors", "promises", "accepted_by"]
     values = ["('a1', 'a2', 'a3')", "{'a1': ((1, 'p2'), 'v2'), 'a2…", "frozenset({'a2', 'a1'})"]
     cell = "style='padding:1px 10px;text-align:left'"
