@@ -289,7 +289,7 @@ FIND_CRAMPED_TABLES = """() => {
         if (!scrolls)
             cramped.push(name + ': ' + Math.round(table.getBoundingClientRect().width)
                          + ' px wide in an explorer of ' + area.clientWidth
-                         + ' px, in no box of its own that scrolls sideways');
+                         + " px, in no box of the explorer's width that scrolls sideways");
         else if (!cue)
             cramped.push(name + ': scrolls sideways with no cue at its edges');
     }
@@ -868,8 +868,10 @@ def test_the_control_checks_catch_a_slider_past_its_explorer_and_a_squeezed_cont
 def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue(
         tmp_path: Path) -> None:
     """What ``test_explorer_tables_read_at_every_width`` relies on, on a page of our own with
-    the book's stylesheet, at a phone's width: the Explorer's old state table, whose cells the
-    stylesheet broke anywhere, and a wide table in a box that scrolls with no cue are
+    the book's stylesheet, at a phone's width, each table in an HTML widget as the widget
+    manager draws it (its content a flex item): the Explorer's old state table, whose cells
+    the stylesheet broke anywhere, a wide table in a box that scrolls with no cue, and one in
+    a box that grows with it (``max-width: 100%`` of a flex item as wide as the table) are
     reported; the table `distlab.widgets.tables.scrolling_table` writes is not."""
     head = ["node", "acceptors", "promises", "accepted_by"]
     values = ["('a1', 'a2', 'a3')", "{'a1': ((1, 'p2'), 'v2'), 'a2…", "frozenset({'a2', 'a1'})"]
@@ -879,13 +881,16 @@ def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue
            + "".join(f"<td {cell}>{v}</td>" for v in values) + "</tr></table>")
     new = scrolling_table(head, [("p1", values, None)])
     no_cue = new.replace("background:", "--no-cue:")
+    growing = new.replace("width:0;min-width:100%", "max-width:100%")
+    widget = ("<div class='widget-subarea'><div class='widget-html' style='display: flex'>"
+              "<div class='widget-html-content' style='flex: 1 1 auto'>{}</div></div></div>")
     (tmp_path / "distlab.css").write_text((REPO_ROOT / "_assets" / "distlab.css").read_text())
     (tmp_path / "page.html").write_text(
         "<!DOCTYPE html><meta charset='utf-8'><title>t</title>"
         "<link rel='stylesheet' href='distlab.css'>"
         "<article class='bd-article' style='width: 358px'><div class='cell'>"
-        + "".join(f"<div class='cell_output'><div class='widget-subarea'>{table}</div></div>"
-                  for table in (old, new, no_cue)) + "</div></article>")
+        + "".join(f"<div class='cell_output'>{widget.format(table)}</div>"
+                  for table in (old, new, no_cue, growing)) + "</div></article>")
 
     async def measure() -> list[str]:
         with serve(tmp_path) as base:
@@ -895,6 +900,8 @@ def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue
                 return await page.evaluate(FIND_CRAMPED_TABLES)
 
     cramped = asyncio.run(measure())
-    assert len(cramped) == 2, cramped
+    assert len(cramped) == 3, cramped
     assert cramped[0].startswith('table "node ...": ') and "broken across lines" in cramped[0]
     assert cramped[1] == 'table "node ...": scrolls sideways with no cue at its edges'
+    assert re.fullmatch(r'table "node \.\.\.": \d+ px wide in an explorer of 358 px, in no box '
+                        r"of the explorer's width that scrolls sideways", cramped[2]), cramped

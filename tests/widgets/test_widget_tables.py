@@ -38,13 +38,17 @@ def styles(html: str) -> list[tuple[str, dict[str, str]]]:
 def cramped(html: str) -> list[str]:
     """What in an explorer's table would be cramped on a phone: cells that may break their
     text across lines, a table with no box of its own that scrolls sideways, a box that
-    scrolls with no cue, a first column that scrolls out of sight."""
+    grows with its table or scrolls with no cue, a first column that scrolls out of sight."""
     elements = styles(html)
     found = [f"a <{tag}> whose text may break across lines" for tag, style in elements
              if tag in ("td", "th") and style.get("white-space") != "nowrap"]
     tag, box = elements[0]
     if tag != "div" or box.get("overflow-x") != "auto":
         found.append("no box of its own that scrolls sideways")
+    elif (box.get("width"), box.get("min-width")) != ("0", "100%"):
+        # ipywidgets lays an HTML widget's content out as a flex item, which grows to the
+        # least width of what it holds: the box must ask for none (tables.py)
+        found.append("a box that grows with its table")
     elif not ("scroll" in box.get("background", "") and "local" in box.get("background", "")):
         found.append("a box that scrolls with no cue at its edges")
     rows = [i for i, (tag, _) in enumerate(elements) if tag == "tr"]

@@ -12,6 +12,12 @@ and the first column (each node's name) stays in view while the others scroll un
 Everything is inline style (no stylesheet reaches a widget's HTML in JupyterLab), in the
 colours ipywidgets gives a widget (its CSS variables, which JupyterLab's dark theme and the
 book's widget manager set), so the covers that hide a shadow match the box they lie on.
+
+The box is as wide as the widget, never as wide as its table: ipywidgets lays an HTML
+widget's content out as a flex item, which grows to the least width of what it holds, so a
+box of ``max-width: 100%`` grew with its table and the whole explorer scrolled sideways. A
+box of width 0 that is at least 100% wide asks for no width of its own and takes the
+widget's.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ def scrolling_table(head: Sequence[str], rows: Iterable[Row], *, font_px: int = 
                      f"</tr>")
     # the sticky column's width: its text, its padding, its border
     column = f"calc({name_ch}ch + {2 * PAD_X + 1}px)"
-    return (f"<div style='overflow-x:auto;max-width:100%;font:{font_px}px/1.3 monospace;"
+    return (f"<div style='overflow-x:auto;width:0;min-width:100%;font:{font_px}px/1.3 monospace;"
             f"color:{INK};background:{edge_cues(column)};background-color:{BACKGROUND}'>"
             f"<table style='border-collapse:collapse;max-width:none;margin:0'><thead><tr>"
             f"<th style='{first}'>{html.escape(head[0])}</th>{names}</tr></thead>"
