@@ -115,12 +115,18 @@ def cut_controls(widget: w.Widget) -> list[str]:
     return found
 
 
+def shrinks_with_its_row(control: w.DOMWidget) -> bool:
+    """Whether ``control``'s max_width follows its row's width (`ROW_WIDTH`, a percentage),
+    rather than being a fixed length or none."""
+    limit = control.layout.max_width
+    return limit is not None and (limit == ROW_WIDTH or limit.endswith("%"))
+
+
 def narrowest_px(control: w.DOMWidget) -> float | None:
     """The least width ``control`` may be given where its row runs out of room: its width,
-    or its min_width if it may shrink to fit its row (a max_width of `ROW_WIDTH`); None when
-    sized by its content."""
+    or its min_width if it may shrink to fit its row; None when sized by its content."""
     width = px(control.layout.width, DEFAULT_WIDTH_PX)
-    if control.layout.max_width == ROW_WIDTH and control.layout.min_width is not None:
+    if shrinks_with_its_row(control) and control.layout.min_width is not None:
         return min(px(control.layout.min_width, 0.0), width or 0.0)
     return width
 
@@ -132,12 +138,13 @@ def too_wide_for_a_phone(widget: w.Widget) -> list[str]:
     for part in widgets_in(widget):
         if isinstance(part, w.Button):
             least = text_px(part.description) + BUTTON_PADDING_PX
-        elif isinstance(part, DescriptionWidget) and not isinstance(part, w.Dropdown):
-            least = narrowest_px(part) or 0.0
         elif isinstance(part, w.Dropdown):   # its choice is cut first: its description stays
             least = description_px(part) + MENU_EXTRA_PX
-            if part.layout.max_width != ROW_WIDTH:
+            if not shrinks_with_its_row(part):
                 least = max(least, px(part.layout.max_width, DEFAULT_WIDTH_PX) or 0.0)
+        elif isinstance(part, DescriptionWidget) \
+                and not isinstance(part, (w.HTML, w.HTMLMath, w.Label)):  # text: no control
+            least = narrowest_px(part) or 0.0
         else:
             continue
         if least > PHONE_EXPLORER_PX:
