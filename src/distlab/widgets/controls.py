@@ -58,15 +58,15 @@ def slider(kind: type[SliderT], description: str, *, track: int = MIN_TRACK_PX,
 
     Where there is not (a long track on a phone), the track shrinks with the width available,
     down to `MIN_TRACK_PX`, and only the track: the description and the readout keep their
-    width (ipywidgets lets only the track shrink). So the slider fits its explorer instead of
-    making it scroll sideways, and its label is never cut."""
+    width (the browser test measures them on a phone). So the slider fits its explorer
+    instead of making it scroll sideways, and its label is never cut."""
     if track < MIN_TRACK_PX:
         raise ValueError(f"a slider's track of {track} px is too short to drag along; give "
                          f"it {MIN_TRACK_PX} px or more")
-    text = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX
+    but_track = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX
     return kind(description=description, style=FITTED_DESCRIPTION,
-                layout=w.Layout(width=f"{text + track}px", max_width=ROW_WIDTH,
-                                min_width=f"{text + MIN_TRACK_PX}px"), **options)
+                layout=w.Layout(width=f"{but_track + track}px", max_width=ROW_WIDTH,
+                                min_width=f"{but_track + MIN_TRACK_PX}px"), **options)
 
 
 def menu(options: Sequence[Any], description: str = "", *, max_width: str = ROW_WIDTH,
