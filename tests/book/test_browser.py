@@ -872,7 +872,8 @@ def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue
     manager draws it (its content a flex item): the Explorer's old state table, whose cells
     the stylesheet broke anywhere, a wide table in a box that scrolls with no cue, and one in
     a box that grows with it (``max-width: 100%`` of a flex item as wide as the table) are
-    reported; the table `distlab.widgets.tables.scrolling_table` writes is not."""
+    reported; the table `distlab.widgets.tables.scrolling_table` writes is not. Printed, where
+    nothing can scroll, each box holds its whole table (the stylesheet's print rule)."""
     head = ["node", "acceptors", "promises", "accepted_by"]
     values = ["('a1', 'a2', 'a3')", "{'a1': ((1, 'p2'), 'v2'), 'a2…", "frozenset({'a2', 'a1'})"]
     cell = "style='padding:1px 10px;text-align:left'"
@@ -892,14 +893,22 @@ def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue
         + "".join(f"<div class='cell_output'>{widget.format(table)}</div>"
                   for table in (old, new, no_cue, growing)) + "</div></article>")
 
-    async def measure() -> list[str]:
+    whole = """() => Array.from(document.querySelectorAll('.scrolling-table'),
+                                box => box.scrollWidth <= box.clientWidth + 1)"""
+
+    async def measure() -> tuple[list[str], list[bool], list[bool]]:
         with serve(tmp_path) as base:
             async with launch() as browser:
                 page = await browser.new_page(viewport={"width": PHONE_WIDTH, "height": 900})
                 await page.goto(base + "page.html", wait_until="load")
-                return await page.evaluate(FIND_CRAMPED_TABLES)
+                cramped, on_screen = (await page.evaluate(FIND_CRAMPED_TABLES),
+                                      await page.evaluate(whole))
+                await page.emulate_media(media="print")
+                return cramped, on_screen, await page.evaluate(whole)
 
-    cramped = asyncio.run(measure())
+    cramped, on_screen, printed = asyncio.run(measure())
+    assert on_screen == [False, False, True]   # the two that scroll; the one as wide as it
+    assert printed == [True, True, True]
     assert len(cramped) == 3, cramped
     assert cramped[0].startswith('table "node ...": ') and "broken across lines" in cramped[0]
     assert cramped[1] == 'table "node ...": scrolls sideways with no cue at its edges'

@@ -13,6 +13,9 @@ Everything is inline style (no stylesheet reaches a widget's HTML in JupyterLab)
 colours ipywidgets gives a widget (its CSS variables, which JupyterLab's dark theme and the
 book's widget manager set), so the covers that hide a shadow match the box they lie on.
 
+A printed page cannot scroll: the book's stylesheet (_assets/distlab.css) prints the box's
+table whole, its cells wrapping as they must, by the box's class, `BOX_CLASS`.
+
 The box is as wide as the widget, never as wide as its table: ipywidgets lays an HTML
 widget's content out as a flex item, which grows to the least width of what it holds, so a
 box of ``max-width: 100%`` grew with its table and the whole explorer scrolled sideways. A
@@ -34,6 +37,8 @@ CUE_PX = 16
 #: a cell's padding (px): above and below, left and right
 PAD_Y, PAD_X = 1, 10
 
+#: the box's class, by which the book's stylesheet prints its table whole
+BOX_CLASS = "scrolling-table"
 #: a row: its name (plain text, the first column), its other cells (HTML), and its colour
 Row = tuple[str, Sequence[str], str | None]
 
@@ -58,8 +63,9 @@ def scrolling_table(head: Sequence[str], rows: Iterable[Row], *, font_px: int = 
                      f"</tr>")
     # the sticky column's width: its text, its padding, its border
     column = f"calc({name_ch}ch + {2 * PAD_X + 1}px)"
-    return (f"<div style='overflow-x:auto;width:0;min-width:100%;font:{font_px}px/1.3 monospace;"
-            f"color:{INK};background:{edge_cues(column)};background-color:{BACKGROUND}'>"
+    return (f"<div class='{BOX_CLASS}' style='overflow-x:auto;width:0;min-width:100%;"
+            f"font:{font_px}px/1.3 monospace;color:{INK};background:{edge_cues(column)};"
+            f"background-color:{BACKGROUND}'>"
             f"<table style='border-collapse:collapse;max-width:none;margin:0'><thead><tr>"
             f"<th style='{first}'>{html.escape(head[0])}</th>{names}</tr></thead>"
             f"<tbody>{''.join(lines)}</tbody></table></div>")
