@@ -23,11 +23,16 @@ interest is recorded in a ``PageReport``; the tests below read the reports:
 - at 390 px every figure stays legible: shown at MIN_FIGURE_SCALE of its drawn width or more
   (tools/figure_frames.py, _assets/distlab.css); a figure wider than its frame shows the
   frame's cue, one that fits shows none; each output figure links to its image, and no
-  explorer's button or slider is narrower than at 1280 px;
+  explorer's button, description or readout is narrower than at 1280 px, nor any slider's
+  track, unless its slider fills its row (a long track shrinks to fit a phone);
 - at 390 px a figure that scrolls in its frame opens at its middle, with a cue at each edge
   (_assets/figure-widths.js), so that its centred title shows whole;
 - at every width each explorer's button shows its whole label, each description its whole
-  text, and each slider a track of MIN_SLIDER_TRACK_PX or more (distlab.widgets.controls);
+  text, and each slider a track of MIN_SLIDER_TRACK_PX or more, and no control goes past
+  the explorer's width, which would make it scroll sideways (distlab.widgets.controls);
+- at every width no cell of an explorer's table is broken across lines, and a table wider
+  than its explorer scrolls in a box of its own with a cue at its edges
+  (distlab.widgets.tables);
 - every image of the article has an alt text that says what it shows: never a file name, nor
   only where the figure is (tools/figure_alt_text.py's last resort);
 - each page, with its images, weighs less than MAX_PAGE_KB (the weights are printed).
@@ -50,6 +55,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from conftest import REPO_ROOT
+from distlab.widgets.tables import scrolling_table
 
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from book_browser import (CHROMIUM, LOAD_TIMEOUT_MS, WIDGET_VIEWS, in_tabs, launch,  # noqa: E402
@@ -104,6 +110,7 @@ class PageReport:
     phone_figures: int = 0
     phone_unreadable: list[str] = field(default_factory=list)
     cut_controls: list[str] = field(default_factory=list)  # "<width> px: <control> ..."
+    cramped_tables: list[str] = field(default_factory=list)  # "<width> px: <table> ..."
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +244,56 @@ FIND_CUT_CONTROLS = """(minTrack) => {
             cut.push('slider "' + el.closest('.widget-hslider').textContent.trim().slice(0, 30)
                      + '": a track of ' + Math.round(width) + ' px');
     }
+    // a control past the right edge of its explorer's area (as laid out, not scrolled), where
+    // the reader must scroll the explorer sideways to reach it; its pictures may go past
+    for (const area of document.querySelectorAll('.widget-subarea')) {
+        const right = area.getBoundingClientRect().left + area.clientLeft + area.clientWidth;
+        for (const el of area.querySelectorAll('button, .widget-inline-hbox')) {
+            const past = el.getBoundingClientRect().right - right;
+            if (past > 1)
+                cut.push('"' + el.textContent.trim().slice(0, 30) + '" goes ' + Math.round(past)
+                         + ' px past its explorer, ' + area.clientWidth + ' px wide');
+        }
+    }
     return cut;
+}"""
+
+#: an explorer's table that is cramped: cells broken across lines (the book's stylesheet
+#: lets a table's cells break anywhere), or a table wider than its explorer that does not
+#: scroll in a box of its own with a cue at its edges (a background fixed to the box, the
+#: shadows, under one fixed to its content, the covers: distlab.widgets.tables)
+FIND_CRAMPED_TABLES = """() => {
+    const cramped = [];
+    const lines = (cell) => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        const tops = Array.from(range.getClientRects(), r => r.top).sort((a, b) => a - b);
+        return tops.filter((top, i) => i === 0 || top - tops[i - 1] > 4).length;
+    };
+    for (const table of document.querySelectorAll('.widget-subarea table')) {
+        const name = 'table "' + table.querySelector('th, td').textContent.trim().slice(0, 20)
+                     + ' ..."';
+        const broken = Array.from(table.querySelectorAll('th, td')).filter(c => lines(c) > 1);
+        if (broken.length)
+            cramped.push(name + ': ' + broken.length + ' cells broken across lines, as "'
+                         + broken[0].textContent.trim().slice(0, 20) + '"');
+        const area = table.closest('.widget-subarea');
+        if (table.getBoundingClientRect().width <= area.clientWidth + 1) continue;
+        const box = table.parentElement;
+        const style = getComputedStyle(box);
+        const scrolls = ['auto', 'scroll'].includes(style.overflowX)
+                        && box.getBoundingClientRect().width <= area.clientWidth + 1;
+        const attached = style.backgroundAttachment.split(',').map(a => a.trim());
+        const cue = /gradient/.test(style.backgroundImage) && attached.includes('scroll')
+                    && attached.includes('local');
+        if (!scrolls)
+            cramped.push(name + ': ' + Math.round(table.getBoundingClientRect().width)
+                         + ' px wide in an explorer of ' + area.clientWidth
+                         + " px, in no box of the explorer's width that scrolls sideways");
+        else if (!cue)
+            cramped.push(name + ': scrolls sideways with no cue at its edges');
+    }
+    return cramped;
 }"""
 
 
@@ -253,6 +309,8 @@ async def measure_widths(page: Page, report: PageReport) -> None:
         report.wide_blocks += [f"{width} px: {w}" for w in await page.evaluate(check)]
         report.cut_controls += [f"{width} px: {c}" for c in await page.evaluate(
             FIND_CUT_CONTROLS, MIN_SLIDER_TRACK_PX)]
+        report.cramped_tables += [f"{width} px: {t}" for t in await page.evaluate(
+            FIND_CRAMPED_TABLES)]
         if width == CONTROLS_WIDTH:
             laptop_controls = await page.evaluate(CONTROL_WIDTHS)
     await check_phone_layout(page, report, laptop_controls)
@@ -295,25 +353,46 @@ FIND_UNCENTRED_FRAMES = """() => Array.from(document.querySelectorAll('.bd-artic
                   + Math.round(frame.scrollLeft) + ' px of ' + (frame.scrollWidth
                   - frame.clientWidth) + ', not at its middle with a cue at each edge')"""
 
-#: an explorer's controls (buttons, slider tracks), in the order of the page
-CONTROL_WIDTHS = """() => Array.from(
-    document.querySelectorAll('.widget-subarea button, .widget-subarea .slider-container'),
-    el => [(el.textContent.trim() || el.closest('.widget-hslider').textContent.trim())
-           .slice(0, 30), el.getBoundingClientRect().width])"""
+#: an explorer's controls, in the order of the page: its labels (buttons, descriptions, a
+#: slider's readout) and its sliders' tracks, each as [name, width, whether it is a track
+#: whose slider fills its row (less its margins): one that had to shrink to fit]
+CONTROL_WIDTHS = """() => Array.from(document.querySelectorAll(
+        '.widget-subarea button, .widget-subarea .widget-label, '
+        + '.widget-subarea .widget-readout, .widget-subarea .slider-container'),
+    el => {
+        const slider = el.classList.contains('slider-container')
+                       && el.closest('.widget-hslider');
+        const name = (slider || el).textContent.trim().slice(0, 30);
+        if (!slider) return [name, el.getBoundingClientRect().width, false];
+        const row = getComputedStyle(slider.parentElement);
+        const room = slider.parentElement.clientWidth - parseFloat(row.paddingLeft)
+                     - parseFloat(row.paddingRight);
+        const own = getComputedStyle(slider);
+        const outer = slider.getBoundingClientRect().width + parseFloat(own.marginLeft)
+                      + parseFloat(own.marginRight);
+        return ['track of ' + name, el.getBoundingClientRect().width, outer >= room - 1];
+    })"""
+
+
+def narrowed_controls(laptop: list, phone: list) -> list[str]:
+    """The controls narrower on a phone than at CONTROLS_WIDTH (both by CONTROL_WIDTHS): a
+    label so is squeezed; a track may be, only where its slider fills its row (it shrank to
+    fit, down to MIN_SLIDER_TRACK_PX, which FIND_CUT_CONTROLS checks)."""
+    return [f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at {CONTROLS_WIDTH} px"
+            for (name, wide, _), (_, narrow, fills) in zip(laptop, phone, strict=True)
+            if narrow < wide - 1 and not fills]
 
 
 async def check_phone_layout(page: Page, report: PageReport, laptop: list) -> None:
     """On the page laid out at PHONE_WIDTH, record each figure shown below MIN_FIGURE_SCALE
     of its drawn width, each output figure that does not link to its image or whose frame's
-    cue belies whether it scrolls, and each explorer's control narrower than at
-    CONTROLS_WIDTH (squeezed; ``laptop``: the controls' widths there, by CONTROL_WIDTHS)."""
+    cue belies whether it scrolls, and each explorer's control squeezed narrower than at
+    CONTROLS_WIDTH (`narrowed_controls`; ``laptop``: the controls there, by CONTROL_WIDTHS)."""
     phone = await page.evaluate(CONTROL_WIDTHS)
     report.phone_figures, report.phone_unreadable = await page.evaluate(
         FIND_UNREADABLE_FIGURES, MIN_FIGURE_SCALE)
     report.phone_unreadable += await page.evaluate(FIND_UNCENTRED_FRAMES)
-    report.phone_unreadable += [
-        f"control {name!r} {narrow:.0f} px wide, {wide:.0f} px at {CONTROLS_WIDTH} px"
-        for (name, wide), (_, narrow) in zip(laptop, phone, strict=True) if narrow < wide - 1]
+    report.phone_unreadable += narrowed_controls(laptop, phone)
 
 
 async def check_animations(page: Page, report: PageReport) -> None:
@@ -529,6 +608,11 @@ def test_explorer_controls_show_their_whole_labels(reports: list[PageReport]) ->
         "size these controls with distlab.widgets.controls (button, slider, menu, row)")
 
 
+def test_explorer_tables_read_at_every_width(reports: list[PageReport]) -> None:
+    assert not offenders(reports, "cramped_tables"), (
+        "write an explorer's table with distlab.widgets.tables.scrolling_table")
+
+
 def test_every_figure_has_an_alt_text_that_says_what_it_shows(
         reports: list[PageReport]) -> None:
     assert not offenders(reports, "bad_alts"), (
@@ -727,3 +811,106 @@ def test_the_frame_check_catches_a_wide_figure_that_opens_at_its_left_edge(
     assert opened == [121, 242, "28px", "28px"]   # 600 px (0.6 of 1000) in a 358 px frame
     assert at_end == [242, 242, "28px", "0px"]
     assert plain == ['"wide" opens at 0 px of 242, not at its middle with a cue at each edge']
+
+
+#: a slider as the widget manager draws it: its description, its track, its readout
+SLIDER = ("<div class='widget-inline-hbox widget-hslider' style='display: flex; margin: 2px; "
+          "{style}'><div class='widget-label' style='flex-shrink: 0'>time (ms)</div>"
+          "<div class='slider-container' style='flex: 1 1 148px'></div>"
+          "<div class='widget-readout' style='min-width: 72px'>1000.00</div></div>")
+
+
+def test_the_control_checks_catch_a_slider_past_its_explorer_and_a_squeezed_control(
+        tmp_path: Path) -> None:
+    """What ``test_explorer_controls_show_their_whole_labels`` and the control part of
+    ``test_figures_stay_legible_on_a_phone`` rely on, on a page of our own: on a phone the
+    Raft explorer's old time slider (514 px whatever the width) goes past its explorer and is
+    reported; the same slider as `distlab.widgets.controls.slider` makes it, shrinking its
+    track to fit, is not, though its track is narrower than on a laptop. A slider squeezed
+    beside another control, and a button narrower than on a laptop, are reported."""
+    area = "<div class='widget-subarea' style='max-width: 800px'>{}</div>"
+    (tmp_path / "page.html").write_text(
+        "<!DOCTYPE html><title>t</title><style>body { margin: 16px }</style>"
+        + area.format(SLIDER.format(style="width: 514px"))
+        + area.format(SLIDER.format(style="width: 514px; max-width: calc(100% - 4px); "
+                                          "min-width: 284px"))
+        + area.format("<div style='display: flex'><button style='flex: none; width: 200px'>"
+                      "heal</button>" + SLIDER.format(style="width: 300px") + "</div>")
+        + area.format("<button style='width: 50%'>client request</button>"))
+
+    async def measure() -> tuple[list[str], list[str], list, list]:
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page(viewport={"width": CONTROLS_WIDTH, "height": 900})
+                await page.goto(base + "page.html", wait_until="load")
+                laptop = await page.evaluate(CONTROL_WIDTHS)
+                at_laptop = await page.evaluate(FIND_CUT_CONTROLS, MIN_SLIDER_TRACK_PX)
+                await page.set_viewport_size({"width": PHONE_WIDTH, "height": 900})
+                await next_frames(page)
+                return (at_laptop, await page.evaluate(FIND_CUT_CONTROLS, MIN_SLIDER_TRACK_PX),
+                        laptop, await page.evaluate(CONTROL_WIDTHS))
+
+    at_laptop, at_phone, laptop, phone = asyncio.run(measure())
+    assert at_laptop == []
+    assert at_phone == ['slider "time (ms)1000.00": a track of 20 px',  # the squeezed one
+                        '"time (ms)1000.00" goes 158 px past its explorer, 358 px wide']
+    # the two sliders as wide as their rows on a phone: the old one, and the fitted one,
+    # whose track shrank (it is not reported)
+    filling = [(wide, narrow) for (_, wide, _), (_, narrow, fills)
+               in zip(laptop, phone, strict=True) if fills]
+    assert len(filling) == 2 and filling[1][0] > filling[1][1] + 100, filling
+    narrowed = narrowed_controls(laptop, phone)
+    assert len(narrowed) == 2, narrowed
+    assert narrowed[0].startswith("control 'track of time (ms)1000.00' ")
+    assert narrowed[1].startswith("control 'client request' ")
+
+
+def test_the_table_check_catches_cells_broken_across_lines_and_a_box_with_no_cue(
+        tmp_path: Path) -> None:
+    """What ``test_explorer_tables_read_at_every_width`` relies on, on a page of our own with
+    the book's stylesheet, at a phone's width, each table in an HTML widget as the widget
+    manager draws it (its content a flex item): the Explorer's old state table, whose cells
+    the stylesheet broke anywhere, a wide table in a box that scrolls with no cue, and one in
+    a box that grows with it (``max-width: 100%`` of a flex item as wide as the table) are
+    reported; the table `distlab.widgets.tables.scrolling_table` writes is not. Printed, where
+    nothing can scroll, each box holds its whole table (the stylesheet's print rule)."""
+    head = ["node", "acceptors", "promises", "accepted_by"]
+    values = ["('a1', 'a2', 'a3')", "{'a1': ((1, 'p2'), 'v2'), 'a2…", "frozenset({'a2', 'a1'})"]
+    cell = "style='padding:1px 10px;text-align:left'"
+    old = ("<table style='font-size:12px;font-family:monospace;border-collapse:collapse'><tr>"
+           + "".join(f"<th {cell}>{h}</th>" for h in head) + f"</tr><tr><td {cell}><b>p1</b>"
+           + "".join(f"<td {cell}>{v}</td>" for v in values) + "</tr></table>")
+    new = scrolling_table(head, [("p1", values, None)])
+    no_cue = new.replace("background:", "--no-cue:")
+    growing = new.replace("width:0;min-width:100%", "max-width:100%")
+    widget = ("<div class='widget-subarea'><div class='widget-html' style='display: flex'>"
+              "<div class='widget-html-content' style='flex: 1 1 auto'>{}</div></div></div>")
+    (tmp_path / "distlab.css").write_text((REPO_ROOT / "_assets" / "distlab.css").read_text())
+    (tmp_path / "page.html").write_text(
+        "<!DOCTYPE html><meta charset='utf-8'><title>t</title>"
+        "<link rel='stylesheet' href='distlab.css'>"
+        "<article class='bd-article' style='width: 358px'><div class='cell'>"
+        + "".join(f"<div class='cell_output'>{widget.format(table)}</div>"
+                  for table in (old, new, no_cue, growing)) + "</div></article>")
+
+    whole = """() => Array.from(document.querySelectorAll('.scrolling-table'),
+                                box => box.scrollWidth <= box.clientWidth + 1)"""
+
+    async def measure() -> tuple[list[str], list[bool], list[bool]]:
+        with serve(tmp_path) as base:
+            async with launch() as browser:
+                page = await browser.new_page(viewport={"width": PHONE_WIDTH, "height": 900})
+                await page.goto(base + "page.html", wait_until="load")
+                cramped, on_screen = (await page.evaluate(FIND_CRAMPED_TABLES),
+                                      await page.evaluate(whole))
+                await page.emulate_media(media="print")
+                return cramped, on_screen, await page.evaluate(whole)
+
+    cramped, on_screen, printed = asyncio.run(measure())
+    assert on_screen == [False, False, True]   # the two that scroll; the one as wide as it
+    assert printed == [True, True, True]
+    assert len(cramped) == 3, cramped
+    assert cramped[0].startswith('table "node ...": ') and "broken across lines" in cramped[0]
+    assert cramped[1] == 'table "node ...": scrolls sideways with no cue at its edges'
+    assert re.fullmatch(r'table "node \.\.\.": \d+ px wide in an explorer of 358 px, in no box '
+                        r"of the explorer's width that scrolls sideways", cramped[2]), cramped

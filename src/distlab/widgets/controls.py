@@ -11,8 +11,10 @@ its description takes 80 px, whatever their text; and a fixed width set in px fi
 and cuts the next ("crash store-asia" in 90 px). So the explorers make their controls with
 `button`, `slider` and `menu`, which size each from its own text, and set them side by side
 with `row`, which wraps onto another line where the width runs out (a phone) instead of
-squeezing them. tests/widgets/test_control_layout.py checks every explorer's controls, and the
-browser test measures them as the built book draws them.
+squeezing them. A slider longer than a phone is wide shrinks its track to fit, down to a
+length that is still easy to drag along (`MIN_TRACK_PX`), never its label.
+tests/widgets/test_control_layout.py checks every explorer's controls, and the browser test
+measures them as the built book draws them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ MIN_TRACK_PX = 120
 SLIDER_EXTRA_PX = 96
 #: a description as wide as its text (ipywidgets' default is 80 px, cutting longer ones)
 FITTED_DESCRIPTION = {"description_width": "initial"}
+#: the widest a control may be: its row's width less its own margins (ipywidgets gives every
+#: control a margin, 2 px, on each side), so that it never sticks out of its row
+ROW_WIDTH = "calc(100% - 2 * var(--jp-widgets-margin))"
 
 SliderT = TypeVar("SliderT", w.IntSlider, w.FloatSlider)
 
@@ -49,17 +54,26 @@ def button(label: str, **options: Any) -> w.Button:
 def slider(kind: type[SliderT], description: str, *, track: int = MIN_TRACK_PX,
            **options: Any) -> SliderT:
     """A slider of ``kind`` (`ipywidgets.IntSlider`, `ipywidgets.FloatSlider`): its
-    description as wide as its text, and its track at least ``track`` px long."""
-    width = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX + track
+    description as wide as its text, and its track ``track`` px long where there is room.
+
+    Where there is not (a long track on a phone), the track shrinks with the width available,
+    down to `MIN_TRACK_PX`, and only the track: the description and the readout keep their
+    width (the browser test measures them on a phone). So the slider fits its explorer
+    instead of making it scroll sideways, and its label is never cut."""
+    if track < MIN_TRACK_PX:
+        raise ValueError(f"a slider's track of {track} px is too short to drag along; give "
+                         f"it {MIN_TRACK_PX} px or more")
+    but_track = math.ceil(CHAR_PX * len(description)) + SLIDER_EXTRA_PX
     return kind(description=description, style=FITTED_DESCRIPTION,
-                layout=w.Layout(width=f"{width}px"), **options)
+                layout=w.Layout(width=f"{but_track + track}px", max_width=ROW_WIDTH,
+                                min_width=f"{but_track + MIN_TRACK_PX}px"), **options)
 
 
-def menu(options: Sequence[Any], description: str = "", *, max_width: str = "100%",
+def menu(options: Sequence[Any], description: str = "", *, max_width: str = ROW_WIDTH,
          **more: Any) -> w.Dropdown:
     """A drop-down menu as wide as its description and its longest choice, up to
     ``max_width`` (a CSS width; by default its row's: on a phone a long choice is cut, not the
-    page made to scroll sideways; the list it opens shows every choice whole)."""
+    explorer made to scroll sideways; the list it opens shows every choice whole)."""
     return w.Dropdown(options=options, description=description, style=FITTED_DESCRIPTION,
                       layout=w.Layout(width="auto", max_width=max_width), **more)
 

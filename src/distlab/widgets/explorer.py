@@ -38,6 +38,7 @@ from distlab.viz.style import compact_png, figure_png, legend_html, static_image
 from distlab.viz.timeline import read_timeline
 from distlab.viz.topology import Roles, circle_positions, draw_topology, read_topology
 from distlab.widgets.controls import FITTED_DESCRIPTION, Controls, button, menu, row, slider
+from distlab.widgets.tables import scrolling_table
 
 #: When no ``window`` is given, the space-time diagram shows about this many recent events.
 RECENT_EVENTS = 300
@@ -281,7 +282,8 @@ class Explorer(Controls):
         self.topology_image.value = figure_png(self.topology_figure)
 
     def state_table(self) -> str:
-        """An HTML table of every node's ``show()`` (crashed nodes have lost theirs)."""
+        """An HTML table of every node's ``show()`` (crashed nodes have lost theirs), in a box
+        that scrolls sideways where it is too wide (`scrolling_table`)."""
         states = {}
         for node in self.node_ids:
             if node in self.sim.crashed or node not in self.sim.nodes:
@@ -293,21 +295,15 @@ class Explorer(Controls):
             for key in state or {}:
                 if key not in columns and len(columns) < MAX_COLUMNS:
                     columns.append(key)
-        cell = "style='padding:1px 10px;text-align:left'"
-        head = "".join(f"<th {cell}>{html.escape(str(c))}</th>" for c in ["node", *columns])
         rows = []
         for node, state in states.items():
-            name = f"<td {cell}><b>{html.escape(node)}</b></td>"
             if state is None:
-                lost = f"<td {cell}><i>crashed</i></td>" + f"<td {cell}></td>" * (len(columns) - 1)
-                rows.append(f"<tr style='color:{GREY}'>{name}{lost if columns else ''}</tr>")
-                continue
-            cells = "".join(f"<td {cell}>{html.escape(_short(state.get(c, '')))}</td>"
-                            for c in columns)
-            rows.append(f"<tr>{name}{cells}</tr>")
-        return (f"<table style='font-size:12px;font-family:monospace;border-collapse:collapse;"
-                f"line-height:1.3'><thead><tr>{head}</tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
+                lost = ["<i>crashed</i>", *[""] * (len(columns) - 1)] if columns else []
+                rows.append((node, lost, GREY))
+            else:
+                rows.append((node, [html.escape(_short(state.get(c, ""))) for c in columns],
+                             None))
+        return scrolling_table(["node", *map(str, columns)], rows)
 
     def _status(self) -> str:
         sim = self.sim
