@@ -3,11 +3,16 @@
 A worker that notes ``self.note("start", kind="map", task=3)`` when it begins a task and
 ``self.note("finish", kind="map", task=3)`` when it ends it (as the workers of
 `distlab.compute.mapreduce` do) gets one bar per task execution: coloured by its kind,
-labelled with the kind's initial and the task (``m3``, ``r1``), so that kinds differ in more
-than colour (the legend says which initial is which kind). A bar that a crash cut short ends
-in a red cross; a task that ran more than once -- re-executed after a crash, or backed up
-because its first worker straggled -- has every one of its bars hatched, so the copies are
-easy to match up.
+labelled with the kind's short name and the task (``m3``, ``r1``), so that kinds differ in more
+than colour (the legend says which short name is which kind). A kind's short name is the
+shortest start of it that no other kind of the chart shares: its initial when the initials
+differ (``map``, ``reduce``), more when they do not (the jobs ``big``, ``q1`` and ``q2`` give
+``b``, ``q1`` and ``q2``, so that the bars of two queries differ in more than colour); a
+colon parts a short name ending in a digit from the task (``q1:0``, not ``q10``).
+
+A bar that a crash cut short ends in a red cross; a task that ran more than once --
+re-executed after a crash, or backed up because its first worker straggled -- has every one
+of its bars hatched, so the copies are easy to match up.
 `distlab.viz` depends on no topic: any trace with such notes can be drawn.
 """
 
@@ -37,9 +42,25 @@ class TaskSpan:
     end: float
     outcome: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.kind[:1]}{self.task}"
+
+def short_names(kinds: Iterable[str]) -> dict[str, str]:
+    """Each of ``kinds`` by its shortest start that no other kind starts with (the whole
+    kind if every start of it is shared): ``map``, ``reduce`` -> ``m``, ``r``; ``big``,
+    ``q1``, ``q2`` -> ``b``, ``q1``, ``q2``."""
+    kinds = sorted(set(kinds))
+    names = {}
+    for kind in kinds:
+        others = [k for k in kinds if k != kind]
+        names[kind] = next((kind[:n] for n in range(1, len(kind))
+                            if not any(other.startswith(kind[:n]) for other in others)), kind)
+    return names
+
+
+def bar_label(short_name: str, task: object) -> str:
+    """The label of a bar of ``task`` of the kind named ``short_name``: ``m3``, or ``q1:0``
+    when the name ends in a digit (``q10`` would read as task 10 of ``q``)."""
+    colon = ":" if short_name[-1:].isdigit() else ""
+    return f"{short_name}{colon}{task}"
 
 
 def task_spans(source: object, *, start: str = "start", finish: str = "finish"
@@ -69,6 +90,7 @@ def draw_tasks(ax: Axes, spans: Sequence[TaskSpan], lanes: Sequence[str], *,
     """Draw ``spans`` on ``ax``, one lane per node of ``lanes`` (top to bottom)."""
     kinds = sorted({s.kind for s in spans})
     colors = {kind: PALETTE[i % len(PALETTE)] for i, kind in enumerate(kinds)}
+    names = short_names(kinds)
     copies = Counter((s.kind, s.task) for s in spans)
     row = {node: len(lanes) - 1 - i for i, node in enumerate(lanes)}
     for span in spans:
@@ -79,15 +101,17 @@ def draw_tasks(ax: Axes, spans: Sequence[TaskSpan], lanes: Sequence[str], *,
         ax.barh(y, span.end - span.start, left=span.start, height=0.6,
                 color=colors[span.kind], hatch=hatch, edgecolor=INK,
                 linewidth=0.6)
-        ax.text((span.start + span.end) / 2, y, span.label, ha="center", va="center",
-                fontsize=8, color=text_on(colors[span.kind]), fontweight="bold")
+        ax.text((span.start + span.end) / 2, y, bar_label(names[span.kind], span.task),
+                ha="center", va="center", fontsize=8, color=text_on(colors[span.kind]),
+                fontweight="bold")
         if span.outcome == "crashed":
             ax.plot([span.end], [y], marker="X", markersize=11, color=DROP_COLOR)
     ax.set_yticks(range(len(lanes)), list(reversed(lanes)))
     ax.set_xlabel("simulated time (ms)")
     if until is not None:
         ax.set_xlim(0, until)
-    handles = [Patch(facecolor=colors[k], label=f"{k} ({k[:1]}…)") for k in kinds]
+    handles = [Patch(facecolor=colors[k], label=f"{k} ({bar_label(names[k], '…')})")
+               for k in kinds]
     if any(n > 1 for n in copies.values()):
         handles.append(Patch(facecolor=WHITE, edgecolor=INK, hatch="///",
                              label="ran more than once"))
