@@ -1,4 +1,5 @@
-"""The Explorer's state table reads on a phone: no cell is broken across lines, the table
+"""The explorers' tables read on a phone (the Explorer's state table, the Raft explorer's
+messages in flight): no cell is broken across lines, the table
 scrolls sideways in a box of its own with a shadow at each edge where more is hidden, and
 the nodes' names stay in view (distlab.widgets.tables). The styles are read from the HTML as
 Python writes it; tests/book/test_browser.py measures the tables as the built book draws them.
@@ -14,9 +15,11 @@ import pytest
 matplotlib.use("Agg")
 
 from distlab.consensus.paxos.runs import paxos_setup  # noqa: E402
+from distlab.consensus.raft.runs import client_request, explorer_cluster  # noqa: E402
 from distlab.sim import Network, Simulation, Uniform  # noqa: E402
-from distlab.viz.palette import GREY  # noqa: E402
+from distlab.viz.palette import GREY, VERMILLION  # noqa: E402
 from distlab.widgets import Explorer  # noqa: E402
+from distlab.widgets.raft import MAX_IN_FLIGHT, RaftExplorer  # noqa: E402
 from distlab.widgets.tables import BACKGROUND, scrolling_table  # noqa: E402
 
 
@@ -92,6 +95,32 @@ def test_the_check_catches_the_table_the_explorer_drew_before() -> None:
     assert cramped(old) == ["a <th> whose text may break across lines"] * 2 + [
         "a <td> whose text may break across lines"] * 2 + [
         "no box of its own that scrolls sideways", "a first column that scrolls out of sight"]
+
+
+def test_the_raft_explorers_messages_in_flight_read_on_a_phone() -> None:
+    """Its table of messages in flight (04.04) is a scrolling table too: more messages than it
+    lists, those to a crashed server in red, the rest said in a line under the box."""
+    raft = RaftExplorer(explorer_cluster, request=client_request,
+                        servers=["n1", "n2", "n3", "n4", "n5"])
+    raft.run(600)
+    raft.crash("n3")
+    for _ in range(12):
+        raft.client_request()
+    raft.run(2)
+    raft.redraw()
+    flying = raft.in_flight()
+    assert len(flying) > MAX_IN_FLIGHT
+    value = raft.flight.value
+    start = min(at for at in (value.find("<div"), value.find("<table")) if at >= 0)
+    heading, table = value[:start], value[start:]
+    assert f"{len(flying)} messages in flight" in heading
+    assert cramped(table) == []
+    table, tail = table.split("</table>")
+    rows = table.split("<tr")[2:]
+    assert len(rows) == MAX_IN_FLIGHT
+    red = [row for row in rows if row.startswith(f" style='color:{VERMILLION}'>")]
+    assert red and all("&rarr; n3</td>" in row for row in red)
+    assert f"... and {len(flying) - MAX_IN_FLIGHT} more" in tail
 
 
 def test_a_crashed_node_is_a_grey_row_that_says_so(explorer: Explorer) -> None:

@@ -37,6 +37,7 @@ from distlab.viz.palette import VERMILLION
 from distlab.viz.raftlog import draw_logs, read_logs
 from distlab.viz.style import compact_png, figure_png, static_image
 from distlab.widgets.controls import Controls, button, menu, row, slider
+from distlab.widgets.tables import scrolling_table
 
 #: The drawing shows at least this many log indices (so that boxes keep their size).
 MIN_INDICES = 12
@@ -249,21 +250,22 @@ class RaftExplorer(Controls):
             self._syncing = False
 
     def _flight_table(self) -> str:
+        """The messages in flight, the earliest to arrive first (at most `MAX_IN_FLIGHT`), in
+        a box that scrolls sideways where the table is too wide (`scrolling_table`); those
+        that will be dropped (a cut link, a crashed receiver) in red."""
         flights = self.in_flight()
-        cell = "style='padding:1px 8px;text-align:left'"
         rows = []
         for arrival, env in flights[:MAX_IN_FLIGHT]:
             lost = self.sim.is_cut(env.src, env.dst) or not self.sim.is_up(env.dst)
-            style = f" style='color:{VERMILLION}'" if lost else ""
-            rows.append(f"<tr{style}><td {cell}>{arrival:,.1f}</td><td {cell}>{env.src} "
-                        f"&rarr; {env.dst}</td><td {cell}>{html.escape(_short(env.msg))}"
-                        f"</td></tr>")
+            link = f"{html.escape(env.src)} &rarr; {html.escape(env.dst)}"
+            rows.append((f"{arrival:,.1f}", [link, html.escape(_short(env.msg))],
+                         VERMILLION if lost else None))
         more = len(flights) - MAX_IN_FLIGHT
-        tail = f"<tr><td {cell} colspan=3>... and {more} more</td></tr>" if more > 0 else ""
-        return (f"<b style='font-size:12px'>{len(flights)} messages in flight</b> (red: will "
-                f"be dropped)<table style='font-size:11px;font-family:monospace'><thead><tr>"
-                f"<th {cell}>arrives (ms)</th><th {cell}>link</th><th {cell}>message</th>"
-                f"</tr></thead><tbody>{''.join(rows)}{tail}</tbody></table>")
+        tail = f"<div style='font-size:12px'>... and {more} more</div>" if more > 0 else ""
+        return (f"<b style='font-size:12px'>{len(flights)} messages in flight</b> "
+                f"<span style='font-size:12px'>(red: will be dropped)</span>"
+                f"{scrolling_table(['arrives (ms)', 'link', 'message'], rows, font_px=11)}"
+                f"{tail}")
 
     def summary(self) -> str:
         sim = self.sim
