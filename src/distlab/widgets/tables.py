@@ -28,9 +28,11 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
+from distlab.viz import palette
+
 #: a widget's background and ink: ipywidgets' variables, with their light theme's values
-BACKGROUND = "var(--jp-layout-color0, #fff)"
-INK = "var(--jp-content-font-color1, #000)"
+BACKGROUND = f"var(--jp-layout-color0, {palette.WHITE})"
+INK = f"var(--jp-content-font-color1, {palette.BLACK})"
 #: the shadow at an edge where more of the table is hidden, and its width (px)
 SHADOW = "rgb(0 0 0 / 0.35)"
 CUE_PX = 16
