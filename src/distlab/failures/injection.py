@@ -385,13 +385,17 @@ def lost_appends(history: History, final: dict[str, str]) -> list[Operation]:
 def history_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
                    max_ops: int = 24, seconds: float = 1.0) -> list[Op]:
     """The operations on ``key`` within ``seconds`` of fault number ``event`` (0: the leader's
-    kill), at most ``max_ops`` of them, the nearest to the fault: the part of the history
-    worth drawing, as the checker's `Op` values."""
+    kill): the ``max_ops // 2`` nearest among those answered before it, and as many among the
+    others (in flight at the fault, or later), so that both sides show even when one is much
+    busier; the part of the history worth drawing, as the checker's `Op` values."""
     at = run.events[event][0]
-    near = sorted((op for op in run.history if op.key == key
-                   and _distance(op.invoke_time, op.complete_time, at) <= seconds),
-                  key=lambda op: _distance(op.invoke_time, op.complete_time, at))[:max_ops]
-    return [Op.of(op) for op in sorted(near, key=lambda op: op.invoke_time)]
+    near = [op for op in run.history if op.key == key
+            and _distance(op.invoke_time, op.complete_time, at) <= seconds]
+    before = [op for op in near if op.complete_time is not None and op.complete_time < at]
+    after = [op for op in near if op not in before]
+    chosen = [op for side in (before, after) for op in sorted(
+        side, key=lambda op: _distance(op.invoke_time, op.complete_time, at))[:max_ops // 2]]
+    return [Op.of(op) for op in sorted(chosen, key=lambda op: op.invoke_time)]
 
 
 def _distance(start: float, end: float | None, at: float) -> float:
