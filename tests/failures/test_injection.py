@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 
 from distlab.__main__ import main
+from distlab.check.linearizability import check_linearizability
 from distlab.consensus.raft.real import ask
 from distlab.failures import injection
 from distlab.failures.injection import (WINDOWS, Fault, FaultRun, check_schedule, fault_schedule,
@@ -75,6 +77,40 @@ def test_lost_appends_are_the_acknowledged_ones_missing_from_the_final_read():
     lost = lost_appends(history, {"x": "c1.1;", "y": "c2.1;"})
     assert [op.value for op in lost] == ["c1.2;"]          # c1.3 timed out: it may be absent
     assert lost_appends(history, {"x": "c1.11;c1.2;", "y": "c2.1;"})[0].value == "c1.1;"
+
+
+def _run_with_appends_around_a_kill(spans) -> FaultRun:
+    """A made-up run: the leader killed at 5.0 s, one append to ``x`` per (start, end) span
+    (end None: given up on), and the checker's verdict on them."""
+    now = [0.0]
+    history = History(clock=lambda: now[0])
+    for i, (start, end) in enumerate(spans):
+        now[0] = start
+        op = history.invoke("c1", "append", f"c1.{i};", "x")
+        now[0] = end if end is not None else start + 2.5
+        if end is None:
+            history.info(op)
+        else:
+            history.ok(op)
+    result = check_linearizability(history, "kv")
+    return FaultRun(nodes=NODES, schedule=(), events=((5.0, "killed n1 (leader)"),),
+                    history=history, ok=0, unknown=0, retried=0, lost=0, final={},
+                    verdict=str(result.verdict), result=result)
+
+
+def test_the_fault_window_shows_the_operations_near_the_fault_with_it_in_the_middle():
+    run = _run_with_appends_around_a_kill([(0.5, 0.6), (3.0, 3.1), (4.4, 4.5), (4.9, None),
+                                           (4.95, 5.7), (5.6, 5.65), (5.8, 5.9), (9.0, 9.1)])
+    window = injection.history_window(run, seconds=1.0)
+    # the ones more than a second away (0.5, 3.0, 9.0 s) are left out, the one given up on in
+    # flight at the fault is kept
+    assert [op.invoke_time for op in window] == [4.4, 4.9, 4.95, 5.6, 5.8]
+    # one each side: the last answered before the fault, the nearest of the others
+    assert [op.invoke_time for op in injection.history_window(run, max_ops=2)] == [4.4, 4.9]
+    figure = injection.draw_fault_window(run)
+    left, right = figure.axes[0].get_xlim()
+    plt.close(figure)
+    assert (left + right) / 2 == pytest.approx(5.0) and right - 5.0 <= 1.05 + 1e-9
 
 
 @pytest.mark.timeout(90)

@@ -7,7 +7,9 @@ Every wait is bounded (and each test has a pytest-timeout), every process is sto
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import io
 import re
 import shutil
 import signal
@@ -26,6 +28,8 @@ from distlab.net import (AddressError, ClusterError, Codec, CodecError, EchoServ
                          FaultProxy, PortInUseError, measure_rtts, parse_address, parse_peers,
                          start_cluster)
 from distlab.net.addresses import free_ports, parse_tool_address
+from distlab.net.demo import Pinger
+from distlab.net.host import NodeHost
 from distlab.net.rtt import connect, round_trip
 from distlab.sim import Simulation
 
@@ -362,6 +366,36 @@ def test_unreachable_peer_does_not_crash_the_sender_and_is_retried(tmp_path: Pat
     finally:
         codes = [a.stop(), b.stop() if b else 0]
     assert codes == [0, 0]
+
+
+def test_a_peer_back_after_a_long_outage_hears_again_within_a_heartbeat(tmp_path: Path) -> None:
+    """A node whose peer was down for seconds reaches it again soon after it comes back: a
+    pause before the next try that grew to a second left a restarted Raft follower deaf to
+    its leader past its election timeout (page 05.06's stalls after a restart)."""
+    port_a, port_b = free_ports(2)
+    pinger = NodeHost(Pinger, "a", ("127.0.0.1", port_a), {"b": ("127.0.0.1", port_b)},
+                      data_dir=tmp_path, node_args={"interval": 30}, out=io.StringIO())
+    connected = asyncio.Event()
+
+    def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()
+        writer.close()
+
+    async def outage_then_return() -> float:
+        serving = asyncio.ensure_future(pinger.serve(install_signal_handlers=False))
+        await asyncio.sleep(2.0)       # b is down: two seconds of pings every 30 ms fail
+        back = await asyncio.start_server(accept, "127.0.0.1", port_b)   # b listens again
+        returned = time.monotonic()
+        try:
+            await asyncio.wait_for(connected.wait(), 2.0)
+            return time.monotonic() - returned
+        finally:
+            back.close()
+            pinger.stop()
+            await serving
+
+    deaf_for = asyncio.run(outage_then_return())
+    assert deaf_for < 0.25, f"a reached b {deaf_for:.2f} s after b was back"
 
 
 def test_port_taken_gives_a_clear_error(tmp_path: Path) -> None:

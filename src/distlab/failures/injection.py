@@ -383,22 +383,37 @@ def lost_appends(history: History, final: dict[str, str]) -> list[Operation]:
 
 
 def history_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
-                   max_ops: int = 24) -> list[Op]:
-    """About ``max_ops`` operations on ``key`` around fault number ``event`` (0: the
-    leader's kill), the part of the history worth drawing, as the checker's `Op` values."""
+                   max_ops: int = 24, seconds: float = 1.0) -> list[Op]:
+    """The operations on ``key`` within ``seconds`` of fault number ``event`` (0: the leader's
+    kill): the ``max_ops // 2`` nearest among those answered before it, and as many among the
+    others (in flight at the fault, or later), so that both sides show even when one is much
+    busier; the part of the history worth drawing, as the checker's `Op` values."""
     at = run.events[event][0]
-    near = sorted((op for op in run.history if op.key == key),
-                  key=lambda op: abs(op.invoke_time - at))[:max_ops]
-    return [Op.of(op) for op in sorted(near, key=lambda op: op.invoke_time)]
+    near = [op for op in run.history if op.key == key
+            and _distance(op.invoke_time, op.complete_time, at) <= seconds]
+    before = [op for op in near if op.complete_time is not None and op.complete_time < at]
+    after = [op for op in near if op not in before]
+    chosen = [op for side in (before, after) for op in sorted(
+        side, key=lambda op: _distance(op.invoke_time, op.complete_time, at))[:max_ops // 2]]
+    return [Op.of(op) for op in sorted(chosen, key=lambda op: op.invoke_time)]
+
+
+def _distance(start: float, end: float | None, at: float) -> float:
+    """How far the time ``at`` is from an operation that ran from ``start`` to ``end`` (None:
+    never answered): 0 if it was in flight then."""
+    if at < start:
+        return start - at
+    return 0.0 if end is None or at <= end else at - end
 
 
 def draw_fault_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
-                      max_ops: int = 24) -> Any:
-    """The history of ``key`` around fault number ``event``, drawn by the checker's plot with
-    the order the checker found (numbered points), and the fault as a dashed line."""
+                      max_ops: int = 24, seconds: float = 1.0) -> Any:
+    """The history of ``key`` up to ``seconds`` before and after fault number ``event``,
+    drawn by the checker's plot with the order the checker found (numbered points), and the
+    fault as a dashed line in the middle of the frame."""
     if run.result is None:
         raise ValueError("this run has no checker's result to draw (run_with_faults gives one)")
-    ops = history_window(run, event, key, max_ops)
+    ops = history_window(run, event, key, max_ops, seconds)
     shown = {op.id for op in ops}
     order = [op for op in run.result.linearizations.get(key, ()) if op.id in shown]
     at, what = run.events[event]
@@ -406,5 +421,11 @@ def draw_fault_window(run: FaultRun, event: int = 0, key: str = KEYS[0],
                        title=f"Operations on {key!r} around the fault: {what}")
     ax = fig.axes[0]
     ax.axvline(at, color=INK, linestyle="--", linewidth=1.2)
+    # as far on each side as the farthest operation shown, and no farther than ``seconds``
+    # (an operation that ran on past the frame is cut at its edge)
+    half = min(seconds, max((abs(t - at) for op in ops
+                             for t in (op.invoke_time, op.complete_time) if t is not None),
+                            default=seconds)) * 1.05
+    ax.set_xlim(at - half, at + half)
     ax.set_xlabel("seconds since the workload started")
     return fig

@@ -36,8 +36,13 @@ Two rules make the real runtime behave like the simulator's model of a network:
    Raft's "respond to RPCs only after updating stable storage" (Ongaro and Ousterhout,
    "In Search of an Understandable Consensus Algorithm", USENIX ATC 2014, figure 2).
 2. *A peer that cannot be reached is a lossy link, not an error.* Messages to it are dropped
-   (and counted), the failure is logged once, and the connection is tried again later with a
-   growing pause (100 ms doubling up to 1 s). The node never crashes because of a peer.
+   (and counted), the failure is logged once, and the connection is tried again by the first
+   message sent `RETRY_PAUSE` (50 ms) after the failed attempt. The node never crashes
+   because of a peer. The pause stays that short however long the peer has been down, so a
+   restarted peer hears from the others again within about a heartbeat, as a restarted node
+   does in the simulator: a pause that grew to a second (as it once did) left a restarted Raft
+   follower deaf to a healthy leader for longer than its election timeout, and it stood for
+   election in a new term, which deposed the leader and stalled the clients for an election.
 
 Handlers run one at a time on the event loop's thread, so node code needs no locks -- the
 same single-threaded, event-driven model as the simulator and as DSLabs.
@@ -76,8 +81,9 @@ from distlab.sim.storage import Storage, check_storable
 from distlab.sim.times import timer_delay
 from distlab.sim.trace import Note
 
-RETRY_MIN = 0.1          # seconds before the first retry of an unreachable peer
-RETRY_MAX = 1.0          # the pause doubles up to this
+RETRY_PAUSE = 0.05       # seconds after a failed connection before the next attempt: shorter
+                         # than any heartbeat of the book's protocols (a refused connection on
+                         # loopback costs microseconds, so a longer pause saves nothing)
 CONNECT_TIMEOUT = 2.0    # seconds to wait for a TCP connection to open
 MAX_PENDING = 1000       # messages held per peer while its connection is being opened
 MAX_BUFFERED = 8 * 1024 * 1024   # bytes waiting in a connection's send buffer before we drop
@@ -102,7 +108,6 @@ class _Link:
     connecting: bool = False
     pending: list[bytes] = field(default_factory=list)   # held while connecting
     retry_at: float = 0.0     # time.monotonic() before which messages are dropped
-    backoff: float = RETRY_MIN
     down: bool = False        # the last attempt failed (logged once per outage)
     dropped: int = 0          # messages dropped since the outage began
 
@@ -394,8 +399,7 @@ class NodeHost:
                               f"dropping messages to it, as a lossy network would, and "
                               f"retrying later")
                 link.down = True
-            link.retry_at = time.monotonic() + link.backoff
-            link.backoff = min(link.backoff * 2, RETRY_MAX)
+            link.retry_at = time.monotonic() + RETRY_PAUSE
             return
         link.connecting = False
         if self._stopping:
@@ -408,7 +412,6 @@ class NodeHost:
                           f"were dropped meanwhile)")
         link.down = False
         link.dropped = 0
-        link.backoff = RETRY_MIN
         for frame in link.pending:
             writer.write(frame)
         link.pending.clear()
