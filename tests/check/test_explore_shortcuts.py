@@ -17,8 +17,11 @@ import pytest
 
 from distlab.check import keys, snapshots
 from distlab.check.explore import explore
+from distlab.check.linearizability import Verdict
 from distlab.check.snapshots import immutable
 from distlab.sim import Node, Simulation
+from distlab.sim.messages import never_changes
+from distlab.workloads.kv import Put
 
 
 def same_in_both(setup, **options) -> tuple[int, int]:
@@ -145,3 +148,69 @@ def test_a_part_cached_without_whether_the_node_is_down_would_be_caught(monkeypa
     monkeypatch.setattr(keys.KeyParts, "__init__", mistaken)
     fork = explore(pair(Idle), [], time_budget=None, crashes=1)
     assert fork.states == 2  # "a down" and "b down" merged: one state too few
+
+
+# -- frozen values: distlab's are copied shallowly, a student's are not -------------------------
+
+@dataclass(frozen=True)
+class Mark:
+    """A student's frozen dataclass, changed in place all the same (`object.__setattr__`)."""
+
+    count: int
+
+
+class Marker(Node):
+    """Counts what it is sent in a frozen `Mark` that it changes in place."""
+
+    def __init__(self) -> None:
+        self.marks = (Mark(0),)
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Add(1))
+
+    def on_message(self, src: str, msg: Add) -> None:
+        object.__setattr__(self.marks[0], "count", self.marks[0].count + msg.value)
+        if self.marks[0].count < 3:
+            self.send(src, Add(msg.value))
+
+
+class Keeper(Node):
+    """Keeps what it is sent as distlab's own frozen values: its versions are flat."""
+
+    def __init__(self) -> None:
+        self.puts: tuple[Put, ...] = ()
+        self.verdict = Verdict.UNKNOWN
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Add(1))
+
+    def on_message(self, src: str, msg: Add) -> None:
+        self.puts += (Put(src, msg.value, "k", "v"),)
+        if len(self.puts) < 3:
+            self.send(src, Add(msg.value + 1))
+
+
+def test_only_distlabs_frozen_values_are_copied_shallowly(monkeypatch):
+    flat = []
+    keep_flat = snapshots.Cells.keep_flat
+
+    def noted(self, version, node, attrs):
+        keep_flat(self, version, node, attrs)
+        flat.append((type(node), version.flat))
+
+    monkeypatch.setattr(snapshots.Cells, "keep_flat", noted)
+    assert same_in_both(pair(Keeper)) == same_in_both(pair(Counter))
+    same_in_both(pair(Marker))
+    assert {kind for kind, shallow in flat if shallow} == {Keeper, Counter}
+    assert Marker in {kind for kind, _ in flat}  # (saved, never flat)
+
+
+def test_a_students_frozen_value_copied_shallowly_would_be_caught(monkeypatch):
+    """The mistake: a student's frozen dataclass believed (`never_changes` without a trust).
+    A step then changes the `Mark` of the version it started from, and the search goes
+    wrong."""
+    monkeypatch.setattr(snapshots, "immutable", never_changes)
+    with pytest.raises(RuntimeError, match="diverged"):
+        explore(pair(Marker), [], time_budget=None)

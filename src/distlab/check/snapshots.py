@@ -39,6 +39,8 @@ from typing import Any
 
 from distlab.check.invariants import Invariant
 from distlab.sim import Node, Simulation, Storage
+from distlab.sim.messages import IMMUTABLE_TYPES as _SCALARS
+from distlab.sim.messages import library_class, never_changes
 
 #: The attributes of a node that belong to the runtime: put back as they are, never copied.
 LIVE = ("_runtime", "send", "rng")
@@ -81,19 +83,17 @@ def load_node(data: bytes) -> tuple[dict[str, Any], Storage]:
     return attrs, storage
 
 
-#: The types whose values never change: kept as they are in a shallow copy.
-_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
-
-
 def immutable(value: Any) -> bool:
-    """Whether ``value`` can never change: a number, a string, None, or a tuple or a frozenset
-    of such values. A shallow copy of a dictionary of such values is as good as a deep one."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is tuple or kind is frozenset:
-        return all([immutable(item) for item in value])
-    return False
+    """Whether ``value`` can never change (`distlab.sim.messages.never_changes`): a number, a
+    string, None, a tuple or a frozenset of such values, or an enum, a named tuple or a frozen
+    dataclass of distlab's own. A shallow copy of a dictionary of such values is as good as a
+    deep one.
+
+    A class of the student's is not believed: a frozen dataclass can still be changed with
+    ``object.__setattr__``, and a change made in a shallow copy would reach the saved state
+    too, silently. Such values are copied by pickle, as every other value that may change.
+    """
+    return never_changes(value, trusted=library_class)
 
 
 class Copied:
