@@ -92,8 +92,9 @@ def pair(cls: type[Node]):
     return setup
 
 
-def test_nodes_with_immutable_and_mutable_attributes_explore_alike_in_both_methods(
-        monkeypatch):
+def noting_flat(monkeypatch) -> list[tuple[type[Node], bool]]:
+    """A list to which each node version saved from now on adds (the node's class, whether
+    the version is copied shallowly)."""
     flat = []
     keep_flat = snapshots.Cells.keep_flat
 
@@ -102,6 +103,12 @@ def test_nodes_with_immutable_and_mutable_attributes_explore_alike_in_both_metho
         flat.append((type(node), version.flat))
 
     monkeypatch.setattr(snapshots.Cells, "keep_flat", noted)
+    return flat
+
+
+def test_nodes_with_immutable_and_mutable_attributes_explore_alike_in_both_methods(
+        monkeypatch):
+    flat = noting_flat(monkeypatch)
     assert same_in_both(pair(Counter)) == same_in_both(pair(Tally))
     assert {kind for kind, shallow in flat if shallow} == {Counter}  # (Tally's never are)
 
@@ -193,14 +200,7 @@ class Keeper(Node):
 
 
 def test_only_distlabs_frozen_values_are_copied_shallowly(monkeypatch):
-    flat = []
-    keep_flat = snapshots.Cells.keep_flat
-
-    def noted(self, version, node, attrs):
-        keep_flat(self, version, node, attrs)
-        flat.append((type(node), version.flat))
-
-    monkeypatch.setattr(snapshots.Cells, "keep_flat", noted)
+    flat = noting_flat(monkeypatch)
     assert same_in_both(pair(Keeper)) == same_in_both(pair(Counter))
     same_in_both(pair(Marker))
     assert {kind for kind, shallow in flat if shallow} == {Keeper, Counter}

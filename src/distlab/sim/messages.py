@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +33,9 @@ IMMUTABLE_TYPES: frozenset[type] = frozenset(
 #: change (safe for a caller that then copies it), and a cycle (which only
 #: ``object.__setattr__`` can make in a frozen value) ends there.
 DEPTH = 20
-#: No limit: a message is checked all the way down, or refused.
-_NO_LIMIT = sys.maxsize
+#: No limit (a negative depth never reaches 0): a message is checked all the way down, or
+#: refused. (Not ``sys.maxsize``: counting down from a small number costs no new int object.)
+_NO_LIMIT = -1
 
 #: the classes whose values never change and hold nothing to look into: the built-in ones,
 #: the enums met so far and the classes declared with `register_immutable`
@@ -94,7 +94,8 @@ def never_changes(value: Any, *, trusted: Trust | None = None, depth: int = DEPT
     or a test built on it). Without ``trusted`` every class is believed: the simulator's
     messages are checked against mistakes, not against code that breaks a freeze on purpose.
 
-    A value nested more than ``depth`` containers deep is taken as one that may change.
+    A value nested more than ``depth`` containers deep is taken as one that may change (a
+    negative ``depth``: no limit).
     """
     return _changing_part(value, trusted, depth) is None
 
