@@ -34,7 +34,8 @@ IMMUTABLE_TYPES: frozenset[type] = frozenset(
 #: ``object.__setattr__`` can make in a frozen value) ends there.
 DEPTH = 20
 #: No limit (a negative depth never reaches 0): a message is checked all the way down, or
-#: refused. (Not ``sys.maxsize``: counting down from a small number costs no new int object.)
+#: refused. (Not ``sys.maxsize``: counting down from it made a new int object at every
+#: level, while -2 to -5 are Python's cached small ints.)
 _NO_LIMIT = -1
 
 #: the classes whose values never change and hold nothing to look into: the built-in ones,
