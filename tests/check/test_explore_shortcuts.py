@@ -5,7 +5,7 @@ that it changes nothing and a test that the mistake it could hide is caught:
 
 * a node's version whose attributes and storage are immutable all the way down is copied
   shallowly instead of unpickled (`distlab.check.snapshots.immutable`, `Cells.keep_flat`),
-  and saved as bytes that equal contents share (`distlab.check.snapshots.flat_content`);
+  and saved as bytes that equal contents share (`distlab.check.snapshots.node_content`);
 * a server node's part of a state's key is computed once per version and per state, up or
   down (`distlab.check.keys.KeyParts.part`).
 """
@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import pytest
 
 from distlab.check import fork, keys, snapshots
-from distlab.check.examples import ForgetfulElection
 from distlab.check.explore import explore
-from distlab.check.snapshots import dump_node, flat_content, immutable
-from distlab.consensus.raft.invariants import at_most_one_leader_per_term
+from distlab.check.linearizability import Verdict
+from distlab.check.snapshots import dump_node, flat, immutable, node_content
 from distlab.sim import Node, Simulation, Storage
+from distlab.sim.messages import never_changes
+from distlab.workloads.kv import Put
 
 
 def same_in_both(setup, **options) -> tuple[int, int]:
@@ -92,16 +93,24 @@ def pair(cls: type[Node]):
     return setup
 
 
+def noting_flat(monkeypatch) -> list[tuple[type[Node], bool]]:
+    """A list to which each node version saved from now on adds (the node's class, whether
+    the version is copied shallowly)."""
+    flat = []
+    resave_node = snapshots.Cells.resave_node
+
+    def noted(self, cell, before):
+        version = resave_node(self, cell, before)
+        flat.append((type(version.objects[0]), version.flat))
+        return version
+
+    monkeypatch.setattr(snapshots.Cells, "resave_node", noted)
+    return flat
+
+
 def test_nodes_with_immutable_and_mutable_attributes_explore_alike_in_both_methods(
         monkeypatch):
-    flat = []
-    keep_flat = snapshots.Cells.keep_flat
-
-    def noted(self, version, node, attrs):
-        keep_flat(self, version, node, attrs)
-        flat.append((type(node), version.flat))
-
-    monkeypatch.setattr(snapshots.Cells, "keep_flat", noted)
+    flat = noting_flat(monkeypatch)
     assert same_in_both(pair(Counter)) == same_in_both(pair(Tally))
     assert {kind for kind, shallow in flat if shallow} == {Counter}  # (Tally's never are)
 
@@ -122,27 +131,58 @@ def test_equal_flat_contents_are_equal_bytes_whichever_objects_hold_them():
     mine = {"id": "node-a", "voted_for": "node-a", "storage": storage}
     received = {"id": "node-a", "voted_for": "".join(["node", "-a"]), "storage": storage}
     assert mine["voted_for"] is mine["id"] and received["voted_for"] is not received["id"]
-    assert flat_content(mine, storage) == flat_content(received, storage)
+    assert node_content(mine, storage) == node_content(received, storage)
+    assert node_content(mine, storage)[1]  # (flat)
     # (a pickle writes the string met twice as a reference: two contents for one)
     assert dump_node(dict(mine), storage) != dump_node(dict(received), storage)
     # a value's type is part of its content
-    contents = {flat_content({"term": value, "storage": storage}, storage)
+    contents = {node_content({"term": value, "storage": storage}, storage)
                 for value in (1, 1.0, True)}
-    assert len(contents) == 3 and None not in contents
+    assert len(contents) == 3
     assert mine["storage"] is storage  # (the caller's copy is given back as it was)
 
 
-def test_a_node_that_can_change_in_place_has_no_flat_content():
+def test_a_flat_node_that_holds_frozen_values_of_distlab_is_flat_and_pickled():
     storage = Storage()
-    assert flat_content({"log": [1]}, storage) is None
-    assert flat_content({"pair": (1, {2})}, storage) is None
-    assert flat_content({"storage": storage, "durable": storage}, storage) is None
+    put = Put("c", 1, "k", "v")
+    data, is_flat = node_content({"entry": put, "storage": storage}, storage)
+    assert is_flat and data == dump_node({"entry": put, "storage": storage}, storage)
+
+
+def test_a_node_that_can_change_in_place_is_not_flat():
+    storage = Storage()
+    assert flat({"storage": storage, "term": 1, "votes": frozenset({"a"})}, storage)
+    assert not flat({"storage": storage, "log": [1]}, storage)
+    assert not flat({"storage": storage, "pair": (1, {2})}, storage)
+    assert not flat({"storage": storage, "durable": storage}, storage)
     storage["log"] = (1, [2])
-    assert flat_content({"storage": storage}, storage) is None
+    assert not flat({"storage": storage}, storage)
 
 
-def versions_and_contents() -> tuple[int, int]:
-    """The server nodes' versions that the search of the forgetful election saved, and the
+@dataclass(frozen=True)
+class Tag:
+    name: str
+
+
+class Sharer(Node):
+    """Keeps the first and the last tag it is sent. Each peer sends a string of its own
+    making: after one message ``first`` and ``last`` are the same string object, after two
+    they are two equal ones -- one content either way."""
+
+    def __init__(self) -> None:
+        self.first = self.last = ""
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Tag("".join(["t", "ag"])))
+
+    def on_message(self, src: str, msg: Tag) -> None:
+        self.first = self.first or msg.name
+        self.last = msg.name
+
+
+def versions_and_contents(monkeypatch) -> tuple[int, int]:
+    """The server nodes' versions that the search of three `Sharer` nodes saved, and the
     distinct contents among them (a node's canonical parts and its stream's position)."""
     engines = []
     build = fork.ForkEngine.__init__
@@ -151,29 +191,26 @@ def versions_and_contents() -> tuple[int, int]:
         build(self, *args, **kwargs)
         engines.append(self)
 
-    fork.ForkEngine.__init__ = kept
-    try:
-        explore(lambda sim: sim.add_nodes(ForgetfulElection, ["a", "b", "c"]),
-                [at_most_one_leader_per_term()], time_budget=None)
-    finally:
-        fork.ForkEngine.__init__ = build
+    monkeypatch.setattr(fork.ForkEngine, "__init__", kept)
+    explore(lambda sim: sim.add_nodes(Sharer, ["a", "b", "c"]), [], time_budget=None)
     [engine] = engines
     contents = {(node_id, engine.keys.part_cache[data], base, words, gauss_next)
                 for node_id, data, base, words, gauss_next in engine.cells.versions}
     return len(engine.cells.versions), len(contents)
 
 
-def test_a_node_in_one_content_is_one_version():
-    versions, contents = versions_and_contents()
-    assert versions == contents
+def test_a_node_in_one_content_is_one_version(monkeypatch):
+    versions, contents = versions_and_contents(monkeypatch)
+    assert versions == contents == 6  # (each node: nothing yet, then the tag)
 
 
 def test_versions_saved_as_pickles_would_be_caught(monkeypatch):
     """The mistake: a flat node's content saved by pickle, whose bytes depend on which
-    string objects its attributes hold (a vote for the node itself, or for a name that came
-    in a message): one content, several versions, each taking its steps again."""
-    monkeypatch.setattr(snapshots, "flat_content", lambda attrs, storage: None)
-    versions, contents = versions_and_contents()
+    string objects its attributes hold (one string twice, or two equal strings): one
+    content, several versions, each taking again the steps the other took."""
+    monkeypatch.setattr(snapshots, "node_content",
+                        lambda attrs, storage: (dump_node(attrs, storage), flat(attrs, storage)))
+    versions, contents = versions_and_contents(monkeypatch)
     assert versions > contents
 
 
@@ -209,3 +246,62 @@ def test_a_part_cached_without_whether_the_node_is_down_would_be_caught(monkeypa
     monkeypatch.setattr(keys.KeyParts, "__init__", mistaken)
     fork = explore(pair(Idle), [], time_budget=None, crashes=1)
     assert fork.states == 2  # "a down" and "b down" merged: one state too few
+
+
+# -- frozen values: distlab's are copied shallowly, a student's are not -------------------------
+
+@dataclass(frozen=True)
+class Mark:
+    """A student's frozen dataclass, changed in place all the same (`object.__setattr__`)."""
+
+    count: int
+
+
+class Marker(Node):
+    """Counts what it is sent in a frozen `Mark` that it changes in place."""
+
+    def __init__(self) -> None:
+        self.marks = (Mark(0),)
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Add(1))
+
+    def on_message(self, src: str, msg: Add) -> None:
+        object.__setattr__(self.marks[0], "count", self.marks[0].count + msg.value)
+        if self.marks[0].count < 3:
+            self.send(src, Add(msg.value))
+
+
+class Keeper(Node):
+    """Keeps what it is sent as distlab's own frozen values: its versions are flat."""
+
+    def __init__(self) -> None:
+        self.puts: tuple[Put, ...] = ()
+        self.verdict = Verdict.UNKNOWN
+
+    def on_start(self) -> None:
+        for peer in self.peers:
+            self.send(peer, Add(1))
+
+    def on_message(self, src: str, msg: Add) -> None:
+        self.puts += (Put(src, msg.value, "k", "v"),)
+        if len(self.puts) < 3:
+            self.send(src, Add(msg.value + 1))
+
+
+def test_only_distlabs_frozen_values_are_copied_shallowly(monkeypatch):
+    flat = noting_flat(monkeypatch)
+    assert same_in_both(pair(Keeper)) == same_in_both(pair(Counter))
+    same_in_both(pair(Marker))
+    assert {kind for kind, shallow in flat if shallow} == {Keeper, Counter}
+    assert Marker in {kind for kind, _ in flat}  # (saved, never flat)
+
+
+def test_a_students_frozen_value_copied_shallowly_would_be_caught(monkeypatch):
+    """The mistake: a student's frozen dataclass believed (`never_changes` without a trust).
+    A step then changes the `Mark` of the version it started from, and the search goes
+    wrong."""
+    monkeypatch.setattr(snapshots, "immutable", never_changes)
+    with pytest.raises(RuntimeError, match="diverged"):
+        explore(pair(Marker), [], time_budget=None)

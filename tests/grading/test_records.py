@@ -283,3 +283,38 @@ def test_the_very_tuple_is_pickled_again_only_if_an_item_may_have_changed():
     changes = [(loads(blob), attribute) for _, _, attribute, blob in recorder.changes]
     assert changes == [(kept, "frozen"), ((1, [0]), "held"), ((1, [1]), "held"),
                        ((1, [2]), "held"), ((1, [3]), "held"), ((1, [4]), "held")]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A student's log entry: frozen, and yet `object.__setattr__` changes it."""
+
+    term: int
+
+
+def test_a_students_frozen_value_changed_in_place_is_recorded_at_every_change():
+    """The recorder passes over the very tuple last recorded only if none of its items can
+    change (`never_changes`, believing distlab's classes only): a student's frozen dataclass
+    can be changed in place, and each change reaches the grader, at its step."""
+    from distlab.sim import Node, Simulation
+
+    entry = Entry(1)
+    log = (Put("c1", 1, "k", "v"), entry)
+
+    class Rewriter(Node):
+        def on_start(self) -> None:
+            self.log = log
+            self.set_timer(5, "tick")
+
+        def on_timer(self, name: str) -> None:
+            object.__setattr__(entry, "term", entry.term + 1)  # log is the very same tuple
+            self.set_timer(5, "tick")
+
+    sim = Simulation(seed=1)
+    recorder = RunRecorder()
+    recorder.attributes = ("log",)
+    recorder.attach(sim)
+    sim.add_nodes(Rewriter, ["a"])
+    sim.run(until=18)  # the start, then three timers
+    terms = [loads(blob)[1].text for _, _, _, blob in recorder.changes]
+    assert terms == [f"Entry(term={term})" for term in (1, 2, 3, 4)]

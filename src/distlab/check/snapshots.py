@@ -24,11 +24,12 @@ content, so that equal versions are the same object (and compare by identity). T
 its attributes unpickled once, kept with the version and swapped in as the node's
 ``__dict__``; node code never runs on a view (a node gets a private copy before its handler
 runs, `Cells.load`). When a node's attributes and storage are immutable all the way down
-(numbers, strings, tuples and frozensets of them: `immutable`), its version keeps them as
-its view from the moment it is saved, and a private copy is a shallow copy of them
-(`Cells.keep_flat`): nothing in them can change in place, so nothing is unpickled. Such a
-version is saved as `marshal`'s bytes instead of a pickle (`flat_content`), so that equal
-contents are one version whichever objects hold them.
+(numbers, strings, tuples and frozensets of them, distlab's own frozen values: `immutable`),
+its version keeps them as its view from the moment it is saved, and a private copy is a
+shallow copy of them (`Cells.keep_flat`): nothing in them can change in place, so nothing is
+unpickled. Such a
+version is saved as `marshal`'s bytes instead of a pickle where it can be (`node_content`),
+so that equal contents are one version whichever objects hold them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from typing import Any
 
 from distlab.check.invariants import Invariant
 from distlab.sim import Node, Simulation, Storage
+from distlab.sim.messages import IMMUTABLE_TYPES as _SCALARS
+from distlab.sim.messages import library_class, never_changes
 
 #: The attributes of a node that belong to the runtime: put back as they are, never copied.
 LIVE = ("_runtime", "send", "rng")
@@ -84,54 +87,69 @@ def load_node(data: bytes) -> tuple[dict[str, Any], Storage]:
     return attrs, storage
 
 
-#: The types whose values never change: kept as they are in a shallow copy.
-_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
-
-#: What the saved content of a flat node starts with (`flat_content`); a pickle never does.
+#: What the saved content of a flat node starts with when marshal writes it (`node_content`);
+#: a pickle never does.
 _FLAT = b"flat:"
 
 
-def flat_content(attrs: dict[str, Any], storage: Storage) -> bytes | None:
-    """The saved content of a server node whose attributes ``attrs`` (a copy of the node's,
-    but the runtime's) and ``storage`` are `immutable` all the way down, or None if they are
-    not (or if ``attrs`` holds the storage under another name: `dump_node` saves it then).
-
-    Equal contents give equal bytes, whichever objects hold the values: `marshal`'s format 2
-    writes every value in full, where a pickle writes a string met twice as a reference to
-    the first, so that a node whose ``voted_for`` is the very string of its ``id`` and one
-    whose equal string came in a message were saved as two versions. The search knows a
-    node's steps by its version (`distlab.check.transitions.StepMemo`): each of those copies
-    ran again the steps the other had taken. Marshal also writes each value's type (``1``,
-    ``1.0`` and ``True`` stay three contents). The bytes are only compared, never loaded: a
-    flat version keeps its attributes as they are (`Cells.keep_flat`)."""
+def flat(attrs: dict[str, Any], storage: Storage) -> bool:
+    """Whether a server node whose attributes are ``attrs`` (a copy of the node's, but the
+    runtime's) and whose storage is ``storage`` is *flat*: both `immutable` all the way down,
+    and the storage under no other name than ``storage`` (`dump_node` keeps such a second name
+    the same object as the storage; a shallow copy would not)."""
     saved = attrs.get("storage")  # (the storage itself, or a plain copy of it)
     if saved is not storage and not (type(saved) is dict and saved == storage):
-        return None
+        return False
     # (`immutable`, with its first test inline: most values are numbers and strings)
     scalars = _SCALARS
     for name, value in attrs.items():
         if type(value) not in scalars and name != "storage" and not immutable(value):
-            return None
-    plain = dict(storage)
-    for key, value in plain.items():
+            return False
+    for key, value in storage.items():
         if ((type(key) not in scalars or type(value) not in scalars)
                 and not (immutable(key) and immutable(value))):
-            return None
+            return False
+    return True
+
+
+def node_content(attrs: dict[str, Any], storage: Storage) -> tuple[bytes, bool]:
+    """The saved content of a server node whose attributes are ``attrs`` (a copy of the
+    node's, but the runtime's, which this may change) and whose storage is ``storage``, and
+    whether the node is `flat` (its version then keeps them as they are, `Cells.keep_flat`).
+
+    A flat node's content is written by `marshal` (format 2) when it can be: equal contents
+    give equal bytes, whichever objects hold the values. A pickle writes a string met twice as
+    a reference to the first, so that a node whose ``voted_for`` is the very string of its
+    ``id`` and one whose equal string came in a message were saved as two versions; the search
+    knows a node's steps by its version (`distlab.check.transitions.StepMemo`), and each copy
+    ran again the steps the other had taken. Marshal also writes each value's type (``1``,
+    ``1.0`` and ``True`` stay three contents). The bytes are only compared, never loaded. Marshal
+    writes built-in types only: a flat node that holds distlab's frozen values (an enum, a
+    frozen dataclass) is pickled, as every other node is (`dump_node`, which raises what
+    pickle raises)."""
+    if not flat(attrs, storage):
+        return dump_node(attrs, storage), False
+    saved, plain = attrs.get("storage"), dict(storage)
     attrs["storage"] = plain  # (marshal writes plain dicts only: in the caller's copy, and back)
-    data = _FLAT + marshal.dumps((attrs, plain), 2)
+    try:
+        data = _FLAT + marshal.dumps((attrs, plain), 2)
+    except ValueError:  # a value of a class, which marshal does not write
+        data = None
     attrs["storage"] = saved
-    return data
+    return (dump_node(attrs, storage) if data is None else data), True
 
 
 def immutable(value: Any) -> bool:
-    """Whether ``value`` can never change: a number, a string, None, or a tuple or a frozenset
-    of such values. A shallow copy of a dictionary of such values is as good as a deep one."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return True
-    if kind is tuple or kind is frozenset:
-        return all([immutable(item) for item in value])
-    return False
+    """Whether ``value`` can never change (`distlab.sim.messages.never_changes`): a number, a
+    string, None, a tuple or a frozenset of such values, or an enum, a named tuple or a frozen
+    dataclass of distlab's own. A shallow copy of a dictionary of such values is as good as a
+    deep one.
+
+    A class of the student's is not believed: a frozen dataclass can still be changed with
+    ``object.__setattr__``, and a change made in a shallow copy would reach the saved state
+    too, silently. Such values are copied by pickle, as every other value that may change.
+    """
+    return never_changes(value, trusted=library_class)
 
 
 class Copied:
@@ -277,12 +295,11 @@ class Cells:
         try:
             if cell < self.server_cells:
                 [(attrs, storage)] = payload
-                data: Any = flat_content(attrs, storage)
-                if data is not None:
+                data, is_flat = node_content(attrs, storage)
+                if is_flat:
                     version = Version(objects, data, (objects[0].rng.position(),))
                     self.keep_flat(version, objects[0], attrs)
                     return version
-                data = dump_node(attrs.copy(), storage)
             else:
                 data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
         except Exception:  # pickle's errors vary: PicklingError, TypeError, AttributeError
@@ -393,13 +410,10 @@ class Cells:
         attrs = vars(node).copy()
         for name in LIVE:
             attrs.pop(name, None)
-        storage = self.sim._storage[node.id]
-        data = flat_content(attrs, storage)
-        if data is None:
-            try:
-                data = dump_node(attrs, storage)
-            except Exception:
-                return self.resave(cell, before)
+        try:
+            data, is_flat = node_content(attrs, self.sim._storage[node.id])
+        except Exception:
+            return self.resave(cell, before)
         rng = node.rng
         if data == before.data and node is before.objects[0]:
             base, words, gauss_next = before.positions[0]
@@ -411,14 +425,14 @@ class Cells:
         after = self.versions.get(content)
         if after is None:
             after = self.versions[content] = Version((node,), data, (position,))
-            if data.startswith(_FLAT):
+            if is_flat:
                 self.keep_flat(after, node, attrs)
         self.loaded[cell] = after
         return after
 
     def keep_flat(self, version: Version, node: Node, attrs: dict[str, Any]) -> None:
         """Keep the attributes ``attrs`` of a flat node just saved in ``version`` (a copy of
-        the node's, but the runtime's: `flat_content` said they never change) as its `view`:
+        the node's, but the runtime's, which never change: `flat`) as its `view`:
         the view needs no unpickling, and a private copy is a shallow one (`load`)."""
         storage = self.sim._storage[node.id]
         own = node.__dict__

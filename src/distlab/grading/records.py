@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from distlab.sim import ConfigurationError, History, Operation, Simulation, Trace
+from distlab.sim.messages import IMMUTABLE_TYPES, library_class, never_changes
 from distlab.sim.trace import KINDS, Recorded, TraceEvent, _jsonable, events_from_slots
 
 #: pickle's protocol for records (5: out-of-band buffers are refused when reading)
@@ -43,9 +44,6 @@ _PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes, list, tup
 _TRUSTED: dict[type, bool] = {}
 #: the exact types of the attribute values the recorder compares before pickling them
 _SCALARS = frozenset({type(None), bool, int, str})
-#: the exact types of the values that cannot change (see `_frozen`)
-_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
-_FROZEN_FIELDS: dict[type, tuple[str, ...] | None] = {}
 _KINDS = frozenset(KINDS)
 
 
@@ -57,9 +55,8 @@ def _trusted(cls: type) -> bool:
     """Whether objects of ``cls`` may cross into the grader: ``distlab``'s own value classes."""
     known = _TRUSTED.get(cls)
     if known is None:
-        module = getattr(cls, "__module__", "") or ""
         known = _TRUSTED[cls] = cls is Recorded or (
-            module.startswith("distlab.") and isinstance(cls, type)
+            isinstance(cls, type) and library_class(cls)
             and (dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum)
                  or (issubclass(cls, tuple) and hasattr(cls, "_fields"))))
     return known
@@ -94,38 +91,13 @@ class _RecordPickler(pickle.Pickler):
         return reduced
 
 
-def _frozen(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` can never change: a number, a string, bytes, None, or a tuple or
-    frozenset of such values, or a frozen data class of ``distlab``'s whose fields hold such
-    values (a list, a dict, a student's object may change in place)."""
-    cls = type(value)
-    if cls in _ATOMS:
-        return True
-    if depth > 20:
-        return False  # (a deep value: treated as one that may change, which is always safe)
-    if cls is tuple or cls is frozenset:
-        for item in value:
-            if not _frozen(item, depth + 1):
-                return False
-        return True
-    fields = _FROZEN_FIELDS.get(cls, ())
-    if fields == ():
-        fields = _FROZEN_FIELDS[cls] = (
-            tuple(f.name for f in dataclasses.fields(cls))
-            if _trusted(cls) and dataclasses.is_dataclass(cls)
-            and cls.__dataclass_params__.frozen else None)  # type: ignore[attr-defined]
-    if fields is None:
-        return False
-    for name in fields:
-        if not _frozen(getattr(value, name), depth + 1):
-            return False
-    return True
-
-
 def _frozen_prefix(value: tuple, old: Any, known: int) -> int:
-    """How many leading items of the tuple ``value`` can never change (`_frozen`): first
-    those that are the very objects of ``old`` (the tuple recorded before, whose ``known``
-    leading items could not change), then each further item that `_frozen` says cannot."""
+    """How many leading items of the tuple ``value`` can never change: first those that are
+    the very objects of ``old`` (the tuple recorded before, whose ``known`` leading items
+    could not change), then each further item that `never_changes` says cannot, believing
+    only the classes that may cross into the grader (`_trusted`: distlab's own). A
+    student's frozen dataclass can still be changed with ``object.__setattr__``: taken as
+    unchanged, its change would never reach the grader."""
     count = 0
     if type(old) is tuple:
         for item, before in zip(value, old[:known]):
@@ -133,7 +105,7 @@ def _frozen_prefix(value: tuple, old: Any, known: int) -> int:
                 break
             count += 1
     for item in value[count:]:
-        if not _frozen(item):
+        if type(item) not in IMMUTABLE_TYPES and not never_changes(item, trusted=_trusted):
             break
         count += 1
     return count
