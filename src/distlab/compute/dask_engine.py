@@ -13,7 +13,9 @@ processes, listening on loopback only, with no dashboard -- or, given an address
 changes to go from a laptop to a cluster. Either way the cluster is closed when the ``with``
 block ends, even on an error. It prints nothing of its own: Dask's messages below errors are
 silenced, and so is its warning that a server's scratch directory was slow to create (see
-`SLOW_SCRATCH`), so that a notebook's output is the same on a busy machine as on an idle one.
+`SLOW_SCRATCH`); and its scheduler's small HTTP server takes a port that the system finds free
+(`HTTP_ADDRESS`), so that no other Dask cluster on the machine makes Dask warn that a port is
+taken. A notebook's output is then the same on a busy machine as on an idle one.
 
 `placements` reads the scheduler's and the workers' view back: which worker computed each
 task, and which results crossed between workers.
@@ -40,6 +42,11 @@ TIMEOUT = 90.0
 #: the nannies of a local cluster are created in this process, so the warning would be printed
 #: here, in the middle of a notebook cell's output (or a lab check's), now and then.
 SLOW_SCRATCH = "Creating scratch directories is taking a surprisingly long time"
+#: where the scheduler's HTTP server (health checks and metrics; no dashboard) listens: loopback,
+#: on a port the system picks. Dask's default is the fixed port 8787: when another cluster on the
+#: machine holds it (a second notebook, a test running beside), the scheduler takes another port
+#: and warns "Port 8787 is already in use", in the middle of a notebook cell's output.
+HTTP_ADDRESS = "127.0.0.1:0"
 
 
 @contextmanager
@@ -62,6 +69,7 @@ def dask_cluster(address: str | None = None, *, workers: int = 2,
     with no_slow_scratch_warning():  # noise of a busy machine, while the servers start
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": HTTP_ADDRESS},
                                silence_logs=logging.ERROR)
     with cluster, Client(cluster, timeout=timeout) as client:
         yield client
