@@ -93,3 +93,21 @@ def test_a_cluster_beside_another_gives_no_warning_and_its_own_free_port(dask_de
             info = client.scheduler_info()
     assert [f"{w.category.__name__}: {w.message}" for w in seen] == []
     assert info["services"]["dashboard"] != dask_default_port_taken   # the HTTP server's port
+
+
+def test_a_cluster_started_in_a_forked_process_runs_its_jobs(client):
+    # lab 6's check forks the grader: after a job had run in the grader's process, the cluster
+    # that the forked run started never ran a job (Dask's offload thread stayed in the parent)
+    submit_job(client, word_count, CORPUS, 3, tag="before-fork").result()
+    expected = run_sequential(word_count, CORPUS, 3).as_dict()
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its own cluster ran the job right
+        code = 1
+        try:
+            with dask_cluster(workers=1) as child_client:
+                submitted = submit_job(child_client, word_count, CORPUS, 3, tag="in-child")
+                code = 0 if submitted.result(timeout=60) == expected else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

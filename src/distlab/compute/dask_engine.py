@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -81,6 +82,22 @@ def no_slow_scratch_warning() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=SLOW_SCRATCH, category=UserWarning)
         yield
+
+
+def new_offload_thread_in_forked_child() -> None:
+    """In a child made by ``os.fork``, once Dask is imported: a new thread for Dask's
+    "offload" pool, where a scheduler made in this process handles each job it receives.
+    Fork copies no thread: the pool the parent made still counts its thread as alive, so a
+    cluster started in the child waited forever for its jobs. Lab 6's check forks the grader
+    (`distlab.grading.isolation`) after, for instance, a cluster run in the same process."""
+    utils = sys.modules.get("distributed.utils")
+    if utils is not None:
+        from concurrent.futures import ThreadPoolExecutor
+        utils._offload_executor = ThreadPoolExecutor(max_workers=1,  # type: ignore[attr-defined]
+                                                     thread_name_prefix="Dask-Offload")
+
+
+os.register_at_fork(after_in_child=new_offload_thread_in_forked_child)
 
 
 def slow_map_task(job: Job, name: str, text: str, n_reduce: int, pause: float
