@@ -12,8 +12,10 @@ of every folder, and `distlab.net.start_cluster` hands ``sys.path`` on to the pr
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,25 @@ def slow_dask_scratch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(WorkSpace, "__init__", slowly)
     return made
+
+
+#: the port a Dask scheduler's HTTP server takes unless told otherwise
+DASK_DEFAULT_HTTP_PORT = 8787
+
+
+@pytest.fixture
+def dask_default_port_taken() -> Iterator[int]:
+    """Another Dask cluster on the machine, as a new one sees it: Dask's default HTTP port
+    (`DASK_DEFAULT_HTTP_PORT`) on loopback is held by a listening socket for the test's
+    duration (or is already held by another process, which is the same for the test).
+    Yields that port."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.bind(("127.0.0.1", DASK_DEFAULT_HTTP_PORT))
+        holder.listen()
+    except OSError:  # taken already: what the test needs
+        pass
+    try:
+        yield DASK_DEFAULT_HTTP_PORT
+    finally:
+        holder.close()

@@ -81,3 +81,33 @@ def test_a_slow_scratch_directory_gives_no_warning_while_the_cluster_starts(slow
         warnings.warn(late, UserWarning)  # once the cluster is started, it is shown again
     assert slow_dask_scratch, "the cluster made no scratch directory in this process"
     assert [str(w.message) for w in seen if str(w.message).startswith(SLOW_SCRATCH)] == [late]
+
+
+def test_a_cluster_beside_another_gives_no_warning_and_its_own_free_port(dask_default_port_taken):
+    # with a second Dask cluster on the machine (another test file running beside, as in
+    # make test), 06.05's cluster cell printed "Port 8787 is already in use" on stderr: the
+    # scheduler's HTTP server asked for Dask's fixed default port, found it taken and warned
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with dask_cluster(workers=1) as client:
+            info = client.scheduler_info()
+    assert [f"{w.category.__name__}: {w.message}" for w in seen] == []
+    assert info["services"]["dashboard"] != dask_default_port_taken   # the HTTP server's port
+
+
+def test_a_cluster_started_in_a_forked_process_runs_its_jobs(client):
+    # lab 6's check forks the grader: after a job had run in the grader's process, the cluster
+    # that the forked run started never ran a job (Dask's offload thread stayed in the parent)
+    submit_job(client, word_count, CORPUS, 3, tag="before-fork").result()
+    expected = run_sequential(word_count, CORPUS, 3).as_dict()
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its own cluster ran the job right
+        code = 1
+        try:
+            with dask_cluster(workers=1) as child_client:
+                submitted = submit_job(child_client, word_count, CORPUS, 3, tag="in-child")
+                code = 0 if submitted.result(timeout=60) == expected else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -13,7 +13,9 @@ processes, listening on loopback only, with no dashboard -- or, given an address
 changes to go from a laptop to a cluster. Either way the cluster is closed when the ``with``
 block ends, even on an error. It prints nothing of its own: Dask's messages below errors are
 silenced, and so is its warning that a server's scratch directory was slow to create (see
-`SLOW_SCRATCH`), so that a notebook's output is the same on a busy machine as on an idle one.
+`SLOW_SCRATCH`); and its scheduler's small HTTP server takes a port that the system finds free
+(`HTTP_ADDRESS`), so that no other Dask cluster on the machine makes Dask warn that a port is
+taken. A notebook's output is then the same on a busy machine as on an idle one.
 
 `placements` reads the scheduler's and the workers' view back: which worker computed each
 task, and which results crossed between workers.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -40,6 +43,11 @@ TIMEOUT = 90.0
 #: the nannies of a local cluster are created in this process, so the warning would be printed
 #: here, in the middle of a notebook cell's output (or a lab check's), now and then.
 SLOW_SCRATCH = "Creating scratch directories is taking a surprisingly long time"
+#: where the scheduler's HTTP server (health checks and metrics; no dashboard) listens: loopback,
+#: on a port the system picks. Dask's default is the fixed port 8787: when another cluster on the
+#: machine holds it (a second notebook, a test running beside), the scheduler takes another port
+#: and warns "Port 8787 is already in use", in the middle of a notebook cell's output.
+HTTP_ADDRESS = "127.0.0.1:0"
 
 
 @contextmanager
@@ -62,6 +70,7 @@ def dask_cluster(address: str | None = None, *, workers: int = 2,
     with no_slow_scratch_warning():  # noise of a busy machine, while the servers start
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": HTTP_ADDRESS},
                                silence_logs=logging.ERROR)
     with cluster, Client(cluster, timeout=timeout) as client:
         yield client
@@ -73,6 +82,22 @@ def no_slow_scratch_warning() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=SLOW_SCRATCH, category=UserWarning)
         yield
+
+
+def new_offload_thread_in_forked_child() -> None:
+    """In a child made by ``os.fork``, once Dask is imported: a new thread for Dask's
+    "offload" pool, where a scheduler made in this process handles each job it receives.
+    Fork copies no thread: the pool the parent made still counts its thread as alive, so a
+    cluster started in the child waited forever for its jobs. Lab 6's check forks the grader
+    (`distlab.grading.isolation`) after, for instance, a cluster run in the same process."""
+    utils = sys.modules.get("distributed.utils")
+    if utils is not None:
+        from concurrent.futures import ThreadPoolExecutor
+        utils._offload_executor = ThreadPoolExecutor(max_workers=1,  # type: ignore[attr-defined]
+                                                     thread_name_prefix="Dask-Offload")
+
+
+os.register_at_fork(after_in_child=new_offload_thread_in_forked_child)
 
 
 def slow_map_task(job: Job, name: str, text: str, n_reduce: int, pause: float
