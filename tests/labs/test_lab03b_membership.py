@@ -14,8 +14,8 @@ import pytest
 
 from distlab.grading import check
 from distlab.kv.leader_follower import ReplicatedKV
-from distlab.labs.lab03b_membership import (CHURN, Admin, MembershipLab, Transfer, TransferAck,
-                                            owner)
+from distlab.labs.lab03b_membership import (CHURN, Admin, Membership, MembershipLab, Transfer,
+                                            TransferAck, owner)
 from distlab.sim import ConfigurationError, Network, Simulation, Uniform
 
 from notebook_code import solution
@@ -87,6 +87,18 @@ class AppliesPutsAgain(MemberNode):
             super().serve(request)
 
 
+class AnswersReadyLate(MemberNode):
+    """Moves to a new membership at once but tells the administrator it is ready only after
+    1.5 s: every change completes, later than the lab's text allows."""
+
+    def on_message(self, src, msg):
+        if isinstance(msg, Membership) and self.now < 1_500:
+            if msg.epoch > self.epoch:
+                self.change(msg.epoch, msg.previous, msg.members)
+            return
+        super().on_message(src, msg)
+
+
 class ForgetsOnCrash(MemberNode):
     """Keeps its state in memory only: a crash loses it."""
 
@@ -124,6 +136,13 @@ def test_a_new_owner_serving_before_its_data_arrives_is_caught():
     report = check(MembershipLab(ServesBeforeDataArrives), name="test_join_A", timing=False)
     assert report.failed == ["test_join_A"]
     assert report.failures[0].summary == LINEARIZABLE
+
+
+def test_a_change_that_completes_late_is_caught():
+    report = check(MembershipLab(AnswersReadyLate), part="A", timing=False)
+    assert report.failed == ["test_join_A", "test_leave_A"]
+    assert {failure.summary for failure in report.failures} == {
+        "violated: every change of membership completes within 1200 ms"}
 
 
 def test_a_duplicated_transfer_applied_twice_is_caught():
