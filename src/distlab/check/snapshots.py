@@ -27,9 +27,8 @@ runs, `Cells.load`). When a node's attributes and storage are immutable all the 
 (numbers, strings, tuples and frozensets of them, distlab's own frozen values: `immutable`),
 its version keeps them as its view from the moment it is saved, and a private copy is a
 shallow copy of them (`Cells.keep_flat`): nothing in them can change in place, so nothing is
-unpickled. Such a
-version is saved as `marshal`'s bytes instead of a pickle where it can be (`node_content`),
-so that equal contents are one version whichever objects hold them.
+unpickled. Such a version is saved as `marshal`'s bytes instead of a pickle where it can be
+(`node_content`), so that equal contents are one version whichever objects hold them.
 """
 
 from __future__ import annotations
